@@ -1,0 +1,316 @@
+//! The state of one key: a value per type, the read-time type choice, and expiry.
+
+use crate::clock::Stamp;
+use crate::coll::{Blob, OrMap, OrSet};
+use crate::counter::Counted;
+use crate::ctx::{Ctx, Seen};
+use crate::digest::Digest;
+use crate::op::{Content, OpKind, Ttl};
+use crate::reg::MvReg;
+use crate::vv::VersionVector;
+
+/// The data types a key can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A string (and counters).
+    Str,
+    /// A hash.
+    Hash,
+    /// A set.
+    Set,
+}
+
+impl Kind {
+    /// The name TYPE replies.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Str => "string",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+        }
+    }
+}
+
+/// Every type's value on a key, kept and merged by its own rules, plus the expiry register.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyState {
+    /// The string value.
+    pub string: Option<Box<Counted<Blob>>>,
+    /// The hash value.
+    pub hash: Option<Box<OrMap>>,
+    /// The set value.
+    pub set: Option<Box<OrSet>>,
+    /// The expiry changes; `None` in a change means "no expiry".
+    pub expiry: Option<Box<MvReg<Option<u64>>>>,
+}
+
+impl KeyState {
+    /// Applies one op's effect on this key.
+    pub fn apply(&mut self, stamp: Stamp, ctx: &Ctx<'_>, kind: &OpKind) {
+        match kind {
+            OpKind::SetStr(v, ttl) => {
+                self.remove_values_except(Some(Kind::Str), ctx);
+                self.string
+                    .get_or_insert_with(Default::default)
+                    .write(stamp, ctx, v.clone());
+                if let Ttl::Set(at) = ttl {
+                    self.expiry
+                        .get_or_insert_with(Default::default)
+                        .write(stamp, ctx, *at);
+                }
+            }
+            OpKind::IncrStr(a) => {
+                self.remove_values_except(Some(Kind::Str), ctx);
+                self.string.get_or_insert_with(Default::default).incr(stamp, *a);
+            }
+            OpKind::DelKey | OpKind::FlushAll => self.remove_seen(ctx),
+            OpKind::Expire(at) => {
+                self.expiry
+                    .get_or_insert_with(Default::default)
+                    .write(stamp, ctx, *at);
+            }
+            OpKind::HSet(pairs) => {
+                self.remove_values_except(Some(Kind::Hash), ctx);
+                let h = self.hash.get_or_insert_with(Default::default);
+                for (f, v) in pairs {
+                    h.write(f, stamp, ctx, v.clone());
+                }
+            }
+            OpKind::HIncr(f, a) => {
+                self.remove_values_except(Some(Kind::Hash), ctx);
+                self.hash.get_or_insert_with(Default::default).incr(f, stamp, *a);
+            }
+            OpKind::HDel(fields) => {
+                self.remove_values_except(Some(Kind::Hash), ctx);
+                if let Some(h) = &mut self.hash {
+                    for f in fields {
+                        h.remove(f, ctx);
+                    }
+                }
+            }
+            OpKind::SAdd(members) => {
+                self.remove_values_except(Some(Kind::Set), ctx);
+                let s = self.set.get_or_insert_with(Default::default);
+                for m in members {
+                    s.add(m, stamp, ctx);
+                }
+            }
+            OpKind::SRem(members) => {
+                self.remove_values_except(Some(Kind::Set), ctx);
+                if let Some(s) = &mut self.set {
+                    for m in members {
+                        s.remove(m, ctx);
+                    }
+                }
+            }
+            OpKind::Restore(content) => {
+                self.remove_values_except(None, ctx);
+                match content {
+                    Content::Str(v) => {
+                        self.string = Some(Box::new(Counted::with(stamp, v.clone())));
+                    }
+                    Content::Hash(pairs) => {
+                        let h = self.hash.get_or_insert_with(Default::default);
+                        for (f, v) in pairs {
+                            h.write(f, stamp, ctx, v.clone());
+                        }
+                    }
+                    Content::Set(members) => {
+                        let s = self.set.get_or_insert_with(Default::default);
+                        for m in members {
+                            s.add(m, stamp, ctx);
+                        }
+                    }
+                }
+            }
+        }
+        self.drop_empty();
+    }
+
+    /// Removes every value and expiry change the remover had seen.
+    pub fn remove_seen(&mut self, seen: &impl Seen) {
+        self.remove_values_except(None, seen);
+        if let Some(e) = &mut self.expiry {
+            e.remove(seen);
+        }
+        self.drop_empty();
+    }
+
+    /// Removes the seen parts of every type's value except `keep`'s.
+    fn remove_values_except(&mut self, keep: Option<Kind>, seen: &impl Seen) {
+        if keep != Some(Kind::Str) {
+            if let Some(s) = &mut self.string {
+                s.remove(seen);
+            }
+        }
+        if keep != Some(Kind::Hash) {
+            if let Some(h) = &mut self.hash {
+                h.remove_all(seen);
+            }
+        }
+        if keep != Some(Kind::Set) {
+            if let Some(s) = &mut self.set {
+                s.remove_all(seen);
+            }
+        }
+        self.drop_empty();
+    }
+
+    fn drop_empty(&mut self) {
+        if self.string.as_ref().is_some_and(|s| s.is_empty()) {
+            self.string = None;
+        }
+        if self.hash.as_ref().is_some_and(|s| s.is_empty()) {
+            self.hash = None;
+        }
+        if self.set.as_ref().is_some_and(|s| s.is_empty()) {
+            self.set = None;
+        }
+        if self.expiry.as_ref().is_some_and(|s| s.is_empty()) {
+            self.expiry = None;
+        }
+    }
+
+    /// Whether any type holds a value.
+    pub fn has_value(&self) -> bool {
+        self.string.is_some() || self.hash.is_some() || self.set.is_some()
+    }
+
+    /// Whether nothing at all is kept (no value, no expiry change).
+    pub fn is_dead(&self) -> bool {
+        !self.has_value() && self.expiry.is_none()
+    }
+
+    /// The type a read shows: the one whose newest surviving write is newest.
+    pub fn visible(&self) -> Option<Kind> {
+        let present = [
+            (Kind::Str, self.string.is_some()),
+            (Kind::Hash, self.hash.is_some()),
+            (Kind::Set, self.set.is_some()),
+        ];
+        let count = present.iter().filter(|(_, p)| *p).count();
+        match count {
+            0 => None,
+            1 => present.iter().find(|(_, p)| *p).map(|(k, _)| *k),
+            _ => {
+                let mut best: Option<(Kind, Stamp)> = None;
+                let cands = [
+                    (Kind::Str, self.string.as_ref().and_then(|s| s.newest())),
+                    (Kind::Hash, self.hash.as_ref().and_then(|s| s.newest())),
+                    (Kind::Set, self.set.as_ref().and_then(|s| s.newest())),
+                ];
+                for (k, s) in cands {
+                    if let Some(s) = s {
+                        if best.is_none_or(|(_, b)| s.wins_over(&b)) {
+                            best = Some((k, s));
+                        }
+                    }
+                }
+                best.map(|(k, _)| k)
+            }
+        }
+    }
+
+    /// The effective absolute expiry in milliseconds: the latest surviving change, where
+    /// "no expiry" is latest of all.
+    pub fn expires_at(&self) -> Option<u64> {
+        let reg = self.expiry.as_ref()?;
+        let mut at: Option<u64> = None;
+        for (_, v) in reg.writes() {
+            match v {
+                None => return None,
+                Some(t) => at = Some(at.map_or(*t, |a| a.max(*t))),
+            }
+        }
+        at
+    }
+
+    /// The instance whose change set the effective expiry (ties: the smaller id): it is
+    /// the one that deletes the key when it expires.
+    pub fn expiry_owner(&self) -> Option<crate::clock::ReplicaId> {
+        let at = self.expires_at()?;
+        self.expiry
+            .as_ref()?
+            .writes()
+            .filter(|(_, v)| *v == Some(at))
+            .map(|(s, _)| s.dot.origin.id)
+            .min()
+    }
+
+    /// Folds metadata that every member has seen.
+    pub fn compact(&mut self, stable: &VersionVector) {
+        if let Some(s) = &mut self.string {
+            s.compact(stable);
+        }
+        if let Some(h) = &mut self.hash {
+            h.compact(stable);
+        }
+        // An expiry change on a key without values that everyone has seen can never apply
+        // again: any later write recreating the key removes it.
+        // Nor can a stable "no expiry" change: it means the same as having none.
+        if let Some(e) = &mut self.expiry {
+            if !self.string.is_some() && !self.hash.is_some() && !self.set.is_some()
+                || e.writes().all(|(s, v)| v.is_none() && stable.contains(&s.dot))
+            {
+                e.remove(stable);
+            }
+        }
+        self.drop_empty();
+    }
+
+    /// Joins with another replica's state of the same key.
+    pub fn merge(&mut self, mine: &VersionVector, other: &KeyState, theirs: &VersionVector) {
+        merge_opt(&mut self.string, &other.string, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.hash, &other.hash, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.set, &other.set, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.expiry, &other.expiry, |a, b| a.merge(mine, b, theirs));
+        self.drop_empty();
+    }
+
+    /// Feeds a canonical encoding of the whole state into `d`.
+    pub fn digest(&self, d: &mut Digest) {
+        match &self.string {
+            Some(s) => {
+                d.u64(1);
+                s.digest(d, |b, d| d.bytes(b));
+            }
+            None => d.u64(0),
+        }
+        match &self.hash {
+            Some(h) => {
+                d.u64(1);
+                h.digest(d);
+            }
+            None => d.u64(0),
+        }
+        match &self.set {
+            Some(s) => {
+                d.u64(1);
+                s.digest(d);
+            }
+            None => d.u64(0),
+        }
+        match &self.expiry {
+            Some(e) => {
+                d.u64(1);
+                e.digest(d, |v, d| d.u64(v.map_or(u64::MAX, |t| t)));
+            }
+            None => d.u64(0),
+        }
+    }
+}
+
+fn merge_opt<T: Default + Clone>(a: &mut Option<Box<T>>, b: &Option<Box<T>>, f: impl Fn(&mut T, &T)) {
+    let empty = T::default();
+    match (a.as_mut(), b) {
+        (None, None) => {}
+        (Some(x), None) => f(x, &empty),
+        (x, Some(y)) => {
+            let x = match x {
+                Some(x) => x,
+                None => a.insert(Box::default()),
+            };
+            f(x, y);
+        }
+    }
+}

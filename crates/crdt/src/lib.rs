@@ -1,0 +1,32 @@
+//! Concord's conflict-free replicated data types.
+//!
+//! Pure logic: no I/O, no clock is read, replica ids and times are passed in. Every type
+//! keeps the dots (identity + timestamp) of the writes that survive; a write or removal
+//! carries the context of what its instance had seen and removes exactly that. Delivery is
+//! causal, so contexts stay plain version vectors and removals leave no tombstones.
+
+pub mod clock;
+pub mod coll;
+pub mod counter;
+pub mod ctx;
+pub mod digest;
+pub mod key;
+pub mod num;
+pub mod op;
+pub mod reg;
+pub mod scanmap;
+pub mod vv;
+
+pub use clock::{ClockError, Dot, Hlc, HlcClock, Origin, ReplicaId, Stamp};
+pub use coll::{Blob, OrMap, OrSet};
+pub use counter::{Amount, Counted, Increments, Numeric};
+pub use ctx::{Ctx, Seen};
+pub use digest::Digest;
+pub use key::{KeyState, Kind};
+pub use op::{Content, OP_FORMAT_VERSION, Op, OpKind, Ttl};
+pub use reg::MvReg;
+pub use scanmap::ScanMap;
+pub use vv::VersionVector;
+
+#[cfg(test)]
+mod tests;

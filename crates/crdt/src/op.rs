@@ -1,0 +1,113 @@
+//! Operations: the deltas that local writes produce and every instance applies.
+
+use crate::clock::{Dot, Origin, Stamp};
+use crate::coll::Blob;
+use crate::counter::Amount;
+use crate::ctx::Ctx;
+use crate::vv::VersionVector;
+use std::sync::Arc;
+
+/// The version of the op encoding; bumped when a kind changes meaning.
+pub const OP_FORMAT_VERSION: u16 = 1;
+
+/// What an operation does to its key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpKind {
+    /// Register write of a whole string (SET, APPEND, SETRANGE, ...), with what it does to
+    /// the expiry (the same dot stamps both).
+    SetStr(Blob, Ttl),
+    /// An increment of a string (INCR family).
+    IncrStr(Amount),
+    /// Observed-remove of every value and expiry change of the key (DEL, expiry).
+    DelKey,
+    /// An expiry change: absolute milliseconds, or `None` for no expiry.
+    Expire(Option<u64>),
+    /// Register writes of hash fields.
+    HSet(Vec<(Blob, Blob)>),
+    /// An increment of a hash field.
+    HIncr(Blob, Amount),
+    /// Observed-remove of hash fields.
+    HDel(Vec<Blob>),
+    /// Adds to a set.
+    SAdd(Vec<Blob>),
+    /// Observed-remove of set members.
+    SRem(Vec<Blob>),
+    /// Observed-remove of the key's values, then a write of whole new content.
+    Restore(Content),
+    /// Observed-remove of every key (the key of the op is empty).
+    FlushAll,
+}
+
+/// What a string write does to the key's expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Leaves it (KEEPTTL, APPEND, SETRANGE, ...).
+    Keep,
+    /// An expiry change: absolute milliseconds, or `None` to clear it (plain SET).
+    Set(Option<u64>),
+}
+
+/// The whole content of a key, as RENAME, COPY and the STORE commands write it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Content {
+    /// A string (a counter's value becomes a base).
+    Str(Blob),
+    /// A hash.
+    Hash(Vec<(Blob, Blob)>),
+    /// A set.
+    Set(Vec<Blob>),
+}
+
+/// One operation: a dot, a timestamp, the context it was made in, a key and an effect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Op {
+    /// Identity and timestamp.
+    pub stamp: Stamp,
+    /// What the origin had applied from other origins; its own earlier ops are implied.
+    pub deps: Arc<VersionVector>,
+    /// The key it acts on.
+    pub key: Blob,
+    /// What it does.
+    pub kind: OpKind,
+}
+
+impl Op {
+    /// The causal context of this op.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            origin: self.stamp.dot.origin,
+            seq: self.stamp.dot.seq,
+            deps: &self.deps,
+        }
+    }
+
+    /// The op's dot.
+    pub fn dot(&self) -> Dot {
+        self.stamp.dot
+    }
+
+    /// Whether `vv` allows this op to be applied now: it is the next of its origin and its
+    /// dependencies are covered.
+    pub fn ready(&self, vv: &VersionVector) -> bool {
+        let o: Origin = self.stamp.dot.origin;
+        vv.get(o) + 1 == self.stamp.dot.seq
+            && self.deps.iter().all(|(d, s)| d == o || vv.get(d) >= s)
+    }
+
+    /// A rough size in bytes, for the backlog's byte budget.
+    pub fn size_hint(&self) -> usize {
+        let body = match &self.kind {
+            OpKind::SetStr(b, _) => b.len(),
+            OpKind::HSet(v) => v.iter().map(|(f, x)| f.len() + x.len() + 16).sum(),
+            OpKind::HIncr(f, _) => f.len() + 8,
+            OpKind::HDel(v) | OpKind::SAdd(v) | OpKind::SRem(v) => {
+                v.iter().map(|m| m.len() + 8).sum()
+            }
+            OpKind::Restore(Content::Str(b)) => b.len(),
+            OpKind::Restore(Content::Hash(v)) => v.iter().map(|(f, x)| f.len() + x.len() + 16).sum(),
+            OpKind::Restore(Content::Set(v)) => v.iter().map(|m| m.len() + 8).sum(),
+            _ => 8,
+        };
+        64 + self.key.len() + body
+    }
+}

@@ -1,0 +1,263 @@
+//! A hash map over byte keys whose entries never move, so SCAN cursors stay valid.
+
+use hashbrown::HashTable;
+use std::hash::{BuildHasher, RandomState};
+
+/// A map from byte-string keys to values, stored in stable slots.
+///
+/// SCAN walks slot indexes: an entry present for the whole walk is never moved, so it is
+/// returned at least once. The hasher is keyed SipHash, as client keys choose the hashes.
+#[derive(Clone)]
+pub struct ScanMap<V> {
+    table: HashTable<u32>,
+    slots: Vec<Option<(Box<[u8]>, V)>>,
+    free: Vec<u32>,
+    hasher: RandomState,
+}
+
+impl<V> Default for ScanMap<V> {
+    fn default() -> Self {
+        ScanMap {
+            table: HashTable::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            hasher: RandomState::new(),
+        }
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for ScanMap<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<V: PartialEq> PartialEq for ScanMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
+impl<V> ScanMap<V> {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        self.table
+            .find(h, |&i| slots[i as usize].as_ref().is_some_and(|(k, _)| &k[..] == key))
+            .copied()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.find(key)
+            .and_then(|i| self.slots[i as usize].as_ref().map(|(_, v)| v))
+    }
+
+    /// The value of `key`, mutable.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        let i = self.find(key)?;
+        self.slots[i as usize].as_mut().map(|(_, v)| v)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.find(key).is_some()
+    }
+
+    /// The value of `key`, inserting `make()` first when absent.
+    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.find(key) {
+            Some(i) => i,
+            None => self.insert_new(key.into(), make()),
+        };
+        match &mut self.slots[i as usize] {
+            Some((_, v)) => v,
+            None => unreachable!("a table index always names an occupied slot"),
+        }
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: Box<[u8]>, value: V) -> Option<V> {
+        match self.find(&key) {
+            Some(i) => self.slots[i as usize]
+                .as_mut()
+                .map(|(_, v)| std::mem::replace(v, value)),
+            None => {
+                self.insert_new(key, value);
+                None
+            }
+        }
+    }
+
+    fn insert_new(&mut self, key: Box<[u8]>, value: V) -> u32 {
+        let h = self.hash(&key);
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some((key, value));
+                i
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 entries");
+                self.slots.push(Some((key, value)));
+                i
+            }
+        };
+        let (hasher, slots) = (&self.hasher, &self.slots);
+        self.table.insert_unique(h, i, |&j| {
+            hasher.hash_one(&slots[j as usize].as_ref().map(|(k, _)| &k[..]).unwrap_or(b""))
+        });
+        i
+    }
+
+    /// Removes `key`; returns its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+        let h = self.hash(key);
+        let slots = &self.slots;
+        let entry = self
+            .table
+            .find_entry(h, |&i| slots[i as usize].as_ref().is_some_and(|(k, _)| &k[..] == key))
+            .ok()?;
+        let (i, _) = entry.remove();
+        let out = self.slots[i as usize].take();
+        if i as usize + 1 == self.slots.len() {
+            self.slots.pop();
+            // Trailing free slots are dropped so a shrinking map gives memory back.
+            while matches!(self.slots.last(), Some(None)) {
+                self.slots.pop();
+            }
+            let n = self.slots.len() as u32;
+            self.free.retain(|&f| f < n);
+        } else {
+            self.free.push(i);
+        }
+        if self.is_empty() {
+            self.slots = Vec::new();
+            self.free = Vec::new();
+        }
+        out
+    }
+
+    /// Every entry, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &V)> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.as_ref().map(|(k, v)| (&k[..], v)))
+    }
+
+    /// Every entry, values mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&[u8], &mut V)> {
+        self.slots
+            .iter_mut()
+            .filter_map(|s| s.as_mut().map(|(k, v)| (&k[..], v)))
+    }
+
+    /// Keeps the entries for which `keep` says yes.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut V) -> bool) {
+        let doomed: Vec<Box<[u8]>> = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| match s {
+                Some((k, v)) => (!keep(k, v)).then(|| k.clone()),
+                None => None,
+            })
+            .collect();
+        for k in doomed {
+            self.remove(&k);
+        }
+    }
+
+    /// Visits entries from `cursor` until `count` were visited; returns the next cursor
+    /// (0 when the walk is over).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], &V)) -> u64 {
+        let mut i = usize::try_from(cursor).unwrap_or(usize::MAX);
+        let mut seen = 0;
+        while i < self.slots.len() {
+            if let Some((k, v)) = &self.slots[i] {
+                f(k, v);
+                seen += 1;
+            }
+            i += 1;
+            if seen >= count.max(1) {
+                break;
+            }
+        }
+        if i >= self.slots.len() { 0 } else { i as u64 }
+    }
+
+    /// An entry chosen from `r`, a random number supplied by the caller.
+    pub fn random(&self, mut r: u64) -> Option<(&[u8], &V)> {
+        if self.is_empty() {
+            return None;
+        }
+        let n = self.slots.len() as u64;
+        for _ in 0..16 {
+            if let Some((k, v)) = &self.slots[(r % n) as usize] {
+                return Some((k, v));
+            }
+            r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) >> 1;
+        }
+        self.iter().nth((r % self.len() as u64) as usize)
+    }
+
+    /// Removes everything.
+    pub fn clear(&mut self) {
+        self.table.clear();
+        self.slots = Vec::new();
+        self.free = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn behaves_like_a_map_and_scan_sees_survivors() {
+        let mut m = ScanMap::new();
+        let mut model = BTreeMap::new();
+        for i in 0..2000u32 {
+            let k = (i % 300).to_string().into_bytes();
+            if i % 3 == 0 {
+                assert_eq!(m.remove(&k).map(|(_, v)| v), model.remove(&k));
+            } else {
+                assert_eq!(m.insert(k.clone().into(), i), model.insert(k, i));
+            }
+            assert_eq!(m.len(), model.len());
+        }
+        for (k, v) in &model {
+            assert_eq!(m.get(k), Some(v));
+        }
+        let mut seen = BTreeMap::new();
+        let mut cursor = 0;
+        loop {
+            cursor = m.scan(cursor, 7, |k, v| {
+                seen.insert(k.to_vec(), *v);
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen, model);
+        assert!(m.random(12345).is_some());
+    }
+}

@@ -1,0 +1,439 @@
+//! Property tests: CRDT laws and convergence under every causally valid delivery order.
+
+use crate::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A replica of a tiny keyspace, driven only by ops.
+#[derive(Clone, Default)]
+struct Replica {
+    origin: Origin,
+    vv: VersionVector,
+    clock: HlcClock,
+    keys: BTreeMap<Vec<u8>, KeyState>,
+}
+
+impl Replica {
+    fn new(id: u16) -> Self {
+        Replica {
+            origin: Origin::new(id, 1),
+            ..Default::default()
+        }
+    }
+
+    fn issue(&mut self, wall: u64, key: &[u8], kind: OpKind) -> Op {
+        let seq = self.vv.get(self.origin) + 1;
+        let op = Op {
+            stamp: Stamp::new(Dot::new(self.origin, seq), self.clock.tick(wall)),
+            deps: Arc::new(self.vv.clone()),
+            key: key.into(),
+            kind,
+        };
+        self.apply(&op);
+        op
+    }
+
+    fn apply(&mut self, op: &Op) {
+        assert!(op.ready(&self.vv), "causal delivery violated");
+        let _ = self.clock.observe(op.stamp.ts, 0, u64::MAX);
+        let ctx = op.ctx();
+        if op.kind == OpKind::FlushAll {
+            for ks in self.keys.values_mut() {
+                ks.remove_seen(&ctx);
+            }
+        } else {
+            let ks = self.keys.entry(op.key.to_vec()).or_default();
+            ks.apply(op.stamp, &ctx, &op.kind);
+        }
+        self.keys.retain(|_, k| !k.is_dead());
+        self.vv.add(op.dot());
+    }
+
+    fn digest(&self) -> u64 {
+        let mut d = Digest::new();
+        for (k, v) in &self.keys {
+            d.bytes(k);
+            v.digest(&mut d);
+        }
+        d.finish()
+    }
+
+    /// What reads show: visible type and value per key.
+    fn view(&self) -> BTreeMap<Vec<u8>, String> {
+        let mut out = BTreeMap::new();
+        for (k, ks) in &self.keys {
+            let v = match ks.visible() {
+                None => continue,
+                Some(Kind::Str) => format!(
+                    "s:{}",
+                    String::from_utf8_lossy(&ks.string.as_ref().unwrap().read())
+                ),
+                Some(Kind::Hash) => {
+                    let mut f: Vec<String> = ks
+                        .hash
+                        .as_ref()
+                        .unwrap()
+                        .iter()
+                        .map(|(f, v)| {
+                            format!("{}={}", String::from_utf8_lossy(f), String::from_utf8_lossy(&v.read()))
+                        })
+                        .collect();
+                    f.sort();
+                    format!("h:{}", f.join(","))
+                }
+                Some(Kind::Set) => {
+                    let mut m: Vec<String> = ks
+                        .set
+                        .as_ref()
+                        .unwrap()
+                        .iter()
+                        .map(|m| String::from_utf8_lossy(m).into_owned())
+                        .collect();
+                    m.sort();
+                    format!("set:{}", m.join(","))
+                }
+            };
+            out.insert(k.clone(), format!("{v} ttl={:?}", ks.expires_at()));
+        }
+        out
+    }
+
+    fn merge(&mut self, other: &Replica) {
+        let empty = KeyState::default();
+        for (k, ks) in self.keys.iter_mut() {
+            ks.merge(&self.vv, other.keys.get(k).unwrap_or(&empty), &other.vv);
+        }
+        for (k, oks) in &other.keys {
+            if !self.keys.contains_key(k) {
+                let mut ks = KeyState::default();
+                ks.merge(&self.vv, oks, &other.vv);
+                self.keys.insert(k.clone(), ks);
+            }
+        }
+        self.keys.retain(|_, k| !k.is_dead());
+        self.vv.join(&other.vv);
+    }
+}
+
+fn blob(s: &str) -> Blob {
+    s.as_bytes().into()
+}
+
+#[derive(Clone, Debug)]
+enum Cmd {
+    Set(u8),
+    Incr(i64),
+    IncrF(i8),
+    Del,
+    Expire(Option<u8>),
+    HSet(u8, u8),
+    HIncr(u8, i64),
+    HDel(u8),
+    SAdd(u8),
+    SRem(u8),
+    Restore(u8),
+    Flush,
+}
+
+fn cmd() -> impl Strategy<Value = Cmd> {
+    prop_oneof![
+        (0u8..4).prop_map(Cmd::Set),
+        (-3i64..4).prop_map(Cmd::Incr),
+        any::<i8>().prop_map(Cmd::IncrF),
+        Just(Cmd::Del),
+        proptest::option::of(0u8..5).prop_map(Cmd::Expire),
+        (0u8..3, 0u8..3).prop_map(|(f, v)| Cmd::HSet(f, v)),
+        (0u8..3, -2i64..3).prop_map(|(f, v)| Cmd::HIncr(f, v)),
+        (0u8..3).prop_map(Cmd::HDel),
+        (0u8..4).prop_map(Cmd::SAdd),
+        (0u8..4).prop_map(Cmd::SRem),
+        (0u8..3).prop_map(Cmd::Restore),
+        Just(Cmd::Flush),
+    ]
+}
+
+fn kind_of(c: &Cmd) -> OpKind {
+    match c {
+        Cmd::Set(v) => OpKind::SetStr(
+            blob(&v.to_string()),
+            if v % 2 == 0 { Ttl::Keep } else { Ttl::Set(None) },
+        ),
+        Cmd::Incr(n) => OpKind::IncrStr(Amount::Int(*n)),
+        Cmd::IncrF(n) => OpKind::IncrStr(Amount::Float(f64::from(*n) / 8.0)),
+        Cmd::Del => OpKind::DelKey,
+        Cmd::Expire(t) => OpKind::Expire(t.map(|t| 1000 + u64::from(t))),
+        Cmd::HSet(f, v) => OpKind::HSet(vec![(blob(&f.to_string()), blob(&v.to_string()))]),
+        Cmd::HIncr(f, n) => OpKind::HIncr(blob(&f.to_string()), Amount::Int(*n)),
+        Cmd::HDel(f) => OpKind::HDel(vec![blob(&f.to_string())]),
+        Cmd::SAdd(m) => OpKind::SAdd(vec![blob(&m.to_string())]),
+        Cmd::SRem(m) => OpKind::SRem(vec![blob(&m.to_string())]),
+        Cmd::Restore(v) => OpKind::Restore(Content::Set(vec![blob(&v.to_string())])),
+        Cmd::Flush => OpKind::FlushAll,
+    }
+}
+
+/// A step of a run: replica `r` either issues a command on key `k` or receives one
+/// pending op chosen by `pick`.
+#[derive(Clone, Debug)]
+enum Step {
+    Issue { r: usize, k: u8, wall: u8, c: Cmd },
+    Deliver { r: usize, pick: usize },
+}
+
+fn step(n: usize) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..n, 0u8..2, any::<u8>(), cmd()).prop_map(|(r, k, wall, c)| Step::Issue { r, k, wall, c }),
+        (0..n, any::<usize>()).prop_map(|(r, pick)| Step::Deliver { r, pick }),
+    ]
+}
+
+/// Runs the steps; returns the replicas (not yet fully synced) and every op issued.
+fn run(n: usize, steps: &[Step]) -> (Vec<Replica>, Vec<Op>) {
+    let mut reps: Vec<Replica> = (1..=n as u16).map(Replica::new).collect();
+    let mut log: Vec<Op> = Vec::new();
+    for s in steps {
+        match s {
+            Step::Issue { r, k, wall, c } => {
+                let key = [b'k', b'0' + k];
+                let op = reps[*r].issue(u64::from(*wall), &key, kind_of(c));
+                log.push(op);
+            }
+            Step::Deliver { r, pick } => {
+                deliver_one(&mut reps[*r], &log, *pick);
+            }
+        }
+    }
+    (reps, log)
+}
+
+fn deliver_one(rep: &mut Replica, log: &[Op], pick: usize) -> bool {
+    let ready: Vec<&Op> = log
+        .iter()
+        .filter(|o| !rep.vv.contains(&o.dot()) && o.ready(&rep.vv))
+        .collect();
+    if ready.is_empty() {
+        return false;
+    }
+    let op = ready[pick % ready.len()].clone();
+    rep.apply(&op);
+    true
+}
+
+fn sync_all(reps: &mut [Replica], log: &[Op], seed: usize) {
+    for (i, r) in reps.iter_mut().enumerate() {
+        let mut p = seed.wrapping_add(i);
+        while deliver_one(r, log, p) {
+            p = p.wrapping_mul(31).wrapping_add(7);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Every causally valid delivery order (with duplicates dropped) gives the same state
+    /// and the same reads on every replica.
+    #[test]
+    fn converges_under_any_delivery_order(steps in proptest::collection::vec(step(3), 1..60), seed in any::<usize>()) {
+        let (mut reps, log) = run(3, &steps);
+        sync_all(&mut reps, &log, seed);
+        // A duplicated delivery is refused by `ready` and changes nothing.
+        for r in &reps {
+            for op in &log {
+                prop_assert!(!op.ready(&r.vv));
+            }
+        }
+        let d0 = reps[0].digest();
+        let v0 = reps[0].view();
+        for r in &reps[1..] {
+            prop_assert_eq!(r.digest(), d0);
+            prop_assert_eq!(&r.view(), &v0);
+        }
+    }
+
+    /// State merge is commutative, associative, idempotent, and agrees with op delivery.
+    #[test]
+    fn merge_laws(steps in proptest::collection::vec(step(3), 1..60), seed in any::<usize>()) {
+        let (reps, log) = run(3, &steps);
+        let (a, b, c) = (&reps[0], &reps[1], &reps[2]);
+        let mut ab = a.clone(); ab.merge(b);
+        let mut ba = b.clone(); ba.merge(a);
+        prop_assert_eq!(ab.digest(), ba.digest());
+        let mut ab_c = ab.clone(); ab_c.merge(c);
+        let mut bc = b.clone(); bc.merge(c);
+        let mut a_bc = a.clone(); a_bc.merge(&bc);
+        prop_assert_eq!(ab_c.digest(), a_bc.digest());
+        let mut aa = a.clone(); aa.merge(a);
+        prop_assert_eq!(aa.digest(), a.digest());
+        // Merging equals receiving the missing ops.
+        let mut via_ops = a.clone();
+        let mut p = seed;
+        loop {
+            let ready: Vec<&Op> = log.iter()
+                .filter(|o| b.vv.contains(&o.dot()) && !via_ops.vv.contains(&o.dot()) && o.ready(&via_ops.vv))
+                .collect();
+            if ready.is_empty() { break; }
+            let op = ready[p % ready.len()].clone();
+            via_ops.apply(&op);
+            p = p.wrapping_mul(31).wrapping_add(7);
+        }
+        prop_assert_eq!(via_ops.vv.clone(), ab.vv.clone());
+        prop_assert_eq!(via_ops.digest(), ab.digest());
+    }
+
+    /// Compaction with a stable vector never changes what reads show.
+    #[test]
+    fn compaction_preserves_reads(steps in proptest::collection::vec(step(2), 1..50), seed in any::<usize>()) {
+        let (mut reps, log) = run(2, &steps);
+        sync_all(&mut reps, &log, seed);
+        let before = reps[0].view();
+        let stable = reps[0].vv.meet(&reps[1].vv);
+        for ks in reps[0].keys.values_mut() {
+            ks.compact(&stable);
+        }
+        reps[0].keys.retain(|_, k| !k.is_dead());
+        prop_assert_eq!(reps[0].view(), before);
+    }
+}
+
+/// Plays one scenario: `before` runs on replica 1 and syncs; then each replica runs its
+/// own commands concurrently; then everything syncs. Returns the read of key `k`.
+fn scenario(n: usize, before: Vec<OpKind>, concurrent: Vec<(usize, OpKind)>) -> Vec<String> {
+    let mut reps: Vec<Replica> = (1..=n as u16).map(Replica::new).collect();
+    let mut log = Vec::new();
+    for k in before {
+        log.push(reps[0].issue(100, b"k", k));
+    }
+    sync_all(&mut reps, &log, 0);
+    for (r, k) in concurrent {
+        log.push(reps[r].issue(200, b"k", k));
+    }
+    sync_all(&mut reps, &log, 1);
+    let views: Vec<String> = reps
+        .iter()
+        .map(|r| r.view().get(&b"k".to_vec()).cloned().unwrap_or_else(|| "absent".into()))
+        .collect();
+    for v in &views {
+        assert_eq!(v, &views[0], "replicas disagree");
+    }
+    views
+}
+
+#[test]
+fn semantics_del_concurrent_with_sadd_keeps_the_add() {
+    let v = scenario(2, vec![OpKind::SAdd(vec![blob("y")])], vec![
+        (0, OpKind::DelKey),
+        (1, OpKind::SAdd(vec![blob("x")])),
+    ]);
+    assert_eq!(v[0], "set:x ttl=None");
+}
+
+#[test]
+fn semantics_set_concurrent_with_incr_adds_up() {
+    let v = scenario(2, vec![OpKind::SetStr(blob("5"), Ttl::Set(None))], vec![
+        (0, OpKind::SetStr(blob("100"), Ttl::Set(None))),
+        (1, OpKind::IncrStr(Amount::Int(1))),
+    ]);
+    assert_eq!(v[0], "s:101 ttl=None");
+}
+
+#[test]
+fn semantics_concurrent_incrby_sum() {
+    let v = scenario(3, vec![], vec![
+        (0, OpKind::IncrStr(Amount::Int(7))),
+        (1, OpKind::IncrStr(Amount::Int(3))),
+    ]);
+    assert_eq!(v[0], "s:10 ttl=None");
+}
+
+#[test]
+fn semantics_sadd_concurrent_with_srem_keeps_member() {
+    let v = scenario(2, vec![OpKind::SAdd(vec![blob("x")])], vec![
+        (0, OpKind::SRem(vec![blob("x")])),
+        (1, OpKind::SAdd(vec![blob("x")])),
+    ]);
+    assert_eq!(v[0], "set:x ttl=None");
+}
+
+#[test]
+fn semantics_persist_beats_concurrent_expire() {
+    let v = scenario(2, vec![OpKind::SetStr(blob("v"), Ttl::Set(None))], vec![
+        (0, OpKind::Expire(Some(5000))),
+        (1, OpKind::Expire(None)),
+    ]);
+    assert_eq!(v[0], "s:v ttl=None");
+}
+
+#[test]
+fn semantics_concurrent_expires_take_the_latest() {
+    let v = scenario(3, vec![OpKind::SetStr(blob("v"), Ttl::Set(None))], vec![
+        (0, OpKind::Expire(Some(5000))),
+        (2, OpKind::Expire(Some(9000))),
+    ]);
+    assert_eq!(v[0], "s:v ttl=Some(9000)");
+}
+
+#[test]
+fn semantics_concurrent_hset_of_different_fields_union() {
+    let v = scenario(2, vec![], vec![
+        (0, OpKind::HSet(vec![(blob("a"), blob("1"))])),
+        (1, OpKind::HSet(vec![(blob("b"), blob("2"))])),
+    ]);
+    assert_eq!(v[0], "h:a=1,b=2 ttl=None");
+}
+
+#[test]
+fn semantics_lww_tie_goes_to_smaller_id() {
+    // Both write at the same wall time with fresh clocks: equal timestamps.
+    let mut reps = vec![Replica::new(1), Replica::new(2)];
+    let a = reps[0].issue(500, b"k", OpKind::SetStr(blob("from1"), Ttl::Set(None)));
+    let b = reps[1].issue(500, b"k", OpKind::SetStr(blob("from2"), Ttl::Set(None)));
+    assert_eq!(a.stamp.ts, b.stamp.ts);
+    let log = vec![a, b];
+    sync_all(&mut reps, &log, 3);
+    for r in &reps {
+        assert_eq!(r.view()[&b"k".to_vec()], "s:from1 ttl=None");
+    }
+}
+
+#[test]
+fn semantics_type_conflict_newest_write_shows() {
+    let mut reps = vec![Replica::new(1), Replica::new(2)];
+    let a = reps[0].issue(100, b"k", OpKind::SetStr(blob("s"), Ttl::Set(None)));
+    let b = reps[1].issue(300, b"k", OpKind::SAdd(vec![blob("m")]));
+    let log = vec![a, b];
+    sync_all(&mut reps, &log, 3);
+    for r in &reps {
+        assert_eq!(r.view()[&b"k".to_vec()], "set:m ttl=None");
+        // The losing string is kept, hidden.
+        assert!(r.keys[&b"k".to_vec()].string.is_some());
+    }
+}
+
+#[test]
+fn semantics_float_increments_sum_canonically() {
+    let v = scenario(2, vec![OpKind::SetStr(blob("10.5"), Ttl::Set(None))], vec![
+        (0, OpKind::IncrStr(Amount::Float(0.1))),
+        (1, OpKind::IncrStr(Amount::Float(0.2))),
+    ]);
+    assert_eq!(v[0], "s:10.8 ttl=None");
+}
+
+#[test]
+fn semantics_unparsable_base_hides_increments() {
+    let v = scenario(2, vec![OpKind::SetStr(blob("1"), Ttl::Set(None))], vec![
+        (0, OpKind::SetStr(blob("abc"), Ttl::Set(None))),
+        (1, OpKind::IncrStr(Amount::Int(1))),
+    ]);
+    assert_eq!(v[0], "s:abc ttl=None");
+}
+
+#[test]
+fn semantics_flushall_keeps_concurrent_writes() {
+    let v = scenario(2, vec![OpKind::SAdd(vec![blob("a")])], vec![
+        (0, OpKind::FlushAll),
+        (1, OpKind::SAdd(vec![blob("b")])),
+    ]);
+    assert_eq!(v[0], "set:b ttl=None");
+}

@@ -1,0 +1,128 @@
+//! Version vectors: what an instance has applied, per origin.
+
+use crate::clock::{Dot, Origin};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// For each origin, the highest gap-free sequence number applied.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct VersionVector {
+    entries: BTreeMap<Origin, u64>,
+}
+
+impl VersionVector {
+    /// An empty vector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The highest sequence applied from `origin` (0 when none).
+    pub fn get(&self, origin: Origin) -> u64 {
+        self.entries.get(&origin).copied().unwrap_or(0)
+    }
+
+    /// Whether `dot` is covered.
+    pub fn contains(&self, dot: &Dot) -> bool {
+        dot.seq <= self.get(dot.origin)
+    }
+
+    /// Raises the entry of `origin` to at least `seq`.
+    pub fn raise(&mut self, origin: Origin, seq: u64) {
+        let e = self.entries.entry(origin).or_insert(0);
+        if seq > *e {
+            *e = seq;
+        }
+    }
+
+    /// Records `dot` as applied; callers keep sequences gap-free.
+    pub fn add(&mut self, dot: Dot) {
+        self.raise(dot.origin, dot.seq);
+    }
+
+    /// The entry-wise maximum of both vectors.
+    pub fn join(&mut self, other: &VersionVector) {
+        for (o, s) in &other.entries {
+            self.raise(*o, *s);
+        }
+    }
+
+    /// Whether every entry of `other` is covered by this vector.
+    pub fn covers(&self, other: &VersionVector) -> bool {
+        other.entries.iter().all(|(o, s)| self.get(*o) >= *s)
+    }
+
+    /// The entry-wise minimum, over origins present in both.
+    pub fn meet(&self, other: &VersionVector) -> VersionVector {
+        let entries = self
+            .entries
+            .iter()
+            .filter_map(|(o, s)| {
+                let m = (*s).min(other.get(*o));
+                (m > 0).then_some((*o, m))
+            })
+            .collect();
+        VersionVector { entries }
+    }
+
+    /// The entries, sorted by origin.
+    pub fn iter(&self) -> impl Iterator<Item = (Origin, u64)> + '_ {
+        self.entries.iter().map(|(o, s)| (*o, *s))
+    }
+
+    /// Whether nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The number of origins recorded.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+impl FromIterator<(Origin, u64)> for VersionVector {
+    fn from_iter<I: IntoIterator<Item = (Origin, u64)>>(iter: I) -> Self {
+        let mut vv = VersionVector::new();
+        for (o, s) in iter {
+            vv.raise(o, s);
+        }
+        vv
+    }
+}
+
+impl fmt::Display for VersionVector {
+    /// `origin=seq` pairs sorted by origin, comma separated: the `crdt_vv` text of INFO.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for (o, s) in &self.entries {
+            if !first {
+                f.write_str(",")?;
+            }
+            first = false;
+            write!(f, "{o}={s}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contains_and_join() {
+        let a = Origin::new(1, 0);
+        let b = Origin::new(2, 0);
+        let mut v = VersionVector::new();
+        v.add(Dot::new(a, 1));
+        v.add(Dot::new(a, 2));
+        assert!(v.contains(&Dot::new(a, 2)));
+        assert!(!v.contains(&Dot::new(a, 3)));
+        assert!(!v.contains(&Dot::new(b, 1)));
+        let w: VersionVector = [(b, 4)].into_iter().collect();
+        v.join(&w);
+        assert!(v.covers(&w));
+        assert_eq!(v.to_string(), "1.0=2,2.0=4");
+        assert_eq!(v.meet(&w).to_string(), "2.0=4");
+    }
+}

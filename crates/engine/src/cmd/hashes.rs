@@ -1,0 +1,277 @@
+//! Hashes: an add-wins map of fields whose values follow the string rules.
+
+use super::keys::{parse_cursor, scan_opts};
+use super::{blob, get_hash, prepare_create};
+use crate::Engine;
+use crate::args::Args;
+use crate::error::{CmdError, CmdResult};
+use crate::glob::glob_match;
+use concord_crdt::num::{format_f64, parse_f64, parse_i64};
+use concord_crdt::{Amount, Blob, OpKind};
+use concord_resp::Out;
+
+/// HSET key field value [field value ...] / HMSET
+pub fn hset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    if a.len() < 4 || a.len() % 2 == 1 {
+        return Err(CmdError::Arity(a.name()));
+    }
+    let key = a.get(1);
+    let h = get_hash(e, key)?;
+    let mut pairs: Vec<(Blob, Blob)> = Vec::with_capacity((a.len() - 2) / 2);
+    let mut added = 0;
+    for p in a.from(2).chunks(2) {
+        let new = h.is_none_or(|h| h.get(&p[0]).is_none())
+            && !pairs.iter().any(|(f, _)| f[..] == p[0][..]);
+        if new {
+            added += 1;
+        }
+        // The last write of a field in one command wins, as in Redis.
+        pairs.retain(|(f, _)| f[..] != p[0][..]);
+        pairs.push((blob(&p[0]), blob(&p[1])));
+    }
+    prepare_create(e, key);
+    e.emit(key, OpKind::HSet(pairs));
+    if a.is(0, "hmset") {
+        out.ok();
+    } else {
+        out.int(added);
+    }
+    Ok(())
+}
+
+/// HSETNX key field value
+pub fn hsetnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    if get_hash(e, key)?.is_some_and(|h| h.get(a.get(2)).is_some()) {
+        out.int(0);
+        return Ok(());
+    }
+    prepare_create(e, key);
+    e.emit(key, OpKind::HSet(vec![(blob(a.get(2)), blob(a.get(3)))]));
+    out.int(1);
+    Ok(())
+}
+
+/// HGET key field
+pub fn hget(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    match get_hash(e, a.get(1))?.and_then(|h| h.get(a.get(2))) {
+        Some(v) => out.bulk(&v.read()),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// HMGET key field [field ...]
+pub fn hmget(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let h = get_hash(e, a.get(1))?;
+    out.array(a.len() - 2);
+    for f in a.from(2) {
+        match h.and_then(|h| h.get(f)) {
+            Some(v) => out.bulk(&v.read()),
+            None => out.null(),
+        }
+    }
+    Ok(())
+}
+
+/// HGETALL key / HKEYS / HVALS
+pub fn hgetall(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let name = a.name();
+    let h = get_hash(e, a.get(1))?;
+    let n = h.map_or(0, |h| h.len());
+    match name.as_str() {
+        "hgetall" => out.map(n),
+        _ => out.array(n),
+    }
+    if let Some(h) = h {
+        for (f, v) in h.iter() {
+            match name.as_str() {
+                "hkeys" => out.bulk(f),
+                "hvals" => out.bulk(&v.read()),
+                _ => {
+                    out.bulk(f);
+                    out.bulk(&v.read());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// HDEL key field [field ...]
+pub fn hdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let Some(h) = get_hash(e, key)? else {
+        out.int(0);
+        return Ok(());
+    };
+    let mut fields: Vec<Blob> = Vec::new();
+    for f in a.from(2) {
+        if h.get(f).is_some() && !fields.iter().any(|x| x[..] == f[..]) {
+            fields.push(blob(f));
+        }
+    }
+    let n = fields.len();
+    if n > 0 {
+        e.emit(key, OpKind::HDel(fields));
+    }
+    out.int(n as i64);
+    Ok(())
+}
+
+/// HEXISTS key field
+pub fn hexists(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let has = get_hash(e, a.get(1))?.is_some_and(|h| h.get(a.get(2)).is_some());
+    out.int(i64::from(has));
+    Ok(())
+}
+
+/// HLEN key
+pub fn hlen(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    out.int(get_hash(e, a.get(1))?.map_or(0, |h| h.len()) as i64);
+    Ok(())
+}
+
+/// HSTRLEN key field
+pub fn hstrlen(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let n = get_hash(e, a.get(1))?
+        .and_then(|h| h.get(a.get(2)))
+        .map_or(0, |v| v.read().len());
+    out.int(n as i64);
+    Ok(())
+}
+
+/// HINCRBY key field n
+pub fn hincrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let by = a.int(3)?;
+    let cur = match get_hash(e, key)?.and_then(|h| h.get(a.get(2))) {
+        None => 0,
+        Some(v) => parse_i64(&v.read()).ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?,
+    };
+    let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
+    prepare_create(e, key);
+    e.emit(key, OpKind::HIncr(blob(a.get(2)), Amount::Int(by)));
+    out.int(new);
+    Ok(())
+}
+
+/// HINCRBYFLOAT key field increment
+pub fn hincrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let by = a.float(3)?;
+    let cur = match get_hash(e, key)?.and_then(|h| h.get(a.get(2))) {
+        None => 0.0,
+        Some(v) => parse_f64(&v.read()).ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?,
+    };
+    let new = cur + by;
+    if !new.is_finite() {
+        return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
+    }
+    prepare_create(e, key);
+    e.emit(key, OpKind::HIncr(blob(a.get(2)), Amount::Float(by)));
+    let shown = get_hash(e, key)?
+        .and_then(|h| h.get(a.get(2)))
+        .map(|v| v.read().into_owned())
+        .unwrap_or_else(|| format_f64(new).into_bytes());
+    out.bulk(&shown);
+    Ok(())
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]
+pub fn hrandfield(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let count = if a.len() >= 3 { Some(a.int(2)?) } else { None };
+    let withvalues = match a.len() {
+        4 if a.is(3, "withvalues") => true,
+        4 | 5.. => return Err(CmdError::Syntax),
+        _ => false,
+    };
+    if let Some(c) = count {
+        if c.unsigned_abs() > (i64::MAX as u64) / 2 && withvalues {
+            return Err(CmdError::msg("ERR value is out of range"));
+        }
+    }
+    let entries: Vec<(Blob, Blob)> = match get_hash(e, a.get(1))? {
+        None => Vec::new(),
+        Some(h) => h.iter().map(|(f, v)| (blob(f), Blob::from(v.read()))).collect(),
+    };
+    let picks = random_picks(e, entries.len(), count);
+    match picks {
+        None => match entries.is_empty() {
+            true => out.null(),
+            false => {
+                let i = (e.random() % entries.len() as u64) as usize;
+                out.bulk(&entries[i].0);
+            }
+        },
+        Some(idx) => {
+            if withvalues && out.resp3 {
+                out.array(idx.len());
+                for i in idx {
+                    out.array(2);
+                    out.bulk(&entries[i].0);
+                    out.bulk(&entries[i].1);
+                }
+            } else {
+                out.array(idx.len() * if withvalues { 2 } else { 1 });
+                for i in idx {
+                    out.bulk(&entries[i].0);
+                    if withvalues {
+                        out.bulk(&entries[i].1);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Indexes picked for the random-member commands: `None` for the single form; a positive
+/// count gives distinct picks, a negative one allows repeats.
+pub(crate) fn random_picks(e: &mut Engine, len: usize, count: Option<i64>) -> Option<Vec<usize>> {
+    let c = count?;
+    if len == 0 || c == 0 {
+        return Some(Vec::new());
+    }
+    if c < 0 {
+        let n = c.unsigned_abs().min(10_000_000) as usize;
+        return Some((0..n).map(|_| (e.random() % len as u64) as usize).collect());
+    }
+    let c = (c as usize).min(len);
+    // Partial Fisher-Yates over the indexes.
+    let mut idx: Vec<usize> = (0..len).collect();
+    for i in 0..c {
+        let j = i + (e.random() % (len - i) as u64) as usize;
+        idx.swap(i, j);
+    }
+    idx.truncate(c);
+    Some(idx)
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES]
+pub fn hscan(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let cursor = parse_cursor(a.get(2))?;
+    let (pat, count, _, novalues) = scan_opts(a, 3, false)?;
+    let mut found: Vec<(Blob, Blob)> = Vec::new();
+    let mut next = 0;
+    if let Some(h) = get_hash(e, a.get(1))? {
+        // Small hashes are returned whole, as Redis does for its compact encodings.
+        let count = if h.len() <= 128 { usize::MAX } else { count };
+        let c = if h.len() <= 128 { 0 } else { cursor };
+        next = h.map().scan(c, count, |f, v| {
+            if pat.is_none_or(|p| glob_match(p, f, false)) {
+                found.push((blob(f), Blob::from(v.read())));
+            }
+        });
+    }
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(found.len() * if novalues { 1 } else { 2 });
+    for (f, v) in found {
+        out.bulk(&f);
+        if !novalues {
+            out.bulk(&v);
+        }
+    }
+    Ok(())
+}

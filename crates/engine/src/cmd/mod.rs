@@ -1,0 +1,62 @@
+//! Command families. Each handler parses its arguments, reads the keyspace to decide the
+//! reply, and turns its effect into ops through [`Engine::emit`].
+
+pub mod hashes;
+pub mod keys;
+pub mod server;
+pub mod sets;
+pub mod strings;
+
+use crate::Engine;
+use crate::error::CmdError;
+use concord_crdt::{Blob, Counted, KeyState, Kind, OpKind, OrMap, OrSet};
+use std::borrow::Cow;
+
+/// The visible value of `key` if it is of `kind`; WRONGTYPE if it is of another.
+pub(crate) fn typed<'e>(e: &'e mut Engine, key: &[u8], kind: Kind) -> Result<Option<&'e KeyState>, CmdError> {
+    match e.lookup(key, false) {
+        None => Ok(None),
+        Some(ks) => match ks.visible() {
+            Some(k) if k == kind => Ok(Some(ks)),
+            Some(_) => Err(CmdError::WrongType),
+            None => Ok(None),
+        },
+    }
+}
+
+/// The visible string value of `key`.
+pub(crate) fn get_str<'e>(e: &'e mut Engine, key: &[u8]) -> Result<Option<Cow<'e, [u8]>>, CmdError> {
+    Ok(typed(e, key, Kind::Str)?.and_then(|ks| ks.string.as_deref()).map(Counted::read))
+}
+
+/// The visible hash of `key`.
+pub(crate) fn get_hash<'e>(e: &'e mut Engine, key: &[u8]) -> Result<Option<&'e OrMap>, CmdError> {
+    Ok(typed(e, key, Kind::Hash)?.and_then(|ks| ks.hash.as_deref()))
+}
+
+/// The visible set of `key`.
+pub(crate) fn get_set<'e>(e: &'e mut Engine, key: &[u8]) -> Result<Option<&'e OrSet>, CmdError> {
+    Ok(typed(e, key, Kind::Set)?.and_then(|ks| ks.set.as_deref()))
+}
+
+/// Before a write that may create `key`: an absent key that still carries expiry changes
+/// from elsewhere gets a "no expiry" change, as a write that recreates a key is one.
+pub(crate) fn prepare_create(e: &mut Engine, key: &[u8]) {
+    let exists = e.lookup(key, true).is_some();
+    if !exists && e.raw_keys().get(key).is_some_and(|ks| ks.expiry.is_some()) {
+        e.emit(key, OpKind::Expire(None));
+    }
+}
+
+/// Makes an owned blob.
+pub(crate) fn blob(b: &[u8]) -> Blob {
+    b.into()
+}
+
+/// The largest string a write may produce (proto-max-bulk-len).
+pub(crate) const MAX_STRING: usize = 512 * 1024 * 1024;
+
+/// Error for a write that would exceed [`MAX_STRING`].
+pub(crate) fn too_big() -> CmdError {
+    CmdError::msg("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+}

@@ -1,0 +1,315 @@
+//! Sets: add-wins observed-remove sets of byte strings.
+
+use super::hashes::random_picks;
+use super::keys::{parse_cursor, restore, scan_opts};
+use super::{blob, get_set, prepare_create};
+use crate::Engine;
+use crate::args::Args;
+use crate::error::{CmdError, CmdResult};
+use crate::glob::glob_match;
+use concord_crdt::{Blob, Content, OpKind};
+use concord_resp::Out;
+use std::collections::HashSet;
+
+fn dedup(items: &[bytes::Bytes]) -> Vec<Blob> {
+    let mut seen = HashSet::new();
+    items
+        .iter()
+        .filter(|m| seen.insert(&m[..]))
+        .map(|m| blob(m))
+        .collect()
+}
+
+/// SADD key member [member ...]
+pub fn sadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let members = dedup(a.from(2));
+    let added = match get_set(e, key)? {
+        None => members.len(),
+        Some(s) => members.iter().filter(|m| !s.contains(m)).count(),
+    };
+    prepare_create(e, key);
+    e.emit(key, OpKind::SAdd(members));
+    out.int(added as i64);
+    Ok(())
+}
+
+/// SREM key member [member ...]
+pub fn srem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let Some(s) = get_set(e, key)? else {
+        out.int(0);
+        return Ok(());
+    };
+    let gone: Vec<Blob> = dedup(a.from(2)).into_iter().filter(|m| s.contains(m)).collect();
+    let n = gone.len();
+    if n > 0 {
+        e.emit(key, OpKind::SRem(gone));
+    }
+    out.int(n as i64);
+    Ok(())
+}
+
+/// The members of the set at `key` (empty when absent).
+fn members(e: &mut Engine, key: &[u8]) -> Result<Vec<Blob>, CmdError> {
+    Ok(get_set(e, key)?.map(|s| s.iter().map(blob).collect()).unwrap_or_default())
+}
+
+/// SMEMBERS key
+pub fn smembers(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let s = get_set(e, a.get(1))?;
+    out.set(s.map_or(0, |s| s.len()));
+    if let Some(s) = s {
+        for m in s.iter() {
+            out.bulk(m);
+        }
+    }
+    Ok(())
+}
+
+/// SISMEMBER key member
+pub fn sismember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let has = get_set(e, a.get(1))?.is_some_and(|s| s.contains(a.get(2)));
+    out.int(i64::from(has));
+    Ok(())
+}
+
+/// SMISMEMBER key member [member ...]
+pub fn smismember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let s = get_set(e, a.get(1))?;
+    out.array(a.len() - 2);
+    for m in a.from(2) {
+        out.int(i64::from(s.is_some_and(|s| s.contains(m))));
+    }
+    Ok(())
+}
+
+/// SCARD key
+pub fn scard(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    out.int(get_set(e, a.get(1))?.map_or(0, |s| s.len()) as i64);
+    Ok(())
+}
+
+/// SPOP key [count]
+pub fn spop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let count = match a.len() {
+        2 => None,
+        3 => {
+            let c = a.int(2).map_err(|_| CmdError::msg("ERR value is out of range, must be positive"))?;
+            if c < 0 {
+                return Err(CmdError::msg("ERR value is out of range, must be positive"));
+            }
+            Some(c)
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let key = a.get(1);
+    let all = members(e, key)?;
+    let picks = random_picks(e, all.len(), count.or(Some(1))).unwrap_or_default();
+    let popped: Vec<Blob> = picks.into_iter().map(|i| all[i].clone()).collect();
+    if !popped.is_empty() {
+        e.emit(key, OpKind::SRem(popped.clone()));
+    }
+    match count {
+        None => match popped.first() {
+            Some(m) => out.bulk(m),
+            None => out.null(),
+        },
+        Some(_) => {
+            out.set(popped.len());
+            for m in &popped {
+                out.bulk(m);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SRANDMEMBER key [count]
+pub fn srandmember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let count = match a.len() {
+        2 => None,
+        3 => Some(a.int(2)?),
+        _ => return Err(CmdError::Syntax),
+    };
+    let all = members(e, a.get(1))?;
+    match random_picks(e, all.len(), count) {
+        None => match all.is_empty() {
+            true => out.null(),
+            false => {
+                let i = (e.random() % all.len() as u64) as usize;
+                out.bulk(&all[i]);
+            }
+        },
+        Some(idx) => {
+            out.array(idx.len());
+            for i in idx {
+                out.bulk(&all[i]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// SMOVE source destination member
+pub fn smove(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let (src, dst, m) = (a.get(1), a.get(2), a.get(3));
+    let has = get_set(e, src)?.is_some_and(|s| s.contains(m));
+    // The destination's type is checked even when the member is missing, as in Redis.
+    get_set(e, dst)?;
+    if !has {
+        out.int(0);
+        return Ok(());
+    }
+    if src != dst {
+        e.emit(src, OpKind::SRem(vec![blob(m)]));
+        prepare_create(e, dst);
+        e.emit(dst, OpKind::SAdd(vec![blob(m)]));
+    }
+    out.int(1);
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Algebra {
+    Inter,
+    Union,
+    Diff,
+}
+
+fn combine(e: &mut Engine, keys: &[bytes::Bytes], op: Algebra) -> Result<Vec<Blob>, CmdError> {
+    // Read every key first so a wrong type anywhere is reported.
+    let mut sets: Vec<Option<HashSet<Blob>>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        sets.push(get_set(e, k)?.map(|s| s.iter().map(blob).collect()));
+    }
+    let mut result: Vec<Blob> = Vec::new();
+    match op {
+        Algebra::Inter => {
+            if sets.iter().any(|s| s.is_none()) {
+                return Ok(result);
+            }
+            let mut sets: Vec<HashSet<Blob>> = sets.into_iter().flatten().collect();
+            sets.sort_by_key(|s| s.len());
+            if let Some((first, rest)) = sets.split_first() {
+                for m in first {
+                    if rest.iter().all(|s| s.contains(m)) {
+                        result.push(m.clone());
+                    }
+                }
+            }
+        }
+        Algebra::Union => {
+            let mut seen = HashSet::new();
+            for s in sets.into_iter().flatten() {
+                for m in s {
+                    if seen.insert(m.clone()) {
+                        result.push(m);
+                    }
+                }
+            }
+        }
+        Algebra::Diff => {
+            let mut it = sets.into_iter();
+            if let Some(Some(first)) = it.next() {
+                let rest: Vec<HashSet<Blob>> = it.flatten().collect();
+                for m in first {
+                    if !rest.iter().any(|s| s.contains(&m)) {
+                        result.push(m);
+                    }
+                }
+            }
+        }
+    }
+    Ok(result)
+}
+
+fn algebra_of(a: &Args) -> Algebra {
+    let n = a.name();
+    if n.starts_with("sinter") {
+        Algebra::Inter
+    } else if n.starts_with("sunion") {
+        Algebra::Union
+    } else {
+        Algebra::Diff
+    }
+}
+
+/// SINTER / SUNION / SDIFF key [key ...]
+pub fn salgebra(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let r = combine(e, a.from(1), algebra_of(&a))?;
+    out.set(r.len());
+    for m in r {
+        out.bulk(&m);
+    }
+    Ok(())
+}
+
+/// SINTERSTORE / SUNIONSTORE / SDIFFSTORE destination key [key ...]
+pub fn salgebra_store(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let r = combine(e, a.from(2), algebra_of(&a))?;
+    let dst = a.get(1);
+    let n = r.len();
+    if n == 0 {
+        if e.lookup(dst, true).is_some() {
+            e.emit(dst, OpKind::DelKey);
+        }
+    } else {
+        restore(e, dst, Content::Set(r), None);
+    }
+    out.int(n as i64);
+    Ok(())
+}
+
+/// SINTERCARD numkeys key [key ...] [LIMIT n]
+pub fn sintercard(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let numkeys = a.int(1).map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
+    if numkeys <= 0 {
+        return Err(CmdError::msg("ERR numkeys should be greater than 0"));
+    }
+    let numkeys = numkeys as usize;
+    if numkeys > a.len() - 2 {
+        return Err(CmdError::msg("ERR Number of keys can't be greater than number of args"));
+    }
+    let mut limit = 0usize;
+    let mut i = 2 + numkeys;
+    while i < a.len() {
+        if a.is(i, "limit") && i + 1 < a.len() {
+            let l = a.int(i + 1).map_err(|_| CmdError::msg("ERR LIMIT can't be negative"))?;
+            if l < 0 {
+                return Err(CmdError::msg("ERR LIMIT can't be negative"));
+            }
+            limit = l as usize;
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let r = combine(e, &a.0[2..2 + numkeys], Algebra::Inter)?;
+    let n = if limit > 0 { r.len().min(limit) } else { r.len() };
+    out.int(n as i64);
+    Ok(())
+}
+
+/// SSCAN key cursor [MATCH pattern] [COUNT n]
+pub fn sscan(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let cursor = parse_cursor(a.get(2))?;
+    let (pat, count, _, _) = scan_opts(a, 3, false)?;
+    let mut found: Vec<Blob> = Vec::new();
+    let mut next = 0;
+    if let Some(s) = get_set(e, a.get(1))? {
+        let small = s.len() <= 128;
+        next = s.map().scan(if small { 0 } else { cursor }, if small { usize::MAX } else { count }, |m, _| {
+            if pat.is_none_or(|p| glob_match(p, m, false)) {
+                found.push(blob(m));
+            }
+        });
+    }
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(found.len());
+    for m in found {
+        out.bulk(&m);
+    }
+    Ok(())
+}

@@ -1,0 +1,495 @@
+//! Strings and counters: register writes of whole values, and increments.
+
+use super::{MAX_STRING, blob, get_str, prepare_create, too_big, typed};
+use crate::Engine;
+use crate::args::Args;
+use crate::error::{CmdError, CmdResult};
+use concord_crdt::num::{format_f64, parse_f64, parse_i64};
+use concord_crdt::{Amount, Kind, OpKind, Ttl};
+use concord_resp::Out;
+
+/// Turns an expiry argument into absolute milliseconds, with Redis's overflow checks.
+/// `allow_nonpositive` is for the EXPIRE family, where a past time deletes the key.
+pub(crate) fn expiry_at(
+    e: &Engine,
+    n: i64,
+    seconds: bool,
+    absolute: bool,
+    allow_nonpositive: bool,
+    cmd: &str,
+) -> Result<i64, CmdError> {
+    let invalid = || CmdError::msg(format!("ERR invalid expire time in '{cmd}' command"));
+    if !allow_nonpositive && n <= 0 {
+        return Err(invalid());
+    }
+    let ms = if seconds {
+        n.checked_mul(1000).ok_or_else(invalid)?
+    } else {
+        n
+    };
+    let at = if absolute {
+        ms
+    } else {
+        ms.checked_add(e.now() as i64).ok_or_else(invalid)?
+    };
+    if !allow_nonpositive && at <= 0 {
+        return Err(invalid());
+    }
+    Ok(at)
+}
+
+/// Writes `value` to `key` as a string (a register write) with what it does to the TTL.
+pub(crate) fn write_str(e: &mut Engine, key: &[u8], value: &[u8], ttl: Ttl) {
+    if ttl == Ttl::Keep {
+        prepare_create(e, key);
+    }
+    e.emit(key, OpKind::SetStr(blob(value), ttl));
+}
+
+/// GET key
+pub fn get(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    match get_str(e, a.get(1))? {
+        Some(v) => out.bulk(&v),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL]
+pub fn set(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
+    let mut expire: Option<(bool, bool, i64)> = None;
+    let mut i = 3;
+    while i < a.len() {
+        let opt = a.upper(i);
+        let has_next = i + 1 < a.len();
+        match opt.as_str() {
+            "NX" if !xx => nx = true,
+            "XX" if !nx => xx = true,
+            "GET" => get = true,
+            "KEEPTTL" if expire.is_none() => keepttl = true,
+            "EX" | "PX" | "EXAT" | "PXAT" if !keepttl && expire.is_none() && has_next => {
+                let n = a.int(i + 1)?;
+                expire = Some((opt == "EX" || opt == "EXAT", opt.ends_with("AT"), n));
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 1;
+    }
+    let at = match expire {
+        Some((secs, abs, n)) => Some(expiry_at(e, n, secs, abs, false, "set")?),
+        None => None,
+    };
+    let key = a.get(1);
+    let old = if get {
+        get_str(e, key)?.map(|v| v.into_owned())
+    } else {
+        None
+    };
+    let exists = e.lookup(key, true).is_some();
+    if (nx && exists) || (xx && !exists) {
+        if get {
+            match old {
+                Some(v) => out.bulk(&v),
+                None => out.null(),
+            }
+        } else {
+            out.null();
+        }
+        return Ok(());
+    }
+    let ttl = if keepttl {
+        Ttl::Keep
+    } else {
+        Ttl::Set(at.map(|t| t as u64))
+    };
+    if at.is_some_and(|t| t as u64 <= e.now()) {
+        // An expire time already past is a DEL.
+        if exists {
+            e.emit(key, OpKind::DelKey);
+        }
+    } else {
+        write_str(e, key, a.get(2), ttl);
+    }
+    if get {
+        match old {
+            Some(v) => out.bulk(&v),
+            None => out.null(),
+        }
+    } else {
+        out.ok();
+    }
+    Ok(())
+}
+
+/// SETNX key value
+pub fn setnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    if e.lookup(key, true).is_some() {
+        out.int(0);
+    } else {
+        write_str(e, key, a.get(2), Ttl::Set(None));
+        out.int(1);
+    }
+    Ok(())
+}
+
+/// SETEX key seconds value / PSETEX key ms value
+pub fn setex(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let secs = a.is(0, "setex");
+    let n = a.int(2)?;
+    let at = expiry_at(e, n, secs, false, false, &a.name())?;
+    write_str(e, a.get(1), a.get(3), Ttl::Set(Some(at as u64)));
+    out.ok();
+    Ok(())
+}
+
+/// GETSET key value
+pub fn getset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let old = get_str(e, a.get(1))?.map(|v| v.into_owned());
+    write_str(e, a.get(1), a.get(2), Ttl::Set(None));
+    match old {
+        Some(v) => out.bulk(&v),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// GETDEL key
+pub fn getdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    match get_str(e, a.get(1))?.map(|v| v.into_owned()) {
+        Some(v) => {
+            e.emit(a.get(1), OpKind::DelKey);
+            out.bulk(&v);
+        }
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// GETEX key [EX|PX|EXAT|PXAT n|PERSIST]
+pub fn getex(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let mut change: Option<Option<i64>> = None;
+    let mut i = 2;
+    while i < a.len() {
+        let opt = a.upper(i);
+        match opt.as_str() {
+            "PERSIST" if change.is_none() => change = Some(None),
+            "EX" | "PX" | "EXAT" | "PXAT" if change.is_none() && i + 1 < a.len() => {
+                let n = a.int(i + 1)?;
+                let at = expiry_at(e, n, opt == "EX" || opt == "EXAT", opt.ends_with("AT"), false, "getex")?;
+                change = Some(Some(at));
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 1;
+    }
+    let key = a.get(1);
+    let Some(v) = get_str(e, key)?.map(|v| v.into_owned()) else {
+        out.null();
+        return Ok(());
+    };
+    match change {
+        Some(Some(at)) if at as u64 <= e.now() => e.emit(key, OpKind::DelKey),
+        Some(Some(at)) => e.emit(key, OpKind::Expire(Some(at as u64))),
+        Some(None) => {
+            if e.lookup(key, false).is_some_and(|ks| ks.expires_at().is_some()) {
+                e.emit(key, OpKind::Expire(None));
+            }
+        }
+        None => {}
+    }
+    out.bulk(&v);
+    Ok(())
+}
+
+/// MGET key [key ...]
+pub fn mget(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    out.array(a.len() - 1);
+    for k in a.from(1) {
+        match get_str(e, k) {
+            Ok(Some(v)) => out.bulk(&v),
+            _ => out.null(),
+        }
+    }
+    Ok(())
+}
+
+/// MSET key value [key value ...]
+pub fn mset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    if a.len() % 2 == 0 {
+        return Err(CmdError::Arity(a.name()));
+    }
+    for pair in a.from(1).chunks(2) {
+        write_str(e, &pair[0], &pair[1], Ttl::Set(None));
+    }
+    out.ok();
+    Ok(())
+}
+
+/// MSETNX key value [key value ...]
+pub fn msetnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    if a.len() % 2 == 0 {
+        return Err(CmdError::Arity(a.name()));
+    }
+    for pair in a.from(1).chunks(2) {
+        if e.lookup(&pair[0], true).is_some() {
+            out.int(0);
+            return Ok(());
+        }
+    }
+    for pair in a.from(1).chunks(2) {
+        write_str(e, &pair[0], &pair[1], Ttl::Set(None));
+    }
+    out.int(1);
+    Ok(())
+}
+
+/// APPEND key value
+pub fn append(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let mut v = get_str(e, key)?.map(|v| v.into_owned()).unwrap_or_default();
+    if v.len() + a.get(2).len() > MAX_STRING {
+        return Err(too_big());
+    }
+    v.extend_from_slice(a.get(2));
+    write_str(e, key, &v, Ttl::Keep);
+    out.int(v.len() as i64);
+    Ok(())
+}
+
+/// STRLEN key
+pub fn strlen(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let n = get_str(e, a.get(1))?.map_or(0, |v| v.len());
+    out.int(n as i64);
+    Ok(())
+}
+
+/// GETRANGE key start end (and SUBSTR)
+pub fn getrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let (mut start, mut end) = (a.int(2)?, a.int(3)?);
+    let v = get_str(e, a.get(1))?.unwrap_or_default();
+    let len = v.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        out.bulk(b"");
+        return Ok(());
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0);
+    if end >= len {
+        end = len - 1;
+    }
+    if start > end || len == 0 {
+        out.bulk(b"");
+    } else {
+        out.bulk(&v[start as usize..=end as usize]);
+    }
+    Ok(())
+}
+
+/// SETRANGE key offset value
+pub fn setrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let off = a.int(2)?;
+    if off < 0 {
+        return Err(CmdError::msg("ERR offset is out of range"));
+    }
+    let val = a.get(3);
+    let cur = get_str(e, key)?.map(|v| v.into_owned());
+    if val.is_empty() {
+        out.int(cur.map_or(0, |v| v.len() as i64));
+        return Ok(());
+    }
+    let off = off as usize;
+    if off + val.len() > MAX_STRING {
+        return Err(too_big());
+    }
+    let mut v = cur.unwrap_or_default();
+    if v.len() < off + val.len() {
+        v.resize(off + val.len(), 0);
+    }
+    v[off..off + val.len()].copy_from_slice(val);
+    write_str(e, key, &v, Ttl::Keep);
+    out.int(v.len() as i64);
+    Ok(())
+}
+
+/// The current integer value of a string key for INCR (0 when absent).
+fn current_int(e: &mut Engine, key: &[u8]) -> Result<i64, CmdError> {
+    match get_str(e, key)? {
+        None => Ok(0),
+        Some(v) => parse_i64(&v).ok_or(CmdError::NotInt),
+    }
+}
+
+fn incr_by(e: &mut Engine, key: &[u8], by: i64, out: &mut Out) -> CmdResult {
+    let cur = current_int(e, key)?;
+    let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
+    prepare_create(e, key);
+    e.emit(key, OpKind::IncrStr(Amount::Int(by)));
+    out.int(new);
+    Ok(())
+}
+
+/// INCR key
+pub fn incr(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    incr_by(e, a.get(1), 1, out)
+}
+
+/// DECR key
+pub fn decr(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    incr_by(e, a.get(1), -1, out)
+}
+
+/// INCRBY key n
+pub fn incrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let by = a.int(2)?;
+    incr_by(e, a.get(1), by, out)
+}
+
+/// DECRBY key n
+pub fn decrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let by = a.int(2)?;
+    if by == i64::MIN {
+        return Err(CmdError::msg("ERR decrement would overflow"));
+    }
+    incr_by(e, a.get(1), -by, out)
+}
+
+/// INCRBYFLOAT key increment
+pub fn incrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let key = a.get(1);
+    let cur = match get_str(e, key)? {
+        None => 0.0,
+        Some(v) => parse_f64(&v).ok_or(CmdError::NotFloat)?,
+    };
+    let by = a.float(2)?;
+    let new = cur + by;
+    if !new.is_finite() {
+        return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
+    }
+    prepare_create(e, key);
+    e.emit(key, OpKind::IncrStr(Amount::Float(by)));
+    let shown = get_str(e, key)?.map(|v| v.into_owned()).unwrap_or_else(|| format_f64(new).into_bytes());
+    out.bulk(&shown);
+    Ok(())
+}
+
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]
+pub fn lcs(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let (mut len_only, mut idx, mut minlen, mut withlen) = (false, false, 0i64, false);
+    let mut i = 3;
+    while i < a.len() {
+        match a.upper(i).as_str() {
+            "LEN" => len_only = true,
+            "IDX" => idx = true,
+            "WITHMATCHLEN" => withlen = true,
+            "MINMATCHLEN" if i + 1 < a.len() => {
+                minlen = a.int(i + 1)?.max(0);
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 1;
+    }
+    let sa = lcs_str(e, a.get(1))?;
+    let sb = lcs_str(e, a.get(2))?;
+    if len_only && idx {
+        return Err(CmdError::msg(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let (n, m) = (sa.len(), sb.len());
+    if (n + 1).saturating_mul(m + 1) > 512 * 1024 * 1024 / 4 {
+        return Err(CmdError::msg("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    }
+    let w = m + 1;
+    let mut dp = vec![0u32; (n + 1) * w];
+    for i in 1..=n {
+        for j in 1..=m {
+            dp[i * w + j] = if sa[i - 1] == sb[j - 1] {
+                dp[(i - 1) * w + j - 1] + 1
+            } else {
+                dp[(i - 1) * w + j].max(dp[i * w + j - 1])
+            };
+        }
+    }
+    let total = dp[n * w + m] as usize;
+    let mut s = vec![0u8; total];
+    let mut matches: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
+    let (mut i, mut j, mut k) = (n, m, total);
+    let mut cur: Option<((usize, usize), (usize, usize))> = None;
+    while i > 0 && j > 0 {
+        if sa[i - 1] == sb[j - 1] {
+            k -= 1;
+            s[k] = sa[i - 1];
+            match &mut cur {
+                Some((ra, rb)) if ra.0 == i && rb.0 == j => {
+                    ra.0 = i - 1;
+                    rb.0 = j - 1;
+                }
+                _ => {
+                    if let Some((ra, rb)) = cur.take() {
+                        let l = ra.1 - ra.0 + 1;
+                        if l as i64 >= minlen {
+                            matches.push((ra, rb, l));
+                        }
+                    }
+                    cur = Some(((i - 1, i - 1), (j - 1, j - 1)));
+                }
+            }
+            i -= 1;
+            j -= 1;
+        } else if dp[(i - 1) * w + j] > dp[i * w + j - 1] {
+            i -= 1;
+        } else {
+            j -= 1;
+        }
+    }
+    if let Some((ra, rb)) = cur {
+        let l = ra.1 - ra.0 + 1;
+        if l as i64 >= minlen {
+            matches.push((ra, rb, l));
+        }
+    }
+    if idx {
+        out.map(2);
+        out.bulk(b"matches");
+        out.array(matches.len());
+        for (ra, rb, l) in &matches {
+            out.array(if withlen { 3 } else { 2 });
+            out.array(2);
+            out.int(ra.0 as i64);
+            out.int(ra.1 as i64);
+            out.array(2);
+            out.int(rb.0 as i64);
+            out.int(rb.1 as i64);
+            if withlen {
+                out.int(*l as i64);
+            }
+        }
+        out.bulk(b"len");
+        out.int(total as i64);
+    } else if len_only {
+        out.int(total as i64);
+    } else {
+        out.bulk(&s);
+    }
+    Ok(())
+}
+
+fn lcs_str(e: &mut Engine, key: &[u8]) -> Result<Vec<u8>, CmdError> {
+    match typed(e, key, Kind::Str) {
+        Ok(Some(ks)) => Ok(ks.string.as_deref().map(|s| s.read().into_owned()).unwrap_or_default()),
+        Ok(None) => Ok(Vec::new()),
+        Err(_) => Err(CmdError::msg("ERR The specified keys must contain string values")),
+    }
+}

@@ -1,0 +1,384 @@
+//! Concord's engine: the keyspace of CRDT values and the commands that act on it.
+//!
+//! Synchronous and deterministic: no sockets, no threads, no wall clock. The caller passes
+//! the time in. Every write is turned into ops; local ops and remote ops are applied by the
+//! same function, [`Engine::apply`].
+
+mod args;
+mod cmd;
+mod error;
+mod glob;
+mod oplog;
+mod table;
+
+pub use args::Args;
+pub use error::CmdError;
+pub use glob::glob_match;
+pub use oplog::OpLog;
+pub use table::{CommandSpec, Flags, COMMANDS, lookup_command};
+
+use concord_crdt::{
+    Blob, Ctx, Dot, Hlc, HlcClock, KeyState, Kind, Op, OpKind, Origin, ScanMap, Stamp,
+    VersionVector,
+};
+use concord_resp::Out;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// What an engine needs to start.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// This instance's id and incarnation.
+    pub origin: Origin,
+    /// Byte budget of the in-memory op log (the replication backlog).
+    pub backlog_bytes: usize,
+    /// Timestamps are never issued at or below this (persisted high-water mark).
+    pub hlc_floor: Hlc,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            origin: Origin::new(1, 1),
+            backlog_bytes: 64 * 1024 * 1024,
+            hlc_floor: Hlc(0),
+        }
+    }
+}
+
+/// Counters that INFO reports.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Keys removed by expiry.
+    pub expired_keys: u64,
+    /// Successful key lookups.
+    pub keyspace_hits: u64,
+    /// Failed key lookups.
+    pub keyspace_misses: u64,
+    /// Ops applied that came from this instance.
+    pub local_ops: u64,
+    /// Ops applied that came from peers.
+    pub remote_ops: u64,
+}
+
+/// The keyspace and everything needed to run commands against it.
+pub struct Engine {
+    keys: ScanMap<KeyState>,
+    /// Keys that have an expiry change, for active expiry sampling.
+    expiring: ScanMap<()>,
+    origin: Origin,
+    clock: HlcClock,
+    vv: VersionVector,
+    /// The vector ops are stamped with; shared until a remote op changes it.
+    deps: Arc<VersionVector>,
+    /// Ops of the command (or transaction) being executed.
+    pending: Vec<Op>,
+    log: OpLog,
+    /// Members other than this instance; with none, everything applied is stable.
+    peers: usize,
+    /// Wall-clock time of the current call, milliseconds since the epoch.
+    wall: u64,
+    /// WATCHed keys and the clients watching them.
+    watched: HashMap<Blob, Vec<u64>>,
+    dirty: HashSet<u64>,
+    rng: u64,
+    /// Counters for INFO.
+    pub stats: Stats,
+}
+
+impl Engine {
+    /// A new, empty engine.
+    pub fn new(cfg: EngineConfig) -> Self {
+        Engine {
+            keys: ScanMap::new(),
+            expiring: ScanMap::new(),
+            origin: cfg.origin,
+            clock: HlcClock::new(cfg.hlc_floor),
+            vv: VersionVector::new(),
+            deps: Arc::new(VersionVector::new()),
+            pending: Vec::new(),
+            log: OpLog::new(cfg.backlog_bytes),
+            peers: 0,
+            wall: 0,
+            watched: HashMap::new(),
+            dirty: HashSet::new(),
+            rng: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.origin.id),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Sets the wall clock for the calls that follow.
+    pub fn set_time(&mut self, wall_ms: u64) {
+        self.wall = wall_ms;
+    }
+
+    /// "Now" in milliseconds: the hybrid clock's physical part, never behind what was seen.
+    pub fn now(&self) -> u64 {
+        self.wall.max(self.clock.last().millis())
+    }
+
+    /// This instance's origin.
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// What this instance has applied.
+    pub fn vv(&self) -> &VersionVector {
+        &self.vv
+    }
+
+    /// The largest timestamp issued or seen (the high-water mark to persist).
+    pub fn hlc(&self) -> Hlc {
+        self.clock.last()
+    }
+
+    /// The op log (replication backlog).
+    pub fn log(&self) -> &OpLog {
+        &self.log
+    }
+
+    /// The number of keys stored, visible or not.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The number of keys with an expiry.
+    pub fn expiring_count(&self) -> usize {
+        self.expiring.len()
+    }
+
+    /// Sets the number of other members (0 for a lone instance).
+    pub fn set_peers(&mut self, n: usize) {
+        self.peers = n;
+    }
+
+    /// A pseudo-random number (xorshift; for RANDOMKEY, SPOP and friends).
+    pub fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// Seeds the random source (per instance; random replies are not replicated).
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = seed | 1;
+    }
+
+    /// Issues an op for a local write, applies it, and queues it for the current group.
+    pub fn emit(&mut self, key: &[u8], kind: OpKind) {
+        let seq = self.vv.get(self.origin) + 1;
+        let ts = self.clock.tick(self.wall);
+        let op = Op {
+            stamp: Stamp::new(Dot::new(self.origin, seq), ts),
+            deps: Arc::clone(&self.deps),
+            key: key.into(),
+            kind,
+        };
+        self.apply_inner(&op);
+        self.stats.local_ops += 1;
+        self.pending.push(op);
+    }
+
+    /// Closes the current group of local ops (one command or one transaction) and logs it
+    /// as one indivisible unit. Returns how many ops it held.
+    pub fn commit(&mut self) -> usize {
+        if self.pending.is_empty() {
+            return 0;
+        }
+        let group: Arc<[Op]> = std::mem::take(&mut self.pending).into();
+        let n = group.len();
+        self.log.push(group);
+        n
+    }
+
+    /// Applies a group of ops from a peer, all or nothing. Returns false (and applies
+    /// nothing) when the group is not ready: a gap in its origin or unmet dependencies.
+    pub fn apply_remote(&mut self, group: &Arc<[Op]>) -> Result<bool, concord_crdt::ClockError> {
+        let mut vv = self.vv.clone();
+        for op in group.iter() {
+            if !op.ready(&vv) {
+                return Ok(false);
+            }
+            vv.add(op.dot());
+        }
+        for op in group.iter() {
+            self.clock.observe(op.stamp.ts, self.wall, 60_000)?;
+        }
+        for op in group.iter() {
+            self.apply_inner(op);
+            self.stats.remote_ops += 1;
+        }
+        self.deps = Arc::new(self.vv.clone());
+        self.log.push(Arc::clone(group));
+        Ok(true)
+    }
+
+    /// The one path that applies an op, local or remote.
+    fn apply_inner(&mut self, op: &Op) {
+        debug_assert!(op.ready(&self.vv), "op applied out of causal order");
+        let ctx = op.ctx();
+        if op.kind == OpKind::FlushAll {
+            self.flush_seen(&ctx);
+        } else {
+            let ks = self.keys.get_or_insert_with(&op.key, KeyState::default);
+            ks.apply(op.stamp, &ctx, &op.kind);
+            self.vv.add(op.dot());
+            self.settle(&op.key);
+            self.touch(&op.key);
+            return;
+        }
+        self.vv.add(op.dot());
+    }
+
+    /// After a key changed: compact what is stable, drop it if dead, track its expiry.
+    fn settle(&mut self, key: &[u8]) {
+        let lone = self.peers == 0;
+        let Some(ks) = self.keys.get_mut(key) else {
+            return;
+        };
+        if lone {
+            ks.compact(&self.vv);
+        }
+        let dead = ks.is_dead();
+        let expiring = ks.expiry.is_some() && ks.has_value();
+        if dead {
+            self.keys.remove(key);
+        }
+        if expiring {
+            if !self.expiring.contains_key(key) {
+                self.expiring.insert(key.into(), ());
+            }
+        } else if self.expiring.contains_key(key) {
+            self.expiring.remove(key);
+        }
+    }
+
+    fn flush_seen(&mut self, ctx: &Ctx<'_>) {
+        let lone = self.peers == 0;
+        let vv = &self.vv;
+        let mut touched = Vec::new();
+        let watched = &self.watched;
+        self.keys.retain(|k, ks| {
+            if ks.has_value() && watched.contains_key(k) {
+                touched.push(Blob::from(k));
+            }
+            ks.remove_seen(ctx);
+            if lone {
+                ks.compact(vv);
+            }
+            !ks.is_dead()
+        });
+        let keys = &self.keys;
+        self.expiring.retain(|k, _| keys.get(k).is_some_and(|ks| ks.expiry.is_some() && ks.has_value()));
+        for k in touched {
+            self.touch(&k);
+        }
+    }
+
+    /// The state of `key` if it is visible now. An expired key is deleted here when this
+    /// instance is the one that deletes it (or `for_write`), and hidden otherwise.
+    pub fn lookup(&mut self, key: &[u8], for_write: bool) -> Option<&KeyState> {
+        let now = self.now();
+        let (expired, owner) = match self.keys.get(key) {
+            None => return None,
+            Some(ks) => match ks.expires_at() {
+                Some(at) if at <= now => (true, ks.expiry_owner()),
+                _ => (false, None),
+            },
+        };
+        if expired {
+            if for_write || self.peers == 0 || owner == Some(self.origin.id) {
+                self.expire_key(key);
+            }
+            return None;
+        }
+        self.keys.get(key).filter(|ks| ks.has_value())
+    }
+
+    /// The visible type of `key`.
+    pub fn kind_of(&mut self, key: &[u8]) -> Option<Kind> {
+        self.lookup(key, false).and_then(|k| k.visible())
+    }
+
+    /// Deletes an expired key with an ordinary observed-remove, as its own group.
+    fn expire_key(&mut self, key: &[u8]) {
+        // The expiry delete must not join the group of the command that noticed it.
+        let outer = std::mem::take(&mut self.pending);
+        self.emit(key, OpKind::DelKey);
+        self.commit();
+        self.pending = outer;
+        self.stats.expired_keys += 1;
+    }
+
+    /// Active expiry: samples keys with an expiry and deletes the expired ones. Returns how
+    /// many were deleted; `budget` bounds the keys looked at.
+    pub fn active_expire(&mut self, budget: usize) -> usize {
+        let mut deleted = 0;
+        for _ in 0..budget {
+            let r = self.random();
+            let Some((k, _)) = self.expiring.random(r) else {
+                break;
+            };
+            let k: Blob = k.into();
+            if self.lookup(&k, false).is_none() && !self.keys.contains_key(&k) {
+                deleted += 1;
+            }
+            if self.keys.get(&k).is_none_or(|ks| ks.expiry.is_none()) {
+                self.expiring.remove(&k);
+            }
+        }
+        deleted
+    }
+
+    /// Iterates over the stored keys (visible or not).
+    pub fn raw_keys(&self) -> &ScanMap<KeyState> {
+        &self.keys
+    }
+
+    /// Registers `client` as watching `key`.
+    pub fn watch(&mut self, client: u64, key: &[u8]) {
+        let w = self.watched.entry(key.into()).or_default();
+        if !w.contains(&client) {
+            w.push(client);
+        }
+    }
+
+    /// Forgets every watch of `client`; returns whether a watched key was touched.
+    pub fn unwatch(&mut self, client: u64) -> bool {
+        self.watched.retain(|_, w| {
+            w.retain(|c| *c != client);
+            !w.is_empty()
+        });
+        self.dirty.remove(&client)
+    }
+
+    /// Whether a key `client` watches was modified.
+    pub fn is_dirty(&self, client: u64) -> bool {
+        self.dirty.contains(&client)
+    }
+
+    fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(w) = self.watched.get(key) {
+            self.dirty.extend(w.iter().copied());
+        }
+    }
+
+    /// Runs one data command and writes its reply; its ops join the current group until
+    /// [`Engine::commit`]. Returns false for a name it does not handle (connection-level
+    /// commands are the caller's).
+    pub fn execute(&mut self, args: &[bytes::Bytes], out: &mut Out) -> bool {
+        table::execute(self, args, out)
+    }
+
+    /// A digest of the visible dataset: every key, its type, its value as reads show it and
+    /// its absolute expiry. Equal on converged instances.
+    pub fn digest(&mut self) -> u64 {
+        cmd::server::digest(self)
+    }
+}

@@ -1,0 +1,271 @@
+//! The command table: names, arities, flags and key positions (what COMMAND reports), and
+//! the handler of each data command.
+
+use crate::Engine;
+use crate::args::Args;
+use crate::cmd::{hashes, keys, server, sets, strings};
+use crate::error::{CmdError, CmdResult};
+use bytes::Bytes;
+use concord_resp::Out;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// A data command's handler.
+pub type Handler = fn(&mut Engine, Args, &mut Out) -> CmdResult;
+
+/// Command flags, as COMMAND INFO lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flags(pub u16);
+
+impl Flags {
+    /// Modifies the dataset.
+    pub const WRITE: Flags = Flags(1);
+    /// Only reads.
+    pub const READONLY: Flags = Flags(2);
+    /// May grow memory use.
+    pub const DENYOOM: Flags = Flags(4);
+    /// O(1) or O(log n).
+    pub const FAST: Flags = Flags(8);
+    /// Administrative.
+    pub const ADMIN: Flags = Flags(16);
+    /// Pub/sub related.
+    pub const PUBSUB: Flags = Flags(32);
+    /// Not allowed in scripts.
+    pub const NOSCRIPT: Flags = Flags(64);
+    /// Allowed while loading.
+    pub const LOADING: Flags = Flags(128);
+    /// Allowed on a stale replica.
+    pub const STALE: Flags = Flags(256);
+    /// Does not need authentication.
+    pub const NO_AUTH: Flags = Flags(512);
+    /// Allowed inside MULTI only as the connection sees fit.
+    pub const NO_MULTI: Flags = Flags(1024);
+
+    const NAMES: [(Flags, &'static str); 11] = [
+        (Flags::WRITE, "write"),
+        (Flags::READONLY, "readonly"),
+        (Flags::DENYOOM, "denyoom"),
+        (Flags::ADMIN, "admin"),
+        (Flags::PUBSUB, "pubsub"),
+        (Flags::NOSCRIPT, "noscript"),
+        (Flags::LOADING, "loading"),
+        (Flags::STALE, "stale"),
+        (Flags::FAST, "fast"),
+        (Flags::NO_AUTH, "no_auth"),
+        (Flags::NO_MULTI, "no_multi"),
+    ];
+
+    /// Whether every flag of `other` is set.
+    pub fn has(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The flag names, in COMMAND INFO order.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES.iter().filter(|(f, _)| self.has(*f)).map(|(_, n)| *n).collect()
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, o: Flags) -> Flags {
+        Flags(self.0 | o.0)
+    }
+}
+
+/// One command: what COMMAND reports about it and how to run it.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: exact when positive, minimum when negative; the name counts.
+    pub arity: i32,
+    /// Flags.
+    pub flags: Flags,
+    /// First key position (0 when none).
+    pub first_key: i32,
+    /// Last key position (-1 means the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// ACL categories without the `@`.
+    pub group: &'static str,
+    /// The data handler; `None` for commands the connection layer runs.
+    pub handler: Option<Handler>,
+}
+
+const W: Flags = Flags(1 | 4);
+const WF: Flags = Flags(1 | 4 | 8);
+const WD: Flags = Flags(1);
+const WDF: Flags = Flags(1 | 8);
+const R: Flags = Flags(2);
+const RF: Flags = Flags(2 | 8);
+const CONN: Flags = Flags(64 | 128 | 256 | 8);
+const ADM: Flags = Flags(16 | 64 | 128 | 256);
+const PS: Flags = Flags(32 | 64 | 128 | 256);
+
+macro_rules! c {
+    ($name:expr, $arity:expr, $flags:expr, $f:expr, $l:expr, $s:expr, $g:expr, $h:expr) => {
+        CommandSpec { name: $name, arity: $arity, flags: $flags, first_key: $f, last_key: $l, step: $s, group: $g, handler: $h }
+    };
+}
+
+/// Every command Concord knows.
+pub static COMMANDS: &[CommandSpec] = &[
+    // connection and server (run by the connection layer)
+    c!("ping", -1, Flags(8 | 256), 0, 0, 0, "connection", None),
+    c!("echo", 2, Flags(8 | 128 | 256), 0, 0, 0, "connection", None),
+    c!("hello", -1, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
+    c!("auth", -2, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
+    c!("select", 2, Flags(128 | 256 | 8), 0, 0, 0, "connection", None),
+    c!("quit", -1, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
+    c!("reset", 1, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
+    c!("client", -2, CONN, 0, 0, 0, "connection", None),
+    c!("command", -1, Flags(128 | 256), 0, 0, 0, "connection", None),
+    c!("info", -1, Flags(128 | 256), 0, 0, 0, "dangerous", None),
+    c!("config", -2, ADM, 0, 0, 0, "admin", None),
+    c!("time", 1, Flags(128 | 256 | 8), 0, 0, 0, "fast", None),
+    c!("multi", 1, Flags(64 | 128 | 256 | 8), 0, 0, 0, "transaction", None),
+    c!("exec", 1, Flags(64 | 128 | 256), 0, 0, 0, "transaction", None),
+    c!("discard", 1, Flags(64 | 128 | 256 | 8), 0, 0, 0, "transaction", None),
+    c!("watch", -2, Flags(64 | 128 | 256 | 8), 1, -1, 1, "transaction", None),
+    c!("unwatch", 1, Flags(64 | 128 | 256 | 8), 0, 0, 0, "transaction", None),
+    c!("subscribe", -2, PS, 0, 0, 0, "pubsub", None),
+    c!("unsubscribe", -1, PS, 0, 0, 0, "pubsub", None),
+    c!("psubscribe", -2, PS, 0, 0, 0, "pubsub", None),
+    c!("punsubscribe", -1, PS, 0, 0, 0, "pubsub", None),
+    c!("publish", 3, Flags(32 | 128 | 256 | 8), 0, 0, 0, "pubsub", None),
+    c!("pubsub", -2, Flags(32 | 128 | 256), 0, 0, 0, "pubsub", None),
+    c!("function", -2, Flags(64), 0, 0, 0, "scripting", None),
+    c!("dbsize", 1, RF, 0, 0, 0, "keyspace", Some(server::dbsize)),
+    c!("flushall", -1, WD, 0, 0, 0, "keyspace", Some(server::flushall)),
+    c!("flushdb", -1, WD, 0, 0, 0, "keyspace", Some(server::flushall)),
+    c!("crdt.digest", 1, R, 0, 0, 0, "admin", Some(server::crdt_digest)),
+    // keys
+    c!("del", -2, WD, 1, -1, 1, "keyspace", Some(keys::del)),
+    c!("unlink", -2, WDF, 1, -1, 1, "keyspace", Some(keys::del)),
+    c!("exists", -2, RF, 1, -1, 1, "keyspace", Some(keys::exists)),
+    c!("touch", -2, RF, 1, -1, 1, "keyspace", Some(keys::exists)),
+    c!("type", 2, RF, 1, 1, 1, "keyspace", Some(keys::type_)),
+    c!("keys", 2, R, 0, 0, 0, "keyspace", Some(keys::keys)),
+    c!("scan", -2, R, 0, 0, 0, "keyspace", Some(keys::scan)),
+    c!("randomkey", 1, R, 0, 0, 0, "keyspace", Some(keys::randomkey)),
+    c!("rename", 3, WD, 1, 2, 1, "keyspace", Some(keys::rename)),
+    c!("renamenx", 3, WDF, 1, 2, 1, "keyspace", Some(keys::rename)),
+    c!("copy", -3, W, 1, 2, 1, "keyspace", Some(keys::copy)),
+    c!("expire", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
+    c!("pexpire", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
+    c!("expireat", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
+    c!("pexpireat", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
+    c!("ttl", 2, RF, 1, 1, 1, "keyspace", Some(keys::ttl)),
+    c!("pttl", 2, RF, 1, 1, 1, "keyspace", Some(keys::pttl)),
+    c!("expiretime", 2, RF, 1, 1, 1, "keyspace", Some(keys::expiretime)),
+    c!("pexpiretime", 2, RF, 1, 1, 1, "keyspace", Some(keys::expiretime)),
+    c!("persist", 2, WDF, 1, 1, 1, "keyspace", Some(keys::persist)),
+    c!("object", -2, R, 2, 2, 1, "keyspace", Some(keys::object)),
+    // strings
+    c!("get", 2, RF, 1, 1, 1, "string", Some(strings::get)),
+    c!("set", -3, W, 1, 1, 1, "string", Some(strings::set)),
+    c!("setnx", 3, WF, 1, 1, 1, "string", Some(strings::setnx)),
+    c!("setex", 4, W, 1, 1, 1, "string", Some(strings::setex)),
+    c!("psetex", 4, W, 1, 1, 1, "string", Some(strings::setex)),
+    c!("getset", 3, WF, 1, 1, 1, "string", Some(strings::getset)),
+    c!("getdel", 2, WDF, 1, 1, 1, "string", Some(strings::getdel)),
+    c!("getex", -2, WDF, 1, 1, 1, "string", Some(strings::getex)),
+    c!("mget", -2, RF, 1, -1, 1, "string", Some(strings::mget)),
+    c!("mset", -3, W, 1, -1, 2, "string", Some(strings::mset)),
+    c!("msetnx", -3, W, 1, -1, 2, "string", Some(strings::msetnx)),
+    c!("append", 3, WF, 1, 1, 1, "string", Some(strings::append)),
+    c!("strlen", 2, RF, 1, 1, 1, "string", Some(strings::strlen)),
+    c!("getrange", 4, R, 1, 1, 1, "string", Some(strings::getrange)),
+    c!("substr", 4, R, 1, 1, 1, "string", Some(strings::getrange)),
+    c!("setrange", 4, W, 1, 1, 1, "string", Some(strings::setrange)),
+    c!("incr", 2, WF, 1, 1, 1, "string", Some(strings::incr)),
+    c!("decr", 2, WF, 1, 1, 1, "string", Some(strings::decr)),
+    c!("incrby", 3, WF, 1, 1, 1, "string", Some(strings::incrby)),
+    c!("decrby", 3, WF, 1, 1, 1, "string", Some(strings::decrby)),
+    c!("incrbyfloat", 3, WF, 1, 1, 1, "string", Some(strings::incrbyfloat)),
+    c!("lcs", -3, R, 1, 2, 1, "string", Some(strings::lcs)),
+    // hashes
+    c!("hset", -4, WF, 1, 1, 1, "hash", Some(hashes::hset)),
+    c!("hmset", -4, WF, 1, 1, 1, "hash", Some(hashes::hset)),
+    c!("hsetnx", 4, WF, 1, 1, 1, "hash", Some(hashes::hsetnx)),
+    c!("hget", 3, RF, 1, 1, 1, "hash", Some(hashes::hget)),
+    c!("hmget", -3, RF, 1, 1, 1, "hash", Some(hashes::hmget)),
+    c!("hgetall", 2, R, 1, 1, 1, "hash", Some(hashes::hgetall)),
+    c!("hkeys", 2, R, 1, 1, 1, "hash", Some(hashes::hgetall)),
+    c!("hvals", 2, R, 1, 1, 1, "hash", Some(hashes::hgetall)),
+    c!("hdel", -3, WDF, 1, 1, 1, "hash", Some(hashes::hdel)),
+    c!("hexists", 3, RF, 1, 1, 1, "hash", Some(hashes::hexists)),
+    c!("hlen", 2, RF, 1, 1, 1, "hash", Some(hashes::hlen)),
+    c!("hstrlen", 3, RF, 1, 1, 1, "hash", Some(hashes::hstrlen)),
+    c!("hincrby", 4, WF, 1, 1, 1, "hash", Some(hashes::hincrby)),
+    c!("hincrbyfloat", 4, WF, 1, 1, 1, "hash", Some(hashes::hincrbyfloat)),
+    c!("hrandfield", -2, R, 1, 1, 1, "hash", Some(hashes::hrandfield)),
+    c!("hscan", -3, R, 1, 1, 1, "hash", Some(hashes::hscan)),
+    // sets
+    c!("sadd", -3, WF, 1, 1, 1, "set", Some(sets::sadd)),
+    c!("srem", -3, WDF, 1, 1, 1, "set", Some(sets::srem)),
+    c!("smembers", 2, R, 1, 1, 1, "set", Some(sets::smembers)),
+    c!("sismember", 3, RF, 1, 1, 1, "set", Some(sets::sismember)),
+    c!("smismember", -3, RF, 1, 1, 1, "set", Some(sets::smismember)),
+    c!("scard", 2, RF, 1, 1, 1, "set", Some(sets::scard)),
+    c!("spop", -2, WDF, 1, 1, 1, "set", Some(sets::spop)),
+    c!("srandmember", -2, R, 1, 1, 1, "set", Some(sets::srandmember)),
+    c!("smove", 4, WF, 1, 2, 1, "set", Some(sets::smove)),
+    c!("sinter", -2, R, 1, -1, 1, "set", Some(sets::salgebra)),
+    c!("sunion", -2, R, 1, -1, 1, "set", Some(sets::salgebra)),
+    c!("sdiff", -2, R, 1, -1, 1, "set", Some(sets::salgebra)),
+    c!("sinterstore", -3, W, 1, -1, 1, "set", Some(sets::salgebra_store)),
+    c!("sunionstore", -3, W, 1, -1, 1, "set", Some(sets::salgebra_store)),
+    c!("sdiffstore", -3, W, 1, -1, 1, "set", Some(sets::salgebra_store)),
+    c!("sintercard", -3, R, 0, 0, 0, "set", Some(sets::sintercard)),
+    c!("sscan", -3, R, 1, 1, 1, "set", Some(sets::sscan)),
+];
+
+fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
+    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
+    INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name, c)).collect())
+}
+
+/// Finds a command by name, ignoring case.
+pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    std::str::from_utf8(lower).ok().and_then(|n| index().get(n).copied())
+}
+
+impl CommandSpec {
+    /// Whether `n` arguments (the name included) satisfy the arity.
+    pub fn arity_ok(&self, n: usize) -> bool {
+        if self.arity >= 0 {
+            n == self.arity as usize
+        } else {
+            n >= self.arity.unsigned_abs() as usize
+        }
+    }
+}
+
+/// Runs a data command: arity check, handler, error reply. Returns false when the name is
+/// not a data command (the connection layer's, or unknown).
+pub(crate) fn execute(e: &mut Engine, args: &[Bytes], out: &mut Out) -> bool {
+    let Some(spec) = args.first().and_then(|n| lookup_command(n)) else {
+        return false;
+    };
+    let Some(h) = spec.handler else {
+        return false;
+    };
+    if !spec.arity_ok(args.len()) {
+        out.error(&CmdError::Arity(spec.name.to_string()).to_string());
+        return true;
+    }
+    if let Err(err) = h(e, Args(args), out) {
+        out.error(&err.to_string());
+    }
+    true
+}

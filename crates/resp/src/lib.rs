@@ -1,0 +1,8 @@
+//! The Redis serialization protocol: an incremental request parser and a reply writer
+//! that speaks RESP2 and RESP3.
+
+mod parse;
+mod write;
+
+pub use parse::{Limits, ParseError, RequestParser};
+pub use write::{Out, format_double};

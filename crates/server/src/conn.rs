@@ -1,0 +1,1010 @@
+//! One client connection: read, parse every complete request, execute the batch under one
+//! engine lock, write all replies at once.
+
+use crate::pubsub::Msg;
+use crate::{ClientInfo, Shared, wall_ms};
+use bytes::{Bytes, BytesMut};
+use concord_engine::{COMMANDS, CommandSpec, Engine, Flags, glob_match, lookup_command};
+use concord_resp::{Limits, Out, RequestParser};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// Largest query buffer before the client is dropped (Redis's client-query-buffer-limit).
+const MAX_QUERY_BUFFER: usize = 1024 * 1024 * 1024;
+
+/// The state of one connection.
+pub(crate) struct Session {
+    id: u64,
+    authed: bool,
+    resp3: bool,
+    name: Vec<u8>,
+    multi: Option<Vec<Vec<Bytes>>>,
+    multi_error: bool,
+    watching: bool,
+    channels: BTreeSet<Bytes>,
+    patterns: BTreeSet<Bytes>,
+    tx: mpsc::Sender<Msg>,
+    closing: bool,
+}
+
+pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, addr: SocketAddr) -> std::io::Result<()> {
+    sock.set_nodelay(true)?;
+    let laddr = sock.local_addr()?;
+    let id = shared.next_client.fetch_add(1, Ordering::Relaxed);
+    shared.connections.fetch_add(1, Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel::<Msg>(16 * 1024);
+    let now = Instant::now();
+    shared.clients.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        id,
+        ClientInfo {
+            addr,
+            laddr,
+            name: Vec::new(),
+            created: now,
+            last: now,
+            last_cmd: "NULL".into(),
+            resp: 2,
+            sub: 0,
+            psub: 0,
+            multi: -1,
+            lib_name: Vec::new(),
+            lib_ver: Vec::new(),
+            tx: tx.clone(),
+        },
+    );
+    let mut sess = Session {
+        id,
+        authed: shared.cfg.requirepass.is_none(),
+        resp3: false,
+        name: Vec::new(),
+        multi: None,
+        multi_error: false,
+        watching: false,
+        channels: BTreeSet::new(),
+        patterns: BTreeSet::new(),
+        tx,
+        closing: false,
+    };
+    let (mut rd, mut wr) = sock.into_split();
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::new(Limits::default());
+    parser.set_unauthenticated(!sess.authed);
+    let mut out = Out::new();
+    let result = loop {
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) => break Ok(()),
+                    Ok(_) => {}
+                    Err(e) => break Err(e),
+                }
+                let mut reqs = Vec::new();
+                let mut proto_err = None;
+                loop {
+                    match parser.next(&mut buf) {
+                        Ok(Some(r)) => reqs.push(r),
+                        Ok(None) => break,
+                        Err(e) => {
+                            proto_err = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if !reqs.is_empty() {
+                    sess.run_batch(&shared, reqs, &mut out);
+                    parser.set_unauthenticated(!sess.authed);
+                }
+                if let Some(e) = proto_err {
+                    out.error(&format!("ERR {e}"));
+                    sess.closing = true;
+                }
+                if buf.len() > MAX_QUERY_BUFFER {
+                    sess.closing = true;
+                }
+                if !out.is_empty() {
+                    if let Err(e) = wr.write_all(&out.buf).await {
+                        break Err(e);
+                    }
+                    out.buf.clear();
+                }
+                if sess.closing {
+                    break Ok(());
+                }
+                // Give memory back after a large request or reply.
+                if buf.capacity() > 1024 * 1024 && buf.is_empty() {
+                    buf = BytesMut::with_capacity(16 * 1024);
+                }
+                if out.buf.capacity() > 1024 * 1024 {
+                    out.buf = BytesMut::new();
+                }
+            }
+            m = rx.recv() => {
+                match m {
+                    None | Some(Msg::Kill) => break Ok(()),
+                    Some(m) => {
+                        sess.encode_msg(m, &mut out);
+                        // Drain what else is queued so one write carries it all.
+                        while let Ok(m) = rx.try_recv() {
+                            if matches!(m, Msg::Kill) {
+                                sess.closing = true;
+                                break;
+                            }
+                            sess.encode_msg(m, &mut out);
+                        }
+                        if let Err(e) = wr.write_all(&out.buf).await {
+                            break Err(e);
+                        }
+                        out.buf.clear();
+                        if sess.closing {
+                            break Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    };
+    sess.cleanup(&shared);
+    result
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Redis's reply for an unknown command.
+fn unknown_command(args: &[Bytes]) -> String {
+    let mut s = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        lossy(&args[0][..args[0].len().min(128)])
+    );
+    for a in &args[1..] {
+        if s.len() >= 256 {
+            break;
+        }
+        s.push_str(&format!("'{}' ", lossy(&a[..a.len().min(128)])));
+    }
+    s
+}
+
+fn help_err(sub: &[u8], cmd: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        lossy(sub),
+        cmd
+    )
+}
+
+impl Session {
+    fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) {
+        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+        e.set_time(wall_ms());
+        let mut last = String::new();
+        for args in reqs {
+            if args.is_empty() {
+                continue;
+            }
+            last = lossy(&args[0]).to_ascii_lowercase();
+            self.call(sh, &mut e, args, out);
+            if self.closing {
+                break;
+            }
+        }
+        drop(e);
+        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+            c.last = Instant::now();
+            c.last_cmd = last;
+            c.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
+        }
+    }
+
+    /// Runs one request: checks, MULTI queueing, then the command itself.
+    fn call(&mut self, sh: &Shared, e: &mut Engine, args: Vec<Bytes>, out: &mut Out) {
+        sh.commands.fetch_add(1, Ordering::Relaxed);
+        let Some(spec) = lookup_command(&args[0]) else {
+            if self.multi.is_some() {
+                self.multi_error = true;
+            }
+            out.error(&unknown_command(&args));
+            return;
+        };
+        if !spec.arity_ok(args.len()) {
+            if self.multi.is_some() {
+                self.multi_error = true;
+            }
+            self.reject(sh, spec);
+            out.error(&format!("ERR wrong number of arguments for '{}' command", spec.name));
+            return;
+        }
+        if !self.authed && !spec.flags.has(Flags::NO_AUTH) {
+            self.reject(sh, spec);
+            out.error("NOAUTH Authentication required.");
+            return;
+        }
+        if !self.resp3
+            && (!self.channels.is_empty() || !self.patterns.is_empty())
+            && !matches!(spec.name, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset")
+        {
+            out.error(&format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
+            return;
+        }
+        if let Some(queue) = &mut self.multi {
+            match spec.name {
+                "exec" | "discard" | "multi" | "watch" | "quit" | "reset" => {}
+                _ => {
+                    queue.push(args);
+                    out.simple("QUEUED");
+                    return;
+                }
+            }
+        }
+        self.run(sh, e, spec, &args, out);
+        e.commit();
+    }
+
+    fn reject(&self, sh: &Shared, spec: &'static CommandSpec) {
+        let mut st = sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner());
+        st.entry(spec.name).or_default().rejected += 1;
+    }
+
+    /// Executes a command that passed the checks, counting it for INFO commandstats.
+    fn run(&mut self, sh: &Shared, e: &mut Engine, spec: &'static CommandSpec, args: &[Bytes], out: &mut Out) {
+        let start = Instant::now();
+        let before = out.len();
+        if !e.execute(args, out) {
+            self.connection_command(sh, e, spec, args, out);
+        }
+        let failed = out.buf.get(before) == Some(&b'-');
+        let mut st = sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner());
+        let s = st.entry(spec.name).or_default();
+        s.calls += 1;
+        s.usec += start.elapsed().as_micros() as u64;
+        if failed {
+            s.failed += 1;
+        }
+    }
+
+    /// Commands that act on the connection or the server rather than on data.
+    fn connection_command(&mut self, sh: &Shared, e: &mut Engine, spec: &'static CommandSpec, a: &[Bytes], out: &mut Out) {
+        match spec.name {
+            "ping" => match a.len() {
+                1 if !self.resp3 && !(self.channels.is_empty() && self.patterns.is_empty()) => {
+                    out.array(2);
+                    out.bulk(b"pong");
+                    out.bulk(b"");
+                }
+                1 => out.simple("PONG"),
+                2 if !self.resp3 && !(self.channels.is_empty() && self.patterns.is_empty()) => {
+                    out.array(2);
+                    out.bulk(b"pong");
+                    out.bulk(&a[1]);
+                }
+                2 => out.bulk(&a[1]),
+                _ => out.error("ERR wrong number of arguments for 'ping' command"),
+            },
+            "echo" => out.bulk(&a[1]),
+            "quit" => {
+                out.ok();
+                self.closing = true;
+            }
+            "select" => match concord_crdt::num::parse_i64(&a[1]) {
+                Some(0) => out.ok(),
+                Some(_) => out.error("ERR DB index is out of range"),
+                None => out.error("ERR value is not an integer or out of range"),
+            },
+            "auth" => self.auth(sh, a, out),
+            "hello" => self.hello(sh, a, out),
+            "reset" => {
+                self.reset(sh, e);
+                out.simple("RESET");
+            }
+            "time" => {
+                let us = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros())
+                    .unwrap_or(0);
+                out.array(2);
+                out.bulk((us / 1_000_000).to_string().as_bytes());
+                out.bulk((us % 1_000_000).to_string().as_bytes());
+            }
+            "multi" => {
+                if self.multi.is_some() {
+                    out.error("ERR MULTI calls can not be nested");
+                } else {
+                    self.multi = Some(Vec::new());
+                    self.multi_error = false;
+                    out.ok();
+                }
+            }
+            "discard" => {
+                if self.multi.take().is_some() {
+                    self.unwatch(e);
+                    out.ok();
+                } else {
+                    out.error("ERR DISCARD without MULTI");
+                }
+            }
+            "exec" => self.exec(sh, e, out),
+            "watch" => {
+                if self.multi.is_some() {
+                    out.error("ERR WATCH inside MULTI is not allowed");
+                } else {
+                    for k in &a[1..] {
+                        e.watch(self.id, k);
+                    }
+                    self.watching = true;
+                    out.ok();
+                }
+            }
+            "unwatch" => {
+                self.unwatch(e);
+                out.ok();
+            }
+            "subscribe" | "psubscribe" => self.subscribe(sh, spec.name == "psubscribe", &a[1..], out),
+            "unsubscribe" | "punsubscribe" => self.unsubscribe(sh, spec.name == "punsubscribe", &a[1..], out),
+            "publish" => {
+                let n = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner()).publish(&a[1], &a[2]);
+                out.int(n as i64);
+            }
+            "pubsub" => self.pubsub_cmd(sh, a, out),
+            "client" => self.client(sh, a, out),
+            "command" => command(a, out),
+            "info" => {
+                let text = crate::info::render(sh, e, &a[1..]);
+                out.verbatim(text.as_bytes());
+            }
+            "config" => self.config(sh, e, a, out),
+            "function" => {
+                if a.len() >= 2 && a[1].eq_ignore_ascii_case(b"flush") {
+                    out.ok();
+                } else {
+                    out.error(&help_err(&a[1], "FUNCTION"));
+                }
+            }
+            _ => out.error(&unknown_command(a)),
+        }
+    }
+
+    fn auth(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+        if a.len() > 3 {
+            out.error("ERR syntax error");
+            return;
+        }
+        let (user, pass) = if a.len() == 3 { (&a[1][..], &a[2][..]) } else { (&b"default"[..], &a[1][..]) };
+        match &sh.cfg.requirepass {
+            None if a.len() == 2 => out.error(
+                "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+            ),
+            _ if self.check_password(sh, user, pass) => {
+                self.authed = true;
+                out.ok();
+            }
+            _ => out.error("WRONGPASS invalid username-password pair or user is disabled."),
+        }
+    }
+
+    fn check_password(&self, sh: &Shared, user: &[u8], pass: &[u8]) -> bool {
+        if user != b"default" {
+            return false;
+        }
+        let cfg = sh.config.lock().unwrap_or_else(|p| p.into_inner());
+        match cfg.get("requirepass").map(String::as_str) {
+            None | Some("") => true,
+            Some(pw) => pw.as_bytes() == pass,
+        }
+    }
+
+    fn hello(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+        let mut proto = if self.resp3 { 3 } else { 2 };
+        let mut i = 1;
+        if a.len() >= 2 {
+            match concord_crdt::num::parse_i64(&a[1]) {
+                Some(v @ (2 | 3)) => proto = v,
+                Some(_) => {
+                    out.error("NOPROTO unsupported protocol version");
+                    return;
+                }
+                None => {
+                    out.error("ERR Protocol version is not an integer or out of range");
+                    return;
+                }
+            }
+            i = 2;
+        }
+        let mut name = None;
+        while i < a.len() {
+            if a[i].eq_ignore_ascii_case(b"auth") && i + 2 < a.len() {
+                if !self.check_password(sh, &a[i + 1], &a[i + 2]) {
+                    out.error("WRONGPASS invalid username-password pair or user is disabled.");
+                    return;
+                }
+                self.authed = true;
+                i += 3;
+            } else if a[i].eq_ignore_ascii_case(b"setname") && i + 1 < a.len() {
+                if !valid_name(&a[i + 1]) {
+                    out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+                    return;
+                }
+                name = Some(a[i + 1].to_vec());
+                i += 2;
+            } else {
+                out.error(&format!("ERR Syntax error in HELLO option '{}'", lossy(&a[i])));
+                return;
+            }
+        }
+        if !self.authed {
+            out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            return;
+        }
+        if let Some(n) = name {
+            self.set_name(sh, n);
+        }
+        self.resp3 = proto == 3;
+        out.resp3 = self.resp3;
+        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+            c.resp = proto as u8;
+        }
+        out.map(7);
+        out.bulk(b"server");
+        out.bulk(b"redis");
+        out.bulk(b"version");
+        out.bulk(crate::info::REDIS_VERSION.as_bytes());
+        out.bulk(b"proto");
+        out.int(proto);
+        out.bulk(b"id");
+        out.int(self.id as i64);
+        out.bulk(b"mode");
+        out.bulk(b"standalone");
+        out.bulk(b"role");
+        out.bulk(b"master");
+        out.bulk(b"modules");
+        out.array(0);
+    }
+
+    fn set_name(&mut self, sh: &Shared, name: Vec<u8>) {
+        self.name = name.clone();
+        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+            c.name = name;
+        }
+    }
+
+    fn reset(&mut self, sh: &Shared, e: &mut Engine) {
+        self.multi = None;
+        self.multi_error = false;
+        self.unwatch(e);
+        self.drop_subscriptions(sh);
+        self.resp3 = false;
+        self.set_name(sh, Vec::new());
+        self.authed = sh.cfg.requirepass.is_none();
+        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+            c.resp = 2;
+        }
+    }
+
+    fn unwatch(&mut self, e: &mut Engine) {
+        if self.watching {
+            e.unwatch(self.id);
+            self.watching = false;
+        }
+    }
+
+    fn exec(&mut self, sh: &Shared, e: &mut Engine, out: &mut Out) {
+        let Some(queue) = self.multi.take() else {
+            out.error("ERR EXEC without MULTI");
+            return;
+        };
+        if self.multi_error {
+            self.multi_error = false;
+            self.unwatch(e);
+            out.error("EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        if self.watching && e.is_dirty(self.id) {
+            self.unwatch(e);
+            out.null_array();
+            return;
+        }
+        self.unwatch(e);
+        out.array(queue.len());
+        // Every op of the transaction stays in one group: commit happens after EXEC.
+        for args in queue {
+            if let Some(spec) = lookup_command(&args[0]) {
+                self.run(sh, e, spec, &args, out);
+            }
+        }
+    }
+
+    fn subscribe(&mut self, sh: &Shared, pattern: bool, names: &[Bytes], out: &mut Out) {
+        let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+        for n in names {
+            if ps.subscribe(pattern, n, self.id, &self.tx) {
+                if pattern {
+                    self.patterns.insert(n.clone());
+                } else {
+                    self.channels.insert(n.clone());
+                }
+            }
+            out.push(3);
+            out.bulk(if pattern { b"psubscribe" } else { b"subscribe" });
+            out.bulk(n);
+            out.int((self.channels.len() + self.patterns.len()) as i64);
+        }
+        drop(ps);
+        self.update_sub_counts(sh);
+    }
+
+    fn unsubscribe(&mut self, sh: &Shared, pattern: bool, names: &[Bytes], out: &mut Out) {
+        let kind: &[u8] = if pattern { b"punsubscribe" } else { b"unsubscribe" };
+        let targets: Vec<Bytes> = if names.is_empty() {
+            if pattern { self.patterns.iter().cloned().collect() } else { self.channels.iter().cloned().collect() }
+        } else {
+            names.to_vec()
+        };
+        let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+        if targets.is_empty() {
+            out.push(3);
+            out.bulk(kind);
+            out.null();
+            out.int((self.channels.len() + self.patterns.len()) as i64);
+        }
+        for n in targets {
+            ps.unsubscribe(pattern, &n, self.id);
+            if pattern {
+                self.patterns.remove(&n);
+            } else {
+                self.channels.remove(&n);
+            }
+            out.push(3);
+            out.bulk(kind);
+            out.bulk(&n);
+            out.int((self.channels.len() + self.patterns.len()) as i64);
+        }
+        drop(ps);
+        self.update_sub_counts(sh);
+    }
+
+    fn update_sub_counts(&self, sh: &Shared) {
+        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+            c.sub = self.channels.len();
+            c.psub = self.patterns.len();
+        }
+    }
+
+    fn drop_subscriptions(&mut self, sh: &Shared) {
+        let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+        for c in std::mem::take(&mut self.channels) {
+            ps.unsubscribe(false, &c, self.id);
+        }
+        for p in std::mem::take(&mut self.patterns) {
+            ps.unsubscribe(true, &p, self.id);
+        }
+    }
+
+    fn pubsub_cmd(&self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+        let ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+        let sub = lossy(&a[1]).to_ascii_uppercase();
+        match (sub.as_str(), a.len()) {
+            ("CHANNELS", 2 | 3) => {
+                let ch = ps.channels(a.get(2).map(|p| &p[..]));
+                out.array(ch.len());
+                for c in ch {
+                    out.bulk(&c);
+                }
+            }
+            ("NUMSUB", _) => {
+                out.map(a.len() - 2);
+                for c in &a[2..] {
+                    out.bulk(c);
+                    out.int(ps.numsub(c) as i64);
+                }
+            }
+            ("NUMPAT", 2) => out.int(ps.numpat() as i64),
+            ("SHARDCHANNELS", 2 | 3) => out.array(0),
+            ("SHARDNUMSUB", _) => {
+                out.map(a.len() - 2);
+                for c in &a[2..] {
+                    out.bulk(c);
+                    out.int(0);
+                }
+            }
+            _ => out.error(&help_err(&a[1], "PUBSUB")),
+        }
+    }
+
+    fn encode_msg(&self, m: Msg, out: &mut Out) {
+        match m {
+            Msg::Message { channel, payload } => {
+                out.push(3);
+                out.bulk(b"message");
+                out.bulk(&channel);
+                out.bulk(&payload);
+            }
+            Msg::PMessage { pattern, channel, payload } => {
+                out.push(4);
+                out.bulk(b"pmessage");
+                out.bulk(&pattern);
+                out.bulk(&channel);
+                out.bulk(&payload);
+            }
+            Msg::Kill => {}
+        }
+    }
+
+    fn client(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+        let sub = lossy(&a[1]).to_ascii_uppercase();
+        match (sub.as_str(), a.len()) {
+            ("ID", 2) => out.int(self.id as i64),
+            ("GETNAME", 2) => {
+                if self.name.is_empty() {
+                    out.null();
+                } else {
+                    out.bulk(&self.name);
+                }
+            }
+            ("SETNAME", 3) => {
+                if !valid_name(&a[2]) {
+                    out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+                } else {
+                    self.set_name(sh, a[2].to_vec());
+                    out.ok();
+                }
+            }
+            ("SETINFO", 4) => {
+                let attr = lossy(&a[2]).to_ascii_uppercase();
+                if attr != "LIB-NAME" && attr != "LIB-VER" {
+                    out.error(&format!("ERR Unrecognized option '{}'", lossy(&a[2])));
+                    return;
+                }
+                if !valid_name(&a[3]) {
+                    out.error(&format!(
+                        "ERR {} cannot contain spaces, newlines or special characters.",
+                        attr
+                    ));
+                    return;
+                }
+                if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+                    if attr == "LIB-NAME" {
+                        c.lib_name = a[3].to_vec();
+                    } else {
+                        c.lib_ver = a[3].to_vec();
+                    }
+                }
+                out.ok();
+            }
+            ("LIST", _) => {
+                let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+                let mut ids: Vec<u64> = clients.keys().copied().collect();
+                ids.sort_unstable();
+                if a.len() >= 4 && a[2].eq_ignore_ascii_case(b"id") {
+                    let want: Vec<u64> = a[3..]
+                        .iter()
+                        .filter_map(|x| lossy(x).parse().ok())
+                        .collect();
+                    ids.retain(|i| want.contains(i));
+                } else if a.len() == 4 && a[2].eq_ignore_ascii_case(b"type") {
+                    let t = lossy(&a[3]).to_ascii_lowercase();
+                    match t.as_str() {
+                        "normal" | "pubsub" => {}
+                        "master" | "replica" | "slave" => ids.clear(),
+                        _ => {
+                            out.error(&format!("ERR Unknown client type '{}'", lossy(&a[3])));
+                            return;
+                        }
+                    }
+                } else if a.len() != 2 {
+                    out.error("ERR syntax error");
+                    return;
+                }
+                let mut s = String::new();
+                for id in ids {
+                    if let Some(c) = clients.get(&id) {
+                        s.push_str(&client_line(id, c));
+                        s.push('\n');
+                    }
+                }
+                out.verbatim(s.as_bytes());
+            }
+            ("INFO", 2) => {
+                let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+                let line = clients.get(&self.id).map(|c| client_line(self.id, c)).unwrap_or_default();
+                out.verbatim(format!("{line}\n").as_bytes());
+            }
+            ("KILL", _) if a.len() >= 3 => self.client_kill(sh, a, out),
+            ("NO-EVICT" | "NO-TOUCH", 3) => out.ok(),
+            ("REPLY", 3) => out.ok(),
+            ("HELP", 2) => {
+                let lines = [
+                    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "GETNAME", "ID", "INFO", "KILL <ip:port>", "KILL <option> <value> [<option> <value> [...]]",
+                    "LIST [options ...]", "SETNAME <name>", "SETINFO <option> <value>", "HELP",
+                ];
+                out.array(lines.len());
+                for l in lines {
+                    out.simple(l);
+                }
+            }
+            _ => out.error(&help_err(&a[1], "CLIENT")),
+        }
+    }
+
+    fn client_kill(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+        let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if a.len() == 3 {
+            // Old form: CLIENT KILL addr:port
+            let addr = lossy(&a[2]);
+            match clients.iter().find(|(_, c)| c.addr.to_string() == addr) {
+                Some((id, c)) => {
+                    let _ = c.tx.try_send(Msg::Kill);
+                    if *id == self.id {
+                        self.closing = true;
+                    }
+                    out.ok();
+                }
+                None => out.error("ERR No such client"),
+            }
+            return;
+        }
+        if a.len() % 2 != 0 {
+            out.error("ERR syntax error");
+            return;
+        }
+        let mut skipme = true;
+        let mut filters: Vec<(String, String)> = Vec::new();
+        for p in a[2..].chunks(2) {
+            let k = lossy(&p[0]).to_ascii_lowercase();
+            let v = lossy(&p[1]);
+            match k.as_str() {
+                "id" if v.parse::<u64>().is_err() => {
+                    out.error("ERR client-id should be greater than 0");
+                    return;
+                }
+                "skipme" => match v.to_ascii_lowercase().as_str() {
+                    "yes" => skipme = true,
+                    "no" => skipme = false,
+                    _ => {
+                        out.error("ERR syntax error");
+                        return;
+                    }
+                },
+                "id" | "addr" | "laddr" | "type" | "user" | "maxage" => filters.push((k, v)),
+                _ => {
+                    out.error("ERR syntax error");
+                    return;
+                }
+            }
+        }
+        let mut n = 0;
+        for (id, c) in clients.iter() {
+            if skipme && *id == self.id {
+                continue;
+            }
+            let hit = filters.iter().all(|(k, v)| match k.as_str() {
+                "id" => id.to_string() == *v,
+                "addr" => c.addr.to_string() == *v,
+                "laddr" => c.laddr.to_string() == *v,
+                "type" => v == "normal" || (v == "pubsub" && c.sub + c.psub > 0),
+                "user" => v == "default",
+                "maxage" => v.parse::<u64>().is_ok_and(|m| c.created.elapsed().as_secs() >= m),
+                _ => false,
+            });
+            if hit {
+                let _ = c.tx.try_send(Msg::Kill);
+                if *id == self.id {
+                    self.closing = true;
+                }
+                n += 1;
+            }
+        }
+        out.int(n);
+    }
+
+    fn config(&mut self, sh: &Shared, e: &mut Engine, a: &[Bytes], out: &mut Out) {
+        let sub = lossy(&a[1]).to_ascii_uppercase();
+        match sub.as_str() {
+            "GET" if a.len() >= 3 => {
+                let cfg = sh.config.lock().unwrap_or_else(|p| p.into_inner());
+                let mut hits: Vec<(&String, &String)> = Vec::new();
+                for (k, v) in cfg.iter() {
+                    if a[2..].iter().any(|p| glob_match(&p.to_ascii_lowercase(), k.as_bytes(), true)) {
+                        hits.push((k, v));
+                    }
+                }
+                out.map(hits.len());
+                for (k, v) in hits {
+                    out.bulk(k.as_bytes());
+                    out.bulk(v.as_bytes());
+                }
+            }
+            "SET" if a.len() >= 4 && a.len() % 2 == 0 => {
+                let mut cfg = sh.config.lock().unwrap_or_else(|p| p.into_inner());
+                let mut updates = Vec::new();
+                for p in a[2..].chunks(2) {
+                    let k = lossy(&p[0]).to_ascii_lowercase();
+                    let v = lossy(&p[1]);
+                    let ok = match k.as_str() {
+                        "maxmemory" | "timeout" | "hz" | "maxclients" | "slowlog-log-slower-than"
+                        | "slowlog-max-len" | "lua-time-limit" | "busy-reply-threshold"
+                        | "tcp-keepalive" | "hash-max-listpack-entries" | "hash-max-listpack-value"
+                        | "set-max-intset-entries" | "set-max-listpack-entries" | "set-max-listpack-value"
+                        | "zset-max-listpack-entries" | "zset-max-listpack-value" | "list-max-listpack-size"
+                        | "proto-max-bulk-len" | "client-query-buffer-limit" => {
+                            v.trim_end_matches(['k', 'm', 'g', 'b', 'K', 'M', 'G', 'B']).parse::<i64>().is_ok()
+                        }
+                        "maxmemory-policy" => matches!(
+                            v.to_ascii_lowercase().as_str(),
+                            "noeviction" | "allkeys-lru" | "volatile-lru" | "allkeys-lfu" | "volatile-lfu"
+                                | "allkeys-random" | "volatile-random" | "volatile-ttl"
+                        ),
+                        "appendfsync" => matches!(v.as_str(), "always" | "everysec" | "no"),
+                        "requirepass" | "notify-keyspace-events" | "save" | "loglevel" | "latency-tracking" => true,
+                        _ => {
+                            out.error(&format!(
+                                "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+                                lossy(&p[0])
+                            ));
+                            return;
+                        }
+                    };
+                    if !ok {
+                        out.error(&format!(
+                            "ERR CONFIG SET failed (possibly related to argument '{}') - argument couldn't be parsed into an integer",
+                            lossy(&p[0])
+                        ));
+                        return;
+                    }
+                    updates.push((k, v));
+                }
+                for (k, v) in updates {
+                    cfg.insert(k, v);
+                }
+                out.ok();
+            }
+            "RESETSTAT" if a.len() == 2 => {
+                sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                e.stats = Default::default();
+                sh.commands.store(0, Ordering::Relaxed);
+                sh.connections.store(0, Ordering::Relaxed);
+                out.ok();
+            }
+            "REWRITE" if a.len() == 2 => out.error("ERR The server is running without a config file"),
+            _ => out.error(&help_err(&a[1], "CONFIG")),
+        }
+    }
+
+    fn cleanup(&mut self, sh: &Shared) {
+        self.drop_subscriptions(sh);
+        if self.watching {
+            sh.engine.lock().unwrap_or_else(|p| p.into_inner()).unwatch(self.id);
+        }
+        sh.clients.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}
+
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn client_line(id: u64, c: &ClientInfo) -> String {
+    let flags = if c.sub + c.psub > 0 { "P" } else if c.multi >= 0 { "x" } else { "N" };
+    format!(
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.addr,
+        c.laddr,
+        lossy(&c.name),
+        c.created.elapsed().as_secs(),
+        c.last.elapsed().as_secs(),
+        c.sub,
+        c.psub,
+        c.multi,
+        c.last_cmd,
+        c.resp,
+        lossy(&c.lib_name),
+        lossy(&c.lib_ver),
+    )
+}
+
+/// COMMAND [COUNT | INFO names | DOCS names | LIST | GETKEYS cmd args]
+fn command(a: &[Bytes], out: &mut Out) {
+    let sub = a.get(1).map(|s| lossy(s).to_ascii_uppercase()).unwrap_or_default();
+    match sub.as_str() {
+        "" => {
+            out.array(COMMANDS.len());
+            for c in COMMANDS {
+                command_info(c, out);
+            }
+        }
+        "COUNT" => out.int(COMMANDS.len() as i64),
+        "INFO" => {
+            if a.len() == 2 {
+                out.array(COMMANDS.len());
+                for c in COMMANDS {
+                    command_info(c, out);
+                }
+                return;
+            }
+            out.array(a.len() - 2);
+            for n in &a[2..] {
+                match lookup_command(n) {
+                    Some(c) => command_info(c, out),
+                    None => out.null(),
+                }
+            }
+        }
+        "DOCS" => {
+            let specs: Vec<&CommandSpec> = if a.len() == 2 {
+                COMMANDS.iter().collect()
+            } else {
+                a[2..].iter().filter_map(|n| lookup_command(n)).collect()
+            };
+            out.map(specs.len());
+            for c in specs {
+                out.bulk(c.name.as_bytes());
+                out.map(3);
+                out.bulk(b"summary");
+                out.bulk(format!("The {} command", c.name.to_ascii_uppercase()).as_bytes());
+                out.bulk(b"since");
+                out.bulk(b"1.0.0");
+                out.bulk(b"group");
+                out.bulk(c.group.as_bytes());
+            }
+        }
+        "LIST" => {
+            out.array(COMMANDS.len());
+            for c in COMMANDS {
+                out.bulk(c.name.as_bytes());
+            }
+        }
+        "GETKEYS" if a.len() >= 3 => {
+            let Some(c) = lookup_command(&a[2]) else {
+                out.error("ERR Invalid command specified");
+                return;
+            };
+            let args = &a[2..];
+            if !c.arity_ok(args.len()) {
+                out.error("ERR Invalid number of arguments specified for command");
+                return;
+            }
+            if c.first_key == 0 {
+                out.error("ERR The command has no key arguments");
+                return;
+            }
+            let last = if c.last_key < 0 { args.len() as i32 + c.last_key } else { c.last_key };
+            let keys: Vec<&Bytes> = (c.first_key..=last)
+                .step_by(c.step.max(1) as usize)
+                .filter_map(|i| args.get(i as usize))
+                .collect();
+            out.array(keys.len());
+            for k in keys {
+                out.bulk(k);
+            }
+        }
+        _ => out.error(&help_err(&a[1], "COMMAND")),
+    }
+}
+
+fn command_info(c: &CommandSpec, out: &mut Out) {
+    out.array(10);
+    out.bulk(c.name.as_bytes());
+    out.int(i64::from(c.arity));
+    let flags = c.flags.names();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.int(i64::from(c.first_key));
+    out.int(i64::from(c.last_key));
+    out.int(i64::from(c.step));
+    out.set(1);
+    out.simple(&format!("@{}", c.group));
+    out.set(0);
+    out.array(0);
+    out.array(0);
+}

@@ -1,0 +1,177 @@
+//! INFO: the sections Redis reports, plus Concord's `crdt` section.
+
+use crate::{Shared, mem};
+use bytes::Bytes;
+use concord_engine::Engine;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// The Redis version Concord reports; clients pick features by it.
+pub const REDIS_VERSION: &str = "7.2.0";
+
+const DEFAULT: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "errorstats", "cluster", "keyspace", "crdt",
+];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+fn human(bytes: usize) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+/// Renders INFO for the requested sections (none: the default set).
+pub(crate) fn render(sh: &Shared, e: &mut Engine, args: &[Bytes]) -> String {
+    let mut wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted.extend(DEFAULT.iter().chain(ALL_EXTRA).map(|s| s.to_string()));
+    }
+    let order: Vec<&str> = DEFAULT.iter().chain(ALL_EXTRA).copied().collect();
+    let mut s = String::new();
+    for sec in order {
+        if !wanted.iter().any(|w| w == sec) {
+            continue;
+        }
+        if !s.is_empty() {
+            s.push_str("\r\n");
+        }
+        section(sh, e, sec, &mut s);
+    }
+    s
+}
+
+fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
+    let up = sh.started.elapsed().as_secs();
+    match sec {
+        "server" => {
+            let _ = write!(
+                s,
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nconcord_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                sh.run_id,
+                sh.port,
+                crate::wall_ms() * 1000,
+                up / 86400,
+                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                sh.cfg.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            );
+        }
+        "clients" => {
+            let n = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let _ = write!(
+                s,
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:10000\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n"
+            );
+        }
+        "memory" => {
+            let used = mem::used();
+            let peak = mem::peak();
+            let _ = write!(
+                s,
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{used}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
+                human(used),
+                human(peak),
+                e.log().bytes(),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                s,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n",
+                u8::from(sh.cfg.appendonly)
+            );
+        }
+        "stats" => {
+            let _ = write!(
+                s,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\n",
+                sh.connections.load(Ordering::Relaxed),
+                sh.commands.load(Ordering::Relaxed),
+                sh.rejected_conns.load(Ordering::Relaxed),
+                e.stats.expired_keys,
+                e.stats.keyspace_hits,
+                e.stats.keyspace_misses,
+            );
+        }
+        "replication" => {
+            let _ = write!(
+                s,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n",
+                sh.run_id
+            );
+        }
+        "cpu" => {
+            s.push_str("# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n");
+        }
+        "modules" => s.push_str("# Modules\r\n"),
+        "errorstats" => s.push_str("# Errorstats\r\n"),
+        "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "latencystats" => s.push_str("# Latencystats\r\n"),
+        "keyspace" => {
+            s.push_str("# Keyspace\r\n");
+            let now = e.now();
+            let (mut keys, mut expires) = (0u64, 0u64);
+            for (_, ks) in e.raw_keys().iter() {
+                if !ks.has_value() {
+                    continue;
+                }
+                match ks.expires_at() {
+                    Some(t) if t <= now => {}
+                    Some(_) => {
+                        keys += 1;
+                        expires += 1;
+                    }
+                    None => keys += 1,
+                }
+            }
+            if keys > 0 {
+                let _ = write!(s, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+            }
+        }
+        "commandstats" => {
+            s.push_str("# Commandstats\r\n");
+            let st = sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner());
+            let mut names: Vec<&&str> = st.keys().collect();
+            names.sort();
+            for n in names {
+                let c = st[*n];
+                let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+                let _ = write!(
+                    s,
+                    "cmdstat_{n}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
+                    c.calls, c.usec, c.rejected, c.failed
+                );
+            }
+        }
+        "crdt" => {
+            let o = e.origin();
+            let _ = write!(
+                s,
+                "# CRDT\r\ncrdt_replica_id:{}\r\ncrdt_incarnation:{}\r\ncrdt_vv:{}\r\ncrdt_hlc:{}\r\ncrdt_peers:0\r\ncrdt_backlog_groups:{}\r\ncrdt_backlog_bytes:{}\r\ncrdt_local_ops:{}\r\ncrdt_remote_ops:{}\r\ncrdt_full_syncs:0\r\ncrdt_partial_syncs:0\r\n",
+                o.id,
+                o.incarnation,
+                e.vv(),
+                e.hlc().0,
+                e.log().len(),
+                e.log().bytes(),
+                e.stats.local_ops,
+                e.stats.remote_ops,
+            );
+        }
+        _ => {}
+    }
+}

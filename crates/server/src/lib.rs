@@ -1,0 +1,250 @@
+//! Concord's network server: connections, pipelining, authentication, transactions,
+//! pub/sub and introspection, in front of one [`concord_engine::Engine`].
+
+mod conn;
+mod info;
+pub mod mem;
+mod pubsub;
+
+use concord_crdt::{Hlc, Origin};
+use concord_engine::{Engine, EngineConfig};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+
+pub use pubsub::Msg;
+
+/// How one instance is started.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// TCP port (0 picks a free one).
+    pub port: u16,
+    /// Address to listen on.
+    pub bind: String,
+    /// This instance's id in its database (1..N).
+    pub replica_id: u16,
+    /// Where the instance keeps its files.
+    pub dir: PathBuf,
+    /// Password of the default user, if any.
+    pub requirepass: Option<String>,
+    /// Whether the append-only file is on.
+    pub appendonly: bool,
+    /// fsync policy of the append-only file.
+    pub appendfsync: String,
+    /// The config file this came from, for INFO.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            port: 6379,
+            bind: "127.0.0.1".into(),
+            replica_id: 1,
+            dir: PathBuf::from("."),
+            requirepass: None,
+            appendonly: false,
+            appendfsync: "everysec".into(),
+            config_file: None,
+        }
+    }
+}
+
+/// Per-command call counters for INFO commandstats.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct CmdStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub failed: u64,
+    pub rejected: u64,
+}
+
+/// What CLIENT LIST shows of a connection.
+#[derive(Clone)]
+pub(crate) struct ClientInfo {
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub name: Vec<u8>,
+    pub created: Instant,
+    pub last: Instant,
+    pub last_cmd: String,
+    pub resp: u8,
+    pub sub: usize,
+    pub psub: usize,
+    pub multi: i64,
+    pub lib_name: Vec<u8>,
+    pub lib_ver: Vec<u8>,
+    pub tx: pubsub::Tx,
+}
+
+/// State shared by all connections of one instance.
+pub(crate) struct Shared {
+    pub engine: Mutex<Engine>,
+    pub clients: Mutex<HashMap<u64, ClientInfo>>,
+    pub pubsub: Mutex<pubsub::PubSub>,
+    pub config: Mutex<BTreeMap<String, String>>,
+    pub cmdstats: Mutex<HashMap<&'static str, CmdStat>>,
+    pub next_client: AtomicU64,
+    pub connections: AtomicU64,
+    pub commands: AtomicU64,
+    pub rejected_conns: AtomicU64,
+    pub started: Instant,
+    pub cfg: ServerConfig,
+    pub port: u16,
+    pub run_id: String,
+}
+
+/// Milliseconds since the Unix epoch, from the wall clock.
+pub(crate) fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The configuration parameters CONFIG GET knows, with their starting values.
+fn initial_params(cfg: &ServerConfig, port: u16) -> BTreeMap<String, String> {
+    let mut p = BTreeMap::new();
+    let mut set = |k: &str, v: String| {
+        p.insert(k.to_string(), v);
+    };
+    set("port", port.to_string());
+    set("bind", cfg.bind.clone());
+    set("dir", cfg.dir.display().to_string());
+    set("requirepass", cfg.requirepass.clone().unwrap_or_default());
+    set("appendonly", if cfg.appendonly { "yes" } else { "no" }.into());
+    set("appendfsync", cfg.appendfsync.clone());
+    set("databases", "1".into());
+    set("maxmemory", "0".into());
+    set("maxmemory-policy", "noeviction".into());
+    set("maxclients", "10000".into());
+    set("timeout", "0".into());
+    set("tcp-keepalive", "300".into());
+    set("hz", "10".into());
+    set("save", String::new());
+    set("proto-max-bulk-len", (512 * 1024 * 1024).to_string());
+    set("client-query-buffer-limit", (1024 * 1024 * 1024).to_string());
+    set("notify-keyspace-events", String::new());
+    set("lua-time-limit", "5000".into());
+    set("busy-reply-threshold", "5000".into());
+    set("slowlog-log-slower-than", "10000".into());
+    set("slowlog-max-len", "128".into());
+    set("latency-tracking", "no".into());
+    set("list-max-listpack-size", "-2".into());
+    set("hash-max-listpack-entries", "128".into());
+    set("hash-max-listpack-value", "64".into());
+    set("set-max-intset-entries", "512".into());
+    set("set-max-listpack-entries", "128".into());
+    set("set-max-listpack-value", "64".into());
+    set("zset-max-listpack-entries", "128".into());
+    set("zset-max-listpack-value", "64".into());
+    set("appendfilename", "appendonly.aof".into());
+    set("dbfilename", "dump.rdb".into());
+    set("protected-mode", "no".into());
+    set("loglevel", "notice".into());
+    set("crdt-replica-id", cfg.replica_id.to_string());
+    p
+}
+
+/// A bound, not yet running, instance.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds the listening socket and builds the engine.
+    pub async fn bind(cfg: ServerConfig) -> std::io::Result<Server> {
+        let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port)).await?;
+        let port = listener.local_addr()?.port();
+        // Without persistence every start may have lost state: a fresh incarnation, so
+        // dots are never reused.
+        let incarnation = (wall_ms() / 1000) as u32;
+        let engine = Engine::new(EngineConfig {
+            origin: Origin::new(cfg.replica_id, incarnation),
+            hlc_floor: Hlc::new(wall_ms(), 0),
+            ..EngineConfig::default()
+        });
+        let shared = Arc::new(Shared {
+            engine: Mutex::new(engine),
+            clients: Mutex::new(HashMap::new()),
+            pubsub: Mutex::new(pubsub::PubSub::default()),
+            config: Mutex::new(initial_params(&cfg, port)),
+            cmdstats: Mutex::new(HashMap::new()),
+            next_client: AtomicU64::new(1),
+            connections: AtomicU64::new(0),
+            commands: AtomicU64::new(0),
+            rejected_conns: AtomicU64::new(0),
+            started: Instant::now(),
+            run_id: format!("{:040x}", u128::from(incarnation) * 0x9E37_79B9 + u128::from(port)),
+            cfg,
+            port,
+        });
+        Ok(Server { listener, shared })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
+        let shared = Arc::clone(&self.shared);
+        let expirer = tokio::spawn(active_expiry(Arc::clone(&shared)));
+        let accept = async {
+            loop {
+                match self.listener.accept().await {
+                    Ok((sock, addr)) => {
+                        let shared = Arc::clone(&shared);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn::serve(shared, sock, addr).await {
+                                tracing::debug!("connection {addr}: {e}");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // Out of descriptors and similar: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        shared.rejected_conns.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            _ = accept => {}
+            _ = shutdown => {}
+        }
+        expirer.abort();
+    }
+}
+
+/// Active expiry, ten times a second: sample keys with an expiry and delete expired ones,
+/// repeating while a quarter of a sample was expired, within a small time budget.
+async fn active_expiry(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let start = Instant::now();
+        loop {
+            let deleted = {
+                let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
+                e.set_time(wall_ms());
+                if e.expiring_count() == 0 {
+                    0
+                } else {
+                    e.active_expire(20)
+                }
+            };
+            if deleted < 5 || start.elapsed() > Duration::from_millis(25) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
