@@ -56,10 +56,22 @@ struct ServerArgs {
 /// Applies one `name value` setting, from the command line or a config file.
 fn apply(cfg: &mut ServerConfig, name: &str, value: &str) -> Result<()> {
     match name {
-        "port" => cfg.port = value.parse().with_context(|| format!("bad port {value:?}"))?,
-        "bind" => cfg.bind = value.split_whitespace().next().unwrap_or("127.0.0.1").to_string(),
+        "port" => {
+            cfg.port = value
+                .parse()
+                .with_context(|| format!("bad port {value:?}"))?
+        }
+        "bind" => {
+            cfg.bind = value
+                .split_whitespace()
+                .next()
+                .unwrap_or("127.0.0.1")
+                .to_string()
+        }
         "replica-id" => {
-            cfg.replica_id = value.parse().with_context(|| format!("bad replica id {value:?}"))?;
+            cfg.replica_id = value
+                .parse()
+                .with_context(|| format!("bad replica id {value:?}"))?;
             if cfg.replica_id == 0 {
                 bail!("replica id must be at least 1");
             }
@@ -88,7 +100,8 @@ fn apply(cfg: &mut ServerConfig, name: &str, value: &str) -> Result<()> {
 fn load(args: ServerArgs) -> Result<ServerConfig> {
     let mut cfg = ServerConfig::default();
     if let Some(path) = &args.config {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -96,7 +109,8 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
             }
             let (k, v) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             let v = v.trim().trim_matches('"');
-            apply(&mut cfg, &k.to_ascii_lowercase(), v).with_context(|| format!("{}:{}", path.display(), n + 1))?;
+            apply(&mut cfg, &k.to_ascii_lowercase(), v)
+                .with_context(|| format!("{}:{}", path.display(), n + 1))?;
         }
         cfg.config_file = Some(path.clone());
     }
@@ -130,7 +144,9 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Server(args) => {
             let cfg = load(args)?;
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(async move {
                 let server = Server::bind(cfg.clone())
                     .await

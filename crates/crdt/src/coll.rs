@@ -85,7 +85,9 @@ impl OrSet {
     pub fn merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
         self.members.retain(|k, dots| {
             let od = other.members.get(k);
-            dots.retain(|s| od.is_some_and(|o| o.iter().any(|x| x.dot == s.dot)) || !theirs.seen(&s.dot));
+            dots.retain(|s| {
+                od.is_some_and(|o| o.iter().any(|x| x.dot == s.dot)) || !theirs.seen(&s.dot)
+            });
             !dots.is_empty()
         });
         for (k, od) in other.members.iter() {

@@ -3,6 +3,7 @@
 use crate::clock::{Origin, Stamp};
 use crate::ctx::Seen;
 use crate::digest::Digest;
+use crate::f80::F80;
 use crate::reg::MvReg;
 use crate::vv::VersionVector;
 use smallvec::SmallVec;
@@ -12,8 +13,8 @@ use smallvec::SmallVec;
 pub enum Amount {
     /// INCR, INCRBY, DECR, DECRBY, HINCRBY.
     Int(i64),
-    /// INCRBYFLOAT, HINCRBYFLOAT, ZINCRBY.
-    Float(f64),
+    /// INCRBYFLOAT, HINCRBYFLOAT, in Redis's `long double` precision.
+    Float(F80),
 }
 
 /// One surviving increment, or a folded run of stable ones from the same origin.
@@ -26,7 +27,7 @@ struct Inc {
     /// Exact sum of the integer amounts.
     int: i128,
     /// Left fold from zero of every amount, in sequence order, as floats.
-    float: f64,
+    float: F80,
     /// Whether every amount was an integer.
     all_int: bool,
 }
@@ -56,7 +57,7 @@ pub struct Sum {
     /// Exact integer sum (meaningful when `all_int`).
     pub int: i128,
     /// Canonical float sum: per origin in ascending order, its increments in sequence order.
-    pub float: f64,
+    pub float: F80,
     /// Whether every increment was an integer.
     pub all_int: bool,
 }
@@ -65,7 +66,7 @@ impl Increments {
     /// Adds one increment with its own stamp.
     pub fn add(&mut self, stamp: Stamp, amount: Amount) {
         let (int, float, all_int) = match amount {
-            Amount::Int(i) => (i128::from(i), i as f64, true),
+            Amount::Int(i) => (i128::from(i), F80::from_i64(i), true),
             Amount::Float(f) => (0, f, false),
         };
         let inc = Inc {
@@ -75,9 +76,9 @@ impl Increments {
             float,
             all_int,
         };
-        let pos = self
-            .incs
-            .partition_point(|e| (e.stamp.dot.origin, e.stamp.dot.seq) < (stamp.dot.origin, stamp.dot.seq));
+        let pos = self.incs.partition_point(|e| {
+            (e.stamp.dot.origin, e.stamp.dot.seq) < (stamp.dot.origin, stamp.dot.seq)
+        });
         self.incs.insert(pos, inc);
     }
 
@@ -99,7 +100,7 @@ impl Increments {
     }
 
     /// The sum of the surviving increments; `float` starts from `base`.
-    pub fn sum_from(&self, base: f64) -> Sum {
+    pub fn sum_from(&self, base: F80) -> Sum {
         let mut s = Sum {
             int: 0,
             float: base,
@@ -108,15 +109,15 @@ impl Increments {
         let mut i = 0;
         while i < self.incs.len() {
             let origin = self.incs[i].stamp.dot.origin;
-            let mut per_origin = 0.0;
+            let mut per_origin = F80::ZERO;
             while i < self.incs.len() && self.incs[i].stamp.dot.origin == origin {
                 let e = &self.incs[i];
                 s.int += e.int;
                 s.all_int &= e.all_int;
-                per_origin += e.float;
+                per_origin = per_origin.plus(e.float);
                 i += 1;
             }
-            s.float += per_origin;
+            s.float = s.float.plus(per_origin);
         }
         s
     }
@@ -132,7 +133,7 @@ impl Increments {
                         && stable.contains(&e.stamp.dot) =>
                 {
                     last.int += e.int;
-                    last.float += e.float;
+                    last.float = last.float.plus(e.float);
                     last.all_int &= e.all_int;
                     last.stamp.dot = e.stamp.dot;
                     last.stamp.ts = last.stamp.ts.max(e.stamp.ts);
@@ -164,9 +165,10 @@ impl Increments {
         }
         let mut out: SmallVec<[Inc; 1]> = SmallVec::new();
         for (i, e) in all.iter().enumerate() {
-            let dominated = all.iter().enumerate().any(|(j, o)| {
-                o.covers(e) || (j < i && o.lo == e.lo && o.stamp.dot == e.stamp.dot)
-            });
+            let dominated = all
+                .iter()
+                .enumerate()
+                .any(|(j, o)| o.covers(e) || (j < i && o.lo == e.lo && o.stamp.dot == e.stamp.dot));
             if !dominated {
                 out.push(e.clone());
             }
@@ -182,7 +184,7 @@ impl Increments {
             d.u64(e.lo);
             d.stamp(&e.stamp);
             d.raw(&e.int.to_le_bytes());
-            d.u64(e.float.to_bits());
+            d.bytes(e.float.to_human().as_bytes());
             d.u64(u64::from(e.all_int));
         }
     }
@@ -225,7 +227,9 @@ impl<T: Clone> Counted<T> {
 
     /// Adds an increment.
     pub fn incr(&mut self, stamp: Stamp, amount: Amount) {
-        self.incs.get_or_insert_with(Default::default).add(stamp, amount);
+        self.incs
+            .get_or_insert_with(Default::default)
+            .add(stamp, amount);
     }
 
     /// Removes the seen writes and increments; returns whether anything was removed.
@@ -259,7 +263,7 @@ impl<T: Clone> Counted<T> {
     }
 
     /// The sum of the surviving increments, if any, its float part starting from `base`.
-    pub fn inc_sum(&self, base: f64) -> Option<Sum> {
+    pub fn inc_sum(&self, base: F80) -> Option<Sum> {
         self.incs.as_ref().map(|i| i.sum_from(base))
     }
 
@@ -297,7 +301,7 @@ pub enum Numeric {
     /// Integer base and integer increments: exact sum, clamped to the 64-bit range.
     Int(i64),
     /// Some float involved: canonical float sum.
-    Float(f64),
+    Float(F80),
 }
 
 impl Counted<Box<[u8]>> {
@@ -306,9 +310,7 @@ impl Counted<Box<[u8]>> {
         use std::borrow::Cow;
         match self.numeric() {
             Some(Numeric::Int(i)) if self.incs.is_some() => Cow::Owned(i.to_string().into_bytes()),
-            Some(Numeric::Float(f)) if self.incs.is_some() => {
-                Cow::Owned(crate::num::format_f64(f).into_bytes())
-            }
+            Some(Numeric::Float(f)) if self.incs.is_some() => Cow::Owned(f.to_human().into_bytes()),
             _ => match self.base.get() {
                 Some(v) => Cow::Borrowed(&v[..]),
                 None => Cow::Borrowed(b"0"),
@@ -319,17 +321,19 @@ impl Counted<Box<[u8]>> {
     /// The numeric value base + increments, or `None` if the base does not parse.
     pub fn numeric(&self) -> Option<Numeric> {
         let base: &[u8] = self.base.get().map(|b| &b[..]).unwrap_or(b"0");
-        match self.inc_sum(0.0) {
+        match self.inc_sum(F80::ZERO) {
             None => crate::num::parse_i64(base)
                 .map(Numeric::Int)
-                .or_else(|| crate::num::parse_f64(base).map(Numeric::Float)),
+                .or_else(|| F80::parse(base).map(Numeric::Float)),
             Some(s) if s.all_int => {
                 let b = crate::num::parse_i64(base)?;
                 let total = i128::from(b) + s.int;
-                Some(Numeric::Int(total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64))
+                Some(Numeric::Int(
+                    total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
+                ))
             }
             Some(_) => {
-                let b = crate::num::parse_f64(base)?;
+                let b = F80::parse(base)?;
                 let s = self.inc_sum(b)?;
                 Some(Numeric::Float(s.float))
             }

@@ -61,7 +61,9 @@ impl KeyState {
             }
             OpKind::IncrStr(a) => {
                 self.remove_values_except(Some(Kind::Str), ctx);
-                self.string.get_or_insert_with(Default::default).incr(stamp, *a);
+                self.string
+                    .get_or_insert_with(Default::default)
+                    .incr(stamp, *a);
             }
             OpKind::DelKey | OpKind::FlushAll => self.remove_seen(ctx),
             OpKind::Expire(at) => {
@@ -78,7 +80,9 @@ impl KeyState {
             }
             OpKind::HIncr(f, a) => {
                 self.remove_values_except(Some(Kind::Hash), ctx);
-                self.hash.get_or_insert_with(Default::default).incr(f, stamp, *a);
+                self.hash
+                    .get_or_insert_with(Default::default)
+                    .incr(f, stamp, *a);
             }
             OpKind::HDel(fields) => {
                 self.remove_values_except(Some(Kind::Hash), ctx);
@@ -138,20 +142,20 @@ impl KeyState {
 
     /// Removes the seen parts of every type's value except `keep`'s.
     fn remove_values_except(&mut self, keep: Option<Kind>, seen: &impl Seen) {
-        if keep != Some(Kind::Str) {
-            if let Some(s) = &mut self.string {
-                s.remove(seen);
-            }
+        if keep != Some(Kind::Str)
+            && let Some(s) = &mut self.string
+        {
+            s.remove(seen);
         }
-        if keep != Some(Kind::Hash) {
-            if let Some(h) = &mut self.hash {
-                h.remove_all(seen);
-            }
+        if keep != Some(Kind::Hash)
+            && let Some(h) = &mut self.hash
+        {
+            h.remove_all(seen);
         }
-        if keep != Some(Kind::Set) {
-            if let Some(s) = &mut self.set {
-                s.remove_all(seen);
-            }
+        if keep != Some(Kind::Set)
+            && let Some(s) = &mut self.set
+        {
+            s.remove_all(seen);
         }
         self.drop_empty();
     }
@@ -200,10 +204,10 @@ impl KeyState {
                     (Kind::Set, self.set.as_ref().and_then(|s| s.newest())),
                 ];
                 for (k, s) in cands {
-                    if let Some(s) = s {
-                        if best.is_none_or(|(_, b)| s.wins_over(&b)) {
-                            best = Some((k, s));
-                        }
+                    if let Some(s) = s
+                        && best.is_none_or(|(_, b)| s.wins_over(&b))
+                    {
+                        best = Some((k, s));
                     }
                 }
                 best.map(|(k, _)| k)
@@ -248,22 +252,26 @@ impl KeyState {
         // An expiry change on a key without values that everyone has seen can never apply
         // again: any later write recreating the key removes it.
         // Nor can a stable "no expiry" change: it means the same as having none.
-        if let Some(e) = &mut self.expiry {
-            if !self.string.is_some() && !self.hash.is_some() && !self.set.is_some()
-                || e.writes().all(|(s, v)| v.is_none() && stable.contains(&s.dot))
-            {
-                e.remove(stable);
-            }
+        if let Some(e) = &mut self.expiry
+            && (self.string.is_none() && self.hash.is_none() && self.set.is_none()
+                || e.writes()
+                    .all(|(s, v)| v.is_none() && stable.contains(&s.dot)))
+        {
+            e.remove(stable);
         }
         self.drop_empty();
     }
 
     /// Joins with another replica's state of the same key.
     pub fn merge(&mut self, mine: &VersionVector, other: &KeyState, theirs: &VersionVector) {
-        merge_opt(&mut self.string, &other.string, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.string, &other.string, |a, b| {
+            a.merge(mine, b, theirs)
+        });
         merge_opt(&mut self.hash, &other.hash, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.set, &other.set, |a, b| a.merge(mine, b, theirs));
-        merge_opt(&mut self.expiry, &other.expiry, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.expiry, &other.expiry, |a, b| {
+            a.merge(mine, b, theirs)
+        });
         self.drop_empty();
     }
 
@@ -300,7 +308,11 @@ impl KeyState {
     }
 }
 
-fn merge_opt<T: Default + Clone>(a: &mut Option<Box<T>>, b: &Option<Box<T>>, f: impl Fn(&mut T, &T)) {
+fn merge_opt<T: Default + Clone>(
+    a: &mut Option<Box<T>>,
+    b: &Option<Box<T>>,
+    f: impl Fn(&mut T, &T),
+) {
     let empty = T::default();
     match (a.as_mut(), b) {
         (None, None) => {}

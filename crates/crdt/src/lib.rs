@@ -10,6 +10,7 @@ pub mod coll;
 pub mod counter;
 pub mod ctx;
 pub mod digest;
+pub mod f80;
 pub mod key;
 pub mod num;
 pub mod op;

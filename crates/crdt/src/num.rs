@@ -60,48 +60,6 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if v.is_nan() { None } else { Some(v) }
 }
 
-/// Prints a float as INCRBYFLOAT replies: fixed notation, at most 17 decimals, trailing
-/// zeros removed. Redis computes in `long double`; we compute in `f64` and snap to the
-/// nearest 15-significant-digit decimal when it is within a few ulps, which gives the same
-/// text for values that came from short decimal inputs.
-pub fn format_f64(v: f64) -> String {
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let snapped = snap(v);
-    let s = if snapped.abs() < 1e-3 {
-        let mut s = format!("{snapped:.17}");
-        if s.contains('.') {
-            while s.ends_with('0') {
-                s.pop();
-            }
-            if s.ends_with('.') {
-                s.pop();
-            }
-        }
-        s
-    } else {
-        format!("{snapped}")
-    };
-    if s == "-0" { "0".into() } else { s }
-}
-
-fn snap(v: f64) -> f64 {
-    let s = format!("{v:.14e}");
-    match s.parse::<f64>() {
-        Ok(c) if (c - v).abs() <= 4.0 * ulp(v) => c,
-        _ => v,
-    }
-}
-
-fn ulp(v: f64) -> f64 {
-    let b = v.abs().to_bits();
-    f64::from_bits(b + 1) - v.abs()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,20 +70,18 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-0", b"01", b"+1", b" 1", b"1 ", b"9223372036854775808", b"1a"] {
+        for bad in [
+            &b""[..],
+            b"-0",
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", bad);
         }
-    }
-
-    #[test]
-    fn floats_print_like_incrbyfloat() {
-        assert_eq!(format_f64(10.5 + 0.1), "10.6");
-        assert_eq!(format_f64(0.1 + 0.1 + 0.1), "0.3");
-        assert_eq!(format_f64(5200.0), "5200");
-        assert_eq!(format_f64(-5.6), "-5.6");
-        assert_eq!(format_f64(1e20), "100000000000000000000");
-        assert_eq!(format_f64(3.0e-5), "0.00003");
-        assert_eq!(format_f64(1e-20), "0");
     }
 
     #[test]

@@ -104,7 +104,9 @@ impl Op {
                 v.iter().map(|m| m.len() + 8).sum()
             }
             OpKind::Restore(Content::Str(b)) => b.len(),
-            OpKind::Restore(Content::Hash(v)) => v.iter().map(|(f, x)| f.len() + x.len() + 16).sum(),
+            OpKind::Restore(Content::Hash(v)) => {
+                v.iter().map(|(f, x)| f.len() + x.len() + 16).sum()
+            }
             OpKind::Restore(Content::Set(v)) => v.iter().map(|m| m.len() + 8).sum(),
             _ => 8,
         };

@@ -70,8 +70,9 @@ impl<T: Clone> MvReg<T> {
     /// Joins with another replica's register; each side's context says what it had seen.
     pub fn merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
         let ours_before: SmallVec<[Stamp; 2]> = self.writes.iter().map(|(s, _)| *s).collect();
-        self.writes
-            .retain(|(s, _)| other.writes.iter().any(|(o, _)| o.dot == s.dot) || !theirs.seen(&s.dot));
+        self.writes.retain(|(s, _)| {
+            other.writes.iter().any(|(o, _)| o.dot == s.dot) || !theirs.seen(&s.dot)
+        });
         for (s, v) in &other.writes {
             if !ours_before.iter().any(|o| o.dot == s.dot) && !mine.seen(&s.dot) {
                 self.writes.push((*s, v.clone()));

@@ -52,7 +52,11 @@ impl<V> ScanMap<V> {
         let h = self.hash(key);
         let slots = &self.slots;
         self.table
-            .find(h, |&i| slots[i as usize].as_ref().is_some_and(|(k, _)| &k[..] == key))
+            .find(h, |&i| {
+                slots[i as usize]
+                    .as_ref()
+                    .is_some_and(|(k, _)| &k[..] == key)
+            })
             .copied()
     }
 
@@ -123,7 +127,12 @@ impl<V> ScanMap<V> {
         };
         let (hasher, slots) = (&self.hasher, &self.slots);
         self.table.insert_unique(h, i, |&j| {
-            hasher.hash_one(&slots[j as usize].as_ref().map(|(k, _)| &k[..]).unwrap_or(b""))
+            hasher.hash_one(
+                slots[j as usize]
+                    .as_ref()
+                    .map(|(k, _)| &k[..])
+                    .unwrap_or(b""),
+            )
         });
         i
     }
@@ -134,7 +143,11 @@ impl<V> ScanMap<V> {
         let slots = &self.slots;
         let entry = self
             .table
-            .find_entry(h, |&i| slots[i as usize].as_ref().is_some_and(|(k, _)| &k[..] == key))
+            .find_entry(h, |&i| {
+                slots[i as usize]
+                    .as_ref()
+                    .is_some_and(|(k, _)| &k[..] == key)
+            })
             .ok()?;
         let (i, _) = entry.remove();
         let out = self.slots[i as usize].take();
@@ -213,7 +226,10 @@ impl<V> ScanMap<V> {
             if let Some((k, v)) = &self.slots[(r % n) as usize] {
                 return Some((k, v));
             }
-            r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407) >> 1;
+            r = r
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407)
+                >> 1;
         }
         self.iter().nth((r % self.len() as u64) as usize)
     }

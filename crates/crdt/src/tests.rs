@@ -1,5 +1,6 @@
 //! Property tests: CRDT laws and convergence under every causally valid delivery order.
 
+use crate::f80::F80;
 use crate::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -76,7 +77,11 @@ impl Replica {
                         .unwrap()
                         .iter()
                         .map(|(f, v)| {
-                            format!("{}={}", String::from_utf8_lossy(f), String::from_utf8_lossy(&v.read()))
+                            format!(
+                                "{}={}",
+                                String::from_utf8_lossy(f),
+                                String::from_utf8_lossy(&v.read())
+                            )
                         })
                         .collect();
                     f.sort();
@@ -157,10 +162,16 @@ fn kind_of(c: &Cmd) -> OpKind {
     match c {
         Cmd::Set(v) => OpKind::SetStr(
             blob(&v.to_string()),
-            if v % 2 == 0 { Ttl::Keep } else { Ttl::Set(None) },
+            if v % 2 == 0 {
+                Ttl::Keep
+            } else {
+                Ttl::Set(None)
+            },
         ),
         Cmd::Incr(n) => OpKind::IncrStr(Amount::Int(*n)),
-        Cmd::IncrF(n) => OpKind::IncrStr(Amount::Float(f64::from(*n) / 8.0)),
+        Cmd::IncrF(n) => OpKind::IncrStr(Amount::Float(
+            F80::parse(format!("{}", f64::from(*n) / 8.0).as_bytes()).expect("float"),
+        )),
         Cmd::Del => OpKind::DelKey,
         Cmd::Expire(t) => OpKind::Expire(t.map(|t| 1000 + u64::from(t))),
         Cmd::HSet(f, v) => OpKind::HSet(vec![(blob(&f.to_string()), blob(&v.to_string()))]),
@@ -183,7 +194,12 @@ enum Step {
 
 fn step(n: usize) -> impl Strategy<Value = Step> {
     prop_oneof![
-        (0..n, 0u8..2, any::<u8>(), cmd()).prop_map(|(r, k, wall, c)| Step::Issue { r, k, wall, c }),
+        (0..n, 0u8..2, any::<u8>(), cmd()).prop_map(|(r, k, wall, c)| Step::Issue {
+            r,
+            k,
+            wall,
+            c
+        }),
         (0..n, any::<usize>()).prop_map(|(r, pick)| Step::Deliver { r, pick }),
     ]
 }
@@ -312,7 +328,12 @@ fn scenario(n: usize, before: Vec<OpKind>, concurrent: Vec<(usize, OpKind)>) -> 
     sync_all(&mut reps, &log, 1);
     let views: Vec<String> = reps
         .iter()
-        .map(|r| r.view().get(&b"k".to_vec()).cloned().unwrap_or_else(|| "absent".into()))
+        .map(|r| {
+            r.view()
+                .get(b"k".as_slice())
+                .cloned()
+                .unwrap_or_else(|| "absent".into())
+        })
         .collect();
     for v in &views {
         assert_eq!(v, &views[0], "replicas disagree");
@@ -322,64 +343,86 @@ fn scenario(n: usize, before: Vec<OpKind>, concurrent: Vec<(usize, OpKind)>) -> 
 
 #[test]
 fn semantics_del_concurrent_with_sadd_keeps_the_add() {
-    let v = scenario(2, vec![OpKind::SAdd(vec![blob("y")])], vec![
-        (0, OpKind::DelKey),
-        (1, OpKind::SAdd(vec![blob("x")])),
-    ]);
+    let v = scenario(
+        2,
+        vec![OpKind::SAdd(vec![blob("y")])],
+        vec![(0, OpKind::DelKey), (1, OpKind::SAdd(vec![blob("x")]))],
+    );
     assert_eq!(v[0], "set:x ttl=None");
 }
 
 #[test]
 fn semantics_set_concurrent_with_incr_adds_up() {
-    let v = scenario(2, vec![OpKind::SetStr(blob("5"), Ttl::Set(None))], vec![
-        (0, OpKind::SetStr(blob("100"), Ttl::Set(None))),
-        (1, OpKind::IncrStr(Amount::Int(1))),
-    ]);
+    let v = scenario(
+        2,
+        vec![OpKind::SetStr(blob("5"), Ttl::Set(None))],
+        vec![
+            (0, OpKind::SetStr(blob("100"), Ttl::Set(None))),
+            (1, OpKind::IncrStr(Amount::Int(1))),
+        ],
+    );
     assert_eq!(v[0], "s:101 ttl=None");
 }
 
 #[test]
 fn semantics_concurrent_incrby_sum() {
-    let v = scenario(3, vec![], vec![
-        (0, OpKind::IncrStr(Amount::Int(7))),
-        (1, OpKind::IncrStr(Amount::Int(3))),
-    ]);
+    let v = scenario(
+        3,
+        vec![],
+        vec![
+            (0, OpKind::IncrStr(Amount::Int(7))),
+            (1, OpKind::IncrStr(Amount::Int(3))),
+        ],
+    );
     assert_eq!(v[0], "s:10 ttl=None");
 }
 
 #[test]
 fn semantics_sadd_concurrent_with_srem_keeps_member() {
-    let v = scenario(2, vec![OpKind::SAdd(vec![blob("x")])], vec![
-        (0, OpKind::SRem(vec![blob("x")])),
-        (1, OpKind::SAdd(vec![blob("x")])),
-    ]);
+    let v = scenario(
+        2,
+        vec![OpKind::SAdd(vec![blob("x")])],
+        vec![
+            (0, OpKind::SRem(vec![blob("x")])),
+            (1, OpKind::SAdd(vec![blob("x")])),
+        ],
+    );
     assert_eq!(v[0], "set:x ttl=None");
 }
 
 #[test]
 fn semantics_persist_beats_concurrent_expire() {
-    let v = scenario(2, vec![OpKind::SetStr(blob("v"), Ttl::Set(None))], vec![
-        (0, OpKind::Expire(Some(5000))),
-        (1, OpKind::Expire(None)),
-    ]);
+    let v = scenario(
+        2,
+        vec![OpKind::SetStr(blob("v"), Ttl::Set(None))],
+        vec![(0, OpKind::Expire(Some(5000))), (1, OpKind::Expire(None))],
+    );
     assert_eq!(v[0], "s:v ttl=None");
 }
 
 #[test]
 fn semantics_concurrent_expires_take_the_latest() {
-    let v = scenario(3, vec![OpKind::SetStr(blob("v"), Ttl::Set(None))], vec![
-        (0, OpKind::Expire(Some(5000))),
-        (2, OpKind::Expire(Some(9000))),
-    ]);
+    let v = scenario(
+        3,
+        vec![OpKind::SetStr(blob("v"), Ttl::Set(None))],
+        vec![
+            (0, OpKind::Expire(Some(5000))),
+            (2, OpKind::Expire(Some(9000))),
+        ],
+    );
     assert_eq!(v[0], "s:v ttl=Some(9000)");
 }
 
 #[test]
 fn semantics_concurrent_hset_of_different_fields_union() {
-    let v = scenario(2, vec![], vec![
-        (0, OpKind::HSet(vec![(blob("a"), blob("1"))])),
-        (1, OpKind::HSet(vec![(blob("b"), blob("2"))])),
-    ]);
+    let v = scenario(
+        2,
+        vec![],
+        vec![
+            (0, OpKind::HSet(vec![(blob("a"), blob("1"))])),
+            (1, OpKind::HSet(vec![(blob("b"), blob("2"))])),
+        ],
+    );
     assert_eq!(v[0], "h:a=1,b=2 ttl=None");
 }
 
@@ -413,27 +456,42 @@ fn semantics_type_conflict_newest_write_shows() {
 
 #[test]
 fn semantics_float_increments_sum_canonically() {
-    let v = scenario(2, vec![OpKind::SetStr(blob("10.5"), Ttl::Set(None))], vec![
-        (0, OpKind::IncrStr(Amount::Float(0.1))),
-        (1, OpKind::IncrStr(Amount::Float(0.2))),
-    ]);
+    let v = scenario(
+        2,
+        vec![OpKind::SetStr(blob("10.5"), Ttl::Set(None))],
+        vec![
+            (
+                0,
+                OpKind::IncrStr(Amount::Float(F80::parse(b"0.1").unwrap())),
+            ),
+            (
+                1,
+                OpKind::IncrStr(Amount::Float(F80::parse(b"0.2").unwrap())),
+            ),
+        ],
+    );
     assert_eq!(v[0], "s:10.8 ttl=None");
 }
 
 #[test]
 fn semantics_unparsable_base_hides_increments() {
-    let v = scenario(2, vec![OpKind::SetStr(blob("1"), Ttl::Set(None))], vec![
-        (0, OpKind::SetStr(blob("abc"), Ttl::Set(None))),
-        (1, OpKind::IncrStr(Amount::Int(1))),
-    ]);
+    let v = scenario(
+        2,
+        vec![OpKind::SetStr(blob("1"), Ttl::Set(None))],
+        vec![
+            (0, OpKind::SetStr(blob("abc"), Ttl::Set(None))),
+            (1, OpKind::IncrStr(Amount::Int(1))),
+        ],
+    );
     assert_eq!(v[0], "s:abc ttl=None");
 }
 
 #[test]
 fn semantics_flushall_keeps_concurrent_writes() {
-    let v = scenario(2, vec![OpKind::SAdd(vec![blob("a")])], vec![
-        (0, OpKind::FlushAll),
-        (1, OpKind::SAdd(vec![blob("b")])),
-    ]);
+    let v = scenario(
+        2,
+        vec![OpKind::SAdd(vec![blob("a")])],
+        vec![(0, OpKind::FlushAll), (1, OpKind::SAdd(vec![blob("b")]))],
+    );
     assert_eq!(v[0], "set:b ttl=None");
 }

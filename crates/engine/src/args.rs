@@ -41,7 +41,9 @@ impl<'a> Args<'a> {
 
     /// Whether argument `i` equals `word`, ignoring ASCII case.
     pub fn is(&self, i: usize, word: &str) -> bool {
-        self.0.get(i).is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
+        self.0
+            .get(i)
+            .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
     }
 
     /// Argument `i` upper-cased, for matching options.

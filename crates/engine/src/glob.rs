@@ -82,7 +82,7 @@ fn glob(mut p: &[u8], mut s: &[u8], nocase: bool, depth: usize) -> bool {
                         return false;
                     }
                     s = &s[1..];
-                    return s.is_empty() && true;
+                    return s.is_empty();
                 }
                 if matched == not {
                     return false;

@@ -15,7 +15,7 @@ pub use args::Args;
 pub use error::CmdError;
 pub use glob::glob_match;
 pub use oplog::OpLog;
-pub use table::{CommandSpec, Flags, COMMANDS, lookup_command};
+pub use table::{COMMANDS, CommandSpec, Flags, SUBCOMMANDS, check_subcommand, lookup_command};
 
 use concord_crdt::{
     Blob, Ctx, Dot, Hlc, HlcClock, KeyState, Kind, Op, OpKind, Origin, ScanMap, Stamp,
@@ -272,7 +272,10 @@ impl Engine {
             !ks.is_dead()
         });
         let keys = &self.keys;
-        self.expiring.retain(|k, _| keys.get(k).is_some_and(|ks| ks.expiry.is_some() && ks.has_value()));
+        self.expiring.retain(|k, _| {
+            keys.get(k)
+                .is_some_and(|ks| ks.expiry.is_some() && ks.has_value())
+        });
         for k in touched {
             self.touch(&k);
         }

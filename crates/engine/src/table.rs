@@ -62,7 +62,11 @@ impl Flags {
 
     /// The flag names, in COMMAND INFO order.
     pub fn names(self) -> Vec<&'static str> {
-        Self::NAMES.iter().filter(|(f, _)| self.has(*f)).map(|(_, n)| *n).collect()
+        Self::NAMES
+            .iter()
+            .filter(|(f, _)| self.has(*f))
+            .map(|(_, n)| *n)
+            .collect()
     }
 }
 
@@ -106,7 +110,16 @@ const PS: Flags = Flags(32 | 64 | 128 | 256);
 
 macro_rules! c {
     ($name:expr, $arity:expr, $flags:expr, $f:expr, $l:expr, $s:expr, $g:expr, $h:expr) => {
-        CommandSpec { name: $name, arity: $arity, flags: $flags, first_key: $f, last_key: $l, step: $s, group: $g, handler: $h }
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            first_key: $f,
+            last_key: $l,
+            step: $s,
+            group: $g,
+            handler: $h,
+        }
     };
 }
 
@@ -115,32 +128,158 @@ pub static COMMANDS: &[CommandSpec] = &[
     // connection and server (run by the connection layer)
     c!("ping", -1, Flags(8 | 256), 0, 0, 0, "connection", None),
     c!("echo", 2, Flags(8 | 128 | 256), 0, 0, 0, "connection", None),
-    c!("hello", -1, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
-    c!("auth", -2, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
-    c!("select", 2, Flags(128 | 256 | 8), 0, 0, 0, "connection", None),
-    c!("quit", -1, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
-    c!("reset", 1, Flags(64 | 128 | 256 | 8 | 512), 0, 0, 0, "connection", None),
+    c!(
+        "hello",
+        -1,
+        Flags(64 | 128 | 256 | 8 | 512),
+        0,
+        0,
+        0,
+        "connection",
+        None
+    ),
+    c!(
+        "auth",
+        -2,
+        Flags(64 | 128 | 256 | 8 | 512),
+        0,
+        0,
+        0,
+        "connection",
+        None
+    ),
+    c!(
+        "select",
+        2,
+        Flags(128 | 256 | 8),
+        0,
+        0,
+        0,
+        "connection",
+        None
+    ),
+    c!(
+        "quit",
+        -1,
+        Flags(64 | 128 | 256 | 8 | 512),
+        0,
+        0,
+        0,
+        "connection",
+        None
+    ),
+    c!(
+        "reset",
+        1,
+        Flags(64 | 128 | 256 | 8 | 512),
+        0,
+        0,
+        0,
+        "connection",
+        None
+    ),
     c!("client", -2, CONN, 0, 0, 0, "connection", None),
     c!("command", -1, Flags(128 | 256), 0, 0, 0, "connection", None),
     c!("info", -1, Flags(128 | 256), 0, 0, 0, "dangerous", None),
     c!("config", -2, ADM, 0, 0, 0, "admin", None),
     c!("time", 1, Flags(128 | 256 | 8), 0, 0, 0, "fast", None),
-    c!("multi", 1, Flags(64 | 128 | 256 | 8), 0, 0, 0, "transaction", None),
-    c!("exec", 1, Flags(64 | 128 | 256), 0, 0, 0, "transaction", None),
-    c!("discard", 1, Flags(64 | 128 | 256 | 8), 0, 0, 0, "transaction", None),
-    c!("watch", -2, Flags(64 | 128 | 256 | 8), 1, -1, 1, "transaction", None),
-    c!("unwatch", 1, Flags(64 | 128 | 256 | 8), 0, 0, 0, "transaction", None),
+    c!(
+        "multi",
+        1,
+        Flags(64 | 128 | 256 | 8),
+        0,
+        0,
+        0,
+        "transaction",
+        None
+    ),
+    c!(
+        "exec",
+        1,
+        Flags(64 | 128 | 256),
+        0,
+        0,
+        0,
+        "transaction",
+        None
+    ),
+    c!(
+        "discard",
+        1,
+        Flags(64 | 128 | 256 | 8),
+        0,
+        0,
+        0,
+        "transaction",
+        None
+    ),
+    c!(
+        "watch",
+        -2,
+        Flags(64 | 128 | 256 | 8),
+        1,
+        -1,
+        1,
+        "transaction",
+        None
+    ),
+    c!(
+        "unwatch",
+        1,
+        Flags(64 | 128 | 256 | 8),
+        0,
+        0,
+        0,
+        "transaction",
+        None
+    ),
     c!("subscribe", -2, PS, 0, 0, 0, "pubsub", None),
     c!("unsubscribe", -1, PS, 0, 0, 0, "pubsub", None),
     c!("psubscribe", -2, PS, 0, 0, 0, "pubsub", None),
     c!("punsubscribe", -1, PS, 0, 0, 0, "pubsub", None),
-    c!("publish", 3, Flags(32 | 128 | 256 | 8), 0, 0, 0, "pubsub", None),
+    c!(
+        "publish",
+        3,
+        Flags(32 | 128 | 256 | 8),
+        0,
+        0,
+        0,
+        "pubsub",
+        None
+    ),
     c!("pubsub", -2, Flags(32 | 128 | 256), 0, 0, 0, "pubsub", None),
     c!("function", -2, Flags(64), 0, 0, 0, "scripting", None),
     c!("dbsize", 1, RF, 0, 0, 0, "keyspace", Some(server::dbsize)),
-    c!("flushall", -1, WD, 0, 0, 0, "keyspace", Some(server::flushall)),
-    c!("flushdb", -1, WD, 0, 0, 0, "keyspace", Some(server::flushall)),
-    c!("crdt.digest", 1, R, 0, 0, 0, "admin", Some(server::crdt_digest)),
+    c!(
+        "flushall",
+        -1,
+        WD,
+        0,
+        0,
+        0,
+        "keyspace",
+        Some(server::flushall)
+    ),
+    c!(
+        "flushdb",
+        -1,
+        WD,
+        0,
+        0,
+        0,
+        "keyspace",
+        Some(server::flushall)
+    ),
+    c!(
+        "crdt.digest",
+        1,
+        R,
+        0,
+        0,
+        0,
+        "admin",
+        Some(server::crdt_digest)
+    ),
     // keys
     c!("del", -2, WD, 1, -1, 1, "keyspace", Some(keys::del)),
     c!("unlink", -2, WDF, 1, -1, 1, "keyspace", Some(keys::del)),
@@ -149,18 +288,54 @@ pub static COMMANDS: &[CommandSpec] = &[
     c!("type", 2, RF, 1, 1, 1, "keyspace", Some(keys::type_)),
     c!("keys", 2, R, 0, 0, 0, "keyspace", Some(keys::keys)),
     c!("scan", -2, R, 0, 0, 0, "keyspace", Some(keys::scan)),
-    c!("randomkey", 1, R, 0, 0, 0, "keyspace", Some(keys::randomkey)),
+    c!(
+        "randomkey",
+        1,
+        R,
+        0,
+        0,
+        0,
+        "keyspace",
+        Some(keys::randomkey)
+    ),
     c!("rename", 3, WD, 1, 2, 1, "keyspace", Some(keys::rename)),
     c!("renamenx", 3, WDF, 1, 2, 1, "keyspace", Some(keys::rename)),
     c!("copy", -3, W, 1, 2, 1, "keyspace", Some(keys::copy)),
     c!("expire", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
     c!("pexpire", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
     c!("expireat", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
-    c!("pexpireat", -3, WDF, 1, 1, 1, "keyspace", Some(keys::expire)),
+    c!(
+        "pexpireat",
+        -3,
+        WDF,
+        1,
+        1,
+        1,
+        "keyspace",
+        Some(keys::expire)
+    ),
     c!("ttl", 2, RF, 1, 1, 1, "keyspace", Some(keys::ttl)),
     c!("pttl", 2, RF, 1, 1, 1, "keyspace", Some(keys::pttl)),
-    c!("expiretime", 2, RF, 1, 1, 1, "keyspace", Some(keys::expiretime)),
-    c!("pexpiretime", 2, RF, 1, 1, 1, "keyspace", Some(keys::expiretime)),
+    c!(
+        "expiretime",
+        2,
+        RF,
+        1,
+        1,
+        1,
+        "keyspace",
+        Some(keys::expiretime)
+    ),
+    c!(
+        "pexpiretime",
+        2,
+        RF,
+        1,
+        1,
+        1,
+        "keyspace",
+        Some(keys::expiretime)
+    ),
     c!("persist", 2, WDF, 1, 1, 1, "keyspace", Some(keys::persist)),
     c!("object", -2, R, 2, 2, 1, "keyspace", Some(keys::object)),
     // strings
@@ -184,7 +359,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     c!("decr", 2, WF, 1, 1, 1, "string", Some(strings::decr)),
     c!("incrby", 3, WF, 1, 1, 1, "string", Some(strings::incrby)),
     c!("decrby", 3, WF, 1, 1, 1, "string", Some(strings::decrby)),
-    c!("incrbyfloat", 3, WF, 1, 1, 1, "string", Some(strings::incrbyfloat)),
+    c!(
+        "incrbyfloat",
+        3,
+        WF,
+        1,
+        1,
+        1,
+        "string",
+        Some(strings::incrbyfloat)
+    ),
     c!("lcs", -3, R, 1, 2, 1, "string", Some(strings::lcs)),
     // hashes
     c!("hset", -4, WF, 1, 1, 1, "hash", Some(hashes::hset)),
@@ -200,8 +384,26 @@ pub static COMMANDS: &[CommandSpec] = &[
     c!("hlen", 2, RF, 1, 1, 1, "hash", Some(hashes::hlen)),
     c!("hstrlen", 3, RF, 1, 1, 1, "hash", Some(hashes::hstrlen)),
     c!("hincrby", 4, WF, 1, 1, 1, "hash", Some(hashes::hincrby)),
-    c!("hincrbyfloat", 4, WF, 1, 1, 1, "hash", Some(hashes::hincrbyfloat)),
-    c!("hrandfield", -2, R, 1, 1, 1, "hash", Some(hashes::hrandfield)),
+    c!(
+        "hincrbyfloat",
+        4,
+        WF,
+        1,
+        1,
+        1,
+        "hash",
+        Some(hashes::hincrbyfloat)
+    ),
+    c!(
+        "hrandfield",
+        -2,
+        R,
+        1,
+        1,
+        1,
+        "hash",
+        Some(hashes::hrandfield)
+    ),
     c!("hscan", -3, R, 1, 1, 1, "hash", Some(hashes::hscan)),
     // sets
     c!("sadd", -3, WF, 1, 1, 1, "set", Some(sets::sadd)),
@@ -211,17 +413,128 @@ pub static COMMANDS: &[CommandSpec] = &[
     c!("smismember", -3, RF, 1, 1, 1, "set", Some(sets::smismember)),
     c!("scard", 2, RF, 1, 1, 1, "set", Some(sets::scard)),
     c!("spop", -2, WDF, 1, 1, 1, "set", Some(sets::spop)),
-    c!("srandmember", -2, R, 1, 1, 1, "set", Some(sets::srandmember)),
+    c!(
+        "srandmember",
+        -2,
+        R,
+        1,
+        1,
+        1,
+        "set",
+        Some(sets::srandmember)
+    ),
     c!("smove", 4, WF, 1, 2, 1, "set", Some(sets::smove)),
     c!("sinter", -2, R, 1, -1, 1, "set", Some(sets::salgebra)),
     c!("sunion", -2, R, 1, -1, 1, "set", Some(sets::salgebra)),
     c!("sdiff", -2, R, 1, -1, 1, "set", Some(sets::salgebra)),
-    c!("sinterstore", -3, W, 1, -1, 1, "set", Some(sets::salgebra_store)),
-    c!("sunionstore", -3, W, 1, -1, 1, "set", Some(sets::salgebra_store)),
-    c!("sdiffstore", -3, W, 1, -1, 1, "set", Some(sets::salgebra_store)),
+    c!(
+        "sinterstore",
+        -3,
+        W,
+        1,
+        -1,
+        1,
+        "set",
+        Some(sets::salgebra_store)
+    ),
+    c!(
+        "sunionstore",
+        -3,
+        W,
+        1,
+        -1,
+        1,
+        "set",
+        Some(sets::salgebra_store)
+    ),
+    c!(
+        "sdiffstore",
+        -3,
+        W,
+        1,
+        -1,
+        1,
+        "set",
+        Some(sets::salgebra_store)
+    ),
     c!("sintercard", -3, R, 0, 0, 0, "set", Some(sets::sintercard)),
     c!("sscan", -3, R, 1, 1, 1, "set", Some(sets::sscan)),
 ];
+
+/// Subcommands of container commands, with their arities (the command and the
+/// subcommand both count), as Redis 7.2 declares them.
+pub static SUBCOMMANDS: &[(&str, &str, i32)] = &[
+    ("object", "encoding", 3),
+    ("object", "freq", 3),
+    ("object", "idletime", 3),
+    ("object", "refcount", 3),
+    ("object", "help", 2),
+    ("client", "id", 2),
+    ("client", "getname", 2),
+    ("client", "setname", 3),
+    ("client", "setinfo", 4),
+    ("client", "list", -2),
+    ("client", "info", 2),
+    ("client", "kill", -3),
+    ("client", "no-evict", 3),
+    ("client", "no-touch", 3),
+    ("client", "reply", 3),
+    ("client", "help", 2),
+    ("config", "get", -3),
+    ("config", "set", -4),
+    ("config", "resetstat", 2),
+    ("config", "rewrite", 2),
+    ("config", "help", 2),
+    ("command", "count", 2),
+    ("command", "info", -2),
+    ("command", "docs", -2),
+    ("command", "list", -2),
+    ("command", "getkeys", -3),
+    ("command", "help", 2),
+    ("pubsub", "channels", -2),
+    ("pubsub", "numsub", -2),
+    ("pubsub", "numpat", 2),
+    ("pubsub", "shardchannels", -2),
+    ("pubsub", "shardnumsub", -2),
+    ("pubsub", "help", 2),
+    ("function", "flush", -2),
+    ("function", "help", 2),
+];
+
+/// Checks a container command's subcommand and arity; the error reply if it fails.
+pub fn check_subcommand(spec: &CommandSpec, args: &[Bytes]) -> Result<(), String> {
+    let mut subs = SUBCOMMANDS
+        .iter()
+        .filter(|(c, _, _)| *c == spec.name)
+        .peekable();
+    if subs.peek().is_none() || (spec.name == "command" && args.len() == 1) {
+        return Ok(());
+    }
+    let Some(sub) = args.get(1) else {
+        return Ok(());
+    };
+    let upper = spec.name.to_ascii_uppercase();
+    match subs.find(|(_, s, _)| s.as_bytes().eq_ignore_ascii_case(sub)) {
+        None => Err(format!(
+            "ERR unknown subcommand '{}'. Try {upper} HELP.",
+            String::from_utf8_lossy(&sub[..sub.len().min(128)])
+        )),
+        Some((c, s, arity)) => {
+            let ok = if *arity >= 0 {
+                args.len() == *arity as usize
+            } else {
+                args.len() >= arity.unsigned_abs() as usize
+            };
+            if ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "ERR wrong number of arguments for '{c}|{s}' command"
+                ))
+            }
+        }
+    }
+}
 
 fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
     static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
@@ -237,7 +550,9 @@ pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    std::str::from_utf8(lower).ok().and_then(|n| index().get(n).copied())
+    std::str::from_utf8(lower)
+        .ok()
+        .and_then(|n| index().get(n).copied())
 }
 
 impl CommandSpec {
@@ -262,6 +577,10 @@ pub(crate) fn execute(e: &mut Engine, args: &[Bytes], out: &mut Out) -> bool {
     };
     if !spec.arity_ok(args.len()) {
         out.error(&CmdError::Arity(spec.name.to_string()).to_string());
+        return true;
+    }
+    if let Err(msg) = check_subcommand(spec, args) {
+        out.error(&msg);
         return true;
     }
     if let Err(err) = h(e, Args(args), out) {

@@ -136,7 +136,11 @@ impl RequestParser {
     }
 
     /// Reads a `*N\r\n` or `$N\r\n` line; `None` when it is not complete yet.
-    fn count_line(&self, buf: &mut BytesMut, too_big: &'static str) -> Result<Option<i64>, ParseError> {
+    fn count_line(
+        &self,
+        buf: &mut BytesMut,
+        too_big: &'static str,
+    ) -> Result<Option<i64>, ParseError> {
         let Some(nl) = memchr(b'\r', buf) else {
             if buf.len() > self.limits.max_inline {
                 return Err(ParseError(too_big));
@@ -335,23 +339,44 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert_eq!(r[0], vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(r[1], vec![Bytes::from("PING")]);
-        assert_eq!(r[2], vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]);
+        assert_eq!(
+            r[2],
+            vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]
+        );
     }
 
     #[test]
     fn protocol_errors() {
-        assert_eq!(parse_all(b"*x\r\n"), Err(ParseError("invalid multibulk length")));
-        assert_eq!(parse_all(b"*1\r\n$-5\r\n"), Err(ParseError("invalid bulk length")));
-        assert_eq!(parse_all(b"*1\r\n:5\r\n"), Err(ParseError("expected '$', got ':'")));
-        assert_eq!(parse_all(b"set \"a\r\n"), Err(ParseError("unbalanced quotes in request")));
-        assert_eq!(parse_all(b"*1\r\n$600000000\r\n"), Err(ParseError("invalid bulk length")));
+        assert_eq!(
+            parse_all(b"*x\r\n"),
+            Err(ParseError("invalid multibulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-5\r\n"),
+            Err(ParseError("invalid bulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n:5\r\n"),
+            Err(ParseError("expected '$', got ':'"))
+        );
+        assert_eq!(
+            parse_all(b"set \"a\r\n"),
+            Err(ParseError("unbalanced quotes in request"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$600000000\r\n"),
+            Err(ParseError("invalid bulk length"))
+        );
         let big = vec![b'a'; 70 * 1024];
         assert_eq!(parse_all(&big), Err(ParseError("too big inline request")));
     }
 
     #[test]
     fn escapes_in_inline() {
-        assert_eq!(split_args(b"a \"\\x41\\n\" 'it\\'s'").unwrap(), vec![b"a".to_vec(), b"A\n".to_vec(), b"it's".to_vec()]);
+        assert_eq!(
+            split_args(b"a \"\\x41\\n\" 'it\\'s'").unwrap(),
+            vec![b"a".to_vec(), b"A\n".to_vec(), b"it's".to_vec()]
+        );
         assert_eq!(split_args(b"\"a\"b"), None);
     }
 

@@ -43,7 +43,10 @@ impl Out {
     /// An error reply; `msg` starts with its code (`ERR ...`, `WRONGTYPE ...`).
     pub fn error(&mut self, msg: &str) {
         // Newlines would break framing.
-        let clean: String = msg.chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+        let clean: String = msg
+            .chars()
+            .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+            .collect();
         self.line(b'-', clean.as_bytes());
     }
 
@@ -197,7 +200,11 @@ pub fn format_double(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let s = format!("{v:.16e}");
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
@@ -235,7 +242,10 @@ mod tests {
         o.double(1.5);
         o.null();
         assert_eq!(&o.buf[..], b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n$-1\r\n");
-        let mut o = Out { resp3: true, ..Out::new() };
+        let mut o = Out {
+            resp3: true,
+            ..Out::new()
+        };
         o.map(1);
         o.bulk(b"a");
         o.double(1.5);

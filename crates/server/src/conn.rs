@@ -4,7 +4,9 @@
 use crate::pubsub::Msg;
 use crate::{ClientInfo, Shared, wall_ms};
 use bytes::{Bytes, BytesMut};
-use concord_engine::{COMMANDS, CommandSpec, Engine, Flags, glob_match, lookup_command};
+use concord_engine::{
+    COMMANDS, CommandSpec, Engine, Flags, check_subcommand, glob_match, lookup_command,
+};
 use concord_resp::{Limits, Out, RequestParser};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -33,31 +35,39 @@ pub(crate) struct Session {
     closing: bool,
 }
 
-pub(crate) async fn serve(shared: Arc<Shared>, sock: TcpStream, addr: SocketAddr) -> std::io::Result<()> {
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    sock: TcpStream,
+    addr: SocketAddr,
+) -> std::io::Result<()> {
     sock.set_nodelay(true)?;
     let laddr = sock.local_addr()?;
     let id = shared.next_client.fetch_add(1, Ordering::Relaxed);
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Msg>(16 * 1024);
     let now = Instant::now();
-    shared.clients.lock().unwrap_or_else(|p| p.into_inner()).insert(
-        id,
-        ClientInfo {
-            addr,
-            laddr,
-            name: Vec::new(),
-            created: now,
-            last: now,
-            last_cmd: "NULL".into(),
-            resp: 2,
-            sub: 0,
-            psub: 0,
-            multi: -1,
-            lib_name: Vec::new(),
-            lib_ver: Vec::new(),
-            tx: tx.clone(),
-        },
-    );
+    shared
+        .clients
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            id,
+            ClientInfo {
+                addr,
+                laddr,
+                name: Vec::new(),
+                created: now,
+                last: now,
+                last_cmd: "NULL".into(),
+                resp: 2,
+                sub: 0,
+                psub: 0,
+                multi: -1,
+                lib_name: Vec::new(),
+                lib_ver: Vec::new(),
+                tx: tx.clone(),
+            },
+        );
     let mut sess = Session {
         id,
         authed: shared.cfg.requirepass.is_none(),
@@ -196,7 +206,12 @@ impl Session {
             }
         }
         drop(e);
-        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+        if let Some(c) = sh
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&self.id)
+        {
             c.last = Instant::now();
             c.last_cmd = last;
             c.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
@@ -218,7 +233,18 @@ impl Session {
                 self.multi_error = true;
             }
             self.reject(sh, spec);
-            out.error(&format!("ERR wrong number of arguments for '{}' command", spec.name));
+            out.error(&format!(
+                "ERR wrong number of arguments for '{}' command",
+                spec.name
+            ));
+            return;
+        }
+        if let Err(msg) = check_subcommand(spec, &args) {
+            if self.multi.is_some() {
+                self.multi_error = true;
+            }
+            self.reject(sh, spec);
+            out.error(&msg);
             return;
         }
         if !self.authed && !spec.flags.has(Flags::NO_AUTH) {
@@ -228,7 +254,16 @@ impl Session {
         }
         if !self.resp3
             && (!self.channels.is_empty() || !self.patterns.is_empty())
-            && !matches!(spec.name, "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset")
+            && !matches!(
+                spec.name,
+                "subscribe"
+                    | "unsubscribe"
+                    | "psubscribe"
+                    | "punsubscribe"
+                    | "ping"
+                    | "quit"
+                    | "reset"
+            )
         {
             out.error(&format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -250,13 +285,25 @@ impl Session {
         e.commit();
     }
 
+    /// Whether the connection is in RESP2 subscriber mode.
+    fn subscribed_resp2(&self) -> bool {
+        !self.resp3 && (!self.channels.is_empty() || !self.patterns.is_empty())
+    }
+
     fn reject(&self, sh: &Shared, spec: &'static CommandSpec) {
         let mut st = sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner());
         st.entry(spec.name).or_default().rejected += 1;
     }
 
     /// Executes a command that passed the checks, counting it for INFO commandstats.
-    fn run(&mut self, sh: &Shared, e: &mut Engine, spec: &'static CommandSpec, args: &[Bytes], out: &mut Out) {
+    fn run(
+        &mut self,
+        sh: &Shared,
+        e: &mut Engine,
+        spec: &'static CommandSpec,
+        args: &[Bytes],
+        out: &mut Out,
+    ) {
         let start = Instant::now();
         let before = out.len();
         if !e.execute(args, out) {
@@ -273,16 +320,23 @@ impl Session {
     }
 
     /// Commands that act on the connection or the server rather than on data.
-    fn connection_command(&mut self, sh: &Shared, e: &mut Engine, spec: &'static CommandSpec, a: &[Bytes], out: &mut Out) {
+    fn connection_command(
+        &mut self,
+        sh: &Shared,
+        e: &mut Engine,
+        spec: &'static CommandSpec,
+        a: &[Bytes],
+        out: &mut Out,
+    ) {
         match spec.name {
             "ping" => match a.len() {
-                1 if !self.resp3 && !(self.channels.is_empty() && self.patterns.is_empty()) => {
+                1 if self.subscribed_resp2() => {
                     out.array(2);
                     out.bulk(b"pong");
                     out.bulk(b"");
                 }
                 1 => out.simple("PONG"),
-                2 if !self.resp3 && !(self.channels.is_empty() && self.patterns.is_empty()) => {
+                2 if self.subscribed_resp2() => {
                     out.array(2);
                     out.bulk(b"pong");
                     out.bulk(&a[1]);
@@ -348,10 +402,18 @@ impl Session {
                 self.unwatch(e);
                 out.ok();
             }
-            "subscribe" | "psubscribe" => self.subscribe(sh, spec.name == "psubscribe", &a[1..], out),
-            "unsubscribe" | "punsubscribe" => self.unsubscribe(sh, spec.name == "punsubscribe", &a[1..], out),
+            "subscribe" | "psubscribe" => {
+                self.subscribe(sh, spec.name == "psubscribe", &a[1..], out)
+            }
+            "unsubscribe" | "punsubscribe" => {
+                self.unsubscribe(sh, spec.name == "punsubscribe", &a[1..], out)
+            }
             "publish" => {
-                let n = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner()).publish(&a[1], &a[2]);
+                let n = sh
+                    .pubsub
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .publish(&a[1], &a[2]);
                 out.int(n as i64);
             }
             "pubsub" => self.pubsub_cmd(sh, a, out),
@@ -378,7 +440,11 @@ impl Session {
             out.error("ERR syntax error");
             return;
         }
-        let (user, pass) = if a.len() == 3 { (&a[1][..], &a[2][..]) } else { (&b"default"[..], &a[1][..]) };
+        let (user, pass) = if a.len() == 3 {
+            (&a[1][..], &a[2][..])
+        } else {
+            (&b"default"[..], &a[1][..])
+        };
         match &sh.cfg.requirepass {
             None if a.len() == 2 => out.error(
                 "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
@@ -430,13 +496,18 @@ impl Session {
                 i += 3;
             } else if a[i].eq_ignore_ascii_case(b"setname") && i + 1 < a.len() {
                 if !valid_name(&a[i + 1]) {
-                    out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+                    out.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
                     return;
                 }
                 name = Some(a[i + 1].to_vec());
                 i += 2;
             } else {
-                out.error(&format!("ERR Syntax error in HELLO option '{}'", lossy(&a[i])));
+                out.error(&format!(
+                    "ERR Syntax error in HELLO option '{}'",
+                    lossy(&a[i])
+                ));
                 return;
             }
         }
@@ -449,7 +520,12 @@ impl Session {
         }
         self.resp3 = proto == 3;
         out.resp3 = self.resp3;
-        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+        if let Some(c) = sh
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&self.id)
+        {
             c.resp = proto as u8;
         }
         out.map(7);
@@ -471,7 +547,12 @@ impl Session {
 
     fn set_name(&mut self, sh: &Shared, name: Vec<u8>) {
         self.name = name.clone();
-        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+        if let Some(c) = sh
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&self.id)
+        {
             c.name = name;
         }
     }
@@ -484,7 +565,12 @@ impl Session {
         self.resp3 = false;
         self.set_name(sh, Vec::new());
         self.authed = sh.cfg.requirepass.is_none();
-        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+        if let Some(c) = sh
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&self.id)
+        {
             c.resp = 2;
         }
     }
@@ -542,9 +628,17 @@ impl Session {
     }
 
     fn unsubscribe(&mut self, sh: &Shared, pattern: bool, names: &[Bytes], out: &mut Out) {
-        let kind: &[u8] = if pattern { b"punsubscribe" } else { b"unsubscribe" };
+        let kind: &[u8] = if pattern {
+            b"punsubscribe"
+        } else {
+            b"unsubscribe"
+        };
         let targets: Vec<Bytes> = if names.is_empty() {
-            if pattern { self.patterns.iter().cloned().collect() } else { self.channels.iter().cloned().collect() }
+            if pattern {
+                self.patterns.iter().cloned().collect()
+            } else {
+                self.channels.iter().cloned().collect()
+            }
         } else {
             names.to_vec()
         };
@@ -572,7 +666,12 @@ impl Session {
     }
 
     fn update_sub_counts(&self, sh: &Shared) {
-        if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+        if let Some(c) = sh
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&self.id)
+        {
             c.sub = self.channels.len();
             c.psub = self.patterns.len();
         }
@@ -627,7 +726,11 @@ impl Session {
                 out.bulk(&channel);
                 out.bulk(&payload);
             }
-            Msg::PMessage { pattern, channel, payload } => {
+            Msg::PMessage {
+                pattern,
+                channel,
+                payload,
+            } => {
                 out.push(4);
                 out.bulk(b"pmessage");
                 out.bulk(&pattern);
@@ -651,7 +754,9 @@ impl Session {
             }
             ("SETNAME", 3) => {
                 if !valid_name(&a[2]) {
-                    out.error("ERR Client names cannot contain spaces, newlines or special characters.");
+                    out.error(
+                        "ERR Client names cannot contain spaces, newlines or special characters.",
+                    );
                 } else {
                     self.set_name(sh, a[2].to_vec());
                     out.ok();
@@ -670,7 +775,12 @@ impl Session {
                     ));
                     return;
                 }
-                if let Some(c) = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&self.id) {
+                if let Some(c) = sh
+                    .clients
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_mut(&self.id)
+                {
                     if attr == "LIB-NAME" {
                         c.lib_name = a[3].to_vec();
                     } else {
@@ -714,7 +824,10 @@ impl Session {
             }
             ("INFO", 2) => {
                 let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
-                let line = clients.get(&self.id).map(|c| client_line(self.id, c)).unwrap_or_default();
+                let line = clients
+                    .get(&self.id)
+                    .map(|c| client_line(self.id, c))
+                    .unwrap_or_default();
                 out.verbatim(format!("{line}\n").as_bytes());
             }
             ("KILL", _) if a.len() >= 3 => self.client_kill(sh, a, out),
@@ -723,8 +836,15 @@ impl Session {
             ("HELP", 2) => {
                 let lines = [
                     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                    "GETNAME", "ID", "INFO", "KILL <ip:port>", "KILL <option> <value> [<option> <value> [...]]",
-                    "LIST [options ...]", "SETNAME <name>", "SETINFO <option> <value>", "HELP",
+                    "GETNAME",
+                    "ID",
+                    "INFO",
+                    "KILL <ip:port>",
+                    "KILL <option> <value> [<option> <value> [...]]",
+                    "LIST [options ...]",
+                    "SETNAME <name>",
+                    "SETINFO <option> <value>",
+                    "HELP",
                 ];
                 out.array(lines.len());
                 for l in lines {
@@ -752,7 +872,7 @@ impl Session {
             }
             return;
         }
-        if a.len() % 2 != 0 {
+        if !a.len().is_multiple_of(2) {
             out.error("ERR syntax error");
             return;
         }
@@ -792,7 +912,9 @@ impl Session {
                 "laddr" => c.laddr.to_string() == *v,
                 "type" => v == "normal" || (v == "pubsub" && c.sub + c.psub > 0),
                 "user" => v == "default",
-                "maxage" => v.parse::<u64>().is_ok_and(|m| c.created.elapsed().as_secs() >= m),
+                "maxage" => v
+                    .parse::<u64>()
+                    .is_ok_and(|m| c.created.elapsed().as_secs() >= m),
                 _ => false,
             });
             if hit {
@@ -813,7 +935,10 @@ impl Session {
                 let cfg = sh.config.lock().unwrap_or_else(|p| p.into_inner());
                 let mut hits: Vec<(&String, &String)> = Vec::new();
                 for (k, v) in cfg.iter() {
-                    if a[2..].iter().any(|p| glob_match(&p.to_ascii_lowercase(), k.as_bytes(), true)) {
+                    if a[2..]
+                        .iter()
+                        .any(|p| glob_match(&p.to_ascii_lowercase(), k.as_bytes(), true))
+                    {
                         hits.push((k, v));
                     }
                 }
@@ -823,28 +948,52 @@ impl Session {
                     out.bulk(v.as_bytes());
                 }
             }
-            "SET" if a.len() >= 4 && a.len() % 2 == 0 => {
+            "SET" if a.len() >= 4 && a.len().is_multiple_of(2) => {
                 let mut cfg = sh.config.lock().unwrap_or_else(|p| p.into_inner());
                 let mut updates = Vec::new();
                 for p in a[2..].chunks(2) {
                     let k = lossy(&p[0]).to_ascii_lowercase();
                     let v = lossy(&p[1]);
                     let ok = match k.as_str() {
-                        "maxmemory" | "timeout" | "hz" | "maxclients" | "slowlog-log-slower-than"
-                        | "slowlog-max-len" | "lua-time-limit" | "busy-reply-threshold"
-                        | "tcp-keepalive" | "hash-max-listpack-entries" | "hash-max-listpack-value"
-                        | "set-max-intset-entries" | "set-max-listpack-entries" | "set-max-listpack-value"
-                        | "zset-max-listpack-entries" | "zset-max-listpack-value" | "list-max-listpack-size"
-                        | "proto-max-bulk-len" | "client-query-buffer-limit" => {
-                            v.trim_end_matches(['k', 'm', 'g', 'b', 'K', 'M', 'G', 'B']).parse::<i64>().is_ok()
-                        }
+                        "maxmemory"
+                        | "timeout"
+                        | "hz"
+                        | "maxclients"
+                        | "slowlog-log-slower-than"
+                        | "slowlog-max-len"
+                        | "lua-time-limit"
+                        | "busy-reply-threshold"
+                        | "tcp-keepalive"
+                        | "hash-max-listpack-entries"
+                        | "hash-max-listpack-value"
+                        | "set-max-intset-entries"
+                        | "set-max-listpack-entries"
+                        | "set-max-listpack-value"
+                        | "zset-max-listpack-entries"
+                        | "zset-max-listpack-value"
+                        | "list-max-listpack-size"
+                        | "proto-max-bulk-len"
+                        | "client-query-buffer-limit" => v
+                            .trim_end_matches(['k', 'm', 'g', 'b', 'K', 'M', 'G', 'B'])
+                            .parse::<i64>()
+                            .is_ok(),
                         "maxmemory-policy" => matches!(
                             v.to_ascii_lowercase().as_str(),
-                            "noeviction" | "allkeys-lru" | "volatile-lru" | "allkeys-lfu" | "volatile-lfu"
-                                | "allkeys-random" | "volatile-random" | "volatile-ttl"
+                            "noeviction"
+                                | "allkeys-lru"
+                                | "volatile-lru"
+                                | "allkeys-lfu"
+                                | "volatile-lfu"
+                                | "allkeys-random"
+                                | "volatile-random"
+                                | "volatile-ttl"
                         ),
                         "appendfsync" => matches!(v.as_str(), "always" | "everysec" | "no"),
-                        "requirepass" | "notify-keyspace-events" | "save" | "loglevel" | "latency-tracking" => true,
+                        "requirepass"
+                        | "notify-keyspace-events"
+                        | "save"
+                        | "loglevel"
+                        | "latency-tracking" => true,
                         _ => {
                             out.error(&format!(
                                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
@@ -868,13 +1017,18 @@ impl Session {
                 out.ok();
             }
             "RESETSTAT" if a.len() == 2 => {
-                sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner()).clear();
+                sh.cmdstats
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
                 e.stats = Default::default();
                 sh.commands.store(0, Ordering::Relaxed);
                 sh.connections.store(0, Ordering::Relaxed);
                 out.ok();
             }
-            "REWRITE" if a.len() == 2 => out.error("ERR The server is running without a config file"),
+            "REWRITE" if a.len() == 2 => {
+                out.error("ERR The server is running without a config file")
+            }
             _ => out.error(&help_err(&a[1], "CONFIG")),
         }
     }
@@ -882,9 +1036,15 @@ impl Session {
     fn cleanup(&mut self, sh: &Shared) {
         self.drop_subscriptions(sh);
         if self.watching {
-            sh.engine.lock().unwrap_or_else(|p| p.into_inner()).unwatch(self.id);
+            sh.engine
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwatch(self.id);
         }
-        sh.clients.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+        sh.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
     }
 }
 
@@ -893,7 +1053,13 @@ fn valid_name(n: &[u8]) -> bool {
 }
 
 fn client_line(id: u64, c: &ClientInfo) -> String {
-    let flags = if c.sub + c.psub > 0 { "P" } else if c.multi >= 0 { "x" } else { "N" };
+    let flags = if c.sub + c.psub > 0 {
+        "P"
+    } else if c.multi >= 0 {
+        "x"
+    } else {
+        "N"
+    };
     format!(
         "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.addr,
@@ -913,7 +1079,10 @@ fn client_line(id: u64, c: &ClientInfo) -> String {
 
 /// COMMAND [COUNT | INFO names | DOCS names | LIST | GETKEYS cmd args]
 fn command(a: &[Bytes], out: &mut Out) {
-    let sub = a.get(1).map(|s| lossy(s).to_ascii_uppercase()).unwrap_or_default();
+    let sub = a
+        .get(1)
+        .map(|s| lossy(s).to_ascii_uppercase())
+        .unwrap_or_default();
     match sub.as_str() {
         "" => {
             out.array(COMMANDS.len());
@@ -976,7 +1145,11 @@ fn command(a: &[Bytes], out: &mut Out) {
                 out.error("ERR The command has no key arguments");
                 return;
             }
-            let last = if c.last_key < 0 { args.len() as i32 + c.last_key } else { c.last_key };
+            let last = if c.last_key < 0 {
+                args.len() as i32 + c.last_key
+            } else {
+                c.last_key
+            };
             let keys: Vec<&Bytes> = (c.first_key..=last)
                 .step_by(c.step.max(1) as usize)
                 .filter_map(|i| args.get(i as usize))

@@ -10,8 +10,18 @@ use std::sync::atomic::Ordering;
 pub const REDIS_VERSION: &str = "7.2.0";
 
 const DEFAULT: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "errorstats", "cluster", "keyspace", "crdt",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+    "crdt",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
@@ -30,7 +40,10 @@ fn human(bytes: usize) -> String {
 
 /// Renders INFO for the requested sections (none: the default set).
 pub(crate) fn render(sh: &Shared, e: &mut Engine, args: &[Bytes]) -> String {
-    let mut wanted: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).to_ascii_lowercase()).collect();
+    let mut wanted: Vec<String> = args
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
     if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
         wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
     }
@@ -66,8 +79,14 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 sh.port,
                 crate::wall_ms() * 1000,
                 up / 86400,
-                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-                sh.cfg.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                sh.cfg
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
             );
         }
         "clients" => {
@@ -149,7 +168,11 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             names.sort();
             for n in names {
                 let c = st[*n];
-                let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
+                let per = if c.calls > 0 {
+                    c.usec as f64 / c.calls as f64
+                } else {
+                    0.0
+                };
                 let _ = write!(
                     s,
                     "cmdstat_{n}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",

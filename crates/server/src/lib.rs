@@ -116,7 +116,10 @@ fn initial_params(cfg: &ServerConfig, port: u16) -> BTreeMap<String, String> {
     set("bind", cfg.bind.clone());
     set("dir", cfg.dir.display().to_string());
     set("requirepass", cfg.requirepass.clone().unwrap_or_default());
-    set("appendonly", if cfg.appendonly { "yes" } else { "no" }.into());
+    set(
+        "appendonly",
+        if cfg.appendonly { "yes" } else { "no" }.into(),
+    );
     set("appendfsync", cfg.appendfsync.clone());
     set("databases", "1".into());
     set("maxmemory", "0".into());
@@ -127,7 +130,10 @@ fn initial_params(cfg: &ServerConfig, port: u16) -> BTreeMap<String, String> {
     set("hz", "10".into());
     set("save", String::new());
     set("proto-max-bulk-len", (512 * 1024 * 1024).to_string());
-    set("client-query-buffer-limit", (1024 * 1024 * 1024).to_string());
+    set(
+        "client-query-buffer-limit",
+        (1024 * 1024 * 1024).to_string(),
+    );
     set("notify-keyspace-events", String::new());
     set("lua-time-limit", "5000".into());
     set("busy-reply-threshold", "5000".into());
@@ -180,7 +186,10 @@ impl Server {
             commands: AtomicU64::new(0),
             rejected_conns: AtomicU64::new(0),
             started: Instant::now(),
-            run_id: format!("{:040x}", u128::from(incarnation) * 0x9E37_79B9 + u128::from(port)),
+            run_id: format!(
+                "{:040x}",
+                u128::from(incarnation) * 0x9E37_79B9 + u128::from(port)
+            ),
             cfg,
             port,
         });

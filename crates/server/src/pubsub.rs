@@ -12,7 +12,11 @@ pub enum Msg {
     /// A message on a channel the client subscribed to.
     Message { channel: Bytes, payload: Bytes },
     /// A message matched by a pattern the client subscribed to.
-    PMessage { pattern: Bytes, channel: Bytes, payload: Bytes },
+    PMessage {
+        pattern: Bytes,
+        channel: Bytes,
+        payload: Bytes,
+    },
     /// CLIENT KILL: close the connection.
     Kill,
 }
@@ -30,13 +34,24 @@ pub struct PubSub {
 impl PubSub {
     /// Subscribes `id` to a channel (or a pattern); returns whether it is new.
     pub fn subscribe(&mut self, pattern: bool, name: &Bytes, id: u64, tx: &Tx) -> bool {
-        let map = if pattern { &mut self.patterns } else { &mut self.channels };
-        map.entry(name.clone()).or_default().insert(id, tx.clone()).is_none()
+        let map = if pattern {
+            &mut self.patterns
+        } else {
+            &mut self.channels
+        };
+        map.entry(name.clone())
+            .or_default()
+            .insert(id, tx.clone())
+            .is_none()
     }
 
     /// Unsubscribes `id`; returns whether it was subscribed.
     pub fn unsubscribe(&mut self, pattern: bool, name: &[u8], id: u64) -> bool {
-        let map = if pattern { &mut self.patterns } else { &mut self.channels };
+        let map = if pattern {
+            &mut self.patterns
+        } else {
+            &mut self.channels
+        };
         let Some(subs) = map.get_mut(name) else {
             return false;
         };
@@ -53,7 +68,10 @@ impl PubSub {
         let mut n = 0;
         if let Some(subs) = self.channels.get(channel) {
             for tx in subs.values() {
-                let m = Msg::Message { channel: channel.clone(), payload: payload.clone() };
+                let m = Msg::Message {
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                };
                 if tx.try_send(m).is_ok() {
                     n += 1;
                 } else {
@@ -66,7 +84,11 @@ impl PubSub {
                 continue;
             }
             for tx in subs.values() {
-                let m = Msg::PMessage { pattern: pat.clone(), channel: channel.clone(), payload: payload.clone() };
+                let m = Msg::PMessage {
+                    pattern: pat.clone(),
+                    channel: channel.clone(),
+                    payload: payload.clone(),
+                };
                 if tx.try_send(m).is_ok() {
                     n += 1;
                 }

@@ -1,12 +1,13 @@
 //! Hashes: an add-wins map of fields whose values follow the string rules.
 
-use super::keys::{parse_cursor, scan_opts};
+use super::keys::{ScanOpts, parse_cursor, scan_opts};
 use super::{blob, get_hash, prepare_create};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use crate::glob::glob_match;
-use concord_crdt::num::{format_f64, parse_f64, parse_i64};
+use concord_crdt::f80::F80;
+use concord_crdt::num::parse_i64;
 use concord_crdt::{Amount, Blob, OpKind};
 use concord_resp::Out;
 
@@ -147,7 +148,9 @@ pub fn hincrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let by = a.int(3)?;
     let cur = match get_hash(e, key)?.and_then(|h| h.get(a.get(2))) {
         None => 0,
-        Some(v) => parse_i64(&v.read()).ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?,
+        Some(v) => {
+            parse_i64(&v.read()).ok_or_else(|| CmdError::msg("ERR hash value is not an integer"))?
+        }
     };
     let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
     prepare_create(e, key);
@@ -159,12 +162,17 @@ pub fn hincrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// HINCRBYFLOAT key field increment
 pub fn hincrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let key = a.get(1);
-    let by = a.float(3)?;
+    let by = F80::parse(a.get(3)).ok_or(CmdError::NotFloat)?;
+    if !by.is_finite() {
+        return Err(CmdError::msg("ERR value is NaN or Infinity"));
+    }
     let cur = match get_hash(e, key)?.and_then(|h| h.get(a.get(2))) {
-        None => 0.0,
-        Some(v) => parse_f64(&v.read()).ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?,
+        None => F80::ZERO,
+        Some(v) => {
+            F80::parse(&v.read()).ok_or_else(|| CmdError::msg("ERR hash value is not a float"))?
+        }
     };
-    let new = cur + by;
+    let new = cur.plus(by);
     if !new.is_finite() {
         return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
     }
@@ -173,7 +181,7 @@ pub fn hincrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let shown = get_hash(e, key)?
         .and_then(|h| h.get(a.get(2)))
         .map(|v| v.read().into_owned())
-        .unwrap_or_else(|| format_f64(new).into_bytes());
+        .unwrap_or_else(|| new.to_human().into_bytes());
     out.bulk(&shown);
     Ok(())
 }
@@ -186,14 +194,15 @@ pub fn hrandfield(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         4 | 5.. => return Err(CmdError::Syntax),
         _ => false,
     };
-    if let Some(c) = count {
-        if c.unsigned_abs() > (i64::MAX as u64) / 2 && withvalues {
-            return Err(CmdError::msg("ERR value is out of range"));
-        }
+    if withvalues && count.is_some_and(|c| c.unsigned_abs() > (i64::MAX as u64) / 2) {
+        return Err(CmdError::msg("ERR value is out of range"));
     }
     let entries: Vec<(Blob, Blob)> = match get_hash(e, a.get(1))? {
         None => Vec::new(),
-        Some(h) => h.iter().map(|(f, v)| (blob(f), Blob::from(v.read()))).collect(),
+        Some(h) => h
+            .iter()
+            .map(|(f, v)| (blob(f), Blob::from(v.read())))
+            .collect(),
     };
     let picks = random_picks(e, entries.len(), count);
     match picks {
@@ -251,7 +260,12 @@ pub(crate) fn random_picks(e: &mut Engine, len: usize, count: Option<i64>) -> Op
 /// HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES]
 pub fn hscan(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let cursor = parse_cursor(a.get(2))?;
-    let (pat, count, _, novalues) = scan_opts(a, 3, false)?;
+    let ScanOpts {
+        pat,
+        count,
+        novalues,
+        ..
+    } = scan_opts(a, 3, false)?;
     let mut found: Vec<(Blob, Blob)> = Vec::new();
     let mut next = 0;
     if let Some(h) = get_hash(e, a.get(1))? {

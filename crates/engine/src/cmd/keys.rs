@@ -1,7 +1,7 @@
 //! Generic key commands: existence, deletion, renaming, expiry, scanning.
 
-use super::strings::expiry_at;
 use super::blob;
+use super::strings::expiry_at;
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
@@ -44,7 +44,12 @@ pub fn type_(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 }
 
 /// The names of the visible keys among `candidates` that match the filters.
-fn filter_keys(e: &mut Engine, candidates: Vec<Blob>, pat: Option<&[u8]>, kind: Option<&str>) -> Vec<Blob> {
+fn filter_keys(
+    e: &mut Engine,
+    candidates: Vec<Blob>,
+    pat: Option<&[u8]>,
+    kind: Option<&str>,
+) -> Vec<Blob> {
     candidates
         .into_iter()
         .filter(|k| pat.is_none_or(|p| glob_match(p, k, false)))
@@ -74,8 +79,24 @@ pub(crate) fn parse_cursor(b: &[u8]) -> Result<u64, CmdError> {
         .ok_or_else(|| CmdError::msg("ERR invalid cursor"))
 }
 
+/// What the SCAN family's options ask for.
+pub(crate) struct ScanOpts<'a> {
+    /// MATCH pattern (`None` when absent or `*`).
+    pub pat: Option<&'a [u8]>,
+    /// COUNT hint.
+    pub count: usize,
+    /// TYPE filter (SCAN only).
+    pub kind: Option<String>,
+    /// NOVALUES (HSCAN only).
+    pub novalues: bool,
+}
+
 /// Parses MATCH / COUNT (/ TYPE when allowed) of the SCAN family from argument `from`.
-pub(crate) fn scan_opts<'a>(a: Args<'a>, from: usize, allow_type: bool) -> Result<(Option<&'a [u8]>, usize, Option<String>, bool), CmdError> {
+pub(crate) fn scan_opts<'a>(
+    a: Args<'a>,
+    from: usize,
+    allow_type: bool,
+) -> Result<ScanOpts<'a>, CmdError> {
     let (mut pat, mut count, mut kind, mut novalues) = (None, 10usize, None, false);
     let mut i = from;
     while i < a.len() {
@@ -104,13 +125,20 @@ pub(crate) fn scan_opts<'a>(a: Args<'a>, from: usize, allow_type: bool) -> Resul
     }
     // A pattern of just "*" matches everything; skip the matching work.
     let pat = pat.filter(|p| *p != b"*");
-    Ok((pat, count, kind, novalues))
+    Ok(ScanOpts {
+        pat,
+        count,
+        kind,
+        novalues,
+    })
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]
 pub fn scan(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let cursor = parse_cursor(a.get(1))?;
-    let (pat, count, kind, _) = scan_opts(a, 2, true)?;
+    let ScanOpts {
+        pat, count, kind, ..
+    } = scan_opts(a, 2, true)?;
     let mut found = Vec::new();
     let next = e.raw_keys().scan(cursor, count, |k, _| found.push(blob(k)));
     let found = filter_keys(e, found, pat, kind.as_deref());
@@ -150,7 +178,11 @@ pub(crate) fn content_of(ks: &KeyState) -> Option<Content> {
     match ks.visible()? {
         Kind::Str => Some(Content::Str(ks.string.as_ref()?.read().into())),
         Kind::Hash => Some(Content::Hash(
-            ks.hash.as_ref()?.iter().map(|(f, v)| (blob(f), Blob::from(v.read()))).collect(),
+            ks.hash
+                .as_ref()?
+                .iter()
+                .map(|(f, v)| (blob(f), Blob::from(v.read())))
+                .collect(),
         )),
         Kind::Set => Some(Content::Set(ks.set.as_ref()?.iter().map(blob).collect())),
     }
@@ -214,7 +246,9 @@ pub fn copy(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let (src, dst) = (a.get(1), a.get(2));
     if src == dst {
-        return Err(CmdError::msg("ERR source and destination objects are the same"));
+        return Err(CmdError::msg(
+            "ERR source and destination objects are the same",
+        ));
     }
     let Some(ks) = e.lookup(src, false) else {
         out.int(0);
@@ -239,7 +273,6 @@ pub fn expire(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let name = a.name();
     let secs = !name.starts_with('p');
     let abs = name.ends_with("at");
-    let n = a.int(2)?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for i in 3..a.len() {
         match a.upper(i).as_str() {
@@ -256,11 +289,16 @@ pub fn expire(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
     }
     if nx && (xx || gt || lt) {
-        return Err(CmdError::msg("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(CmdError::msg(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if gt && lt {
-        return Err(CmdError::msg("ERR GT and LT options at the same time are not compatible"));
+        return Err(CmdError::msg(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
+    let n = a.int(2)?;
     let at = expiry_at(e, n, secs, abs, true, &name)?;
     let key = a.get(1);
     let Some(ks) = e.lookup(key, true) else {
@@ -270,7 +308,7 @@ pub fn expire(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let cur = ks.expires_at();
     let ok = match cur {
         None => !(xx || gt),
-        Some(c) => !nx && !(gt && at <= c as i64) && !(lt && at >= c as i64),
+        Some(c) => !nx && (!gt || at > c as i64) && (!lt || at < c as i64),
     };
     if !ok {
         out.int(0);
@@ -300,7 +338,11 @@ fn ttl_ms(e: &mut Engine, key: &[u8]) -> i64 {
 /// TTL key
 pub fn ttl(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let t = ttl_ms(e, a.get(1));
-    out.int(if t < 0 { t } else { (t + 500) / 1000 });
+    out.int(if t < 0 {
+        t
+    } else {
+        t.saturating_add(500) / 1000
+    });
     Ok(())
 }
 
@@ -319,7 +361,7 @@ pub fn expiretime(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         Some(ks) => match ks.expires_at() {
             None => -1,
             Some(at) if ms => at as i64,
-            Some(at) => (at as i64 + 500) / 1000,
+            Some(at) => (at as i64).saturating_add(500) / 1000,
         },
     };
     out.int(r);
@@ -329,7 +371,9 @@ pub fn expiretime(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// PERSIST key
 pub fn persist(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let key = a.get(1);
-    let has = e.lookup(key, true).is_some_and(|ks| ks.expires_at().is_some());
+    let has = e
+        .lookup(key, true)
+        .is_some_and(|ks| ks.expires_at().is_some());
     if has {
         e.emit(key, OpKind::Expire(None));
     }
@@ -364,12 +408,6 @@ pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    if a.len() != 3 || !matches!(sub.as_str(), "ENCODING" | "FREQ" | "IDLETIME" | "REFCOUNT") {
-        return Err(CmdError::msg(format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(a.get(1))
-        )));
-    }
     let Some(ks) = e.lookup(a.get(2), false) else {
         out.null();
         return Ok(());
@@ -391,8 +429,16 @@ pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 fn encoding(ks: &KeyState) -> &'static str {
     match ks.visible() {
         Some(Kind::Str) => {
-            let v = ks.string.as_ref().map(|s| s.read().into_owned()).unwrap_or_default();
-            if v.len() <= 20 && concord_crdt::num::parse_i64(&v).is_some() {
+            let v = ks
+                .string
+                .as_ref()
+                .map(|s| s.read().into_owned())
+                .unwrap_or_default();
+            // INCRBYFLOAT results are never int-encoded in Redis.
+            let float = ks.string.as_ref().is_some_and(|s| {
+                s.incs.is_some() && matches!(s.numeric(), Some(concord_crdt::Numeric::Float(_)))
+            });
+            if !float && v.len() <= 20 && concord_crdt::num::parse_i64(&v).is_some() {
                 "int"
             } else if v.len() <= 44 {
                 "embstr"
@@ -409,7 +455,9 @@ fn encoding(ks: &KeyState) -> &'static str {
         }
         Some(Kind::Set) => {
             let s = ks.set.as_ref();
-            if s.is_some_and(|s| s.len() <= 512 && s.iter().all(|m| concord_crdt::num::parse_i64(m).is_some())) {
+            if s.is_some_and(|s| {
+                s.len() <= 512 && s.iter().all(|m| concord_crdt::num::parse_i64(m).is_some())
+            }) {
                 "intset"
             } else if s.is_some_and(|s| s.len() <= 128 && s.iter().all(|m| m.len() <= 64)) {
                 "listpack"

@@ -13,7 +13,11 @@ use concord_crdt::{Blob, Counted, KeyState, Kind, OpKind, OrMap, OrSet};
 use std::borrow::Cow;
 
 /// The visible value of `key` if it is of `kind`; WRONGTYPE if it is of another.
-pub(crate) fn typed<'e>(e: &'e mut Engine, key: &[u8], kind: Kind) -> Result<Option<&'e KeyState>, CmdError> {
+pub(crate) fn typed<'e>(
+    e: &'e mut Engine,
+    key: &[u8],
+    kind: Kind,
+) -> Result<Option<&'e KeyState>, CmdError> {
     match e.lookup(key, false) {
         None => Ok(None),
         Some(ks) => match ks.visible() {
@@ -25,8 +29,13 @@ pub(crate) fn typed<'e>(e: &'e mut Engine, key: &[u8], kind: Kind) -> Result<Opt
 }
 
 /// The visible string value of `key`.
-pub(crate) fn get_str<'e>(e: &'e mut Engine, key: &[u8]) -> Result<Option<Cow<'e, [u8]>>, CmdError> {
-    Ok(typed(e, key, Kind::Str)?.and_then(|ks| ks.string.as_deref()).map(Counted::read))
+pub(crate) fn get_str<'e>(
+    e: &'e mut Engine,
+    key: &[u8],
+) -> Result<Option<Cow<'e, [u8]>>, CmdError> {
+    Ok(typed(e, key, Kind::Str)?
+        .and_then(|ks| ks.string.as_deref())
+        .map(Counted::read))
 }
 
 /// The visible hash of `key`.

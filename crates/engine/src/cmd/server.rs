@@ -49,12 +49,19 @@ pub fn digest(e: &mut Engine) -> u64 {
     keys.sort_unstable();
     let mut d = Digest::new();
     for k in keys {
-        let Some(ks) = e.raw_keys().get(k) else { continue };
+        let Some(ks) = e.raw_keys().get(k) else {
+            continue;
+        };
         let Some(kind) = ks.visible() else { continue };
         d.bytes(k);
         d.bytes(kind.name().as_bytes());
         match kind {
-            Kind::Str => d.bytes(&ks.string.as_ref().map(|s| s.read().into_owned()).unwrap_or_default()),
+            Kind::Str => d.bytes(
+                &ks.string
+                    .as_ref()
+                    .map(|s| s.read().into_owned())
+                    .unwrap_or_default(),
+            ),
             Kind::Hash => {
                 let mut f: Vec<(Vec<u8>, Vec<u8>)> = ks
                     .hash

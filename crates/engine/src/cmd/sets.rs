@@ -1,7 +1,7 @@
 //! Sets: add-wins observed-remove sets of byte strings.
 
 use super::hashes::random_picks;
-use super::keys::{parse_cursor, restore, scan_opts};
+use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
 use super::{blob, get_set, prepare_create};
 use crate::Engine;
 use crate::args::Args;
@@ -41,7 +41,10 @@ pub fn srem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.int(0);
         return Ok(());
     };
-    let gone: Vec<Blob> = dedup(a.from(2)).into_iter().filter(|m| s.contains(m)).collect();
+    let gone: Vec<Blob> = dedup(a.from(2))
+        .into_iter()
+        .filter(|m| s.contains(m))
+        .collect();
     let n = gone.len();
     if n > 0 {
         e.emit(key, OpKind::SRem(gone));
@@ -52,7 +55,9 @@ pub fn srem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// The members of the set at `key` (empty when absent).
 fn members(e: &mut Engine, key: &[u8]) -> Result<Vec<Blob>, CmdError> {
-    Ok(get_set(e, key)?.map(|s| s.iter().map(blob).collect()).unwrap_or_default())
+    Ok(get_set(e, key)?
+        .map(|s| s.iter().map(blob).collect())
+        .unwrap_or_default())
 }
 
 /// SMEMBERS key
@@ -95,7 +100,9 @@ pub fn spop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let count = match a.len() {
         2 => None,
         3 => {
-            let c = a.int(2).map_err(|_| CmdError::msg("ERR value is out of range, must be positive"))?;
+            let c = a
+                .int(2)
+                .map_err(|_| CmdError::msg("ERR value is out of range, must be positive"))?;
             if c < 0 {
                 return Err(CmdError::msg("ERR value is out of range, must be positive"));
             }
@@ -154,8 +161,12 @@ pub fn srandmember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// SMOVE source destination member
 pub fn smove(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let (src, dst, m) = (a.get(1), a.get(2), a.get(3));
+    // Redis's order: a missing source answers 0 before any type check.
+    if e.lookup(src, true).is_none() {
+        out.int(0);
+        return Ok(());
+    }
     let has = get_set(e, src)?.is_some_and(|s| s.contains(m));
-    // The destination's type is checked even when the member is missing, as in Redis.
     get_set(e, dst)?;
     if !has {
         out.int(0);
@@ -263,19 +274,25 @@ pub fn salgebra_store(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT n]
 pub fn sintercard(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let numkeys = a.int(1).map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
+    let numkeys = a
+        .int(1)
+        .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
     if numkeys <= 0 {
         return Err(CmdError::msg("ERR numkeys should be greater than 0"));
     }
     let numkeys = numkeys as usize;
     if numkeys > a.len() - 2 {
-        return Err(CmdError::msg("ERR Number of keys can't be greater than number of args"));
+        return Err(CmdError::msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
     }
     let mut limit = 0usize;
     let mut i = 2 + numkeys;
     while i < a.len() {
         if a.is(i, "limit") && i + 1 < a.len() {
-            let l = a.int(i + 1).map_err(|_| CmdError::msg("ERR LIMIT can't be negative"))?;
+            let l = a
+                .int(i + 1)
+                .map_err(|_| CmdError::msg("ERR LIMIT can't be negative"))?;
             if l < 0 {
                 return Err(CmdError::msg("ERR LIMIT can't be negative"));
             }
@@ -286,7 +303,11 @@ pub fn sintercard(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
     }
     let r = combine(e, &a.0[2..2 + numkeys], Algebra::Inter)?;
-    let n = if limit > 0 { r.len().min(limit) } else { r.len() };
+    let n = if limit > 0 {
+        r.len().min(limit)
+    } else {
+        r.len()
+    };
     out.int(n as i64);
     Ok(())
 }
@@ -294,16 +315,20 @@ pub fn sintercard(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// SSCAN key cursor [MATCH pattern] [COUNT n]
 pub fn sscan(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let cursor = parse_cursor(a.get(2))?;
-    let (pat, count, _, _) = scan_opts(a, 3, false)?;
+    let ScanOpts { pat, count, .. } = scan_opts(a, 3, false)?;
     let mut found: Vec<Blob> = Vec::new();
     let mut next = 0;
     if let Some(s) = get_set(e, a.get(1))? {
         let small = s.len() <= 128;
-        next = s.map().scan(if small { 0 } else { cursor }, if small { usize::MAX } else { count }, |m, _| {
-            if pat.is_none_or(|p| glob_match(p, m, false)) {
-                found.push(blob(m));
-            }
-        });
+        next = s.map().scan(
+            if small { 0 } else { cursor },
+            if small { usize::MAX } else { count },
+            |m, _| {
+                if pat.is_none_or(|p| glob_match(p, m, false)) {
+                    found.push(blob(m));
+                }
+            },
+        );
     }
     out.array(2);
     out.bulk(next.to_string().as_bytes());

@@ -4,7 +4,8 @@ use super::{MAX_STRING, blob, get_str, prepare_create, too_big, typed};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use concord_crdt::num::{format_f64, parse_f64, parse_i64};
+use concord_crdt::f80::F80;
+use concord_crdt::num::parse_i64;
 use concord_crdt::{Amount, Kind, OpKind, Ttl};
 use concord_resp::Out;
 
@@ -55,32 +56,71 @@ pub fn get(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL]
-pub fn set(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let (mut nx, mut xx, mut get, mut keepttl) = (false, false, false, false);
-    let mut expire: Option<(bool, bool, i64)> = None;
-    let mut i = 3;
+/// The expiry options SET and GETEX share: which unit and where its argument is.
+#[derive(Default)]
+struct ExpiryOpts {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    /// (option name upper-cased, index of its argument)
+    expire: Option<(String, usize)>,
+}
+
+/// Parses options as Redis's `parseExtendedStringArgumentsOrReply` does: conflicting
+/// options are a syntax error; the same expiry unit may repeat (the last one counts); the
+/// expiry value itself is parsed afterwards.
+fn parse_opts(a: &Args, from: usize, set: bool) -> Result<ExpiryOpts, CmdError> {
+    let mut o = ExpiryOpts::default();
+    let mut i = from;
     while i < a.len() {
         let opt = a.upper(i);
         let has_next = i + 1 < a.len();
+        let unit_free = |o: &ExpiryOpts, u: &str| {
+            !o.keepttl && !o.persist && o.expire.as_ref().is_none_or(|(x, _)| x == u)
+        };
         match opt.as_str() {
-            "NX" if !xx => nx = true,
-            "XX" if !nx => xx = true,
-            "GET" => get = true,
-            "KEEPTTL" if expire.is_none() => keepttl = true,
-            "EX" | "PX" | "EXAT" | "PXAT" if !keepttl && expire.is_none() && has_next => {
-                let n = a.int(i + 1)?;
-                expire = Some((opt == "EX" || opt == "EXAT", opt.ends_with("AT"), n));
+            "NX" if set && !o.xx => o.nx = true,
+            "XX" if set && !o.nx => o.xx = true,
+            "GET" if set => o.get = true,
+            "KEEPTTL" if set && !o.persist && o.expire.is_none() => o.keepttl = true,
+            "PERSIST" if !set && o.expire.is_none() => o.persist = true,
+            "EX" | "PX" | "EXAT" | "PXAT" if has_next && unit_free(&o, &opt) => {
+                o.expire = Some((opt, i + 1));
                 i += 1;
             }
             _ => return Err(CmdError::Syntax),
         }
         i += 1;
     }
-    let at = match expire {
-        Some((secs, abs, n)) => Some(expiry_at(e, n, secs, abs, false, "set")?),
-        None => None,
-    };
+    Ok(o)
+}
+
+/// The absolute expiry the options ask for, if any.
+fn opts_expiry(e: &Engine, a: &Args, o: &ExpiryOpts, cmd: &str) -> Result<Option<i64>, CmdError> {
+    match &o.expire {
+        None => Ok(None),
+        Some((unit, i)) => {
+            let n = a.int(*i)?;
+            let secs = unit == "EX" || unit == "EXAT";
+            Ok(Some(expiry_at(
+                e,
+                n,
+                secs,
+                unit.ends_with("AT"),
+                false,
+                cmd,
+            )?))
+        }
+    }
+}
+
+/// SET key value [NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL]
+pub fn set(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let o = parse_opts(&a, 3, true)?;
+    let at = opts_expiry(e, &a, &o, "set")?;
+    let (nx, xx, get, keepttl) = (o.nx, o.xx, o.get, o.keepttl);
     let key = a.get(1);
     let old = if get {
         get_str(e, key)?.map(|v| v.into_owned())
@@ -170,34 +210,21 @@ pub fn getdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// GETEX key [EX|PX|EXAT|PXAT n|PERSIST]
 pub fn getex(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let mut change: Option<Option<i64>> = None;
-    let mut i = 2;
-    while i < a.len() {
-        let opt = a.upper(i);
-        match opt.as_str() {
-            "PERSIST" if change.is_none() => change = Some(None),
-            "EX" | "PX" | "EXAT" | "PXAT" if change.is_none() && i + 1 < a.len() => {
-                let n = a.int(i + 1)?;
-                let at = expiry_at(e, n, opt == "EX" || opt == "EXAT", opt.ends_with("AT"), false, "getex")?;
-                change = Some(Some(at));
-                i += 1;
-            }
-            _ => return Err(CmdError::Syntax),
-        }
-        i += 1;
-    }
+    let o = parse_opts(&a, 2, false)?;
     let key = a.get(1);
+    // Redis's order: a missing key answers nil before the expiry value is checked.
     let Some(v) = get_str(e, key)?.map(|v| v.into_owned()) else {
         out.null();
         return Ok(());
     };
-    match change {
-        Some(Some(at)) if at as u64 <= e.now() => e.emit(key, OpKind::DelKey),
-        Some(Some(at)) => e.emit(key, OpKind::Expire(Some(at as u64))),
-        Some(None) => {
-            if e.lookup(key, false).is_some_and(|ks| ks.expires_at().is_some()) {
-                e.emit(key, OpKind::Expire(None));
-            }
+    match opts_expiry(e, &a, &o, "getex")? {
+        Some(at) if at as u64 <= e.now() => e.emit(key, OpKind::DelKey),
+        Some(at) => e.emit(key, OpKind::Expire(Some(at as u64))),
+        None if o.persist
+            && e.lookup(key, false)
+                .is_some_and(|ks| ks.expires_at().is_some()) =>
+        {
+            e.emit(key, OpKind::Expire(None));
         }
         None => {}
     }
@@ -219,7 +246,7 @@ pub fn mget(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// MSET key value [key value ...]
 pub fn mset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(CmdError::Arity(a.name()));
     }
     for pair in a.from(1).chunks(2) {
@@ -231,7 +258,7 @@ pub fn mset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// MSETNX key value [key value ...]
 pub fn msetnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    if a.len() % 2 == 0 {
+    if a.len().is_multiple_of(2) {
         return Err(CmdError::Arity(a.name()));
     }
     for pair in a.from(1).chunks(2) {
@@ -368,17 +395,19 @@ pub fn decrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 pub fn incrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let key = a.get(1);
     let cur = match get_str(e, key)? {
-        None => 0.0,
-        Some(v) => parse_f64(&v).ok_or(CmdError::NotFloat)?,
+        None => F80::ZERO,
+        Some(v) => F80::parse(&v).ok_or(CmdError::NotFloat)?,
     };
-    let by = a.float(2)?;
-    let new = cur + by;
+    let by = F80::parse(a.get(2)).ok_or(CmdError::NotFloat)?;
+    let new = cur.plus(by);
     if !new.is_finite() {
         return Err(CmdError::msg("ERR increment would produce NaN or Infinity"));
     }
     prepare_create(e, key);
     e.emit(key, OpKind::IncrStr(Amount::Float(by)));
-    let shown = get_str(e, key)?.map(|v| v.into_owned()).unwrap_or_else(|| format_f64(new).into_bytes());
+    let shown = get_str(e, key)?
+        .map(|v| v.into_owned())
+        .unwrap_or_else(|| new.to_human().into_bytes());
     out.bulk(&shown);
     Ok(())
 }
@@ -409,7 +438,9 @@ pub fn lcs(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let (n, m) = (sa.len(), sb.len());
     if (n + 1).saturating_mul(m + 1) > 512 * 1024 * 1024 / 4 {
-        return Err(CmdError::msg("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+        return Err(CmdError::msg(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
     }
     let w = m + 1;
     let mut dp = vec![0u32; (n + 1) * w];
@@ -424,9 +455,9 @@ pub fn lcs(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let total = dp[n * w + m] as usize;
     let mut s = vec![0u8; total];
-    let mut matches: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
+    let mut matches: Vec<LcsMatch> = Vec::new();
     let (mut i, mut j, mut k) = (n, m, total);
-    let mut cur: Option<((usize, usize), (usize, usize))> = None;
+    let mut cur: Option<(Span, Span)> = None;
     while i > 0 && j > 0 {
         if sa[i - 1] == sb[j - 1] {
             k -= 1;
@@ -486,10 +517,21 @@ pub fn lcs(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
+/// An inclusive index range of a match.
+type Span = (usize, usize);
+/// A match: its range in each string and its length.
+type LcsMatch = (Span, Span, usize);
+
 fn lcs_str(e: &mut Engine, key: &[u8]) -> Result<Vec<u8>, CmdError> {
     match typed(e, key, Kind::Str) {
-        Ok(Some(ks)) => Ok(ks.string.as_deref().map(|s| s.read().into_owned()).unwrap_or_default()),
+        Ok(Some(ks)) => Ok(ks
+            .string
+            .as_deref()
+            .map(|s| s.read().into_owned())
+            .unwrap_or_default()),
         Ok(None) => Ok(Vec::new()),
-        Err(_) => Err(CmdError::msg("ERR The specified keys must contain string values")),
+        Err(_) => Err(CmdError::msg(
+            "ERR The specified keys must contain string values",
+        )),
     }
 }

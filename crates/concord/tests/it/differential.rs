@@ -1,0 +1,479 @@
+//! Differential tests: the same randomized command sequences go to Debian's redis-server
+//! and to Concord, and the replies must be equal (sorted where Redis's order is unordered).
+
+use crate::support::{Conn, Reply, Rng, b, concord, redis, seed};
+
+const KEYS: &[&str] = &["k0", "k1", "k2", "k3", "{k}4"];
+
+fn key(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(KEYS))
+}
+
+fn value(r: &mut Rng) -> Vec<u8> {
+    match r.below(16) {
+        0 => Vec::new(),
+        1 => b("0"),
+        2 => b("-1"),
+        3 => b("10"),
+        4 => b("3.5"),
+        5 => b("-2.25"),
+        6 => b("abc"),
+        7 => b("9223372036854775807"),
+        8 => b("-9223372036854775808"),
+        9 => b("1e3"),
+        10 => b(" 1"),
+        11 => vec![0, 255, b'\r', b'\n', 7],
+        12 => vec![b'x'; 3000 + r.below(3000)],
+        13 => b("007"),
+        _ => (r.below(200) as i64 - 100).to_string().into_bytes(),
+    }
+}
+
+fn int_arg(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&[
+        "0",
+        "1",
+        "-1",
+        "5",
+        "-5",
+        "100",
+        "abc",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "3.5",
+        "",
+        "17",
+    ]))
+}
+
+fn float_arg(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&[
+        "0.5", "1.5", "-0.25", "3", "1e2", "abc", "inf", "-7", "2.75", "",
+    ]))
+}
+
+fn small_index(r: &mut Rng) -> Vec<u8> {
+    (r.below(30) as i64 - 10).to_string().into_bytes()
+}
+
+fn field(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["f0", "f1", "f2", "f3", ""]))
+}
+
+fn member(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["a", "b", "c", "d", "1", "2", "", "\x00z"]))
+}
+
+fn cmd(words: &[&str]) -> Vec<Vec<u8>> {
+    words.iter().map(|w| b(w)).collect()
+}
+
+fn gen_string(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    match r.below(24) {
+        0 | 1 => vec![b("GET"), k],
+        2 | 3 => {
+            let mut c = vec![b("SET"), k, value(r)];
+            for _ in 0..r.below(3) {
+                match r.below(8) {
+                    0 => c.push(b("NX")),
+                    1 => c.push(b("XX")),
+                    2 => c.push(b("GET")),
+                    3 => c.push(b("KEEPTTL")),
+                    4 => c.extend([b("EX"), b(r.pick(&["100", "0", "-5", "abc", "200"]))]),
+                    5 => c.extend([b("PX"), b(r.pick(&["100000", "0", "300000"]))]),
+                    6 => c.push(b("BOGUS")),
+                    _ => c.extend([b("EXAT"), b("99999999999")]),
+                }
+            }
+            c
+        }
+        4 => vec![b("SETNX"), k, value(r)],
+        5 => vec![
+            b(r.pick(&["SETEX", "PSETEX"])),
+            k,
+            b(r.pick(&["100", "0", "-1", "abc", "100000"])),
+            value(r),
+        ],
+        6 => vec![b("GETSET"), k, value(r)],
+        7 => vec![b("GETDEL"), k],
+        8 => {
+            let mut c = vec![b("GETEX"), k];
+            match r.below(4) {
+                0 => c.extend([b("EX"), b("100")]),
+                1 => c.push(b("PERSIST")),
+                2 => c.extend([b("PX"), b("-3")]),
+                _ => {}
+            }
+            c
+        }
+        9 => {
+            let mut c = vec![b("MGET")];
+            for _ in 0..1 + r.below(4) {
+                c.push(key(r));
+            }
+            c
+        }
+        10 => {
+            let mut c = vec![b(r.pick(&["MSET", "MSETNX"]))];
+            for _ in 0..1 + r.below(3) {
+                c.push(key(r));
+                c.push(value(r));
+            }
+            if r.chance(10) {
+                c.pop();
+            }
+            c
+        }
+        11 => vec![b("APPEND"), k, value(r)],
+        12 => vec![b("STRLEN"), k],
+        13 => vec![
+            b(r.pick(&["GETRANGE", "SUBSTR"])),
+            k,
+            small_index(r),
+            small_index(r),
+        ],
+        14 => vec![
+            b("SETRANGE"),
+            k,
+            b(r.pick(&["0", "1", "5", "-1", "abc", "20"])),
+            value(r),
+        ],
+        15 => vec![b("INCR"), k],
+        16 => vec![b("DECR"), k],
+        17 => vec![b(r.pick(&["INCRBY", "DECRBY"])), k, int_arg(r)],
+        18 => vec![b("INCRBYFLOAT"), k, float_arg(r)],
+        19 => {
+            let mut c = vec![b("LCS"), k, key(r)];
+            match r.below(4) {
+                0 => c.push(b("LEN")),
+                1 => c.extend([b("IDX"), b("WITHMATCHLEN")]),
+                2 => c.extend([b("IDX"), b("MINMATCHLEN"), b("2")]),
+                _ => {}
+            }
+            c
+        }
+        20 => vec![b("TYPE"), k],
+        21 => vec![b("DEL"), k],
+        22 => vec![b("GET")],
+        _ => vec![b("SET"), k],
+    }
+}
+
+fn gen_hash(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    match r.below(18) {
+        0..=2 => {
+            let mut c = vec![b(r.pick(&["HSET", "HMSET"])), k];
+            for _ in 0..1 + r.below(3) {
+                c.push(field(r));
+                c.push(value(r));
+            }
+            if r.chance(8) {
+                c.pop();
+            }
+            c
+        }
+        3 => vec![b("HSETNX"), k, field(r), value(r)],
+        4 => vec![b("HGET"), k, field(r)],
+        5 => vec![b("HMGET"), k, field(r), field(r)],
+        6 => vec![b("HGETALL"), k],
+        7 => vec![b("HDEL"), k, field(r), field(r)],
+        8 => vec![b("HEXISTS"), k, field(r)],
+        9 => vec![b("HLEN"), k],
+        10 => vec![b("HKEYS"), k],
+        11 => vec![b("HVALS"), k],
+        12 => vec![b("HINCRBY"), k, field(r), int_arg(r)],
+        13 => vec![b("HINCRBYFLOAT"), k, field(r), float_arg(r)],
+        14 => vec![b("HSTRLEN"), k, field(r)],
+        15 => vec![b("SET"), k, value(r)],
+        16 => vec![b("DEL"), k],
+        _ => vec![b("HGET"), k],
+    }
+}
+
+fn gen_set(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    match r.below(18) {
+        0..=2 => {
+            let mut c = vec![b("SADD"), k];
+            for _ in 0..1 + r.below(4) {
+                c.push(member(r));
+            }
+            c
+        }
+        3 => vec![b("SREM"), k, member(r), member(r)],
+        4 => vec![b("SMEMBERS"), k],
+        5 => vec![b("SISMEMBER"), k, member(r)],
+        6 => vec![b("SMISMEMBER"), k, member(r), member(r)],
+        7 => vec![b("SCARD"), k],
+        8 => vec![b("SMOVE"), k, key(r), member(r)],
+        9 => vec![b(r.pick(&["SINTER", "SUNION", "SDIFF"])), k, key(r), key(r)],
+        10 => vec![
+            b(r.pick(&["SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"])),
+            k,
+            key(r),
+            key(r),
+        ],
+        11 => {
+            let mut c = vec![b("SINTERCARD"), b(r.pick(&["2", "0", "5", "x"])), k, key(r)];
+            if r.chance(50) {
+                c.extend([b("LIMIT"), b(r.pick(&["1", "0", "-1"]))]);
+            }
+            c
+        }
+        12 => vec![b("SET"), k, value(r)],
+        13 => vec![b("DEL"), k],
+        14 => vec![b("SRANDMEMBER"), k, b("0")],
+        15 => vec![b("SPOP"), b("nokey"), b("2")],
+        _ => vec![b("SADD"), k],
+    }
+}
+
+fn gen_keys(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    match r.below(24) {
+        0 => vec![b("SET"), k, value(r)],
+        1 => vec![b("SADD"), k, member(r)],
+        2 => vec![b("HSET"), k, field(r), value(r)],
+        3 => vec![b("INCR"), k],
+        4 => vec![b(r.pick(&["DEL", "UNLINK"])), k, key(r)],
+        5 => vec![b(r.pick(&["EXISTS", "TOUCH"])), k.clone(), key(r), k],
+        6 => vec![b("TYPE"), k],
+        7 => vec![b("RENAME"), k, key(r)],
+        8 => vec![b("RENAMENX"), k, key(r)],
+        9 => {
+            let mut c = vec![b("COPY"), k, key(r)];
+            if r.chance(50) {
+                c.push(b("REPLACE"));
+            }
+            if r.chance(20) {
+                c.extend([b("DB"), b(r.pick(&["0", "x"]))]);
+            }
+            c
+        }
+        10 | 11 => {
+            let mut c = vec![
+                b(r.pick(&["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"])),
+                k,
+                b(r.pick(&[
+                    "100",
+                    "200",
+                    "-1",
+                    "0",
+                    "abc",
+                    "99999999999",
+                    "9223372036854775807",
+                ])),
+            ];
+            if c[0] == b("EXPIREAT") || c[0] == b("PEXPIREAT") {
+                if c[2] == b("100") || c[2] == b("200") {
+                    c[2] = b("99999999999");
+                }
+            } else if c[0] == b("PEXPIRE") && (c[2] == b("100") || c[2] == b("200")) {
+                c[2] = b("500000");
+            }
+            for _ in 0..r.below(3) {
+                c.push(b(r.pick(&["NX", "XX", "GT", "LT", "ZZ"])));
+            }
+            c
+        }
+        12 => vec![b("TTL"), k],
+        13 => vec![b("EXPIRETIME"), k],
+        14 => vec![b("PERSIST"), k],
+        15 => vec![b("DBSIZE")],
+        16 => vec![b("KEYS"), b(r.pick(&["*", "k*", "k[0-2]", "?1", "\\{k}*"]))],
+        17 => vec![b("GET"), k],
+        18 => vec![b("SMEMBERS"), k],
+        19 => vec![b("HGETALL"), k],
+        20 if r.chance(10) => vec![b(r.pick(&["FLUSHALL", "FLUSHDB"]))],
+        21 => vec![b("GETEX"), k, b("EX"), b("300")],
+        22 => vec![b("SET"), k, value(r), b("EX"), b("300")],
+        _ => vec![b("PTTL"), b("nokey")],
+    }
+}
+
+/// Sorts replies whose order Redis leaves undefined.
+fn normalize(cmd: &[u8], reply: Reply) -> Reply {
+    let name = String::from_utf8_lossy(cmd).to_ascii_lowercase();
+    match (name.as_str(), reply) {
+        (
+            "smembers" | "sinter" | "sunion" | "sdiff" | "keys" | "hkeys" | "hvals",
+            Reply::Array(mut v),
+        ) => {
+            v.sort();
+            Reply::Array(v)
+        }
+        ("hgetall", Reply::Array(v)) => {
+            let mut pairs: Vec<(Reply, Reply)> =
+                v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+            pairs.sort();
+            Reply::Array(pairs.into_iter().flat_map(|(a, b)| [a, b]).collect())
+        }
+        ("pttl", Reply::Int(t)) if t > 0 => Reply::Int((t + 500) / 1000),
+        ("expiretime", Reply::Int(t)) if t > 0 => Reply::Int(t / 10),
+        (_, r) => r,
+    }
+}
+
+fn show(args: &[Vec<u8>]) -> String {
+    args.iter()
+        .map(|a| {
+            let s = String::from_utf8_lossy(a);
+            if s.len() > 40 {
+                format!("{}...({} bytes)", &s[..20], a.len())
+            } else {
+                format!("{s:?}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Makes one random command.
+type Generator = fn(&mut Rng) -> Vec<Vec<u8>>;
+
+fn run(name: &str, n: usize, generators: &[Generator]) {
+    let seed = seed();
+    let redis = redis();
+    let concord = concord(&[]);
+    let mut rc = Conn::open(redis.port);
+    let mut cc = Conn::open(concord.port);
+    let mut r = Rng::new(seed);
+    let mut history: Vec<String> = Vec::new();
+    for i in 0..n {
+        let g = r.pick(generators);
+        let args = g(&mut r);
+        let want = normalize(&args[0], rc.call(&args));
+        let got = normalize(&args[0], cc.call(&args));
+        history.push(show(&args));
+        if want != got {
+            let tail = history
+                .iter()
+                .rev()
+                .take(12)
+                .rev()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n  ");
+            panic!(
+                "{name}: reply mismatch at command {i} (CONCORD_SEED={seed})\n  {}\nredis:   {want}\nconcord: {got}\nlast commands:\n  {tail}",
+                show(&args)
+            );
+        }
+    }
+}
+
+#[test]
+fn strings_match_redis() {
+    run("strings", 4000, &[gen_string]);
+}
+
+#[test]
+fn hashes_match_redis() {
+    run("hashes", 3000, &[gen_hash]);
+}
+
+#[test]
+fn sets_match_redis() {
+    run("sets", 3000, &[gen_set]);
+}
+
+#[test]
+fn keys_match_redis() {
+    run("keys", 4000, &[gen_keys]);
+}
+
+#[test]
+fn mixed_types_match_redis() {
+    run("mixed", 4000, &[gen_string, gen_hash, gen_set, gen_keys]);
+}
+
+/// Fixed edge cases: arity, unknown commands, overflow, huge and binary values.
+#[test]
+fn edge_cases_match_redis() {
+    let redis = redis();
+    let concord = concord(&[]);
+    let mut rc = Conn::open(redis.port);
+    let mut cc = Conn::open(concord.port);
+    let big = vec![b'z'; 1 << 20];
+    let cases: Vec<Vec<Vec<u8>>> = vec![
+        cmd(&["GET"]),
+        cmd(&["GET", "a", "b"]),
+        cmd(&["NOSUCHCOMMAND", "x", "y"]),
+        cmd(&["SET", "n", "9223372036854775807"]),
+        cmd(&["INCR", "n"]),
+        cmd(&["INCRBY", "n", "-1"]),
+        cmd(&["DECRBY", "n", "-9223372036854775808"]),
+        cmd(&["SET", "m", "-9223372036854775808"]),
+        cmd(&["DECR", "m"]),
+        // Redis computes in long double, so 1e400 is finite there; Concord uses f64.
+        cmd(&["INCRBYFLOAT", "m", "1e300"]),
+        cmd(&["SET", "f", "10.50"]),
+        cmd(&["INCRBYFLOAT", "f", "0.1"]),
+        cmd(&["INCRBYFLOAT", "f", "-5"]),
+        cmd(&["SET", "f", "5.0e3"]),
+        cmd(&["INCRBYFLOAT", "f", "2.0e2"]),
+        cmd(&["INCRBYFLOAT", "g", "0.1"]),
+        cmd(&["INCRBYFLOAT", "g", "0.1"]),
+        cmd(&["INCRBYFLOAT", "g", "0.1"]),
+        vec![b("SET"), b("big"), big.clone()],
+        cmd(&["STRLEN", "big"]),
+        cmd(&["GETRANGE", "big", "-3", "-1"]),
+        cmd(&["SETRANGE", "big", "536870911", "x"]),
+        cmd(&["SETRANGE", "big", "536870912", "x"]),
+        cmd(&["SETRANGE", "nk", "-1", "x"]),
+        cmd(&["SETRANGE", "nk", "5", ""]),
+        vec![b("SET"), vec![0, 1, 2], vec![255, 0, 254]],
+        vec![b("GET"), vec![0, 1, 2]],
+        cmd(&["SET", "k", "v", "EX", "9223372036854775807"]),
+        cmd(&["SET", "k", "v", "PX", "9223372036854775807"]),
+        cmd(&["SET", "k", "v", "NX", "XX"]),
+        cmd(&["SET", "k", "v", "EX", "10", "PX", "10"]),
+        cmd(&["SET", "k", "v", "KEEPTTL", "EX", "10"]),
+        cmd(&["EXPIRE", "k", "9223372036854775807"]),
+        cmd(&["EXPIRE", "k", "100", "NX", "XX"]),
+        cmd(&["EXPIRE", "k", "100", "GT", "LT"]),
+        cmd(&["HINCRBY", "h", "f", "9223372036854775807"]),
+        cmd(&["HINCRBY", "h", "f", "1"]),
+        cmd(&["HSET", "h", "g", "x"]),
+        cmd(&["HINCRBY", "h", "g", "1"]),
+        cmd(&["HINCRBYFLOAT", "h", "g", "1"]),
+        cmd(&["HSET", "h"]),
+        cmd(&["HSET", "h", "a"]),
+        cmd(&["SELECT", "0"]),
+        cmd(&["SELECT", "x"]),
+        cmd(&["RENAME", "nosuch", "x"]),
+        cmd(&["SCAN", "abc"]),
+        cmd(&["SCAN", "0", "COUNT", "0"]),
+        cmd(&["OBJECT", "ENCODING", "n"]),
+        cmd(&["OBJECT", "ENCODING", "big"]),
+        cmd(&["OBJECT", "ENCODING", "f"]),
+        cmd(&["OBJECT", "NOPE", "n"]),
+        cmd(&["ECHO", "hello"]),
+        cmd(&["PING"]),
+        cmd(&["PING", "x"]),
+        cmd(&["PING", "x", "y"]),
+        cmd(&["EXEC"]),
+        cmd(&["DISCARD"]),
+        cmd(&["AUTH", "x"]),
+        cmd(&["HELLO", "4"]),
+        cmd(&["CLIENT", "SETNAME", "a b"]),
+        cmd(&["CLIENT", "GETNAME"]),
+        cmd(&["CLIENT", "NOPE"]),
+        cmd(&["CONFIG", "SET", "nope", "1"]),
+        cmd(&["CONFIG", "GET", "maxmemory"]),
+        cmd(&["SPOP", "k", "-1"]),
+        cmd(&["SRANDMEMBER", "nok", "-5"]),
+        cmd(&["HRANDFIELD", "nok", "3", "WITHVALUES"]),
+        cmd(&["FUNCTION", "FLUSH"]),
+        cmd(&["FLUSHALL", "BOGUS"]),
+        cmd(&["MSET", "a"]),
+        cmd(&["LCS", "k", "h"]),
+    ];
+    for c in cases {
+        let want = rc.call(&c);
+        let got = cc.call(&c);
+        assert_eq!(got, want, "command {}", show(&c));
+    }
+}

@@ -1,0 +1,9 @@
+//! Concord's integration tests: real servers on loopback, real clients.
+//!
+//! One binary for the crate: differential tests against Debian's redis-server, protocol
+//! and connection behaviour, and the worked examples that need a running server.
+
+mod support;
+
+mod differential;
+mod server;

@@ -1,0 +1,269 @@
+//! Connection behaviour: pipelining, transactions, pub/sub, auth, protocol errors.
+
+use crate::support::{Conn, Reply, b, concord};
+
+#[test]
+fn pipelined_requests_are_all_answered() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    let mut wire = Vec::new();
+    for i in 0..1000 {
+        wire.extend(Conn::encode(&[b("INCR"), b("n")]));
+        if i % 100 == 0 {
+            // Inline commands mix with multibulk ones.
+            wire.extend_from_slice(b"PING\r\n");
+        }
+    }
+    c.send_raw(&wire);
+    let mut last = 0;
+    for i in 0..1000 {
+        match c.read() {
+            Reply::Int(n) => last = n,
+            other => panic!("unexpected {other}"),
+        }
+        if i % 100 == 0 {
+            assert_eq!(c.read(), Reply::Status("PONG".into()));
+        }
+    }
+    assert_eq!(last, 1000);
+}
+
+#[test]
+fn protocol_errors_close_the_connection_with_an_error() {
+    let s = concord(&[]);
+    for (input, msg) in [
+        (
+            &b"*1\r\n$-3\r\n"[..],
+            "ERR Protocol error: invalid bulk length",
+        ),
+        (b"*abc\r\n", "ERR Protocol error: invalid multibulk length"),
+        (b"*1\r\n:1\r\n", "ERR Protocol error: expected '$', got ':'"),
+        (
+            b"set a \"b\r\n",
+            "ERR Protocol error: unbalanced quotes in request",
+        ),
+    ] {
+        let mut c = Conn::open(s.port);
+        c.send_raw(input);
+        assert_eq!(c.read(), Reply::Error(msg.into()));
+        assert_eq!(c.try_read(), None, "connection should close after {msg}");
+    }
+    // The server is still fine.
+    let mut c = Conn::open(s.port);
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}
+
+#[test]
+fn garbage_never_kills_the_server() {
+    let s = concord(&[]);
+    let mut r = crate::support::Rng::new(crate::support::seed());
+    for _ in 0..200 {
+        let mut c = Conn::open(s.port);
+        let n = r.below(300);
+        let junk: Vec<u8> = (0..n)
+            .map(|_| r.pick(b"*$\r\n0123456789-abc \"'\\x"))
+            .collect();
+        c.send_raw(&junk);
+        c.send_raw(b"\r\n*1\r\n$4\r\nPING\r\n");
+        drop(c);
+    }
+    let mut c = Conn::open(s.port);
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}
+
+#[test]
+fn multi_exec_and_watch() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    assert_eq!(c.cmd(&["MULTI"]), Reply::Status("OK".into()));
+    assert_eq!(c.cmd(&["SET", "a", "1"]), Reply::Status("QUEUED".into()));
+    assert_eq!(c.cmd(&["INCR", "a"]), Reply::Status("QUEUED".into()));
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        Reply::Array(vec![Reply::Status("OK".into()), Reply::Int(2)])
+    );
+    // A queued error aborts the transaction.
+    c.cmd(&["MULTI"]);
+    assert!(matches!(c.cmd(&["GET"]), Reply::Error(_)));
+    assert_eq!(
+        c.cmd(&["EXEC"]),
+        Reply::Error("EXECABORT Transaction discarded because of previous errors.".into())
+    );
+    // WATCH: a write from another client makes EXEC fail.
+    let mut other = Conn::open(s.port);
+    c.cmd(&["WATCH", "a"]);
+    other.cmd(&["SET", "a", "changed"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "a", "mine"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Nil);
+    assert_eq!(c.cmd(&["GET", "a"]), Reply::Bulk(b("changed")));
+    // The ops of one EXEC form one group in the op log.
+    let before = crdt_info(&mut c, "crdt_backlog_groups");
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "x", "1"]);
+    c.cmd(&["SADD", "s", "m"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["EXEC"]);
+    assert_eq!(crdt_info(&mut c, "crdt_backlog_groups"), before + 1);
+}
+
+fn crdt_info(c: &mut Conn, field: &str) -> i64 {
+    let Reply::Bulk(text) = c.cmd(&["INFO", "crdt"]) else {
+        panic!("INFO should be a bulk string");
+    };
+    let text = String::from_utf8(text).expect("utf8");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in INFO crdt"))
+}
+
+#[test]
+fn pubsub_delivers_to_channels_and_patterns() {
+    let s = concord(&[]);
+    let mut sub = Conn::open(s.port);
+    let r = sub.cmd(&["SUBSCRIBE", "news"]);
+    assert_eq!(
+        r,
+        Reply::Array(vec![
+            Reply::Bulk(b("subscribe")),
+            Reply::Bulk(b("news")),
+            Reply::Int(1)
+        ])
+    );
+    let r = sub.cmd(&["PSUBSCRIBE", "n*"]);
+    assert_eq!(
+        r,
+        Reply::Array(vec![
+            Reply::Bulk(b("psubscribe")),
+            Reply::Bulk(b("n*")),
+            Reply::Int(2)
+        ])
+    );
+    assert!(matches!(sub.cmd(&["GET", "x"]), Reply::Error(e) if e.contains("only (P|S)SUBSCRIBE")));
+    let mut publ = Conn::open(s.port);
+    assert_eq!(publ.cmd(&["PUBLISH", "news", "hello"]), Reply::Int(2));
+    assert_eq!(
+        sub.read(),
+        Reply::Array(vec![
+            Reply::Bulk(b("message")),
+            Reply::Bulk(b("news")),
+            Reply::Bulk(b("hello"))
+        ])
+    );
+    assert_eq!(
+        sub.read(),
+        Reply::Array(vec![
+            Reply::Bulk(b("pmessage")),
+            Reply::Bulk(b("n*")),
+            Reply::Bulk(b("news")),
+            Reply::Bulk(b("hello"))
+        ])
+    );
+    assert_eq!(
+        publ.cmd(&["PUBSUB", "NUMSUB", "news"]),
+        Reply::Array(vec![Reply::Bulk(b("news")), Reply::Int(1)])
+    );
+    assert_eq!(publ.cmd(&["PUBSUB", "NUMPAT"]), Reply::Int(1));
+    // RESP3 subscribers get push messages.
+    let mut s3 = Conn::open(s.port);
+    assert!(matches!(s3.cmd(&["HELLO", "3"]), Reply::Other(b'%', _, _)));
+    assert!(matches!(
+        s3.cmd(&["SUBSCRIBE", "c3"]),
+        Reply::Other(b'>', _, _)
+    ));
+    publ.cmd(&["PUBLISH", "c3", "x"]);
+    assert_eq!(
+        s3.read(),
+        Reply::Other(
+            b'>',
+            vec![
+                Reply::Bulk(b("message")),
+                Reply::Bulk(b("c3")),
+                Reply::Bulk(b("x"))
+            ],
+            String::new()
+        )
+    );
+}
+
+#[test]
+fn requirepass_guards_commands() {
+    let s = concord(&["--requirepass", "sekret"]);
+    let mut c = Conn::open(s.port);
+    assert_eq!(
+        c.cmd(&["GET", "a"]),
+        Reply::Error("NOAUTH Authentication required.".into())
+    );
+    assert_eq!(
+        c.cmd(&["AUTH", "wrong"]),
+        Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+    );
+    assert_eq!(c.cmd(&["AUTH", "sekret"]), Reply::Status("OK".into()));
+    assert_eq!(c.cmd(&["GET", "a"]), Reply::Nil);
+    let mut h = Conn::open(s.port);
+    assert!(matches!(
+        h.cmd(&["HELLO", "3", "AUTH", "default", "sekret"]),
+        Reply::Other(b'%', _, _)
+    ));
+    assert_eq!(h.cmd(&["GET", "a"]), Reply::Nil);
+}
+
+#[test]
+fn resp3_replies() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    c.cmd(&["HELLO", "3"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    assert_eq!(
+        c.cmd(&["HGETALL", "h"]),
+        Reply::Other(
+            b'%',
+            vec![Reply::Bulk(b("f")), Reply::Bulk(b("v"))],
+            String::new()
+        )
+    );
+    assert_eq!(c.cmd(&["GET", "missing"]), Reply::Nil);
+    c.cmd(&["SADD", "s", "m"]);
+    assert_eq!(
+        c.cmd(&["SMEMBERS", "s"]),
+        Reply::Other(b'~', vec![Reply::Bulk(b("m"))], String::new())
+    );
+}
+
+#[test]
+fn keys_expire_actively_and_lazily() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    for i in 0..50 {
+        c.cmd(&["SET", &format!("e{i}"), "v", "PX", "50"]);
+    }
+    c.cmd(&["SET", "keep", "v"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let Reply::Int(n) = c.cmd(&["DBSIZE"]) else {
+            panic!("DBSIZE")
+        };
+        if n == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "keys did not expire");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Active expiry removed them from memory too, not only from view.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let Reply::Bulk(info) = c.cmd(&["INFO", "stats"]) else {
+            panic!("INFO")
+        };
+        let text = String::from_utf8_lossy(&info).into_owned();
+        if text.contains("expired_keys:50") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "active expiry did not run: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,328 @@
+//! Starting servers and talking RESP to them with a minimal, exact client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process that is killed when dropped.
+pub struct Proc {
+    child: Child,
+    pub port: u16,
+    _dir: Option<TempDir>,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "concord-test-{tag}-{}-{}",
+            std::process::id(),
+            rand_u64()
+        ));
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind a free port")
+}
+
+/// Waits until something accepts connections on `port`.
+fn wait_listening(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("server exited early: {st}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("server on port {port} did not start within 20 s");
+}
+
+/// The concord binary under test.
+pub fn concord_bin() -> String {
+    std::env::var("CONCORD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_concord").to_string())
+}
+
+/// Starts a Concord instance with extra flags.
+pub fn concord(extra: &[&str]) -> Proc {
+    let dir = TempDir::new("concord");
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new(concord_bin())
+            .args(["server", "--port", &port.to_string(), "--dir"])
+            .arg(&dir.0)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn concord");
+        std::thread::sleep(Duration::from_millis(10));
+        if let Ok(Some(_)) = child.try_wait() {
+            continue; // the port was taken in between: try another
+        }
+        wait_listening(port, &mut child);
+        return Proc {
+            child,
+            port,
+            _dir: Some(dir),
+        };
+    }
+    panic!("could not start concord");
+}
+
+/// Starts Debian's redis-server, without persistence.
+pub fn redis() -> Proc {
+    let dir = TempDir::new("redis");
+    for _ in 0..5 {
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server (install redis-server)");
+        std::thread::sleep(Duration::from_millis(10));
+        if let Ok(Some(_)) = child.try_wait() {
+            continue;
+        }
+        wait_listening(port, &mut child);
+        return Proc {
+            child,
+            port,
+            _dir: Some(dir),
+        };
+    }
+    panic!("could not start redis-server");
+}
+
+/// A reply, as the wire says it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    Nil,
+    Array(Vec<Reply>),
+    /// RESP3 types, kept by their prefix.
+    Other(u8, Vec<Reply>, String),
+}
+
+impl std::fmt::Display for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Status(s) => write!(f, "+{s}"),
+            Reply::Error(s) => write!(f, "-{s}"),
+            Reply::Int(i) => write!(f, ":{i}"),
+            Reply::Bulk(b) => write!(f, "{:?}", String::from_utf8_lossy(b)),
+            Reply::Nil => write!(f, "(nil)"),
+            Reply::Array(v) => {
+                write!(f, "[")?;
+                for (i, r) in v.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{r}")?;
+                }
+                write!(f, "]")
+            }
+            Reply::Other(p, v, s) => write!(f, "{}{s}{v:?}", *p as char),
+        }
+    }
+}
+
+/// A blocking RESP connection.
+pub struct Conn {
+    rd: BufReader<TcpStream>,
+    wr: TcpStream,
+}
+
+impl Conn {
+    pub fn open(port: u16) -> Conn {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        s.set_nodelay(true).ok();
+        Conn {
+            rd: BufReader::new(s.try_clone().expect("clone")),
+            wr: s,
+        }
+    }
+
+    /// Encodes a command as a multibulk array.
+    pub fn encode(args: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            b.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            b.extend_from_slice(a);
+            b.extend_from_slice(b"\r\n");
+        }
+        b
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.wr.write_all(bytes).expect("write");
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> Reply {
+        let v: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        self.call(&v)
+    }
+
+    pub fn call(&mut self, args: &[Vec<u8>]) -> Reply {
+        self.send_raw(&Self::encode(args));
+        self.read()
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = Vec::new();
+        self.rd.read_until(b'\n', &mut l).expect("read line");
+        assert!(
+            l.ends_with(b"\r\n"),
+            "bad line {:?}",
+            String::from_utf8_lossy(&l)
+        );
+        l.truncate(l.len() - 2);
+        String::from_utf8_lossy(&l).into_owned()
+    }
+
+    /// Reads one reply; `None` if the connection closed.
+    pub fn try_read(&mut self) -> Option<Reply> {
+        let mut first = [0u8; 1];
+        match self.rd.read(&mut first) {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        let line = self.line();
+        Some(match first[0] {
+            b'+' => Reply::Status(line),
+            b'-' => Reply::Error(line),
+            b':' => Reply::Int(line.parse().expect("int")),
+            b'$' => {
+                let n: i64 = line.parse().expect("len");
+                if n < 0 {
+                    Reply::Nil
+                } else {
+                    let mut b = vec![0u8; n as usize + 2];
+                    self.rd.read_exact(&mut b).expect("bulk");
+                    b.truncate(n as usize);
+                    Reply::Bulk(b)
+                }
+            }
+            b'*' => {
+                let n: i64 = line.parse().expect("len");
+                if n < 0 {
+                    Reply::Nil
+                } else {
+                    Reply::Array((0..n).map(|_| self.read()).collect())
+                }
+            }
+            b'_' => Reply::Nil,
+            b'%' | b'~' | b'>' => {
+                let n: usize = line.parse().expect("len");
+                let n = if first[0] == b'%' { 2 * n } else { n };
+                Reply::Other(
+                    first[0],
+                    (0..n).map(|_| self.read()).collect(),
+                    String::new(),
+                )
+            }
+            b',' | b'#' => Reply::Other(first[0], Vec::new(), line),
+            b'=' => {
+                let n: usize = line.parse().expect("len");
+                let mut b = vec![0u8; n + 2];
+                self.rd.read_exact(&mut b).expect("verbatim");
+                b.truncate(n);
+                Reply::Other(b'=', Vec::new(), String::from_utf8_lossy(&b).into_owned())
+            }
+            other => panic!("unexpected reply type {:?}", other as char),
+        })
+    }
+
+    pub fn read(&mut self) -> Reply {
+        self.try_read().expect("connection closed")
+    }
+}
+
+/// Bytes of a string.
+pub fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+/// A small deterministic random generator (xorshift64*), seeded per test.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len())]
+    }
+
+    pub fn chance(&mut self, pct: usize) -> bool {
+        self.below(100) < pct
+    }
+}
+
+/// The seed for randomized tests: `CONCORD_SEED` or a fresh one.
+pub fn seed() -> u64 {
+    std::env::var("CONCORD_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand_u64)
+}
