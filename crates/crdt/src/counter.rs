@@ -1,91 +1,56 @@
 //! Values as base + surviving increments (strings, hash fields, sorted-set scores).
+//!
+//! The value is computed canonically, never in arrival order: start from the winning base,
+//! then apply the surviving increments origin by origin (ascending id, incarnation), each
+//! origin's in sequence order. A float step is computed as the type's own arithmetic does
+//! it in Redis (for strings: `long double`, printed and re-read at every step), so a lone
+//! instance replies exactly as Redis does.
 
-use crate::clock::{Origin, Stamp};
+use crate::clock::{Dot, Stamp};
 use crate::ctx::Seen;
 use crate::digest::Digest;
 use crate::f80::F80;
 use crate::reg::MvReg;
 use crate::vv::VersionVector;
 use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// The amount of one increment.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Amount {
     /// INCR, INCRBY, DECR, DECRBY, HINCRBY.
     Int(i64),
-    /// INCRBYFLOAT, HINCRBYFLOAT, in Redis's `long double` precision.
+    /// INCRBYFLOAT, HINCRBYFLOAT (extended precision) and ZINCRBY (an exact `f64`).
     Float(F80),
 }
 
-/// One surviving increment, or a folded run of stable ones from the same origin.
-#[derive(Clone, Debug, PartialEq)]
-struct Inc {
-    /// First sequence number folded into this entry (equal to `stamp.dot.seq` if single).
-    lo: u64,
-    /// The last increment's dot, and the newest timestamp of the run.
-    stamp: Stamp,
-    /// Exact sum of the integer amounts.
-    int: i128,
-    /// Left fold from zero of every amount, in sequence order, as floats.
-    float: F80,
-    /// Whether every amount was an integer.
-    all_int: bool,
-}
-
-impl Inc {
-    fn covers(&self, other: &Inc) -> bool {
-        self.stamp.dot.origin == other.stamp.dot.origin
-            && self.lo <= other.lo
-            && other.stamp.dot.seq <= self.stamp.dot.seq
-            && (self.lo, self.stamp.dot.seq) != (other.lo, other.stamp.dot.seq)
-    }
-
-    fn contains_seq(&self, origin: Origin, seq: u64) -> bool {
-        self.stamp.dot.origin == origin && self.lo <= seq && seq <= self.stamp.dot.seq
+impl Amount {
+    fn as_f80(self) -> F80 {
+        match self {
+            Amount::Int(i) => F80::from_i64(i),
+            Amount::Float(f) => f,
+        }
     }
 }
 
-/// The surviving increments of one value, kept sorted by (origin, sequence).
+/// The surviving increments of one value, sorted by (origin, sequence): canonical order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Increments {
-    incs: SmallVec<[Inc; 1]>,
-}
-
-/// The sum of a set of increments.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sum {
-    /// Exact integer sum (meaningful when `all_int`).
-    pub int: i128,
-    /// Canonical float sum: per origin in ascending order, its increments in sequence order.
-    pub float: F80,
-    /// Whether every increment was an integer.
-    pub all_int: bool,
+    incs: SmallVec<[(Stamp, Amount); 1]>,
 }
 
 impl Increments {
-    /// Adds one increment with its own stamp.
+    /// Adds one increment.
     pub fn add(&mut self, stamp: Stamp, amount: Amount) {
-        let (int, float, all_int) = match amount {
-            Amount::Int(i) => (i128::from(i), F80::from_i64(i), true),
-            Amount::Float(f) => (0, f, false),
-        };
-        let inc = Inc {
-            lo: stamp.dot.seq,
-            stamp,
-            int,
-            float,
-            all_int,
-        };
-        let pos = self.incs.partition_point(|e| {
-            (e.stamp.dot.origin, e.stamp.dot.seq) < (stamp.dot.origin, stamp.dot.seq)
-        });
-        self.incs.insert(pos, inc);
+        let key = |s: &Stamp| (s.dot.origin, s.dot.seq);
+        let pos = self.incs.partition_point(|(s, _)| key(s) < key(&stamp));
+        self.incs.insert(pos, (stamp, amount));
     }
 
     /// Cancels the increments the remover had seen; returns whether any was cancelled.
     pub fn cancel(&mut self, seen: &impl Seen) -> bool {
         let before = self.incs.len();
-        self.incs.retain(|e| !seen.seen(&e.stamp.dot));
+        self.incs.retain(|(s, _)| !seen.seen(&s.dot));
         self.incs.len() != before
     }
 
@@ -94,98 +59,48 @@ impl Increments {
         self.incs.is_empty()
     }
 
+    /// The increments in canonical order.
+    pub fn iter(&self) -> std::slice::Iter<'_, (Stamp, Amount)> {
+        self.incs.iter()
+    }
+
     /// The stamp of the newest surviving increment (largest timestamp, then smaller id).
     pub fn newest(&self) -> Option<Stamp> {
-        newest(self.incs.iter().map(|e| e.stamp))
+        newest(self.incs.iter().map(|(s, _)| *s))
     }
 
-    /// The sum of the surviving increments; `float` starts from `base`.
-    pub fn sum_from(&self, base: F80) -> Sum {
-        let mut s = Sum {
-            int: 0,
-            float: base,
-            all_int: true,
-        };
-        let mut i = 0;
-        while i < self.incs.len() {
-            let origin = self.incs[i].stamp.dot.origin;
-            let mut per_origin = F80::ZERO;
-            while i < self.incs.len() && self.incs[i].stamp.dot.origin == origin {
-                let e = &self.incs[i];
-                s.int += e.int;
-                s.all_int &= e.all_int;
-                per_origin = per_origin.plus(e.float);
-                i += 1;
-            }
-            s.float = s.float.plus(per_origin);
-        }
-        s
+    /// Whether every increment is an integer.
+    pub fn all_int(&self) -> bool {
+        self.incs.iter().all(|(_, a)| matches!(a, Amount::Int(_)))
     }
 
-    /// Folds the leading stable increments of each origin into one entry.
-    pub fn compact(&mut self, stable: &VersionVector) {
-        let mut out: SmallVec<[Inc; 1]> = SmallVec::new();
-        for e in self.incs.drain(..) {
-            match out.last_mut() {
-                Some(last)
-                    if last.stamp.dot.origin == e.stamp.dot.origin
-                        && stable.contains(&last.stamp.dot)
-                        && stable.contains(&e.stamp.dot) =>
-                {
-                    last.int += e.int;
-                    last.float = last.float.plus(e.float);
-                    last.all_int &= e.all_int;
-                    last.stamp.dot = e.stamp.dot;
-                    last.stamp.ts = last.stamp.ts.max(e.stamp.ts);
-                }
-                _ => out.push(e),
-            }
-        }
-        self.incs = out;
-    }
-
-    /// Joins with another replica's increments (folded runs are consistent on both sides).
+    /// Joins with another replica's increments (a dot-store join).
     pub fn merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
-        let keep = |e: &Inc, side: &Increments, seen: &dyn Fn(&Inc) -> bool| {
-            side.incs
-                .iter()
-                .any(|o| o.contains_seq(e.stamp.dot.origin, e.stamp.dot.seq))
-                || !seen(e)
-        };
-        let mut all: Vec<Inc> = Vec::new();
-        for e in &self.incs {
-            if keep(e, other, &|e: &Inc| theirs.seen(&e.stamp.dot)) {
-                all.push(e.clone());
+        self.incs.retain(|(s, _)| {
+            other.incs.iter().any(|(o, _)| o.dot == s.dot) || !theirs.seen(&s.dot)
+        });
+        for (s, a) in &other.incs {
+            if !mine.seen(&s.dot) && !self.incs.iter().any(|(x, _)| x.dot == s.dot) {
+                self.add(*s, *a);
             }
         }
-        for e in &other.incs {
-            if keep(e, self, &|e: &Inc| mine.seen(&e.stamp.dot)) {
-                all.push(e.clone());
-            }
-        }
-        let mut out: SmallVec<[Inc; 1]> = SmallVec::new();
-        for (i, e) in all.iter().enumerate() {
-            let dominated = all
-                .iter()
-                .enumerate()
-                .any(|(j, o)| o.covers(e) || (j < i && o.lo == e.lo && o.stamp.dot == e.stamp.dot));
-            if !dominated {
-                out.push(e.clone());
-            }
-        }
-        out.sort_by_key(|e| (e.stamp.dot.origin, e.stamp.dot.seq));
-        self.incs = out;
     }
 
     /// Feeds a canonical encoding into `d`.
     pub fn digest(&self, d: &mut Digest) {
         d.u64(self.incs.len() as u64);
-        for e in &self.incs {
-            d.u64(e.lo);
-            d.stamp(&e.stamp);
-            d.raw(&e.int.to_le_bytes());
-            d.bytes(e.float.to_human().as_bytes());
-            d.u64(u64::from(e.all_int));
+        for (s, a) in &self.incs {
+            d.stamp(s);
+            match a {
+                Amount::Int(i) => {
+                    d.u64(0);
+                    d.u64(*i as u64);
+                }
+                Amount::Float(f) => {
+                    d.u64(1);
+                    d.bytes(f.to_human().as_bytes());
+                }
+            }
         }
     }
 }
@@ -201,21 +116,43 @@ pub fn newest(stamps: impl Iterator<Item = Stamp>) -> Option<Stamp> {
     best
 }
 
-/// A base register plus surviving increments: the value of a string or a hash field.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// A record that the base write is the fold of stable writes and increments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fold {
+    /// The dot the folded base write carries.
+    pub dot: Dot,
+    /// Every dot folded into it.
+    pub upto: VersionVector,
+}
+
+/// A base register plus surviving increments: a string, a hash field or a score.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Counted<T> {
     /// The register written by SET-like commands.
     pub base: MvReg<T>,
     /// Increments not cancelled by a write or removal that saw them.
     pub incs: Option<Box<Increments>>,
+    /// Set when the base is a fold of stable increments (compaction).
+    pub fold: Option<Box<Fold>>,
 }
 
-impl<T: Clone> Counted<T> {
+impl<T> Default for Counted<T> {
+    fn default() -> Self {
+        Counted {
+            base: MvReg::default(),
+            incs: None,
+            fold: None,
+        }
+    }
+}
+
+impl<T: Clone + CountedValue> Counted<T> {
     /// A value holding one base write.
     pub fn with(stamp: Stamp, value: T) -> Self {
         Counted {
             base: MvReg::with(stamp, value),
             incs: None,
+            fold: None,
         }
     }
 
@@ -223,6 +160,7 @@ impl<T: Clone> Counted<T> {
     pub fn write(&mut self, stamp: Stamp, seen: &impl Seen, value: T) {
         self.cancel_incs(seen);
         self.base.write(stamp, seen, value);
+        self.fix_fold();
     }
 
     /// Adds an increment.
@@ -236,6 +174,7 @@ impl<T: Clone> Counted<T> {
     pub fn remove(&mut self, seen: &impl Seen) -> bool {
         let a = self.cancel_incs(seen);
         let b = self.base.remove(seen);
+        self.fix_fold();
         a || b
     }
 
@@ -250,6 +189,15 @@ impl<T: Clone> Counted<T> {
         changed
     }
 
+    /// Drops the fold record once its base write is gone.
+    fn fix_fold(&mut self) {
+        if let Some(f) = &self.fold
+            && !self.base.writes().any(|(s, _)| s.dot == f.dot)
+        {
+            self.fold = None;
+        }
+    }
+
     /// Whether neither a base write nor an increment survives.
     pub fn is_empty(&self) -> bool {
         self.base.is_empty() && self.incs.is_none()
@@ -262,20 +210,103 @@ impl<T: Clone> Counted<T> {
         newest(b.into_iter().chain(i))
     }
 
-    /// The sum of the surviving increments, if any, its float part starting from `base`.
-    pub fn inc_sum(&self, base: F80) -> Option<Sum> {
-        self.incs.as_ref().map(|i| i.sum_from(base))
+    /// Folds the base and the longest stable prefix of increments (in canonical order)
+    /// into a new base. Everyone has seen them, so any later write or removal covers them
+    /// all, and the canonical value is unchanged.
+    pub fn compact(&mut self, stable: &VersionVector) {
+        let Some(incs) = &self.incs else { return };
+        let many = self.base.writes().count() > 1;
+        let base = self.base.writes().next().cloned();
+        if many || base.as_ref().is_some_and(|(s, _)| !stable.contains(&s.dot)) {
+            return;
+        }
+        let n = incs
+            .incs
+            .iter()
+            .take_while(|(s, _)| stable.contains(&s.dot))
+            .count();
+        if n == 0 {
+            return;
+        }
+        let prefix = &incs.incs[..n];
+        let Some(value) = T::fold(base.as_ref().map(|(_, v)| v), prefix) else {
+            return;
+        };
+        let stamp = newest(
+            base.as_ref()
+                .map(|(s, _)| *s)
+                .into_iter()
+                .chain(prefix.iter().map(|(s, _)| *s)),
+        )
+        .expect("a non-empty prefix has a newest stamp");
+        let mut upto = self.fold.take().map(|f| f.upto).unwrap_or_default();
+        if let Some((s, _)) = &base {
+            upto.add(s.dot);
+        }
+        for (s, _) in prefix {
+            upto.raise(s.dot.origin, s.dot.seq);
+        }
+        self.base = MvReg::with(stamp, value);
+        self.fold = Some(Box::new(Fold {
+            dot: stamp.dot,
+            upto,
+        }));
+        let rest: SmallVec<[(Stamp, Amount); 1]> = incs.incs[n..].iter().copied().collect();
+        self.incs = (!rest.is_empty()).then(|| Box::new(Increments { incs: rest }));
     }
 
-    /// Folds stable increments.
-    pub fn compact(&mut self, stable: &VersionVector) {
-        if let Some(i) = &mut self.incs {
-            i.compact(stable);
+    /// Joins with another replica's value. Folds are stable on both sides, so the larger
+    /// fold stands for everything it covers, however the other side holds it.
+    pub fn merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
+        let mine_covers = |f: &Fold, o: &Counted<T>| match &o.fold {
+            Some(of) => f.upto.covers(&of.upto),
+            None => true,
+        };
+        let (keep_mine, take_theirs) = match (&self.fold, &other.fold) {
+            (Some(f), _) if mine_covers(f, other) => (Some(f.as_ref().clone()), None),
+            (_, Some(f)) => (None, Some(f.as_ref().clone())),
+            _ => (None, None),
+        };
+        if let Some(f) = keep_mine {
+            let filtered = other.without(&f.upto);
+            let holds = other.holds_any(&f.upto);
+            let pinned = self.base.writes().find(|(s, _)| s.dot == f.dot).cloned();
+            self.plain_merge(mine, &filtered, theirs);
+            if let Some((s, v)) = pinned
+                && (holds || !theirs.seen(&s.dot))
+                && !self.base.writes().any(|(x, _)| x.dot == s.dot)
+            {
+                self.base.write(s, &VersionVector::new(), v);
+            }
+            self.fold = self
+                .base
+                .writes()
+                .any(|(s, _)| s.dot == f.dot)
+                .then(|| Box::new(f));
+        } else if let Some(f) = take_theirs {
+            let mut theirs_copy = other.clone();
+            let mine_filtered = self.without(&f.upto);
+            let holds = self.holds_any(&f.upto);
+            let pinned = other.base.writes().find(|(s, _)| s.dot == f.dot).cloned();
+            theirs_copy.plain_merge(theirs, &mine_filtered, mine);
+            if let Some((s, v)) = pinned
+                && (holds || !mine.seen(&s.dot))
+                && !theirs_copy.base.writes().any(|(x, _)| x.dot == s.dot)
+            {
+                theirs_copy.base.write(s, &VersionVector::new(), v);
+            }
+            theirs_copy.fold = theirs_copy
+                .base
+                .writes()
+                .any(|(s, _)| s.dot == f.dot)
+                .then(|| Box::new(f));
+            *self = theirs_copy;
+        } else {
+            self.plain_merge(mine, other, theirs);
         }
     }
 
-    /// Joins with another replica's value.
-    pub fn merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
+    fn plain_merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
         self.base.merge(mine, &other.base, theirs);
         let empty = Increments::default();
         let mut incs = self.incs.take().map(|b| *b).unwrap_or_default();
@@ -283,9 +314,28 @@ impl<T: Clone> Counted<T> {
         if !incs.is_empty() {
             self.incs = Some(Box::new(incs));
         }
+        self.fix_fold();
     }
 
-    /// Feeds a canonical encoding into `d`.
+    /// A copy without the writes and increments a fold up to `upto` already contains.
+    fn without(&self, upto: &VersionVector) -> Counted<T> {
+        let mut c = self.clone();
+        c.base.remove(upto);
+        c.cancel_incs(upto);
+        c.fix_fold();
+        c
+    }
+
+    /// Whether this value still holds anything a fold up to `upto` contains.
+    fn holds_any(&self, upto: &VersionVector) -> bool {
+        self.base.writes().any(|(s, _)| upto.contains(&s.dot))
+            || self
+                .incs
+                .as_ref()
+                .is_some_and(|i| i.iter().any(|(s, _)| upto.contains(&s.dot)))
+    }
+
+    /// Feeds a canonical encoding of what the value reads as, and of its live metadata.
     pub fn digest(&self, d: &mut Digest, f: impl Fn(&T, &mut Digest)) {
         self.base.digest(d, f);
         match &self.incs {
@@ -295,48 +345,114 @@ impl<T: Clone> Counted<T> {
     }
 }
 
-/// Why a counted string has no numeric reading.
+/// A base value type that increments apply to.
+pub trait CountedValue: Sized {
+    /// The value of `base` followed by `incs`, or `None` when it cannot be computed.
+    fn fold(base: Option<&Self>, incs: &[(Stamp, Amount)]) -> Option<Self>;
+}
+
+/// Strings and hash fields: byte strings.
+impl CountedValue for Box<[u8]> {
+    fn fold(base: Option<&Self>, incs: &[(Stamp, Amount)]) -> Option<Self> {
+        let base: &[u8] = base.map(|b| &b[..]).unwrap_or(b"0");
+        match str_value(base, incs.iter().map(|(_, a)| *a))? {
+            Cow::Owned(v) => {
+                // An integer fold must stay readable as an integer base.
+                if incs.iter().all(|(_, a)| matches!(a, Amount::Int(_)))
+                    && crate::num::parse_i64(&v).is_none()
+                {
+                    return None;
+                }
+                Some(v.into_boxed_slice())
+            }
+            Cow::Borrowed(b) => Some(b.into()),
+        }
+    }
+}
+
+/// Scores: doubles, summed in `f64` as Redis's ZINCRBY does.
+impl CountedValue for f64 {
+    fn fold(base: Option<&Self>, incs: &[(Stamp, Amount)]) -> Option<Self> {
+        Some(score_value(
+            base.copied().unwrap_or(0.0),
+            incs.iter().map(|(_, a)| *a),
+        ))
+    }
+}
+
+/// `base` followed by `incs`, as a string: exact integers when everything is an integer,
+/// else Redis's `long double` steps. `None` when the base does not parse.
+fn str_value(base: &[u8], incs: impl Iterator<Item = Amount> + Clone) -> Option<Cow<'_, [u8]>> {
+    if incs.clone().next().is_none() {
+        return Some(Cow::Borrowed(base));
+    }
+    if incs.clone().all(|a| matches!(a, Amount::Int(_))) {
+        let b = crate::num::parse_i64(base)?;
+        let mut total = i128::from(b);
+        for a in incs {
+            if let Amount::Int(i) = a {
+                total += i128::from(i);
+            }
+        }
+        let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+        return Some(Cow::Owned(clamped.to_string().into_bytes()));
+    }
+    let mut text = F80::parse(base)?.to_human();
+    for a in incs {
+        let v = F80::parse(text.as_bytes()).unwrap_or(F80::ZERO) + a.as_f80();
+        text = v.to_human();
+    }
+    Some(Cow::Owned(text.into_bytes()))
+}
+
+/// `base` followed by `incs`, in `f64`.
+fn score_value(base: f64, incs: impl Iterator<Item = Amount>) -> f64 {
+    incs.fold(base, |t, a| match a {
+        Amount::Int(i) => t + i as f64,
+        Amount::Float(f) => t + f.to_f64(),
+    })
+}
+
+/// A numeric reading of a counted string.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Numeric {
     /// Integer base and integer increments: exact sum, clamped to the 64-bit range.
     Int(i64),
-    /// Some float involved: canonical float sum.
+    /// Some float involved.
     Float(F80),
 }
 
 impl Counted<Box<[u8]>> {
     /// The value a read shows: the base alone when it does not parse as the increments need.
-    pub fn read(&self) -> std::borrow::Cow<'_, [u8]> {
-        use std::borrow::Cow;
-        match self.numeric() {
-            Some(Numeric::Int(i)) if self.incs.is_some() => Cow::Owned(i.to_string().into_bytes()),
-            Some(Numeric::Float(f)) if self.incs.is_some() => Cow::Owned(f.to_human().into_bytes()),
-            _ => match self.base.get() {
-                Some(v) => Cow::Borrowed(&v[..]),
-                None => Cow::Borrowed(b"0"),
-            },
-        }
+    pub fn read(&self) -> Cow<'_, [u8]> {
+        let base: &[u8] = self.base.get().map(|b| &b[..]).unwrap_or(b"0");
+        let Some(incs) = &self.incs else {
+            return Cow::Borrowed(base);
+        };
+        str_value(base, incs.iter().map(|(_, a)| *a)).unwrap_or(Cow::Borrowed(base))
     }
 
-    /// The numeric value base + increments, or `None` if the base does not parse.
+    /// Whether any surviving increment is a float.
+    pub fn has_float_incs(&self) -> bool {
+        self.incs.as_ref().is_some_and(|i| !i.all_int())
+    }
+
+    /// The numeric value as INCR (integers) or INCRBYFLOAT would read it.
     pub fn numeric(&self) -> Option<Numeric> {
-        let base: &[u8] = self.base.get().map(|b| &b[..]).unwrap_or(b"0");
-        match self.inc_sum(F80::ZERO) {
-            None => crate::num::parse_i64(base)
-                .map(Numeric::Int)
-                .or_else(|| F80::parse(base).map(Numeric::Float)),
-            Some(s) if s.all_int => {
-                let b = crate::num::parse_i64(base)?;
-                let total = i128::from(b) + s.int;
-                Some(Numeric::Int(
-                    total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
-                ))
-            }
-            Some(_) => {
-                let b = F80::parse(base)?;
-                let s = self.inc_sum(b)?;
-                Some(Numeric::Float(s.float))
-            }
+        let v = self.read();
+        crate::num::parse_i64(&v)
+            .map(Numeric::Int)
+            .or_else(|| F80::parse(&v).map(Numeric::Float))
+    }
+}
+
+impl Counted<f64> {
+    /// The score: base (0 when none) followed by the surviving increments.
+    pub fn score(&self) -> f64 {
+        let base = self.base.get().copied().unwrap_or(0.0);
+        match &self.incs {
+            None => base,
+            Some(i) => score_value(base, i.iter().map(|(_, a)| *a)),
         }
     }
 }

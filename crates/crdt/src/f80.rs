@@ -175,28 +175,29 @@ impl F80 {
         if i != body.len() {
             return None;
         }
-        Some(F80::from_decimal(neg, &digits, exp10))
+        F80::from_decimal(neg, &digits, exp10)
     }
 
-    fn from_decimal(neg: bool, digits: &BigUint, exp10: i64) -> F80 {
+    /// Rounds `digits * 10^exp10`; `None` when it overflows or underflows to zero, which
+    /// `strtold` reports as a range error and Redis refuses.
+    fn from_decimal(neg: bool, digits: &BigUint, exp10: i64) -> Option<F80> {
         if digits.is_zero() {
-            return F80 { neg, ..F80::ZERO };
+            return Some(F80 { neg, ..F80::ZERO });
         }
         let ndig = digits.bits() as i64 * 30103 / 100_000;
-        if exp10 + ndig > 5000 {
-            return F80::infinity(neg);
+        if exp10 + ndig > 5000 || exp10 + ndig < -5100 {
+            return None;
         }
-        if exp10 + ndig < -5100 {
-            return F80 { neg, ..F80::ZERO };
-        }
-        if exp10 >= 0 {
+        let v = if exp10 >= 0 {
             let n = digits * BigUint::from(10u32).pow(exp10 as u32);
-            return F80::round(neg, &n, 0, false);
-        }
-        let den = BigUint::from(10u32).pow((-exp10) as u32);
-        let k = (66 + den.bits() as i64 - digits.bits() as i64).max(0);
-        let (q, r) = (digits << k as usize).div_rem(&den);
-        F80::round(neg, &q, -k, !r.is_zero())
+            F80::round(neg, &n, 0, false)
+        } else {
+            let den = BigUint::from(10u32).pow((-exp10) as u32);
+            let k = (66 + den.bits() as i64 - digits.bits() as i64).max(0);
+            let (q, r) = (digits << k as usize).div_rem(&den);
+            F80::round(neg, &q, -k, !r.is_zero())
+        };
+        (v.is_finite() && !v.is_zero()).then_some(v)
     }
 
     /// Splits into a sign and an exact (magnitude, exponent) pair.
@@ -244,6 +245,29 @@ impl F80 {
                 Ordering::Less => F80::round(bn, &(b - a), e, false),
             }
         }
+    }
+
+    /// The exact value of a finite `f64` (infinities map to infinities; NaN to zero).
+    pub fn from_f64(v: f64) -> F80 {
+        if v.is_infinite() {
+            return F80::infinity(v < 0.0);
+        }
+        if v == 0.0 || v.is_nan() {
+            return F80 {
+                neg: v.is_sign_negative() && v == 0.0,
+                ..F80::ZERO
+            };
+        }
+        let bits = v.to_bits();
+        let neg = bits >> 63 == 1;
+        let e = ((bits >> 52) & 0x7ff) as i64;
+        let f = bits & ((1u64 << 52) - 1);
+        let (m, exp) = if e == 0 {
+            (f, -1074)
+        } else {
+            (f | (1 << 52), e - 1075)
+        };
+        F80::round(neg, &BigUint::from(m), exp, false)
     }
 
     /// The nearest `f64`.
@@ -337,7 +361,10 @@ mod tests {
         assert_eq!(p("-0.0").to_human(), "0");
         assert_eq!(F80::from_i64(i64::MIN).to_human(), "-9223372036854775808");
         assert!(p("1e400").is_finite());
-        assert!(!p("1e5000").is_finite());
+        assert_eq!(F80::parse(b"1e5000"), None);
+        assert_eq!(F80::parse(b"1e-5000"), None);
+        assert_eq!(F80::parse(b"1e39223372036854775807"), None);
+        assert!(p("inf").plus(p("1")).to_human() == "inf");
     }
 
     #[test]

@@ -152,6 +152,11 @@ impl Engine {
         self.peers = n;
     }
 
+    /// Whether other members exist.
+    pub fn has_peers(&self) -> bool {
+        self.peers > 0
+    }
+
     /// A pseudo-random number (xorshift; for RANDOMKEY, SPOP and friends).
     pub fn random(&mut self) -> u64 {
         let mut x = self.rng;

@@ -48,11 +48,13 @@ pub(crate) fn get_set<'e>(e: &'e mut Engine, key: &[u8]) -> Result<Option<&'e Or
     Ok(typed(e, key, Kind::Set)?.and_then(|ks| ks.set.as_deref()))
 }
 
-/// Before a write that may create `key`: an absent key that still carries expiry changes
-/// from elsewhere gets a "no expiry" change, as a write that recreates a key is one.
+/// Before a write that may create `key`: a write that recreates an absent key is an expiry
+/// change ("no expiry"). Other members may still hold expiry changes of the old key that
+/// this instance has already folded away, so with peers it is always sent; alone, only
+/// when something is there to clear.
 pub(crate) fn prepare_create(e: &mut Engine, key: &[u8]) {
     let exists = e.lookup(key, true).is_some();
-    if !exists && e.raw_keys().get(key).is_some_and(|ks| ks.expiry.is_some()) {
+    if !exists && (e.has_peers() || e.raw_keys().get(key).is_some_and(|ks| ks.expiry.is_some())) {
         e.emit(key, OpKind::Expire(None));
     }
 }
