@@ -447,12 +447,14 @@ impl Counted<Box<[u8]>> {
 }
 
 impl Counted<f64> {
-    /// The score: base (0 when none) followed by the surviving increments.
+    /// The score: base (0 when none) followed by the surviving increments. A stored score
+    /// of -0 reads as 0, as in Redis.
     pub fn score(&self) -> f64 {
         let base = self.base.get().copied().unwrap_or(0.0);
-        match &self.incs {
+        let s = match &self.incs {
             None => base,
             Some(i) => score_value(base, i.iter().map(|(_, a)| *a)),
-        }
+        };
+        if s == 0.0 { 0.0 } else { s }
     }
 }

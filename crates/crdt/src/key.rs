@@ -8,6 +8,7 @@ use crate::digest::Digest;
 use crate::op::{Content, OpKind, Ttl};
 use crate::reg::MvReg;
 use crate::vv::VersionVector;
+use crate::zset::ZSet;
 
 /// The data types a key can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -18,6 +19,8 @@ pub enum Kind {
     Hash,
     /// A set.
     Set,
+    /// A sorted set.
+    ZSet,
 }
 
 impl Kind {
@@ -27,6 +30,7 @@ impl Kind {
             Kind::Str => "string",
             Kind::Hash => "hash",
             Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 }
@@ -40,6 +44,8 @@ pub struct KeyState {
     pub hash: Option<Box<OrMap>>,
     /// The set value.
     pub set: Option<Box<OrSet>>,
+    /// The sorted-set value.
+    pub zset: Option<Box<ZSet>>,
     /// The expiry changes; `None` in a change means "no expiry".
     pub expiry: Option<Box<MvReg<Option<u64>>>>,
 }
@@ -107,6 +113,27 @@ impl KeyState {
                     }
                 }
             }
+            OpKind::ZAdd(members) => {
+                self.remove_values_except(Some(Kind::ZSet), ctx);
+                let z = self.zset.get_or_insert_with(Default::default);
+                for (m, score) in members {
+                    z.add(m, stamp, ctx, *score);
+                }
+            }
+            OpKind::ZIncr(m, delta) => {
+                self.remove_values_except(Some(Kind::ZSet), ctx);
+                self.zset
+                    .get_or_insert_with(Default::default)
+                    .incr(m, stamp, ctx, *delta);
+            }
+            OpKind::ZRem(members) => {
+                self.remove_values_except(Some(Kind::ZSet), ctx);
+                if let Some(z) = &mut self.zset {
+                    for m in members {
+                        z.remove(m, ctx);
+                    }
+                }
+            }
             OpKind::Restore(content) => {
                 self.remove_values_except(None, ctx);
                 match content {
@@ -123,6 +150,12 @@ impl KeyState {
                         let s = self.set.get_or_insert_with(Default::default);
                         for m in members {
                             s.add(m, stamp, ctx);
+                        }
+                    }
+                    Content::ZSet(members) => {
+                        let z = self.zset.get_or_insert_with(Default::default);
+                        for (m, score) in members {
+                            z.add(m, stamp, ctx, *score);
                         }
                     }
                 }
@@ -157,6 +190,11 @@ impl KeyState {
         {
             s.remove_all(seen);
         }
+        if keep != Some(Kind::ZSet)
+            && let Some(z) = &mut self.zset
+        {
+            z.remove_all(seen);
+        }
         self.drop_empty();
     }
 
@@ -170,6 +208,9 @@ impl KeyState {
         if self.set.as_ref().is_some_and(|s| s.is_empty()) {
             self.set = None;
         }
+        if self.zset.as_ref().is_some_and(|s| s.is_empty()) {
+            self.zset = None;
+        }
         if self.expiry.as_ref().is_some_and(|s| s.is_empty()) {
             self.expiry = None;
         }
@@ -177,7 +218,7 @@ impl KeyState {
 
     /// Whether any type holds a value.
     pub fn has_value(&self) -> bool {
-        self.string.is_some() || self.hash.is_some() || self.set.is_some()
+        self.string.is_some() || self.hash.is_some() || self.set.is_some() || self.zset.is_some()
     }
 
     /// Whether nothing at all is kept (no value, no expiry change).
@@ -191,6 +232,7 @@ impl KeyState {
             (Kind::Str, self.string.is_some()),
             (Kind::Hash, self.hash.is_some()),
             (Kind::Set, self.set.is_some()),
+            (Kind::ZSet, self.zset.is_some()),
         ];
         let count = present.iter().filter(|(_, p)| *p).count();
         match count {
@@ -202,6 +244,7 @@ impl KeyState {
                     (Kind::Str, self.string.as_ref().and_then(|s| s.newest())),
                     (Kind::Hash, self.hash.as_ref().and_then(|s| s.newest())),
                     (Kind::Set, self.set.as_ref().and_then(|s| s.newest())),
+                    (Kind::ZSet, self.zset.as_ref().and_then(|s| s.newest())),
                 ];
                 for (k, s) in cands {
                     if let Some(s) = s
@@ -249,11 +292,15 @@ impl KeyState {
         if let Some(h) = &mut self.hash {
             h.compact(stable);
         }
+        if let Some(z) = &mut self.zset {
+            z.compact(stable);
+        }
         // An expiry change on a key without values that everyone has seen can never apply
         // again: any later write recreating the key removes it.
         // Nor can a stable "no expiry" change: it means the same as having none.
+        let has_value = self.has_value();
         if let Some(e) = &mut self.expiry
-            && (self.string.is_none() && self.hash.is_none() && self.set.is_none()
+            && (!has_value
                 || e.writes()
                     .all(|(s, v)| v.is_none() && stable.contains(&s.dot)))
         {
@@ -269,6 +316,7 @@ impl KeyState {
         });
         merge_opt(&mut self.hash, &other.hash, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.set, &other.set, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.zset, &other.zset, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.expiry, &other.expiry, |a, b| {
             a.merge(mine, b, theirs)
         });
@@ -295,6 +343,13 @@ impl KeyState {
             Some(s) => {
                 d.u64(1);
                 s.digest(d);
+            }
+            None => d.u64(0),
+        }
+        match &self.zset {
+            Some(z) => {
+                d.u64(1);
+                z.digest(d);
             }
             None => d.u64(0),
         }

@@ -14,9 +14,11 @@ pub mod f80;
 pub mod key;
 pub mod num;
 pub mod op;
+pub mod ostree;
 pub mod reg;
 pub mod scanmap;
 pub mod vv;
+pub mod zset;
 
 pub use clock::{ClockError, Dot, Hlc, HlcClock, Origin, ReplicaId, Stamp};
 pub use coll::{Blob, OrMap, OrSet};
@@ -28,6 +30,7 @@ pub use op::{Content, OP_FORMAT_VERSION, Op, OpKind, Ttl};
 pub use reg::MvReg;
 pub use scanmap::ScanMap;
 pub use vv::VersionVector;
+pub use zset::{ZMember, ZSet};
 
 #[cfg(test)]
 mod tests;

@@ -32,6 +32,12 @@ pub enum OpKind {
     SAdd(Vec<Blob>),
     /// Observed-remove of set members.
     SRem(Vec<Blob>),
+    /// ZADD: adds with base writes of their scores.
+    ZAdd(Vec<(Blob, f64)>),
+    /// ZINCRBY: an add with an increment of the score.
+    ZIncr(Blob, f64),
+    /// Observed-remove of sorted-set members.
+    ZRem(Vec<Blob>),
     /// Observed-remove of the key's values, then a write of whole new content.
     Restore(Content),
     /// Observed-remove of every key (the key of the op is empty).
@@ -56,6 +62,8 @@ pub enum Content {
     Hash(Vec<(Blob, Blob)>),
     /// A set.
     Set(Vec<Blob>),
+    /// A sorted set.
+    ZSet(Vec<(Blob, f64)>),
 }
 
 /// One operation: a dot, a timestamp, the context it was made in, a key and an effect.
@@ -107,7 +115,13 @@ impl Op {
             OpKind::Restore(Content::Hash(v)) => {
                 v.iter().map(|(f, x)| f.len() + x.len() + 16).sum()
             }
-            OpKind::Restore(Content::Set(v)) => v.iter().map(|m| m.len() + 8).sum(),
+            OpKind::Restore(Content::Set(v)) | OpKind::ZRem(v) => {
+                v.iter().map(|m| m.len() + 8).sum()
+            }
+            OpKind::ZAdd(v) | OpKind::Restore(Content::ZSet(v)) => {
+                v.iter().map(|(m, _)| m.len() + 16).sum()
+            }
+            OpKind::ZIncr(m, _) => m.len() + 8,
             _ => 8,
         };
         64 + self.key.len() + body

@@ -111,6 +111,15 @@ impl Replica {
                     m.sort();
                     format!("set:{}", m.join(","))
                 }
+                Some(Kind::ZSet) => {
+                    let z = ks.zset.as_ref().unwrap();
+                    let mut v = Vec::new();
+                    z.index().walk(0, z.len(), false, |s, m| {
+                        v.push(format!("{}={}", String::from_utf8_lossy(m), s));
+                        true
+                    });
+                    format!("z:{}", v.join(","))
+                }
             };
             out.insert(k.clone(), format!("{v} ttl={:?}", ks.expires_at()));
         }
@@ -152,6 +161,9 @@ enum Cmd {
     SRem(u8),
     Restore(u8),
     Flush,
+    ZAdd(u8, i8),
+    ZIncr(u8, i8),
+    ZRem(u8),
 }
 
 fn cmd() -> impl Strategy<Value = Cmd> {
@@ -168,6 +180,9 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         (0u8..4).prop_map(Cmd::SRem),
         (0u8..3).prop_map(Cmd::Restore),
         Just(Cmd::Flush),
+        (0u8..3, any::<i8>()).prop_map(|(m, s)| Cmd::ZAdd(m, s)),
+        (0u8..3, any::<i8>()).prop_map(|(m, s)| Cmd::ZIncr(m, s)),
+        (0u8..3).prop_map(Cmd::ZRem),
     ]
 }
 
@@ -194,6 +209,9 @@ fn kind_of(c: &Cmd) -> OpKind {
         Cmd::SRem(m) => OpKind::SRem(vec![blob(&m.to_string())]),
         Cmd::Restore(v) => OpKind::Restore(Content::Set(vec![blob(&v.to_string())])),
         Cmd::Flush => OpKind::FlushAll,
+        Cmd::ZAdd(m, sc) => OpKind::ZAdd(vec![(blob(&m.to_string()), f64::from(*sc) / 4.0)]),
+        Cmd::ZIncr(m, d) => OpKind::ZIncr(blob(&m.to_string()), f64::from(*d) / 3.0),
+        Cmd::ZRem(m) => OpKind::ZRem(vec![blob(&m.to_string())]),
     }
 }
 
@@ -548,6 +566,19 @@ fn semantics_unparsable_base_hides_increments() {
         ],
     );
     assert_eq!(v[0], "s:abc ttl=None");
+}
+
+#[test]
+fn semantics_zrem_concurrent_with_zincrby_keeps_the_increment() {
+    let v = scenario(
+        2,
+        vec![OpKind::ZAdd(vec![(blob("x"), 4.1)])],
+        vec![
+            (0, OpKind::ZRem(vec![blob("x")])),
+            (1, OpKind::ZIncr(blob("x"), 2.0)),
+        ],
+    );
+    assert_eq!(v[0], "z:x=2 ttl=None");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use crate::Engine;
 use crate::args::Args;
-use crate::cmd::{hashes, keys, server, sets, strings};
+use crate::cmd::{hashes, keys, server, sets, strings, zsets};
 use crate::error::{CmdError, CmdResult};
 use bytes::Bytes;
 use concord_resp::Out;
@@ -459,6 +459,182 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     c!("sintercard", -3, R, 0, 0, 0, "set", Some(sets::sintercard)),
     c!("sscan", -3, R, 1, 1, 1, "set", Some(sets::sscan)),
+    // sorted sets
+    c!("zadd", -4, WF, 1, 1, 1, "sortedset", Some(zsets::zadd)),
+    c!("zincrby", 4, WF, 1, 1, 1, "sortedset", Some(zsets::zincrby)),
+    c!("zrem", -3, WDF, 1, 1, 1, "sortedset", Some(zsets::zrem)),
+    c!("zscore", 3, RF, 1, 1, 1, "sortedset", Some(zsets::zscore)),
+    c!(
+        "zmscore",
+        -3,
+        RF,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zmscore)
+    ),
+    c!("zcard", 2, RF, 1, 1, 1, "sortedset", Some(zsets::zcard)),
+    c!("zcount", 4, RF, 1, 1, 1, "sortedset", Some(zsets::zcount)),
+    c!(
+        "zlexcount",
+        4,
+        RF,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zcount)
+    ),
+    c!("zrank", -3, RF, 1, 1, 1, "sortedset", Some(zsets::zrank)),
+    c!("zrevrank", -3, RF, 1, 1, 1, "sortedset", Some(zsets::zrank)),
+    c!("zrange", -4, R, 1, 1, 1, "sortedset", Some(zsets::zrange)),
+    c!(
+        "zrangestore",
+        -5,
+        W,
+        1,
+        2,
+        1,
+        "sortedset",
+        Some(zsets::zrangestore)
+    ),
+    c!(
+        "zrevrange",
+        -4,
+        R,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zrevrange)
+    ),
+    c!(
+        "zrangebyscore",
+        -4,
+        R,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zrangeby)
+    ),
+    c!(
+        "zrevrangebyscore",
+        -4,
+        R,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zrangeby)
+    ),
+    c!(
+        "zrangebylex",
+        -4,
+        R,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zrangeby)
+    ),
+    c!(
+        "zrevrangebylex",
+        -4,
+        R,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zrangeby)
+    ),
+    c!("zpopmin", -2, WDF, 1, 1, 1, "sortedset", Some(zsets::zpop)),
+    c!("zpopmax", -2, WDF, 1, 1, 1, "sortedset", Some(zsets::zpop)),
+    c!(
+        "zrandmember",
+        -2,
+        R,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zrandmember)
+    ),
+    c!(
+        "zremrangebyrank",
+        4,
+        WD,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zremrange)
+    ),
+    c!(
+        "zremrangebyscore",
+        4,
+        WD,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zremrange)
+    ),
+    c!(
+        "zremrangebylex",
+        4,
+        WD,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zremrange)
+    ),
+    c!("zunion", -3, R, 0, 0, 0, "sortedset", Some(zsets::zsetop)),
+    c!("zinter", -3, R, 0, 0, 0, "sortedset", Some(zsets::zsetop)),
+    c!("zdiff", -3, R, 0, 0, 0, "sortedset", Some(zsets::zsetop)),
+    c!(
+        "zunionstore",
+        -4,
+        W,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zsetop_store)
+    ),
+    c!(
+        "zinterstore",
+        -4,
+        W,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zsetop_store)
+    ),
+    c!(
+        "zdiffstore",
+        -4,
+        W,
+        1,
+        1,
+        1,
+        "sortedset",
+        Some(zsets::zsetop_store)
+    ),
+    c!(
+        "zintercard",
+        -3,
+        R,
+        0,
+        0,
+        0,
+        "sortedset",
+        Some(zsets::zintercard)
+    ),
+    c!("zscan", -3, R, 1, 1, 1, "sortedset", Some(zsets::zscan)),
 ];
 
 /// Subcommands of container commands, with their arities (the command and the

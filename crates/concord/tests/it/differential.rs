@@ -230,6 +230,166 @@ fn gen_set(r: &mut Rng) -> Vec<Vec<u8>> {
     }
 }
 
+fn score(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&[
+        "0", "1", "-1", "2.5", "-3.25", "1e3", "inf", "-inf", "abc", "7", "0.1", "100",
+    ]))
+}
+
+fn score_bound(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&[
+        "-inf", "+inf", "0", "(0", "1", "(1", "2.5", "(2.5", "-1", "100", "(100", "x", "(x",
+    ]))
+}
+
+fn lex_bound(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["-", "+", "[a", "(a", "[b", "(c", "[d", "x", "[", "("]))
+}
+
+fn gen_zset(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    match r.below(30) {
+        0..=3 => {
+            let mut c = vec![b("ZADD"), k];
+            for _ in 0..r.below(3) {
+                c.push(b(r.pick(&["NX", "XX", "GT", "LT", "CH", "INCR"])));
+            }
+            for _ in 0..1 + r.below(3) {
+                c.push(score(r));
+                c.push(member(r));
+            }
+            if r.chance(5) {
+                c.pop();
+            }
+            c
+        }
+        4 => {
+            // Lexicographic commands assume equal scores, as in Redis.
+            let mut c = vec![b("ZADD"), b("lex")];
+            for _ in 0..1 + r.below(4) {
+                c.push(b("0"));
+                c.push(member(r));
+            }
+            c
+        }
+        5 => vec![b("ZINCRBY"), k, score(r), member(r)],
+        6 => vec![b("ZREM"), k, member(r), member(r)],
+        7 => vec![b("ZSCORE"), k, member(r)],
+        8 => vec![b("ZMSCORE"), k, member(r), member(r)],
+        9 => vec![b("ZCARD"), k],
+        10 => vec![b("ZCOUNT"), k, score_bound(r), score_bound(r)],
+        11 => vec![b("ZLEXCOUNT"), b("lex"), lex_bound(r), lex_bound(r)],
+        // WITHSCORE is Redis 7.2; the oracle here is Debian's 7.0.
+        12 => vec![b(r.pick(&["ZRANK", "ZREVRANK"])), k, member(r)],
+        13 | 14 => {
+            let by = r.below(3);
+            let lex = by == 2;
+            let mut c = vec![b("ZRANGE"), if lex { b("lex") } else { k }];
+            match by {
+                0 => {
+                    c.push(small_index(r));
+                    c.push(small_index(r));
+                }
+                1 => {
+                    c.push(score_bound(r));
+                    c.push(score_bound(r));
+                    c.push(b("BYSCORE"));
+                }
+                _ => {
+                    c.push(lex_bound(r));
+                    c.push(lex_bound(r));
+                    c.push(b("BYLEX"));
+                }
+            }
+            if r.chance(40) {
+                c.push(b("REV"));
+            }
+            if r.chance(30) {
+                c.extend([b("LIMIT"), small_index(r), small_index(r)]);
+            }
+            if r.chance(40) {
+                c.push(b("WITHSCORES"));
+            }
+            c
+        }
+        15 => {
+            let mut c = vec![
+                b(r.pick(&["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"])),
+                k,
+                score_bound(r),
+                score_bound(r),
+            ];
+            if r.chance(50) {
+                c.push(b("WITHSCORES"));
+            }
+            if r.chance(30) {
+                c.extend([b("LIMIT"), small_index(r), small_index(r)]);
+            }
+            c
+        }
+        16 => {
+            let mut c = vec![
+                b(r.pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX"])),
+                b("lex"),
+                lex_bound(r),
+                lex_bound(r),
+            ];
+            if r.chance(30) {
+                c.extend([b("LIMIT"), small_index(r), small_index(r)]);
+            }
+            c
+        }
+        17 => {
+            let mut c = vec![b("ZREVRANGE"), k, small_index(r), small_index(r)];
+            if r.chance(50) {
+                c.push(b("WITHSCORES"));
+            }
+            c
+        }
+        18 => vec![
+            b(r.pick(&["ZPOPMIN", "ZPOPMAX"])),
+            k,
+            b(r.pick(&["1", "2", "0", "-1", "10"])),
+        ],
+        19 => vec![b(r.pick(&["ZPOPMIN", "ZPOPMAX"])), k],
+        20 => vec![b("ZREMRANGEBYRANK"), k, small_index(r), small_index(r)],
+        21 => vec![b("ZREMRANGEBYSCORE"), k, score_bound(r), score_bound(r)],
+        22 => vec![b("ZREMRANGEBYLEX"), b("lex"), lex_bound(r), lex_bound(r)],
+        23 | 24 => {
+            let store = r.chance(50);
+            let op: &str = r.pick(&["ZUNION", "ZINTER", "ZDIFF"]);
+            let mut c = if store {
+                vec![b(&format!("{op}STORE")), key(r)]
+            } else {
+                vec![b(op)]
+            };
+            let n = 1 + r.below(3);
+            c.push(b(&n.to_string()));
+            for _ in 0..n {
+                c.push(key(r));
+            }
+            if op != "ZDIFF" && r.chance(40) {
+                c.push(b("WEIGHTS"));
+                for _ in 0..n {
+                    c.push(b(r.pick(&["1", "2", "-1", "0.5", "0"])));
+                }
+            }
+            if op != "ZDIFF" && r.chance(40) {
+                c.extend([b("AGGREGATE"), b(r.pick(&["SUM", "MIN", "MAX"]))]);
+            }
+            if !store && r.chance(50) {
+                c.push(b("WITHSCORES"));
+            }
+            c
+        }
+        25 => vec![b("ZINTERCARD"), b("2"), k, key(r)],
+        26 => vec![b("ZRANGESTORE"), key(r), k, small_index(r), small_index(r)],
+        27 => vec![b("SADD"), k, member(r)],
+        28 => vec![b("DEL"), k],
+        _ => vec![b("ZRANDMEMBER"), k, b("0")],
+    }
+}
+
 fn gen_keys(r: &mut Rng) -> Vec<Vec<u8>> {
     let k = key(r);
     match r.below(24) {
@@ -304,6 +464,7 @@ fn normalize(cmd: &[u8], reply: Reply) -> Reply {
             v.sort();
             Reply::Array(v)
         }
+        ("zdiff" | "zdiffstore" | "sintercard" | "zintercard", r) => r,
         ("hgetall", Reply::Array(v)) => {
             let mut pairs: Vec<(Reply, Reply)> =
                 v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
@@ -390,8 +551,17 @@ fn keys_match_redis() {
 }
 
 #[test]
+fn zsets_match_redis() {
+    run("zsets", 5000, &[gen_zset]);
+}
+
+#[test]
 fn mixed_types_match_redis() {
-    run("mixed", 4000, &[gen_string, gen_hash, gen_set, gen_keys]);
+    run(
+        "mixed",
+        4000,
+        &[gen_string, gen_hash, gen_set, gen_zset, gen_keys],
+    );
 }
 
 /// Fixed edge cases: arity, unknown commands, overflow, huge and binary values.

@@ -185,6 +185,15 @@ pub(crate) fn content_of(ks: &KeyState) -> Option<Content> {
                 .collect(),
         )),
         Kind::Set => Some(Content::Set(ks.set.as_ref()?.iter().map(blob).collect())),
+        Kind::ZSet => {
+            let z = ks.zset.as_ref()?;
+            let mut v = Vec::with_capacity(z.len());
+            z.index().walk(0, z.len(), false, |s, m| {
+                v.push((blob(m), s));
+                true
+            });
+            Some(Content::ZSet(v))
+        }
     }
 }
 
@@ -463,6 +472,14 @@ fn encoding(ks: &KeyState) -> &'static str {
                 "listpack"
             } else {
                 "hashtable"
+            }
+        }
+        Some(Kind::ZSet) => {
+            let z = ks.zset.as_ref();
+            if z.is_some_and(|z| z.len() <= 128 && z.map().iter().all(|(m, _)| m.len() <= 64)) {
+                "listpack"
+            } else {
+                "skiplist"
             }
         }
         None => "none",

@@ -6,6 +6,7 @@ pub mod keys;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use crate::Engine;
 use crate::error::CmdError;

@@ -76,6 +76,7 @@ pub fn digest(e: &mut Engine) -> u64 {
                     d.bytes(&v);
                 }
             }
+            Kind::ZSet => {}
             Kind::Set => {
                 let mut m: Vec<&[u8]> = ks.set.iter().flat_map(|s| s.iter()).collect();
                 m.sort_unstable();
@@ -84,6 +85,16 @@ pub fn digest(e: &mut Engine) -> u64 {
                     d.bytes(x);
                 }
             }
+        }
+        if kind == Kind::ZSet
+            && let Some(z) = &ks.zset
+        {
+            d.u64(z.len() as u64);
+            z.index().walk(0, z.len(), false, |s, m| {
+                d.bytes(m);
+                d.u64(s.to_bits());
+                true
+            });
         }
         d.u64(ks.expires_at().unwrap_or(0));
     }
