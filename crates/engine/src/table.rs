@@ -3,7 +3,7 @@
 
 use crate::Engine;
 use crate::args::Args;
-use crate::cmd::{hashes, keys, server, sets, strings, zsets};
+use crate::cmd::{bits, hashes, keys, server, sets, strings, zsets};
 use crate::error::{CmdError, CmdResult};
 use bytes::Bytes;
 use concord_resp::Out;
@@ -370,6 +370,22 @@ pub static COMMANDS: &[CommandSpec] = &[
         Some(strings::incrbyfloat)
     ),
     c!("lcs", -3, R, 1, 2, 1, "string", Some(strings::lcs)),
+    c!("setbit", 4, W, 1, 1, 1, "bitmap", Some(bits::setbit)),
+    c!("getbit", 3, RF, 1, 1, 1, "bitmap", Some(bits::getbit)),
+    c!("bitcount", -2, R, 1, 1, 1, "bitmap", Some(bits::bitcount)),
+    c!("bitpos", -3, R, 1, 1, 1, "bitmap", Some(bits::bitpos)),
+    c!("bitop", -4, W, 2, -1, 1, "bitmap", Some(bits::bitop)),
+    c!("bitfield", -2, W, 1, 1, 1, "bitmap", Some(bits::bitfield)),
+    c!(
+        "bitfield_ro",
+        -2,
+        RF,
+        1,
+        1,
+        1,
+        "bitmap",
+        Some(bits::bitfield)
+    ),
     // hashes
     c!("hset", -4, WF, 1, 1, 1, "hash", Some(hashes::hset)),
     c!("hmset", -4, WF, 1, 1, 1, "hash", Some(hashes::hset)),

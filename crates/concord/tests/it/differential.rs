@@ -160,6 +160,92 @@ fn gen_string(r: &mut Rng) -> Vec<Vec<u8>> {
     }
 }
 
+fn gen_bits(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    let idx = |r: &mut Rng| {
+        b(r.pick(&[
+            "0", "1", "2", "-1", "-2", "3", "7", "8", "15", "100", "-100", "x",
+        ]))
+    };
+    match r.below(12) {
+        0 | 1 => vec![
+            b("SETBIT"),
+            k,
+            b(r.pick(&["0", "1", "7", "8", "33", "100", "-1", "x", "4294967296"])),
+            b(r.pick(&["0", "1", "1", "2"])),
+        ],
+        2 => vec![
+            b("GETBIT"),
+            k,
+            b(r.pick(&["0", "1", "7", "8", "33", "100", "-1"])),
+        ],
+        3 => {
+            let mut c = vec![b("BITCOUNT"), k];
+            if r.chance(70) {
+                c.push(idx(r));
+                c.push(idx(r));
+                if r.chance(50) {
+                    c.push(b(r.pick(&["BIT", "BYTE", "NOPE"])));
+                }
+            }
+            c
+        }
+        4 => {
+            let mut c = vec![b("BITPOS"), k, b(r.pick(&["0", "1", "2"]))];
+            for _ in 0..r.below(3) {
+                c.push(idx(r));
+            }
+            if c.len() == 5 && r.chance(50) {
+                c.push(b(r.pick(&["BIT", "BYTE"])));
+            }
+            c
+        }
+        5 => {
+            let op: &str = r.pick(&["AND", "OR", "XOR", "NOT", "NAND"]);
+            let mut c = vec![b("BITOP"), b(op), key(r), k];
+            if op != "NOT" || r.chance(20) {
+                c.push(key(r));
+            }
+            c
+        }
+        6 | 7 => {
+            let mut c = vec![
+                b(if r.chance(20) {
+                    "BITFIELD_RO"
+                } else {
+                    "BITFIELD"
+                }),
+                k,
+            ];
+            for _ in 0..1 + r.below(3) {
+                let t = b(r.pick(&["i8", "u8", "i5", "u3", "i64", "u63", "u64", "i16", "x1"]));
+                let off = b(r.pick(&["0", "1", "#1", "13", "#2", "-1", "100"]));
+                match r.below(5) {
+                    0 | 1 => c.extend([b("GET"), t, off]),
+                    2 => c.extend([
+                        b("SET"),
+                        t,
+                        off,
+                        b(r.pick(&["0", "1", "-1", "127", "128", "255", "-129", "1000"])),
+                    ]),
+                    3 => c.extend([
+                        b("INCRBY"),
+                        t,
+                        off,
+                        b(r.pick(&["1", "-1", "100", "-100", "9223372036854775807"])),
+                    ]),
+                    _ => c.extend([b("OVERFLOW"), b(r.pick(&["WRAP", "SAT", "FAIL", "NOPE"]))]),
+                }
+            }
+            c
+        }
+        8 => vec![b("SET"), k, value(r)],
+        9 => vec![b("GET"), k],
+        10 => vec![b("APPEND"), k, value(r)],
+        _ => vec![b("DEL"), k],
+    }
+}
+
 fn gen_hash(r: &mut Rng) -> Vec<Vec<u8>> {
     let k = key(r);
     match r.below(18) {
@@ -533,6 +619,11 @@ fn run(name: &str, n: usize, generators: &[Generator]) {
 #[test]
 fn strings_match_redis() {
     run("strings", 4000, &[gen_string]);
+}
+
+#[test]
+fn bits_match_redis() {
+    run("bits", 4000, &[gen_bits]);
 }
 
 #[test]

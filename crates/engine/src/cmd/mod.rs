@@ -1,6 +1,7 @@
 //! Command families. Each handler parses its arguments, reads the keyspace to decide the
 //! reply, and turns its effect into ops through [`Engine::emit`].
 
+pub mod bits;
 pub mod hashes;
 pub mod keys;
 pub mod server;
