@@ -201,6 +201,13 @@ impl OrMap {
         }
     }
 
+    /// Folds the stable increments of one field.
+    pub fn compact_field(&mut self, field: &[u8], stable: &VersionVector) {
+        if let Some(v) = self.fields.get_mut(field) {
+            v.compact(stable);
+        }
+    }
+
     /// Joins with another replica's map.
     pub fn merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
         let empty = Counted::default();

@@ -295,6 +295,34 @@ impl KeyState {
         if let Some(z) = &mut self.zset {
             z.compact(stable);
         }
+        self.compact_expiry(stable);
+    }
+
+    /// Compacts only what `kind` touched: the cheap form for after each op, so a write
+    /// to one field of a large hash does not walk the others.
+    pub fn compact_after(&mut self, stable: &VersionVector, kind: &OpKind) {
+        match kind {
+            OpKind::SetStr(..) | OpKind::IncrStr(_) => {
+                if let Some(s) = &mut self.string {
+                    s.compact(stable);
+                }
+            }
+            OpKind::HIncr(f, _) => {
+                if let Some(h) = &mut self.hash {
+                    h.compact_field(f, stable);
+                }
+            }
+            OpKind::ZIncr(m, _) => {
+                if let Some(z) = &mut self.zset {
+                    z.compact_member(m, stable);
+                }
+            }
+            _ => {}
+        }
+        self.compact_expiry(stable);
+    }
+
+    fn compact_expiry(&mut self, stable: &VersionVector) {
         // An expiry change on a key without values that everyone has seen can never apply
         // again: any later write recreating the key removes it.
         // Nor can a stable "no expiry" change: it means the same as having none.

@@ -143,6 +143,13 @@ impl ZSet {
         }
     }
 
+    /// Folds the stable score increments of one member.
+    pub fn compact_member(&mut self, member: &[u8], stable: &VersionVector) {
+        if let Some(m) = self.members.get_mut(member) {
+            m.score.compact(stable);
+        }
+    }
+
     /// Joins with another replica's sorted set.
     pub fn merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
         let mut names: Vec<Box<[u8]>> = self.members.iter().map(|(k, _)| k.into()).collect();

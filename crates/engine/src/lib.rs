@@ -15,7 +15,10 @@ pub use args::Args;
 pub use error::CmdError;
 pub use glob::glob_match;
 pub use oplog::OpLog;
-pub use table::{COMMANDS, CommandSpec, Flags, SUBCOMMANDS, check_subcommand, lookup_command};
+pub use table::{
+    COMMANDS, CmdStat, CommandSpec, Flags, SUBCOMMANDS, check_subcommand, command_id,
+    lookup_command,
+};
 
 use concord_crdt::{
     Blob, Ctx, Dot, Hlc, HlcClock, KeyState, Kind, Op, OpKind, Origin, ScanMap, Stamp,
@@ -40,7 +43,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             origin: Origin::new(1, 1),
-            backlog_bytes: 64 * 1024 * 1024,
+            backlog_bytes: 8 * 1024 * 1024,
             hlc_floor: Hlc(0),
         }
     }
@@ -84,6 +87,8 @@ pub struct Engine {
     rng: u64,
     /// Counters for INFO.
     pub stats: Stats,
+    /// Per-command counters, by position in [`COMMANDS`].
+    pub cmdstats: Vec<CmdStat>,
 }
 
 impl Engine {
@@ -104,6 +109,7 @@ impl Engine {
             dirty: HashSet::new(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.origin.id),
             stats: Stats::default(),
+            cmdstats: vec![CmdStat::default(); COMMANDS.len()],
         }
     }
 
@@ -227,38 +233,31 @@ impl Engine {
         let ctx = op.ctx();
         if op.kind == OpKind::FlushAll {
             self.flush_seen(&ctx);
-        } else {
-            let ks = self.keys.get_or_insert_with(&op.key, KeyState::default);
-            ks.apply(op.stamp, &ctx, &op.kind);
             self.vv.add(op.dot());
-            self.settle(&op.key);
-            self.touch(&op.key);
             return;
         }
         self.vv.add(op.dot());
-    }
-
-    /// After a key changed: compact what is stable, drop it if dead, track its expiry.
-    fn settle(&mut self, key: &[u8]) {
         let lone = self.peers == 0;
-        let Some(ks) = self.keys.get_mut(key) else {
-            return;
-        };
+        let ks = self.keys.get_or_insert_with(&op.key, KeyState::default);
+        let was_expiring = ks.expiry.is_some() && ks.has_value();
+        ks.apply(op.stamp, &ctx, &op.kind);
         if lone {
-            ks.compact(&self.vv);
+            // Alone, everything applied is stable: fold what this op touched.
+            ks.compact_after(&self.vv, &op.kind);
         }
         let dead = ks.is_dead();
         let expiring = ks.expiry.is_some() && ks.has_value();
         if dead {
-            self.keys.remove(key);
+            self.keys.remove(&op.key);
         }
-        if expiring {
-            if !self.expiring.contains_key(key) {
-                self.expiring.insert(key.into(), ());
+        if expiring != was_expiring {
+            if expiring {
+                self.expiring.insert(op.key.clone(), ());
+            } else {
+                self.expiring.remove(&op.key);
             }
-        } else if self.expiring.contains_key(key) {
-            self.expiring.remove(key);
         }
+        self.touch(&op.key);
     }
 
     fn flush_seen(&mut self, ctx: &Ctx<'_>) {
@@ -382,6 +381,16 @@ impl Engine {
     /// commands are the caller's).
     pub fn execute(&mut self, args: &[bytes::Bytes], out: &mut Out) -> bool {
         table::execute(self, args, out)
+    }
+
+    /// Like [`Engine::execute`] for a command the caller already found and checked.
+    pub fn execute_checked(
+        &mut self,
+        spec: &CommandSpec,
+        args: &[bytes::Bytes],
+        out: &mut Out,
+    ) -> bool {
+        table::run_checked(self, spec, args, out)
     }
 
     /// A digest of the visible dataset: every key, its type, its value as reads show it and

@@ -728,13 +728,19 @@ pub fn check_subcommand(spec: &CommandSpec, args: &[Bytes]) -> Result<(), String
     }
 }
 
-fn index() -> &'static HashMap<&'static str, &'static CommandSpec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static CommandSpec>> = OnceLock::new();
-    INDEX.get_or_init(|| COMMANDS.iter().map(|c| (c.name, c)).collect())
+fn index() -> &'static HashMap<&'static str, usize> {
+    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        COMMANDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name, i))
+            .collect()
+    })
 }
 
-/// Finds a command by name, ignoring case.
-pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
+/// The position in [`COMMANDS`] of a command, by name, ignoring case.
+pub fn command_id(name: &[u8]) -> Option<usize> {
     let mut buf = [0u8; 32];
     if name.len() > buf.len() {
         return None;
@@ -747,6 +753,24 @@ pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
         .and_then(|n| index().get(n).copied())
 }
 
+/// Finds a command by name, ignoring case.
+pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
+    command_id(name).map(|i| &COMMANDS[i])
+}
+
+/// Per-command counters for INFO commandstats.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CmdStat {
+    /// Times it ran.
+    pub calls: u64,
+    /// Microseconds spent.
+    pub usec: u64,
+    /// Runs that replied with an error.
+    pub failed: u64,
+    /// Calls refused before running (arity, auth, ...).
+    pub rejected: u64,
+}
+
 impl CommandSpec {
     /// Whether `n` arguments (the name included) satisfy the arity.
     pub fn arity_ok(&self, n: usize) -> bool {
@@ -756,6 +780,23 @@ impl CommandSpec {
             n >= self.arity.unsigned_abs() as usize
         }
     }
+}
+
+/// Runs the handler of a command whose arity and subcommand were already checked. Returns
+/// false when it is not a data command.
+pub(crate) fn run_checked(
+    e: &mut Engine,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    out: &mut Out,
+) -> bool {
+    let Some(h) = spec.handler else {
+        return false;
+    };
+    if let Err(err) = h(e, Args(args), out) {
+        out.error(&err.to_string());
+    }
+    true
 }
 
 /// Runs a data command: arity check, handler, error reply. Returns false when the name is

@@ -5,7 +5,7 @@ use crate::pubsub::Msg;
 use crate::{ClientInfo, Shared, wall_ms};
 use bytes::{Bytes, BytesMut};
 use concord_engine::{
-    COMMANDS, CommandSpec, Engine, Flags, check_subcommand, glob_match, lookup_command,
+    COMMANDS, CommandSpec, Engine, Flags, check_subcommand, command_id, glob_match, lookup_command,
 };
 use concord_resp::{Limits, Out, RequestParser};
 use std::collections::BTreeSet;
@@ -58,7 +58,7 @@ pub(crate) async fn serve(
                 name: Vec::new(),
                 created: now,
                 last: now,
-                last_cmd: "NULL".into(),
+                last_cmd: None,
                 resp: 2,
                 sub: 0,
                 psub: 0,
@@ -194,13 +194,12 @@ impl Session {
     fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
-        let mut last = String::new();
+        let mut last = None;
         for args in reqs {
             if args.is_empty() {
                 continue;
             }
-            last = lossy(&args[0]).to_ascii_lowercase();
-            self.call(sh, &mut e, args, out);
+            last = self.call(sh, &mut e, args, out).or(last);
             if self.closing {
                 break;
             }
@@ -213,44 +212,54 @@ impl Session {
             .get_mut(&self.id)
         {
             c.last = Instant::now();
-            c.last_cmd = last;
+            if last.is_some() {
+                c.last_cmd = last;
+            }
             c.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
         }
     }
 
-    /// Runs one request: checks, MULTI queueing, then the command itself.
-    fn call(&mut self, sh: &Shared, e: &mut Engine, args: Vec<Bytes>, out: &mut Out) {
+    /// Runs one request: checks, MULTI queueing, then the command itself. Returns the
+    /// command's id when it names one.
+    fn call(
+        &mut self,
+        sh: &Shared,
+        e: &mut Engine,
+        args: Vec<Bytes>,
+        out: &mut Out,
+    ) -> Option<usize> {
         sh.commands.fetch_add(1, Ordering::Relaxed);
-        let Some(spec) = lookup_command(&args[0]) else {
+        let Some(id) = command_id(&args[0]) else {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
             out.error(&unknown_command(&args));
-            return;
+            return None;
         };
+        let spec = &COMMANDS[id];
         if !spec.arity_ok(args.len()) {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
-            self.reject(sh, spec);
+            e.cmdstats[id].rejected += 1;
             out.error(&format!(
                 "ERR wrong number of arguments for '{}' command",
                 spec.name
             ));
-            return;
+            return Some(id);
         }
         if let Err(msg) = check_subcommand(spec, &args) {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
-            self.reject(sh, spec);
+            e.cmdstats[id].rejected += 1;
             out.error(&msg);
-            return;
+            return Some(id);
         }
         if !self.authed && !spec.flags.has(Flags::NO_AUTH) {
-            self.reject(sh, spec);
+            e.cmdstats[id].rejected += 1;
             out.error("NOAUTH Authentication required.");
-            return;
+            return Some(id);
         }
         if !self.resp3
             && (!self.channels.is_empty() || !self.patterns.is_empty())
@@ -269,7 +278,7 @@ impl Session {
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 spec.name
             ));
-            return;
+            return Some(id);
         }
         if let Some(queue) = &mut self.multi {
             match spec.name {
@@ -277,12 +286,13 @@ impl Session {
                 _ => {
                     queue.push(args);
                     out.simple("QUEUED");
-                    return;
+                    return Some(id);
                 }
             }
         }
-        self.run(sh, e, spec, &args, out);
+        self.run(sh, e, id, &args, out);
         e.commit();
+        Some(id)
     }
 
     /// Whether the connection is in RESP2 subscriber mode.
@@ -290,28 +300,16 @@ impl Session {
         !self.resp3 && (!self.channels.is_empty() || !self.patterns.is_empty())
     }
 
-    fn reject(&self, sh: &Shared, spec: &'static CommandSpec) {
-        let mut st = sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner());
-        st.entry(spec.name).or_default().rejected += 1;
-    }
-
     /// Executes a command that passed the checks, counting it for INFO commandstats.
-    fn run(
-        &mut self,
-        sh: &Shared,
-        e: &mut Engine,
-        spec: &'static CommandSpec,
-        args: &[Bytes],
-        out: &mut Out,
-    ) {
+    fn run(&mut self, sh: &Shared, e: &mut Engine, id: usize, args: &[Bytes], out: &mut Out) {
+        let spec = &COMMANDS[id];
         let start = Instant::now();
         let before = out.len();
-        if !e.execute(args, out) {
+        if !e.execute_checked(spec, args, out) {
             self.connection_command(sh, e, spec, args, out);
         }
         let failed = out.buf.get(before) == Some(&b'-');
-        let mut st = sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner());
-        let s = st.entry(spec.name).or_default();
+        let s = &mut e.cmdstats[id];
         s.calls += 1;
         s.usec += start.elapsed().as_micros() as u64;
         if failed {
@@ -602,8 +600,8 @@ impl Session {
         out.array(queue.len());
         // Every op of the transaction stays in one group: commit happens after EXEC.
         for args in queue {
-            if let Some(spec) = lookup_command(&args[0]) {
-                self.run(sh, e, spec, &args, out);
+            if let Some(id) = command_id(&args[0]) {
+                self.run(sh, e, id, &args, out);
             }
         }
     }
@@ -1017,10 +1015,7 @@ impl Session {
                 out.ok();
             }
             "RESETSTAT" if a.len() == 2 => {
-                sh.cmdstats
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clear();
+                e.cmdstats.iter_mut().for_each(|c| *c = Default::default());
                 e.stats = Default::default();
                 sh.commands.store(0, Ordering::Relaxed);
                 sh.connections.store(0, Ordering::Relaxed);
@@ -1070,7 +1065,7 @@ fn client_line(id: u64, c: &ClientInfo) -> String {
         c.sub,
         c.psub,
         c.multi,
-        c.last_cmd,
+        c.last_cmd.map_or("NULL", |i| COMMANDS[i].name),
         c.resp,
         lossy(&c.lib_name),
         lossy(&c.lib_ver),

@@ -163,20 +163,19 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         }
         "commandstats" => {
             s.push_str("# Commandstats\r\n");
-            let st = sh.cmdstats.lock().unwrap_or_else(|p| p.into_inner());
-            let mut names: Vec<&&str> = st.keys().collect();
-            names.sort();
-            for n in names {
-                let c = st[*n];
-                let per = if c.calls > 0 {
-                    c.usec as f64 / c.calls as f64
+            for (c, st) in concord_engine::COMMANDS.iter().zip(&e.cmdstats) {
+                if st.calls == 0 && st.rejected == 0 {
+                    continue;
+                }
+                let per = if st.calls > 0 {
+                    st.usec as f64 / st.calls as f64
                 } else {
                     0.0
                 };
                 let _ = write!(
                     s,
-                    "cmdstat_{n}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
-                    c.calls, c.usec, c.rejected, c.failed
+                    "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
+                    c.name, st.calls, st.usec, st.rejected, st.failed
                 );
             }
         }

@@ -37,6 +37,8 @@ pub struct ServerConfig {
     pub appendfsync: String,
     /// The config file this came from, for INFO.
     pub config_file: Option<PathBuf>,
+    /// Worker threads of the network runtime (the binary builds the runtime).
+    pub threads: usize,
 }
 
 impl Default for ServerConfig {
@@ -50,17 +52,9 @@ impl Default for ServerConfig {
             appendonly: false,
             appendfsync: "everysec".into(),
             config_file: None,
+            threads: 1,
         }
     }
-}
-
-/// Per-command call counters for INFO commandstats.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct CmdStat {
-    pub calls: u64,
-    pub usec: u64,
-    pub failed: u64,
-    pub rejected: u64,
 }
 
 /// What CLIENT LIST shows of a connection.
@@ -71,7 +65,7 @@ pub(crate) struct ClientInfo {
     pub name: Vec<u8>,
     pub created: Instant,
     pub last: Instant,
-    pub last_cmd: String,
+    pub last_cmd: Option<usize>,
     pub resp: u8,
     pub sub: usize,
     pub psub: usize,
@@ -87,7 +81,6 @@ pub(crate) struct Shared {
     pub clients: Mutex<HashMap<u64, ClientInfo>>,
     pub pubsub: Mutex<pubsub::PubSub>,
     pub config: Mutex<BTreeMap<String, String>>,
-    pub cmdstats: Mutex<HashMap<&'static str, CmdStat>>,
     pub next_client: AtomicU64,
     pub connections: AtomicU64,
     pub commands: AtomicU64,
@@ -180,7 +173,6 @@ impl Server {
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::default()),
             config: Mutex::new(initial_params(&cfg, port)),
-            cmdstats: Mutex::new(HashMap::new()),
             next_client: AtomicU64::new(1),
             connections: AtomicU64::new(0),
             commands: AtomicU64::new(0),
