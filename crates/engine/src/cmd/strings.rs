@@ -41,9 +41,20 @@ pub(crate) fn expiry_at(
 
 /// Writes `value` to `key` as a string (a register write) with what it does to the TTL.
 pub(crate) fn write_str(e: &mut Engine, key: &[u8], value: &[u8], ttl: Ttl) {
-    if ttl == Ttl::Keep {
-        prepare_create(e, key);
-    }
+    let ttl = match ttl {
+        Ttl::Keep => {
+            prepare_create(e, key);
+            Ttl::Keep
+        }
+        // Alone, "clear the expiry" of a key that has none changes nothing anyone could
+        // see; skipping it saves creating and folding an expiry register on every SET.
+        Ttl::Set(None)
+            if !e.has_peers() && e.raw_keys().get(key).is_none_or(|ks| ks.expiry.is_none()) =>
+        {
+            Ttl::Keep
+        }
+        t => t,
+    };
     e.emit(key, OpKind::SetStr(blob(value), ttl));
 }
 
