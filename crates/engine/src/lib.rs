@@ -199,7 +199,8 @@ impl Engine {
         if self.pending.is_empty() {
             return 0;
         }
-        let group: Arc<[Op]> = std::mem::take(&mut self.pending).into();
+        // Collecting the drained ops keeps `pending`'s buffer for the next command.
+        let group: Arc<[Op]> = self.pending.drain(..).collect();
         let n = group.len();
         self.log.push(group);
         n

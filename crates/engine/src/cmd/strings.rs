@@ -138,7 +138,9 @@ pub fn set(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     } else {
         None
     };
-    let exists = e.lookup(key, true).is_some();
+    let past = at.is_some_and(|t| t as u64 <= e.now());
+    // A plain SET needs no lookup: it overwrites whatever is there, expired or not.
+    let exists = (nx || xx || past) && e.lookup(key, true).is_some();
     if (nx && exists) || (xx && !exists) {
         if get {
             match old {
@@ -155,7 +157,7 @@ pub fn set(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     } else {
         Ttl::Set(at.map(|t| t as u64))
     };
-    if at.is_some_and(|t| t as u64 <= e.now()) {
+    if past {
         // An expire time already past is a DEL.
         if exists {
             e.emit(key, OpKind::DelKey);
