@@ -214,10 +214,16 @@ impl<T: Clone + CountedValue> Counted<T> {
     /// into a new base. Everyone has seen them, so any later write or removal covers them
     /// all, and the canonical value is unchanged.
     pub fn compact(&mut self, stable: &VersionVector) {
+        self.compact_with(stable, true);
+    }
+
+    /// Like [`Counted::compact`]; `record` keeps the record of what was folded, which only
+    /// merges with other replicas' states need (a lone instance skips it).
+    pub fn compact_with(&mut self, stable: &VersionVector, record: bool) {
         let Some(incs) = &self.incs else { return };
-        let many = self.base.writes().count() > 1;
-        let base = self.base.writes().next().cloned();
-        if many || base.as_ref().is_some_and(|(s, _)| !stable.contains(&s.dot)) {
+        let many = self.base.writes().nth(1).is_some();
+        let base = self.base.writes().next();
+        if many || base.is_some_and(|(s, _)| !stable.contains(&s.dot)) {
             return;
         }
         let n = incs
@@ -229,29 +235,30 @@ impl<T: Clone + CountedValue> Counted<T> {
             return;
         }
         let prefix = &incs.incs[..n];
-        let Some(value) = T::fold(base.as_ref().map(|(_, v)| v), prefix) else {
+        let Some(value) = T::fold(base.map(|(_, v)| v), prefix) else {
             return;
         };
-        let stamp = newest(
-            base.as_ref()
-                .map(|(s, _)| *s)
-                .into_iter()
-                .chain(prefix.iter().map(|(s, _)| *s)),
-        )
-        .expect("a non-empty prefix has a newest stamp");
-        let mut upto = self.fold.take().map(|f| f.upto).unwrap_or_default();
-        if let Some((s, _)) = &base {
-            upto.add(s.dot);
-        }
-        for (s, _) in prefix {
-            upto.raise(s.dot.origin, s.dot.seq);
-        }
-        self.base = MvReg::with(stamp, value);
-        self.fold = Some(Box::new(Fold {
-            dot: stamp.dot,
-            upto,
-        }));
+        let base_stamp = base.map(|(s, _)| *s);
+        let stamp = newest(base_stamp.into_iter().chain(prefix.iter().map(|(s, _)| *s)))
+            .expect("a non-empty prefix has a newest stamp");
+        let fold = if record {
+            let mut upto = self.fold.take().map(|f| f.upto).unwrap_or_default();
+            if let Some(s) = base_stamp {
+                upto.add(s.dot);
+            }
+            for (s, _) in prefix {
+                upto.raise(s.dot.origin, s.dot.seq);
+            }
+            Some(Box::new(Fold {
+                dot: stamp.dot,
+                upto,
+            }))
+        } else {
+            None
+        };
         let rest: SmallVec<[(Stamp, Amount); 1]> = incs.incs[n..].iter().copied().collect();
+        self.base = MvReg::with(stamp, value);
+        self.fold = fold;
         self.incs = (!rest.is_empty()).then(|| Box::new(Increments { incs: rest }));
     }
 

@@ -299,12 +299,13 @@ impl KeyState {
     }
 
     /// Compacts only what `kind` touched: the cheap form for after each op, so a write
-    /// to one field of a large hash does not walk the others.
+    /// to one field of a large hash does not walk the others. Used by a lone instance, so
+    /// string folds keep no merge record.
     pub fn compact_after(&mut self, stable: &VersionVector, kind: &OpKind) {
         match kind {
             OpKind::SetStr(..) | OpKind::IncrStr(_) => {
                 if let Some(s) = &mut self.string {
-                    s.compact(stable);
+                    s.compact_with(stable, false);
                 }
             }
             OpKind::HIncr(f, _) => {

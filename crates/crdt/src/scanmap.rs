@@ -1,6 +1,7 @@
 //! A hash map over byte keys whose entries never move, so SCAN cursors stay valid.
 
 use hashbrown::HashTable;
+use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
 
 /// A map from byte-string keys to values, stored in stable slots.
@@ -13,6 +14,9 @@ pub struct ScanMap<V> {
     slots: Vec<Option<(Box<[u8]>, V)>>,
     free: Vec<u32>,
     hasher: RandomState,
+    /// The slot found last: a command usually looks the same key up several times
+    /// (read, then apply), and checking it first skips hashing and probing.
+    hint: Cell<u32>,
 }
 
 impl<V> Default for ScanMap<V> {
@@ -22,6 +26,7 @@ impl<V> Default for ScanMap<V> {
             slots: Vec::new(),
             free: Vec::new(),
             hasher: RandomState::new(),
+            hint: Cell::new(u32::MAX),
         }
     }
 }
@@ -49,15 +54,26 @@ impl<V> ScanMap<V> {
     }
 
     fn find(&self, key: &[u8]) -> Option<u32> {
+        let hint = self.hint.get();
+        if let Some(Some((k, _))) = self.slots.get(hint as usize)
+            && &k[..] == key
+        {
+            return Some(hint);
+        }
         let h = self.hash(key);
         let slots = &self.slots;
-        self.table
+        let found = self
+            .table
             .find(h, |&i| {
                 slots[i as usize]
                     .as_ref()
                     .is_some_and(|(k, _)| &k[..] == key)
             })
-            .copied()
+            .copied();
+        if let Some(i) = found {
+            self.hint.set(i);
+        }
+        found
     }
 
     /// The number of entries.
@@ -126,6 +142,7 @@ impl<V> ScanMap<V> {
             }
         };
         let (hasher, slots) = (&self.hasher, &self.slots);
+        self.hint.set(i);
         self.table.insert_unique(h, i, |&j| {
             hasher.hash_one(
                 slots[j as usize]
