@@ -2,7 +2,7 @@
 //! register write of the whole new value, like every string write.
 
 use super::strings::write_str;
-use super::{MAX_STRING, get_str};
+use super::{MAX_STRING, get_str, index_range};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
@@ -65,21 +65,7 @@ pub fn getbit(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// Resolves a BITCOUNT/BITPOS range to inclusive bit positions, Redis's way.
 fn bit_range(len: i64, start: i64, end: i64, isbit: bool) -> Option<(i64, i64)> {
     let total = if isbit { len << 3 } else { len };
-    let (mut s, mut e) = (start, end);
-    if s < 0 {
-        s += total;
-    }
-    if e < 0 {
-        e += total;
-    }
-    s = s.max(0);
-    e = e.max(0);
-    if e >= total {
-        e = total - 1;
-    }
-    if s > e {
-        return None;
-    }
+    let (s, e) = index_range(total, start, end)?;
     Some(if isbit {
         (s, e)
     } else {

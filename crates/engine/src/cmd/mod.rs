@@ -10,6 +10,7 @@ pub mod strings;
 pub mod zsets;
 
 use crate::Engine;
+use crate::args::Args;
 use crate::error::CmdError;
 use concord_crdt::{Blob, Counted, KeyState, Kind, OpKind, OrMap, OrSet};
 use std::borrow::Cow;
@@ -72,4 +73,48 @@ pub(crate) const MAX_STRING: usize = 512 * 1024 * 1024;
 /// Error for a write that would exceed [`MAX_STRING`].
 pub(crate) fn too_big() -> CmdError {
     CmdError::msg("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+}
+
+/// Parses `numkeys key [key ...] [LIMIT n]` of SINTERCARD and ZINTERCARD: the keys and the
+/// limit (0 = none), with Redis's error texts.
+pub(crate) fn intercard_args<'a>(a: &Args<'a>) -> Result<(&'a [bytes::Bytes], usize), CmdError> {
+    let numkeys = a
+        .int(1)
+        .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
+    if numkeys <= 0 {
+        return Err(CmdError::msg("ERR numkeys should be greater than 0"));
+    }
+    let numkeys = numkeys as usize;
+    if numkeys > a.len() - 2 {
+        return Err(CmdError::msg(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    let mut limit = 0usize;
+    let mut i = 2 + numkeys;
+    while i < a.len() {
+        if a.is(i, "limit") && i + 1 < a.len() {
+            let l = a
+                .int(i + 1)
+                .map_err(|_| CmdError::msg("ERR LIMIT can't be negative"))?;
+            if l < 0 {
+                return Err(CmdError::msg("ERR LIMIT can't be negative"));
+            }
+            limit = l as usize;
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok((&a.0[2..2 + numkeys], limit))
+}
+
+/// Resolves Redis's inclusive `start..=end` indexes (negative ones count from the end)
+/// over `total` items; `None` when the range is empty.
+pub(crate) fn index_range(total: i64, start: i64, end: i64) -> Option<(i64, i64)> {
+    let s = if start < 0 { start + total } else { start }.max(0);
+    let e = if end < 0 { end + total } else { end }
+        .max(0)
+        .min(total - 1);
+    (s <= e).then_some((s, e))
 }

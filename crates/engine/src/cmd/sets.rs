@@ -2,7 +2,7 @@
 
 use super::hashes::random_picks;
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
-use super::{blob, get_set, prepare_create};
+use super::{blob, get_set, intercard_args, prepare_create};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
@@ -274,35 +274,8 @@ pub fn salgebra_store(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// SINTERCARD numkeys key [key ...] [LIMIT n]
 pub fn sintercard(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let numkeys = a
-        .int(1)
-        .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
-    if numkeys <= 0 {
-        return Err(CmdError::msg("ERR numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if numkeys > a.len() - 2 {
-        return Err(CmdError::msg(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let mut limit = 0usize;
-    let mut i = 2 + numkeys;
-    while i < a.len() {
-        if a.is(i, "limit") && i + 1 < a.len() {
-            let l = a
-                .int(i + 1)
-                .map_err(|_| CmdError::msg("ERR LIMIT can't be negative"))?;
-            if l < 0 {
-                return Err(CmdError::msg("ERR LIMIT can't be negative"));
-            }
-            limit = l as usize;
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    let r = combine(e, &a.0[2..2 + numkeys], Algebra::Inter)?;
+    let (keys, limit) = intercard_args(&a)?;
+    let r = combine(e, keys, Algebra::Inter)?;
     let n = if limit > 0 {
         r.len().min(limit)
     } else {

@@ -1,6 +1,6 @@
 //! Strings and counters: register writes of whole values, and increments.
 
-use super::{MAX_STRING, blob, get_str, prepare_create, too_big, typed};
+use super::{MAX_STRING, blob, get_str, index_range, prepare_create, too_big, typed};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
@@ -309,28 +309,17 @@ pub fn strlen(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// GETRANGE key start end (and SUBSTR)
 pub fn getrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let (mut start, mut end) = (a.int(2)?, a.int(3)?);
+    let (start, end) = (a.int(2)?, a.int(3)?);
     let v = get_str(e, a.get(1))?.unwrap_or_default();
-    let len = v.len() as i64;
-    if start < 0 && end < 0 && start > end {
-        out.bulk(b"");
-        return Ok(());
-    }
-    if start < 0 {
-        start += len;
-    }
-    if end < 0 {
-        end += len;
-    }
-    start = start.max(0);
-    end = end.max(0);
-    if end >= len {
-        end = len - 1;
-    }
-    if start > end || len == 0 {
-        out.bulk(b"");
+    // Redis answers an inverted pair of negative indexes with "" before clamping.
+    let range = if start < 0 && end < 0 && start > end {
+        None
     } else {
-        out.bulk(&v[start as usize..=end as usize]);
+        index_range(v.len() as i64, start, end)
+    };
+    match range {
+        Some((s, e)) => out.bulk(&v[s as usize..=e as usize]),
+        None => out.bulk(b""),
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::hashes::random_picks;
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
-use super::{blob, prepare_create, typed};
+use super::{blob, intercard_args, prepare_create, typed};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
@@ -332,22 +332,14 @@ fn span(z: &ZSet, r: &Range) -> (usize, usize) {
     let t = z.index();
     match r {
         Range::Rank(s, e) => {
-            let (mut s, mut e) = (*s, *e);
+            // Unlike GETRANGE, Redis does not clamp a negative end to 0 here.
             let l = len as i64;
-            if s < 0 {
-                s += l;
-            }
-            if e < 0 {
-                e += l;
-            }
-            s = s.max(0);
+            let s = if *s < 0 { s + l } else { *s }.max(0);
+            let e = if *e < 0 { e + l } else { *e };
             if s > e || s >= l {
                 return (0, 0);
             }
-            if e >= l {
-                e = l - 1;
-            }
-            (s as usize, e as usize + 1)
+            (s as usize, e.min(l - 1) as usize + 1)
         }
         Range::Score(sr) => {
             if sr.empty() {
@@ -888,36 +880,9 @@ pub fn zsetop_store(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// ZINTERCARD numkeys key [key ...] [LIMIT n]
 pub fn zintercard(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let numkeys = a
-        .int(1)
-        .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
-    if numkeys <= 0 {
-        return Err(CmdError::msg("ERR numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if numkeys > a.len() - 2 {
-        return Err(CmdError::msg(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let mut limit = 0usize;
-    let mut i = 2 + numkeys;
-    while i < a.len() {
-        if a.is(i, "limit") && i + 1 < a.len() {
-            let l = a
-                .int(i + 1)
-                .map_err(|_| CmdError::msg("ERR LIMIT can't be negative"))?;
-            if l < 0 {
-                return Err(CmdError::msg("ERR LIMIT can't be negative"));
-            }
-            limit = l as usize;
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let (keys, limit) = intercard_args(&a)?;
     let mut inputs = Vec::new();
-    for k in &a.0[2..2 + numkeys] {
+    for k in keys {
         inputs.push(input(e, k)?);
     }
     let mut n = 0usize;
