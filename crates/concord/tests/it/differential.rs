@@ -551,6 +551,20 @@ fn normalize(cmd: &[u8], reply: Reply) -> Reply {
             Reply::Array(v)
         }
         ("zdiff" | "zdiffstore" | "sintercard" | "zintercard", r) => r,
+        ("smembers" | "sinter" | "sunion" | "sdiff", Reply::Other(b'~', mut v, t)) => {
+            v.sort();
+            Reply::Other(b'~', v, t)
+        }
+        ("hgetall", Reply::Other(b'%', v, t)) => {
+            let mut pairs: Vec<(Reply, Reply)> =
+                v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
+            pairs.sort();
+            Reply::Other(
+                b'%',
+                pairs.into_iter().flat_map(|(a, b)| [a, b]).collect(),
+                t,
+            )
+        }
         ("hgetall", Reply::Array(v)) => {
             let mut pairs: Vec<(Reply, Reply)> =
                 v.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
@@ -581,11 +595,20 @@ fn show(args: &[Vec<u8>]) -> String {
 type Generator = fn(&mut Rng) -> Vec<Vec<u8>>;
 
 fn run(name: &str, n: usize, generators: &[Generator]) {
+    run_proto(name, n, generators, 2);
+}
+
+fn run_proto(name: &str, n: usize, generators: &[Generator], proto: u8) {
     let seed = seed();
     let redis = redis();
     let concord = concord(&[]);
     let mut rc = Conn::open(redis.port);
     let mut cc = Conn::open(concord.port);
+    if proto == 3 {
+        for c in [&mut rc, &mut cc] {
+            assert!(matches!(c.cmd(&["HELLO", "3"]), Reply::Other(b'%', _, _)));
+        }
+    }
     let mut r = Rng::new(seed);
     let mut history: Vec<String> = Vec::new();
     for i in 0..n {
@@ -644,6 +667,16 @@ fn keys_match_redis() {
 #[test]
 fn zsets_match_redis() {
     run("zsets", 5000, &[gen_zset]);
+}
+
+#[test]
+fn resp3_replies_match_redis() {
+    run_proto(
+        "resp3",
+        4000,
+        &[gen_string, gen_bits, gen_hash, gen_set, gen_zset, gen_keys],
+        3,
+    );
 }
 
 #[test]
@@ -745,6 +778,45 @@ fn edge_cases_match_redis() {
         cmd(&["FLUSHALL", "BOGUS"]),
         cmd(&["MSET", "a"]),
         cmd(&["LCS", "k", "h"]),
+        // Transactions.
+        cmd(&["MULTI"]),
+        cmd(&["SET", "t", "1"]),
+        cmd(&["INCR", "t"]),
+        cmd(&["HSET", "t", "f", "v"]),
+        cmd(&["GET", "t"]),
+        cmd(&["EXEC"]),
+        cmd(&["MULTI"]),
+        cmd(&["MULTI"]),
+        cmd(&["WATCH", "t"]),
+        cmd(&["GET"]),
+        cmd(&["EXEC"]),
+        cmd(&["MULTI"]),
+        cmd(&["NOSUCH"]),
+        cmd(&["DISCARD"]),
+        cmd(&["WATCH", "t"]),
+        cmd(&["MULTI"]),
+        cmd(&["INCR", "t"]),
+        cmd(&["EXEC"]),
+        cmd(&["UNWATCH"]),
+        // Pub/sub on a connection that subscribes nothing.
+        cmd(&["PUBLISH", "ch", "hello"]),
+        cmd(&["PUBSUB", "NUMSUB", "ch", "other"]),
+        cmd(&["PUBSUB", "NUMPAT"]),
+        cmd(&["PUBSUB", "CHANNELS"]),
+        cmd(&["UNSUBSCRIBE"]),
+        cmd(&["PUNSUBSCRIBE"]),
+        // Server commands.
+        cmd(&["DBSIZE"]),
+        cmd(&["TYPE", "t"]),
+        cmd(&["FLUSHDB"]),
+        cmd(&["DBSIZE"]),
+        cmd(&["COMMAND", "COUNTX"]),
+        cmd(&["COMMAND", "INFO", "nosuchcommand"]),
+        cmd(&["CONFIG", "GET", "nosuchparam"]),
+        cmd(&["CLIENT", "SETNAME", "conn-1"]),
+        cmd(&["CLIENT", "GETNAME"]),
+        cmd(&["HELLO", "2", "SETNAME", "bad name"]),
+        cmd(&["RESET"]),
     ];
     for c in cases {
         let want = rc.call(&c);
