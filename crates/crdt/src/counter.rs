@@ -364,10 +364,11 @@ impl CountedValue for Box<[u8]> {
         let base: &[u8] = base.map(|b| &b[..]).unwrap_or(b"0");
         match str_value(base, incs.iter().map(|(_, a)| *a))? {
             Cow::Owned(v) => {
-                // An integer fold must stay readable as an integer base.
-                if incs.iter().all(|(_, a)| matches!(a, Amount::Int(_)))
-                    && crate::num::parse_i64(&v).is_none()
-                {
+                // An integer sum clamped at the 64-bit bounds must not become the base: the
+                // exact sum is still needed when later increments bring it back in range.
+                let int_path = incs.iter().all(|(_, a)| matches!(a, Amount::Int(_)))
+                    && crate::num::parse_i64(base).is_some();
+                if int_path && crate::num::parse_i64(&v).is_none() {
                     return None;
                 }
                 Some(v.into_boxed_slice())
@@ -387,14 +388,17 @@ impl CountedValue for f64 {
     }
 }
 
-/// `base` followed by `incs`, as a string: exact integers when everything is an integer,
-/// else Redis's `long double` steps. `None` when the base does not parse.
+/// `base` followed by `incs`, as a string: exact integers when the base and every
+/// increment are integers, else Redis's `long double` steps (integer increments included).
+/// `None` when the base does not parse as the increments need. The choice depends only on
+/// the base and the increments still unfolded, so folding a stable prefix never changes it.
 fn str_value(base: &[u8], incs: impl Iterator<Item = Amount> + Clone) -> Option<Cow<'_, [u8]>> {
     if incs.clone().next().is_none() {
         return Some(Cow::Borrowed(base));
     }
-    if incs.clone().all(|a| matches!(a, Amount::Int(_))) {
-        let b = crate::num::parse_i64(base)?;
+    if incs.clone().all(|a| matches!(a, Amount::Int(_)))
+        && let Some(b) = crate::num::parse_i64(base)
+    {
         let mut total = i128::from(b);
         for a in incs {
             if let Amount::Int(i) = a {

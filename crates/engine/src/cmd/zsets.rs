@@ -789,10 +789,14 @@ fn combine(
     let mut result: Vec<(Blob, f64)> = Vec::new();
     match op {
         SetOp::Union => {
+            // Redis adds the inputs smallest first (a stable order); float sums show it.
+            let mut order: Vec<usize> = (0..inputs.len()).collect();
+            order.sort_by_key(|&i| inputs[i].as_ref().map_or(0, |v| v.len()));
             let mut pos: HashMap<Blob, usize> = HashMap::new();
-            for (inp, w) in inputs.iter().zip(&weights) {
-                for (m, s) in inp.iter().flatten() {
-                    let v = weigh(*s, *w);
+            for &i in &order {
+                let w = weights[i];
+                for (m, s) in inputs[i].iter().flatten() {
+                    let v = weigh(*s, w);
                     match pos.get(m) {
                         Some(&p) => result[p].1 = fold(result[p].1, v),
                         None => {
