@@ -275,42 +275,35 @@ impl<T: Clone + CountedValue> Counted<T> {
             _ => (None, None),
         };
         if let Some(f) = keep_mine {
-            let filtered = other.without(&f.upto);
-            let holds = other.holds_any(&f.upto);
-            let pinned = self.base.writes().find(|(s, _)| s.dot == f.dot).cloned();
-            self.plain_merge(mine, &filtered, theirs);
-            if let Some((s, v)) = pinned
-                && (holds || !theirs.seen(&s.dot))
-                && !self.base.writes().any(|(x, _)| x.dot == s.dot)
-            {
-                self.base.write(s, &VersionVector::new(), v);
-            }
-            self.fold = self
-                .base
-                .writes()
-                .any(|(s, _)| s.dot == f.dot)
-                .then(|| Box::new(f));
+            self.merge_under_fold(mine, other, theirs, f);
         } else if let Some(f) = take_theirs {
-            let mut theirs_copy = other.clone();
-            let mine_filtered = self.without(&f.upto);
-            let holds = self.holds_any(&f.upto);
-            let pinned = other.base.writes().find(|(s, _)| s.dot == f.dot).cloned();
-            theirs_copy.plain_merge(theirs, &mine_filtered, mine);
-            if let Some((s, v)) = pinned
-                && (holds || !mine.seen(&s.dot))
-                && !theirs_copy.base.writes().any(|(x, _)| x.dot == s.dot)
-            {
-                theirs_copy.base.write(s, &VersionVector::new(), v);
-            }
-            theirs_copy.fold = theirs_copy
-                .base
-                .writes()
-                .any(|(s, _)| s.dot == f.dot)
-                .then(|| Box::new(f));
-            *self = theirs_copy;
+            let mut merged = other.clone();
+            merged.merge_under_fold(theirs, self, mine, f);
+            *self = merged;
         } else {
             self.plain_merge(mine, other, theirs);
         }
+    }
+
+    /// Joins `other` into this value, whose fold `f` covers at least as much as any fold of
+    /// `other`: what `f` covers is dropped from `other` first, and the folded base stays
+    /// unless `other` removed it (it saw it and holds nothing of it).
+    fn merge_under_fold(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen, f: Fold) {
+        let filtered = other.without(&f.upto);
+        let holds = other.holds_any(&f.upto);
+        let pinned = self.base.writes().find(|(s, _)| s.dot == f.dot).cloned();
+        self.plain_merge(mine, &filtered, theirs);
+        if let Some((s, v)) = pinned
+            && (holds || !theirs.seen(&s.dot))
+            && !self.base.writes().any(|(x, _)| x.dot == s.dot)
+        {
+            self.base.write(s, &VersionVector::new(), v);
+        }
+        self.fold = self
+            .base
+            .writes()
+            .any(|(s, _)| s.dot == f.dot)
+            .then(|| Box::new(f));
     }
 
     fn plain_merge(&mut self, mine: &impl Seen, other: &Self, theirs: &impl Seen) {
