@@ -247,6 +247,28 @@ impl F80 {
         }
     }
 
+    /// The raw parts (sign, mantissa, exponent, infinite), for encoding.
+    pub fn to_parts(self) -> (bool, u64, i32, bool) {
+        (self.neg, self.mant, self.exp, self.inf)
+    }
+
+    /// Rebuilds a value from [`F80::to_parts`]; `None` if the parts are not canonical.
+    pub fn from_parts(neg: bool, mant: u64, exp: i32, inf: bool) -> Option<F80> {
+        let ok = if inf {
+            mant == 0 && exp == 0
+        } else if mant == 0 {
+            exp == 0
+        } else {
+            mant >> 63 == 1 && (MIN_EXP..=MAX_EXP).contains(&i64::from(exp))
+        };
+        ok.then_some(F80 {
+            neg,
+            mant,
+            exp,
+            inf,
+        })
+    }
+
     /// The exact value of a finite `f64` (infinities map to infinities; NaN to zero).
     pub fn from_f64(v: f64) -> F80 {
         if v.is_infinite() {

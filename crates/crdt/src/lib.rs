@@ -6,6 +6,7 @@
 //! causal, so contexts stay plain version vectors and removals leave no tombstones.
 
 pub mod clock;
+pub mod codec;
 pub mod coll;
 pub mod counter;
 pub mod ctx;
