@@ -53,15 +53,16 @@ pub fn free_port() -> u16 {
         .expect("bind a free port")
 }
 
-/// Waits until something accepts connections on `port`.
-fn wait_listening(port: u16, child: &mut Child) {
+/// Waits until the child accepts connections on `port`; false if it exited first (its
+/// port was taken in between, so the caller tries another).
+fn wait_listening(port: u16, child: &mut Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
         }
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("server exited early: {st}");
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -73,67 +74,48 @@ pub fn concord_bin() -> String {
     std::env::var("CONCORD_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_concord").to_string())
 }
 
-/// Starts a Concord instance with extra flags.
-pub fn concord(extra: &[&str]) -> Proc {
-    let dir = TempDir::new("concord");
+/// Starts a server made by `command(port, dir)` on a free port, retrying when the port
+/// is taken between choosing it and binding it.
+fn start(tag: &str, command: impl Fn(u16, &std::path::Path) -> Command) -> Proc {
+    let dir = TempDir::new(tag);
     for _ in 0..5 {
         let port = free_port();
-        let mut child = Command::new(concord_bin())
-            .args(["server", "--port", &port.to_string(), "--dir"])
-            .arg(&dir.0)
-            .args(extra)
+        let mut child = command(port, &dir.0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn concord");
-        std::thread::sleep(Duration::from_millis(10));
-        if let Ok(Some(_)) = child.try_wait() {
-            continue; // the port was taken in between: try another
+            .unwrap_or_else(|e| panic!("spawn {tag}: {e}"));
+        if wait_listening(port, &mut child) {
+            return Proc {
+                child,
+                port,
+                _dir: Some(dir),
+            };
         }
-        wait_listening(port, &mut child);
-        return Proc {
-            child,
-            port,
-            _dir: Some(dir),
-        };
     }
-    panic!("could not start concord");
+    panic!("could not start {tag}");
+}
+
+/// Starts a Concord instance with extra flags.
+pub fn concord(extra: &[&str]) -> Proc {
+    start("concord", |port, dir| {
+        let mut c = Command::new(concord_bin());
+        c.args(["server", "--port", &port.to_string(), "--dir"])
+            .arg(dir)
+            .args(extra);
+        c
+    })
 }
 
 /// Starts Debian's redis-server, without persistence.
 pub fn redis() -> Proc {
-    let dir = TempDir::new("redis");
-    for _ in 0..5 {
-        let port = free_port();
-        let mut child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir.0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server (install redis-server)");
-        std::thread::sleep(Duration::from_millis(10));
-        if let Ok(Some(_)) = child.try_wait() {
-            continue;
-        }
-        wait_listening(port, &mut child);
-        return Proc {
-            child,
-            port,
-            _dir: Some(dir),
-        };
-    }
-    panic!("could not start redis-server");
+    start("redis-server", |port, dir| {
+        let mut c = Command::new("redis-server");
+        c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir"])
+            .arg(dir);
+        c
+    })
 }
 
 /// A reply, as the wire says it.
