@@ -3,8 +3,11 @@
 //! bounded and never trusts a length it has not checked against the bytes present.
 
 use crate::clock::{Dot, Hlc, Origin, Stamp};
-use crate::coll::Blob;
-use crate::counter::Amount;
+use crate::coll::{Blob, Dots, OrMap, OrSet};
+use crate::counter::{Amount, Counted, CountedValue, Fold};
+use crate::key::KeyState;
+use crate::reg::MvReg;
+use crate::zset::ZSet;
 use crate::f80::F80;
 use crate::op::{Content, OP_FORMAT_VERSION, Op, OpKind, Ttl};
 use crate::vv::VersionVector;
@@ -365,6 +368,269 @@ pub fn decode_group(buf: &[u8]) -> Result<Vec<Op>, CodecError> {
         return Err(CodecError::Malformed("trailing bytes after the group"));
     }
     Ok(ops)
+}
+
+/// Format version of encoded key states (full-sync snapshots; later snapshot files).
+pub const STATE_FORMAT_VERSION: u16 = 1;
+
+fn put_stamp(out: &mut Vec<u8>, s: &Stamp) {
+    put_varint(out, u64::from(s.dot.origin.id));
+    put_varint(out, u64::from(s.dot.origin.incarnation));
+    put_varint(out, s.dot.seq);
+    put_varint(out, s.ts.0);
+}
+
+/// Appends a version vector: entry count, then (id, incarnation, seq) per entry.
+pub fn put_vv(out: &mut Vec<u8>, vv: &VersionVector) {
+    put_varint(out, vv.len() as u64);
+    for (o, s) in vv.iter() {
+        put_varint(out, u64::from(o.id));
+        put_varint(out, u64::from(o.incarnation));
+        put_varint(out, s);
+    }
+}
+
+fn put_counted<T: Clone>(out: &mut Vec<u8>, c: &Counted<T>, put: impl Fn(&mut Vec<u8>, &T)) {
+    put_varint(out, c.base.writes().count() as u64);
+    for (s, v) in c.base.writes() {
+        put_stamp(out, s);
+        put(out, v);
+    }
+    match &c.incs {
+        None => put_varint(out, 0),
+        Some(incs) => {
+            put_varint(out, incs.iter().count() as u64);
+            for (s, a) in incs.iter() {
+                put_stamp(out, s);
+                put_amount(out, a);
+            }
+        }
+    }
+    match &c.fold {
+        None => out.push(0),
+        Some(f) => {
+            out.push(1);
+            put_stamp(out, &Stamp::new(f.dot, Hlc(0)));
+            put_vv(out, &f.upto);
+        }
+    }
+}
+
+fn put_dots(out: &mut Vec<u8>, dots: &Dots) {
+    put_varint(out, dots.len() as u64);
+    for s in dots {
+        put_stamp(out, s);
+    }
+}
+
+/// Appends one key and its whole CRDT state (a full-sync snapshot entry).
+pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
+    put_bytes(out, key);
+    let flags = u8::from(ks.string.is_some())
+        | u8::from(ks.hash.is_some()) << 1
+        | u8::from(ks.set.is_some()) << 2
+        | u8::from(ks.zset.is_some()) << 3
+        | u8::from(ks.expiry.is_some()) << 4;
+    out.push(flags);
+    if let Some(c) = &ks.string {
+        put_counted(out, c, |o, v| put_bytes(o, v));
+    }
+    if let Some(h) = &ks.hash {
+        put_varint(out, h.len() as u64);
+        for (f, c) in h.iter() {
+            put_bytes(out, f);
+            put_counted(out, c, |o, v| put_bytes(o, v));
+        }
+    }
+    if let Some(set) = &ks.set {
+        put_varint(out, set.len() as u64);
+        for (m, dots) in set.map().iter() {
+            put_bytes(out, m);
+            put_dots(out, dots);
+        }
+    }
+    if let Some(z) = &ks.zset {
+        put_varint(out, z.map().len() as u64);
+        for (m, zm) in z.map().iter() {
+            put_bytes(out, m);
+            put_dots(out, &zm.dots);
+            put_counted(out, &zm.score, |o, v| put_f64(o, *v));
+        }
+    }
+    if let Some(e) = &ks.expiry {
+        put_varint(out, e.writes().count() as u64);
+        for (s, at) in e.writes() {
+            put_stamp(out, s);
+            match at {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    put_varint(out, *t);
+                }
+            }
+        }
+    }
+}
+
+/// Encodes a chunk of key states with the state format version in front.
+pub fn encode_states<'a>(entries: impl IntoIterator<Item = (&'a [u8], &'a KeyState)>) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut n = 0u64;
+    for (k, ks) in entries {
+        encode_state(k, ks, &mut body);
+        n += 1;
+    }
+    let mut out = Vec::with_capacity(body.len() + 12);
+    out.extend_from_slice(&STATE_FORMAT_VERSION.to_le_bytes());
+    put_varint(&mut out, n);
+    out.extend_from_slice(&body);
+    out
+}
+
+impl Reader<'_> {
+    fn stamp(&mut self) -> Result<Stamp, CodecError> {
+        let origin = Origin::new(self.u16()?, self.u32()?);
+        let seq = self.varint()?;
+        if seq == 0 {
+            return Err(CodecError::Malformed("sequence numbers start at 1"));
+        }
+        Ok(Stamp::new(Dot::new(origin, seq), Hlc(self.varint()?)))
+    }
+
+    fn vv(&mut self) -> Result<VersionVector, CodecError> {
+        let n = self.count(3)?;
+        let mut vv = VersionVector::new();
+        for _ in 0..n {
+            let o = Origin::new(self.u16()?, self.u32()?);
+            vv.raise(o, self.varint()?);
+        }
+        Ok(vv)
+    }
+
+    fn dots(&mut self) -> Result<Dots, CodecError> {
+        let n = self.count(4)?;
+        (0..n).map(|_| self.stamp()).collect()
+    }
+
+    fn counted<T: Clone + CountedValue>(
+        &mut self,
+        mut value: impl FnMut(&mut Self) -> Result<T, CodecError>,
+    ) -> Result<Counted<T>, CodecError> {
+        let n = self.count(5)?;
+        let mut writes = Vec::with_capacity(n);
+        for _ in 0..n {
+            writes.push((self.stamp()?, value(self)?));
+        }
+        let mut c = Counted {
+            base: MvReg::from_writes(writes),
+            incs: None,
+            fold: None,
+        };
+        let n = self.count(5)?;
+        for _ in 0..n {
+            let s = self.stamp()?;
+            let a = self.amount()?;
+            c.incr(s, a);
+        }
+        c.fold = match self.byte()? {
+            0 => None,
+            1 => {
+                let dot = self.stamp()?.dot;
+                let upto = self.vv()?;
+                Some(Box::new(Fold { dot, upto }))
+            }
+            t => return Err(CodecError::Tag(t)),
+        };
+        Ok(c)
+    }
+
+    fn state(&mut self) -> Result<(Blob, KeyState), CodecError> {
+        let key = self.bytes()?;
+        let flags = self.byte()?;
+        if flags >= 1 << 5 {
+            return Err(CodecError::Tag(flags));
+        }
+        let mut ks = KeyState::default();
+        if flags & 1 != 0 {
+            ks.string = Some(Box::new(self.counted(|r| r.bytes())?));
+        }
+        if flags & 2 != 0 {
+            let mut h = OrMap::default();
+            for _ in 0..self.count(2)? {
+                let f = self.bytes()?;
+                h.insert_raw(f, self.counted(|r| r.bytes())?);
+            }
+            ks.hash = Some(Box::new(h));
+        }
+        if flags & 4 != 0 {
+            let mut set = OrSet::default();
+            for _ in 0..self.count(2)? {
+                let m = self.bytes()?;
+                set.insert_raw(m, self.dots()?);
+            }
+            ks.set = Some(Box::new(set));
+        }
+        if flags & 8 != 0 {
+            let mut z = ZSet::default();
+            for _ in 0..self.count(3)? {
+                let m = self.bytes()?;
+                let dots = self.dots()?;
+                let score = self.counted(|r| {
+                    let v = r.f64()?;
+                    if v.is_nan() {
+                        return Err(CodecError::Malformed("NaN score"));
+                    }
+                    Ok(v)
+                })?;
+                if score.score().is_nan() {
+                    return Err(CodecError::Malformed("score sums to NaN"));
+                }
+                z.insert_raw(&m, dots, score);
+            }
+            ks.zset = Some(Box::new(z));
+        }
+        if flags & 16 != 0 {
+            let n = self.count(5)?;
+            let mut writes = Vec::with_capacity(n);
+            for _ in 0..n {
+                let s = self.stamp()?;
+                let at = match self.byte()? {
+                    0 => None,
+                    1 => Some(self.varint()?),
+                    t => return Err(CodecError::Tag(t)),
+                };
+                writes.push((s, at));
+            }
+            ks.expiry = Some(Box::new(MvReg::from_writes(writes)));
+        }
+        Ok((key, ks))
+    }
+}
+
+/// Decodes a chunk written by [`encode_states`]; the whole input must be used.
+pub fn decode_states(buf: &[u8]) -> Result<Vec<(Blob, KeyState)>, CodecError> {
+    if buf.len() < 2 {
+        return Err(CodecError::Truncated);
+    }
+    let version = u16::from_le_bytes([buf[0], buf[1]]);
+    if version != STATE_FORMAT_VERSION {
+        return Err(CodecError::Version(version));
+    }
+    let mut r = Reader { buf: &buf[2..] };
+    let n = r.count(2)?;
+    let states = (0..n).map(|_| r.state()).collect::<Result<Vec<_>, _>>()?;
+    if !r.buf.is_empty() {
+        return Err(CodecError::Malformed("trailing bytes after the states"));
+    }
+    Ok(states)
+}
+
+/// Decodes a version vector written by [`put_vv`] from the front of `buf`; returns it and
+/// the bytes after it.
+pub fn decode_vv(buf: &[u8]) -> Result<(VersionVector, &[u8]), CodecError> {
+    let mut r = Reader { buf };
+    let vv = r.vv()?;
+    Ok((vv, r.buf))
 }
 
 #[cfg(test)]

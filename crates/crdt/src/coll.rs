@@ -21,6 +21,13 @@ pub struct OrSet {
 }
 
 impl OrSet {
+    /// Sets a member's surviving adds as decoded from a snapshot.
+    pub(crate) fn insert_raw(&mut self, member: Blob, dots: Dots) {
+        if !dots.is_empty() {
+            self.members.insert(member, dots);
+        }
+    }
+
     /// Adds `member`; the adder's seen adds of it are replaced by this one.
     pub fn add(&mut self, member: &[u8], stamp: Stamp, seen: &impl Seen) {
         let dots = self.members.get_or_insert_with(member, Dots::new);
@@ -132,6 +139,11 @@ impl OrMap {
         self.fields
             .get_or_insert_with(field, Counted::default)
             .write(stamp, seen, value);
+    }
+
+    /// Sets a field's state as decoded from a snapshot.
+    pub(crate) fn insert_raw(&mut self, field: Blob, value: Counted<Blob>) {
+        self.fields.insert(field, value);
     }
 
     /// An increment of `field`.

@@ -62,6 +62,13 @@ impl<T: Clone> MvReg<T> {
         self.writes.is_empty()
     }
 
+    /// A register holding exactly these writes (decoding a snapshot).
+    pub(crate) fn from_writes(writes: impl IntoIterator<Item = (Stamp, T)>) -> Self {
+        MvReg {
+            writes: writes.into_iter().collect(),
+        }
+    }
+
     /// All surviving writes, concurrent with each other.
     pub fn writes(&self) -> impl Iterator<Item = &(Stamp, T)> {
         self.writes.iter()

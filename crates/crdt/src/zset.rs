@@ -64,6 +64,15 @@ impl ZSet {
         self.members.get(member).map(|m| m.indexed)
     }
 
+    /// Sets a member's state as decoded from a snapshot and indexes it.
+    pub(crate) fn insert_raw(&mut self, member: &[u8], dots: Dots, score: Counted<f64>) {
+        let was = self.indexed(member);
+        let m = self.members.get_or_insert_with(member, ZMember::default);
+        m.dots = dots;
+        m.score = score;
+        self.settle(member, was);
+    }
+
     /// ZADD of one member: an add and a base write of the score.
     pub fn add(&mut self, member: &[u8], stamp: Stamp, seen: &impl Seen, score: f64) {
         let was = self.indexed(member);
