@@ -5,12 +5,12 @@
 use crate::clock::{Dot, Hlc, Origin, Stamp};
 use crate::coll::{Blob, Dots, OrMap, OrSet};
 use crate::counter::{Amount, Counted, CountedValue, Fold};
-use crate::key::KeyState;
-use crate::reg::MvReg;
-use crate::zset::ZSet;
 use crate::f80::F80;
+use crate::key::KeyState;
 use crate::op::{Content, OP_FORMAT_VERSION, Op, OpKind, Ttl};
+use crate::reg::MvReg;
 use crate::vv::VersionVector;
+use crate::zset::ZSet;
 use std::sync::Arc;
 
 /// Why bytes did not decode into ops.
@@ -30,7 +30,8 @@ pub enum CodecError {
     Malformed(&'static str),
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Appends an unsigned LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -38,7 +39,8 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+/// Appends a length-prefixed byte string.
+pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     put_varint(out, b.len() as u64);
     out.extend_from_slice(b);
 }
@@ -197,19 +199,31 @@ pub fn encode_group(ops: &[Op]) -> Vec<u8> {
     out
 }
 
-/// A cursor over bytes being decoded.
-struct Reader<'a> {
+/// A cursor over bytes being decoded; every read is bounded by the bytes present.
+pub struct Reader<'a> {
     buf: &'a [u8],
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, CodecError> {
+    /// A reader over `buf`.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    /// The bytes not read yet.
+    pub fn rest(&self) -> &'a [u8] {
+        self.buf
+    }
+
+    /// Reads one byte.
+    pub fn byte(&mut self) -> Result<u8, CodecError> {
         let (&b, rest) = self.buf.split_first().ok_or(CodecError::Truncated)?;
         self.buf = rest;
         Ok(b)
     }
 
-    fn varint(&mut self) -> Result<u64, CodecError> {
+    /// Reads a varint written by [`put_varint`].
+    pub fn varint(&mut self) -> Result<u64, CodecError> {
         let mut v: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -232,8 +246,8 @@ impl<'a> Reader<'a> {
         u16::try_from(self.varint()?).map_err(|_| CodecError::Malformed("value exceeds 16 bits"))
     }
 
-    /// A count of items each at least `min_size` bytes long: bounded by what is left.
-    fn count(&mut self, min_size: usize) -> Result<usize, CodecError> {
+    /// Reads a count of items each at least `min_size` bytes long, bounded by what is left.
+    pub fn count(&mut self, min_size: usize) -> Result<usize, CodecError> {
         let n = self.varint()?;
         if n > (self.buf.len() / min_size.max(1)) as u64 {
             return Err(CodecError::Truncated);
@@ -241,7 +255,8 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
 
-    fn bytes(&mut self) -> Result<Blob, CodecError> {
+    /// Reads a byte string written by [`put_bytes`].
+    pub fn bytes(&mut self) -> Result<Blob, CodecError> {
         let n = self.varint()?;
         if n > self.buf.len() as u64 {
             return Err(CodecError::Truncated);
@@ -497,7 +512,8 @@ impl Reader<'_> {
         Ok(Stamp::new(Dot::new(origin, seq), Hlc(self.varint()?)))
     }
 
-    fn vv(&mut self) -> Result<VersionVector, CodecError> {
+    /// Reads a version vector written by [`put_vv`].
+    pub fn vv(&mut self) -> Result<VersionVector, CodecError> {
         let n = self.count(3)?;
         let mut vv = VersionVector::new();
         for _ in 0..n {
@@ -623,14 +639,6 @@ pub fn decode_states(buf: &[u8]) -> Result<Vec<(Blob, KeyState)>, CodecError> {
         return Err(CodecError::Malformed("trailing bytes after the states"));
     }
     Ok(states)
-}
-
-/// Decodes a version vector written by [`put_vv`] from the front of `buf`; returns it and
-/// the bytes after it.
-pub fn decode_vv(buf: &[u8]) -> Result<(VersionVector, &[u8]), CodecError> {
-    let mut r = Reader { buf };
-    let vv = r.vv()?;
-    Ok((vv, r.buf))
 }
 
 #[cfg(test)]

@@ -64,6 +64,30 @@ pub struct Stats {
     pub remote_ops: u64,
 }
 
+/// A consistent copy of an engine's state, encoded for a peer (full sync).
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Exactly the ops this state reflects.
+    pub vv: VersionVector,
+    /// The clock's high-water mark when it was taken.
+    pub hlc: Hlc,
+    /// Keys in it.
+    pub keys: u64,
+    /// Encoded key states ([`concord_crdt::codec::encode_states`]).
+    pub chunks: Vec<Vec<u8>>,
+}
+
+/// Remembers, per origin, the newest dot that touched `key`.
+fn mark(unstable: &mut ScanMap<Vec<Dot>>, key: &[u8], dots: impl Iterator<Item = Dot>) {
+    let v = unstable.get_or_insert_with(key, Vec::new);
+    for d in dots {
+        match v.iter_mut().find(|x| x.origin == d.origin) {
+            Some(x) => x.seq = x.seq.max(d.seq),
+            None => v.push(d),
+        }
+    }
+}
+
 /// The keyspace and everything needed to run commands against it.
 pub struct Engine {
     keys: ScanMap<KeyState>,
@@ -79,6 +103,11 @@ pub struct Engine {
     log: OpLog,
     /// Members other than this instance; with none, everything applied is stable.
     peers: usize,
+    /// With peers: keys whose state may hold metadata that stability will let go, with
+    /// the newest dot per origin that touched them.
+    unstable: ScanMap<Vec<Dot>>,
+    /// Where the last stability pass stopped.
+    compact_cursor: u64,
     /// Wall-clock time of the current call, milliseconds since the epoch.
     wall: u64,
     /// WATCHed keys and the clients watching them.
@@ -104,6 +133,8 @@ impl Engine {
             pending: Vec::new(),
             log: OpLog::new(cfg.backlog_bytes),
             peers: 0,
+            unstable: ScanMap::new(),
+            compact_cursor: 0,
             wall: 0,
             watched: HashMap::new(),
             dirty: HashSet::new(),
@@ -141,6 +172,11 @@ impl Engine {
     /// The op log (replication backlog).
     pub fn log(&self) -> &OpLog {
         &self.log
+    }
+
+    /// The op log, to change its budget.
+    pub fn log_mut(&mut self) -> &mut OpLog {
+        &mut self.log
     }
 
     /// The number of keys stored, visible or not.
@@ -247,6 +283,9 @@ impl Engine {
             ks.compact_after(&self.vv, &op.kind);
         }
         let dead = ks.is_dead();
+        if !lone && !dead {
+            mark(&mut self.unstable, &op.key, std::iter::once(op.dot()));
+        }
         let expiring = ks.expiry.is_some() && ks.has_value();
         if dead {
             self.keys.remove(&op.key);
@@ -266,6 +305,8 @@ impl Engine {
         let vv = &self.vv;
         let mut touched = Vec::new();
         let watched = &self.watched;
+        let unstable = &mut self.unstable;
+        let dot = Dot::new(ctx.origin, ctx.seq);
         self.keys.retain(|k, ks| {
             if ks.has_value() && watched.contains_key(k) {
                 touched.push(Blob::from(k));
@@ -274,7 +315,11 @@ impl Engine {
             if lone {
                 ks.compact(vv);
             }
-            !ks.is_dead()
+            let dead = ks.is_dead();
+            if !lone && !dead {
+                mark(unstable, k, std::iter::once(dot));
+            }
+            !dead
         });
         let keys = &self.keys;
         self.expiring.retain(|k, _| {
@@ -284,6 +329,133 @@ impl Engine {
         for k in touched {
             self.touch(&k);
         }
+    }
+
+    /// Folds away concurrency metadata that every member has seen: `stable` is what all
+    /// members reported as applied (DESIGN.md, rule 5). Looks at most `budget` keys;
+    /// returns how many keys are still waiting for stability.
+    pub fn compact_stable(&mut self, stable: &VersionVector, budget: usize) -> usize {
+        if self.unstable.is_empty() {
+            return 0;
+        }
+        let mut ready: Vec<Blob> = Vec::new();
+        let mut cursor = self.compact_cursor;
+        let mut looked = 0;
+        while looked < budget {
+            cursor = self.unstable.scan(cursor, 64, |k, dots| {
+                looked += 1;
+                if dots.iter().all(|d| stable.contains(d)) {
+                    ready.push(k.into());
+                }
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        self.compact_cursor = cursor;
+        for k in ready {
+            self.unstable.remove(&k);
+            let Some(ks) = self.keys.get_mut(&k) else {
+                continue;
+            };
+            let was_expiring = ks.expiry.is_some() && ks.has_value();
+            ks.compact(stable);
+            let dead = ks.is_dead();
+            let expiring = ks.expiry.is_some() && ks.has_value();
+            if dead {
+                self.keys.remove(&k);
+            }
+            if expiring != was_expiring && !expiring {
+                self.expiring.remove(&k);
+            }
+        }
+        self.unstable.len()
+    }
+
+    /// Keys whose metadata waits for stability.
+    pub fn unstable_count(&self) -> usize {
+        self.unstable.len()
+    }
+
+    /// A consistent snapshot of the whole state: the vector it is exactly the state at, the
+    /// clock's high-water mark, and the key states encoded in chunks of `keys_per_chunk`.
+    pub fn snapshot(&self, keys_per_chunk: usize) -> Snapshot {
+        let mut chunks = Vec::new();
+        let mut it = self.keys.iter().peekable();
+        while it.peek().is_some() {
+            chunks.push(concord_crdt::codec::encode_states(
+                it.by_ref().take(keys_per_chunk.max(1)),
+            ));
+        }
+        Snapshot {
+            vv: self.vv.clone(),
+            hlc: self.clock.last(),
+            keys: self.keys.len() as u64,
+            chunks,
+        }
+    }
+
+    /// Merges a peer's snapshot (taken at `theirs`) into this state in one step and adopts
+    /// its vector. Local writes the snapshot has not seen survive; what it removed after
+    /// seeing it goes. Refused (nothing changes) when its clock is too far ahead.
+    pub fn merge_snapshot(
+        &mut self,
+        theirs: &VersionVector,
+        hlc: Hlc,
+        states: Vec<(Blob, KeyState)>,
+    ) -> Result<(), concord_crdt::ClockError> {
+        self.clock.observe(hlc, self.wall, 60_000)?;
+        let mut staged: HashSet<Blob> = HashSet::with_capacity(states.len());
+        let dots: Vec<Dot> = theirs
+            .iter()
+            .map(|(o, s)| Dot::new(o, s))
+            .filter(|d| d.seq > 0)
+            .collect();
+        for (k, other) in states {
+            let ks = self.keys.get_or_insert_with(&k, KeyState::default);
+            ks.merge(&self.vv, &other, theirs);
+            self.settle_merged(&k, &dots);
+            staged.insert(k);
+        }
+        let absent: Vec<Blob> = self
+            .keys
+            .iter()
+            .filter(|(k, _)| !staged.contains(*k))
+            .map(|(k, _)| k.into())
+            .collect();
+        let empty = KeyState::default();
+        for k in absent {
+            if let Some(ks) = self.keys.get_mut(&k) {
+                ks.merge(&self.vv, &empty, theirs);
+                self.settle_merged(&k, &dots);
+            }
+        }
+        self.vv.join(theirs);
+        self.deps = Arc::new(self.vv.clone());
+        self.log.raise_floor(theirs);
+        Ok(())
+    }
+
+    /// Bookkeeping after a key's state was merged: drop it when dead, keep the expiry
+    /// index right, wake WATCHers, and remember its metadata for stability.
+    fn settle_merged(&mut self, key: &[u8], dots: &[Dot]) {
+        let Some(ks) = self.keys.get(key) else {
+            return;
+        };
+        let dead = ks.is_dead();
+        let expiring = ks.expiry.is_some() && ks.has_value();
+        if dead {
+            self.keys.remove(key);
+            self.unstable.remove(key);
+        } else if self.peers > 0 {
+            mark(&mut self.unstable, key, dots.iter().copied());
+        }
+        if expiring {
+            self.expiring.insert(key.into(), ());
+        } else {
+            self.expiring.remove(key);
+        }
+        self.touch(key);
     }
 
     /// The state of `key` if it is visible now. An expired key is deleted here when this
@@ -311,13 +483,15 @@ impl Engine {
         self.lookup(key, false).and_then(|k| k.visible())
     }
 
-    /// Deletes an expired key with an ordinary observed-remove, as its own group.
+    /// Deletes an expired key with an ordinary observed-remove. A read that notices it
+    /// commits the delete as its own group; inside a write it joins the writer's group, so
+    /// the group's sequence numbers stay consecutive (peers apply groups whole, in order).
     fn expire_key(&mut self, key: &[u8]) {
-        // The expiry delete must not join the group of the command that noticed it.
-        let outer = std::mem::take(&mut self.pending);
+        let alone = self.pending.is_empty();
         self.emit(key, OpKind::DelKey);
-        self.commit();
-        self.pending = outer;
+        if alone {
+            self.commit();
+        }
         self.stats.expired_keys += 1;
     }
 

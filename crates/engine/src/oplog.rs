@@ -1,18 +1,23 @@
-//! The in-memory op log: groups of ops in apply order, bounded by a byte budget. It is
-//! what peers will be served from (the replication backlog).
+//! The in-memory op log: groups of ops in apply order, bounded by a byte budget. Peers are
+//! served from it (the replication backlog).
 
-use concord_crdt::Op;
+use concord_crdt::{Op, VersionVector};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Applied op groups, oldest first, trimmed to a byte budget.
+///
+/// Groups have absolute positions (0 for the first ever appended) so that a reader can keep
+/// a cursor across trims. Per origin, the log holds a suffix of what was applied: `floor`
+/// says how far each origin's ops are *not* held (trimmed, or learnt from a snapshot).
 #[derive(Debug)]
 pub struct OpLog {
     groups: VecDeque<(Arc<[Op]>, usize)>,
     bytes: usize,
     budget: usize,
-    /// Groups ever appended, including trimmed ones.
+    /// Groups ever appended, including trimmed ones: the position after the last group.
     appended: u64,
+    floor: VersionVector,
 }
 
 impl OpLog {
@@ -23,6 +28,7 @@ impl OpLog {
             bytes: 0,
             budget,
             appended: 0,
+            floor: VersionVector::new(),
         }
     }
 
@@ -33,15 +39,58 @@ impl OpLog {
         self.bytes += size;
         self.appended += 1;
         while self.bytes > self.budget && self.groups.len() > 1 {
-            if let Some((_, s)) = self.groups.pop_front() {
+            if let Some((g, s)) = self.groups.pop_front() {
                 self.bytes -= s;
+                for op in g.iter() {
+                    self.floor.add(op.dot());
+                }
             }
         }
+    }
+
+    /// Records that ops up to `vv` were applied without passing through the log (a
+    /// snapshot merge): a reader behind them cannot be served from here.
+    pub fn raise_floor(&mut self, vv: &VersionVector) {
+        self.floor.join(vv);
+    }
+
+    /// Per origin, the last sequence number this log does not hold.
+    pub fn floor(&self) -> &VersionVector {
+        &self.floor
+    }
+
+    /// Changes the byte budget (trimming happens on the next push).
+    pub fn set_budget(&mut self, budget: usize) {
+        self.budget = budget;
+    }
+
+    /// The byte budget.
+    pub fn budget(&self) -> usize {
+        self.budget
     }
 
     /// The groups held, oldest first.
     pub fn groups(&self) -> impl Iterator<Item = &Arc<[Op]>> {
         self.groups.iter().map(|(g, _)| g)
+    }
+
+    /// The position of the oldest group held.
+    pub fn first_position(&self) -> u64 {
+        self.appended - self.groups.len() as u64
+    }
+
+    /// The position the next group will get.
+    pub fn end_position(&self) -> u64 {
+        self.appended
+    }
+
+    /// The group at absolute position `pos`, if still held.
+    pub fn at(&self, pos: u64) -> Option<&Arc<[Op]>> {
+        let first = self.first_position();
+        if pos < first {
+            return None;
+        }
+        self.groups.get((pos - first) as usize).map(|(g, _)| g)
     }
 
     /// Approximate bytes held.
@@ -62,5 +111,34 @@ impl OpLog {
     /// Groups ever appended.
     pub fn appended(&self) -> u64 {
         self.appended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use concord_crdt::{Dot, Hlc, OpKind, Origin, Stamp};
+
+    fn group(seq: u64) -> Arc<[Op]> {
+        Arc::from(vec![Op {
+            stamp: Stamp::new(Dot::new(Origin::new(1, 1), seq), Hlc(seq)),
+            deps: Arc::new(VersionVector::new()),
+            key: b"k".to_vec().into(),
+            kind: OpKind::DelKey,
+        }])
+    }
+
+    #[test]
+    fn trimming_raises_the_floor_and_keeps_positions() {
+        let mut log = OpLog::new(1);
+        for s in 1..=5 {
+            log.push(group(s));
+        }
+        assert_eq!(log.len(), 1);
+        assert_eq!(log.first_position(), 4);
+        assert_eq!(log.end_position(), 5);
+        assert_eq!(log.floor().get(Origin::new(1, 1)), 4);
+        assert!(log.at(3).is_none());
+        assert_eq!(log.at(4).map(|g| g[0].dot().seq), Some(5));
     }
 }

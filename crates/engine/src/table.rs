@@ -280,6 +280,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "admin",
         Some(server::crdt_digest)
     ),
+    c!("crdt.link", 5, ADM, 0, 0, 0, "admin", None),
+    c!("crdt.sync", 2, ADM, 0, 0, 0, "admin", None),
     // keys
     c!("del", -2, WD, 1, -1, 1, "keyspace", Some(keys::del)),
     c!("unlink", -2, WDF, 1, -1, 1, "keyspace", Some(keys::del)),

@@ -1,0 +1,736 @@
+//! Concord's replication, without I/O: what a link sends and what it does with what it
+//! receives. The server drives it over TCP; the simulator drives it over a simulated
+//! network. Both call the same functions, so the simulation tests the real logic.
+//!
+//! Each instance keeps one outbound link per peer and *pulls* over it ("send me every op
+//! you hold that my vector does not cover"); the peer *serves* that link from its op log
+//! (partial sync) or from a consistent snapshot (full sync). Ops are applied only in causal
+//! order; the ones that arrive early wait in a bounded inbox. When an origin's ops do not
+//! arrive directly, other peers are asked to relay them.
+
+mod inbox;
+pub mod proto;
+
+pub use inbox::Inbox;
+pub use proto::{Msg, PROTO_VERSION, ProtoError};
+
+use concord_crdt::{Blob, ClockError, Hlc, KeyState, Origin, ReplicaId, VersionVector};
+use concord_engine::Engine;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// How replication behaves on one instance.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This instance's replica id.
+    pub me: ReplicaId,
+    /// Every member's replica id, this instance's included.
+    pub members: BTreeSet<ReplicaId>,
+    /// The database's name: links between different databases are refused.
+    pub db: String,
+    /// An op that waits this long for a dependency makes its missing origins relayed.
+    pub stall_ms: u64,
+    /// How long an origin stays relayed after the last reason to.
+    pub relay_hold_ms: u64,
+    /// Ops the inbox holds at most.
+    pub inbox_ops: usize,
+    /// Keys per full-sync chunk.
+    pub snapshot_keys_per_chunk: usize,
+    /// Heartbeat period of a served link.
+    pub heartbeat_ms: u64,
+}
+
+impl Config {
+    /// A configuration with defaults for the tunables.
+    pub fn new(me: ReplicaId, members: BTreeSet<ReplicaId>, db: &str) -> Self {
+        Config {
+            me,
+            members,
+            db: db.to_string(),
+            stall_ms: 1_000,
+            relay_hold_ms: 10_000,
+            inbox_ops: 1_000_000,
+            snapshot_keys_per_chunk: 1_024,
+            heartbeat_ms: 100,
+        }
+    }
+}
+
+/// Why a link is dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The peer sent something the protocol does not allow here.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// An op from a replica that is not a member of this database.
+    #[error("op from unknown replica {0}")]
+    UnknownReplica(ReplicaId),
+    /// An op whose timestamp is too far ahead of this instance's clock.
+    #[error("{0}")]
+    Clock(#[from] ClockError),
+}
+
+/// The state of this instance's outbound link to one peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not connected (yet, or since a failure).
+    Down,
+    /// Connected, pulled, waiting for the first answer.
+    Connecting,
+    /// Receiving a full-sync snapshot.
+    FullSync,
+    /// Streaming ops.
+    Up,
+    /// Replication paused on this instance.
+    Paused,
+}
+
+impl LinkState {
+    /// The name INFO shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Down => "down",
+            LinkState::Connecting => "connecting",
+            LinkState::FullSync => "full_sync",
+            LinkState::Up => "up",
+            LinkState::Paused => "paused",
+        }
+    }
+}
+
+/// What this instance knows of one peer.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// The outbound link's state.
+    pub state: LinkState,
+    /// Bytes received on the outbound link.
+    pub bytes_in: u64,
+    /// Bytes sent to the peer (both links).
+    pub bytes_out: u64,
+    /// Full syncs received from the peer.
+    pub full_syncs: u64,
+    /// Partial syncs received from the peer.
+    pub partial_syncs: u64,
+    /// Full syncs served to the peer.
+    pub full_syncs_served: u64,
+    /// Partial syncs served to the peer.
+    pub partial_syncs_served: u64,
+    /// The peer's vector from its last heartbeat.
+    pub upstream_vv: VersionVector,
+    /// Since when (ms) this instance is known to be behind the peer's own ops.
+    pub behind_since: Option<u64>,
+    /// The peer's last report of what it applied.
+    pub report: Option<VersionVector>,
+    /// Link failures seen.
+    pub link_errors: u64,
+}
+
+impl Peer {
+    fn new() -> Self {
+        Peer {
+            state: LinkState::Down,
+            bytes_in: 0,
+            bytes_out: 0,
+            full_syncs: 0,
+            partial_syncs: 0,
+            full_syncs_served: 0,
+            partial_syncs_served: 0,
+            upstream_vv: VersionVector::new(),
+            behind_since: None,
+            report: None,
+            link_errors: 0,
+        }
+    }
+}
+
+/// A full sync being received: chunks are staged here, merged in one step at the end.
+struct Staging {
+    vv: VersionVector,
+    hlc: Hlc,
+    keys: u64,
+    states: Vec<(Blob, KeyState)>,
+}
+
+/// The serving side of one link: what the downstream asked for and what it was sent.
+#[derive(Debug)]
+pub struct Serve {
+    /// The peer being served.
+    pub peer: ReplicaId,
+    origins: BTreeSet<ReplicaId>,
+    /// What the peer has applied plus what it was sent since.
+    sent: VersionVector,
+    /// Absolute log position of the next group to look at.
+    cursor: u64,
+    /// Messages of a full sync still to send.
+    queue: VecDeque<Msg>,
+    pulled: bool,
+    last_heartbeat: Option<u64>,
+}
+
+impl Serve {
+    /// A link from `peer` that has not pulled yet.
+    pub fn new(peer: ReplicaId) -> Self {
+        Serve {
+            peer,
+            origins: BTreeSet::new(),
+            sent: VersionVector::new(),
+            cursor: 0,
+            queue: VecDeque::new(),
+            pulled: false,
+            last_heartbeat: None,
+        }
+    }
+}
+
+/// What receiving a message produced for the caller.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Ops applied (this message and the waiting ones it released).
+    pub applied: usize,
+    /// A publish to deliver to local subscribers.
+    pub publish: Option<(Blob, Blob)>,
+}
+
+/// One instance's replication state.
+pub struct Replication {
+    cfg: Config,
+    inbox: Inbox,
+    peers: BTreeMap<ReplicaId, Peer>,
+    /// Origins other peers are asked to relay, until when (ms).
+    relay: BTreeMap<ReplicaId, u64>,
+    /// Replica ids some peer has more ops of than this instance, since when (ms).
+    missing: BTreeMap<ReplicaId, u64>,
+    staging: BTreeMap<ReplicaId, Staging>,
+    paused: bool,
+    /// Changes whenever the origins wanted on some link change: links pull again.
+    epoch: u64,
+    /// Set when the inbox dropped ops: links pull again.
+    repull: bool,
+}
+
+impl Replication {
+    /// Replication for the instance `cfg.me` of a database of `cfg.members`.
+    pub fn new(cfg: Config) -> Self {
+        let peers = cfg
+            .members
+            .iter()
+            .filter(|&&m| m != cfg.me)
+            .map(|&m| (m, Peer::new()))
+            .collect();
+        Replication {
+            inbox: Inbox::new(cfg.inbox_ops),
+            cfg,
+            peers,
+            relay: BTreeMap::new(),
+            missing: BTreeMap::new(),
+            staging: BTreeMap::new(),
+            paused: false,
+            epoch: 0,
+            repull: false,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The peers and what is known of them, by id.
+    pub fn peers(&self) -> &BTreeMap<ReplicaId, Peer> {
+        &self.peers
+    }
+
+    /// Ops waiting for their dependencies.
+    pub fn waiting_ops(&self) -> usize {
+        self.inbox.len()
+    }
+
+    /// Whether replication is paused (CRDT.SYNC PAUSE).
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Pauses or resumes replication; links are dropped while paused.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        for p in self.peers.values_mut() {
+            p.state = if paused {
+                LinkState::Paused
+            } else {
+                LinkState::Down
+            };
+        }
+        self.staging.clear();
+        self.epoch += 1;
+    }
+
+    /// Changes whenever links should pull again (the wanted origins changed, or the inbox
+    /// had to drop ops).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether the outbound link to `peer`, last pulled at `pulled_epoch`, should pull
+    /// again now. Only a streaming link does: a pull during a full sync would restart it.
+    pub fn needs_pull(&self, peer: ReplicaId, pulled_epoch: u64) -> bool {
+        pulled_epoch != self.epoch
+            && self
+                .peers
+                .get(&peer)
+                .is_some_and(|p| p.state == LinkState::Up)
+    }
+
+    /// Checks a peer's `CRDT.LINK` handshake against this instance: same protocol, same
+    /// database, a member other than this instance, addressed to this instance.
+    pub fn check_hello(
+        &self,
+        proto: &[u8],
+        db: &[u8],
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<ReplicaId, String> {
+        let num = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .ok()
+                .and_then(|s| s.parse::<u64>().ok())
+        };
+        if num(proto) != Some(u64::from(PROTO_VERSION)) {
+            return Err(format!(
+                "protocol version {} not supported (this instance speaks {PROTO_VERSION})",
+                String::from_utf8_lossy(proto)
+            ));
+        }
+        if db != self.cfg.db.as_bytes() {
+            return Err(format!(
+                "peer belongs to database '{}', this instance to '{}'",
+                String::from_utf8_lossy(db),
+                self.cfg.db
+            ));
+        }
+        let from = num(from)
+            .and_then(|n| ReplicaId::try_from(n).ok())
+            .filter(|id| *id != self.cfg.me && self.cfg.members.contains(id))
+            .ok_or_else(|| {
+                format!(
+                    "replica id {} is not a peer of this instance",
+                    String::from_utf8_lossy(from)
+                )
+            })?;
+        if num(to) != Some(u64::from(self.cfg.me)) {
+            return Err(format!(
+                "link addressed to replica {}, this is replica {}",
+                String::from_utf8_lossy(to),
+                self.cfg.me
+            ));
+        }
+        Ok(from)
+    }
+
+    // ---- the pulling (downstream) side ----
+
+    /// The replica ids this instance wants from `peer`: the peer's own ops, its own earlier
+    /// incarnations' ops, and every origin that does not arrive directly.
+    pub fn wanted(&self, peer: ReplicaId) -> Vec<ReplicaId> {
+        let mut w: BTreeSet<ReplicaId> = [peer, self.cfg.me].into();
+        for (&id, p) in &self.peers {
+            if p.state != LinkState::Up && p.state != LinkState::FullSync {
+                w.insert(id);
+            }
+        }
+        w.extend(self.relay.keys().copied());
+        w.into_iter().collect()
+    }
+
+    /// The first message on a new outbound link to `peer`.
+    pub fn pull(&mut self, e: &Engine, peer: ReplicaId) -> Msg {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.state = LinkState::Connecting;
+        }
+        self.staging.remove(&peer);
+        self.repull(e, peer)
+    }
+
+    /// A new pull on a streaming link (the wanted origins changed); the link stays up.
+    pub fn repull(&self, e: &Engine, peer: ReplicaId) -> Msg {
+        Msg::Pull {
+            vv: e.vv().clone(),
+            origins: self.wanted(peer),
+        }
+    }
+
+    /// A report of what this instance applied, for `peer`'s stability.
+    pub fn report(&self, e: &Engine) -> Msg {
+        Msg::Report { vv: e.vv().clone() }
+    }
+
+    /// The outbound link to `peer` failed or closed.
+    pub fn link_down(&mut self, peer: ReplicaId) {
+        self.staging.remove(&peer);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            if p.state != LinkState::Down && p.state != LinkState::Paused {
+                p.link_errors += 1;
+                // Its origin now has to come through the others.
+                self.epoch += 1;
+            }
+            if p.state != LinkState::Paused {
+                p.state = LinkState::Down;
+            }
+        }
+    }
+
+    /// Counts bytes moved on a link to or from `peer`.
+    pub fn count_bytes(&mut self, peer: ReplicaId, inbound: u64, outbound: u64) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.bytes_in += inbound;
+            p.bytes_out += outbound;
+        }
+    }
+
+    /// Handles a message that arrived on the outbound link to `peer`.
+    pub fn receive(
+        &mut self,
+        e: &mut Engine,
+        peer: ReplicaId,
+        msg: Msg,
+        now: u64,
+    ) -> Result<Received, LinkError> {
+        let mut out = Received::default();
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Err(LinkError::UnknownReplica(peer));
+        };
+        match msg {
+            Msg::Partial => {
+                p.partial_syncs += 1;
+                if p.state != LinkState::Up {
+                    p.state = LinkState::Up;
+                    self.epoch += 1;
+                }
+            }
+            Msg::Ops(groups) => {
+                for g in groups {
+                    self.check_group(e, &g)?;
+                    out.applied += self.inbox.offer(e, g, now)?;
+                }
+                if self.inbox.overflowed() {
+                    self.repull = true;
+                }
+            }
+            Msg::SnapBegin { vv, hlc, keys } => {
+                p.full_syncs += 1;
+                p.state = LinkState::FullSync;
+                self.staging.insert(
+                    peer,
+                    Staging {
+                        vv,
+                        hlc,
+                        keys,
+                        states: Vec::new(),
+                    },
+                );
+            }
+            Msg::SnapChunk(states) => {
+                let s = self.staging.get_mut(&peer).ok_or_else(|| {
+                    LinkError::Protocol("snapshot chunk outside a full sync".into())
+                })?;
+                if (s.states.len() + states.len()) as u64 > s.keys {
+                    return Err(LinkError::Protocol(
+                        "snapshot holds more keys than announced".into(),
+                    ));
+                }
+                s.states.extend(states);
+            }
+            Msg::SnapEnd => {
+                let s = self.staging.remove(&peer).ok_or_else(|| {
+                    LinkError::Protocol("snapshot end outside a full sync".into())
+                })?;
+                if s.vv.iter().any(|(o, _)| !self.cfg.members.contains(&o.id)) {
+                    return Err(LinkError::Protocol(
+                        "snapshot vector names an unknown replica".into(),
+                    ));
+                }
+                if s.vv.get(e.origin()) > e.vv().get(e.origin()) {
+                    return Err(LinkError::Protocol(
+                        "snapshot claims ops this instance never issued".into(),
+                    ));
+                }
+                e.merge_snapshot(&s.vv, s.hlc, s.states)?;
+                out.applied += self.inbox.drain(e)?;
+                if let Some(p) = self.peers.get_mut(&peer)
+                    && p.state != LinkState::Up
+                {
+                    p.state = LinkState::Up;
+                    self.epoch += 1;
+                }
+            }
+            Msg::Heartbeat { vv, .. } => {
+                p.upstream_vv = vv;
+            }
+            Msg::Publish { channel, message } => out.publish = Some((channel, message)),
+            Msg::Pull { .. } | Msg::Report { .. } | Msg::SnapChunkRaw(_) => {
+                return Err(LinkError::Protocol("request on a serving stream".into()));
+            }
+        }
+        self.update_lag(e, peer, now);
+        Ok(out)
+    }
+
+    /// A group must be one origin's consecutive ops, from a member, never this instance's
+    /// current incarnation beyond what it issued.
+    fn check_group(&self, e: &Engine, g: &[concord_crdt::Op]) -> Result<(), LinkError> {
+        let first = g[0].dot();
+        if !self.cfg.members.contains(&first.origin.id) {
+            return Err(LinkError::UnknownReplica(first.origin.id));
+        }
+        for (i, op) in g.iter().enumerate() {
+            let d = op.dot();
+            if d.origin != first.origin || d.seq != first.seq + i as u64 {
+                return Err(LinkError::Protocol(
+                    "op group is not one origin's consecutive ops".into(),
+                ));
+            }
+            if op
+                .deps
+                .iter()
+                .any(|(o, _)| !self.cfg.members.contains(&o.id))
+            {
+                return Err(LinkError::Protocol(
+                    "op depends on an unknown replica".into(),
+                ));
+            }
+        }
+        let last = g[g.len() - 1].dot();
+        if first.origin == e.origin() && last.seq > e.vv().get(first.origin) {
+            return Err(LinkError::Protocol(
+                "op claims to be from this instance".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn update_lag(&mut self, e: &Engine, peer: ReplicaId, now: u64) {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let behind = lag_ops(&p.upstream_vv, e.vv(), peer) > 0;
+        match (behind, p.behind_since) {
+            (true, None) => p.behind_since = Some(now),
+            (false, Some(_)) => p.behind_since = None,
+            _ => {}
+        }
+    }
+
+    /// Ops of `peer`'s origin this instance is known to miss, and for how long (ms).
+    pub fn lag(&self, e: &Engine, peer: ReplicaId, now: u64) -> (u64, u64) {
+        let Some(p) = self.peers.get(&peer) else {
+            return (0, 0);
+        };
+        let ops = lag_ops(&p.upstream_vv, e.vv(), peer);
+        let ms = if ops == 0 {
+            0
+        } else {
+            p.behind_since.map_or(0, |t| now.saturating_sub(t))
+        };
+        (ops, ms)
+    }
+
+    // ---- the serving (upstream) side ----
+
+    /// Handles a request that arrived on a link this instance serves.
+    pub fn serve_request(&mut self, link: &mut Serve, msg: Msg) -> Result<(), LinkError> {
+        match msg {
+            Msg::Pull { vv, origins } => {
+                if let Some(bad) = origins.iter().find(|o| !self.cfg.members.contains(o)) {
+                    return Err(LinkError::UnknownReplica(*bad));
+                }
+                link.origins = origins.into_iter().collect();
+                link.sent = vv;
+                link.cursor = 0;
+                link.queue.clear();
+                link.pulled = true;
+                link.last_heartbeat = None;
+                Ok(())
+            }
+            Msg::Report { vv } => {
+                if let Some(p) = self.peers.get_mut(&link.peer) {
+                    p.report = Some(vv);
+                }
+                Ok(())
+            }
+            Msg::Publish { .. } => Ok(()),
+            _ => Err(LinkError::Protocol(
+                "stream message on a request link".into(),
+            )),
+        }
+    }
+
+    /// The next messages for a served link, about `budget` bytes of ops at most. Empty
+    /// when there is nothing to send now.
+    pub fn serve(&mut self, e: &Engine, link: &mut Serve, budget: usize, now: u64) -> Vec<Msg> {
+        let mut out = Vec::new();
+        if !link.pulled || self.paused {
+            return out;
+        }
+        if !link.queue.is_empty() {
+            let mut bytes = 0;
+            while let Some(m) = link.queue.pop_front() {
+                if let Msg::SnapChunkRaw(c) = &m {
+                    bytes += c.len();
+                }
+                out.push(m);
+                if bytes >= budget {
+                    break;
+                }
+            }
+            return out;
+        }
+        let log = e.log();
+        if link.cursor == 0 && link.last_heartbeat.is_none() {
+            // The answer to a pull: the backlog covers the peer, or a full sync.
+            let covered = log
+                .floor()
+                .iter()
+                .all(|(o, s)| !link.origins.contains(&o.id) || link.sent.get(o) >= s);
+            let peer = self.peers.get_mut(&link.peer);
+            if covered {
+                link.cursor = log.first_position();
+                out.push(Msg::Partial);
+                if let Some(p) = peer {
+                    p.partial_syncs_served += 1;
+                }
+            } else {
+                let snap = e.snapshot(self.cfg.snapshot_keys_per_chunk);
+                if let Some(p) = peer {
+                    p.full_syncs_served += 1;
+                }
+                link.sent = snap.vv.clone();
+                link.cursor = log.end_position();
+                link.last_heartbeat = Some(now);
+                out.push(Msg::SnapBegin {
+                    vv: snap.vv,
+                    hlc: snap.hlc,
+                    keys: snap.keys,
+                });
+                link.queue
+                    .extend(snap.chunks.into_iter().map(Msg::SnapChunkRaw));
+                link.queue.push_back(Msg::SnapEnd);
+                return out;
+            }
+            link.last_heartbeat = Some(now);
+        }
+        if link.cursor < log.first_position() {
+            // Trimmed past the cursor: fine if nothing trimmed was still owed.
+            let owed = log
+                .floor()
+                .iter()
+                .any(|(o, s)| link.origins.contains(&o.id) && link.sent.get(o) < s);
+            if owed {
+                // Start over: the next serve answers with a full sync.
+                link.cursor = 0;
+                link.last_heartbeat = None;
+                return out;
+            }
+            link.cursor = log.first_position();
+        }
+        let mut groups = Vec::new();
+        let mut bytes = 0;
+        while bytes < budget {
+            let Some(g) = log.at(link.cursor) else {
+                break;
+            };
+            link.cursor += 1;
+            let first = g[0].dot();
+            if !link.origins.contains(&first.origin.id) || link.sent.contains(&first) {
+                continue;
+            }
+            for op in g.iter() {
+                link.sent.add(op.dot());
+                bytes += op.size_hint();
+            }
+            groups.push(g.clone());
+        }
+        if !groups.is_empty() {
+            out.push(Msg::Ops(groups));
+        }
+        if link
+            .last_heartbeat
+            .is_none_or(|t| now >= t + self.cfg.heartbeat_ms)
+            || !out.is_empty()
+        {
+            link.last_heartbeat = Some(now);
+            out.push(Msg::Heartbeat {
+                vv: e.vv().clone(),
+                wall_ms: now,
+            });
+        }
+        out
+    }
+
+    // ---- upkeep ----
+
+    /// Periodic upkeep: relay decisions for stalled ops, and stability compaction. Returns
+    /// keys still waiting for stability.
+    pub fn tick(&mut self, e: &mut Engine, now: u64) -> usize {
+        let mut changed = self.inbox.expire(now, self.cfg.stall_ms * 30) > 0;
+        let mut want = self.inbox.stalled(e, now, self.cfg.stall_ms);
+        // Ops some peer holds and this instance lacks, of an origin other than that peer:
+        // if they do not arrive for a while, ask for them to be relayed.
+        let mine = e.vv();
+        let mut behind: BTreeSet<ReplicaId> = BTreeSet::new();
+        for (&id, p) in &self.peers {
+            for (o, s) in p.upstream_vv.iter() {
+                if o.id != id && s > mine.get(o) {
+                    behind.insert(o.id);
+                }
+            }
+        }
+        self.missing.retain(|id, _| behind.contains(id));
+        for id in behind {
+            let since = *self.missing.entry(id).or_insert(now);
+            if now >= since + self.cfg.stall_ms {
+                want.push(id);
+            }
+        }
+        for id in want {
+            if id != self.cfg.me
+                && self
+                    .relay
+                    .insert(id, now + self.cfg.relay_hold_ms)
+                    .is_none()
+            {
+                changed = true;
+            }
+        }
+        let before = self.relay.len();
+        self.relay.retain(|_, until| *until > now);
+        if changed || self.relay.len() != before || std::mem::take(&mut self.repull) {
+            self.epoch += 1;
+        }
+        match self.stable(e) {
+            Some(stable) => e.compact_stable(&stable, 10_000),
+            None => e.unstable_count(),
+        }
+    }
+
+    /// What every member has applied, by their reports (DESIGN.md, rule 5): `None` until
+    /// every peer has reported and this instance has applied all each had issued then.
+    pub fn stable(&self, e: &Engine) -> Option<VersionVector> {
+        let mine = e.vv();
+        let mut stable = mine.clone();
+        for (&id, p) in &self.peers {
+            let r = p.report.as_ref()?;
+            if r.iter().any(|(o, s)| o.id == id && mine.get(o) < s) {
+                return None;
+            }
+            stable = stable.meet(r);
+        }
+        Some(stable)
+    }
+}
+
+/// Ops of `peer`'s own origins in `theirs` that `mine` lacks.
+fn lag_ops(theirs: &VersionVector, mine: &VersionVector, peer: ReplicaId) -> u64 {
+    theirs
+        .iter()
+        .filter(|(o, _)| o.id == peer)
+        .map(|(o, s): (Origin, u64)| s.saturating_sub(mine.get(o)))
+        .sum()
+}

@@ -1,0 +1,807 @@
+//! Deterministic simulation: several instances running the real engine and replication
+//! logic in one process, over a simulated network that delays, reorders and duplicates
+//! messages, cuts links in any shape (one link, asymmetric, partitions), and crashes and
+//! restarts instances (which rejoin empty). After healing: equal digests everywhere and
+//! oracle checks computed independently from the ops that were acknowledged.
+//!
+//! `CONCORD_SIM_SEEDS=n` runs n seeds (default 40); `CONCORD_SEED=s` replays one.
+
+use bytes::Bytes;
+use concord_crdt::{Dot, Hlc, OpKind, Origin, VersionVector};
+use concord_engine::{Engine, EngineConfig};
+use concord_replication::{Config, Msg, Replication, Serve};
+use concord_resp::Out;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// One acknowledged local op, as the oracle sees it.
+struct Rec {
+    dot: Dot,
+    ts: Hlc,
+    deps: Arc<VersionVector>,
+    key: Vec<u8>,
+    kind: OpKind,
+    lost: bool,
+}
+
+struct Node {
+    id: u16,
+    e: Engine,
+    r: Replication,
+    alive: bool,
+    incarnation: u32,
+    skew: i64,
+    /// Links this node serves, by the pulling node's index.
+    serves: BTreeMap<usize, Serve>,
+    next_tick: u64,
+}
+
+/// The link on which `down` pulls from `up`; frames in flight each way.
+#[derive(Default)]
+struct Link {
+    connected: bool,
+    retry_at: u64,
+    pulled_epoch: u64,
+    next_report: u64,
+    to_up: VecDeque<(u64, Vec<u8>)>,
+    to_down: Vec<(u64, u64, Vec<u8>)>,
+    last_down: u64,
+    seq: u64,
+}
+
+struct Sim {
+    rng: Rng,
+    now: u64,
+    nodes: Vec<Node>,
+    links: BTreeMap<(usize, usize), Link>,
+    /// Directed links (down, up) that are cut.
+    cut: BTreeSet<(usize, usize)>,
+    recs: Vec<Rec>,
+    backlog: usize,
+    members: BTreeSet<u16>,
+    trace: Vec<String>,
+}
+
+fn new_node(
+    id: u16,
+    incarnation: u32,
+    members: &BTreeSet<u16>,
+    backlog: usize,
+    skew: i64,
+    now: u64,
+) -> Node {
+    let mut e = Engine::new(EngineConfig {
+        origin: Origin::new(id, incarnation),
+        backlog_bytes: backlog,
+        hlc_floor: Hlc::new(0, 0),
+    });
+    e.set_peers(members.len() - 1);
+    e.seed(u64::from(id) * 7919 + u64::from(incarnation));
+    let mut cfg = Config::new(id, members.clone(), "sim");
+    cfg.snapshot_keys_per_chunk = 3;
+    Node {
+        id,
+        e,
+        r: Replication::new(cfg),
+        alive: true,
+        incarnation,
+        skew,
+        serves: BTreeMap::new(),
+        next_tick: now,
+    }
+}
+
+impl Sim {
+    fn new(seed: u64, n: usize) -> Sim {
+        let mut rng = Rng(seed);
+        let members: BTreeSet<u16> = (1..=n as u16).collect();
+        let backlog = [2_000, 20_000, 1 << 20][rng.below(3) as usize];
+        let nodes = (0..n)
+            .map(|i| {
+                let skew = rng.below(60_000) as i64 - 30_000;
+                new_node(i as u16 + 1, 1, &members, backlog, skew, 0)
+            })
+            .collect();
+        let mut links = BTreeMap::new();
+        for d in 0..n {
+            for u in 0..n {
+                if d != u {
+                    links.insert((d, u), Link::default());
+                }
+            }
+        }
+        Sim {
+            rng,
+            now: 1_000_000,
+            nodes,
+            links,
+            cut: BTreeSet::new(),
+            recs: Vec::new(),
+            backlog,
+            members,
+            trace: Vec::new(),
+        }
+    }
+
+    fn wall(&self, i: usize) -> u64 {
+        (self.now as i64 + self.nodes[i].skew) as u64
+    }
+
+    fn disconnect(&mut self, d: usize, u: usize) {
+        let l = self.links.get_mut(&(d, u)).expect("link");
+        if !l.connected {
+            return;
+        }
+        l.connected = false;
+        l.to_up.clear();
+        l.to_down.clear();
+        l.retry_at = self.now + 50 + self.rng.below(200);
+        let up_id = self.nodes[u].id;
+        self.nodes[d].r.link_down(up_id);
+        self.nodes[u].serves.remove(&d);
+    }
+
+    fn send_up(&mut self, d: usize, u: usize, m: &Msg) {
+        let mut buf = Vec::new();
+        m.encode(self.rng.chance(50), &mut buf);
+        let delay = 1 + self.rng.below(20);
+        let l = self.links.get_mut(&(d, u)).expect("link");
+        let at = l.to_up.back().map_or(0, |x| x.0).max(self.now + delay);
+        l.to_up.push_back((at, buf));
+    }
+
+    fn send_down(&mut self, d: usize, u: usize, m: &Msg) {
+        let mut buf = Vec::new();
+        m.encode(self.rng.chance(50), &mut buf);
+        let delay = 1 + self.rng.below(20);
+        let reorder = matches!(m, Msg::Ops(_)) && self.rng.chance(10);
+        let dup = matches!(m, Msg::Ops(_)) && self.rng.chance(5);
+        let now = self.now;
+        let extra = self.rng.below(200);
+        let l = self.links.get_mut(&(d, u)).expect("link");
+        let at = if reorder {
+            now + delay + extra
+        } else {
+            l.last_down.max(now + delay)
+        };
+        if !reorder {
+            l.last_down = at;
+        }
+        l.seq += 1;
+        if dup {
+            l.to_down.push((at + extra, l.seq, buf.clone()));
+            l.seq += 1;
+        }
+        l.to_down.push((at, l.seq, buf));
+    }
+
+    /// Runs one command (or a MULTI of several) on node `i` and records its ops.
+    fn run_local(&mut self, i: usize, cmds: Vec<Vec<Vec<u8>>>) {
+        let wall = self.wall(i);
+        let node = &mut self.nodes[i];
+        node.e.set_time(wall);
+        let start = node.e.log().end_position();
+        let mut out = Out::new();
+        for c in &cmds {
+            let args: Vec<Bytes> = c.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            assert!(node.e.execute(&args, &mut out), "command runs");
+        }
+        node.e.commit();
+        self.record(i, start);
+    }
+
+    /// Records the local ops node `i` logged since position `start`.
+    fn record(&mut self, i: usize, start: u64) {
+        let node = &self.nodes[i];
+        let end = node.e.log().end_position();
+        assert!(
+            start >= node.e.log().first_position(),
+            "recorded before trimming"
+        );
+        for pos in start..end {
+            let g = node.e.log().at(pos).expect("held").clone();
+            for op in g.iter() {
+                assert_eq!(
+                    op.dot().origin,
+                    node.e.origin(),
+                    "only local ops appear here"
+                );
+                self.recs.push(Rec {
+                    dot: op.dot(),
+                    ts: op.stamp.ts,
+                    deps: Arc::clone(&op.deps),
+                    key: op.key.to_vec(),
+                    kind: op.kind.clone(),
+                    lost: false,
+                });
+            }
+        }
+    }
+
+    fn workload(&mut self) {
+        let alive: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].alive)
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        let i = alive[self.rng.below(alive.len() as u64) as usize];
+        let n = if self.rng.chance(10) {
+            2 + self.rng.below(3)
+        } else {
+            1
+        };
+        let mut cmds = Vec::new();
+        for _ in 0..n {
+            cmds.push(self.random_command());
+        }
+        self.run_local(i, cmds);
+    }
+
+    fn random_command(&mut self) -> Vec<Vec<u8>> {
+        let r = &mut self.rng;
+        let k = r.below(3);
+        let m = format!("m{}", r.below(5));
+        let v = format!("{}", r.below(1000));
+        let s = |x: &str| x.as_bytes().to_vec();
+        let c: Vec<String> = match r.below(100) {
+            0..=11 => vec![
+                "INCRBY".into(),
+                format!("c{k}"),
+                format!("{}", r.below(20) as i64 - 5),
+            ],
+            12..=13 => vec!["SET".into(), format!("c{k}"), v],
+            14 => vec!["DEL".into(), format!("c{k}")],
+            15..=29 => vec!["SADD".into(), format!("s{k}"), m],
+            30..=37 => vec!["SREM".into(), format!("s{k}"), m],
+            38..=39 => vec!["DEL".into(), format!("s{k}")],
+            40..=49 => vec!["SET".into(), format!("k{k}"), v],
+            50..=52 => vec!["DEL".into(), format!("k{k}")],
+            53..=59 => vec!["HSET".into(), format!("h{k}"), m, v],
+            60..=63 => vec!["HINCRBY".into(), format!("h{k}"), m, "3".into()],
+            64..=66 => vec!["HDEL".into(), format!("h{k}"), m],
+            67..=73 => vec!["ZADD".into(), format!("z{k}"), v, m],
+            74..=78 => vec!["ZINCRBY".into(), format!("z{k}"), "1.5".into(), m],
+            79..=81 => vec!["ZREM".into(), format!("z{k}"), m],
+            82..=85 => vec![
+                "SET".into(),
+                format!("e{k}"),
+                v,
+                "PX".into(),
+                format!("{}", 50 + r.below(3000)),
+            ],
+            86..=88 => vec![
+                "PEXPIRE".into(),
+                format!("s{k}"),
+                format!("{}", 100 + r.below(5000)),
+            ],
+            89..=90 => vec!["PERSIST".into(), format!("s{k}")],
+            91..=93 => vec!["APPEND".into(), format!("k{k}"), v],
+            94..=96 => vec!["INCRBYFLOAT".into(), format!("f{k}"), "0.25".into()],
+            97..=98 => vec!["GET".into(), format!("e{k}")],
+            _ => vec!["FLUSHALL".into()],
+        };
+        c.iter().map(|x| s(x)).collect()
+    }
+
+    fn crash(&mut self, i: usize) {
+        self.trace
+            .push(format!("t={} crash node {}", self.now, i + 1));
+        self.nodes[i].alive = false;
+        let n = self.nodes.len();
+        for j in 0..n {
+            if j != i {
+                self.disconnect(i, j);
+                self.disconnect(j, i);
+            }
+        }
+        // Ops that no other live instance holds are gone with it (no persistence).
+        let others: Vec<&VersionVector> = (0..n)
+            .filter(|&j| j != i && self.nodes[j].alive)
+            .map(|j| self.nodes[j].e.vv())
+            .collect();
+        for r in &mut self.recs {
+            if !r.lost && !others.iter().any(|vv| vv.contains(&r.dot)) {
+                r.lost = true;
+            }
+        }
+    }
+
+    fn restart(&mut self, i: usize) {
+        self.trace
+            .push(format!("t={} restart node {}", self.now, i + 1));
+        let old = &self.nodes[i];
+        let node = new_node(
+            old.id,
+            old.incarnation + 1,
+            &self.members,
+            self.backlog,
+            old.skew,
+            self.now,
+        );
+        self.nodes[i] = node;
+    }
+
+    /// Connects, delivers, serves, pulls again and reports on every link; ticks nodes.
+    fn network(&mut self) {
+        let keys: Vec<(usize, usize)> = self.links.keys().copied().collect();
+        for (d, u) in keys {
+            let up = self.nodes[d].alive && self.nodes[u].alive && !self.cut.contains(&(d, u));
+            let connected = self.links[&(d, u)].connected;
+            if !up {
+                self.disconnect(d, u);
+                continue;
+            }
+            if !connected {
+                if self.now < self.links[&(d, u)].retry_at {
+                    continue;
+                }
+                let l = self.links.get_mut(&(d, u)).expect("link");
+                l.connected = true;
+                l.last_down = 0;
+                let up_id = self.nodes[u].id;
+                let down_id = self.nodes[d].id;
+                self.nodes[u].serves.insert(d, Serve::new(down_id));
+                let node = &mut self.nodes[d];
+                let m = node.r.pull(&node.e, up_id);
+                let epoch = node.r.epoch();
+                self.links.get_mut(&(d, u)).expect("link").pulled_epoch = epoch;
+                self.send_up(d, u, &m);
+            }
+            self.deliver(d, u);
+            if !self.links[&(d, u)].connected {
+                continue;
+            }
+            // Serve.
+            let now = self.wall(u);
+            let node = &mut self.nodes[u];
+            let Some(mut serve) = node.serves.remove(&d) else {
+                continue;
+            };
+            let budget = 200 + self.rng.below(4000) as usize;
+            let msgs = node.r.serve(&node.e, &mut serve, budget, now);
+            self.nodes[u].serves.insert(d, serve);
+            for m in &msgs {
+                self.send_down(d, u, m);
+            }
+            // Pull again, report.
+            let up_id = self.nodes[u].id;
+            let node = &mut self.nodes[d];
+            let pulled = self.links[&(d, u)].pulled_epoch;
+            if node.r.needs_pull(up_id, pulled) {
+                let m = node.r.repull(&node.e, up_id);
+                let epoch = node.r.epoch();
+                self.links.get_mut(&(d, u)).expect("link").pulled_epoch = epoch;
+                self.send_up(d, u, &m);
+            }
+            if self.now >= self.links[&(d, u)].next_report {
+                let m = self.nodes[d].r.report(&self.nodes[d].e);
+                self.links.get_mut(&(d, u)).expect("link").next_report = self.now + 50;
+                self.send_up(d, u, &m);
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].alive && self.now >= self.nodes[i].next_tick {
+                let wall = self.wall(i);
+                let node = &mut self.nodes[i];
+                node.e.set_time(wall);
+                let start = node.e.log().end_position();
+                node.e.active_expire(20);
+                node.e.commit();
+                self.record(i, start);
+                let node = &mut self.nodes[i];
+                node.r.tick(&mut node.e, wall);
+                node.next_tick = self.now + 100;
+            }
+        }
+    }
+
+    fn deliver(&mut self, d: usize, u: usize) {
+        // Requests to the serving side, in order.
+        loop {
+            let l = self.links.get_mut(&(d, u)).expect("link");
+            match l.to_up.front() {
+                Some((at, _)) if *at <= self.now => {}
+                _ => break,
+            }
+            let (_, buf) = l.to_up.pop_front().expect("front");
+            let (msg, used) = Msg::decode(&buf).expect("decodes").expect("whole frame");
+            assert_eq!(used, buf.len());
+            let node = &mut self.nodes[u];
+            let Some(mut serve) = node.serves.remove(&d) else {
+                return;
+            };
+            let r = node.r.serve_request(&mut serve, msg);
+            node.serves.insert(d, serve);
+            if let Err(e) = r {
+                panic!("serving side refused a request: {e}");
+            }
+        }
+        // Stream to the pulling side: due frames by time, then by send order.
+        let l = self.links.get_mut(&(d, u)).expect("link");
+        l.to_down.sort_by_key(|(at, seq, _)| (*at, *seq));
+        let due = l
+            .to_down
+            .iter()
+            .take_while(|(at, _, _)| *at <= self.now)
+            .count();
+        let frames: Vec<Vec<u8>> = l.to_down.drain(..due).map(|(_, _, b)| b).collect();
+        for buf in frames {
+            let (msg, _) = Msg::decode(&buf).expect("decodes").expect("whole frame");
+            let wall = self.wall(d);
+            let up_id = self.nodes[u].id;
+            let node = &mut self.nodes[d];
+            node.e.set_time(wall);
+            if let Err(e) = node.r.receive(&mut node.e, up_id, msg, wall) {
+                // A real link is dropped and reconnected; do the same.
+                self.trace.push(format!(
+                    "t={} link {}<-{} dropped: {e}",
+                    self.now,
+                    d + 1,
+                    u + 1
+                ));
+                self.disconnect(d, u);
+                return;
+            }
+        }
+    }
+
+    fn dump(&self) -> String {
+        let mut s = String::new();
+        for n in &self.nodes {
+            s += &format!(
+                "node {} alive={} vv={} waiting={} epoch={}\n",
+                n.id,
+                n.alive,
+                n.e.vv(),
+                n.r.waiting_ops(),
+                n.r.epoch()
+            );
+            for (id, p) in n.r.peers() {
+                s += &format!(
+                    "   peer {id}: {:?} full={} partial={} up_vv={}\n",
+                    p.state, p.full_syncs, p.partial_syncs, p.upstream_vv
+                );
+            }
+        }
+        for ((d, u), l) in &self.links {
+            s += &format!(
+                "link {}<-{} connected={} pulled_epoch={} up={} down={}\n",
+                d + 1,
+                u + 1,
+                l.connected,
+                l.pulled_epoch,
+                l.to_up.len(),
+                l.to_down.len()
+            );
+        }
+        s
+    }
+
+    fn in_flight(&self) -> bool {
+        self.links
+            .values()
+            .any(|l| !l.to_up.is_empty() || !l.to_down.is_empty())
+    }
+
+    fn converged(&self) -> bool {
+        let vv0 = self.nodes[0].e.vv();
+        self.nodes.iter().all(|n| n.alive && n.e.vv() == vv0) && !self.in_flight()
+    }
+
+    fn random_partition(&mut self) {
+        let n = self.nodes.len();
+        self.cut.clear();
+        match self.rng.below(5) {
+            0 => {}
+            1 => {
+                // One link down both ways (A–C while A–B and B–C are up).
+                let a = self.rng.below(n as u64) as usize;
+                let c = (a + 1 + self.rng.below(n as u64 - 1) as usize) % n;
+                self.cut.insert((a, c));
+                self.cut.insert((c, a));
+            }
+            2 => {
+                // Asymmetric: one direction only.
+                let a = self.rng.below(n as u64) as usize;
+                let c = (a + 1 + self.rng.below(n as u64 - 1) as usize) % n;
+                self.cut.insert((a, c));
+            }
+            3 => {
+                // Two sides.
+                let side: Vec<bool> = (0..n).map(|_| self.rng.chance(50)).collect();
+                for a in 0..n {
+                    for c in 0..n {
+                        if a != c && side[a] != side[c] {
+                            self.cut.insert((a, c));
+                        }
+                    }
+                }
+            }
+            _ => {
+                for a in 0..n {
+                    for c in 0..n {
+                        if a != c && self.rng.chance(30) {
+                            self.cut.insert((a, c));
+                        }
+                    }
+                }
+            }
+        }
+        self.trace
+            .push(format!("t={} cut {:?}", self.now, self.cut));
+    }
+
+    fn run(&mut self, steps: usize) {
+        for step in 0..steps {
+            self.now += 1 + self.rng.below(5);
+            if self.rng.chance(60) {
+                self.workload();
+            }
+            if step % 400 == 0 {
+                self.random_partition();
+            }
+            if self.rng.below(1500) == 0 {
+                let i = self.rng.below(self.nodes.len() as u64) as usize;
+                if self.nodes[i].alive && self.nodes.iter().filter(|n| n.alive).count() > 1 {
+                    self.crash(i);
+                }
+            }
+            for i in 0..self.nodes.len() {
+                if !self.nodes[i].alive && self.rng.below(300) == 0 {
+                    self.restart(i);
+                }
+            }
+            self.network();
+        }
+        // Heal: everything up, no cuts, no more writes; run until quiet.
+        self.cut.clear();
+        for i in 0..self.nodes.len() {
+            if !self.nodes[i].alive {
+                self.restart(i);
+            }
+        }
+        let deadline = self.now + 600_000;
+        while !self.converged() {
+            assert!(
+                self.now < deadline,
+                "no convergence after healing:\n{}",
+                self.dump()
+            );
+            self.now += 5;
+            self.network();
+        }
+        // Let reports flow so stability compaction runs too, and let every clock (skewed up
+        // to 30 s) pass every expiry (up to 5 s) so the owners delete what expired.
+        for _ in 0..1600 {
+            self.now += 50;
+            self.network();
+        }
+        let deadline = self.now + 600_000;
+        while !self.converged() {
+            assert!(
+                self.now < deadline,
+                "no convergence after expiry:\n{}",
+                self.dump()
+            );
+            self.now += 5;
+            self.network();
+        }
+        for n in &self.nodes {
+            assert_eq!(n.r.waiting_ops(), 0, "the inbox keeps nothing forever");
+        }
+    }
+}
+
+fn read(e: &mut Engine, args: &[&str]) -> Vec<u8> {
+    let args: Vec<Bytes> = args
+        .iter()
+        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+        .collect();
+    let mut out = Out::new();
+    e.execute(&args, &mut out);
+    out.buf.to_vec()
+}
+
+fn bulk(b: &[u8]) -> Option<Vec<u8>> {
+    if b.starts_with(b"$-1") || b.starts_with(b"_") {
+        return None;
+    }
+    let nl = b.iter().position(|&c| c == b'\n').expect("header");
+    Some(b[nl + 1..b.len() - 2].to_vec())
+}
+
+fn members(b: &[u8]) -> BTreeSet<Vec<u8>> {
+    let s = String::from_utf8_lossy(b);
+    let lines: Vec<&str> = s.split("\r\n").collect();
+    lines[1..]
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.as_bytes().to_vec())
+        .collect()
+}
+
+/// Whether a non-lost op that removes from `key` saw `dot`.
+fn removed(recs: &[Rec], key: &[u8], dot: Dot, by: impl Fn(&Rec) -> bool) -> bool {
+    recs.iter().any(|r| {
+        let seen = if dot.origin == r.dot.origin {
+            dot.seq < r.dot.seq
+        } else {
+            r.deps.contains(&dot)
+        };
+        !r.lost && seen && (r.kind == OpKind::FlushAll || (r.key == key && by(r)))
+    })
+}
+
+fn newest<'a>(it: impl Iterator<Item = &'a Rec>) -> Option<&'a Rec> {
+    it.max_by(|a, b| {
+        (a.ts, std::cmp::Reverse(a.dot.origin.id)).cmp(&(b.ts, std::cmp::Reverse(b.dot.origin.id)))
+    })
+}
+
+/// Every key's type, value and expiry as reads show them, for failure messages.
+fn view(e: &mut Engine) -> BTreeMap<String, String> {
+    let keys = read(e, &["KEYS", "*"]);
+    let mut out = BTreeMap::new();
+    for k in members(&keys) {
+        let k = String::from_utf8_lossy(&k).to_string();
+        let t = String::from_utf8_lossy(&read(e, &["TYPE", &k])).to_string();
+        let v = match t.trim() {
+            "+string" => read(e, &["GET", &k]),
+            "+hash" => read(e, &["HGETALL", &k]),
+            "+set" => read(e, &["SMEMBERS", &k]),
+            _ => read(e, &["ZRANGE", &k, "0", "-1", "WITHSCORES"]),
+        };
+        let ttl = read(e, &["PEXPIRETIME", &k]);
+        out.insert(
+            k,
+            format!(
+                "{} {:?} {}",
+                t.trim(),
+                String::from_utf8_lossy(&v),
+                String::from_utf8_lossy(&ttl).trim()
+            ),
+        );
+    }
+    out
+}
+
+fn check(sim: &mut Sim, seed: u64) {
+    let d0 = sim.nodes[0].e.digest();
+    for i in 1..sim.nodes.len() {
+        if sim.nodes[i].e.digest() != d0 {
+            let a = view(&mut sim.nodes[0].e);
+            let b = view(&mut sim.nodes[i].e);
+            for k in a.keys().chain(b.keys()).collect::<BTreeSet<_>>() {
+                if a.get(k) != b.get(k) {
+                    eprintln!(
+                        "key {k}: node 1 {:?} / node {} {:?}",
+                        a.get(k),
+                        i + 1,
+                        b.get(k)
+                    );
+                }
+            }
+            panic!("digests differ (seed {seed})");
+        }
+    }
+    let recs = &sim.recs;
+    let e = &mut sim.nodes[0].e;
+    for k in 0..3 {
+        // Counters: the surviving base write (last writer wins) plus every increment no
+        // write or delete saw.
+        let key = format!("c{k}");
+        let kb = key.as_bytes();
+        let writes = |r: &Rec| matches!(r.kind, OpKind::SetStr(..) | OpKind::DelKey);
+        let base = newest(recs.iter().filter(|r| {
+            !r.lost
+                && r.key == kb
+                && matches!(r.kind, OpKind::SetStr(..))
+                && !removed(recs, kb, r.dot, writes)
+        }));
+        let incs: Vec<i64> = recs
+            .iter()
+            .filter(|r| !r.lost && r.key == kb && !removed(recs, kb, r.dot, writes))
+            .filter_map(|r| match &r.kind {
+                OpKind::IncrStr(concord_crdt::Amount::Int(n)) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        let expect = if base.is_none() && incs.is_empty() {
+            None
+        } else {
+            let b: i64 = base.map_or(0, |r| match &r.kind {
+                OpKind::SetStr(v, _) => std::str::from_utf8(v).expect("utf8").parse().expect("int"),
+                _ => unreachable!(),
+            });
+            Some((b + incs.iter().sum::<i64>()).to_string().into_bytes())
+        };
+        assert_eq!(
+            bulk(&read(e, &["GET", &key])),
+            expect,
+            "counter {key} (seed {seed})"
+        );
+
+        // Sets: a member is present iff some add of it was not seen by a remove.
+        let key = format!("s{k}");
+        let kb = key.as_bytes();
+        let mut want = BTreeSet::new();
+        for r in recs.iter().filter(|r| !r.lost && r.key == kb) {
+            if let OpKind::SAdd(ms) = &r.kind {
+                for m in ms {
+                    let gone = removed(recs, kb, r.dot, |x| match &x.kind {
+                        OpKind::SRem(v) => v.contains(m),
+                        OpKind::DelKey => true,
+                        _ => false,
+                    });
+                    if !gone {
+                        want.insert(m.to_vec());
+                    }
+                }
+            }
+        }
+        let expired = read(e, &["EXISTS", &key]) == b":0\r\n" && !want.is_empty();
+        if !expired {
+            assert_eq!(
+                members(&read(e, &["SMEMBERS", &key])),
+                want,
+                "set {key} (seed {seed})"
+            );
+        }
+    }
+}
+
+fn run_seed(seed: u64) {
+    let n = 3 + (seed % 3) as usize;
+    let mut sim = Sim::new(seed, n);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sim.run(3000);
+        check(&mut sim, seed);
+    }));
+    if let Err(p) = result {
+        eprintln!("simulation failed: replay with CONCORD_SEED={seed}");
+        for t in sim.trace.iter().rev().take(20).rev() {
+            eprintln!("  {t}");
+        }
+        std::panic::resume_unwind(p);
+    }
+}
+
+#[test]
+fn simulated_databases_converge() {
+    if let Ok(s) = std::env::var("CONCORD_SEED") {
+        run_seed(s.parse().expect("CONCORD_SEED is a number"));
+        return;
+    }
+    let seeds: u64 = std::env::var("CONCORD_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for i in 0..seeds {
+        run_seed(base.wrapping_mul(1000).wrapping_add(i));
+    }
+}
