@@ -1,4 +1,5 @@
-//! The `concord` binary: runs an instance (`concord server`).
+//! The `concord` binary: runs an instance (`concord server`) or a local active-active
+//! database of several instances (`concord demo`).
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -19,7 +20,22 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run one instance.
-    Server(ServerArgs),
+    Server(Box<ServerArgs>),
+    /// Run a local active-active database of several instances, for trying Concord out.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// How many instances.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    instances: u16,
+    /// Port of the first instance; the others follow two apart (12000, 12002, ...).
+    #[arg(long, default_value_t = 12000)]
+    base_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
 }
 
 #[derive(Args, Default)]
@@ -33,9 +49,21 @@ struct ServerArgs {
     /// This instance's id within its database (1..=65535).
     #[arg(long)]
     replica_id: Option<u16>,
-    /// Peers as ID=HOST:PORT (replication arrives in a later version).
+    /// Another instance of this database, as ID=HOST:PORT (repeat for each peer).
     #[arg(long = "peer")]
     peers: Vec<String>,
+    /// The database's name: instances of differently named databases refuse to link.
+    #[arg(long)]
+    db_name: Option<String>,
+    /// Password for links to peers (default: the requirepass value).
+    #[arg(long)]
+    peer_password: Option<String>,
+    /// Byte budget of the replication backlog (e.g. 134217728, 128mb, 1gb).
+    #[arg(long)]
+    backlog_size: Option<String>,
+    /// lz4 compression of replication batches: yes or no.
+    #[arg(long)]
+    repl_compression: Option<String>,
     /// Directory for the instance's files.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -103,10 +131,48 @@ fn apply(cfg: &mut ServerConfig, name: &str, value: &str) -> Result<()> {
                 bail!("threads must be between 1 and 64");
             }
         }
-        "peer" => {}
+        "peer" => {
+            let p: concord_server::PeerAddr = value.parse().map_err(anyhow::Error::msg)?;
+            cfg.peers.push(p);
+        }
+        "db-name" => {
+            if value.is_empty() || value.len() > 200 || value.contains(char::is_whitespace) {
+                bail!("db-name must be 1..200 characters without spaces");
+            }
+            cfg.db_name = value.to_string();
+        }
+        "peer-password" => cfg.peer_password = (!value.is_empty()).then(|| value.to_string()),
+        "backlog-size" => cfg.backlog_bytes = parse_size(value)?,
+        "repl-compression" => {
+            cfg.repl_compression = match value {
+                "yes" => true,
+                "no" => false,
+                _ => bail!("repl-compression takes yes or no, not {value:?}"),
+            }
+        }
         _ => bail!("unknown setting {name:?}"),
     }
     Ok(())
+}
+
+/// Parses a byte size: a number with an optional kb/mb/gb suffix (powers of 1024).
+fn parse_size(v: &str) -> Result<usize> {
+    let lower = v.to_ascii_lowercase();
+    let (num, mult) = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("b", 1)]
+        .iter()
+        .find_map(|(suf, m)| lower.strip_suffix(suf).map(|n| (n.to_string(), *m)))
+        .unwrap_or((lower.clone(), 1usize));
+    let n: usize = num
+        .trim()
+        .parse()
+        .with_context(|| format!("bad size {v:?}"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .with_context(|| format!("size {v:?} is too large"))?;
+    if bytes < 64 * 1024 {
+        bail!("backlog-size must be at least 64kb");
+    }
+    Ok(bytes)
 }
 
 fn load(args: ServerArgs) -> Result<ServerConfig> {
@@ -126,7 +192,11 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
         }
         cfg.config_file = Some(path.clone());
     }
-    let flags: [(&str, Option<String>); 8] = [
+    let flags: [(&str, Option<String>); 12] = [
+        ("db-name", args.db_name),
+        ("peer-password", args.peer_password),
+        ("backlog-size", args.backlog_size),
+        ("repl-compression", args.repl_compression),
         ("threads", args.threads.map(|p| p.to_string())),
         ("port", args.port.map(|p| p.to_string())),
         ("bind", args.bind),
@@ -141,22 +211,31 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
             apply(&mut cfg, k, &v)?;
         }
     }
-    if !args.peers.is_empty() {
-        tracing::warn!("--peer is accepted but replication is not implemented yet");
+    for p in &args.peers {
+        apply(&mut cfg, "peer", p)?;
     }
     Ok(cfg)
 }
 
 fn main() -> Result<()> {
+    let cli = Cli::parse();
+    // The demo prints how to connect; its log stays quiet unless RUST_LOG asks.
+    let default_level = if matches!(cli.cmd, Cmd::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
         )
         .init();
-    let cli = Cli::parse();
     match cli.cmd {
+        Cmd::Demo(args) => demo(args),
         Cmd::Server(args) => {
-            let cfg = load(args)?;
+            let cfg = load(*args)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
@@ -177,4 +256,66 @@ fn main() -> Result<()> {
             })
         }
     }
+}
+
+/// `concord demo`: N instances of one database in this process, ports two apart.
+fn demo(args: DemoArgs) -> Result<()> {
+    let n = args.instances;
+    let port = |i: u16| -> Result<u16> {
+        args.base_port
+            .checked_add(2 * (i - 1))
+            .context("base port too high for that many instances")
+    };
+    let mut cfgs = Vec::new();
+    for i in 1..=n {
+        let mut cfg = ServerConfig {
+            port: port(i)?,
+            bind: args.bind.clone(),
+            replica_id: i,
+            db_name: "demo".into(),
+            ..ServerConfig::default()
+        };
+        for j in (1..=n).filter(|&j| j != i) {
+            cfg.peers.push(concord_server::PeerAddr {
+                id: j,
+                addr: format!("{}:{}", args.bind, port(j)?),
+            });
+        }
+        cfgs.push(cfg);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut servers = Vec::new();
+        for cfg in cfgs {
+            let server = Server::bind(cfg.clone())
+                .await
+                .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
+            let mut rx = stop_rx.clone();
+            servers.push(tokio::spawn(server.run(async move {
+                let _ = rx.changed().await;
+            })));
+        }
+        println!("Concord demo: an active-active database of {n} instances.");
+        for i in 1..=n {
+            println!("  instance {i}: redis-cli -p {}", port(i)?);
+        }
+        if n >= 2 {
+            println!(
+                "Try: redis-cli -p {} set key1 123 && redis-cli -p {} get key1",
+                port(1)?,
+                port(2)?
+            );
+        }
+        println!("Press Ctrl-C to stop.");
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop_tx.send(true);
+        for s in servers {
+            let _ = s.await;
+        }
+        println!("Concord demo stopped.");
+        Ok(())
+    })
 }

@@ -164,6 +164,8 @@ pub struct Serve {
     queue: VecDeque<Msg>,
     pulled: bool,
     last_heartbeat: Option<u64>,
+    /// Whether a sync was counted on this link already.
+    counted: bool,
 }
 
 impl Serve {
@@ -177,6 +179,7 @@ impl Serve {
             queue: VecDeque::new(),
             pulled: false,
             last_heartbeat: None,
+            counted: false,
         }
     }
 }
@@ -399,8 +402,9 @@ impl Replication {
         };
         match msg {
             Msg::Partial => {
-                p.partial_syncs += 1;
+                // A pull again on a live link is answered the same way; count syncs once.
                 if p.state != LinkState::Up {
+                    p.partial_syncs += 1;
                     p.state = LinkState::Up;
                     self.epoch += 1;
                 }
@@ -593,8 +597,11 @@ impl Replication {
             if covered {
                 link.cursor = log.first_position();
                 out.push(Msg::Partial);
-                if let Some(p) = peer {
+                if let Some(p) = peer
+                    && !link.counted
+                {
                     p.partial_syncs_served += 1;
+                    link.counted = true;
                 }
             } else {
                 let snap = e.snapshot(self.cfg.snapshot_keys_per_chunk);

@@ -40,6 +40,7 @@ struct Rec {
     key: Vec<u8>,
     kind: OpKind,
     lost: bool,
+    must_survive: bool,
 }
 
 struct Node {
@@ -78,6 +79,7 @@ struct Sim {
     backlog: usize,
     members: BTreeSet<u16>,
     trace: Vec<String>,
+    crashes: usize,
 }
 
 fn new_node(
@@ -138,6 +140,7 @@ impl Sim {
             backlog,
             members,
             trace: Vec::new(),
+            crashes: 0,
         }
     }
 
@@ -231,6 +234,7 @@ impl Sim {
                     key: op.key.to_vec(),
                     kind: op.kind.clone(),
                     lost: false,
+                    must_survive: false,
                 });
             }
         }
@@ -306,6 +310,7 @@ impl Sim {
         self.trace
             .push(format!("t={} crash node {}", self.now, i + 1));
         self.nodes[i].alive = false;
+        self.crashes += 1;
         let n = self.nodes.len();
         for j in 0..n {
             if j != i {
@@ -318,9 +323,11 @@ impl Sim {
             .filter(|&j| j != i && self.nodes[j].alive)
             .map(|j| self.nodes[j].e.vv())
             .collect();
+        // An op another live instance applied must survive; one only this instance (or an
+        // inbox, or a message in flight) held may be lost with it: the final vectors tell.
         for r in &mut self.recs {
-            if !r.lost && !others.iter().any(|vv| vv.contains(&r.dot)) {
-                r.lost = true;
+            if others.iter().any(|vv| vv.contains(&r.dot)) {
+                r.must_survive = true;
             }
         }
     }
@@ -705,6 +712,21 @@ fn check(sim: &mut Sim, seed: u64) {
             panic!("digests differ (seed {seed})");
         }
     }
+    let vv = sim.nodes[0].e.vv().clone();
+    for r in &mut sim.recs {
+        r.lost = !vv.contains(&r.dot);
+        assert!(
+            !(r.lost && r.must_survive),
+            "op {:?} was applied by a live instance and then lost (seed {seed})",
+            r.dot
+        );
+        // Without persistence, only a crash loses ops: the instance's own, unsent ones.
+        assert!(
+            !r.lost || sim.crashes > 0,
+            "op {:?} lost without a crash (seed {seed})",
+            r.dot
+        );
+    }
     let recs = &sim.recs;
     let e = &mut sim.nodes[0].e;
     for k in 0..3 {
@@ -755,6 +777,12 @@ fn check(sim: &mut Sim, seed: u64) {
                         _ => false,
                     });
                     if !gone {
+                        if std::env::var("CONCORD_SIM_DEBUG").is_ok() {
+                            eprintln!(
+                                "surviving add of {:?} in {key}: {:?} ts={:?} deps={}",
+                                m, r.dot, r.ts, r.deps
+                            );
+                        }
                         want.insert(m.to_vec());
                     }
                 }

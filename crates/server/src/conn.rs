@@ -33,6 +33,8 @@ pub(crate) struct Session {
     patterns: BTreeSet<Bytes>,
     tx: mpsc::Sender<Msg>,
     closing: bool,
+    /// Set by a successful CRDT.LINK: the connection becomes a replication link.
+    link: Option<concord_crdt::ReplicaId>,
 }
 
 pub(crate) async fn serve(
@@ -80,6 +82,7 @@ pub(crate) async fn serve(
         patterns: BTreeSet::new(),
         tx,
         closing: false,
+        link: None,
     };
     let (mut rd, mut wr) = sock.into_split();
     let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -123,7 +126,7 @@ pub(crate) async fn serve(
                     }
                     out.buf.clear();
                 }
-                if sess.closing {
+                if sess.closing || sess.link.is_some() {
                     break Ok(());
                 }
                 // Give memory back after a large request or reply.
@@ -160,6 +163,9 @@ pub(crate) async fn serve(
         }
     };
     sess.cleanup(&shared);
+    if let (Some(peer), Ok(())) = (sess.link, &result) {
+        crate::sync::serve_link(shared, rd, wr, buf, peer).await;
+    }
     result
 }
 
@@ -194,17 +200,22 @@ impl Session {
     fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
+        let logged = e.log().appended();
         let mut last = None;
         for args in reqs {
             if args.is_empty() {
                 continue;
             }
             last = self.call(sh, &mut e, args, out).or(last);
-            if self.closing {
+            if self.closing || self.link.is_some() {
                 break;
             }
         }
+        let grew = e.log().appended() != logged;
         drop(e);
+        if grew && !sh.cfg.peers.is_empty() {
+            sh.log_notify.notify_waiters();
+        }
         if let Some(c) = sh
             .clients
             .lock()
@@ -412,8 +423,16 @@ impl Session {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .publish(&a[1], &a[2]);
+                if !sh.cfg.peers.is_empty() {
+                    // Best effort to peers; no receiver (no link up) is fine.
+                    let _ = sh
+                        .publishes
+                        .send((a[1].to_vec().into(), a[2].to_vec().into()));
+                }
                 out.int(n as i64);
             }
+            "crdt.link" => self.crdt_link(sh, a, out),
+            "crdt.sync" => crdt_sync(sh, e, &a[1], out),
             "pubsub" => self.pubsub_cmd(sh, a, out),
             "client" => self.client(sh, a, out),
             "command" => command(a, out),
@@ -1028,6 +1047,34 @@ impl Session {
         }
     }
 
+    /// CRDT.LINK proto db from to: a peer asks to turn this connection into a link.
+    fn crdt_link(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+        if self.multi.is_some() {
+            out.error("ERR CRDT.LINK inside MULTI is not allowed");
+            return;
+        }
+        if sh.paused.load(Ordering::Acquire) {
+            out.error("ERR replication is paused on this instance");
+            return;
+        }
+        let checked = sh
+            .repl
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check_hello(&a[1], &a[2], &a[3], &a[4]);
+        match checked {
+            Ok(peer) => {
+                out.ok();
+                self.link = Some(peer);
+            }
+            Err(why) => {
+                tracing::warn!("refused a peer link: {why}");
+                out.error(&format!("ERR link refused: {why}"));
+                self.closing = true;
+            }
+        }
+    }
+
     fn cleanup(&mut self, sh: &Shared) {
         self.drop_subscriptions(sh);
         if self.watching {
@@ -1040,6 +1087,46 @@ impl Session {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.id);
+    }
+}
+
+/// CRDT.SYNC PAUSE|RESUME|STATUS.
+fn crdt_sync(sh: &Shared, e: &mut Engine, sub: &[u8], out: &mut Out) {
+    let mut r = sh.repl.lock().unwrap_or_else(|p| p.into_inner());
+    match sub.to_ascii_lowercase().as_slice() {
+        b"pause" => {
+            sh.paused.store(true, Ordering::Release);
+            sh.pause_epoch.fetch_add(1, Ordering::AcqRel);
+            r.set_paused(true);
+            drop(r);
+            // Wake served links so they notice at once.
+            sh.log_notify.notify_waiters();
+            out.ok();
+        }
+        b"resume" => {
+            sh.paused.store(false, Ordering::Release);
+            r.set_paused(false);
+            out.ok();
+        }
+        b"status" => {
+            let mut s = format!(
+                "state:{}\r\n",
+                if r.paused() { "paused" } else { "running" }
+            );
+            let now = wall_ms();
+            for (id, p) in r.peers() {
+                let (ops, ms) = r.lag(e, *id, now);
+                s += &format!(
+                    "peer{id}:state={},lag_ops={ops},lag_ms={ms}\r\n",
+                    p.state.name()
+                );
+            }
+            out.bulk(s.as_bytes());
+        }
+        _ => out.error(&format!(
+            "ERR unknown subcommand '{}'. Try CRDT.SYNC PAUSE|RESUME|STATUS.",
+            String::from_utf8_lossy(sub)
+        )),
     }
 }
 

@@ -181,18 +181,50 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         }
         "crdt" => {
             let o = e.origin();
+            let r = sh.repl.lock().unwrap_or_else(|p| p.into_inner());
+            let peers = r.peers();
+            let full: u64 = peers.values().map(|p| p.full_syncs).sum();
+            let partial: u64 = peers.values().map(|p| p.partial_syncs).sum();
             let _ = write!(
                 s,
-                "# CRDT\r\ncrdt_replica_id:{}\r\ncrdt_incarnation:{}\r\ncrdt_vv:{}\r\ncrdt_hlc:{}\r\ncrdt_peers:0\r\ncrdt_backlog_groups:{}\r\ncrdt_backlog_bytes:{}\r\ncrdt_local_ops:{}\r\ncrdt_remote_ops:{}\r\ncrdt_full_syncs:0\r\ncrdt_partial_syncs:0\r\n",
+                "# CRDT\r\ncrdt_replica_id:{}\r\ncrdt_incarnation:{}\r\ncrdt_db:{}\r\ncrdt_vv:{}\r\ncrdt_hlc:{}\r\ncrdt_sync:{}\r\ncrdt_peers:{}\r\ncrdt_backlog_groups:{}\r\ncrdt_backlog_bytes:{}\r\ncrdt_backlog_budget:{}\r\ncrdt_local_ops:{}\r\ncrdt_remote_ops:{}\r\ncrdt_full_syncs:{full}\r\ncrdt_partial_syncs:{partial}\r\ncrdt_waiting_ops:{}\r\ncrdt_unstable_keys:{}\r\n",
                 o.id,
                 o.incarnation,
+                sh.cfg.db_name,
                 e.vv(),
                 e.hlc().0,
+                if r.paused() { "paused" } else { "running" },
+                peers.len(),
                 e.log().len(),
                 e.log().bytes(),
+                e.log().budget(),
                 e.stats.local_ops,
                 e.stats.remote_ops,
+                r.waiting_ops(),
+                e.unstable_count(),
             );
+            let now = crate::wall_ms();
+            for (id, p) in peers {
+                let addr = sh
+                    .cfg
+                    .peers
+                    .iter()
+                    .find(|a| a.id == *id)
+                    .map_or("", |a| a.addr.as_str());
+                let (lag_ops, lag_ms) = r.lag(e, *id, now);
+                let _ = write!(
+                    s,
+                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},link_errors={}\r\n",
+                    p.state.name(),
+                    p.bytes_in,
+                    p.bytes_out,
+                    p.full_syncs,
+                    p.partial_syncs,
+                    p.full_syncs_served,
+                    p.partial_syncs_served,
+                    p.link_errors,
+                );
+            }
         }
         _ => {}
     }

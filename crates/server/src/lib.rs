@@ -5,6 +5,7 @@ mod conn;
 mod info;
 pub mod mem;
 mod pubsub;
+pub mod sync;
 
 use concord_crdt::{Hlc, Origin};
 use concord_engine::{Engine, EngineConfig};
@@ -17,6 +18,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 pub use pubsub::Msg;
+pub use sync::PeerAddr;
+
+use concord_crdt::{Blob, ReplicaId};
+use concord_replication::Replication;
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+use tokio::sync::{Notify, broadcast};
 
 /// How one instance is started.
 #[derive(Clone, Debug)]
@@ -39,6 +47,16 @@ pub struct ServerConfig {
     pub config_file: Option<PathBuf>,
     /// Worker threads of the network runtime (the binary builds the runtime).
     pub threads: usize,
+    /// The other instances of this database.
+    pub peers: Vec<PeerAddr>,
+    /// The database's name; links between databases of different names are refused.
+    pub db_name: String,
+    /// Password this instance uses on its links to peers (default: `requirepass`).
+    pub peer_password: Option<String>,
+    /// Byte budget of the replication backlog.
+    pub backlog_bytes: usize,
+    /// Whether replication batches are lz4-compressed.
+    pub repl_compression: bool,
 }
 
 impl Default for ServerConfig {
@@ -53,6 +71,11 @@ impl Default for ServerConfig {
             appendfsync: "everysec".into(),
             config_file: None,
             threads: 1,
+            peers: Vec::new(),
+            db_name: "concord".into(),
+            peer_password: None,
+            backlog_bytes: 128 * 1024 * 1024,
+            repl_compression: true,
         }
     }
 }
@@ -89,6 +112,16 @@ pub(crate) struct Shared {
     pub cfg: ServerConfig,
     pub port: u16,
     pub run_id: String,
+    /// Replication state; lock after `engine` when both are needed.
+    pub repl: Mutex<Replication>,
+    /// Woken whenever the op log grows: served links send what is new.
+    pub log_notify: Notify,
+    /// Local publishes, forwarded to peers.
+    pub publishes: broadcast::Sender<(Blob, Blob)>,
+    /// CRDT.SYNC PAUSE in effect.
+    pub paused: AtomicBool,
+    /// Bumped by PAUSE: every link started before it closes.
+    pub pause_epoch: AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -158,16 +191,40 @@ pub struct Server {
 impl Server {
     /// Binds the listening socket and builds the engine.
     pub async fn bind(cfg: ServerConfig) -> std::io::Result<Server> {
+        let mut members: BTreeSet<ReplicaId> = [cfg.replica_id].into();
+        for p in &cfg.peers {
+            if !members.insert(p.id) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "replica id {} appears twice among this instance and its peers",
+                        p.id
+                    ),
+                ));
+            }
+        }
+        if cfg.replica_id == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "replica id must be 1..65535",
+            ));
+        }
         let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port)).await?;
         let port = listener.local_addr()?.port();
         // Without persistence every start may have lost state: a fresh incarnation, so
         // dots are never reused.
         let incarnation = (wall_ms() / 1000) as u32;
-        let engine = Engine::new(EngineConfig {
+        let mut engine = Engine::new(EngineConfig {
             origin: Origin::new(cfg.replica_id, incarnation),
             hlc_floor: Hlc::new(wall_ms(), 0),
-            ..EngineConfig::default()
+            backlog_bytes: cfg.backlog_bytes,
         });
+        engine.set_peers(cfg.peers.len());
+        let repl = Replication::new(concord_replication::Config::new(
+            cfg.replica_id,
+            members,
+            &cfg.db_name,
+        ));
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
@@ -184,6 +241,11 @@ impl Server {
             ),
             cfg,
             port,
+            repl: Mutex::new(repl),
+            log_notify: Notify::new(),
+            publishes: broadcast::channel(4096).0,
+            paused: AtomicBool::new(false),
+            pause_epoch: AtomicU64::new(0),
         });
         Ok(Server { listener, shared })
     }
@@ -196,7 +258,13 @@ impl Server {
     /// Serves until `shutdown` completes.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let shared = Arc::clone(&self.shared);
-        let expirer = tokio::spawn(active_expiry(Arc::clone(&shared)));
+        let mut tasks = vec![tokio::spawn(active_expiry(Arc::clone(&shared)))];
+        if !shared.cfg.peers.is_empty() {
+            tasks.push(tokio::spawn(sync::upkeep(Arc::clone(&shared))));
+            for p in shared.cfg.peers.clone() {
+                tasks.push(tokio::spawn(sync::outbound(Arc::clone(&shared), p)));
+            }
+        }
         let accept = async {
             loop {
                 match self.listener.accept().await {
@@ -221,7 +289,9 @@ impl Server {
             _ = accept => {}
             _ = shutdown => {}
         }
-        expirer.abort();
+        for t in tasks {
+            t.abort();
+        }
     }
 }
 
@@ -239,7 +309,13 @@ async fn active_expiry(shared: Arc<Shared>) {
                 if e.expiring_count() == 0 {
                     0
                 } else {
-                    e.active_expire(20)
+                    let before = e.log().appended();
+                    let n = e.active_expire(20);
+                    e.commit();
+                    if e.log().appended() != before {
+                        shared.log_notify.notify_waiters();
+                    }
+                    n
                 }
             };
             if deleted < 5 || start.elapsed() > Duration::from_millis(25) {

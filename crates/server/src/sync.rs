@@ -1,0 +1,355 @@
+//! Replication over TCP: one outbound link per peer (the syncer), and the serving side of
+//! links peers open to this instance. The logic is `concord_replication`'s; this module
+//! only moves frames, takes the locks (engine first, then replication) and reconnects.
+
+use crate::{Shared, wall_ms};
+use bytes::{Buf, BytesMut};
+use concord_crdt::ReplicaId;
+use concord_replication::{Msg, PROTO_VERSION, Serve};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+/// Bytes of ops per batch a served link sends before looking at its socket again.
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// How often a link reports, heartbeats and checks whether to pull again.
+const PERIOD: Duration = Duration::from_millis(100);
+
+/// A peer to link to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerAddr {
+    /// Its replica id.
+    pub id: ReplicaId,
+    /// Where its client port listens (`host:port`).
+    pub addr: String,
+}
+
+impl std::str::FromStr for PeerAddr {
+    type Err = String;
+
+    /// Parses `ID=HOST:PORT`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, addr) = s
+            .split_once('=')
+            .ok_or_else(|| format!("peer '{s}' is not ID=HOST:PORT"))?;
+        let id: ReplicaId = id
+            .trim()
+            .parse()
+            .ok()
+            .filter(|&i| i > 0)
+            .ok_or_else(|| format!("peer '{s}': replica id must be 1..65535"))?;
+        let addr = addr.trim();
+        let port_ok = addr
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+        if !port_ok {
+            return Err(format!("peer '{s}': address must be HOST:PORT"));
+        }
+        Ok(PeerAddr {
+            id,
+            addr: addr.to_string(),
+        })
+    }
+}
+
+/// Decodes every complete frame at the front of `buf`.
+fn take_frames(buf: &mut BytesMut) -> Result<Vec<Msg>, String> {
+    let mut out = Vec::new();
+    loop {
+        match Msg::decode(buf) {
+            Ok(Some((m, used))) => {
+                buf.advance(used);
+                out.push(m);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Serves a link a peer opened with `CRDT.LINK` (already checked): answers its pulls from
+/// the backlog or with a snapshot, streams new ops as they are applied, forwards local
+/// publishes. Returns when the peer goes away, misbehaves, or replication is paused.
+pub(crate) async fn serve_link(
+    sh: Arc<Shared>,
+    mut rd: OwnedReadHalf,
+    mut wr: OwnedWriteHalf,
+    mut buf: BytesMut,
+    peer: ReplicaId,
+) {
+    let compress = sh.cfg.repl_compression;
+    let mut link = Serve::new(peer);
+    let mut publishes = sh.publishes.subscribe();
+    let mut frame = Vec::new();
+    let epoch = sh.pause_epoch.load(Ordering::Acquire);
+    tracing::info!("peer {peer} linked (serving)");
+    let why = 'outer: loop {
+        if sh.pause_epoch.load(Ordering::Acquire) != epoch {
+            break "replication paused";
+        }
+        let notified = sh.log_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        // Requests that already arrived.
+        match take_frames(&mut buf) {
+            Ok(reqs) => {
+                if !reqs.is_empty() {
+                    let mut r = lock(&sh.repl);
+                    for m in reqs {
+                        if let Err(e) = r.serve_request(&mut link, m) {
+                            tracing::warn!("peer {peer}: dropping link: {e}");
+                            break 'outer "bad request";
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!("peer {peer}: dropping link: {e}");
+                break "bad frame";
+            }
+        }
+        let msgs = {
+            let e = lock(&sh.engine);
+            let mut r = lock(&sh.repl);
+            r.serve(&e, &mut link, BATCH_BYTES, wall_ms())
+        };
+        if !msgs.is_empty() {
+            frame.clear();
+            for m in &msgs {
+                m.encode(compress, &mut frame);
+            }
+            if wr.write_all(&frame).await.is_err() {
+                break "write failed";
+            }
+            lock(&sh.repl).count_bytes(peer, 0, frame.len() as u64);
+            if frame.capacity() > 4 << 20 {
+                frame = Vec::new();
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            r = rd.read_buf(&mut buf) => match r {
+                Ok(0) | Err(_) => break "peer closed the link",
+                Ok(n) => lock(&sh.repl).count_bytes(peer, n as u64, 0),
+            },
+            p = publishes.recv() => match p {
+                Ok((channel, message)) => {
+                    frame.clear();
+                    Msg::Publish { channel, message }.encode(compress, &mut frame);
+                    if wr.write_all(&frame).await.is_err() {
+                        break "write failed";
+                    }
+                }
+                // Best effort: a slow link skips publishes rather than holding them.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break "shutting down",
+            },
+            _ = tokio::time::sleep(PERIOD) => {}
+        }
+    };
+    tracing::info!("peer {peer} unlinked (serving): {why}");
+}
+
+/// Keeps the outbound link to one peer up: connect, handshake, pull, apply what arrives;
+/// on failure, back off (100 ms doubling to 5 s) and try again. Runs until shutdown.
+pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
+    let mut backoff = Duration::from_millis(100);
+    let mut last_error = String::new();
+    loop {
+        if sh.paused.load(Ordering::Acquire) {
+            tokio::time::sleep(PERIOD).await;
+            continue;
+        }
+        let result = link_once(&sh, &peer).await;
+        {
+            lock(&sh.repl).link_down(peer.id);
+        }
+        match result {
+            Ok(()) => {
+                backoff = Duration::from_millis(100);
+                last_error.clear();
+            }
+            Err(e) => {
+                // Log a failure once, not on every retry.
+                if e != last_error {
+                    tracing::warn!("link to peer {} at {}: {e}", peer.id, peer.addr);
+                    last_error = e;
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn read_line(rd: &mut OwnedReadHalf, buf: &mut BytesMut) -> Result<String, String> {
+    loop {
+        if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+            let line = String::from_utf8_lossy(&buf[..i]).to_string();
+            buf.advance(i + 2);
+            return Ok(line);
+        }
+        if buf.len() > 64 * 1024 {
+            return Err("handshake reply too long".into());
+        }
+        match rd.read_buf(buf).await {
+            Ok(0) => return Err("peer closed the connection during the handshake".into()),
+            Ok(_) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn command(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// One connection's life: returns Ok when it ended for a normal reason (pause, shutdown).
+async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
+    let sock = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(&peer.addr))
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect failed: {e}"))?;
+    sock.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (mut rd, mut wr) = sock.into_split();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let me = sh.cfg.replica_id.to_string();
+    let to = peer.id.to_string();
+    let proto = PROTO_VERSION.to_string();
+    let mut hello = Vec::new();
+    if let Some(pw) = sh
+        .cfg
+        .peer_password
+        .as_ref()
+        .or(sh.cfg.requirepass.as_ref())
+    {
+        hello.extend(command(&[b"AUTH", pw.as_bytes()]));
+    }
+    hello.extend(command(&[
+        b"CRDT.LINK",
+        proto.as_bytes(),
+        sh.cfg.db_name.as_bytes(),
+        me.as_bytes(),
+        to.as_bytes(),
+    ]));
+    let handshake = async {
+        wr.write_all(&hello).await.map_err(|e| e.to_string())?;
+        if sh.cfg.peer_password.is_some() || sh.cfg.requirepass.is_some() {
+            let l = read_line(&mut rd, &mut buf).await?;
+            if !l.starts_with('+') {
+                return Err(format!(
+                    "authentication refused: {}",
+                    l.trim_start_matches('-')
+                ));
+            }
+        }
+        let l = read_line(&mut rd, &mut buf).await?;
+        if !l.starts_with('+') {
+            return Err(format!("link refused: {}", l.trim_start_matches('-')));
+        }
+        Ok::<(), String>(())
+    };
+    tokio::time::timeout(Duration::from_secs(5), handshake)
+        .await
+        .map_err(|_| "handshake timed out".to_string())??;
+    let compress = sh.cfg.repl_compression;
+    let mut frame = Vec::new();
+    let (mut pulled_epoch, pull) = {
+        let e = lock(&sh.engine);
+        let mut r = lock(&sh.repl);
+        (r.epoch(), r.pull(&e, peer.id))
+    };
+    pull.encode(compress, &mut frame);
+    wr.write_all(&frame).await.map_err(|e| e.to_string())?;
+    tracing::info!("linked to peer {} at {}", peer.id, peer.addr);
+    let pause_epoch = sh.pause_epoch.load(Ordering::Acquire);
+    let mut tick = tokio::time::interval(PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => {
+                let n = match r {
+                    Ok(0) => return Err("peer closed the link".into()),
+                    Ok(n) => n,
+                    Err(e) => return Err(e.to_string()),
+                };
+                // Decoding (snapshot chunks included) happens outside the locks.
+                let msgs = take_frames(&mut buf).map_err(|e| format!("dropping link: {e}"))?;
+                if msgs.is_empty() {
+                    lock(&sh.repl).count_bytes(peer.id, n as u64, 0);
+                    continue;
+                }
+                let mut publishes = Vec::new();
+                let applied = {
+                    let mut e = lock(&sh.engine);
+                    let mut r = lock(&sh.repl);
+                    r.count_bytes(peer.id, n as u64, 0);
+                    let now = wall_ms();
+                    e.set_time(now);
+                    let mut applied = 0;
+                    for m in msgs {
+                        let got = r
+                            .receive(&mut e, peer.id, m, now)
+                            .map_err(|err| format!("dropping link: {err}"))?;
+                        applied += got.applied;
+                        publishes.extend(got.publish);
+                    }
+                    applied
+                };
+                if applied > 0 {
+                    sh.log_notify.notify_waiters();
+                }
+                if !publishes.is_empty() {
+                    let mut ps = lock(&sh.pubsub);
+                    for (c, m) in publishes {
+                        ps.publish(&bytes::Bytes::from(c.to_vec()), &bytes::Bytes::from(m.to_vec()));
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                if sh.pause_epoch.load(Ordering::Acquire) != pause_epoch {
+                    return Ok(());
+                }
+                frame.clear();
+                {
+                    let e = lock(&sh.engine);
+                    let r = lock(&sh.repl);
+                    if r.needs_pull(peer.id, pulled_epoch) {
+                        pulled_epoch = r.epoch();
+                        r.repull(&e, peer.id).encode(compress, &mut frame);
+                    }
+                    r.report(&e).encode(compress, &mut frame);
+                }
+                wr.write_all(&frame).await.map_err(|e| e.to_string())?;
+                lock(&sh.repl).count_bytes(peer.id, 0, frame.len() as u64);
+            }
+        }
+    }
+}
+
+/// Replication upkeep, ten times a second: relay decisions and stability compaction.
+pub(crate) async fn upkeep(sh: Arc<Shared>) {
+    let mut tick = tokio::time::interval(PERIOD);
+    loop {
+        tick.tick().await;
+        let mut e = lock(&sh.engine);
+        let now = wall_ms();
+        e.set_time(now);
+        lock(&sh.repl).tick(&mut e, now);
+    }
+}
