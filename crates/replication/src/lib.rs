@@ -37,6 +37,8 @@ pub struct Config {
     pub snapshot_keys_per_chunk: usize,
     /// Heartbeat period of a served link.
     pub heartbeat_ms: u64,
+    /// Whether stable metadata is collected (off only to diagnose).
+    pub compact: bool,
 }
 
 impl Config {
@@ -51,6 +53,7 @@ impl Config {
             inbox_ops: 1_000_000,
             snapshot_keys_per_chunk: 1_024,
             heartbeat_ms: 100,
+            compact: true,
         }
     }
 }
@@ -122,6 +125,13 @@ pub struct Peer {
     pub report: Option<VersionVector>,
     /// Link failures seen.
     pub link_errors: u64,
+    /// Whether this instance has caught up with the peer once (or found it unreachable).
+    pub settled: bool,
+    /// Whether this instance has caught up with the peer once: a heartbeat showed that
+    /// it holds every op of the origins it asked the peer for.
+    pub synced: bool,
+    /// The origins last asked of the peer.
+    pub asked: Vec<ReplicaId>,
 }
 
 impl Peer {
@@ -138,6 +148,9 @@ impl Peer {
             behind_since: None,
             report: None,
             link_errors: 0,
+            settled: false,
+            synced: false,
+            asked: Vec::new(),
         }
     }
 }
@@ -353,10 +366,14 @@ impl Replication {
     }
 
     /// A new pull on a streaming link (the wanted origins changed); the link stays up.
-    pub fn repull(&self, e: &Engine, peer: ReplicaId) -> Msg {
+    pub fn repull(&mut self, e: &Engine, peer: ReplicaId) -> Msg {
+        let origins = self.wanted(peer);
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.asked.clone_from(&origins);
+        }
         Msg::Pull {
             vv: e.vv().clone(),
-            origins: self.wanted(peer),
+            origins,
         }
     }
 
@@ -365,10 +382,18 @@ impl Replication {
         Msg::Report { vv: e.vv().clone() }
     }
 
+    /// Whether this instance caught up with at least one peer and every other peer was
+    /// caught up with or found unreachable: a restarted instance takes writes after that,
+    /// so its ops never look concurrent with what the others already collected.
+    pub fn caught_up(&self) -> bool {
+        self.peers.values().all(|p| p.settled) && self.peers.values().any(|p| p.synced)
+    }
+
     /// The outbound link to `peer` failed or closed.
     pub fn link_down(&mut self, peer: ReplicaId) {
         self.staging.remove(&peer);
         if let Some(p) = self.peers.get_mut(&peer) {
+            p.settled = true;
             if p.state != LinkState::Down && p.state != LinkState::Paused {
                 p.link_errors += 1;
                 // Its origin now has to come through the others.
@@ -466,6 +491,15 @@ impl Replication {
                 }
             }
             Msg::Heartbeat { vv, .. } => {
+                if !p.synced
+                    && p.state == LinkState::Up
+                    && vv
+                        .iter()
+                        .all(|(o, s)| !p.asked.contains(&o.id) || e.vv().get(o) >= s)
+                {
+                    p.synced = true;
+                    p.settled = true;
+                }
                 p.upstream_vv = vv;
             }
             Msg::Publish { channel, message } => out.publish = Some((channel, message)),
@@ -502,7 +536,13 @@ impl Replication {
             }
         }
         let last = g[g.len() - 1].dot();
-        if first.origin == e.origin() && last.seq > e.vv().get(first.origin) {
+        let me = e.origin();
+        // Earlier incarnations of this replica are real (ops peers kept from before a
+        // restart); the current one beyond what it issued, or a later one, are lies.
+        if first.origin.id == me.id
+            && (first.origin.incarnation > me.incarnation
+                || (first.origin == me && last.seq > e.vv().get(me)))
+        {
             return Err(LinkError::Protocol(
                 "op claims to be from this instance".into(),
             ));
@@ -711,7 +751,7 @@ impl Replication {
         if changed || self.relay.len() != before || std::mem::take(&mut self.repull) {
             self.epoch += 1;
         }
-        match self.stable(e) {
+        match self.stable(e).filter(|_| self.cfg.compact) {
             Some(stable) => e.compact_stable(&stable, 10_000),
             None => e.unstable_count(),
         }

@@ -109,6 +109,9 @@ pub(crate) async fn serve(
                         }
                     }
                 }
+                if !shared.caught_up.load(Ordering::Acquire) && reqs.iter().any(|r| writes(r)) {
+                    crate::wait_caught_up(&shared).await;
+                }
                 if !reqs.is_empty() {
                     sess.run_batch(&shared, reqs, &mut out);
                     parser.set_unauthenticated(!sess.authed);
@@ -1128,6 +1131,13 @@ fn crdt_sync(sh: &Shared, e: &mut Engine, sub: &[u8], out: &mut Out) {
             String::from_utf8_lossy(sub)
         )),
     }
+}
+
+/// Whether a request may write (EXEC runs queued writes).
+fn writes(args: &[Bytes]) -> bool {
+    args.first()
+        .and_then(|n| command_id(n))
+        .is_some_and(|id| COMMANDS[id].flags.has(Flags::WRITE) || COMMANDS[id].name == "exec")
 }
 
 fn valid_name(n: &[u8]) -> bool {

@@ -122,6 +122,8 @@ pub(crate) struct Shared {
     pub paused: AtomicBool,
     /// Bumped by PAUSE: every link started before it closes.
     pub pause_epoch: AtomicU64,
+    /// Whether this instance caught up with its peers after starting (writes wait).
+    pub caught_up: AtomicBool,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -213,7 +215,8 @@ impl Server {
         let port = listener.local_addr()?.port();
         // Without persistence every start may have lost state: a fresh incarnation, so
         // dots are never reused.
-        let incarnation = (wall_ms() / 1000) as u32;
+        let incarnation = next_incarnation(&cfg.dir);
+        let cfg_has_no_peers = cfg.peers.is_empty();
         let mut engine = Engine::new(EngineConfig {
             origin: Origin::new(cfg.replica_id, incarnation),
             hlc_floor: Hlc::new(wall_ms(), 0),
@@ -246,6 +249,7 @@ impl Server {
             publishes: broadcast::channel(4096).0,
             paused: AtomicBool::new(false),
             pause_epoch: AtomicU64::new(0),
+            caught_up: AtomicBool::new(cfg_has_no_peers),
         });
         Ok(Server { listener, shared })
     }
@@ -292,6 +296,59 @@ impl Server {
         for t in tasks {
             t.abort();
         }
+    }
+}
+
+/// The file that remembers the last incarnation of the instance using a directory.
+const INCARNATION_FILE: &str = "concord-incarnation";
+
+/// A fresh incarnation: larger than any this directory recorded and than the clock's
+/// seconds (so a lost directory does not bring old numbers back), recorded durably.
+fn next_incarnation(dir: &std::path::Path) -> u32 {
+    let path = dir.join(INCARNATION_FILE);
+    let stored = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(0);
+    let secs = u32::try_from(wall_ms() / 1000).unwrap_or(u32::MAX - 1);
+    let next = stored.saturating_add(1).max(secs);
+    let tmp = dir.join(format!("{INCARNATION_FILE}.tmp"));
+    let written = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        std::fs::create_dir_all(dir)?;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(format!("{next}\n").as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if let Err(e) = written {
+        tracing::warn!(
+            "could not record the incarnation in {}: {e}; two restarts within one second could reuse it",
+            path.display()
+        );
+    }
+    next
+}
+
+/// Waits (at most 10 s) until a starting instance has caught up with its peers, so a
+/// restarted instance takes writes only then; reads never wait.
+pub(crate) async fn wait_caught_up(sh: &Shared) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sh.caught_up.load(Ordering::Acquire) {
+        let done = sh
+            .repl
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .caught_up();
+        if done || Instant::now() >= deadline {
+            if !done {
+                tracing::warn!("taking writes before catching up with every peer (10 s passed)");
+            }
+            sh.caught_up.store(true, Ordering::Release);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
 

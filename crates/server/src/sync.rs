@@ -328,7 +328,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
                 frame.clear();
                 {
                     let e = lock(&sh.engine);
-                    let r = lock(&sh.repl);
+                    let mut r = lock(&sh.repl);
                     if r.needs_pull(peer.id, pulled_epoch) {
                         pulled_epoch = r.epoch();
                         r.repull(&e, peer.id).encode(compress, &mut frame);

@@ -5,5 +5,6 @@
 
 mod support;
 
+mod cluster;
 mod differential;
 mod server;

@@ -107,6 +107,40 @@ pub fn concord(extra: &[&str]) -> Proc {
     })
 }
 
+/// Starts a Concord instance on a port chosen by the caller (peers must know it in
+/// advance); `None` if the port was taken meanwhile.
+pub fn concord_on(port: u16, dir: &std::path::Path, args: &[String]) -> Option<Proc> {
+    let mut child = Command::new(concord_bin())
+        .args(["server", "--port", &port.to_string(), "--dir"])
+        .arg(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn concord");
+    if wait_listening(port, &mut child) {
+        Some(Proc {
+            child,
+            port,
+            _dir: None,
+        })
+    } else {
+        None
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds; panics with `what` after `secs` seconds.
+pub fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Starts Debian's redis-server, without persistence.
 pub fn redis() -> Proc {
     start("redis-server", |port, dir| {

@@ -1,0 +1,583 @@
+//! Active-active databases of real processes on loopback: every instance writable, links
+//! cut and restored through a small TCP proxy, instances killed and restarted, hostile
+//! peers. Convergence is checked with CRDT.DIGEST and the version vectors in INFO.
+
+use crate::support::{Conn, Proc, Reply, Rng, TempDir, concord_on, free_port, seed, wait_for};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A TCP forwarder whose connections can be cut (and new ones refused) on demand.
+struct Proxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn new(target: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (c, s, cs) = (cut.clone(), stop.clone(), conns.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        if c.load(Ordering::Acquire) {
+                            drop(client);
+                            continue;
+                        }
+                        let _ = client.set_nonblocking(false);
+                        let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                            continue;
+                        };
+                        let mut list = cs.lock().expect("lock");
+                        for (mut from, mut to) in [
+                            (client.try_clone(), server.try_clone()),
+                            (server.try_clone(), client.try_clone()),
+                        ]
+                        .into_iter()
+                        .filter_map(|(a, b)| Some((a.ok()?, b.ok()?)))
+                        {
+                            std::thread::spawn(move || {
+                                let mut buf = [0u8; 64 * 1024];
+                                loop {
+                                    match from.read(&mut buf) {
+                                        Ok(0) | Err(_) => break,
+                                        Ok(n) => {
+                                            if to.write_all(&buf[..n]).is_err() {
+                                                break;
+                                            }
+                                        }
+                                    }
+                                }
+                                let _ = to.shutdown(Shutdown::Both);
+                                let _ = from.shutdown(Shutdown::Both);
+                            });
+                        }
+                        list.push(client);
+                        list.push(server);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Proxy {
+            port,
+            cut,
+            stop,
+            conns,
+        }
+    }
+
+    /// Drops every connection through it and refuses new ones.
+    fn cut(&self) {
+        self.cut.store(true, Ordering::Release);
+        for c in self.conns.lock().expect("lock").drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.cut();
+    }
+}
+
+/// `n` instances of one database; instance i reaches instance j through `proxy[i][j]`.
+struct Cluster {
+    ports: Vec<u16>,
+    procs: Vec<Option<Proc>>,
+    proxies: Vec<Vec<Option<Proxy>>>,
+    extra: Vec<String>,
+    _dir: TempDir,
+}
+
+impl Cluster {
+    fn start(n: usize, extra: &[&str]) -> Cluster {
+        'attempt: for _ in 0..5 {
+            let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+            let proxies = (0..n)
+                .map(|i| {
+                    (0..n)
+                        .map(|j| (i != j).then(|| Proxy::new(ports[j])))
+                        .collect()
+                })
+                .collect();
+            let mut c = Cluster {
+                ports,
+                procs: (0..n).map(|_| None).collect(),
+                proxies,
+                extra: extra.iter().map(|s| s.to_string()).collect(),
+                _dir: TempDir::new("cluster"),
+            };
+            for i in 0..n {
+                if !c.spawn(i) {
+                    continue 'attempt;
+                }
+            }
+            c.wait_linked();
+            return c;
+        }
+        panic!("could not start a cluster");
+    }
+
+    fn args(&self, i: usize) -> Vec<String> {
+        let mut a = vec![
+            "--replica-id".to_string(),
+            (i + 1).to_string(),
+            "--db-name".into(),
+            "itest".into(),
+        ];
+        for (j, p) in self.proxies[i].iter().enumerate() {
+            if let Some(p) = p {
+                a.push("--peer".into());
+                a.push(format!("{}=127.0.0.1:{}", j + 1, p.port));
+            }
+        }
+        a.extend(self.extra.iter().cloned());
+        a
+    }
+
+    fn spawn(&mut self, i: usize) -> bool {
+        let dir = self._dir.0.join(format!("n{i}"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let args = self.args(i);
+        match concord_on(self.ports[i], &dir, &args) {
+            Some(p) => {
+                self.procs[i] = Some(p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn kill(&mut self, i: usize) {
+        self.procs[i] = None;
+    }
+
+    fn restart(&mut self, i: usize) {
+        for _ in 0..50 {
+            if self.spawn(i) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("could not restart instance {}", i + 1);
+    }
+
+    fn conn(&self, i: usize) -> Conn {
+        Conn::open(self.ports[i])
+    }
+
+    /// Cuts the links between `a` and `b`, both ways.
+    fn cut(&self, a: usize, b: usize) {
+        self.proxies[a][b].as_ref().expect("proxy").cut();
+        self.proxies[b][a].as_ref().expect("proxy").cut();
+    }
+
+    fn heal(&self, a: usize, b: usize) {
+        self.proxies[a][b].as_ref().expect("proxy").heal();
+        self.proxies[b][a].as_ref().expect("proxy").heal();
+    }
+
+    fn info(&self, i: usize) -> String {
+        match self.conn(i).cmd(&["INFO", "crdt"]) {
+            Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            Reply::Other(_, _, s) => s,
+            r => panic!("INFO: {r}"),
+        }
+    }
+
+    fn field(&self, i: usize, name: &str) -> String {
+        let info = self.info(i);
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in INFO"))
+            .to_string()
+    }
+
+    /// Waits until every instance's every link is up.
+    fn wait_linked(&self) {
+        let n = self.ports.len();
+        for i in 0..n {
+            wait_for(20, "links up", || {
+                let info = self.info(i);
+                info.lines().filter(|l| l.contains("state=up")).count() == n - 1
+            });
+        }
+    }
+
+    /// Waits until all instances have applied the same ops and show the same data.
+    fn converged(&self, secs: u64) -> String {
+        let n = self.ports.len();
+        let mut last = String::new();
+        wait_for(secs, "convergence", || {
+            let vvs: Vec<String> = (0..n).map(|i| self.field(i, "crdt_vv")).collect();
+            let digests: Vec<Reply> = (0..n).map(|i| self.conn(i).cmd(&["CRDT.DIGEST"])).collect();
+            last = format!("{vvs:?} {digests:?}");
+            vvs.iter().all(|v| *v == vvs[0]) && digests.iter().all(|d| *d == digests[0])
+        });
+        last
+    }
+
+    fn pause_all(&self) {
+        for i in 0..self.ports.len() {
+            assert_eq!(
+                self.conn(i).cmd(&["CRDT.SYNC", "PAUSE"]),
+                Reply::Status("OK".into())
+            );
+        }
+    }
+
+    fn resume_all(&self) {
+        for i in 0..self.ports.len() {
+            assert_eq!(
+                self.conn(i).cmd(&["CRDT.SYNC", "RESUME"]),
+                Reply::Status("OK".into())
+            );
+        }
+    }
+}
+
+fn bulk(s: &str) -> Reply {
+    Reply::Bulk(s.as_bytes().to_vec())
+}
+
+#[test]
+fn a_write_on_one_instance_is_read_on_the_others() {
+    let c = Cluster::start(3, &[]);
+    assert_eq!(
+        c.conn(0).cmd(&["SET", "key1", "123"]),
+        Reply::Status("OK".into())
+    );
+    for i in 1..3 {
+        wait_for(10, "replicated SET", || {
+            c.conn(i).cmd(&["GET", "key1"]) == bulk("123")
+        });
+    }
+    let info = c.info(1);
+    assert!(info.contains("crdt_replica_id:2"), "{info}");
+    assert!(info.contains("crdt_peer1:addr="), "{info}");
+}
+
+#[test]
+fn concurrent_writes_follow_the_semantics_examples() {
+    let c = Cluster::start(3, &[]);
+    let (mut a, mut b) = (c.conn(0), c.conn(1));
+    // Setup, replicated before the concurrent part.
+    a.cmd(&["SADD", "s", "x"]);
+    a.cmd(&["SET", "n", "1"]);
+    a.cmd(&["SADD", "s2", "m"]);
+    a.cmd(&["ZADD", "z", "1", "m"]);
+    a.cmd(&["SET", "e", "v", "EX", "500"]);
+    c.converged(20);
+    c.pause_all();
+    // DEL ‖ SADD: the concurrent add survives.
+    a.cmd(&["DEL", "s"]);
+    b.cmd(&["SADD", "s", "y"]);
+    // SET ‖ INCR: the increment is added to the new value.
+    a.cmd(&["SET", "n", "100"]);
+    b.cmd(&["INCR", "n"]);
+    // INCRBY ‖ INCRBY: they sum.
+    a.cmd(&["INCRBY", "cnt", "7"]);
+    b.cmd(&["INCRBY", "cnt", "3"]);
+    // SADD ‖ SREM of the same member: add wins.
+    a.cmd(&["SREM", "s2", "m"]);
+    b.cmd(&["SADD", "s2", "m"]);
+    // ZREM ‖ ZINCRBY: the increment survives on a fresh score.
+    a.cmd(&["ZREM", "z", "m"]);
+    b.cmd(&["ZINCRBY", "z", "2", "m"]);
+    // HSET of different fields: union.
+    a.cmd(&["HSET", "h", "f1", "a"]);
+    b.cmd(&["HSET", "h", "f2", "b"]);
+    // PERSIST ‖ EXPIRE: PERSIST wins.
+    a.cmd(&["PERSIST", "e"]);
+    b.cmd(&["EXPIRE", "e", "1000"]);
+    // LWW: the later write wins whichever instance made it.
+    a.cmd(&["SET", "lww", "first"]);
+    std::thread::sleep(Duration::from_millis(5));
+    b.cmd(&["SET", "lww", "second"]);
+    c.resume_all();
+    c.converged(20);
+    for i in 0..3 {
+        let mut k = c.conn(i);
+        assert_eq!(k.cmd(&["SMEMBERS", "s"]), Reply::Array(vec![bulk("y")]));
+        assert_eq!(k.cmd(&["GET", "n"]), bulk("101"));
+        assert_eq!(k.cmd(&["GET", "cnt"]), bulk("10"));
+        assert_eq!(k.cmd(&["SISMEMBER", "s2", "m"]), Reply::Int(1));
+        assert_eq!(k.cmd(&["ZSCORE", "z", "m"]), bulk("2"));
+        assert_eq!(k.cmd(&["HLEN", "h"]), Reply::Int(2));
+        assert_eq!(k.cmd(&["TTL", "e"]), Reply::Int(-1));
+        assert_eq!(k.cmd(&["GET", "lww"]), bulk("second"));
+    }
+}
+
+/// Random writes from a client on instance `i` until `stop`; returns how many it made.
+fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut rng = Rng::new(seed);
+        let mut k = Conn::open(port);
+        let mut n = 0u64;
+        while !stop.load(Ordering::Acquire) && n < 200_000 {
+            let key = rng.below(20);
+            let m = rng.below(10).to_string();
+            let r = match rng.below(9) {
+                0 => k.cmd(&["INCRBY", &format!("c{key}"), &rng.below(10).to_string()]),
+                1 => k.cmd(&["SADD", &format!("s{key}"), &m]),
+                2 => k.cmd(&["SREM", &format!("s{key}"), &m]),
+                3 => k.cmd(&["SET", &format!("k{key}"), &m]),
+                4 => k.cmd(&["HSET", &format!("h{key}"), &m, &m]),
+                5 => k.cmd(&["ZINCRBY", &format!("z{key}"), "1", &m]),
+                6 => k.cmd(&["DEL", &format!("s{key}")]),
+                7 => {
+                    k.cmd(&["MULTI"]);
+                    k.cmd(&["INCR", &format!("c{key}")]);
+                    k.cmd(&["SADD", &format!("s{key}"), &m]);
+                    k.cmd(&["EXEC"])
+                }
+                _ => k.cmd(&["PEXPIRE", &format!("k{key}"), "500"]),
+            };
+            assert!(!matches!(r, Reply::Error(_)), "write failed: {r}");
+            n += 1;
+        }
+        n
+    })
+}
+
+#[test]
+fn links_cut_and_restored_under_concurrent_writes_converge() {
+    let seed = seed();
+    eprintln!("seed {seed}");
+    let c = Cluster::start(3, &[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|i| writer(c.ports[i], seed + i as u64, stop.clone()))
+        .collect();
+    // A–C down while A–B and B–C stay up: A and C still hear of each other through B.
+    c.cut(0, 2);
+    std::thread::sleep(Duration::from_millis(800));
+    let mut a = c.conn(0);
+    a.cmd(&["SET", "through-b", "yes"]);
+    wait_for(20, "relay through B", || {
+        c.conn(2).cmd(&["GET", "through-b"]) == bulk("yes")
+    });
+    // A full partition of B, then everything healed.
+    c.cut(0, 1);
+    c.cut(1, 2);
+    std::thread::sleep(Duration::from_millis(800));
+    c.heal(0, 1);
+    c.heal(1, 2);
+    c.heal(0, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Release);
+    let total: u64 = writers.into_iter().map(|w| w.join().expect("writer")).sum();
+    assert!(total > 100, "writers made {total} writes");
+    let state = c.converged(60);
+    eprintln!("converged after {total} writes: {state}");
+    // Short cuts are healed from the backlog, never with a full sync.
+    for i in 0..3 {
+        assert_eq!(c.field(i, "crdt_full_syncs"), "0", "instance {}", i + 1);
+    }
+}
+
+#[test]
+fn an_instance_killed_and_restarted_empty_rejoins() {
+    let mut c = Cluster::start(3, &[]);
+    let mut a = c.conn(0);
+    for i in 0..200 {
+        a.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    a.cmd(&["INCRBY", "n", "2"]);
+    c.conn(1).cmd(&["INCRBY", "n", "3"]);
+    c.converged(20);
+    c.kill(1);
+    a.cmd(&["INCRBY", "n", "7"]);
+    c.conn(2).cmd(&["SADD", "s", "while-down"]);
+    c.restart(1);
+    let mut b = c.conn(1);
+    // It serves reads at once, and catches up.
+    wait_for(20, "restarted instance caught up", || {
+        b.cmd(&["GET", "n"]) == bulk("12")
+    });
+    b.cmd(&["INCRBY", "n", "1"]);
+    c.converged(20);
+    assert_eq!(c.conn(0).cmd(&["GET", "n"]), bulk("13"));
+    assert_eq!(c.conn(0).cmd(&["DBSIZE"]), Reply::Int(202));
+    // A new incarnation: its new ops never reuse the old dots.
+    let vv = c.field(0, "crdt_vv");
+    assert_eq!(
+        vv.matches("2.").count(),
+        2,
+        "two incarnations of replica 2 in {vv}"
+    );
+}
+
+#[test]
+fn a_peer_behind_the_backlog_gets_a_full_sync_while_clients_write() {
+    let c = Cluster::start(3, &["--backlog-size", "64kb"]);
+    let mut a = c.conn(0);
+    let mut cc = c.conn(2);
+    assert_eq!(cc.cmd(&["CRDT.SYNC", "PAUSE"]), Reply::Status("OK".into()));
+    let status = cc.cmd(&["CRDT.SYNC", "STATUS"]);
+    assert!(format!("{status}").contains("state:paused"), "{status}");
+    let big = "x".repeat(200);
+    for i in 0..2000 {
+        a.cmd(&["SET", &format!("big{i}"), &big]);
+    }
+    // Writes on the paused instance meanwhile must survive the snapshot merge.
+    cc.cmd(&["SET", "local-on-c", "kept"]);
+    cc.cmd(&["SADD", "s", "c"]);
+    assert_eq!(cc.cmd(&["CRDT.SYNC", "RESUME"]), Reply::Status("OK".into()));
+    cc.cmd(&["SADD", "s", "c2"]);
+    c.converged(60);
+    assert_ne!(c.field(2, "crdt_full_syncs"), "0");
+    assert_eq!(c.conn(0).cmd(&["GET", "local-on-c"]), bulk("kept"));
+    assert_eq!(c.conn(1).cmd(&["SCARD", "s"]), Reply::Int(2));
+    assert_eq!(c.conn(2).cmd(&["DBSIZE"]), Reply::Int(2002));
+}
+
+#[test]
+fn links_to_other_databases_and_unknown_replicas_are_refused() {
+    let c = Cluster::start(2, &[]);
+    let mut k = c.conn(0);
+    let before = k.cmd(&["CRDT.DIGEST"]);
+    for (args, why) in [
+        (["CRDT.LINK", "1", "otherdb", "2", "1"], "database"),
+        (["CRDT.LINK", "1", "itest", "9", "1"], "not a peer"),
+        (["CRDT.LINK", "99", "itest", "2", "1"], "protocol version"),
+        (["CRDT.LINK", "1", "itest", "2", "5"], "addressed to"),
+    ] {
+        let mut p = c.conn(0);
+        match p.cmd(&args) {
+            Reply::Error(e) => assert!(e.contains(why), "{e}"),
+            r => panic!("link accepted: {r}"),
+        }
+    }
+    assert_eq!(k.cmd(&["CRDT.DIGEST"]), before);
+}
+
+/// A fake upstream peer: instance 1 links to it and receives whatever it sends.
+fn fake_upstream(send: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let h = std::thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else {
+            return;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let mut buf = [0u8; 4096];
+        // The handshake command, then accept it.
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"+OK\r\n");
+        let _ = s.write_all(&send);
+        let _ = s.shutdown(Shutdown::Write);
+        // Wait for the instance to drop the link.
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    (port, h)
+}
+
+#[test]
+fn garbage_and_lies_from_a_peer_drop_the_link_and_change_nothing() {
+    use concord_crdt::{Dot, Hlc, Op, OpKind, Origin, Stamp, VersionVector};
+    use concord_replication::Msg;
+    let op = |id: u16, seq: u64| Op {
+        stamp: Stamp::new(Dot::new(Origin::new(id, u32::MAX), seq), Hlc::new(1, 0)),
+        deps: Arc::new(VersionVector::new()),
+        key: b"evil".to_vec().into(),
+        kind: OpKind::SetStr(b"x".to_vec().into(), concord_crdt::Ttl::Keep),
+    };
+    let frames = |m: Msg| {
+        let mut b = Vec::new();
+        Msg::Partial.encode(false, &mut b);
+        m.encode(false, &mut b);
+        b
+    };
+    let mut truncated = frames(Msg::Ops(vec![Arc::from(vec![op(2, 1)])]));
+    truncated.truncate(truncated.len() - 3);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "garbage",
+            b"\x05\x00\x00\x00\x00hello world, not a frame".to_vec(),
+        ),
+        ("truncated batch", truncated),
+        (
+            "unknown replica",
+            frames(Msg::Ops(vec![Arc::from(vec![op(9, 1)])])),
+        ),
+        (
+            "an op claiming to be the instance's own",
+            frames(Msg::Ops(vec![Arc::from(vec![op(1, 1)])])),
+        ),
+        (
+            "a gap that never fills",
+            frames(Msg::Ops(vec![Arc::from(vec![op(2, 5)])])),
+        ),
+        ("huge length", b"\xff\xff\xff\x7f\x00".to_vec()),
+    ];
+    for (what, bytes) in cases {
+        let (port, h) = fake_upstream(bytes);
+        let dir = TempDir::new("fakepeer");
+        let args: Vec<String> = ["--replica-id", "1", "--db-name", "itest", "--peer"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([format!("2=127.0.0.1:{port}")])
+            .collect();
+        let inst = (0..5)
+            .find_map(|_| concord_on(free_port(), &dir.0, &args))
+            .expect("start");
+        let mut k = Conn::open(inst.port);
+        k.cmd(&["SET", "mine", "1"]);
+        let before = k.cmd(&["CRDT.DIGEST"]);
+        h.join().expect("fake peer");
+        wait_for(10, "link dropped", || {
+            let info = match k.cmd(&["INFO", "crdt"]) {
+                Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+                r => format!("{r}"),
+            };
+            !info.contains("state=up") || info.contains("crdt_waiting_ops:1")
+        });
+        assert_eq!(k.cmd(&["CRDT.DIGEST"]), before, "{what} changed the data");
+        assert_eq!(k.cmd(&["EXISTS", "evil"]), Reply::Int(0), "{what}");
+        assert_eq!(k.cmd(&["GET", "mine"]), bulk("1"), "{what}");
+    }
+}
+
+#[test]
+fn the_demo_serves_the_getting_started_example() {
+    let base = (0..20)
+        .map(|_| free_port())
+        .find(|p| *p < 60000 && TcpListener::bind(("127.0.0.1", p + 2)).is_ok())
+        .expect("two free ports");
+    let mut child = std::process::Command::new(crate::support::concord_bin())
+        .args(["demo", "--base-port", &base.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn demo");
+    wait_for(20, "demo up", || {
+        TcpStream::connect(("127.0.0.1", base + 2)).is_ok()
+    });
+    let mut a = Conn::open(base);
+    assert_eq!(a.cmd(&["SET", "key1", "123"]), Reply::Status("OK".into()));
+    let mut b = Conn::open(base + 2);
+    wait_for(10, "key1 on the second instance", || {
+        b.cmd(&["GET", "key1"]) == bulk("123")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+}
