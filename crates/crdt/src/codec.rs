@@ -307,7 +307,7 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| Ok((self.bytes()?, self.f64()?))).collect()
     }
 
-    fn op(&mut self) -> Result<Op, CodecError> {
+    fn op(&mut self, last: &mut Option<Arc<VersionVector>>) -> Result<Op, CodecError> {
         let origin = Origin::new(self.u16()?, self.u32()?);
         let seq = self.varint()?;
         if seq == 0 {
@@ -357,9 +357,18 @@ impl<'a> Reader<'a> {
             14 => OpKind::FlushAll,
             t => return Err(CodecError::Tag(t)),
         };
+        // Consecutive ops mostly carry the same context: share one allocation.
+        let deps = match last {
+            Some(a) if **a == deps => Arc::clone(a),
+            _ => {
+                let a = Arc::new(deps);
+                *last = Some(Arc::clone(&a));
+                a
+            }
+        };
         Ok(Op {
             stamp: Stamp::new(Dot::new(origin, seq), ts),
-            deps: Arc::new(deps),
+            deps,
             key,
             kind,
         })
@@ -368,6 +377,15 @@ impl<'a> Reader<'a> {
 
 /// Decodes one group written by [`encode_group`]; the whole input must be used.
 pub fn decode_group(buf: &[u8]) -> Result<Vec<Op>, CodecError> {
+    decode_group_sharing(buf, &mut None)
+}
+
+/// Like [`decode_group`], reusing `last` (and updating it) for equal contexts, so a batch
+/// of groups holds one copy of each distinct context.
+pub fn decode_group_sharing(
+    buf: &[u8],
+    last: &mut Option<Arc<VersionVector>>,
+) -> Result<Vec<Op>, CodecError> {
     if buf.len() < 2 {
         return Err(CodecError::Truncated);
     }
@@ -378,7 +396,7 @@ pub fn decode_group(buf: &[u8]) -> Result<Vec<Op>, CodecError> {
     let mut r = Reader { buf: &buf[2..] };
     // The smallest op (empty key, no deps, DEL) takes 7 bytes.
     let n = r.count(7)?;
-    let ops = (0..n).map(|_| r.op()).collect::<Result<Vec<_>, _>>()?;
+    let ops = (0..n).map(|_| r.op(last)).collect::<Result<Vec<_>, _>>()?;
     if !r.buf.is_empty() {
         return Err(CodecError::Malformed("trailing bytes after the group"));
     }

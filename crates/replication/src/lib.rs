@@ -752,7 +752,7 @@ impl Replication {
             self.epoch += 1;
         }
         match self.stable(e).filter(|_| self.cfg.compact) {
-            Some(stable) => e.compact_stable(&stable, 10_000),
+            Some(stable) => e.compact_stable(&stable, 50_000),
             None => e.unstable_count(),
         }
     }

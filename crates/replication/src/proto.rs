@@ -217,9 +217,10 @@ impl Msg {
             4 => {
                 let n = r.count(3)?;
                 let mut groups = Vec::with_capacity(n);
+                let mut last = None;
                 for _ in 0..n {
                     let g = r.bytes()?;
-                    let ops = codec::decode_group(&g)?;
+                    let ops = codec::decode_group_sharing(&g, &mut last)?;
                     if ops.is_empty() {
                         return Err(CodecError::Malformed("empty op group").into());
                     }

@@ -511,15 +511,11 @@ impl Sim {
         s
     }
 
-    fn in_flight(&self) -> bool {
-        self.links
-            .values()
-            .any(|l| !l.to_up.is_empty() || !l.to_down.is_empty())
-    }
-
     fn converged(&self) -> bool {
+        // Equal vectors mean every instance applied the same ops; heartbeats and reports
+        // keep flowing, so links are never quiet.
         let vv0 = self.nodes[0].e.vv();
-        self.nodes.iter().all(|n| n.alive && n.e.vv() == vv0) && !self.in_flight()
+        self.nodes.iter().all(|n| n.alive && n.e.vv() == vv0)
     }
 
     fn random_partition(&mut self) {
