@@ -64,6 +64,11 @@ pub struct Stats {
     pub remote_ops: u64,
 }
 
+/// How far ahead of this instance's wall clock a peer's timestamp may be. Clocks that
+/// disagree by minutes still replicate (the hybrid clock absorbs it); a clock hours off is
+/// refused, so one broken machine cannot drag every timestamp into the future.
+pub const MAX_CLOCK_AHEAD_MS: u64 = 60 * 60 * 1000;
+
 /// A consistent copy of an engine's state, encoded for a peer (full sync).
 #[derive(Debug)]
 pub struct Snapshot {
@@ -253,7 +258,8 @@ impl Engine {
             vv.add(op.dot());
         }
         for op in group.iter() {
-            self.clock.observe(op.stamp.ts, self.wall, 60_000)?;
+            self.clock
+                .observe(op.stamp.ts, self.wall, MAX_CLOCK_AHEAD_MS)?;
         }
         for op in group.iter() {
             self.apply_inner(op);
@@ -404,7 +410,7 @@ impl Engine {
         hlc: Hlc,
         states: Vec<(Blob, KeyState)>,
     ) -> Result<(), concord_crdt::ClockError> {
-        self.clock.observe(hlc, self.wall, 60_000)?;
+        self.clock.observe(hlc, self.wall, MAX_CLOCK_AHEAD_MS)?;
         let mut staged: HashSet<Blob> = HashSet::with_capacity(states.len());
         let dots: Vec<Dot> = theirs
             .iter()

@@ -119,7 +119,8 @@ impl Sim {
         let backlog = [2_000, 20_000, 1 << 20][rng.below(3) as usize];
         let nodes = (0..n)
             .map(|i| {
-                let skew = rng.below(60_000) as i64 - 30_000;
+                // Clocks disagree by up to ten minutes.
+                let skew = rng.below(600_000) as i64 - 300_000;
                 new_node(i as u16 + 1, 1, &members, backlog, skew, 0)
             })
             .collect();
@@ -601,9 +602,9 @@ impl Sim {
             self.network();
         }
         // Let reports flow so stability compaction runs too, and let every clock (skewed up
-        // to 30 s) pass every expiry (up to 5 s) so the owners delete what expired.
-        for _ in 0..1600 {
-            self.now += 50;
+        // to 5 minutes) pass every expiry (up to 5 s) so the owners delete what expired.
+        for _ in 0..700 {
+            self.now += 1000;
             self.network();
         }
         let deadline = self.now + 600_000;

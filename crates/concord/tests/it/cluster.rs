@@ -581,3 +581,23 @@ fn the_demo_serves_the_getting_started_example() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_publish_reaches_subscribers_on_other_instances() {
+    let c = Cluster::start(3, &[]);
+    let mut subs: Vec<Conn> = (1..3).map(|i| c.conn(i)).collect();
+    for s in &mut subs {
+        assert_eq!(
+            s.cmd(&["SUBSCRIBE", "news"]),
+            Reply::Array(vec![bulk("subscribe"), bulk("news"), Reply::Int(1)])
+        );
+    }
+    // Local subscribers are counted in the reply; peers get it best effort.
+    assert_eq!(c.conn(0).cmd(&["PUBLISH", "news", "hello"]), Reply::Int(0));
+    for s in &mut subs {
+        assert_eq!(
+            s.read(),
+            Reply::Array(vec![bulk("message"), bulk("news"), bulk("hello")])
+        );
+    }
+}
