@@ -601,3 +601,47 @@ fn a_publish_reaches_subscribers_on_other_instances() {
         );
     }
 }
+
+#[test]
+fn peers_authenticate_with_the_password() {
+    let ports = [free_port(), free_port()];
+    let dir = TempDir::new("auth");
+    let args = |i: usize, pw: &str| -> Vec<String> {
+        let j = 1 - i;
+        [
+            "--replica-id".to_string(),
+            (i + 1).to_string(),
+            "--requirepass".into(),
+            "s3cret".into(),
+            "--peer-password".into(),
+            pw.into(),
+            "--peer".into(),
+            format!("{}=127.0.0.1:{}", j + 1, ports[j]),
+        ]
+        .to_vec()
+    };
+    // Instance 2 uses a wrong password: its link to 1 is refused; 1's link to 2 works.
+    let _a = concord_on(ports[0], &dir.0, &args(0, "s3cret")).expect("start 1");
+    let _b = concord_on(ports[1], &dir.0, &args(1, "wrong")).expect("start 2");
+    let auth = |i: usize| {
+        let mut k = Conn::open(ports[i]);
+        assert_eq!(k.cmd(&["AUTH", "s3cret"]), Reply::Status("OK".into()));
+        k
+    };
+    auth(1).cmd(&["SET", "from2", "x"]);
+    wait_for(10, "1 pulls from 2", || {
+        auth(0).cmd(&["GET", "from2"]) == bulk("x")
+    });
+    auth(0).cmd(&["SET", "from1", "y"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        auth(1).cmd(&["GET", "from1"]),
+        Reply::Nil,
+        "a wrong password must not link"
+    );
+    let info = match auth(1).cmd(&["INFO", "crdt"]) {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        r => format!("{r}"),
+    };
+    assert!(!info.contains("state=up"), "{info}");
+}
