@@ -519,6 +519,21 @@ impl Sim {
         self.nodes.iter().all(|n| n.alive && n.e.vv() == vv0)
     }
 
+    /// Runs the network until every instance applied the same ops (10 simulated minutes at
+    /// most).
+    fn settle(&mut self, after: &str) {
+        let deadline = self.now + 600_000;
+        while !self.converged() {
+            assert!(
+                self.now < deadline,
+                "no convergence after {after}:\n{}",
+                self.dump()
+            );
+            self.now += 5;
+            self.network();
+        }
+    }
+
     fn random_partition(&mut self) {
         let n = self.nodes.len();
         self.cut.clear();
@@ -591,32 +606,14 @@ impl Sim {
                 self.restart(i);
             }
         }
-        let deadline = self.now + 600_000;
-        while !self.converged() {
-            assert!(
-                self.now < deadline,
-                "no convergence after healing:\n{}",
-                self.dump()
-            );
-            self.now += 5;
-            self.network();
-        }
+        self.settle("healing");
         // Let reports flow so stability compaction runs too, and let every clock (skewed up
         // to 5 minutes) pass every expiry (up to 5 s) so the owners delete what expired.
         for _ in 0..700 {
             self.now += 1000;
             self.network();
         }
-        let deadline = self.now + 600_000;
-        while !self.converged() {
-            assert!(
-                self.now < deadline,
-                "no convergence after expiry:\n{}",
-                self.dump()
-            );
-            self.now += 5;
-            self.network();
-        }
+        self.settle("expiry");
         for n in &self.nodes {
             assert_eq!(n.r.waiting_ops(), 0, "the inbox keeps nothing forever");
         }
