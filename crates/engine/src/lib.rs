@@ -179,11 +179,6 @@ impl Engine {
         &self.log
     }
 
-    /// The op log, to change its budget.
-    pub fn log_mut(&mut self) -> &mut OpLog {
-        &mut self.log
-    }
-
     /// The number of keys stored, visible or not.
     pub fn key_count(&self) -> usize {
         self.keys.len()
