@@ -191,12 +191,17 @@ fn put_scored(out: &mut Vec<u8>, v: &[(Blob, f64)]) {
 /// Encodes a group of ops (applied all together) with the format version in front.
 pub fn encode_group(ops: &[Op]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + ops.iter().map(Op::size_hint).sum::<usize>());
-    out.extend_from_slice(&OP_FORMAT_VERSION.to_le_bytes());
-    put_varint(&mut out, ops.len() as u64);
-    for op in ops {
-        encode_op(op, &mut out);
-    }
+    encode_group_into(ops, &mut out);
     out
+}
+
+/// Appends the encoding of [`encode_group`] to `out` (no allocation of its own).
+pub fn encode_group_into(ops: &[Op], out: &mut Vec<u8>) {
+    out.extend_from_slice(&OP_FORMAT_VERSION.to_le_bytes());
+    put_varint(out, ops.len() as u64);
+    for op in ops {
+        encode_op(op, out);
+    }
 }
 
 /// A cursor over bytes being decoded; every read is bounded by the bytes present.

@@ -82,6 +82,32 @@ pub struct Snapshot {
     pub chunks: Vec<Vec<u8>>,
 }
 
+/// What changed the state, in apply order, for the append-only file.
+#[derive(Debug)]
+pub enum Journal {
+    /// A group of ops (local or remote) applied together.
+    Group(Arc<[Op]>),
+    /// A peer's whole state merged in (full sync): its vector, clock and encoded chunks.
+    Merge {
+        /// The ops the merged state reflects.
+        vv: VersionVector,
+        /// Its clock's high-water mark.
+        hlc: Hlc,
+        /// Keys in it.
+        keys: u64,
+        /// Key states ([`concord_crdt::codec::encode_states`]).
+        chunks: Vec<Vec<u8>>,
+    },
+}
+
+/// Why a recorded change could not be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A group whose predecessors or dependencies were never applied.
+    #[error("ops out of order: a group's dependencies are missing")]
+    Gap,
+}
+
 /// Remembers, per origin, the newest dot that touched `key`.
 fn mark(unstable: &mut ScanMap<Vec<Dot>>, key: &[u8], dots: impl Iterator<Item = Dot>) {
     let v = unstable.get_or_insert_with(key, Vec::new);
@@ -119,6 +145,8 @@ pub struct Engine {
     watched: HashMap<Blob, Vec<u64>>,
     dirty: HashSet<u64>,
     rng: u64,
+    /// Changes not yet taken by the append-only file, when it is on.
+    journal: Option<Vec<Journal>>,
     /// Counters for INFO.
     pub stats: Stats,
     /// Per-command counters, by position in [`COMMANDS`].
@@ -144,6 +172,7 @@ impl Engine {
             watched: HashMap::new(),
             dirty: HashSet::new(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.origin.id),
+            journal: None,
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); COMMANDS.len()],
         }
@@ -238,6 +267,9 @@ impl Engine {
         // Collecting the drained ops keeps `pending`'s buffer for the next command.
         let group: Arc<[Op]> = self.pending.drain(..).collect();
         let n = group.len();
+        if let Some(j) = &mut self.journal {
+            j.push(Journal::Group(Arc::clone(&group)));
+        }
         self.log.push(group);
         n
     }
@@ -245,6 +277,31 @@ impl Engine {
     /// Applies a group of ops from a peer, all or nothing. Returns false (and applies
     /// nothing) when the group is not ready: a gap in its origin or unmet dependencies.
     pub fn apply_remote(&mut self, group: &Arc<[Op]>) -> Result<bool, concord_crdt::ClockError> {
+        let applied = self.apply_group(group, MAX_CLOCK_AHEAD_MS)?;
+        if applied && let Some(j) = &mut self.journal {
+            j.push(Journal::Group(Arc::clone(group)));
+        }
+        Ok(applied)
+    }
+
+    /// Applies a group the append-only file recorded. A group already covered is skipped
+    /// (returns false); one that does not follow what was applied is an error.
+    pub fn replay(&mut self, group: &Arc<[Op]>) -> Result<bool, ReplayError> {
+        if group.iter().all(|op| self.vv.contains(&op.dot())) {
+            return Ok(false);
+        }
+        // The clock bound guards against peers; a recorded past is trusted.
+        match self.apply_group(group, u64::MAX) {
+            Ok(true) => Ok(true),
+            _ => Err(ReplayError::Gap),
+        }
+    }
+
+    fn apply_group(
+        &mut self,
+        group: &Arc<[Op]>,
+        bound: u64,
+    ) -> Result<bool, concord_crdt::ClockError> {
         let mut vv = self.vv.clone();
         for op in group.iter() {
             if !op.ready(&vv) {
@@ -253,12 +310,15 @@ impl Engine {
             vv.add(op.dot());
         }
         for op in group.iter() {
-            self.clock
-                .observe(op.stamp.ts, self.wall, MAX_CLOCK_AHEAD_MS)?;
+            self.clock.observe(op.stamp.ts, self.wall, bound)?;
         }
         for op in group.iter() {
             self.apply_inner(op);
-            self.stats.remote_ops += 1;
+            if op.dot().origin == self.origin {
+                self.stats.local_ops += 1;
+            } else {
+                self.stats.remote_ops += 1;
+            }
         }
         self.deps = Arc::new(self.vv.clone());
         self.log.push(Arc::clone(group));
@@ -406,6 +466,77 @@ impl Engine {
         states: Vec<(Blob, KeyState)>,
     ) -> Result<(), concord_crdt::ClockError> {
         self.clock.observe(hlc, self.wall, MAX_CLOCK_AHEAD_MS)?;
+        if self.journal.is_some() {
+            let chunks = states
+                .chunks(1024)
+                .map(|c| concord_crdt::codec::encode_states(c.iter().map(|(k, s)| (&k[..], s))))
+                .collect();
+            let entry = Journal::Merge {
+                vv: theirs.clone(),
+                hlc,
+                keys: states.len() as u64,
+                chunks,
+            };
+            if let Some(j) = &mut self.journal {
+                j.push(entry);
+            }
+        }
+        self.merge_states(theirs, states);
+        Ok(())
+    }
+
+    /// Replays a merge the append-only file recorded.
+    pub fn replay_merge(
+        &mut self,
+        theirs: &VersionVector,
+        hlc: Hlc,
+        states: Vec<(Blob, KeyState)>,
+    ) {
+        let _ = self.clock.observe(hlc, self.wall, u64::MAX);
+        self.merge_states(theirs, states);
+    }
+
+    /// Loads part of a snapshot of this instance into an engine that was empty: the states
+    /// go in as they are (merging into nothing is the state itself).
+    pub fn restore_chunk(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
+        let dots: Vec<Dot> = theirs
+            .iter()
+            .map(|(o, s)| Dot::new(o, s))
+            .filter(|d| d.seq > 0)
+            .collect();
+        for (k, ks) in states {
+            self.keys.insert(k.clone(), ks);
+            self.settle_merged(&k, &dots);
+        }
+    }
+
+    /// Finishes loading a snapshot: adopts its vector and clock.
+    pub fn restore_finish(&mut self, theirs: &VersionVector, hlc: Hlc) {
+        let _ = self.clock.observe(hlc, self.wall, u64::MAX);
+        self.vv.join(theirs);
+        self.deps = Arc::new(self.vv.clone());
+        self.log.raise_floor(theirs);
+    }
+
+    /// Starts recording changes for the append-only file.
+    pub fn enable_journal(&mut self) {
+        self.journal.get_or_insert_with(Vec::new);
+    }
+
+    /// Whether changes are recorded.
+    pub fn journaling(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Takes the changes recorded since the last call, oldest first.
+    pub fn take_journal(&mut self) -> Vec<Journal> {
+        match &mut self.journal {
+            Some(j) if !j.is_empty() => std::mem::take(j),
+            _ => Vec::new(),
+        }
+    }
+
+    fn merge_states(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
         let mut staged: HashSet<Blob> = HashSet::with_capacity(states.len());
         let dots: Vec<Dot> = theirs
             .iter()
@@ -434,7 +565,6 @@ impl Engine {
         self.vv.join(theirs);
         self.deps = Arc::new(self.vv.clone());
         self.log.raise_floor(theirs);
-        Ok(())
     }
 
     /// Bookkeeping after a key's state was merged: drop it when dead, keep the expiry
