@@ -23,6 +23,19 @@ enum Cmd {
     Server(Box<ServerArgs>),
     /// Run a local active-active database of several instances, for trying Concord out.
     Demo(DemoArgs),
+    /// Check the snapshot and append-only files of a data directory; --fix cuts an
+    /// append-only file at its first bad record (what follows it is lost).
+    CheckAof(CheckArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Cut each damaged append-only file at its first bad record.
+    #[arg(long)]
+    fix: bool,
+    /// The instance's data directory.
+    #[arg(long, default_value = ".")]
+    dir: PathBuf,
 }
 
 #[derive(Args)]
@@ -73,6 +86,12 @@ struct ServerArgs {
     /// fsync policy: always, everysec or no.
     #[arg(long)]
     appendfsync: Option<String>,
+    /// Rewrite the append-only file when it grew by this percentage (0: never).
+    #[arg(long)]
+    auto_aof_rewrite_percentage: Option<u64>,
+    /// ... and is at least this large (e.g. 64mb).
+    #[arg(long)]
+    auto_aof_rewrite_min_size: Option<String>,
     /// Password of the default user.
     #[arg(long)]
     requirepass: Option<String>,
@@ -142,7 +161,18 @@ fn apply(cfg: &mut ServerConfig, name: &str, value: &str) -> Result<()> {
             cfg.db_name = value.to_string();
         }
         "peer-password" => cfg.peer_password = (!value.is_empty()).then(|| value.to_string()),
-        "backlog-size" => cfg.backlog_bytes = parse_size(value)?,
+        "backlog-size" => {
+            cfg.backlog_bytes = parse_size(value)?;
+            if cfg.backlog_bytes < 64 * 1024 {
+                bail!("backlog-size must be at least 64kb");
+            }
+        }
+        "auto-aof-rewrite-percentage" => {
+            cfg.auto_aof_rewrite_percentage = value
+                .parse()
+                .with_context(|| format!("bad percentage {value:?}"))?
+        }
+        "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size = parse_size(value)? as u64,
         "repl-compression" => {
             cfg.repl_compression = match value {
                 "yes" => true,
@@ -166,13 +196,8 @@ fn parse_size(v: &str) -> Result<usize> {
         .trim()
         .parse()
         .with_context(|| format!("bad size {v:?}"))?;
-    let bytes = n
-        .checked_mul(mult)
-        .with_context(|| format!("size {v:?} is too large"))?;
-    if bytes < 64 * 1024 {
-        bail!("backlog-size must be at least 64kb");
-    }
-    Ok(bytes)
+    n.checked_mul(mult)
+        .with_context(|| format!("size {v:?} is too large"))
 }
 
 fn load(args: ServerArgs) -> Result<ServerConfig> {
@@ -192,7 +217,12 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
         }
         cfg.config_file = Some(path.clone());
     }
-    let flags: [(&str, Option<String>); 12] = [
+    let flags: [(&str, Option<String>); 14] = [
+        (
+            "auto-aof-rewrite-percentage",
+            args.auto_aof_rewrite_percentage.map(|p| p.to_string()),
+        ),
+        ("auto-aof-rewrite-min-size", args.auto_aof_rewrite_min_size),
         ("db-name", args.db_name),
         ("peer-password", args.peer_password),
         ("backlog-size", args.backlog_size),
@@ -234,6 +264,7 @@ fn main() -> Result<()> {
         .init();
     match cli.cmd {
         Cmd::Demo(args) => demo(args),
+        Cmd::CheckAof(args) => check_aof(args),
         Cmd::Server(args) => {
             let cfg = load(*args)?;
             let rt = tokio::runtime::Builder::new_multi_thread()
@@ -247,15 +278,68 @@ fn main() -> Result<()> {
                 tracing::info!(%addr, replica_id = cfg.replica_id, "Concord ready to accept connections");
                 println!("Concord {} listening on {addr}", env!("CARGO_PKG_VERSION"));
                 server
-                    .run(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
+                    .run(stop_signal())
                     .await;
                 tracing::info!("shutting down");
                 Ok(())
             })
         }
     }
+}
+
+/// Resolves on Ctrl-C or SIGTERM: both stop the instance cleanly.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `concord check-aof [--fix] [--dir D]`.
+fn check_aof(args: CheckArgs) -> Result<()> {
+    let dir = concord_storage::RealDir::new(&args.dir)
+        .with_context(|| format!("opening {}", args.dir.display()))?;
+    let files = concord_storage::check(&dir, args.fix)?;
+    if files.is_empty() {
+        println!("no Concord files in {}", args.dir.display());
+        return Ok(());
+    }
+    let mut bad = false;
+    for f in &files {
+        match &f.bad {
+            None => println!("{}: ok, {} records, {} bytes", f.file, f.records, f.size),
+            Some((offset, why)) => {
+                let lost = f.size.saturating_sub(*offset);
+                if f.fixed {
+                    println!(
+                        "{}: {why} at offset {offset}; cut there ({} good records kept, {lost} bytes removed)",
+                        f.file, f.records
+                    );
+                } else {
+                    bad = true;
+                    println!(
+                        "{}: {why} at offset {offset} ({} good records before it, {lost} bytes from there on)",
+                        f.file, f.records
+                    );
+                }
+            }
+        }
+    }
+    if bad {
+        bail!(
+            "damaged files found; run `concord check-aof --fix --dir {}` to cut them at the damage",
+            args.dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// `concord demo`: N instances of one database in this process, ports two apart.
@@ -267,12 +351,15 @@ fn demo(args: DemoArgs) -> Result<()> {
             .context("base port too high for that many instances")
     };
     let mut cfgs = Vec::new();
+    // Each instance keeps its files apart; the demo's state goes when it stops.
+    let root = std::env::temp_dir().join(format!("concord-demo-{}", std::process::id()));
     for i in 1..=n {
         let mut cfg = ServerConfig {
             port: port(i)?,
             bind: args.bind.clone(),
             replica_id: i,
             db_name: "demo".into(),
+            dir: root.join(i.to_string()),
             ..ServerConfig::default()
         };
         for j in (1..=n).filter(|&j| j != i) {
@@ -315,6 +402,7 @@ fn demo(args: DemoArgs) -> Result<()> {
         for s in servers {
             let _ = s.await;
         }
+        let _ = std::fs::remove_dir_all(&root);
         println!("Concord demo stopped.");
         Ok(())
     })

@@ -182,6 +182,10 @@ pub static COMMANDS: &[CommandSpec] = &[
     c!("command", -1, Flags(128 | 256), 0, 0, 0, "connection", None),
     c!("info", -1, Flags(128 | 256), 0, 0, 0, "dangerous", None),
     c!("config", -2, ADM, 0, 0, 0, "admin", None),
+    c!("save", 1, Flags(16 | 64 | 1024), 0, 0, 0, "admin", None),
+    c!("bgsave", -1, Flags(16 | 64), 0, 0, 0, "admin", None),
+    c!("bgrewriteaof", 1, Flags(16 | 64), 0, 0, 0, "admin", None),
+    c!("lastsave", 1, Flags(128 | 256 | 8), 0, 0, 0, "admin", None),
     c!("time", 1, Flags(128 | 256 | 8), 0, 0, 0, "fast", None),
     c!(
         "multi",

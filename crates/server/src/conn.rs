@@ -113,8 +113,12 @@ pub(crate) async fn serve(
                     crate::wait_caught_up(&shared).await;
                 }
                 if !reqs.is_empty() {
-                    sess.run_batch(&shared, reqs, &mut out);
+                    let seq = sess.run_batch(&shared, reqs, &mut out);
                     parser.set_unauthenticated(!sess.authed);
+                    // appendfsync always: acknowledge only what is on disk.
+                    if seq > 0 && shared.persist.acks_wait() {
+                        shared.persist.wait_durable(seq).await;
+                    }
                 }
                 if let Some(e) = proto_err {
                     out.error(&format!("ERR {e}"));
@@ -200,7 +204,9 @@ fn help_err(sub: &[u8], cmd: &str) -> String {
 }
 
 impl Session {
-    fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) {
+    /// Runs a pipeline of requests; returns the append-only file batch holding their
+    /// writes (0 when they wrote nothing).
+    fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) -> u64 {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
         let logged = e.log().appended();
@@ -215,6 +221,7 @@ impl Session {
             }
         }
         let grew = e.log().appended() != logged;
+        let seq = sh.persist.drain(&mut e);
         drop(e);
         if grew && !sh.cfg.peers.is_empty() {
             sh.log_notify.notify_waiters();
@@ -231,6 +238,7 @@ impl Session {
             }
             c.multi = self.multi.as_ref().map_or(-1, |q| q.len() as i64);
         }
+        seq
     }
 
     /// Runs one request: checks, MULTI queueing, then the command itself. Returns the
@@ -273,6 +281,16 @@ impl Session {
         if !self.authed && !spec.flags.has(Flags::NO_AUTH) {
             e.cmdstats[id].rejected += 1;
             out.error("NOAUTH Authentication required.");
+            return Some(id);
+        }
+        if (spec.flags.has(Flags::WRITE) || spec.name == "exec")
+            && let Some(why) = sh.persist.write_error()
+        {
+            if self.multi.is_some() {
+                self.multi_error = true;
+            }
+            e.cmdstats[id].rejected += 1;
+            out.error(&format!("MISCONF Errors writing to the AOF file: {why}"));
             return Some(id);
         }
         if !self.resp3
@@ -444,6 +462,38 @@ impl Session {
                 out.verbatim(text.as_bytes());
             }
             "config" => self.config(sh, e, a, out),
+            "save" => match sh.persist.save(e) {
+                Ok(()) => out.ok(),
+                Err(x) => out.error(&x),
+            },
+            "bgsave" => {
+                let schedule = match a.get(1) {
+                    None => false,
+                    Some(x) if x.eq_ignore_ascii_case(b"schedule") && a.len() == 2 => true,
+                    Some(_) => return out.error("ERR syntax error"),
+                };
+                let p = &sh.persist;
+                if schedule && p.running().is_some() {
+                    p.scheduled.store(true, Ordering::Relaxed);
+                    return out.simple("Background saving scheduled");
+                }
+                match p.start_background(crate::persist::BgKind::Save, e) {
+                    Ok(()) => out.simple("Background saving started"),
+                    Err(x) => out.error(&x),
+                }
+            }
+            "bgrewriteaof" => {
+                let p = &sh.persist;
+                if p.running().is_some() {
+                    p.scheduled.store(true, Ordering::Relaxed);
+                    return out.simple("Background append only file rewriting scheduled");
+                }
+                match p.start_background(crate::persist::BgKind::Rewrite, e) {
+                    Ok(()) => out.simple("Background append only file rewriting started"),
+                    Err(x) => out.error(&x),
+                }
+            }
+            "lastsave" => out.int(sh.persist.lastsave.load(Ordering::Relaxed) as i64),
             "function" => {
                 if a.len() >= 2 && a[1].eq_ignore_ascii_case(b"flush") {
                     out.ok();
@@ -1009,6 +1059,22 @@ impl Session {
                                 | "volatile-ttl"
                         ),
                         "appendfsync" => matches!(v.as_str(), "always" | "everysec" | "no"),
+                        "appendonly" => {
+                            let now = if sh.persist.writer.appendonly() {
+                                "yes"
+                            } else {
+                                "no"
+                            };
+                            if v != now {
+                                out.error("ERR CONFIG SET failed - appendonly is set at start (restart with --appendonly)");
+                                return;
+                            }
+                            true
+                        }
+                        "auto-aof-rewrite-percentage" | "auto-aof-rewrite-min-size" => v
+                            .trim_end_matches(['k', 'm', 'g', 'b', 'K', 'M', 'G', 'B'])
+                            .parse::<u64>()
+                            .is_ok(),
                         "requirepass"
                         | "notify-keyspace-events"
                         | "save"
@@ -1032,6 +1098,22 @@ impl Session {
                     updates.push((k, v));
                 }
                 for (k, v) in updates {
+                    let st = sh.persist.writer.state();
+                    match k.as_str() {
+                        "appendfsync" => {
+                            if let Ok(f) = v.parse() {
+                                st.set_fsync(f);
+                            }
+                        }
+                        "auto-aof-rewrite-percentage" => {
+                            st.rewrite_percentage
+                                .store(v.parse().unwrap_or(100), Ordering::Relaxed);
+                        }
+                        "auto-aof-rewrite-min-size" => {
+                            st.rewrite_min_size.store(parse_size(&v), Ordering::Relaxed);
+                        }
+                        _ => {}
+                    }
                     cfg.insert(k, v);
                 }
                 out.ok();
@@ -1138,6 +1220,19 @@ fn writes(args: &[Bytes]) -> bool {
     args.first()
         .and_then(|n| command_id(n))
         .is_some_and(|id| COMMANDS[id].flags.has(Flags::WRITE) || COMMANDS[id].name == "exec")
+}
+
+/// A size with an optional k/m/g(b) suffix, as Redis's configuration takes it.
+fn parse_size(v: &str) -> u64 {
+    let l = v.to_ascii_lowercase();
+    let t = l.trim_end_matches('b');
+    let (num, mul) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1024),
+        Some('m') => (&t[..t.len() - 1], 1024 * 1024),
+        Some('g') => (&t[..t.len() - 1], 1024 * 1024 * 1024),
+        _ => (t, 1),
+    };
+    num.parse::<u64>().unwrap_or(0).saturating_mul(mul)
 }
 
 fn valid_name(n: &[u8]) -> bool {

@@ -107,23 +107,19 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 e.log().bytes(),
             );
         }
-        "persistence" => {
-            let _ = write!(
-                s,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:{}\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n",
-                u8::from(sh.cfg.appendonly)
-            );
-        }
+        "persistence" => persistence(sh, e, s),
         "stats" => {
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\n",
                 sh.connections.load(Ordering::Relaxed),
                 sh.commands.load(Ordering::Relaxed),
                 sh.rejected_conns.load(Ordering::Relaxed),
                 e.stats.expired_keys,
                 e.stats.keyspace_hits,
                 e.stats.keyspace_misses,
+                sh.persist.latest_fork_usec.load(Ordering::Relaxed),
+                sh.persist.forks.load(Ordering::Relaxed),
             );
         }
         "replication" => {
@@ -228,4 +224,59 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         }
         _ => {}
     }
+}
+
+/// The `persistence` section, with Redis's field names where they apply.
+fn persistence(sh: &Shared, e: &Engine, s: &mut String) {
+    use crate::persist::BgKind;
+    let p = &sh.persist;
+    let st = p.writer.state();
+    let running = p.running();
+    let secs = |k: BgKind| {
+        running
+            .filter(|(kind, _)| *kind == k)
+            .map_or(-1, |(_, t)| t.elapsed().as_secs() as i64)
+    };
+    let status = |ok: bool| if ok { "ok" } else { "err" };
+    let ops = e.stats.local_ops + e.stats.remote_ops;
+    let last = p.last_bg_secs.load(Ordering::Relaxed);
+    let _ = write!(
+        s,
+        "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
+        ops.saturating_sub(p.ops_at_save.load(Ordering::Relaxed)),
+        u8::from(running.is_some_and(|(k, _)| k == BgKind::Save)),
+        p.lastsave.load(Ordering::Relaxed),
+        status(p.last_bgsave_ok.load(Ordering::Relaxed)),
+        last,
+        secs(BgKind::Save),
+        p.saves.load(Ordering::Relaxed),
+        p.loaded.snapshot_keys,
+        u8::from(p.writer.appendonly()),
+        u8::from(running.is_some_and(|(k, _)| k == BgKind::Rewrite)),
+        u8::from(st.rewrite_wanted.load(Ordering::Relaxed) || p.scheduled.load(Ordering::Relaxed)),
+        last,
+        secs(BgKind::Rewrite),
+        status(p.last_rewrite_ok.load(Ordering::Relaxed)),
+        p.rewrites.load(Ordering::Relaxed),
+        status(st.write_ok.load(Ordering::Relaxed)),
+    );
+    if p.writer.appendonly() {
+        let _ = write!(
+            s,
+            "aof_current_size:{}\r\naof_base_size:{}\r\naof_pending_rewrite:{}\r\naof_buffer_length:{}\r\naof_pending_bio_fsync:0\r\naof_delayed_fsync:{}\r\naof_fsync:{}\r\n",
+            st.aof_size.load(Ordering::Relaxed),
+            st.base_size.load(Ordering::Relaxed),
+            u8::from(p.scheduled.load(Ordering::Relaxed)),
+            st.pending.load(Ordering::Relaxed),
+            st.delayed_fsync.load(Ordering::Relaxed),
+            st.fsync().as_str(),
+        );
+    }
+    let _ = write!(
+        s,
+        "concord_last_load_ms:{}\r\nconcord_last_load_groups:{}\r\nconcord_last_load_truncated_bytes:{}\r\n",
+        p.load_ms,
+        p.loaded.groups,
+        p.loaded.truncated.as_ref().map_or(0, |t| t.lost),
+    );
 }

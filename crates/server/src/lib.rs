@@ -4,6 +4,7 @@
 mod conn;
 mod info;
 pub mod mem;
+mod persist;
 mod pubsub;
 pub mod sync;
 
@@ -57,6 +58,11 @@ pub struct ServerConfig {
     pub backlog_bytes: usize,
     /// Whether replication batches are lz4-compressed.
     pub repl_compression: bool,
+    /// Rewrite the append-only file when it grew by this percentage since the last one
+    /// (0: never automatically).
+    pub auto_aof_rewrite_percentage: u64,
+    /// ... and is at least this many bytes.
+    pub auto_aof_rewrite_min_size: u64,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +82,8 @@ impl Default for ServerConfig {
             peer_password: None,
             backlog_bytes: 128 * 1024 * 1024,
             repl_compression: true,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
         }
     }
 }
@@ -124,6 +132,8 @@ pub(crate) struct Shared {
     pub pause_epoch: AtomicU64,
     /// Whether this instance caught up with its peers after starting (writes wait).
     pub caught_up: AtomicBool,
+    /// Append-only file and snapshots.
+    pub persist: Arc<persist::Persist>,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -157,6 +167,14 @@ fn initial_params(cfg: &ServerConfig, port: u16) -> BTreeMap<String, String> {
     set("tcp-keepalive", "300".into());
     set("hz", "10".into());
     set("save", String::new());
+    set(
+        "auto-aof-rewrite-percentage",
+        cfg.auto_aof_rewrite_percentage.to_string(),
+    );
+    set(
+        "auto-aof-rewrite-min-size",
+        cfg.auto_aof_rewrite_min_size.to_string(),
+    );
     set("proto-max-bulk-len", (512 * 1024 * 1024).to_string());
     set(
         "client-query-buffer-limit",
@@ -213,9 +231,11 @@ impl Server {
         }
         let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port)).await?;
         let port = listener.local_addr()?.port();
-        // Without persistence every start may have lost state: a fresh incarnation, so
-        // dots are never reused.
-        let incarnation = next_incarnation(&cfg.dir);
+        let fsync: concord_storage::Fsync =
+            cfg.appendfsync.parse().map_err(std::io::Error::other)?;
+        // A start that may have lost state takes a fresh incarnation, so dots are never
+        // reused; only a clean stop with the append-only file on keeps it.
+        let incarnation = persist::incarnation(&cfg.dir, cfg.appendonly, wall_ms() / 1000);
         let cfg_has_no_peers = cfg.peers.is_empty();
         let mut engine = Engine::new(EngineConfig {
             origin: Origin::new(cfg.replica_id, incarnation),
@@ -223,6 +243,19 @@ impl Server {
             backlog_bytes: cfg.backlog_bytes,
         });
         engine.set_peers(cfg.peers.len());
+        engine.set_time(wall_ms());
+        let persist = persist::Persist::open(
+            &cfg.dir,
+            persist::Settings {
+                appendonly: cfg.appendonly,
+                fsync,
+                replica: cfg.replica_id,
+                rewrite_percentage: cfg.auto_aof_rewrite_percentage,
+                rewrite_min_size: cfg.auto_aof_rewrite_min_size,
+            },
+            &mut engine,
+        )
+        .map_err(std::io::Error::other)?;
         let repl = Replication::new(concord_replication::Config::new(
             cfg.replica_id,
             members,
@@ -250,6 +283,7 @@ impl Server {
             paused: AtomicBool::new(false),
             pause_epoch: AtomicU64::new(0),
             caught_up: AtomicBool::new(cfg_has_no_peers),
+            persist: Arc::new(persist),
         });
         Ok(Server { listener, shared })
     }
@@ -262,7 +296,10 @@ impl Server {
     /// Serves until `shutdown` completes.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) {
         let shared = Arc::clone(&self.shared);
-        let mut tasks = vec![tokio::spawn(active_expiry(Arc::clone(&shared)))];
+        let mut tasks = vec![
+            tokio::spawn(active_expiry(Arc::clone(&shared))),
+            tokio::spawn(persistence(Arc::clone(&shared))),
+        ];
         if !shared.cfg.peers.is_empty() {
             tasks.push(tokio::spawn(sync::upkeep(Arc::clone(&shared))));
             for p in shared.cfg.peers.clone() {
@@ -296,39 +333,57 @@ impl Server {
         for t in tasks {
             t.abort();
         }
+        shutdown_files(&shared);
     }
 }
 
-/// The file that remembers the last incarnation of the instance using a directory.
-const INCARNATION_FILE: &str = "concord-incarnation";
-
-/// A fresh incarnation: larger than any this directory recorded and than the clock's
-/// seconds (so a lost directory does not bring old numbers back), recorded durably.
-fn next_incarnation(dir: &std::path::Path) -> u32 {
-    let path = dir.join(INCARNATION_FILE);
-    let stored = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|s| s.trim().parse::<u32>().ok())
-        .unwrap_or(0);
-    let secs = u32::try_from(wall_ms() / 1000).unwrap_or(u32::MAX - 1);
-    let next = stored.saturating_add(1).max(secs);
-    let tmp = dir.join(format!("{INCARNATION_FILE}.tmp"));
-    let written = (|| -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::create_dir_all(dir)?;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(format!("{next}\n").as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if let Err(e) = written {
-        tracing::warn!(
-            "could not record the incarnation in {}: {e}; two restarts within one second could reuse it",
-            path.display()
-        );
+/// A clean stop: everything applied goes to disk, and the incarnation is marked clean
+/// so the next start may keep it (no op of this run can be missing from the files).
+fn shutdown_files(sh: &Shared) {
+    let p = &sh.persist;
+    let inc = {
+        let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
+        p.drain(&mut e);
+        e.origin().incarnation
+    };
+    match p.writer.stop() {
+        Ok(()) if p.writer.appendonly() => {
+            if let Err(e) = persist::record_incarnation(&sh.cfg.dir, inc, true) {
+                tracing::warn!("could not record the clean stop: {e}");
+            }
+        }
+        Ok(()) => {}
+        Err(e) => tracing::error!("the append-only file could not be synced at stop: {e}"),
     }
-    next
+}
+
+/// Hands stragglers to the append-only file writer and starts automatic rewrites.
+async fn persistence(sh: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        let p = &sh.persist;
+        let want = p.writer.state().rewrite_wanted.load(Ordering::Relaxed);
+        let scheduled = p.scheduled.load(Ordering::Relaxed);
+        let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
+        p.drain(&mut e);
+        if (want || scheduled) && p.running().is_none() {
+            let kind = if scheduled {
+                persist::BgKind::Save
+            } else {
+                persist::BgKind::Rewrite
+            };
+            p.scheduled.store(false, Ordering::Relaxed);
+            // Cleared by a successful install; a failure retries on a later tick.
+            p.writer
+                .state()
+                .rewrite_wanted
+                .store(false, Ordering::Relaxed);
+            if let Err(x) = p.start_background(kind, &mut e) {
+                tracing::warn!("automatic snapshot: {x}");
+            }
+        }
+    }
 }
 
 /// Waits (at most 10 s) until a starting instance has caught up with its peers, so a
@@ -369,6 +424,7 @@ async fn active_expiry(shared: Arc<Shared>) {
                     let before = e.log().appended();
                     let n = e.active_expire(20);
                     e.commit();
+                    shared.persist.drain(&mut e);
                     if e.log().appended() != before {
                         shared.log_notify.notify_waiters();
                     }

@@ -309,6 +309,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
                         applied += got.applied;
                         publishes.extend(got.publish);
                     }
+                    sh.persist.drain(&mut e);
                     applied
                 };
                 if applied > 0 {
@@ -351,5 +352,6 @@ pub(crate) async fn upkeep(sh: Arc<Shared>) {
         let now = wall_ms();
         e.set_time(now);
         lock(&sh.repl).tick(&mut e, now);
+        sh.persist.drain(&mut e);
     }
 }

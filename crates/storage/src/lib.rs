@@ -17,7 +17,7 @@ mod writer;
 mod tests;
 
 pub use check::{FileCheck, check};
-pub use dir::{Dir, File, MemDir, RealDir};
+pub use dir::{Dir, File, MemDir, RealDir, replace};
 pub use frame::{End, FORMAT_VERSION, HeaderError};
 pub use manifest::{MANIFEST, Manifest, aof_name, snapshot_name};
 pub use recover::{Progress, RecoverError, Recovery, Truncated, read_manifest, recover};

@@ -98,6 +98,10 @@ pub struct WriterState {
     /// Syncs that took longer than two seconds.
     pub delayed_fsync: AtomicU64,
     fsync: AtomicU8,
+    /// Rewrite when the files after the snapshot grew by this percentage (0: never).
+    pub rewrite_percentage: AtomicU64,
+    /// ... and are at least this large.
+    pub rewrite_min_size: AtomicU64,
     /// The last write error.
     pub last_error: Mutex<Option<String>>,
 }
@@ -160,6 +164,12 @@ impl Writer {
             ..WriterState::default()
         });
         state.set_fsync(cfg.fsync);
+        state
+            .rewrite_percentage
+            .store(cfg.rewrite_percentage, Ordering::Relaxed);
+        state
+            .rewrite_min_size
+            .store(cfg.rewrite_min_size, Ordering::Relaxed);
         let mut generation = manifest.generation();
         let mut file = None;
         let mut sizes: Vec<u64> = aof_bytes.to_vec();
@@ -518,13 +528,14 @@ impl Worker {
     }
 
     fn check_rewrite(&self) {
-        if !self.cfg.appendonly || self.cfg.rewrite_percentage == 0 {
+        let pct = self.state.rewrite_percentage.load(Ordering::Relaxed);
+        if !self.cfg.appendonly || pct == 0 {
             return;
         }
         let size = self.state.aof_size.load(Ordering::Relaxed);
         let base = self.state.base_size.load(Ordering::Relaxed);
-        if size >= self.cfg.rewrite_min_size
-            && size.saturating_mul(100) >= base.saturating_mul(100 + self.cfg.rewrite_percentage)
+        if size >= self.state.rewrite_min_size.load(Ordering::Relaxed)
+            && size.saturating_mul(100) >= base.saturating_mul(100 + pct)
         {
             self.state.rewrite_wanted.store(true, Ordering::Relaxed);
         }
