@@ -188,6 +188,13 @@ impl Engine {
         self.wall.max(self.clock.last().millis())
     }
 
+    /// Sets this instance's origin before it issues any op (after recovery decided the
+    /// incarnation).
+    pub fn set_origin(&mut self, origin: Origin) {
+        debug_assert!(self.pending.is_empty(), "origin changed inside a command");
+        self.origin = origin;
+    }
+
     /// This instance's origin.
     pub fn origin(&self) -> Origin {
         self.origin

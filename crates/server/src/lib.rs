@@ -233,12 +233,10 @@ impl Server {
         let port = listener.local_addr()?.port();
         let fsync: concord_storage::Fsync =
             cfg.appendfsync.parse().map_err(std::io::Error::other)?;
-        // A start that may have lost state takes a fresh incarnation, so dots are never
-        // reused; only a clean stop with the append-only file on keeps it.
-        let incarnation = persist::incarnation(&cfg.dir, cfg.appendonly, wall_ms() / 1000);
         let cfg_has_no_peers = cfg.peers.is_empty();
+        // The incarnation is decided after recovery, before any op is issued.
         let mut engine = Engine::new(EngineConfig {
-            origin: Origin::new(cfg.replica_id, incarnation),
+            origin: Origin::new(cfg.replica_id, 0),
             hlc_floor: Hlc::new(wall_ms(), 0),
             backlog_bytes: cfg.backlog_bytes,
         });
@@ -256,6 +254,12 @@ impl Server {
             &mut engine,
         )
         .map_err(std::io::Error::other)?;
+        // A start that may have lost state takes a fresh incarnation, so dots are never
+        // reused; only a clean stop with the append-only file on, and files read whole,
+        // keeps it.
+        let whole = persist.loaded.truncated.is_none();
+        let incarnation = persist::incarnation(&cfg.dir, cfg.appendonly && whole, wall_ms() / 1000);
+        engine.set_origin(Origin::new(cfg.replica_id, incarnation));
         let repl = Replication::new(concord_replication::Config::new(
             cfg.replica_id,
             members,

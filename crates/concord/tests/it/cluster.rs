@@ -78,14 +78,14 @@ impl Proxy {
     }
 
     /// Drops every connection through it and refuses new ones.
-    fn cut(&self) {
+    pub fn cut(&self) {
         self.cut.store(true, Ordering::Release);
         for c in self.conns.lock().expect("lock").drain(..) {
             let _ = c.shutdown(Shutdown::Both);
         }
     }
 
-    fn heal(&self) {
+    pub fn heal(&self) {
         self.cut.store(false, Ordering::Release);
     }
 }
@@ -98,8 +98,8 @@ impl Drop for Proxy {
 }
 
 /// `n` instances of one database; instance i reaches instance j through `proxy[i][j]`.
-struct Cluster {
-    ports: Vec<u16>,
+pub struct Cluster {
+    pub ports: Vec<u16>,
     procs: Vec<Option<Proc>>,
     proxies: Vec<Vec<Option<Proxy>>>,
     extra: Vec<String>,
@@ -107,7 +107,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(n: usize, extra: &[&str]) -> Cluster {
+    pub fn start(n: usize, extra: &[&str]) -> Cluster {
         'attempt: for _ in 0..5 {
             let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
             let proxies = (0..n)
@@ -135,7 +135,7 @@ impl Cluster {
         panic!("could not start a cluster");
     }
 
-    fn args(&self, i: usize) -> Vec<String> {
+    pub fn args(&self, i: usize) -> Vec<String> {
         let mut a = vec![
             "--replica-id".to_string(),
             (i + 1).to_string(),
@@ -152,8 +152,8 @@ impl Cluster {
         a
     }
 
-    fn spawn(&mut self, i: usize) -> bool {
-        let dir = self._dir.0.join(format!("n{i}"));
+    pub fn spawn(&mut self, i: usize) -> bool {
+        let dir = self.dir(i);
         std::fs::create_dir_all(&dir).expect("dir");
         let args = self.args(i);
         match concord_on(self.ports[i], &dir, &args) {
@@ -165,11 +165,37 @@ impl Cluster {
         }
     }
 
-    fn kill(&mut self, i: usize) {
+    pub fn kill(&mut self, i: usize) {
         self.procs[i] = None;
     }
 
-    fn restart(&mut self, i: usize) {
+    /// Stops instance `i` cleanly (SIGTERM).
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut p) = self.procs[i].take() {
+            p.stop();
+        }
+    }
+
+    /// The data directory of instance `i`.
+    pub fn dir(&self, i: usize) -> std::path::PathBuf {
+        self._dir.0.join(format!("n{i}"))
+    }
+
+    /// Cuts every link of instance `i`.
+    pub fn isolate(&self, i: usize) {
+        for j in (0..self.ports.len()).filter(|&j| j != i) {
+            self.cut(i, j);
+        }
+    }
+
+    /// Restores every link of instance `i`.
+    pub fn rejoin(&self, i: usize) {
+        for j in (0..self.ports.len()).filter(|&j| j != i) {
+            self.heal(i, j);
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
         for _ in 0..50 {
             if self.spawn(i) {
                 return;
@@ -179,22 +205,22 @@ impl Cluster {
         panic!("could not restart instance {}", i + 1);
     }
 
-    fn conn(&self, i: usize) -> Conn {
+    pub fn conn(&self, i: usize) -> Conn {
         Conn::open(self.ports[i])
     }
 
     /// Cuts the links between `a` and `b`, both ways.
-    fn cut(&self, a: usize, b: usize) {
+    pub fn cut(&self, a: usize, b: usize) {
         self.proxies[a][b].as_ref().expect("proxy").cut();
         self.proxies[b][a].as_ref().expect("proxy").cut();
     }
 
-    fn heal(&self, a: usize, b: usize) {
+    pub fn heal(&self, a: usize, b: usize) {
         self.proxies[a][b].as_ref().expect("proxy").heal();
         self.proxies[b][a].as_ref().expect("proxy").heal();
     }
 
-    fn info(&self, i: usize) -> String {
+    pub fn info(&self, i: usize) -> String {
         match self.conn(i).cmd(&["INFO", "crdt"]) {
             Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
             Reply::Other(_, _, s) => s,
@@ -202,7 +228,7 @@ impl Cluster {
         }
     }
 
-    fn field(&self, i: usize, name: &str) -> String {
+    pub fn field(&self, i: usize, name: &str) -> String {
         let info = self.info(i);
         info.lines()
             .find_map(|l| l.strip_prefix(&format!("{name}:")))
@@ -211,7 +237,7 @@ impl Cluster {
     }
 
     /// Waits until every instance's every link is up.
-    fn wait_linked(&self) {
+    pub fn wait_linked(&self) {
         let n = self.ports.len();
         for i in 0..n {
             wait_for(20, "links up", || {
@@ -222,7 +248,7 @@ impl Cluster {
     }
 
     /// Waits until all instances have applied the same ops and show the same data.
-    fn converged(&self, secs: u64) -> String {
+    pub fn converged(&self, secs: u64) -> String {
         let n = self.ports.len();
         let mut last = String::new();
         wait_for(secs, "convergence", || {
@@ -234,7 +260,7 @@ impl Cluster {
         last
     }
 
-    fn pause_all(&self) {
+    pub fn pause_all(&self) {
         for i in 0..self.ports.len() {
             assert_eq!(
                 self.conn(i).cmd(&["CRDT.SYNC", "PAUSE"]),
@@ -243,7 +269,7 @@ impl Cluster {
         }
     }
 
-    fn resume_all(&self) {
+    pub fn resume_all(&self) {
         for i in 0..self.ports.len() {
             assert_eq!(
                 self.conn(i).cmd(&["CRDT.SYNC", "RESUME"]),

@@ -7,4 +7,5 @@ mod support;
 
 mod cluster;
 mod differential;
+mod persist;
 mod server;
