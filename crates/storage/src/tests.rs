@@ -377,3 +377,118 @@ fn garbage_files_never_panic() {
         )
         .unwrap();
 }
+
+/// A directory whose file writes fail while `fail` is set (a full disk).
+#[derive(Clone)]
+struct FullDisk {
+    inner: MemDir,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct FullFile {
+    inner: Box<dyn File>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl File for FullFile {
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            // Half of it lands before the error, as a real short write would.
+            let _ = self.inner.write_all(&buf[..buf.len() / 2]);
+            return Err(std::io::Error::other("No space left on device"));
+        }
+        self.inner.write_all(buf)
+    }
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.inner.sync()
+    }
+}
+
+impl Dir for FullDisk {
+    fn open(&self, name: &str) -> std::io::Result<Option<Box<dyn std::io::Read + Send>>> {
+        self.inner.open(name)
+    }
+    fn create(&self, name: &str) -> std::io::Result<Box<dyn File>> {
+        Ok(Box::new(FullFile {
+            inner: self.inner.create(name)?,
+            fail: self.fail.clone(),
+        }))
+    }
+    fn append(&self, name: &str) -> std::io::Result<Box<dyn File>> {
+        Ok(Box::new(FullFile {
+            inner: self.inner.append(name)?,
+            fail: self.fail.clone(),
+        }))
+    }
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        self.inner.rename(from, to)
+    }
+    fn remove(&self, name: &str) -> std::io::Result<()> {
+        self.inner.remove(name)
+    }
+    fn truncate(&self, name: &str, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(name, len)
+    }
+    fn sync_dir(&self) -> std::io::Result<()> {
+        self.inner.sync_dir()
+    }
+    fn size(&self, name: &str) -> std::io::Result<Option<u64>> {
+        self.inner.size(name)
+    }
+    fn list(&self) -> std::io::Result<Vec<String>> {
+        self.inner.list()
+    }
+    fn describe(&self, name: &str) -> String {
+        self.inner.describe(name)
+    }
+}
+
+#[test]
+fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mem = MemDir::new();
+    let disk = FullDisk {
+        inner: mem.clone(),
+        fail: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let w = Writer::start(
+        Arc::new(disk.clone()),
+        WriterConfig {
+            appendonly: true,
+            fsync: Fsync::Always,
+            replica: REPLICA,
+            rewrite_percentage: 0,
+            rewrite_min_size: 0,
+        },
+        Manifest::default(),
+        &[],
+        Box::new(|_| {}),
+    )
+    .unwrap();
+    let mut e = engine();
+    workload(&mut e, &w, 0..10);
+    w.flush().unwrap();
+    disk.fail.store(true, SeqCst);
+    let digests = workload(&mut e, &w, 10..20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while w.state().write_ok.load(SeqCst) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the error was never reported"
+        );
+        std::thread::yield_now();
+    }
+    assert!(
+        w.state().durable() < w.state().submitted(),
+        "nothing is durable meanwhile"
+    );
+    // A crash now leaves the good prefix, never the half-written batch.
+    let (_, rec) = recovered(&mem.crash(|_, _| 0)).unwrap();
+    assert!(rec.truncated.is_none());
+    // Space again: the retry writes everything, in order.
+    disk.fail.store(false, SeqCst);
+    w.flush().unwrap();
+    assert!(w.state().write_ok.load(SeqCst));
+    let (mut got, _) = recovered(&mem.crash(|_, _| 0)).unwrap();
+    assert_eq!(got.digest(), *digests.last().unwrap());
+}
