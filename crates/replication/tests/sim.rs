@@ -1,16 +1,22 @@
 //! Deterministic simulation: several instances running the real engine and replication
 //! logic in one process, over a simulated network that delays, reorders and duplicates
 //! messages, cuts links in any shape (one link, asymmetric, partitions), and crashes and
-//! restarts instances (which rejoin empty). After healing: equal digests everywhere and
+//! restarts instances (half the seeds restart empty, the others from their append-only
+//! files and snapshots, with a random part of the last file's tail lost, as an OS crash
+//! under `everysec` can). After healing: equal digests everywhere and
 //! oracle checks computed independently from the ops that were acknowledged.
 //!
-//! `CONCORD_SIM_SEEDS=n` runs n seeds (default 40); `CONCORD_SEED=s` replays one.
+//! `CONCORD_SIM_SEEDS=n` runs n seeds (default 40); `CONCORD_SEED=s` replays one;
+//! `CONCORD_SIM_TRACE=1` prints what happened (cuts, crashes, recoveries).
 
 use bytes::Bytes;
 use concord_crdt::{Dot, Hlc, OpKind, Origin, VersionVector};
 use concord_engine::{Engine, EngineConfig};
 use concord_replication::{Config, Msg, Replication, Serve};
 use concord_resp::Out;
+use concord_storage::{
+    Fsync, MemDir, Recovery, Writer, WriterConfig, read_manifest, recover, snapshot, snapshot_name,
+};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -43,9 +49,16 @@ struct Rec {
     may_lose: bool,
 }
 
+/// A node's files, when the seed runs with persistence.
+struct Disk {
+    dir: MemDir,
+    w: Writer,
+}
+
 struct Node {
     id: u16,
     e: Engine,
+    disk: Option<Disk>,
     r: Replication,
     alive: bool,
     incarnation: u32,
@@ -80,6 +93,27 @@ struct Sim {
     members: BTreeSet<u16>,
     trace: Vec<String>,
     crashes: usize,
+    /// Whether nodes keep files (append-only file + snapshots) across crashes.
+    persist: bool,
+    /// Every dot ever issued, to catch reuse.
+    issued: BTreeSet<Dot>,
+}
+
+fn writer(dir: &MemDir, id: u16, rec: &Recovery) -> Writer {
+    Writer::start(
+        Arc::new(dir.clone()),
+        WriterConfig {
+            appendonly: true,
+            fsync: Fsync::No,
+            replica: id,
+            rewrite_percentage: 0,
+            rewrite_min_size: 0,
+        },
+        rec.manifest.clone(),
+        &rec.aof_bytes,
+        Box::new(|_| {}),
+    )
+    .expect("writer")
 }
 
 fn new_node(
@@ -103,6 +137,7 @@ fn new_node(
     Node {
         id,
         e,
+        disk: None,
         r: Replication::new(cfg),
         alive: true,
         incarnation,
@@ -143,6 +178,43 @@ impl Sim {
             members,
             trace: Vec::new(),
             crashes: 0,
+            persist: false,
+            issued: BTreeSet::new(),
+        }
+    }
+
+    /// Gives every node files.
+    fn with_persistence(mut self) -> Sim {
+        self.persist = true;
+        for n in &mut self.nodes {
+            let dir = MemDir::new();
+            let rec = recover(&dir, n.id, &mut n.e, &mut |_| {}).expect("empty recovery");
+            n.e.enable_journal();
+            n.disk = Some(Disk {
+                w: writer(&dir, n.id, &rec),
+                dir,
+            });
+        }
+        self
+    }
+
+    /// Hands what nodes applied to their files; now and then takes a snapshot.
+    fn journal(&mut self) {
+        let snapshot = self.rng.chance(1);
+        for n in &mut self.nodes {
+            let (true, Some(d)) = (n.alive, &n.disk) else {
+                continue;
+            };
+            let j = n.e.take_journal();
+            if !j.is_empty() {
+                d.w.submit(j);
+            }
+            if snapshot {
+                let generation = d.w.rotate();
+                let tmp = format!("{}.tmp", snapshot_name(generation));
+                let size = snapshot::write_engine(&d.dir, &tmp, n.id, &n.e).expect("snapshot");
+                d.w.install(generation, &tmp, size).expect("install");
+            }
         }
     }
 
@@ -229,6 +301,11 @@ impl Sim {
                     node.e.origin(),
                     "only local ops appear here"
                 );
+                assert!(
+                    self.issued.insert(op.dot()),
+                    "dot {:?} issued twice",
+                    op.dot()
+                );
                 self.recs.push(Rec {
                     dot: op.dot(),
                     ts: op.stamp.ts,
@@ -313,7 +390,23 @@ impl Sim {
     fn crash(&mut self, i: usize) {
         self.trace
             .push(format!("t={} crash node {}", self.now, i + 1));
+        self.journal();
         self.nodes[i].alive = false;
+        if let Some(d) = self.nodes[i].disk.take() {
+            // Everything submitted reaches the (simulated) page cache; the crash keeps a
+            // random prefix of the last file's unsynced tail, cut anywhere.
+            d.w.flush().expect("flush");
+            let m = read_manifest(&d.dir).expect("manifest").expect("some");
+            let last = m.aofs.last().expect("an aof").clone();
+            let mut bytes = d.dir.bytes(&last).expect("aof bytes");
+            let lose = self.rng.below(600) as usize;
+            let keep = bytes.len().saturating_sub(lose).max(16);
+            bytes.truncate(keep);
+            let img = d.dir.crash(|_, _| 0);
+            img.set_bytes(&last, bytes);
+            self.trace.push(format!("  lost {lose} bytes of {last}"));
+            self.nodes[i].disk = Some(Disk { dir: img, w: d.w });
+        }
         self.crashes += 1;
         let n = self.nodes.len();
         for j in 0..n {
@@ -340,7 +433,7 @@ impl Sim {
         self.trace
             .push(format!("t={} restart node {}", self.now, i + 1));
         let old = &self.nodes[i];
-        let node = new_node(
+        let mut node = new_node(
             old.id,
             old.incarnation + 1,
             &self.members,
@@ -348,6 +441,23 @@ impl Sim {
             old.skew,
             self.now,
         );
+        if let Some(d) = self.nodes[i].disk.take() {
+            drop(d.w);
+            node.e.set_time(self.wall(i));
+            let rec = recover(&d.dir, node.id, &mut node.e, &mut |_| {})
+                .unwrap_or_else(|e| panic!("recovery of node {}: {e}", i + 1));
+            self.trace.push(format!(
+                "  recovered {} keys + {} groups, vv {}",
+                rec.snapshot_keys,
+                rec.groups,
+                node.e.vv()
+            ));
+            node.e.enable_journal();
+            node.disk = Some(Disk {
+                w: writer(&d.dir, node.id, &rec),
+                dir: d.dir,
+            });
+        }
         self.nodes[i] = node;
     }
 
@@ -598,6 +708,9 @@ impl Sim {
                 }
             }
             self.network();
+            if self.persist {
+                self.journal();
+            }
         }
         // Heal: everything up, no cuts, no more writes; run until quiet.
         self.cut.clear();
@@ -828,10 +941,19 @@ fn check(sim: &mut Sim, seed: u64) {
 fn run_seed(seed: u64) {
     let n = 3 + (seed % 3) as usize;
     let mut sim = Sim::new(seed, n);
+    // Half the seeds keep files across crashes; the others restart empty.
+    if seed.is_multiple_of(2) {
+        sim = sim.with_persistence();
+    }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         sim.run(3000);
         check(&mut sim, seed);
     }));
+    if std::env::var("CONCORD_SIM_TRACE").is_ok() {
+        for t in &sim.trace {
+            eprintln!("  {t}");
+        }
+    }
     if let Err(p) = result {
         eprintln!("simulation failed: replay with CONCORD_SEED={seed}");
         for t in sim.trace.iter().rev().take(20).rev() {
