@@ -543,6 +543,16 @@ impl Engine {
         }
     }
 
+    /// Whether changes wait to be taken.
+    pub fn journal_pending(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| !j.is_empty())
+    }
+
+    /// Like [`Engine::take_journal`], keeping the buffer for the next changes.
+    pub fn drain_journal(&mut self) -> impl Iterator<Item = Journal> + '_ {
+        self.journal.iter_mut().flat_map(|j| j.drain(..))
+    }
+
     fn merge_states(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
         let mut staged: HashSet<Blob> = HashSet::with_capacity(states.len());
         let dots: Vec<Dot> = theirs

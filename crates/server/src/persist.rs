@@ -175,18 +175,21 @@ impl Persist {
     /// Hands what the engine applied since the last call to the writer (call with the
     /// engine locked). Returns the batch's sequence number, 0 when there was nothing.
     pub fn drain(&self, e: &mut Engine) -> u64 {
-        let j = e.take_journal();
-        if j.is_empty() {
+        if !e.journal_pending() {
             return 0;
         }
-        if j.iter().any(|x| matches!(x, Journal::Merge { .. })) {
+        let mut merged = false;
+        let seq = self.writer.submit(e.drain_journal().inspect(|x| {
+            merged |= matches!(x, Journal::Merge { .. });
+        }));
+        if merged {
             // A full sync wrote the whole state into the file: fold it into a snapshot.
             self.writer
                 .state()
                 .rewrite_wanted
                 .store(true, Ordering::Relaxed);
         }
-        self.writer.submit(j)
+        seq
     }
 
     /// Whether a write must wait for its batch to be on disk before it is acknowledged.

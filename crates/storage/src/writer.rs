@@ -10,8 +10,8 @@ use concord_engine::Journal;
 use std::io;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// When appended bytes are synced to disk.
@@ -89,7 +89,7 @@ pub struct WriterState {
     pub aof_size: AtomicU64,
     /// Size of the append-only files (or the snapshot) when the last rewrite finished.
     pub base_size: AtomicU64,
-    /// Batches submitted but not yet written.
+    /// Bytes submitted but not yet taken by the writer thread.
     pub pending: AtomicU64,
     /// Whether the last write or sync succeeded.
     pub write_ok: AtomicBool,
@@ -126,7 +126,6 @@ impl WriterState {
 }
 
 enum Cmd {
-    Entries(Vec<Journal>, u64),
     Rotate(u64),
     Install {
         generation: u64,
@@ -138,9 +137,35 @@ enum Cmd {
     Stop(mpsc::Sender<io::Result<()>>),
 }
 
+/// What the engine side hands over: encoded records, and commands, each command carrying
+/// the records that came before it (so order holds across rotations).
+#[derive(Default)]
+struct Queue {
+    /// Records after the last command.
+    bytes: Vec<u8>,
+    /// The batch sequence number of the last records appended.
+    seq: u64,
+    cmds: Vec<(Vec<u8>, u64, Cmd)>,
+    /// The writer thread waits for work (a submit must wake it).
+    idle: bool,
+    /// The writer thread is gone.
+    gone: bool,
+}
+
+struct Shared {
+    q: Mutex<Queue>,
+    cv: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.q.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The handle to the writer thread.
 pub struct Writer {
-    tx: mpsc::Sender<Cmd>,
+    shared: Arc<Shared>,
     state: Arc<WriterState>,
     appendonly: bool,
 }
@@ -204,7 +229,10 @@ impl Writer {
             None => 0,
         };
         state.base_size.store(base, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            q: Mutex::new(Queue::default()),
+            cv: Condvar::new(),
+        });
         let mut w = Worker {
             dir,
             cfg: cfg.clone(),
@@ -212,17 +240,25 @@ impl Writer {
             file,
             sizes,
             buf: Vec::with_capacity(1 << 16),
+            spare: Vec::with_capacity(1 << 16),
             last_seq: 0,
             last_sync: Instant::now(),
             unsynced: false,
             state: Arc::clone(&state),
             on_durable,
         };
+        let sh = Arc::clone(&shared);
         std::thread::Builder::new()
             .name("concord-aof".into())
-            .spawn(move || w.run(rx))?;
+            .spawn(move || {
+                w.run(&sh);
+                let mut q = sh.lock();
+                q.gone = true;
+                // Whoever still waits for a reply gets an error from the dropped sender.
+                q.cmds.clear();
+            })?;
         Ok(Writer {
-            tx,
+            shared,
             state,
             appendonly: cfg.appendonly,
         })
@@ -239,50 +275,82 @@ impl Writer {
     }
 
     /// Hands over changes in apply order (call with the engine locked, so batches keep
-    /// that order). Returns the batch's sequence number.
-    pub fn submit(&self, entries: Vec<Journal>) -> u64 {
+    /// that order): they are encoded here and written by the writer thread. Returns the
+    /// batch's sequence number.
+    pub fn submit(&self, entries: impl IntoIterator<Item = Journal>) -> u64 {
         let seq = self.state.submitted.fetch_add(1, Ordering::AcqRel) + 1;
-        self.state.pending.fetch_add(1, Ordering::Relaxed);
-        let _ = self.tx.send(Cmd::Entries(entries, seq));
+        let mut q = self.shared.lock();
+        if self.appendonly {
+            let before = q.bytes.len();
+            for e in entries {
+                encode(&mut q.bytes, std::slice::from_ref(&e));
+            }
+            let added = (q.bytes.len() - before) as u64;
+            self.state.pending.fetch_add(added, Ordering::Relaxed);
+        }
+        q.seq = seq;
+        if q.idle {
+            q.idle = false;
+            self.shared.cv.notify_one();
+        }
         seq
+    }
+
+    fn command(&self, c: Cmd) {
+        let mut q = self.shared.lock();
+        if q.gone {
+            return;
+        }
+        let bytes = std::mem::take(&mut q.bytes);
+        let seq = q.seq;
+        q.cmds.push((bytes, seq, c));
+        q.idle = false;
+        self.shared.cv.notify_one();
+    }
+
+    fn ask(&self, c: impl FnOnce(mpsc::Sender<io::Result<()>>) -> Cmd) -> io::Result<()> {
+        let (done, rx) = mpsc::channel();
+        self.command(c(done));
+        rx.recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the writer stopped")))
     }
 
     /// Starts a new append-only file at this point of the apply order (call with the
     /// engine locked, right before taking the snapshot of generation it returns).
     pub fn rotate(&self) -> u64 {
         let generation = self.state.next_gen.fetch_add(1, Ordering::AcqRel) + 1;
-        let _ = self.tx.send(Cmd::Rotate(generation));
+        self.command(Cmd::Rotate(generation));
         generation
     }
 
-    /// Installs the snapshot written to `tmp` as generation `generation` and drops the files it
-    /// replaces. Waits until the manifest names it.
+    /// Installs the snapshot written to `tmp` as generation `generation` and drops the
+    /// files it replaces. Waits until the manifest names it.
     pub fn install(&self, generation: u64, tmp: &str, size: u64) -> io::Result<()> {
-        let (done, rx) = mpsc::channel();
-        let _ = self.tx.send(Cmd::Install {
+        self.ask(|done| Cmd::Install {
             generation,
             tmp: tmp.into(),
             size,
             done,
-        });
-        rx.recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the writer stopped")))
+        })
     }
 
     /// Writes and syncs everything submitted so far; waits for it.
     pub fn flush(&self) -> io::Result<()> {
-        let (done, rx) = mpsc::channel();
-        let _ = self.tx.send(Cmd::Flush(done));
-        rx.recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the writer stopped")))
+        self.ask(Cmd::Flush)
     }
 
     /// Flushes, syncs and stops the thread.
     pub fn stop(&self) -> io::Result<()> {
-        let (done, rx) = mpsc::channel();
-        let _ = self.tx.send(Cmd::Stop(done));
-        rx.recv()
-            .unwrap_or_else(|_| Err(io::Error::other("the writer stopped")))
+        self.ask(Cmd::Stop)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The thread ends once it wrote what it has (no sync: that is `stop`).
+        let mut q = self.shared.lock();
+        q.gone = true;
+        self.shared.cv.notify_one();
     }
 }
 
@@ -302,6 +370,8 @@ struct Worker {
     /// Sizes of the manifest's append-only files (the last one is being appended to).
     sizes: Vec<u64>,
     buf: Vec<u8>,
+    /// An empty buffer to swap with the queue's.
+    spare: Vec<u8>,
     last_seq: u64,
     last_sync: Instant,
     unsynced: bool,
@@ -310,44 +380,49 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(&mut self, rx: mpsc::Receiver<Cmd>) {
+    fn run(&mut self, sh: &Shared) {
         loop {
-            let fsync = self.state.fsync();
-            let wait = if !self.buf.is_empty() {
-                // A write failed: try again in a second.
-                Some(Duration::from_secs(1))
-            } else if self.unsynced && fsync == Fsync::EverySec {
-                Some(Duration::from_secs(1).saturating_sub(self.last_sync.elapsed()))
-            } else {
-                None
-            };
-            let first = match wait {
-                Some(d) => match rx.recv_timeout(d) {
-                    Ok(c) => Some(c),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                },
-                None => match rx.recv() {
-                    Ok(c) => Some(c),
-                    Err(_) => return,
-                },
-            };
-            let mut cmds: Vec<Cmd> = first.into_iter().collect();
-            while cmds.len() < 4096 {
-                match rx.try_recv() {
-                    Ok(c) => cmds.push(c),
-                    Err(_) => break,
-                }
-            }
-            for c in cmds {
-                match c {
-                    Cmd::Entries(es, seq) => {
-                        self.state.pending.fetch_sub(1, Ordering::Relaxed);
-                        if self.file.is_some() {
-                            encode(&mut self.buf, &es);
-                        }
-                        self.last_seq = seq;
+            let (cmds, stopping) = {
+                let mut q = sh.lock();
+                loop {
+                    if !q.cmds.is_empty() || !q.bytes.is_empty() || q.gone {
+                        break;
                     }
+                    let wait = if !self.buf.is_empty() {
+                        // A write failed: try again in a second.
+                        Some(Duration::from_secs(1))
+                    } else if self.unsynced && self.state.fsync() == Fsync::EverySec {
+                        Some(Duration::from_secs(1).saturating_sub(self.last_sync.elapsed()))
+                    } else {
+                        None
+                    };
+                    q.idle = true;
+                    match wait {
+                        // Time to sync (or retry).
+                        Some(d) if d.is_zero() => break,
+                        Some(d) => {
+                            let (g, t) =
+                                sh.cv.wait_timeout(q, d).unwrap_or_else(|p| p.into_inner());
+                            q = g;
+                            if t.timed_out() {
+                                break;
+                            }
+                        }
+                        None => q = sh.cv.wait(q).unwrap_or_else(|p| p.into_inner()),
+                    }
+                }
+                q.idle = false;
+                let cmds = std::mem::take(&mut q.cmds);
+                std::mem::swap(&mut q.bytes, &mut self.spare);
+                let seq = q.seq;
+                let stopping = q.gone && q.cmds.is_empty();
+                drop(q);
+                self.take_spare(seq);
+                (cmds, stopping)
+            };
+            for (before, seq, c) in cmds {
+                self.append(&before, seq);
+                match c {
                     Cmd::Rotate(generation) => {
                         let r = self.rotate(generation);
                         self.note(&r);
@@ -376,6 +451,9 @@ impl Worker {
             }
             let r = self.write_out();
             self.note(&r);
+            if stopping {
+                return;
+            }
             if r.is_err() {
                 continue;
             }
@@ -394,6 +472,33 @@ impl Worker {
             self.note(&r);
             self.check_rewrite();
         }
+    }
+
+    /// Moves the records taken from the queue (in `spare`) behind the buffered ones.
+    fn take_spare(&mut self, seq: u64) {
+        if self.spare.is_empty() {
+            self.last_seq = self.last_seq.max(seq);
+            return;
+        }
+        let n = self.spare.len() as u64;
+        self.state.pending.fetch_sub(n, Ordering::Relaxed);
+        if self.buf.is_empty() {
+            std::mem::swap(&mut self.buf, &mut self.spare);
+        } else {
+            self.buf.extend_from_slice(&self.spare);
+            self.spare.clear();
+        }
+        self.last_seq = self.last_seq.max(seq);
+    }
+
+    /// Appends records that came before a command.
+    fn append(&mut self, before: &[u8], seq: u64) {
+        if !before.is_empty() {
+            let n = before.len() as u64;
+            self.state.pending.fetch_sub(n, Ordering::Relaxed);
+            self.buf.extend_from_slice(before);
+        }
+        self.last_seq = self.last_seq.max(seq);
     }
 
     fn note(&self, r: &io::Result<()>) {
