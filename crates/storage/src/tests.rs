@@ -378,20 +378,27 @@ fn garbage_files_never_panic() {
         .unwrap();
 }
 
-/// A directory whose file writes fail while `fail` is set (a full disk).
-#[derive(Clone)]
+/// A directory whose file writes fail while `fail` is set (a full disk), and take
+/// `slow` milliseconds each (a slow disk).
+#[derive(Clone, Default)]
 struct FullDisk {
     inner: MemDir,
     fail: Arc<std::sync::atomic::AtomicBool>,
+    slow: Arc<std::sync::atomic::AtomicU64>,
 }
 
 struct FullFile {
     inner: Box<dyn File>,
     fail: Arc<std::sync::atomic::AtomicBool>,
+    slow: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl File for FullFile {
     fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let ms = self.slow.load(std::sync::atomic::Ordering::SeqCst);
+        if ms > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
             // Half of it lands before the error, as a real short write would.
             let _ = self.inner.write_all(&buf[..buf.len() / 2]);
@@ -412,12 +419,14 @@ impl Dir for FullDisk {
         Ok(Box::new(FullFile {
             inner: self.inner.create(name)?,
             fail: self.fail.clone(),
+            slow: self.slow.clone(),
         }))
     }
     fn append(&self, name: &str) -> std::io::Result<Box<dyn File>> {
         Ok(Box::new(FullFile {
             inner: self.inner.append(name)?,
             fail: self.fail.clone(),
+            slow: self.slow.clone(),
         }))
     }
     fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
@@ -449,7 +458,7 @@ fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
     let mem = MemDir::new();
     let disk = FullDisk {
         inner: mem.clone(),
-        fail: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        ..FullDisk::default()
     };
     let w = Writer::start(
         Arc::new(disk.clone()),
@@ -491,4 +500,59 @@ fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
     assert!(w.state().write_ok.load(SeqCst));
     let (mut got, _) = recovered(&mem.crash(|_, _| 0)).unwrap();
     assert_eq!(got.digest(), *digests.last().unwrap());
+}
+
+#[test]
+fn records_submitted_right_after_a_rotation_land_in_the_new_file_in_order() {
+    let mem = MemDir::new();
+    let disk = FullDisk {
+        inner: mem.clone(),
+        ..FullDisk::default()
+    };
+    let w = Writer::start(
+        Arc::new(disk.clone()),
+        WriterConfig {
+            appendonly: true,
+            fsync: Fsync::No,
+            replica: REPLICA,
+            rewrite_percentage: 0,
+            rewrite_min_size: 0,
+        },
+        Manifest::default(),
+        &[],
+        Box::new(|_| {}),
+    )
+    .unwrap();
+    let mut e = engine();
+    e.enable_journal();
+    // A slow disk keeps the writer thread busy, so a rotation and the records after it
+    // are taken together.
+    disk.slow.store(20, std::sync::atomic::Ordering::SeqCst);
+    for round in 0..10 {
+        workload(&mut e, &w, round * 20..round * 20 + 10);
+        // The state at the rotation point (nothing changes between these two steps).
+        let tmp = "snap.tmp";
+        let size = snapshot::write_engine(&mem, tmp, REPLICA, &e).unwrap();
+        let generation = w.rotate();
+        workload(&mut e, &w, round * 20 + 10..round * 20 + 20);
+        let named = format!("{}.tmp", snapshot_name(generation));
+        mem.rename(tmp, &named).unwrap();
+        if round % 3 != 0 {
+            // Once the writer took the rotation and the records after it together,
+            // install the snapshot: those records must be in the file it keeps.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while w.state().pending.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "writer never took the records"
+                );
+                std::thread::yield_now();
+            }
+            w.install(generation, &named, size).unwrap();
+        }
+    }
+    w.flush().unwrap();
+    let (mut got, _) = recovered(&mem.crash(|_, _| 0)).unwrap();
+    assert_eq!(got.digest(), e.digest());
+    assert_eq!(got.vv(), e.vv());
 }

@@ -382,7 +382,7 @@ struct Worker {
 impl Worker {
     fn run(&mut self, sh: &Shared) {
         loop {
-            let (cmds, stopping) = {
+            let (cmds, stopping, seq) = {
                 let mut q = sh.lock();
                 loop {
                     if !q.cmds.is_empty() || !q.bytes.is_empty() || q.gone {
@@ -416,9 +416,7 @@ impl Worker {
                 std::mem::swap(&mut q.bytes, &mut self.spare);
                 let seq = q.seq;
                 let stopping = q.gone && q.cmds.is_empty();
-                drop(q);
-                self.take_spare(seq);
-                (cmds, stopping)
+                (cmds, stopping, seq)
             };
             for (before, seq, c) in cmds {
                 self.append(&before, seq);
@@ -449,6 +447,8 @@ impl Worker {
                     }
                 }
             }
+            // The records that came after every command taken, in order behind them.
+            self.take_spare(seq);
             let r = self.write_out();
             self.note(&r);
             if stopping {

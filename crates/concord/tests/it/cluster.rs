@@ -202,7 +202,21 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("could not restart instance {}", i + 1);
+        let log = std::fs::read_to_string(self.dir(i).join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log
+            .lines()
+            .filter(|l| {
+                !l.trim_start()
+                    .starts_with(|c: char| c.is_ascii_digit() || c == 'a')
+            })
+            .rev()
+            .take(20)
+            .collect();
+        panic!(
+            "could not restart instance {}; its log ends with:\n{}",
+            i + 1,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
     }
 
     pub fn conn(&self, i: usize) -> Conn {

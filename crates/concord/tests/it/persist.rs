@@ -129,13 +129,22 @@ fn kill_under_load(c: &mut Cluster, n: u64, rewrite: bool, kill: bool) -> Acked 
 
 #[test]
 fn with_always_every_acknowledged_write_survives_kill_9() {
+    acknowledged_writes_survive_kill_9("always");
+}
+
+#[test]
+fn with_everysec_a_killed_process_loses_at_most_a_second_of_writes() {
+    acknowledged_writes_survive_kill_9("everysec");
+}
+
+fn acknowledged_writes_survive_kill_9(fsync: &str) {
     let mut c = Cluster::start(
         3,
         &[
             "--appendonly",
             "yes",
             "--appendfsync",
-            "always",
+            fsync,
             "--auto-aof-rewrite-min-size",
             "64kb",
         ],
@@ -143,7 +152,9 @@ fn with_always_every_acknowledged_write_survives_kill_9() {
     // Instance 1 alone keeps only what its own files hold: its peers cannot give
     // anything back on restart.
     c.isolate(0);
+    let started = Instant::now();
     let acked = kill_under_load(&mut c, 1500, true, true);
+    let rate = acked.done.len() as f64 / started.elapsed().as_secs_f64();
     c.restart(0);
     let mut k = c.conn(0);
     let missing: Vec<u64> = acked
@@ -152,14 +163,29 @@ fn with_always_every_acknowledged_write_survives_kill_9() {
         .copied()
         .filter(|&i| !present(&mut k, i))
         .collect();
-    assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
     let cnt = int(k.cmd(&["GET", "cnt"]));
-    // The write in flight at the kill may or may not have landed.
-    assert!(
-        cnt == acked.incrs as i64 || cnt == acked.incrs as i64 + 1,
-        "cnt {cnt}, acknowledged INCRs {}",
-        acked.incrs
-    );
+    if fsync == "always" {
+        assert!(missing.is_empty(), "acknowledged writes lost: {missing:?}");
+        // The write in flight at the kill may or may not have landed.
+        assert!(
+            cnt == acked.incrs as i64 || cnt == acked.incrs as i64 + 1,
+            "cnt {cnt}, acknowledged INCRs {}",
+            acked.incrs
+        );
+    } else {
+        // A killed process loses what it had not yet handed to the OS: at most about the
+        // last second (in practice nothing, the writer hands over at once).
+        assert!(
+            (missing.len() as f64) <= rate * 1.5,
+            "{} acknowledged writes lost at {rate:.0} writes/s",
+            missing.len()
+        );
+        eprintln!(
+            "everysec: {} of {} acknowledged writes missing",
+            missing.len(),
+            acked.done.len()
+        );
+    }
     assert_eq!(info_field(c.ports[0], "crdt", "crdt_full_syncs"), "0");
     assert!(info_field(c.ports[0], "persistence", "concord_last_load_groups") != "0");
     // Back with its peers: everything converges. The restarted instance catches up by

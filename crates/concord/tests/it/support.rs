@@ -131,18 +131,41 @@ pub fn concord_on(port: u16, dir: &std::path::Path, args: &[String]) -> Option<P
         .args(["server", "--port", &port.to_string(), "--dir"])
         .arg(dir)
         .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(
+            // The log stays next to the instance's files, for a failing test to show.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("server.log"))
+                .map(Stdio::from)
+                .unwrap_or_else(|_| Stdio::null()),
+        )
         .spawn()
         .expect("spawn concord");
-    if wait_listening(port, &mut child) {
-        Some(Proc {
+    // The server prints one line once it is bound: proof that *this* process listens on
+    // the port (a connect alone could reach another test's server that took it).
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(out);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep draining, so a later print never meets a closed pipe.
+        let _ = std::io::copy(&mut r, &mut std::io::sink());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) if line.contains(&format!(":{port}")) => Some(Proc {
             child,
             port,
             _dir: None,
-        })
-    } else {
-        None
+        }),
+        _ => {
+            let _ = child.kill();
+            let _ = child.wait();
+            None
+        }
     }
 }
 
