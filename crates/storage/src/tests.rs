@@ -452,19 +452,13 @@ impl Dir for FullDisk {
     }
 }
 
-#[test]
-fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
-    use std::sync::atomic::Ordering::SeqCst;
-    let mem = MemDir::new();
-    let disk = FullDisk {
-        inner: mem.clone(),
-        ..FullDisk::default()
-    };
-    let w = Writer::start(
-        Arc::new(disk.clone()),
+/// A writer on an empty directory.
+fn fresh_writer(dir: &FullDisk, fsync: Fsync) -> Writer {
+    Writer::start(
+        Arc::new(dir.clone()),
         WriterConfig {
             appendonly: true,
-            fsync: Fsync::Always,
+            fsync,
             replica: REPLICA,
             rewrite_percentage: 0,
             rewrite_min_size: 0,
@@ -473,7 +467,18 @@ fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
         &[],
         Box::new(|_| {}),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mem = MemDir::new();
+    let disk = FullDisk {
+        inner: mem.clone(),
+        ..FullDisk::default()
+    };
+    let w = fresh_writer(&disk, Fsync::Always);
     let mut e = engine();
     workload(&mut e, &w, 0..10);
     w.flush().unwrap();
@@ -509,20 +514,7 @@ fn records_submitted_right_after_a_rotation_land_in_the_new_file_in_order() {
         inner: mem.clone(),
         ..FullDisk::default()
     };
-    let w = Writer::start(
-        Arc::new(disk.clone()),
-        WriterConfig {
-            appendonly: true,
-            fsync: Fsync::No,
-            replica: REPLICA,
-            rewrite_percentage: 0,
-            rewrite_min_size: 0,
-        },
-        Manifest::default(),
-        &[],
-        Box::new(|_| {}),
-    )
-    .unwrap();
+    let w = fresh_writer(&disk, Fsync::No);
     let mut e = engine();
     e.enable_journal();
     // A slow disk keeps the writer thread busy, so a rotation and the records after it
