@@ -438,6 +438,7 @@ impl Worker {
                     }
                     Cmd::Flush(done) => {
                         let r = self.write_out().and_then(|_| self.sync());
+                        self.note(&r);
                         let _ = done.send(r);
                     }
                     Cmd::Stop(done) => {
