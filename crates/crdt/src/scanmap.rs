@@ -10,13 +10,21 @@ use std::hash::{BuildHasher, RandomState};
 /// returned at least once. The hasher is keyed SipHash, as client keys choose the hashes.
 #[derive(Clone)]
 pub struct ScanMap<V> {
-    table: HashTable<u32>,
+    /// Slot index and the key's 32-bit hash: growing the table and skipping wrong
+    /// candidates never touch (or rehash) the keys themselves.
+    table: HashTable<(u32, u32)>,
     slots: Vec<Option<(Box<[u8]>, V)>>,
     free: Vec<u32>,
     hasher: RandomState,
     /// The slot found last: a command usually looks the same key up several times
     /// (read, then apply), and checking it first skips hashing and probing.
     hint: Cell<u32>,
+}
+
+/// The 64-bit hash the table works with, from a key's 32-bit one (the multiply spreads
+/// it over the high bits the table takes its tag from).
+fn spread(h: u32) -> u64 {
+    u64::from(h).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(h)
 }
 
 impl<V> Default for ScanMap<V> {
@@ -49,8 +57,15 @@ impl<V> ScanMap<V> {
         Self::default()
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
+    /// The key's 32-bit hash (SipHash, keyed per map).
+    fn hash(&self, key: &[u8]) -> u32 {
+        self.hasher.hash_one(key) as u32
+    }
+
+    /// Reserves room for `n` more entries (a load knows its size).
+    pub fn reserve(&mut self, n: usize) {
+        self.table.reserve(n, |&(_, h)| spread(h));
+        self.slots.reserve(n);
     }
 
     fn find(&self, key: &[u8]) -> Option<u32> {
@@ -64,12 +79,13 @@ impl<V> ScanMap<V> {
         let slots = &self.slots;
         let found = self
             .table
-            .find(h, |&i| {
-                slots[i as usize]
-                    .as_ref()
-                    .is_some_and(|(k, _)| &k[..] == key)
+            .find(spread(h), |&(i, hh)| {
+                hh == h
+                    && slots[i as usize]
+                        .as_ref()
+                        .is_some_and(|(k, _)| &k[..] == key)
             })
-            .copied();
+            .map(|&(i, _)| i);
         if let Some(i) = found {
             self.hint.set(i);
         }
@@ -141,16 +157,9 @@ impl<V> ScanMap<V> {
                 i
             }
         };
-        let (hasher, slots) = (&self.hasher, &self.slots);
         self.hint.set(i);
-        self.table.insert_unique(h, i, |&j| {
-            hasher.hash_one(
-                slots[j as usize]
-                    .as_ref()
-                    .map(|(k, _)| &k[..])
-                    .unwrap_or(b""),
-            )
-        });
+        self.table
+            .insert_unique(spread(h), (i, h), |&(_, hh)| spread(hh));
         i
     }
 
@@ -160,13 +169,14 @@ impl<V> ScanMap<V> {
         let slots = &self.slots;
         let entry = self
             .table
-            .find_entry(h, |&i| {
-                slots[i as usize]
-                    .as_ref()
-                    .is_some_and(|(k, _)| &k[..] == key)
+            .find_entry(spread(h), |&(i, hh)| {
+                hh == h
+                    && slots[i as usize]
+                        .as_ref()
+                        .is_some_and(|(k, _)| &k[..] == key)
             })
             .ok()?;
-        let (i, _) = entry.remove();
+        let ((i, _), _) = entry.remove();
         let out = self.slots[i as usize].take();
         if i as usize + 1 == self.slots.len() {
             self.slots.pop();

@@ -506,15 +506,32 @@ impl Engine {
     /// Loads part of a snapshot of this instance into an engine that was empty: the states
     /// go in as they are (merging into nothing is the state itself).
     pub fn restore_chunk(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
-        let dots: Vec<Dot> = theirs
-            .iter()
-            .map(|(o, s)| Dot::new(o, s))
-            .filter(|d| d.seq > 0)
-            .collect();
+        let dots: Vec<Dot> = if self.peers > 0 {
+            theirs
+                .iter()
+                .map(|(o, s)| Dot::new(o, s))
+                .filter(|d| d.seq > 0)
+                .collect()
+        } else {
+            Vec::new()
+        };
         for (k, ks) in states {
-            self.keys.insert(k.clone(), ks);
-            self.settle_merged(&k, &dots);
+            if ks.is_dead() {
+                continue;
+            }
+            if ks.expiry.is_some() && ks.has_value() {
+                self.expiring.insert(k.clone(), ());
+            }
+            if !dots.is_empty() {
+                mark(&mut self.unstable, &k, dots.iter().copied());
+            }
+            self.keys.insert(k, ks);
         }
+    }
+
+    /// Makes room for `n` more keys (a load knows how many come).
+    pub fn reserve_keys(&mut self, n: usize) {
+        self.keys.reserve(n);
     }
 
     /// Finishes loading a snapshot: adopts its vector and clock.

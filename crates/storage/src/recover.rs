@@ -184,6 +184,8 @@ pub fn recover(
             }
             match entry::decode(&body, &mut last).map_err(|x| corrupt(at, x.to_string()))? {
                 Entry::StateBegin { vv: v, hlc, keys } if vv.is_none() => {
+                    // Bounded: a damaged count must not reserve the machine's memory.
+                    e.reserve_keys(keys.min(1 << 28) as usize);
                     vv = Some((v, hlc, keys));
                 }
                 Entry::StateChunk(c) => {
