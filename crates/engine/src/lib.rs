@@ -147,6 +147,8 @@ pub struct Engine {
     rng: u64,
     /// Changes not yet taken by the append-only file, when it is on.
     journal: Option<Vec<Journal>>,
+    /// No op may be issued any more (the instance is stopping; its files are closed).
+    frozen: bool,
     /// Counters for INFO.
     pub stats: Stats,
     /// Per-command counters, by position in [`COMMANDS`].
@@ -173,6 +175,7 @@ impl Engine {
             dirty: HashSet::new(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.origin.id),
             journal: None,
+            frozen: false,
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); COMMANDS.len()],
         }
@@ -252,6 +255,7 @@ impl Engine {
 
     /// Issues an op for a local write, applies it, and queues it for the current group.
     pub fn emit(&mut self, key: &[u8], kind: OpKind) {
+        debug_assert!(!self.frozen, "an op issued after the files were closed");
         let seq = self.vv.get(self.origin) + 1;
         let ts = self.clock.tick(self.wall);
         let op = Op {
@@ -542,6 +546,12 @@ impl Engine {
         self.log.raise_floor(theirs);
     }
 
+    /// Stops issuing ops: expired keys stay hidden instead of being deleted. Writes must
+    /// be refused by the caller from here on.
+    pub fn freeze(&mut self) {
+        self.frozen = true;
+    }
+
     /// Starts recording changes for the append-only file.
     pub fn enable_journal(&mut self) {
         self.journal.get_or_insert_with(Vec::new);
@@ -635,7 +645,7 @@ impl Engine {
             },
         };
         if expired {
-            if for_write || self.peers == 0 || owner == Some(self.origin.id) {
+            if !self.frozen && (for_write || self.peers == 0 || owner == Some(self.origin.id)) {
                 self.expire_key(key);
             }
             return None;

@@ -284,6 +284,13 @@ impl Session {
             return Some(id);
         }
         if (spec.flags.has(Flags::WRITE) || spec.name == "exec")
+            && sh.persist.closed.load(Ordering::Acquire)
+        {
+            e.cmdstats[id].rejected += 1;
+            out.error("ERR the server is shutting down");
+            return Some(id);
+        }
+        if (spec.flags.has(Flags::WRITE) || spec.name == "exec")
             && let Some(why) = sh.persist.write_error()
         {
             if self.multi.is_some() {

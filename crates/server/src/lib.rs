@@ -345,11 +345,13 @@ impl Server {
 /// so the next start may keep it (no op of this run can be missing from the files).
 fn shutdown_files(sh: &Shared) {
     let p = &sh.persist;
-    let inc = {
-        let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
-        p.drain(&mut e);
-        e.origin().incarnation
-    };
+    let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
+    p.drain(&mut e);
+    // Connections still open get an error for writes from here on.
+    p.closed.store(true, Ordering::Release);
+    e.freeze();
+    let inc = e.origin().incarnation;
+    drop(e);
     match p.writer.stop() {
         Ok(()) if p.writer.appendonly() => {
             if let Err(e) = persist::record_incarnation(&sh.cfg.dir, inc, true) {

@@ -46,6 +46,9 @@ pub(crate) struct Persist {
     pub ops_at_save: AtomicU64,
     /// A BGSAVE SCHEDULE waiting for the running one.
     pub scheduled: AtomicBool,
+    /// The files were closed for a clean stop: no write may be taken any more (it could
+    /// not reach the file, and the next start keeps the incarnation).
+    pub closed: AtomicBool,
     /// What recovery found.
     pub loaded: Recovery,
     pub load_ms: u64,
@@ -167,6 +170,7 @@ impl Persist {
             latest_fork_usec: AtomicU64::new(0),
             ops_at_save: AtomicU64::new(ops),
             scheduled: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             loaded: rec,
             load_ms,
         })
