@@ -305,12 +305,76 @@ fn a_whole_database_restarted_from_its_files_shows_the_same_data() {
 }
 
 fn single(dir: &std::path::Path) -> crate::support::Proc {
+    single_with(dir, &[])
+}
+
+fn single_with(dir: &std::path::Path, extra: &[&str]) -> crate::support::Proc {
+    let mut args: Vec<String> = vec!["--appendonly".into(), "yes".into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
     for _ in 0..5 {
-        if let Some(p) = concord_on(free_port(), dir, &["--appendonly".into(), "yes".into()]) {
+        if let Some(p) = concord_on(free_port(), dir, &args) {
             return p;
         }
     }
     panic!("could not start");
+}
+
+/// Bytes of Concord's files in `dir`.
+fn files_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("concord."))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn automatic_rewrites_keep_the_files_bounded() {
+    let dir = TempDir::new("rewrite");
+    let p = single_with(
+        &dir.0,
+        &[
+            "--auto-aof-rewrite-min-size",
+            "256kb",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let mut k = Conn::open(p.port);
+    let value = "v".repeat(200);
+    // The same 1000 keys written 30 times: about 7 MB of ops for 250 kB of state.
+    for round in 0..30 {
+        for i in 0..1000 {
+            k.send_raw(&Conn::encode(&[
+                b"SET".to_vec(),
+                format!("key:{i}").into_bytes(),
+                format!("{round}{value}").into_bytes(),
+            ]));
+        }
+        for _ in 0..1000 {
+            k.read();
+        }
+    }
+    wait_for(30, "a rewrite", || {
+        info_field(p.port, "persistence", "aof_rewrites") != "0"
+            && info_field(p.port, "persistence", "aof_rewrite_in_progress") == "0"
+    });
+    let size = files_size(&dir.0);
+    assert!(
+        size < 1_500_000,
+        "files hold {size} bytes for 250 kB of state"
+    );
+    drop(k);
+    drop(p);
+    let p = single(&dir.0);
+    let mut k = Conn::open(p.port);
+    assert_eq!(k.cmd(&["DBSIZE"]), Reply::Int(1000));
+    assert_eq!(
+        k.cmd(&["GET", "key:7"]),
+        Reply::Bulk(format!("29{value}").into_bytes())
+    );
 }
 
 #[test]
