@@ -548,3 +548,31 @@ fn records_submitted_right_after_a_rotation_land_in_the_new_file_in_order() {
     assert_eq!(got.digest(), e.digest());
     assert_eq!(got.vv(), e.vv());
 }
+
+#[test]
+fn a_snapshot_whose_rotation_failed_is_not_installed() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mem = MemDir::new();
+    let disk = FullDisk {
+        inner: mem.clone(),
+        ..FullDisk::default()
+    };
+    let w = fresh_writer(&disk, Fsync::Always);
+    let mut e = engine();
+    workload(&mut e, &w, 0..10);
+    w.flush().unwrap();
+    // The new file cannot be started; what follows stays in the old one.
+    disk.fail.store(true, SeqCst);
+    let generation = w.rotate();
+    // The writer has tried the rotation once this returns.
+    let _ = w.flush();
+    let tmp = format!("{}.tmp", snapshot_name(generation));
+    let size = snapshot::write_engine(&mem, &tmp, REPLICA, &e).unwrap();
+    disk.fail.store(false, SeqCst);
+    let digests = workload(&mut e, &w, 10..20);
+    assert!(w.install(generation, &tmp, size).is_err());
+    w.flush().unwrap();
+    let (mut got, rec) = recovered(&mem.crash(|_, _| 0)).unwrap();
+    assert!(rec.manifest.snapshot.is_none());
+    assert_eq!(got.digest(), *digests.last().unwrap());
+}

@@ -597,6 +597,20 @@ impl Worker {
     }
 
     fn install(&mut self, generation: u64, tmp: &str, size: u64) -> io::Result<()> {
+        if self.cfg.appendonly
+            && !self
+                .manifest
+                .aofs
+                .iter()
+                .any(|a| manifest::generation_of(a) == Some(generation))
+        {
+            // The rotation failed, so what followed the snapshot went to an older file,
+            // which installing would drop.
+            let _ = self.dir.remove(tmp);
+            return Err(io::Error::other(
+                "the append-only file of this snapshot was never started; keeping the old files",
+            ));
+        }
         let snap = manifest::snapshot_name(generation);
         self.dir.rename(tmp, &snap)?;
         self.dir.sync_dir()?;
