@@ -186,6 +186,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     c!("bgsave", -1, Flags(16 | 64), 0, 0, 0, "admin", None),
     c!("bgrewriteaof", 1, Flags(16 | 64), 0, 0, 0, "admin", None),
     c!("lastsave", 1, Flags(128 | 256 | 8), 0, 0, 0, "admin", None),
+    c!(
+        "shutdown",
+        -1,
+        Flags(16 | 64 | 128 | 256 | 1024),
+        0,
+        0,
+        0,
+        "admin",
+        None
+    ),
     c!("time", 1, Flags(128 | 256 | 8), 0, 0, 0, "fast", None),
     c!(
         "multi",

@@ -501,6 +501,7 @@ impl Session {
                 }
             }
             "lastsave" => out.int(sh.persist.lastsave.load(Ordering::Relaxed) as i64),
+            "shutdown" => self.shutdown(sh, e, a, out),
             "function" => {
                 if a.len() >= 2 && a[1].eq_ignore_ascii_case(b"flush") {
                     out.ok();
@@ -1137,6 +1138,33 @@ impl Session {
             }
             _ => out.error(&help_err(&a[1], "CONFIG")),
         }
+    }
+
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: a clean stop (the append-only file is
+    /// synced either way); SAVE also writes a snapshot first. No reply on success: the
+    /// connection closes, as with Redis.
+    fn shutdown(&mut self, sh: &Shared, e: &mut Engine, a: &[Bytes], out: &mut Out) {
+        let (mut save, mut nosave, mut abort) = (false, false, false);
+        for x in &a[1..] {
+            match x.to_ascii_uppercase().as_slice() {
+                b"SAVE" => save = true,
+                b"NOSAVE" => nosave = true,
+                b"NOW" | b"FORCE" => {}
+                b"ABORT" => abort = true,
+                _ => return out.error("ERR syntax error"),
+            }
+        }
+        if save && nosave || abort && a.len() > 2 {
+            return out.error("ERR syntax error");
+        }
+        if abort {
+            return out.error("ERR No shutdown in progress.");
+        }
+        if save && let Err(x) = sh.persist.save(e) {
+            return out.error(&format!("ERR Errors trying to SHUTDOWN. Check logs. ({x})"));
+        }
+        sh.shutdown.notify_one();
+        self.closing = true;
     }
 
     /// CRDT.LINK proto db from to: a peer asks to turn this connection into a link.

@@ -134,6 +134,8 @@ pub(crate) struct Shared {
     pub caught_up: AtomicBool,
     /// Append-only file and snapshots.
     pub persist: Arc<persist::Persist>,
+    /// SHUTDOWN asks the server to stop.
+    pub shutdown: Notify,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -288,6 +290,7 @@ impl Server {
             pause_epoch: AtomicU64::new(0),
             caught_up: AtomicBool::new(cfg_has_no_peers),
             persist: Arc::new(persist),
+            shutdown: Notify::new(),
         });
         Ok(Server { listener, shared })
     }
@@ -333,6 +336,7 @@ impl Server {
         tokio::select! {
             _ = accept => {}
             _ = shutdown => {}
+            _ = shared.shutdown.notified() => tracing::info!("SHUTDOWN asked by a client"),
         }
         for t in tasks {
             t.abort();

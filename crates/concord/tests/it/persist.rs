@@ -331,6 +331,45 @@ fn files_size(dir: &std::path::Path) -> u64 {
 }
 
 #[test]
+fn shutdown_stops_cleanly_and_a_restart_keeps_data_and_incarnation() {
+    let dir = TempDir::new("shutdown");
+    let mut p = single(&dir.0);
+    let mut k = Conn::open(p.port);
+    k.cmd(&["SET", "a", "1"]);
+    k.cmd(&["INCRBY", "n", "5"]);
+    let inc = info_field(p.port, "crdt", "crdt_incarnation");
+    assert_eq!(
+        k.cmd(&["SHUTDOWN", "ABORT"]),
+        Reply::Error("ERR No shutdown in progress.".into())
+    );
+    assert!(matches!(
+        k.cmd(&["SHUTDOWN", "SAVE", "NOSAVE"]),
+        Reply::Error(_)
+    ));
+    k.send_raw(&Conn::encode(&[b"SHUTDOWN".to_vec(), b"SAVE".to_vec()]));
+    assert!(
+        k.try_read().is_none(),
+        "SHUTDOWN closes the connection without a reply"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !p.exited() {
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let record = std::fs::read_to_string(dir.0.join("concord-incarnation")).unwrap();
+    assert!(record.contains("clean"), "{record}");
+    let p = single(&dir.0);
+    let mut k = Conn::open(p.port);
+    assert_eq!(k.cmd(&["GET", "a"]), Reply::Bulk(b"1".to_vec()));
+    assert_eq!(k.cmd(&["GET", "n"]), Reply::Bulk(b"5".to_vec()));
+    assert_eq!(info_field(p.port, "crdt", "crdt_incarnation"), inc);
+    assert_eq!(
+        info_field(p.port, "persistence", "rdb_last_load_keys_loaded"),
+        "2"
+    );
+}
+
+#[test]
 fn automatic_rewrites_keep_the_files_bounded() {
     let dir = TempDir::new("rewrite");
     let p = single_with(

@@ -13,6 +13,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Stops the process cleanly (SIGTERM) and waits for it to exit.
     pub fn stop(&mut self) {
         let _ = Command::new("kill")
