@@ -473,11 +473,8 @@ fn fresh_writer(dir: &FullDisk, fsync: Fsync) -> Writer {
 #[test]
 fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
     use std::sync::atomic::Ordering::SeqCst;
-    let mem = MemDir::new();
-    let disk = FullDisk {
-        inner: mem.clone(),
-        ..FullDisk::default()
-    };
+    let disk = FullDisk::default();
+    let mem = disk.inner.clone();
     let w = fresh_writer(&disk, Fsync::Always);
     let mut e = engine();
     workload(&mut e, &w, 0..10);
@@ -509,11 +506,8 @@ fn a_full_disk_reports_the_error_loses_nothing_and_recovers() {
 
 #[test]
 fn records_submitted_right_after_a_rotation_land_in_the_new_file_in_order() {
-    let mem = MemDir::new();
-    let disk = FullDisk {
-        inner: mem.clone(),
-        ..FullDisk::default()
-    };
+    let disk = FullDisk::default();
+    let mem = disk.inner.clone();
     let w = fresh_writer(&disk, Fsync::No);
     let mut e = engine();
     e.enable_journal();
@@ -552,11 +546,8 @@ fn records_submitted_right_after_a_rotation_land_in_the_new_file_in_order() {
 #[test]
 fn a_snapshot_whose_rotation_failed_is_not_installed() {
     use std::sync::atomic::Ordering::SeqCst;
-    let mem = MemDir::new();
-    let disk = FullDisk {
-        inner: mem.clone(),
-        ..FullDisk::default()
-    };
+    let disk = FullDisk::default();
+    let mem = disk.inner.clone();
     let w = fresh_writer(&disk, Fsync::Always);
     let mut e = engine();
     workload(&mut e, &w, 0..10);
