@@ -148,6 +148,26 @@ struct Staged {
     states: Vec<(Blob, KeyState)>,
 }
 
+/// The file being read, for errors that name it.
+struct Named(String);
+
+impl Named {
+    fn corrupt(&self, offset: u64, why: impl ToString) -> RecoverError {
+        RecoverError::Corrupt {
+            file: self.0.clone(),
+            offset,
+            why: why.to_string(),
+        }
+    }
+
+    fn io(&self, source: io::Error) -> RecoverError {
+        RecoverError::Io {
+            file: self.0.clone(),
+            source,
+        }
+    }
+}
+
 /// Loads the durable state in `dir` into `e` (a new, empty engine). `replica` is checked
 /// against each file's header. Returns what was loaded.
 pub fn recover(
@@ -165,157 +185,169 @@ pub fn recover(
     };
     let mut prog = Progress::default();
     if let Some(snap) = &manifest.snapshot {
-        let file = dir.describe(snap);
-        let corrupt = |offset, why: String| RecoverError::Corrupt {
-            file: file.clone(),
-            offset,
-            why,
-        };
-        let mut r = open(dir, snap, FileKind::Snapshot, replica)?;
-        let mut vv = None;
-        let mut done = false;
-        let mut last = None;
-        while let Some((at, body)) = r.next().map_err(|source| RecoverError::Io {
-            file: file.clone(),
-            source,
-        })? {
-            if done {
-                return Err(corrupt(at, "data after the end of the snapshot".into()));
-            }
-            match entry::decode(&body, &mut last).map_err(|x| corrupt(at, x.to_string()))? {
-                Entry::StateBegin { vv: v, hlc, keys } if vv.is_none() => {
-                    // Bounded: a damaged count must not reserve the machine's memory.
-                    e.reserve_keys(keys.min(1 << 28) as usize);
-                    vv = Some((v, hlc, keys));
-                }
-                Entry::StateChunk(c) => {
-                    let Some((v, _, _)) = &vv else {
-                        return Err(corrupt(at, "key states before the snapshot header".into()));
-                    };
-                    let states = decode_states(&c).map_err(|x| corrupt(at, x.to_string()))?;
-                    rec.snapshot_keys += states.len() as u64;
-                    e.restore_chunk(v, states);
-                    prog.keys = rec.snapshot_keys;
-                    progress(prog);
-                }
-                Entry::StateEnd { keys } => {
-                    let Some((v, hlc, expect)) = &vv else {
-                        return Err(corrupt(at, "snapshot end before its header".into()));
-                    };
-                    if keys != *expect || keys != rec.snapshot_keys {
-                        return Err(corrupt(at, "snapshot key count does not match".into()));
-                    }
-                    e.restore_finish(v, *hlc);
-                    done = true;
-                }
-                _ => return Err(corrupt(at, "unexpected record in a snapshot".into())),
-            }
-        }
-        if !done {
-            let at = r.offset();
-            return Err(corrupt(at, "snapshot is incomplete".into()));
-        }
-        rec.snapshot_bytes = r.offset();
+        load_snapshot(dir, snap, replica, e, &mut rec, &mut prog, progress)?;
     }
     for (i, name) in manifest.aofs.iter().enumerate() {
         let last_file = i + 1 == manifest.aofs.len();
-        let file = dir.describe(name);
-        let corrupt = |offset, why: String| RecoverError::Corrupt {
-            file: file.clone(),
-            offset,
-            why,
-        };
-        let mut r = open(dir, name, FileKind::Aof, replica)?;
-        let mut staged: Option<Staged> = None;
-        let mut last = None;
-        let io_err = |source| RecoverError::Io {
-            file: file.clone(),
-            source,
-        };
-        while let Some((at, body)) = r.next().map_err(io_err)? {
-            prog.records += 1;
-            if prog.records % 100_000 == 0 {
-                progress(prog);
-            }
-            match entry::decode(&body, &mut last).map_err(|x| corrupt(at, x.to_string()))? {
-                Entry::Group(ops) => {
-                    if staged.is_some() {
-                        return Err(corrupt(at, "ops inside a merged state".into()));
-                    }
-                    let g: Arc<[_]> = ops.into();
-                    match e.replay(&g) {
-                        Ok(true) => rec.groups += 1,
-                        Ok(false) => rec.skipped += 1,
-                        Err(x) => return Err(corrupt(at, x.to_string())),
-                    }
-                }
-                Entry::StateBegin { vv, hlc, keys } => {
-                    if staged.is_some() {
-                        return Err(corrupt(at, "a merged state inside another".into()));
-                    }
-                    staged = Some(Staged {
-                        offset: at,
-                        vv,
-                        hlc,
-                        keys,
-                        states: Vec::new(),
-                    });
-                }
-                Entry::StateChunk(c) => {
-                    let Some(s) = &mut staged else {
-                        return Err(corrupt(at, "key states outside a merged state".into()));
-                    };
-                    s.states
-                        .extend(decode_states(&c).map_err(|x| corrupt(at, x.to_string()))?);
-                }
-                Entry::StateEnd { keys } => {
-                    let Some(s) = staged.take() else {
-                        return Err(corrupt(at, "end of a merged state that never began".into()));
-                    };
-                    if keys != s.keys || keys != s.states.len() as u64 {
-                        return Err(corrupt(at, "merged state key count does not match".into()));
-                    }
-                    e.replay_merge(&s.vv, s.hlc, s.states);
-                    rec.merges += 1;
-                }
-            }
-        }
-        // Where the good part ends: a merged state not finished on disk never happened.
-        let (cut, why) = match r.end().cloned().unwrap_or(End::Clean) {
-            End::Clean => match &staged {
-                Some(s) => (Some(s.offset), "an unfinished merged state"),
-                None => (None, ""),
-            },
-            End::Torn { offset } => (
-                Some(staged.as_ref().map_or(offset, |s| s.offset)),
-                "a torn last record",
-            ),
-            End::Corrupt { offset, why } => return Err(corrupt(offset, why)),
-        };
-        let size = dir.size(name).map_err(io_err)?.unwrap_or(0);
-        match cut {
-            Some(offset) if last_file => {
-                dir.truncate(name, offset).map_err(io_err)?;
-                tracing::warn!(
-                    "{file}: cut {} bytes at offset {offset}: {why} (a crash while writing)",
-                    size - offset
-                );
-                rec.truncated = Some(Truncated {
-                    file: file.clone(),
-                    offset,
-                    lost: size - offset,
-                });
-                rec.aof_bytes.push(offset);
-            }
-            Some(offset) => {
-                return Err(corrupt(
-                    offset,
-                    format!("{why} in a file that is not the last one"),
-                ));
-            }
-            None => rec.aof_bytes.push(size),
-        }
+        replay_aof(
+            dir, name, last_file, replica, e, &mut rec, &mut prog, progress,
+        )?;
     }
     progress(prog);
     Ok(rec)
+}
+
+/// Loads a snapshot file into an empty engine.
+fn load_snapshot(
+    dir: &dyn Dir,
+    name: &str,
+    replica: u16,
+    e: &mut Engine,
+    rec: &mut Recovery,
+    prog: &mut Progress,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), RecoverError> {
+    let f = Named(dir.describe(name));
+    let mut r = open(dir, name, FileKind::Snapshot, replica)?;
+    let mut vv = None;
+    let mut done = false;
+    let mut last = None;
+    while let Some((at, body)) = r.next().map_err(|x| f.io(x))? {
+        if done {
+            return Err(f.corrupt(at, "data after the end of the snapshot"));
+        }
+        match entry::decode(&body, &mut last).map_err(|x| f.corrupt(at, x))? {
+            Entry::StateBegin { vv: v, hlc, keys } if vv.is_none() => {
+                // Bounded: a damaged count must not reserve the machine's memory.
+                e.reserve_keys(keys.min(1 << 28) as usize);
+                vv = Some((v, hlc, keys));
+            }
+            Entry::StateChunk(c) => {
+                let Some((v, _, _)) = &vv else {
+                    return Err(f.corrupt(at, "key states before the snapshot header"));
+                };
+                let states = decode_states(&c).map_err(|x| f.corrupt(at, x))?;
+                rec.snapshot_keys += states.len() as u64;
+                e.restore_chunk(v, states);
+                prog.keys = rec.snapshot_keys;
+                progress(*prog);
+            }
+            Entry::StateEnd { keys } => {
+                let Some((v, hlc, expect)) = &vv else {
+                    return Err(f.corrupt(at, "snapshot end before its header"));
+                };
+                if keys != *expect || keys != rec.snapshot_keys {
+                    return Err(f.corrupt(at, "snapshot key count does not match"));
+                }
+                e.restore_finish(v, *hlc);
+                done = true;
+            }
+            _ => return Err(f.corrupt(at, "unexpected record in a snapshot")),
+        }
+    }
+    if !done {
+        return Err(f.corrupt(r.offset(), "snapshot is incomplete"));
+    }
+    rec.snapshot_bytes = r.offset();
+    Ok(())
+}
+
+/// Replays one append-only file; a torn tail of the last one is cut off.
+#[allow(clippy::too_many_arguments)]
+fn replay_aof(
+    dir: &dyn Dir,
+    name: &str,
+    last_file: bool,
+    replica: u16,
+    e: &mut Engine,
+    rec: &mut Recovery,
+    prog: &mut Progress,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), RecoverError> {
+    let f = Named(dir.describe(name));
+    let mut r = open(dir, name, FileKind::Aof, replica)?;
+    let mut staged: Option<Staged> = None;
+    let mut last = None;
+    while let Some((at, body)) = r.next().map_err(|x| f.io(x))? {
+        prog.records += 1;
+        if prog.records.is_multiple_of(100_000) {
+            progress(*prog);
+        }
+        match entry::decode(&body, &mut last).map_err(|x| f.corrupt(at, x))? {
+            Entry::Group(ops) => {
+                if staged.is_some() {
+                    return Err(f.corrupt(at, "ops inside a merged state"));
+                }
+                let g: Arc<[_]> = ops.into();
+                match e.replay(&g) {
+                    Ok(true) => rec.groups += 1,
+                    Ok(false) => rec.skipped += 1,
+                    Err(x) => return Err(f.corrupt(at, x)),
+                }
+            }
+            Entry::StateBegin { vv, hlc, keys } => {
+                if staged.is_some() {
+                    return Err(f.corrupt(at, "a merged state inside another"));
+                }
+                staged = Some(Staged {
+                    offset: at,
+                    vv,
+                    hlc,
+                    keys,
+                    states: Vec::new(),
+                });
+            }
+            Entry::StateChunk(c) => {
+                let Some(s) = &mut staged else {
+                    return Err(f.corrupt(at, "key states outside a merged state"));
+                };
+                s.states
+                    .extend(decode_states(&c).map_err(|x| f.corrupt(at, x))?);
+            }
+            Entry::StateEnd { keys } => {
+                let Some(s) = staged.take() else {
+                    return Err(f.corrupt(at, "end of a merged state that never began"));
+                };
+                if keys != s.keys || keys != s.states.len() as u64 {
+                    return Err(f.corrupt(at, "merged state key count does not match"));
+                }
+                e.replay_merge(&s.vv, s.hlc, s.states);
+                rec.merges += 1;
+            }
+        }
+    }
+    // Where the good part ends: a merged state not finished on disk never happened.
+    let (cut, why) = match r.end().cloned().unwrap_or(End::Clean) {
+        End::Clean => match &staged {
+            Some(s) => (Some(s.offset), "an unfinished merged state"),
+            None => (None, ""),
+        },
+        End::Torn { offset } => (
+            Some(staged.as_ref().map_or(offset, |s| s.offset)),
+            "a torn last record",
+        ),
+        End::Corrupt { offset, why } => return Err(f.corrupt(offset, why)),
+    };
+    let size = dir.size(name).map_err(|x| f.io(x))?.unwrap_or(0);
+    match cut {
+        Some(offset) if last_file => {
+            dir.truncate(name, offset).map_err(|x| f.io(x))?;
+            tracing::warn!(
+                "{}: cut {} bytes at offset {offset}: {why} (a crash while writing)",
+                f.0,
+                size - offset
+            );
+            rec.truncated = Some(Truncated {
+                file: f.0.clone(),
+                offset,
+                lost: size - offset,
+            });
+            rec.aof_bytes.push(offset);
+        }
+        Some(offset) => {
+            return Err(f.corrupt(offset, format!("{why} in a file that is not the last one")));
+        }
+        None => rec.aof_bytes.push(size),
+    }
+    Ok(())
 }
