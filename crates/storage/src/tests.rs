@@ -96,16 +96,40 @@ fn record_ends(bytes: &[u8], kind: FileKind) -> Vec<u64> {
     ends
 }
 
+/// A fresh directory whose first append-only file holds `n` commands, flushed.
+struct Written {
+    dir: MemDir,
+    /// Digest after each prefix of the groups.
+    digests: Vec<u64>,
+    /// The file's bytes and where its records end.
+    full: Vec<u8>,
+    ends: Vec<u64>,
+}
+
+fn written(fsync: Fsync, n: usize) -> Written {
+    let dir = MemDir::new();
+    let w = writer(&dir, fsync);
+    let digests = workload(&mut engine(), &w, 0..n);
+    w.flush().unwrap();
+    let full = dir.bytes(&aof_name(1)).unwrap();
+    let ends = record_ends(&full, FileKind::Aof);
+    Written {
+        dir,
+        digests,
+        full,
+        ends,
+    }
+}
+
 #[test]
 fn every_prefix_of_unsynced_bytes_recovers_the_durable_prefix() {
-    let dir = MemDir::new();
-    let w = writer(&dir, Fsync::No);
-    let mut e = engine();
-    let digests = workload(&mut e, &w, 0..60);
-    w.flush().unwrap();
+    let Written {
+        dir,
+        digests,
+        full,
+        ends,
+    } = written(Fsync::No, 60);
     let name = aof_name(1);
-    let full = dir.bytes(&name).unwrap();
-    let ends = record_ends(&full, FileKind::Aof);
     assert_eq!(ends.len(), digests.len() - 1);
     // Flush synced everything; make it unsynced again by rebuilding the file unsynced.
     let base = dir.crash(|_, _| 0);
@@ -155,14 +179,13 @@ fn always_syncs_every_batch_and_a_crash_loses_nothing_submitted() {
 
 #[test]
 fn damage_in_the_middle_stops_with_the_offset_and_check_fixes_it() {
-    let dir = MemDir::new();
-    let w = writer(&dir, Fsync::Always);
-    let mut e = engine();
-    let digests = workload(&mut e, &w, 0..30);
-    w.flush().unwrap();
+    let Written {
+        dir,
+        digests,
+        full,
+        ends,
+    } = written(Fsync::Always, 30);
     let name = aof_name(1);
-    let full = dir.bytes(&name).unwrap();
-    let ends = record_ends(&full, FileKind::Aof);
     let n = ends.len();
     for victim in [0usize, n / 2, n - 2] {
         let start = if victim == 0 {
