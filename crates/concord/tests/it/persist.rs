@@ -396,15 +396,16 @@ fn automatic_rewrites_keep_the_files_bounded() {
             k.read();
         }
     }
-    wait_for(30, "a rewrite", || {
+    // Rewrites run one at a time and start on a 100 ms tick, so a fast writer can get
+    // ahead of them; once writing stops, they bring the files back under the bound.
+    let mut size = 0;
+    wait_for(30, "rewrites bringing the files under 1.5 MB", || {
+        size = files_size(&dir.0);
         info_field(p.port, "persistence", "aof_rewrites") != "0"
             && info_field(p.port, "persistence", "aof_rewrite_in_progress") == "0"
+            && size < 1_500_000
     });
-    let size = files_size(&dir.0);
-    assert!(
-        size < 1_500_000,
-        "files hold {size} bytes for 250 kB of state"
-    );
+    eprintln!("files hold {size} bytes for 250 kB of state");
     drop(k);
     drop(p);
     let p = single(&dir.0);
