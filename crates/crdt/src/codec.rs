@@ -7,6 +7,7 @@ use crate::coll::{Blob, Dots, OrMap, OrSet};
 use crate::counter::{Amount, Counted, CountedValue, Fold};
 use crate::f80::F80;
 use crate::key::KeyState;
+use crate::list::{Elem, Level, List, Pos};
 use crate::op::{Content, OP_FORMAT_VERSION, Op, OpKind, Ttl};
 use crate::reg::MvReg;
 use crate::vv::VersionVector;
@@ -159,9 +160,58 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
                     out.push(3);
                     put_scored(out, v);
                 }
+                Content::List(v) => {
+                    out.push(4);
+                    put_list(out, v);
+                }
             }
         }
         OpKind::FlushAll => out.push(14),
+        OpKind::ListInsert {
+            prefix,
+            digit,
+            values,
+        } => {
+            out.push(15);
+            put_levels(out, prefix);
+            put_varint(out, *digit);
+            put_list(out, values);
+        }
+        OpKind::ListRemove(ranges) => {
+            out.push(16);
+            put_varint(out, ranges.len() as u64);
+            for (a, b) in ranges {
+                put_pos(out, a);
+                put_pos(out, b);
+            }
+        }
+        OpKind::ListSet(p, v) => {
+            out.push(17);
+            put_pos(out, p);
+            put_bytes(out, v);
+        }
+    }
+}
+
+fn put_level(out: &mut Vec<u8>, l: &Level) {
+    put_varint(out, l.digit);
+    put_varint(out, u64::from(l.id));
+    put_varint(out, u64::from(l.incarnation));
+    put_varint(out, l.seq);
+    put_varint(out, u64::from(l.idx));
+}
+
+fn put_levels(out: &mut Vec<u8>, levels: &[Level]) {
+    put_varint(out, levels.len() as u64);
+    for l in levels {
+        put_level(out, l);
+    }
+}
+
+fn put_pos(out: &mut Vec<u8>, p: &Pos) {
+    put_varint(out, p.depth() as u64);
+    for l in p.levels() {
+        put_level(out, l);
     }
 }
 
@@ -312,6 +362,33 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| Ok((self.bytes()?, self.f64()?))).collect()
     }
 
+    fn level(&mut self) -> Result<Level, CodecError> {
+        let digit = self.varint()?;
+        let id = self.u16()?;
+        let incarnation = self.u32()?;
+        let seq = self.varint()?;
+        if seq == 0 {
+            return Err(CodecError::Malformed("sequence numbers start at 1"));
+        }
+        Ok(Level {
+            digit,
+            id,
+            incarnation,
+            seq,
+            idx: self.u32()?,
+        })
+    }
+
+    fn levels(&mut self) -> Result<Vec<Level>, CodecError> {
+        let n = self.count(5)?;
+        (0..n).map(|_| self.level()).collect()
+    }
+
+    fn pos(&mut self) -> Result<Pos, CodecError> {
+        let levels = self.levels()?;
+        Pos::from_levels(&levels).ok_or(CodecError::Malformed("empty list position"))
+    }
+
     fn op(&mut self, last: &mut Option<Arc<VersionVector>>) -> Result<Op, CodecError> {
         let origin = Origin::new(self.u16()?, self.u32()?);
         let seq = self.varint()?;
@@ -357,9 +434,26 @@ impl<'a> Reader<'a> {
                 1 => Content::Hash(self.pairs()?),
                 2 => Content::Set(self.list()?),
                 3 => Content::ZSet(self.scored()?),
+                4 => Content::List(self.list()?),
                 t => return Err(CodecError::Tag(t)),
             }),
             14 => OpKind::FlushAll,
+            15 => OpKind::ListInsert {
+                prefix: self.levels()?.into(),
+                digit: self.varint()?,
+                values: self.list()?,
+            },
+            16 => {
+                let n = self.count(12)?;
+                let mut ranges = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let a = self.pos()?;
+                    let b = self.pos()?;
+                    ranges.push((a, b));
+                }
+                OpKind::ListRemove(ranges)
+            }
+            17 => OpKind::ListSet(self.pos()?, self.bytes()?),
             t => return Err(CodecError::Tag(t)),
         };
         // Consecutive ops mostly carry the same context: share one allocation.
@@ -468,7 +562,8 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
         | u8::from(ks.hash.is_some()) << 1
         | u8::from(ks.set.is_some()) << 2
         | u8::from(ks.zset.is_some()) << 3
-        | u8::from(ks.expiry.is_some()) << 4;
+        | u8::from(ks.expiry.is_some()) << 4
+        | u8::from(ks.list.is_some()) << 5;
     out.push(flags);
     if let Some(c) = &ks.string {
         put_counted(out, c, |o, v| put_bytes(o, v));
@@ -506,6 +601,19 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
                     put_varint(out, *t);
                 }
             }
+        }
+    }
+    if let Some(l) = &ks.list {
+        put_varint(out, l.len() as u64);
+        for e in l.iter() {
+            put_pos(out, &e.pos);
+            put_bytes(out, &e.value);
+            put_varint(out, e.ts.0);
+        }
+        put_varint(out, l.sets().count() as u64);
+        for (p, s) in l.sets() {
+            put_pos(out, p);
+            put_stamp(out, s);
         }
     }
 }
@@ -586,7 +694,7 @@ impl Reader<'_> {
     fn state(&mut self) -> Result<(Blob, KeyState), CodecError> {
         let key = self.bytes()?;
         let flags = self.byte()?;
-        if flags >= 1 << 5 {
+        if flags >= 1 << 6 {
             return Err(CodecError::Tag(flags));
         }
         let mut ks = KeyState::default();
@@ -641,6 +749,22 @@ impl Reader<'_> {
                 writes.push((s, at));
             }
             ks.expiry = Some(Box::new(MvReg::from_writes(writes)));
+        }
+        if flags & 32 != 0 {
+            let mut l = List::default();
+            for _ in 0..self.count(8)? {
+                let pos = self.pos()?;
+                let value = self.bytes()?;
+                let ts = Hlc(self.varint()?);
+                if !l.push_raw(Elem { pos, value, ts }) {
+                    return Err(CodecError::Malformed("list positions out of order"));
+                }
+            }
+            for _ in 0..self.count(8)? {
+                let pos = self.pos()?;
+                l.set_raw(pos, self.stamp()?);
+            }
+            ks.list = Some(Box::new(l));
         }
         Ok((key, ks))
     }

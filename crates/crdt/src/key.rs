@@ -5,6 +5,7 @@ use crate::coll::{Blob, OrMap, OrSet};
 use crate::counter::Counted;
 use crate::ctx::{Ctx, Seen};
 use crate::digest::Digest;
+use crate::list::List;
 use crate::op::{Content, OpKind, Ttl};
 use crate::reg::MvReg;
 use crate::vv::VersionVector;
@@ -21,6 +22,8 @@ pub enum Kind {
     Set,
     /// A sorted set.
     ZSet,
+    /// A list.
+    List,
 }
 
 impl Kind {
@@ -31,6 +34,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::List => "list",
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct KeyState {
     pub set: Option<Box<OrSet>>,
     /// The sorted-set value.
     pub zset: Option<Box<ZSet>>,
+    /// The list value.
+    pub list: Option<Box<List>>,
     /// The expiry changes; `None` in a change means "no expiry".
     pub expiry: Option<Box<MvReg<Option<u64>>>>,
 }
@@ -134,6 +140,30 @@ impl KeyState {
                     }
                 }
             }
+            OpKind::ListInsert {
+                prefix,
+                digit,
+                values,
+            } => {
+                self.remove_values_except(Some(Kind::List), ctx);
+                self.list
+                    .get_or_insert_with(Default::default)
+                    .insert(stamp, prefix, *digit, values);
+            }
+            OpKind::ListRemove(ranges) => {
+                self.remove_values_except(Some(Kind::List), ctx);
+                if let Some(l) = &mut self.list {
+                    for (from, to) in ranges {
+                        l.remove_range(from, to, ctx);
+                    }
+                }
+            }
+            OpKind::ListSet(pos, value) => {
+                self.remove_values_except(Some(Kind::List), ctx);
+                if let Some(l) = &mut self.list {
+                    l.set(pos, stamp, value);
+                }
+            }
             OpKind::Restore(content) => {
                 self.remove_values_except(None, ctx);
                 match content {
@@ -157,6 +187,14 @@ impl KeyState {
                         for (m, score) in members {
                             z.add(m, stamp, ctx, *score);
                         }
+                    }
+                    Content::List(values) => {
+                        self.list.get_or_insert_with(Default::default).insert(
+                            stamp,
+                            &[],
+                            crate::list::MID,
+                            values,
+                        );
                     }
                 }
             }
@@ -195,6 +233,11 @@ impl KeyState {
         {
             z.remove_all(seen);
         }
+        if keep != Some(Kind::List)
+            && let Some(l) = &mut self.list
+        {
+            l.remove_all(seen);
+        }
         self.drop_empty();
     }
 
@@ -211,6 +254,9 @@ impl KeyState {
         if self.zset.as_ref().is_some_and(|s| s.is_empty()) {
             self.zset = None;
         }
+        if self.list.as_ref().is_some_and(|s| s.is_empty()) {
+            self.list = None;
+        }
         if self.expiry.as_ref().is_some_and(|s| s.is_empty()) {
             self.expiry = None;
         }
@@ -218,7 +264,11 @@ impl KeyState {
 
     /// Whether any type holds a value.
     pub fn has_value(&self) -> bool {
-        self.string.is_some() || self.hash.is_some() || self.set.is_some() || self.zset.is_some()
+        self.string.is_some()
+            || self.hash.is_some()
+            || self.set.is_some()
+            || self.zset.is_some()
+            || self.list.is_some()
     }
 
     /// Whether nothing at all is kept (no value, no expiry change).
@@ -233,6 +283,7 @@ impl KeyState {
             (Kind::Hash, self.hash.is_some()),
             (Kind::Set, self.set.is_some()),
             (Kind::ZSet, self.zset.is_some()),
+            (Kind::List, self.list.is_some()),
         ];
         let count = present.iter().filter(|(_, p)| *p).count();
         match count {
@@ -245,6 +296,7 @@ impl KeyState {
                     (Kind::Hash, self.hash.as_ref().and_then(|s| s.newest())),
                     (Kind::Set, self.set.as_ref().and_then(|s| s.newest())),
                     (Kind::ZSet, self.zset.as_ref().and_then(|s| s.newest())),
+                    (Kind::List, self.list.as_ref().and_then(|s| s.newest())),
                 ];
                 for (k, s) in cands {
                     if let Some(s) = s
@@ -295,6 +347,9 @@ impl KeyState {
         if let Some(z) = &mut self.zset {
             z.compact(stable);
         }
+        if let Some(l) = &mut self.list {
+            l.compact(stable);
+        }
         self.compact_expiry(stable);
     }
 
@@ -316,6 +371,11 @@ impl KeyState {
             OpKind::ZIncr(m, _) => {
                 if let Some(z) = &mut self.zset {
                     z.compact_member(m, stable);
+                }
+            }
+            OpKind::ListSet(..) => {
+                if let Some(l) = &mut self.list {
+                    l.compact(stable);
                 }
             }
             _ => {}
@@ -346,6 +406,7 @@ impl KeyState {
         merge_opt(&mut self.hash, &other.hash, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.set, &other.set, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.zset, &other.zset, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.list, &other.list, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.expiry, &other.expiry, |a, b| {
             a.merge(mine, b, theirs)
         });
@@ -379,6 +440,13 @@ impl KeyState {
             Some(z) => {
                 d.u64(1);
                 z.digest(d);
+            }
+            None => d.u64(0),
+        }
+        match &self.list {
+            Some(l) => {
+                d.u64(1);
+                l.digest(d);
             }
             None => d.u64(0),
         }

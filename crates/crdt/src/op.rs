@@ -4,6 +4,7 @@ use crate::clock::{Dot, Origin, Stamp};
 use crate::coll::Blob;
 use crate::counter::Amount;
 use crate::ctx::Ctx;
+use crate::list::{Level, Pos};
 use crate::vv::VersionVector;
 use std::sync::Arc;
 
@@ -38,6 +39,19 @@ pub enum OpKind {
     ZIncr(Blob, f64),
     /// Observed-remove of sorted-set members.
     ZRem(Vec<Blob>),
+    /// Inserts of list elements, in order: element `i` at `prefix ++ (digit, dot, i)`.
+    ListInsert {
+        /// The levels the elements share with their left neighbour.
+        prefix: Box<[Level]>,
+        /// The digit of their own level.
+        digit: u64,
+        /// The values, in list order.
+        values: Vec<Blob>,
+    },
+    /// Observed-remove of the list elements in each inclusive range of positions.
+    ListRemove(Vec<(Pos, Pos)>),
+    /// LSET: a register write of one element's value.
+    ListSet(Pos, Blob),
     /// Observed-remove of the key's values, then a write of whole new content.
     Restore(Content),
     /// Observed-remove of every key (the key of the op is empty).
@@ -64,6 +78,8 @@ pub enum Content {
     Set(Vec<Blob>),
     /// A sorted set.
     ZSet(Vec<(Blob, f64)>),
+    /// A list, in order.
+    List(Vec<Blob>),
 }
 
 /// One operation: a dot, a timestamp, the context it was made in, a key and an effect.
@@ -122,6 +138,14 @@ impl Op {
                 v.iter().map(|(m, _)| m.len() + 16).sum()
             }
             OpKind::ZIncr(m, _) => m.len() + 8,
+            OpKind::ListInsert { prefix, values, .. } => {
+                prefix.len() * 32 + values.iter().map(|v| v.len() + 8).sum::<usize>()
+            }
+            OpKind::Restore(Content::List(values)) => {
+                values.iter().map(|v| v.len() + 8).sum::<usize>()
+            }
+            OpKind::ListRemove(r) => r.iter().map(|(a, b)| 32 * (a.depth() + b.depth())).sum(),
+            OpKind::ListSet(p, v) => 32 * p.depth() + v.len(),
             _ => 8,
         };
         64 + self.key.len() + body

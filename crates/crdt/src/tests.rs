@@ -111,6 +111,14 @@ impl Replica {
                     m.sort();
                     format!("set:{}", m.join(","))
                 }
+                Some(Kind::List) => {
+                    let l = ks.list.as_ref().unwrap();
+                    let v: Vec<String> = l
+                        .iter()
+                        .map(|x| String::from_utf8_lossy(&x.value).into_owned())
+                        .collect();
+                    format!("l:{}", v.join(","))
+                }
                 Some(Kind::ZSet) => {
                     let z = ks.zset.as_ref().unwrap();
                     let mut v = Vec::new();
@@ -164,6 +172,16 @@ enum Cmd {
     ZAdd(u8, i8),
     ZIncr(u8, i8),
     ZRem(u8),
+    /// Push of two values at the head or the tail.
+    LPush(u8, bool),
+    /// Pop of up to two elements from the head or the tail.
+    LPop(bool),
+    /// Insert before the element at an index (modulo the length).
+    LInsert(u8, u8),
+    /// LSET of the element at an index.
+    LSet(u8, u8),
+    /// Removal of every element with a value.
+    LRem(u8),
 }
 
 fn cmd() -> impl Strategy<Value = Cmd> {
@@ -183,7 +201,69 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         (0u8..3, any::<i8>()).prop_map(|(m, s)| Cmd::ZAdd(m, s)),
         (0u8..3, any::<i8>()).prop_map(|(m, s)| Cmd::ZIncr(m, s)),
         (0u8..3).prop_map(Cmd::ZRem),
+        (0u8..4, any::<bool>()).prop_map(|(v, l)| Cmd::LPush(v, l)),
+        any::<bool>().prop_map(Cmd::LPop),
+        (any::<u8>(), 0u8..4).prop_map(|(i, v)| Cmd::LInsert(i, v)),
+        (any::<u8>(), 0u8..4).prop_map(|(i, v)| Cmd::LSet(i, v)),
+        (0u8..4).prop_map(Cmd::LRem),
     ]
+}
+
+/// The op a list command makes against `list` (the replica's visible list, if any);
+/// `None` when it does nothing.
+fn list_kind(list: Option<&List>, c: &Cmd) -> Option<OpKind> {
+    let empty = List::default();
+    let l = list.unwrap_or(&empty);
+    let insert = |i: usize, values: Vec<Blob>| {
+        let (prefix, digit) = l.place(i).expect("room");
+        OpKind::ListInsert {
+            prefix: prefix.into(),
+            digit,
+            values,
+        }
+    };
+    match c {
+        Cmd::LPush(v, left) => {
+            let vals = vec![blob(&format!("{v}a")), blob(&format!("{v}b"))];
+            Some(insert(if *left { 0 } else { l.len() }, vals))
+        }
+        Cmd::LPop(left) => {
+            let k = l.len().min(2);
+            if k == 0 {
+                return None;
+            }
+            let (i, j) = if *left {
+                (0, k)
+            } else {
+                (l.len() - k, l.len())
+            };
+            Some(OpKind::ListRemove(vec![(
+                l.get(i)?.pos.clone(),
+                l.get(j - 1)?.pos.clone(),
+            )]))
+        }
+        Cmd::LInsert(i, v) => {
+            let at = usize::from(*i) % (l.len() + 1);
+            Some(insert(at, vec![blob(&format!("i{v}"))]))
+        }
+        Cmd::LSet(i, v) => {
+            if l.is_empty() {
+                return None;
+            }
+            let e = l.get(usize::from(*i) % l.len())?;
+            Some(OpKind::ListSet(e.pos.clone(), blob(&format!("s{v}"))))
+        }
+        Cmd::LRem(v) => {
+            let want = [format!("{v}a"), format!("{v}b")];
+            let ranges: Vec<(Pos, Pos)> = l
+                .iter()
+                .filter(|x| want.iter().any(|w| w.as_bytes() == &*x.value))
+                .map(|x| (x.pos.clone(), x.pos.clone()))
+                .collect();
+            (!ranges.is_empty()).then_some(OpKind::ListRemove(ranges))
+        }
+        _ => None,
+    }
 }
 
 fn kind_of(c: &Cmd) -> OpKind {
@@ -212,6 +292,9 @@ fn kind_of(c: &Cmd) -> OpKind {
         Cmd::ZAdd(m, sc) => OpKind::ZAdd(vec![(blob(&m.to_string()), f64::from(*sc) / 4.0)]),
         Cmd::ZIncr(m, d) => OpKind::ZIncr(blob(&m.to_string()), f64::from(*d) / 3.0),
         Cmd::ZRem(m) => OpKind::ZRem(vec![blob(&m.to_string())]),
+        Cmd::LPush(..) | Cmd::LPop(_) | Cmd::LInsert(..) | Cmd::LSet(..) | Cmd::LRem(_) => {
+            unreachable!("list commands depend on the list")
+        }
     }
 }
 
@@ -256,7 +339,24 @@ fn run(n: usize, steps: &[Step]) -> (Vec<Replica>, Vec<Op>) {
         match s {
             Step::Issue { r, k, wall, c } => {
                 let key = [b'k', b'0' + k];
-                reps[*r].write(u64::from(*wall), &key, kind_of(c), &mut log);
+                let kind = match c {
+                    Cmd::LPush(..)
+                    | Cmd::LPop(_)
+                    | Cmd::LInsert(..)
+                    | Cmd::LSet(..)
+                    | Cmd::LRem(_) => {
+                        let ks = reps[*r].keys.get(&key[..]);
+                        let list = ks
+                            .filter(|ks| ks.visible() == Some(Kind::List))
+                            .and_then(|ks| ks.list.as_deref());
+                        match list_kind(list, c) {
+                            Some(k) => k,
+                            None => continue,
+                        }
+                    }
+                    _ => kind_of(c),
+                };
+                reps[*r].write(u64::from(*wall), &key, kind, &mut log);
             }
             Step::Deliver { r, pick } => {
                 deliver_one(&mut reps[*r], &log, *pick);
@@ -425,17 +525,8 @@ proptest! {
 
 /// Plays one scenario: `before` runs on replica 1 and syncs; then each replica runs its
 /// own commands concurrently; then everything syncs. Returns the read of key `k`.
-fn scenario(n: usize, before: Vec<OpKind>, concurrent: Vec<(usize, OpKind)>) -> Vec<String> {
-    let mut reps: Vec<Replica> = (1..=n as u16).map(Replica::new).collect();
-    let mut log = Vec::new();
-    for k in before {
-        log.push(reps[0].issue(100, b"k", k));
-    }
-    sync_all(&mut reps, &log, 0);
-    for (r, k) in concurrent {
-        log.push(reps[r].issue(200, b"k", k));
-    }
-    sync_all(&mut reps, &log, 1);
+/// What every replica shows for key `k`, checked to be the same everywhere.
+fn agreed_views(reps: &[Replica]) -> Vec<String> {
     let views: Vec<String> = reps
         .iter()
         .map(|r| {
@@ -449,6 +540,20 @@ fn scenario(n: usize, before: Vec<OpKind>, concurrent: Vec<(usize, OpKind)>) -> 
         assert_eq!(v, &views[0], "replicas disagree");
     }
     views
+}
+
+fn scenario(n: usize, before: Vec<OpKind>, concurrent: Vec<(usize, OpKind)>) -> Vec<String> {
+    let mut reps: Vec<Replica> = (1..=n as u16).map(Replica::new).collect();
+    let mut log = Vec::new();
+    for k in before {
+        log.push(reps[0].issue(100, b"k", k));
+    }
+    sync_all(&mut reps, &log, 0);
+    for (r, k) in concurrent {
+        log.push(reps[r].issue(200, b"k", k));
+    }
+    sync_all(&mut reps, &log, 1);
+    agreed_views(&reps)
 }
 
 #[test]
@@ -617,4 +722,138 @@ fn semantics_flushall_keeps_concurrent_writes() {
         vec![(0, OpKind::FlushAll), (1, OpKind::SAdd(vec![blob("b")]))],
     );
     assert_eq!(v[0], "set:b ttl=None");
+}
+
+/// Like [`scenario`] for list commands, whose ops depend on the issuing replica's list.
+fn list_scenario(n: usize, before: Vec<Cmd>, concurrent: Vec<(usize, Cmd)>) -> Vec<String> {
+    fn issue(rep: &mut Replica, wall: u64, c: &Cmd, log: &mut Vec<Op>) {
+        let list = rep.keys.get(&b"k"[..]).and_then(|ks| ks.list.as_deref());
+        if let Some(kind) = list_kind(list, c) {
+            rep.write(wall, b"k", kind, log);
+        }
+    }
+    let mut reps: Vec<Replica> = (1..=n as u16).map(Replica::new).collect();
+    let mut log = Vec::new();
+    for c in &before {
+        issue(&mut reps[0], 100, c, &mut log);
+    }
+    sync_all(&mut reps, &log, 0);
+    for (r, c) in &concurrent {
+        issue(&mut reps[*r], 200, c, &mut log);
+    }
+    sync_all(&mut reps, &log, 1);
+    agreed_views(&reps)
+}
+
+#[test]
+fn semantics_concurrent_pushes_keep_every_element_with_each_command_contiguous() {
+    let v = list_scenario(
+        3,
+        vec![Cmd::LPush(0, false)],
+        vec![
+            (0, Cmd::LPush(1, false)),
+            (1, Cmd::LPush(2, false)),
+            (2, Cmd::LPush(3, true)),
+        ],
+    );
+    let body = v[0].trim_start_matches("l:").trim_end_matches(" ttl=None");
+    let items: Vec<&str> = body.split(',').collect();
+    assert_eq!(items.len(), 8, "{body}");
+    for p in ["0", "1", "2", "3"] {
+        let i = items.iter().position(|x| *x == format!("{p}a")).unwrap();
+        assert_eq!(items[i + 1], format!("{p}b"), "{body}");
+    }
+    // The head push is first and the old elements keep their place.
+    assert_eq!(&items[..4], &["3a", "3b", "0a", "0b"], "{body}");
+}
+
+#[test]
+fn semantics_pop_races_are_at_least_once_and_gone_everywhere() {
+    let v = list_scenario(
+        2,
+        vec![Cmd::LPush(0, false), Cmd::LPush(1, false)],
+        vec![(0, Cmd::LPop(true)), (1, Cmd::LPop(true))],
+    );
+    assert_eq!(v[0], "l:1a,1b ttl=None");
+}
+
+#[test]
+fn semantics_concurrent_linsert_at_one_reference_keeps_both() {
+    let v = list_scenario(
+        3,
+        vec![Cmd::LPush(0, false)],
+        vec![(0, Cmd::LInsert(1, 1)), (1, Cmd::LInsert(1, 2))],
+    );
+    assert!(
+        v[0] == "l:0a,i1,i2,0b ttl=None" || v[0] == "l:0a,i2,i1,0b ttl=None",
+        "{}",
+        v[0]
+    );
+}
+
+#[test]
+fn semantics_del_of_a_list_keeps_concurrent_pushes() {
+    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
+    let mut log = Vec::new();
+    let push = list_kind(None, &Cmd::LPush(0, false)).unwrap();
+    reps[0].write(100, b"k", push, &mut log);
+    sync_all(&mut reps, &log, 0);
+    log.push(reps[0].issue(200, b"k", OpKind::DelKey));
+    let l = reps[1].keys[&b"k"[..]].list.as_deref();
+    let push = list_kind(l, &Cmd::LPush(1, false)).unwrap();
+    reps[1].write(200, b"k", push, &mut log);
+    sync_all(&mut reps, &log, 1);
+    assert_eq!(reps[0].view(), reps[1].view());
+    assert_eq!(reps[0].view()[&b"k"[..]], "l:1a,1b ttl=None");
+}
+
+#[test]
+fn semantics_lset_loses_to_a_concurrent_removal() {
+    let v = list_scenario(
+        2,
+        vec![Cmd::LPush(0, false), Cmd::LPush(1, false)],
+        vec![(0, Cmd::LSet(0, 7)), (1, Cmd::LRem(0))],
+    );
+    assert_eq!(v[0], "l:1a,1b ttl=None");
+}
+
+#[test]
+fn semantics_concurrent_lsets_take_the_later_timestamp_ties_to_smaller_id() {
+    let v = list_scenario(
+        2,
+        vec![Cmd::LPush(0, false)],
+        vec![(0, Cmd::LSet(0, 1)), (1, Cmd::LSet(0, 2))],
+    );
+    assert_eq!(v[0], "l:s1,0b ttl=None");
+}
+
+#[test]
+fn a_queue_pushed_and_popped_forever_keeps_its_memory_bounded() {
+    // Two replicas: one pushes, the other pops what it has seen; both stay small.
+    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
+    let mut log = Vec::new();
+    for round in 0..2000u64 {
+        let l = reps[0]
+            .keys
+            .get(&b"k"[..])
+            .and_then(|ks| ks.list.as_deref());
+        let push = list_kind(l, &Cmd::LPush(1, false)).unwrap();
+        reps[0].write(round, b"k", push, &mut log);
+        sync_all(&mut reps, &log, round as usize);
+        let l = reps[1]
+            .keys
+            .get(&b"k"[..])
+            .and_then(|ks| ks.list.as_deref());
+        if let Some(pop) = list_kind(l, &Cmd::LPop(true)) {
+            reps[1].write(round, b"k", pop, &mut log);
+        }
+        sync_all(&mut reps, &log, round as usize);
+        for r in &reps {
+            assert!(
+                r.keys
+                    .get(&b"k"[..])
+                    .is_none_or(|ks| ks.list.as_ref().is_none_or(|l| l.len() <= 2))
+            );
+        }
+    }
 }

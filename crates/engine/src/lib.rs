@@ -108,6 +108,15 @@ pub enum ReplayError {
     Gap,
 }
 
+/// A blocking command that found nothing: the keys it waits on and for how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// The keys whose change may let it proceed.
+    pub keys: Vec<Blob>,
+    /// How long to wait in milliseconds; 0 waits forever.
+    pub timeout_ms: u64,
+}
+
 /// Remembers, per origin, the newest dot that touched `key`.
 fn mark(unstable: &mut ScanMap<Vec<Dot>>, key: &[u8], dots: impl Iterator<Item = Dot>) {
     let v = unstable.get_or_insert_with(key, Vec::new);
@@ -149,6 +158,12 @@ pub struct Engine {
     journal: Option<Vec<Journal>>,
     /// No op may be issued any more (the instance is stopping; its files are closed).
     frozen: bool,
+    /// Set by a blocking command that found nothing (see [`Engine::take_block`]).
+    pub(crate) block: Option<Block>,
+    /// Keys that blocked clients wait on, with how many wait on each.
+    wanted: HashMap<Blob, usize>,
+    /// Wanted keys that ops touched since the last [`Engine::take_ready`].
+    ready: Vec<Blob>,
     /// Counters for INFO.
     pub stats: Stats,
     /// Per-command counters, by position in [`COMMANDS`].
@@ -176,6 +191,9 @@ impl Engine {
             rng: 0x9E37_79B9_7F4A_7C15 ^ u64::from(cfg.origin.id),
             journal: None,
             frozen: false,
+            block: None,
+            wanted: HashMap::new(),
+            ready: Vec::new(),
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); COMMANDS.len()],
         }
@@ -370,6 +388,37 @@ impl Engine {
             }
         }
         self.touch(&op.key);
+        if !self.wanted.is_empty() && self.wanted.contains_key(&op.key) {
+            self.ready.push(op.key.clone());
+        }
+    }
+
+    /// Takes what the last command left when it would have blocked.
+    pub fn take_block(&mut self) -> Option<Block> {
+        self.block.take()
+    }
+
+    /// Notes that a blocked client waits on `key`.
+    pub fn want(&mut self, key: &[u8]) {
+        *self.wanted.entry(key.into()).or_insert(0) += 1;
+    }
+
+    /// Undoes one [`Engine::want`].
+    pub fn unwant(&mut self, key: &[u8]) {
+        if let Some(n) = self.wanted.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                self.wanted.remove(key);
+            }
+        }
+    }
+
+    /// The wanted keys written since the last call, each once, in the order they changed.
+    pub fn take_ready(&mut self) -> Vec<Blob> {
+        let mut seen = HashSet::new();
+        let mut v = std::mem::take(&mut self.ready);
+        v.retain(|k| seen.insert(k.clone()));
+        v
     }
 
     fn flush_seen(&mut self, ctx: &Ctx<'_>) {
@@ -591,6 +640,9 @@ impl Engine {
             let ks = self.keys.get_or_insert_with(&k, KeyState::default);
             ks.merge(&self.vv, &other, theirs);
             self.settle_merged(&k, &dots);
+            if self.wanted.contains_key(&k) {
+                self.ready.push(k.clone());
+            }
             staged.insert(k);
         }
         let absent: Vec<Blob> = self

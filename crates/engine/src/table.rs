@@ -3,7 +3,7 @@
 
 use crate::Engine;
 use crate::args::Args;
-use crate::cmd::{bits, hashes, keys, server, sets, strings, zsets};
+use crate::cmd::{bits, hashes, keys, lists, server, sets, strings, zsets};
 use crate::error::{CmdError, CmdResult};
 use bytes::Bytes;
 use concord_resp::Out;
@@ -40,8 +40,10 @@ impl Flags {
     pub const NO_AUTH: Flags = Flags(512);
     /// Allowed inside MULTI only as the connection sees fit.
     pub const NO_MULTI: Flags = Flags(1024);
+    /// May block the client.
+    pub const BLOCKING: Flags = Flags(2048);
 
-    const NAMES: [(Flags, &'static str); 11] = [
+    const NAMES: [(Flags, &'static str); 12] = [
         (Flags::WRITE, "write"),
         (Flags::READONLY, "readonly"),
         (Flags::DENYOOM, "denyoom"),
@@ -53,6 +55,7 @@ impl Flags {
         (Flags::FAST, "fast"),
         (Flags::NO_AUTH, "no_auth"),
         (Flags::NO_MULTI, "no_multi"),
+        (Flags::BLOCKING, "blocking"),
     ];
 
     /// Whether every flag of `other` is set.
@@ -103,6 +106,8 @@ const WF: Flags = Flags(1 | 4 | 8);
 const WD: Flags = Flags(1);
 const WDF: Flags = Flags(1 | 8);
 const R: Flags = Flags(2);
+const WB: Flags = Flags(1 | 64 | 2048);
+const WDB: Flags = Flags(1 | 4 | 64 | 2048);
 const RF: Flags = Flags(2 | 8);
 const CONN: Flags = Flags(64 | 128 | 256 | 8);
 const ADM: Flags = Flags(16 | 64 | 128 | 256);
@@ -491,6 +496,38 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     c!("sintercard", -3, R, 0, 0, 0, "set", Some(sets::sintercard)),
     c!("sscan", -3, R, 1, 1, 1, "set", Some(sets::sscan)),
+    // lists
+    c!("lpush", -3, WF, 1, 1, 1, "list", Some(lists::lpush)),
+    c!("rpush", -3, WF, 1, 1, 1, "list", Some(lists::lpush)),
+    c!("lpushx", -3, WF, 1, 1, 1, "list", Some(lists::lpushx)),
+    c!("rpushx", -3, WF, 1, 1, 1, "list", Some(lists::lpushx)),
+    c!("lpop", -2, WDF, 1, 1, 1, "list", Some(lists::lpop)),
+    c!("rpop", -2, WDF, 1, 1, 1, "list", Some(lists::lpop)),
+    c!("llen", 2, RF, 1, 1, 1, "list", Some(lists::llen)),
+    c!("lindex", 3, R, 1, 1, 1, "list", Some(lists::lindex)),
+    c!("lrange", 4, R, 1, 1, 1, "list", Some(lists::lrange)),
+    c!("lset", 4, W, 1, 1, 1, "list", Some(lists::lset)),
+    c!("linsert", 5, W, 1, 1, 1, "list", Some(lists::linsert)),
+    c!("lrem", 4, WD, 1, 1, 1, "list", Some(lists::lrem)),
+    c!("ltrim", 4, WD, 1, 1, 1, "list", Some(lists::ltrim)),
+    c!("lpos", -3, R, 1, 1, 1, "list", Some(lists::lpos)),
+    c!("lmove", 5, W, 1, 2, 1, "list", Some(lists::lmove)),
+    c!("rpoplpush", 3, W, 1, 2, 1, "list", Some(lists::rpoplpush)),
+    c!("lmpop", -4, WD, 0, 0, 0, "list", Some(lists::lmpop)),
+    c!("blpop", -3, WB, 1, -2, 1, "list", Some(lists::blpop)),
+    c!("brpop", -3, WB, 1, -2, 1, "list", Some(lists::blpop)),
+    c!("blmove", 6, WDB, 1, 2, 1, "list", Some(lists::blmove)),
+    c!(
+        "brpoplpush",
+        4,
+        WDB,
+        1,
+        2,
+        1,
+        "list",
+        Some(lists::brpoplpush)
+    ),
+    c!("blmpop", -5, WB, 0, 0, 0, "list", Some(lists::blmpop)),
     // sorted sets
     c!("zadd", -4, WF, 1, 1, 1, "sortedset", Some(zsets::zadd)),
     c!("zincrby", 4, WF, 1, 1, 1, "sortedset", Some(zsets::zincrby)),
@@ -684,6 +721,7 @@ pub static SUBCOMMANDS: &[(&str, &str, i32)] = &[
     ("client", "list", -2),
     ("client", "info", 2),
     ("client", "kill", -3),
+    ("client", "unblock", -3),
     ("client", "no-evict", 3),
     ("client", "no-touch", 3),
     ("client", "reply", 3),

@@ -347,7 +347,8 @@ impl Sim {
         let m = format!("m{}", r.below(5));
         let v = format!("{}", r.below(1000));
         let s = |x: &str| x.as_bytes().to_vec();
-        let c: Vec<String> = match r.below(100) {
+        let k2 = r.below(3);
+        let c: Vec<String> = match r.below(120) {
             0..=11 => vec![
                 "INCRBY".into(),
                 format!("c{k}"),
@@ -382,6 +383,23 @@ impl Sim {
             91..=93 => vec!["APPEND".into(), format!("k{k}"), v],
             94..=96 => vec!["INCRBYFLOAT".into(), format!("f{k}"), "0.25".into()],
             97..=98 => vec!["GET".into(), format!("e{k}")],
+            100..=104 => vec!["RPUSH".into(), format!("l{k}"), v, m],
+            105..=107 => vec!["LPUSH".into(), format!("l{k}"), m],
+            108..=110 => vec!["LPOP".into(), format!("l{k}")],
+            111 => vec!["RPOP".into(), format!("l{k}"), "2".into()],
+            112..=113 => vec!["LINSERT".into(), format!("l{k}"), "BEFORE".into(), m, v],
+            114 => vec!["LSET".into(), format!("l{k}"), "-1".into(), v],
+            115 => vec!["LREM".into(), format!("l{k}"), "0".into(), m],
+            116 => vec!["LTRIM".into(), format!("l{k}"), "0".into(), "5".into()],
+            117 => vec![
+                "LMOVE".into(),
+                format!("l{k}"),
+                format!("l{k2}"),
+                "LEFT".into(),
+                "RIGHT".into(),
+            ],
+            118 => vec!["RPOPLPUSH".into(), format!("l{k}"), format!("l{k2}")],
+            119 => vec!["DEL".into(), format!("l{k}")],
             _ => vec!["FLUSHALL".into()],
         };
         c.iter().map(|x| s(x)).collect()

@@ -35,6 +35,11 @@ pub(crate) struct Session {
     closing: bool,
     /// Set by a successful CRDT.LINK: the connection becomes a replication link.
     link: Option<concord_crdt::ReplicaId>,
+    /// Blocked on keys: the reply to send on timeout and when the timeout falls (`None`:
+    /// never).
+    blocked: Option<(Bytes, Option<tokio::time::Instant>)>,
+    /// Requests that arrived behind a blocking command, run once it is served.
+    queued: Vec<Vec<Bytes>>,
 }
 
 pub(crate) async fn serve(
@@ -83,6 +88,8 @@ pub(crate) async fn serve(
         tx,
         closing: false,
         link: None,
+        blocked: None,
+        queued: Vec::new(),
     };
     let (mut rd, mut wr) = sock.into_split();
     let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -109,16 +116,16 @@ pub(crate) async fn serve(
                         }
                     }
                 }
-                if !shared.caught_up.load(Ordering::Acquire) && reqs.iter().any(|r| writes(r)) {
-                    crate::wait_caught_up(&shared).await;
-                }
-                if !reqs.is_empty() {
-                    let seq = sess.run_batch(&shared, reqs, &mut out);
-                    parser.set_unauthenticated(!sess.authed);
-                    // appendfsync always: acknowledge only what is on disk.
-                    if seq > 0 && shared.persist.acks_wait() {
-                        shared.persist.wait_durable(seq).await;
+                if sess.blocked.is_some() {
+                    // Behind a blocking command: run in order once it is served.
+                    sess.queued.extend(reqs);
+                    if proto_err.is_some() || buf.len() > MAX_QUERY_BUFFER {
+                        break Ok(());
                     }
+                    continue;
+                }
+                if let Err(e) = sess.run_requests(&shared, reqs, &mut out).await {
+                    break Err(e);
                 }
                 if let Some(e) = proto_err {
                     out.error(&format!("ERR {e}"));
@@ -144,18 +151,57 @@ pub(crate) async fn serve(
                     out.buf = BytesMut::new();
                 }
             }
+            _ = blocked_until(&sess.blocked) => {
+                // Timed out, unless it was served meanwhile (then its reply is queued).
+                let timed_out = {
+                    let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut b = shared.blocked.lock().unwrap_or_else(|p| p.into_inner());
+                    b.remove(&mut e, sess.id).is_some()
+                };
+                if timed_out {
+                    if let Some((reply, _)) = sess.blocked.take() {
+                        out.raw(&reply);
+                    }
+                    if let Err(e) = sess.resume(&shared, &mut out, &mut wr).await {
+                        break Err(e);
+                    }
+                    if sess.closing {
+                        break Ok(());
+                    }
+                } else if let Some(b) = &mut sess.blocked {
+                    b.1 = None;
+                }
+            }
             m = rx.recv() => {
                 match m {
                     None | Some(Msg::Kill) => break Ok(()),
+                    Some(Msg::Reply(reply, seq)) => {
+                        sess.blocked = None;
+                        if seq > 0 && shared.persist.acks_wait() {
+                            shared.persist.wait_durable(seq).await;
+                        }
+                        out.raw(&reply);
+                        if let Err(e) = sess.resume(&shared, &mut out, &mut wr).await {
+                            break Err(e);
+                        }
+                        if sess.closing {
+                            break Ok(());
+                        }
+                    }
                     Some(m) => {
                         sess.encode_msg(m, &mut out);
                         // Drain what else is queued so one write carries it all.
                         while let Ok(m) = rx.try_recv() {
-                            if matches!(m, Msg::Kill) {
-                                sess.closing = true;
-                                break;
+                            match m {
+                                Msg::Kill => {
+                                    sess.closing = true;
+                                    break;
+                                }
+                                Msg::Reply(..) => {
+                                    unreachable!("replies only reach blocked clients")
+                                }
+                                m => sess.encode_msg(m, &mut out),
                             }
-                            sess.encode_msg(m, &mut out);
                         }
                         if let Err(e) = wr.write_all(&out.buf).await {
                             break Err(e);
@@ -174,6 +220,15 @@ pub(crate) async fn serve(
         crate::sync::serve_link(shared, rd, wr, buf, peer).await;
     }
     result
+}
+
+/// Resolves when a blocked client's timeout falls; never when it has none or is not
+/// blocked.
+async fn blocked_until(b: &Option<(Bytes, Option<tokio::time::Instant>)>) {
+    match b {
+        Some((_, Some(at))) => tokio::time::sleep_until(*at).await,
+        _ => std::future::pending().await,
+    }
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -204,24 +259,71 @@ fn help_err(sub: &[u8], cmd: &str) -> String {
 }
 
 impl Session {
+    /// Runs requests and waits, with `appendfsync always`, until their writes are durable.
+    async fn run_requests(
+        &mut self,
+        sh: &Shared,
+        reqs: Vec<Vec<Bytes>>,
+        out: &mut Out,
+    ) -> std::io::Result<()> {
+        if reqs.is_empty() {
+            return Ok(());
+        }
+        if !sh.caught_up.load(Ordering::Acquire) && reqs.iter().any(|r| writes(r)) {
+            crate::wait_caught_up(sh).await;
+        }
+        let seq = self.run_batch(sh, reqs, out);
+        // appendfsync always: acknowledge only what is on disk.
+        if seq > 0 && sh.persist.acks_wait() {
+            sh.persist.wait_durable(seq).await;
+        }
+        Ok(())
+    }
+
+    /// After a blocking command ended: sends its reply and runs what queued behind it,
+    /// until the queue is empty or a command blocks again.
+    async fn resume(
+        &mut self,
+        sh: &Shared,
+        out: &mut Out,
+        wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    ) -> std::io::Result<()> {
+        loop {
+            let reqs = std::mem::take(&mut self.queued);
+            self.run_requests(sh, reqs, out).await?;
+            if !out.is_empty() {
+                wr.write_all(&out.buf).await?;
+                out.buf.clear();
+            }
+            if self.closing || self.blocked.is_some() || self.queued.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
     /// Runs a pipeline of requests; returns the append-only file batch holding their
-    /// writes (0 when they wrote nothing).
+    /// writes (0 when they wrote nothing). Stops at a command that blocks and keeps the
+    /// rest for when it is served.
     fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) -> u64 {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
         let logged = e.log().appended();
         let mut last = None;
-        for args in reqs {
+        let mut reqs = reqs.into_iter();
+        for args in reqs.by_ref() {
             if args.is_empty() {
                 continue;
             }
             last = self.call(sh, &mut e, args, out).or(last);
-            if self.closing || self.link.is_some() {
+            if self.closing || self.link.is_some() || self.blocked.is_some() {
                 break;
             }
         }
+        if self.blocked.is_some() {
+            self.queued.extend(reqs);
+        }
+        let seq = crate::blocking::wake(sh, &mut e);
         let grew = e.log().appended() != logged;
-        let seq = sh.persist.drain(&mut e);
         drop(e);
         if grew && !sh.cfg.peers.is_empty() {
             sh.log_notify.notify_waiters();
@@ -329,8 +431,28 @@ impl Session {
                 }
             }
         }
+        let before = out.len();
         self.run(sh, e, id, &args, out);
         e.commit();
+        if let Some(block) = e.take_block() {
+            // Nothing to pop: keep the timeout reply aside and wait for a push.
+            let reply = Bytes::copy_from_slice(&out.buf[before..]);
+            out.buf.truncate(before);
+            let deadline = (block.timeout_ms > 0).then(|| {
+                tokio::time::Instant::now() + std::time::Duration::from_millis(block.timeout_ms)
+            });
+            let waiter = crate::blocking::Waiter {
+                args,
+                keys: block.keys,
+                resp3: self.resp3,
+                tx: self.tx.clone(),
+            };
+            sh.blocked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add(e, self.id, waiter);
+            self.blocked = Some((reply, deadline));
+        }
         Some(id)
     }
 
@@ -462,7 +584,7 @@ impl Session {
             "crdt.link" => self.crdt_link(sh, a, out),
             "crdt.sync" => crdt_sync(sh, e, &a[1], out),
             "pubsub" => self.pubsub_cmd(sh, a, out),
-            "client" => self.client(sh, a, out),
+            "client" => self.client(sh, e, a, out),
             "command" => command(a, out),
             "info" => {
                 let text = crate::info::render(sh, e, &a[1..]);
@@ -682,6 +804,8 @@ impl Session {
         for args in queue {
             if let Some(id) = command_id(&args[0]) {
                 self.run(sh, e, id, &args, out);
+                // Inside a transaction a blocking command answers at once.
+                e.take_block();
             }
         }
     }
@@ -815,14 +939,60 @@ impl Session {
                 out.bulk(&channel);
                 out.bulk(&payload);
             }
-            Msg::Kill => {}
+            Msg::Kill | Msg::Reply(..) => {}
         }
     }
 
-    fn client(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+    fn client(&mut self, sh: &Shared, e: &mut Engine, a: &[Bytes], out: &mut Out) {
         let sub = lossy(&a[1]).to_ascii_uppercase();
         match (sub.as_str(), a.len()) {
             ("ID", 2) => out.int(self.id as i64),
+            ("UNBLOCK", 3 | 4) => {
+                let Some(id) = std::str::from_utf8(&a[2])
+                    .ok()
+                    .and_then(|s| s.parse::<u64>().ok())
+                else {
+                    out.error("ERR value is not an integer or out of range");
+                    return;
+                };
+                let error = match a.get(3).map(|m| lossy(m).to_ascii_uppercase()) {
+                    None => false,
+                    Some(m) if m == "TIMEOUT" => false,
+                    Some(m) if m == "ERROR" => true,
+                    Some(_) => {
+                        out.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+                        return;
+                    }
+                };
+                let w = sh
+                    .blocked
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(e, id);
+                match w {
+                    None => out.int(0),
+                    Some(w) => {
+                        // The waiter's own timeout reply, or the error Redis sends.
+                        let reply = if error {
+                            Bytes::from_static(
+                                b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",
+                            )
+                        } else {
+                            let mut o = Out::new();
+                            o.resp3 = w.resp3;
+                            if matches!(&w.args[0][..], b if b.eq_ignore_ascii_case(b"blmove") || b.eq_ignore_ascii_case(b"brpoplpush"))
+                            {
+                                o.null();
+                            } else {
+                                o.null_array();
+                            }
+                            o.buf.freeze()
+                        };
+                        let _ = w.tx.try_send(Msg::Reply(reply, 0));
+                        out.int(1);
+                    }
+                }
+            }
             ("GETNAME", 2) => {
                 if self.name.is_empty() {
                     out.null();
@@ -1197,11 +1367,13 @@ impl Session {
 
     fn cleanup(&mut self, sh: &Shared) {
         self.drop_subscriptions(sh);
-        if self.watching {
-            sh.engine
+        if self.watching || self.blocked.is_some() {
+            let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+            e.unwatch(self.id);
+            sh.blocked
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .unwatch(self.id);
+                .remove(&mut e, self.id);
         }
         sh.clients
             .lock()

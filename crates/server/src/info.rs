@@ -91,9 +91,10 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         }
         "clients" => {
             let n = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let b = sh.blocked.lock().unwrap_or_else(|p| p.into_inner()).len();
             let _ = write!(
                 s,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:10000\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n"
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:10000\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n"
             );
         }
         "memory" => {

@@ -1,6 +1,7 @@
 //! Concord's network server: connections, pipelining, authentication, transactions,
 //! pub/sub and introspection, in front of one [`concord_engine::Engine`].
 
+mod blocking;
 mod conn;
 mod info;
 pub mod mem;
@@ -136,6 +137,8 @@ pub(crate) struct Shared {
     pub persist: Arc<persist::Persist>,
     /// SHUTDOWN asks the server to stop.
     pub shutdown: Notify,
+    /// Clients blocked on keys; lock after `engine`.
+    pub blocked: Mutex<blocking::Blocked>,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -285,6 +288,7 @@ impl Server {
             port,
             repl: Mutex::new(repl),
             log_notify: Notify::new(),
+            blocked: Mutex::new(blocking::Blocked::default()),
             publishes: broadcast::channel(4096).0,
             paused: AtomicBool::new(false),
             pause_epoch: AtomicU64::new(0),

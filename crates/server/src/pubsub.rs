@@ -19,6 +19,9 @@ pub enum Msg {
     },
     /// CLIENT KILL: close the connection.
     Kill,
+    /// The reply that ends a blocking command, and the append-only file batch that must
+    /// be durable before it is sent (0: none).
+    Reply(bytes::Bytes, u64),
 }
 
 /// The sending side of a client's queue.

@@ -309,7 +309,8 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
                         applied += got.applied;
                         publishes.extend(got.publish);
                     }
-                    sh.persist.drain(&mut e);
+                    // A push from a peer wakes the clients blocked on its key.
+                    crate::blocking::wake(sh, &mut e);
                     applied
                 };
                 if applied > 0 {

@@ -366,6 +366,73 @@ fn concurrent_writes_follow_the_semantics_examples() {
     }
 }
 
+#[test]
+fn lists_converge_with_concurrent_pushes_pops_and_inserts() {
+    let c = Cluster::start(3, &[]);
+    let (mut a, mut b, mut cc) = (c.conn(0), c.conn(1), c.conn(2));
+    a.cmd(&["RPUSH", "q", "1", "2", "3"]);
+    a.cmd(&["RPUSH", "d", "old"]);
+    a.cmd(&["RPUSH", "ins", "p", "end"]);
+    c.converged(20);
+    // A client blocked on B is woken by a push made on A.
+    let mut waiter = c.conn(1);
+    waiter.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nwake\r\n$1\r\n0\r\n");
+    wait_for(
+        10,
+        "the BLPOP to block",
+        || matches!(c.conn(1).cmd(&["INFO", "clients"]), Reply::Bulk(i) if String::from_utf8_lossy(&i).contains("blocked_clients:1")),
+    );
+    a.cmd(&["RPUSH", "wake", "from-a"]);
+    assert_eq!(
+        waiter.read(),
+        Reply::Array(vec![bulk("wake"), bulk("from-a")])
+    );
+    c.pause_all();
+    // Concurrent pushes on three instances: all kept, each command's elements together.
+    a.cmd(&["RPUSH", "q", "a1", "a2"]);
+    b.cmd(&["RPUSH", "q", "b1", "b2"]);
+    cc.cmd(&["LPUSH", "q", "c1", "c2"]);
+    // A pop race: both pop "1"; it is gone once, everywhere.
+    assert_eq!(a.cmd(&["LPOP", "q"]), bulk("1"));
+    assert_eq!(b.cmd(&["LPOP", "q"]), bulk("1"));
+    // LINSERT at the same reference: both kept, next to it.
+    a.cmd(&["LINSERT", "ins", "AFTER", "p", "from-a"]);
+    b.cmd(&["LINSERT", "ins", "AFTER", "p", "from-b"]);
+    // DEL of a list keeps a concurrent push.
+    a.cmd(&["DEL", "d"]);
+    b.cmd(&["RPUSH", "d", "new"]);
+    c.resume_all();
+    c.converged(20);
+    let expect_q_len = 3 - 1 + 6;
+    let first = c.conn(0).cmd(&["LRANGE", "q", "0", "-1"]);
+    for i in 0..3 {
+        let mut k = c.conn(i);
+        let q = k.cmd(&["LRANGE", "q", "0", "-1"]);
+        assert_eq!(q, first, "instance {}", i + 1);
+        let Reply::Array(items) = &q else {
+            panic!("{q}")
+        };
+        assert_eq!(items.len(), expect_q_len, "{q}");
+        assert_eq!(&items[..2], &[bulk("c2"), bulk("c1")], "{q}");
+        assert_eq!(&items[2..4], &[bulk("2"), bulk("3")], "{q}");
+        for pair in [["a1", "a2"], ["b1", "b2"]] {
+            let at = items
+                .iter()
+                .position(|x| *x == bulk(pair[0]))
+                .expect("pushed");
+            assert_eq!(items[at + 1], bulk(pair[1]), "{q}");
+        }
+        let ins = k.cmd(&["LRANGE", "ins", "0", "-1"]);
+        let Reply::Array(ins) = ins else { panic!() };
+        assert_eq!(ins.len(), 4);
+        assert_eq!((&ins[0], &ins[3]), (&bulk("p"), &bulk("end")));
+        assert_eq!(
+            k.cmd(&["LRANGE", "d", "0", "-1"]),
+            Reply::Array(vec![bulk("new")])
+        );
+    }
+}
+
 /// Random writes from a client on instance `i` until `stop`; returns how many it made.
 fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
@@ -375,7 +442,7 @@ fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandl
         while !stop.load(Ordering::Acquire) && n < 200_000 {
             let key = rng.below(20);
             let m = rng.below(10).to_string();
-            let r = match rng.below(9) {
+            let r = match rng.below(13) {
                 0 => k.cmd(&["INCRBY", &format!("c{key}"), &rng.below(10).to_string()]),
                 1 => k.cmd(&["SADD", &format!("s{key}"), &m]),
                 2 => k.cmd(&["SREM", &format!("s{key}"), &m]),
@@ -389,7 +456,22 @@ fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandl
                     k.cmd(&["SADD", &format!("s{key}"), &m]);
                     k.cmd(&["EXEC"])
                 }
-                _ => k.cmd(&["PEXPIRE", &format!("k{key}"), "500"]),
+                8 => k.cmd(&["PEXPIRE", &format!("k{key}"), "500"]),
+                9 => k.cmd(&[
+                    if rng.chance(50) { "LPUSH" } else { "RPUSH" },
+                    &format!("l{key}"),
+                    &m,
+                    "x",
+                ]),
+                10 => k.cmd(&[
+                    if rng.chance(50) { "LPOP" } else { "RPOP" },
+                    &format!("l{key}"),
+                ]),
+                11 => k.cmd(&["LINSERT", &format!("l{key}"), "BEFORE", "x", &m]),
+                _ => match k.cmd(&["LSET", &format!("l{key}"), "-1", &m]) {
+                    Reply::Error(e) if e.contains("no such key") => Reply::Nil,
+                    r => r,
+                },
             };
             assert!(!matches!(r, Reply::Error(_)), "write failed: {r}");
             n += 1;

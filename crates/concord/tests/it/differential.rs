@@ -540,6 +540,87 @@ fn gen_keys(r: &mut Rng) -> Vec<Vec<u8>> {
     }
 }
 
+fn elem(r: &mut Rng) -> Vec<u8> {
+    b(r.pick(&["a", "b", "c", "d", "1", "", "x\x00y"]))
+}
+
+fn gen_list(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    let side = |r: &mut Rng| b(r.pick(&["LEFT", "RIGHT", "left", "UP"]));
+    match r.below(30) {
+        0..=3 => {
+            let mut c = vec![b(r.pick(&["LPUSH", "RPUSH"])), k];
+            for _ in 0..1 + r.below(4) {
+                c.push(elem(r));
+            }
+            c
+        }
+        4 => vec![b(r.pick(&["LPUSHX", "RPUSHX"])), k, elem(r), elem(r)],
+        5 | 6 => {
+            let mut c = vec![b(r.pick(&["LPOP", "RPOP"])), k];
+            if r.chance(50) {
+                c.push(b(r.pick(&["0", "1", "2", "5", "-1", "x"])));
+            }
+            c
+        }
+        7 => vec![b("LLEN"), k],
+        8 => vec![b("LINDEX"), k, small_index(r)],
+        9 | 10 => vec![b("LRANGE"), k, small_index(r), small_index(r)],
+        11 => vec![b("LSET"), k, small_index(r), elem(r)],
+        12 => vec![
+            b("LINSERT"),
+            k,
+            b(r.pick(&["BEFORE", "AFTER", "after", "MIDDLE"])),
+            elem(r),
+            elem(r),
+        ],
+        13 => vec![b("LREM"), k, small_index(r), elem(r)],
+        14 => vec![b("LTRIM"), k, small_index(r), small_index(r)],
+        15 | 16 => {
+            let mut c = vec![b("LPOS"), k, elem(r)];
+            for _ in 0..r.below(3) {
+                match r.below(4) {
+                    0 => c.extend([b("RANK"), b(r.pick(&["1", "2", "-1", "-2", "0", "x"]))]),
+                    1 => c.extend([b("COUNT"), b(r.pick(&["0", "1", "2", "-1"]))]),
+                    2 => c.extend([b("MAXLEN"), b(r.pick(&["0", "1", "3", "-1"]))]),
+                    _ => c.push(b("BOGUS")),
+                }
+            }
+            c
+        }
+        17 | 18 => vec![b("LMOVE"), k, key(r), side(r), side(r)],
+        19 => vec![b("RPOPLPUSH"), k, key(r)],
+        20 | 21 => {
+            let n = r.below(3);
+            let mut c = vec![b("LMPOP"), b(&n.to_string())];
+            for _ in 0..n.max(1) {
+                c.push(key(r));
+            }
+            c.push(side(r));
+            if r.chance(50) {
+                c.extend([b("COUNT"), b(r.pick(&["1", "2", "0", "-1", "10"]))]);
+            }
+            c
+        }
+        // Blocking pops that find something (or time out at once) answer like Redis;
+        // rare, since each timeout costs 10 ms on both servers.
+        22..=25 if r.chance(75) => vec![b("LLEN"), k],
+        22 => vec![
+            b(r.pick(&["BLPOP", "BRPOP"])),
+            k,
+            key(r),
+            b(r.pick(&["0.01", "-1", "x"])),
+        ],
+        23 => vec![b("BLMOVE"), k, key(r), side(r), side(r), b("0.01")],
+        24 => vec![b("BRPOPLPUSH"), k, key(r), b("0.01")],
+        25 => vec![b("BLMPOP"), b("0.01"), b("2"), k, key(r), side(r)],
+        26 => vec![b("TYPE"), k],
+        27 => vec![b("SET"), k, value(r)],
+        28 => vec![b("DEL"), k],
+        _ => vec![b("RENAME"), k, key(r)],
+    }
+}
+
 /// Sorts replies whose order Redis leaves undefined.
 fn normalize(cmd: &[u8], reply: Reply) -> Reply {
     let name = String::from_utf8_lossy(cmd).to_ascii_lowercase();
@@ -671,11 +752,18 @@ fn zsets_match_redis() {
 }
 
 #[test]
+fn lists_match_redis() {
+    run("lists", 5000, &[gen_list]);
+}
+
+#[test]
 fn resp3_replies_match_redis() {
     run_proto(
         "resp3",
         4000,
-        &[gen_string, gen_bits, gen_hash, gen_set, gen_zset, gen_keys],
+        &[
+            gen_string, gen_bits, gen_hash, gen_set, gen_zset, gen_keys, gen_list,
+        ],
         3,
     );
 }
@@ -685,7 +773,7 @@ fn mixed_types_match_redis() {
     run(
         "mixed",
         4000,
-        &[gen_string, gen_hash, gen_set, gen_zset, gen_keys],
+        &[gen_string, gen_hash, gen_set, gen_zset, gen_keys, gen_list],
     );
 }
 

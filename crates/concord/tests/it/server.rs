@@ -267,3 +267,110 @@ fn keys_expire_actively_and_lazily() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+fn blocked_clients(c: &mut Conn) -> usize {
+    let Reply::Bulk(info) = c.cmd(&["INFO", "clients"]) else {
+        panic!("INFO is a bulk string")
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("blocked_clients field")
+}
+
+fn wait_blocked(c: &mut Conn, n: usize) {
+    crate::support::wait_for(10, &format!("{n} blocked clients"), || {
+        blocked_clients(c) == n
+    });
+}
+
+fn bulk(s: &str) -> Reply {
+    Reply::Bulk(b(s))
+}
+
+#[test]
+fn blocking_pops_wait_for_a_push_first_come_first_served() {
+    let s = concord(&[]);
+    let mut admin = Conn::open(s.port);
+    let mut w1 = Conn::open(s.port);
+    let mut w2 = Conn::open(s.port);
+    w1.send_raw(&Conn::encode(&[b("BLPOP"), b("q"), b("other"), b("0")]));
+    wait_blocked(&mut admin, 1);
+    w2.send_raw(&Conn::encode(&[b("BRPOP"), b("q"), b("0")]));
+    // A command pipelined behind a blocking one waits for it.
+    w2.send_raw(&Conn::encode(&[b("PING")]));
+    wait_blocked(&mut admin, 2);
+    assert_eq!(admin.cmd(&["RPUSH", "q", "a", "b", "c"]), Reply::Int(3));
+    assert_eq!(w1.read(), Reply::Array(vec![bulk("q"), bulk("a")]));
+    assert_eq!(w2.read(), Reply::Array(vec![bulk("q"), bulk("c")]));
+    assert_eq!(w2.read(), Reply::Status("PONG".into()));
+    assert_eq!(
+        admin.cmd(&["LRANGE", "q", "0", "-1"]),
+        Reply::Array(vec![bulk("b")])
+    );
+    assert_eq!(blocked_clients(&mut admin), 0);
+}
+
+#[test]
+fn blocking_commands_time_out_and_move_between_lists() {
+    let s = concord(&[]);
+    let mut admin = Conn::open(s.port);
+    let mut c = Conn::open(s.port);
+    let start = std::time::Instant::now();
+    assert_eq!(c.cmd(&["BLPOP", "none", "0.2"]), Reply::Nil);
+    assert!(start.elapsed() >= std::time::Duration::from_millis(190));
+    assert_eq!(
+        c.cmd(&["BLMOVE", "none", "x", "LEFT", "RIGHT", "0.05"]),
+        Reply::Nil
+    );
+    assert_eq!(c.cmd(&["BLMPOP", "0.05", "1", "none", "LEFT"]), Reply::Nil);
+    assert_eq!(
+        c.cmd(&["BLPOP", "none", "-1"]),
+        Reply::Error("ERR timeout is negative".into())
+    );
+    // A chain: a push to a wakes BLMOVE a->b, whose push wakes BLPOP b.
+    let mut mover = Conn::open(s.port);
+    mover.send_raw(&Conn::encode(&[
+        b("BLMOVE"),
+        b("a"),
+        b("b"),
+        b("LEFT"),
+        b("RIGHT"),
+        b("0"),
+    ]));
+    wait_blocked(&mut admin, 1);
+    c.send_raw(&Conn::encode(&[b("BLPOP"), b("b"), b("0")]));
+    wait_blocked(&mut admin, 2);
+    admin.cmd(&["LPUSH", "a", "v"]);
+    assert_eq!(mover.read(), bulk("v"));
+    assert_eq!(c.read(), Reply::Array(vec![bulk("b"), bulk("v")]));
+    // Inside a transaction a blocking pop answers at once.
+    c.cmd(&["MULTI"]);
+    c.cmd(&["BLPOP", "none", "0"]);
+    assert_eq!(c.cmd(&["EXEC"]), Reply::Array(vec![Reply::Nil]));
+    // A client that disconnects while blocked leaves nothing behind.
+    let mut gone = Conn::open(s.port);
+    gone.send_raw(&Conn::encode(&[b("BLPOP"), b("z"), b("0")]));
+    wait_blocked(&mut admin, 1);
+    drop(gone);
+    wait_blocked(&mut admin, 0);
+    admin.cmd(&["RPUSH", "z", "kept"]);
+    assert_eq!(admin.cmd(&["LLEN", "z"]), Reply::Int(1));
+    // CLIENT UNBLOCK ends the wait with a timeout or an error.
+    let mut u = Conn::open(s.port);
+    let Reply::Int(id) = u.cmd(&["CLIENT", "ID"]) else {
+        panic!()
+    };
+    u.send_raw(&Conn::encode(&[b("BRPOP"), b("none"), b("0")]));
+    wait_blocked(&mut admin, 1);
+    assert_eq!(
+        admin.cmd(&["CLIENT", "UNBLOCK", &id.to_string(), "ERROR"]),
+        Reply::Int(1)
+    );
+    assert!(matches!(u.read(), Reply::Error(e) if e.starts_with("UNBLOCKED")));
+    assert_eq!(
+        admin.cmd(&["CLIENT", "UNBLOCK", &id.to_string()]),
+        Reply::Int(0)
+    );
+}

@@ -194,6 +194,7 @@ pub(crate) fn content_of(ks: &KeyState) -> Option<Content> {
             });
             Some(Content::ZSet(v))
         }
+        Kind::List => Some(super::lists::content(ks.list.as_ref()?)),
     }
 }
 
@@ -474,6 +475,7 @@ fn encoding(ks: &KeyState) -> &'static str {
                 "hashtable"
             }
         }
+        Some(Kind::List) => "quicklist",
         Some(Kind::ZSet) => {
             let z = ks.zset.as_ref();
             if z.is_some_and(|z| z.len() <= 128 && z.map().iter().all(|(m, _)| m.len() <= 64)) {

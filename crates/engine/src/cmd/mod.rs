@@ -4,6 +4,7 @@
 pub mod bits;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;

@@ -77,6 +77,13 @@ pub fn digest(e: &mut Engine) -> u64 {
                 }
             }
             Kind::ZSet => {}
+            Kind::List => {
+                let l = ks.list.as_deref();
+                d.u64(l.map_or(0, |l| l.len()) as u64);
+                for x in l.iter().flat_map(|l| l.iter()) {
+                    d.bytes(&x.value);
+                }
+            }
             Kind::Set => {
                 let mut m: Vec<&[u8]> = ks.set.iter().flat_map(|s| s.iter()).collect();
                 m.sort_unstable();

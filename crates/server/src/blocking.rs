@@ -1,0 +1,115 @@
+//! Clients blocked on keys (BLPOP and friends): kept per key in arrival order and served,
+//! under the engine lock, by whatever applied a write to one of their keys — a local
+//! command or a group from a peer.
+
+use crate::Shared;
+use crate::pubsub::Msg;
+use bytes::Bytes;
+use concord_crdt::Blob;
+use concord_engine::Engine;
+use concord_resp::Out;
+use std::collections::{HashMap, VecDeque};
+use tokio::sync::mpsc;
+
+/// One blocked client.
+pub(crate) struct Waiter {
+    /// The command to retry.
+    pub args: Vec<Bytes>,
+    /// The keys it waits on.
+    pub keys: Vec<Blob>,
+    /// Whether replies use RESP3.
+    pub resp3: bool,
+    /// Where its reply goes.
+    pub tx: mpsc::Sender<Msg>,
+}
+
+/// Every blocked client, by key in arrival order. Lock after the engine.
+#[derive(Default)]
+pub(crate) struct Blocked {
+    by_key: HashMap<Blob, VecDeque<u64>>,
+    waiters: HashMap<u64, Waiter>,
+}
+
+impl Blocked {
+    /// Registers client `id` as waiting.
+    pub fn add(&mut self, e: &mut Engine, id: u64, w: Waiter) {
+        for k in &w.keys {
+            let q = self.by_key.entry(k.clone()).or_default();
+            // A key named twice counts once.
+            if q.back() != Some(&id) {
+                q.push_back(id);
+                e.want(k);
+            }
+        }
+        self.waiters.insert(id, w);
+    }
+
+    /// Unregisters client `id`; `None` when it was not waiting (already served).
+    pub fn remove(&mut self, e: &mut Engine, id: u64) -> Option<Waiter> {
+        let w = self.waiters.remove(&id)?;
+        for k in &w.keys {
+            if let Some(q) = self.by_key.get_mut(k) {
+                let before = q.len();
+                q.retain(|&c| c != id);
+                if q.len() != before {
+                    e.unwant(k);
+                }
+                if q.is_empty() {
+                    self.by_key.remove(k);
+                }
+            }
+        }
+        Some(w)
+    }
+
+    /// How many clients wait.
+    pub fn len(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+/// Serves the blocked clients whose keys were written, first come first served, then
+/// records what they wrote. Call with the engine lock held after anything that applied
+/// ops; returns the append-only file batch that holds the writes (as `Persist::drain`).
+pub(crate) fn wake(sh: &Shared, e: &mut Engine) -> u64 {
+    let mut replies: Vec<(mpsc::Sender<Msg>, Bytes)> = Vec::new();
+    // Each served client may write another wanted key (BLMOVE); every round serves at
+    // least one client or stops, so the loop ends.
+    loop {
+        let ready = e.take_ready();
+        if ready.is_empty() {
+            break;
+        }
+        let mut b = sh.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        for key in ready {
+            let ids: Vec<u64> = b
+                .by_key
+                .get(&key)
+                .map(|q| q.iter().copied().collect())
+                .unwrap_or_default();
+            for id in ids {
+                let Some(w) = b.waiters.get(&id) else {
+                    continue;
+                };
+                let mut out = Out::new();
+                out.resp3 = w.resp3;
+                e.execute(&w.args, &mut out);
+                if e.take_block().is_some() {
+                    // Still nothing for it (another client took it, or the write was not
+                    // a push); its ops, if any, are none.
+                    continue;
+                }
+                e.commit();
+                if let Some(w) = b.remove(e, id) {
+                    replies.push((w.tx, out.buf.freeze()));
+                }
+            }
+        }
+    }
+    let seq = sh.persist.drain(e);
+    for (tx, reply) in replies {
+        // A full queue means the client is gone or stuck: it times out or disconnects.
+        let _ = tx.try_send(Msg::Reply(reply, seq));
+    }
+    seq
+}
