@@ -164,6 +164,10 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
                     out.push(4);
                     put_list(out, v);
                 }
+                Content::Hll(r) => {
+                    out.push(5);
+                    put_regs(out, r);
+                }
             }
         }
         OpKind::FlushAll => out.push(14),
@@ -190,6 +194,19 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
             put_pos(out, p);
             put_bytes(out, v);
         }
+        OpKind::PfAdd(r) => {
+            out.push(18);
+            put_regs(out, r);
+        }
+        OpKind::HllDel => out.push(19),
+    }
+}
+
+fn put_regs(out: &mut Vec<u8>, r: &[(u16, u8)]) {
+    put_varint(out, r.len() as u64);
+    for &(i, v) in r {
+        put_varint(out, u64::from(i));
+        out.push(v);
     }
 }
 
@@ -362,6 +379,20 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| Ok((self.bytes()?, self.f64()?))).collect()
     }
 
+    fn regs(&mut self) -> Result<Vec<(u16, u8)>, CodecError> {
+        let n = self.count(2)?;
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let i = self.u16()?;
+            let r = self.byte()?;
+            if usize::from(i) >= crate::hll::REGISTERS || r > 64 {
+                return Err(CodecError::Malformed("HyperLogLog register out of range"));
+            }
+            v.push((i, r));
+        }
+        Ok(v)
+    }
+
     fn level(&mut self) -> Result<Level, CodecError> {
         let digit = self.varint()?;
         let id = self.u16()?;
@@ -435,6 +466,7 @@ impl<'a> Reader<'a> {
                 2 => Content::Set(self.list()?),
                 3 => Content::ZSet(self.scored()?),
                 4 => Content::List(self.list()?),
+                5 => Content::Hll(self.regs()?),
                 t => return Err(CodecError::Tag(t)),
             }),
             14 => OpKind::FlushAll,
@@ -454,6 +486,8 @@ impl<'a> Reader<'a> {
                 OpKind::ListRemove(ranges)
             }
             17 => OpKind::ListSet(self.pos()?, self.bytes()?),
+            18 => OpKind::PfAdd(self.regs()?),
+            19 => OpKind::HllDel,
             t => return Err(CodecError::Tag(t)),
         };
         // Consecutive ops mostly carry the same context: share one allocation.
@@ -563,7 +597,8 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
         | u8::from(ks.set.is_some()) << 2
         | u8::from(ks.zset.is_some()) << 3
         | u8::from(ks.expiry.is_some()) << 4
-        | u8::from(ks.list.is_some()) << 5;
+        | u8::from(ks.list.is_some()) << 5
+        | u8::from(ks.hll.is_some()) << 6;
     out.push(flags);
     if let Some(c) = &ks.string {
         put_counted(out, c, |o, v| put_bytes(o, v));
@@ -614,6 +649,21 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
         for (p, s) in l.sets() {
             put_pos(out, p);
             put_stamp(out, s);
+        }
+    }
+    if let Some(h) = &ks.hll {
+        out.push(u8::from(h.live));
+        put_regs(out, &h.regs.nonzero());
+        match &h.newest {
+            None => out.push(0),
+            Some(n) => {
+                out.push(1);
+                put_stamp(out, n);
+            }
+        }
+        put_varint(out, h.kept.len() as u64);
+        for d in &h.kept {
+            put_stamp(out, &Stamp::new(*d, Hlc(0)));
         }
     }
 }
@@ -694,7 +744,7 @@ impl Reader<'_> {
     fn state(&mut self) -> Result<(Blob, KeyState), CodecError> {
         let key = self.bytes()?;
         let flags = self.byte()?;
-        if flags >= 1 << 6 {
+        if flags >= 1 << 7 {
             return Err(CodecError::Tag(flags));
         }
         let mut ks = KeyState::default();
@@ -765,6 +815,28 @@ impl Reader<'_> {
                 l.set_raw(pos, self.stamp()?);
             }
             ks.list = Some(Box::new(l));
+        }
+        if flags & 64 != 0 {
+            let mut h = crate::hll::Hll {
+                live: match self.byte()? {
+                    0 => false,
+                    1 => true,
+                    t => return Err(CodecError::Tag(t)),
+                },
+                ..Default::default()
+            };
+            for (i, v) in self.regs()? {
+                h.regs.raise(i, v);
+            }
+            h.newest = match self.byte()? {
+                0 => None,
+                1 => Some(self.stamp()?),
+                t => return Err(CodecError::Tag(t)),
+            };
+            for _ in 0..self.count(4)? {
+                h.kept.push(self.stamp()?.dot);
+            }
+            ks.hll = Some(Box::new(h));
         }
         Ok((key, ks))
     }

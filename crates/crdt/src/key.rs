@@ -5,6 +5,7 @@ use crate::coll::{Blob, OrMap, OrSet};
 use crate::counter::Counted;
 use crate::ctx::{Ctx, Seen};
 use crate::digest::Digest;
+use crate::hll::Hll;
 use crate::list::List;
 use crate::op::{Content, OpKind, Ttl};
 use crate::reg::MvReg;
@@ -24,6 +25,8 @@ pub enum Kind {
     ZSet,
     /// A list.
     List,
+    /// A HyperLogLog (a string to TYPE and GET, as in Redis).
+    Hll,
 }
 
 impl Kind {
@@ -35,6 +38,7 @@ impl Kind {
             Kind::Set => "set",
             Kind::ZSet => "zset",
             Kind::List => "list",
+            Kind::Hll => "string",
         }
     }
 }
@@ -52,6 +56,8 @@ pub struct KeyState {
     pub zset: Option<Box<ZSet>>,
     /// The list value.
     pub list: Option<Box<List>>,
+    /// The HyperLogLog value, with its kept removals.
+    pub hll: Option<Box<Hll>>,
     /// The expiry changes; `None` in a change means "no expiry".
     pub expiry: Option<Box<MvReg<Option<u64>>>>,
 }
@@ -164,6 +170,17 @@ impl KeyState {
                     l.set(pos, stamp, value);
                 }
             }
+            OpKind::PfAdd(regs) => {
+                self.remove_values_except(Some(Kind::Hll), ctx);
+                self.hll
+                    .get_or_insert_with(Default::default)
+                    .add(stamp, ctx, regs);
+            }
+            OpKind::HllDel => {
+                self.hll
+                    .get_or_insert_with(Default::default)
+                    .remove(stamp.dot);
+            }
             OpKind::Restore(content) => {
                 self.remove_values_except(None, ctx);
                 match content {
@@ -187,6 +204,11 @@ impl KeyState {
                         for (m, score) in members {
                             z.add(m, stamp, ctx, *score);
                         }
+                    }
+                    Content::Hll(regs) => {
+                        self.hll
+                            .get_or_insert_with(Default::default)
+                            .add(stamp, ctx, regs);
                     }
                     Content::List(values) => {
                         self.list.get_or_insert_with(Default::default).insert(
@@ -257,6 +279,9 @@ impl KeyState {
         if self.list.as_ref().is_some_and(|s| s.is_empty()) {
             self.list = None;
         }
+        if self.hll.as_ref().is_some_and(|s| s.is_empty()) {
+            self.hll = None;
+        }
         if self.expiry.as_ref().is_some_and(|s| s.is_empty()) {
             self.expiry = None;
         }
@@ -269,11 +294,12 @@ impl KeyState {
             || self.set.is_some()
             || self.zset.is_some()
             || self.list.is_some()
+            || self.hll.as_ref().is_some_and(|h| h.live)
     }
 
     /// Whether nothing at all is kept (no value, no expiry change).
     pub fn is_dead(&self) -> bool {
-        !self.has_value() && self.expiry.is_none()
+        !self.has_value() && self.expiry.is_none() && self.hll.is_none()
     }
 
     /// The type a read shows: the one whose newest surviving write is newest.
@@ -284,6 +310,7 @@ impl KeyState {
             (Kind::Set, self.set.is_some()),
             (Kind::ZSet, self.zset.is_some()),
             (Kind::List, self.list.is_some()),
+            (Kind::Hll, self.hll.as_ref().is_some_and(|h| h.live)),
         ];
         let count = present.iter().filter(|(_, p)| *p).count();
         match count {
@@ -297,6 +324,10 @@ impl KeyState {
                     (Kind::Set, self.set.as_ref().and_then(|s| s.newest())),
                     (Kind::ZSet, self.zset.as_ref().and_then(|s| s.newest())),
                     (Kind::List, self.list.as_ref().and_then(|s| s.newest())),
+                    (
+                        Kind::Hll,
+                        self.hll.as_ref().filter(|h| h.live).and_then(|h| h.newest),
+                    ),
                 ];
                 for (k, s) in cands {
                     if let Some(s) = s
@@ -350,6 +381,9 @@ impl KeyState {
         if let Some(l) = &mut self.list {
             l.compact(stable);
         }
+        if let Some(h) = &mut self.hll {
+            h.compact(stable);
+        }
         self.compact_expiry(stable);
     }
 
@@ -376,6 +410,11 @@ impl KeyState {
             OpKind::ListSet(..) => {
                 if let Some(l) = &mut self.list {
                     l.compact(stable);
+                }
+            }
+            OpKind::HllDel => {
+                if let Some(h) = &mut self.hll {
+                    h.compact(stable);
                 }
             }
             _ => {}
@@ -407,6 +446,7 @@ impl KeyState {
         merge_opt(&mut self.set, &other.set, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.zset, &other.zset, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.list, &other.list, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.hll, &other.hll, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.expiry, &other.expiry, |a, b| {
             a.merge(mine, b, theirs)
         });
@@ -447,6 +487,13 @@ impl KeyState {
             Some(l) => {
                 d.u64(1);
                 l.digest(d);
+            }
+            None => d.u64(0),
+        }
+        match &self.hll {
+            Some(h) => {
+                d.u64(1);
+                h.digest(d);
             }
             None => d.u64(0),
         }

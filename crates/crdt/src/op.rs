@@ -52,6 +52,11 @@ pub enum OpKind {
     ListRemove(Vec<(Pos, Pos)>),
     /// LSET: a register write of one element's value.
     ListSet(Pos, Blob),
+    /// PFADD/PFMERGE: raises HyperLogLog registers (index, value); an empty list creates.
+    PfAdd(Vec<(u16, u8)>),
+    /// Removal of a HyperLogLog by an instance that saw it: clears it and beats every
+    /// concurrent add (delete-wins).
+    HllDel,
     /// Observed-remove of the key's values, then a write of whole new content.
     Restore(Content),
     /// Observed-remove of every key (the key of the op is empty).
@@ -80,6 +85,8 @@ pub enum Content {
     ZSet(Vec<(Blob, f64)>),
     /// A list, in order.
     List(Vec<Blob>),
+    /// A HyperLogLog's non-zero registers.
+    Hll(Vec<(u16, u8)>),
 }
 
 /// One operation: a dot, a timestamp, the context it was made in, a key and an effect.
@@ -146,6 +153,7 @@ impl Op {
             }
             OpKind::ListRemove(r) => r.iter().map(|(a, b)| 32 * (a.depth() + b.depth())).sum(),
             OpKind::ListSet(p, v) => 32 * p.depth() + v.len(),
+            OpKind::PfAdd(r) | OpKind::Restore(Content::Hll(r)) => 3 * r.len(),
             _ => 8,
         };
         64 + self.key.len() + body

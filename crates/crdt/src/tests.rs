@@ -26,9 +26,35 @@ impl Replica {
     /// Issues a write as the engine does: a write that recreates an absent key first
     /// clears its expiry (a "no expiry" change).
     fn write(&mut self, wall: u64, key: &[u8], kind: OpKind, log: &mut Vec<Op>) {
+        // As the engine does: a removal of a live HyperLogLog is an explicit op.
+        let hll_live = |r: &Replica, k: &[u8]| {
+            r.keys
+                .get(k)
+                .is_some_and(|ks| ks.hll.as_ref().is_some_and(|h| h.live))
+        };
+        match &kind {
+            OpKind::PfAdd(_) | OpKind::Expire(_) | OpKind::HllDel => {}
+            OpKind::FlushAll => {
+                let live: Vec<Vec<u8>> = self
+                    .keys
+                    .keys()
+                    .filter(|k| hll_live(self, k))
+                    .cloned()
+                    .collect();
+                for k in live {
+                    log.push(self.issue(wall, &k, OpKind::HllDel));
+                }
+            }
+            _ if hll_live(self, key) => log.push(self.issue(wall, key, OpKind::HllDel)),
+            _ => {}
+        }
         let creates = !matches!(
             kind,
-            OpKind::DelKey | OpKind::Expire(_) | OpKind::FlushAll | OpKind::SetStr(_, Ttl::Set(_))
+            OpKind::DelKey
+                | OpKind::Expire(_)
+                | OpKind::FlushAll
+                | OpKind::SetStr(_, Ttl::Set(_))
+                | OpKind::HllDel
         );
         if creates && self.keys.get(key).is_none_or(|k| !k.has_value()) {
             log.push(self.issue(wall, key, OpKind::Expire(None)));
@@ -119,6 +145,10 @@ impl Replica {
                         .collect();
                     format!("l:{}", v.join(","))
                 }
+                Some(Kind::Hll) => {
+                    let h = ks.hll.as_ref().unwrap();
+                    format!("hll:{}", h.regs.count())
+                }
                 Some(Kind::ZSet) => {
                     let z = ks.zset.as_ref().unwrap();
                     let mut v = Vec::new();
@@ -182,6 +212,8 @@ enum Cmd {
     LSet(u8, u8),
     /// Removal of every element with a value.
     LRem(u8),
+    /// PFADD of one element.
+    PfAdd(u8),
 }
 
 fn cmd() -> impl Strategy<Value = Cmd> {
@@ -206,6 +238,7 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         (any::<u8>(), 0u8..4).prop_map(|(i, v)| Cmd::LInsert(i, v)),
         (any::<u8>(), 0u8..4).prop_map(|(i, v)| Cmd::LSet(i, v)),
         (0u8..4).prop_map(Cmd::LRem),
+        (0u8..8).prop_map(Cmd::PfAdd),
     ]
 }
 
@@ -292,6 +325,7 @@ fn kind_of(c: &Cmd) -> OpKind {
         Cmd::ZAdd(m, sc) => OpKind::ZAdd(vec![(blob(&m.to_string()), f64::from(*sc) / 4.0)]),
         Cmd::ZIncr(m, d) => OpKind::ZIncr(blob(&m.to_string()), f64::from(*d) / 3.0),
         Cmd::ZRem(m) => OpKind::ZRem(vec![blob(&m.to_string())]),
+        Cmd::PfAdd(m) => OpKind::PfAdd(vec![crate::hll::pattern(m.to_string().as_bytes())]),
         Cmd::LPush(..) | Cmd::LPop(_) | Cmd::LInsert(..) | Cmd::LSet(..) | Cmd::LRem(_) => {
             unreachable!("list commands depend on the list")
         }
@@ -856,4 +890,24 @@ fn a_queue_pushed_and_popped_forever_keeps_its_memory_bounded() {
             );
         }
     }
+}
+
+fn pfadd(m: &str) -> OpKind {
+    OpKind::PfAdd(vec![crate::hll::pattern(m.as_bytes())])
+}
+
+#[test]
+fn semantics_del_of_a_hyperloglog_beats_a_concurrent_pfadd() {
+    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
+    let mut log = Vec::new();
+    reps[0].write(100, b"k", pfadd("a"), &mut log);
+    sync_all(&mut reps, &log, 0);
+    reps[0].write(200, b"k", OpKind::DelKey, &mut log);
+    reps[1].write(200, b"k", pfadd("b"), &mut log);
+    sync_all(&mut reps, &log, 1);
+    assert_eq!(agreed_views(&reps)[0], "absent");
+    // A causally later add is never swallowed.
+    reps[1].write(300, b"k", pfadd("x"), &mut log);
+    sync_all(&mut reps, &log, 2);
+    assert_eq!(agreed_views(&reps)[0], "hll:1 ttl=None");
 }

@@ -21,7 +21,7 @@ pub use table::{
 };
 
 use concord_crdt::{
-    Blob, Ctx, Dot, Hlc, HlcClock, KeyState, Kind, Op, OpKind, Origin, ScanMap, Stamp,
+    Blob, Ctx, Dot, Hlc, HlcClock, KeyState, Kind, Op, OpKind, Origin, ScanMap, Stamp, Ttl,
     VersionVector,
 };
 use concord_resp::Out;
@@ -272,7 +272,57 @@ impl Engine {
     }
 
     /// Issues an op for a local write, applies it, and queues it for the current group.
+    ///
+    /// A write that would remove a HyperLogLog this instance holds goes after an explicit
+    /// removal of it (delete-wins, SEMANTICS.md); a string write of a valid HyperLogLog
+    /// representation writes an HyperLogLog instead.
     pub fn emit(&mut self, key: &[u8], kind: OpKind) {
+        match &kind {
+            OpKind::PfAdd(_) | OpKind::Expire(_) | OpKind::HllDel => {}
+            OpKind::FlushAll => {
+                let live: Vec<Blob> = self
+                    .keys
+                    .iter()
+                    .filter(|(_, ks)| ks.hll.as_ref().is_some_and(|h| h.live))
+                    .map(|(k, _)| k.into())
+                    .collect();
+                for k in live {
+                    self.issue(&k, OpKind::HllDel);
+                }
+            }
+            OpKind::SetStr(v, ttl) => {
+                if let Ok(regs) = concord_crdt::hll::decode(v) {
+                    let ttl = *ttl;
+                    if self.hll_live(key) {
+                        self.issue(key, OpKind::HllDel);
+                    }
+                    self.issue(key, OpKind::PfAdd(regs.nonzero()));
+                    if let Ttl::Set(at) = ttl {
+                        self.issue(key, OpKind::Expire(at));
+                    }
+                    return;
+                }
+                if self.hll_live(key) {
+                    self.issue(key, OpKind::HllDel);
+                }
+            }
+            _ => {
+                if self.hll_live(key) {
+                    self.issue(key, OpKind::HllDel);
+                }
+            }
+        }
+        self.issue(key, kind);
+    }
+
+    /// Whether `key` holds a HyperLogLog (visible or not).
+    fn hll_live(&self, key: &[u8]) -> bool {
+        self.keys
+            .get(key)
+            .is_some_and(|ks| ks.hll.as_ref().is_some_and(|h| h.live))
+    }
+
+    fn issue(&mut self, key: &[u8], kind: OpKind) {
         debug_assert!(!self.frozen, "an op issued after the files were closed");
         let seq = self.vv.get(self.origin) + 1;
         let ts = self.clock.tick(self.wall);

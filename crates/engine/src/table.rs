@@ -3,7 +3,7 @@
 
 use crate::Engine;
 use crate::args::Args;
-use crate::cmd::{bits, hashes, keys, lists, server, sets, strings, zsets};
+use crate::cmd::{bits, hashes, hll, keys, lists, server, sets, strings, zsets};
 use crate::error::{CmdError, CmdResult};
 use bytes::Bytes;
 use concord_resp::Out;
@@ -496,6 +496,28 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     c!("sintercard", -3, R, 0, 0, 0, "set", Some(sets::sintercard)),
     c!("sscan", -3, R, 1, 1, 1, "set", Some(sets::sscan)),
+    // HyperLogLog
+    c!("pfadd", -2, WF, 1, 1, 1, "hyperloglog", Some(hll::pfadd)),
+    c!(
+        "pfcount",
+        -2,
+        R,
+        1,
+        -1,
+        1,
+        "hyperloglog",
+        Some(hll::pfcount)
+    ),
+    c!(
+        "pfmerge",
+        -2,
+        W,
+        1,
+        -1,
+        1,
+        "hyperloglog",
+        Some(hll::pfmerge)
+    ),
     // lists
     c!("lpush", -3, WF, 1, 1, 1, "list", Some(lists::lpush)),
     c!("rpush", -3, WF, 1, 1, 1, "list", Some(lists::lpush)),

@@ -348,7 +348,7 @@ impl Sim {
         let v = format!("{}", r.below(1000));
         let s = |x: &str| x.as_bytes().to_vec();
         let k2 = r.below(3);
-        let c: Vec<String> = match r.below(120) {
+        let c: Vec<String> = match r.below(126) {
             0..=11 => vec![
                 "INCRBY".into(),
                 format!("c{k}"),
@@ -400,6 +400,10 @@ impl Sim {
             ],
             118 => vec!["RPOPLPUSH".into(), format!("l{k}"), format!("l{k2}")],
             119 => vec!["DEL".into(), format!("l{k}")],
+            120..=122 => vec!["PFADD".into(), format!("p{k}"), m, v],
+            123 => vec!["PFMERGE".into(), format!("p{k}"), format!("p{k2}")],
+            124 => vec!["DEL".into(), format!("p{k}")],
+            125 => vec!["SET".into(), format!("p{k}"), v],
             _ => vec!["FLUSHALL".into()],
         };
         c.iter().map(|x| s(x)).collect()

@@ -433,6 +433,39 @@ fn lists_converge_with_concurrent_pushes_pops_and_inserts() {
     }
 }
 
+#[test]
+fn a_del_of_a_hyperloglog_beats_concurrent_adds() {
+    let c = Cluster::start(3, &[]);
+    let (mut a, mut b) = (c.conn(0), c.conn(1));
+    a.cmd(&["PFADD", "h", "x", "y"]);
+    c.converged(20);
+    c.pause_all();
+    a.cmd(&["DEL", "h"]);
+    b.cmd(&["PFADD", "h", "concurrent"]);
+    b.cmd(&["PFMERGE", "h", "other"]);
+    c.resume_all();
+    c.converged(20);
+    for i in 0..3 {
+        assert_eq!(
+            c.conn(i).cmd(&["EXISTS", "h"]),
+            Reply::Int(0),
+            "instance {}",
+            i + 1
+        );
+    }
+    // A causally later add is never swallowed.
+    b.cmd(&["PFADD", "h", "after"]);
+    c.converged(20);
+    for i in 0..3 {
+        assert_eq!(
+            c.conn(i).cmd(&["PFCOUNT", "h"]),
+            Reply::Int(1),
+            "instance {}",
+            i + 1
+        );
+    }
+}
+
 /// Random writes from a client on instance `i` until `stop`; returns how many it made.
 fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {

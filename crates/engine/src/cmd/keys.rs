@@ -195,6 +195,7 @@ pub(crate) fn content_of(ks: &KeyState) -> Option<Content> {
             Some(Content::ZSet(v))
         }
         Kind::List => Some(super::lists::content(ks.list.as_ref()?)),
+        Kind::Hll => Some(Content::Hll(ks.hll.as_ref()?.regs.nonzero())),
     }
 }
 
@@ -438,6 +439,7 @@ pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// The encoding Redis would report for a value of this shape.
 fn encoding(ks: &KeyState) -> &'static str {
     match ks.visible() {
+        Some(Kind::Hll) => "raw",
         Some(Kind::Str) => {
             let v = ks
                 .string

@@ -3,6 +3,7 @@
 
 pub mod bits;
 pub mod hashes;
+pub mod hll;
 pub mod keys;
 pub mod lists;
 pub mod server;
@@ -26,6 +27,8 @@ pub(crate) fn typed<'e>(
         None => Ok(None),
         Some(ks) => match ks.visible() {
             Some(k) if k == kind => Ok(Some(ks)),
+            // A HyperLogLog is a string to every string command, as in Redis.
+            Some(Kind::Hll) if kind == Kind::Str => Ok(Some(ks)),
             Some(_) => Err(CmdError::WrongType),
             None => Ok(None),
         },
@@ -37,9 +40,13 @@ pub(crate) fn get_str<'e>(
     e: &'e mut Engine,
     key: &[u8],
 ) -> Result<Option<Cow<'e, [u8]>>, CmdError> {
-    Ok(typed(e, key, Kind::Str)?
-        .and_then(|ks| ks.string.as_deref())
-        .map(Counted::read))
+    let Some(ks) = typed(e, key, Kind::Str)? else {
+        return Ok(None);
+    };
+    if ks.visible() == Some(Kind::Hll) {
+        return Ok(ks.hll.as_ref().map(|h| Cow::Owned(h.regs.encode())));
+    }
+    Ok(ks.string.as_deref().map(Counted::read))
 }
 
 /// The visible hash of `key`.

@@ -77,6 +77,7 @@ pub fn digest(e: &mut Engine) -> u64 {
                 }
             }
             Kind::ZSet => {}
+            Kind::Hll => d.bytes(&ks.hll.as_ref().map(|h| h.regs.encode()).unwrap_or_default()),
             Kind::List => {
                 let l = ks.list.as_deref();
                 d.u64(l.map_or(0, |l| l.len()) as u64);

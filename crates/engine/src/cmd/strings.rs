@@ -1,12 +1,12 @@
 //! Strings and counters: register writes of whole values, and increments.
 
-use super::{MAX_STRING, blob, get_str, index_range, prepare_create, too_big, typed};
+use super::{MAX_STRING, blob, get_str, index_range, prepare_create, too_big};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::f80::F80;
 use concord_crdt::num::parse_i64;
-use concord_crdt::{Amount, Kind, OpKind, Ttl};
+use concord_crdt::{Amount, OpKind, Ttl};
 use concord_resp::Out;
 
 /// Turns an expiry argument into absolute milliseconds, with Redis's overflow checks.
@@ -525,13 +525,8 @@ type Span = (usize, usize);
 type LcsMatch = (Span, Span, usize);
 
 fn lcs_str(e: &mut Engine, key: &[u8]) -> Result<Vec<u8>, CmdError> {
-    match typed(e, key, Kind::Str) {
-        Ok(Some(ks)) => Ok(ks
-            .string
-            .as_deref()
-            .map(|s| s.read().into_owned())
-            .unwrap_or_default()),
-        Ok(None) => Ok(Vec::new()),
+    match get_str(e, key) {
+        Ok(v) => Ok(v.map(|v| v.into_owned()).unwrap_or_default()),
         Err(_) => Err(CmdError::msg(
             "ERR The specified keys must contain string values",
         )),
