@@ -343,6 +343,15 @@ pub fn decode(b: &[u8]) -> Result<Registers, HllError> {
     Ok(r)
 }
 
+/// Parses bytes that are exactly what [`Registers::encode`] makes of their registers
+/// (ignoring the cached cardinality): only those are stored as an HLL, so that any other
+/// bytes written as a string read back unchanged.
+pub fn decode_canonical(b: &[u8]) -> Option<Registers> {
+    let r = decode(b).ok()?;
+    let enc = r.encode();
+    (enc.len() == b.len() && enc[..8] == b[..8] && enc[HDR..] == b[HDR..]).then_some(r)
+}
+
 /// An HLL value with its kept removals.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Hll {

@@ -291,7 +291,7 @@ impl Engine {
                 }
             }
             OpKind::SetStr(v, ttl) => {
-                if let Ok(regs) = concord_crdt::hll::decode(v) {
+                if let Some(regs) = concord_crdt::hll::decode_canonical(v) {
                     let ttl = *ttl;
                     if self.hll_live(key) {
                         self.issue(key, OpKind::HllDel);

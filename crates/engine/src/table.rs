@@ -3,7 +3,7 @@
 
 use crate::Engine;
 use crate::args::Args;
-use crate::cmd::{bits, hashes, hll, keys, lists, server, sets, strings, zsets};
+use crate::cmd::{bits, geo, hashes, hll, keys, lists, server, sets, strings, zsets};
 use crate::error::{CmdError, CmdResult};
 use bytes::Bytes;
 use concord_resp::Out;
@@ -496,6 +496,44 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     c!("sintercard", -3, R, 0, 0, 0, "set", Some(sets::sintercard)),
     c!("sscan", -3, R, 1, 1, 1, "set", Some(sets::sscan)),
+    // geo
+    c!("geoadd", -5, W, 1, 1, 1, "geo", Some(geo::geoadd)),
+    c!("geopos", -2, R, 1, 1, 1, "geo", Some(geo::geopos)),
+    c!("geodist", -4, R, 1, 1, 1, "geo", Some(geo::geodist)),
+    c!("geohash", -2, R, 1, 1, 1, "geo", Some(geo::geohash)),
+    c!("georadius", -6, W, 1, 1, 1, "geo", Some(geo::georadius)),
+    c!("georadius_ro", -6, R, 1, 1, 1, "geo", Some(geo::georadius)),
+    c!(
+        "georadiusbymember",
+        -5,
+        W,
+        1,
+        1,
+        1,
+        "geo",
+        Some(geo::georadius)
+    ),
+    c!(
+        "georadiusbymember_ro",
+        -5,
+        R,
+        1,
+        1,
+        1,
+        "geo",
+        Some(geo::georadius)
+    ),
+    c!("geosearch", -7, R, 1, 1, 1, "geo", Some(geo::georadius)),
+    c!(
+        "geosearchstore",
+        -8,
+        W,
+        1,
+        2,
+        1,
+        "geo",
+        Some(geo::georadius)
+    ),
     // HyperLogLog
     c!("pfadd", -2, WF, 1, 1, 1, "hyperloglog", Some(hll::pfadd)),
     c!(

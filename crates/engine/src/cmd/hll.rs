@@ -80,13 +80,14 @@ pub fn pfcount(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// PFMERGE destkey [sourcekey ...]
 pub fn pfmerge(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let dst = a.get(1);
+    // Every key is checked in argument order, the destination first, as Redis does.
+    let current = stored(e, dst)?;
     let mut union = Registers::default();
     for k in a.from(2) {
         if let Some(r) = registers(e, k)? {
             union.join(&r);
         }
     }
-    let current = stored(e, dst)?;
     let created = current.as_ref().is_none_or(|(_, hll)| !hll);
     let (mut cur, _) = current.unwrap_or_default();
     if created {

@@ -13,7 +13,7 @@ use concord_resp::Out;
 use std::collections::HashMap;
 
 /// The visible sorted set of `key`.
-fn get_zset<'e>(e: &'e mut Engine, key: &[u8]) -> Result<Option<&'e ZSet>, CmdError> {
+pub(crate) fn get_zset<'e>(e: &'e mut Engine, key: &[u8]) -> Result<Option<&'e ZSet>, CmdError> {
     Ok(typed(e, key, Kind::ZSet)?.and_then(|ks| ks.zset.as_deref()))
 }
 
