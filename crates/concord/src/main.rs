@@ -95,6 +95,9 @@ struct ServerArgs {
     /// Password of the default user.
     #[arg(long)]
     requirepass: Option<String>,
+    /// How XADD chooses stream ids: strict (default), semi-strict or liberal.
+    #[arg(long)]
+    stream_id_mode: Option<String>,
     /// Worker threads for connections (default 1: the engine is single-threaded anyway,
     /// and on small machines one thread avoids lock hand-offs).
     #[arg(long)]
@@ -173,6 +176,11 @@ fn apply(cfg: &mut ServerConfig, name: &str, value: &str) -> Result<()> {
                 .with_context(|| format!("bad percentage {value:?}"))?
         }
         "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size = parse_size(value)? as u64,
+        "stream-id-mode" => {
+            cfg.stream_id_mode = concord_engine::StreamIdMode::parse(value).with_context(|| {
+                format!("stream-id-mode takes strict, semi-strict or liberal, not {value:?}")
+            })?
+        }
         "repl-compression" => {
             cfg.repl_compression = match value {
                 "yes" => true,
@@ -217,7 +225,7 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
         }
         cfg.config_file = Some(path.clone());
     }
-    let flags: [(&str, Option<String>); 14] = [
+    let flags: [(&str, Option<String>); 15] = [
         (
             "auto-aof-rewrite-percentage",
             args.auto_aof_rewrite_percentage.map(|p| p.to_string()),
@@ -235,6 +243,7 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
         ("appendonly", args.appendonly),
         ("appendfsync", args.appendfsync),
         ("requirepass", args.requirepass),
+        ("stream-id-mode", args.stream_id_mode),
     ];
     for (k, v) in flags {
         if let Some(v) = v {

@@ -10,6 +10,7 @@ use crate::key::KeyState;
 use crate::list::{Elem, Level, List, Pos};
 use crate::op::{Content, OP_FORMAT_VERSION, Op, OpKind, Ttl};
 use crate::reg::MvReg;
+use crate::stream::StreamId;
 use crate::vv::VersionVector;
 use crate::zset::ZSet;
 use std::sync::Arc;
@@ -168,6 +169,15 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
                     out.push(5);
                     put_regs(out, r);
                 }
+                Content::Stream(entries, last) => {
+                    out.push(6);
+                    put_varint(out, entries.len() as u64);
+                    for (id, f) in entries {
+                        put_sid(out, id);
+                        put_list(out, f);
+                    }
+                    put_sid(out, last);
+                }
             }
         }
         OpKind::FlushAll => out.push(14),
@@ -199,7 +209,51 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
             put_regs(out, r);
         }
         OpKind::HllDel => out.push(19),
+        OpKind::XAdd { id, fields } => {
+            out.push(20);
+            put_sid(out, id);
+            put_list(out, fields);
+        }
+        OpKind::XDel(keys) | OpKind::XTrim(keys) => {
+            out.push(if matches!(op.kind, OpKind::XDel(_)) {
+                21
+            } else {
+                23
+            });
+            put_varint(out, keys.len() as u64);
+            for (id, dot) in keys {
+                put_sid(out, id);
+                put_stamp(out, &Stamp::new(*dot, Hlc(0)));
+            }
+        }
+        OpKind::XSetId {
+            id,
+            added,
+            max_deleted,
+        } => {
+            out.push(22);
+            put_sid(out, id);
+            match added {
+                None => out.push(0),
+                Some(a) => {
+                    out.push(1);
+                    put_varint(out, *a);
+                }
+            }
+            match max_deleted {
+                None => out.push(0),
+                Some(m) => {
+                    out.push(1);
+                    put_sid(out, m);
+                }
+            }
+        }
     }
+}
+
+fn put_sid(out: &mut Vec<u8>, id: &StreamId) {
+    put_varint(out, id.ms);
+    put_varint(out, id.seq);
 }
 
 fn put_regs(out: &mut Vec<u8>, r: &[(u16, u8)]) {
@@ -379,6 +433,10 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| Ok((self.bytes()?, self.f64()?))).collect()
     }
 
+    fn sid(&mut self) -> Result<StreamId, CodecError> {
+        Ok(StreamId::new(self.varint()?, self.varint()?))
+    }
+
     fn regs(&mut self) -> Result<Vec<(u16, u8)>, CodecError> {
         let n = self.count(2)?;
         let mut v = Vec::with_capacity(n);
@@ -467,6 +525,15 @@ impl<'a> Reader<'a> {
                 3 => Content::ZSet(self.scored()?),
                 4 => Content::List(self.list()?),
                 5 => Content::Hll(self.regs()?),
+                6 => {
+                    let n = self.count(3)?;
+                    let mut entries = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let id = self.sid()?;
+                        entries.push((id, self.list()?));
+                    }
+                    Content::Stream(entries, self.sid()?)
+                }
                 t => return Err(CodecError::Tag(t)),
             }),
             14 => OpKind::FlushAll,
@@ -488,6 +555,41 @@ impl<'a> Reader<'a> {
             17 => OpKind::ListSet(self.pos()?, self.bytes()?),
             18 => OpKind::PfAdd(self.regs()?),
             19 => OpKind::HllDel,
+            20 => OpKind::XAdd {
+                id: self.sid()?,
+                fields: self.list()?,
+            },
+            t @ (21 | 23) => {
+                let n = self.count(6)?;
+                let mut keys = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let id = self.sid()?;
+                    keys.push((id, self.stamp()?.dot));
+                }
+                if t == 21 {
+                    OpKind::XDel(keys)
+                } else {
+                    OpKind::XTrim(keys)
+                }
+            }
+            22 => {
+                let id = self.sid()?;
+                let added = match self.byte()? {
+                    0 => None,
+                    1 => Some(self.varint()?),
+                    t => return Err(CodecError::Tag(t)),
+                };
+                let max_deleted = match self.byte()? {
+                    0 => None,
+                    1 => Some(self.sid()?),
+                    t => return Err(CodecError::Tag(t)),
+                };
+                OpKind::XSetId {
+                    id,
+                    added,
+                    max_deleted,
+                }
+            }
             t => return Err(CodecError::Tag(t)),
         };
         // Consecutive ops mostly carry the same context: share one allocation.
@@ -598,7 +700,8 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
         | u8::from(ks.zset.is_some()) << 3
         | u8::from(ks.expiry.is_some()) << 4
         | u8::from(ks.list.is_some()) << 5
-        | u8::from(ks.hll.is_some()) << 6;
+        | u8::from(ks.hll.is_some()) << 6
+        | u8::from(ks.stream.is_some()) << 7;
     out.push(flags);
     if let Some(c) = &ks.string {
         put_counted(out, c, |o, v| put_bytes(o, v));
@@ -665,6 +768,36 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
         for d in &h.kept {
             put_stamp(out, &Stamp::new(*d, Hlc(0)));
         }
+    }
+    if let Some(st) = &ks.stream {
+        put_varint(out, st.len() as u64);
+        for ((id, dot), v) in st.iter() {
+            put_sid(out, id);
+            put_stamp(out, &Stamp::new(*dot, Hlc(0)));
+            put_list(out, v);
+        }
+        put_varint(out, st.made().len() as u64);
+        for s in st.made() {
+            put_stamp(out, s);
+        }
+        put_sid(out, &st.last_id);
+        match st.last_set() {
+            None => out.push(0),
+            Some(s) => {
+                out.push(1);
+                put_stamp(out, &s);
+            }
+        }
+        put_sid(out, &st.max_deleted);
+        let (added, floor) = st.added_counts();
+        let added: Vec<_> = added.collect();
+        put_varint(out, added.len() as u64);
+        for (o, n) in added {
+            put_varint(out, u64::from(o.id));
+            put_varint(out, u64::from(o.incarnation));
+            put_varint(out, *n);
+        }
+        put_varint(out, floor);
     }
 }
 
@@ -744,9 +877,6 @@ impl Reader<'_> {
     fn state(&mut self) -> Result<(Blob, KeyState), CodecError> {
         let key = self.bytes()?;
         let flags = self.byte()?;
-        if flags >= 1 << 7 {
-            return Err(CodecError::Tag(flags));
-        }
         let mut ks = KeyState::default();
         if flags & 1 != 0 {
             ks.string = Some(Box::new(self.counted(|r| r.bytes())?));
@@ -837,6 +967,42 @@ impl Reader<'_> {
                 h.kept.push(self.stamp()?.dot);
             }
             ks.hll = Some(Box::new(h));
+        }
+        if flags & 128 != 0 {
+            let n = self.count(4)?;
+            let mut entries = Vec::with_capacity(n);
+            for _ in 0..n {
+                let id = self.sid()?;
+                let dot = self.stamp()?.dot;
+                entries.push(((id, dot), self.list()?.into_boxed_slice()));
+            }
+            if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return Err(CodecError::Malformed("stream entries out of order"));
+            }
+            let made = (0..self.count(4)?)
+                .map(|_| self.stamp())
+                .collect::<Result<Vec<_>, _>>()?;
+            let last_id = self.sid()?;
+            let last_set = match self.byte()? {
+                0 => None,
+                1 => Some(self.stamp()?),
+                t => return Err(CodecError::Tag(t)),
+            };
+            let max_deleted = self.sid()?;
+            let mut added = Vec::new();
+            for _ in 0..self.count(3)? {
+                let o = Origin::new(self.u16()?, self.u32()?);
+                added.push((o, self.varint()?));
+            }
+            let floor = self.varint()?;
+            ks.stream = Some(Box::new(crate::stream::Stream::from_parts(
+                entries,
+                made,
+                (last_id, last_set),
+                max_deleted,
+                added,
+                floor,
+            )));
         }
         Ok((key, ks))
     }

@@ -9,6 +9,7 @@ use crate::hll::Hll;
 use crate::list::List;
 use crate::op::{Content, OpKind, Ttl};
 use crate::reg::MvReg;
+use crate::stream::Stream;
 use crate::vv::VersionVector;
 use crate::zset::ZSet;
 
@@ -27,6 +28,8 @@ pub enum Kind {
     List,
     /// A HyperLogLog (a string to TYPE and GET, as in Redis).
     Hll,
+    /// A stream.
+    Stream,
 }
 
 impl Kind {
@@ -39,6 +42,7 @@ impl Kind {
             Kind::ZSet => "zset",
             Kind::List => "list",
             Kind::Hll => "string",
+            Kind::Stream => "stream",
         }
     }
 }
@@ -58,6 +62,8 @@ pub struct KeyState {
     pub list: Option<Box<List>>,
     /// The HyperLogLog value, with its kept removals.
     pub hll: Option<Box<Hll>>,
+    /// The stream value.
+    pub stream: Option<Box<Stream>>,
     /// The expiry changes; `None` in a change means "no expiry".
     pub expiry: Option<Box<MvReg<Option<u64>>>>,
 }
@@ -176,6 +182,28 @@ impl KeyState {
                     .get_or_insert_with(Default::default)
                     .add(stamp, ctx, regs);
             }
+            OpKind::XAdd { id, fields } => {
+                self.remove_values_except(Some(Kind::Stream), ctx);
+                self.stream
+                    .get_or_insert_with(Default::default)
+                    .add(stamp, ctx, *id, fields);
+            }
+            OpKind::XDel(keys) | OpKind::XTrim(keys) => {
+                self.remove_values_except(Some(Kind::Stream), ctx);
+                if let Some(s) = &mut self.stream {
+                    s.delete(keys, matches!(kind, OpKind::XDel(_)));
+                }
+            }
+            OpKind::XSetId {
+                id,
+                added,
+                max_deleted,
+            } => {
+                self.remove_values_except(Some(Kind::Stream), ctx);
+                if let Some(s) = &mut self.stream {
+                    s.set_id(stamp, *id, *added, *max_deleted);
+                }
+            }
             OpKind::HllDel => {
                 self.hll
                     .get_or_insert_with(Default::default)
@@ -203,6 +231,16 @@ impl KeyState {
                         let z = self.zset.get_or_insert_with(Default::default);
                         for (m, score) in members {
                             z.add(m, stamp, ctx, *score);
+                        }
+                    }
+                    Content::Stream(entries, last) => {
+                        let st = self.stream.get_or_insert_with(Default::default);
+                        for (id, f) in entries {
+                            st.add(stamp, ctx, *id, f);
+                        }
+                        st.set_id(stamp, (*last).max(st.top()), None, None);
+                        if entries.is_empty() {
+                            st.create(stamp, ctx);
                         }
                     }
                     Content::Hll(regs) => {
@@ -260,6 +298,11 @@ impl KeyState {
         {
             l.remove_all(seen);
         }
+        if keep != Some(Kind::Stream)
+            && let Some(s) = &mut self.stream
+        {
+            s.remove_all(seen);
+        }
         self.drop_empty();
     }
 
@@ -282,6 +325,9 @@ impl KeyState {
         if self.hll.as_ref().is_some_and(|s| s.is_empty()) {
             self.hll = None;
         }
+        if self.stream.as_ref().is_some_and(|s| s.is_empty()) {
+            self.stream = None;
+        }
         if self.expiry.as_ref().is_some_and(|s| s.is_empty()) {
             self.expiry = None;
         }
@@ -295,6 +341,7 @@ impl KeyState {
             || self.zset.is_some()
             || self.list.is_some()
             || self.hll.as_ref().is_some_and(|h| h.live)
+            || self.stream.is_some()
     }
 
     /// Whether nothing at all is kept (no value, no expiry change).
@@ -311,6 +358,7 @@ impl KeyState {
             (Kind::ZSet, self.zset.is_some()),
             (Kind::List, self.list.is_some()),
             (Kind::Hll, self.hll.as_ref().is_some_and(|h| h.live)),
+            (Kind::Stream, self.stream.is_some()),
         ];
         let count = present.iter().filter(|(_, p)| *p).count();
         match count {
@@ -328,6 +376,7 @@ impl KeyState {
                         Kind::Hll,
                         self.hll.as_ref().filter(|h| h.live).and_then(|h| h.newest),
                     ),
+                    (Kind::Stream, self.stream.as_ref().and_then(|s| s.newest())),
                 ];
                 for (k, s) in cands {
                     if let Some(s) = s
@@ -447,6 +496,9 @@ impl KeyState {
         merge_opt(&mut self.zset, &other.zset, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.list, &other.list, |a, b| a.merge(mine, b, theirs));
         merge_opt(&mut self.hll, &other.hll, |a, b| a.merge(mine, b, theirs));
+        merge_opt(&mut self.stream, &other.stream, |a, b| {
+            a.merge(mine, b, theirs)
+        });
         merge_opt(&mut self.expiry, &other.expiry, |a, b| {
             a.merge(mine, b, theirs)
         });
@@ -494,6 +546,13 @@ impl KeyState {
             Some(h) => {
                 d.u64(1);
                 h.digest(d);
+            }
+            None => d.u64(0),
+        }
+        match &self.stream {
+            Some(s) => {
+                d.u64(1);
+                s.digest(d);
             }
             None => d.u64(0),
         }

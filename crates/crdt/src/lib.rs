@@ -20,6 +20,7 @@ pub mod op;
 pub mod ostree;
 pub mod reg;
 pub mod scanmap;
+pub mod stream;
 pub mod vv;
 pub mod zset;
 
@@ -34,6 +35,7 @@ pub use list::{Elem, List, Pos};
 pub use op::{Content, OP_FORMAT_VERSION, Op, OpKind, Ttl};
 pub use reg::MvReg;
 pub use scanmap::ScanMap;
+pub use stream::{Stream, StreamId};
 pub use vv::VersionVector;
 pub use zset::{ZMember, ZSet};
 

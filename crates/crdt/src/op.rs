@@ -5,6 +5,7 @@ use crate::coll::Blob;
 use crate::counter::Amount;
 use crate::ctx::Ctx;
 use crate::list::{Level, Pos};
+use crate::stream::{EntryKey, StreamId};
 use crate::vv::VersionVector;
 use std::sync::Arc;
 
@@ -57,6 +58,26 @@ pub enum OpKind {
     /// Removal of a HyperLogLog by an instance that saw it: clears it and beats every
     /// concurrent add (delete-wins).
     HllDel,
+    /// XADD: an entry (identified by its id and the op's dot).
+    XAdd {
+        /// The entry id.
+        id: StreamId,
+        /// The flat field/value list.
+        fields: Vec<Blob>,
+    },
+    /// XDEL: removal of the entries the instance saw (raises max-deleted-entry-id).
+    XDel(Vec<EntryKey>),
+    /// Trimming (XTRIM, XADD MAXLEN/MINID): removal of the entries the instance saw.
+    XTrim(Vec<EntryKey>),
+    /// XSETID: raises the stream's last id and counters.
+    XSetId {
+        /// The last id.
+        id: StreamId,
+        /// ENTRIESADDED.
+        added: Option<u64>,
+        /// MAXDELETEDID.
+        max_deleted: Option<StreamId>,
+    },
     /// Observed-remove of the key's values, then a write of whole new content.
     Restore(Content),
     /// Observed-remove of every key (the key of the op is empty).
@@ -87,6 +108,8 @@ pub enum Content {
     List(Vec<Blob>),
     /// A HyperLogLog's non-zero registers.
     Hll(Vec<(u16, u8)>),
+    /// A stream's entries and last id (its groups are not copied).
+    Stream(Vec<(StreamId, Vec<Blob>)>, StreamId),
 }
 
 /// One operation: a dot, a timestamp, the context it was made in, a key and an effect.
@@ -154,6 +177,8 @@ impl Op {
             OpKind::ListRemove(r) => r.iter().map(|(a, b)| 32 * (a.depth() + b.depth())).sum(),
             OpKind::ListSet(p, v) => 32 * p.depth() + v.len(),
             OpKind::PfAdd(r) | OpKind::Restore(Content::Hll(r)) => 3 * r.len(),
+            OpKind::XAdd { fields, .. } => fields.iter().map(|f| f.len() + 8).sum::<usize>() + 16,
+            OpKind::XDel(k) | OpKind::XTrim(k) => 32 * k.len(),
             _ => 8,
         };
         64 + self.key.len() + body

@@ -145,6 +145,16 @@ impl Replica {
                         .collect();
                     format!("l:{}", v.join(","))
                 }
+                Some(Kind::Stream) => {
+                    let st = ks.stream.as_ref().unwrap();
+                    let v: Vec<String> = st
+                        .iter()
+                        .map(|((id, _), f)| {
+                            format!("{id}:{}", String::from_utf8_lossy(&f.concat()))
+                        })
+                        .collect();
+                    format!("x:{}", v.join(","))
+                }
                 Some(Kind::Hll) => {
                     let h = ks.hll.as_ref().unwrap();
                     format!("hll:{}", h.regs.count())
@@ -214,6 +224,10 @@ enum Cmd {
     LRem(u8),
     /// PFADD of one element.
     PfAdd(u8),
+    /// XADD at a millisecond.
+    XAdd(u8),
+    /// XDEL of the entry at an index.
+    XDel(u8),
 }
 
 fn cmd() -> impl Strategy<Value = Cmd> {
@@ -239,6 +253,8 @@ fn cmd() -> impl Strategy<Value = Cmd> {
         (any::<u8>(), 0u8..4).prop_map(|(i, v)| Cmd::LSet(i, v)),
         (0u8..4).prop_map(Cmd::LRem),
         (0u8..8).prop_map(Cmd::PfAdd),
+        (0u8..8).prop_map(Cmd::XAdd),
+        any::<u8>().prop_map(Cmd::XDel),
     ]
 }
 
@@ -326,8 +342,17 @@ fn kind_of(c: &Cmd) -> OpKind {
         Cmd::ZIncr(m, d) => OpKind::ZIncr(blob(&m.to_string()), f64::from(*d) / 3.0),
         Cmd::ZRem(m) => OpKind::ZRem(vec![blob(&m.to_string())]),
         Cmd::PfAdd(m) => OpKind::PfAdd(vec![crate::hll::pattern(m.to_string().as_bytes())]),
-        Cmd::LPush(..) | Cmd::LPop(_) | Cmd::LInsert(..) | Cmd::LSet(..) | Cmd::LRem(_) => {
-            unreachable!("list commands depend on the list")
+        Cmd::XAdd(ms) => OpKind::XAdd {
+            id: StreamId::new(u64::from(*ms), 0),
+            fields: vec![blob("f"), blob(&ms.to_string())],
+        },
+        Cmd::LPush(..)
+        | Cmd::LPop(_)
+        | Cmd::LInsert(..)
+        | Cmd::LSet(..)
+        | Cmd::LRem(_)
+        | Cmd::XDel(_) => {
+            unreachable!("these commands depend on the value")
         }
     }
 }
@@ -374,6 +399,20 @@ fn run(n: usize, steps: &[Step]) -> (Vec<Replica>, Vec<Op>) {
             Step::Issue { r, k, wall, c } => {
                 let key = [b'k', b'0' + k];
                 let kind = match c {
+                    Cmd::XDel(i) => {
+                        let st = reps[*r]
+                            .keys
+                            .get(&key[..])
+                            .filter(|ks| ks.visible() == Some(Kind::Stream))
+                            .and_then(|ks| ks.stream.as_deref());
+                        match st.filter(|s| s.iter().next().is_some()) {
+                            Some(s) => {
+                                let k = *s.iter().nth(usize::from(*i) % s.len()).unwrap().0;
+                                OpKind::XDel(vec![k])
+                            }
+                            None => continue,
+                        }
+                    }
                     Cmd::LPush(..)
                     | Cmd::LPop(_)
                     | Cmd::LInsert(..)

@@ -12,6 +12,7 @@ mod oplog;
 mod table;
 
 pub use args::Args;
+pub use cmd::streams::StreamIdMode;
 pub use error::CmdError;
 pub use glob::glob_match;
 pub use oplog::OpLog;
@@ -115,6 +116,8 @@ pub struct Block {
     pub keys: Vec<Blob>,
     /// How long to wait in milliseconds; 0 waits forever.
     pub timeout_ms: u64,
+    /// The command to retry instead of the original (XREAD's `$` resolved).
+    pub retry: Option<Vec<bytes::Bytes>>,
 }
 
 /// Remembers, per origin, the newest dot that touched `key`.
@@ -162,6 +165,8 @@ pub struct Engine {
     pub(crate) block: Option<Block>,
     /// Keys that blocked clients wait on, with how many wait on each.
     wanted: HashMap<Blob, usize>,
+    /// How XADD chooses and accepts ids.
+    pub(crate) stream_ids: cmd::streams::StreamIdMode,
     /// Wanted keys that ops touched since the last [`Engine::take_ready`].
     ready: Vec<Blob>,
     /// Counters for INFO.
@@ -193,6 +198,7 @@ impl Engine {
             frozen: false,
             block: None,
             wanted: HashMap::new(),
+            stream_ids: Default::default(),
             ready: Vec::new(),
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); COMMANDS.len()],
@@ -441,6 +447,11 @@ impl Engine {
         if !self.wanted.is_empty() && self.wanted.contains_key(&op.key) {
             self.ready.push(op.key.clone());
         }
+    }
+
+    /// Sets how XADD chooses and accepts ids (`--stream-id-mode`).
+    pub fn set_stream_id_mode(&mut self, mode: cmd::streams::StreamIdMode) {
+        self.stream_ids = mode;
     }
 
     /// Takes what the last command left when it would have blocked.

@@ -3,7 +3,7 @@
 
 use crate::Engine;
 use crate::args::Args;
-use crate::cmd::{bits, geo, hashes, hll, keys, lists, server, sets, strings, zsets};
+use crate::cmd::{bits, geo, hashes, hll, keys, lists, server, sets, streams, strings, zsets};
 use crate::error::{CmdError, CmdResult};
 use bytes::Bytes;
 use concord_resp::Out;
@@ -106,6 +106,7 @@ const WF: Flags = Flags(1 | 4 | 8);
 const WD: Flags = Flags(1);
 const WDF: Flags = Flags(1 | 8);
 const R: Flags = Flags(2);
+const RB: Flags = Flags(2 | 64 | 2048);
 const WB: Flags = Flags(1 | 64 | 2048);
 const WDB: Flags = Flags(1 | 4 | 64 | 2048);
 const RF: Flags = Flags(2 | 8);
@@ -496,6 +497,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     c!("sintercard", -3, R, 0, 0, 0, "set", Some(sets::sintercard)),
     c!("sscan", -3, R, 1, 1, 1, "set", Some(sets::sscan)),
+    // streams
+    c!("xadd", -5, WF, 1, 1, 1, "stream", Some(streams::xadd)),
+    c!("xrange", -4, R, 1, 1, 1, "stream", Some(streams::xrange)),
+    c!("xrevrange", -4, R, 1, 1, 1, "stream", Some(streams::xrange)),
+    c!("xlen", 2, RF, 1, 1, 1, "stream", Some(streams::xlen)),
+    c!("xdel", -3, WDF, 1, 1, 1, "stream", Some(streams::xdel)),
+    c!("xtrim", -4, WD, 1, 1, 1, "stream", Some(streams::xtrim)),
+    c!("xread", -4, RB, 0, 0, 0, "stream", Some(streams::xread)),
+    c!("xsetid", -3, WDF, 1, 1, 1, "stream", Some(streams::xsetid)),
+    c!("xinfo", -2, R, 0, 0, 0, "stream", Some(streams::xinfo)),
     // geo
     c!("geoadd", -5, W, 1, 1, 1, "geo", Some(geo::geoadd)),
     c!("geopos", -2, R, 1, 1, 1, "geo", Some(geo::geopos)),

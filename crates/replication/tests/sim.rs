@@ -348,7 +348,7 @@ impl Sim {
         let v = format!("{}", r.below(1000));
         let s = |x: &str| x.as_bytes().to_vec();
         let k2 = r.below(3);
-        let c: Vec<String> = match r.below(126) {
+        let c: Vec<String> = match r.below(131) {
             0..=11 => vec![
                 "INCRBY".into(),
                 format!("c{k}"),
@@ -404,6 +404,10 @@ impl Sim {
             123 => vec!["PFMERGE".into(), format!("p{k}"), format!("p{k2}")],
             124 => vec!["DEL".into(), format!("p{k}")],
             125 => vec!["SET".into(), format!("p{k}"), v],
+            126..=127 => vec!["XADD".into(), format!("x{k}"), "*".into(), m, v],
+            128 => vec!["XADD".into(), format!("x{k}"), v.clone(), "f".into(), v],
+            129 => vec!["XTRIM".into(), format!("x{k}"), "MAXLEN".into(), "3".into()],
+            130 => vec!["DEL".into(), format!("x{k}")],
             _ => vec!["FLUSHALL".into()],
         };
         c.iter().map(|x| s(x)).collect()

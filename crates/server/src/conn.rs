@@ -442,7 +442,7 @@ impl Session {
                 tokio::time::Instant::now() + std::time::Duration::from_millis(block.timeout_ms)
             });
             let waiter = crate::blocking::Waiter {
-                args,
+                args: block.retry.unwrap_or(args),
                 keys: block.keys,
                 resp3: self.resp3,
                 tx: self.tx.clone(),

@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub auto_aof_rewrite_percentage: u64,
     /// ... and is at least this many bytes.
     pub auto_aof_rewrite_min_size: u64,
+    /// How XADD chooses stream ids.
+    pub stream_id_mode: concord_engine::StreamIdMode,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +87,7 @@ impl Default for ServerConfig {
             repl_compression: true,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            stream_id_mode: Default::default(),
         }
     }
 }
@@ -164,6 +167,7 @@ fn initial_params(cfg: &ServerConfig, port: u16) -> BTreeMap<String, String> {
         if cfg.appendonly { "yes" } else { "no" }.into(),
     );
     set("appendfsync", cfg.appendfsync.clone());
+    set("stream-id-mode", cfg.stream_id_mode.name().to_string());
     set("databases", "1".into());
     set("maxmemory", "0".into());
     set("maxmemory-policy", "noeviction".into());
@@ -246,6 +250,7 @@ impl Server {
             backlog_bytes: cfg.backlog_bytes,
         });
         engine.set_peers(cfg.peers.len());
+        engine.set_stream_id_mode(cfg.stream_id_mode);
         engine.set_time(wall_ms());
         let persist = persist::Persist::open(
             &cfg.dir,

@@ -466,6 +466,80 @@ fn a_del_of_a_hyperloglog_beats_concurrent_adds() {
     }
 }
 
+#[test]
+fn streams_written_on_every_instance_merge_by_id() {
+    let c = Cluster::start(3, &[]);
+    // A reader on C waits for anything after now.
+    let mut reader = c.conn(2);
+    reader.send_raw(
+        b"*6\r\n$5\r\nXREAD\r\n$5\r\nBLOCK\r\n$1\r\n0\r\n$7\r\nSTREAMS\r\n$3\r\nlog\r\n$1\r\n$\r\n",
+    );
+    wait_for(
+        10,
+        "the XREAD to block",
+        || matches!(c.conn(2).cmd(&["INFO", "clients"]), Reply::Bulk(i) if String::from_utf8_lossy(&i).contains("blocked_clients:1")),
+    );
+    c.pause_all();
+    for round in 0..20 {
+        for i in 0..3 {
+            let r = c
+                .conn(i)
+                .cmd(&["XADD", "log", "*", "from", &format!("{i}-{round}")]);
+            assert!(matches!(r, Reply::Bulk(_)), "{r}");
+        }
+        // The same millisecond on every instance never collides.
+        for i in 0..3 {
+            let r = c.conn(i).cmd(&[
+                "XADD",
+                "fixed",
+                &format!("{}", 1000 + round),
+                "i",
+                &i.to_string(),
+            ]);
+            assert_eq!(r, bulk(&format!("{}-{}", 1000 + round, i + 1)));
+        }
+    }
+    c.resume_all();
+    c.converged(20);
+    let Reply::Array(items) = reader.read() else {
+        panic!("XREAD reply")
+    };
+    assert_eq!(items.len(), 1);
+    let all = c.conn(0).cmd(&["XRANGE", "log", "-", "+"]);
+    let Reply::Array(entries) = &all else {
+        panic!()
+    };
+    assert_eq!(entries.len(), 60);
+    let ids: Vec<Reply> = entries
+        .iter()
+        .map(|e| match e {
+            Reply::Array(p) => p[0].clone(),
+            other => panic!("{other}"),
+        })
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 60, "ids are unique");
+    for i in 1..3 {
+        assert_eq!(c.conn(i).cmd(&["XRANGE", "log", "-", "+"]), all);
+        assert_eq!(c.conn(i).cmd(&["XLEN", "fixed"]), Reply::Int(60));
+    }
+    // Deletes are observed-remove: a concurrent add survives a trim that did not see it.
+    c.pause_all();
+    c.conn(0).cmd(&["XTRIM", "log", "MAXLEN", "0"]);
+    c.conn(1).cmd(&["XADD", "log", "*", "late", "1"]);
+    c.resume_all();
+    c.converged(20);
+    for i in 0..3 {
+        assert_eq!(
+            c.conn(i).cmd(&["XLEN", "log"]),
+            Reply::Int(1),
+            "instance {}",
+            i + 1
+        );
+    }
+}
+
 /// Random writes from a client on instance `i` until `stop`; returns how many it made.
 fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {

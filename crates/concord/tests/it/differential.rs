@@ -771,6 +771,111 @@ fn gen_geo(r: &mut Rng) -> Vec<Vec<u8>> {
     }
 }
 
+fn sid(r: &mut Rng) -> Vec<u8> {
+    let ms = r.below(40);
+    match r.below(10) {
+        0 => b("-"),
+        1 => b("+"),
+        2 => format!("{ms}").into_bytes(),
+        3 => format!("({ms}-{}", r.below(3)).into_bytes(),
+        4 => b(r.pick(&[
+            "0-0",
+            "abc",
+            "1-x",
+            "18446744073709551615-18446744073709551615",
+        ])),
+        _ => format!("{ms}-{}", r.below(4)).into_bytes(),
+    }
+}
+
+fn gen_stream(r: &mut Rng) -> Vec<Vec<u8>> {
+    let k = key(r);
+    match r.below(16) {
+        0..=4 => {
+            let mut c = vec![b("XADD"), k];
+            if r.chance(10) {
+                c.push(b("NOMKSTREAM"));
+            }
+            if r.chance(20) {
+                if r.chance(50) {
+                    c.extend([b("MAXLEN"), b(r.pick(&["=", "5"]))]);
+                    if c.last() == Some(&b("=")) {
+                        c.push(b(r.pick(&["3", "0", "-1"])));
+                    }
+                } else {
+                    c.extend([b("MINID"), format!("{}", r.below(30)).into_bytes()]);
+                }
+            }
+            let ms = r.below(60);
+            c.push(match r.below(4) {
+                0 => format!("{ms}").into_bytes(),
+                1 => format!("{ms}-*").into_bytes(),
+                _ => format!("{ms}-{}", r.below(5)).into_bytes(),
+            });
+            for _ in 0..1 + r.below(3) {
+                c.extend([field(r), value(r)]);
+            }
+            if r.chance(5) {
+                c.pop();
+            }
+            c
+        }
+        5 | 6 => {
+            let mut c = vec![b("XRANGE"), k, sid(r), sid(r)];
+            if r.chance(30) {
+                c.extend([b("COUNT"), b(r.pick(&["0", "1", "3", "-1"]))]);
+            }
+            c
+        }
+        7 => {
+            let mut c = vec![b("XREVRANGE"), k, sid(r), sid(r)];
+            if r.chance(30) {
+                c.extend([b("COUNT"), b(r.pick(&["0", "2", "-1"]))]);
+            }
+            c
+        }
+        8 => vec![b("XLEN"), k],
+        9 => vec![b("XDEL"), k, sid(r), sid(r)],
+        10 => {
+            let mut c = vec![b("XTRIM"), k];
+            if r.chance(50) {
+                c.extend([b("MAXLEN"), b(r.pick(&["2", "0", "=", "x"]))]);
+                if c.last() == Some(&b("=")) {
+                    c.push(b("4"));
+                }
+            } else {
+                c.extend([b("MINID"), sid(r)]);
+            }
+            c
+        }
+        11 | 12 => {
+            let mut c = vec![b("XREAD")];
+            if r.chance(40) {
+                c.extend([b("COUNT"), b(r.pick(&["1", "2", "0"]))]);
+            }
+            c.push(b("STREAMS"));
+            let k2 = key(r);
+            c.extend([k, k2, sid(r), sid(r)]);
+            if r.chance(5) {
+                c.pop();
+            }
+            c
+        }
+        13 => {
+            let mut c = vec![b("XSETID"), k, sid(r)];
+            if r.chance(30) {
+                c.extend([b("MAXDELETEDID"), sid(r)]);
+            }
+            if r.chance(20) {
+                c.extend([b("ENTRIESADDED"), b(r.pick(&["100", "-1", "x"]))]);
+            }
+            c
+        }
+        14 => vec![b("TYPE"), k],
+        _ => vec![b("DEL"), k],
+    }
+}
+
 /// Sorts replies whose order Redis leaves undefined.
 fn normalize(cmd: &[u8], reply: Reply) -> Reply {
     let name = String::from_utf8_lossy(cmd).to_ascii_lowercase();
@@ -838,9 +943,13 @@ fn run(name: &str, n: usize, generators: &[Generator]) {
 }
 
 fn run_proto(name: &str, n: usize, generators: &[Generator], proto: u8) {
+    run_with(name, n, generators, proto, &[]);
+}
+
+fn run_with(name: &str, n: usize, generators: &[Generator], proto: u8, flags: &[&str]) {
     let seed = seed();
     let redis = redis();
-    let concord = concord(&[]);
+    let concord = concord(flags);
     let mut rc = Conn::open(redis.port);
     let mut cc = Conn::open(concord.port);
     if proto == 3 {
@@ -911,6 +1020,25 @@ fn zsets_match_redis() {
 #[test]
 fn lists_match_redis() {
     run("lists", 5000, &[gen_list]);
+}
+
+#[test]
+fn streams_match_redis() {
+    // Liberal ids are Redis's own rules; strict mode is tested against the semantics.
+    run_with(
+        "streams",
+        4000,
+        &[gen_stream],
+        2,
+        &["--stream-id-mode", "liberal"],
+    );
+    run_with(
+        "streams-resp3",
+        1500,
+        &[gen_stream],
+        3,
+        &["--stream-id-mode", "liberal"],
+    );
 }
 
 #[test]

@@ -374,3 +374,54 @@ fn blocking_commands_time_out_and_move_between_lists() {
         Reply::Int(0)
     );
 }
+
+#[test]
+fn stream_ids_in_strict_mode_carry_the_instance_and_xread_blocks_for_new_entries() {
+    let s = concord(&["--replica-id", "2"]);
+    let mut c = Conn::open(s.port);
+    assert_eq!(c.cmd(&["XADD", "s", "100", "f", "v"]), bulk("100-2"));
+    assert_eq!(c.cmd(&["XADD", "s", "100-*", "f", "v"]), bulk("100-65538"));
+    assert!(
+        matches!(c.cmd(&["XADD", "s", "200-5", "f", "v"]), Reply::Error(e) if e.contains("strict"))
+    );
+    assert!(
+        matches!(c.cmd(&["XADD", "s", "99", "f", "v"]), Reply::Error(e) if e.contains("smaller"))
+    );
+    let Reply::Bulk(auto) = c.cmd(&["XADD", "s", "*", "f", "v"]) else {
+        panic!()
+    };
+    let auto = String::from_utf8(auto).unwrap();
+    let seq: u64 = auto.split('-').nth(1).unwrap().parse().unwrap();
+    assert_eq!(seq & 0xffff, 2, "{auto}");
+    assert_eq!(c.cmd(&["XLEN", "s"]), Reply::Int(3));
+    // XREAD BLOCK with $ waits for an entry added after the call.
+    let mut admin = Conn::open(s.port);
+    let mut r = Conn::open(s.port);
+    r.send_raw(&Conn::encode(&[
+        b("XREAD"),
+        b("BLOCK"),
+        b("0"),
+        b("STREAMS"),
+        b("s"),
+        b("$"),
+    ]));
+    wait_blocked(&mut admin, 1);
+    let Reply::Bulk(id) = admin.cmd(&["XADD", "s", "*", "k", "new"]) else {
+        panic!()
+    };
+    assert_eq!(
+        r.read(),
+        Reply::Array(vec![Reply::Array(vec![
+            bulk("s"),
+            Reply::Array(vec![Reply::Array(vec![
+                Reply::Bulk(id),
+                Reply::Array(vec![bulk("k"), bulk("new")])
+            ])])
+        ])])
+    );
+    // A timeout answers with a null array.
+    assert_eq!(
+        r.cmd(&["XREAD", "BLOCK", "50", "STREAMS", "s", "$"]),
+        Reply::Nil
+    );
+}

@@ -196,6 +196,13 @@ pub(crate) fn content_of(ks: &KeyState) -> Option<Content> {
         }
         Kind::List => Some(super::lists::content(ks.list.as_ref()?)),
         Kind::Hll => Some(Content::Hll(ks.hll.as_ref()?.regs.nonzero())),
+        Kind::Stream => {
+            let st = ks.stream.as_ref()?;
+            Some(Content::Stream(
+                st.iter().map(|(k, f)| (k.0, f.to_vec())).collect(),
+                st.top(),
+            ))
+        }
     }
 }
 
@@ -440,6 +447,7 @@ pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 fn encoding(ks: &KeyState) -> &'static str {
     match ks.visible() {
         Some(Kind::Hll) => "raw",
+        Some(Kind::Stream) => "stream",
         Some(Kind::Str) => {
             let v = ks
                 .string

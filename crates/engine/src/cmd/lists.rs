@@ -586,6 +586,7 @@ fn block_on(e: &mut Engine, keys: &[bytes::Bytes], timeout_ms: u64) {
     e.block = Some(Block {
         keys: keys.iter().map(|k| blob(k)).collect(),
         timeout_ms,
+        retry: None,
     });
 }
 

@@ -78,6 +78,18 @@ pub fn digest(e: &mut Engine) -> u64 {
             }
             Kind::ZSet => {}
             Kind::Hll => d.bytes(&ks.hll.as_ref().map(|h| h.regs.encode()).unwrap_or_default()),
+            Kind::Stream => {
+                let st = ks.stream.as_deref();
+                d.u64(st.map_or(0, |s| s.len()) as u64);
+                for ((id, _), f) in st.iter().flat_map(|s| s.iter()) {
+                    d.u64(id.ms);
+                    d.u64(id.seq);
+                    d.u64(f.len() as u64);
+                    for b in f {
+                        d.bytes(b);
+                    }
+                }
+            }
             Kind::List => {
                 let l = ks.list.as_deref();
                 d.u64(l.map_or(0, |l| l.len()) as u64);
