@@ -226,6 +226,35 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
                 put_stamp(out, &Stamp::new(*dot, Hlc(0)));
             }
         }
+        OpKind::XGroupCreate {
+            name,
+            id,
+            mkstream,
+            read,
+        } => {
+            out.push(24);
+            put_bytes(out, name);
+            put_sid(out, id);
+            out.push(u8::from(*mkstream));
+            put_read(out, *read);
+        }
+        OpKind::XGroupSetId(name, id, read) => {
+            out.push(25);
+            put_bytes(out, name);
+            put_sid(out, id);
+            put_read(out, *read);
+        }
+        OpKind::XGroupAdvance(name, part, id, read) => {
+            out.push(26);
+            put_bytes(out, name);
+            put_varint(out, u64::from(*part));
+            put_sid(out, id);
+            put_read(out, *read);
+        }
+        OpKind::XGroupDestroy(name) => {
+            out.push(27);
+            put_bytes(out, name);
+        }
         OpKind::XSetId {
             id,
             added,
@@ -247,6 +276,16 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
                     put_sid(out, m);
                 }
             }
+        }
+    }
+}
+
+fn put_read(out: &mut Vec<u8>, read: Option<i64>) {
+    match read {
+        None => out.push(0),
+        Some(n) => {
+            out.push(1);
+            put_varint(out, n as u64);
         }
     }
 }
@@ -433,6 +472,14 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| Ok((self.bytes()?, self.f64()?))).collect()
     }
 
+    fn read(&mut self) -> Result<Option<i64>, CodecError> {
+        match self.byte()? {
+            0 => Ok(None),
+            1 => Ok(Some(self.varint()? as i64)),
+            t => Err(CodecError::Tag(t)),
+        }
+    }
+
     fn sid(&mut self) -> Result<StreamId, CodecError> {
         Ok(StreamId::new(self.varint()?, self.varint()?))
     }
@@ -572,6 +619,19 @@ impl<'a> Reader<'a> {
                     OpKind::XTrim(keys)
                 }
             }
+            24 => OpKind::XGroupCreate {
+                name: self.bytes()?,
+                id: self.sid()?,
+                mkstream: match self.byte()? {
+                    0 => false,
+                    1 => true,
+                    t => return Err(CodecError::Tag(t)),
+                },
+                read: self.read()?,
+            },
+            25 => OpKind::XGroupSetId(self.bytes()?, self.sid()?, self.read()?),
+            26 => OpKind::XGroupAdvance(self.bytes()?, self.u16()?, self.sid()?, self.read()?),
+            27 => OpKind::XGroupDestroy(self.bytes()?),
             22 => {
                 let id = self.sid()?;
                 let added = match self.byte()? {
@@ -798,6 +858,29 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
             put_varint(out, *n);
         }
         put_varint(out, floor);
+        put_varint(out, st.groups.len() as u64);
+        for (name, g) in &st.groups {
+            put_bytes(out, name);
+            put_sid(out, &g.start);
+            put_stamp(out, &g.start_set);
+            put_read(out, g.read);
+            put_stamp(out, &g.read_set);
+            put_varint(out, g.delivered.len() as u64);
+            for (p, (id, s)) in &g.delivered {
+                put_varint(out, u64::from(*p));
+                put_sid(out, id);
+                put_stamp(out, s);
+            }
+        }
+        let destroyed: Vec<_> = st.destroyed().collect();
+        put_varint(out, destroyed.len() as u64);
+        for (name, dots) in destroyed {
+            put_bytes(out, name);
+            put_varint(out, dots.len() as u64);
+            for d in dots {
+                put_stamp(out, &Stamp::new(*d, Hlc(0)));
+            }
+        }
     }
 }
 
@@ -995,14 +1078,45 @@ impl Reader<'_> {
                 added.push((o, self.varint()?));
             }
             let floor = self.varint()?;
-            ks.stream = Some(Box::new(crate::stream::Stream::from_parts(
+            let mut st = crate::stream::Stream::from_parts(
                 entries,
                 made,
                 (last_id, last_set),
                 max_deleted,
                 added,
                 floor,
-            )));
+            );
+            for _ in 0..self.count(4)? {
+                let name = self.bytes()?;
+                let start = self.sid()?;
+                let start_set = self.stamp()?;
+                let read = self.read()?;
+                let read_set = self.stamp()?;
+                let mut delivered = std::collections::BTreeMap::new();
+                for _ in 0..self.count(4)? {
+                    let p = self.u16()?;
+                    let id = self.sid()?;
+                    delivered.insert(p, (id, self.stamp()?));
+                }
+                st.groups.insert(
+                    name,
+                    crate::stream::Group {
+                        start,
+                        start_set,
+                        delivered,
+                        read,
+                        read_set,
+                    },
+                );
+            }
+            for _ in 0..self.count(2)? {
+                let name = self.bytes()?;
+                let dots = (0..self.count(4)?)
+                    .map(|_| self.stamp().map(|s| s.dot))
+                    .collect::<Result<Vec<_>, _>>()?;
+                st.set_destroyed(name, dots);
+            }
+            ks.stream = Some(Box::new(st));
         }
         Ok((key, ks))
     }

@@ -194,6 +194,34 @@ impl KeyState {
                     s.delete(keys, matches!(kind, OpKind::XDel(_)));
                 }
             }
+            OpKind::XGroupCreate {
+                name,
+                id,
+                mkstream,
+                read,
+            } => {
+                self.remove_values_except(Some(Kind::Stream), ctx);
+                let st = self.stream.get_or_insert_with(Default::default);
+                if *mkstream {
+                    st.create(stamp, ctx);
+                }
+                st.group_create(stamp, ctx, name, *id, *read);
+            }
+            OpKind::XGroupSetId(name, id, read) => {
+                if let Some(st) = &mut self.stream {
+                    st.group_set(stamp, ctx, name, *id, *read);
+                }
+            }
+            OpKind::XGroupAdvance(name, part, id, read) => {
+                if let Some(st) = &mut self.stream {
+                    st.group_advance(stamp, ctx, name, *part, *id, *read);
+                }
+            }
+            OpKind::XGroupDestroy(name) => {
+                self.stream
+                    .get_or_insert_with(Default::default)
+                    .group_destroy(stamp.dot, name);
+            }
             OpKind::XSetId {
                 id,
                 added,
@@ -341,12 +369,12 @@ impl KeyState {
             || self.zset.is_some()
             || self.list.is_some()
             || self.hll.as_ref().is_some_and(|h| h.live)
-            || self.stream.is_some()
+            || self.stream.as_ref().is_some_and(|s| s.exists())
     }
 
     /// Whether nothing at all is kept (no value, no expiry change).
     pub fn is_dead(&self) -> bool {
-        !self.has_value() && self.expiry.is_none() && self.hll.is_none()
+        !self.has_value() && self.expiry.is_none() && self.hll.is_none() && self.stream.is_none()
     }
 
     /// The type a read shows: the one whose newest surviving write is newest.
@@ -358,7 +386,10 @@ impl KeyState {
             (Kind::ZSet, self.zset.is_some()),
             (Kind::List, self.list.is_some()),
             (Kind::Hll, self.hll.as_ref().is_some_and(|h| h.live)),
-            (Kind::Stream, self.stream.is_some()),
+            (
+                Kind::Stream,
+                self.stream.as_ref().is_some_and(|s| s.exists()),
+            ),
         ];
         let count = present.iter().filter(|(_, p)| *p).count();
         match count {
@@ -433,6 +464,9 @@ impl KeyState {
         if let Some(h) = &mut self.hll {
             h.compact(stable);
         }
+        if let Some(st) = &mut self.stream {
+            st.compact(stable);
+        }
         self.compact_expiry(stable);
     }
 
@@ -464,6 +498,11 @@ impl KeyState {
             OpKind::HllDel => {
                 if let Some(h) = &mut self.hll {
                     h.compact(stable);
+                }
+            }
+            OpKind::XGroupDestroy(_) => {
+                if let Some(st) = &mut self.stream {
+                    st.compact(stable);
                 }
             }
             _ => {}

@@ -69,6 +69,23 @@ pub enum OpKind {
     XDel(Vec<EntryKey>),
     /// Trimming (XTRIM, XADD MAXLEN/MINID): removal of the entries the instance saw.
     XTrim(Vec<EntryKey>),
+    /// XGROUP CREATE (with MKSTREAM, it also makes the key a stream).
+    XGroupCreate {
+        /// The group.
+        name: Blob,
+        /// Deliver entries after this id.
+        id: StreamId,
+        /// MKSTREAM.
+        mkstream: bool,
+        /// entries-read, when known.
+        read: Option<i64>,
+    },
+    /// XGROUP SETID (and entries-read).
+    XGroupSetId(Blob, StreamId, Option<i64>),
+    /// XREADGROUP delivered entries of one instance's part up to an id (and entries-read).
+    XGroupAdvance(Blob, u16, StreamId, Option<i64>),
+    /// XGROUP DESTROY, or a removal of the key by an instance that saw the group.
+    XGroupDestroy(Blob),
     /// XSETID: raises the stream's last id and counters.
     XSetId {
         /// The last id.

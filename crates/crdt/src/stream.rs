@@ -66,9 +66,94 @@ impl fmt::Display for StreamId {
 /// The key of an entry: its id, then the dot of the XADD that made it.
 pub type EntryKey = (StreamId, Dot);
 
+/// A consumer group's replicated part: where it starts and how far it delivered from each
+/// instance's part of the stream. Consumers and pending entries are per instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// The start id (CREATE, SETID): a last-writer-wins register.
+    pub start: StreamId,
+    /// The write that set `start`.
+    pub start_set: Stamp,
+    /// Per part (the instance id in an entry's dot), the largest id delivered after the
+    /// start was set.
+    pub delivered: BTreeMap<u16, (StreamId, Stamp)>,
+    /// entries-read (introspection): last writer wins; `None` when unknown.
+    pub read: Option<i64>,
+    /// The write that set `read`.
+    pub read_set: Stamp,
+}
+
+impl Group {
+    /// The last id delivered from `part`.
+    pub fn cursor(&self, part: u16) -> StreamId {
+        match self.delivered.get(&part) {
+            Some((id, s)) if s.wins_over(&self.start_set) => *id,
+            _ => self.start,
+        }
+    }
+
+    /// The largest id delivered from any part (last-delivered-id).
+    pub fn last_delivered(&self) -> StreamId {
+        self.delivered
+            .keys()
+            .map(|p| self.cursor(*p))
+            .fold(self.start, StreamId::max)
+    }
+
+    fn set_start(&mut self, stamp: Stamp, id: StreamId, read: Option<i64>) {
+        if stamp.wins_over(&self.start_set) {
+            self.start = id;
+            self.start_set = stamp;
+            self.delivered.retain(|_, (_, s)| s.wins_over(&stamp));
+        }
+        self.set_read(stamp, read);
+    }
+
+    fn set_read(&mut self, stamp: Stamp, read: Option<i64>) {
+        if stamp.wins_over(&self.read_set) {
+            self.read = read;
+            self.read_set = stamp;
+        }
+    }
+
+    fn advance(&mut self, stamp: Stamp, part: u16, id: StreamId, read: Option<i64>) {
+        if !stamp.wins_over(&self.start_set) {
+            return;
+        }
+        self.set_read(stamp, read);
+        let e = self.delivered.entry(part).or_insert((id, stamp));
+        if id > e.0 {
+            *e = (id, stamp);
+        }
+    }
+
+    fn join(&mut self, other: &Group) {
+        if other.start_set.wins_over(&self.start_set) {
+            self.start = other.start;
+            self.start_set = other.start_set;
+            let s0 = other.start_set;
+            self.delivered.retain(|_, (_, s)| s.wins_over(&s0));
+        }
+        self.set_read(other.read_set, other.read);
+        for (p, (id, s)) in &other.delivered {
+            if s.wins_over(&self.start_set) {
+                let e = self.delivered.entry(*p).or_insert((*id, *s));
+                if *id > e.0 {
+                    *e = (*id, *s);
+                }
+            }
+        }
+    }
+}
+
 /// A stream.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Stream {
+    /// Consumer groups by name.
+    pub groups: BTreeMap<Blob, Group>,
+    /// Group removals not known stable yet, by name: an op on the group that has not seen
+    /// them is dropped (delete-wins, SEMANTICS.md rule 3).
+    destroyed: BTreeMap<Blob, Vec<Dot>>,
     /// Entries in id order; values are the flat field/value list.
     entries: BTreeMap<EntryKey, Box<[Blob]>>,
     /// The surviving writes that made the key a stream (XADD, XGROUP CREATE MKSTREAM), the
@@ -92,9 +177,152 @@ impl Stream {
         self.entries.len()
     }
 
-    /// Whether nothing keeps the key a stream.
+    /// Whether nothing at all is kept (no value, no kept group removal).
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty() && self.made.is_empty()
+        !self.exists() && self.destroyed.is_empty()
+    }
+
+    /// Whether the key holds a stream (entries, a creating write, or groups).
+    pub fn exists(&self) -> bool {
+        !self.entries.is_empty() || !self.made.is_empty() || !self.groups.is_empty()
+    }
+
+    fn group_op_dropped(&self, name: &[u8], seen: &impl Seen) -> bool {
+        self.destroyed
+            .get(name)
+            .is_some_and(|d| d.iter().any(|x| !seen.seen(x)))
+    }
+
+    /// XGROUP CREATE: a group starting after `id` (a concurrent create of the same name:
+    /// the later write's start wins).
+    pub fn group_create(
+        &mut self,
+        stamp: Stamp,
+        seen: &impl Seen,
+        name: &[u8],
+        id: StreamId,
+        read: Option<i64>,
+    ) {
+        if self.group_op_dropped(name, seen) {
+            return;
+        }
+        match self.groups.get_mut(name) {
+            Some(g) => g.set_start(stamp, id, read),
+            None => {
+                self.groups.insert(
+                    name.into(),
+                    Group {
+                        start: id,
+                        start_set: stamp,
+                        delivered: BTreeMap::new(),
+                        read,
+                        read_set: stamp,
+                    },
+                );
+            }
+        }
+    }
+
+    /// XGROUP SETID.
+    pub fn group_set(
+        &mut self,
+        stamp: Stamp,
+        seen: &impl Seen,
+        name: &[u8],
+        id: StreamId,
+        read: Option<i64>,
+    ) {
+        if self.group_op_dropped(name, seen) {
+            return;
+        }
+        if let Some(g) = self.groups.get_mut(name) {
+            g.set_start(stamp, id, read);
+        }
+    }
+
+    /// XREADGROUP delivered up to `id` from `part`.
+    pub fn group_advance(
+        &mut self,
+        stamp: Stamp,
+        seen: &impl Seen,
+        name: &[u8],
+        part: u16,
+        id: StreamId,
+        read: Option<i64>,
+    ) {
+        if self.group_op_dropped(name, seen) {
+            return;
+        }
+        if let Some(g) = self.groups.get_mut(name) {
+            g.advance(stamp, part, id, read);
+        }
+    }
+
+    /// Whether a deleted entry may lie at or after `from` (Redis's tombstone check).
+    pub fn tombstones_after(&self, from: StreamId) -> bool {
+        let Some((first, _)) = self.first() else {
+            return false;
+        };
+        if self.max_deleted == StreamId::default() || first.0 > self.max_deleted {
+            return false;
+        }
+        from <= self.max_deleted
+    }
+
+    /// Redis's estimate of how many entries precede and include `id`; `None` when unknown.
+    pub fn distance_from_first(&self, id: StreamId) -> Option<i64> {
+        let added = self.entries_added() as i64;
+        if added == 0 {
+            return Some(0);
+        }
+        let last = self.top();
+        if self.entries.is_empty() && id <= last {
+            return Some(added);
+        }
+        if id == last {
+            return Some(added);
+        }
+        if id > last {
+            return None;
+        }
+        let first = self.first().map(|(k, _)| k.0).unwrap_or_default();
+        if self.max_deleted == StreamId::default() || self.max_deleted < first {
+            if id < first {
+                return Some(added - self.len() as i64);
+            }
+            if id == first {
+                return Some(added - self.len() as i64 + 1);
+            }
+        }
+        None
+    }
+
+    /// XGROUP DESTROY (or a DEL of the key that saw the group): removes the group, and
+    /// every concurrent op on it, until stable.
+    pub fn group_destroy(&mut self, dot: Dot, name: &[u8]) {
+        self.groups.remove(name);
+        let d = self.destroyed.entry(name.into()).or_default();
+        if !d.contains(&dot) {
+            d.push(dot);
+        }
+    }
+
+    /// Drops the group removals every member has seen.
+    pub fn compact(&mut self, stable: &VersionVector) {
+        self.destroyed.retain(|_, d| {
+            d.retain(|x| !stable.contains(x));
+            !d.is_empty()
+        });
+    }
+
+    /// The kept group removals (for snapshots).
+    pub fn destroyed(&self) -> impl Iterator<Item = (&Blob, &Vec<Dot>)> {
+        self.destroyed.iter()
+    }
+
+    /// Adds a kept group removal decoded from a snapshot.
+    pub fn set_destroyed(&mut self, name: Blob, dots: Vec<Dot>) {
+        self.destroyed.insert(name, dots);
     }
 
     /// Entries in id order.
@@ -201,7 +429,11 @@ impl Stream {
     /// The newest surviving write, for the type choice of a key.
     pub fn newest(&self) -> Option<Stamp> {
         let mut best: Option<Stamp> = None;
-        for s in &self.made {
+        for s in self
+            .made
+            .iter()
+            .chain(self.groups.values().map(|g| &g.start_set))
+        {
             if best.is_none_or(|b| s.wins_over(&b)) {
                 best = Some(*s);
             }
@@ -234,6 +466,8 @@ impl Stream {
         added_floor: u64,
     ) -> Stream {
         Stream {
+            groups: BTreeMap::new(),
+            destroyed: BTreeMap::new(),
             entries: entries.into_iter().collect(),
             made,
             last_id: last.0,
@@ -276,6 +510,35 @@ impl Stream {
             *e = (*e).max(*n);
         }
         self.added_floor = self.added_floor.max(other.added_floor);
+        // Groups: a kept removal one side holds drops the other side's group unless that
+        // side had seen the removal; otherwise the registers join.
+        for (name, dots) in &other.destroyed {
+            if dots.iter().any(|d| !mine.contains(d)) {
+                self.groups.remove(name);
+            }
+            let mine_d = self.destroyed.entry(name.clone()).or_default();
+            for d in dots {
+                if !mine_d.contains(d) {
+                    mine_d.push(*d);
+                }
+            }
+            mine_d.sort();
+        }
+        for (name, g) in &other.groups {
+            let dropped = self
+                .destroyed
+                .get(name)
+                .is_some_and(|d| d.iter().any(|x| !theirs.contains(x)));
+            if dropped {
+                continue;
+            }
+            match self.groups.get_mut(name) {
+                Some(mine_g) => mine_g.join(g),
+                None => {
+                    self.groups.insert(name.clone(), g.clone());
+                }
+            }
+        }
     }
 
     /// Feeds a canonical encoding into `d`: entries and what makes the key a stream. The
@@ -290,6 +553,18 @@ impl Stream {
             d.u64(v.len() as u64);
             for b in v.iter() {
                 d.bytes(b);
+            }
+        }
+        d.u64(self.groups.len() as u64);
+        for (name, g) in &self.groups {
+            d.bytes(name);
+            d.u64(g.start.ms);
+            d.u64(g.start.seq);
+            for p in g.delivered.keys() {
+                let c = g.cursor(*p);
+                d.u64(u64::from(*p));
+                d.u64(c.ms);
+                d.u64(c.seq);
             }
         }
         let mut made = self.made.clone();

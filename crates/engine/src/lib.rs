@@ -109,6 +109,21 @@ pub enum ReplayError {
     Gap,
 }
 
+/// Whether an op acts on a stream's own parts (entries, ids, groups).
+fn is_stream_op(kind: &OpKind) -> bool {
+    matches!(
+        kind,
+        OpKind::XAdd { .. }
+            | OpKind::XDel(_)
+            | OpKind::XTrim(_)
+            | OpKind::XSetId { .. }
+            | OpKind::XGroupCreate { .. }
+            | OpKind::XGroupSetId(..)
+            | OpKind::XGroupAdvance(..)
+            | OpKind::XGroupDestroy(_)
+    )
+}
+
 /// A blocking command that found nothing: the keys it waits on and for how long.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
@@ -167,6 +182,8 @@ pub struct Engine {
     wanted: HashMap<Blob, usize>,
     /// How XADD chooses and accepts ids.
     pub(crate) stream_ids: cmd::streams::StreamIdMode,
+    /// Consumers and pending entries of stream groups on this instance, by key and group.
+    pub(crate) groups: HashMap<(Blob, Blob), cmd::streams::LocalGroup>,
     /// Wanted keys that ops touched since the last [`Engine::take_ready`].
     ready: Vec<Blob>,
     /// Counters for INFO.
@@ -199,6 +216,7 @@ impl Engine {
             block: None,
             wanted: HashMap::new(),
             stream_ids: Default::default(),
+            groups: HashMap::new(),
             ready: Vec::new(),
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); COMMANDS.len()],
@@ -285,7 +303,22 @@ impl Engine {
     pub fn emit(&mut self, key: &[u8], kind: OpKind) {
         match &kind {
             OpKind::PfAdd(_) | OpKind::Expire(_) | OpKind::HllDel => {}
+            _ if is_stream_op(&kind) => {}
             OpKind::FlushAll => {
+                let grouped: Vec<(Blob, Vec<Blob>)> = self
+                    .keys
+                    .iter()
+                    .filter_map(|(k, ks)| {
+                        let g = ks.stream.as_ref().filter(|s| !s.groups.is_empty())?;
+                        Some((k.into(), g.groups.keys().cloned().collect()))
+                    })
+                    .collect();
+                for (k, names) in grouped {
+                    for n in names {
+                        self.issue(&k, OpKind::XGroupDestroy(n));
+                    }
+                }
+                self.groups.clear();
                 let live: Vec<Blob> = self
                     .keys
                     .iter()
@@ -316,6 +349,19 @@ impl Engine {
                 if self.hll_live(key) {
                     self.issue(key, OpKind::HllDel);
                 }
+            }
+        }
+        if !is_stream_op(&kind) && !matches!(kind, OpKind::Expire(_) | OpKind::FlushAll) {
+            // A removal of a stream that saw its groups destroys them (delete-wins).
+            let names: Vec<Blob> = self
+                .keys
+                .get(key)
+                .and_then(|ks| ks.stream.as_ref())
+                .map(|s| s.groups.keys().cloned().collect())
+                .unwrap_or_default();
+            for n in names {
+                self.groups.remove(&(Blob::from(key), n.clone()));
+                self.issue(key, OpKind::XGroupDestroy(n));
             }
         }
         self.issue(key, kind);

@@ -348,7 +348,7 @@ impl Sim {
         let v = format!("{}", r.below(1000));
         let s = |x: &str| x.as_bytes().to_vec();
         let k2 = r.below(3);
-        let c: Vec<String> = match r.below(131) {
+        let c: Vec<String> = match r.below(135) {
             0..=11 => vec![
                 "INCRBY".into(),
                 format!("c{k}"),
@@ -408,6 +408,31 @@ impl Sim {
             128 => vec!["XADD".into(), format!("x{k}"), v.clone(), "f".into(), v],
             129 => vec!["XTRIM".into(), format!("x{k}"), "MAXLEN".into(), "3".into()],
             130 => vec!["DEL".into(), format!("x{k}")],
+            131 => vec![
+                "XGROUP".into(),
+                "CREATE".into(),
+                format!("x{k}"),
+                "g".into(),
+                "0".into(),
+                "MKSTREAM".into(),
+            ],
+            132..=133 => vec![
+                "XREADGROUP".into(),
+                "GROUP".into(),
+                "g".into(),
+                "c".into(),
+                "COUNT".into(),
+                "2".into(),
+                "STREAMS".into(),
+                format!("x{k}"),
+                ">".into(),
+            ],
+            134 => vec![
+                "XGROUP".into(),
+                "DESTROY".into(),
+                format!("x{k}"),
+                "g".into(),
+            ],
             _ => vec!["FLUSHALL".into()],
         };
         c.iter().map(|x| s(x)).collect()

@@ -540,6 +540,46 @@ fn streams_written_on_every_instance_merge_by_id() {
     }
 }
 
+#[test]
+fn a_consumer_group_delivers_entries_that_arrive_late_and_its_destroy_wins() {
+    let c = Cluster::start(3, &[]);
+    let (mut a, mut b) = (c.conn(0), c.conn(1));
+    assert_eq!(
+        a.cmd(&["XGROUP", "CREATE", "q", "g", "0", "MKSTREAM"]),
+        Reply::Status("OK".into())
+    );
+    c.converged(20);
+    c.pause_all();
+    assert_eq!(b.cmd(&["XADD", "q", "1000", "from", "b"]), bulk("1000-2"));
+    assert_eq!(a.cmd(&["XADD", "q", "2000", "from", "a"]), bulk("2000-1"));
+    let first = a.cmd(&["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "q", ">"]);
+    assert!(format!("{first}").contains("2000-1"), "{first}");
+    c.resume_all();
+    c.converged(20);
+    // B's entry has a smaller id than what A already delivered, and is still delivered.
+    let late = a.cmd(&["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "q", ">"]);
+    assert!(format!("{late}").contains("1000-2"), "{late}");
+    assert_eq!(
+        a.cmd(&["XREADGROUP", "GROUP", "g", "c1", "STREAMS", "q", ">"]),
+        Reply::Nil
+    );
+    // A destroy beats a concurrent read of the same group.
+    c.pause_all();
+    assert_eq!(a.cmd(&["XGROUP", "DESTROY", "q", "g"]), Reply::Int(1));
+    b.cmd(&["XADD", "q", "3000", "x", "y"]);
+    b.cmd(&["XREADGROUP", "GROUP", "g", "c2", "STREAMS", "q", ">"]);
+    c.resume_all();
+    c.converged(20);
+    for i in 0..3 {
+        assert_eq!(
+            c.conn(i).cmd(&["XINFO", "GROUPS", "q"]),
+            Reply::Array(vec![]),
+            "instance {}",
+            i + 1
+        );
+    }
+}
+
 /// Random writes from a client on instance `i` until `stop`; returns how many it made.
 fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {

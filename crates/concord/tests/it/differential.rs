@@ -872,7 +872,83 @@ fn gen_stream(r: &mut Rng) -> Vec<Vec<u8>> {
             c
         }
         14 => vec![b("TYPE"), k],
-        _ => vec![b("DEL"), k],
+        15 if r.chance(20) => vec![b("DEL"), k],
+        _ => gen_group(r, k),
+    }
+}
+
+fn gen_group(r: &mut Rng, k: Vec<u8>) -> Vec<Vec<u8>> {
+    let g = |r: &mut Rng| b(r.pick(&["g1", "g2"]));
+    let c = |r: &mut Rng| b(r.pick(&["c1", "c2", "c3"]));
+    match r.below(10) {
+        0 => {
+            let mut v = vec![
+                b("XGROUP"),
+                b("CREATE"),
+                k,
+                g(r),
+                b(r.pick(&["0", "$", "5-0", "x"])),
+            ];
+            if r.chance(30) {
+                v.push(b("MKSTREAM"));
+            }
+            v
+        }
+        1 => vec![
+            b("XGROUP"),
+            b(r.pick(&["DESTROY", "SETID"])),
+            k,
+            g(r),
+            b("0"),
+        ],
+        2 => vec![
+            b("XGROUP"),
+            b(r.pick(&["CREATECONSUMER", "DELCONSUMER"])),
+            k,
+            g(r),
+            c(r),
+        ],
+        3 | 4 => {
+            let mut v = vec![b("XREADGROUP"), b("GROUP"), g(r), c(r)];
+            if r.chance(40) {
+                v.extend([b("COUNT"), b(r.pick(&["1", "2"]))]);
+            }
+            if r.chance(20) {
+                v.push(b("NOACK"));
+            }
+            v.extend([b("STREAMS"), k, b(r.pick(&[">", ">", "0", "3-0"]))]);
+            v
+        }
+        5 => vec![b("XACK"), k, g(r), sid(r), sid(r)],
+        6 => vec![b("XPENDING"), k, g(r)],
+        7 => {
+            let mut v = vec![
+                b("XCLAIM"),
+                k,
+                g(r),
+                c(r),
+                b("0"),
+                sid(r),
+                sid(r),
+                b("JUSTID"),
+            ];
+            if r.chance(30) {
+                v.push(b("FORCE"));
+            }
+            v
+        }
+        8 => vec![
+            b("XAUTOCLAIM"),
+            k,
+            g(r),
+            c(r),
+            b("0"),
+            b("0-0"),
+            b("COUNT"),
+            b("2"),
+            b("JUSTID"),
+        ],
+        _ => vec![b("XINFO"), b("GROUPS"), k],
     }
 }
 
@@ -915,6 +991,32 @@ fn normalize(cmd: &[u8], reply: Reply) -> Reply {
             v[8..16].fill(0);
             Reply::Bulk(v)
         }
+        // entries-read and lag are estimates that depend on Redis's internal layout.
+        ("xinfo", Reply::Array(v)) => Reply::Array(
+            v.into_iter()
+                .map(|g| match g {
+                    Reply::Array(kv) => Reply::Array(
+                        kv.chunks(2)
+                            .flat_map(|p| {
+                                let masked = matches!(&p[0], Reply::Bulk(k) if k == b"entries-read" || k == b"lag");
+                                [p[0].clone(), if masked { Reply::Nil } else { p[1].clone() }]
+                            })
+                            .collect(),
+                    ),
+                    Reply::Other(b'%', kv, t) => Reply::Other(
+                        b'%',
+                        kv.chunks(2)
+                            .flat_map(|p| {
+                                let masked = matches!(&p[0], Reply::Bulk(k) if k == b"entries-read" || k == b"lag");
+                                [p[0].clone(), if masked { Reply::Nil } else { p[1].clone() }]
+                            })
+                            .collect(),
+                        t,
+                    ),
+                    other => other,
+                })
+                .collect(),
+        ),
         (_, Reply::Array(v)) => Reply::Array(v.into_iter().map(|x| normalize(b"", x)).collect()),
         ("expiretime", Reply::Int(t)) if t > 0 => Reply::Int(t / 10),
         (_, r) => r,
