@@ -541,6 +541,22 @@ impl Stream {
         }
     }
 
+    /// Feeds the groups' names, starts and cursors into `d`.
+    pub fn digest_groups(&self, d: &mut Digest) {
+        d.u64(self.groups.len() as u64);
+        for (name, g) in &self.groups {
+            d.bytes(name);
+            d.u64(g.start.ms);
+            d.u64(g.start.seq);
+            for p in g.delivered.keys() {
+                let c = g.cursor(*p);
+                d.u64(u64::from(*p));
+                d.u64(c.ms);
+                d.u64(c.seq);
+            }
+        }
+    }
+
     /// Feeds a canonical encoding into `d`: entries and what makes the key a stream. The
     /// counters are introspection (XINFO) and depend on when a DEL dropped them.
     pub fn digest(&self, d: &mut Digest) {
@@ -555,18 +571,7 @@ impl Stream {
                 d.bytes(b);
             }
         }
-        d.u64(self.groups.len() as u64);
-        for (name, g) in &self.groups {
-            d.bytes(name);
-            d.u64(g.start.ms);
-            d.u64(g.start.seq);
-            for p in g.delivered.keys() {
-                let c = g.cursor(*p);
-                d.u64(u64::from(*p));
-                d.u64(c.ms);
-                d.u64(c.seq);
-            }
-        }
+        self.digest_groups(d);
         let mut made = self.made.clone();
         made.sort_by_key(|s| s.dot);
         d.u64(made.len() as u64);

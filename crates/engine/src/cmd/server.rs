@@ -89,17 +89,8 @@ pub fn digest(e: &mut Engine) -> u64 {
                         d.bytes(b);
                     }
                 }
-                // Groups: names and where each delivered to, part by part.
-                for (name, g) in st.iter().flat_map(|s| s.groups.iter()) {
-                    d.bytes(name);
-                    d.u64(g.start.ms);
-                    d.u64(g.start.seq);
-                    for p in g.delivered.keys() {
-                        let c = g.cursor(*p);
-                        d.u64(u64::from(*p));
-                        d.u64(c.ms);
-                        d.u64(c.seq);
-                    }
+                if let Some(st) = st {
+                    st.digest_groups(&mut d);
                 }
             }
             Kind::List => {

@@ -482,11 +482,27 @@ pub fn xrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// Entries read from one stream.
 type Entries = Vec<(StreamId, Vec<Blob>)>;
 
-/// XREAD [COUNT n] [BLOCK ms] STREAMS key [key ...] id [id ...]
-pub fn xread(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let mut count = 0usize;
-    let mut block: Option<u64> = None;
-    let mut streams = 0;
+/// The options of XREAD and XREADGROUP.
+struct ReadArgs<'a> {
+    count: usize,
+    block: Option<u64>,
+    noack: bool,
+    group: Option<(&'a [u8], &'a [u8])>,
+    /// Where the keys start.
+    streams: usize,
+    /// How many streams.
+    n: usize,
+}
+
+fn read_args<'a>(a: &Args<'a>, grouped: bool) -> Result<ReadArgs<'a>, CmdError> {
+    let mut r = ReadArgs {
+        count: 0,
+        block: None,
+        noack: false,
+        group: None,
+        streams: 0,
+        n: 0,
+    };
     let mut i = 1;
     while i < a.len() {
         let more = a.len() - i - 1;
@@ -496,28 +512,50 @@ pub fn xread(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             if t < 0 {
                 return Err(CmdError::msg("ERR timeout is negative"));
             }
-            block = Some(t as u64);
+            r.block = Some(t as u64);
             i += 2;
         } else if a.is(i, "count") && more > 0 {
-            count = a.int(i + 1)?.max(0) as usize;
+            r.count = a.int(i + 1)?.max(0) as usize;
             i += 2;
+        } else if grouped && a.is(i, "group") && more >= 2 {
+            r.group = Some((a.get(i + 1), a.get(i + 2)));
+            i += 3;
+        } else if grouped && a.is(i, "noack") {
+            r.noack = true;
+            i += 1;
         } else if a.is(i, "streams") && more > 0 {
-            streams = i + 1;
+            r.streams = i + 1;
             break;
         } else {
             return Err(CmdError::Syntax);
         }
     }
-    if streams == 0 {
+    if grouped && r.group.is_none() {
+        return Err(CmdError::msg("ERR Missing GROUP option for XREADGROUP"));
+    }
+    if r.streams == 0 {
         return Err(CmdError::Syntax);
     }
-    let n = a.len() - streams;
+    let n = a.len() - r.streams;
     if !n.is_multiple_of(2) {
-        return Err(CmdError::msg(
-            "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
-        ));
+        return Err(CmdError::msg(format!(
+            "ERR Unbalanced {} list of streams: for each stream key an ID or '$' must be specified.",
+            if grouped { "XREADGROUP" } else { "XREAD" }
+        )));
     }
-    let n = n / 2;
+    r.n = n / 2;
+    Ok(r)
+}
+
+/// XREAD [COUNT n] [BLOCK ms] STREAMS key [key ...] id [id ...]
+pub fn xread(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let ReadArgs {
+        count,
+        block,
+        streams,
+        n,
+        ..
+    } = read_args(&a, false)?;
     let mut after: Vec<StreamId> = Vec::with_capacity(n);
     for j in 0..n {
         let key = a.get(streams + j);
@@ -1108,51 +1146,17 @@ type GroupRead = Vec<(StreamId, Option<Vec<Blob>>)>;
 
 /// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
 pub fn xreadgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let mut count = 0usize;
-    let mut block: Option<u64> = None;
-    let mut noack = false;
-    let mut group: Option<(&[u8], &[u8])> = None;
-    let mut streams = 0;
-    let mut i = 1;
-    while i < a.len() {
-        let more = a.len() - i - 1;
-        if a.is(i, "block") && more > 0 {
-            let t = concord_crdt::num::parse_i64(a.get(i + 1))
-                .ok_or_else(|| CmdError::msg("ERR timeout is not an integer or out of range"))?;
-            if t < 0 {
-                return Err(CmdError::msg("ERR timeout is negative"));
-            }
-            block = Some(t as u64);
-            i += 2;
-        } else if a.is(i, "count") && more > 0 {
-            count = a.int(i + 1)?.max(0) as usize;
-            i += 2;
-        } else if a.is(i, "group") && more >= 2 {
-            group = Some((a.get(i + 1), a.get(i + 2)));
-            i += 3;
-        } else if a.is(i, "noack") {
-            noack = true;
-            i += 1;
-        } else if a.is(i, "streams") && more > 0 {
-            streams = i + 1;
-            break;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let ReadArgs {
+        count,
+        block,
+        noack,
+        group,
+        streams,
+        n,
+    } = read_args(&a, true)?;
     let Some((gname, consumer)) = group else {
         return Err(CmdError::msg("ERR Missing GROUP option for XREADGROUP"));
     };
-    if streams == 0 {
-        return Err(CmdError::Syntax);
-    }
-    let n = a.len() - streams;
-    if !n.is_multiple_of(2) {
-        return Err(CmdError::msg(
-            "ERR Unbalanced XREADGROUP list of streams: for each stream key an ID or '$' must be specified.",
-        ));
-    }
-    let n = n / 2;
     // Check every stream and id first, as Redis does.
     let mut wants: Vec<Option<StreamId>> = Vec::with_capacity(n);
     for j in 0..n {
