@@ -425,3 +425,18 @@ fn stream_ids_in_strict_mode_carry_the_instance_and_xread_blocks_for_new_entries
         Reply::Nil
     );
 }
+
+#[test]
+fn a_blocked_pop_keeps_waiting_when_its_key_takes_another_type() {
+    let s = concord(&[]);
+    let mut admin = Conn::open(s.port);
+    let mut w = Conn::open(s.port);
+    w.send_raw(&Conn::encode(&[b("BLPOP"), b("k"), b("0")]));
+    wait_blocked(&mut admin, 1);
+    admin.cmd(&["SET", "k", "string"]);
+    admin.cmd(&["PING"]);
+    assert_eq!(blocked_clients(&mut admin), 1);
+    admin.cmd(&["DEL", "k"]);
+    admin.cmd(&["RPUSH", "k", "v"]);
+    assert_eq!(w.read(), Reply::Array(vec![bulk("k"), bulk("v")]));
+}
