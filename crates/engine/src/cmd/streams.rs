@@ -602,21 +602,11 @@ pub fn xread(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    if out.resp3 {
-        out.map(found.len());
-    } else {
-        out.array(found.len());
-    }
-    for (j, items) in found {
-        if !out.resp3 {
-            out.array(2);
-        }
-        out.bulk(a.get(streams + j));
-        out.array(items.len());
-        for (id, f) in items {
-            put_entry(out, id, &f);
-        }
-    }
+    let found: Vec<(usize, GroupRead)> = found
+        .into_iter()
+        .map(|(j, items)| (j, items.into_iter().map(|(id, f)| (id, Some(f))).collect()))
+        .collect();
+    put_reads(out, &a, streams, found);
     Ok(())
 }
 
@@ -1141,8 +1131,35 @@ pub fn xgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
 }
 
-/// Entries a group read returns from one stream (`None`: deleted since delivery).
+/// Entries a read returns from one stream (`None`: deleted since a group delivered it).
 type GroupRead = Vec<(StreamId, Option<Vec<Blob>>)>;
+
+/// Writes XREAD/XREADGROUP's reply: per stream (by its position among the keys) its
+/// entries, as an array of pairs (RESP2) or a map (RESP3).
+fn put_reads(out: &mut Out, a: &Args, streams: usize, reads: Vec<(usize, GroupRead)>) {
+    if out.resp3 {
+        out.map(reads.len());
+    } else {
+        out.array(reads.len());
+    }
+    for (j, items) in reads {
+        if !out.resp3 {
+            out.array(2);
+        }
+        out.bulk(a.get(streams + j));
+        out.array(items.len());
+        for (id, f) in items {
+            match f {
+                Some(f) => put_entry(out, id, &f),
+                None => {
+                    out.array(2);
+                    out.bulk(id.to_string().as_bytes());
+                    out.null_array();
+                }
+            }
+        }
+    }
+}
 
 /// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key ... id ...
 pub fn xreadgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
@@ -1267,28 +1284,7 @@ pub fn xreadgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    if out.resp3 {
-        out.map(replies.len());
-    } else {
-        out.array(replies.len());
-    }
-    for (j, items) in replies {
-        if !out.resp3 {
-            out.array(2);
-        }
-        out.bulk(a.get(streams + j));
-        out.array(items.len());
-        for (id, f) in items {
-            match f {
-                Some(f) => put_entry(out, id, &f),
-                None => {
-                    out.array(2);
-                    out.bulk(id.to_string().as_bytes());
-                    out.null_array();
-                }
-            }
-        }
-    }
+    put_reads(out, &a, streams, replies);
     Ok(())
 }
 
