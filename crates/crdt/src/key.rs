@@ -205,11 +205,11 @@ impl KeyState {
                 if *mkstream {
                     st.create(stamp, ctx);
                 }
-                st.group_create(stamp, ctx, name, *id, *read);
+                st.group_start(stamp, ctx, name, (*id, *read), true);
             }
             OpKind::XGroupSetId(name, id, read) => {
                 if let Some(st) = &mut self.stream {
-                    st.group_set(stamp, ctx, name, *id, *read);
+                    st.group_start(stamp, ctx, name, (*id, *read), false);
                 }
             }
             OpKind::XGroupAdvance(name, part, id, read) => {

@@ -193,22 +193,22 @@ impl Stream {
             .is_some_and(|d| d.iter().any(|x| !seen.seen(x)))
     }
 
-    /// XGROUP CREATE: a group starting after `id` (a concurrent create of the same name:
-    /// the later write's start wins).
-    pub fn group_create(
+    /// XGROUP CREATE (`create`) or SETID: the group starts after `id`. A concurrent create
+    /// of the same name: the later write's start wins; SETID of a missing group: nothing.
+    pub fn group_start(
         &mut self,
         stamp: Stamp,
         seen: &impl Seen,
         name: &[u8],
-        id: StreamId,
-        read: Option<i64>,
+        (id, read): (StreamId, Option<i64>),
+        create: bool,
     ) {
         if self.group_op_dropped(name, seen) {
             return;
         }
         match self.groups.get_mut(name) {
             Some(g) => g.set_start(stamp, id, read),
-            None => {
+            None if create => {
                 self.groups.insert(
                     name.into(),
                     Group {
@@ -220,23 +220,7 @@ impl Stream {
                     },
                 );
             }
-        }
-    }
-
-    /// XGROUP SETID.
-    pub fn group_set(
-        &mut self,
-        stamp: Stamp,
-        seen: &impl Seen,
-        name: &[u8],
-        id: StreamId,
-        read: Option<i64>,
-    ) {
-        if self.group_op_dropped(name, seen) {
-            return;
-        }
-        if let Some(g) = self.groups.get_mut(name) {
-            g.set_start(stamp, id, read);
+            None => {}
         }
     }
 

@@ -302,76 +302,65 @@ impl Engine {
     /// representation writes an HyperLogLog instead.
     pub fn emit(&mut self, key: &[u8], kind: OpKind) {
         match &kind {
-            OpKind::PfAdd(_) | OpKind::Expire(_) | OpKind::HllDel => {}
-            _ if is_stream_op(&kind) => {}
+            OpKind::Expire(_) | OpKind::HllDel => return self.issue(key, kind),
             OpKind::FlushAll => {
-                let grouped: Vec<(Blob, Vec<Blob>)> = self
-                    .keys
-                    .iter()
-                    .filter_map(|(k, ks)| {
-                        let g = ks.stream.as_ref().filter(|s| !s.groups.is_empty())?;
-                        Some((k.into(), g.groups.keys().cloned().collect()))
-                    })
-                    .collect();
-                for (k, names) in grouped {
-                    for n in names {
-                        self.issue(&k, OpKind::XGroupDestroy(n));
-                    }
-                }
-                self.groups.clear();
-                let live: Vec<Blob> = self
-                    .keys
-                    .iter()
-                    .filter(|(_, ks)| ks.hll.as_ref().is_some_and(|h| h.live))
-                    .map(|(k, _)| k.into())
-                    .collect();
-                for k in live {
-                    self.issue(&k, OpKind::HllDel);
-                }
+                self.remove_kept_before_flush();
+                return self.issue(key, kind);
             }
-            OpKind::SetStr(v, ttl) => {
-                if let Some(regs) = concord_crdt::hll::decode_canonical(v) {
-                    let ttl = *ttl;
-                    if self.hll_live(key) {
-                        self.issue(key, OpKind::HllDel);
-                    }
-                    self.issue(key, OpKind::PfAdd(regs.nonzero()));
-                    if let Ttl::Set(at) = ttl {
-                        self.issue(key, OpKind::Expire(at));
-                    }
-                    return;
-                }
-                if self.hll_live(key) {
-                    self.issue(key, OpKind::HllDel);
-                }
-            }
-            _ => {
-                if self.hll_live(key) {
-                    self.issue(key, OpKind::HllDel);
-                }
-            }
+            _ => {}
         }
-        if !is_stream_op(&kind) && !matches!(kind, OpKind::Expire(_) | OpKind::FlushAll) {
-            // A removal of a stream that saw its groups destroys them (delete-wins).
-            let names: Vec<Blob> = self
-                .keys
-                .get(key)
-                .and_then(|ks| ks.stream.as_ref())
-                .map(|s| s.groups.keys().cloned().collect())
-                .unwrap_or_default();
-            for n in names {
-                self.groups.remove(&(Blob::from(key), n.clone()));
-                self.issue(key, OpKind::XGroupDestroy(n));
-            }
+        // One lookup of the key: what of it this write removes.
+        let (hll_live, groups): (bool, Vec<Blob>) = match self.keys.get(key) {
+            None => (false, Vec::new()),
+            Some(ks) => (
+                ks.hll.as_ref().is_some_and(|h| h.live),
+                match &ks.stream {
+                    Some(st) if !is_stream_op(&kind) => st.groups.keys().cloned().collect(),
+                    _ => Vec::new(),
+                },
+            ),
+        };
+        // A removal of a stream that saw its groups destroys them (delete-wins).
+        for n in groups {
+            self.groups.remove(&(Blob::from(key), n.clone()));
+            self.issue(key, OpKind::XGroupDestroy(n));
         }
-        self.issue(key, kind);
+        let hll_regs = match &kind {
+            OpKind::SetStr(v, _) => concord_crdt::hll::decode_canonical(v),
+            _ => None,
+        };
+        if hll_live && (hll_regs.is_some() || !matches!(kind, OpKind::PfAdd(_))) {
+            self.issue(key, OpKind::HllDel);
+        }
+        match (hll_regs, kind) {
+            (Some(regs), OpKind::SetStr(_, ttl)) => {
+                self.issue(key, OpKind::PfAdd(regs.nonzero()));
+                if let Ttl::Set(at) = ttl {
+                    self.issue(key, OpKind::Expire(at));
+                }
+            }
+            (_, kind) => self.issue(key, kind),
+        }
     }
 
-    /// Whether `key` holds a HyperLogLog (visible or not).
-    fn hll_live(&self, key: &[u8]) -> bool {
-        self.keys
-            .get(key)
-            .is_some_and(|ks| ks.hll.as_ref().is_some_and(|h| h.live))
+    /// Before FLUSHALL: the explicit removals of every HyperLogLog and stream group this
+    /// instance holds, so they win over concurrent writes (delete-wins).
+    fn remove_kept_before_flush(&mut self) {
+        let mut removals: Vec<(Blob, OpKind)> = Vec::new();
+        for (k, ks) in self.keys.iter() {
+            if let Some(st) = &ks.stream {
+                for n in st.groups.keys() {
+                    removals.push((k.into(), OpKind::XGroupDestroy(n.clone())));
+                }
+            }
+            if ks.hll.as_ref().is_some_and(|h| h.live) {
+                removals.push((k.into(), OpKind::HllDel));
+            }
+        }
+        self.groups.clear();
+        for (k, op) in removals {
+            self.issue(&k, op);
+        }
     }
 
     fn issue(&mut self, key: &[u8], kind: OpKind) {

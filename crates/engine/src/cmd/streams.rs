@@ -924,6 +924,20 @@ pub(crate) struct LocalGroup {
     pel: std::collections::BTreeMap<EntryKey, Pending>,
 }
 
+impl Pending {
+    /// Hands the entry to `consumer`: a new delivery time, and the delivery count set
+    /// (RETRYCOUNT) or raised (unless JUSTID).
+    fn claim(&mut self, consumer: &[u8], time: u64, retry: Option<u64>, justid: bool) {
+        self.consumer = consumer.into();
+        self.time = time;
+        if let Some(r) = retry {
+            self.count = r;
+        } else if !justid {
+            self.count += 1;
+        }
+    }
+}
+
 impl LocalGroup {
     fn touch(&mut self, name: &[u8], now: u64, active: bool) -> bool {
         let fresh = !self.consumers.contains_key(name);
@@ -1404,16 +1418,34 @@ pub fn xpending(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
+/// The start shared by XCLAIM and XAUTOCLAIM: the group must exist; then min-idle-time.
+fn claim_head(e: &mut Engine, a: &Args, cmd: &str) -> Result<u64, CmdError> {
+    let (key, group) = (a.get(1), a.get(2));
+    if !has_group(e, key, group)? {
+        return Err(no_group(key, group));
+    }
+    let idle = concord_crdt::num::parse_i64(a.get(4))
+        .ok_or_else(|| CmdError::msg(format!("ERR Invalid min-idle-time argument for {cmd}")))?;
+    Ok(idle.max(0) as u64)
+}
+
+/// Writes claimed entries, or only their ids (JUSTID).
+fn put_claimed(out: &mut Out, claimed: &Entries, justid: bool) {
+    out.array(claimed.len());
+    for (id, f) in claimed {
+        if justid {
+            out.bulk(id.to_string().as_bytes());
+        } else {
+            put_entry(out, *id, f);
+        }
+    }
+}
+
 /// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME ms] [RETRYCOUNT n]
 /// [FORCE] [JUSTID] [LASTID id]
 pub fn xclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let (key, group, consumer) = (a.get(1), a.get(2), a.get(3));
-    if !has_group(e, key, group)? {
-        return Err(no_group(key, group));
-    }
-    let min_idle = concord_crdt::num::parse_i64(a.get(4))
-        .ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XCLAIM"))?
-        .max(0) as u64;
+    let min_idle = claim_head(e, &a, "XCLAIM")?;
     let mut ids = Vec::new();
     let mut i = 5;
     while i < a.len() {
@@ -1455,13 +1487,10 @@ pub fn xclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         i += 1;
     }
-    if !has_group(e, key, group)? {
-        return Err(no_group(key, group));
-    }
     let s = get_stream(e, key)?.cloned().unwrap_or_default();
     // The consumer comes to exist only when it claims something, as in Redis.
     let lg = local(e, key, group);
-    let mut claimed: Vec<(StreamId, Option<Vec<Blob>>)> = Vec::new();
+    let mut claimed: Entries = Vec::new();
     for id in ids {
         let entries: Vec<(EntryKey, Vec<Blob>)> =
             s.range(id, id).map(|(k, v)| (*k, v.to_vec())).collect();
@@ -1495,39 +1524,21 @@ pub fn xclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             if now.saturating_sub(p.time) < min_idle {
                 continue;
             }
-            p.consumer = blob(consumer);
-            p.time = time.unwrap_or(now);
-            if let Some(r) = retry {
-                p.count = r;
-            } else if !justid {
-                p.count += 1;
-            }
-            claimed.push((k.0, Some(fields)));
+            p.claim(consumer, time.unwrap_or(now), retry, justid);
+            claimed.push((k.0, fields));
         }
     }
     if !claimed.is_empty() {
         lg.touch(consumer, now, true);
     }
-    out.array(claimed.len());
-    for (id, f) in claimed {
-        if justid {
-            out.bulk(id.to_string().as_bytes());
-        } else if let Some(f) = f {
-            put_entry(out, id, &f);
-        }
-    }
+    put_claimed(out, &claimed, justid);
     Ok(())
 }
 
 /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
 pub fn xautoclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let (key, group, consumer) = (a.get(1), a.get(2), a.get(3));
-    if !has_group(e, key, group)? {
-        return Err(no_group(key, group));
-    }
-    let min_idle = concord_crdt::num::parse_i64(a.get(4))
-        .ok_or_else(|| CmdError::msg("ERR Invalid min-idle-time argument for XAUTOCLAIM"))?
-        .max(0) as u64;
+    let min_idle = claim_head(e, &a, "XAUTOCLAIM")?;
     let (start, sx) = bound(a.get(5), 0)?;
     let start = if sx {
         start.next().unwrap_or(StreamId::MAX)
@@ -1551,9 +1562,6 @@ pub fn xautoclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         } else {
             return Err(CmdError::Syntax);
         }
-    }
-    if !has_group(e, key, group)? {
-        return Err(no_group(key, group));
     }
     let now = e.now();
     let s = get_stream(e, key)?.cloned().unwrap_or_default();
@@ -1586,11 +1594,7 @@ pub fn xautoclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         if now.saturating_sub(p.time) < min_idle {
             continue;
         }
-        p.consumer = blob(consumer);
-        p.time = now;
-        if !justid {
-            p.count += 1;
-        }
+        p.claim(consumer, now, None, justid);
         claimed.push((k.0, fields));
     }
     if !claimed.is_empty() {
@@ -1598,14 +1602,7 @@ pub fn xautoclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     out.array(3);
     out.bulk(next.to_string().as_bytes());
-    out.array(claimed.len());
-    for (id, f) in &claimed {
-        if justid {
-            out.bulk(id.to_string().as_bytes());
-        } else {
-            put_entry(out, *id, f);
-        }
-    }
+    put_claimed(out, &claimed, justid);
     out.array(deleted.len());
     for id in deleted {
         out.bulk(id.to_string().as_bytes());
