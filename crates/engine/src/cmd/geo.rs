@@ -10,6 +10,7 @@ use bytes::Bytes;
 use concord_crdt::num::parse_f64;
 use concord_crdt::{Blob, Content, OpKind, ZSet};
 use concord_resp::Out;
+use std::cmp::Ordering;
 
 const LONG_MIN: f64 = -180.0;
 const LONG_MAX: f64 = 180.0;
@@ -248,6 +249,128 @@ struct Found {
     dist: f64,
     lon: f64,
     lat: f64,
+}
+
+/// Sorts `v` enough that positions `0..=last` hold what a full sort would put there: the
+/// quicksort of Bentley and McIlroy ("Engineering a Sort Function") that skips partitions
+/// outside that range, step for step as Redis 7.0 runs it (without the switch to insertion
+/// sort of later versions), so equal elements end in the same order.
+fn partial_sort<T>(v: &mut [T], last: usize, cmp: &impl Fn(&T, &T) -> Ordering) {
+    let (mut lo, mut n) = (0usize, v.len());
+    let insertion = |v: &mut [T], lo: usize, n: usize| {
+        for m in lo + 1..lo + n {
+            let mut l = m;
+            while l > lo && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
+                v.swap(l, l - 1);
+                l -= 1;
+            }
+        }
+    };
+    let med3 = |v: &[T], a: usize, b: usize, c: usize| {
+        if cmp(&v[a], &v[b]) == Ordering::Less {
+            if cmp(&v[b], &v[c]) == Ordering::Less {
+                b
+            } else if cmp(&v[a], &v[c]) == Ordering::Less {
+                c
+            } else {
+                a
+            }
+        } else if cmp(&v[b], &v[c]) == Ordering::Greater {
+            b
+        } else if cmp(&v[a], &v[c]) == Ordering::Less {
+            a
+        } else {
+            c
+        }
+    };
+    // The range [lo, lo + len) matters when it holds any of 0..=last.
+    let wanted = |lo: usize, len: usize| lo <= last && len > 0;
+    loop {
+        if n < 7 {
+            insertion(v, lo, n);
+            return;
+        }
+        let mut pm = lo + n / 2;
+        if n > 7 {
+            let mut pl = lo;
+            let mut pn = lo + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, pl, pl + d, pl + 2 * d);
+                pm = med3(v, pm - d, pm, pm + d);
+                pn = med3(v, pn - 2 * d, pn - d, pn);
+            }
+            pm = med3(v, pl, pm, pn);
+        }
+        v.swap(lo, pm);
+        // Pivot at lo; equal elements gather at both ends, then move to the middle.
+        let (mut pa, mut pb) = (lo + 1, lo + 1);
+        let (mut pc, mut pd) = (lo + n - 1, lo + n - 1);
+        loop {
+            while pb <= pc {
+                let c = cmp(&v[pb], &v[lo]);
+                if c == Ordering::Greater {
+                    break;
+                }
+                if c == Ordering::Equal {
+                    v.swap(pa, pb);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                let c = cmp(&v[pc], &v[lo]);
+                if c == Ordering::Less {
+                    break;
+                }
+                if c == Ordering::Equal {
+                    v.swap(pc, pd);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = lo + n;
+        let r = (pa - lo).min(pb - pa);
+        swap_block(v, lo, pb - r, r);
+        let r = (pd - pc).min(pn - pd - 1);
+        swap_block(v, pb, pn - r, r);
+        let left = pb - pa;
+        if left > 1 && wanted(lo, left) {
+            partial_sort_from(v, lo, left, last, cmp);
+        }
+        let right = pd - pc;
+        if right > 1 && wanted(pn - right, right) {
+            lo = pn - right;
+            n = right;
+            continue;
+        }
+        return;
+    }
+}
+
+/// [`partial_sort`] of `v[lo..lo + n]` with positions counted in the whole slice.
+fn partial_sort_from<T>(
+    v: &mut [T],
+    lo: usize,
+    n: usize,
+    last: usize,
+    cmp: &impl Fn(&T, &T) -> Ordering,
+) {
+    partial_sort(&mut v[lo..lo + n], last.saturating_sub(lo), cmp);
+}
+
+/// Swaps the `n` elements at `a` with the `n` at `b`, pairwise in order.
+fn swap_block<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        v.swap(a + i, b + i);
+    }
 }
 
 /// Members of `z` within `shape` of (lon, lat), in Redis's order; stops at `limit` (ANY).
@@ -629,10 +752,24 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     };
     let limit = if any { count as usize } else { 0 };
     let mut found = matches_in(z, lon, lat, meters, limit);
-    match sort {
-        Some(true) => found.sort_by(|x, y| x.dist.total_cmp(&y.dist)),
-        Some(false) => found.sort_by(|x, y| y.dist.total_cmp(&x.dist)),
-        None => {}
+    if let Some(asc) = sort {
+        let by = |x: &Found, y: &Found| {
+            let o = x.dist.partial_cmp(&y.dist).unwrap_or(Ordering::Equal);
+            if asc { o } else { o.reverse() }
+        };
+        let returned = if count > 0 {
+            (count as usize).min(found.len())
+        } else {
+            found.len()
+        };
+        // Redis sorts everything with libc's qsort (a stable merge sort in glibc) but only
+        // the first COUNT with its partial quicksort, whose order of equal distances is
+        // its own: follow both so ties come out as Redis's do.
+        if returned == found.len() {
+            found.sort_by(by);
+        } else if returned > 0 {
+            partial_sort(&mut found, returned - 1, &by);
+        }
     }
     if count > 0 {
         found.truncate(count as usize);
@@ -682,6 +819,43 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_sort_orders_the_prefix_and_ties_as_redis() {
+        // Ties (distance 0) come out as Redis 7.0 returned them for COUNT 3 and COUNT 9.
+        let dists = [
+            0.0251, 0.0291, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 2711.0, 2782.0, 13906.0,
+            13915.0, 14005.0, 9417.0, 14744.0, 14804.0, 15993.0, 19899.0, 19944.0,
+        ];
+        let by = |x: &(usize, f64), y: &(usize, f64)| x.1.total_cmp(&y.1);
+        for (last, want) in [(2, &[9, 7, 8][..]), (8, &[9, 7, 8, 2, 3, 4, 5, 6, 0][..])] {
+            let mut v: Vec<(usize, f64)> = dists.iter().copied().enumerate().collect();
+            partial_sort(&mut v, last, &by);
+            let got: Vec<usize> = v[..=last].iter().map(|x| x.0).collect();
+            assert_eq!(got, want);
+        }
+        // Random inputs: the prefix is what a full sort puts there.
+        let mut x = 12345u64;
+        for n in 0..200usize {
+            let mut v: Vec<(usize, f64)> = (0..n)
+                .map(|i| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (i, ((x >> 33) % 50) as f64)
+                })
+                .collect();
+            let mut full = v.clone();
+            full.sort_by(by);
+            let last = if n == 0 { 0 } else { (x as usize) % n };
+            partial_sort(&mut v, last, &by);
+            if n > 0 {
+                let a: Vec<f64> = v[..=last].iter().map(|p| p.1).collect();
+                let b: Vec<f64> = full[..=last].iter().map(|p| p.1).collect();
+                assert_eq!(a, b, "n={n} last={last}");
+            }
+        }
+    }
 
     #[test]
     fn interleaving_roundtrips() {
