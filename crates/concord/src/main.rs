@@ -276,9 +276,7 @@ fn main() -> Result<()> {
         Cmd::CheckAof(args) => check_aof(args),
         Cmd::Server(args) => {
             let cfg = load(*args)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let rt = runtime(cfg.threads)?;
             rt.block_on(async move {
                 let server = Server::bind(cfg.clone())
                     .await
@@ -293,6 +291,21 @@ fn main() -> Result<()> {
                 Ok(())
             })
         }
+    }
+}
+
+/// The network runtime. One worker runs everything on the thread that drives it: the
+/// engine is single-threaded, so more workers only add cross-thread wake-ups.
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
     }
 }
 
@@ -379,6 +392,7 @@ fn demo(args: DemoArgs) -> Result<()> {
         }
         cfgs.push(cfg);
     }
+    // Several instances share this runtime: one worker per core.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

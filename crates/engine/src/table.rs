@@ -7,7 +7,6 @@ use crate::cmd::{bits, geo, hashes, hll, keys, lists, server, sets, streams, str
 use crate::error::{CmdError, CmdResult};
 use bytes::Bytes;
 use concord_resp::Out;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// A data command's handler.
@@ -862,19 +861,23 @@ pub static SUBCOMMANDS: &[(&str, &str, i32)] = &[
 ];
 
 /// Checks a container command's subcommand and arity; the error reply if it fails.
-pub fn check_subcommand(spec: &CommandSpec, args: &[Bytes]) -> Result<(), String> {
-    let mut subs = SUBCOMMANDS
-        .iter()
-        .filter(|(c, _, _)| *c == spec.name)
-        .peekable();
-    if subs.peek().is_none() || (spec.name == "command" && args.len() == 1) {
+pub fn check_subcommand(id: usize, args: &[Bytes]) -> Result<(), String> {
+    // Most commands have none: one lookup instead of a scan of the table.
+    if !index().has_subs[id] {
+        return Ok(());
+    }
+    let spec = &COMMANDS[id];
+    if spec.name == "command" && args.len() == 1 {
         return Ok(());
     }
     let Some(sub) = args.get(1) else {
         return Ok(());
     };
     let upper = spec.name.to_ascii_uppercase();
-    match subs.find(|(_, s, _)| s.as_bytes().eq_ignore_ascii_case(sub)) {
+    match SUBCOMMANDS
+        .iter()
+        .find(|(c, s, _)| *c == spec.name && s.as_bytes().eq_ignore_ascii_case(sub))
+    {
         None => Err(format!(
             "ERR unknown subcommand '{}'. Try {upper} HELP.",
             String::from_utf8_lossy(&sub[..sub.len().min(128)])
@@ -896,14 +899,26 @@ pub fn check_subcommand(spec: &CommandSpec, args: &[Bytes]) -> Result<(), String
     }
 }
 
-fn index() -> &'static HashMap<&'static str, usize> {
-    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
-    INDEX.get_or_init(|| {
-        COMMANDS
+/// What finding a command needs, built once.
+struct Index {
+    /// Lower-case name to position in [`COMMANDS`].
+    ids: hashbrown::HashMap<&'static [u8], usize>,
+    /// Per command, whether [`SUBCOMMANDS`] lists subcommands for it.
+    has_subs: Vec<bool>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| Index {
+        ids: COMMANDS
             .iter()
             .enumerate()
-            .map(|(i, c)| (c.name, i))
-            .collect()
+            .map(|(i, c)| (c.name.as_bytes(), i))
+            .collect(),
+        has_subs: COMMANDS
+            .iter()
+            .map(|c| SUBCOMMANDS.iter().any(|(n, _, _)| *n == c.name))
+            .collect(),
     })
 }
 
@@ -916,9 +931,7 @@ pub fn command_id(name: &[u8]) -> Option<usize> {
     let lower = &mut buf[..name.len()];
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    std::str::from_utf8(lower)
-        .ok()
-        .and_then(|n| index().get(n).copied())
+    index().ids.get(&*lower).copied()
 }
 
 /// Finds a command by name, ignoring case.
@@ -970,9 +983,10 @@ pub(crate) fn run_checked(
 /// Runs a data command: arity check, handler, error reply. Returns false when the name is
 /// not a data command (the connection layer's, or unknown).
 pub(crate) fn execute(e: &mut Engine, args: &[Bytes], out: &mut Out) -> bool {
-    let Some(spec) = args.first().and_then(|n| lookup_command(n)) else {
+    let Some(id) = args.first().and_then(|n| command_id(n)) else {
         return false;
     };
+    let spec = &COMMANDS[id];
     let Some(h) = spec.handler else {
         return false;
     };
@@ -980,7 +994,7 @@ pub(crate) fn execute(e: &mut Engine, args: &[Bytes], out: &mut Out) -> bool {
         out.error(&CmdError::Arity(spec.name.to_string()).to_string());
         return true;
     }
-    if let Err(msg) = check_subcommand(spec, args) {
+    if let Err(msg) = check_subcommand(id, args) {
         out.error(&msg);
         return true;
     }

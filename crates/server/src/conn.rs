@@ -40,6 +40,9 @@ pub(crate) struct Session {
     blocked: Option<(Bytes, Option<tokio::time::Instant>)>,
     /// Requests that arrived behind a blocking command, run once it is served.
     queued: Vec<Vec<Bytes>>,
+    /// When the last command ended (or the current batch started): command times are
+    /// measured from it.
+    clock: Instant,
 }
 
 pub(crate) async fn serve(
@@ -90,6 +93,7 @@ pub(crate) async fn serve(
         link: None,
         blocked: None,
         queued: Vec::new(),
+        clock: now,
     };
     let (mut rd, mut wr) = sock.into_split();
     let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -307,18 +311,22 @@ impl Session {
     fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) -> u64 {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
+        self.clock = Instant::now();
         let logged = e.log().appended();
         let mut last = None;
+        let mut calls = 0;
         let mut reqs = reqs.into_iter();
         for args in reqs.by_ref() {
             if args.is_empty() {
                 continue;
             }
+            calls += 1;
             last = self.call(sh, &mut e, args, out).or(last);
             if self.closing || self.link.is_some() || self.blocked.is_some() {
                 break;
             }
         }
+        sh.commands.fetch_add(calls, Ordering::Relaxed);
         if self.blocked.is_some() {
             self.queued.extend(reqs);
         }
@@ -334,7 +342,7 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner())
             .get_mut(&self.id)
         {
-            c.last = Instant::now();
+            c.last = self.clock;
             if last.is_some() {
                 c.last_cmd = last;
             }
@@ -352,7 +360,6 @@ impl Session {
         args: Vec<Bytes>,
         out: &mut Out,
     ) -> Option<usize> {
-        sh.commands.fetch_add(1, Ordering::Relaxed);
         let Some(id) = command_id(&args[0]) else {
             if self.multi.is_some() {
                 self.multi_error = true;
@@ -372,7 +379,7 @@ impl Session {
             ));
             return Some(id);
         }
-        if let Err(msg) = check_subcommand(spec, &args) {
+        if let Err(msg) = check_subcommand(id, &args) {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
@@ -464,15 +471,18 @@ impl Session {
     /// Executes a command that passed the checks, counting it for INFO commandstats.
     fn run(&mut self, sh: &Shared, e: &mut Engine, id: usize, args: &[Bytes], out: &mut Out) {
         let spec = &COMMANDS[id];
-        let start = Instant::now();
         let before = out.len();
         if !e.execute_checked(spec, args, out) {
             self.connection_command(sh, e, spec, args, out);
         }
         let failed = out.buf.get(before) == Some(&b'-');
+        // One clock read per command: its time runs from the end of the one before
+        // (or the start of the batch).
+        let end = Instant::now();
         let s = &mut e.cmdstats[id];
         s.calls += 1;
-        s.usec += start.elapsed().as_micros() as u64;
+        s.usec += end.saturating_duration_since(self.clock).as_micros() as u64;
+        self.clock = end;
         if failed {
             s.failed += 1;
         }
