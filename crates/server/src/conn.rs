@@ -43,6 +43,8 @@ pub(crate) struct Session {
     /// When the last command ended (or the current batch started): command times are
     /// measured from it.
     clock: Instant,
+    /// The last command name seen (exact bytes, up to 16), its length and its id.
+    last_name: ([u8; 16], u8, usize),
 }
 
 pub(crate) async fn serve(
@@ -94,6 +96,7 @@ pub(crate) async fn serve(
         blocked: None,
         queued: Vec::new(),
         clock: now,
+        last_name: ([0; 16], u8::MAX, 0),
     };
     let (mut rd, mut wr) = sock.into_split();
     let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -360,7 +363,7 @@ impl Session {
         args: Vec<Bytes>,
         out: &mut Out,
     ) -> Option<usize> {
-        let Some(id) = command_id(&args[0]) else {
+        let Some(id) = self.command_id(&args[0]) else {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
@@ -461,6 +464,22 @@ impl Session {
             self.blocked = Some((reply, deadline));
         }
         Some(id)
+    }
+
+    /// The command's id; a pipeline of one command looks its name up once.
+    fn command_id(&mut self, name: &[u8]) -> Option<usize> {
+        let (buf, len, id) = &mut self.last_name;
+        // `len` starts out of range: nothing cached yet.
+        if name.len() == *len as usize && name.len() <= buf.len() && name == &buf[..name.len()] {
+            return Some(*id);
+        }
+        let found = command_id(name)?;
+        if name.len() <= buf.len() {
+            buf[..name.len()].copy_from_slice(name);
+            *len = name.len() as u8;
+            *id = found;
+        }
+        Some(found)
     }
 
     /// Whether the connection is in RESP2 subscriber mode.
