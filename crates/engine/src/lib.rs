@@ -384,6 +384,13 @@ impl Engine {
         if self.pending.is_empty() {
             return 0;
         }
+        if self.journal.is_none() && self.log.keeps_nothing() {
+            // Nobody reads the group: drop its ops while they are still in cache.
+            let n = self.pending.len();
+            self.log.skip(&self.pending);
+            self.pending.clear();
+            return n;
+        }
         // Collecting the drained ops keeps `pending`'s buffer for the next command.
         let group: Arc<[Op]> = self.pending.drain(..).collect();
         let n = group.len();

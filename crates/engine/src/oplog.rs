@@ -32,8 +32,27 @@ impl OpLog {
         }
     }
 
+    /// Whether the log holds nothing at all (a budget of 0): callers may then skip
+    /// building groups and call [`OpLog::skip`] instead.
+    pub fn keeps_nothing(&self) -> bool {
+        self.budget == 0
+    }
+
+    /// Counts ops that were applied but not kept (a log that keeps nothing).
+    pub fn skip(&mut self, ops: &[Op]) {
+        debug_assert!(self.groups.is_empty());
+        for op in ops {
+            self.floor.add(op.dot());
+        }
+        self.appended += 1;
+    }
+
     /// Appends a group and trims the oldest groups past the budget.
     pub fn push(&mut self, group: Arc<[Op]>) {
+        if self.budget == 0 {
+            self.skip(&group);
+            return;
+        }
         let size: usize = group.iter().map(Op::size_hint).sum();
         self.groups.push_back((group, size));
         self.bytes += size;
@@ -59,9 +78,18 @@ impl OpLog {
         &self.floor
     }
 
-    /// Changes the byte budget (trimming happens on the next push).
+    /// Changes the byte budget (trimming happens on the next push; a budget of 0 drops
+    /// everything held now).
     pub fn set_budget(&mut self, budget: usize) {
         self.budget = budget;
+        if budget == 0 {
+            while let Some((g, s)) = self.groups.pop_front() {
+                self.bytes -= s;
+                for op in g.iter() {
+                    self.floor.add(op.dot());
+                }
+            }
+        }
     }
 
     /// The byte budget.

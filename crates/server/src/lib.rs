@@ -247,7 +247,13 @@ impl Server {
         let mut engine = Engine::new(EngineConfig {
             origin: Origin::new(cfg.replica_id, 0),
             hlc_floor: Hlc::new(wall_ms(), 0),
-            backlog_bytes: cfg.backlog_bytes,
+            // Without peers nothing ever reads the backlog (links come only from
+            // configured members), so keep none, as Redis keeps none without replicas.
+            backlog_bytes: if cfg_has_no_peers {
+                0
+            } else {
+                cfg.backlog_bytes
+            },
         });
         engine.set_peers(cfg.peers.len());
         engine.set_stream_id_mode(cfg.stream_id_mode);

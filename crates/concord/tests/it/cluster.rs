@@ -312,6 +312,16 @@ fn a_write_on_one_instance_is_read_on_the_others() {
     let info = c.info(1);
     assert!(info.contains("crdt_replica_id:2"), "{info}");
     assert!(info.contains("crdt_peer1:addr="), "{info}");
+    // The ops of one EXEC form one group in the op log.
+    let groups = |c: &Cluster| c.field(0, "crdt_backlog_groups").parse::<u64>().unwrap();
+    let before = groups(&c);
+    let mut k = c.conn(0);
+    k.cmd(&["MULTI"]);
+    k.cmd(&["SET", "x", "1"]);
+    k.cmd(&["SADD", "s", "m"]);
+    k.cmd(&["HSET", "h", "f", "v"]);
+    k.cmd(&["EXEC"]);
+    assert_eq!(groups(&c), before + 1);
 }
 
 #[test]
