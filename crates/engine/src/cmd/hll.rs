@@ -38,18 +38,51 @@ fn stored(e: &mut Engine, key: &[u8]) -> Result<Option<(Registers, bool)>, CmdEr
 /// PFADD key [element ...]
 pub fn pfadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let key = a.get(1);
-    let current = stored(e, key)?;
-    let created = current.as_ref().is_none_or(|(_, hll)| !hll);
-    let (mut regs, _) = current.unwrap_or_default();
-    // A string holding an HLL becomes one: all its registers go with the first add.
-    let mut raised = if created { regs.nonzero() } else { Vec::new() };
-    for el in a.from(2) {
-        let (i, v) = pattern(el);
-        if regs.raise(i, v) {
-            raised.retain(|r: &(u16, u8)| r.0 != i);
-            raised.push((i, v));
+    // An HLL already and a few elements: compare with its registers in place (a copy of
+    // 16 KB of registers would cost more than the add).
+    let in_place = typed(e, key, Kind::Str)?
+        .filter(|ks| ks.visible() == Some(Kind::Hll) && a.len() - 2 <= 32)
+        .and_then(|ks| ks.hll.as_ref());
+    let raised = match in_place {
+        Some(h) => {
+            let mut raised: Vec<(u16, u8)> = Vec::new();
+            for el in a.from(2) {
+                let (i, v) = pattern(el);
+                let was = raised
+                    .iter()
+                    .find(|r| r.0 == i)
+                    .map_or_else(|| h.regs.get(usize::from(i)), |r| r.1);
+                if v > was {
+                    raised.retain(|r| r.0 != i);
+                    raised.push((i, v));
+                }
+            }
+            if raised.is_empty() {
+                out.int(0);
+                return Ok(());
+            }
+            Some(raised)
         }
-    }
+        _ => None,
+    };
+    let (created, raised) = match raised {
+        Some(raised) => (false, raised),
+        None => {
+            let current = stored(e, key)?;
+            let created = current.as_ref().is_none_or(|(_, hll)| !hll);
+            let (mut regs, _) = current.unwrap_or_default();
+            // A string holding an HLL becomes one: all its registers go with the first add.
+            let mut raised = if created { regs.nonzero() } else { Vec::new() };
+            for el in a.from(2) {
+                let (i, v) = pattern(el);
+                if regs.raise(i, v) {
+                    raised.retain(|r: &(u16, u8)| r.0 != i);
+                    raised.push((i, v));
+                }
+            }
+            (created, raised)
+        }
+    };
     if created || !raised.is_empty() {
         if current_absent(e, key) {
             prepare_create(e, key);
