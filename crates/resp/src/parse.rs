@@ -43,6 +43,8 @@ enum State {
 pub struct RequestParser {
     state: State,
     args: Vec<Bytes>,
+    /// Emptied argument vectors handed back by the caller, reused for the next requests.
+    spare: Vec<Vec<Bytes>>,
     limits: Limits,
     /// Smaller bounds apply before authentication, as in Redis.
     unauthenticated: bool,
@@ -54,6 +56,15 @@ impl RequestParser {
         RequestParser {
             limits,
             ..Default::default()
+        }
+    }
+
+    /// Takes back a request's argument vector once it is done with, to save an allocation
+    /// per request. Keeps a few small ones only.
+    pub fn recycle(&mut self, mut args: Vec<Bytes>) {
+        if self.spare.len() < 64 && args.capacity() > 0 && args.capacity() <= 64 {
+            args.clear();
+            self.spare.push(args);
         }
     }
 
@@ -89,7 +100,11 @@ impl RequestParser {
                         continue;
                     }
                     let n = n as usize;
-                    self.args = Vec::with_capacity(n.min(1024));
+                    self.args = match self.spare.pop() {
+                        Some(v) => v,
+                        None => Vec::with_capacity(n.min(1024)),
+                    };
+                    self.args.reserve(n.min(1024));
                     self.state = State::Args { left: n };
                 }
                 State::Args { left } => {

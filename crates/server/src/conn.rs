@@ -103,6 +103,7 @@ pub(crate) async fn serve(
     let mut parser = RequestParser::new(Limits::default());
     parser.set_unauthenticated(!sess.authed);
     let mut out = Out::new();
+    let mut reqs: Vec<Vec<Bytes>> = Vec::new();
     let result = loop {
         tokio::select! {
             r = rd.read_buf(&mut buf) => {
@@ -111,7 +112,7 @@ pub(crate) async fn serve(
                     Ok(_) => {}
                     Err(e) => break Err(e),
                 }
-                let mut reqs = Vec::new();
+                reqs.clear();
                 let mut proto_err = None;
                 loop {
                     match parser.next(&mut buf) {
@@ -125,14 +126,18 @@ pub(crate) async fn serve(
                 }
                 if sess.blocked.is_some() {
                     // Behind a blocking command: run in order once it is served.
-                    sess.queued.extend(reqs);
+                    sess.queued.append(&mut reqs);
                     if proto_err.is_some() || buf.len() > MAX_QUERY_BUFFER {
                         break Ok(());
                     }
                     continue;
                 }
-                if let Err(e) = sess.run_requests(&shared, reqs, &mut out).await {
+                if let Err(e) = sess.run_requests(&shared, &mut reqs, &mut out).await {
                     break Err(e);
+                }
+                // The argument vectors go back to the parser for the next requests.
+                for args in reqs.drain(..) {
+                    parser.recycle(args);
                 }
                 if let Some(e) = proto_err {
                     out.error(&format!("ERR {e}"));
@@ -270,7 +275,7 @@ impl Session {
     async fn run_requests(
         &mut self,
         sh: &Shared,
-        reqs: Vec<Vec<Bytes>>,
+        reqs: &mut Vec<Vec<Bytes>>,
         out: &mut Out,
     ) -> std::io::Result<()> {
         if reqs.is_empty() {
@@ -296,8 +301,8 @@ impl Session {
         wr: &mut tokio::net::tcp::OwnedWriteHalf,
     ) -> std::io::Result<()> {
         loop {
-            let reqs = std::mem::take(&mut self.queued);
-            self.run_requests(sh, reqs, out).await?;
+            let mut reqs = std::mem::take(&mut self.queued);
+            self.run_requests(sh, &mut reqs, out).await?;
             if !out.is_empty() {
                 wr.write_all(&out.buf).await?;
                 out.buf.clear();
@@ -311,15 +316,16 @@ impl Session {
     /// Runs a pipeline of requests; returns the append-only file batch holding their
     /// writes (0 when they wrote nothing). Stops at a command that blocks and keeps the
     /// rest for when it is served.
-    fn run_batch(&mut self, sh: &Shared, reqs: Vec<Vec<Bytes>>, out: &mut Out) -> u64 {
+    fn run_batch(&mut self, sh: &Shared, reqs: &mut Vec<Vec<Bytes>>, out: &mut Out) -> u64 {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
         self.clock = Instant::now();
         let logged = e.log().appended();
         let mut last = None;
         let mut calls = 0;
-        let mut reqs = reqs.into_iter();
-        for args in reqs.by_ref() {
+        let mut ran = 0;
+        for args in reqs.iter_mut() {
+            ran += 1;
             if args.is_empty() {
                 continue;
             }
@@ -331,7 +337,7 @@ impl Session {
         }
         sh.commands.fetch_add(calls, Ordering::Relaxed);
         if self.blocked.is_some() {
-            self.queued.extend(reqs);
+            self.queued.extend(reqs.drain(ran..));
         }
         let seq = crate::blocking::wake(sh, &mut e);
         let grew = e.log().appended() != logged;
@@ -360,14 +366,14 @@ impl Session {
         &mut self,
         sh: &Shared,
         e: &mut Engine,
-        args: Vec<Bytes>,
+        args: &mut Vec<Bytes>,
         out: &mut Out,
     ) -> Option<usize> {
         let Some(id) = self.command_id(&args[0]) else {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
-            out.error(&unknown_command(&args));
+            out.error(&unknown_command(args));
             return None;
         };
         let spec = &COMMANDS[id];
@@ -382,7 +388,7 @@ impl Session {
             ));
             return Some(id);
         }
-        if let Err(msg) = check_subcommand(id, &args) {
+        if let Err(msg) = check_subcommand(id, args) {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
@@ -435,14 +441,14 @@ impl Session {
             match spec.name {
                 "exec" | "discard" | "multi" | "watch" | "quit" | "reset" => {}
                 _ => {
-                    queue.push(args);
+                    queue.push(std::mem::take(args));
                     out.simple("QUEUED");
                     return Some(id);
                 }
             }
         }
         let before = out.len();
-        self.run(sh, e, id, &args, out);
+        self.run(sh, e, id, args, out);
         e.commit();
         if let Some(block) = e.take_block() {
             // Nothing to pop: keep the timeout reply aside and wait for a push.
@@ -452,7 +458,7 @@ impl Session {
                 tokio::time::Instant::now() + std::time::Duration::from_millis(block.timeout_ms)
             });
             let waiter = crate::blocking::Waiter {
-                args: block.retry.unwrap_or(args),
+                args: block.retry.unwrap_or_else(|| std::mem::take(args)),
                 keys: block.keys,
                 resp3: self.resp3,
                 tx: self.tx.clone(),
