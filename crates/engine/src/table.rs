@@ -944,8 +944,8 @@ pub fn lookup_command(name: &[u8]) -> Option<&'static CommandSpec> {
 pub struct CmdStat {
     /// Times it ran.
     pub calls: u64,
-    /// Microseconds spent.
-    pub usec: u64,
+    /// Nanoseconds spent (INFO shows microseconds).
+    pub nanos: u64,
     /// Runs that replied with an error.
     pub failed: u64,
     /// Calls refused before running (arity, auth, ...).

@@ -40,9 +40,11 @@ pub(crate) struct Session {
     blocked: Option<(Bytes, Option<tokio::time::Instant>)>,
     /// Requests that arrived behind a blocking command, run once it is served.
     queued: Vec<Vec<Bytes>>,
-    /// When the last command ended (or the current batch started): command times are
-    /// measured from it.
+    /// When the current batch started.
     clock: Instant,
+    /// When the last command ended (or the current batch started), on `Shared::timer`:
+    /// command times are measured from it.
+    tick: u64,
     /// The last command name seen (exact bytes, up to 16), its length and its id.
     last_name: ([u8; 16], u8, usize),
 }
@@ -96,6 +98,7 @@ pub(crate) async fn serve(
         blocked: None,
         queued: Vec::new(),
         clock: now,
+        tick: shared.timer.raw(),
         last_name: ([0; 16], u8::MAX, 0),
     };
     let (mut rd, mut wr) = sock.into_split();
@@ -320,6 +323,7 @@ impl Session {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
         self.clock = Instant::now();
+        self.tick = sh.timer.raw();
         let logged = e.log().appended();
         let mut last = None;
         let mut calls = 0;
@@ -503,11 +507,11 @@ impl Session {
         let failed = out.buf.get(before) == Some(&b'-');
         // One clock read per command: its time runs from the end of the one before
         // (or the start of the batch).
-        let end = Instant::now();
+        let end = sh.timer.raw();
         let s = &mut e.cmdstats[id];
         s.calls += 1;
-        s.usec += end.saturating_duration_since(self.clock).as_micros() as u64;
-        self.clock = end;
+        s.nanos += sh.timer.delta_as_nanos(self.tick, end);
+        self.tick = end;
         if failed {
             s.failed += 1;
         }

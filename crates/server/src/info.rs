@@ -164,15 +164,16 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 if st.calls == 0 && st.rejected == 0 {
                     continue;
                 }
+                let usec = st.nanos / 1000;
                 let per = if st.calls > 0 {
-                    st.usec as f64 / st.calls as f64
+                    st.nanos as f64 / 1000.0 / st.calls as f64
                 } else {
                     0.0
                 };
                 let _ = write!(
                     s,
                     "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
-                    c.name, st.calls, st.usec, st.rejected, st.failed
+                    c.name, st.calls, usec, st.rejected, st.failed
                 );
             }
         }

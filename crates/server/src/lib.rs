@@ -121,6 +121,8 @@ pub(crate) struct Shared {
     pub commands: AtomicU64,
     pub rejected_conns: AtomicU64,
     pub started: Instant,
+    /// A cheap clock (the CPU's counter where it is reliable) to time each command.
+    pub timer: quanta::Clock,
     pub cfg: ServerConfig,
     pub port: u16,
     pub run_id: String,
@@ -291,6 +293,7 @@ impl Server {
             commands: AtomicU64::new(0),
             rejected_conns: AtomicU64::new(0),
             started: Instant::now(),
+            timer: quanta::Clock::new(),
             run_id: format!(
                 "{:040x}",
                 u128::from(incarnation) * 0x9E37_79B9 + u128::from(port)
