@@ -884,17 +884,12 @@ impl Engine {
     /// Runs one data command and writes its reply; its ops join the current group until
     /// [`Engine::commit`]. Returns false for a name it does not handle (connection-level
     /// commands are the caller's).
-    pub fn execute(&mut self, args: &[bytes::Bytes], out: &mut Out) -> bool {
+    pub fn execute(&mut self, args: &[&[u8]], out: &mut Out) -> bool {
         table::execute(self, args, out)
     }
 
     /// Like [`Engine::execute`] for a command the caller already found and checked.
-    pub fn execute_checked(
-        &mut self,
-        spec: &CommandSpec,
-        args: &[bytes::Bytes],
-        out: &mut Out,
-    ) -> bool {
+    pub fn execute_checked(&mut self, spec: &CommandSpec, args: &[&[u8]], out: &mut Out) -> bool {
         table::run_checked(self, spec, args, out)
     }
 

@@ -5,7 +5,6 @@ use crate::Engine;
 use crate::args::Args;
 use crate::cmd::{bits, geo, hashes, hll, keys, lists, server, sets, streams, strings, zsets};
 use crate::error::{CmdError, CmdResult};
-use bytes::Bytes;
 use concord_resp::Out;
 use std::sync::OnceLock;
 
@@ -861,7 +860,7 @@ pub static SUBCOMMANDS: &[(&str, &str, i32)] = &[
 ];
 
 /// Checks a container command's subcommand and arity; the error reply if it fails.
-pub fn check_subcommand(id: usize, args: &[Bytes]) -> Result<(), String> {
+pub fn check_subcommand(id: usize, args: &[&[u8]]) -> Result<(), String> {
     // Most commands have none: one lookup instead of a scan of the table.
     if !index().has_subs[id] {
         return Ok(());
@@ -968,7 +967,7 @@ impl CommandSpec {
 pub(crate) fn run_checked(
     e: &mut Engine,
     spec: &CommandSpec,
-    args: &[Bytes],
+    args: &[&[u8]],
     out: &mut Out,
 ) -> bool {
     let Some(h) = spec.handler else {
@@ -982,7 +981,7 @@ pub(crate) fn run_checked(
 
 /// Runs a data command: arity check, handler, error reply. Returns false when the name is
 /// not a data command (the connection layer's, or unknown).
-pub(crate) fn execute(e: &mut Engine, args: &[Bytes], out: &mut Out) -> bool {
+pub(crate) fn execute(e: &mut Engine, args: &[&[u8]], out: &mut Out) -> bool {
     let Some(id) = args.first().and_then(|n| command_id(n)) else {
         return false;
     };

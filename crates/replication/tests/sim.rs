@@ -9,7 +9,6 @@
 //! `CONCORD_SIM_SEEDS=n` runs n seeds (default 40); `CONCORD_SEED=s` replays one;
 //! `CONCORD_SIM_TRACE=1` prints what happened (cuts, crashes, recoveries).
 
-use bytes::Bytes;
 use concord_crdt::{Dot, Hlc, OpKind, Origin, VersionVector};
 use concord_engine::{Engine, EngineConfig};
 use concord_replication::{Config, Msg, Replication, Serve};
@@ -278,7 +277,7 @@ impl Sim {
         let start = node.e.log().end_position();
         let mut out = Out::new();
         for c in &cmds {
-            let args: Vec<Bytes> = c.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            let args: Vec<&[u8]> = c.iter().map(|a| &a[..]).collect();
             assert!(node.e.execute(&args, &mut out), "command runs");
         }
         node.e.commit();
@@ -785,10 +784,7 @@ impl Sim {
 }
 
 fn read(e: &mut Engine, args: &[&str]) -> Vec<u8> {
-    let args: Vec<Bytes> = args
-        .iter()
-        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-        .collect();
+    let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     let mut out = Out::new();
     e.execute(&args, &mut out);
     out.buf.to_vec()

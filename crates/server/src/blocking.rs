@@ -93,7 +93,8 @@ pub(crate) fn wake(sh: &Shared, e: &mut Engine) -> u64 {
                 };
                 let mut out = Out::new();
                 out.resp3 = w.resp3;
-                e.execute(&w.args, &mut out);
+                let args: Vec<&[u8]> = w.args.iter().map(|a| &a[..]).collect();
+                e.execute(&args, &mut out);
                 // Still nothing for it (another client took it, or the write was not a
                 // push), or a key now holds another type: it keeps waiting, as in Redis.
                 if e.take_block().is_some() || out.buf.starts_with(b"-WRONGTYPE") {

@@ -8,6 +8,7 @@ use concord_engine::{
     COMMANDS, CommandSpec, Engine, Flags, check_subcommand, command_id, glob_match, lookup_command,
 };
 use concord_resp::{Limits, Out, RequestParser};
+use smallvec::SmallVec;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -246,12 +247,17 @@ async fn blocked_until(b: &Option<(Bytes, Option<tokio::time::Instant>)>) {
     }
 }
 
+/// An owned copy of a request, to keep past the read buffer it points into.
+fn owned(args: &[&[u8]]) -> Vec<Bytes> {
+    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+}
+
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 /// Redis's reply for an unknown command.
-fn unknown_command(args: &[Bytes]) -> String {
+fn unknown_command(args: &[&[u8]]) -> String {
     let mut s = format!(
         "ERR unknown command '{}', with args beginning with: ",
         lossy(&args[0][..args[0].len().min(128)])
@@ -334,7 +340,8 @@ impl Session {
                 continue;
             }
             calls += 1;
-            last = self.call(sh, &mut e, args, out).or(last);
+            let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
+            last = self.call(sh, &mut e, &view, out).or(last);
             if self.closing || self.link.is_some() || self.blocked.is_some() {
                 break;
             }
@@ -370,10 +377,10 @@ impl Session {
         &mut self,
         sh: &Shared,
         e: &mut Engine,
-        args: &mut Vec<Bytes>,
+        args: &[&[u8]],
         out: &mut Out,
     ) -> Option<usize> {
-        let Some(id) = self.command_id(&args[0]) else {
+        let Some(id) = self.command_id(args[0]) else {
             if self.multi.is_some() {
                 self.multi_error = true;
             }
@@ -445,7 +452,7 @@ impl Session {
             match spec.name {
                 "exec" | "discard" | "multi" | "watch" | "quit" | "reset" => {}
                 _ => {
-                    queue.push(std::mem::take(args));
+                    queue.push(owned(args));
                     out.simple("QUEUED");
                     return Some(id);
                 }
@@ -462,7 +469,7 @@ impl Session {
                 tokio::time::Instant::now() + std::time::Duration::from_millis(block.timeout_ms)
             });
             let waiter = crate::blocking::Waiter {
-                args: block.retry.unwrap_or_else(|| std::mem::take(args)),
+                args: block.retry.unwrap_or_else(|| owned(args)),
                 keys: block.keys,
                 resp3: self.resp3,
                 tx: self.tx.clone(),
@@ -498,7 +505,7 @@ impl Session {
     }
 
     /// Executes a command that passed the checks, counting it for INFO commandstats.
-    fn run(&mut self, sh: &Shared, e: &mut Engine, id: usize, args: &[Bytes], out: &mut Out) {
+    fn run(&mut self, sh: &Shared, e: &mut Engine, id: usize, args: &[&[u8]], out: &mut Out) {
         let spec = &COMMANDS[id];
         let before = out.len();
         if !e.execute_checked(spec, args, out) {
@@ -523,7 +530,7 @@ impl Session {
         sh: &Shared,
         e: &mut Engine,
         spec: &'static CommandSpec,
-        a: &[Bytes],
+        a: &[&[u8]],
         out: &mut Out,
     ) {
         match spec.name {
@@ -537,17 +544,17 @@ impl Session {
                 2 if self.subscribed_resp2() => {
                     out.array(2);
                     out.bulk(b"pong");
-                    out.bulk(&a[1]);
+                    out.bulk(a[1]);
                 }
-                2 => out.bulk(&a[1]),
+                2 => out.bulk(a[1]),
                 _ => out.error("ERR wrong number of arguments for 'ping' command"),
             },
-            "echo" => out.bulk(&a[1]),
+            "echo" => out.bulk(a[1]),
             "quit" => {
                 out.ok();
                 self.closing = true;
             }
-            "select" => match concord_crdt::num::parse_i64(&a[1]) {
+            "select" => match concord_crdt::num::parse_i64(a[1]) {
                 Some(0) => out.ok(),
                 Some(_) => out.error("ERR DB index is out of range"),
                 None => out.error("ERR value is not an integer or out of range"),
@@ -611,7 +618,7 @@ impl Session {
                     .pubsub
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .publish(&a[1], &a[2]);
+                    .publish(&Bytes::copy_from_slice(a[1]), &Bytes::copy_from_slice(a[2]));
                 if !sh.cfg.peers.is_empty() {
                     // Best effort to peers; no receiver (no link up) is fine.
                     let _ = sh
@@ -621,7 +628,7 @@ impl Session {
                 out.int(n as i64);
             }
             "crdt.link" => self.crdt_link(sh, a, out),
-            "crdt.sync" => crdt_sync(sh, e, &a[1], out),
+            "crdt.sync" => crdt_sync(sh, e, a[1], out),
             "pubsub" => self.pubsub_cmd(sh, a, out),
             "client" => self.client(sh, e, a, out),
             "command" => command(a, out),
@@ -667,22 +674,22 @@ impl Session {
                 if a.len() >= 2 && a[1].eq_ignore_ascii_case(b"flush") {
                     out.ok();
                 } else {
-                    out.error(&help_err(&a[1], "FUNCTION"));
+                    out.error(&help_err(a[1], "FUNCTION"));
                 }
             }
             _ => out.error(&unknown_command(a)),
         }
     }
 
-    fn auth(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+    fn auth(&mut self, sh: &Shared, a: &[&[u8]], out: &mut Out) {
         if a.len() > 3 {
             out.error("ERR syntax error");
             return;
         }
         let (user, pass) = if a.len() == 3 {
-            (&a[1][..], &a[2][..])
+            (a[1], a[2])
         } else {
-            (&b"default"[..], &a[1][..])
+            (&b"default"[..], a[1])
         };
         match &sh.cfg.requirepass {
             None if a.len() == 2 => out.error(
@@ -707,11 +714,11 @@ impl Session {
         }
     }
 
-    fn hello(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+    fn hello(&mut self, sh: &Shared, a: &[&[u8]], out: &mut Out) {
         let mut proto = if self.resp3 { 3 } else { 2 };
         let mut i = 1;
         if a.len() >= 2 {
-            match concord_crdt::num::parse_i64(&a[1]) {
+            match concord_crdt::num::parse_i64(a[1]) {
                 Some(v @ (2 | 3)) => proto = v,
                 Some(_) => {
                     out.error("NOPROTO unsupported protocol version");
@@ -727,14 +734,14 @@ impl Session {
         let mut name = None;
         while i < a.len() {
             if a[i].eq_ignore_ascii_case(b"auth") && i + 2 < a.len() {
-                if !self.check_password(sh, &a[i + 1], &a[i + 2]) {
+                if !self.check_password(sh, a[i + 1], a[i + 2]) {
                     out.error("WRONGPASS invalid username-password pair or user is disabled.");
                     return;
                 }
                 self.authed = true;
                 i += 3;
             } else if a[i].eq_ignore_ascii_case(b"setname") && i + 1 < a.len() {
-                if !valid_name(&a[i + 1]) {
+                if !valid_name(a[i + 1]) {
                     out.error(
                         "ERR Client names cannot contain spaces, newlines or special characters.",
                     );
@@ -745,7 +752,7 @@ impl Session {
             } else {
                 out.error(&format!(
                     "ERR Syntax error in HELLO option '{}'",
-                    lossy(&a[i])
+                    lossy(a[i])
                 ));
                 return;
             }
@@ -842,17 +849,19 @@ impl Session {
         // Every op of the transaction stays in one group: commit happens after EXEC.
         for args in queue {
             if let Some(id) = command_id(&args[0]) {
-                self.run(sh, e, id, &args, out);
+                let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
+                self.run(sh, e, id, &view, out);
                 // Inside a transaction a blocking command answers at once.
                 e.take_block();
             }
         }
     }
 
-    fn subscribe(&mut self, sh: &Shared, pattern: bool, names: &[Bytes], out: &mut Out) {
+    fn subscribe(&mut self, sh: &Shared, pattern: bool, names: &[&[u8]], out: &mut Out) {
         let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
-        for n in names {
-            if ps.subscribe(pattern, n, self.id, &self.tx) {
+        for &n in names {
+            let n = Bytes::copy_from_slice(n);
+            if ps.subscribe(pattern, &n, self.id, &self.tx) {
                 if pattern {
                     self.patterns.insert(n.clone());
                 } else {
@@ -861,14 +870,14 @@ impl Session {
             }
             out.push(3);
             out.bulk(if pattern { b"psubscribe" } else { b"subscribe" });
-            out.bulk(n);
+            out.bulk(&n);
             out.int((self.channels.len() + self.patterns.len()) as i64);
         }
         drop(ps);
         self.update_sub_counts(sh);
     }
 
-    fn unsubscribe(&mut self, sh: &Shared, pattern: bool, names: &[Bytes], out: &mut Out) {
+    fn unsubscribe(&mut self, sh: &Shared, pattern: bool, names: &[&[u8]], out: &mut Out) {
         let kind: &[u8] = if pattern {
             b"punsubscribe"
         } else {
@@ -881,7 +890,7 @@ impl Session {
                 self.channels.iter().cloned().collect()
             }
         } else {
-            names.to_vec()
+            names.iter().map(|n| Bytes::copy_from_slice(n)).collect()
         };
         let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
         if targets.is_empty() {
@@ -928,9 +937,9 @@ impl Session {
         }
     }
 
-    fn pubsub_cmd(&self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+    fn pubsub_cmd(&self, sh: &Shared, a: &[&[u8]], out: &mut Out) {
         let ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
-        let sub = lossy(&a[1]).to_ascii_uppercase();
+        let sub = lossy(a[1]).to_ascii_uppercase();
         match (sub.as_str(), a.len()) {
             ("CHANNELS", 2 | 3) => {
                 let ch = ps.channels(a.get(2).map(|p| &p[..]));
@@ -955,7 +964,7 @@ impl Session {
                     out.int(0);
                 }
             }
-            _ => out.error(&help_err(&a[1], "PUBSUB")),
+            _ => out.error(&help_err(a[1], "PUBSUB")),
         }
     }
 
@@ -982,12 +991,12 @@ impl Session {
         }
     }
 
-    fn client(&mut self, sh: &Shared, e: &mut Engine, a: &[Bytes], out: &mut Out) {
-        let sub = lossy(&a[1]).to_ascii_uppercase();
+    fn client(&mut self, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
+        let sub = lossy(a[1]).to_ascii_uppercase();
         match (sub.as_str(), a.len()) {
             ("ID", 2) => out.int(self.id as i64),
             ("UNBLOCK", 3 | 4) => {
-                let Some(id) = std::str::from_utf8(&a[2])
+                let Some(id) = std::str::from_utf8(a[2])
                     .ok()
                     .and_then(|s| s.parse::<u64>().ok())
                 else {
@@ -1040,7 +1049,7 @@ impl Session {
                 }
             }
             ("SETNAME", 3) => {
-                if !valid_name(&a[2]) {
+                if !valid_name(a[2]) {
                     out.error(
                         "ERR Client names cannot contain spaces, newlines or special characters.",
                     );
@@ -1050,12 +1059,12 @@ impl Session {
                 }
             }
             ("SETINFO", 4) => {
-                let attr = lossy(&a[2]).to_ascii_uppercase();
+                let attr = lossy(a[2]).to_ascii_uppercase();
                 if attr != "LIB-NAME" && attr != "LIB-VER" {
-                    out.error(&format!("ERR Unrecognized option '{}'", lossy(&a[2])));
+                    out.error(&format!("ERR Unrecognized option '{}'", lossy(a[2])));
                     return;
                 }
-                if !valid_name(&a[3]) {
+                if !valid_name(a[3]) {
                     out.error(&format!(
                         "ERR {} cannot contain spaces, newlines or special characters.",
                         attr
@@ -1087,12 +1096,12 @@ impl Session {
                         .collect();
                     ids.retain(|i| want.contains(i));
                 } else if a.len() == 4 && a[2].eq_ignore_ascii_case(b"type") {
-                    let t = lossy(&a[3]).to_ascii_lowercase();
+                    let t = lossy(a[3]).to_ascii_lowercase();
                     match t.as_str() {
                         "normal" | "pubsub" => {}
                         "master" | "replica" | "slave" => ids.clear(),
                         _ => {
-                            out.error(&format!("ERR Unknown client type '{}'", lossy(&a[3])));
+                            out.error(&format!("ERR Unknown client type '{}'", lossy(a[3])));
                             return;
                         }
                     }
@@ -1138,15 +1147,15 @@ impl Session {
                     out.simple(l);
                 }
             }
-            _ => out.error(&help_err(&a[1], "CLIENT")),
+            _ => out.error(&help_err(a[1], "CLIENT")),
         }
     }
 
-    fn client_kill(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+    fn client_kill(&mut self, sh: &Shared, a: &[&[u8]], out: &mut Out) {
         let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
         if a.len() == 3 {
             // Old form: CLIENT KILL addr:port
-            let addr = lossy(&a[2]);
+            let addr = lossy(a[2]);
             match clients.iter().find(|(_, c)| c.addr.to_string() == addr) {
                 Some((id, c)) => {
                     let _ = c.tx.try_send(Msg::Kill);
@@ -1166,8 +1175,8 @@ impl Session {
         let mut skipme = true;
         let mut filters: Vec<(String, String)> = Vec::new();
         for p in a[2..].chunks(2) {
-            let k = lossy(&p[0]).to_ascii_lowercase();
-            let v = lossy(&p[1]);
+            let k = lossy(p[0]).to_ascii_lowercase();
+            let v = lossy(p[1]);
             match k.as_str() {
                 "id" if v.parse::<u64>().is_err() => {
                     out.error("ERR client-id should be greater than 0");
@@ -1215,8 +1224,8 @@ impl Session {
         out.int(n);
     }
 
-    fn config(&mut self, sh: &Shared, e: &mut Engine, a: &[Bytes], out: &mut Out) {
-        let sub = lossy(&a[1]).to_ascii_uppercase();
+    fn config(&mut self, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
+        let sub = lossy(a[1]).to_ascii_uppercase();
         match sub.as_str() {
             "GET" if a.len() >= 3 => {
                 let cfg = sh.config.lock().unwrap_or_else(|p| p.into_inner());
@@ -1239,8 +1248,8 @@ impl Session {
                 let mut cfg = sh.config.lock().unwrap_or_else(|p| p.into_inner());
                 let mut updates = Vec::new();
                 for p in a[2..].chunks(2) {
-                    let k = lossy(&p[0]).to_ascii_lowercase();
-                    let v = lossy(&p[1]);
+                    let k = lossy(p[0]).to_ascii_lowercase();
+                    let v = lossy(p[1]);
                     let ok = match k.as_str() {
                         "maxmemory"
                         | "timeout"
@@ -1300,7 +1309,7 @@ impl Session {
                         _ => {
                             out.error(&format!(
                                 "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-                                lossy(&p[0])
+                                lossy(p[0])
                             ));
                             return;
                         }
@@ -1308,7 +1317,7 @@ impl Session {
                     if !ok {
                         out.error(&format!(
                             "ERR CONFIG SET failed (possibly related to argument '{}') - argument couldn't be parsed into an integer",
-                            lossy(&p[0])
+                            lossy(p[0])
                         ));
                         return;
                     }
@@ -1345,14 +1354,14 @@ impl Session {
             "REWRITE" if a.len() == 2 => {
                 out.error("ERR The server is running without a config file")
             }
-            _ => out.error(&help_err(&a[1], "CONFIG")),
+            _ => out.error(&help_err(a[1], "CONFIG")),
         }
     }
 
     /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: a clean stop (the append-only file is
     /// synced either way); SAVE also writes a snapshot first. No reply on success: the
     /// connection closes, as with Redis.
-    fn shutdown(&mut self, sh: &Shared, e: &mut Engine, a: &[Bytes], out: &mut Out) {
+    fn shutdown(&mut self, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
         let (mut save, mut nosave, mut abort) = (false, false, false);
         for x in &a[1..] {
             match x.to_ascii_uppercase().as_slice() {
@@ -1377,7 +1386,7 @@ impl Session {
     }
 
     /// CRDT.LINK proto db from to: a peer asks to turn this connection into a link.
-    fn crdt_link(&mut self, sh: &Shared, a: &[Bytes], out: &mut Out) {
+    fn crdt_link(&mut self, sh: &Shared, a: &[&[u8]], out: &mut Out) {
         if self.multi.is_some() {
             out.error("ERR CRDT.LINK inside MULTI is not allowed");
             return;
@@ -1390,7 +1399,7 @@ impl Session {
             .repl
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .check_hello(&a[1], &a[2], &a[3], &a[4]);
+            .check_hello(a[1], a[2], a[3], a[4]);
         match checked {
             Ok(peer) => {
                 out.ok();
@@ -1462,9 +1471,9 @@ fn crdt_sync(sh: &Shared, e: &mut Engine, sub: &[u8], out: &mut Out) {
 }
 
 /// Whether a request may write (EXEC runs queued writes).
-fn writes(args: &[Bytes]) -> bool {
+fn writes(args: &[impl AsRef<[u8]>]) -> bool {
     args.first()
-        .and_then(|n| command_id(n))
+        .and_then(|n| command_id(n.as_ref()))
         .is_some_and(|id| COMMANDS[id].flags.has(Flags::WRITE) || COMMANDS[id].name == "exec")
 }
 
@@ -1511,7 +1520,7 @@ fn client_line(id: u64, c: &ClientInfo) -> String {
 }
 
 /// COMMAND [COUNT | INFO names | DOCS names | LIST | GETKEYS cmd args]
-fn command(a: &[Bytes], out: &mut Out) {
+fn command(a: &[&[u8]], out: &mut Out) {
     let sub = a
         .get(1)
         .map(|s| lossy(s).to_ascii_uppercase())
@@ -1565,7 +1574,7 @@ fn command(a: &[Bytes], out: &mut Out) {
             }
         }
         "GETKEYS" if a.len() >= 3 => {
-            let Some(c) = lookup_command(&a[2]) else {
+            let Some(c) = lookup_command(a[2]) else {
                 out.error("ERR Invalid command specified");
                 return;
             };
@@ -1583,16 +1592,16 @@ fn command(a: &[Bytes], out: &mut Out) {
             } else {
                 c.last_key
             };
-            let keys: Vec<&Bytes> = (c.first_key..=last)
+            let keys: Vec<&[u8]> = (c.first_key..=last)
                 .step_by(c.step.max(1) as usize)
-                .filter_map(|i| args.get(i as usize))
+                .filter_map(|i| args.get(i as usize).copied())
                 .collect();
             out.array(keys.len());
             for k in keys {
                 out.bulk(k);
             }
         }
-        _ => out.error(&help_err(&a[1], "COMMAND")),
+        _ => out.error(&help_err(a[1], "COMMAND")),
     }
 }
 

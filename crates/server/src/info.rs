@@ -1,7 +1,6 @@
 //! INFO: the sections Redis reports, plus Concord's `crdt` section.
 
 use crate::{Shared, mem};
-use bytes::Bytes;
 use concord_engine::Engine;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -39,7 +38,7 @@ fn human(bytes: usize) -> String {
 }
 
 /// Renders INFO for the requested sections (none: the default set).
-pub(crate) fn render(sh: &Shared, e: &mut Engine, args: &[Bytes]) -> String {
+pub(crate) fn render(sh: &Shared, e: &mut Engine, args: &[&[u8]]) -> String {
     let mut wanted: Vec<String> = args
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())

@@ -20,10 +20,7 @@ fn engine() -> Engine {
 }
 
 fn run(e: &mut Engine, cmd: &str) {
-    let args: Vec<bytes::Bytes> = cmd
-        .split(' ')
-        .map(|s| bytes::Bytes::copy_from_slice(s.as_bytes()))
-        .collect();
+    let args: Vec<&[u8]> = cmd.split(' ').map(str::as_bytes).collect();
     let mut out = Out::new();
     assert!(e.execute(&args, &mut out), "{cmd}");
     e.commit();

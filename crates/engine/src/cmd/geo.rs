@@ -6,7 +6,6 @@ use super::zsets::{get_zset, zadd};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use bytes::Bytes;
 use concord_crdt::num::parse_f64;
 use concord_crdt::{Blob, Content, OpKind, ZSet};
 use concord_resp::Out;
@@ -432,8 +431,8 @@ fn float_or(b: &[u8], msg: &str) -> Result<f64, CmdError> {
     parse_f64(b).ok_or_else(|| CmdError::msg(format!("ERR {msg}")))
 }
 
-fn lon_lat(a: &[Bytes]) -> Result<(f64, f64), CmdError> {
-    let (lon, lat) = (float(&a[0])?, float(&a[1])?);
+fn lon_lat(a: &[&[u8]]) -> Result<(f64, f64), CmdError> {
+    let (lon, lat) = (float(a[0])?, float(a[1])?);
     if !(LONG_MIN..=LONG_MAX).contains(&lon) || !(LAT_MIN..=LAT_MAX).contains(&lat) {
         return Err(CmdError::msg(format!(
             "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
@@ -454,12 +453,12 @@ fn unit(b: &[u8]) -> Result<f64, CmdError> {
     }
 }
 
-fn radius(a: &[Bytes]) -> Result<(f64, f64), CmdError> {
-    let r = float_or(&a[0], "need numeric radius")?;
+fn radius(a: &[&[u8]]) -> Result<(f64, f64), CmdError> {
+    let r = float_or(a[0], "need numeric radius")?;
     if r < 0.0 {
         return Err(CmdError::msg("ERR radius cannot be negative"));
     }
-    Ok((r, unit(&a[1])?))
+    Ok((r, unit(a[1])?))
 }
 
 /// "%.4f", as Redis prints distances.
@@ -493,7 +492,7 @@ pub fn geoadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         if matches!(u.as_str(), "NX" | "XX" | "CH") {
             nx |= u == "NX";
             xx |= u == "XX";
-            flags.push(a.0[i].clone());
+            flags.push(a.0[i]);
             i += 1;
         } else {
             break;
@@ -503,13 +502,17 @@ pub fn geoadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     if !rest.len().is_multiple_of(3) || (nx && xx) {
         return Err(CmdError::Syntax);
     }
-    let mut z: Vec<Bytes> = vec![Bytes::from_static(b"zadd"), a.0[1].clone()];
-    z.extend(flags);
+    let mut scores = Vec::with_capacity(rest.len() / 3);
     for t in rest.chunks(3) {
         let (lon, lat) = lon_lat(&t[..2])?;
         let h = encode(lon, lat, (LAT_MIN, LAT_MAX), STEP_MAX);
-        z.push(Bytes::from((h.bits as f64).to_string()));
-        z.push(t[2].clone());
+        scores.push((h.bits as f64).to_string());
+    }
+    let mut z: Vec<&[u8]> = vec![b"zadd", a.0[1]];
+    z.extend(flags);
+    for (t, score) in rest.chunks(3).zip(&scores) {
+        z.push(score.as_bytes());
+        z.push(t[2]);
     }
     zadd(e, Args(&z), out)
 }
@@ -650,7 +653,7 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let n = rest.len();
     let mut i = 0;
     while i < n {
-        let arg = String::from_utf8_lossy(&rest[i]).to_ascii_lowercase();
+        let arg = String::from_utf8_lossy(rest[i]).to_ascii_lowercase();
         match arg.as_str() {
             "withdist" => withdist = true,
             "withhash" => withhash = true,
@@ -659,7 +662,7 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             "asc" => sort = Some(true),
             "desc" => sort = Some(false),
             "count" if i + 1 < n => {
-                count = concord_crdt::num::parse_i64(&rest[i + 1]).ok_or(CmdError::NotInt)?;
+                count = concord_crdt::num::parse_i64(rest[i + 1]).ok_or(CmdError::NotInt)?;
                 if count <= 0 {
                     return Err(CmdError::msg("ERR COUNT must be > 0"));
                 }
@@ -673,7 +676,7 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             "storedist" if form == Form::SearchStore => storedist = true,
             "frommember" if i + 1 < n && search && !fromloc => {
                 if exists {
-                    center = Some(member_point(e, &rest[i + 1])?);
+                    center = Some(member_point(e, rest[i + 1])?);
                 }
                 frommember = true;
                 i += 1;
@@ -690,12 +693,12 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                 i += 2;
             }
             "bybox" if i + 3 < n && search && !byradius => {
-                let w = float_or(&rest[i + 1], "need numeric width")?;
-                let h = float_or(&rest[i + 2], "need numeric height")?;
+                let w = float_or(rest[i + 1], "need numeric width")?;
+                let h = float_or(rest[i + 2], "need numeric height")?;
                 if w < 0.0 || h < 0.0 {
                     return Err(CmdError::msg("ERR height or width cannot be negative"));
                 }
-                shape = Some((Shape::Box(w, h), unit(&rest[i + 3])?));
+                shape = Some((Shape::Box(w, h), unit(rest[i + 3])?));
                 bybox = true;
                 i += 3;
             }

@@ -21,14 +21,14 @@ pub fn hset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let mut pairs: Vec<(Blob, Blob)> = Vec::with_capacity((a.len() - 2) / 2);
     let mut added = 0;
     for p in a.from(2).chunks(2) {
-        let new = h.is_none_or(|h| h.get(&p[0]).is_none())
+        let new = h.is_none_or(|h| h.get(p[0]).is_none())
             && !pairs.iter().any(|(f, _)| f[..] == p[0][..]);
         if new {
             added += 1;
         }
         // The last write of a field in one command wins, as in Redis.
         pairs.retain(|(f, _)| f[..] != p[0][..]);
-        pairs.push((blob(&p[0]), blob(&p[1])));
+        pairs.push((blob(p[0]), blob(p[1])));
     }
     prepare_create(e, key);
     e.emit(key, OpKind::HSet(pairs));

@@ -66,7 +66,7 @@ fn insert_at(e: &mut Engine, key: &[u8], i: usize, values: Vec<Blob>) -> Result<
 }
 
 /// Pushes `values` at one end, each in turn (LPUSH a b c leaves c first).
-fn push(e: &mut Engine, key: &[u8], values: &[bytes::Bytes], end: End) -> Result<usize, CmdError> {
+fn push(e: &mut Engine, key: &[u8], values: &[&[u8]], end: End) -> Result<usize, CmdError> {
     let len = get_list(e, key)?.map_or(0, List::len);
     match end {
         End::Left => insert_at(e, key, 0, values.iter().rev().map(|v| blob(v)).collect()),
@@ -458,12 +458,7 @@ fn move_one(
     let Some(v) = pop(e, src, 1, from)?.pop() else {
         return Ok(None);
     };
-    push(
-        e,
-        dst,
-        std::slice::from_ref(&bytes::Bytes::copy_from_slice(&v)),
-        to,
-    )?;
+    push(e, dst, std::slice::from_ref(&&v[..]), to)?;
     Ok(Some(v))
 }
 
@@ -487,7 +482,7 @@ pub fn rpoplpush(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 }
 
 /// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` from argument `at`.
-fn mpop_args<'a>(a: &Args<'a>, at: usize) -> Result<(&'a [bytes::Bytes], End, usize), CmdError> {
+fn mpop_args<'a>(a: &Args<'a>, at: usize) -> Result<(&'a [&'a [u8]], End, usize), CmdError> {
     let numkeys = a
         .int(at)
         .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
@@ -529,7 +524,7 @@ fn mpop_args<'a>(a: &Args<'a>, at: usize) -> Result<(&'a [bytes::Bytes], End, us
 /// array. Returns whether something was popped.
 fn mpop(
     e: &mut Engine,
-    keys: &[bytes::Bytes],
+    keys: &[&[u8]],
     end: End,
     count: usize,
     out: &mut Out,
@@ -582,7 +577,7 @@ pub(crate) fn timeout_arg(b: &[u8]) -> Result<u64, CmdError> {
     })
 }
 
-fn block_on(e: &mut Engine, keys: &[bytes::Bytes], timeout_ms: u64) {
+fn block_on(e: &mut Engine, keys: &[&[u8]], timeout_ms: u64) {
     e.block = Some(Block {
         keys: keys.iter().map(|k| blob(k)).collect(),
         timeout_ms,

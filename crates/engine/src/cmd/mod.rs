@@ -87,7 +87,7 @@ pub(crate) fn too_big() -> CmdError {
 
 /// Parses `numkeys key [key ...] [LIMIT n]` of SINTERCARD and ZINTERCARD: the keys and the
 /// limit (0 = none), with Redis's error texts.
-pub(crate) fn intercard_args<'a>(a: &Args<'a>) -> Result<(&'a [bytes::Bytes], usize), CmdError> {
+pub(crate) fn intercard_args<'a>(a: &Args<'a>) -> Result<(&'a [&'a [u8]], usize), CmdError> {
     let numkeys = a
         .int(1)
         .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;

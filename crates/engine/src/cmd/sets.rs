@@ -11,7 +11,7 @@ use concord_crdt::{Blob, Content, OpKind};
 use concord_resp::Out;
 use std::collections::HashSet;
 
-fn dedup(items: &[bytes::Bytes]) -> Vec<Blob> {
+fn dedup(items: &[&[u8]]) -> Vec<Blob> {
     let mut seen = HashSet::new();
     items
         .iter()
@@ -188,7 +188,7 @@ enum Algebra {
     Diff,
 }
 
-fn combine(e: &mut Engine, keys: &[bytes::Bytes], op: Algebra) -> Result<Vec<Blob>, CmdError> {
+fn combine(e: &mut Engine, keys: &[&[u8]], op: Algebra) -> Result<Vec<Blob>, CmdError> {
     // Read every key first so a wrong type anywhere is reported.
     let mut sets: Vec<Option<HashSet<Blob>>> = Vec::with_capacity(keys.len());
     for k in keys {

@@ -592,7 +592,10 @@ pub fn xread(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.null_array();
         if let Some(t) = block {
             // Wait; a retry reads after the ids resolved now ("$" included).
-            let mut retry: Vec<Bytes> = a.0[..streams + n].to_vec();
+            let mut retry: Vec<Bytes> = a.0[..streams + n]
+                .iter()
+                .map(|x| Bytes::copy_from_slice(x))
+                .collect();
             retry.extend(after.iter().map(|id| Bytes::from(id.to_string())));
             e.block = Some(Block {
                 keys: (0..n).map(|j| blob(a.get(streams + j))).collect(),

@@ -263,7 +263,7 @@ pub fn mset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         return Err(CmdError::Arity(a.name()));
     }
     for pair in a.from(1).chunks(2) {
-        write_str(e, &pair[0], &pair[1], Ttl::Set(None));
+        write_str(e, pair[0], pair[1], Ttl::Set(None));
     }
     out.ok();
     Ok(())
@@ -275,13 +275,13 @@ pub fn msetnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         return Err(CmdError::Arity(a.name()));
     }
     for pair in a.from(1).chunks(2) {
-        if e.lookup(&pair[0], true).is_some() {
+        if e.lookup(pair[0], true).is_some() {
             out.int(0);
             return Ok(());
         }
     }
     for pair in a.from(1).chunks(2) {
-        write_str(e, &pair[0], &pair[1], Ttl::Set(None));
+        write_str(e, pair[0], pair[1], Ttl::Set(None));
     }
     out.int(1);
     Ok(())

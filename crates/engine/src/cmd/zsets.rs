@@ -80,7 +80,7 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let mut pairs: Vec<(f64, &[u8])> = Vec::with_capacity(elements / 2);
     for p in a.from(i).chunks(2) {
-        pairs.push((score_arg(&p[0])?, &p[1]));
+        pairs.push((score_arg(p[0])?, p[1]));
     }
     let key = a.get(1);
     let z = get_zset(e, key)?;
