@@ -4,5 +4,5 @@
 mod parse;
 mod write;
 
-pub use parse::{Limits, ParseError, RequestParser};
+pub use parse::{Batch, Limits, ParseError, RequestParser};
 pub use write::{Out, format_double};

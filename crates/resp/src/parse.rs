@@ -1,6 +1,6 @@
 //! Incremental request parsing: multibulk arrays of bulk strings and inline commands.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// Bounds on what a client may send.
 #[derive(Clone, Copy, Debug)]
@@ -38,13 +38,66 @@ enum State {
     Bulk { left: usize, len: usize },
 }
 
+/// One complete request of a [`Batch`].
+#[derive(Debug)]
+enum Req {
+    /// Its arguments are `spans[from..to]`, ranges of the buffer.
+    Spans(usize, usize),
+    /// An inline command: its arguments are unquoted copies.
+    Inline(Vec<Bytes>),
+}
+
+/// Requests parsed out of a buffer without copying: each argument is a range of it. Valid
+/// until the caller drops the bytes [`RequestParser::advance`] reports.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Argument ranges of the complete requests, then of the one being read.
+    spans: Vec<(usize, usize)>,
+    reqs: Vec<Req>,
+    /// Where in `spans` the request being read starts.
+    partial: usize,
+    /// Bytes the complete requests cover, from the start of the buffer.
+    consumed: usize,
+    /// How long the buffer must grow to hold the bulk being read, when that is large.
+    need: usize,
+}
+
+impl Batch {
+    /// The number of complete requests.
+    pub fn len(&self) -> usize {
+        self.reqs.len()
+    }
+
+    /// Whether there is no complete request.
+    pub fn is_empty(&self) -> bool {
+        self.reqs.is_empty()
+    }
+
+    /// The arguments of request `i`; `buf` is the buffer it was parsed from.
+    pub fn args<'a>(&'a self, i: usize, buf: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let (spans, inline): (&[(usize, usize)], &[Bytes]) = match &self.reqs[i] {
+            Req::Spans(from, to) => (&self.spans[*from..*to], &[]),
+            Req::Inline(args) => (&[], args),
+        };
+        spans
+            .iter()
+            .map(move |&(a, b)| &buf[a..b])
+            .chain(inline.iter().map(|x| &x[..]))
+    }
+
+    /// How many bytes the buffer should hold to take the large bulk being read in one
+    /// piece (0 when nothing large is pending).
+    pub fn need(&self) -> usize {
+        self.need
+    }
+}
+
 /// Parses requests out of a growing buffer, resuming where the last call stopped.
 #[derive(Debug, Default)]
 pub struct RequestParser {
     state: State,
-    args: Vec<Bytes>,
-    /// Emptied argument vectors handed back by the caller, reused for the next requests.
-    spare: Vec<Vec<Bytes>>,
+    /// How far into the buffer parsing has got.
+    pos: usize,
     limits: Limits,
     /// Smaller bounds apply before authentication, as in Redis.
     unauthenticated: bool,
@@ -59,36 +112,34 @@ impl RequestParser {
         }
     }
 
-    /// Takes back a request's argument vector once it is done with, to save an allocation
-    /// per request. Keeps a few small ones only.
-    pub fn recycle(&mut self, mut args: Vec<Bytes>) {
-        if self.spare.len() < 64 && args.capacity() > 0 && args.capacity() <= 64 {
-            args.clear();
-            self.spare.push(args);
-        }
-    }
-
     /// Applies Redis's tighter bounds for clients that have not authenticated.
     pub fn set_unauthenticated(&mut self, yes: bool) {
         self.unauthenticated = yes;
     }
 
-    /// Takes the next complete request out of `buf`, if there is one.
-    pub fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ParseError> {
+    /// Parses the complete requests in `buf` into `batch`, keeping what is incomplete for
+    /// the next call (with `buf` grown by what arrived since). On an error, the requests
+    /// before it are still in `batch`.
+    pub fn parse(&mut self, buf: &[u8], batch: &mut Batch) -> Result<(), ParseError> {
+        batch.need = 0;
         loop {
             match self.state {
                 State::Start => {
-                    if buf.is_empty() {
-                        return Ok(None);
+                    if self.pos >= buf.len() {
+                        return Ok(());
                     }
-                    if buf[0] != b'*' {
-                        match self.inline(buf)? {
-                            Some(args) if args.is_empty() => continue,
-                            other => return Ok(other),
+                    if buf[self.pos] != b'*' {
+                        let Some(args) = self.inline(buf)? else {
+                            return Ok(());
+                        };
+                        if !args.is_empty() {
+                            batch.reqs.push(Req::Inline(args));
                         }
+                        batch.consumed = self.pos;
+                        continue;
                     }
                     let Some(n) = self.count_line(buf, "too big mbulk count string")? else {
-                        return Ok(None);
+                        return Ok(());
                     };
                     if n > i64::from(i32::MAX) || n as u64 > self.limits.max_args as u64 {
                         return Err(ParseError("invalid multibulk length"));
@@ -97,25 +148,22 @@ impl RequestParser {
                         return Err(ParseError("unauthenticated multibulk length"));
                     }
                     if n <= 0 {
+                        batch.consumed = self.pos;
                         continue;
                     }
-                    let n = n as usize;
-                    self.args = match self.spare.pop() {
-                        Some(v) => v,
-                        None => Vec::with_capacity(n.min(1024)),
-                    };
-                    self.args.reserve(n.min(1024));
-                    self.state = State::Args { left: n };
+                    batch.partial = batch.spans.len();
+                    batch.spans.reserve((n as usize).min(1024));
+                    self.state = State::Args { left: n as usize };
                 }
                 State::Args { left } => {
-                    if buf.is_empty() {
-                        return Ok(None);
+                    if self.pos >= buf.len() {
+                        return Ok(());
                     }
-                    if buf[0] != b'$' {
-                        return Err(ParseError(expected_dollar(buf[0])));
+                    if buf[self.pos] != b'$' {
+                        return Err(ParseError(expected_dollar(buf[self.pos])));
                     }
                     let Some(len) = self.count_line(buf, "too big bulk count string")? else {
-                        return Ok(None);
+                        return Ok(());
                     };
                     if len < 0 || len as u64 > self.limits.max_bulk as u64 {
                         return Err(ParseError("invalid bulk length"));
@@ -123,72 +171,91 @@ impl RequestParser {
                     if self.unauthenticated && len > 16384 {
                         return Err(ParseError("unauthenticated bulk length"));
                     }
-                    let len = len as usize;
-                    // Reserve up front so a large value arrives without repeated copies.
-                    if len >= 32 * 1024 {
-                        buf.reserve((len + 2).saturating_sub(buf.len()));
-                    }
-                    self.state = State::Bulk { left, len };
+                    self.state = State::Bulk {
+                        left,
+                        len: len as usize,
+                    };
                 }
                 State::Bulk { left, len } => {
-                    if buf.len() < len + 2 {
-                        return Ok(None);
+                    let end = self.pos + len;
+                    if buf.len() < end + 2 {
+                        // Reserve up front so a large value arrives without repeated copies.
+                        if len >= 32 * 1024 {
+                            batch.need = end + 2;
+                        }
+                        return Ok(());
                     }
-                    let arg = buf.split_to(len).freeze();
-                    if &buf[..2] != b"\r\n" {
-                        // Redis drops the two bytes without checking; so do we.
-                    }
-                    buf.advance(2);
-                    self.args.push(arg);
+                    // Redis drops the two bytes after a bulk without checking; so do we.
+                    batch.spans.push((self.pos, end));
+                    self.pos = end + 2;
                     if left == 1 {
+                        batch
+                            .reqs
+                            .push(Req::Spans(batch.partial, batch.spans.len()));
+                        batch.partial = batch.spans.len();
+                        batch.consumed = self.pos;
                         self.state = State::Start;
-                        return Ok(Some(std::mem::take(&mut self.args)));
+                    } else {
+                        self.state = State::Args { left: left - 1 };
                     }
-                    self.state = State::Args { left: left - 1 };
                 }
             }
         }
     }
 
-    /// Reads a `*N\r\n` or `$N\r\n` line; `None` when it is not complete yet.
-    fn count_line(
-        &self,
-        buf: &mut BytesMut,
-        too_big: &'static str,
-    ) -> Result<Option<i64>, ParseError> {
-        let Some(nl) = memchr(b'\r', buf) else {
-            if buf.len() > self.limits.max_inline {
+    /// Forgets the complete requests of `batch` (run by now) and returns how many bytes
+    /// the caller drops from the front of its buffer; the request being read stays.
+    pub fn advance(&mut self, batch: &mut Batch) -> usize {
+        let n = batch.consumed;
+        batch.reqs.clear();
+        batch.spans.drain(..batch.partial);
+        for s in &mut batch.spans {
+            s.0 -= n;
+            s.1 -= n;
+        }
+        batch.partial = 0;
+        batch.consumed = 0;
+        batch.need = batch.need.saturating_sub(n);
+        self.pos -= n;
+        n
+    }
+
+    /// Reads a `*N\r\n` or `$N\r\n` line at the cursor; `None` when it is not complete.
+    fn count_line(&mut self, buf: &[u8], too_big: &'static str) -> Result<Option<i64>, ParseError> {
+        let line = &buf[self.pos..];
+        let Some(nl) = memchr(b'\r', line) else {
+            if line.len() > self.limits.max_inline {
                 return Err(ParseError(too_big));
             }
             return Ok(None);
         };
-        if nl + 1 >= buf.len() {
+        if nl + 1 >= line.len() {
             return Ok(None);
         }
-        let digits = &buf[1..nl];
-        let n = parse_count(digits).ok_or(ParseError(if buf[0] == b'*' {
+        let n = parse_count(&line[1..nl]).ok_or(ParseError(if line[0] == b'*' {
             "invalid multibulk length"
         } else {
             "invalid bulk length"
         }))?;
-        buf.advance(nl + 2);
+        self.pos += nl + 2;
         Ok(Some(n))
     }
 
-    /// Parses one inline command line; `Some(vec![])` for an empty line.
-    fn inline(&self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ParseError> {
-        let Some(nl) = memchr(b'\n', buf) else {
-            if buf.len() > self.limits.max_inline {
+    /// Parses one inline command line at the cursor; `Some(vec![])` for an empty line.
+    fn inline(&mut self, buf: &[u8]) -> Result<Option<Vec<Bytes>>, ParseError> {
+        let rest = &buf[self.pos..];
+        let Some(nl) = memchr(b'\n', rest) else {
+            if rest.len() > self.limits.max_inline {
                 return Err(ParseError("too big inline request"));
             }
             return Ok(None);
         };
-        let mut line = buf.split_to(nl + 1);
-        line.truncate(nl);
+        let mut line = &rest[..nl];
         if line.last() == Some(&b'\r') {
-            line.truncate(nl - 1);
+            line = &line[..nl - 1];
         }
-        let args = split_args(&line).ok_or(ParseError("unbalanced quotes in request"))?;
+        let args = split_args(line).ok_or(ParseError("unbalanced quotes in request"))?;
+        self.pos += nl + 1;
         Ok(Some(args.into_iter().map(Bytes::from).collect()))
     }
 }
@@ -340,12 +407,12 @@ mod tests {
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ParseError> {
         let mut p = RequestParser::default();
-        let mut buf = BytesMut::from(input);
-        let mut out = Vec::new();
-        while let Some(r) = p.next(&mut buf)? {
-            out.push(r);
-        }
-        Ok(out)
+        let mut batch = Batch::default();
+        let r = p.parse(input, &mut batch);
+        let out = (0..batch.len())
+            .map(|i| batch.args(i, input).map(Bytes::copy_from_slice).collect())
+            .collect();
+        r.map(|()| out)
     }
 
     #[test]
@@ -407,13 +474,49 @@ mod tests {
             }
             let cut = cut % wire.len();
             let mut p = RequestParser::default();
-            let mut buf = BytesMut::from(&wire[..cut]);
-            let first = p.next(&mut buf).unwrap();
-            prop_assert!(first.is_none());
+            let mut batch = Batch::default();
+            // A prefix holds no complete request; advancing drops nothing of it.
+            let mut buf = wire[..cut].to_vec();
+            p.parse(&buf, &mut batch).unwrap();
+            prop_assert!(batch.is_empty());
+            prop_assert_eq!(p.advance(&mut batch), 0);
             buf.extend_from_slice(&wire[cut..]);
-            let got = p.next(&mut buf).unwrap().unwrap();
+            p.parse(&buf, &mut batch).unwrap();
+            prop_assert_eq!(batch.len(), 1);
+            let got: Vec<Bytes> = batch.args(0, &buf).map(Bytes::copy_from_slice).collect();
             let want: Vec<Bytes> = args.into_iter().map(Bytes::from).collect();
             prop_assert_eq!(got, want);
+            prop_assert_eq!(p.advance(&mut batch), wire.len());
+        }
+
+        /// Requests split anywhere across reads, with the buffer's front dropped after each
+        /// batch as the server does, come out whole and in order.
+        #[test]
+        fn advancing_between_reads_keeps_requests(reqs in proptest::collection::vec(proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..12), 1..4), 1..8), step in 1usize..40) {
+            let mut wire = Vec::new();
+            for args in &reqs {
+                wire.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+                for a in args {
+                    wire.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    wire.extend_from_slice(a);
+                    wire.extend_from_slice(b"\r\n");
+                }
+            }
+            let mut p = RequestParser::default();
+            let mut batch = Batch::default();
+            let mut buf: Vec<u8> = Vec::new();
+            let mut got: Vec<Vec<Vec<u8>>> = Vec::new();
+            for chunk in wire.chunks(step) {
+                buf.extend_from_slice(chunk);
+                p.parse(&buf, &mut batch).unwrap();
+                for i in 0..batch.len() {
+                    got.push(batch.args(i, &buf).map(<[u8]>::to_vec).collect());
+                }
+                let n = p.advance(&mut batch);
+                buf.drain(..n);
+            }
+            prop_assert!(buf.is_empty());
+            prop_assert_eq!(got, reqs);
         }
 
         /// Arbitrary bytes never panic the parser.

@@ -3,11 +3,11 @@
 
 use crate::pubsub::Msg;
 use crate::{ClientInfo, Shared, wall_ms};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use concord_engine::{
     COMMANDS, CommandSpec, Engine, Flags, check_subcommand, command_id, glob_match, lookup_command,
 };
-use concord_resp::{Limits, Out, RequestParser};
+use concord_resp::{Batch, Limits, Out, RequestParser};
 use smallvec::SmallVec;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -107,7 +107,7 @@ pub(crate) async fn serve(
     let mut parser = RequestParser::new(Limits::default());
     parser.set_unauthenticated(!sess.authed);
     let mut out = Out::new();
-    let mut reqs: Vec<Vec<Bytes>> = Vec::new();
+    let mut batch = Batch::default();
     let result = loop {
         tokio::select! {
             r = rd.read_buf(&mut buf) => {
@@ -116,32 +116,26 @@ pub(crate) async fn serve(
                     Ok(_) => {}
                     Err(e) => break Err(e),
                 }
-                reqs.clear();
-                let mut proto_err = None;
-                loop {
-                    match parser.next(&mut buf) {
-                        Ok(Some(r)) => reqs.push(r),
-                        Ok(None) => break,
-                        Err(e) => {
-                            proto_err = Some(e);
-                            break;
-                        }
-                    }
-                }
+                let proto_err = parser.parse(&buf, &mut batch).err();
                 if sess.blocked.is_some() {
                     // Behind a blocking command: run in order once it is served.
-                    sess.queued.append(&mut reqs);
+                    for i in 0..batch.len() {
+                        sess.queued.push(batch.args(i, &buf).map(Bytes::copy_from_slice).collect());
+                    }
+                    buf.advance(parser.advance(&mut batch));
                     if proto_err.is_some() || buf.len() > MAX_QUERY_BUFFER {
                         break Ok(());
                     }
                     continue;
                 }
-                if let Err(e) = sess.run_requests(&shared, &mut reqs, &mut out).await {
+                let parsed = Parsed { batch: &batch, buf: &buf };
+                if let Err(e) = sess.run_requests(&shared, &parsed, &mut out).await {
                     break Err(e);
                 }
-                // The argument vectors go back to the parser for the next requests.
-                for args in reqs.drain(..) {
-                    parser.recycle(args);
+                // The requests ran (or were kept): drop their bytes, keep a partial one.
+                buf.advance(parser.advance(&mut batch));
+                if batch.need() > buf.len() {
+                    buf.reserve(batch.need() - buf.len());
                 }
                 if let Some(e) = proto_err {
                     out.error(&format!("ERR {e}"));
@@ -247,6 +241,40 @@ async fn blocked_until(b: &Option<(Bytes, Option<tokio::time::Instant>)>) {
     }
 }
 
+/// Requests to run: those parsed from a read, or those kept while the client was blocked.
+trait Requests {
+    /// How many.
+    fn count(&self) -> usize;
+    /// The arguments of request `i`.
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]>;
+}
+
+/// The requests of one read, as views of the read buffer.
+struct Parsed<'a> {
+    batch: &'a Batch,
+    buf: &'a [u8],
+}
+
+impl Requests for Parsed<'_> {
+    fn count(&self) -> usize {
+        self.batch.len()
+    }
+
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
+        self.batch.args(i, self.buf).collect()
+    }
+}
+
+impl Requests for Vec<Vec<Bytes>> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
+        self[i].iter().map(|a| &a[..]).collect()
+    }
+}
+
 /// An owned copy of a request, to keep past the read buffer it points into.
 fn owned(args: &[&[u8]]) -> Vec<Bytes> {
     args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
@@ -284,13 +312,14 @@ impl Session {
     async fn run_requests(
         &mut self,
         sh: &Shared,
-        reqs: &mut Vec<Vec<Bytes>>,
+        reqs: &impl Requests,
         out: &mut Out,
     ) -> std::io::Result<()> {
-        if reqs.is_empty() {
+        if reqs.count() == 0 {
             return Ok(());
         }
-        if !sh.caught_up.load(Ordering::Acquire) && reqs.iter().any(|r| writes(r)) {
+        if !sh.caught_up.load(Ordering::Acquire) && (0..reqs.count()).any(|i| writes(&reqs.view(i)))
+        {
             crate::wait_caught_up(sh).await;
         }
         let seq = self.run_batch(sh, reqs, out);
@@ -310,8 +339,8 @@ impl Session {
         wr: &mut tokio::net::tcp::OwnedWriteHalf,
     ) -> std::io::Result<()> {
         loop {
-            let mut reqs = std::mem::take(&mut self.queued);
-            self.run_requests(sh, &mut reqs, out).await?;
+            let reqs = std::mem::take(&mut self.queued);
+            self.run_requests(sh, &reqs, out).await?;
             if !out.is_empty() {
                 wr.write_all(&out.buf).await?;
                 out.buf.clear();
@@ -325,7 +354,7 @@ impl Session {
     /// Runs a pipeline of requests; returns the append-only file batch holding their
     /// writes (0 when they wrote nothing). Stops at a command that blocks and keeps the
     /// rest for when it is served.
-    fn run_batch(&mut self, sh: &Shared, reqs: &mut Vec<Vec<Bytes>>, out: &mut Out) -> u64 {
+    fn run_batch(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> u64 {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
         self.clock = Instant::now();
@@ -334,13 +363,13 @@ impl Session {
         let mut last = None;
         let mut calls = 0;
         let mut ran = 0;
-        for args in reqs.iter_mut() {
+        for i in 0..reqs.count() {
             ran += 1;
-            if args.is_empty() {
+            let view = reqs.view(i);
+            if view.is_empty() {
                 continue;
             }
             calls += 1;
-            let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
             last = self.call(sh, &mut e, &view, out).or(last);
             if self.closing || self.link.is_some() || self.blocked.is_some() {
                 break;
@@ -348,7 +377,9 @@ impl Session {
         }
         sh.commands.fetch_add(calls, Ordering::Relaxed);
         if self.blocked.is_some() {
-            self.queued.extend(reqs.drain(ran..));
+            for i in ran..reqs.count() {
+                self.queued.push(owned(&reqs.view(i)));
+            }
         }
         let seq = crate::blocking::wake(sh, &mut e);
         let grew = e.log().appended() != logged;
