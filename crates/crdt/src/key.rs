@@ -69,6 +69,40 @@ pub struct KeyState {
 }
 
 impl KeyState {
+    /// Like [`KeyState::apply`], but takes the values out of `kind` instead of copying
+    /// them, for an op nobody keeps after it is applied.
+    pub fn apply_owned(&mut self, stamp: Stamp, ctx: &Ctx<'_>, kind: &mut OpKind) {
+        match kind {
+            OpKind::SetStr(v, ttl) => {
+                self.remove_values_except(Some(Kind::Str), ctx);
+                self.string.get_or_insert_with(Default::default).write(
+                    stamp,
+                    ctx,
+                    std::mem::take(v),
+                );
+                if let Ttl::Set(at) = ttl {
+                    self.expiry
+                        .get_or_insert_with(Default::default)
+                        .write(stamp, ctx, *at);
+                }
+            }
+            OpKind::ListInsert {
+                prefix,
+                digit,
+                values,
+            } => {
+                self.remove_values_except(Some(Kind::List), ctx);
+                self.list.get_or_insert_with(Default::default).insert_owned(
+                    stamp,
+                    prefix,
+                    *digit,
+                    std::mem::take(values),
+                );
+            }
+            _ => self.apply(stamp, ctx, kind),
+        }
+    }
+
     /// Applies one op's effect on this key.
     pub fn apply(&mut self, stamp: Stamp, ctx: &Ctx<'_>, kind: &OpKind) {
         match kind {

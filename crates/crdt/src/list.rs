@@ -264,8 +264,23 @@ impl List {
 
     /// Inserts the elements of one op, in order: `values[i]` at `prefix ++ (digit, dot, i)`.
     pub fn insert(&mut self, stamp: Stamp, prefix: &[Level], digit: u64, values: &[Blob]) {
+        self.insert_values(stamp, prefix, digit, values.iter().cloned());
+    }
+
+    /// [`List::insert`] taking the values instead of copying them.
+    pub fn insert_owned(&mut self, stamp: Stamp, prefix: &[Level], digit: u64, values: Vec<Blob>) {
+        self.insert_values(stamp, prefix, digit, values);
+    }
+
+    fn insert_values(
+        &mut self,
+        stamp: Stamp,
+        prefix: &[Level],
+        digit: u64,
+        values: impl IntoIterator<Item = Blob>,
+    ) {
         let mut at = None;
-        for (i, v) in values.iter().enumerate() {
+        for (i, v) in values.into_iter().enumerate() {
             let pos = Pos::child(prefix, digit, stamp.dot, i as u32);
             let j = match at {
                 // Nothing can sit between two elements of one op: the next goes right after.
@@ -277,7 +292,7 @@ impl List {
             };
             let e = Elem {
                 pos,
-                value: v.clone(),
+                value: v,
                 ts: stamp.ts,
             };
             if j == self.items.len() {

@@ -146,6 +146,22 @@ fn mark(unstable: &mut ScanMap<Vec<Dot>>, key: &[u8], dots: impl Iterator<Item =
     }
 }
 
+/// An op's effect as [`Engine::apply_impl`] gets it: borrowed from a kept op, or lent
+/// mutably so the state can take its values.
+enum Effect<'a> {
+    Shared(&'a OpKind),
+    Owned(&'a mut OpKind),
+}
+
+impl Effect<'_> {
+    fn get(&self) -> &OpKind {
+        match self {
+            Effect::Shared(k) => k,
+            Effect::Owned(k) => k,
+        }
+    }
+}
+
 /// The keyspace and everything needed to run commands against it.
 pub struct Engine {
     keys: ScanMap<KeyState>,
@@ -363,17 +379,24 @@ impl Engine {
         }
     }
 
-    fn issue(&mut self, key: &[u8], kind: OpKind) {
+    fn issue(&mut self, key: &[u8], mut kind: OpKind) {
         debug_assert!(!self.frozen, "an op issued after the files were closed");
         let seq = self.vv.get(self.origin) + 1;
         let ts = self.clock.tick(self.wall);
-        let op = Op {
+        let mut op = Op {
             stamp: Stamp::new(Dot::new(self.origin, seq), ts),
             deps: Arc::clone(&self.deps),
             key: key.into(),
-            kind,
+            // A placeholder while `kind` is lent to the state below.
+            kind: OpKind::DelKey,
         };
-        self.apply_inner(&op);
+        if !self.keeps_ops() {
+            // Nobody reads the op after this: the state takes its values, no copies.
+            self.apply_impl(&op, Effect::Owned(&mut kind));
+        } else {
+            self.apply_impl(&op, Effect::Shared(&kind));
+        }
+        op.kind = kind;
         self.stats.local_ops += 1;
         self.pending.push(op);
     }
@@ -384,7 +407,7 @@ impl Engine {
         if self.pending.is_empty() {
             return 0;
         }
-        if self.journal.is_none() && self.log.keeps_nothing() {
+        if !self.keeps_ops() {
             // Nobody reads the group: drop its ops while they are still in cache.
             let n = self.pending.len();
             self.log.skip(&self.pending);
@@ -453,10 +476,21 @@ impl Engine {
     }
 
     /// The one path that applies an op, local or remote.
+    /// Whether ops live on after they are applied (in the backlog or the append-only file).
+    fn keeps_ops(&self) -> bool {
+        self.journal.is_some() || !self.log.keeps_nothing()
+    }
+
     fn apply_inner(&mut self, op: &Op) {
+        self.apply_impl(op, Effect::Shared(&op.kind));
+    }
+
+    /// Applies `op` with `kind` as its effect (which may be lent apart from the op, so that
+    /// the state can take its values).
+    fn apply_impl(&mut self, op: &Op, mut kind: Effect<'_>) {
         debug_assert!(op.ready(&self.vv), "op applied out of causal order");
         let ctx = op.ctx();
-        if op.kind == OpKind::FlushAll {
+        if *kind.get() == OpKind::FlushAll {
             self.flush_seen(&ctx);
             self.vv.add(op.dot());
             return;
@@ -465,10 +499,13 @@ impl Engine {
         let lone = self.peers == 0;
         let ks = self.keys.get_or_insert_with(&op.key, KeyState::default);
         let was_expiring = ks.expiry.is_some() && ks.has_value();
-        ks.apply(op.stamp, &ctx, &op.kind);
+        match &mut kind {
+            Effect::Shared(k) => ks.apply(op.stamp, &ctx, k),
+            Effect::Owned(k) => ks.apply_owned(op.stamp, &ctx, k),
+        }
         if lone {
             // Alone, everything applied is stable: fold what this op touched.
-            ks.compact_after(&self.vv, &op.kind);
+            ks.compact_after(&self.vv, kind.get());
         }
         let dead = ks.is_dead();
         if !lone && !dead {
