@@ -6,7 +6,7 @@ use crate::counter::Counted;
 use crate::ctx::{Ctx, Seen};
 use crate::digest::Digest;
 use crate::hll::Hll;
-use crate::list::List;
+use crate::list::{Level, List};
 use crate::op::{Content, OpKind, Ttl};
 use crate::reg::MvReg;
 use crate::stream::Stream;
@@ -73,50 +73,46 @@ impl KeyState {
     /// them, for an op nobody keeps after it is applied.
     pub fn apply_owned(&mut self, stamp: Stamp, ctx: &Ctx<'_>, kind: &mut OpKind) {
         match kind {
-            OpKind::SetStr(v, ttl) => {
-                self.remove_values_except(Some(Kind::Str), ctx);
-                self.string.get_or_insert_with(Default::default).write(
-                    stamp,
-                    ctx,
-                    std::mem::take(v),
-                );
-                if let Ttl::Set(at) = ttl {
-                    self.expiry
-                        .get_or_insert_with(Default::default)
-                        .write(stamp, ctx, *at);
-                }
-            }
+            OpKind::SetStr(v, ttl) => self.set_str(stamp, ctx, std::mem::take(v), ttl),
             OpKind::ListInsert {
                 prefix,
                 digit,
                 values,
-            } => {
-                self.remove_values_except(Some(Kind::List), ctx);
-                self.list.get_or_insert_with(Default::default).insert_owned(
-                    stamp,
-                    prefix,
-                    *digit,
-                    std::mem::take(values),
-                );
-            }
+            } => self.insert_list(stamp, ctx, prefix, *digit, std::mem::take(values)),
             _ => self.apply(stamp, ctx, kind),
         }
+    }
+
+    fn set_str(&mut self, stamp: Stamp, ctx: &Ctx<'_>, v: Blob, ttl: &Ttl) {
+        self.remove_values_except(Some(Kind::Str), ctx);
+        self.string
+            .get_or_insert_with(Default::default)
+            .write(stamp, ctx, v);
+        if let Ttl::Set(at) = ttl {
+            self.expiry
+                .get_or_insert_with(Default::default)
+                .write(stamp, ctx, *at);
+        }
+    }
+
+    fn insert_list(
+        &mut self,
+        stamp: Stamp,
+        ctx: &Ctx<'_>,
+        prefix: &[Level],
+        digit: u64,
+        values: impl IntoIterator<Item = Blob>,
+    ) {
+        self.remove_values_except(Some(Kind::List), ctx);
+        self.list
+            .get_or_insert_with(Default::default)
+            .insert_values(stamp, prefix, digit, values);
     }
 
     /// Applies one op's effect on this key.
     pub fn apply(&mut self, stamp: Stamp, ctx: &Ctx<'_>, kind: &OpKind) {
         match kind {
-            OpKind::SetStr(v, ttl) => {
-                self.remove_values_except(Some(Kind::Str), ctx);
-                self.string
-                    .get_or_insert_with(Default::default)
-                    .write(stamp, ctx, v.clone());
-                if let Ttl::Set(at) = ttl {
-                    self.expiry
-                        .get_or_insert_with(Default::default)
-                        .write(stamp, ctx, *at);
-                }
-            }
+            OpKind::SetStr(v, ttl) => self.set_str(stamp, ctx, v.clone(), ttl),
             OpKind::IncrStr(a) => {
                 self.remove_values_except(Some(Kind::Str), ctx);
                 self.string
@@ -190,12 +186,7 @@ impl KeyState {
                 prefix,
                 digit,
                 values,
-            } => {
-                self.remove_values_except(Some(Kind::List), ctx);
-                self.list
-                    .get_or_insert_with(Default::default)
-                    .insert(stamp, prefix, *digit, values);
-            }
+            } => self.insert_list(stamp, ctx, prefix, *digit, values.iter().cloned()),
             OpKind::ListRemove(ranges) => {
                 self.remove_values_except(Some(Kind::List), ctx);
                 if let Some(l) = &mut self.list {

@@ -268,11 +268,7 @@ impl List {
     }
 
     /// [`List::insert`] taking the values instead of copying them.
-    pub fn insert_owned(&mut self, stamp: Stamp, prefix: &[Level], digit: u64, values: Vec<Blob>) {
-        self.insert_values(stamp, prefix, digit, values);
-    }
-
-    fn insert_values(
+    pub fn insert_values(
         &mut self,
         stamp: Stamp,
         prefix: &[Level],
