@@ -112,9 +112,15 @@ impl RequestParser {
         }
     }
 
-    /// Applies Redis's tighter bounds for clients that have not authenticated.
+    /// Applies Redis's tighter bounds for clients that have not authenticated; parsing then
+    /// stops after each request, so the caller can lift them right after an AUTH.
     pub fn set_unauthenticated(&mut self, yes: bool) {
         self.unauthenticated = yes;
+    }
+
+    /// Whether the tighter bounds apply.
+    pub fn unauthenticated(&self) -> bool {
+        self.unauthenticated
     }
 
     /// Parses the complete requests in `buf` into `batch`, keeping what is incomplete for
@@ -132,10 +138,14 @@ impl RequestParser {
                         let Some(args) = self.inline(buf)? else {
                             return Ok(());
                         };
-                        if !args.is_empty() {
+                        let got = !args.is_empty();
+                        if got {
                             batch.reqs.push(Req::Inline(args));
                         }
                         batch.consumed = self.pos;
+                        if got && self.unauthenticated {
+                            return Ok(());
+                        }
                         continue;
                     }
                     let Some(n) = self.count_line(buf, "too big mbulk count string")? else {
@@ -195,6 +205,9 @@ impl RequestParser {
                         batch.partial = batch.spans.len();
                         batch.consumed = self.pos;
                         self.state = State::Start;
+                        if self.unauthenticated {
+                            return Ok(());
+                        }
                     } else {
                         self.state = State::Args { left: left - 1 };
                     }

@@ -116,7 +116,7 @@ pub(crate) async fn serve(
                     Ok(_) => {}
                     Err(e) => break Err(e),
                 }
-                let proto_err = parser.parse(&buf, &mut batch).err();
+                let mut proto_err = parser.parse(&buf, &mut batch).err();
                 if sess.blocked.is_some() {
                     // Behind a blocking command: run in order once it is served.
                     for i in 0..batch.len() {
@@ -128,14 +128,37 @@ pub(crate) async fn serve(
                     }
                     continue;
                 }
-                let parsed = Parsed { batch: &batch, buf: &buf };
-                if let Err(e) = sess.run_requests(&shared, &parsed, &mut out).await {
-                    break Err(e);
+                let mut failed = None;
+                loop {
+                    let parsed = Parsed { batch: &batch, buf: &buf };
+                    if let Err(e) = sess.run_requests(&shared, &parsed, &mut out).await {
+                        failed = Some(e);
+                        break;
+                    }
+                    // The requests ran (or were kept): drop their bytes, keep a partial one.
+                    buf.advance(parser.advance(&mut batch));
+                    if batch.need() > buf.len() {
+                        buf.reserve(batch.need() - buf.len());
+                    }
+                    // Before authentication the parser hands out one request at a time,
+                    // so that an AUTH lifts its tighter limits for the next one.
+                    let limited = parser.unauthenticated();
+                    parser.set_unauthenticated(!sess.authed);
+                    if !limited
+                        || proto_err.is_some()
+                        || sess.closing
+                        || sess.link.is_some()
+                        || sess.blocked.is_some()
+                    {
+                        break;
+                    }
+                    proto_err = parser.parse(&buf, &mut batch).err();
+                    if batch.is_empty() {
+                        break;
+                    }
                 }
-                // The requests ran (or were kept): drop their bytes, keep a partial one.
-                buf.advance(parser.advance(&mut batch));
-                if batch.need() > buf.len() {
-                    buf.reserve(batch.need() - buf.len());
+                if let Some(e) = failed {
+                    break Err(e);
                 }
                 if let Some(e) = proto_err {
                     out.error(&format!("ERR {e}"));

@@ -202,6 +202,22 @@ fn requirepass_guards_commands() {
         Reply::Other(b'%', _, _)
     ));
     assert_eq!(h.cmd(&["GET", "a"]), Reply::Nil);
+    // Once authenticated, the pre-auth limits (10 arguments, 16 KB bulks) no longer apply,
+    // also to a request that follows AUTH in the same packet.
+    let mset = [
+        "MSET", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6",
+    ];
+    assert_eq!(c.cmd(&mset), Reply::Status("OK".into()));
+    let big = "x".repeat(20_000);
+    assert_eq!(c.cmd(&["SET", "big", &big]), Reply::Status("OK".into()));
+    let mut p = Conn::open(s.port);
+    let mut wire = Conn::encode(&[b"AUTH".to_vec(), b"sekret".to_vec()]);
+    let args: Vec<Vec<u8>> = mset.iter().map(|a| a.as_bytes().to_vec()).collect();
+    wire.extend(Conn::encode(&args));
+    p.send_raw(&wire);
+    assert_eq!(p.read(), Reply::Status("OK".into()));
+    assert_eq!(p.read(), Reply::Status("OK".into()));
+    assert_eq!(p.cmd(&["STRLEN", "big"]), Reply::Int(20_000));
 }
 
 #[test]
