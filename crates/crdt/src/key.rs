@@ -472,7 +472,10 @@ impl KeyState {
             .min()
     }
 
-    /// Folds metadata that every member has seen.
+    /// Folds metadata that every member has seen. Only for a key every op of which
+    /// (including the removals that emptied it) is in `stable`: an expiry change on a key
+    /// without values is dropped, which is safe only when no member can still write to it
+    /// without having seen it empty.
     pub fn compact(&mut self, stable: &VersionVector) {
         if let Some(s) = &mut self.string {
             s.compact(stable);
@@ -536,8 +539,9 @@ impl KeyState {
     }
 
     fn compact_expiry(&mut self, stable: &VersionVector) {
-        // An expiry change on a key without values that everyone has seen can never apply
-        // again: any later write recreating the key removes it.
+        // An expiry change on a key without values can never apply again once every op on
+        // the key is stable (the caller's promise): every later write comes from a member
+        // that saw the key empty, so it recreates the key and clears the expiry.
         // Nor can a stable "no expiry" change: it means the same as having none.
         let has_value = self.has_value();
         if let Some(e) = &mut self.expiry

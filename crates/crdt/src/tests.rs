@@ -13,6 +13,9 @@ struct Replica {
     vv: VersionVector,
     clock: HlcClock,
     keys: BTreeMap<Vec<u8>, KeyState>,
+    /// Per key, the newest dot of each origin that touched it (the engine's `unstable`
+    /// map): a key is compacted only once all of them are stable, as the engine does.
+    touched: BTreeMap<Vec<u8>, VersionVector>,
 }
 
 impl Replica {
@@ -79,12 +82,17 @@ impl Replica {
         let _ = self.clock.observe(op.stamp.ts, 0, u64::MAX);
         let ctx = op.ctx();
         if op.kind == OpKind::FlushAll {
-            for ks in self.keys.values_mut() {
+            for (k, ks) in self.keys.iter_mut() {
                 ks.remove_seen(&ctx);
+                self.touched.entry(k.clone()).or_default().add(op.dot());
             }
         } else {
             let ks = self.keys.entry(op.key.to_vec()).or_default();
             ks.apply(op.stamp, &ctx, &op.kind);
+            self.touched
+                .entry(op.key.to_vec())
+                .or_default()
+                .add(op.dot());
         }
         self.keys.retain(|_, k| !k.is_dead());
         self.vv.add(op.dot());
@@ -187,7 +195,21 @@ impl Replica {
             }
         }
         self.keys.retain(|_, k| !k.is_dead());
+        for k in self.keys.keys() {
+            self.touched.entry(k.clone()).or_default().join(&other.vv);
+        }
         self.vv.join(&other.vv);
+    }
+
+    /// Compacts every key whose touches are all in `stable`, as the engine's
+    /// `compact_stable` does.
+    fn compact(&mut self, stable: &VersionVector) {
+        for (k, ks) in self.keys.iter_mut() {
+            if self.touched.get(k).is_none_or(|t| stable.covers(t)) {
+                ks.compact(stable);
+            }
+        }
+        self.keys.retain(|_, k| !k.is_dead());
     }
 }
 
@@ -436,11 +458,7 @@ fn run(n: usize, steps: &[Step]) -> (Vec<Replica>, Vec<Op>) {
             }
             Step::Compact { r } => {
                 if let Some(stable) = stable_for(&reps, *r) {
-                    let rep = &mut reps[*r];
-                    for ks in rep.keys.values_mut() {
-                        ks.compact(&stable);
-                    }
-                    rep.keys.retain(|_, k| !k.is_dead());
+                    reps[*r].compact(&stable);
                 }
             }
         }
@@ -511,11 +529,7 @@ proptest! {
         // Once everything is stable and folded, the states are identical too.
         for i in 0..reps.len() {
             let stable = stable_for(&reps, i).expect("all delivered");
-            let rep = &mut reps[i];
-            for ks in rep.keys.values_mut() {
-                ks.compact(&stable);
-            }
-            rep.keys.retain(|_, k| !k.is_dead());
+            reps[i].compact(&stable);
         }
         let d0 = reps[0].digest();
         for r in &reps[1..] {
