@@ -119,6 +119,11 @@ pub(crate) async fn serve_link(
         let msgs = {
             let e = lock(&sh.engine);
             let mut r = lock(&sh.repl);
+            // PAUSE bumps the epoch under this lock: once it has replied, nothing more is
+            // served.
+            if sh.pause_epoch.load(Ordering::Acquire) != epoch {
+                break "replication paused";
+            }
             r.serve(&e, &mut link, BATCH_BYTES, wall_ms())
         };
         if !msgs.is_empty() {
@@ -298,6 +303,11 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
                 let applied = {
                     let mut e = lock(&sh.engine);
                     let mut r = lock(&sh.repl);
+                    // PAUSE bumps the epoch under this lock: once it has replied, nothing
+                    // more is applied (what is in flight is pulled again after RESUME).
+                    if sh.pause_epoch.load(Ordering::Acquire) != pause_epoch {
+                        return Ok(());
+                    }
                     r.count_bytes(peer.id, n as u64, 0);
                     let now = wall_ms();
                     e.set_time(now);
