@@ -174,6 +174,9 @@ pub struct Engine {
     deps: Arc<VersionVector>,
     /// Ops of the command (or transaction) being executed.
     pending: Vec<Op>,
+    /// How many ops of the current group were applied without being kept (nobody reads
+    /// them: no peers, no append-only file).
+    unkept: usize,
     log: OpLog,
     /// Members other than this instance; with none, everything applied is stable.
     peers: usize,
@@ -219,6 +222,7 @@ impl Engine {
             vv: VersionVector::new(),
             deps: Arc::new(VersionVector::new()),
             pending: Vec::new(),
+            unkept: 0,
             log: OpLog::new(cfg.backlog_bytes),
             peers: 0,
             unstable: ScanMap::new(),
@@ -252,7 +256,7 @@ impl Engine {
     /// Sets this instance's origin before it issues any op (after recovery decided the
     /// incarnation).
     pub fn set_origin(&mut self, origin: Origin) {
-        debug_assert!(self.pending.is_empty(), "origin changed inside a command");
+        debug_assert!(!self.in_group(), "origin changed inside a command");
         self.origin = origin;
     }
 
@@ -383,37 +387,49 @@ impl Engine {
         debug_assert!(!self.frozen, "an op issued after the files were closed");
         let seq = self.vv.get(self.origin) + 1;
         let ts = self.clock.tick(self.wall);
-        let mut op = Op {
-            stamp: Stamp::new(Dot::new(self.origin, seq), ts),
-            deps: Arc::clone(&self.deps),
-            key: key.into(),
-            // A placeholder while `kind` is lent to the state below.
-            kind: OpKind::DelKey,
-        };
-        if !self.keeps_ops() {
-            // Nobody reads the op after this: the state takes its values, no copies.
-            self.apply_impl(&op, Effect::Owned(&mut kind));
-        } else {
-            self.apply_impl(&op, Effect::Shared(&kind));
-        }
-        op.kind = kind;
+        let stamp = Stamp::new(Dot::new(self.origin, seq), ts);
+        let deps = Arc::clone(&self.deps);
         self.stats.local_ops += 1;
-        self.pending.push(op);
+        if !self.keeps_ops() {
+            // Nobody reads the op after this: no op is built (no copy of the key) and the
+            // state takes its values.
+            self.apply_at(stamp, &deps, key, Effect::Owned(&mut kind));
+            self.log.skip_dot(stamp.dot);
+            self.unkept += 1;
+            return;
+        }
+        self.apply_at(stamp, &deps, key, Effect::Shared(&kind));
+        self.pending.push(Op {
+            stamp,
+            deps,
+            key: key.into(),
+            kind,
+        });
+    }
+
+    /// Whether a group of local ops is open (a command or transaction issued some).
+    fn in_group(&self) -> bool {
+        !self.pending.is_empty() || self.unkept > 0
     }
 
     /// Closes the current group of local ops (one command or one transaction) and logs it
     /// as one indivisible unit. Returns how many ops it held.
     pub fn commit(&mut self) -> usize {
+        let unkept = std::mem::take(&mut self.unkept);
         if self.pending.is_empty() {
-            return 0;
+            if unkept > 0 {
+                self.log.skip(&[]);
+            }
+            return unkept;
         }
         if !self.keeps_ops() {
             // Nobody reads the group: drop its ops while they are still in cache.
-            let n = self.pending.len();
+            let n = self.pending.len() + unkept;
             self.log.skip(&self.pending);
             self.pending.clear();
             return n;
         }
+        debug_assert_eq!(unkept, 0, "ops kept and unkept in one group");
         // Collecting the drained ops keeps `pending`'s buffer for the next command.
         let group: Arc<[Op]> = self.pending.drain(..).collect();
         let n = group.len();
@@ -482,26 +498,36 @@ impl Engine {
     }
 
     fn apply_inner(&mut self, op: &Op) {
-        self.apply_impl(op, Effect::Shared(&op.kind));
+        debug_assert!(op.ready(&self.vv), "op applied out of causal order");
+        self.apply_at(op.stamp, &op.deps, &op.key, Effect::Shared(&op.kind));
     }
 
-    /// Applies `op` with `kind` as its effect (which may be lent apart from the op, so that
-    /// the state can take its values).
-    fn apply_impl(&mut self, op: &Op, mut kind: Effect<'_>) {
-        debug_assert!(op.ready(&self.vv), "op applied out of causal order");
-        let ctx = op.ctx();
+    /// Applies the op stamped `stamp` (context `deps`) on `key` with `kind` as its effect
+    /// (which may be lent apart from any op, so that the state can take its values).
+    fn apply_at(&mut self, stamp: Stamp, deps: &VersionVector, key: &[u8], mut kind: Effect<'_>) {
+        let dot = stamp.dot;
+        debug_assert_eq!(
+            self.vv.get(dot.origin) + 1,
+            dot.seq,
+            "op applied out of order"
+        );
+        let ctx = Ctx {
+            origin: dot.origin,
+            seq: dot.seq,
+            deps,
+        };
         if *kind.get() == OpKind::FlushAll {
             self.flush_seen(&ctx);
-            self.vv.add(op.dot());
+            self.vv.add(dot);
             return;
         }
-        self.vv.add(op.dot());
+        self.vv.add(dot);
         let lone = self.peers == 0;
-        let ks = self.keys.get_or_insert_with(&op.key, KeyState::default);
+        let ks = self.keys.get_or_insert_with(key, KeyState::default);
         let was_expiring = ks.expiry.is_some() && ks.has_value();
         match &mut kind {
-            Effect::Shared(k) => ks.apply(op.stamp, &ctx, k),
-            Effect::Owned(k) => ks.apply_owned(op.stamp, &ctx, k),
+            Effect::Shared(k) => ks.apply(stamp, &ctx, k),
+            Effect::Owned(k) => ks.apply_owned(stamp, &ctx, k),
         }
         if lone {
             // Alone, everything applied is stable: fold what this op touched.
@@ -509,22 +535,22 @@ impl Engine {
         }
         let dead = ks.is_dead();
         if !lone && !dead {
-            mark(&mut self.unstable, &op.key, std::iter::once(op.dot()));
+            mark(&mut self.unstable, key, std::iter::once(dot));
         }
         let expiring = ks.expiry.is_some() && ks.has_value();
         if dead {
-            self.keys.remove(&op.key);
+            self.keys.remove(key);
         }
         if expiring != was_expiring {
             if expiring {
-                self.expiring.insert(op.key.clone(), ());
+                self.expiring.insert(key.into(), ());
             } else {
-                self.expiring.remove(&op.key);
+                self.expiring.remove(key);
             }
         }
-        self.touch(&op.key);
-        if !self.wanted.is_empty() && self.wanted.contains_key(&op.key) {
-            self.ready.push(op.key.clone());
+        self.touch(key);
+        if !self.wanted.is_empty() && self.wanted.contains_key(key) {
+            self.ready.push(key.into());
         }
     }
 
@@ -854,7 +880,7 @@ impl Engine {
     /// commits the delete as its own group; inside a write it joins the writer's group, so
     /// the group's sequence numbers stay consecutive (peers apply groups whole, in order).
     fn expire_key(&mut self, key: &[u8]) {
-        let alone = self.pending.is_empty();
+        let alone = !self.in_group();
         self.emit(key, OpKind::DelKey);
         if alone {
             self.commit();

@@ -38,7 +38,13 @@ impl OpLog {
         self.budget == 0
     }
 
-    /// Counts ops that were applied but not kept (a log that keeps nothing).
+    /// Records the dot of an op that was applied but not kept (a log that keeps nothing).
+    pub fn skip_dot(&mut self, dot: concord_crdt::Dot) {
+        debug_assert!(self.groups.is_empty());
+        self.floor.add(dot);
+    }
+
+    /// Counts a group nobody keeps, recording its ops' dots as passed.
     pub fn skip(&mut self, ops: &[Op]) {
         debug_assert!(self.groups.is_empty());
         for op in ops {
