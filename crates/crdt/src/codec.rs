@@ -189,7 +189,10 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
             out.push(15);
             put_levels(out, prefix);
             put_varint(out, *digit);
-            put_list(out, values);
+            put_varint(out, values.len() as u64);
+            for v in values {
+                put_bytes(out, v);
+            }
         }
         OpKind::ListRemove(ranges) => {
             out.push(16);
@@ -431,6 +434,17 @@ impl<'a> Reader<'a> {
         Ok(b.into())
     }
 
+    /// Like [`Reader::bytes`], short values inline.
+    fn small_bytes(&mut self) -> Result<crate::small::SmallBlob, CodecError> {
+        let n = self.varint()?;
+        if n > self.buf.len() as u64 {
+            return Err(CodecError::Truncated);
+        }
+        let (b, rest) = self.buf.split_at(n as usize);
+        self.buf = rest;
+        Ok(b.into())
+    }
+
     fn f64(&mut self) -> Result<f64, CodecError> {
         if self.buf.len() < 8 {
             return Err(CodecError::Truncated);
@@ -587,7 +601,14 @@ impl<'a> Reader<'a> {
             15 => OpKind::ListInsert {
                 prefix: self.levels()?.into(),
                 digit: self.varint()?,
-                values: self.list()?,
+                values: {
+                    let n = self.count(1)?;
+                    let mut v = crate::op::ListValues::with_capacity(n);
+                    for _ in 0..n {
+                        v.push(self.small_bytes()?);
+                    }
+                    v
+                },
             },
             16 => {
                 let n = self.count(12)?;
@@ -1017,7 +1038,7 @@ impl Reader<'_> {
             let mut l = List::default();
             for _ in 0..self.count(8)? {
                 let pos = self.pos()?;
-                let value = self.bytes()?;
+                let value = self.small_bytes()?;
                 let ts = Hlc(self.varint()?);
                 if !l.push_raw(Elem { pos, value, ts }) {
                     return Err(CodecError::Malformed("list positions out of order"));

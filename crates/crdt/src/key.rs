@@ -101,7 +101,7 @@ impl KeyState {
         ctx: &Ctx<'_>,
         prefix: &[Level],
         digit: u64,
-        values: impl IntoIterator<Item = Blob>,
+        values: impl IntoIterator<Item = crate::small::SmallBlob>,
     ) {
         self.remove_values_except(Some(Kind::List), ctx);
         self.list

@@ -16,6 +16,7 @@ use crate::clock::{Dot, Hlc, Origin, ReplicaId, Stamp};
 use crate::coll::Blob;
 use crate::ctx::Seen;
 use crate::digest::Digest;
+use crate::small::SmallBlob;
 use crate::vv::VersionVector;
 use std::cmp::Ordering;
 use std::collections::{HashMap, VecDeque};
@@ -56,11 +57,15 @@ impl Level {
     }
 }
 
-/// A position: its first level inline (almost every position has one), deeper ones boxed.
+/// A position: its first level inline (almost every position has one), deeper ones behind
+/// one thin pointer (so an element of a list stays small).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Pos {
     head: Level,
-    rest: Option<Box<[Level]>>,
+    // A thin pointer (8 bytes, not a boxed slice's 16): deep positions are rare, and every
+    // element pays for the field.
+    #[allow(clippy::box_collection)]
+    rest: Option<Box<Vec<Level>>>,
 }
 
 impl Pos {
@@ -69,7 +74,7 @@ impl Pos {
         let (&head, rest) = levels.split_first()?;
         Some(Pos {
             head,
-            rest: (!rest.is_empty()).then(|| rest.into()),
+            rest: (!rest.is_empty()).then(|| Box::new(rest.to_vec())),
         })
     }
 
@@ -87,7 +92,7 @@ impl Pos {
                 rest.push(own);
                 Pos {
                     head,
-                    rest: Some(rest.into()),
+                    rest: Some(Box::new(rest)),
                 }
             }
         }
@@ -125,8 +130,8 @@ impl Pos {
 impl Ord for Pos {
     fn cmp(&self, other: &Self) -> Ordering {
         self.head.cmp(&other.head).then_with(|| {
-            let a: &[Level] = self.rest.as_deref().unwrap_or(&[]);
-            let b: &[Level] = other.rest.as_deref().unwrap_or(&[]);
+            let a: &[Level] = self.rest.as_deref().map_or(&[], |r| r.as_slice());
+            let b: &[Level] = other.rest.as_deref().map_or(&[], |r| r.as_slice());
             a.cmp(b)
         })
     }
@@ -195,8 +200,8 @@ pub fn between(left: Option<&Pos>, right: Option<&Pos>) -> Result<(Vec<Level>, u
 pub struct Elem {
     /// Its position and identity.
     pub pos: Pos,
-    /// Its value.
-    pub value: Blob,
+    /// Its value (short ones inline).
+    pub value: SmallBlob,
     /// The timestamp of the write its value comes from (insert or LSET).
     pub ts: Hlc,
 }
@@ -264,7 +269,12 @@ impl List {
 
     /// Inserts the elements of one op, in order: `values[i]` at `prefix ++ (digit, dot, i)`.
     pub fn insert(&mut self, stamp: Stamp, prefix: &[Level], digit: u64, values: &[Blob]) {
-        self.insert_values(stamp, prefix, digit, values.iter().cloned());
+        self.insert_values(
+            stamp,
+            prefix,
+            digit,
+            values.iter().map(|v| SmallBlob::new(v)),
+        );
     }
 
     /// [`List::insert`] taking the values instead of copying them.
@@ -273,7 +283,7 @@ impl List {
         stamp: Stamp,
         prefix: &[Level],
         digit: u64,
-        values: impl IntoIterator<Item = Blob>,
+        values: impl IntoIterator<Item = SmallBlob>,
     ) {
         let mut at = None;
         for (i, v) in values.into_iter().enumerate() {
@@ -358,7 +368,7 @@ impl List {
         }
         sets.insert(pos.clone(), stamp);
         let e = &mut self.items[i];
-        e.value = value.clone();
+        e.value = SmallBlob::new(value);
         e.ts = stamp.ts;
     }
 
@@ -520,11 +530,18 @@ mod tests {
                 for (k, v) in values.into_iter().enumerate() {
                     model.insert(i + k, v);
                 }
-                let got: Vec<Blob> = l.iter().map(|e| e.value.clone()).collect();
+                let got: Vec<Blob> = l.iter().map(|e| e.value.clone().into_blob()).collect();
                 prop_assert_eq!(&got, &model);
                 prop_assert!(l.iter().zip(l.iter().skip(1)).all(|(a, b)| a.pos < b.pos));
             }
         }
+    }
+
+    #[test]
+    fn elements_stay_small() {
+        // Memory per list element: a position with one level inline, a short value inline.
+        assert_eq!(std::mem::size_of::<Pos>(), 40);
+        assert_eq!(std::mem::size_of::<Elem>(), 72);
     }
 
     #[test]

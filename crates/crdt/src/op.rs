@@ -5,12 +5,16 @@ use crate::coll::Blob;
 use crate::counter::Amount;
 use crate::ctx::Ctx;
 use crate::list::{Level, Pos};
+use crate::small::SmallBlob;
 use crate::stream::{EntryKey, StreamId};
 use crate::vv::VersionVector;
 use std::sync::Arc;
 
 /// The version of the op encoding; bumped when a kind changes meaning.
 pub const OP_FORMAT_VERSION: u16 = 1;
+
+/// The values of one list insert: one inline, as a single push has (no allocation).
+pub type ListValues = smallvec::SmallVec<[SmallBlob; 1]>;
 
 /// What an operation does to its key.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,7 +51,7 @@ pub enum OpKind {
         /// The digit of their own level.
         digit: u64,
         /// The values, in list order.
-        values: Vec<Blob>,
+        values: ListValues,
     },
     /// Observed-remove of the list elements in each inclusive range of positions.
     ListRemove(Vec<(Pos, Pos)>),
@@ -186,7 +190,7 @@ impl Op {
             }
             OpKind::ZIncr(m, _) => m.len() + 8,
             OpKind::ListInsert { prefix, values, .. } => {
-                prefix.len() * 32 + values.iter().map(|v| v.len() + 8).sum::<usize>()
+                prefix.len() * 32 + values.iter().map(|v| v.len() + 24).sum::<usize>()
             }
             OpKind::Restore(Content::List(values)) => {
                 values.iter().map(|v| v.len() + 8).sum::<usize>()

@@ -290,7 +290,7 @@ fn list_kind(list: Option<&List>, c: &Cmd) -> Option<OpKind> {
         OpKind::ListInsert {
             prefix: prefix.into(),
             digit,
-            values,
+            values: values.into_iter().map(SmallBlob::from).collect(),
         }
     };
     match c {

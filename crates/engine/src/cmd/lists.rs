@@ -9,7 +9,7 @@ use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use crate::{Block, Engine};
 use concord_crdt::list::Exhausted;
-use concord_crdt::{Blob, Content, Kind, List, OpKind, Pos};
+use concord_crdt::{Content, Kind, List, ListValues, OpKind, Pos, SmallBlob};
 use concord_resp::Out;
 
 /// The visible list of `key`.
@@ -38,10 +38,22 @@ fn end_arg(a: &Args, i: usize) -> Result<End, CmdError> {
     }
 }
 
-/// Inserts `values` (in list order) before the element at `i`; returns the new length.
-fn insert_at(e: &mut Engine, key: &[u8], i: usize, values: Vec<Blob>) -> Result<usize, CmdError> {
+/// Where an insert goes: before the element at an index, or after the last one.
+#[derive(Clone, Copy)]
+enum At {
+    Index(usize),
+    Tail,
+}
+
+/// Inserts `values` (in list order) at `at`; returns the new length. Looks the key up
+/// once: pushes are the hot path of queues.
+fn insert_at(e: &mut Engine, key: &[u8], at: At, values: ListValues) -> Result<usize, CmdError> {
     let (prefix, digit, len) = match get_list(e, key)? {
         Some(l) => {
+            let i = match at {
+                At::Index(i) => i,
+                At::Tail => l.len(),
+            };
             let (p, d) = l.place(i).map_err(exhausted)?;
             (p, d, l.len())
         }
@@ -67,27 +79,36 @@ fn insert_at(e: &mut Engine, key: &[u8], i: usize, values: Vec<Blob>) -> Result<
 
 /// Pushes `values` at one end, each in turn (LPUSH a b c leaves c first).
 fn push(e: &mut Engine, key: &[u8], values: &[&[u8]], end: End) -> Result<usize, CmdError> {
-    let len = get_list(e, key)?.map_or(0, List::len);
     match end {
-        End::Left => insert_at(e, key, 0, values.iter().rev().map(|v| blob(v)).collect()),
-        End::Right => insert_at(e, key, len, values.iter().map(|v| blob(v)).collect()),
+        End::Left => insert_at(
+            e,
+            key,
+            At::Index(0),
+            values.iter().rev().map(|v| SmallBlob::new(v)).collect(),
+        ),
+        End::Right => insert_at(
+            e,
+            key,
+            At::Tail,
+            values.iter().map(|v| SmallBlob::new(v)).collect(),
+        ),
     }
 }
 
 /// Removes up to `count` elements from one end; returns them in pop order.
-fn pop(e: &mut Engine, key: &[u8], count: usize, end: End) -> Result<Vec<Blob>, CmdError> {
+fn pop(e: &mut Engine, key: &[u8], count: usize, end: End) -> Result<ListValues, CmdError> {
     let Some(l) = get_list(e, key)? else {
-        return Ok(Vec::new());
+        return Ok(ListValues::new());
     };
     let k = count.min(l.len());
     if k == 0 {
-        return Ok(Vec::new());
+        return Ok(ListValues::new());
     }
     let (i, j) = match end {
         End::Left => (0, k),
         End::Right => (l.len() - k, l.len()),
     };
-    let mut popped: Vec<Blob> = l.range(i, j).map(|x| x.value.clone()).collect();
+    let mut popped: ListValues = l.range(i, j).map(|x| x.value.clone()).collect();
     let range = (
         l.get(i).map(|x| x.pos.clone()),
         l.get(j - 1).map(|x| x.pos.clone()),
@@ -291,7 +312,12 @@ pub fn linsert(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.int(-1);
         return Ok(());
     };
-    let n = insert_at(e, key, i + usize::from(after), vec![blob(a.get(4))])?;
+    let n = insert_at(
+        e,
+        key,
+        At::Index(i + usize::from(after)),
+        ListValues::from_elem(SmallBlob::new(a.get(4)), 1),
+    )?;
     out.int(n as i64);
     Ok(())
 }
@@ -449,7 +475,7 @@ fn move_one(
     dst: &[u8],
     from: End,
     to: End,
-) -> Result<Option<Blob>, CmdError> {
+) -> Result<Option<SmallBlob>, CmdError> {
     if get_list(e, src)?.is_none() {
         return Ok(None);
     }
@@ -648,5 +674,5 @@ pub fn blmpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// The content of a list, for RENAME, COPY and SORT ... STORE.
 pub(crate) fn content(l: &List) -> Content {
-    Content::List(l.iter().map(|x| x.value.clone()).collect())
+    Content::List(l.iter().map(|x| blob(&x.value)).collect())
 }
