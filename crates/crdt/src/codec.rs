@@ -370,12 +370,17 @@ pub fn encode_group_into(ops: &[Op], out: &mut Vec<u8>) {
 /// A cursor over bytes being decoded; every read is bounded by the bytes present.
 pub struct Reader<'a> {
     buf: &'a [u8],
+    /// The state format version of what is read (older ones lack some fields).
+    state_version: u16,
 }
 
 impl<'a> Reader<'a> {
     /// A reader over `buf`.
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf }
+        Reader {
+            buf,
+            state_version: STATE_FORMAT_VERSION,
+        }
     }
 
     /// The bytes not read yet.
@@ -709,7 +714,7 @@ pub fn decode_group_sharing(
     if version != OP_FORMAT_VERSION {
         return Err(CodecError::Version(version));
     }
-    let mut r = Reader { buf: &buf[2..] };
+    let mut r = Reader::new(&buf[2..]);
     // The smallest op (empty key, no deps, DEL) takes 7 bytes.
     let n = r.count(7)?;
     let ops = (0..n).map(|_| r.op(last)).collect::<Result<Vec<_>, _>>()?;
@@ -719,8 +724,9 @@ pub fn decode_group_sharing(
     Ok(ops)
 }
 
-/// Format version of encoded key states (full-sync snapshots; later snapshot files).
-pub const STATE_FORMAT_VERSION: u16 = 1;
+/// Format version of encoded key states (full-sync snapshots, snapshot files). Version 2
+/// added the adds behind an HLL's registers; version 1 is still read.
+pub const STATE_FORMAT_VERSION: u16 = 2;
 
 fn put_stamp(out: &mut Vec<u8>, s: &Stamp) {
     put_varint(out, u64::from(s.dot.origin.id));
@@ -849,6 +855,7 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
         for d in &h.kept {
             put_stamp(out, &Stamp::new(*d, Hlc(0)));
         }
+        put_vv(out, &h.adds);
     }
     if let Some(st) = &ks.stream {
         put_varint(out, st.len() as u64);
@@ -1070,6 +1077,11 @@ impl Reader<'_> {
             for _ in 0..self.count(4)? {
                 h.kept.push(self.stamp()?.dot);
             }
+            if self.state_version >= 2 {
+                h.adds = self.vv()?;
+            } else if h.live {
+                h.forget_adds();
+            }
             ks.hll = Some(Box::new(h));
         }
         if flags & 128 != 0 {
@@ -1149,10 +1161,13 @@ pub fn decode_states(buf: &[u8]) -> Result<Vec<(Blob, KeyState)>, CodecError> {
         return Err(CodecError::Truncated);
     }
     let version = u16::from_le_bytes([buf[0], buf[1]]);
-    if version != STATE_FORMAT_VERSION {
+    if !(1..=STATE_FORMAT_VERSION).contains(&version) {
         return Err(CodecError::Version(version));
     }
-    let mut r = Reader { buf: &buf[2..] };
+    let mut r = Reader {
+        buf: &buf[2..],
+        state_version: version,
+    };
     let n = r.count(2)?;
     let states = (0..n).map(|_| r.state()).collect::<Result<Vec<_>, _>>()?;
     if !r.buf.is_empty() {

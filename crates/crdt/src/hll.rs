@@ -363,7 +363,19 @@ pub struct Hll {
     pub newest: Option<Stamp>,
     /// Removals not known stable yet: an add that has not seen all of them is dropped.
     pub kept: Vec<Dot>,
+    /// The newest add of each origin behind the registers (since the last removal). A
+    /// merge drops the registers of a side whose adds the other side has all seen: that
+    /// side knows their fate. It matters when a removal was collected as stable and a
+    /// member then lost it in a crash: its registers must not come back.
+    pub adds: VersionVector,
 }
+
+/// An origin no dot can carry: the adds of an HLL decoded from a format that did not
+/// record them are marked with it, so that no vector ever covers them.
+const UNKNOWN_ADDS: crate::clock::Origin = crate::clock::Origin {
+    id: 0,
+    incarnation: u32::MAX,
+};
 
 impl Hll {
     /// An add or merge of registers (made in context `seen`); dropped when concurrent with
@@ -373,6 +385,7 @@ impl Hll {
             return;
         }
         self.live = true;
+        self.adds.add(stamp.dot);
         for &(i, v) in regs {
             self.regs.raise(i, v);
         }
@@ -386,6 +399,7 @@ impl Hll {
         self.live = false;
         self.regs = Registers::default();
         self.newest = None;
+        self.adds = VersionVector::new();
         if !self.kept.contains(&dot) {
             self.kept.push(dot);
         }
@@ -401,25 +415,55 @@ impl Hll {
         self.kept.retain(|d| !stable.contains(d));
     }
 
-    /// Joins with another replica's state: each side's registers survive unless the other
-    /// side holds a removal they had not seen.
+    /// Marks the adds behind the registers as unknown (a state decoded from an older
+    /// format): a merge then never drops them for having been seen.
+    pub fn forget_adds(&mut self) {
+        self.adds = VersionVector::new();
+        self.adds.raise(UNKNOWN_ADDS, u64::MAX);
+    }
+
+    /// Joins with another replica's state. A side's registers survive unless the other
+    /// side holds a removal they had not seen, or the other side has seen every add behind
+    /// them (its own registers then tell what became of them) while it holds adds this
+    /// side has not seen or holds no HLL at all. When each side has seen all adds of the
+    /// other, both hold the same surviving adds unless one knows a removal the other lost:
+    /// then an empty side wins.
     pub fn merge(&mut self, mine: &VersionVector, other: &Hll, theirs: &VersionVector) {
-        let mine_alive = other.kept.iter().all(|d| mine.contains(d));
-        let theirs_alive = self.kept.iter().all(|d| theirs.contains(d));
-        if !mine_alive {
-            self.live = false;
-            self.regs = Registers::default();
-            self.newest = None;
-        }
-        if theirs_alive && other.live {
-            self.live = true;
-            self.regs.join(&other.regs);
-            if let Some(n) = other.newest
-                && self.newest.is_none_or(|m| n.wins_over(&m))
-            {
-                self.newest = Some(n);
+        let mine_alive = self.live && other.kept.iter().all(|d| mine.contains(d));
+        let theirs_alive = other.live && self.kept.iter().all(|d| theirs.contains(d));
+        let they_know_mine = theirs.covers(&self.adds);
+        let i_know_theirs = mine.covers(&other.adds);
+        let (keep_mine, keep_theirs) = match (they_know_mine, i_know_theirs) {
+            (false, false) => (mine_alive, theirs_alive),
+            (true, false) => (false, theirs_alive),
+            (false, true) => (mine_alive, false),
+            (true, true) => {
+                let both = mine_alive && theirs_alive;
+                (both, both)
             }
+        };
+        let newest = [
+            keep_mine.then_some(self.newest).flatten(),
+            keep_theirs.then_some(other.newest).flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .reduce(|a, b| if b.wins_over(&a) { b } else { a });
+        let mut adds = if keep_mine {
+            std::mem::take(&mut self.adds)
+        } else {
+            VersionVector::new()
+        };
+        if !keep_mine {
+            self.regs = Registers::default();
         }
+        if keep_theirs {
+            self.regs.join(&other.regs);
+            adds.join(&other.adds);
+        }
+        self.live = keep_mine || keep_theirs;
+        self.newest = newest;
+        self.adds = adds;
         for d in &other.kept {
             if !self.kept.contains(d) {
                 self.kept.push(*d);

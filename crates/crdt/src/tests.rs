@@ -964,3 +964,48 @@ fn semantics_del_of_a_hyperloglog_beats_a_concurrent_pfadd() {
     sync_all(&mut reps, &log, 2);
     assert_eq!(agreed_views(&reps)[0], "hll:1 ttl=None");
 }
+
+/// A member that reported a removal of an HLL, had it collected as stable by the others,
+/// then lost it in a crash, gets a full sync: its registers do not come back, whichever
+/// side of the merge holds them.
+#[test]
+fn semantics_a_lost_hll_removal_does_not_resurrect_through_a_state_merge() {
+    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
+    let mut log = Vec::new();
+    reps[0].write(100, b"k", pfadd("a"), &mut log);
+    sync_all(&mut reps, &log, 0);
+    // The state of replica 2 before it received the removal: what it recovers.
+    let lost = reps[1].clone();
+    reps[0].write(200, b"k", OpKind::DelKey, &mut log);
+    sync_all(&mut reps, &log, 1);
+    let stable = stable_for(&reps, 0).expect("all delivered");
+    reps[0].compact(&stable);
+    assert!(reps[0].keys.get(&b"k"[..]).is_none(), "removal collected");
+    let mut recovered = lost.clone();
+    recovered.merge(&reps[0]);
+    assert_eq!(recovered.view().get(&b"k"[..]), None);
+    let mut sender = reps[0].clone();
+    sender.merge(&lost);
+    assert_eq!(sender.view().get(&b"k"[..]), None);
+}
+
+/// An HLL decoded from state format 1 (no record of its adds) merges as before: its
+/// registers are never dropped for having been seen.
+#[test]
+fn hll_states_of_format_1_still_decode() {
+    let mut reps: Vec<Replica> = (1..=1).map(Replica::new).collect();
+    let mut log = Vec::new();
+    reps[0].write(100, b"k", pfadd("a"), &mut log);
+    let ks = reps[0].keys.get(&b"k"[..]).expect("written").clone();
+    let mut bytes = crate::codec::encode_states([(&b"k"[..], &ks)]);
+    // Format 2 ends an HLL-only state with its adds: one origin (1, 1) at 2.
+    assert_eq!(&bytes[bytes.len() - 4..], &[1, 1, 1, 2]);
+    bytes.truncate(bytes.len() - 4);
+    bytes[..2].copy_from_slice(&1u16.to_le_bytes());
+    let back = crate::codec::decode_states(&bytes).expect("format 1 decodes");
+    let h = back[0].1.hll.as_deref().expect("an hll");
+    assert_eq!(h.regs, ks.hll.as_deref().unwrap().regs);
+    let mut everything = VersionVector::new();
+    everything.raise(Origin::new(1, 1), 1000);
+    assert!(!everything.covers(&h.adds));
+}
