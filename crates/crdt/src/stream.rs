@@ -109,6 +109,13 @@ impl Group {
         self.set_read(stamp, read);
     }
 
+    /// Whether `vv` covers every write the group's state comes from.
+    fn seen_by(&self, vv: &VersionVector) -> bool {
+        vv.contains(&self.start_set.dot)
+            && vv.contains(&self.read_set.dot)
+            && self.delivered.values().all(|(_, s)| vv.contains(&s.dot))
+    }
+
     fn set_read(&mut self, stamp: Stamp, read: Option<i64>) {
         if stamp.wins_over(&self.read_set) {
             self.read = read;
@@ -495,7 +502,11 @@ impl Stream {
         }
         self.added_floor = self.added_floor.max(other.added_floor);
         // Groups: a kept removal one side holds drops the other side's group unless that
-        // side had seen the removal; otherwise the registers join.
+        // side had seen the removal; a group one side lacks although it has seen every
+        // write behind it was destroyed there (by a removal maybe collected as stable and
+        // then lost by this side in a crash), so it goes; otherwise the registers join.
+        self.groups
+            .retain(|name, g| other.groups.contains_key(name) || !g.seen_by(theirs));
         for (name, dots) in &other.destroyed {
             if dots.iter().any(|d| !mine.contains(d)) {
                 self.groups.remove(name);
@@ -518,6 +529,7 @@ impl Stream {
             }
             match self.groups.get_mut(name) {
                 Some(mine_g) => mine_g.join(g),
+                None if g.seen_by(mine) => {}
                 None => {
                     self.groups.insert(name.clone(), g.clone());
                 }

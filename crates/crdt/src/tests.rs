@@ -1009,3 +1009,38 @@ fn hll_states_of_format_1_still_decode() {
     everything.raise(Origin::new(1, 1), 1000);
     assert!(!everything.covers(&h.adds));
 }
+
+/// The same for a stream group: a destroy collected as stable and then lost by a member
+/// in a crash does not bring the group back through a full sync, in either direction.
+#[test]
+fn semantics_a_lost_group_destroy_does_not_resurrect_through_a_state_merge() {
+    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
+    let mut log = Vec::new();
+    let create = OpKind::XGroupCreate {
+        name: blob("g"),
+        id: StreamId::new(0, 0),
+        mkstream: true,
+        read: None,
+    };
+    reps[0].write(100, b"s", create, &mut log);
+    sync_all(&mut reps, &log, 0);
+    let lost = reps[1].clone();
+    let has_group = |r: &Replica| {
+        r.keys
+            .get(&b"s"[..])
+            .and_then(|ks| ks.stream.as_deref())
+            .is_some_and(|st| st.groups.contains_key(&b"g"[..]))
+    };
+    assert!(has_group(&lost));
+    reps[0].write(200, b"s", OpKind::XGroupDestroy(blob("g")), &mut log);
+    sync_all(&mut reps, &log, 1);
+    let stable = stable_for(&reps, 0).expect("all delivered");
+    reps[0].compact(&stable);
+    assert!(!has_group(&reps[0]), "destroyed");
+    let mut recovered = lost.clone();
+    recovered.merge(&reps[0]);
+    assert!(!has_group(&recovered));
+    let mut sender = reps[0].clone();
+    sender.merge(&lost);
+    assert!(!has_group(&sender));
+}
