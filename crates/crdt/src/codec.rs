@@ -430,24 +430,22 @@ impl<'a> Reader<'a> {
 
     /// Reads a byte string written by [`put_bytes`].
     pub fn bytes(&mut self) -> Result<Blob, CodecError> {
-        let n = self.varint()?;
-        if n > self.buf.len() as u64 {
-            return Err(CodecError::Truncated);
-        }
-        let (b, rest) = self.buf.split_at(n as usize);
-        self.buf = rest;
-        Ok(b.into())
+        Ok(self.byte_slice()?.into())
     }
 
     /// Like [`Reader::bytes`], short values inline.
     fn small_bytes(&mut self) -> Result<crate::small::SmallBlob, CodecError> {
+        Ok(self.byte_slice()?.into())
+    }
+
+    fn byte_slice(&mut self) -> Result<&'a [u8], CodecError> {
         let n = self.varint()?;
         if n > self.buf.len() as u64 {
             return Err(CodecError::Truncated);
         }
         let (b, rest) = self.buf.split_at(n as usize);
         self.buf = rest;
-        Ok(b.into())
+        Ok(b)
     }
 
     fn f64(&mut self) -> Result<f64, CodecError> {
