@@ -16,6 +16,9 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// An origin no dot can carry (id 0 is never a replica): a marker in vectors.
+    pub const NONE: Origin = Origin::new(0, u32::MAX);
+
     /// Builds an origin from an instance id and an incarnation.
     pub const fn new(id: ReplicaId, incarnation: u32) -> Self {
         Origin { id, incarnation }

@@ -189,10 +189,7 @@ pub fn encode_op(op: &Op, out: &mut Vec<u8>) {
             out.push(15);
             put_levels(out, prefix);
             put_varint(out, *digit);
-            put_varint(out, values.len() as u64);
-            for v in values {
-                put_bytes(out, v);
-            }
+            put_list(out, values);
         }
         OpKind::ListRemove(ranges) => {
             out.push(16);
@@ -328,10 +325,10 @@ fn put_pos(out: &mut Vec<u8>, p: &Pos) {
     }
 }
 
-fn put_list(out: &mut Vec<u8>, v: &[Blob]) {
+fn put_list(out: &mut Vec<u8>, v: &[impl AsRef<[u8]>]) {
     put_varint(out, v.len() as u64);
     for b in v {
-        put_bytes(out, b);
+        put_bytes(out, b.as_ref());
     }
 }
 
@@ -606,11 +603,9 @@ impl<'a> Reader<'a> {
                 digit: self.varint()?,
                 values: {
                     let n = self.count(1)?;
-                    let mut v = crate::op::ListValues::with_capacity(n);
-                    for _ in 0..n {
-                        v.push(self.small_bytes()?);
-                    }
-                    v
+                    (0..n)
+                        .map(|_| self.small_bytes())
+                        .collect::<Result<_, _>>()?
                 },
             },
             16 => {

@@ -28,9 +28,9 @@ impl<'a> Ctx<'a> {
 
     /// A context that covers everything in `vv` (used for merges and compaction).
     pub fn of_vv(vv: &'a VersionVector) -> Self {
-        // An origin no dot can carry (id 0 is never a replica), so `deps` decides everything.
+        // An origin no dot can carry, so `deps` decides everything.
         Ctx {
-            origin: Origin::new(0, u32::MAX),
+            origin: Origin::NONE,
             seq: 0,
             deps: vv,
         }

@@ -370,13 +370,6 @@ pub struct Hll {
     pub adds: VersionVector,
 }
 
-/// An origin no dot can carry: the adds of an HLL decoded from a format that did not
-/// record them are marked with it, so that no vector ever covers them.
-const UNKNOWN_ADDS: crate::clock::Origin = crate::clock::Origin {
-    id: 0,
-    incarnation: u32::MAX,
-};
-
 impl Hll {
     /// An add or merge of registers (made in context `seen`); dropped when concurrent with
     /// a kept removal.
@@ -416,10 +409,11 @@ impl Hll {
     }
 
     /// Marks the adds behind the registers as unknown (a state decoded from an older
-    /// format): a merge then never drops them for having been seen.
+    /// format): no vector covers an entry of [`Origin::NONE`](crate::Origin::NONE), so a
+    /// merge never drops them for having been seen.
     pub fn forget_adds(&mut self) {
         self.adds = VersionVector::new();
-        self.adds.raise(UNKNOWN_ADDS, u64::MAX);
+        self.adds.raise(crate::clock::Origin::NONE, u64::MAX);
     }
 
     /// Joins with another replica's state. A side's registers survive unless the other
@@ -442,28 +436,21 @@ impl Hll {
                 (both, both)
             }
         };
-        let newest = [
-            keep_mine.then_some(self.newest).flatten(),
-            keep_theirs.then_some(other.newest).flatten(),
-        ]
-        .into_iter()
-        .flatten()
-        .reduce(|a, b| if b.wins_over(&a) { b } else { a });
-        let mut adds = if keep_mine {
-            std::mem::take(&mut self.adds)
-        } else {
-            VersionVector::new()
-        };
         if !keep_mine {
             self.regs = Registers::default();
+            self.newest = None;
+            self.adds = VersionVector::new();
         }
         if keep_theirs {
             self.regs.join(&other.regs);
-            adds.join(&other.adds);
+            self.adds.join(&other.adds);
+            if let Some(n) = other.newest
+                && self.newest.is_none_or(|m| n.wins_over(&m))
+            {
+                self.newest = Some(n);
+            }
         }
         self.live = keep_mine || keep_theirs;
-        self.newest = newest;
-        self.adds = adds;
         for d in &other.kept {
             if !self.kept.contains(d) {
                 self.kept.push(*d);

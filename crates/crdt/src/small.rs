@@ -59,6 +59,12 @@ impl Deref for SmallBlob {
     }
 }
 
+impl AsRef<[u8]> for SmallBlob {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl From<&[u8]> for SmallBlob {
     fn from(b: &[u8]) -> Self {
         SmallBlob::new(b)

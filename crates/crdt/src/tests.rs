@@ -965,27 +965,38 @@ fn semantics_del_of_a_hyperloglog_beats_a_concurrent_pfadd() {
     assert_eq!(agreed_views(&reps)[0], "hll:1 ttl=None");
 }
 
+/// Replica 1 writes `make` on `key`, both sync, then replica 1 writes `remove` and replica
+/// 1 collects it as stable while replica 2 recovers its state from before the removal (it
+/// reported the removal, then lost it in a crash). Returns replica 2's lost state,
+/// replica 1's compacted state, and the merges of both directions.
+fn lost_removal_merges(key: &[u8], make: OpKind, remove: OpKind) -> [Replica; 4] {
+    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
+    let mut log = Vec::new();
+    reps[0].write(100, key, make, &mut log);
+    sync_all(&mut reps, &log, 0);
+    let lost = reps[1].clone();
+    reps[0].write(200, key, remove, &mut log);
+    sync_all(&mut reps, &log, 1);
+    let stable = stable_for(&reps, 0).expect("all delivered");
+    reps[0].compact(&stable);
+    let mut recovered = lost.clone();
+    recovered.merge(&reps[0]);
+    let mut sender = reps[0].clone();
+    sender.merge(&lost);
+    let collected = reps.swap_remove(0);
+    [lost, collected, recovered, sender]
+}
+
 /// A member that reported a removal of an HLL, had it collected as stable by the others,
 /// then lost it in a crash, gets a full sync: its registers do not come back, whichever
 /// side of the merge holds them.
 #[test]
 fn semantics_a_lost_hll_removal_does_not_resurrect_through_a_state_merge() {
-    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
-    let mut log = Vec::new();
-    reps[0].write(100, b"k", pfadd("a"), &mut log);
-    sync_all(&mut reps, &log, 0);
-    // The state of replica 2 before it received the removal: what it recovers.
-    let lost = reps[1].clone();
-    reps[0].write(200, b"k", OpKind::DelKey, &mut log);
-    sync_all(&mut reps, &log, 1);
-    let stable = stable_for(&reps, 0).expect("all delivered");
-    reps[0].compact(&stable);
-    assert!(!reps[0].keys.contains_key(&b"k"[..]), "removal collected");
-    let mut recovered = lost.clone();
-    recovered.merge(&reps[0]);
+    let [lost, collected, recovered, sender] =
+        lost_removal_merges(b"k", pfadd("a"), OpKind::DelKey);
+    assert!(lost.view().contains_key(&b"k"[..]));
+    assert!(!collected.keys.contains_key(&b"k"[..]), "removal collected");
     assert_eq!(recovered.view().get(&b"k"[..]), None);
-    let mut sender = reps[0].clone();
-    sender.merge(&lost);
     assert_eq!(sender.view().get(&b"k"[..]), None);
 }
 
@@ -1014,17 +1025,14 @@ fn hll_states_of_format_1_still_decode() {
 /// in a crash does not bring the group back through a full sync, in either direction.
 #[test]
 fn semantics_a_lost_group_destroy_does_not_resurrect_through_a_state_merge() {
-    let mut reps: Vec<Replica> = (1..=2).map(Replica::new).collect();
-    let mut log = Vec::new();
     let create = OpKind::XGroupCreate {
         name: blob("g"),
         id: StreamId::new(0, 0),
         mkstream: true,
         read: None,
     };
-    reps[0].write(100, b"s", create, &mut log);
-    sync_all(&mut reps, &log, 0);
-    let lost = reps[1].clone();
+    let [lost, collected, recovered, sender] =
+        lost_removal_merges(b"s", create, OpKind::XGroupDestroy(blob("g")));
     let has_group = |r: &Replica| {
         r.keys
             .get(&b"s"[..])
@@ -1032,15 +1040,7 @@ fn semantics_a_lost_group_destroy_does_not_resurrect_through_a_state_merge() {
             .is_some_and(|st| st.groups.contains_key(&b"g"[..]))
     };
     assert!(has_group(&lost));
-    reps[0].write(200, b"s", OpKind::XGroupDestroy(blob("g")), &mut log);
-    sync_all(&mut reps, &log, 1);
-    let stable = stable_for(&reps, 0).expect("all delivered");
-    reps[0].compact(&stable);
-    assert!(!has_group(&reps[0]), "destroyed");
-    let mut recovered = lost.clone();
-    recovered.merge(&reps[0]);
+    assert!(!has_group(&collected), "destroyed");
     assert!(!has_group(&recovered));
-    let mut sender = reps[0].clone();
-    sender.merge(&lost);
     assert!(!has_group(&sender));
 }

@@ -422,13 +422,8 @@ impl Engine {
             }
             return unkept;
         }
-        if !self.keeps_ops() {
-            // Nobody reads the group: drop its ops while they are still in cache.
-            let n = self.pending.len() + unkept;
-            self.log.skip(&self.pending);
-            self.pending.clear();
-            return n;
-        }
+        // Whether ops are kept is fixed at start (peers, append-only file), so a group is
+        // all kept or all unkept.
         debug_assert_eq!(unkept, 0, "ops kept and unkept in one group");
         // Collecting the drained ops keeps `pending`'s buffer for the next command.
         let group: Arc<[Op]> = self.pending.drain(..).collect();
@@ -491,7 +486,6 @@ impl Engine {
         Ok(true)
     }
 
-    /// The one path that applies an op, local or remote.
     /// Whether ops live on after they are applied (in the backlog or the append-only file).
     fn keeps_ops(&self) -> bool {
         self.journal.is_some() || !self.log.keeps_nothing()
@@ -502,8 +496,9 @@ impl Engine {
         self.apply_at(op.stamp, &op.deps, &op.key, Effect::Shared(&op.kind));
     }
 
-    /// Applies the op stamped `stamp` (context `deps`) on `key` with `kind` as its effect
-    /// (which may be lent apart from any op, so that the state can take its values).
+    /// The one path that applies an op, local or remote: the op stamped `stamp` (context
+    /// `deps`) on `key` with `kind` as its effect (which may be lent apart from any op, so
+    /// that the state can take its values).
     fn apply_at(&mut self, stamp: Stamp, deps: &VersionVector, key: &[u8], mut kind: Effect<'_>) {
         let dot = stamp.dot;
         debug_assert_eq!(
