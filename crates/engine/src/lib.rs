@@ -7,14 +7,13 @@
 mod args;
 mod cmd;
 mod error;
-mod glob;
 mod oplog;
 mod table;
 
 pub use args::Args;
 pub use cmd::streams::StreamIdMode;
+pub use concord_glob::glob_match;
 pub use error::CmdError;
-pub use glob::glob_match;
 pub use oplog::OpLog;
 pub use table::{
     COMMANDS, CmdStat, CommandSpec, Flags, SUBCOMMANDS, check_subcommand, command_id,

@@ -5,7 +5,7 @@ use super::{blob, get_hash, prepare_create};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use crate::glob::glob_match;
+use concord_glob::glob_match;
 use concord_crdt::f80::F80;
 use concord_crdt::num::parse_i64;
 use concord_crdt::{Amount, Blob, OpKind};

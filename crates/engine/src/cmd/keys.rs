@@ -5,8 +5,8 @@ use super::strings::expiry_at;
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use crate::glob::glob_match;
 use concord_crdt::{Blob, Content, KeyState, Kind, OpKind};
+use concord_glob::glob_match;
 use concord_resp::Out;
 
 /// DEL key [key ...] / UNLINK

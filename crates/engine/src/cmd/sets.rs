@@ -6,7 +6,7 @@ use super::{blob, get_set, intercard_args, prepare_create};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use crate::glob::glob_match;
+use concord_glob::glob_match;
 use concord_crdt::{Blob, Content, OpKind};
 use concord_resp::Out;
 use std::collections::HashSet;

@@ -6,7 +6,7 @@ use super::{blob, intercard_args, prepare_create, typed};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use crate::glob::glob_match;
+use concord_glob::glob_match;
 use concord_crdt::num::parse_f64;
 use concord_crdt::{Blob, Content, Kind, OpKind, ZSet};
 use concord_resp::Out;
