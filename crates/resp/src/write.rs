@@ -3,18 +3,38 @@
 use bytes::{BufMut, BytesMut};
 
 /// A connection's output buffer and the protocol it speaks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Out {
     /// Bytes waiting to be written to the socket.
     pub buf: BytesMut,
     /// Whether the client switched to RESP3 with `HELLO 3`.
     pub resp3: bool,
+    /// How many bytes may wait before the client is cut off (its output buffer's hard
+    /// limit). Commands that write many elements stop early once it is passed, so one
+    /// request can never build an unbounded reply; the connection then closes.
+    pub limit: usize,
+}
+
+impl Default for Out {
+    fn default() -> Self {
+        Out {
+            buf: BytesMut::new(),
+            resp3: false,
+            limit: usize::MAX,
+        }
+    }
 }
 
 impl Out {
     /// An empty buffer speaking RESP2.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether the waiting bytes passed [`Out::limit`]: the reply being written will not
+    /// be sent whole (the connection is closed instead), so stop writing it.
+    pub fn over_limit(&self) -> bool {
+        self.buf.len() > self.limit
     }
 
     fn line(&mut self, prefix: u8, body: &[u8]) {

@@ -8,4 +8,5 @@ mod support;
 mod cluster;
 mod differential;
 mod persist;
+mod security;
 mod server;

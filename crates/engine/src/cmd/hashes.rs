@@ -5,10 +5,10 @@ use super::{blob, get_hash, prepare_create};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use concord_glob::glob_match;
 use concord_crdt::f80::F80;
 use concord_crdt::num::parse_i64;
 use concord_crdt::{Amount, Blob, OpKind};
+use concord_glob::glob_match;
 use concord_resp::Out;
 
 /// HSET key field value [field value ...] / HMSET
@@ -188,7 +188,11 @@ pub fn hincrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// HRANDFIELD key [count [WITHVALUES]]
 pub fn hrandfield(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let count = if a.len() >= 3 { Some(a.int(2)?) } else { None };
+    let count = if a.len() >= 3 {
+        Some(rand_count(&a, 2)?)
+    } else {
+        None
+    };
     let withvalues = match a.len() {
         4 if a.is(3, "withvalues") => true,
         4 | 5.. => return Err(CmdError::Syntax),
@@ -204,57 +208,111 @@ pub fn hrandfield(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             .map(|(f, v)| (blob(f), Blob::from(v.read())))
             .collect(),
     };
-    let picks = random_picks(e, entries.len(), count);
-    match picks {
-        None => match entries.is_empty() {
+    let Some(count) = count else {
+        match entries.is_empty() {
             true => out.null(),
             false => {
                 let i = (e.random() % entries.len() as u64) as usize;
                 out.bulk(&entries[i].0);
             }
-        },
-        Some(idx) => {
-            if withvalues && out.resp3 {
-                out.array(idx.len());
-                for i in idx {
-                    out.array(2);
-                    out.bulk(&entries[i].0);
-                    out.bulk(&entries[i].1);
-                }
-            } else {
-                out.array(idx.len() * if withvalues { 2 } else { 1 });
-                for i in idx {
-                    out.bulk(&entries[i].0);
-                    if withvalues {
-                        out.bulk(&entries[i].1);
-                    }
-                }
-            }
         }
+        return Ok(());
+    };
+    let picks = Picks::new(e, entries.len(), count);
+    if withvalues && out.resp3 {
+        out.array(picks.len());
+        picks.each(e, out, |out, i| {
+            out.array(2);
+            out.bulk(&entries[i].0);
+            out.bulk(&entries[i].1);
+        });
+    } else {
+        out.array(picks.len() * if withvalues { 2 } else { 1 });
+        picks.each(e, out, |out, i| {
+            out.bulk(&entries[i].0);
+            if withvalues {
+                out.bulk(&entries[i].1);
+            }
+        });
     }
     Ok(())
 }
 
-/// Indexes picked for the random-member commands: `None` for the single form; a positive
-/// count gives distinct picks, a negative one allows repeats.
-pub(crate) fn random_picks(e: &mut Engine, len: usize, count: Option<i64>) -> Option<Vec<usize>> {
-    let c = count?;
-    if len == 0 || c == 0 {
-        return Some(Vec::new());
+/// The count of SRANDMEMBER, HRANDFIELD and ZRANDMEMBER: any integer but `i64::MIN`,
+/// whose magnitude does not fit (Redis's range and message).
+pub(crate) fn rand_count(a: &Args, i: usize) -> Result<i64, CmdError> {
+    match a.int(i)? {
+        i64::MIN => Err(CmdError::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        )),
+        c => Ok(c),
     }
-    if c < 0 {
-        let n = c.unsigned_abs().min(10_000_000) as usize;
-        return Some((0..n).map(|_| (e.random() % len as u64) as usize).collect());
+}
+
+/// What the random-member commands pick when given a count: distinct members for a
+/// positive count, a member per draw (repeats allowed) for a negative one.
+pub(crate) enum Picks {
+    /// Indexes of distinct members, at most as many as there are.
+    Distinct(Vec<usize>),
+    /// `draws` independent picks among `len` members, made while the reply is written,
+    /// so a huge count allocates nothing up front.
+    Repeats { draws: u64, len: usize },
+}
+
+impl Picks {
+    /// Picks for `count` among `len` members.
+    pub(crate) fn new(e: &mut Engine, len: usize, count: i64) -> Picks {
+        if len == 0 || count == 0 {
+            return Picks::Distinct(Vec::new());
+        }
+        if count < 0 {
+            return Picks::Repeats {
+                draws: count.unsigned_abs(),
+                len,
+            };
+        }
+        let c = usize::try_from(count).unwrap_or(usize::MAX).min(len);
+        // Partial Fisher-Yates over the indexes.
+        let mut idx: Vec<usize> = (0..len).collect();
+        for i in 0..c {
+            let j = i + (e.random() % (len - i) as u64) as usize;
+            idx.swap(i, j);
+        }
+        idx.truncate(c);
+        Picks::Distinct(idx)
     }
-    let c = (c as usize).min(len);
-    // Partial Fisher-Yates over the indexes.
-    let mut idx: Vec<usize> = (0..len).collect();
-    for i in 0..c {
-        let j = i + (e.random() % (len - i) as u64) as usize;
-        idx.swap(i, j);
+
+    /// How many elements the reply announces.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Picks::Distinct(v) => v.len(),
+            Picks::Repeats { draws, .. } => usize::try_from(*draws).unwrap_or(usize::MAX),
+        }
     }
-    idx.truncate(c);
-    Some(idx)
+
+    /// Writes each pick with `f`. Stops once the reply passes the client's output limit:
+    /// the connection is closed then, so the rest would never be read.
+    pub(crate) fn each(self, e: &mut Engine, out: &mut Out, mut f: impl FnMut(&mut Out, usize)) {
+        match self {
+            Picks::Distinct(v) => {
+                for i in v {
+                    if out.over_limit() {
+                        return;
+                    }
+                    f(out, i);
+                }
+            }
+            Picks::Repeats { draws, len } => {
+                for _ in 0..draws {
+                    if out.over_limit() {
+                        return;
+                    }
+                    let i = (e.random() % len as u64) as usize;
+                    f(out, i);
+                }
+            }
+        }
+    }
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT n] [NOVALUES]

@@ -1,13 +1,13 @@
 //! Sets: add-wins observed-remove sets of byte strings.
 
-use super::hashes::random_picks;
+use super::hashes::{Picks, rand_count};
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
 use super::{blob, get_set, intercard_args, prepare_create};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use concord_glob::glob_match;
 use concord_crdt::{Blob, Content, OpKind};
+use concord_glob::glob_match;
 use concord_resp::Out;
 use std::collections::HashSet;
 
@@ -112,8 +112,10 @@ pub fn spop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     };
     let key = a.get(1);
     let all = members(e, key)?;
-    let picks = random_picks(e, all.len(), count.or(Some(1))).unwrap_or_default();
-    let popped: Vec<Blob> = picks.into_iter().map(|i| all[i].clone()).collect();
+    let popped: Vec<Blob> = match Picks::new(e, all.len(), count.unwrap_or(1)) {
+        Picks::Distinct(picks) => picks.into_iter().map(|i| all[i].clone()).collect(),
+        Picks::Repeats { .. } => unreachable!("SPOP's count is never negative"),
+    };
     if !popped.is_empty() {
         e.emit(key, OpKind::SRem(popped.clone()));
     }
@@ -136,11 +138,11 @@ pub fn spop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 pub fn srandmember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let count = match a.len() {
         2 => None,
-        3 => Some(a.int(2)?),
+        3 => Some(rand_count(&a, 2)?),
         _ => return Err(CmdError::Syntax),
     };
     let all = members(e, a.get(1))?;
-    match random_picks(e, all.len(), count) {
+    match count {
         None => match all.is_empty() {
             true => out.null(),
             false => {
@@ -148,11 +150,10 @@ pub fn srandmember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                 out.bulk(&all[i]);
             }
         },
-        Some(idx) => {
-            out.array(idx.len());
-            for i in idx {
-                out.bulk(&all[i]);
-            }
+        Some(count) => {
+            let picks = Picks::new(e, all.len(), count);
+            out.array(picks.len());
+            picks.each(e, out, |out, i| out.bulk(&all[i]));
         }
     }
     Ok(())

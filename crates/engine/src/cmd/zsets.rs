@@ -1,14 +1,14 @@
 //! Sorted sets: add-wins members with counted scores, ranked by an order-statistic index.
 
-use super::hashes::random_picks;
+use super::hashes::{Picks, rand_count};
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
 use super::{blob, intercard_args, prepare_create, typed};
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
-use concord_glob::glob_match;
 use concord_crdt::num::parse_f64;
 use concord_crdt::{Blob, Content, Kind, OpKind, ZSet};
+use concord_glob::glob_match;
 use concord_resp::Out;
 use std::collections::HashMap;
 
@@ -614,7 +614,11 @@ pub fn zpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// ZRANDMEMBER key [count [WITHSCORES]]
 pub fn zrandmember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let count = if a.len() >= 3 { Some(a.int(2)?) } else { None };
+    let count = if a.len() >= 3 {
+        Some(rand_count(&a, 2)?)
+    } else {
+        None
+    };
     let withscores = match a.len() {
         4 if a.is(3, "withscores") => true,
         4 | 5.. => return Err(CmdError::Syntax),
@@ -634,20 +638,27 @@ pub fn zrandmember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             v
         }
     };
-    match random_picks(e, all.len(), count) {
-        None => {
-            if all.is_empty() {
-                out.null();
-            } else {
-                let i = (e.random() % all.len() as u64) as usize;
-                out.bulk(&all[i].0);
-            }
+    let Some(count) = count else {
+        if all.is_empty() {
+            out.null();
+        } else {
+            let i = (e.random() % all.len() as u64) as usize;
+            out.bulk(&all[i].0);
         }
-        Some(idx) => {
-            let items: Vec<(Blob, f64)> = idx.into_iter().map(|i| all[i].clone()).collect();
-            reply_items(out, &items, withscores);
+        return Ok(());
+    };
+    let picks = Picks::new(e, all.len(), count);
+    let pairs = withscores && out.resp3;
+    out.array(picks.len() * if withscores && !pairs { 2 } else { 1 });
+    picks.each(e, out, |out, i| {
+        if pairs {
+            out.array(2);
         }
-    }
+        out.bulk(&all[i].0);
+        if withscores {
+            out.double(all[i].1);
+        }
+    });
     Ok(())
 }
 
