@@ -260,6 +260,8 @@ impl Server {
         engine.set_peers(cfg.peers.len());
         engine.set_stream_id_mode(cfg.stream_id_mode);
         engine.set_time(wall_ms());
+        // Random replies (SPOP, RANDOMKEY, ...) must not repeat after every restart.
+        engine.seed(rand::random());
         let persist = persist::Persist::open(
             &cfg.dir,
             persist::Settings {
@@ -294,10 +296,9 @@ impl Server {
             rejected_conns: AtomicU64::new(0),
             started: Instant::now(),
             timer: quanta::Clock::new(),
-            run_id: format!(
-                "{:040x}",
-                u128::from(incarnation) * 0x9E37_79B9 + u128::from(port)
-            ),
+            run_id: (0..20)
+                .map(|_| format!("{:02x}", rand::random::<u8>()))
+                .collect(),
             cfg,
             port,
             repl: Mutex::new(repl),
