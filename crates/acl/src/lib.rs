@@ -1,0 +1,10 @@
+//! Access control lists as Redis 7.2 has them: users with passwords, command rules by
+//! category, command and subcommand, key patterns with read and write permissions,
+//! channel patterns and selectors; the check every command passes before it runs.
+//!
+//! Pure logic: no I/O and no clock (the caller passes time in), so it is unit-tested and
+//! fuzzed on its own.
+
+mod category;
+
+pub use category::{Categories, Category};
