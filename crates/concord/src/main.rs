@@ -52,167 +52,57 @@ struct DemoArgs {
 }
 
 #[derive(Args, Default)]
+#[command(after_help = settings_help())]
 struct ServerArgs {
-    /// TCP port to listen on (0 picks a free port).
-    #[arg(long)]
-    port: Option<u16>,
-    /// Address to listen on.
-    #[arg(long)]
-    bind: Option<String>,
-    /// This instance's id within its database (1..=65535).
-    #[arg(long)]
-    replica_id: Option<u16>,
-    /// Another instance of this database, as ID=HOST:PORT (repeat for each peer).
-    #[arg(long = "peer")]
-    peers: Vec<String>,
-    /// The database's name: instances of differently named databases refuse to link.
-    #[arg(long)]
-    db_name: Option<String>,
-    /// Password for links to peers (default: the requirepass value).
-    #[arg(long)]
-    peer_password: Option<String>,
-    /// Byte budget of the replication backlog (e.g. 134217728, 128mb, 1gb).
-    #[arg(long)]
-    backlog_size: Option<String>,
-    /// lz4 compression of replication batches: yes or no.
-    #[arg(long)]
-    repl_compression: Option<String>,
-    /// Directory for the instance's files.
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Append-only file: yes or no.
-    #[arg(long)]
-    appendonly: Option<String>,
-    /// fsync policy: always, everysec or no.
-    #[arg(long)]
-    appendfsync: Option<String>,
-    /// Rewrite the append-only file when it grew by this percentage (0: never).
-    #[arg(long)]
-    auto_aof_rewrite_percentage: Option<u64>,
-    /// ... and is at least this large (e.g. 64mb).
-    #[arg(long)]
-    auto_aof_rewrite_min_size: Option<String>,
-    /// Password of the default user.
-    #[arg(long)]
-    requirepass: Option<String>,
-    /// How XADD chooses stream ids: strict (default), semi-strict or liberal.
-    #[arg(long)]
-    stream_id_mode: Option<String>,
-    /// Worker threads for connections (default 1: the engine is single-threaded anyway,
-    /// and on small machines one thread avoids lock hand-offs).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// A config file of `name value` lines (the same names as the flags).
-    #[arg(long)]
-    config: Option<PathBuf>,
+    /// Settings, as `--name value` (a value may span several words, up to the next
+    /// `--name`); they override the config file given by `--config FILE` (lines of
+    /// `name value`). `--peer` may repeat.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "--SETTING VALUE"
+    )]
+    settings: Vec<String>,
 }
 
-/// Applies one `name value` setting, from the command line or a config file.
-fn apply(cfg: &mut ServerConfig, name: &str, value: &str) -> Result<()> {
-    match name {
-        "port" => {
-            cfg.port = value
-                .parse()
-                .with_context(|| format!("bad port {value:?}"))?
-        }
-        "bind" => {
-            cfg.bind = value
-                .split_whitespace()
-                .next()
-                .unwrap_or("127.0.0.1")
-                .to_string()
-        }
-        "replica-id" => {
-            cfg.replica_id = value
-                .parse()
-                .with_context(|| format!("bad replica id {value:?}"))?;
-            if cfg.replica_id == 0 {
-                bail!("replica id must be at least 1");
-            }
-        }
-        "dir" => cfg.dir = PathBuf::from(value),
-        "requirepass" => cfg.requirepass = (!value.is_empty()).then(|| value.to_string()),
-        "appendonly" => {
-            cfg.appendonly = match value {
-                "yes" => true,
-                "no" => false,
-                _ => bail!("appendonly takes yes or no, not {value:?}"),
-            }
-        }
-        "appendfsync" => {
-            if !matches!(value, "always" | "everysec" | "no") {
-                bail!("appendfsync takes always, everysec or no, not {value:?}");
-            }
-            cfg.appendfsync = value.to_string();
-        }
-        "threads" => {
-            cfg.threads = value
-                .parse()
-                .with_context(|| format!("bad thread count {value:?}"))?;
-            if cfg.threads == 0 || cfg.threads > 64 {
-                bail!("threads must be between 1 and 64");
-            }
-        }
-        "peer" => {
-            let p: concord_server::PeerAddr = value.parse().map_err(anyhow::Error::msg)?;
-            cfg.peers.push(p);
-        }
-        "db-name" => {
-            if value.is_empty() || value.len() > 200 || value.contains(char::is_whitespace) {
-                bail!("db-name must be 1..200 characters without spaces");
-            }
-            cfg.db_name = value.to_string();
-        }
-        "peer-password" => cfg.peer_password = (!value.is_empty()).then(|| value.to_string()),
-        "backlog-size" => {
-            cfg.backlog_bytes = parse_size(value)?;
-            if cfg.backlog_bytes < 64 * 1024 {
-                bail!("backlog-size must be at least 64kb");
-            }
-        }
-        "auto-aof-rewrite-percentage" => {
-            cfg.auto_aof_rewrite_percentage = value
-                .parse()
-                .with_context(|| format!("bad percentage {value:?}"))?
-        }
-        "auto-aof-rewrite-min-size" => cfg.auto_aof_rewrite_min_size = parse_size(value)? as u64,
-        "stream-id-mode" => {
-            cfg.stream_id_mode = concord_engine::StreamIdMode::parse(value).with_context(|| {
-                format!("stream-id-mode takes strict, semi-strict or liberal, not {value:?}")
-            })?
-        }
-        "repl-compression" => {
-            cfg.repl_compression = match value {
-                "yes" => true,
-                "no" => false,
-                _ => bail!("repl-compression takes yes or no, not {value:?}"),
-            }
-        }
-        _ => bail!("unknown setting {name:?}"),
-    }
-    Ok(())
-}
-
-/// Parses a byte size: a number with an optional kb/mb/gb suffix (powers of 1024).
-fn parse_size(v: &str) -> Result<usize> {
-    let lower = v.to_ascii_lowercase();
-    let (num, mult) = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10), ("b", 1)]
+/// The list of settings for `concord server --help`.
+fn settings_help() -> String {
+    let names: Vec<&str> = concord_server::settings::SETTINGS
         .iter()
-        .find_map(|(suf, m)| lower.strip_suffix(suf).map(|n| (n.to_string(), *m)))
-        .unwrap_or((lower.clone(), 1usize));
-    let n: usize = num
-        .trim()
-        .parse()
-        .with_context(|| format!("bad size {v:?}"))?;
-    n.checked_mul(mult)
-        .with_context(|| format!("size {v:?} is too large"))
+        .map(|s| s.name)
+        .collect();
+    format!("Settings: {}", names.join(", "))
+}
+
+/// Splits `--name value ...` words into (name, value) pairs.
+fn flag_pairs(words: &[String]) -> Result<Vec<(String, String)>> {
+    let mut pairs: Vec<(String, Vec<&str>)> = Vec::new();
+    for w in words {
+        match w.strip_prefix("--") {
+            Some(name) if !name.is_empty() && !name.starts_with('-') => {
+                pairs.push((name.to_ascii_lowercase(), Vec::new()))
+            }
+            _ => match pairs.last_mut() {
+                Some((_, v)) => v.push(w),
+                None => bail!("unexpected argument {w:?}: settings are given as --name value"),
+            },
+        }
+    }
+    Ok(pairs.into_iter().map(|(n, v)| (n, v.join(" "))).collect())
 }
 
 fn load(args: ServerArgs) -> Result<ServerConfig> {
     let mut cfg = ServerConfig::default();
-    if let Some(path) = &args.config {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let (files, flags): (Vec<_>, Vec<_>) = flag_pairs(&args.settings)?
+        .into_iter()
+        .partition(|(k, _)| k == "config");
+    if files.len() > 1 {
+        bail!("--config given more than once");
+    }
+    if let Some((_, path)) = files.first() {
+        let path = PathBuf::from(path);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -220,38 +110,13 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
             }
             let (k, v) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             let v = v.trim().trim_matches('"');
-            apply(&mut cfg, &k.to_ascii_lowercase(), v)
+            cfg.set(&k.to_ascii_lowercase(), v)
                 .with_context(|| format!("{}:{}", path.display(), n + 1))?;
         }
-        cfg.config_file = Some(path.clone());
+        cfg.config_file = Some(path);
     }
-    let flags: [(&str, Option<String>); 15] = [
-        (
-            "auto-aof-rewrite-percentage",
-            args.auto_aof_rewrite_percentage.map(|p| p.to_string()),
-        ),
-        ("auto-aof-rewrite-min-size", args.auto_aof_rewrite_min_size),
-        ("db-name", args.db_name),
-        ("peer-password", args.peer_password),
-        ("backlog-size", args.backlog_size),
-        ("repl-compression", args.repl_compression),
-        ("threads", args.threads.map(|p| p.to_string())),
-        ("port", args.port.map(|p| p.to_string())),
-        ("bind", args.bind),
-        ("replica-id", args.replica_id.map(|p| p.to_string())),
-        ("dir", args.dir.map(|p| p.display().to_string())),
-        ("appendonly", args.appendonly),
-        ("appendfsync", args.appendfsync),
-        ("requirepass", args.requirepass),
-        ("stream-id-mode", args.stream_id_mode),
-    ];
     for (k, v) in flags {
-        if let Some(v) = v {
-            apply(&mut cfg, k, &v)?;
-        }
-    }
-    for p in &args.peers {
-        apply(&mut cfg, "peer", p)?;
+        cfg.set(&k, &v).with_context(|| format!("--{k}"))?;
     }
     Ok(cfg)
 }

@@ -6,6 +6,7 @@
 
 mod args;
 mod cmd;
+mod effects;
 mod error;
 mod oplog;
 mod table;
@@ -13,6 +14,7 @@ mod table;
 pub use args::Args;
 pub use cmd::streams::StreamIdMode;
 pub use concord_glob::glob_match;
+pub use effects::Effects;
 pub use error::CmdError;
 pub use oplog::OpLog;
 pub use table::{

@@ -10,7 +10,7 @@
 //! `CONCORD_SIM_TRACE=1` prints what happened (cuts, crashes, recoveries).
 
 use concord_crdt::{Dot, Hlc, OpKind, Origin, VersionVector};
-use concord_engine::{Engine, EngineConfig};
+use concord_engine::{Effects, Engine, EngineConfig};
 use concord_replication::{Config, Msg, Replication, Serve};
 use concord_resp::Out;
 use concord_storage::{
@@ -52,6 +52,31 @@ struct Rec {
 struct Disk {
     dir: MemDir,
     w: Writer,
+}
+
+/// The simulation's end of the after-write path: what a node applied goes to its files
+/// (there are no blocked clients, and links poll instead of being woken).
+struct SimEffects<'a> {
+    disk: Option<&'a Disk>,
+}
+
+impl Effects for SimEffects<'_> {
+    fn persist(&mut self, e: &mut Engine) -> u64 {
+        match self.disk {
+            Some(d) if e.journal_pending() => d.w.submit(e.take_journal()),
+            _ => 0,
+        }
+    }
+}
+
+impl Node {
+    /// Ends a unit of work on this node, as the server does after every batch.
+    fn finish(&mut self, appended_before: u64) {
+        let mut fx = SimEffects {
+            disk: self.disk.as_ref(),
+        };
+        self.e.finish(appended_before, &mut fx);
+    }
 }
 
 struct Node {
@@ -275,12 +300,13 @@ impl Sim {
         let node = &mut self.nodes[i];
         node.e.set_time(wall);
         let start = node.e.log().end_position();
+        let appended = node.e.log().appended();
         let mut out = Out::new();
         for c in &cmds {
             let args: Vec<&[u8]> = c.iter().map(|a| &a[..]).collect();
             assert!(node.e.execute(&args, &mut out), "command runs");
         }
-        node.e.commit();
+        node.finish(appended);
         self.record(i, start);
     }
 
@@ -580,11 +606,14 @@ impl Sim {
                 let node = &mut self.nodes[i];
                 node.e.set_time(wall);
                 let start = node.e.log().end_position();
+                let appended = node.e.log().appended();
                 node.e.active_expire(20);
-                node.e.commit();
+                node.finish(appended);
                 self.record(i, start);
                 let node = &mut self.nodes[i];
+                let appended = node.e.log().appended();
                 node.r.tick(&mut node.e, wall);
+                node.finish(appended);
                 node.next_tick = self.now + 100;
             }
         }
@@ -626,7 +655,10 @@ impl Sim {
             let up_id = self.nodes[u].id;
             let node = &mut self.nodes[d];
             node.e.set_time(wall);
-            if let Err(e) = node.r.receive(&mut node.e, up_id, msg, wall) {
+            let appended = node.e.log().appended();
+            let received = node.r.receive(&mut node.e, up_id, msg, wall);
+            node.finish(appended);
+            if let Err(e) = received {
                 // A real link is dropped and reconnected; do the same.
                 self.trace.push(format!(
                     "t={} link {}<-{} dropped: {e}",

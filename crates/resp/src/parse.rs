@@ -118,6 +118,12 @@ impl RequestParser {
         self.unauthenticated = yes;
     }
 
+    /// Changes the largest bulk string accepted from the next one on (CONFIG SET
+    /// proto-max-bulk-len).
+    pub fn set_max_bulk(&mut self, max_bulk: usize) {
+        self.limits.max_bulk = max_bulk;
+    }
+
     /// Whether the tighter bounds apply.
     pub fn unauthenticated(&self) -> bool {
         self.unauthenticated

@@ -32,7 +32,8 @@ impl Out {
     }
 
     /// Whether the waiting bytes passed [`Out::limit`]: the reply being written will not
-    /// be sent whole (the connection is closed instead), so stop writing it.
+    /// be sent whole (the connection is closed instead), so every write from then on is
+    /// dropped, and loops that only produce output should stop.
     pub fn over_limit(&self) -> bool {
         self.buf.len() > self.limit
     }
@@ -52,16 +53,25 @@ impl Out {
 
     /// `+OK`-style status reply.
     pub fn simple(&mut self, s: &str) {
+        if self.over_limit() {
+            return;
+        }
         self.line(b'+', s.as_bytes());
     }
 
     /// `+OK`.
     pub fn ok(&mut self) {
+        if self.over_limit() {
+            return;
+        }
         self.buf.put_slice(b"+OK\r\n");
     }
 
     /// An error reply; `msg` starts with its code (`ERR ...`, `WRONGTYPE ...`).
     pub fn error(&mut self, msg: &str) {
+        if self.over_limit() {
+            return;
+        }
         // Newlines would break framing.
         let clean: String = msg
             .chars()
@@ -72,11 +82,17 @@ impl Out {
 
     /// An integer reply.
     pub fn int(&mut self, n: i64) {
+        if self.over_limit() {
+            return;
+        }
         self.len_line(b':', n);
     }
 
     /// A bulk string reply.
     pub fn bulk(&mut self, b: &[u8]) {
+        if self.over_limit() {
+            return;
+        }
         self.len_line(b'$', b.len() as i64);
         self.buf.reserve(b.len() + 2);
         self.buf.put_slice(b);
@@ -93,6 +109,9 @@ impl Out {
 
     /// The null reply (`$-1` in RESP2).
     pub fn null(&mut self) {
+        if self.over_limit() {
+            return;
+        }
         if self.resp3 {
             self.buf.put_slice(b"_\r\n");
         } else {
@@ -102,6 +121,9 @@ impl Out {
 
     /// The null array reply (`*-1` in RESP2).
     pub fn null_array(&mut self) {
+        if self.over_limit() {
+            return;
+        }
         if self.resp3 {
             self.buf.put_slice(b"_\r\n");
         } else {
@@ -111,11 +133,17 @@ impl Out {
 
     /// An array header of `n` elements.
     pub fn array(&mut self, n: usize) {
+        if self.over_limit() {
+            return;
+        }
         self.len_line(b'*', n as i64);
     }
 
     /// A map header of `n` pairs (a flat array of 2n in RESP2).
     pub fn map(&mut self, n: usize) {
+        if self.over_limit() {
+            return;
+        }
         if self.resp3 {
             self.len_line(b'%', n as i64);
         } else {
@@ -125,6 +153,9 @@ impl Out {
 
     /// A set header of `n` elements (an array in RESP2).
     pub fn set(&mut self, n: usize) {
+        if self.over_limit() {
+            return;
+        }
         if self.resp3 {
             self.len_line(b'~', n as i64);
         } else {
@@ -134,6 +165,9 @@ impl Out {
 
     /// A push header of `n` elements (an array in RESP2).
     pub fn push(&mut self, n: usize) {
+        if self.over_limit() {
+            return;
+        }
         if self.resp3 {
             self.len_line(b'>', n as i64);
         } else {
@@ -143,6 +177,9 @@ impl Out {
 
     /// A double (a bulk string in RESP2).
     pub fn double(&mut self, v: f64) {
+        if self.over_limit() {
+            return;
+        }
         let s = format_double(v);
         if self.resp3 {
             self.line(b',', s.as_bytes());
@@ -153,6 +190,9 @@ impl Out {
 
     /// A boolean (the integers 1 and 0 in RESP2).
     pub fn boolean(&mut self, v: bool) {
+        if self.over_limit() {
+            return;
+        }
         if self.resp3 {
             self.buf.put_slice(if v { b"#t\r\n" } else { b"#f\r\n" });
         } else {
@@ -162,6 +202,9 @@ impl Out {
 
     /// A verbatim text reply (a bulk string in RESP2).
     pub fn verbatim(&mut self, text: &[u8]) {
+        if self.over_limit() {
+            return;
+        }
         if self.resp3 {
             self.len_line(b'=', text.len() as i64 + 4);
             self.buf.put_slice(b"txt:");
@@ -174,6 +217,9 @@ impl Out {
 
     /// Raw, already encoded bytes.
     pub fn raw(&mut self, b: &[u8]) {
+        if self.over_limit() {
+            return;
+        }
         self.buf.put_slice(b);
     }
 
@@ -272,6 +318,21 @@ mod tests {
         o.null();
         o.int(-42);
         assert_eq!(&o.buf[..], b"%1\r\n$1\r\na\r\n,1.5\r\n_\r\n:-42\r\n");
+    }
+
+    #[test]
+    fn writes_stop_past_the_limit() {
+        let mut o = Out {
+            limit: 10,
+            ..Out::new()
+        };
+        o.bulk(b"0123456789");
+        assert!(o.over_limit());
+        let n = o.len();
+        o.bulk(b"more");
+        o.int(1);
+        o.error("ERR x");
+        assert_eq!(o.len(), n, "nothing is added once past the limit");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub(crate) struct Waiter {
     pub keys: Vec<Blob>,
     /// Whether replies use RESP3.
     pub resp3: bool,
+    /// What it answers when it times out (CLIENT UNBLOCK TIMEOUT sends it too).
+    pub timeout_reply: Bytes,
     /// Where its reply goes.
     pub tx: mpsc::Sender<Msg>,
 }
@@ -68,11 +70,10 @@ impl Blocked {
     }
 }
 
-/// Serves the blocked clients whose keys were written, first come first served, then
-/// records what they wrote. Call with the engine lock held after anything that applied
-/// ops; returns the append-only file batch that holds the writes (as `Persist::drain`).
-pub(crate) fn wake(sh: &Shared, e: &mut Engine) -> u64 {
-    let mut replies: Vec<(mpsc::Sender<Msg>, Bytes)> = Vec::new();
+/// Serves the blocked clients whose keys were written, first come first served; their
+/// replies go to `replies`, to be sent once what they wrote is in a file batch. Call with
+/// the engine lock held after anything that applied ops (the after-write path does).
+pub(crate) fn serve(sh: &Shared, e: &mut Engine, replies: &mut Vec<(mpsc::Sender<Msg>, Bytes)>) {
     // Each served client may write another wanted key (BLMOVE); every round serves at
     // least one client or stops, so the loop ends.
     loop {
@@ -107,10 +108,4 @@ pub(crate) fn wake(sh: &Shared, e: &mut Engine) -> u64 {
             }
         }
     }
-    let seq = sh.persist.drain(e);
-    for (tx, reply) in replies {
-        // A full queue means the client is gone or stuck: it times out or disconnects.
-        let _ = tx.try_send(Msg::Reply(reply, seq));
-    }
-    seq
 }

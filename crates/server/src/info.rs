@@ -65,11 +65,12 @@ pub(crate) fn render(sh: &Shared, e: &mut Engine, args: &[&[u8]]) -> String {
 
 fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
     let up = sh.started.elapsed().as_secs();
+    let hz = sh.hot().hz;
     match sec {
         "server" => {
             let _ = write!(
                 s,
-                "# Server\r\nredis_version:{REDIS_VERSION}\r\nconcord_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:10\r\nconfigured_hz:10\r\nexecutable:{}\r\nconfig_file:{}\r\n",
+                "# Server\r\nredis_version:{REDIS_VERSION}\r\nconcord_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{up}\r\nuptime_in_days:{}\r\nhz:{hz}\r\nconfigured_hz:{hz}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::OS,
                 std::env::consts::ARCH,
@@ -90,20 +91,23 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         }
         "clients" => {
             let n = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let max = sh.hot().maxclients;
             let b = sh.blocked.lock().unwrap_or_else(|p| p.into_inner()).len();
             let _ = write!(
                 s,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:10000\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n"
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{max}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n"
             );
         }
         "memory" => {
             let used = mem::used();
+            let max = sh.hot().maxmemory as usize;
             let peak = mem::peak();
             let _ = write!(
                 s,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{used}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{used}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
                 human(used),
                 human(peak),
+                human(max),
                 e.log().bytes(),
             );
         }

@@ -2,24 +2,31 @@
 //! pub/sub and introspection, in front of one [`concord_engine::Engine`].
 
 mod blocking;
+mod cmd;
 mod conn;
+mod dispatch;
+mod effects;
 mod info;
+pub mod limits;
 pub mod mem;
+mod output;
 mod persist;
 mod pubsub;
+mod session;
+pub mod settings;
 pub mod sync;
 
 use concord_crdt::{Hlc, Origin};
 use concord_engine::{Engine, EngineConfig};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpListener;
 
 pub use pubsub::Msg;
+pub use settings::{Bytes, ServerConfig, SettingError};
 pub use sync::PeerAddr;
 
 use concord_crdt::{Blob, ReplicaId};
@@ -27,70 +34,6 @@ use concord_replication::Replication;
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicBool;
 use tokio::sync::{Notify, broadcast};
-
-/// How one instance is started.
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// TCP port (0 picks a free one).
-    pub port: u16,
-    /// Address to listen on.
-    pub bind: String,
-    /// This instance's id in its database (1..N).
-    pub replica_id: u16,
-    /// Where the instance keeps its files.
-    pub dir: PathBuf,
-    /// Password of the default user, if any.
-    pub requirepass: Option<String>,
-    /// Whether the append-only file is on.
-    pub appendonly: bool,
-    /// fsync policy of the append-only file.
-    pub appendfsync: String,
-    /// The config file this came from, for INFO.
-    pub config_file: Option<PathBuf>,
-    /// Worker threads of the network runtime (the binary builds the runtime).
-    pub threads: usize,
-    /// The other instances of this database.
-    pub peers: Vec<PeerAddr>,
-    /// The database's name; links between databases of different names are refused.
-    pub db_name: String,
-    /// Password this instance uses on its links to peers (default: `requirepass`).
-    pub peer_password: Option<String>,
-    /// Byte budget of the replication backlog.
-    pub backlog_bytes: usize,
-    /// Whether replication batches are lz4-compressed.
-    pub repl_compression: bool,
-    /// Rewrite the append-only file when it grew by this percentage since the last one
-    /// (0: never automatically).
-    pub auto_aof_rewrite_percentage: u64,
-    /// ... and is at least this many bytes.
-    pub auto_aof_rewrite_min_size: u64,
-    /// How XADD chooses stream ids.
-    pub stream_id_mode: concord_engine::StreamIdMode,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            port: 6379,
-            bind: "127.0.0.1".into(),
-            replica_id: 1,
-            dir: PathBuf::from("."),
-            requirepass: None,
-            appendonly: false,
-            appendfsync: "everysec".into(),
-            config_file: None,
-            threads: 1,
-            peers: Vec::new(),
-            db_name: "concord".into(),
-            peer_password: None,
-            backlog_bytes: 128 * 1024 * 1024,
-            repl_compression: true,
-            auto_aof_rewrite_percentage: 100,
-            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
-            stream_id_mode: Default::default(),
-        }
-    }
-}
 
 /// What CLIENT LIST shows of a connection.
 #[derive(Clone)]
@@ -107,7 +50,8 @@ pub(crate) struct ClientInfo {
     pub multi: i64,
     pub lib_name: Vec<u8>,
     pub lib_ver: Vec<u8>,
-    pub tx: pubsub::Tx,
+    /// Closes the connection.
+    pub kill: Arc<tokio::sync::Notify>,
 }
 
 /// State shared by all connections of one instance.
@@ -115,7 +59,10 @@ pub(crate) struct Shared {
     pub engine: Mutex<Engine>,
     pub clients: Mutex<HashMap<u64, ClientInfo>>,
     pub pubsub: Mutex<pubsub::PubSub>,
-    pub config: Mutex<BTreeMap<String, String>>,
+    /// The live settings (CONFIG GET/SET); start-only ones are also in `cfg`.
+    pub config: RwLock<ServerConfig>,
+    /// Bumped by every CONFIG SET, so connections refresh their copy of hot settings.
+    pub config_epoch: AtomicU64,
     pub next_client: AtomicU64,
     pub connections: AtomicU64,
     pub commands: AtomicU64,
@@ -123,6 +70,8 @@ pub(crate) struct Shared {
     pub started: Instant,
     /// A cheap clock (the CPU's counter where it is reliable) to time each command.
     pub timer: quanta::Clock,
+    /// The settings the instance started with: read start-only settings here (runtime
+    /// ones from `config`).
     pub cfg: ServerConfig,
     pub port: u16,
     pub run_id: String,
@@ -154,63 +103,11 @@ pub(crate) fn wall_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The configuration parameters CONFIG GET knows, with their starting values.
-fn initial_params(cfg: &ServerConfig, port: u16) -> BTreeMap<String, String> {
-    let mut p = BTreeMap::new();
-    let mut set = |k: &str, v: String| {
-        p.insert(k.to_string(), v);
-    };
-    set("port", port.to_string());
-    set("bind", cfg.bind.clone());
-    set("dir", cfg.dir.display().to_string());
-    set("requirepass", cfg.requirepass.clone().unwrap_or_default());
-    set(
-        "appendonly",
-        if cfg.appendonly { "yes" } else { "no" }.into(),
-    );
-    set("appendfsync", cfg.appendfsync.clone());
-    set("stream-id-mode", cfg.stream_id_mode.name().to_string());
-    set("databases", "1".into());
-    set("maxmemory", "0".into());
-    set("maxmemory-policy", "noeviction".into());
-    set("maxclients", "10000".into());
-    set("timeout", "0".into());
-    set("tcp-keepalive", "300".into());
-    set("hz", "10".into());
-    set("save", String::new());
-    set(
-        "auto-aof-rewrite-percentage",
-        cfg.auto_aof_rewrite_percentage.to_string(),
-    );
-    set(
-        "auto-aof-rewrite-min-size",
-        cfg.auto_aof_rewrite_min_size.to_string(),
-    );
-    set("proto-max-bulk-len", (512 * 1024 * 1024).to_string());
-    set(
-        "client-query-buffer-limit",
-        (1024 * 1024 * 1024).to_string(),
-    );
-    set("notify-keyspace-events", String::new());
-    set("lua-time-limit", "5000".into());
-    set("busy-reply-threshold", "5000".into());
-    set("slowlog-log-slower-than", "10000".into());
-    set("slowlog-max-len", "128".into());
-    set("latency-tracking", "no".into());
-    set("list-max-listpack-size", "-2".into());
-    set("hash-max-listpack-entries", "128".into());
-    set("hash-max-listpack-value", "64".into());
-    set("set-max-intset-entries", "512".into());
-    set("set-max-listpack-entries", "128".into());
-    set("set-max-listpack-value", "64".into());
-    set("zset-max-listpack-entries", "128".into());
-    set("zset-max-listpack-value", "64".into());
-    set("appendfilename", "appendonly.aof".into());
-    set("dbfilename", "dump.rdb".into());
-    set("protected-mode", "no".into());
-    set("loglevel", "notice".into());
-    set("crdt-replica-id", cfg.replica_id.to_string());
-    p
+impl Shared {
+    /// The hot settings, from the live config.
+    pub(crate) fn hot(&self) -> settings::Hot {
+        self.config.read().unwrap_or_else(|p| p.into_inner()).hot()
+    }
 }
 
 /// A bound, not yet running, instance.
@@ -242,8 +139,6 @@ impl Server {
         }
         let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port)).await?;
         let port = listener.local_addr()?.port();
-        let fsync: concord_storage::Fsync =
-            cfg.appendfsync.parse().map_err(std::io::Error::other)?;
         let cfg_has_no_peers = cfg.peers.is_empty();
         // The incarnation is decided after recovery, before any op is issued.
         let mut engine = Engine::new(EngineConfig {
@@ -254,7 +149,7 @@ impl Server {
             backlog_bytes: if cfg_has_no_peers {
                 0
             } else {
-                cfg.backlog_bytes
+                usize::try_from(cfg.backlog_bytes.0).unwrap_or(usize::MAX)
             },
         });
         engine.set_peers(cfg.peers.len());
@@ -266,10 +161,10 @@ impl Server {
             &cfg.dir,
             persist::Settings {
                 appendonly: cfg.appendonly,
-                fsync,
+                fsync: cfg.appendfsync,
                 replica: cfg.replica_id,
                 rewrite_percentage: cfg.auto_aof_rewrite_percentage,
-                rewrite_min_size: cfg.auto_aof_rewrite_min_size,
+                rewrite_min_size: cfg.auto_aof_rewrite_min_size.0,
             },
             &mut engine,
         )
@@ -288,8 +183,12 @@ impl Server {
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
-            pubsub: Mutex::new(pubsub::PubSub::default()),
-            config: Mutex::new(initial_params(&cfg, port)),
+            pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),
+            config: RwLock::new(ServerConfig {
+                port,
+                ..cfg.clone()
+            }),
+            config_epoch: AtomicU64::new(0),
             next_client: AtomicU64::new(1),
             connections: AtomicU64::new(0),
             commands: AtomicU64::new(0),
@@ -336,6 +235,10 @@ impl Server {
             loop {
                 match self.listener.accept().await {
                     Ok((sock, addr)) => {
+                        let hot = shared.hot();
+                        if !admit(&shared, &sock, &hot) {
+                            continue;
+                        }
                         let shared = Arc::clone(&shared);
                         tokio::spawn(async move {
                             if let Err(e) = conn::serve(shared, sock, addr).await {
@@ -362,6 +265,27 @@ impl Server {
         }
         shutdown_files(&shared);
     }
+}
+
+/// Checks a new connection against `maxclients` (refusing it with Redis's error) and
+/// sets its keepalive; false when it was refused.
+fn admit(sh: &Shared, sock: &tokio::net::TcpStream, hot: &settings::Hot) -> bool {
+    let connected = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
+    if connected >= hot.maxclients {
+        sh.rejected_conns.fetch_add(1, Ordering::Relaxed);
+        // Best effort, without waiting on a client that does not read.
+        let _ = sock.try_write(b"-ERR max number of clients reached\r\n");
+        return false;
+    }
+    if hot.tcp_keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new()
+            .with_time(Duration::from_secs(hot.tcp_keepalive))
+            .with_interval(Duration::from_secs((hot.tcp_keepalive / 3).max(1)));
+        if let Err(e) = socket2::SockRef::from(sock).set_tcp_keepalive(&ka) {
+            tracing::debug!("keepalive: {e}");
+        }
+    }
+    true
 }
 
 /// A clean stop: everything applied goes to disk, and the incarnation is marked clean
@@ -395,7 +319,8 @@ async fn persistence(sh: Arc<Shared>) {
         let want = p.writer.state().rewrite_wanted.load(Ordering::Relaxed);
         let scheduled = p.scheduled.load(Ordering::Relaxed);
         let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
-        p.drain(&mut e);
+        let before = e.log().appended();
+        effects::after_write(&sh, &mut e, before);
         if (want || scheduled) && p.running().is_none() {
             let kind = if scheduled {
                 persist::BgKind::Save
@@ -436,12 +361,12 @@ pub(crate) async fn wait_caught_up(sh: &Shared) {
     }
 }
 
-/// Active expiry, ten times a second: sample keys with an expiry and delete expired ones,
-/// repeating while a quarter of a sample was expired, within a small time budget.
+/// Active expiry, `hz` times a second: sample keys with an expiry and delete expired
+/// ones, repeating while a quarter of a sample was expired, within a small time budget.
 async fn active_expiry(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
-        tick.tick().await;
+        let hz = shared.hot().hz.clamp(1, 500);
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         let start = Instant::now();
         loop {
             let deleted = {
@@ -452,11 +377,7 @@ async fn active_expiry(shared: Arc<Shared>) {
                 } else {
                     let before = e.log().appended();
                     let n = e.active_expire(20);
-                    e.commit();
-                    shared.persist.drain(&mut e);
-                    if e.log().appended() != before {
-                        shared.log_notify.notify_waiters();
-                    }
+                    effects::after_write(&shared, &mut e, before);
                     n
                 }
             };

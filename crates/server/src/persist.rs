@@ -97,6 +97,21 @@ pub(crate) fn record_incarnation(dir: &Path, inc: u32, clean: bool) -> std::io::
     concord_storage::replace(&d, INCARNATION_FILE, text.as_bytes())
 }
 
+/// CONFIG SET of appendfsync or the automatic rewrite thresholds: the writer takes them
+/// at once.
+pub(crate) fn apply_settings(
+    sh: &crate::Shared,
+    c: &crate::settings::ServerConfig,
+) -> Result<(), String> {
+    let st = sh.persist.writer.state();
+    st.set_fsync(c.appendfsync);
+    st.rewrite_percentage
+        .store(c.auto_aof_rewrite_percentage, Ordering::Relaxed);
+    st.rewrite_min_size
+        .store(c.auto_aof_rewrite_min_size.0, Ordering::Relaxed);
+    Ok(())
+}
+
 /// Settings for [`Persist::open`].
 pub(crate) struct Settings {
     pub appendonly: bool,

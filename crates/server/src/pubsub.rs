@@ -1,10 +1,14 @@
 //! Publish/subscribe on one instance: channels and patterns, delivered to each
-//! subscriber's bounded queue.
+//! subscriber's queue, whose bytes count against the pub/sub output buffer limits.
 
+use crate::limits::{ClassLimit, SoftWatch};
 use bytes::Bytes;
 use concord_engine::glob_match;
 use std::collections::HashMap;
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{Notify, mpsc};
 
 /// What a connection task receives besides its socket.
 #[derive(Debug)]
@@ -17,26 +21,99 @@ pub enum Msg {
         channel: Bytes,
         payload: Bytes,
     },
-    /// CLIENT KILL: close the connection.
-    Kill,
     /// The reply that ends a blocking command, and the append-only file batch that must
     /// be durable before it is sent (0: none).
     Reply(bytes::Bytes, u64),
 }
 
+impl Msg {
+    /// The bytes a message holds while it waits for its subscriber.
+    pub fn cost(&self) -> usize {
+        match self {
+            Msg::Message { channel, payload } => channel.len() + payload.len() + 32,
+            Msg::PMessage {
+                pattern,
+                channel,
+                payload,
+            } => pattern.len() + channel.len() + payload.len() + 40,
+            Msg::Reply(..) => 0,
+        }
+    }
+}
+
 /// The sending side of a client's queue.
 pub type Tx = mpsc::Sender<Msg>;
+
+/// A subscriber's queue and how many bytes of messages wait in it.
+#[derive(Clone)]
+pub struct Mailbox {
+    /// The client's queue.
+    pub tx: Tx,
+    /// Bytes of messages sent and not yet written to the client.
+    pub waiting: Arc<AtomicUsize>,
+    /// How long the waiting bytes have stayed above the soft limit.
+    watch: Arc<Mutex<SoftWatch>>,
+    /// Closes the connection (CLIENT KILL, output limits), even one stuck writing.
+    pub kill: Arc<Notify>,
+}
+
+impl Mailbox {
+    /// A mailbox for a client's queue.
+    pub fn new(tx: Tx) -> Mailbox {
+        Mailbox {
+            tx,
+            waiting: Arc::new(AtomicUsize::new(0)),
+            watch: Arc::new(Mutex::new(SoftWatch::default())),
+            kill: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Queues a message; a client past its limits (or whose queue is full) is told to
+    /// close instead, as Redis disconnects a subscriber past its output limits.
+    fn deliver(&self, m: Msg, limit: &ClassLimit) -> bool {
+        let cost = m.cost();
+        let waiting = self.waiting.fetch_add(cost, Ordering::AcqRel) + cost;
+        let over = self.watch.lock().unwrap_or_else(|p| p.into_inner()).over(
+            limit,
+            waiting,
+            Instant::now(),
+        );
+        if !over && self.tx.try_send(m).is_ok() {
+            return true;
+        }
+        self.waiting.fetch_sub(cost, Ordering::AcqRel);
+        self.kill.notify_one();
+        false
+    }
+
+    /// The connection wrote a message out: its bytes no longer wait.
+    pub fn taken(&self, m: &Msg) {
+        self.waiting.fetch_sub(m.cost(), Ordering::AcqRel);
+    }
+}
 
 /// Subscriptions of every client.
 #[derive(Default)]
 pub struct PubSub {
-    channels: HashMap<Bytes, HashMap<u64, Tx>>,
-    patterns: HashMap<Bytes, HashMap<u64, Tx>>,
+    channels: HashMap<Bytes, HashMap<u64, Mailbox>>,
+    patterns: HashMap<Bytes, HashMap<u64, Mailbox>>,
+    /// The pub/sub class's output limits.
+    pub limit: Option<ClassLimit>,
+}
+
+impl PubSub {
+    /// No subscriptions yet; subscribers held to `limit`.
+    pub fn with_limit(limit: ClassLimit) -> PubSub {
+        PubSub {
+            limit: Some(limit),
+            ..Default::default()
+        }
+    }
 }
 
 impl PubSub {
     /// Subscribes `id` to a channel (or a pattern); returns whether it is new.
-    pub fn subscribe(&mut self, pattern: bool, name: &Bytes, id: u64, tx: &Tx) -> bool {
+    pub fn subscribe(&mut self, pattern: bool, name: &Bytes, id: u64, mailbox: &Mailbox) -> bool {
         let map = if pattern {
             &mut self.patterns
         } else {
@@ -44,7 +121,7 @@ impl PubSub {
         };
         map.entry(name.clone())
             .or_default()
-            .insert(id, tx.clone())
+            .insert(id, mailbox.clone())
             .is_none()
     }
 
@@ -65,36 +142,35 @@ impl PubSub {
         was
     }
 
-    /// Delivers a message; returns how many clients received it. A client whose queue is
-    /// full is dropped, as Redis does past its pub/sub output limit.
+    /// Delivers a message; returns how many clients it was for. A client past its
+    /// output limits is disconnected instead.
     pub fn publish(&mut self, channel: &Bytes, payload: &Bytes) -> usize {
+        let limit = self
+            .limit
+            .unwrap_or(crate::limits::OutputLimits::default().pubsub);
         let mut n = 0;
         if let Some(subs) = self.channels.get(channel) {
-            for tx in subs.values() {
+            for mb in subs.values() {
                 let m = Msg::Message {
                     channel: channel.clone(),
                     payload: payload.clone(),
                 };
-                if tx.try_send(m).is_ok() {
-                    n += 1;
-                } else {
-                    let _ = tx.try_send(Msg::Kill);
-                }
+                mb.deliver(m, &limit);
+                n += 1;
             }
         }
         for (pat, subs) in &self.patterns {
             if !glob_match(pat, channel, false) {
                 continue;
             }
-            for tx in subs.values() {
+            for mb in subs.values() {
                 let m = Msg::PMessage {
                     pattern: pat.clone(),
                     channel: channel.clone(),
                     payload: payload.clone(),
                 };
-                if tx.try_send(m).is_ok() {
-                    n += 1;
-                }
+                mb.deliver(m, &limit);
+                n += 1;
             }
         }
         n

@@ -90,6 +90,7 @@ pub(crate) async fn serve_link(
     let mut publishes = sh.publishes.subscribe();
     let mut frame = Vec::new();
     let epoch = sh.pause_epoch.load(Ordering::Acquire);
+    let mut watch = crate::limits::SoftWatch::default();
     tracing::info!("peer {peer} linked (serving)");
     let why = 'outer: loop {
         if sh.pause_epoch.load(Ordering::Acquire) != epoch {
@@ -131,8 +132,12 @@ pub(crate) async fn serve_link(
             for m in &msgs {
                 m.encode(compress, &mut frame);
             }
-            if wr.write_all(&frame).await.is_err() {
-                break "write failed";
+            let limit = sh.hot().output_limits.replica.stalled();
+            if crate::output::flush(&mut wr, &frame, &limit, &mut watch)
+                .await
+                .is_err()
+            {
+                break "write failed or stalled past the replica output limit";
             }
             lock(&sh.repl).count_bytes(peer, 0, frame.len() as u64);
             if frame.capacity() > 4 << 20 {
@@ -150,8 +155,12 @@ pub(crate) async fn serve_link(
                 Ok((channel, message)) => {
                     frame.clear();
                     Msg::Publish { channel, message }.encode(compress, &mut frame);
-                    if wr.write_all(&frame).await.is_err() {
-                        break "write failed";
+                    let limit = sh.hot().output_limits.replica.stalled();
+                    if crate::output::flush(&mut wr, &frame, &limit, &mut watch)
+                        .await
+                        .is_err()
+                    {
+                        break "write failed or stalled past the replica output limit";
                     }
                 }
                 // Best effort: a slow link skips publishes rather than holding them.
@@ -237,12 +246,15 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
     let to = peer.id.to_string();
     let proto = PROTO_VERSION.to_string();
     let mut hello = Vec::new();
-    if let Some(pw) = sh
-        .cfg
-        .peer_password
-        .as_ref()
-        .or(sh.cfg.requirepass.as_ref())
-    {
+    // The peer password, or else this instance's own password (which may have changed).
+    let password = sh.cfg.peer_password.clone().or_else(|| {
+        sh.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .requirepass
+            .clone()
+    });
+    if let Some(pw) = &password {
         hello.extend(command(&[b"AUTH", pw.as_bytes()]));
     }
     hello.extend(command(&[
@@ -254,7 +266,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
     ]));
     let handshake = async {
         wr.write_all(&hello).await.map_err(|e| e.to_string())?;
-        if sh.cfg.peer_password.is_some() || sh.cfg.requirepass.is_some() {
+        if password.is_some() {
             let l = read_line(&mut rd, &mut buf).await?;
             if !l.starts_with('+') {
                 return Err(format!(
@@ -300,7 +312,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
                     continue;
                 }
                 let mut publishes = Vec::new();
-                let applied = {
+                {
                     let mut e = lock(&sh.engine);
                     let mut r = lock(&sh.repl);
                     // PAUSE bumps the epoch under this lock: once it has replied, nothing
@@ -311,20 +323,16 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
                     r.count_bytes(peer.id, n as u64, 0);
                     let now = wall_ms();
                     e.set_time(now);
-                    let mut applied = 0;
+                    let before = e.log().appended();
                     for m in msgs {
                         let got = r
                             .receive(&mut e, peer.id, m, now)
                             .map_err(|err| format!("dropping link: {err}"))?;
-                        applied += got.applied;
                         publishes.extend(got.publish);
                     }
+                    drop(r);
                     // A push from a peer wakes the clients blocked on its key.
-                    crate::blocking::wake(sh, &mut e);
-                    applied
-                };
-                if applied > 0 {
-                    sh.log_notify.notify_waiters();
+                    crate::effects::after_write(sh, &mut e, before);
                 }
                 if !publishes.is_empty() {
                     let mut ps = lock(&sh.pubsub);
@@ -362,7 +370,8 @@ pub(crate) async fn upkeep(sh: Arc<Shared>) {
         let mut e = lock(&sh.engine);
         let now = wall_ms();
         e.set_time(now);
+        let before = e.log().appended();
         lock(&sh.repl).tick(&mut e, now);
-        sh.persist.drain(&mut e);
+        crate::effects::after_write(&sh, &mut e, before);
     }
 }

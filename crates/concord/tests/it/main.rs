@@ -7,6 +7,7 @@ mod support;
 
 mod cluster;
 mod differential;
+mod limits;
 mod persist;
 mod security;
 mod server;

@@ -237,6 +237,7 @@ impl std::fmt::Display for Reply {
 pub struct Conn {
     rd: BufReader<TcpStream>,
     wr: TcpStream,
+    timed_out: bool,
 }
 
 impl Conn {
@@ -247,6 +248,7 @@ impl Conn {
         Conn {
             rd: BufReader::new(s.try_clone().expect("clone")),
             wr: s,
+            timed_out: false,
         }
     }
 
@@ -338,6 +340,33 @@ impl Conn {
             }
             other => panic!("unexpected reply type {:?}", other as char),
         })
+    }
+
+    /// Reads whatever bytes arrive, unparsed; `None` once the connection is closed or a
+    /// read timed out ([`Conn::timed_out`] tells which).
+    pub fn read_some(&mut self, buf: &mut [u8]) -> Option<usize> {
+        self.timed_out = false;
+        match self.rd.read(buf) {
+            Ok(0) => None,
+            Ok(n) => Some(n),
+            Err(e) => {
+                self.timed_out = matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether the last [`Conn::read_some`] stopped on the read timeout.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Sets how long reads wait before giving up (`None`: forever).
+    pub fn set_timeout(&mut self, t: Option<Duration>) {
+        self.wr.set_read_timeout(t).ok();
     }
 
     pub fn read(&mut self) -> Reply {

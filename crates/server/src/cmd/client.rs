@@ -1,0 +1,247 @@
+//! CLIENT: the connection's own settings, and listing and killing connections.
+
+use crate::dispatch::{help_err, lossy};
+use crate::pubsub::Msg;
+use crate::session::Session;
+use crate::{ClientInfo, Shared};
+use bytes::Bytes;
+use concord_engine::{COMMANDS, Engine};
+use concord_resp::Out;
+
+/// Whether a client or library name is acceptable (printable, no spaces).
+pub(crate) fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+/// One CLIENT LIST line.
+fn client_line(id: u64, c: &ClientInfo) -> String {
+    let flags = if c.sub + c.psub > 0 {
+        "P"
+    } else if c.multi >= 0 {
+        "x"
+    } else {
+        "N"
+    };
+    format!(
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.addr,
+        c.laddr,
+        lossy(&c.name),
+        c.created.elapsed().as_secs(),
+        c.last.elapsed().as_secs(),
+        c.sub,
+        c.psub,
+        c.multi,
+        c.last_cmd.map_or("NULL", |i| COMMANDS[i].name),
+        c.resp,
+        lossy(&c.lib_name),
+        lossy(&c.lib_ver),
+    )
+}
+
+/// CLIENT ID|GETNAME|SETNAME|SETINFO|LIST|INFO|KILL|UNBLOCK|NO-EVICT|NO-TOUCH|REPLY|HELP.
+pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    let sub = lossy(a[1]).to_ascii_uppercase();
+    match (sub.as_str(), a.len()) {
+        ("ID", 2) => out.int(s.id as i64),
+        ("UNBLOCK", 3 | 4) => unblock(sh, e, a, out),
+        ("GETNAME", 2) => {
+            if s.name.is_empty() {
+                out.null();
+            } else {
+                out.bulk(&s.name);
+            }
+        }
+        ("SETNAME", 3) => {
+            if !valid_name(a[2]) {
+                out.error(
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+            } else {
+                s.set_name(sh, a[2].to_vec());
+                out.ok();
+            }
+        }
+        ("SETINFO", 4) => {
+            let attr = lossy(a[2]).to_ascii_uppercase();
+            if attr != "LIB-NAME" && attr != "LIB-VER" {
+                return out.error(&format!("ERR Unrecognized option '{}'", lossy(a[2])));
+            }
+            if !valid_name(a[3]) {
+                return out.error(&format!(
+                    "ERR {attr} cannot contain spaces, newlines or special characters."
+                ));
+            }
+            let v = a[3].to_vec();
+            s.update_info(sh, |c| {
+                if attr == "LIB-NAME" {
+                    c.lib_name = v;
+                } else {
+                    c.lib_ver = v;
+                }
+            });
+            out.ok();
+        }
+        ("LIST", _) => list(sh, a, out),
+        ("INFO", 2) => {
+            let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+            let line = clients
+                .get(&s.id)
+                .map(|c| client_line(s.id, c))
+                .unwrap_or_default();
+            out.verbatim(format!("{line}\n").as_bytes());
+        }
+        ("KILL", _) if a.len() >= 3 => kill(s, sh, a, out),
+        ("NO-EVICT" | "NO-TOUCH", 3) => out.ok(),
+        ("REPLY", 3) => out.ok(),
+        ("HELP", 2) => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "ID",
+                "INFO",
+                "KILL <ip:port>",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "LIST [options ...]",
+                "SETNAME <name>",
+                "SETINFO <option> <value>",
+                "HELP",
+            ];
+            out.array(lines.len());
+            for l in lines {
+                out.simple(l);
+            }
+        }
+        _ => out.error(&help_err(a[1], "CLIENT")),
+    }
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR].
+fn unblock(sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    let Some(id) = std::str::from_utf8(a[2])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    else {
+        return out.error("ERR value is not an integer or out of range");
+    };
+    let error = match a.get(3).map(|m| lossy(m).to_ascii_uppercase()) {
+        None => false,
+        Some(m) if m == "TIMEOUT" => false,
+        Some(m) if m == "ERROR" => true,
+        Some(_) => return out.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let w = sh
+        .blocked
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(e, id);
+    match w {
+        None => out.int(0),
+        Some(w) => {
+            // The waiter's own timeout reply, or the error Redis sends.
+            let reply = if error {
+                Bytes::from_static(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")
+            } else {
+                w.timeout_reply
+            };
+            let _ = w.tx.try_send(Msg::Reply(reply, 0));
+            out.int(1);
+        }
+    }
+}
+
+/// CLIENT LIST [TYPE type | ID id ...].
+fn list(sh: &Shared, a: &[&[u8]], out: &mut Out) {
+    let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+    let mut ids: Vec<u64> = clients.keys().copied().collect();
+    ids.sort_unstable();
+    if a.len() >= 4 && a[2].eq_ignore_ascii_case(b"id") {
+        let want: Vec<u64> = a[3..]
+            .iter()
+            .filter_map(|x| lossy(x).parse().ok())
+            .collect();
+        ids.retain(|i| want.contains(i));
+    } else if a.len() == 4 && a[2].eq_ignore_ascii_case(b"type") {
+        let t = lossy(a[3]).to_ascii_lowercase();
+        match t.as_str() {
+            "normal" | "pubsub" => {}
+            "master" | "replica" | "slave" => ids.clear(),
+            _ => return out.error(&format!("ERR Unknown client type '{}'", lossy(a[3]))),
+        }
+    } else if a.len() != 2 {
+        return out.error("ERR syntax error");
+    }
+    let mut text = String::new();
+    for id in ids {
+        if let Some(c) = clients.get(&id) {
+            text.push_str(&client_line(id, c));
+            text.push('\n');
+        }
+    }
+    out.verbatim(text.as_bytes());
+}
+
+/// CLIENT KILL addr | CLIENT KILL <filter> <value> ...
+fn kill(s: &mut Session, sh: &Shared, a: &[&[u8]], out: &mut Out) {
+    let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+    if a.len() == 3 {
+        // Old form: CLIENT KILL addr:port
+        let addr = lossy(a[2]);
+        return match clients.iter().find(|(_, c)| c.addr.to_string() == addr) {
+            Some((id, c)) => {
+                c.kill.notify_one();
+                if *id == s.id {
+                    s.closing = true;
+                }
+                out.ok()
+            }
+            None => out.error("ERR No such client"),
+        };
+    }
+    if !a.len().is_multiple_of(2) {
+        return out.error("ERR syntax error");
+    }
+    let mut skipme = true;
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for p in a[2..].chunks(2) {
+        let k = lossy(p[0]).to_ascii_lowercase();
+        let v = lossy(p[1]);
+        match k.as_str() {
+            "id" if v.parse::<u64>().is_err() => {
+                return out.error("ERR client-id should be greater than 0");
+            }
+            "skipme" => match v.to_ascii_lowercase().as_str() {
+                "yes" => skipme = true,
+                "no" => skipme = false,
+                _ => return out.error("ERR syntax error"),
+            },
+            "id" | "addr" | "laddr" | "type" | "user" | "maxage" => filters.push((k, v)),
+            _ => return out.error("ERR syntax error"),
+        }
+    }
+    let mut n = 0;
+    for (id, c) in clients.iter() {
+        if skipme && *id == s.id {
+            continue;
+        }
+        let hit = filters.iter().all(|(k, v)| match k.as_str() {
+            "id" => id.to_string() == *v,
+            "addr" => c.addr.to_string() == *v,
+            "laddr" => c.laddr.to_string() == *v,
+            "type" => v == "normal" || (v == "pubsub" && c.sub + c.psub > 0),
+            "user" => v == "default",
+            "maxage" => v
+                .parse::<u64>()
+                .is_ok_and(|m| c.created.elapsed().as_secs() >= m),
+            _ => false,
+        });
+        if hit {
+            c.kill.notify_one();
+            if *id == s.id {
+                s.closing = true;
+            }
+            n += 1;
+        }
+    }
+    out.int(n);
+}

@@ -1,0 +1,186 @@
+//! SUBSCRIBE, PSUBSCRIBE, UNSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB; and how messages
+//! are written to subscribers.
+
+use crate::Shared;
+use crate::dispatch::{help_err, lossy};
+use crate::pubsub::Msg;
+use crate::session::Session;
+use bytes::Bytes;
+use concord_engine::Engine;
+use concord_resp::Out;
+
+/// Channels or patterns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+/// SUBSCRIBE channel [channel ...].
+pub(crate) fn subscribe(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    join(s, sh, Kind::Channel, &a[1..], out);
+}
+
+/// PSUBSCRIBE pattern [pattern ...].
+pub(crate) fn psubscribe(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    join(s, sh, Kind::Pattern, &a[1..], out);
+}
+
+/// UNSUBSCRIBE [channel ...].
+pub(crate) fn unsubscribe(
+    s: &mut Session,
+    sh: &Shared,
+    _: &mut Engine,
+    a: &[&[u8]],
+    out: &mut Out,
+) {
+    leave(s, sh, Kind::Channel, &a[1..], out);
+}
+
+/// PUNSUBSCRIBE [pattern ...].
+pub(crate) fn punsubscribe(
+    s: &mut Session,
+    sh: &Shared,
+    _: &mut Engine,
+    a: &[&[u8]],
+    out: &mut Out,
+) {
+    leave(s, sh, Kind::Pattern, &a[1..], out);
+}
+
+fn counts(s: &Session, sh: &Shared) {
+    let (sub, psub) = (s.channels.len(), s.patterns.len());
+    s.update_info(sh, |c| {
+        c.sub = sub;
+        c.psub = psub;
+    });
+}
+
+fn join(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out) {
+    let pattern = kind == Kind::Pattern;
+    let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+    for &n in names {
+        let n = Bytes::copy_from_slice(n);
+        if ps.subscribe(pattern, &n, s.id, &s.mailbox) {
+            if pattern {
+                s.patterns.insert(n.clone());
+            } else {
+                s.channels.insert(n.clone());
+            }
+        }
+        out.push(3);
+        out.bulk(if pattern { b"psubscribe" } else { b"subscribe" });
+        out.bulk(&n);
+        out.int((s.channels.len() + s.patterns.len()) as i64);
+    }
+    drop(ps);
+    counts(s, sh);
+}
+
+fn leave(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out) {
+    let pattern = kind == Kind::Pattern;
+    let word: &[u8] = if pattern {
+        b"punsubscribe"
+    } else {
+        b"unsubscribe"
+    };
+    let targets: Vec<Bytes> = if names.is_empty() {
+        let mine = if pattern { &s.patterns } else { &s.channels };
+        mine.iter().cloned().collect()
+    } else {
+        names.iter().map(|n| Bytes::copy_from_slice(n)).collect()
+    };
+    let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+    if targets.is_empty() {
+        out.push(3);
+        out.bulk(word);
+        out.null();
+        out.int((s.channels.len() + s.patterns.len()) as i64);
+    }
+    for n in targets {
+        ps.unsubscribe(pattern, &n, s.id);
+        if pattern {
+            s.patterns.remove(&n);
+        } else {
+            s.channels.remove(&n);
+        }
+        out.push(3);
+        out.bulk(word);
+        out.bulk(&n);
+        out.int((s.channels.len() + s.patterns.len()) as i64);
+    }
+    drop(ps);
+    counts(s, sh);
+}
+
+/// PUBLISH channel message: delivered here, and forwarded to peers (best effort).
+pub(crate) fn publish(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    let n = sh
+        .pubsub
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .publish(&Bytes::copy_from_slice(a[1]), &Bytes::copy_from_slice(a[2]));
+    if !sh.cfg.peers.is_empty() {
+        // No receiver (no link up) is fine.
+        let _ = sh
+            .publishes
+            .send((a[1].to_vec().into(), a[2].to_vec().into()));
+    }
+    out.int(n as i64);
+}
+
+/// PUBSUB CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB.
+pub(crate) fn pubsub(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    let ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+    let sub = lossy(a[1]).to_ascii_uppercase();
+    match (sub.as_str(), a.len()) {
+        ("CHANNELS", 2 | 3) => {
+            let ch = ps.channels(a.get(2).map(|p| &p[..]));
+            out.array(ch.len());
+            for c in ch {
+                out.bulk(&c);
+            }
+        }
+        ("NUMSUB", _) => {
+            out.map(a.len() - 2);
+            for c in &a[2..] {
+                out.bulk(c);
+                out.int(ps.numsub(c) as i64);
+            }
+        }
+        ("NUMPAT", 2) => out.int(ps.numpat() as i64),
+        ("SHARDCHANNELS", 2 | 3) => out.array(0),
+        ("SHARDNUMSUB", _) => {
+            out.map(a.len() - 2);
+            for c in &a[2..] {
+                out.bulk(c);
+                out.int(0);
+            }
+        }
+        _ => out.error(&help_err(a[1], "PUBSUB")),
+    }
+}
+
+/// Writes a message for a subscriber.
+pub(crate) fn encode(m: Msg, out: &mut Out) {
+    match m {
+        Msg::Message { channel, payload } => {
+            out.push(3);
+            out.bulk(b"message");
+            out.bulk(&channel);
+            out.bulk(&payload);
+        }
+        Msg::PMessage {
+            pattern,
+            channel,
+            payload,
+        } => {
+            out.push(4);
+            out.bulk(b"pmessage");
+            out.bulk(&pattern);
+            out.bulk(&channel);
+            out.bulk(&payload);
+        }
+        Msg::Reply(..) => {}
+    }
+}

@@ -1,0 +1,310 @@
+//! The one door every request goes through: find the command by id, check it (arity,
+//! authentication, transaction and subscriber state, refusals while the files or memory
+//! cannot take writes), then run it by id: the engine's handler for data commands, the
+//! server's (`crate::cmd`) for the others. A batch ends on the after-write path.
+
+use crate::session::Session;
+use crate::{Shared, wall_ms};
+use bytes::Bytes;
+use concord_engine::{COMMANDS, CommandSpec, Engine, Flags, check_subcommand, command_id};
+use concord_resp::Out;
+use smallvec::SmallVec;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Requests to run: those parsed from a read, or those kept while the client was blocked.
+pub(crate) trait Requests {
+    /// How many.
+    fn count(&self) -> usize;
+    /// The arguments of request `i`.
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]>;
+}
+
+impl Requests for Vec<Vec<Bytes>> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
+        self[i].iter().map(|a| &a[..]).collect()
+    }
+}
+
+/// An owned copy of a request, to keep past the read buffer it points into.
+pub(crate) fn owned(args: &[&[u8]]) -> Vec<Bytes> {
+    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+}
+
+pub(crate) fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Redis's reply for an unknown command.
+fn unknown_command(args: &[&[u8]]) -> String {
+    let mut s = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        lossy(&args[0][..args[0].len().min(128)])
+    );
+    for a in &args[1..] {
+        if s.len() >= 256 {
+            break;
+        }
+        s.push_str(&format!("'{}' ", lossy(&a[..a.len().min(128)])));
+    }
+    s
+}
+
+/// Redis's reply for a bad subcommand of a server command.
+pub(crate) fn help_err(sub: &[u8], cmd: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        lossy(sub),
+        cmd
+    )
+}
+
+/// Commands that run at once inside MULTI instead of being queued.
+fn not_queued(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+/// Commands a RESP2 client in subscriber mode may run.
+fn subscribed_ok(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name,
+        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
+    )
+}
+
+impl Session {
+    /// Runs requests and waits, with `appendfsync always`, until their writes are durable.
+    pub async fn run_requests(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
+        if reqs.count() == 0 {
+            return;
+        }
+        if !sh.caught_up.load(Ordering::Acquire) && self.may_write(reqs) {
+            crate::wait_caught_up(sh).await;
+        }
+        let seq = self.run_batch(sh, reqs, out);
+        // appendfsync always: acknowledge only what is on disk.
+        if seq > 0 && sh.persist.acks_wait() {
+            sh.persist.wait_durable(seq).await;
+        }
+    }
+
+    /// Whether any of the requests may write (EXEC writes what its transaction queued).
+    fn may_write(&self, reqs: &impl Requests) -> bool {
+        (0..reqs.count()).any(|i| {
+            reqs.view(i)
+                .first()
+                .and_then(|n| command_id(n))
+                .is_some_and(|id| self.invocation_flags(id).has(Flags::WRITE))
+        })
+    }
+
+    /// The flags a command runs with here: EXEC has those of the commands it runs.
+    fn invocation_flags(&self, id: usize) -> Flags {
+        let spec = &COMMANDS[id];
+        match &self.multi {
+            Some(m) if crate::cmd::multi::is_exec(id) => spec.flags | m.flags,
+            _ => spec.flags,
+        }
+    }
+
+    /// Runs a pipeline of requests; returns the append-only file batch holding their
+    /// writes (0 when they wrote nothing). Stops at a command that blocks and keeps the
+    /// rest for when it is served, and at a reply past the output limit.
+    fn run_batch(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> u64 {
+        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+        e.set_time(wall_ms());
+        self.clock = Instant::now();
+        self.tick = sh.timer.raw();
+        let before = e.log().appended();
+        let mut last = None;
+        let mut calls = 0;
+        let mut ran = 0;
+        for i in 0..reqs.count() {
+            ran += 1;
+            let view = reqs.view(i);
+            if view.is_empty() {
+                continue;
+            }
+            calls += 1;
+            last = self.call(sh, &mut e, &view, out).or(last);
+            if out.over_limit() {
+                // Redis closes such a client as soon as it can, running nothing more.
+                self.closing = true;
+            }
+            if self.closing || self.link.is_some() || self.blocked.is_some() {
+                break;
+            }
+        }
+        sh.commands.fetch_add(calls, Ordering::Relaxed);
+        if self.blocked.is_some() {
+            for i in ran..reqs.count() {
+                self.queued.push(owned(&reqs.view(i)));
+            }
+        }
+        let seq = crate::effects::after_write(sh, &mut e, before);
+        drop(e);
+        let multi = self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64);
+        let clock = self.clock;
+        self.update_info(sh, |c| {
+            c.last = clock;
+            if last.is_some() {
+                c.last_cmd = last;
+            }
+            c.multi = multi;
+        });
+        seq
+    }
+
+    /// Refuses a request (it counts as rejected, and aborts a transaction being queued).
+    fn refuse(&mut self, e: &mut Engine, id: usize, msg: &str, out: &mut Out) -> Option<usize> {
+        if let Some(m) = &mut self.multi {
+            m.error = true;
+        }
+        e.cmdstats[id].rejected += 1;
+        out.error(msg);
+        Some(id)
+    }
+
+    /// Runs one request: checks, MULTI queueing, then the command itself. Returns the
+    /// command's id when it names one.
+    pub fn call(
+        &mut self,
+        sh: &Shared,
+        e: &mut Engine,
+        args: &[&[u8]],
+        out: &mut Out,
+    ) -> Option<usize> {
+        let Some(id) = self.command_id(args[0]) else {
+            if let Some(m) = &mut self.multi {
+                m.error = true;
+            }
+            out.error(&unknown_command(args));
+            return None;
+        };
+        let spec = &COMMANDS[id];
+        if !spec.arity_ok(args.len()) {
+            let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
+            return self.refuse(e, id, &msg, out);
+        }
+        if let Err(msg) = check_subcommand(id, args) {
+            return self.refuse(e, id, &msg, out);
+        }
+        if !self.authed && !spec.flags.has(Flags::NO_AUTH) {
+            e.cmdstats[id].rejected += 1;
+            out.error("NOAUTH Authentication required.");
+            return Some(id);
+        }
+        if self.multi.is_some() && spec.flags.has(Flags::NO_MULTI) && !not_queued(spec) {
+            return self.refuse(e, id, "ERR Command not allowed inside a transaction", out);
+        }
+        let flags = self.invocation_flags(id);
+        if flags.has(Flags::WRITE) {
+            if sh.persist.closed.load(Ordering::Acquire) {
+                e.cmdstats[id].rejected += 1;
+                out.error("ERR the server is shutting down");
+                return Some(id);
+            }
+            if let Some(why) = sh.persist.write_error() {
+                let msg = format!("MISCONF Errors writing to the AOF file: {why}");
+                return self.refuse(e, id, &msg, out);
+            }
+        }
+        if flags.has(Flags::DENYOOM)
+            && self.hot.maxmemory > 0
+            && crate::mem::used() as u64 > self.hot.maxmemory
+        {
+            return self.refuse(
+                e,
+                id,
+                "OOM command not allowed when used memory > 'maxmemory'.",
+                out,
+            );
+        }
+        if self.subscribed_resp2() && !subscribed_ok(spec) {
+            out.error(&format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
+            return Some(id);
+        }
+        if let Some(m) = &mut self.multi
+            && !not_queued(spec)
+        {
+            m.queue.push(owned(args));
+            m.flags = m.flags | spec.flags;
+            out.simple("QUEUED");
+            return Some(id);
+        }
+        let before = out.len();
+        self.run(sh, e, id, args, out);
+        e.commit();
+        if let Some(block) = e.take_block() {
+            // Nothing to pop: keep the timeout reply aside and wait for a push.
+            let reply = Bytes::copy_from_slice(&out.buf[before..]);
+            out.buf.truncate(before);
+            let deadline = (block.timeout_ms > 0).then(|| {
+                tokio::time::Instant::now() + std::time::Duration::from_millis(block.timeout_ms)
+            });
+            let waiter = crate::blocking::Waiter {
+                args: block.retry.unwrap_or_else(|| owned(args)),
+                keys: block.keys,
+                resp3: self.resp3,
+                timeout_reply: reply.clone(),
+                tx: self.mailbox.tx.clone(),
+            };
+            sh.blocked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add(e, self.id, waiter);
+            self.blocked = Some((reply, deadline));
+        }
+        Some(id)
+    }
+
+    /// The command's id; a pipeline of one command looks its name up once.
+    fn command_id(&mut self, name: &[u8]) -> Option<usize> {
+        let (buf, len, id) = &mut self.last_name;
+        // `len` starts out of range: nothing cached yet.
+        if name.len() == *len as usize && name.len() <= buf.len() && name == &buf[..name.len()] {
+            return Some(*id);
+        }
+        let found = command_id(name)?;
+        if name.len() <= buf.len() {
+            buf[..name.len()].copy_from_slice(name);
+            *len = name.len() as u8;
+            *id = found;
+        }
+        Some(found)
+    }
+
+    /// Executes a command that passed the checks, counting it for INFO commandstats: the
+    /// engine's handler for data commands, the server's for the others.
+    pub fn run(&mut self, sh: &Shared, e: &mut Engine, id: usize, args: &[&[u8]], out: &mut Out) {
+        let spec = &COMMANDS[id];
+        let before = out.len();
+        if !e.execute_checked(spec, args, out) {
+            match crate::cmd::handler(id) {
+                Some(h) => h(self, sh, e, args, out),
+                None => out.error(&unknown_command(args)),
+            }
+        }
+        let failed = out.buf.get(before) == Some(&b'-');
+        // One clock read per command: its time runs from the end of the one before
+        // (or the start of the batch).
+        let end = sh.timer.raw();
+        let s = &mut e.cmdstats[id];
+        s.calls += 1;
+        s.nanos += sh.timer.delta_as_nanos(self.tick, end);
+        self.tick = end;
+        if failed {
+            s.failed += 1;
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The state of one client connection, and what resets or ends it.
+
+use crate::pubsub::Mailbox;
+use crate::settings::Hot;
+use crate::{ClientInfo, Shared};
+use bytes::Bytes;
+use concord_engine::{Engine, Flags};
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// A transaction being queued (between MULTI and EXEC).
+pub(crate) struct Multi {
+    /// The queued requests.
+    pub queue: Vec<Vec<Bytes>>,
+    /// The flags of every queued command together: EXEC writes if any of them does.
+    pub flags: Flags,
+    /// A queued request was refused: EXEC aborts.
+    pub error: bool,
+}
+
+impl Default for Multi {
+    fn default() -> Self {
+        Multi {
+            queue: Vec::new(),
+            flags: Flags(0),
+            error: false,
+        }
+    }
+}
+
+/// The state of one connection.
+pub(crate) struct Session {
+    /// The client id (CLIENT ID).
+    pub id: u64,
+    /// Whether the client may run commands that need authentication.
+    pub authed: bool,
+    /// Whether replies use RESP3 (HELLO 3).
+    pub resp3: bool,
+    /// CLIENT SETNAME.
+    pub name: Vec<u8>,
+    /// MULTI in progress.
+    pub multi: Option<Multi>,
+    /// Some key is WATCHed.
+    pub watching: bool,
+    /// Subscribed channels.
+    pub channels: BTreeSet<Bytes>,
+    /// Subscribed patterns.
+    pub patterns: BTreeSet<Bytes>,
+    /// Where messages for this client go (pub/sub, replies to blocked commands), and
+    /// what kills it.
+    pub mailbox: Mailbox,
+    /// The connection closes once the current replies are written.
+    pub closing: bool,
+    /// Set by a successful CRDT.LINK: the connection becomes a replication link.
+    pub link: Option<concord_crdt::ReplicaId>,
+    /// Blocked on keys: the reply to send on timeout and when the timeout falls (`None`:
+    /// never).
+    pub blocked: Option<(Bytes, Option<tokio::time::Instant>)>,
+    /// Requests that arrived behind a blocking command, run once it is served.
+    pub queued: Vec<Vec<Bytes>>,
+    /// When the current batch started.
+    pub clock: Instant,
+    /// When the last command ended (or the current batch started), on `Shared::timer`:
+    /// command times are measured from it.
+    pub tick: u64,
+    /// The last command name seen (exact bytes, up to 16), its length and its id.
+    pub last_name: ([u8; 16], u8, usize),
+    /// The hot settings, as of config change `epoch`.
+    pub hot: Hot,
+    /// The config change `hot` reflects.
+    pub epoch: u64,
+}
+
+impl Session {
+    /// A new connection's state.
+    pub fn new(sh: &Shared, id: u64, mailbox: Mailbox, now: Instant) -> Session {
+        Session {
+            id,
+            authed: !crate::cmd::auth::required(sh),
+            resp3: false,
+            name: Vec::new(),
+            multi: None,
+            watching: false,
+            channels: BTreeSet::new(),
+            patterns: BTreeSet::new(),
+            mailbox,
+            closing: false,
+            link: None,
+            blocked: None,
+            queued: Vec::new(),
+            clock: now,
+            tick: sh.timer.raw(),
+            last_name: ([0; 16], u8::MAX, 0),
+            hot: sh.hot(),
+            epoch: sh.config_epoch.load(Ordering::Acquire),
+        }
+    }
+
+    /// Picks up settings changed by CONFIG SET since the last look (one atomic load when
+    /// nothing changed).
+    pub fn refresh(&mut self, sh: &Shared) {
+        let now = sh.config_epoch.load(Ordering::Acquire);
+        if now != self.epoch {
+            self.hot = sh.hot();
+            self.epoch = now;
+        }
+    }
+
+    /// Updates what CLIENT LIST shows of this connection.
+    pub fn update_info(&self, sh: &Shared, f: impl FnOnce(&mut ClientInfo)) {
+        if let Some(c) = sh
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&self.id)
+        {
+            f(c);
+        }
+    }
+
+    /// Sets the client's name.
+    pub fn set_name(&mut self, sh: &Shared, name: Vec<u8>) {
+        self.name = name.clone();
+        self.update_info(sh, |c| c.name = name);
+    }
+
+    /// Whether the connection is in RESP2 subscriber mode.
+    pub fn subscribed_resp2(&self) -> bool {
+        !self.resp3 && (!self.channels.is_empty() || !self.patterns.is_empty())
+    }
+
+    /// Forgets WATCHed keys.
+    pub fn unwatch(&mut self, e: &mut Engine) {
+        if self.watching {
+            e.unwatch(self.id);
+            self.watching = false;
+        }
+    }
+
+    /// Leaves every channel and pattern.
+    pub fn drop_subscriptions(&mut self, sh: &Shared) {
+        let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+        for c in std::mem::take(&mut self.channels) {
+            ps.unsubscribe(false, &c, self.id);
+        }
+        for p in std::mem::take(&mut self.patterns) {
+            ps.unsubscribe(true, &p, self.id);
+        }
+    }
+
+    /// RESET: back to a fresh connection's state (RESP2, no name, not authenticated when
+    /// a password is required).
+    pub fn reset(&mut self, sh: &Shared, e: &mut Engine) {
+        self.multi = None;
+        self.unwatch(e);
+        self.drop_subscriptions(sh);
+        self.resp3 = false;
+        self.set_name(sh, Vec::new());
+        self.authed = !crate::cmd::auth::required(sh);
+        self.update_info(sh, |c| {
+            c.resp = 2;
+            c.sub = 0;
+            c.psub = 0;
+        });
+    }
+
+    /// Lets go of everything the connection held, when it closes.
+    pub fn cleanup(&mut self, sh: &Shared) {
+        self.drop_subscriptions(sh);
+        if self.watching || self.blocked.is_some() {
+            let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+            e.unwatch(self.id);
+            sh.blocked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&mut e, self.id);
+        }
+        sh.clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}

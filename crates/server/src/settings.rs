@@ -1,0 +1,610 @@
+//! Every setting of an instance, in one table: the command line, the config file and
+//! CONFIG GET/SET all go through it, with one parser per kind of value (sizes take Redis's
+//! suffixes everywhere), so a name means the same thing wherever it is used.
+
+use crate::sync::PeerAddr;
+use crate::{Shared, limits::OutputLimits};
+use concord_engine::StreamIdMode;
+use concord_storage::Fsync;
+use std::path::PathBuf;
+
+/// How one instance is configured. Built from flags and a config file at start; the
+/// running instance keeps the live copy that CONFIG SET changes.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// TCP port (0 picks a free one).
+    pub port: u16,
+    /// Address to listen on.
+    pub bind: String,
+    /// This instance's id in its database (1..N).
+    pub replica_id: u16,
+    /// Where the instance keeps its files.
+    pub dir: PathBuf,
+    /// Password of the default user, if any.
+    pub requirepass: Option<String>,
+    /// Whether the append-only file is on.
+    pub appendonly: bool,
+    /// fsync policy of the append-only file.
+    pub appendfsync: Fsync,
+    /// The config file this came from, for INFO.
+    pub config_file: Option<PathBuf>,
+    /// Worker threads of the network runtime (the binary builds the runtime).
+    pub threads: usize,
+    /// The other instances of this database.
+    pub peers: Vec<PeerAddr>,
+    /// The database's name; links between databases of different names are refused.
+    pub db_name: String,
+    /// Password this instance uses on its links to peers (default: `requirepass`).
+    pub peer_password: Option<String>,
+    /// Byte budget of the replication backlog.
+    pub backlog_bytes: Bytes,
+    /// Whether replication batches are lz4-compressed.
+    pub repl_compression: bool,
+    /// Rewrite the append-only file when it grew by this percentage since the last one
+    /// (0: never automatically).
+    pub auto_aof_rewrite_percentage: u64,
+    /// ... and is at least this many bytes.
+    pub auto_aof_rewrite_min_size: Bytes,
+    /// How XADD chooses stream ids.
+    pub stream_id_mode: StreamIdMode,
+    /// Most clients connected at once; more are refused with Redis's error.
+    pub maxclients: u64,
+    /// Seconds a client may stay idle before it is closed (0: never).
+    pub timeout: u64,
+    /// Seconds between TCP keepalive probes on client connections (0: off).
+    pub tcp_keepalive: u64,
+    /// Output buffer limits per class of client.
+    pub output_limits: OutputLimits,
+    /// Largest query buffer of one client.
+    pub query_buffer_limit: Bytes,
+    /// Largest bulk string a client may send.
+    pub proto_max_bulk_len: Bytes,
+    /// Kept for clients that read it; Concord has one database.
+    pub databases: u64,
+    /// Background tasks' frequency, as Redis's `hz`.
+    pub hz: u64,
+    /// Writes that may grow memory are refused past this many bytes in use (0: no limit).
+    pub maxmemory: Bytes,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            port: 6379,
+            bind: "127.0.0.1".into(),
+            replica_id: 1,
+            dir: PathBuf::from("."),
+            requirepass: None,
+            appendonly: false,
+            appendfsync: Fsync::EverySec,
+            config_file: None,
+            threads: 1,
+            peers: Vec::new(),
+            db_name: "concord".into(),
+            peer_password: None,
+            backlog_bytes: Bytes(128 * 1024 * 1024),
+            repl_compression: true,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: Bytes(64 * 1024 * 1024),
+            stream_id_mode: StreamIdMode::default(),
+            maxclients: 10_000,
+            timeout: 0,
+            tcp_keepalive: 300,
+            output_limits: OutputLimits::default(),
+            query_buffer_limit: Bytes(1024 * 1024 * 1024),
+            proto_max_bulk_len: Bytes(512 * 1024 * 1024),
+            databases: 1,
+            hz: 10,
+            maxmemory: Bytes(0),
+        }
+    }
+}
+
+/// The settings the request path reads all the time, copied out of the live config so a
+/// connection reads them without a lock (it refreshes its copy when the config changes).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hot {
+    /// `maxmemory` (0: none).
+    pub maxmemory: u64,
+    /// `maxclients`.
+    pub maxclients: u64,
+    /// `timeout` in seconds (0: none).
+    pub timeout: u64,
+    /// `tcp-keepalive` in seconds (0: off).
+    pub tcp_keepalive: u64,
+    /// `hz`.
+    pub hz: u64,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_limit: usize,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: usize,
+    /// `client-output-buffer-limit`.
+    pub output_limits: OutputLimits,
+}
+
+impl ServerConfig {
+    /// The hot settings of this config.
+    pub(crate) fn hot(&self) -> Hot {
+        Hot {
+            maxmemory: self.maxmemory.0,
+            maxclients: self.maxclients,
+            timeout: self.timeout,
+            tcp_keepalive: self.tcp_keepalive,
+            hz: self.hz,
+            query_buffer_limit: usize::try_from(self.query_buffer_limit.0).unwrap_or(usize::MAX),
+            proto_max_bulk_len: usize::try_from(self.proto_max_bulk_len.0).unwrap_or(usize::MAX),
+            output_limits: self.output_limits,
+        }
+    }
+}
+
+/// A byte count, written with Redis's suffixes: `k` (1000), `kb` (1024), `m`, `mb`, `g`,
+/// `gb`, any case.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bytes(pub u64);
+
+/// Parses a size as Redis's configuration does.
+pub fn parse_bytes(v: &str) -> Result<u64, String> {
+    let lower = v.trim().to_ascii_lowercase();
+    const UNITS: [(&str, u64); 6] = [
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1_000),
+    ];
+    let (num, mult) = UNITS
+        .iter()
+        .find_map(|(suf, m)| lower.strip_suffix(suf).map(|n| (n, *m)))
+        .unwrap_or((lower.strip_suffix('b').unwrap_or(&lower), 1));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "argument must be a memory value".to_string())?;
+    n.checked_mul(mult)
+        .ok_or_else(|| "argument must be a memory value".to_string())
+}
+
+/// A kind of value a setting holds: how it is parsed and shown.
+pub trait Value: Sized {
+    /// Sets the value from its text (some kinds merge into the current value).
+    fn set_from(&mut self, text: &str) -> Result<(), String>;
+    /// The text CONFIG GET shows.
+    fn show(&self) -> String;
+    /// The value as a number, for range checks.
+    fn number(&self) -> Option<i128> {
+        None
+    }
+}
+
+fn yes_no(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+impl Value for bool {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = yes_no(text)?;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        if *self { "yes" } else { "no" }.into()
+    }
+}
+
+macro_rules! integer_value {
+    ($($t:ty),*) => {$(
+        impl Value for $t {
+            fn set_from(&mut self, text: &str) -> Result<(), String> {
+                *self = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                Ok(())
+            }
+            fn show(&self) -> String {
+                self.to_string()
+            }
+            fn number(&self) -> Option<i128> {
+                Some(*self as i128)
+            }
+        }
+    )*};
+}
+integer_value!(u16, u64, usize);
+
+impl Value for Bytes {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        self.0 = parse_bytes(text)?;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.0.to_string()
+    }
+    fn number(&self) -> Option<i128> {
+        Some(i128::from(self.0))
+    }
+}
+
+impl Value for String {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = text.to_string();
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Value for PathBuf {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = PathBuf::from(text);
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+/// A password: empty means none.
+impl Value for Option<String> {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = (!text.is_empty()).then(|| text.to_string());
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.clone().unwrap_or_default()
+    }
+}
+
+impl Value for Fsync {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = text
+            .to_ascii_lowercase()
+            .parse()
+            .map_err(|_| "argument(s) must be one of the following: always, everysec, no")?;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.as_str().into()
+    }
+}
+
+impl Value for StreamIdMode {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = StreamIdMode::parse(&text.to_ascii_lowercase())
+            .ok_or("argument(s) must be one of the following: strict, semi-strict, liberal")?;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.name().into()
+    }
+}
+
+/// Peers accumulate: each `peer` line or flag adds one.
+impl Value for Vec<PeerAddr> {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        for p in text.split_whitespace() {
+            self.push(p.parse()?);
+        }
+        Ok(())
+    }
+    fn show(&self) -> String {
+        let v: Vec<String> = self
+            .iter()
+            .map(|p| format!("{}={}", p.id, p.addr))
+            .collect();
+        v.join(" ")
+    }
+}
+
+impl Value for OutputLimits {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        self.merge(text)
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// When a setting may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    /// Only at start (CONFIG SET refuses it, as Redis refuses immutable settings).
+    Start,
+    /// At start and with CONFIG SET.
+    Runtime,
+}
+
+/// A runtime change's effect on the running instance; an error undoes the whole CONFIG SET.
+pub(crate) type Apply = fn(&Shared, &ServerConfig) -> Result<(), String>;
+
+/// One setting.
+pub struct Setting {
+    /// Its name, as flags (`--name`), config files and CONFIG use it.
+    pub name: &'static str,
+    /// When it may change.
+    pub when: When,
+    set: fn(&mut ServerConfig, &str) -> Result<(), String>,
+    get: fn(&ServerConfig) -> String,
+    apply: Option<Apply>,
+}
+
+/// Checks a number against an inclusive range, with Redis's message.
+fn in_range(v: Option<i128>, lo: i128, hi: i128) -> Result<(), String> {
+    match v {
+        Some(n) if n < lo || n > hi => {
+            Err(format!("argument must be between {lo} and {hi} inclusive"))
+        }
+        _ => Ok(()),
+    }
+}
+
+macro_rules! setting {
+    ($name:literal, $field:ident, $when:ident $(, range = $lo:expr, $hi:expr)? $(, apply = $apply:expr)?) => {
+        Setting {
+            name: $name,
+            when: When::$when,
+            set: |c, v| {
+                let mut x = c.$field.clone();
+                x.set_from(v)?;
+                $(in_range(x.number(), $lo, $hi)?;)?
+                c.$field = x;
+                Ok(())
+            },
+            get: |c| c.$field.show(),
+            apply: setting!(@apply $($apply)?),
+        }
+    };
+    (@apply) => { None };
+    (@apply $apply:expr) => { Some($apply) };
+}
+
+/// A setting shown for clients that read it, whose only accepted value is `$value`.
+macro_rules! fixed {
+    ($name:literal, $value:literal) => {
+        Setting {
+            name: $name,
+            when: When::Runtime,
+            set: |_, v| {
+                if v.eq_ignore_ascii_case($value) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        concat!("Concord supports only ", $value, " (got '{}')"),
+                        v
+                    ))
+                }
+            },
+            get: |_| $value.to_string(),
+            apply: None,
+        }
+    };
+}
+
+/// Every setting, in the order CONFIG GET lists them.
+pub static SETTINGS: &[Setting] = &[
+    setting!("port", port, Start),
+    setting!("bind", bind, Start),
+    setting!("replica-id", replica_id, Start, range = 1, 65535),
+    setting!("dir", dir, Start),
+    setting!(
+        "requirepass",
+        requirepass,
+        Runtime,
+        apply = crate::cmd::auth::apply_requirepass
+    ),
+    setting!("appendonly", appendonly, Start),
+    setting!(
+        "appendfsync",
+        appendfsync,
+        Runtime,
+        apply = crate::persist::apply_settings
+    ),
+    setting!("threads", threads, Start, range = 1, 64),
+    setting!("peer", peers, Start),
+    setting!("db-name", db_name, Start),
+    setting!("peer-password", peer_password, Start),
+    setting!(
+        "backlog-size",
+        backlog_bytes,
+        Start,
+        range = 64 * 1024,
+        i64::MAX as i128
+    ),
+    setting!("repl-compression", repl_compression, Start),
+    setting!(
+        "auto-aof-rewrite-percentage",
+        auto_aof_rewrite_percentage,
+        Runtime,
+        range = 0,
+        i64::MAX as i128,
+        apply = crate::persist::apply_settings
+    ),
+    setting!(
+        "auto-aof-rewrite-min-size",
+        auto_aof_rewrite_min_size,
+        Runtime,
+        apply = crate::persist::apply_settings
+    ),
+    setting!(
+        "stream-id-mode",
+        stream_id_mode,
+        Runtime,
+        apply = apply_stream_ids
+    ),
+    setting!("maxclients", maxclients, Runtime, range = 1, 1_000_000),
+    setting!("timeout", timeout, Runtime, range = 0, i32::MAX as i128),
+    setting!(
+        "tcp-keepalive",
+        tcp_keepalive,
+        Runtime,
+        range = 0,
+        i32::MAX as i128
+    ),
+    setting!(
+        "client-output-buffer-limit",
+        output_limits,
+        Runtime,
+        apply = apply_output_limits
+    ),
+    setting!(
+        "client-query-buffer-limit",
+        query_buffer_limit,
+        Runtime,
+        range = 1024 * 1024,
+        i64::MAX as i128
+    ),
+    setting!(
+        "proto-max-bulk-len",
+        proto_max_bulk_len,
+        Runtime,
+        range = 1024 * 1024,
+        i64::MAX as i128
+    ),
+    setting!("databases", databases, Start, range = 1, 1),
+    setting!("hz", hz, Runtime, range = 1, 500),
+    setting!("maxmemory", maxmemory, Runtime),
+    fixed!("maxmemory-policy", "noeviction"),
+    fixed!("appendfilename", "appendonly.aof"),
+    fixed!("dbfilename", "dump.rdb"),
+    fixed!("save", ""),
+    fixed!("notify-keyspace-events", ""),
+    fixed!("loglevel", "notice"),
+    fixed!("latency-tracking", "no"),
+    fixed!("slowlog-log-slower-than", "10000"),
+    fixed!("slowlog-max-len", "128"),
+    fixed!("lua-time-limit", "5000"),
+    fixed!("busy-reply-threshold", "5000"),
+    fixed!("list-max-listpack-size", "-2"),
+    fixed!("hash-max-listpack-entries", "128"),
+    fixed!("hash-max-listpack-value", "64"),
+    fixed!("set-max-intset-entries", "512"),
+    fixed!("set-max-listpack-entries", "128"),
+    fixed!("set-max-listpack-value", "64"),
+    fixed!("zset-max-listpack-entries", "128"),
+    fixed!("zset-max-listpack-value", "64"),
+    fixed!("protected-mode", "no"),
+];
+
+/// The setting of a name, ignoring case.
+pub fn find(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Why a setting could not be applied.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SettingError {
+    /// No setting has that name.
+    #[error("unknown setting '{0}'")]
+    Unknown(String),
+    /// The value does not fit the setting.
+    #[error("{name}: {reason}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong with the value.
+        reason: String,
+    },
+}
+
+impl ServerConfig {
+    /// Sets one setting from its text, as a flag or a config file line gives it.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), SettingError> {
+        let s = find(name).ok_or_else(|| SettingError::Unknown(name.to_string()))?;
+        (s.set)(self, value).map_err(|reason| SettingError::Invalid {
+            name: s.name,
+            reason,
+        })
+    }
+
+    /// The text CONFIG GET shows for a setting.
+    pub fn get(&self, name: &str) -> Option<String> {
+        find(name).map(|s| (s.get)(self))
+    }
+}
+
+impl Setting {
+    /// The value as CONFIG GET shows it.
+    pub fn show(&self, c: &ServerConfig) -> String {
+        (self.get)(c)
+    }
+
+    /// Parses `value` into `c`.
+    pub fn parse_into(&self, c: &mut ServerConfig, value: &str) -> Result<(), String> {
+        (self.set)(c, value)
+    }
+
+    /// Applies a changed value to the running instance.
+    pub(crate) fn apply(&self, sh: &Shared, c: &ServerConfig) -> Result<(), String> {
+        self.apply.map_or(Ok(()), |f| f(sh, c))
+    }
+}
+
+/// Subscribers' queues are checked against the pub/sub limits when a message is published.
+pub(crate) fn apply_output_limits(sh: &Shared, c: &ServerConfig) -> Result<(), String> {
+    sh.pubsub.lock().unwrap_or_else(|p| p.into_inner()).limit = Some(c.output_limits.pubsub);
+    Ok(())
+}
+
+fn apply_stream_ids(sh: &Shared, c: &ServerConfig) -> Result<(), String> {
+    sh.engine
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .set_stream_id_mode(c.stream_id_mode);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_redis_suffixes() {
+        assert_eq!(parse_bytes("100"), Ok(100));
+        assert_eq!(parse_bytes("1k"), Ok(1000));
+        assert_eq!(parse_bytes("1kb"), Ok(1024));
+        assert_eq!(parse_bytes("2MB"), Ok(2 << 20));
+        assert_eq!(parse_bytes("3g"), Ok(3_000_000_000));
+        assert_eq!(parse_bytes("64b"), Ok(64));
+        assert!(parse_bytes("x").is_err());
+        assert!(parse_bytes("-1").is_err());
+        assert!(parse_bytes("99999999999gb").is_err());
+    }
+
+    #[test]
+    fn every_setting_round_trips_its_default() {
+        let c = ServerConfig::default();
+        for s in SETTINGS {
+            let mut d = ServerConfig::default();
+            let shown = s.show(&c);
+            if s.name != "peer" {
+                s.parse_into(&mut d, &shown)
+                    .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+                assert_eq!(s.show(&d), shown, "{}", s.name);
+            }
+        }
+        let names: std::collections::HashSet<_> = SETTINGS.iter().map(|s| s.name).collect();
+        assert_eq!(names.len(), SETTINGS.len(), "a name appears twice");
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let mut c = ServerConfig::default();
+        assert!(c.set("maxclients", "0").is_err());
+        assert!(c.set("maxclients", "abc").is_err());
+        c.set("MAXCLIENTS", "50").expect("in range");
+        assert_eq!(c.maxclients, 50);
+        assert!(c.set("appendfsync", "sometimes").is_err());
+        assert!(c.set("maxmemory-policy", "allkeys-lru").is_err());
+        assert!(c.set("nope", "1").is_err());
+        c.set("peer", "2=127.0.0.1:7002").expect("peer");
+        c.set("peer", "3=127.0.0.1:7003").expect("peer");
+        assert_eq!(c.peers.len(), 2);
+        c.set("requirepass", "").expect("empty");
+        assert_eq!(c.requirepass, None);
+    }
+}
