@@ -148,7 +148,14 @@ fn main() -> Result<()> {
                     .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
                 let addr = server.local_addr()?;
                 tracing::info!(%addr, replica_id = cfg.replica_id, "Concord ready to accept connections");
-                println!("Concord {} listening on {addr}", env!("CARGO_PKG_VERSION"));
+                match server.tls_addr() {
+                    Some(tls) if cfg.port != 0 => println!(
+                        "Concord {} listening on {addr}, TLS on {tls}",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                    Some(tls) => println!("Concord {} listening with TLS on {tls}", env!("CARGO_PKG_VERSION")),
+                    None => println!("Concord {} listening on {addr}", env!("CARGO_PKG_VERSION")),
+                }
                 server
                     .run(stop_signal())
                     .await;
@@ -253,6 +260,7 @@ fn demo(args: DemoArgs) -> Result<()> {
             cfg.peers.push(concord_server::PeerAddr {
                 id: j,
                 addr: format!("{}:{}", args.bind, port(j)?),
+                sni: None,
             });
         }
         cfgs.push(cfg);

@@ -123,8 +123,10 @@ pub struct Peer {
     pub behind_since: Option<u64>,
     /// The peer's last report of what it applied.
     pub report: Option<VersionVector>,
-    /// Link failures seen.
+    /// Link failures seen: attempts that failed and links that were lost.
     pub link_errors: u64,
+    /// Why the last attempt to link failed (empty once a link is up).
+    pub last_error: String,
     /// Whether this instance has caught up with the peer once (or found it unreachable).
     pub settled: bool,
     /// Whether this instance has caught up with the peer once: a heartbeat showed that
@@ -148,6 +150,7 @@ impl Peer {
             behind_since: None,
             report: None,
             link_errors: 0,
+            last_error: String::new(),
             settled: false,
             synced: false,
             asked: Vec::new(),
@@ -405,6 +408,15 @@ impl Replication {
         }
     }
 
+    /// An attempt to link to `peer` failed (it could not be reached, refused the
+    /// handshake, or showed no valid certificate), or a link ended with an error.
+    pub fn link_failed(&mut self, peer: ReplicaId, why: &str) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.link_errors += 1;
+            p.last_error = why.chars().take(256).collect();
+        }
+    }
+
     /// Counts bytes moved on a link to or from `peer`.
     pub fn count_bytes(&mut self, peer: ReplicaId, inbound: u64, outbound: u64) {
         if let Some(p) = self.peers.get_mut(&peer) {
@@ -431,6 +443,7 @@ impl Replication {
                 if p.state != LinkState::Up {
                     p.partial_syncs += 1;
                     p.state = LinkState::Up;
+                    p.last_error.clear();
                     self.epoch += 1;
                 }
             }
@@ -487,6 +500,7 @@ impl Replication {
                     && p.state != LinkState::Up
                 {
                     p.state = LinkState::Up;
+                    p.last_error.clear();
                     self.epoch += 1;
                 }
             }

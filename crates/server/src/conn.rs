@@ -13,10 +13,10 @@ use smallvec::SmallVec;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 use std::time::Instant;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 /// The requests of one read, as views of the read buffer.
@@ -35,13 +35,16 @@ impl Requests for Parsed<'_> {
     }
 }
 
+/// How long a TLS handshake may take before the connection is dropped.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
 /// The writing half of a connection, with what its output limits need.
-struct Sink {
-    wr: OwnedWriteHalf,
+struct Sink<W> {
+    wr: W,
     watch: SoftWatch,
 }
 
-impl Sink {
+impl<W: AsyncWrite + Unpin> Sink<W> {
     /// Writes what waits in `out` within the limits of the session's class; gives up
     /// when the client is killed meanwhile.
     async fn send(&mut self, sess: &Session, out: &mut Out) -> std::io::Result<()> {
@@ -81,14 +84,74 @@ async fn idle_until(sess: &Session, last: Instant) {
     tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await
 }
 
-/// Serves one client until it leaves (or its connection becomes a peer link).
-pub(crate) async fn serve(
+/// Serves a client of the plain TCP port.
+pub(crate) async fn serve_tcp(
     shared: Arc<Shared>,
     sock: TcpStream,
     addr: SocketAddr,
 ) -> std::io::Result<()> {
     sock.set_nodelay(true)?;
     let laddr = sock.local_addr()?;
+    let (rd, wr) = sock.into_split();
+    serve(shared, rd, wr, addr, laddr, Security::Plain).await
+}
+
+/// Serves a client of the TLS port, once its handshake (bounded in time) is done.
+pub(crate) async fn serve_tls(
+    shared: Arc<Shared>,
+    sock: TcpStream,
+    addr: SocketAddr,
+) -> std::io::Result<()> {
+    sock.set_nodelay(true)?;
+    let laddr = sock.local_addr()?;
+    let Some(acceptor) = shared.tls.acceptor() else {
+        return Ok(());
+    };
+    let stream = match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(sock)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!("TLS handshake with {addr} failed: {e}");
+            return Ok(());
+        }
+        Err(_) => {
+            tracing::info!("TLS handshake with {addr} timed out");
+            return Ok(());
+        }
+    };
+    // With tls-auth-clients yes or optional, a certificate shown was verified.
+    let security = if stream.get_ref().1.peer_certificates().is_some() {
+        Security::TlsCertified
+    } else {
+        Security::Tls
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    serve(shared, rd, wr, addr, laddr, security).await
+}
+
+/// How a connection is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Security {
+    /// Plain TCP.
+    Plain,
+    /// TLS, the client showed no certificate.
+    Tls,
+    /// TLS, with a client certificate the CA signed.
+    TlsCertified,
+}
+
+/// Serves one client until it leaves (or its connection becomes a peer link).
+async fn serve<R, W>(
+    shared: Arc<Shared>,
+    mut rd: R,
+    wr: W,
+    addr: SocketAddr,
+    laddr: SocketAddr,
+    security: Security,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
     let id = shared.next_client.fetch_add(1, Ordering::Relaxed);
     shared.connections.fetch_add(1, Ordering::Relaxed);
     let (tx, mut rx) = mpsc::channel::<Msg>(16 * 1024);
@@ -117,7 +180,8 @@ pub(crate) async fn serve(
             },
         );
     let mut sess = Session::new(&shared, id, mailbox, now);
-    let (mut rd, wr) = sock.into_split();
+    sess.security = security;
+    sess.addr = addr;
     let mut sink = Sink {
         wr,
         watch: SoftWatch::default(),
@@ -299,11 +363,11 @@ async fn blocked_until(b: &Option<(Bytes, Option<tokio::time::Instant>)>) {
 
 /// After a blocking command ended: sends its reply and runs what queued behind it, until
 /// the queue is empty or a command blocks again.
-async fn resume(
+async fn resume<W: AsyncWrite + Unpin>(
     sess: &mut Session,
     sh: &Shared,
     out: &mut Out,
-    sink: &mut Sink,
+    sink: &mut Sink<W>,
 ) -> std::io::Result<()> {
     loop {
         let reqs = std::mem::take(&mut sess.queued);

@@ -215,7 +215,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 let (lag_ops, lag_ms) = r.lag(e, *id, now);
                 let _ = write!(
                     s,
-                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},link_errors={}\r\n",
+                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},link_errors={},last_error={}\r\n",
                     p.state.name(),
                     p.bytes_in,
                     p.bytes_out,
@@ -224,6 +224,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                     p.full_syncs_served,
                     p.partial_syncs_served,
                     p.link_errors,
+                    p.last_error.replace(['\r', '\n', ','], " "),
                 );
             }
         }

@@ -15,6 +15,7 @@ mod pubsub;
 mod session;
 pub mod settings;
 pub mod sync;
+mod tls;
 
 use concord_crdt::{Hlc, Origin};
 use concord_engine::{Engine, EngineConfig};
@@ -93,6 +94,8 @@ pub(crate) struct Shared {
     pub shutdown: Notify,
     /// Clients blocked on keys; lock after `engine`.
     pub blocked: Mutex<blocking::Blocked>,
+    /// TLS for clients and peer links.
+    pub tls: tls::Tls,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -112,7 +115,10 @@ impl Shared {
 
 /// A bound, not yet running, instance.
 pub struct Server {
-    listener: TcpListener,
+    /// The plain TCP listeners (`port` on each `bind` address; none when it is 0).
+    plain: Vec<TcpListener>,
+    /// The TLS listeners (`tls-port`; none when it is 0).
+    secure: Vec<TcpListener>,
     shared: Arc<Shared>,
 }
 
@@ -137,8 +143,20 @@ impl Server {
                 "replica id must be 1..65535",
             ));
         }
-        let listener = TcpListener::bind((cfg.bind.as_str(), cfg.port)).await?;
-        let port = listener.local_addr()?.port();
+        if cfg.port == 0 && cfg.tls_port == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "port and tls-port are both 0: nothing to listen on",
+            ));
+        }
+        let tls = tls::Tls::new(&cfg)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let plain = listen(&cfg.bind, cfg.port).await?;
+        let secure = listen(&cfg.bind, cfg.tls_port).await?;
+        let port = match plain.first() {
+            Some(l) => l.local_addr()?.port(),
+            None => 0,
+        };
         let cfg_has_no_peers = cfg.peers.is_empty();
         // The incarnation is decided after recovery, before any op is issued.
         let mut engine = Engine::new(EngineConfig {
@@ -181,6 +199,7 @@ impl Server {
             &cfg.db_name,
         ));
         let shared = Arc::new(Shared {
+            tls,
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),
@@ -210,12 +229,24 @@ impl Server {
             persist: Arc::new(persist),
             shutdown: Notify::new(),
         });
-        Ok(Server { listener, shared })
+        Ok(Server {
+            plain,
+            secure,
+            shared,
+        })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match self.plain.first().or(self.secure.first()) {
+            Some(l) => l.local_addr(),
+            None => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+
+    /// The address the TLS listener listens on, if there is one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.secure.first().and_then(|l| l.local_addr().ok())
     }
 
     /// Serves until `shutdown` completes.
@@ -231,32 +262,15 @@ impl Server {
                 tasks.push(tokio::spawn(sync::outbound(Arc::clone(&shared), p)));
             }
         }
-        let accept = async {
-            loop {
-                match self.listener.accept().await {
-                    Ok((sock, addr)) => {
-                        let hot = shared.hot();
-                        if !admit(&shared, &sock, &hot) {
-                            continue;
-                        }
-                        let shared = Arc::clone(&shared);
-                        tokio::spawn(async move {
-                            if let Err(e) = conn::serve(shared, sock, addr).await {
-                                tracing::debug!("connection {addr}: {e}");
-                            }
-                        });
-                    }
-                    Err(e) => {
-                        // Out of descriptors and similar: back off instead of spinning.
-                        tracing::warn!("accept failed: {e}");
-                        shared.rejected_conns.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
+        for (listeners, how) in [
+            (self.plain, Transport::Plain),
+            (self.secure, Transport::Tls),
+        ] {
+            for l in listeners {
+                tasks.push(tokio::spawn(accept(Arc::clone(&shared), l, how)));
             }
-        };
+        }
         tokio::select! {
-            _ = accept => {}
             _ = shutdown => {}
             _ = shared.shutdown.notified() => tracing::info!("SHUTDOWN asked by a client"),
         }
@@ -267,9 +281,104 @@ impl Server {
     }
 }
 
-/// Checks a new connection against `maxclients` (refusing it with Redis's error) and
-/// sets its keepalive; false when it was refused.
-fn admit(sh: &Shared, sock: &tokio::net::TcpStream, hot: &settings::Hot) -> bool {
+/// How clients reach a listener.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Plain,
+    Tls,
+}
+
+/// The addresses of a `bind` setting (Redis's form: several, `*` for every IPv4
+/// address, `::*` for every IPv6 one, a leading `-` for one that may be missing).
+fn bind_addrs(bind: &str) -> impl Iterator<Item = (String, bool)> + '_ {
+    bind.split_whitespace().map(|a| {
+        let (a, optional) = match a.strip_prefix('-') {
+            Some(rest) => (rest, true),
+            None => (a, false),
+        };
+        let a = match a {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            other => other,
+        };
+        (a.to_string(), optional)
+    })
+}
+
+/// Whether `bind` listens on every address (protected mode then applies).
+pub(crate) fn binds_everywhere(bind: &str) -> bool {
+    bind_addrs(bind).any(|(a, _)| a == "0.0.0.0" || a == "::")
+}
+
+/// Listeners on every `bind` address for `port` (none for port 0).
+async fn listen(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+    let mut v = Vec::new();
+    if port == 0 {
+        return Ok(v);
+    }
+    for (addr, optional) in bind_addrs(bind) {
+        match TcpListener::bind((addr.as_str(), port)).await {
+            Ok(l) => v.push(l),
+            Err(e) if optional => tracing::warn!("not listening on {addr}:{port}: {e}"),
+            Err(e) => {
+                return Err(std::io::Error::new(e.kind(), format!("{addr}:{port}: {e}")));
+            }
+        }
+    }
+    if v.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("no address of bind '{bind}' could be listened on"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Accepts clients on `listener`, forever.
+async fn accept(shared: Arc<Shared>, listener: TcpListener, how: Transport) {
+    loop {
+        let (sock, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of descriptors and similar: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                shared.rejected_conns.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let hot = shared.hot();
+        if !admit(&shared, &sock, addr, &hot) {
+            continue;
+        }
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let r = match how {
+                Transport::Plain => conn::serve_tcp(shared, sock, addr).await,
+                Transport::Tls => conn::serve_tls(shared, sock, addr).await,
+            };
+            if let Err(e) = r {
+                tracing::debug!("connection {addr}: {e}");
+            }
+        });
+    }
+}
+
+/// What a client from another host is told when protected mode turns it away.
+const PROTECTED: &str = "-DENIED Concord is running in protected mode because protected mode is enabled, it listens on every address and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Concord you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Concord from the same host the server is running, however MAKE SURE Concord is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user, or bind to specific addresses only. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Checks a new connection against protected mode and `maxclients` (refusing it with
+/// Redis's errors), and sets its keepalive; false when it was refused.
+fn admit(sh: &Shared, sock: &tokio::net::TcpStream, addr: SocketAddr, hot: &settings::Hot) -> bool {
+    if hot.protected_mode
+        && !addr.ip().is_loopback()
+        && binds_everywhere(&sh.cfg.bind)
+        && !cmd::auth::required(sh)
+    {
+        sh.rejected_conns.fetch_add(1, Ordering::Relaxed);
+        let _ = sock.try_write(PROTECTED.as_bytes());
+        return false;
+    }
     let connected = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
     if connected >= hot.maxclients {
         sh.rejected_conns.fetch_add(1, Ordering::Relaxed);

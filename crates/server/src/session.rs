@@ -70,6 +70,12 @@ pub(crate) struct Session {
     pub hot: Hot,
     /// The config change `hot` reflects.
     pub epoch: u64,
+    /// How the connection is protected.
+    pub security: crate::conn::Security,
+    /// The client's address.
+    pub addr: std::net::SocketAddr,
+    /// The client proved a password (not merely a user that needs none).
+    pub password_proven: bool,
 }
 
 impl Session {
@@ -94,6 +100,9 @@ impl Session {
             last_name: ([0; 16], u8::MAX, 0),
             hot: sh.hot(),
             epoch: sh.config_epoch.load(Ordering::Acquire),
+            security: crate::conn::Security::Plain,
+            addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+            password_proven: false,
         }
     }
 
@@ -158,6 +167,7 @@ impl Session {
         self.resp3 = false;
         self.set_name(sh, Vec::new());
         self.authed = !crate::cmd::auth::required(sh);
+        self.password_proven = false;
         self.update_info(sh, |c| {
             c.resp = 2;
             c.sub = 0;

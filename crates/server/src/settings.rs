@@ -65,6 +65,70 @@ pub struct ServerConfig {
     pub hz: u64,
     /// Writes that may grow memory are refused past this many bytes in use (0: no limit).
     pub maxmemory: Bytes,
+    /// Serve only loopback clients while bound to every address with no password set.
+    pub protected_mode: bool,
+    /// Port of the TLS listener (0: none).
+    pub tls_port: u16,
+    /// This instance's certificate (PEM), shown to clients and, without a client
+    /// certificate of its own, to peers.
+    pub tls_cert_file: String,
+    /// Its private key (PEM).
+    pub tls_key_file: String,
+    /// The certificate shown to peers when dialing them (default: `tls_cert_file`).
+    pub tls_client_cert_file: String,
+    /// Its private key.
+    pub tls_client_key_file: String,
+    /// Certificate authorities that sign clients' and peers' certificates (PEM).
+    pub tls_ca_cert_file: String,
+    /// A directory of such authorities (`*.pem`, `*.crt`).
+    pub tls_ca_cert_dir: String,
+    /// Whether TLS clients must show a certificate.
+    pub tls_auth_clients: TlsAuthClients,
+    /// Protocol versions allowed (`TLSv1.2 TLSv1.3`; empty: both).
+    pub tls_protocols: String,
+    /// TLS 1.3 suites allowed, colon-separated (empty: all rustls offers).
+    pub tls_ciphersuites: String,
+    /// TLS 1.2 suites allowed, colon-separated (empty: all rustls offers).
+    pub tls_ciphers: String,
+    /// Whether the server's suite order wins over the client's.
+    pub tls_prefer_server_ciphers: bool,
+    /// Whether TLS sessions are cached for resumption.
+    pub tls_session_caching: bool,
+    /// How many sessions the cache holds.
+    pub tls_session_cache_size: u64,
+    /// Whether links to peers use TLS, with mutual authentication against the CA.
+    pub tls_replication: bool,
+}
+
+/// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    /// They must.
+    Yes,
+    /// They need not, and one shown is not checked.
+    No,
+    /// They need not, but one shown must be valid.
+    Optional,
+}
+
+impl Value for TlsAuthClients {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = match text.to_ascii_lowercase().as_str() {
+            "yes" => TlsAuthClients::Yes,
+            "no" => TlsAuthClients::No,
+            "optional" => TlsAuthClients::Optional,
+            _ => return Err("argument(s) must be one of the following: no, yes, optional".into()),
+        };
+        Ok(())
+    }
+    fn show(&self) -> String {
+        match self {
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Optional => "optional",
+        }
+        .into()
+    }
 }
 
 impl Default for ServerConfig {
@@ -96,6 +160,22 @@ impl Default for ServerConfig {
             databases: 1,
             hz: 10,
             maxmemory: Bytes(0),
+            protected_mode: true,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_client_cert_file: String::new(),
+            tls_client_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_ca_cert_dir: String::new(),
+            tls_auth_clients: TlsAuthClients::Yes,
+            tls_protocols: String::new(),
+            tls_ciphersuites: String::new(),
+            tls_ciphers: String::new(),
+            tls_prefer_server_ciphers: false,
+            tls_session_caching: true,
+            tls_session_cache_size: 20 * 1024,
+            tls_replication: false,
         }
     }
 }
@@ -120,6 +200,8 @@ pub(crate) struct Hot {
     pub proto_max_bulk_len: usize,
     /// `client-output-buffer-limit`.
     pub output_limits: OutputLimits,
+    /// `protected-mode`.
+    pub protected_mode: bool,
 }
 
 impl ServerConfig {
@@ -134,6 +216,7 @@ impl ServerConfig {
             query_buffer_limit: usize::try_from(self.query_buffer_limit.0).unwrap_or(usize::MAX),
             proto_max_bulk_len: usize::try_from(self.proto_max_bulk_len.0).unwrap_or(usize::MAX),
             output_limits: self.output_limits,
+            protected_mode: self.protected_mode,
         }
     }
 }
@@ -468,6 +551,89 @@ pub static SETTINGS: &[Setting] = &[
     setting!("databases", databases, Start, range = 1, 1),
     setting!("hz", hz, Runtime, range = 1, 500),
     setting!("maxmemory", maxmemory, Runtime),
+    setting!("protected-mode", protected_mode, Runtime),
+    setting!("tls-port", tls_port, Start),
+    setting!(
+        "tls-cert-file",
+        tls_cert_file,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-key-file",
+        tls_key_file,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-client-cert-file",
+        tls_client_cert_file,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-client-key-file",
+        tls_client_key_file,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-ca-cert-file",
+        tls_ca_cert_file,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-ca-cert-dir",
+        tls_ca_cert_dir,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-auth-clients",
+        tls_auth_clients,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-protocols",
+        tls_protocols,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-ciphersuites",
+        tls_ciphersuites,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-ciphers",
+        tls_ciphers,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-prefer-server-ciphers",
+        tls_prefer_server_ciphers,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-session-caching",
+        tls_session_caching,
+        Runtime,
+        apply = crate::tls::apply
+    ),
+    setting!(
+        "tls-session-cache-size",
+        tls_session_cache_size,
+        Runtime,
+        range = 1,
+        i32::MAX as i128,
+        apply = crate::tls::apply
+    ),
+    setting!("tls-replication", tls_replication, Start),
     fixed!("maxmemory-policy", "noeviction"),
     fixed!("appendfilename", "appendonly.aof"),
     fixed!("dbfilename", "dump.rdb"),
@@ -487,7 +653,6 @@ pub static SETTINGS: &[Setting] = &[
     fixed!("set-max-listpack-value", "64"),
     fixed!("zset-max-listpack-entries", "128"),
     fixed!("zset-max-listpack-value", "64"),
-    fixed!("protected-mode", "no"),
 ];
 
 /// The setting of a name, ignoring case.

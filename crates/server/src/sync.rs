@@ -9,9 +9,8 @@ use concord_replication::{Msg, PROTO_VERSION, Serve};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// Bytes of ops per batch a served link sends before looking at its socket again.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -24,16 +23,43 @@ const PERIOD: Duration = Duration::from_millis(100);
 pub struct PeerAddr {
     /// Its replica id.
     pub id: ReplicaId,
-    /// Where its client port listens (`host:port`).
+    /// Where its client port listens (`host:port`; its TLS port with `tls-replication`).
     pub addr: String,
+    /// The name its certificate is checked against over TLS (default: the host).
+    pub sni: Option<String>,
+}
+
+impl PeerAddr {
+    /// The host part of the address.
+    pub fn host(&self) -> &str {
+        let (h, _) = self.addr.rsplit_once(':').unwrap_or((&self.addr, ""));
+        h.trim_start_matches('[').trim_end_matches(']')
+    }
+}
+
+impl std::fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.id, self.addr)?;
+        if let Some(sni) = &self.sni {
+            write!(f, ",sni={sni}")?;
+        }
+        Ok(())
+    }
 }
 
 impl std::str::FromStr for PeerAddr {
     type Err = String;
 
-    /// Parses `ID=HOST:PORT`.
+    /// Parses `ID=HOST:PORT[,sni=NAME]`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let (id, addr) = s
+        let (main, sni) = match s.split_once(',') {
+            None => (s, None),
+            Some((m, opt)) => match opt.trim().strip_prefix("sni=") {
+                Some(name) if !name.is_empty() => (m, Some(name.to_string())),
+                _ => return Err(format!("peer '{s}': unknown option '{opt}' (sni=NAME)")),
+            },
+        };
+        let (id, addr) = main
             .split_once('=')
             .ok_or_else(|| format!("peer '{s}' is not ID=HOST:PORT"))?;
         let id: ReplicaId = id
@@ -52,6 +78,7 @@ impl std::str::FromStr for PeerAddr {
         Ok(PeerAddr {
             id,
             addr: addr.to_string(),
+            sni,
         })
     }
 }
@@ -78,13 +105,16 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Serves a link a peer opened with `CRDT.LINK` (already checked): answers its pulls from
 /// the backlog or with a snapshot, streams new ops as they are applied, forwards local
 /// publishes. Returns when the peer goes away, misbehaves, or replication is paused.
-pub(crate) async fn serve_link(
+pub(crate) async fn serve_link<R, W>(
     sh: Arc<Shared>,
-    mut rd: OwnedReadHalf,
-    mut wr: OwnedWriteHalf,
+    mut rd: R,
+    mut wr: W,
     mut buf: BytesMut,
     peer: ReplicaId,
-) {
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let compress = sh.cfg.repl_compression;
     let mut link = Serve::new(peer);
     let mut publishes = sh.publishes.subscribe();
@@ -185,7 +215,11 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
         }
         let result = link_once(&sh, &peer).await;
         {
-            lock(&sh.repl).link_down(peer.id);
+            let mut r = lock(&sh.repl);
+            r.link_down(peer.id);
+            if let Err(e) = &result {
+                r.link_failed(peer.id, e);
+            }
         }
         match result {
             Ok(()) => {
@@ -205,7 +239,7 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
     }
 }
 
-async fn read_line(rd: &mut OwnedReadHalf, buf: &mut BytesMut) -> Result<String, String> {
+async fn read_line<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> Result<String, String> {
     loop {
         if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
             let line = String::from_utf8_lossy(&buf[..i]).to_string();
@@ -240,7 +274,32 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| format!("connect failed: {e}"))?;
     sock.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (mut rd, mut wr) = sock.into_split();
+    let Some(tls) = sh.tls.connector() else {
+        let (rd, wr) = sock.into_split();
+        return run_link(sh, peer, rd, wr).await;
+    };
+    let name = peer.sni.clone().unwrap_or_else(|| peer.host().to_string());
+    let server_name = rustls_pki_types::ServerName::try_from(name.clone())
+        .map_err(|e| format!("TLS name '{name}': {e}"))?;
+    let stream = tokio::time::timeout(Duration::from_secs(5), tls.connect(server_name, sock))
+        .await
+        .map_err(|_| "TLS handshake timed out".to_string())?
+        .map_err(|e| format!("TLS handshake failed: {e}"))?;
+    let (rd, wr) = tokio::io::split(stream);
+    run_link(sh, peer, rd, wr).await
+}
+
+/// Handshake, pull and apply over an open connection to a peer.
+async fn run_link<R, W>(
+    sh: &Arc<Shared>,
+    peer: &PeerAddr,
+    mut rd: R,
+    mut wr: W,
+) -> Result<(), String>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let me = sh.cfg.replica_id.to_string();
     let to = peer.id.to_string();

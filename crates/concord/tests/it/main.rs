@@ -8,6 +8,8 @@ mod support;
 mod cluster;
 mod differential;
 mod limits;
+mod netns;
 mod persist;
 mod security;
 mod server;
+mod tls;

@@ -98,7 +98,7 @@ pub fn concord_bin() -> String {
 
 /// Starts a server made by `command(port, dir)` on a free port, retrying when the port
 /// is taken between choosing it and binding it.
-fn start(tag: &str, command: impl Fn(u16, &std::path::Path) -> Command) -> Proc {
+pub fn start(tag: &str, command: impl Fn(u16, &std::path::Path) -> Command) -> Proc {
     let dir = TempDir::new(tag);
     for _ in 0..5 {
         let port = free_port();
@@ -233,21 +233,33 @@ impl std::fmt::Display for Reply {
     }
 }
 
+/// A byte stream a [`Conn`] speaks RESP over: plain TCP or TLS.
+pub trait Stream: Read + Write + Send {}
+
+impl<T: Read + Write + Send> Stream for T {}
+
 /// A blocking RESP connection.
 pub struct Conn {
-    rd: BufReader<TcpStream>,
-    wr: TcpStream,
+    rd: BufReader<Box<dyn Stream>>,
+    /// The TCP socket underneath, for timeouts.
+    sock: TcpStream,
     timed_out: bool,
 }
 
 impl Conn {
     pub fn open(port: u16) -> Conn {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(30))).ok();
         s.set_nodelay(true).ok();
+        let sock = s.try_clone().expect("clone");
+        Conn::over(Box::new(s), sock)
+    }
+
+    /// A connection over `stream` (TLS, say), whose TCP socket is `sock`.
+    pub fn over(stream: Box<dyn Stream>, sock: TcpStream) -> Conn {
+        sock.set_read_timeout(Some(Duration::from_secs(30))).ok();
         Conn {
-            rd: BufReader::new(s.try_clone().expect("clone")),
-            wr: s,
+            rd: BufReader::new(stream),
+            sock,
             timed_out: false,
         }
     }
@@ -264,7 +276,9 @@ impl Conn {
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.wr.write_all(bytes).expect("write");
+        let s = self.rd.get_mut();
+        s.write_all(bytes).expect("write");
+        s.flush().expect("flush");
     }
 
     pub fn cmd(&mut self, args: &[&str]) -> Reply {
@@ -366,7 +380,7 @@ impl Conn {
 
     /// Sets how long reads wait before giving up (`None`: forever).
     pub fn set_timeout(&mut self, t: Option<Duration>) {
-        self.wr.set_read_timeout(t).ok();
+        self.sock.set_read_timeout(t).ok();
     }
 
     pub fn read(&mut self) -> Reply {

@@ -33,16 +33,34 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Whether `user` / `pass` is a valid pair.
-fn check_password(sh: &Shared, user: &[u8], pass: &[u8]) -> bool {
+/// How a user / password pair checked out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Not a valid pair.
+    Wrong,
+    /// Valid, for a user that needs no password.
+    NoPassword,
+    /// Valid, and a password was proven.
+    Password,
+}
+
+/// Checks `user` / `pass`.
+fn check_password(sh: &Shared, user: &[u8], pass: &[u8]) -> Check {
     if user != b"default" {
-        return false;
+        return Check::Wrong;
     }
     let cfg = sh.config.read().unwrap_or_else(|p| p.into_inner());
     match &cfg.requirepass {
-        None => true,
-        Some(pw) => same(pw.as_bytes(), pass),
+        None => Check::NoPassword,
+        Some(pw) if same(pw.as_bytes(), pass) => Check::Password,
+        Some(_) => Check::Wrong,
     }
+}
+
+/// Records a successful authentication on the session.
+fn authenticated(s: &mut Session, how: Check) {
+    s.authed = true;
+    s.password_proven = how == Check::Password;
 }
 
 /// AUTH [username] password.
@@ -60,11 +78,12 @@ pub(crate) fn auth(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], ou
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
     }
-    if check_password(sh, user, pass) {
-        s.authed = true;
-        out.ok();
-    } else {
-        out.error(WRONGPASS);
+    match check_password(sh, user, pass) {
+        Check::Wrong => out.error(WRONGPASS),
+        how => {
+            authenticated(s, how);
+            out.ok();
+        }
     }
 }
 
@@ -83,10 +102,10 @@ pub(crate) fn hello(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], o
     let mut name = None;
     while i < a.len() {
         if a[i].eq_ignore_ascii_case(b"auth") && i + 2 < a.len() {
-            if !check_password(sh, a[i + 1], a[i + 2]) {
-                return out.error(WRONGPASS);
+            match check_password(sh, a[i + 1], a[i + 2]) {
+                Check::Wrong => return out.error(WRONGPASS),
+                how => authenticated(s, how),
             }
-            s.authed = true;
             i += 3;
         } else if a[i].eq_ignore_ascii_case(b"setname") && i + 1 < a.len() {
             if !super::client::valid_name(a[i + 1]) {

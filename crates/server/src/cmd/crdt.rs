@@ -1,6 +1,7 @@
 //! CRDT.LINK (a peer turns its connection into a replication link) and CRDT.SYNC (pause,
 //! resume and inspect replication on this instance).
 
+use crate::conn::Security;
 use crate::session::Session;
 use crate::{Shared, wall_ms};
 use concord_engine::Engine;
@@ -14,6 +15,11 @@ pub(crate) fn link(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], ou
     }
     if sh.paused.load(Ordering::Acquire) {
         return out.error("ERR replication is paused on this instance");
+    }
+    if let Err(why) = identity(s) {
+        tracing::warn!("refused a peer link from {}: {why}", s.addr);
+        s.closing = true;
+        return out.error(&format!("ERR link refused: {why}"));
     }
     let checked = sh
         .repl
@@ -31,6 +37,17 @@ pub(crate) fn link(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], ou
             s.closing = true;
         }
     }
+}
+
+/// Whether the connection may become a peer link: it proved who it is with a client
+/// certificate the CA signed, or with a password; or it comes from this machine.
+fn identity(s: &Session) -> Result<(), &'static str> {
+    if s.security == Security::TlsCertified || s.password_proven || s.addr.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(
+        "a peer on another host must authenticate with a password (peer-password and a user allowed to run CRDT.LINK) or a TLS client certificate",
+    )
 }
 
 /// CRDT.SYNC PAUSE|RESUME|STATUS.
