@@ -16,8 +16,11 @@ pub use concord_glob::glob_match;
 pub use error::CmdError;
 pub use oplog::OpLog;
 pub use table::{
-    COMMANDS, CmdStat, CommandSpec, Flags, SUBCOMMANDS, check_subcommand, command_id,
-    lookup_command,
+    BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
+    FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, Rejection,
+    acl_categories, channels, check_subcommand, command_count, command_id, find_subcommand,
+    full_name, has_keys, keys, legacy_range, lookup_command, lookup_full_name, movable_keys,
+    parent, resolve, spec, subcommand_ids,
 };
 
 use concord_crdt::{
