@@ -8,6 +8,8 @@ pub(crate) mod getkeys;
 mod index;
 mod keys;
 mod spec;
+#[cfg(test)]
+mod tests;
 
 pub use index::{
     CommandId, Rejection, acl_categories, check_subcommand, command_count, command_id,
