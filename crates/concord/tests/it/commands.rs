@@ -91,26 +91,26 @@ fn info(c: &mut Conn, name: &str) -> Option<Vec<Reply>> {
     }
 }
 
-/// Key specs without Redis's `notes` (prose Concord does not carry).
+/// Key specs without Redis's `notes` (prose Concord does not carry), in RESP2 (an array of
+/// flat maps) or RESP3 (a set of maps).
 fn without_notes(specs: &Reply) -> Reply {
-    let Reply::Array(specs) = specs else {
-        panic!("key specs are not an array: {specs}");
+    let strip = |kv: &[Reply]| -> Vec<Reply> {
+        kv.chunks(2)
+            .filter(|p| p[0] != Reply::Bulk(b("notes")))
+            .flatten()
+            .cloned()
+            .collect()
     };
-    Reply::Array(
-        specs
-            .iter()
-            .map(|s| match s {
-                Reply::Array(kv) => Reply::Array(
-                    kv.chunks(2)
-                        .filter(|p| p[0] != Reply::Bulk(b("notes")))
-                        .flatten()
-                        .cloned()
-                        .collect(),
-                ),
-                other => panic!("key spec {other}"),
-            })
-            .collect(),
-    )
+    let spec = |s: &Reply| match s {
+        Reply::Array(kv) => Reply::Array(strip(kv)),
+        Reply::Other(b'%', kv, t) => Reply::Other(b'%', strip(kv), t.clone()),
+        other => panic!("key spec {other}"),
+    };
+    match specs {
+        Reply::Array(v) => Reply::Array(v.iter().map(spec).collect()),
+        Reply::Other(b'~', v, t) => Reply::Other(b'~', v.iter().map(spec).collect(), t.clone()),
+        other => panic!("key specs {other}"),
+    }
 }
 
 /// The names of the subcommands in a COMMAND INFO that 7.0 may have.
@@ -185,6 +185,57 @@ fn command_info_matches_redis() {
         let want = info(&mut rc, name).map(|f| f[0].clone());
         let got = info(&mut cc, name).map(|f| f[0].clone());
         assert_eq!(got, want, "COMMAND INFO {name:?}");
+    }
+}
+
+/// In RESP3 the replies keep Redis's types: sets for flags, categories and key specs, maps
+/// for each key spec.
+#[test]
+fn command_replies_in_resp3_match_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut rc = Conn::open(r.port);
+    let mut cc = Conn::open(s.port);
+    for c in [&mut rc, &mut cc] {
+        assert!(matches!(c.cmd(&["HELLO", "3"]), Reply::Other(b'%', _, _)));
+    }
+    for name in [
+        "get",
+        "set",
+        "bitop",
+        "zunionstore",
+        "xread",
+        "georadius",
+        "ping",
+    ] {
+        // Tips aside: Concord has none.
+        let mut want = rc.cmd(&["COMMAND", "INFO", name]);
+        let mut got = cc.cmd(&["COMMAND", "INFO", name]);
+        for r in [&mut want, &mut got] {
+            if let Reply::Array(v) = r
+                && let Some(Reply::Array(f)) = v.first_mut()
+            {
+                f[7] = Reply::Nil;
+                f[8] = without_notes(&f[8]);
+            }
+        }
+        assert_eq!(got, want, "COMMAND INFO {name}");
+    }
+    for req in [
+        &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v", "get"][..],
+        &[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "zunionstore",
+            "d",
+            "2",
+            "a",
+            "b",
+        ],
+        &["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"],
+        &["COMMAND", "INFO", "nosuch"],
+    ] {
+        assert_eq!(cc.cmd(req), rc.cmd(req), "{req:?}");
     }
 }
 

@@ -4,7 +4,7 @@
 //! and channels of a request, and the legacy key range COMMAND INFO shows.
 
 mod data;
-pub(crate) mod getkeys;
+mod getkeys;
 mod index;
 mod keys;
 mod spec;
