@@ -343,9 +343,10 @@ pub struct CommandSpec {
     /// Redis arity: exact when positive, minimum when negative; the name (and for a
     /// subcommand, the container's name) counts.
     pub arity: i32,
-    /// Flags, as declared (movable keys are computed, see `table::movable_keys`).
+    /// Flags, as declared (movable keys are computed: [`movable_keys`](crate::movable_keys)).
     pub flags: Flags,
-    /// The ACL categories Redis declares explicitly; see `table::acl_categories` for all.
+    /// The ACL categories Redis declares explicitly; the flags imply more
+    /// ([`acl_categories`](crate::acl_categories)).
     pub categories: Categories,
     /// Redis's documentation group (`string`, `sorted_set`, `generic`, ...).
     pub group: &'static str,
