@@ -18,8 +18,11 @@ pub use effects::Effects;
 pub use error::CmdError;
 pub use oplog::OpLog;
 pub use table::{
-    COMMANDS, CmdStat, CommandSpec, Flags, SUBCOMMANDS, check_subcommand, command_id,
-    lookup_command,
+    BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
+    FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, Rejection,
+    acl_categories, channels, check_subcommand, command_count, command_id, find_subcommand,
+    full_name, has_keys, keys, legacy_range, lookup_command, lookup_full_name, movable_keys,
+    parent, resolve, spec, subcommand_ids,
 };
 
 use concord_crdt::{
@@ -208,7 +211,7 @@ pub struct Engine {
     ready: Vec<Blob>,
     /// Counters for INFO.
     pub stats: Stats,
-    /// Per-command counters, by position in [`COMMANDS`].
+    /// Per-command counters, by command id (subcommands have their own).
     pub cmdstats: Vec<CmdStat>,
 }
 
@@ -240,7 +243,7 @@ impl Engine {
             groups: HashMap::new(),
             ready: Vec::new(),
             stats: Stats::default(),
-            cmdstats: vec![CmdStat::default(); COMMANDS.len()],
+            cmdstats: vec![CmdStat::default(); table::command_count()],
         }
     }
 

@@ -6,7 +6,10 @@
 use crate::session::Session;
 use crate::{Shared, wall_ms};
 use bytes::Bytes;
-use concord_engine::{COMMANDS, CommandSpec, Engine, Flags, check_subcommand, command_id};
+use concord_engine::{
+    COMMANDS, CommandId, Engine, Flags, Rejection, command_id, find_subcommand, full_name, parent,
+    spec, subcommand_ids,
+};
 use concord_resp::Out;
 use smallvec::SmallVec;
 use std::sync::atomic::Ordering;
@@ -39,21 +42,6 @@ pub(crate) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Redis's reply for an unknown command.
-fn unknown_command(args: &[&[u8]]) -> String {
-    let mut s = format!(
-        "ERR unknown command '{}', with args beginning with: ",
-        lossy(&args[0][..args[0].len().min(128)])
-    );
-    for a in &args[1..] {
-        if s.len() >= 256 {
-            break;
-        }
-        s.push_str(&format!("'{}' ", lossy(&a[..a.len().min(128)])));
-    }
-    s
-}
-
 /// Redis's reply for a bad subcommand of a server command.
 pub(crate) fn help_err(sub: &[u8], cmd: &str) -> String {
     format!(
@@ -63,20 +51,19 @@ pub(crate) fn help_err(sub: &[u8], cmd: &str) -> String {
     )
 }
 
-/// Commands that run at once inside MULTI instead of being queued.
-fn not_queued(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
-}
-
-/// Commands a RESP2 client in subscriber mode may run.
-fn subscribed_ok(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ping" | "quit" | "reset"
-    )
+/// The command (or subcommand) a request names, found from its top-level command.
+fn resolve_sub(top: CommandId, args: &[&[u8]]) -> Result<CommandId, Rejection> {
+    let id = match args.get(1) {
+        Some(sub) if !subcommand_ids(top).is_empty() => {
+            find_subcommand(top, sub).ok_or_else(|| Rejection::unknown_subcommand(top, sub))?
+        }
+        _ => top,
+    };
+    if spec(id).arity_ok(args.len()) {
+        Ok(id)
+    } else {
+        Err(Rejection::Arity(full_name(id)))
+    }
 }
 
 impl Session {
@@ -98,19 +85,20 @@ impl Session {
     /// Whether any of the requests may write (EXEC writes what its transaction queued).
     fn may_write(&self, reqs: &impl Requests) -> bool {
         (0..reqs.count()).any(|i| {
-            reqs.view(i)
-                .first()
+            let args = reqs.view(i);
+            args.first()
                 .and_then(|n| command_id(n))
+                .and_then(|top| resolve_sub(top, &args).ok())
                 .is_some_and(|id| self.invocation_flags(id).has(Flags::WRITE))
         })
     }
 
     /// The flags a command runs with here: EXEC has those of the commands it runs.
-    fn invocation_flags(&self, id: usize) -> Flags {
-        let spec = &COMMANDS[id];
+    fn invocation_flags(&self, id: CommandId) -> Flags {
+        let flags = spec(id).flags;
         match &self.multi {
-            Some(m) if crate::cmd::multi::is_exec(id) => spec.flags | m.flags,
-            _ => spec.flags,
+            Some(m) if crate::cmd::multi::is_exec(id) => flags | m.flags,
+            _ => flags,
         }
     }
 
@@ -163,7 +151,13 @@ impl Session {
     }
 
     /// Refuses a request (it counts as rejected, and aborts a transaction being queued).
-    fn refuse(&mut self, e: &mut Engine, id: usize, msg: &str, out: &mut Out) -> Option<usize> {
+    fn refuse(
+        &mut self,
+        e: &mut Engine,
+        id: CommandId,
+        msg: &str,
+        out: &mut Out,
+    ) -> Option<CommandId> {
         if let Some(m) = &mut self.multi {
             m.error = true;
         }
@@ -180,28 +174,28 @@ impl Session {
         e: &mut Engine,
         args: &[&[u8]],
         out: &mut Out,
-    ) -> Option<usize> {
-        let Some(id) = self.command_id(args[0]) else {
+    ) -> Option<CommandId> {
+        let Some(top) = self.command_id(args[0]) else {
             if let Some(m) = &mut self.multi {
                 m.error = true;
             }
-            out.error(&unknown_command(args));
+            out.error(&Rejection::unknown_command(args).to_string());
             return None;
         };
-        let spec = &COMMANDS[id];
-        if !spec.arity_ok(args.len()) {
-            let msg = format!("ERR wrong number of arguments for '{}' command", spec.name);
-            return self.refuse(e, id, &msg, out);
-        }
-        if let Err(msg) = check_subcommand(id, args) {
-            return self.refuse(e, id, &msg, out);
-        }
+        let id = match resolve_sub(top, args) {
+            Ok(id) => id,
+            Err(why) => return self.refuse(e, top, &why.to_string(), out),
+        };
+        let spec = spec(id);
         if !self.authed && !spec.flags.has(Flags::NO_AUTH) {
             e.cmdstats[id].rejected += 1;
             out.error("NOAUTH Authentication required.");
             return Some(id);
         }
-        if self.multi.is_some() && spec.flags.has(Flags::NO_MULTI) && !not_queued(spec) {
+        if self.multi.is_some()
+            && spec.flags.has(Flags::NO_MULTI)
+            && !spec.flags.has(Flags::NOT_QUEUED)
+        {
             return self.refuse(e, id, "ERR Command not allowed inside a transaction", out);
         }
         let flags = self.invocation_flags(id);
@@ -227,15 +221,15 @@ impl Session {
                 out,
             );
         }
-        if self.subscribed_resp2() && !subscribed_ok(spec) {
+        if self.subscribed_resp2() && !spec.flags.has(Flags::SUBSCRIBED_OK) {
             out.error(&format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                spec.name
+                full_name(id)
             ));
             return Some(id);
         }
         if let Some(m) = &mut self.multi
-            && !not_queued(spec)
+            && !spec.flags.has(Flags::NOT_QUEUED)
         {
             m.queue.push(owned(args));
             m.flags = m.flags | spec.flags;
@@ -268,8 +262,8 @@ impl Session {
         Some(id)
     }
 
-    /// The command's id; a pipeline of one command looks its name up once.
-    fn command_id(&mut self, name: &[u8]) -> Option<usize> {
+    /// The top-level command's id; a pipeline of one command looks its name up once.
+    fn command_id(&mut self, name: &[u8]) -> Option<CommandId> {
         let (buf, len, id) = &mut self.last_name;
         // `len` starts out of range: nothing cached yet.
         if name.len() == *len as usize && name.len() <= buf.len() && name == &buf[..name.len()] {
@@ -284,15 +278,23 @@ impl Session {
         Some(found)
     }
 
-    /// Executes a command that passed the checks, counting it for INFO commandstats: the
-    /// engine's handler for data commands, the server's for the others.
-    pub fn run(&mut self, sh: &Shared, e: &mut Engine, id: usize, args: &[&[u8]], out: &mut Out) {
-        let spec = &COMMANDS[id];
+    /// Executes a command (or subcommand) that passed the checks, counting it for INFO
+    /// commandstats: the engine's handler for data commands, the server's for the others
+    /// (a container command's handler runs its subcommands).
+    pub fn run(
+        &mut self,
+        sh: &Shared,
+        e: &mut Engine,
+        id: CommandId,
+        args: &[&[u8]],
+        out: &mut Out,
+    ) {
+        let top = parent(id).unwrap_or(id);
         let before = out.len();
-        if !e.execute_checked(spec, args, out) {
-            match crate::cmd::handler(id) {
+        if !e.execute_checked(&COMMANDS[top], args, out) {
+            match crate::cmd::handler(top) {
                 Some(h) => h(self, sh, e, args, out),
-                None => out.error(&unknown_command(args)),
+                None => out.error(&Rejection::unknown_command(args).to_string()),
             }
         }
         let failed = out.buf.get(before) == Some(&b'-');

@@ -163,7 +163,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         }
         "commandstats" => {
             s.push_str("# Commandstats\r\n");
-            for (c, st) in concord_engine::COMMANDS.iter().zip(&e.cmdstats) {
+            for (id, st) in e.cmdstats.iter().enumerate() {
                 if st.calls == 0 && st.rejected == 0 {
                     continue;
                 }
@@ -176,7 +176,11 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 let _ = write!(
                     s,
                     "cmdstat_{}:calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}\r\n",
-                    c.name, st.calls, usec, st.rejected, st.failed
+                    concord_engine::full_name(id),
+                    st.calls,
+                    usec,
+                    st.rejected,
+                    st.failed
                 );
             }
         }

@@ -6,6 +6,7 @@
 mod support;
 
 mod cluster;
+mod commands;
 mod differential;
 mod limits;
 mod netns;

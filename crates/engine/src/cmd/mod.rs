@@ -5,6 +5,7 @@ pub mod bits;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
+pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod server;

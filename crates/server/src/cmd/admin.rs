@@ -1,11 +1,11 @@
-//! Server administration: INFO, COMMAND, SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN and
+//! Server administration: INFO, SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN and
 //! FUNCTION (of which only FLUSH, there being no functions).
 
 use crate::Shared;
-use crate::dispatch::{help_err, lossy};
+use crate::dispatch::help_err;
 use crate::persist::BgKind;
 use crate::session::Session;
-use concord_engine::{COMMANDS, CommandSpec, Engine, lookup_command};
+use concord_engine::Engine;
 use concord_resp::Out;
 use std::sync::atomic::Ordering;
 
@@ -99,106 +99,4 @@ pub(crate) fn function(_: &mut Session, _: &Shared, _: &mut Engine, a: &[&[u8]],
     } else {
         out.error(&help_err(a[1], "FUNCTION"));
     }
-}
-
-/// COMMAND [COUNT | INFO names | DOCS names | LIST | GETKEYS cmd args]
-pub(crate) fn command(_: &mut Session, _: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
-    let sub = a
-        .get(1)
-        .map(|s| lossy(s).to_ascii_uppercase())
-        .unwrap_or_default();
-    match sub.as_str() {
-        "" => {
-            out.array(COMMANDS.len());
-            for c in COMMANDS {
-                command_info(c, out);
-            }
-        }
-        "COUNT" => out.int(COMMANDS.len() as i64),
-        "INFO" => {
-            if a.len() == 2 {
-                out.array(COMMANDS.len());
-                for c in COMMANDS {
-                    command_info(c, out);
-                }
-                return;
-            }
-            out.array(a.len() - 2);
-            for n in &a[2..] {
-                match lookup_command(n) {
-                    Some(c) => command_info(c, out),
-                    None => out.null(),
-                }
-            }
-        }
-        "DOCS" => {
-            let specs: Vec<&CommandSpec> = if a.len() == 2 {
-                COMMANDS.iter().collect()
-            } else {
-                a[2..].iter().filter_map(|n| lookup_command(n)).collect()
-            };
-            out.map(specs.len());
-            for c in specs {
-                out.bulk(c.name.as_bytes());
-                out.map(3);
-                out.bulk(b"summary");
-                out.bulk(format!("The {} command", c.name.to_ascii_uppercase()).as_bytes());
-                out.bulk(b"since");
-                out.bulk(b"1.0.0");
-                out.bulk(b"group");
-                out.bulk(c.group.as_bytes());
-            }
-        }
-        "LIST" => {
-            out.array(COMMANDS.len());
-            for c in COMMANDS {
-                out.bulk(c.name.as_bytes());
-            }
-        }
-        "GETKEYS" if a.len() >= 3 => {
-            let Some(c) = lookup_command(a[2]) else {
-                return out.error("ERR Invalid command specified");
-            };
-            let args = &a[2..];
-            if !c.arity_ok(args.len()) {
-                return out.error("ERR Invalid number of arguments specified for command");
-            }
-            if c.first_key == 0 {
-                return out.error("ERR The command has no key arguments");
-            }
-            let last = if c.last_key < 0 {
-                args.len() as i32 + c.last_key
-            } else {
-                c.last_key
-            };
-            let keys: Vec<&[u8]> = (c.first_key..=last)
-                .step_by(c.step.max(1) as usize)
-                .filter_map(|i| args.get(i as usize).copied())
-                .collect();
-            out.array(keys.len());
-            for k in keys {
-                out.bulk(k);
-            }
-        }
-        _ => out.error(&help_err(a[1], "COMMAND")),
-    }
-}
-
-fn command_info(c: &CommandSpec, out: &mut Out) {
-    out.array(10);
-    out.bulk(c.name.as_bytes());
-    out.int(i64::from(c.arity));
-    let flags = c.flags.names();
-    out.set(flags.len());
-    for f in flags {
-        out.simple(f);
-    }
-    out.int(i64::from(c.first_key));
-    out.int(i64::from(c.last_key));
-    out.int(i64::from(c.step));
-    out.set(1);
-    out.simple(&format!("@{}", c.group));
-    out.set(0);
-    out.array(0);
-    out.array(0);
 }

@@ -5,7 +5,7 @@ use crate::pubsub::Msg;
 use crate::session::Session;
 use crate::{ClientInfo, Shared};
 use bytes::Bytes;
-use concord_engine::{COMMANDS, Engine};
+use concord_engine::{Engine, full_name};
 use concord_resp::Out;
 
 /// Whether a client or library name is acceptable (printable, no spaces).
@@ -32,7 +32,7 @@ fn client_line(id: u64, c: &ClientInfo) -> String {
         c.sub,
         c.psub,
         c.multi,
-        c.last_cmd.map_or("NULL", |i| COMMANDS[i].name),
+        c.last_cmd.map_or("NULL", full_name),
         c.resp,
         lossy(&c.lib_name),
         lossy(&c.lib_ver),

@@ -45,7 +45,6 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("client", client::client),
     ("config", config::config),
     ("info", admin::info),
-    ("command", admin::command),
     ("save", admin::save),
     ("bgsave", admin::bgsave),
     ("bgrewriteaof", admin::bgrewriteaof),

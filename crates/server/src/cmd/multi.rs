@@ -2,7 +2,7 @@
 
 use crate::Shared;
 use crate::session::{Multi, Session};
-use concord_engine::{Engine, command_id};
+use concord_engine::{Engine, resolve};
 use concord_resp::Out;
 use smallvec::SmallVec;
 use std::sync::OnceLock;
@@ -48,8 +48,8 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
     s.unwatch(e);
     out.array(m.queue.len());
     for args in m.queue {
-        if let Some(id) = command_id(&args[0]) {
-            let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
+        let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
+        if let Ok(id) = resolve(&view) {
             s.run(sh, e, id, &view, out);
             // Inside a transaction a blocking command answers at once.
             e.take_block();

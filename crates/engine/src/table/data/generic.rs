@@ -1,0 +1,138 @@
+//! Generic key commands (Redis's `generic` group).
+
+use crate::cmd::keys;
+use crate::table::spec::{CommandSpec, KeySpec, acl, cmd, flags, kf};
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    cmd("del", -2, "generic", "1.0.0")
+        .flags(flags![WRITE])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RM, DELETE]).range(-1, 1, 0)])
+        .run(keys::del),
+    cmd("unlink", -2, "generic", "4.0.0")
+        .flags(flags![WRITE, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RM, DELETE]).range(-1, 1, 0)])
+        .run(keys::del),
+    cmd("exists", -2, "generic", "1.0.0")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO]).range(-1, 1, 0)])
+        .run(keys::exists),
+    cmd("touch", -2, "generic", "3.2.1")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO]).range(-1, 1, 0)])
+        .run(keys::exists),
+    cmd("type", 2, "generic", "1.0.0")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO])])
+        .run(keys::type_),
+    cmd("keys", 2, "generic", "1.0.0")
+        .flags(flags![READONLY])
+        .acl(acl![Keyspace, Dangerous])
+        .run(keys::keys),
+    cmd("scan", -2, "generic", "2.8.0")
+        .flags(flags![READONLY, TOUCHES_ARBITRARY_KEYS])
+        .acl(acl![Keyspace])
+        .run(keys::scan),
+    cmd("randomkey", 1, "generic", "1.0.0")
+        .flags(flags![READONLY, TOUCHES_ARBITRARY_KEYS])
+        .acl(acl![Keyspace])
+        .run(keys::randomkey),
+    cmd("rename", 3, "generic", "1.0.0")
+        .flags(flags![WRITE])
+        .acl(acl![Keyspace])
+        .keys(&[
+            KeySpec::at(1, kf![RW, ACCESS, DELETE]),
+            KeySpec::at(2, kf![OW, UPDATE]),
+        ])
+        .run(keys::rename),
+    cmd("renamenx", 3, "generic", "1.0.0")
+        .flags(flags![WRITE, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[
+            KeySpec::at(1, kf![RW, ACCESS, DELETE]),
+            KeySpec::at(2, kf![OW, INSERT]),
+        ])
+        .run(keys::rename),
+    cmd("copy", -3, "generic", "6.2.0")
+        .flags(flags![WRITE, DENYOOM])
+        .acl(acl![Keyspace])
+        .keys(&[
+            KeySpec::at(1, kf![RO, ACCESS]),
+            KeySpec::at(2, kf![OW, UPDATE]),
+        ])
+        .run(keys::copy),
+    cmd("expire", -3, "generic", "1.0.0")
+        .flags(flags![WRITE, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RW, UPDATE])])
+        .run(keys::expire),
+    cmd("pexpire", -3, "generic", "2.6.0")
+        .flags(flags![WRITE, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RW, UPDATE])])
+        .run(keys::expire),
+    cmd("expireat", -3, "generic", "1.2.0")
+        .flags(flags![WRITE, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RW, UPDATE])])
+        .run(keys::expire),
+    cmd("pexpireat", -3, "generic", "2.6.0")
+        .flags(flags![WRITE, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RW, UPDATE])])
+        .run(keys::expire),
+    cmd("ttl", 2, "generic", "1.0.0")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO, ACCESS])])
+        .run(keys::ttl),
+    cmd("pttl", 2, "generic", "2.6.0")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO, ACCESS])])
+        .run(keys::pttl),
+    cmd("expiretime", 2, "generic", "7.0.0")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO, ACCESS])])
+        .run(keys::expiretime),
+    cmd("pexpiretime", 2, "generic", "7.0.0")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO, ACCESS])])
+        .run(keys::expiretime),
+    cmd("persist", 2, "generic", "2.2.0")
+        .flags(flags![WRITE, FAST])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RW, UPDATE])])
+        .run(keys::persist),
+    cmd("object", -2, "generic", "2.2.3")
+        .subs(OBJECT)
+        .run(keys::object),
+];
+
+const OBJECT: &[CommandSpec] = &[
+    cmd("encoding", 3, "generic", "2.2.3")
+        .flags(flags![READONLY])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(2, kf![RO])]),
+    cmd("freq", 3, "generic", "4.0.0")
+        .flags(flags![READONLY])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(2, kf![RO])]),
+    cmd("idletime", 3, "generic", "2.2.3")
+        .flags(flags![READONLY])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(2, kf![RO])]),
+    cmd("refcount", 3, "generic", "2.2.3")
+        .flags(flags![READONLY])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(2, kf![RO])]),
+    cmd("help", 2, "generic", "6.2.0")
+        .flags(flags![LOADING, STALE])
+        .acl(acl![Keyspace]),
+];

@@ -1,0 +1,88 @@
+//! Server and scripting commands (Redis's `server` and `scripting` groups), and Concord's
+//! own CRDT.* commands.
+
+use crate::cmd::{introspect, server};
+use crate::table::spec::{CommandSpec, acl, cmd, flags};
+
+pub(super) const COMMANDS: &[CommandSpec] = &[
+    cmd("command", -1, "server", "2.8.13")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection])
+        .subs(COMMAND)
+        .run(introspect::command),
+    cmd("info", -1, "server", "1.0.0")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Dangerous]),
+    cmd("config", -2, "server", "2.0.0").subs(CONFIG),
+    cmd("save", 1, "server", "1.0.0").flags(flags![NO_ASYNC_LOADING, ADMIN, NOSCRIPT, NO_MULTI]),
+    cmd("bgsave", -1, "server", "1.0.0").flags(flags![NO_ASYNC_LOADING, ADMIN, NOSCRIPT]),
+    cmd("bgrewriteaof", 1, "server", "1.0.0").flags(flags![NO_ASYNC_LOADING, ADMIN, NOSCRIPT]),
+    cmd("lastsave", 1, "server", "1.0.0")
+        .flags(flags![LOADING, STALE, FAST])
+        .acl(acl![Admin, Dangerous]),
+    cmd("shutdown", -1, "server", "1.0.0").flags(flags![
+        ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, SENTINEL, ALLOW_BUSY
+    ]),
+    cmd("time", 1, "server", "2.6.0").flags(flags![LOADING, STALE, FAST]),
+    cmd("function", -2, "scripting", "7.0.0").subs(FUNCTION),
+    cmd("dbsize", 1, "server", "1.0.0")
+        .flags(flags![READONLY, FAST])
+        .acl(acl![Keyspace])
+        .run(server::dbsize),
+    cmd("flushall", -1, "server", "1.0.0")
+        .flags(flags![WRITE])
+        .acl(acl![Keyspace, Dangerous])
+        .run(server::flushall),
+    cmd("flushdb", -1, "server", "1.0.0")
+        .flags(flags![WRITE])
+        .acl(acl![Keyspace, Dangerous])
+        .run(server::flushall),
+    // Concord's own commands (replication links, their control, the convergence digest):
+    // administrative, keyless, and never allowed before authentication.
+    cmd("crdt.digest", 1, "server", "0.1.0")
+        .flags(flags![READONLY, ADMIN, NOSCRIPT])
+        .run(server::crdt_digest),
+    cmd("crdt.link", 5, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("crdt.sync", 2, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+];
+
+const COMMAND: &[CommandSpec] = &[
+    cmd("count", 2, "server", "2.8.13")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("info", -2, "server", "2.8.13")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("docs", -2, "server", "7.0.0")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("list", -2, "server", "7.0.0")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("getkeys", -3, "server", "2.8.13")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("getkeysandflags", -3, "server", "7.0.0")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("help", 2, "server", "5.0.0")
+        .flags(flags![LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+];
+
+const CONFIG: &[CommandSpec] = &[
+    cmd("get", -3, "server", "2.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("set", -4, "server", "2.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("resetstat", 2, "server", "2.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("rewrite", 2, "server", "2.8.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("help", 2, "server", "5.0.0").flags(flags![LOADING, STALE]),
+];
+
+const FUNCTION: &[CommandSpec] = &[
+    cmd("flush", -2, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT, WRITE])
+        .acl(acl![Scripting]),
+    cmd("help", 2, "scripting", "7.0.0")
+        .flags(flags![LOADING, STALE])
+        .acl(acl![Scripting]),
+];
