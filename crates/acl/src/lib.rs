@@ -2,9 +2,11 @@
 //! category, command and subcommand, key patterns with read and write permissions,
 //! channel patterns and selectors; the check every command passes before it runs.
 //!
-//! Pure logic: no I/O and no clock (the caller passes time in), so it is unit-tested and
+//! Pure logic: no I/O, no clock (the caller passes time in), so it is unit-tested and
 //! fuzzed on its own.
 
+mod catalog;
 mod category;
 
+pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
