@@ -7,6 +7,7 @@
 
 mod catalog;
 mod category;
+mod split;
 
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
