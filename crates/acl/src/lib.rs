@@ -7,7 +7,10 @@
 
 mod catalog;
 mod category;
+mod ordered;
+mod rules;
 mod split;
 
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
+pub use rules::RuleError;
