@@ -8,9 +8,11 @@
 mod catalog;
 mod category;
 mod ordered;
+mod password;
 mod rules;
 mod split;
 
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
 pub use rules::RuleError;
+pub use password::{Digest, GENPASS_DEFAULT_BITS, GENPASS_MAX_BITS, GenpassError, genpass, genpass_random_len, hash_password, to_hex};
