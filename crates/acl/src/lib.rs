@@ -10,9 +10,13 @@ mod category;
 mod ordered;
 mod password;
 mod rules;
+mod selector;
 mod split;
+mod user;
 
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
 pub use rules::RuleError;
 pub use password::{Digest, GENPASS_DEFAULT_BITS, GENPASS_MAX_BITS, GenpassError, genpass, genpass_random_len, hash_password, to_hex};
+pub use selector::{Access, PubsubDefault, Selector};
+pub use user::{SetUserError, User};
