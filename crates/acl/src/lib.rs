@@ -7,6 +7,7 @@
 
 mod catalog;
 mod category;
+mod check;
 mod ordered;
 mod password;
 mod rules;
@@ -16,6 +17,7 @@ mod user;
 
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
+pub use check::{Denied, DeniedReason};
 pub use rules::RuleError;
 pub use password::{Digest, GENPASS_DEFAULT_BITS, GENPASS_MAX_BITS, GenpassError, genpass, genpass_random_len, hash_password, to_hex};
 pub use selector::{Access, PubsubDefault, Selector};
