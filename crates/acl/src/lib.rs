@@ -8,6 +8,7 @@
 mod catalog;
 mod category;
 mod check;
+mod describe;
 mod ordered;
 mod password;
 mod rules;
@@ -18,6 +19,7 @@ mod user;
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
 pub use check::{Denied, DeniedReason};
+pub use describe::{SelectorInfo, UserInfo};
 pub use rules::RuleError;
 pub use password::{Digest, GENPASS_DEFAULT_BITS, GENPASS_MAX_BITS, GenpassError, genpass, genpass_random_len, hash_password, to_hex};
 pub use selector::{Access, PubsubDefault, Selector};
