@@ -15,6 +15,7 @@ mod rules;
 mod selector;
 mod split;
 mod user;
+mod users;
 
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
@@ -24,3 +25,4 @@ pub use rules::RuleError;
 pub use password::{Digest, GENPASS_DEFAULT_BITS, GENPASS_MAX_BITS, GenpassError, genpass, genpass_random_len, hash_password, to_hex};
 pub use selector::{Access, PubsubDefault, Selector};
 pub use user::{SetUserError, User};
+pub use users::{AuthError, ConfigUserError, DEFAULT_USER, DeleteDefaultUser, SetUserOutcome, Users};
