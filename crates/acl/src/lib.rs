@@ -79,6 +79,9 @@ mod split;
 mod user;
 mod users;
 
+#[cfg(test)]
+mod tests;
+
 pub use catalog::{Catalog, CatalogError, CommandId, CommandInfo};
 pub use category::{Categories, Category};
 pub use check::{Denied, DeniedReason};
