@@ -26,6 +26,31 @@
 //! - [`Users`] is the set of users with `default`; [`AclLog`] is `ACL LOG`; ACL files are
 //!   read by [`Users::load_acl_file`] and written by [`Users::to_acl_file`].
 //!
+//! ```
+//! use concord_acl::{Access, Catalog, Categories, Category, PubsubDefault, Users};
+//!
+//! let mut catalog = Catalog::new();
+//! let get = catalog
+//!     .add_command("get", Categories::of(&[Category::Read, Category::String]), false)
+//!     .unwrap();
+//! let mut users = Users::new(&catalog, PubsubDefault::ResetChannels);
+//! let rules: [&[u8]; 4] = [b"on", b">secret", b"+@read", b"%R~cache:*"];
+//! users.setuser(&catalog, b"alice", &rules).unwrap();
+//!
+//! let alice = users.authenticate(b"alice", b"secret").unwrap();
+//! let args: [&[u8]; 2] = [b"GET", b"cache:1"];
+//! assert!(alice.check(&catalog, get, &args, &[(1, Access::READ)], &[]).is_ok());
+//! let args: [&[u8]; 2] = [b"GET", b"other"];
+//! let denied = alice.check(&catalog, get, &args, &[(1, Access::READ)], &[]).unwrap_err();
+//! assert_eq!(denied.noperm_message(&catalog, get, alice), b"No permissions to access a key");
+//! assert_eq!(
+//!     String::from_utf8(alice.acl_list_line()).unwrap(),
+//!     "user alice on sanitize-payload \
+//!      #2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b \
+//!      %R~cache:* resetchannels -@all +@read"
+//! );
+//! ```
+//!
 //! # Bytes
 //!
 //! Names, passwords, patterns and first arguments are bytes, as in Redis: invalid UTF-8
