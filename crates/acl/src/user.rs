@@ -216,6 +216,15 @@ impl User {
         Ok(())
     }
 
+    /// `resetpass`, then `>password` or `nopass`.
+    pub(crate) fn set_only_password(&mut self, password: Option<&[u8]>) {
+        self.passwords.clear();
+        self.nopass = password.is_none();
+        if let Some(p) = password {
+            self.add_password(hash_password(p));
+        }
+    }
+
     fn add_password(&mut self, digest: Digest) {
         if !self.passwords.contains(&digest) {
             self.passwords.push(digest, ());

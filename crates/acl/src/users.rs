@@ -176,20 +176,9 @@ impl Users {
 
     /// `requirepass`: the default user gets this one password, or `nopass` (Redis's
     /// ACLUpdateDefaultUserPassword).
-    pub fn set_default_password(&mut self, catalog: &Catalog, password: Option<&[u8]>) {
-        let pubsub = self.pubsub_default;
-        let Some(user) = self.users.get_mut(DEFAULT_USER) else {
-            return;
-        };
-        let mut apply = |op: &[u8]| {
-            // These rules cannot fail: resetpass, nopass and >password always apply.
-            let applied = user.apply(catalog, pubsub, op);
-            assert!(applied.is_ok());
-        };
-        apply(b"resetpass");
-        match password {
-            Some(p) => apply(&[&b">"[..], p].concat()),
-            None => apply(b"nopass"),
+    pub fn set_default_password(&mut self, password: Option<&[u8]>) {
+        if let Some(user) = self.users.get_mut(DEFAULT_USER) {
+            user.set_only_password(password);
         }
     }
 

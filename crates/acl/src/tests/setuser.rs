@@ -125,13 +125,13 @@ fn passwords() {
 #[test]
 fn requirepass_sets_the_default_password() {
     let mut acl = Acl::new();
-    acl.users.set_default_password(&acl.catalog, Some(b"pwd"));
+    acl.users.set_default_password(Some(b"pwd"));
     assert!(!acl.users.default_user().is_nopass());
     assert!(acl.users.authenticate(b"default", b"pwd").is_ok());
     assert_eq!(acl.users.authenticate(b"default", b"x"), Err(AuthError));
-    acl.users.set_default_password(&acl.catalog, Some(b"other"));
+    acl.users.set_default_password(Some(b"other"));
     assert_eq!(acl.users.authenticate(b"default", b"pwd"), Err(AuthError));
-    acl.users.set_default_password(&acl.catalog, None);
+    acl.users.set_default_password(None);
     assert!(acl.users.default_user().is_nopass());
     assert_eq!(
         acl.users.list(),
