@@ -6,6 +6,7 @@
 use crate::session::Session;
 use crate::{Shared, wall_ms};
 use bytes::Bytes;
+use concord_acl::LogContext;
 use concord_engine::{
     COMMANDS, CommandId, Engine, Flags, Rejection, command_id, find_subcommand, full_name, parent,
     spec, subcommand_ids,
@@ -191,6 +192,17 @@ impl Session {
             e.cmdstats[id].rejected += 1;
             out.error("NOAUTH Authentication required.");
             return Some(id);
+        }
+        if !self.unrestricted
+            && let Err(d) = crate::access::check(&self.user, id, args)
+        {
+            let context = if self.multi.is_some() {
+                LogContext::Multi
+            } else {
+                LogContext::Toplevel
+            };
+            let msg = crate::cmd::acl::denied(sh, self, id, args, &d, context);
+            return self.refuse(e, id, &format!("NOPERM {msg}"), out);
         }
         if self.multi.is_some()
             && spec.flags.has(Flags::NO_MULTI)

@@ -113,9 +113,15 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         }
         "persistence" => persistence(sh, e, s),
         "stats" => {
+            let acl = sh
+                .access
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .log
+                .stats();
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
                 sh.connections.load(Ordering::Relaxed),
                 sh.commands.load(Ordering::Relaxed),
                 sh.rejected_conns.load(Ordering::Relaxed),
@@ -124,6 +130,10 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 e.stats.keyspace_misses,
                 sh.persist.latest_fork_usec.load(Ordering::Relaxed),
                 sh.persist.forks.load(Ordering::Relaxed),
+                acl.auth,
+                acl.command,
+                acl.key,
+                acl.channel,
             );
         }
         "replication" => {

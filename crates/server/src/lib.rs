@@ -1,6 +1,7 @@
 //! Concord's network server: connections, pipelining, authentication, transactions,
 //! pub/sub and introspection, in front of one [`concord_engine::Engine`].
 
+mod access;
 mod blocking;
 mod cmd;
 mod conn;
@@ -46,10 +47,13 @@ pub(crate) struct ClientInfo {
     pub last: Instant,
     pub last_cmd: Option<usize>,
     pub resp: u8,
-    pub sub: usize,
-    pub psub: usize,
+    /// Subscribed channels and patterns (ACL changes recheck them).
+    pub channels: Vec<bytes::Bytes>,
+    pub patterns: Vec<bytes::Bytes>,
     pub multi: i64,
     pub lib_name: Vec<u8>,
+    /// The user it is authenticated as.
+    pub user: Vec<u8>,
     pub lib_ver: Vec<u8>,
     /// Closes the connection.
     pub kill: Arc<tokio::sync::Notify>,
@@ -96,6 +100,10 @@ pub(crate) struct Shared {
     pub blocked: Mutex<blocking::Blocked>,
     /// TLS for clients and peer links.
     pub tls: tls::Tls,
+    /// Users and the ACL LOG.
+    pub access: Mutex<access::AccessState>,
+    /// Bumped whenever users change, so connections refresh their user's rules.
+    pub acl_epoch: AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -151,6 +159,8 @@ impl Server {
         }
         let tls = tls::Tls::new(&cfg)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let access = access::initial(&cfg)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let plain = listen(&cfg.bind, cfg.port).await?;
         let secure = listen(&cfg.bind, cfg.tls_port).await?;
         let port = match plain.first() {
@@ -200,6 +210,8 @@ impl Server {
         ));
         let shared = Arc::new(Shared {
             tls,
+            access: Mutex::new(access),
+            acl_epoch: AtomicU64::new(0),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),
@@ -373,7 +385,7 @@ fn admit(sh: &Shared, sock: &tokio::net::TcpStream, addr: SocketAddr, hot: &sett
     if hot.protected_mode
         && !addr.ip().is_loopback()
         && binds_everywhere(&sh.cfg.bind)
-        && !cmd::auth::required(sh)
+        && !sh.auth_required()
     {
         sh.rejected_conns.fetch_add(1, Ordering::Relaxed);
         let _ = sock.try_write(PROTECTED.as_bytes());

@@ -4,8 +4,10 @@ use crate::pubsub::Mailbox;
 use crate::settings::Hot;
 use crate::{ClientInfo, Shared};
 use bytes::Bytes;
+use concord_acl::User;
 use concord_engine::{Engine, Flags};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -76,14 +78,25 @@ pub(crate) struct Session {
     pub addr: std::net::SocketAddr,
     /// The client proved a password (not merely a user that needs none).
     pub password_proven: bool,
+    /// The user it runs as, as of `acl_epoch`.
+    pub user: Arc<User>,
+    /// Whether that user may run anything on anything (the check is skipped).
+    pub unrestricted: bool,
+    /// The users change `user` reflects.
+    pub acl_epoch: u64,
 }
 
 impl Session {
     /// A new connection's state.
     pub fn new(sh: &Shared, id: u64, mailbox: Mailbox, now: Instant) -> Session {
+        // Read the epoch first: a change after it is picked up at the next refresh.
+        let acl_epoch = sh.acl_epoch.load(Ordering::Acquire);
+        let default = sh
+            .user(concord_acl::DEFAULT_USER)
+            .expect("the default user always exists");
         Session {
             id,
-            authed: !crate::cmd::auth::required(sh),
+            authed: !sh.auth_required(),
             resp3: false,
             name: Vec::new(),
             multi: None,
@@ -103,7 +116,18 @@ impl Session {
             security: crate::conn::Security::Plain,
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
             password_proven: false,
+            user: Arc::clone(&default),
+            unrestricted: crate::access::unrestricted(&default),
+            acl_epoch,
         }
+    }
+
+    /// Runs as `user` from now on (AUTH, HELLO AUTH, RESET).
+    pub fn set_user(&mut self, sh: &Shared, user: Arc<User>) {
+        self.unrestricted = crate::access::unrestricted(&user);
+        let name = user.name().to_vec();
+        self.user = user;
+        self.update_info(sh, |c| c.user = name);
     }
 
     /// Picks up settings changed by CONFIG SET since the last look (one atomic load when
@@ -113,6 +137,24 @@ impl Session {
         if now != self.epoch {
             self.hot = sh.hot();
             self.epoch = now;
+        }
+        let acl = sh.acl_epoch.load(Ordering::Acquire);
+        if acl != self.acl_epoch {
+            self.acl_epoch = acl;
+            match sh.user(self.user.name()) {
+                Some(u) => {
+                    self.unrestricted = crate::access::unrestricted(&u);
+                    self.user = u;
+                }
+                None => {
+                    // Its user was deleted (the connection is being closed): run as
+                    // the default user, unauthenticated, as Redis does meanwhile.
+                    self.authed = false;
+                    if let Some(d) = sh.user(concord_acl::DEFAULT_USER) {
+                        self.set_user(sh, d);
+                    }
+                }
+            }
         }
     }
 
@@ -166,12 +208,15 @@ impl Session {
         self.drop_subscriptions(sh);
         self.resp3 = false;
         self.set_name(sh, Vec::new());
-        self.authed = !crate::cmd::auth::required(sh);
+        self.authed = !sh.auth_required();
         self.password_proven = false;
+        if let Some(d) = sh.user(concord_acl::DEFAULT_USER) {
+            self.set_user(sh, d);
+        }
         self.update_info(sh, |c| {
             c.resp = 2;
-            c.sub = 0;
-            c.psub = 0;
+            c.channels.clear();
+            c.patterns.clear();
         });
     }
 

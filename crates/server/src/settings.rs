@@ -98,6 +98,16 @@ pub struct ServerConfig {
     pub tls_session_cache_size: u64,
     /// Whether links to peers use TLS, with mutual authentication against the CA.
     pub tls_replication: bool,
+    /// The ACL file (`ACL LOAD`/`SAVE`); empty: none.
+    pub aclfile: String,
+    /// `user` lines of the config file, each a name and its rules.
+    pub users: Vec<String>,
+    /// Entries ACL LOG keeps.
+    pub acllog_max_len: usize,
+    /// Whether new users may use every channel.
+    pub acl_pubsub_default: concord_acl::PubsubDefault,
+    /// The user this instance authenticates as on its links to peers.
+    pub peer_user: String,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -176,6 +186,11 @@ impl Default for ServerConfig {
             tls_session_caching: true,
             tls_session_cache_size: 20 * 1024,
             tls_replication: false,
+            aclfile: String::new(),
+            users: Vec::new(),
+            acllog_max_len: concord_acl::DEFAULT_LOG_MAX_LEN,
+            acl_pubsub_default: concord_acl::PubsubDefault::ResetChannels,
+            peer_user: "default".into(),
         }
     }
 }
@@ -367,6 +382,20 @@ impl Value for StreamIdMode {
     }
 }
 
+/// `user` lines accumulate, one user each.
+impl Value for Vec<String> {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        if text.split_whitespace().next().is_none() {
+            return Err("user directive without a username".into());
+        }
+        self.push(text.to_string());
+        Ok(())
+    }
+    fn show(&self) -> String {
+        String::new()
+    }
+}
+
 /// Peers accumulate: each `peer` line or flag adds one.
 impl Value for Vec<PeerAddr> {
     fn set_from(&mut self, text: &str) -> Result<(), String> {
@@ -411,6 +440,9 @@ pub struct Setting {
     pub name: &'static str,
     /// When it may change.
     pub when: When,
+    /// Whether CONFIG GET shows it (`user` lines hold passwords and are not settings
+    /// Redis shows either).
+    pub shown: bool,
     set: fn(&mut ServerConfig, &str) -> Result<(), String>,
     get: fn(&ServerConfig) -> String,
     apply: Option<Apply>,
@@ -431,6 +463,7 @@ macro_rules! setting {
         Setting {
             name: $name,
             when: When::$when,
+            shown: true,
             set: |c, v| {
                 let mut x = c.$field.clone();
                 x.set_from(v)?;
@@ -452,6 +485,7 @@ macro_rules! fixed {
         Setting {
             name: $name,
             when: When::Runtime,
+            shown: true,
             set: |_, v| {
                 if v.eq_ignore_ascii_case($value) {
                     Ok(())
@@ -634,6 +668,30 @@ pub static SETTINGS: &[Setting] = &[
         apply = crate::tls::apply
     ),
     setting!("tls-replication", tls_replication, Start),
+    setting!("aclfile", aclfile, Start),
+    Setting {
+        name: "user",
+        when: When::Start,
+        shown: false,
+        set: |c, v| c.users.set_from(v),
+        get: |c| c.users.show(),
+        apply: None,
+    },
+    setting!(
+        "acllog-max-len",
+        acllog_max_len,
+        Runtime,
+        range = 0,
+        i32::MAX as i128,
+        apply = crate::access::apply
+    ),
+    setting!(
+        "acl-pubsub-default",
+        acl_pubsub_default,
+        Runtime,
+        apply = crate::access::apply
+    ),
+    setting!("peer-user", peer_user, Start),
     fixed!("maxmemory-policy", "noeviction"),
     fixed!("appendfilename", "appendonly.aof"),
     fixed!("dbfilename", "dump.rdb"),
@@ -746,7 +804,7 @@ mod tests {
         for s in SETTINGS {
             let mut d = ServerConfig::default();
             let shown = s.show(&c);
-            if s.name != "peer" {
+            if s.name != "peer" && s.name != "user" {
                 s.parse_into(&mut d, &shown)
                     .unwrap_or_else(|e| panic!("{}: {e}", s.name));
                 assert_eq!(s.show(&d), shown, "{}", s.name);

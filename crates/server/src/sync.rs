@@ -314,7 +314,11 @@ where
             .clone()
     });
     if let Some(pw) = &password {
-        hello.extend(command(&[b"AUTH", pw.as_bytes()]));
+        hello.extend(command(&[
+            b"AUTH",
+            sh.cfg.peer_user.as_bytes(),
+            pw.as_bytes(),
+        ]));
     }
     hello.extend(command(&[
         b"CRDT.LINK",

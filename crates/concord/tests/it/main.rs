@@ -5,6 +5,7 @@
 
 mod support;
 
+mod acl;
 mod cluster;
 mod commands;
 mod differential;

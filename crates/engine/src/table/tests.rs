@@ -102,6 +102,13 @@ fn containers_keep_exactly_their_subcommands() {
         ["get", "set", "resetstat", "rewrite", "help"]
     );
     assert_eq!(subs("function"), ["flush", "help"]);
+    assert_eq!(
+        subs("acl"),
+        [
+            "cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log",
+            "save", "setuser", "users", "whoami"
+        ]
+    );
     assert_eq!(subs("xinfo"), ["stream", "groups", "consumers", "help"]);
     let with: Vec<&str> = COMMANDS
         .iter()
@@ -111,7 +118,7 @@ fn containers_keep_exactly_their_subcommands() {
     assert_eq!(
         with,
         [
-            "client", "pubsub", "command", "config", "function", "object", "xinfo", "xgroup"
+            "client", "pubsub", "command", "config", "acl", "function", "object", "xinfo", "xgroup"
         ]
     );
 }

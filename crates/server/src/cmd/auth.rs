@@ -4,63 +4,54 @@ use crate::Shared;
 use crate::dispatch::lossy;
 use crate::session::Session;
 use crate::settings::ServerConfig;
+use concord_acl::{LogContext, LogReason};
 use concord_engine::Engine;
 use concord_resp::Out;
+use std::sync::Arc;
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 
-/// Whether new connections must authenticate (the default user has a password).
-pub(crate) fn required(sh: &Shared) -> bool {
-    sh.config
-        .read()
+/// `requirepass` changed: the default user gets that one password (or none). New
+/// connections must authenticate with it; connections already authenticated stay so,
+/// as in Redis.
+pub(crate) fn apply_requirepass(sh: &Shared, c: &ServerConfig) -> Result<(), String> {
+    sh.access
+        .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .requirepass
-        .is_some()
-}
-
-/// `requirepass` changed: from now on new connections must authenticate with it;
-/// connections already authenticated stay so, as in Redis.
-pub(crate) fn apply_requirepass(_: &Shared, _: &ServerConfig) -> Result<(), String> {
+        .users
+        .set_default_password(c.requirepass.as_deref().map(str::as_bytes));
+    sh.users_changed();
     Ok(())
 }
 
-/// Compares without an early exit, so the time taken does not tell how much matched.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i).copied().unwrap_or(!x);
+/// Authenticates `user` / `pass` for the session (AUTH, HELLO AUTH); a failure is
+/// logged in ACL LOG, as Redis does.
+fn authenticate(s: &mut Session, sh: &Shared, command: &[u8], user: &[u8], pass: &[u8]) -> bool {
+    let found = {
+        let a = sh.access.lock().unwrap_or_else(|p| p.into_inner());
+        a.users
+            .authenticate(user, pass)
+            .map(|u| (Arc::new(u.clone()), !u.is_nopass()))
+    };
+    match found {
+        Ok((u, proven)) => {
+            s.authed = true;
+            s.password_proven = proven;
+            s.set_user(sh, u);
+            true
+        }
+        Err(_) => {
+            crate::cmd::acl::log_event(
+                sh,
+                s,
+                LogReason::Auth,
+                LogContext::Toplevel,
+                command.to_ascii_uppercase(),
+                user.to_vec(),
+            );
+            false
+        }
     }
-    diff == 0
-}
-
-/// How a user / password pair checked out.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Check {
-    /// Not a valid pair.
-    Wrong,
-    /// Valid, for a user that needs no password.
-    NoPassword,
-    /// Valid, and a password was proven.
-    Password,
-}
-
-/// Checks `user` / `pass`.
-fn check_password(sh: &Shared, user: &[u8], pass: &[u8]) -> Check {
-    if user != b"default" {
-        return Check::Wrong;
-    }
-    let cfg = sh.config.read().unwrap_or_else(|p| p.into_inner());
-    match &cfg.requirepass {
-        None => Check::NoPassword,
-        Some(pw) if same(pw.as_bytes(), pass) => Check::Password,
-        Some(_) => Check::Wrong,
-    }
-}
-
-/// Records a successful authentication on the session.
-fn authenticated(s: &mut Session, how: Check) {
-    s.authed = true;
-    s.password_proven = how == Check::Password;
 }
 
 /// AUTH [username] password.
@@ -73,17 +64,15 @@ pub(crate) fn auth(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], ou
     } else {
         (&b"default"[..], a[1])
     };
-    if a.len() == 2 && !required(sh) {
+    if a.len() == 2 && !sh.auth_required() {
         return out.error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
     }
-    match check_password(sh, user, pass) {
-        Check::Wrong => out.error(WRONGPASS),
-        how => {
-            authenticated(s, how);
-            out.ok();
-        }
+    if authenticate(s, sh, a[0], user, pass) {
+        out.ok();
+    } else {
+        out.error(WRONGPASS);
     }
 }
 
@@ -102,9 +91,8 @@ pub(crate) fn hello(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], o
     let mut name = None;
     while i < a.len() {
         if a[i].eq_ignore_ascii_case(b"auth") && i + 2 < a.len() {
-            match check_password(sh, a[i + 1], a[i + 2]) {
-                Check::Wrong => return out.error(WRONGPASS),
-                how => authenticated(s, how),
+            if !authenticate(s, sh, a[0], a[i + 1], a[i + 2]) {
+                return out.error(WRONGPASS);
             }
             i += 3;
         } else if a[i].eq_ignore_ascii_case(b"setname") && i + 1 < a.len() {
@@ -146,18 +134,4 @@ pub(crate) fn hello(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], o
     out.bulk(b"master");
     out.bulk(b"modules");
     out.array(0);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::same;
-
-    #[test]
-    fn comparison() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"ab"));
-        assert!(!same(b"ab", b"abc"));
-        assert!(same(b"", b""));
-    }
 }

@@ -14,8 +14,9 @@ pub(crate) fn valid_name(n: &[u8]) -> bool {
 }
 
 /// One CLIENT LIST line.
-fn client_line(id: u64, c: &ClientInfo) -> String {
-    let flags = if c.sub + c.psub > 0 {
+pub(crate) fn client_line(id: u64, c: &ClientInfo) -> String {
+    let (sub, psub) = (c.channels.len(), c.patterns.len());
+    let flags = if sub + psub > 0 {
         "P"
     } else if c.multi >= 0 {
         "x"
@@ -23,16 +24,17 @@ fn client_line(id: u64, c: &ClientInfo) -> String {
         "N"
     };
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.addr,
         c.laddr,
         lossy(&c.name),
         c.created.elapsed().as_secs(),
         c.last.elapsed().as_secs(),
-        c.sub,
-        c.psub,
+        sub,
+        psub,
         c.multi,
         c.last_cmd.map_or("NULL", full_name),
+        lossy(&c.user),
         c.resp,
         lossy(&c.lib_name),
         lossy(&c.lib_ver),
@@ -181,16 +183,39 @@ fn list(sh: &Shared, a: &[&[u8]], out: &mut Out) {
     out.verbatim(text.as_bytes());
 }
 
+/// Closes the clients `which` picks: they leave CLIENT LIST at once, and their
+/// connections close as soon as their tasks run (even one stuck writing). Returns how
+/// many.
+pub(crate) fn kill_where(sh: &Shared, mut which: impl FnMut(u64, &ClientInfo) -> bool) -> usize {
+    let mut clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
+    let mut n = 0;
+    clients.retain(|id, c| {
+        if !which(*id, c) {
+            return true;
+        }
+        c.kill.notify_one();
+        n += 1;
+        false
+    });
+    n
+}
+
 /// CLIENT KILL addr | CLIENT KILL <filter> <value> ...
 fn kill(s: &mut Session, sh: &Shared, a: &[&[u8]], out: &mut Out) {
-    let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
     if a.len() == 3 {
-        // Old form: CLIENT KILL addr:port
+        // Old form: CLIENT KILL addr:port (one client)
         let addr = lossy(a[2]);
-        return match clients.iter().find(|(_, c)| c.addr.to_string() == addr) {
-            Some((id, c)) => {
-                c.kill.notify_one();
-                if *id == s.id {
+        let mut found = None;
+        kill_where(sh, |id, c| {
+            let hit = found.is_none() && c.addr.to_string() == addr;
+            if hit {
+                found = Some(id);
+            }
+            hit
+        });
+        return match found {
+            Some(id) => {
+                if id == s.id {
                     s.closing = true;
                 }
                 out.ok()
@@ -215,33 +240,35 @@ fn kill(s: &mut Session, sh: &Shared, a: &[&[u8]], out: &mut Out) {
                 "no" => skipme = false,
                 _ => return out.error("ERR syntax error"),
             },
+            "user" if sh.user(p[1]).is_none() => {
+                return out.error(&format!("ERR No such user '{v}'"));
+            }
             "id" | "addr" | "laddr" | "type" | "user" | "maxage" => filters.push((k, v)),
             _ => return out.error("ERR syntax error"),
         }
     }
-    let mut n = 0;
-    for (id, c) in clients.iter() {
-        if skipme && *id == s.id {
-            continue;
+    let me = s.id;
+    let mut killed_me = false;
+    let n = kill_where(sh, |id, c| {
+        if skipme && id == me {
+            return false;
         }
         let hit = filters.iter().all(|(k, v)| match k.as_str() {
             "id" => id.to_string() == *v,
             "addr" => c.addr.to_string() == *v,
             "laddr" => c.laddr.to_string() == *v,
-            "type" => v == "normal" || (v == "pubsub" && c.sub + c.psub > 0),
-            "user" => v == "default",
+            "type" => v == "normal" || (v == "pubsub" && c.channels.len() + c.patterns.len() > 0),
+            "user" => c.user == v.as_bytes(),
             "maxage" => v
                 .parse::<u64>()
                 .is_ok_and(|m| c.created.elapsed().as_secs() >= m),
             _ => false,
         });
-        if hit {
-            c.kill.notify_one();
-            if *id == s.id {
-                s.closing = true;
-            }
-            n += 1;
-        }
+        killed_me |= hit && id == me;
+        hit
+    });
+    if killed_me {
+        s.closing = true;
     }
-    out.int(n);
+    out.int(n as i64);
 }

@@ -19,6 +19,11 @@ pub(crate) fn config(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             e.stats = Default::default();
             sh.commands.store(0, Ordering::Relaxed);
             sh.connections.store(0, Ordering::Relaxed);
+            sh.access
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .log
+                .reset_stats();
             out.ok();
         }
         "REWRITE" if a.len() == 2 => match &sh.cfg.config_file {
@@ -38,9 +43,10 @@ fn get(sh: &Shared, patterns: &[&[u8]], out: &mut Out) {
     let hits: Vec<(&str, String)> = SETTINGS
         .iter()
         .filter(|s| {
-            patterns
-                .iter()
-                .any(|p| glob_match(&p.to_ascii_lowercase(), s.name.as_bytes(), true))
+            s.shown
+                && patterns
+                    .iter()
+                    .any(|p| glob_match(&p.to_ascii_lowercase(), s.name.as_bytes(), true))
         })
         .map(|s| (s.name, s.show(&cfg)))
         .collect();

@@ -2,6 +2,7 @@
 //! rather than on data), one file per family. The engine's table lists every command; the
 //! ones without a data handler are found here by id.
 
+pub(crate) mod acl;
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod client;
@@ -44,6 +45,7 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("pubsub", pubsub::pubsub),
     ("client", client::client),
     ("config", config::config),
+    ("acl", acl::acl),
     ("info", admin::info),
     ("save", admin::save),
     ("bgsave", admin::bgsave),

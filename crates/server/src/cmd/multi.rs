@@ -2,6 +2,7 @@
 
 use crate::Shared;
 use crate::session::{Multi, Session};
+use concord_acl::LogContext;
 use concord_engine::{Engine, resolve};
 use concord_resp::Out;
 use smallvec::SmallVec;
@@ -50,6 +51,16 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
     for args in m.queue {
         let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
         if let Ok(id) = resolve(&view) {
+            // Rules may have changed since the command was queued.
+            if !s.unrestricted
+                && let Err(d) = crate::access::check(&s.user, id, &view)
+            {
+                let why = crate::cmd::acl::denied(sh, s, id, &view, &d, LogContext::Multi);
+                out.error(&format!(
+                    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
+                ));
+                continue;
+            }
             s.run(sh, e, id, &view, out);
             // Inside a transaction a blocking command answers at once.
             e.take_block();

@@ -48,11 +48,13 @@ pub(crate) fn punsubscribe(
     leave(s, sh, Kind::Pattern, &a[1..], out);
 }
 
+/// Updates what CLIENT LIST (and ACL changes) see of the subscriptions.
 fn counts(s: &Session, sh: &Shared) {
-    let (sub, psub) = (s.channels.len(), s.patterns.len());
+    let channels: Vec<Bytes> = s.channels.iter().cloned().collect();
+    let patterns: Vec<Bytes> = s.patterns.iter().cloned().collect();
     s.update_info(sh, |c| {
-        c.sub = sub;
-        c.psub = psub;
+        c.channels = channels;
+        c.patterns = patterns;
     });
 }
 

@@ -2,7 +2,7 @@
 //! own CRDT.* commands.
 
 use crate::cmd::{introspect, server};
-use crate::table::spec::{CommandSpec, acl, cmd, flags};
+use crate::table::spec::{CommandSpec, Flags, acl, cmd, flags};
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
     cmd("command", -1, "server", "2.8.13")
@@ -14,6 +14,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         .flags(flags![LOADING, STALE, SENTINEL])
         .acl(acl![Dangerous]),
     cmd("config", -2, "server", "2.0.0").subs(CONFIG),
+    cmd("acl", -2, "server", "6.0.0")
+        .flags(flags![SENTINEL])
+        .subs(ACL),
     cmd("save", 1, "server", "1.0.0").flags(flags![NO_ASYNC_LOADING, ADMIN, NOSCRIPT, NO_MULTI]),
     cmd("bgsave", -1, "server", "1.0.0").flags(flags![NO_ASYNC_LOADING, ADMIN, NOSCRIPT]),
     cmd("bgrewriteaof", 1, "server", "1.0.0").flags(flags![NO_ASYNC_LOADING, ADMIN, NOSCRIPT]),
@@ -69,6 +72,25 @@ const COMMAND: &[CommandSpec] = &[
         .flags(flags![LOADING, STALE, SENTINEL])
         .acl(acl![Connection]),
 ];
+
+const ACL: &[CommandSpec] = &[
+    cmd("cat", -2, "server", "6.0.0").flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL]),
+    cmd("deluser", -3, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("dryrun", -4, "server", "7.0.0").flags(ADMIN_CMD),
+    cmd("genpass", -2, "server", "6.0.0").flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL]),
+    cmd("getuser", 3, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("help", 2, "server", "6.0.0").flags(flags![LOADING, STALE, SENTINEL]),
+    cmd("list", 2, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("load", 2, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("log", -2, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("save", 2, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("setuser", -3, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("users", 2, "server", "6.0.0").flags(ADMIN_CMD),
+    cmd("whoami", 2, "server", "6.0.0").flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL]),
+];
+
+/// The flags of ACL's administrative subcommands.
+const ADMIN_CMD: Flags = flags![ADMIN, NOSCRIPT, LOADING, STALE, SENTINEL];
 
 const CONFIG: &[CommandSpec] = &[
     cmd("get", -3, "server", "2.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),

@@ -1,0 +1,430 @@
+//! ACL against Debian's redis-server (7.0): the same ACL commands, rule lists (fixed and
+//! random) and permission checks go to both, and the answers must agree.
+//!
+//! Concord follows Redis 7.2 where 7.0 differs, and the comparison allows for it:
+//! - 7.2 describes command rules as they were given (compacted), 7.0 recomputes them from
+//!   the bitmap, so the `commands` text is compared by what it allows (DRYRUN of probe
+//!   commands on both) rather than letter by letter;
+//! - 7.2 reworded NOPERM errors and DRYRUN replies (the reason, command, key or channel
+//!   named must agree, not the wording);
+//! - 7.2 creates users (the default one too) with the `sanitize-payload` flag, 7.0 only
+//!   after `reset` or the rule itself: the flag is left out of the comparison.
+
+use crate::support::{Conn, Reply, Rng, concord, redis, seed};
+
+/// Commands every user is tried with (DRYRUN has no side effects).
+const PROBES: &[&[&str]] = &[
+    &["GET", "k1"],
+    &["GET", "r1"],
+    &["GET", "w1"],
+    &["GET", "x1"],
+    &["SET", "k1", "v"],
+    &["SET", "w1", "v"],
+    &["SET", "r1", "v"],
+    &["SET", "w1", "v", "GET"],
+    &["HSET", "k1", "f", "v"],
+    &["HGET", "r1", "f"],
+    &["LPUSH", "w1", "a"],
+    &["LMOVE", "r1", "w1", "LEFT", "RIGHT"],
+    &["MGET", "k1", "r1", "x1"],
+    &["MSET", "k1", "v", "w1", "v"],
+    &["COPY", "r1", "w1"],
+    &["EXISTS", "x1"],
+    &["DEL", "w1"],
+    &["PUBLISH", "ch1", "m"],
+    &["PUBLISH", "other", "m"],
+    &["SUBSCRIBE", "ch1", "other"],
+    &["PSUBSCRIBE", "ch*"],
+    &["PSUBSCRIBE", "ch1"],
+    &["CONFIG", "GET", "maxmemory"],
+    &["CONFIG", "SET", "maxclients", "10"],
+    &["CLIENT", "ID"],
+    &["CLIENT", "KILL", "ID", "1"],
+    &["SELECT", "0"],
+    &["SELECT", "1"],
+    &["FLUSHALL"],
+    &["KEYS", "*"],
+    &["PING"],
+    &["INFO"],
+    &["ACL", "WHOAMI"],
+    &["ACL", "SETUSER", "x"],
+    &["ZUNIONSTORE", "w1", "2", "r1", "k1"],
+    &["XREAD", "STREAMS", "r1", "0"],
+    &["BLPOP", "r1", "0"],
+];
+
+/// Rules random users are made of.
+const RULES: &[&str] = &[
+    "on",
+    "off",
+    "nopass",
+    ">p1",
+    ">p2",
+    "<p1",
+    "resetpass",
+    "~*",
+    "~k*",
+    "%R~r*",
+    "%W~w*",
+    "%RW~x*",
+    "allkeys",
+    "resetkeys",
+    "&*",
+    "&ch*",
+    "allchannels",
+    "resetchannels",
+    "+@all",
+    "-@all",
+    "+@read",
+    "-@read",
+    "+@write",
+    "-@write",
+    "+@string",
+    "-@string",
+    "+@hash",
+    "+@pubsub",
+    "-@dangerous",
+    "+@admin",
+    "+@connection",
+    "+get",
+    "-get",
+    "+set",
+    "-set",
+    "+config|get",
+    "-config",
+    "+config",
+    "+client|id",
+    "-client",
+    "+select|0",
+    "+acl|whoami",
+    "allcommands",
+    "nocommands",
+    "(~x* +get)",
+    "(%R~k* +@read -mget)",
+    "clearselectors",
+    "reset",
+];
+
+/// A reply with the wording 7.0 and 7.2 legitimately differ on reduced to what they must
+/// agree on.
+fn normalize(r: Reply) -> Reply {
+    match r {
+        Reply::Error(e) if e.starts_with("NOPERM") => Reply::Error("NOPERM".into()),
+        Reply::Bulk(b) => {
+            let s = String::from_utf8_lossy(&b).into_owned();
+            // DRYRUN: "This user has no..." (7.0) / "User u has no..." (7.2).
+            if let Some(i) = s.find("has no permissions to ") {
+                return Reply::Bulk(s.as_bytes()[i..].to_vec());
+            }
+            if s.starts_with("user ") {
+                return Reply::Bulk(s.replace(" sanitize-payload", "").into_bytes());
+            }
+            Reply::Bulk(b)
+        }
+        Reply::Array(v) => Reply::Array(
+            v.into_iter()
+                .filter(|r| *r != Reply::Bulk(b"sanitize-payload".to_vec()))
+                .map(normalize)
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn cmd(c: &mut Conn, args: &[&str]) -> Reply {
+    normalize(c.cmd(args))
+}
+
+/// Sends the same command to both and requires equal (normalized) replies.
+fn same(r: &mut Conn, c: &mut Conn, args: &[&str]) -> Reply {
+    let (want, got) = (cmd(r, args), cmd(c, args));
+    assert_eq!(got, want, "{args:?}");
+    got
+}
+
+/// The fields of ACL GETUSER but `commands` (compared by what it allows).
+fn getuser_fields(c: &mut Conn, user: &str) -> Reply {
+    match normalize(c.cmd(&["ACL", "GETUSER", user])) {
+        Reply::Array(v) => {
+            let mut kept = Vec::new();
+            for pair in v.chunks(2) {
+                match &pair[0] {
+                    Reply::Bulk(k) if k == b"commands" => {}
+                    Reply::Bulk(k) if k == b"selectors" => {
+                        // Each selector: drop its `commands` too.
+                        let sels = match &pair[1] {
+                            Reply::Array(s) => s
+                                .iter()
+                                .map(|sel| match sel {
+                                    Reply::Array(f) => Reply::Array(
+                                        f.chunks(2)
+                                            .filter(|p| p[0] != Reply::Bulk(b"commands".to_vec()))
+                                            .flat_map(|p| p.to_vec())
+                                            .collect(),
+                                    ),
+                                    other => other.clone(),
+                                })
+                                .collect(),
+                            other => vec![other.clone()],
+                        };
+                        kept.push(pair[0].clone());
+                        kept.push(Reply::Array(sels));
+                    }
+                    _ => kept.extend(pair.iter().cloned()),
+                }
+            }
+            Reply::Array(kept)
+        }
+        other => other,
+    }
+}
+
+/// What `user` may do, probed with DRYRUN on both; and its other GETUSER fields.
+fn compare_user(r: &mut Conn, c: &mut Conn, user: &str, context: &str) {
+    assert_eq!(
+        getuser_fields(c, user),
+        getuser_fields(r, user),
+        "GETUSER {user} after {context}"
+    );
+    for p in PROBES {
+        let mut args = vec!["ACL", "DRYRUN", user];
+        args.extend_from_slice(p);
+        let (want, got) = (cmd(r, &args), cmd(c, &args));
+        assert_eq!(got, want, "DRYRUN {user} {p:?} after {context}");
+    }
+}
+
+#[test]
+fn acl_commands_match_redis() {
+    let rs = redis();
+    let cs = concord(&[]);
+    let (mut r, mut c) = (Conn::open(rs.port), Conn::open(cs.port));
+    let fixed: &[&[&str]] = &[
+        &["ACL", "WHOAMI"],
+        &["ACL", "USERS"],
+        &["ACL", "LIST"],
+        &["ACL", "CAT"],
+        &["ACL", "CAT", "nosuch"],
+        &["ACL", "GETUSER", "nosuch"],
+        &["ACL", "DELUSER", "default"],
+        &["ACL", "DELUSER", "nosuch"],
+        &["ACL", "SETUSER", "bad name"],
+        &["ACL", "SETUSER", "u", "+nosuchcmd"],
+        &["ACL", "SETUSER", "u", "+@nosuchcat"],
+        &["ACL", "SETUSER", "u", "#abc"],
+        &["ACL", "SETUSER", "u", "<nopass"],
+        &["ACL", "SETUSER", "u", "bogus"],
+        &["ACL", "SETUSER", "u", "+config|nope"],
+        &["ACL", "SETUSER", "u", "-config|get"],
+        &["ACL", "SETUSER", "u", "+get|x"],
+        &["ACL", "SETUSER", "u", "(~a"],
+        &["ACL", "SETUSER", "u", "~a", "allkeys", "%R~b"],
+        &["ACL", "SETUSER", "u", "on", ">pw", "~*", "+@all"],
+        &["ACL", "USERS"],
+        &["ACL", "GENPASS", "0"],
+        &["ACL", "GENPASS", "4097"],
+        &["ACL", "GENPASS", "x"],
+        &["ACL", "LOG", "x"],
+        &["ACL", "LOAD"],
+        &["ACL", "SAVE"],
+        &["ACL", "DRYRUN", "nosuch", "get", "k"],
+        &["ACL", "DRYRUN", "u", "nosuchcmd"],
+        &["ACL", "DRYRUN", "u", "get"],
+        &["ACL", "NOPE"],
+        &["AUTH", "u", "wrong"],
+        &["AUTH", "nosuch", "pw"],
+        &["AUTH", "a", "b", "c"],
+        &["ACL", "DELUSER", "u", "u"],
+        &["ACL", "USERS"],
+    ];
+    for f in fixed {
+        same(&mut r, &mut c, f);
+    }
+    // Category contents, as sets (Redis lists them in hash order): a command both
+    // servers know is in the same categories on both.
+    for cat in [
+        "string",
+        "keyspace",
+        "pubsub",
+        "dangerous",
+        "connection",
+        "read",
+        "slow",
+    ] {
+        let list = |x: &mut Conn| match x.cmd(&["ACL", "CAT", cat]) {
+            Reply::Array(v) => v
+                .into_iter()
+                .filter_map(|r| match r {
+                    Reply::Bulk(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                    _ => None,
+                })
+                .collect::<std::collections::BTreeSet<_>>(),
+            other => panic!("ACL CAT {cat}: {other}"),
+        };
+        let (want, got) = (list(&mut r), list(&mut c));
+        let knows = |x: &mut Conn, name: &str| matches!(x.cmd(&["COMMAND", "INFO", name]), Reply::Array(v) if v.first() != Some(&Reply::Nil));
+        for n in got.difference(&want) {
+            assert!(!knows(&mut r, n), "ACL CAT {cat}: only Concord lists {n}");
+        }
+        for n in want.difference(&got) {
+            assert!(!knows(&mut c, n), "ACL CAT {cat}: only Redis lists {n}");
+        }
+    }
+    // GENPASS lengths.
+    for bits in ["1", "5", "128", "4096"] {
+        let len = |x: &mut Conn| match x.cmd(&["ACL", "GENPASS", bits]) {
+            Reply::Bulk(b) => b.len(),
+            other => panic!("{other}"),
+        };
+        assert_eq!(len(&mut c), len(&mut r), "GENPASS {bits}");
+    }
+}
+
+#[test]
+fn random_rules_give_the_same_permissions_as_redis() {
+    let rs = redis();
+    let cs = concord(&[]);
+    let (mut r, mut c) = (Conn::open(rs.port), Conn::open(cs.port));
+    let s = seed();
+    let mut rng = Rng::new(s);
+    for round in 0..60 {
+        let user = format!("u{}", round % 5);
+        let n = 1 + rng.below(6);
+        let mut args = vec!["ACL".to_string(), "SETUSER".into(), user.clone()];
+        for _ in 0..n {
+            args.push(rng.pick(RULES).to_string());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let context = format!("seed {s} round {round}: {refs:?}");
+        let (want, got) = (cmd(&mut r, &refs), cmd(&mut c, &refs));
+        assert_eq!(got, want, "{context}");
+        compare_user(&mut r, &mut c, &user, &context);
+        // The described rules read back as the same user.
+        if let Reply::Array(lines) = c.cmd(&["ACL", "LIST"]) {
+            for l in lines {
+                let Reply::Bulk(line) = l else { continue };
+                let line = String::from_utf8_lossy(&line).into_owned();
+                let words: Vec<&str> = line.split(' ').collect();
+                if words.get(1) != Some(&user.as_str()) {
+                    continue;
+                }
+                let mut again = vec!["ACL", "SETUSER", "copy", "reset"];
+                again.extend_from_slice(&words[2..]);
+                assert_eq!(c.cmd(&again), Reply::Status("OK".into()), "{line}");
+                for p in PROBES {
+                    let dry = |u: &str, x: &mut Conn| {
+                        let mut a = vec!["ACL", "DRYRUN", u];
+                        a.extend_from_slice(p);
+                        x.cmd(&a) == Reply::Status("OK".into())
+                    };
+                    assert_eq!(dry("copy", &mut c), dry(&user, &mut c), "{line} {p:?}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn users_are_enforced_like_redis() {
+    let rs = redis();
+    let cs = concord(&[]);
+    let (mut ar, mut ac) = (Conn::open(rs.port), Conn::open(cs.port));
+    let setup: &[&[&str]] = &[
+        &[
+            "ACL",
+            "SETUSER",
+            "app",
+            "on",
+            ">pw",
+            "~k*",
+            "%R~r*",
+            "%W~w*",
+            "&ch*",
+            "+@all",
+            "-@dangerous",
+        ],
+        &["ACL", "SETUSER", "ro", "on", ">pw", "~*", "+@read", "-keys"],
+        &["ACL", "SETUSER", "off", "off", ">pw", "+@all"],
+        &["SET", "r1", "v"],
+    ];
+    for s in setup {
+        same(&mut ar, &mut ac, s);
+    }
+    let (mut r, mut c) = (Conn::open(rs.port), Conn::open(cs.port));
+    let script: &[&[&str]] = &[
+        &["GET", "k1"],
+        &["AUTH", "off", "pw"],
+        &["AUTH", "app", "nope"],
+        &["AUTH", "app", "pw"],
+        &["ACL", "WHOAMI"],
+        &["SET", "k1", "v"],
+        &["GET", "k1"],
+        &["GET", "r1"],
+        &["SET", "r1", "x"],
+        &["SET", "w1", "x"],
+        &["GET", "w1"],
+        &["APPEND", "w1", "y"],
+        &["MGET", "k1", "w1"],
+        &["FLUSHALL"],
+        &["KEYS", "*"],
+        &["PUBLISH", "ch1", "m"],
+        &["PUBLISH", "zz", "m"],
+        &["MULTI"],
+        &["GET", "k1"],
+        &["GET", "zz"],
+        &["EXEC"],
+        &["MULTI"],
+        &["GET", "k1"],
+        &["EXEC"],
+        &["HELLO", "2", "AUTH", "ro", "pw"],
+        &["ACL", "WHOAMI"],
+        &["GET", "k1"],
+        &["SET", "k1", "v"],
+        &["KEYS", "*"],
+        &["AUTH", "default", "anything"],
+        &["ACL", "WHOAMI"],
+    ];
+    for s in script {
+        if s[0] == "HELLO" {
+            // The reply holds the version and the client id: compare success only.
+            let ok = |x: &mut Conn| matches!(x.cmd(s), Reply::Array(_));
+            assert_eq!(ok(&mut c), ok(&mut r), "{s:?}");
+        } else {
+            same(&mut r, &mut c, s);
+        }
+    }
+    // The log: the same denials in the same order, with the same reasons and objects.
+    let fields = |x: &mut Conn| match x.cmd(&["ACL", "LOG"]) {
+        Reply::Array(entries) => entries
+            .into_iter()
+            .map(|e| match e {
+                Reply::Array(f) => f
+                    .chunks(2)
+                    .filter(|p| {
+                        matches!(&p[0], Reply::Bulk(k) if
+                            [&b"count"[..], b"reason", b"context", b"object", b"username"]
+                                .contains(&k.as_slice()))
+                    })
+                    .flat_map(|p| p.to_vec())
+                    .collect::<Vec<_>>(),
+                other => vec![other],
+            })
+            .collect::<Vec<_>>(),
+        other => panic!("{other}"),
+    };
+    assert_eq!(fields(&mut ac), fields(&mut ar));
+    // Deleting a user closes its connections; CLIENT KILL USER closes them too.
+    same(&mut ar, &mut ac, &["CLIENT", "KILL", "USER", "nosuch"]);
+    let mut app_r = Conn::open(rs.port);
+    let mut app_c = Conn::open(cs.port);
+    same(&mut app_r, &mut app_c, &["AUTH", "app", "pw"]);
+    same(&mut ar, &mut ac, &["CLIENT", "KILL", "USER", "app"]);
+    assert_eq!(app_c.try_read(), None);
+    let mut app_c = Conn::open(cs.port);
+    assert_eq!(
+        app_c.cmd(&["AUTH", "app", "pw"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(ac.cmd(&["ACL", "DELUSER", "app"]), Reply::Int(1));
+    assert_eq!(app_c.try_read(), None);
+}

@@ -1,0 +1,191 @@
+//! Users and what they may do on this instance (ACLs are per instance: they are not
+//! replicated, as each region's operators manage their own). The rules and the check
+//! are `concord_acl`'s; this module holds the users, builds the command catalog from
+//! the engine's table, and turns a request into what the check needs.
+
+use crate::Shared;
+use concord_acl::{
+    Access, AclLog, Catalog, CommandId as AclId, Denied, PubsubDefault, User, Users,
+};
+use concord_engine::{
+    ChannelRole, CommandId, Flags, KeyFlags, acl_categories, command_count, full_name, parent, spec,
+};
+use smallvec::SmallVec;
+use std::sync::{Arc, OnceLock};
+
+/// The users of the instance and its ACL LOG.
+pub(crate) struct AccessState {
+    /// Every user, `default` included.
+    pub users: Users,
+    /// Denials and failed authentications.
+    pub log: AclLog,
+}
+
+/// The catalog and its ids by engine command id (the same numbers, asserted).
+fn built() -> &'static (Catalog, Vec<AclId>) {
+    static BUILT: OnceLock<(Catalog, Vec<AclId>)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let mut c = Catalog::new();
+        let mut ids: Vec<AclId> = Vec::with_capacity(command_count());
+        for id in 0..command_count() {
+            let no_auth = spec(id).flags.has(Flags::NO_AUTH);
+            let name = full_name(id);
+            let added = match parent(id) {
+                None => c.add_command(name, acl_categories(id), no_auth),
+                Some(p) => {
+                    let sub = name.rsplit('|').next().unwrap_or(name);
+                    c.add_subcommand(ids[p], sub, acl_categories(id), no_auth)
+                }
+            };
+            let added = added.unwrap_or_else(|e| panic!("catalog: {name}: {e}"));
+            assert_eq!(added.index(), id, "catalog ids follow the engine's");
+            ids.push(added);
+        }
+        (c, ids)
+    })
+}
+
+/// The command catalog ACL rules name, with the engine's ids.
+pub(crate) fn catalog() -> &'static Catalog {
+    &built().0
+}
+
+/// The catalog's id of an engine command id.
+pub(crate) fn to_acl(id: CommandId) -> AclId {
+    built().1[id]
+}
+
+/// What a key needs: reading it (ACCESS), writing it (INSERT, DELETE or UPDATE), as
+/// Redis maps key-spec flags to `%R~` and `%W~`.
+fn access(flags: KeyFlags) -> Access {
+    Access {
+        read: flags.has(KeyFlags::ACCESS),
+        write: flags.has(KeyFlags::INSERT)
+            || flags.has(KeyFlags::DELETE)
+            || flags.has(KeyFlags::UPDATE),
+    }
+}
+
+/// Checks `user` for a request of command `id`; `Ok` when it may run.
+pub(crate) fn check(user: &User, id: CommandId, args: &[&[u8]]) -> Result<(), Denied> {
+    let keys: SmallVec<[(usize, Access); 4]> = concord_engine::keys(id, args)
+        .iter()
+        .map(|k| (k.pos, access(k.flags)))
+        .collect();
+    let channels: SmallVec<[(usize, bool); 4]> = concord_engine::channels(id, args)
+        .iter()
+        .filter(|c| matches!(c.role, ChannelRole::Publish | ChannelRole::Subscribe))
+        .map(|c| (c.pos, c.pattern))
+        .collect();
+    user.check(catalog(), to_acl(id), args, &keys, &channels)
+}
+
+/// Whether `user` may run anything on any key and channel: the check can be skipped.
+pub(crate) fn unrestricted(user: &User) -> bool {
+    let root = user.root();
+    root.all_keys()
+        && root.all_channels()
+        && root.allows_future_commands()
+        && catalog().iter().all(|c| root.allows_command_id(c.id))
+}
+
+/// The users at start: the default user (with `requirepass`), then the ACL file or the
+/// config file's `user` lines (not both, as in Redis).
+pub(crate) fn initial(cfg: &crate::ServerConfig) -> Result<AccessState, String> {
+    let c = catalog();
+    let mut users = Users::new(c, cfg.acl_pubsub_default);
+    users.set_default_password(cfg.requirepass.as_deref().map(str::as_bytes));
+    if !cfg.aclfile.is_empty() && !cfg.users.is_empty() {
+        return Err("user lines in the config file and an aclfile cannot be used together; move the users into the ACL file".into());
+    }
+    if !cfg.users.is_empty() {
+        let directives: Vec<Vec<Vec<u8>>> = cfg
+            .users
+            .iter()
+            .map(|line| {
+                line.split_whitespace()
+                    .map(|w| w.as_bytes().to_vec())
+                    .collect()
+            })
+            .collect();
+        users
+            .apply_config(c, &directives)
+            .map_err(|e| format!("user: {e}"))?;
+    }
+    if !cfg.aclfile.is_empty() {
+        users = load_file(&cfg.aclfile, &users)?;
+        if let Some(pw) = &cfg.requirepass {
+            // requirepass after an ACL file: the file's default user gets it, as in Redis.
+            users.set_default_password(Some(pw.as_bytes()));
+        }
+    }
+    Ok(AccessState {
+        users,
+        log: AclLog::new(cfg.acllog_max_len),
+    })
+}
+
+/// Reads an ACL file into a new set of users (all or nothing); a missing file is empty.
+pub(crate) fn load_file(path: &str, current: &Users) -> Result<Users, String> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("Error loading ACLs, opening file '{path}': {e}")),
+    };
+    current
+        .load_acl_file(catalog(), path, &text)
+        .map_err(|e| String::from_utf8_lossy(&e.message()).into_owned())
+}
+
+impl Shared {
+    /// A user's current definition, for a connection to check against.
+    pub(crate) fn user(&self, name: &[u8]) -> Option<Arc<User>> {
+        let a = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        a.users.get(name).map(|u| Arc::new(u.clone()))
+    }
+
+    /// Whether new connections start unauthenticated (the default user needs a password
+    /// or is off).
+    pub(crate) fn auth_required(&self) -> bool {
+        let a = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        let d = a.users.default_user();
+        !d.is_nopass() || !d.is_enabled()
+    }
+
+    /// Users changed: connections pick up their users' new rules.
+    pub(crate) fn users_changed(&self) {
+        self.acl_epoch
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// `acl-pubsub-default`: whether new users may use every channel.
+impl crate::settings::Value for PubsubDefault {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = match text.to_ascii_lowercase().as_str() {
+            "allchannels" => PubsubDefault::AllChannels,
+            "resetchannels" => PubsubDefault::ResetChannels,
+            _ => {
+                return Err(
+                    "argument(s) must be one of the following: allchannels, resetchannels".into(),
+                );
+            }
+        };
+        Ok(())
+    }
+    fn show(&self) -> String {
+        match self {
+            PubsubDefault::AllChannels => "allchannels",
+            PubsubDefault::ResetChannels => "resetchannels",
+        }
+        .into()
+    }
+}
+
+/// CONFIG SET acl-pubsub-default / acllog-max-len.
+pub(crate) fn apply(sh: &Shared, c: &crate::ServerConfig) -> Result<(), String> {
+    let mut a = sh.access.lock().unwrap_or_else(|p| p.into_inner());
+    a.users.set_pubsub_default(c.acl_pubsub_default);
+    a.log.set_max_len(c.acllog_max_len);
+    Ok(())
+}
