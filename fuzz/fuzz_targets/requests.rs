@@ -3,9 +3,9 @@
 
 #![no_main]
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use concord_engine::{Engine, EngineConfig};
-use concord_resp::{Limits, Out, RequestParser};
+use concord_resp::{Batch, Limits, Out, RequestParser};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,20 +20,21 @@ fuzz_target!(|data: &[u8]| {
     engine.set_time(1_700_000_000_000);
     let mut out = Out::new();
     let mut buf = BytesMut::new();
+    let mut batch = Batch::default();
     let step = cut.max(1);
     for chunk in data.chunks(step) {
         buf.extend_from_slice(chunk);
-        loop {
-            match parser.next(&mut buf) {
-                Ok(Some(args)) => {
-                    if !args.is_empty() {
-                        engine.execute(&args, &mut out);
-                        engine.commit();
-                    }
-                }
-                Ok(None) => break,
-                Err(_) => return,
+        let failed = parser.parse(&buf, &mut batch).is_err();
+        for i in 0..batch.len() {
+            let args: Vec<&[u8]> = batch.args(i, &buf).collect();
+            if !args.is_empty() {
+                engine.execute(&args, &mut out);
+                engine.commit();
             }
+        }
+        buf.advance(parser.advance(&mut batch));
+        if failed {
+            return;
         }
         out.buf.clear();
     }
