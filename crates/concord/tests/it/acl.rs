@@ -10,7 +10,9 @@
 //! - 7.2 creates users (the default one too) with the `sanitize-payload` flag, 7.0 only
 //!   after `reset` or the rule itself: the flag is left out of the comparison.
 
-use crate::support::{Conn, Reply, Rng, concord, redis, seed};
+use crate::support::{
+    Conn, Reply, Rng, TempDir, concord, concord_on, free_port, redis, seed, wait_for,
+};
 
 /// Commands every user is tried with (DRYRUN has no side effects).
 const PROBES: &[&[&str]] = &[
@@ -427,4 +429,129 @@ fn users_are_enforced_like_redis() {
     );
     assert_eq!(ac.cmd(&["ACL", "DELUSER", "app"]), Reply::Int(1));
     assert_eq!(app_c.try_read(), None);
+}
+
+/// The ACL file at start, ACL SAVE and ACL LOAD (all or nothing), and `user` lines of a
+/// config file.
+#[test]
+fn acl_files_and_config_file_users() {
+    let dir = TempDir::new("aclfile");
+    let file = dir.0.join("users.acl");
+    std::fs::write(&file, "user alice on >pw ~a* +@all\n").expect("write");
+    let path = file.display().to_string();
+    let s = concord(&["--aclfile", &path, "--requirepass", "dpw"]);
+    let mut admin = Conn::open(s.port);
+    assert_eq!(admin.cmd(&["AUTH", "dpw"]), ok());
+    let mut alice = Conn::open(s.port);
+    assert_eq!(alice.cmd(&["AUTH", "alice", "pw"]), ok());
+    assert_eq!(alice.cmd(&["SET", "a1", "v"]), ok());
+    assert!(matches!(alice.cmd(&["SET", "b1", "v"]), Reply::Error(e) if e.starts_with("NOPERM")));
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "bob", "on", ">b", "~*", "+get"]),
+        ok()
+    );
+    assert_eq!(admin.cmd(&["ACL", "SAVE"]), ok());
+    let saved = std::fs::read_to_string(&file).expect("read");
+    assert!(saved.contains("user bob on"), "{saved}");
+    assert!(saved.contains("user alice on"), "{saved}");
+    // A broken file changes nothing and says where it is broken.
+    std::fs::write(&file, format!("{saved}garbage line\n")).expect("write");
+    match admin.cmd(&["ACL", "LOAD"]) {
+        Reply::Error(e) => assert!(e.contains(&format!("{path}:")), "{e}"),
+        other => panic!("{other}"),
+    }
+    assert_eq!(alice.cmd(&["GET", "a1"]), Reply::Bulk(b"v".to_vec()));
+    // A good one replaces the users and closes the clients of the old ones.
+    std::fs::write(&file, format!("{saved}user carol on nopass ~* +@all\n")).expect("write");
+    assert_eq!(admin.cmd(&["ACL", "LOAD"]), ok());
+    assert_eq!(alice.try_read(), None, "alice's connection was closed");
+    let mut carol = Conn::open(s.port);
+    assert_eq!(carol.cmd(&["AUTH", "carol", "anything"]), ok());
+    assert_eq!(carol.cmd(&["GET", "a1"]), Reply::Bulk(b"v".to_vec()));
+    drop(s);
+    // `user` lines in a config file; CONFIG GET does not show them.
+    let conf = dir.0.join("concord.conf");
+    std::fs::write(
+        &conf,
+        "user dave on >d ~* +@all\nuser erin on >e ~e* +get\n",
+    )
+    .expect("write");
+    let s = concord(&["--config", &conf.display().to_string()]);
+    let mut c = Conn::open(s.port);
+    assert_eq!(c.cmd(&["AUTH", "dave", "d"]), ok());
+    assert_eq!(
+        c.cmd(&["ACL", "USERS"]),
+        Reply::Array(vec![
+            Reply::Bulk(b"dave".to_vec()),
+            Reply::Bulk(b"default".to_vec()),
+            Reply::Bulk(b"erin".to_vec()),
+        ])
+    );
+    assert_eq!(c.cmd(&["CONFIG", "GET", "user"]), Reply::Array(vec![]));
+    drop(s);
+    // Both at once is refused at start, as in Redis.
+    let out = std::process::Command::new(crate::support::concord_bin())
+        .args(["server", "--port", &free_port().to_string(), "--config"])
+        .arg(&conf)
+        .args(["--aclfile", &path])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("aclfile"));
+}
+
+/// Peers link as a user allowed to run CRDT.LINK; a user without that permission is
+/// refused, and the dialing side says why.
+#[test]
+fn peer_links_authenticate_as_a_user_allowed_to_link() {
+    for (user_rules, links) in [("-@all +crdt.link", true), ("-@all +get", false)] {
+        let dir = TempDir::new("peeruser");
+        let conf = dir.0.join("users.conf");
+        std::fs::write(&conf, format!("user replicator on >rp {user_rules}\n")).expect("w");
+        let ports = [free_port(), free_port()];
+        let mut nodes = Vec::new();
+        for i in 0..2usize {
+            let d = dir.0.join(format!("n{i}"));
+            std::fs::create_dir_all(&d).expect("dir");
+            let args: Vec<String> = [
+                "--config",
+                &conf.display().to_string(),
+                "--requirepass",
+                "admin",
+                "--replica-id",
+                &(i + 1).to_string(),
+                "--peer",
+                &format!("{}=127.0.0.1:{}", 2 - i, ports[1 - i]),
+                "--peer-user",
+                "replicator",
+                "--peer-password",
+                "rp",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            nodes.push(concord_on(ports[i], &d, &args).expect("start"));
+        }
+        let mut a = Conn::open(ports[0]);
+        let mut b = Conn::open(ports[1]);
+        assert_eq!(a.cmd(&["AUTH", "admin"]), ok());
+        assert_eq!(b.cmd(&["AUTH", "admin"]), ok());
+        if links {
+            assert_eq!(a.cmd(&["SET", "k", "v"]), ok());
+            wait_for(20, "the write to replicate", || {
+                b.cmd(&["GET", "k"]) == Reply::Bulk(b"v".to_vec())
+            });
+        } else {
+            wait_for(20, "the refusal to show", || {
+                let info = format!("{}", b.cmd(&["INFO", "crdt"]));
+                info.contains("crdt_peer1:")
+                    && info.contains("no permissions to run the 'crdt.link'")
+            });
+        }
+        drop(nodes);
+    }
+}
+
+fn ok() -> Reply {
+    Reply::Status("OK".into())
 }
