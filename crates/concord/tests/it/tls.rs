@@ -54,8 +54,13 @@ impl Pki {
     /// A certificate for `name` (valid for localhost and 127.0.0.1), for servers and
     /// clients alike; `expired` makes one that ended in 2021.
     pub fn issue(&self, name: &str, expired: bool) -> Pair {
-        let mut p = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("params");
+        self.issue_for(name, &["localhost", "127.0.0.1"], expired)
+    }
+
+    /// A certificate for `name` valid for the host names `sans` only.
+    pub fn issue_for(&self, name: &str, sans: &[&str], expired: bool) -> Pair {
+        let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        let mut p = CertificateParams::new(sans).expect("params");
         p.distinguished_name.push(DnType::CommonName, name);
         p.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
@@ -396,4 +401,59 @@ fn peers_link_over_mutual_tls_and_bad_certificates_never_link() {
         );
     }
     drop(nodes);
+}
+
+/// A peer's certificate names a host, not the address peers dial: the link works when
+/// the peer is given that name (`--peer ID=HOST:PORT,sni=NAME`) and fails without it.
+#[test]
+fn peer_links_check_the_name_given_per_peer() {
+    let pki = Pki::new("sni");
+    for with_sni in [true, false] {
+        let ports = [free_port(), free_port()];
+        let tls_ports = [free_port(), free_port()];
+        let names = ["a.concord.test", "b.concord.test"];
+        let mut nodes = Vec::new();
+        for i in 0..2usize {
+            let pair = pki.issue_for(&format!("n{i}{with_sni}"), &[names[i]], false);
+            let j = 1 - i;
+            let peer = if with_sni {
+                format!("{}=127.0.0.1:{},sni={}", j + 1, tls_ports[j], names[j])
+            } else {
+                format!("{}=127.0.0.1:{}", j + 1, tls_ports[j])
+            };
+            let args: Vec<String> = [
+                "--tls-port",
+                &tls_ports[i].to_string(),
+                "--tls-cert-file",
+                &s(&pair.cert),
+                "--tls-key-file",
+                &s(&pair.key),
+                "--tls-ca-cert-file",
+                &s(&pki.ca()),
+                "--tls-replication",
+                "yes",
+                "--peer",
+                &peer,
+            ]
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
+            nodes.push(
+                node(i as u16 + 1, ports[i], &[], &args).unwrap_or_else(|| panic!("node {i}")),
+            );
+        }
+        let mut a = Conn::open(ports[0]);
+        let mut b = Conn::open(ports[1]);
+        if with_sni {
+            assert_eq!(a.cmd(&["SET", "k", "v"]), Reply::Status("OK".into()));
+            wait_for(20, "the write to replicate", || {
+                b.cmd(&["GET", "k"]) == Reply::Bulk(b"v".to_vec())
+            });
+        } else {
+            wait_for(20, "the name mismatch to be reported", || {
+                let l = info_field(&mut b, "crdt_peer1:");
+                l.contains("NotValidForName") || l.contains("not valid for")
+            });
+        }
+    }
 }
