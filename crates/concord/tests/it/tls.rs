@@ -457,3 +457,25 @@ fn peer_links_check_the_name_given_per_peer() {
         }
     }
 }
+
+/// A client that opens the TLS port and never finishes its handshake is dropped (after
+/// 10 s), and holds nothing meanwhile.
+#[test]
+fn a_handshake_that_never_finishes_is_dropped() {
+    let pki = Pki::new("stall");
+    let server = pki.issue("server", false);
+    let p = tls_server(&pki, &server, &["--tls-auth-clients", "no"]);
+    let mut stalled = Conn::open(p.port);
+    stalled.send_raw(&[0x16, 0x03, 0x01]);
+    let started = std::time::Instant::now();
+    stalled.set_timeout(Some(std::time::Duration::from_secs(30)));
+    let mut buf = [0u8; 64];
+    assert_eq!(stalled.read_some(&mut buf), None);
+    assert!(
+        !stalled.timed_out(),
+        "closed by the server, not by our timeout"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(9));
+    let (mut c, _) = tls_conn(p.port, &pki.ca(), None).expect("tls");
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}
