@@ -45,7 +45,7 @@ impl OrSet {
             None => return false,
         };
         if gone {
-            self.members.remove(member);
+            self.members.remove_value(member);
         }
         gone
     }

@@ -69,6 +69,21 @@ pub struct KeyState {
 }
 
 impl KeyState {
+    /// Starts bringing a string value's register into the cache (see
+    /// [`crate::scanmap::ScanMap::prefetch`]).
+    pub fn prefetch_string(&self) {
+        if let Some(c) = &self.string {
+            crate::scanmap::prefetch(&**c);
+        }
+    }
+
+    /// Starts bringing a string value's bytes into the cache, once its register is there.
+    pub fn prefetch_string_bytes(&self) {
+        if let Some(v) = self.string.as_ref().and_then(|c| c.base.get()) {
+            crate::scanmap::prefetch(&**v);
+        }
+    }
+
     /// Like [`KeyState::apply`], but takes the values out of `kind` instead of copying
     /// them, for an op nobody keeps after it is applied.
     pub fn apply_owned(&mut self, stamp: Stamp, ctx: &Ctx<'_>, kind: &mut OpKind) {

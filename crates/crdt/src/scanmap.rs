@@ -1,5 +1,6 @@
 //! A hash map over byte keys whose entries never move, so SCAN cursors stay valid.
 
+use crate::small::SmallBlob;
 use hashbrown::HashTable;
 use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
@@ -8,17 +9,32 @@ use std::hash::{BuildHasher, RandomState};
 ///
 /// SCAN walks slot indexes: an entry present for the whole walk is never moved, so it is
 /// returned at least once. The hasher is keyed SipHash, as client keys choose the hashes.
+/// Short keys live inside their slot: a lookup compares them without reaching for
+/// another cache line, and they cost no allocation of their own.
 #[derive(Clone)]
 pub struct ScanMap<V> {
     /// Slot index and the key's 32-bit hash: growing the table and skipping wrong
     /// candidates never touch (or rehash) the keys themselves.
     table: HashTable<(u32, u32)>,
-    slots: Vec<Option<(Box<[u8]>, V)>>,
+    slots: Vec<Option<(SmallBlob, V)>>,
     free: Vec<u32>,
     hasher: RandomState,
     /// The slot found last: a command usually looks the same key up several times
     /// (read, then apply), and checking it first skips hashing and probing.
     hint: Cell<u32>,
+}
+
+/// Asks the processor to bring the cache line holding `p` in, without waiting for it.
+pub fn prefetch<T: ?Sized>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults and reads nothing the program sees.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (p as *const T).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The 64-bit hash the table works with, from a key's 32-bit one (the multiply spreads
@@ -92,6 +108,35 @@ impl<V> ScanMap<V> {
         found
     }
 
+    /// Starts bringing the slot of `key` into the cache and returns it (when some entry
+    /// has the key's hash; the key itself is not compared, so this is a hint). Nothing
+    /// waits on the slot: called for a batch of keys first, their cache misses overlap, and
+    /// the lookups that follow find the lines already there.
+    pub fn prefetch(&self, key: &[u8]) -> Option<u32> {
+        let h = self.hash(key);
+        let i = self
+            .table
+            .find(spread(h), |&(_, hh)| hh == h)
+            .map(|&(i, _)| i)?;
+        if let Some(slot) = self.slots.get(i as usize) {
+            prefetch(slot);
+        }
+        Some(i)
+    }
+
+    /// Makes slot `i` (from [`ScanMap::prefetch`]) the first one the next lookup tries:
+    /// when it holds the key looked up, no hashing or probing is needed.
+    pub fn set_hint(&self, i: u32) {
+        self.hint.set(i);
+    }
+
+    /// The value in slot `i` (from [`ScanMap::prefetch`]), if the slot holds one.
+    pub fn slot_value(&self, i: u32) -> Option<&V> {
+        self.slots
+            .get(i as usize)
+            .and_then(|s| s.as_ref().map(|(_, v)| v))
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -123,7 +168,7 @@ impl<V> ScanMap<V> {
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
         let i = match self.find(key) {
             Some(i) => i,
-            None => self.insert_new(key.into(), make()),
+            None => self.insert_new(SmallBlob::new(key), make()),
         };
         match &mut self.slots[i as usize] {
             Some((_, v)) => v,
@@ -133,6 +178,7 @@ impl<V> ScanMap<V> {
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: Box<[u8]>, value: V) -> Option<V> {
+        let key = SmallBlob::from(key);
         match self.find(&key) {
             Some(i) => self.slots[i as usize]
                 .as_mut()
@@ -144,7 +190,7 @@ impl<V> ScanMap<V> {
         }
     }
 
-    fn insert_new(&mut self, key: Box<[u8]>, value: V) -> u32 {
+    fn insert_new(&mut self, key: SmallBlob, value: V) -> u32 {
         let h = self.hash(&key);
         let i = match self.free.pop() {
             Some(i) => {
@@ -165,6 +211,15 @@ impl<V> ScanMap<V> {
 
     /// Removes `key`; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+        self.take(key).map(|(k, v)| (k.into_blob(), v))
+    }
+
+    /// Removes `key`; returns its value.
+    pub fn remove_value(&mut self, key: &[u8]) -> Option<V> {
+        self.take(key).map(|(_, v)| v)
+    }
+
+    fn take(&mut self, key: &[u8]) -> Option<(SmallBlob, V)> {
         let h = self.hash(key);
         let slots = &self.slots;
         let entry = self
@@ -212,7 +267,7 @@ impl<V> ScanMap<V> {
 
     /// Keeps the entries for which `keep` says yes.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8], &mut V) -> bool) {
-        let doomed: Vec<Box<[u8]>> = self
+        let doomed: Vec<SmallBlob> = self
             .slots
             .iter_mut()
             .filter_map(|s| match s {
@@ -221,7 +276,7 @@ impl<V> ScanMap<V> {
             })
             .collect();
         for k in doomed {
-            self.remove(&k);
+            self.take(&k);
         }
     }
 
@@ -302,5 +357,30 @@ mod tests {
         }
         assert_eq!(seen, model);
         assert!(m.random(12345).is_some());
+    }
+
+    /// A prefetch only hints: lookups are right whatever slot the hint names, and long
+    /// keys (kept outside their slot) behave like short ones.
+    #[test]
+    fn hints_never_change_answers() {
+        let mut m = ScanMap::new();
+        let long = |i: u32| format!("{i}-{}", "x".repeat(40)).into_bytes();
+        for i in 0..500u32 {
+            m.insert(long(i).into(), i);
+            m.insert(i.to_string().into_bytes().into(), i + 1000);
+        }
+        for i in 0..500u32 {
+            let slot = m.prefetch(&long(i)).expect("present");
+            assert_eq!(m.slot_value(slot), Some(&i));
+            for hint in [slot, 0, slot.wrapping_add(1), u32::MAX] {
+                m.set_hint(hint);
+                assert_eq!(m.get(&long(i)), Some(&i));
+                m.set_hint(hint);
+                assert_eq!(m.get(i.to_string().as_bytes()), Some(&(i + 1000)));
+                m.set_hint(hint);
+                assert_eq!(m.get(b"absent"), None);
+            }
+        }
+        assert_eq!(m.prefetch(b"absent"), None);
     }
 }

@@ -45,7 +45,7 @@ impl ZSet {
                 Some(s)
             }
             Some(_) => {
-                self.members.remove(member);
+                self.members.remove_value(member);
                 None
             }
             None => None,

@@ -538,13 +538,13 @@ impl Engine {
         }
         let expiring = ks.expiry.is_some() && ks.has_value();
         if dead {
-            self.keys.remove(key);
+            self.keys.remove_value(key);
         }
         if expiring != was_expiring {
             if expiring {
                 self.expiring.insert(key.into(), ());
             } else {
-                self.expiring.remove(key);
+                self.expiring.remove_value(key);
             }
         }
         self.touch(key);
@@ -640,7 +640,7 @@ impl Engine {
         }
         self.compact_cursor = cursor;
         for k in ready {
-            self.unstable.remove(&k);
+            self.unstable.remove_value(&k);
             let Some(ks) = self.keys.get_mut(&k) else {
                 continue;
             };
@@ -649,10 +649,10 @@ impl Engine {
             let dead = ks.is_dead();
             let expiring = ks.expiry.is_some() && ks.has_value();
             if dead {
-                self.keys.remove(&k);
+                self.keys.remove_value(&k);
             }
             if expiring != was_expiring && !expiring {
-                self.expiring.remove(&k);
+                self.expiring.remove_value(&k);
             }
         }
         self.unstable.len()
@@ -837,15 +837,15 @@ impl Engine {
         let dead = ks.is_dead();
         let expiring = ks.expiry.is_some() && ks.has_value();
         if dead {
-            self.keys.remove(key);
-            self.unstable.remove(key);
+            self.keys.remove_value(key);
+            self.unstable.remove_value(key);
         } else if self.peers > 0 {
             mark(&mut self.unstable, key, dots.iter().copied());
         }
         if expiring {
             self.expiring.insert(key.into(), ());
         } else {
-            self.expiring.remove(key);
+            self.expiring.remove_value(key);
         }
         self.touch(key);
     }
@@ -901,7 +901,7 @@ impl Engine {
                 deleted += 1;
             }
             if self.keys.get(&k).is_none_or(|ks| ks.expiry.is_none()) {
-                self.expiring.remove(&k);
+                self.expiring.remove_value(&k);
             }
         }
         deleted
@@ -941,6 +941,33 @@ impl Engine {
         if let Some(w) = self.watched.get(key) {
             self.dirty.extend(w.iter().copied());
         }
+    }
+
+    /// Warms the cache for the keys a pipeline of commands is about to touch: their slots,
+    /// then string registers, then string bytes, each step for every key before the next,
+    /// so the cache misses of a batch overlap instead of following one another. Only a hint:
+    /// nothing changes. Returns, per key, the slot to pass to [`Engine::hint_key`] before
+    /// the command on that key runs.
+    pub fn prefetch(&self, keys: &[&[u8]]) -> smallvec::SmallVec<[Option<u32>; 32]> {
+        let slots: smallvec::SmallVec<[Option<u32>; 32]> =
+            keys.iter().map(|k| self.keys.prefetch(k)).collect();
+        for &i in slots.iter().flatten() {
+            if let Some(ks) = self.keys.slot_value(i) {
+                ks.prefetch_string();
+            }
+        }
+        for &i in slots.iter().flatten() {
+            if let Some(ks) = self.keys.slot_value(i) {
+                ks.prefetch_string_bytes();
+            }
+        }
+        slots
+    }
+
+    /// The next command's key is probably in `slot` (from [`Engine::prefetch`]): its first
+    /// lookup tries that slot before hashing.
+    pub fn hint_key(&self, slot: u32) {
+        self.keys.set_hint(slot);
     }
 
     /// Runs one data command and writes its reply; its ops join the current group until

@@ -67,6 +67,9 @@ fn resolve_sub(top: CommandId, args: &[&[u8]]) -> Result<CommandId, Rejection> {
     }
 }
 
+/// How many requests of a pipeline have their keys prefetched at once.
+const PREFETCH_BATCH: usize = 64;
+
 impl Session {
     /// Runs requests and waits, with `appendfsync always`, until their writes are durable.
     pub async fn run_requests(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
@@ -81,6 +84,33 @@ impl Session {
         if seq > 0 && sh.persist.acks_wait() {
             sh.persist.wait_durable(seq).await;
         }
+    }
+
+    /// Warms the cache for the first key of each request of a pipeline chunk (see
+    /// [`Engine::prefetch`]); returns the slot hint of each request (`None`: no key, or
+    /// not found).
+    fn prefetch_keys(
+        &mut self,
+        e: &Engine,
+        views: &[SmallVec<[&[u8]; 8]>],
+    ) -> SmallVec<[Option<u32>; 32]> {
+        let mut at: SmallVec<[usize; 32]> = SmallVec::new();
+        let mut keys: SmallVec<[&[u8]; 32]> = SmallVec::new();
+        for (i, v) in views.iter().enumerate() {
+            if v.len() > 1
+                && self
+                    .command_id(v[0])
+                    .is_some_and(|id| concord_engine::legacy_range(id).0 == 1)
+            {
+                at.push(i);
+                keys.push(v[1]);
+            }
+        }
+        let mut hints: SmallVec<[Option<u32>; 32]> = SmallVec::from_elem(None, views.len());
+        for (i, slot) in at.into_iter().zip(e.prefetch(&keys)) {
+            hints[i] = slot;
+        }
+        hints
     }
 
     /// Whether any of the requests may write (EXEC writes what its transaction queued).
@@ -115,20 +145,33 @@ impl Session {
         let mut last = None;
         let mut calls = 0;
         let mut ran = 0;
-        for i in 0..reqs.count() {
-            ran += 1;
-            let view = reqs.view(i);
-            if view.is_empty() {
-                continue;
-            }
-            calls += 1;
-            last = self.call(sh, &mut e, &view, out).or(last);
-            if out.over_limit() {
-                // Redis closes such a client as soon as it can, running nothing more.
-                self.closing = true;
-            }
-            if self.closing || self.link.is_some() || self.blocked.is_some() {
-                break;
+        // In chunks: the keys of a chunk are prefetched together, then its requests run.
+        'batch: for start in (0..reqs.count()).step_by(PREFETCH_BATCH) {
+            let end = (start + PREFETCH_BATCH).min(reqs.count());
+            let views: SmallVec<[SmallVec<[&[u8]; 8]>; 16]> =
+                (start..end).map(|i| reqs.view(i)).collect();
+            let hints = if views.len() > 1 {
+                self.prefetch_keys(&e, &views)
+            } else {
+                SmallVec::new()
+            };
+            for (j, view) in views.iter().enumerate() {
+                ran += 1;
+                if view.is_empty() {
+                    continue;
+                }
+                if let Some(Some(slot)) = hints.get(j) {
+                    e.hint_key(*slot);
+                }
+                calls += 1;
+                last = self.call(sh, &mut e, view, out).or(last);
+                if out.over_limit() {
+                    // Redis closes such a client as soon as it can, running nothing more.
+                    self.closing = true;
+                }
+                if self.closing || self.link.is_some() || self.blocked.is_some() {
+                    break 'batch;
+                }
             }
         }
         sh.commands.fetch_add(calls, Ordering::Relaxed);
