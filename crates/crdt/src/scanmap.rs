@@ -3,7 +3,7 @@
 use crate::small::SmallBlob;
 use hashbrown::HashTable;
 use std::cell::Cell;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 
 /// A map from byte-string keys to values, stored in stable slots.
 ///
@@ -73,9 +73,13 @@ impl<V> ScanMap<V> {
         Self::default()
     }
 
-    /// The key's 32-bit hash (SipHash, keyed per map).
+    /// The key's 32-bit hash (SipHash, keyed per map). The bytes go in with one write and
+    /// no length prefix: a map's keys are whole strings, so none is a prefix of another's
+    /// hashed input, and the prefix costs as much again as a short key.
     fn hash(&self, key: &[u8]) -> u32 {
-        self.hasher.hash_one(key) as u32
+        let mut h = self.hasher.build_hasher();
+        h.write(key);
+        h.finish() as u32
     }
 
     /// Reserves room for `n` more entries (a load knows its size).

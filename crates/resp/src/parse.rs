@@ -242,6 +242,34 @@ impl RequestParser {
     /// Reads a `*N\r\n` or `$N\r\n` line at the cursor; `None` when it is not complete.
     fn count_line(&mut self, buf: &[u8], too_big: &'static str) -> Result<Option<i64>, ParseError> {
         let line = &buf[self.pos..];
+        // The usual line, a few digits and CRLF, read in one pass; anything else (a sign,
+        // a long number, a stray byte, a line not all here yet) takes the careful path.
+        let digits = line
+            .iter()
+            .skip(1)
+            .take(FAST_DIGITS + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if (1..=FAST_DIGITS).contains(&digits) && line.get(digits + 1) == Some(&b'\r') {
+            if line.len() < digits + 3 {
+                return Ok(None);
+            }
+            let n = line[1..=digits]
+                .iter()
+                .fold(0i64, |v, &c| v * 10 + i64::from(c - b'0'));
+            self.pos += digits + 3;
+            return Ok(Some(n));
+        }
+        self.count_line_slow(buf, too_big)
+    }
+
+    /// [`RequestParser::count_line`] for every line, the fast path's too.
+    fn count_line_slow(
+        &mut self,
+        buf: &[u8],
+        too_big: &'static str,
+    ) -> Result<Option<i64>, ParseError> {
+        let line = &buf[self.pos..];
         let Some(nl) = memchr(b'\r', line) else {
             if line.len() > self.limits.max_inline {
                 return Err(ParseError(too_big));
@@ -300,6 +328,9 @@ fn expected_dollar(got: u8) -> &'static str {
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
+
+/// Counts of up to this many digits take the fast path (they cannot overflow an i64).
+const FAST_DIGITS: usize = 18;
 
 fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
     hay.iter().position(|&b| b == needle)
@@ -482,6 +513,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn count_lines_read_the_same_on_both_paths(
+            body in proptest::collection::vec(proptest::sample::select(&b"0123456789-\r\nx"[..]), 0..24),
+            star in any::<bool>(),
+        ) {
+            let mut line = vec![if star { b'*' } else { b'$' }];
+            line.extend_from_slice(&body);
+            let (mut fast, mut slow) = (RequestParser::new(Limits::default()), RequestParser::new(Limits::default()));
+            let a = fast.count_line(&line, "too big");
+            let b = slow.count_line_slow(&line, "too big");
+            prop_assert_eq!(a, b);
+            prop_assert_eq!(fast.pos, slow.pos);
+        }
+
         /// Any split of a valid stream yields the same requests.
         #[test]
         fn byte_by_byte_equals_whole(args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 1..6), cut in any::<usize>()) {
