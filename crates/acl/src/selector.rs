@@ -3,8 +3,9 @@
 //! (Redis 7.2's ACLSetSelector).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::OnceLock;
 
-use concord_glob::glob_match;
+use concord_glob::{Pattern, glob_match};
 
 use crate::catalog::{Catalog, CommandId, CommandInfo};
 use crate::category::Category;
@@ -130,10 +131,24 @@ pub struct Selector {
     first_args: BTreeMap<CommandId, BTreeSet<Vec<u8>>>,
     all_keys: bool,
     keys: OrderedMap<Vec<u8>, Access>,
+    /// The key patterns compiled for checking, built at the first check after a change.
+    key_check: KeyCheck,
     all_channels: bool,
     channels: OrderedMap<Vec<u8>, ()>,
     rules: CommandRules,
 }
+
+/// Compiled key patterns; a cache, so it never makes two selectors differ.
+#[derive(Clone, Debug, Default)]
+struct KeyCheck(OnceLock<Vec<(Pattern, Access)>>);
+
+impl PartialEq for KeyCheck {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeyCheck {}
 
 impl Selector {
     /// A selector that allows nothing but, with `allchannels`, every channel.
@@ -143,6 +158,7 @@ impl Selector {
             first_args: BTreeMap::new(),
             all_keys: false,
             keys: OrderedMap::default(),
+            key_check: KeyCheck::default(),
             all_channels: pubsub == PubsubDefault::AllChannels,
             channels: OrderedMap::default(),
             rules: CommandRules::default(),
@@ -151,6 +167,8 @@ impl Selector {
 
     /// Applies one selector rule. On error the selector is unchanged.
     pub(crate) fn apply(&mut self, catalog: &Catalog, op: &[u8]) -> Result<(), RuleError> {
+        // Any rule may change the keys: the compiled patterns are built again when needed.
+        self.key_check = KeyCheck::default();
         let is = |word: &str| op.eq_ignore_ascii_case(word.as_bytes());
         if is("allkeys") || is("~*") {
             self.all_keys = true;
@@ -320,9 +338,19 @@ impl Selector {
     pub fn allows_key(&self, key: &[u8], access: Access) -> bool {
         self.all_keys
             || self
-                .keys
+                .compiled_keys()
                 .iter()
-                .any(|(pattern, have)| have.covers(access) && glob_match(pattern, key, false))
+                .any(|(pattern, have)| have.covers(access) && pattern.matches(key))
+    }
+
+    /// The key patterns, compiled once per change (a check runs on every command).
+    fn compiled_keys(&self) -> &[(Pattern, Access)] {
+        self.key_check.0.get_or_init(|| {
+            self.keys
+                .iter()
+                .map(|(p, a)| (Pattern::new(p), *a))
+                .collect()
+        })
     }
 
     /// Whether every key is allowed with `access` (`allkeys`, or a `*` pattern that covers

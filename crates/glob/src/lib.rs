@@ -5,6 +5,56 @@
 //! failed is never retried from an earlier position (a naive backtracking matcher is
 //! exponential on patterns like `a*a*a*a*b`, which let one client stall a server).
 
+/// A pattern matched many times (ACL key and channel patterns), with its shape worked out
+/// once: most are a literal, a literal and a trailing `*`, or `*`, which are comparisons.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    bytes: Box<[u8]>,
+    shape: Shape,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// No special character: the subject must equal it.
+    Exact,
+    /// Special characters only in a trailing `*` (at this byte): a prefix.
+    Prefix(usize),
+    /// Anything else: the general matcher.
+    General,
+}
+
+impl Pattern {
+    /// A case-sensitive pattern.
+    pub fn new(pat: &[u8]) -> Pattern {
+        let shape = match pat
+            .iter()
+            .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+        {
+            None => Shape::Exact,
+            Some(i) if i + 1 == pat.len() && pat[i] == b'*' => Shape::Prefix(i),
+            Some(_) => Shape::General,
+        };
+        Pattern {
+            bytes: pat.into(),
+            shape,
+        }
+    }
+
+    /// Whether `s` matches.
+    pub fn matches(&self, s: &[u8]) -> bool {
+        match self.shape {
+            Shape::Exact => *self.bytes == *s,
+            Shape::Prefix(i) => s.starts_with(&self.bytes[..i]),
+            Shape::General => glob_match(&self.bytes, s, false),
+        }
+    }
+
+    /// The pattern as given.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
 /// Whether `s` matches `pat`, optionally ignoring ASCII case.
 pub fn glob_match(pat: &[u8], s: &[u8], nocase: bool) -> bool {
     let (mut pi, mut si) = (0, 0);
@@ -224,6 +274,9 @@ mod tests {
             nocase in any::<bool>(),
         ) {
             prop_assert_eq!(glob_match(&p, &s, nocase), reference(&p, &s, nocase));
+            if !nocase {
+                prop_assert_eq!(super::Pattern::new(&p).matches(&s), reference(&p, &s, false));
+            }
         }
     }
 }

@@ -8,7 +8,8 @@ use concord_acl::{
     Access, AclLog, Catalog, CommandId as AclId, Denied, PubsubDefault, User, Users,
 };
 use concord_engine::{
-    ChannelRole, CommandId, Flags, KeyFlags, acl_categories, command_count, full_name, parent, spec,
+    ChannelRole, Channels, CommandId, Flags, KeyFlags, acl_categories, command_count, full_name,
+    parent, spec,
 };
 use smallvec::SmallVec;
 use std::sync::{Arc, OnceLock};
@@ -68,15 +69,25 @@ fn access(flags: KeyFlags) -> Access {
 
 /// Checks `user` for a request of command `id`; `Ok` when it may run.
 pub(crate) fn check(user: &User, id: CommandId, args: &[&[u8]]) -> Result<(), Denied> {
-    let keys: SmallVec<[(usize, Access); 4]> = concord_engine::keys(id, args)
-        .iter()
-        .map(|k| (k.pos, access(k.flags)))
-        .collect();
-    let channels: SmallVec<[(usize, bool); 4]> = concord_engine::channels(id, args)
-        .iter()
-        .filter(|c| matches!(c.role, ChannelRole::Publish | ChannelRole::Subscribe))
-        .map(|c| (c.pos, c.pattern))
-        .collect();
+    // Keys and channels are only worked out for users whose rules look at them.
+    let keys: SmallVec<[(usize, Access); 4]> = if user.all_selectors().all(|s| s.all_keys()) {
+        SmallVec::new()
+    } else {
+        concord_engine::keys(id, args)
+            .iter()
+            .map(|k| (k.pos, access(k.flags)))
+            .collect()
+    };
+    let channels: SmallVec<[(usize, bool); 4]> =
+        if spec(id).channels == Channels::None || user.all_selectors().all(|s| s.all_channels()) {
+            SmallVec::new()
+        } else {
+            concord_engine::channels(id, args)
+                .iter()
+                .filter(|c| matches!(c.role, ChannelRole::Publish | ChannelRole::Subscribe))
+                .map(|c| (c.pos, c.pattern))
+                .collect()
+        };
     user.check(catalog(), to_acl(id), args, &keys, &channels)
 }
 
