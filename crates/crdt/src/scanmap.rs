@@ -128,6 +128,29 @@ impl<V> ScanMap<V> {
         Some(i)
     }
 
+    /// [`ScanMap::prefetch`] for many keys: every hash first (pure computation), then
+    /// every table probe back to back, so the processor overlaps the probes' cache misses.
+    pub fn prefetch_many<'k>(
+        &self,
+        keys: impl ExactSizeIterator<Item = &'k [u8]>,
+    ) -> smallvec::SmallVec<[Option<u32>; 32]> {
+        let hashes: smallvec::SmallVec<[u32; 32]> = keys.map(|k| self.hash(k)).collect();
+        let slots: smallvec::SmallVec<[Option<u32>; 32]> = hashes
+            .iter()
+            .map(|&h| {
+                self.table
+                    .find(spread(h), |&(_, hh)| hh == h)
+                    .map(|&(i, _)| i)
+            })
+            .collect();
+        for &i in slots.iter().flatten() {
+            if let Some(slot) = self.slots.get(i as usize) {
+                prefetch(slot);
+            }
+        }
+        slots
+    }
+
     /// Makes slot `i` (from [`ScanMap::prefetch`]) the first one the next lookup tries:
     /// when it holds the key looked up, no hashing or probing is needed.
     pub fn set_hint(&self, i: u32) {

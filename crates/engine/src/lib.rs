@@ -949,8 +949,7 @@ impl Engine {
     /// nothing changes. Returns, per key, the slot to pass to [`Engine::hint_key`] before
     /// the command on that key runs.
     pub fn prefetch(&self, keys: &[&[u8]]) -> smallvec::SmallVec<[Option<u32>; 32]> {
-        let slots: smallvec::SmallVec<[Option<u32>; 32]> =
-            keys.iter().map(|k| self.keys.prefetch(k)).collect();
+        let slots = self.keys.prefetch_many(keys.iter().copied());
         for &i in slots.iter().flatten() {
             if let Some(ks) = self.keys.slot_value(i) {
                 ks.prefetch_string();
