@@ -34,6 +34,21 @@ pub(crate) async fn flush<W: AsyncWrite + Unpin>(
             Err(_) => {}
         }
     }
+    // A TLS stream may hold the last records back (its socket was full when they were
+    // made): they must reach the socket now, not with the next reply.
+    loop {
+        match tokio::time::timeout(CHECK_EVERY, wr.flush()).await {
+            Ok(r) => r?,
+            Err(_) if watch.over(limit, 1, Instant::now()) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client output buffer limit reached",
+                ));
+            }
+            Err(_) => continue,
+        }
+        break;
+    }
     watch.over(limit, 0, Instant::now());
     Ok(())
 }

@@ -329,6 +329,7 @@ where
     ]));
     let handshake = async {
         wr.write_all(&hello).await.map_err(|e| e.to_string())?;
+        wr.flush().await.map_err(|e| e.to_string())?;
         if password.is_some() {
             let l = read_line(&mut rd, &mut buf).await?;
             if !l.starts_with('+') {
@@ -356,6 +357,7 @@ where
     };
     pull.encode(compress, &mut frame);
     wr.write_all(&frame).await.map_err(|e| e.to_string())?;
+    wr.flush().await.map_err(|e| e.to_string())?;
     tracing::info!("linked to peer {} at {}", peer.id, peer.addr);
     let pause_epoch = sh.pause_epoch.load(Ordering::Acquire);
     let mut tick = tokio::time::interval(PERIOD);
@@ -419,6 +421,8 @@ where
                     r.report(&e).encode(compress, &mut frame);
                 }
                 wr.write_all(&frame).await.map_err(|e| e.to_string())?;
+                // TLS keeps records until flushed.
+                wr.flush().await.map_err(|e| e.to_string())?;
                 lock(&sh.repl).count_bytes(peer.id, 0, frame.len() as u64);
             }
         }

@@ -479,3 +479,22 @@ fn a_handshake_that_never_finishes_is_dropped() {
     let (mut c, _) = tls_conn(p.port, &pki.ca(), None).expect("tls");
     assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
 }
+
+/// A large reply to a TLS client that reads slowly arrives whole: the records the TLS
+/// stream holds back while the socket is full are flushed, not left for the next reply.
+#[test]
+fn large_replies_reach_slow_tls_readers_whole() {
+    let pki = Pki::new("large");
+    let server = pki.issue("server", false);
+    let p = tls_server(&pki, &server, &["--tls-auth-clients", "no"]);
+    let (mut c, _) = tls_conn(p.port, &pki.ca(), None).expect("tls");
+    let value = "v".repeat(4 << 20);
+    assert_eq!(c.cmd(&["SET", "big", &value]), Reply::Status("OK".into()));
+    for _ in 0..3 {
+        c.send_raw(&Conn::encode(&[b"GET".to_vec(), b"big".to_vec()]));
+        // Let the server fill the socket before reading anything.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(c.read(), Reply::Bulk(value.as_bytes().to_vec()));
+    }
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}
