@@ -67,10 +67,42 @@ fn access(flags: KeyFlags) -> Access {
     }
 }
 
-/// Checks `user` for a request of command `id`; `Ok` when it may run.
-pub(crate) fn check(user: &User, id: CommandId, args: &[&[u8]]) -> Result<(), Denied> {
+/// What a user's rules look at, worked out once per change of the user: the check of
+/// every command skips what they do not.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rules {
+    /// The user may run anything on any key and channel: no check at all.
+    pub unrestricted: bool,
+    /// Some selector limits keys.
+    needs_keys: bool,
+    /// Some selector limits channels.
+    needs_channels: bool,
+}
+
+impl Rules {
+    /// The rules of `user`.
+    pub(crate) fn of(user: &User) -> Rules {
+        Rules {
+            unrestricted: unrestricted(user),
+            needs_keys: !user.all_selectors().all(|s| s.all_keys()),
+            needs_channels: !user.all_selectors().all(|s| s.all_channels()),
+        }
+    }
+}
+
+/// Checks `user` (whose rules are `rules`) for a request of command `id`; `Ok` when it
+/// may run.
+pub(crate) fn check(
+    user: &User,
+    rules: Rules,
+    id: CommandId,
+    args: &[&[u8]],
+) -> Result<(), Denied> {
+    if user.selectors().is_empty() && root_allows(user, rules, id, args) {
+        return Ok(());
+    }
     // Keys and channels are only worked out for users whose rules look at them.
-    let keys: SmallVec<[(usize, Access); 4]> = if user.all_selectors().all(|s| s.all_keys()) {
+    let keys: SmallVec<[(usize, Access); 4]> = if !rules.needs_keys {
         SmallVec::new()
     } else {
         concord_engine::keys(id, args)
@@ -79,7 +111,7 @@ pub(crate) fn check(user: &User, id: CommandId, args: &[&[u8]]) -> Result<(), De
             .collect()
     };
     let channels: SmallVec<[(usize, bool); 4]> =
-        if spec(id).channels == Channels::None || user.all_selectors().all(|s| s.all_channels()) {
+        if !rules.needs_channels || spec(id).channels == Channels::None {
             SmallVec::new()
         } else {
             concord_engine::channels(id, args)
@@ -91,8 +123,34 @@ pub(crate) fn check(user: &User, id: CommandId, args: &[&[u8]]) -> Result<(), De
     user.check(catalog(), to_acl(id), args, &keys, &channels)
 }
 
+/// The common case, checked without building anything: a user with only the root
+/// selector, which allows the command, its keys and its channels. `false` means "not
+/// sure": the full check decides (and words the denial).
+fn root_allows(user: &User, rules: Rules, id: CommandId, args: &[&[u8]]) -> bool {
+    let root = user.root();
+    if !root.allows_command_id(to_acl(id)) {
+        return false;
+    }
+    if rules.needs_keys
+        && !concord_engine::keys(id, args).iter().all(|k| {
+            args.get(k.pos)
+                .is_some_and(|key| root.allows_key(key, access(k.flags)))
+        })
+    {
+        return false;
+    }
+    !rules.needs_channels
+        || spec(id).channels == Channels::None
+        || concord_engine::channels(id, args).iter().all(|c| {
+            !matches!(c.role, ChannelRole::Publish | ChannelRole::Subscribe)
+                || args
+                    .get(c.pos)
+                    .is_some_and(|ch| root.allows_channel(ch, c.pattern))
+        })
+}
+
 /// Whether `user` may run anything on any key and channel: the check can be skipped.
-pub(crate) fn unrestricted(user: &User) -> bool {
+fn unrestricted(user: &User) -> bool {
     let root = user.root();
     root.all_keys()
         && root.all_channels()

@@ -236,8 +236,8 @@ impl Session {
             out.error("NOAUTH Authentication required.");
             return Some(id);
         }
-        if !self.unrestricted
-            && let Err(d) = crate::access::check(&self.user, id, args)
+        if !self.rules.unrestricted
+            && let Err(d) = crate::access::check(&self.user, self.rules, id, args)
         {
             let context = if self.multi.is_some() {
                 LogContext::Multi

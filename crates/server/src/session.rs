@@ -80,8 +80,8 @@ pub(crate) struct Session {
     pub password_proven: bool,
     /// The user it runs as, as of `acl_epoch`.
     pub user: Arc<User>,
-    /// Whether that user may run anything on anything (the check is skipped).
-    pub unrestricted: bool,
+    /// What the user's rules look at (none: the check is skipped).
+    pub rules: crate::access::Rules,
     /// The users change `user` reflects.
     pub acl_epoch: u64,
 }
@@ -117,14 +117,14 @@ impl Session {
             addr: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
             password_proven: false,
             user: Arc::clone(&default),
-            unrestricted: crate::access::unrestricted(&default),
+            rules: crate::access::Rules::of(&default),
             acl_epoch,
         }
     }
 
     /// Runs as `user` from now on (AUTH, HELLO AUTH, RESET).
     pub fn set_user(&mut self, sh: &Shared, user: Arc<User>) {
-        self.unrestricted = crate::access::unrestricted(&user);
+        self.rules = crate::access::Rules::of(&user);
         let name = user.name().to_vec();
         self.user = user;
         self.update_info(sh, |c| c.user = name);
@@ -143,7 +143,7 @@ impl Session {
             self.acl_epoch = acl;
             match sh.user(self.user.name()) {
                 Some(u) => {
-                    self.unrestricted = crate::access::unrestricted(&u);
+                    self.rules = crate::access::Rules::of(&u);
                     self.user = u;
                 }
                 None => {

@@ -341,7 +341,7 @@ fn dryrun(sh: &Shared, a: &[&[u8]], out: &mut Out) {
         }
         Err(_) => return out.error(&format!("ERR Command '{}' not found", lossy(args[0]))),
     };
-    match check(&user, id, args) {
+    match check(&user, crate::access::Rules::of(&user), id, args) {
         Ok(()) => out.ok(),
         Err(d) => out.bulk(&d.dryrun_message(catalog(), to_acl(id), &user, args)),
     }

@@ -52,8 +52,8 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
         let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
         if let Ok(id) = resolve(&view) {
             // Rules may have changed since the command was queued.
-            if !s.unrestricted
-                && let Err(d) = crate::access::check(&s.user, id, &view)
+            if !s.rules.unrestricted
+                && let Err(d) = crate::access::check(&s.user, s.rules, id, &view)
             {
                 let why = crate::cmd::acl::denied(sh, s, id, &view, &d, LogContext::Multi);
                 out.error(&format!(
