@@ -9,7 +9,7 @@ use concord_acl::{
 };
 use concord_engine::{
     ChannelRole, Channels, CommandId, Flags, KeyFlags, acl_categories, command_count, full_name,
-    parent, spec,
+    legacy_range, movable_keys, parent, spec,
 };
 use smallvec::SmallVec;
 use std::sync::{Arc, OnceLock};
@@ -77,6 +77,9 @@ pub(crate) struct Rules {
     needs_keys: bool,
     /// Some selector limits channels.
     needs_channels: bool,
+    /// Every key pattern of the root selector grants reading and writing: which access a
+    /// key needs does not matter, only where the keys are.
+    keys_any_access: bool,
 }
 
 impl Rules {
@@ -86,6 +89,10 @@ impl Rules {
             unrestricted: unrestricted(user),
             needs_keys: !user.all_selectors().all(|s| s.all_keys()),
             needs_channels: !user.all_selectors().all(|s| s.all_channels()),
+            keys_any_access: user
+                .root()
+                .key_patterns()
+                .all(|(_, a)| a == Access::READ_WRITE),
         }
     }
 }
@@ -131,13 +138,36 @@ fn root_allows(user: &User, rules: Rules, id: CommandId, args: &[&[u8]]) -> bool
     if !root.allows_command_id(to_acl(id)) {
         return false;
     }
-    if rules.needs_keys
-        && !concord_engine::keys(id, args).iter().all(|k| {
-            args.get(k.pos)
-                .is_some_and(|key| root.allows_key(key, access(k.flags)))
-        })
-    {
-        return false;
+    if rules.needs_keys {
+        let allowed = if rules.keys_any_access && !movable_keys(id) {
+            // The legacy range holds every key of a command whose keys do not move: no
+            // key list to build, and checking a position that is no key only sends the
+            // request to the full check.
+            let (first, last, step) = legacy_range(id);
+            let last = if last < 0 {
+                args.len() as i64 + i64::from(last)
+            } else {
+                i64::from(last)
+            };
+            let mut pos = i64::from(first);
+            let mut allowed = first > 0;
+            while allowed && pos <= last {
+                allowed = usize::try_from(pos)
+                    .ok()
+                    .and_then(|p| args.get(p))
+                    .is_some_and(|key| root.allows_key(key, Access::NONE));
+                pos += i64::from(step.max(1));
+            }
+            first <= 0 || allowed
+        } else {
+            concord_engine::keys(id, args).iter().all(|k| {
+                args.get(k.pos)
+                    .is_some_and(|key| root.allows_key(key, access(k.flags)))
+            })
+        };
+        if !allowed {
+            return false;
+        }
     }
     !rules.needs_channels
         || spec(id).channels == Channels::None

@@ -158,12 +158,22 @@ pub fn channels(id: CommandId, args: &[&[u8]]) -> SmallVec<[ChannelRef; 4]> {
 /// Redis's `populateCommandLegacyRangeSpec` does: (0, 0, 0) when no plain range covers
 /// the keys.
 pub fn legacy_range(id: CommandId) -> (i32, i32, i32) {
-    legacy(id).0
+    legacy_cached(id).0
 }
 
 /// Whether key positions depend on the arguments (COMMAND INFO's `movablekeys`).
 pub fn movable_keys(id: CommandId) -> bool {
-    legacy(id).1
+    legacy_cached(id).1
+}
+
+/// [`legacy`] of every command, worked out once: requests ask for it all the time (key
+/// prefetching, ACL checks).
+fn legacy_cached(id: CommandId) -> ((i32, i32, i32), bool) {
+    static ALL: std::sync::OnceLock<Vec<((i32, i32, i32), bool)>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| (0..super::command_count()).map(legacy).collect())
+        .get(id)
+        .copied()
+        .unwrap_or(((0, 0, 0), false))
 }
 
 /// The legacy range and whether the keys are movable.
