@@ -168,16 +168,19 @@ pub fn movable_keys(id: CommandId) -> bool {
 
 /// [`legacy`] of every command, worked out once: requests ask for it all the time (key
 /// prefetching, ACL checks).
-fn legacy_cached(id: CommandId) -> ((i32, i32, i32), bool) {
-    static ALL: std::sync::OnceLock<Vec<((i32, i32, i32), bool)>> = std::sync::OnceLock::new();
+fn legacy_cached(id: CommandId) -> Legacy {
+    static ALL: std::sync::OnceLock<Vec<Legacy>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| (0..super::command_count()).map(legacy).collect())
         .get(id)
         .copied()
         .unwrap_or(((0, 0, 0), false))
 }
 
+/// A legacy (first, last, step) range and whether the keys are movable.
+type Legacy = ((i32, i32, i32), bool);
+
 /// The legacy range and whether the keys are movable.
-fn legacy(id: CommandId) -> ((i32, i32, i32), bool) {
+fn legacy(id: CommandId) -> Legacy {
     let specs = spec(id).keys;
     let plain = |k: &KeySpec| match (k.begin, k.find) {
         (BeginSearch::Index(pos), FindKeys::Range { last_key, step, .. }) => {
