@@ -282,7 +282,11 @@ impl crate::settings::Value for PubsubDefault {
 }
 
 /// CONFIG SET acl-pubsub-default / acllog-max-len.
-pub(crate) fn apply(sh: &Shared, c: &crate::ServerConfig) -> Result<(), String> {
+pub(crate) fn apply(
+    sh: &Shared,
+    _: &mut concord_engine::Engine,
+    c: &crate::ServerConfig,
+) -> Result<(), String> {
     let mut a = sh.access.lock().unwrap_or_else(|p| p.into_inner());
     a.users.set_pubsub_default(c.acl_pubsub_default);
     a.log.set_max_len(c.acllog_max_len);

@@ -178,6 +178,7 @@ where
                 user: b"default".to_vec(),
                 lib_ver: Vec::new(),
                 kill: Arc::clone(&mailbox.kill),
+                mailbox_tx: mailbox.tx.clone(),
             },
         );
     let mut sess = Session::new(&shared, id, mailbox, now);
@@ -296,47 +297,46 @@ where
                 }
             }
             m = rx.recv() => {
-                match m {
-                    None => break Ok(()),
-                    Some(Msg::Reply(reply, seq)) => {
-                        sess.blocked = None;
-                        if seq > 0 && shared.persist.acks_wait() {
-                            shared.persist.wait_durable(seq).await;
+                let Some(first) = m else {
+                    break Ok(());
+                };
+                // Messages, then (for a blocked client) the reply that ends its wait; a
+                // subscriber in RESP3 may be blocked too. Drain what is queued so one write
+                // carries it all.
+                let mut reply = None;
+                let mut next = Some(first);
+                while let Some(m) = next.take() {
+                    match m {
+                        Msg::Reply(r, seq) => {
+                            reply = Some((r, seq));
+                            break;
                         }
-                        out.raw(&reply);
-                        if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
-                            break Err(e);
-                        }
-                        if sess.closing {
-                            break Ok(());
-                        }
-                    }
-                    Some(m) => {
-                        sess.mailbox.taken(&m);
-                        crate::cmd::pubsub::encode(m, &mut out);
-                        // Drain what else is queued so one write carries it all.
-                        while let Ok(m) = rx.try_recv() {
-                                match m {
-                                Msg::Reply(..) => {
-                                    unreachable!("replies only reach blocked clients")
-                                }
-                                m => {
-                                    sess.mailbox.taken(&m);
-                                    crate::cmd::pubsub::encode(m, &mut out);
-                                }
-                            }
-                        }
-                        if out.over_limit() {
-                            tracing::info!("subscriber {} closed for overcoming its output buffer limit", sess.id);
-                            break Ok(());
-                        }
-                        if let Err(e) = sink.send(&sess, &mut out).await {
-                            break Err(e);
-                        }
-                        if sess.closing {
-                            break Ok(());
+                        Msg::Refresh => sess.refresh(&shared),
+                        m => {
+                            sess.mailbox.taken(&m);
+                            crate::cmd::pubsub::encode(m, &mut out);
                         }
                     }
+                    next = rx.try_recv().ok();
+                }
+                if out.over_limit() {
+                    tracing::info!("client {} closed for overcoming its output buffer limit", sess.id);
+                    break Ok(());
+                }
+                if let Some((r, seq)) = reply {
+                    sess.blocked = None;
+                    if seq > 0 && shared.persist.acks_wait() {
+                        shared.persist.wait_durable(seq).await;
+                    }
+                    out.raw(&r);
+                    if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
+                        break Err(e);
+                    }
+                } else if let Err(e) = sink.send(&sess, &mut out).await {
+                    break Err(e);
+                }
+                if sess.closing {
+                    break Ok(());
                 }
             }
             _ = sess.mailbox.kill.notified() => break Ok(()),

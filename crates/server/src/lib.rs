@@ -57,6 +57,8 @@ pub(crate) struct ClientInfo {
     pub lib_ver: Vec<u8>,
     /// Closes the connection.
     pub kill: Arc<tokio::sync::Notify>,
+    /// The connection's queue (CONFIG SET tells idle connections to look again).
+    pub mailbox_tx: pubsub::Tx,
 }
 
 /// State shared by all connections of one instance.

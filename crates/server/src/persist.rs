@@ -101,6 +101,7 @@ pub(crate) fn record_incarnation(dir: &Path, inc: u32, clean: bool) -> std::io::
 /// at once.
 pub(crate) fn apply_settings(
     sh: &crate::Shared,
+    _: &mut Engine,
     c: &crate::settings::ServerConfig,
 ) -> Result<(), String> {
     let st = sh.persist.writer.state();

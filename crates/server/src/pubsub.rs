@@ -24,6 +24,8 @@ pub enum Msg {
     /// The reply that ends a blocking command, and the append-only file batch that must
     /// be durable before it is sent (0: none).
     Reply(bytes::Bytes, u64),
+    /// Settings changed: look at them again (an idle client's timeout, say).
+    Refresh,
 }
 
 impl Msg {
@@ -36,7 +38,7 @@ impl Msg {
                 channel,
                 payload,
             } => pattern.len() + channel.len() + payload.len() + 40,
-            Msg::Reply(..) => 0,
+            Msg::Reply(..) | Msg::Refresh => 0,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::sync::PeerAddr;
 use crate::{Shared, limits::OutputLimits};
-use concord_engine::StreamIdMode;
+use concord_engine::{Engine, StreamIdMode};
 use concord_storage::Fsync;
 use std::path::PathBuf;
 
@@ -431,8 +431,9 @@ pub enum When {
     Runtime,
 }
 
-/// A runtime change's effect on the running instance; an error undoes the whole CONFIG SET.
-pub(crate) type Apply = fn(&Shared, &ServerConfig) -> Result<(), String>;
+/// A runtime change's effect on the running instance, given the engine CONFIG SET runs
+/// under (locked: never lock it again); an error undoes the whole CONFIG SET.
+pub(crate) type Apply = fn(&Shared, &mut Engine, &ServerConfig) -> Result<(), String>;
 
 /// One setting.
 pub struct Setting {
@@ -762,22 +763,28 @@ impl Setting {
     }
 
     /// Applies a changed value to the running instance.
-    pub(crate) fn apply(&self, sh: &Shared, c: &ServerConfig) -> Result<(), String> {
-        self.apply.map_or(Ok(()), |f| f(sh, c))
+    pub(crate) fn apply(
+        &self,
+        sh: &Shared,
+        e: &mut Engine,
+        c: &ServerConfig,
+    ) -> Result<(), String> {
+        self.apply.map_or(Ok(()), |f| f(sh, e, c))
     }
 }
 
 /// Subscribers' queues are checked against the pub/sub limits when a message is published.
-pub(crate) fn apply_output_limits(sh: &Shared, c: &ServerConfig) -> Result<(), String> {
+pub(crate) fn apply_output_limits(
+    sh: &Shared,
+    _: &mut Engine,
+    c: &ServerConfig,
+) -> Result<(), String> {
     sh.pubsub.lock().unwrap_or_else(|p| p.into_inner()).limit = Some(c.output_limits.pubsub);
     Ok(())
 }
 
-fn apply_stream_ids(sh: &Shared, c: &ServerConfig) -> Result<(), String> {
-    sh.engine
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .set_stream_id_mode(c.stream_id_mode);
+fn apply_stream_ids(_: &Shared, e: &mut Engine, c: &ServerConfig) -> Result<(), String> {
+    e.set_stream_id_mode(c.stream_id_mode);
     Ok(())
 }
 

@@ -289,7 +289,11 @@ fn client_config(c: &ServerConfig) -> Result<rustls::ClientConfig, String> {
 }
 
 /// CONFIG SET of a TLS setting: rebuild, or refuse the change.
-pub(crate) fn apply(sh: &crate::Shared, c: &ServerConfig) -> Result<(), String> {
+pub(crate) fn apply(
+    sh: &crate::Shared,
+    _: &mut concord_engine::Engine,
+    c: &ServerConfig,
+) -> Result<(), String> {
     sh.tls.reload(c)
 }
 

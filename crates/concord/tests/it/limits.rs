@@ -90,6 +90,10 @@ fn idle_clients_are_closed_after_timeout_but_subscribers_are_not() {
     let mut buf = [0u8; 16];
     assert_eq!(idle.read_some(&mut buf), None, "closed after idling");
     assert!(started.elapsed() >= Duration::from_millis(900));
+    // The admin connection idled as long, and was closed too (the new timeout reached
+    // connections already idle); a fresh one publishes.
+    assert_eq!(admin.try_read(), None);
+    let mut admin = Conn::open(s.port);
     assert_eq!(admin.cmd(&["PUBLISH", "ch", "still here"]), Reply::Int(1));
     assert!(matches!(sub.read(), Reply::Array(_)));
     assert_eq!(set(&mut admin, "timeout", "0"), ok());
@@ -277,4 +281,34 @@ fn settings_are_applied_or_refused() {
             ),
         ])
     );
+}
+
+/// Every setting CONFIG GET shows can be set back to its value at runtime (or is refused
+/// as immutable), and the server keeps answering: no setting's effect may wait on a lock
+/// the command already holds.
+#[test]
+fn every_setting_can_be_set_to_its_own_value() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    let Reply::Array(all) = c.cmd(&["CONFIG", "GET", "*"]) else {
+        panic!("CONFIG GET *");
+    };
+    assert!(all.len() > 40, "{} entries", all.len());
+    for pair in all.chunks(2) {
+        let (Reply::Bulk(name), Reply::Bulk(value)) = (&pair[0], &pair[1]) else {
+            panic!("{pair:?}");
+        };
+        let name = String::from_utf8_lossy(name).into_owned();
+        let value = String::from_utf8_lossy(value).into_owned();
+        match c.cmd(&["CONFIG", "SET", &name, &value]) {
+            Reply::Status(s) if s == "OK" => {}
+            Reply::Error(e) if e.contains("immutable") => {}
+            other => panic!("CONFIG SET {name} {value:?}: {other}"),
+        }
+        assert_eq!(
+            c.cmd(&["PING"]),
+            Reply::Status("PONG".into()),
+            "after {name}"
+        );
+    }
 }

@@ -81,3 +81,41 @@ fn random_choices_differ_between_runs() {
     };
     assert_ne!(picks(), picks());
 }
+
+/// A RESP3 client may subscribe and then block: a message and the reply that ends its
+/// wait can arrive together, and both are delivered, in order.
+#[test]
+fn a_subscribed_resp3_client_can_block_and_be_served() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    assert!(matches!(c.cmd(&["HELLO", "3"]), Reply::Other(b'%', _, _)));
+    assert!(matches!(
+        c.cmd(&["SUBSCRIBE", "ch"]),
+        Reply::Other(b'>', _, _)
+    ));
+    c.send_raw(&Conn::encode(&[
+        b"BLPOP".to_vec(),
+        b"k".to_vec(),
+        b"0".to_vec(),
+    ]));
+    let mut other = Conn::open(s.port);
+    crate::support::wait_for(10, "the client to block", || {
+        format!("{}", other.cmd(&["INFO", "clients"])).contains("blocked_clients:1")
+    });
+    // Both in one pipeline, so the message and the reply land in the queue together.
+    other.send_raw(
+        &[
+            Conn::encode(&[b"PUBLISH".to_vec(), b"ch".to_vec(), b"x".to_vec()]),
+            Conn::encode(&[b"LPUSH".to_vec(), b"k".to_vec(), b"v".to_vec()]),
+        ]
+        .concat(),
+    );
+    assert_eq!(other.read(), Reply::Int(1));
+    assert_eq!(other.read(), Reply::Int(1));
+    assert!(matches!(c.read(), Reply::Other(b'>', _, _)), "the message");
+    assert_eq!(
+        c.read(),
+        Reply::Array(vec![Reply::Bulk(b"k".to_vec()), Reply::Bulk(b"v".to_vec())])
+    );
+    assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+}

@@ -14,7 +14,11 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 /// `requirepass` changed: the default user gets that one password (or none). New
 /// connections must authenticate with it; connections already authenticated stay so,
 /// as in Redis.
-pub(crate) fn apply_requirepass(sh: &Shared, c: &ServerConfig) -> Result<(), String> {
+pub(crate) fn apply_requirepass(
+    sh: &Shared,
+    _: &mut Engine,
+    c: &ServerConfig,
+) -> Result<(), String> {
     sh.access
         .lock()
         .unwrap_or_else(|p| p.into_inner())

@@ -2,6 +2,7 @@
 
 use crate::Shared;
 use crate::dispatch::{help_err, lossy};
+use crate::pubsub::Msg;
 use crate::session::Session;
 use crate::settings::{SETTINGS, When, find};
 use concord_engine::{Engine, glob_match};
@@ -13,7 +14,7 @@ pub(crate) fn config(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
     let sub = lossy(a[1]).to_ascii_uppercase();
     match sub.as_str() {
         "GET" if a.len() >= 3 => get(sh, &a[2..], out),
-        "SET" if a.len() >= 4 && a.len().is_multiple_of(2) => set(sh, &a[2..], out),
+        "SET" if a.len() >= 4 && a.len().is_multiple_of(2) => set(sh, e, &a[2..], out),
         "RESETSTAT" if a.len() == 2 => {
             e.cmdstats.iter_mut().for_each(|c| *c = Default::default());
             e.stats = Default::default();
@@ -61,7 +62,7 @@ fn get(sh: &Shared, patterns: &[&[u8]], out: &mut Out) {
 /// CONFIG SET name value [name value ...]: all or nothing. Every value is checked on a
 /// copy of the live settings, then their effects are applied; if one cannot be applied,
 /// those already applied are undone and nothing changes.
-fn set(sh: &Shared, pairs: &[&[u8]], out: &mut Out) {
+fn set(sh: &Shared, e: &mut Engine, pairs: &[&[u8]], out: &mut Out) {
     let failed = |name: &str, why: &str| {
         format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
     };
@@ -90,9 +91,9 @@ fn set(sh: &Shared, pairs: &[&[u8]], out: &mut Out) {
         changed.push(s);
     }
     for (i, s) in changed.iter().enumerate() {
-        if let Err(why) = s.apply(sh, &next) {
+        if let Err(why) = s.apply(sh, e, &next) {
             for undo in &changed[..i] {
-                if let Err(x) = undo.apply(sh, &before) {
+                if let Err(x) = undo.apply(sh, e, &before) {
                     tracing::error!("undoing CONFIG SET of {}: {x}", undo.name);
                 }
             }
@@ -101,5 +102,15 @@ fn set(sh: &Shared, pairs: &[&[u8]], out: &mut Out) {
     }
     *sh.config.write().unwrap_or_else(|p| p.into_inner()) = next;
     sh.config_epoch.fetch_add(1, Ordering::AcqRel);
+    // Idle connections look at the new settings now (a timeout set, say), not at their
+    // next request.
+    for c in sh
+        .clients
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+    {
+        let _ = c.mailbox_tx.try_send(Msg::Refresh);
+    }
     out.ok();
 }

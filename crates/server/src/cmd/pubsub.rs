@@ -183,6 +183,6 @@ pub(crate) fn encode(m: Msg, out: &mut Out) {
             out.bulk(&channel);
             out.bulk(&payload);
         }
-        Msg::Reply(..) => {}
+        Msg::Reply(..) | Msg::Refresh => {}
     }
 }
