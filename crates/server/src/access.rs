@@ -212,11 +212,15 @@ pub(crate) fn initial(cfg: &crate::ServerConfig) -> Result<AccessState, String> 
             .map_err(|e| format!("user: {e}"))?;
     }
     if !cfg.aclfile.is_empty() {
-        users = load_file(&cfg.aclfile, &users)?;
-        if let Some(pw) = &cfg.requirepass {
-            // requirepass after an ACL file: the file's default user gets it, as in Redis.
-            users.set_default_password(Some(pw.as_bytes()));
+        // As in Redis, the ACL file decides the default user too: requirepass is ignored
+        // (ACL LOAD would drop it anyway).
+        if cfg.requirepass.is_some() {
+            tracing::warn!(
+                "requirepass is ignored with aclfile: give the default user its password in {}",
+                cfg.aclfile
+            );
         }
+        users = load_file(&cfg.aclfile, &users)?;
     }
     Ok(AccessState {
         users,
@@ -249,6 +253,13 @@ impl Shared {
         let a = self.access.lock().unwrap_or_else(|p| p.into_inner());
         let d = a.users.default_user();
         !d.is_nopass() || !d.is_enabled()
+    }
+
+    /// Whether the default user needs no password (protected mode and `AUTH <password>`
+    /// look at this flag alone, as in Redis).
+    pub(crate) fn default_nopass(&self) -> bool {
+        let a = self.access.lock().unwrap_or_else(|p| p.into_inner());
+        a.users.default_user().is_nopass()
     }
 
     /// Users changed: connections pick up their users' new rules.

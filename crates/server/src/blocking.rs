@@ -23,6 +23,8 @@ pub(crate) struct Waiter {
     pub timeout_reply: Bytes,
     /// Where its reply goes.
     pub tx: mpsc::Sender<Msg>,
+    /// The user it runs as: the retry is checked against that user's rules of the moment.
+    pub user: Vec<u8>,
 }
 
 /// Every blocked client, by key in arrival order. Lock after the engine.
@@ -70,6 +72,31 @@ impl Blocked {
     }
 }
 
+/// Why a blocked command's retry may not run now, as the error it answers; the checks a
+/// request passes in `dispatch`, for the ones that can change while a client waits.
+fn refused(sh: &Shared, user: &[u8], args: &[&[u8]]) -> Option<String> {
+    let id = concord_engine::resolve(args).ok()?;
+    let Some(u) = sh.user(user) else {
+        return Some("NOPERM the user of this connection was deleted".into());
+    };
+    let rules = crate::access::Rules::of(&u);
+    if !rules.unrestricted
+        && let Err(d) = crate::access::check(&u, rules, id, args)
+    {
+        let c = crate::access::catalog();
+        let msg = d.noperm_message(c, crate::access::to_acl(id), &u);
+        return Some(format!("NOPERM {}", String::from_utf8_lossy(&msg)));
+    }
+    if concord_engine::spec(id)
+        .flags
+        .has(concord_engine::Flags::WRITE)
+        && let Some(why) = sh.persist.write_error()
+    {
+        return Some(format!("MISCONF Errors writing to the AOF file: {why}"));
+    }
+    None
+}
+
 /// Serves the blocked clients whose keys were written, first come first served; their
 /// replies go to `replies`, to be sent once what they wrote is in a file batch. Call with
 /// the engine lock held after anything that applied ops (the after-write path does).
@@ -95,6 +122,15 @@ pub(crate) fn serve(sh: &Shared, e: &mut Engine, replies: &mut Vec<(mpsc::Sender
                 let mut out = Out::new();
                 out.resp3 = w.resp3;
                 let args: Vec<&[u8]> = w.args.iter().map(|a| &a[..]).collect();
+                if let Some(why) = refused(sh, &w.user, &args) {
+                    // The retry would be refused now (rules changed, the files cannot take
+                    // writes): the client gets that error instead of waiting on.
+                    out.error(&why);
+                    if let Some(w) = b.remove(e, id) {
+                        replies.push((w.tx, out.buf.freeze()));
+                    }
+                    continue;
+                }
                 e.execute(&args, &mut out);
                 // Still nothing for it (another client took it, or the write was not a
                 // push), or a key now holds another type: it keeps waiting, as in Redis.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -128,6 +128,29 @@ pub(crate) async fn serve_tls(
     serve(shared, rd, wr, addr, laddr, security).await
 }
 
+/// A TLS client refused at accept (protected mode, `maxclients`): it gets the error over
+/// TLS, which it can read, then the connection closes.
+pub(crate) async fn refuse_tls(
+    shared: &Shared,
+    sock: TcpStream,
+    why: &'static str,
+) -> std::io::Result<()> {
+    let Some(acceptor) = shared.tls.acceptor() else {
+        return Ok(());
+    };
+    let Ok(Ok(mut stream)) = tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(sock)).await
+    else {
+        return Ok(());
+    };
+    let write = async {
+        stream.write_all(why.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    tokio::time::timeout(TLS_HANDSHAKE, write)
+        .await
+        .unwrap_or(Ok(()))
+}
+
 /// How a connection is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Security {
@@ -215,10 +238,14 @@ where
                 if sess.blocked.is_some() {
                     // Behind a blocking command: run in order once it is served.
                     for i in 0..batch.len() {
-                        sess.queued.push(batch.args(i, &buf).map(Bytes::copy_from_slice).collect());
+                        let req: Vec<Bytes> =
+                            batch.args(i, &buf).map(Bytes::copy_from_slice).collect();
+                        sess.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
+                        sess.queued.push(req);
                     }
                     buf.advance(parser.advance(&mut batch));
-                    if proto_err.is_some() || buf.len() > max_query {
+                    if proto_err.is_some() || buf.len() + sess.queued_bytes > max_query {
+                        tracing::info!("client {} closed: query buffer past client-query-buffer-limit while blocked", sess.id);
                         break Ok(());
                     }
                     continue;
@@ -372,6 +399,7 @@ async fn resume<W: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     loop {
         let reqs = std::mem::take(&mut sess.queued);
+        sess.queued_bytes = 0;
         sess.run_requests(sh, &reqs, out).await;
         if out.over_limit() {
             sess.closing = true;

@@ -177,7 +177,9 @@ impl Session {
         sh.commands.fetch_add(calls, Ordering::Relaxed);
         if self.blocked.is_some() {
             for i in ran..reqs.count() {
-                self.queued.push(owned(&reqs.view(i)));
+                let req = owned(&reqs.view(i));
+                self.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
+                self.queued.push(req);
             }
         }
         let seq = crate::effects::after_write(sh, &mut e, before);
@@ -219,6 +221,9 @@ impl Session {
         args: &[&[u8]],
         out: &mut Out,
     ) -> Option<CommandId> {
+        // Rules and settings may have changed since the last request, even within this
+        // pipeline (ACL SETUSER, CONFIG SET): two atomic loads when they did not.
+        self.refresh(sh);
         let Some(top) = self.command_id(args[0]) else {
             if let Some(m) = &mut self.multi {
                 m.error = true;
@@ -286,6 +291,18 @@ impl Session {
         if let Some(m) = &mut self.multi
             && !spec.flags.has(Flags::NOT_QUEUED)
         {
+            m.bytes += args.iter().map(|a| a.len() + 16).sum::<usize>();
+            if m.bytes > self.hot.query_buffer_limit {
+                // A transaction holds its requests as the query buffer would: the same
+                // bound applies, and the client is closed past it, as Redis closes one.
+                self.closing = true;
+                return self.refuse(
+                    e,
+                    id,
+                    "ERR the transaction passed client-query-buffer-limit",
+                    out,
+                );
+            }
             m.queue.push(owned(args));
             m.flags = m.flags | spec.flags;
             out.simple("QUEUED");
@@ -307,6 +324,7 @@ impl Session {
                 resp3: self.resp3,
                 timeout_reply: reply.clone(),
                 tx: self.mailbox.tx.clone(),
+                user: self.user.name().to_vec(),
             };
             sh.blocked
                 .lock()

@@ -106,6 +106,8 @@ pub(crate) struct Shared {
     pub access: Mutex<access::AccessState>,
     /// Bumped whenever users change, so connections refresh their user's rules.
     pub acl_epoch: AtomicU64,
+    /// Connections open (from their accept, TLS handshakes included): `maxclients`.
+    pub open: AtomicU64,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -214,6 +216,7 @@ impl Server {
             tls,
             access: Mutex::new(access),
             acl_epoch: AtomicU64::new(0),
+            open: AtomicU64::new(0),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),
@@ -362,14 +365,26 @@ async fn accept(shared: Arc<Shared>, listener: TcpListener, how: Transport) {
             }
         };
         let hot = shared.hot();
-        if !admit(&shared, &sock, addr, &hot) {
-            continue;
+        let refusal = admit(&shared, &sock, addr, &hot);
+        if refusal.is_some() {
+            shared.rejected_conns.fetch_add(1, Ordering::Relaxed);
+            if how == Transport::Plain {
+                // Best effort, without waiting on a client that does not read.
+                let _ = sock.try_write(refusal.unwrap_or_default().as_bytes());
+                continue;
+            }
         }
+        // Counted from the accept on (a TLS handshake in progress counts), until the
+        // connection's task ends.
+        let open = Open::new(&shared);
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let r = match how {
-                Transport::Plain => conn::serve_tcp(shared, sock, addr).await,
-                Transport::Tls => conn::serve_tls(shared, sock, addr).await,
+            let _open = open;
+            let r = match (how, refusal) {
+                (Transport::Plain, _) => conn::serve_tcp(shared, sock, addr).await,
+                (Transport::Tls, None) => conn::serve_tls(shared, sock, addr).await,
+                // The refusal goes over TLS, so the client can read it.
+                (Transport::Tls, Some(why)) => conn::refuse_tls(&shared, sock, why).await,
             };
             if let Err(e) = r {
                 tracing::debug!("connection {addr}: {e}");
@@ -381,24 +396,39 @@ async fn accept(shared: Arc<Shared>, listener: TcpListener, how: Transport) {
 /// What a client from another host is told when protected mode turns it away.
 const PROTECTED: &str = "-DENIED Concord is running in protected mode because protected mode is enabled, it listens on every address and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Concord you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Concord from the same host the server is running, however MAKE SURE Concord is not publicly accessible from internet if you do so. 2) Alternatively you can just disable the protected mode by editing the configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user, or bind to specific addresses only. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Checks a new connection against protected mode and `maxclients` (refusing it with
-/// Redis's errors), and sets its keepalive; false when it was refused.
-fn admit(sh: &Shared, sock: &tokio::net::TcpStream, addr: SocketAddr, hot: &settings::Hot) -> bool {
+/// A connection being served: counted in `Shared::open` until dropped.
+struct Open(Arc<Shared>);
+
+impl Open {
+    fn new(sh: &Arc<Shared>) -> Open {
+        sh.open.fetch_add(1, Ordering::AcqRel);
+        Open(Arc::clone(sh))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Checks a new connection against protected mode and `maxclients`, and sets its
+/// keepalive; the error it gets when refused (Redis's texts).
+fn admit(
+    sh: &Shared,
+    sock: &tokio::net::TcpStream,
+    addr: SocketAddr,
+    hot: &settings::Hot,
+) -> Option<&'static str> {
     if hot.protected_mode
         && !addr.ip().is_loopback()
         && binds_everywhere(&sh.cfg.bind)
-        && !sh.auth_required()
+        && sh.default_nopass()
     {
-        sh.rejected_conns.fetch_add(1, Ordering::Relaxed);
-        let _ = sock.try_write(PROTECTED.as_bytes());
-        return false;
+        return Some(PROTECTED);
     }
-    let connected = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len() as u64;
-    if connected >= hot.maxclients {
-        sh.rejected_conns.fetch_add(1, Ordering::Relaxed);
-        // Best effort, without waiting on a client that does not read.
-        let _ = sock.try_write(b"-ERR max number of clients reached\r\n");
-        return false;
+    if sh.open.load(Ordering::Acquire) >= hot.maxclients {
+        return Some("-ERR max number of clients reached\r\n");
     }
     if hot.tcp_keepalive > 0 {
         let ka = socket2::TcpKeepalive::new()
@@ -408,7 +438,7 @@ fn admit(sh: &Shared, sock: &tokio::net::TcpStream, addr: SocketAddr, hot: &sett
             tracing::debug!("keepalive: {e}");
         }
     }
-    true
+    None
 }
 
 /// A clean stop: everything applied goes to disk, and the incarnation is marked clean

@@ -19,14 +19,17 @@ pub(crate) struct Multi {
     pub flags: Flags,
     /// A queued request was refused: EXEC aborts.
     pub error: bool,
+    /// Bytes of the queued requests (bounded by `client-query-buffer-limit`).
+    pub bytes: usize,
 }
 
 impl Default for Multi {
     fn default() -> Self {
         Multi {
             queue: Vec::new(),
-            flags: Flags(0),
+            flags: Flags::NONE,
             error: false,
+            bytes: 0,
         }
     }
 }
@@ -61,6 +64,9 @@ pub(crate) struct Session {
     pub blocked: Option<(Bytes, Option<tokio::time::Instant>)>,
     /// Requests that arrived behind a blocking command, run once it is served.
     pub queued: Vec<Vec<Bytes>>,
+    /// Bytes of `queued` (they count against `client-query-buffer-limit`, as the query
+    /// buffer they stand for would in Redis).
+    pub queued_bytes: usize,
     /// When the current batch started.
     pub clock: Instant,
     /// When the last command ended (or the current batch started), on `Shared::timer`:
@@ -108,6 +114,7 @@ impl Session {
             link: None,
             blocked: None,
             queued: Vec::new(),
+            queued_bytes: 0,
             clock: now,
             tick: sh.timer.raw(),
             last_name: ([0; 16], u8::MAX, 0),

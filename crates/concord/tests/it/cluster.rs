@@ -746,6 +746,13 @@ fn links_to_other_databases_and_unknown_replicas_are_refused() {
             r => panic!("link accepted: {r}"),
         }
     }
+    // A link cannot hide in a transaction (the connection would become a link mid-EXEC).
+    let mut t = c.conn(0);
+    assert_eq!(t.cmd(&["MULTI"]), Reply::Status("OK".into()));
+    assert_eq!(
+        t.cmd(&["CRDT.LINK", "1", "itest", "2", "1"]),
+        Reply::Error("ERR Command not allowed inside a transaction".into())
+    );
     assert_eq!(k.cmd(&["CRDT.DIGEST"]), before);
 }
 

@@ -125,6 +125,50 @@ fn proto_max_bulk_len_and_query_buffer_limit_are_enforced() {
     assert_eq!(admin.cmd(&["PING"]), Reply::Status("PONG".into()));
 }
 
+/// Requests a client holds back (queued in MULTI, or pipelined behind a blocked command)
+/// count against client-query-buffer-limit like the query buffer: past it the client is
+/// closed, and nothing it queued runs.
+#[test]
+fn queued_requests_are_bounded_by_the_query_buffer_limit() {
+    let s = concord(&[]);
+    let mut admin = Conn::open(s.port);
+    assert_eq!(set(&mut admin, "client-query-buffer-limit", "1mb"), ok());
+    let big = "x".repeat(200_000);
+    let mut tx = Conn::open(s.port);
+    assert_eq!(tx.cmd(&["MULTI"]), ok());
+    let mut refused = false;
+    for i in 0..10 {
+        match tx.cmd(&["SET", &format!("t{i}"), &big]) {
+            Reply::Status(q) if q == "QUEUED" => {}
+            Reply::Error(e) => {
+                assert!(e.contains("client-query-buffer-limit"), "{e}");
+                refused = true;
+                break;
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert!(refused, "a transaction past the limit is refused");
+    assert!(closed(&mut tx));
+    assert_eq!(admin.cmd(&["EXISTS", "t0"]), Reply::Int(0));
+    // Behind a blocked command.
+    let mut b = Conn::open(s.port);
+    let mut wire = Conn::encode(&[b"BLPOP".to_vec(), b"nothing".to_vec(), b"0".to_vec()]);
+    for i in 0..10 {
+        wire.extend(Conn::encode(&[
+            b"SET".to_vec(),
+            format!("b{i}").into_bytes(),
+            big.clone().into_bytes(),
+        ]));
+    }
+    b.send_raw(&wire);
+    assert!(closed(&mut b));
+    assert_eq!(admin.cmd(&["EXISTS", "b0"]), Reply::Int(0));
+    // The closed client no longer waits: a push stays in the list.
+    assert_eq!(admin.cmd(&["LPUSH", "nothing", "v"]), Reply::Int(1));
+    assert_eq!(admin.cmd(&["LLEN", "nothing"]), Reply::Int(1));
+}
+
 /// A huge negative count is a legal request, but its reply is cut off at the client's
 /// output limit (the client is disconnected) instead of growing without bound.
 #[test]

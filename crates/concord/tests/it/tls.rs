@@ -480,6 +480,31 @@ fn a_handshake_that_never_finishes_is_dropped() {
     assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
 }
 
+/// Connections still in their TLS handshake count against maxclients, and a refused TLS
+/// client reads the refusal over TLS.
+#[test]
+fn tls_handshakes_count_against_maxclients() {
+    let pki = Pki::new("maxclients");
+    let server = pki.issue("server", false);
+    let p = tls_server(
+        &pki,
+        &server,
+        &["--tls-auth-clients", "no", "--maxclients", "2"],
+    );
+    let stalled: Vec<Conn> = (0..2).map(|_| Conn::open(p.port)).collect();
+    let (mut refused, _) = tls_conn(p.port, &pki.ca(), None).expect("tls");
+    assert_eq!(
+        refused.try_read(),
+        Some(Reply::Error("ERR max number of clients reached".into()))
+    );
+    drop(stalled);
+    wait_for(10, "room for a TLS client", || {
+        tls_conn(p.port, &pki.ca(), None)
+            .map(|(mut c, _)| c.cmd(&["PING"]) == Reply::Status("PONG".into()))
+            .unwrap_or(false)
+    });
+}
+
 /// A large reply to a TLS client that reads slowly arrives whole: the records the TLS
 /// stream holds back while the socket is full are flushed, not left for the next reply.
 #[test]

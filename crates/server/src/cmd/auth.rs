@@ -68,7 +68,7 @@ pub(crate) fn auth(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], ou
     } else {
         (&b"default"[..], a[1])
     };
-    if a.len() == 2 && !sh.auth_required() {
+    if a.len() == 2 && sh.default_nopass() {
         return out.error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         );
@@ -93,11 +93,10 @@ pub(crate) fn hello(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], o
         i = 2;
     }
     let mut name = None;
+    let mut credentials = None;
     while i < a.len() {
         if a[i].eq_ignore_ascii_case(b"auth") && i + 2 < a.len() {
-            if !authenticate(s, sh, a[0], a[i + 1], a[i + 2]) {
-                return out.error(WRONGPASS);
-            }
+            credentials = Some((a[i + 1], a[i + 2]));
             i += 3;
         } else if a[i].eq_ignore_ascii_case(b"setname") && i + 1 < a.len() {
             if !super::client::valid_name(a[i + 1]) {
@@ -113,6 +112,12 @@ pub(crate) fn hello(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], o
                 lossy(a[i])
             ));
         }
+    }
+    // Every option checked first: a refused HELLO changes nothing (Redis's order).
+    if let Some((user, pass)) = credentials
+        && !authenticate(s, sh, a[0], user, pass)
+    {
+        return out.error(WRONGPASS);
     }
     if !s.authed {
         return out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");

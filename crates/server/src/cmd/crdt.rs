@@ -10,9 +10,6 @@ use std::sync::atomic::Ordering;
 
 /// CRDT.LINK proto db from to.
 pub(crate) fn link(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
-    if s.multi.is_some() {
-        return out.error("ERR CRDT.LINK inside MULTI is not allowed");
-    }
     if sh.paused.load(Ordering::Acquire) {
         return out.error("ERR replication is paused on this instance");
     }

@@ -45,8 +45,8 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     cmd("crdt.digest", 1, "server", "0.1.0")
         .flags(flags![READONLY, ADMIN, NOSCRIPT])
         .run(server::crdt_digest),
-    cmd("crdt.link", 5, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
-    cmd("crdt.sync", 2, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("crdt.link", 5, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI]),
+    cmd("crdt.sync", 2, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI]),
 ];
 
 const COMMAND: &[CommandSpec] = &[
