@@ -401,10 +401,15 @@ fn str_value(base: &[u8], incs: impl Iterator<Item = Amount> + Clone) -> Option<
         let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         return Some(Cow::Owned(clamped.to_string().into_bytes()));
     }
-    let mut text = F80::parse(base)?.to_human();
-    for a in incs {
-        let v = F80::parse(text.as_bytes()).unwrap_or(F80::ZERO) + a.as_f80();
-        text = v.to_human();
+    // The base is read as it is (not printed first: that would round it to 17 decimals
+    // before the first step); each later step reads the text the previous one printed.
+    let mut v = F80::parse(base)?;
+    let mut text = String::new();
+    for (i, a) in incs.enumerate() {
+        if i > 0 {
+            v = F80::parse(text.as_bytes()).unwrap_or(F80::ZERO);
+        }
+        text = (v + a.as_f80()).to_human();
     }
     Some(Cow::Owned(text.into_bytes()))
 }

@@ -372,6 +372,10 @@ mod tests {
             "12345.67900000000000027"
         );
         assert_eq!(p("10.5").plus(p("0.1")).to_human(), "10.6");
+        assert_eq!(
+            p("3.523372036854775808").plus(p("1e2")).to_human(),
+            "103.5233720368547758"
+        );
         assert_eq!(p("0.1").plus(p("0.2")).to_human(), "0.3");
         assert_eq!(p("5.0e3").plus(p("2.0e2")).to_human(), "5200");
         assert_eq!(

@@ -775,6 +775,21 @@ fn semantics_float_increments_sum_canonically() {
     assert_eq!(v[0], "s:10.8 ttl=None");
 }
 
+/// Redis reads the stored text with `strtold` at full precision before adding: a base
+/// with more than 17 decimals is not rounded to 17 first.
+#[test]
+fn float_increment_reads_the_base_at_full_precision() {
+    let v = scenario(
+        2,
+        vec![OpKind::SetStr(blob("3.523372036854775808"), Ttl::Set(None))],
+        vec![(
+            0,
+            OpKind::IncrStr(Amount::Float(F80::parse(b"1e2").unwrap())),
+        )],
+    );
+    assert_eq!(v[0], "s:103.5233720368547758 ttl=None");
+}
+
 #[test]
 fn semantics_unparsable_base_hides_increments() {
     let v = scenario(

@@ -130,6 +130,30 @@ pub(crate) fn check(
     user.check(catalog(), to_acl(id), args, &keys, &channels)
 }
 
+/// Why `user` may not hold a peer link, if it may not. A link writes any key and carries
+/// every publish, so a selector must allow CRDT.LINK on every key and channel; an
+/// enabled user is checked again whenever users change.
+pub(crate) fn link_refusal(user: &User) -> Option<String> {
+    let name = String::from_utf8_lossy(user.name());
+    if !user.is_enabled() {
+        return Some(format!("user '{name}' is disabled"));
+    }
+    let link = concord_engine::command_id(b"crdt.link").expect("CRDT.LINK is in the table");
+    let allowed = user
+        .all_selectors()
+        .filter(|s| s.allows_command_id(to_acl(link)))
+        .collect::<SmallVec<[_; 2]>>();
+    if allowed.is_empty() {
+        return Some(format!("user '{name}' may not run CRDT.LINK"));
+    }
+    if !allowed.iter().any(|s| s.all_keys() && s.all_channels()) {
+        return Some(format!(
+            "user '{name}' may run CRDT.LINK but not on every key and channel (a link writes any key: give it ~* &*)"
+        ));
+    }
+    None
+}
+
 /// The common case, checked without building anything: a user with only the root
 /// selector, which allows the command, its keys and its channels. `false` means "not
 /// sure": the full check decides (and words the denial).

@@ -119,10 +119,14 @@ pub(crate) async fn serve_tls(
         }
     };
     // With tls-auth-clients yes or optional, a certificate shown was verified.
-    let security = if stream.get_ref().1.peer_certificates().is_some() {
-        Security::TlsCertified
-    } else {
-        Security::Tls
+    let security = match stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+    {
+        Some(cert) => Security::TlsCertified(Box::new(cert.clone().into_owned())),
+        None => Security::Tls,
     };
     let (rd, wr) = tokio::io::split(stream);
     serve(shared, rd, wr, addr, laddr, security).await
@@ -152,14 +156,15 @@ pub(crate) async fn refuse_tls(
 }
 
 /// How a connection is protected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) enum Security {
     /// Plain TCP.
     Plain,
     /// TLS, the client showed no certificate.
     Tls,
-    /// TLS, with a client certificate the CA signed.
-    TlsCertified,
+    /// TLS, with a client certificate the CA signed (kept: a peer link checks that it
+    /// names the peer it claims to be).
+    TlsCertified(Box<rustls_pki_types::CertificateDer<'static>>),
 }
 
 /// Serves one client until it leaves (or its connection becomes a peer link).
@@ -375,7 +380,8 @@ where
     };
     sess.cleanup(&shared);
     if let (Some(peer), Ok(())) = (sess.link, &result) {
-        crate::sync::serve_link(shared, rd, sink.wr, buf, peer).await;
+        let user = sess.user.name().to_vec();
+        crate::sync::serve_link(shared, rd, sink.wr, buf, peer, user).await;
     }
     result
 }

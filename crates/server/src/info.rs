@@ -227,9 +227,16 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                     .find(|a| a.id == *id)
                     .map_or("", |a| a.addr.as_str());
                 let (lag_ops, lag_ms) = r.lag(e, *id, now);
+                // Whether the peer holds a link to this instance (the other direction).
+                let served = u8::from(
+                    sh.served
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .serves(*id),
+                );
                 let _ = write!(
                     s,
-                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},link_errors={},last_error={}\r\n",
+                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},served={served},link_errors={},last_error={}\r\n",
                     p.state.name(),
                     p.bytes_in,
                     p.bytes_out,

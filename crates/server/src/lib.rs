@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     pub repl: Mutex<Replication>,
     /// Woken whenever the op log grows: served links send what is new.
     pub log_notify: Notify,
+    /// The links this instance serves, one per peer.
+    pub served: Mutex<sync::Served>,
     /// Local publishes, forwarded to peers.
     pub publishes: broadcast::Sender<(Blob, Blob)>,
     /// CRDT.SYNC PAUSE in effect.
@@ -238,6 +240,7 @@ impl Server {
             port,
             repl: Mutex::new(repl),
             log_notify: Notify::new(),
+            served: Mutex::default(),
             blocked: Mutex::new(blocking::Blocked::default()),
             publishes: broadcast::channel(4096).0,
             paused: AtomicBool::new(false),

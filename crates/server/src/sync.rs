@@ -6,11 +6,13 @@ use crate::{Shared, wall_ms};
 use bytes::{Buf, BytesMut};
 use concord_crdt::ReplicaId;
 use concord_replication::{Msg, PROTO_VERSION, Serve};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 /// Bytes of ops per batch a served link sends before looking at its socket again.
 const BATCH_BYTES: usize = 256 * 1024;
@@ -102,15 +104,72 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Serves a link a peer opened with `CRDT.LINK` (already checked): answers its pulls from
-/// the backlog or with a snapshot, streams new ops as they are applied, forwards local
-/// publishes. Returns when the peer goes away, misbehaves, or replication is paused.
+/// The links this instance serves, one per peer: a new link from a peer replaces the
+/// one it had (which a dead connection may still hold).
+#[derive(Default)]
+pub(crate) struct Served {
+    links: HashMap<ReplicaId, (u64, Arc<Notify>)>,
+    next: u64,
+}
+
+impl Served {
+    /// Whether a link from `peer` is being served.
+    pub(crate) fn serves(&self, peer: ReplicaId) -> bool {
+        self.links.contains_key(&peer)
+    }
+}
+
+/// A served link's place in [`Served`]; leaving it (however the task ends) frees the
+/// place unless a newer link took it.
+struct ServedGuard<'a> {
+    sh: &'a Shared,
+    peer: ReplicaId,
+    ticket: u64,
+    replaced: Arc<Notify>,
+}
+
+impl<'a> ServedGuard<'a> {
+    fn enter(sh: &'a Shared, peer: ReplicaId) -> ServedGuard<'a> {
+        let replaced = Arc::new(Notify::new());
+        let mut s = lock(&sh.served);
+        s.next += 1;
+        let ticket = s.next;
+        if let Some((_, old)) = s.links.insert(peer, (ticket, replaced.clone())) {
+            // A stored permit: the old link ends even if it is busy writing just now.
+            old.notify_one();
+        }
+        ServedGuard {
+            sh,
+            peer,
+            ticket,
+            replaced,
+        }
+    }
+}
+
+impl Drop for ServedGuard<'_> {
+    fn drop(&mut self) {
+        let mut s = lock(&self.sh.served);
+        if s.links
+            .get(&self.peer)
+            .is_some_and(|(t, _)| *t == self.ticket)
+        {
+            s.links.remove(&self.peer);
+        }
+    }
+}
+
+/// Serves a link a peer opened with `CRDT.LINK` (already checked) as `user`: answers its
+/// pulls from the backlog or with a snapshot, streams new ops as they are applied,
+/// forwards local publishes. Returns when the peer goes away, misbehaves, replication is
+/// paused, a newer link from the same peer replaces it, or `user` loses the right to link.
 pub(crate) async fn serve_link<R, W>(
     sh: Arc<Shared>,
     mut rd: R,
     mut wr: W,
     mut buf: BytesMut,
     peer: ReplicaId,
+    user: Vec<u8>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -120,11 +179,29 @@ pub(crate) async fn serve_link<R, W>(
     let mut publishes = sh.publishes.subscribe();
     let mut frame = Vec::new();
     let epoch = sh.pause_epoch.load(Ordering::Acquire);
+    let mut acl_epoch = sh.acl_epoch.load(Ordering::Acquire);
     let mut watch = crate::limits::SoftWatch::default();
+    let guard = ServedGuard::enter(&sh, peer);
     tracing::info!("peer {peer} linked (serving)");
     let why = 'outer: loop {
         if sh.pause_epoch.load(Ordering::Acquire) != epoch {
-            break "replication paused";
+            break "replication paused".to_string();
+        }
+        let now = sh.acl_epoch.load(Ordering::Acquire);
+        if now != acl_epoch {
+            // Users changed (ACL SETUSER, DELUSER, LOAD): the link's user must still hold
+            // the right to link.
+            acl_epoch = now;
+            let refusal = match sh.user(&user) {
+                Some(u) => crate::access::link_refusal(&u),
+                None => Some(format!(
+                    "user '{}' was deleted",
+                    String::from_utf8_lossy(&user)
+                )),
+            };
+            if let Some(why) = refusal {
+                break why;
+            }
         }
         let notified = sh.log_notify.notified();
         tokio::pin!(notified);
@@ -137,14 +214,14 @@ pub(crate) async fn serve_link<R, W>(
                     for m in reqs {
                         if let Err(e) = r.serve_request(&mut link, m) {
                             tracing::warn!("peer {peer}: dropping link: {e}");
-                            break 'outer "bad request";
+                            break 'outer "bad request".to_string();
                         }
                     }
                 }
             }
             Err(e) => {
                 tracing::warn!("peer {peer}: dropping link: {e}");
-                break "bad frame";
+                break "bad frame".to_string();
             }
         }
         let msgs = {
@@ -153,7 +230,7 @@ pub(crate) async fn serve_link<R, W>(
             // PAUSE bumps the epoch under this lock: once it has replied, nothing more is
             // served.
             if sh.pause_epoch.load(Ordering::Acquire) != epoch {
-                break "replication paused";
+                break "replication paused".to_string();
             }
             r.serve(&e, &mut link, BATCH_BYTES, wall_ms())
         };
@@ -167,7 +244,7 @@ pub(crate) async fn serve_link<R, W>(
                 .await
                 .is_err()
             {
-                break "write failed or stalled past the replica output limit";
+                break "write failed or stalled past the replica output limit".to_string();
             }
             lock(&sh.repl).count_bytes(peer, 0, frame.len() as u64);
             if frame.capacity() > 4 << 20 {
@@ -178,7 +255,7 @@ pub(crate) async fn serve_link<R, W>(
         tokio::select! {
             _ = &mut notified => {}
             r = rd.read_buf(&mut buf) => match r {
-                Ok(0) | Err(_) => break "peer closed the link",
+                Ok(0) | Err(_) => break "peer closed the link".to_string(),
                 Ok(n) => lock(&sh.repl).count_bytes(peer, n as u64, 0),
             },
             p = publishes.recv() => match p {
@@ -190,13 +267,14 @@ pub(crate) async fn serve_link<R, W>(
                         .await
                         .is_err()
                     {
-                        break "write failed or stalled past the replica output limit";
+                        break "write failed or stalled past the replica output limit".to_string();
                     }
                 }
                 // Best effort: a slow link skips publishes rather than holding them.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break "shutting down",
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break "shutting down".to_string(),
             },
+            _ = guard.replaced.notified() => break "replaced by a newer link from the same peer".to_string(),
             _ = tokio::time::sleep(PERIOD) => {}
         }
     };

@@ -555,11 +555,19 @@ fn acl_files_and_config_file_users() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("aclfile"));
 }
 
-/// Peers link as a user allowed to run CRDT.LINK; a user without that permission is
-/// refused, and the dialing side says why.
+/// Peers link as a user allowed to run CRDT.LINK on every key and channel; a user
+/// without that permission is refused, and the dialing side says why. Deleting the user
+/// closes the links it holds.
 #[test]
 fn peer_links_authenticate_as_a_user_allowed_to_link() {
-    for (user_rules, links) in [("-@all +crdt.link", true), ("-@all +get", false)] {
+    for (user_rules, refusal) in [
+        ("~* &* -@all +crdt.link", None),
+        (
+            "~* &* -@all +get",
+            Some("no permissions to run the 'crdt.link'"),
+        ),
+        ("-@all +crdt.link", Some("not on every key and channel")),
+    ] {
         let dir = TempDir::new("peeruser");
         let conf = dir.0.join("users.conf");
         std::fs::write(&conf, format!("user replicator on >rp {user_rules}\n")).expect("w");
@@ -591,17 +599,37 @@ fn peer_links_authenticate_as_a_user_allowed_to_link() {
         let mut b = Conn::open(ports[1]);
         assert_eq!(a.cmd(&["AUTH", "admin"]), ok());
         assert_eq!(b.cmd(&["AUTH", "admin"]), ok());
-        if links {
-            assert_eq!(a.cmd(&["SET", "k", "v"]), ok());
-            wait_for(20, "the write to replicate", || {
-                b.cmd(&["GET", "k"]) == Reply::Bulk(b"v".to_vec())
-            });
-        } else {
-            wait_for(20, "the refusal to show", || {
-                let info = format!("{}", b.cmd(&["INFO", "crdt"]));
-                info.contains("crdt_peer1:")
-                    && info.contains("no permissions to run the 'crdt.link'")
-            });
+        let peer_line = |c: &mut Conn, id: u16| {
+            let info = match c.cmd(&["INFO", "crdt"]) {
+                Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+                other => panic!("INFO: {other}"),
+            };
+            info.lines()
+                .find(|l| l.starts_with(&format!("crdt_peer{id}:")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        match refusal {
+            None => {
+                assert_eq!(a.cmd(&["SET", "k", "v"]), ok());
+                wait_for(20, "the write to replicate", || {
+                    b.cmd(&["GET", "k"]) == Reply::Bulk(b"v".to_vec())
+                });
+                wait_for(20, "a to serve b's link", || {
+                    peer_line(&mut a, 2).contains("served=1")
+                });
+                // The user goes: the link it holds closes, and b cannot link again.
+                assert_eq!(a.cmd(&["ACL", "DELUSER", "replicator"]), Reply::Int(1));
+                wait_for(20, "the link to close and stay closed", || {
+                    peer_line(&mut a, 2).contains("served=0")
+                        && peer_line(&mut b, 1).contains("WRONGPASS")
+                });
+            }
+            Some(why) => {
+                wait_for(20, "the refusal to show", || {
+                    peer_line(&mut b, 1).contains(why)
+                });
+            }
         }
         drop(nodes);
     }

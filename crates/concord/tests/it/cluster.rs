@@ -756,6 +756,33 @@ fn links_to_other_databases_and_unknown_replicas_are_refused() {
     assert_eq!(k.cmd(&["CRDT.DIGEST"]), before);
 }
 
+/// One link per peer: a connection claiming to be instance 2 replaces instance 2's link,
+/// and is replaced in turn when instance 2 links again.
+#[test]
+fn a_newer_link_from_a_peer_replaces_the_older() {
+    let c = Cluster::start(2, &[]);
+    c.converged(30);
+    let mut fake = c.conn(0);
+    assert_eq!(
+        fake.cmd(&["CRDT.LINK", "1", "itest", "2", "1"]),
+        Reply::Status("OK".into())
+    );
+    // Instance 2 notices its link ended, dials again and displaces the impostor.
+    fake.set_timeout(Some(Duration::from_secs(30)));
+    let mut buf = [0u8; 4096];
+    let mut closed = false;
+    for _ in 0..100_000 {
+        if fake.read_some(&mut buf).is_none() {
+            closed = !fake.timed_out();
+            break;
+        }
+    }
+    assert!(closed, "the older link was closed by the server");
+    let mut k = c.conn(0);
+    assert_eq!(k.cmd(&["SET", "after", "v"]), Reply::Status("OK".into()));
+    c.converged(30);
+}
+
 /// A fake upstream peer: instance 1 links to it and receives whatever it sends.
 fn fake_upstream(send: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");

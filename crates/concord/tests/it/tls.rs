@@ -458,6 +458,44 @@ fn peer_links_check_the_name_given_per_peer() {
     }
 }
 
+/// A certificate the CA signed links only as the peer it names: every peer's certificate
+/// comes from the same CA, so one peer (or a client holding a certificate) cannot claim
+/// to be another.
+#[test]
+fn a_peer_certificate_links_only_as_the_peer_it_names() {
+    let pki = Pki::new("impostor");
+    let server = pki.issue_for("srv", &["localhost"], false);
+    let b = pki.issue_for("b", &["b.concord.test"], false);
+    let peers = [
+        format!("2=127.0.0.1:{},sni=b.concord.test", free_port()),
+        format!("3=127.0.0.1:{},sni=c.concord.test", free_port()),
+    ];
+    let p = tls_server(
+        &pki,
+        &server,
+        &[
+            "--replica-id",
+            "1",
+            "--tls-replication",
+            "yes",
+            "--peer",
+            &peers[0],
+            "--peer",
+            &peers[1],
+        ],
+    );
+    let (mut c, _) = tls_conn(p.port, &pki.ca(), Some(&b)).expect("tls");
+    match c.cmd(&["CRDT.LINK", "1", "concord", "3", "1"]) {
+        Reply::Error(e) => assert!(e.contains("does not name peer 3"), "{e}"),
+        other => panic!("linked as another peer: {other}"),
+    }
+    let (mut c, _) = tls_conn(p.port, &pki.ca(), Some(&b)).expect("tls");
+    assert_eq!(
+        c.cmd(&["CRDT.LINK", "1", "concord", "2", "1"]),
+        Reply::Status("OK".into())
+    );
+}
+
 /// A client that opens the TLS port and never finishes its handshake is dropped (after
 /// 10 s), and holds nothing meanwhile.
 #[test]

@@ -114,7 +114,9 @@ pub fn bitcount(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             let (fb, lb) = ((s >> 3) as usize, (en >> 3) as usize);
             let mut n: u64 = v[fb..=lb].iter().map(|b| u64::from(b.count_ones())).sum();
             // Take off the bits outside the range in the edge bytes.
-            n -= u64::from((v[fb] >> (8 - (s & 7))).count_ones()) * u64::from(s & 7 != 0);
+            if s & 7 != 0 {
+                n -= u64::from((v[fb] >> (8 - (s & 7))).count_ones());
+            }
             n -= u64::from((v[lb] & ((1u16 << (7 - (en & 7))) - 1) as u8).count_ones());
             n
         }

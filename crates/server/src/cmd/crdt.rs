@@ -4,8 +4,12 @@
 use crate::conn::Security;
 use crate::session::Session;
 use crate::{Shared, wall_ms};
+use concord_crdt::ReplicaId;
 use concord_engine::Engine;
 use concord_resp::Out;
+use rustls::client::verify_server_name;
+use rustls::server::ParsedCertificate;
+use rustls_pki_types::ServerName;
 use std::sync::atomic::Ordering;
 
 /// CRDT.LINK proto db from to.
@@ -13,38 +17,62 @@ pub(crate) fn link(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], ou
     if sh.paused.load(Ordering::Acquire) {
         return out.error("ERR replication is paused on this instance");
     }
-    if let Err(why) = identity(s) {
-        tracing::warn!("refused a peer link from {}: {why}", s.addr);
-        s.closing = true;
-        return out.error(&format!("ERR link refused: {why}"));
-    }
-    let checked = sh
-        .repl
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .check_hello(a[1], a[2], a[3], a[4]);
+    let checked = proven(s).and_then(|()| {
+        let peer = lock(&sh.repl).check_hello(a[1], a[2], a[3], a[4])?;
+        names(s, sh, peer)?;
+        match crate::access::link_refusal(&s.user) {
+            Some(why) => Err(why),
+            None => Ok(peer),
+        }
+    });
     match checked {
         Ok(peer) => {
             out.ok();
             s.link = Some(peer);
         }
         Err(why) => {
-            tracing::warn!("refused a peer link: {why}");
+            tracing::warn!("refused a peer link from {}: {why}", s.addr);
             out.error(&format!("ERR link refused: {why}"));
             s.closing = true;
         }
     }
 }
 
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Whether the connection may become a peer link: it proved who it is with a client
 /// certificate the CA signed, or with a password; or it comes from this machine.
-fn identity(s: &Session) -> Result<(), &'static str> {
-    if s.security == Security::TlsCertified || s.password_proven || s.addr.ip().is_loopback() {
+fn proven(s: &Session) -> Result<(), String> {
+    if matches!(s.security, Security::TlsCertified(_))
+        || s.password_proven
+        || s.addr.ip().is_loopback()
+    {
         return Ok(());
     }
-    Err(
-        "a peer on another host must authenticate with a password (peer-password and a user allowed to run CRDT.LINK) or a TLS client certificate",
-    )
+    Err("a peer on another host must authenticate with a password (peer-password and a user allowed to run CRDT.LINK) or a TLS client certificate".into())
+}
+
+/// A client certificate, when one was shown, must name the peer claimed: the name this
+/// instance checks that peer's server certificate against (its `sni`, else its host).
+/// Every peer's certificate comes from the same CA, so without this one peer could link
+/// as another.
+fn names(s: &Session, sh: &Shared, peer: ReplicaId) -> Result<(), String> {
+    let Security::TlsCertified(cert) = &s.security else {
+        return Ok(());
+    };
+    let Some(addr) = sh.cfg.peers.iter().find(|p| p.id == peer) else {
+        return Err(format!("replica id {peer} is not a peer of this instance"));
+    };
+    let name = addr.sni.clone().unwrap_or_else(|| addr.host().to_string());
+    let valid = ServerName::try_from(name.clone())
+        .map_err(|e| e.to_string())
+        .and_then(|n| {
+            let parsed = ParsedCertificate::try_from(cert.as_ref()).map_err(|e| e.to_string())?;
+            verify_server_name(&parsed, &n).map_err(|e| e.to_string())
+        });
+    valid.map_err(|e| format!("the client certificate does not name peer {peer} ('{name}'): {e}"))
 }
 
 /// CRDT.SYNC PAUSE|RESUME|STATUS.
