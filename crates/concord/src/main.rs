@@ -104,14 +104,29 @@ fn load(args: ServerArgs) -> Result<ServerConfig> {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         for (n, line) in text.lines().enumerate() {
+            let at = || format!("{}:{}", path.display(), n + 1);
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (k, v) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-            let v = v.trim().trim_matches('"');
-            cfg.set(&k.to_ascii_lowercase(), v)
-                .with_context(|| format!("{}:{}", path.display(), n + 1))?;
+            // Lines split as Redis splits them: quotes keep blanks in a value.
+            let words = concord_resp::split_args(line.as_bytes())
+                .with_context(|| format!("{}: unbalanced quotes", at()))?;
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            let Some(k) = words.first() else { continue };
+            let k = k.to_ascii_lowercase();
+            let v = if k == "user" {
+                // A user's rules are split again by the ACL parser: keep their quotes.
+                line.split_once(char::is_whitespace)
+                    .map_or("", |(_, r)| r.trim())
+                    .to_string()
+            } else {
+                words[1..].join(" ")
+            };
+            cfg.set(&k, &v).with_context(at)?;
         }
         cfg.config_file = Some(path);
     }

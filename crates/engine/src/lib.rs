@@ -22,7 +22,7 @@ pub use table::{
     FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, Rejection,
     acl_categories, channels, check_subcommand, command_count, command_id, find_subcommand,
     full_name, has_keys, keys, legacy_range, lookup_command, lookup_full_name, movable_keys,
-    parent, resolve, spec, subcommand_ids,
+    parent, resolve, resolve_from, spec, subcommand_ids,
 };
 
 use concord_crdt::{

@@ -435,9 +435,9 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    c if is_space(c) => {
-                        break;
-                    }
+                    // Inside a token only these end it (sdssplitargs skips the other
+                    // blanks between tokens, not within one).
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     c => cur.push(c),

@@ -223,6 +223,20 @@ impl Out {
         self.buf.put_slice(b);
     }
 
+    /// A `<COMMAND> HELP` reply as Redis words it: a header, `lines` (each subcommand
+    /// and, indented, what it does), then HELP itself.
+    pub fn help(&mut self, command: &str, lines: &[&str]) {
+        self.array(lines.len() + 3);
+        self.simple(&format!(
+            "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+        ));
+        for l in lines {
+            self.simple(l);
+        }
+        self.simple("HELP");
+        self.simple("    Print this help.");
+    }
+
     /// The number of bytes waiting.
     pub fn len(&self) -> usize {
         self.buf.len()

@@ -222,15 +222,15 @@ pub(crate) fn initial(cfg: &crate::ServerConfig) -> Result<AccessState, String> 
         return Err("user lines in the config file and an aclfile cannot be used together; move the users into the ACL file".into());
     }
     if !cfg.users.is_empty() {
-        let directives: Vec<Vec<Vec<u8>>> = cfg
+        // Split as Redis splits config lines: quotes keep a rule with blanks whole.
+        let directives = cfg
             .users
             .iter()
             .map(|line| {
-                line.split_whitespace()
-                    .map(|w| w.as_bytes().to_vec())
-                    .collect()
+                concord_resp::split_args(line.as_bytes())
+                    .ok_or_else(|| format!("user {line}: unbalanced quotes"))
             })
-            .collect();
+            .collect::<Result<Vec<_>, String>>()?;
         users
             .apply_config(c, &directives)
             .map_err(|e| format!("user: {e}"))?;

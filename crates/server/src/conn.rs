@@ -199,8 +199,8 @@ where
                 last: now,
                 last_cmd: None,
                 resp: 2,
-                channels: Vec::new(),
-                patterns: Vec::new(),
+                channels: Default::default(),
+                patterns: Default::default(),
                 multi: -1,
                 lib_name: Vec::new(),
                 user: b"default".to_vec(),
@@ -315,7 +315,9 @@ where
                     b.remove(&mut e, sess.id).is_some()
                 };
                 if timed_out {
-                    if let Some((reply, _)) = sess.blocked.take() {
+                    if let Some((reply, _)) = sess.blocked.take()
+                        && !sess.muted()
+                    {
                         out.raw(&reply);
                     }
                     if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
@@ -360,7 +362,9 @@ where
                     if seq > 0 && shared.persist.acks_wait() {
                         shared.persist.wait_durable(seq).await;
                     }
-                    out.raw(&r);
+                    if !sess.muted() {
+                        out.raw(&r);
+                    }
                     if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
                         break Err(e);
                     }

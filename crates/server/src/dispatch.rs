@@ -3,13 +3,13 @@
 //! cannot take writes), then run it by id: the engine's handler for data commands, the
 //! server's (`crate::cmd`) for the others. A batch ends on the after-write path.
 
-use crate::session::Session;
+use crate::session::{Replies, Session};
 use crate::{Shared, wall_ms};
 use bytes::Bytes;
 use concord_acl::LogContext;
 use concord_engine::{
-    COMMANDS, CommandId, Engine, Flags, Rejection, command_id, find_subcommand, full_name, parent,
-    spec, subcommand_ids,
+    COMMANDS, CommandId, Engine, Flags, Rejection, command_id, full_name, parent, resolve_from,
+    spec,
 };
 use concord_resp::Out;
 use smallvec::SmallVec;
@@ -39,6 +39,7 @@ pub(crate) fn owned(args: &[&[u8]]) -> Vec<Bytes> {
     args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
 }
 
+/// Bytes as text for messages and names (invalid UTF-8 replaced).
 pub(crate) fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -50,21 +51,6 @@ pub(crate) fn help_err(sub: &[u8], cmd: &str) -> String {
         lossy(sub),
         cmd
     )
-}
-
-/// The command (or subcommand) a request names, found from its top-level command.
-fn resolve_sub(top: CommandId, args: &[&[u8]]) -> Result<CommandId, Rejection> {
-    let id = match args.get(1) {
-        Some(sub) if !subcommand_ids(top).is_empty() => {
-            find_subcommand(top, sub).ok_or_else(|| Rejection::unknown_subcommand(top, sub))?
-        }
-        _ => top,
-    };
-    if spec(id).arity_ok(args.len()) {
-        Ok(id)
-    } else {
-        Err(Rejection::Arity(full_name(id)))
-    }
 }
 
 /// How many requests of a pipeline have their keys prefetched at once.
@@ -119,7 +105,7 @@ impl Session {
             let args = reqs.view(i);
             args.first()
                 .and_then(|n| command_id(n))
-                .and_then(|top| resolve_sub(top, &args).ok())
+                .and_then(|top| resolve_from(top, &args).ok())
                 .is_some_and(|id| self.invocation_flags(id).has(Flags::WRITE))
         })
     }
@@ -164,7 +150,16 @@ impl Session {
                     e.hint_key(*slot);
                 }
                 calls += 1;
+                let mark = out.len();
+                self.skipping = self.replies == Replies::SkipNext;
+                if self.skipping {
+                    self.replies = Replies::On;
+                }
                 last = self.call(sh, &mut e, view, out).or(last);
+                if self.muted() {
+                    // CLIENT REPLY OFF or SKIP: the command ran, its reply is dropped.
+                    out.buf.truncate(mark);
+                }
                 if out.over_limit() {
                     // Redis closes such a client as soon as it can, running nothing more.
                     self.closing = true;
@@ -231,7 +226,7 @@ impl Session {
             out.error(&Rejection::unknown_command(args).to_string());
             return None;
         };
-        let id = match resolve_sub(top, args) {
+        let id = match resolve_from(top, args) {
             Ok(id) => id,
             Err(why) => return self.refuse(e, top, &why.to_string(), out),
         };

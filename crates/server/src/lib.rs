@@ -40,20 +40,31 @@ use tokio::sync::{Notify, broadcast};
 /// What CLIENT LIST shows of a connection.
 #[derive(Clone)]
 pub(crate) struct ClientInfo {
+    /// The client's address.
     pub addr: SocketAddr,
+    /// The address it connected to.
     pub laddr: SocketAddr,
+    /// CLIENT SETNAME's name.
     pub name: Vec<u8>,
+    /// When it connected.
     pub created: Instant,
+    /// When its last command ran.
     pub last: Instant,
+    /// Its last command's id.
     pub last_cmd: Option<usize>,
+    /// The protocol it speaks (2 or 3).
     pub resp: u8,
     /// Subscribed channels and patterns (ACL changes recheck them).
-    pub channels: Vec<bytes::Bytes>,
-    pub patterns: Vec<bytes::Bytes>,
+    pub channels: std::collections::BTreeSet<bytes::Bytes>,
+    /// Subscribed patterns.
+    pub patterns: std::collections::BTreeSet<bytes::Bytes>,
+    /// Commands queued in MULTI (-1 outside one).
     pub multi: i64,
+    /// CLIENT SETINFO LIB-NAME.
     pub lib_name: Vec<u8>,
     /// The user it is authenticated as.
     pub user: Vec<u8>,
+    /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Vec<u8>,
     /// Closes the connection.
     pub kill: Arc<tokio::sync::Notify>,
@@ -63,24 +74,34 @@ pub(crate) struct ClientInfo {
 
 /// State shared by all connections of one instance.
 pub(crate) struct Shared {
+    /// The keyspace; lock it first when several locks are needed.
     pub engine: Mutex<Engine>,
+    /// The connected clients, by id.
     pub clients: Mutex<HashMap<u64, ClientInfo>>,
+    /// Channel and pattern subscriptions.
     pub pubsub: Mutex<pubsub::PubSub>,
     /// The live settings (CONFIG GET/SET); start-only ones are also in `cfg`.
     pub config: RwLock<ServerConfig>,
     /// Bumped by every CONFIG SET, so connections refresh their copy of hot settings.
     pub config_epoch: AtomicU64,
+    /// The next client id.
     pub next_client: AtomicU64,
+    /// Connections accepted since start (INFO total_connections_received).
     pub connections: AtomicU64,
+    /// Commands run since start.
     pub commands: AtomicU64,
+    /// Connections refused (maxclients, protected mode).
     pub rejected_conns: AtomicU64,
+    /// When the instance started.
     pub started: Instant,
     /// A cheap clock (the CPU's counter where it is reliable) to time each command.
     pub timer: quanta::Clock,
     /// The settings the instance started with: read start-only settings here (runtime
     /// ones from `config`).
     pub cfg: ServerConfig,
+    /// The client port it listens on.
     pub port: u16,
+    /// A random id of this run (INFO run_id).
     pub run_id: String,
     /// Replication state; lock after `engine` when both are needed.
     pub repl: Mutex<Replication>,

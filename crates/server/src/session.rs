@@ -90,6 +90,21 @@ pub(crate) struct Session {
     pub rules: crate::access::Rules,
     /// The users change `user` reflects.
     pub acl_epoch: u64,
+    /// Whether replies are sent (CLIENT REPLY).
+    pub replies: Replies,
+    /// The command running (or blocked) follows CLIENT REPLY SKIP: its reply is dropped.
+    pub skipping: bool,
+}
+
+/// What CLIENT REPLY asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Replies {
+    /// Every reply is sent.
+    On,
+    /// No reply is sent until CLIENT REPLY ON.
+    Off,
+    /// The next command's reply is dropped.
+    SkipNext,
 }
 
 impl Session {
@@ -126,6 +141,8 @@ impl Session {
             user: Arc::clone(&default),
             rules: crate::access::Rules::of(&default),
             acl_epoch,
+            replies: Replies::On,
+            skipping: false,
         }
     }
 
@@ -175,6 +192,11 @@ impl Session {
         {
             f(c);
         }
+    }
+
+    /// Whether the reply of the command running (or blocked) is dropped (CLIENT REPLY).
+    pub fn muted(&self) -> bool {
+        self.skipping || self.replies == Replies::Off
     }
 
     /// Sets the client's name.

@@ -528,11 +528,21 @@ fn acl_files_and_config_file_users() {
     let conf = dir.0.join("concord.conf");
     std::fs::write(
         &conf,
-        "user dave on >d ~* +@all\nuser erin on >e ~e* +get\n",
+        "user dave on >d ~* +@all\nuser erin on \">e e\" ~e* +get\nmaxclients \"77\"\n",
     )
     .expect("write");
     let s = concord(&["--config", &conf.display().to_string()]);
     let mut c = Conn::open(s.port);
+    // Quotes in config lines keep blanks, as Redis reads them.
+    assert_eq!(c.cmd(&["AUTH", "erin", "e e"]), ok());
+    assert_eq!(c.cmd(&["AUTH", "dave", "d"]), ok());
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxclients"]),
+        Reply::Array(vec![
+            Reply::Bulk(b"maxclients".to_vec()),
+            Reply::Bulk(b"77".to_vec())
+        ])
+    );
     assert_eq!(c.cmd(&["AUTH", "dave", "d"]), ok());
     assert_eq!(
         c.cmd(&["ACL", "USERS"]),

@@ -1308,6 +1308,20 @@ fn edge_cases_match_redis() {
         cmd(&["CLIENT", "SETNAME", "conn-1"]),
         cmd(&["CLIENT", "GETNAME"]),
         cmd(&["HELLO", "2", "SETNAME", "bad name"]),
+        cmd(&["CONFIG", "SET", "maxclients", "10", "timeout"]),
+        cmd(&["ACL", "LOG", "1", "2"]),
+        cmd(&["CLIENT", "LIST", "TYPE", "bogus"]),
+        cmd(&["CLIENT", "LIST", "TYPE", "pubsub"]),
+        cmd(&["CLIENT", "LIST", "TYPE", "master"]),
+        cmd(&["CLIENT", "LIST", "ID", "abc"]),
+        cmd(&["CLIENT", "KILL", "TYPE", "bogus"]),
+        cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]),
+        cmd(&["CLIENT", "KILL", "ID", "0"]),
+        cmd(&["CLIENT", "NO-EVICT", "maybe"]),
+        cmd(&["CLIENT", "NO-EVICT", "on"]),
+        cmd(&["CLIENT", "REPLY", "maybe"]),
+        cmd(&["FUNCTION", "FLUSH", "bogus"]),
+        cmd(&["FUNCTION", "FLUSH", "ASYNC"]),
         cmd(&["RESET"]),
     ];
     for c in cases {
@@ -1315,4 +1329,52 @@ fn edge_cases_match_redis() {
         let got = cc.call(&c);
         assert_eq!(got, want, "command {}", show(&c));
     }
+}
+
+/// CLIENT REPLY OFF, SKIP and ON: the commands run, their replies are dropped, as in
+/// Redis (compared over one pipeline, ended by an ECHO both answer).
+#[test]
+fn client_reply_off_and_skip_match_redis() {
+    let (rs, cs) = (redis(), concord(&[]));
+    let script: &[&[&str]] = &[
+        &["CLIENT", "REPLY", "SKIP"],
+        &["SET", "a", "1"],
+        &["GET", "a"],
+        &["CLIENT", "REPLY", "OFF"],
+        &["INCR", "a"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["GET", "a"],
+        &["CLIENT", "REPLY", "ON"],
+        &["GET", "a"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["CLIENT", "REPLY", "SKIP"],
+        &["INCR", "a"],
+        &["GET", "a"],
+        &["ECHO", "end"],
+    ];
+    let mut wire = Vec::new();
+    for args in script {
+        let args: Vec<Vec<u8>> = args.iter().map(|a| b(a)).collect();
+        wire.extend(Conn::encode(&args));
+    }
+    let replies = |port: u16| {
+        let mut c = Conn::open(port);
+        c.send_raw(&wire);
+        let mut got = Vec::new();
+        for _ in 0..script.len() {
+            let r = c.read();
+            let end = r == Reply::Bulk(b"end".to_vec());
+            got.push(r);
+            if end {
+                break;
+            }
+        }
+        got
+    };
+    let want = replies(rs.port);
+    assert!(
+        want.len() < script.len(),
+        "some replies were dropped: {want:?}"
+    );
+    assert_eq!(replies(cs.port), want);
 }

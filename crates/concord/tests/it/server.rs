@@ -182,6 +182,71 @@ fn pubsub_delivers_to_channels_and_patterns() {
     );
 }
 
+/// CLIENT LIST and CLIENT KILL see a subscriber's subscriptions as they change, one
+/// channel at a time or many at once.
+#[test]
+fn client_list_follows_subscriptions() {
+    let s = concord(&[]);
+    let mut admin = Conn::open(s.port);
+    let mut sub = Conn::open(s.port);
+    let names: Vec<String> = (0..2000).map(|i| format!("ch{i}")).collect();
+    for n in &names {
+        assert!(matches!(sub.cmd(&["SUBSCRIBE", n]), Reply::Array(_)));
+    }
+    assert!(matches!(sub.cmd(&["PSUBSCRIBE", "p*"]), Reply::Array(_)));
+    let listed = |admin: &mut Conn| match admin.cmd(&["CLIENT", "LIST", "TYPE", "pubsub"]) {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("{other}"),
+    };
+    let line = listed(&mut admin);
+    assert!(line.contains(" sub=2000 psub=1 "), "{line}");
+    let mut unsub = vec!["UNSUBSCRIBE"];
+    unsub.extend(names[..500].iter().map(String::as_str));
+    sub.send_raw(&Conn::encode(
+        &unsub
+            .iter()
+            .map(|a| a.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+    ));
+    for _ in 0..500 {
+        assert!(matches!(sub.read(), Reply::Array(_)));
+    }
+    let line = listed(&mut admin);
+    assert!(line.contains(" sub=1500 psub=1 "), "{line}");
+    assert_eq!(
+        admin.cmd(&["CLIENT", "KILL", "TYPE", "pubsub"]),
+        Reply::Int(1)
+    );
+    assert_eq!(listed(&mut admin), "");
+}
+
+/// Every command with subcommands answers HELP with the list, as Redis words it.
+#[test]
+fn help_lists_subcommands() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    for cmd in [
+        "CONFIG", "PUBSUB", "FUNCTION", "CLIENT", "ACL", "OBJECT", "COMMAND", "XINFO", "XGROUP",
+    ] {
+        match c.cmd(&[cmd, "HELP"]) {
+            Reply::Array(lines) => {
+                assert_eq!(
+                    lines.first(),
+                    Some(&Reply::Status(format!(
+                        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+                    )))
+                );
+                assert_eq!(
+                    lines.last(),
+                    Some(&Reply::Status("    Print this help.".into()))
+                );
+                assert!(lines.len() > 3, "{cmd}");
+            }
+            other => panic!("{cmd} HELP: {other}"),
+        }
+    }
+}
+
 #[test]
 fn requirepass_guards_commands() {
     let s = concord(&["--requirepass", "sekret"]);

@@ -318,29 +318,25 @@ fn getkeys(args: &[&[u8]], with_flags: bool, out: &mut Out) -> CmdResult {
 
 /// COMMAND HELP
 fn help(out: &mut Out) {
-    let lines = [
-        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        "(no subcommand)",
-        "    Return details about every command.",
-        "COUNT",
-        "    Return how many commands there are.",
-        "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
-        "    Return the command names, or only those that match the filter.",
-        "INFO [<command-name> ...]",
-        "    Return details about the named commands, or about every command when none",
-        "    is named.",
-        "DOCS [<command-name> ...]",
-        "    Return documentation of the named commands, or of every command when none is",
-        "    named.",
-        "GETKEYS <full-command>",
-        "    Return the keys a full command would access.",
-        "GETKEYSANDFLAGS <full-command>",
-        "    Return the keys a full command would access, and how it would use each.",
-        "HELP",
-        "    Print this help.",
-    ];
-    out.array(lines.len());
-    for l in lines {
-        out.simple(l);
-    }
+    out.help(
+        "COMMAND",
+        &[
+            "(no subcommand)",
+            "    Return details about every command.",
+            "COUNT",
+            "    Return how many commands there are.",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Return the command names, or only those that match the filter.",
+            "INFO [<command-name> ...]",
+            "    Return details about the named commands, or about every command when none",
+            "    is named.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation of the named commands, or of every command when none is",
+            "    named.",
+            "GETKEYS <full-command>",
+            "    Return the keys a full command would access.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys a full command would access, and how it would use each.",
+        ],
+    );
 }

@@ -403,27 +403,23 @@ pub fn persist(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let sub = a.upper(1);
     if sub == "HELP" {
-        let lines = [
-            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ENCODING <key>",
-            "    Return the kind of internal representation used in order to store the value",
-            "    associated with a <key>.",
-            "FREQ <key>",
-            "    Return the access frequency index of the <key>. The returned integer is",
-            "    proportional to the logarithm of the recent access frequency of the key.",
-            "IDLETIME <key>",
-            "    Return the idle time of the <key>, that is the approximated number of",
-            "    seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>",
-            "    Return the number of references of the value associated with the specified",
-            "    <key>.",
-            "HELP",
-            "    Print this help.",
-        ];
-        out.array(lines.len());
-        for l in lines {
-            out.simple(l);
-        }
+        out.help(
+            "OBJECT",
+            &[
+                "ENCODING <key>",
+                "    Return the kind of internal representation used in order to store the value",
+                "    associated with a <key>.",
+                "FREQ <key>",
+                "    Return the access frequency index of the <key>. The returned integer is",
+                "    proportional to the logarithm of the recent access frequency of the key.",
+                "IDLETIME <key>",
+                "    Return the idle time of the <key>, that is the approximated number of",
+                "    seconds elapsed since the last access to the key.",
+                "REFCOUNT <key>",
+                "    Return the number of references of the value associated with the specified",
+                "    <key>.",
+            ],
+        );
         return Ok(());
     }
     let Some(ks) = e.lookup(a.get(2), false) else {

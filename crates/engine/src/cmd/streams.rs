@@ -674,21 +674,17 @@ pub fn xinfo(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let sub = a.upper(1);
     match sub.as_str() {
         "HELP" => {
-            let lines = [
-                "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CONSUMERS <key> <groupname>",
-                "    Show consumers of <groupname>.",
-                "GROUPS <key>",
-                "    Show the stream consumer groups.",
-                "STREAM <key> [FULL [COUNT <count>]",
-                "    Show information about the stream.",
-                "HELP",
-                "    Print this help.",
-            ];
-            out.array(lines.len());
-            for l in lines {
-                out.simple(l);
-            }
+            out.help(
+                "XINFO",
+                &[
+                    "CONSUMERS <key> <groupname>",
+                    "    Show consumers of <groupname>.",
+                    "GROUPS <key>",
+                    "    Show the stream consumer groups.",
+                    "STREAM <key> [FULL [COUNT <count>]",
+                    "    Show information about the stream.",
+                ],
+            );
             Ok(())
         }
         "STREAM" if a.len() >= 3 => {
@@ -988,29 +984,25 @@ pub fn xgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         ))
     };
     if sub == "HELP" {
-        let lines = [
-            "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "CREATE <key> <groupname> <id|$> [option]",
-            "    Create a new consumer group. Options are:",
-            "    * MKSTREAM",
-            "      Create the empty stream if it does not exist.",
-            "    * ENTRIESREAD entries_read",
-            "      Set the group's entries_read counter (internal use).",
-            "CREATECONSUMER <key> <groupname> <consumer>",
-            "    Create a new consumer in the specified group.",
-            "DELCONSUMER <key> <groupname> <consumer>",
-            "    Remove the specified consumer.",
-            "DESTROY <key> <groupname>",
-            "    Remove the specified group.",
-            "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-            "    Set the current group ID and entries_read counter.",
-            "HELP",
-            "    Print this help.",
-        ];
-        out.array(lines.len());
-        for l in lines {
-            out.simple(l);
-        }
+        out.help(
+            "XGROUP",
+            &[
+                "CREATE <key> <groupname> <id|$> [option]",
+                "    Create a new consumer group. Options are:",
+                "    * MKSTREAM",
+                "      Create the empty stream if it does not exist.",
+                "    * ENTRIESREAD entries_read",
+                "      Set the group's entries_read counter (internal use).",
+                "CREATECONSUMER <key> <groupname> <consumer>",
+                "    Create a new consumer in the specified group.",
+                "DELCONSUMER <key> <groupname> <consumer>",
+                "    Remove the specified consumer.",
+                "DESTROY <key> <groupname>",
+                "    Remove the specified group.",
+                "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+                "    Set the current group ID and entries_read counter.",
+            ],
+        );
         return Ok(());
     }
     if a.len() < 4 {

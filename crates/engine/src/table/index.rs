@@ -286,6 +286,12 @@ pub fn resolve(args: &[&[u8]]) -> Result<CommandId, Rejection> {
     let Some(id) = args.first().and_then(|n| command_id(n)) else {
         return Err(Rejection::unknown_command(args));
     };
+    resolve_from(id, args)
+}
+
+/// As [`resolve`], for a request whose command `top` was already looked up (the server
+/// caches its last command name).
+pub fn resolve_from(id: CommandId, args: &[&[u8]]) -> Result<CommandId, Rejection> {
     let id = match args.get(1) {
         Some(sub) if !subcommand_ids(id).is_empty() => {
             find_subcommand(id, sub).ok_or_else(|| Rejection::unknown_subcommand(id, sub))?

@@ -13,8 +13,8 @@ mod tests;
 
 pub use index::{
     CommandId, Rejection, acl_categories, check_subcommand, command_count, command_id,
-    find_subcommand, full_name, lookup_command, lookup_full_name, parent, resolve, spec,
-    subcommand_ids,
+    find_subcommand, full_name, lookup_command, lookup_full_name, parent, resolve, resolve_from,
+    spec, subcommand_ids,
 };
 pub use keys::{channels, has_keys, keys, legacy_range, movable_keys};
 pub use spec::{

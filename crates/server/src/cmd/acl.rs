@@ -7,8 +7,8 @@ use crate::access::{catalog, check, load_file, to_acl};
 use crate::dispatch::{help_err, lossy};
 use crate::session::Session;
 use concord_acl::{
-    Category, Denied, DeniedReason, GENPASS_DEFAULT_BITS, LogContext, LogEvent, LogReason,
-    SelectorInfo, genpass, genpass_random_len,
+    Category, Denied, GENPASS_DEFAULT_BITS, LogContext, LogEvent, LogReason, SelectorInfo, genpass,
+    genpass_random_len,
 };
 use concord_engine::{CommandId, Engine, resolve};
 use concord_resp::Out;
@@ -54,11 +54,7 @@ pub(crate) fn denied(
 ) -> String {
     let c = catalog();
     let aid = to_acl(id);
-    let reason = match d.reason {
-        DeniedReason::Command => LogReason::Command,
-        DeniedReason::Key => LogReason::Key,
-        DeniedReason::Channel => LogReason::Channel,
-    };
+    let reason = LogReason::from(d.reason);
     log_event(
         sh,
         s,
@@ -95,7 +91,7 @@ pub(crate) fn acl(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out
         "whoami" => out.bulk(s.user.name()),
         "cat" => cat(a.get(2).copied(), out),
         "genpass" => genpass_reply(a.get(2).copied(), out),
-        "log" => log(sh, a.get(2).copied(), out),
+        "log" if a.len() <= 3 => log(sh, a.get(2).copied(), out),
         "dryrun" => dryrun(sh, &a[2..], out),
         "load" | "save" => {
             let file = sh.cfg.aclfile.clone();
@@ -109,8 +105,9 @@ pub(crate) fn acl(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out
             }
         }
         "help" => {
-            let lines = [
-                "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            out.help(
+                "ACL",
+                &[
                 "CAT [<category>]",
                 "    List all commands that belong to <category>, or all command categories",
                 "    when no category is specified.",
@@ -137,13 +134,8 @@ pub(crate) fn acl(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out
                 "    List all the registered usernames.",
                 "WHOAMI",
                 "    Return the current connection username.",
-                "HELP",
-                "    Print this help.",
-            ];
-            out.array(lines.len());
-            for l in lines {
-                out.simple(l);
-            }
+                ],
+            );
         }
         _ => out.error(&help_err(a[1], "ACL")),
     }

@@ -95,7 +95,24 @@ pub(crate) fn shutdown(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]]
 /// FUNCTION FLUSH: there are no functions to flush.
 pub(crate) fn function(_: &mut Session, _: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     if a.len() >= 2 && a[1].eq_ignore_ascii_case(b"flush") {
-        out.ok();
+        match a.get(2) {
+            None => out.ok(),
+            Some(m)
+                if a.len() == 3
+                    && (m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync")) =>
+            {
+                out.ok()
+            }
+            Some(_) => out.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        }
+    } else if a.len() == 2 && a[1].eq_ignore_ascii_case(b"help") {
+        out.help(
+            "FUNCTION",
+            &[
+                "FLUSH [ASYNC|SYNC]",
+                "    Delete every library (there are none: Concord does not run functions).",
+            ],
+        );
     } else {
         out.error(&help_err(a[1], "FUNCTION"));
     }

@@ -2,7 +2,7 @@
 
 use crate::dispatch::{help_err, lossy};
 use crate::pubsub::Msg;
-use crate::session::Session;
+use crate::session::{Replies, Session};
 use crate::{ClientInfo, Shared};
 use bytes::Bytes;
 use concord_engine::{Engine, full_name};
@@ -94,11 +94,29 @@ pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             out.verbatim(format!("{line}\n").as_bytes());
         }
         ("KILL", _) if a.len() >= 3 => kill(s, sh, a, out),
-        ("NO-EVICT" | "NO-TOUCH", 3) => out.ok(),
-        ("REPLY", 3) => out.ok(),
-        ("HELP", 2) => {
-            let lines = [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        // No client eviction (maxmemory-clients is 0) and no LRU/LFU clock to spare:
+        // both modes change nothing here, but their argument is checked as in Redis.
+        ("NO-EVICT" | "NO-TOUCH", 3) => match lossy(a[2]).to_ascii_uppercase().as_str() {
+            "ON" | "OFF" => out.ok(),
+            _ => out.error("ERR syntax error"),
+        },
+        ("REPLY", 3) => match lossy(a[2]).to_ascii_uppercase().as_str() {
+            "ON" => {
+                s.replies = Replies::On;
+                out.ok();
+            }
+            // OFF and SKIP answer nothing, as in Redis.
+            "OFF" => s.replies = Replies::Off,
+            "SKIP" => {
+                if s.replies != Replies::Off {
+                    s.replies = Replies::SkipNext;
+                }
+            }
+            _ => out.error("ERR syntax error"),
+        },
+        ("HELP", 2) => out.help(
+            "CLIENT",
+            &[
                 "GETNAME",
                 "ID",
                 "INFO",
@@ -107,13 +125,8 @@ pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
                 "LIST [options ...]",
                 "SETNAME <name>",
                 "SETINFO <option> <value>",
-                "HELP",
-            ];
-            out.array(lines.len());
-            for l in lines {
-                out.simple(l);
-            }
-        }
+            ],
+        ),
         _ => out.error(&help_err(a[1], "CLIENT")),
     }
 }
@@ -152,24 +165,55 @@ fn unblock(sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
     }
 }
 
+/// The kinds of client CLIENT LIST and CLIENT KILL filter by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    Pubsub,
+    /// Redis's replication clients (`master`, `replica`, `slave`): Concord has none
+    /// (peer links leave the client list once linked).
+    Replication,
+}
+
+impl ClientType {
+    fn parse(name: &[u8]) -> Option<ClientType> {
+        match lossy(name).to_ascii_lowercase().as_str() {
+            "normal" => Some(ClientType::Normal),
+            "pubsub" => Some(ClientType::Pubsub),
+            "master" | "replica" | "slave" => Some(ClientType::Replication),
+            _ => None,
+        }
+    }
+
+    fn of(c: &ClientInfo) -> ClientType {
+        if c.channels.is_empty() && c.patterns.is_empty() {
+            ClientType::Normal
+        } else {
+            ClientType::Pubsub
+        }
+    }
+}
+
 /// CLIENT LIST [TYPE type | ID id ...].
 fn list(sh: &Shared, a: &[&[u8]], out: &mut Out) {
     let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
     let mut ids: Vec<u64> = clients.keys().copied().collect();
     ids.sort_unstable();
     if a.len() >= 4 && a[2].eq_ignore_ascii_case(b"id") {
-        let want: Vec<u64> = a[3..]
-            .iter()
-            .filter_map(|x| lossy(x).parse().ok())
-            .collect();
-        ids.retain(|i| want.contains(i));
-    } else if a.len() == 4 && a[2].eq_ignore_ascii_case(b"type") {
-        let t = lossy(a[3]).to_ascii_lowercase();
-        match t.as_str() {
-            "normal" | "pubsub" => {}
-            "master" | "replica" | "slave" => ids.clear(),
-            _ => return out.error(&format!("ERR Unknown client type '{}'", lossy(a[3]))),
+        let mut want: Vec<u64> = Vec::with_capacity(a.len() - 3);
+        for x in &a[3..] {
+            match lossy(x).parse::<u64>() {
+                Ok(id) if id > 0 => want.push(id),
+                _ => return out.error("ERR Invalid client ID"),
+            }
         }
+        want.sort_unstable();
+        ids.retain(|i| want.binary_search(i).is_ok());
+    } else if a.len() == 4 && a[2].eq_ignore_ascii_case(b"type") {
+        let Some(t) = ClientType::parse(a[3]) else {
+            return out.error(&format!("ERR Unknown client type '{}'", lossy(a[3])));
+        };
+        ids.retain(|id| clients.get(id).is_some_and(|c| ClientType::of(c) == t));
     } else if a.len() != 2 {
         return out.error("ERR syntax error");
     }
@@ -228,13 +272,19 @@ fn kill(s: &mut Session, sh: &Shared, a: &[&[u8]], out: &mut Out) {
     }
     let mut skipme = true;
     let mut filters: Vec<(String, String)> = Vec::new();
+    let mut of_type = None;
     for p in a[2..].chunks(2) {
         let k = lossy(p[0]).to_ascii_lowercase();
         let v = lossy(p[1]);
         match k.as_str() {
-            "id" if v.parse::<u64>().is_err() => {
+            "id" if !v.parse::<u64>().is_ok_and(|id| id > 0) => {
                 return out.error("ERR client-id should be greater than 0");
             }
+            "maxage" if v.parse::<u64>().is_err() => return out.error("ERR syntax error"),
+            "type" => match ClientType::parse(p[1]) {
+                Some(t) => of_type = Some(t),
+                None => return out.error(&format!("ERR Unknown client type '{v}'")),
+            },
             "skipme" => match v.to_ascii_lowercase().as_str() {
                 "yes" => skipme = true,
                 "no" => skipme = false,
@@ -243,7 +293,7 @@ fn kill(s: &mut Session, sh: &Shared, a: &[&[u8]], out: &mut Out) {
             "user" if sh.user(p[1]).is_none() => {
                 return out.error(&format!("ERR No such user '{v}'"));
             }
-            "id" | "addr" | "laddr" | "type" | "user" | "maxage" => filters.push((k, v)),
+            "id" | "addr" | "laddr" | "user" | "maxage" => filters.push((k, v)),
             _ => return out.error("ERR syntax error"),
         }
     }
@@ -253,17 +303,17 @@ fn kill(s: &mut Session, sh: &Shared, a: &[&[u8]], out: &mut Out) {
         if skipme && id == me {
             return false;
         }
-        let hit = filters.iter().all(|(k, v)| match k.as_str() {
-            "id" => id.to_string() == *v,
-            "addr" => c.addr.to_string() == *v,
-            "laddr" => c.laddr.to_string() == *v,
-            "type" => v == "normal" || (v == "pubsub" && c.channels.len() + c.patterns.len() > 0),
-            "user" => c.user == v.as_bytes(),
-            "maxage" => v
-                .parse::<u64>()
-                .is_ok_and(|m| c.created.elapsed().as_secs() >= m),
-            _ => false,
-        });
+        let hit = of_type.is_none_or(|t| ClientType::of(c) == t)
+            && filters.iter().all(|(k, v)| match k.as_str() {
+                "id" => id.to_string() == *v,
+                "addr" => c.addr.to_string() == *v,
+                "laddr" => c.laddr.to_string() == *v,
+                "user" => c.user == v.as_bytes(),
+                "maxage" => v
+                    .parse::<u64>()
+                    .is_ok_and(|m| c.created.elapsed().as_secs() >= m),
+                _ => false,
+            });
         killed_me |= hit && id == me;
         hit
     });

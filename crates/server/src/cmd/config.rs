@@ -14,7 +14,22 @@ pub(crate) fn config(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
     let sub = lossy(a[1]).to_ascii_uppercase();
     match sub.as_str() {
         "GET" if a.len() >= 3 => get(sh, &a[2..], out),
-        "SET" if a.len() >= 4 && a.len().is_multiple_of(2) => set(sh, e, &a[2..], out),
+        // Settings come in name-value pairs; an odd count is a syntax error, as in Redis.
+        "SET" if a.len() >= 4 && !a.len().is_multiple_of(2) => out.error("ERR syntax error"),
+        "SET" if a.len() >= 4 => set(sh, e, &a[2..], out),
+        "HELP" if a.len() == 2 => out.help(
+            "CONFIG",
+            &[
+                "GET <pattern> [<pattern> ...]",
+                "    The settings whose names match a glob-style pattern, with their values.",
+                "SET <name> <value> [<name> <value> ...]",
+                "    Change settings, all of them or none.",
+                "RESETSTAT",
+                "    Zero the statistics INFO reports.",
+                "REWRITE",
+                "    Not supported: change the config file by hand.",
+            ],
+        ),
         "RESETSTAT" if a.len() == 2 => {
             e.cmdstats.iter_mut().for_each(|c| *c = Default::default());
             e.stats = Default::default();

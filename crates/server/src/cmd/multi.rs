@@ -50,21 +50,28 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
     out.array(m.queue.len());
     for args in m.queue {
         let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
-        if let Ok(id) = resolve(&view) {
-            // Rules may have changed since the command was queued.
-            if !s.rules.unrestricted
-                && let Err(d) = crate::access::check(&s.user, s.rules, id, &view)
-            {
-                let why = crate::cmd::acl::denied(sh, s, id, &view, &d, LogContext::Multi);
-                out.error(&format!(
-                    "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
-                ));
+        let id = match resolve(&view) {
+            Ok(id) => id,
+            // Checked when queued; should it fail now, the reply still has one element
+            // per queued command.
+            Err(why) => {
+                out.error(&why.to_string());
                 continue;
             }
-            s.run(sh, e, id, &view, out);
-            // Inside a transaction a blocking command answers at once.
-            e.take_block();
+        };
+        // Rules may have changed since the command was queued.
+        if !s.rules.unrestricted
+            && let Err(d) = crate::access::check(&s.user, s.rules, id, &view)
+        {
+            let why = crate::cmd::acl::denied(sh, s, id, &view, &d, LogContext::Multi);
+            out.error(&format!(
+                "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
+            ));
+            continue;
         }
+        s.run(sh, e, id, &view, out);
+        // Inside a transaction a blocking command answers at once.
+        e.take_block();
     }
 }
 

@@ -48,19 +48,31 @@ pub(crate) fn punsubscribe(
     leave(s, sh, Kind::Pattern, &a[1..], out);
 }
 
-/// Updates what CLIENT LIST (and ACL changes) see of the subscriptions.
-fn counts(s: &Session, sh: &Shared) {
-    let channels: Vec<Bytes> = s.channels.iter().cloned().collect();
-    let patterns: Vec<Bytes> = s.patterns.iter().cloned().collect();
+/// Tells what CLIENT LIST (and ACL changes) see of the subscriptions what changed: only
+/// the names changed, so that subscribing one channel at a time stays linear.
+fn record(s: &Session, sh: &Shared, kind: Kind, names: Vec<Bytes>, joined: bool) {
+    if names.is_empty() {
+        return;
+    }
     s.update_info(sh, |c| {
-        c.channels = channels;
-        c.patterns = patterns;
+        let set = match kind {
+            Kind::Channel => &mut c.channels,
+            Kind::Pattern => &mut c.patterns,
+        };
+        for n in names {
+            if joined {
+                set.insert(n);
+            } else {
+                set.remove(&n);
+            }
+        }
     });
 }
 
 fn join(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out) {
     let pattern = kind == Kind::Pattern;
     let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+    let mut joined = Vec::new();
     for &n in names {
         let n = Bytes::copy_from_slice(n);
         if ps.subscribe(pattern, &n, s.id, &s.mailbox) {
@@ -69,6 +81,7 @@ fn join(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out
             } else {
                 s.channels.insert(n.clone());
             }
+            joined.push(n.clone());
         }
         out.push(3);
         out.bulk(if pattern { b"psubscribe" } else { b"subscribe" });
@@ -76,7 +89,7 @@ fn join(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out
         out.int((s.channels.len() + s.patterns.len()) as i64);
     }
     drop(ps);
-    counts(s, sh);
+    record(s, sh, kind, joined, true);
 }
 
 fn leave(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out) {
@@ -99,20 +112,24 @@ fn leave(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Ou
         out.null();
         out.int((s.channels.len() + s.patterns.len()) as i64);
     }
+    let mut left = Vec::new();
     for n in targets {
         ps.unsubscribe(pattern, &n, s.id);
-        if pattern {
-            s.patterns.remove(&n);
+        let was = if pattern {
+            s.patterns.remove(&n)
         } else {
-            s.channels.remove(&n);
-        }
+            s.channels.remove(&n)
+        };
         out.push(3);
         out.bulk(word);
         out.bulk(&n);
         out.int((s.channels.len() + s.patterns.len()) as i64);
+        if was {
+            left.push(n);
+        }
     }
     drop(ps);
-    counts(s, sh);
+    record(s, sh, kind, left, false);
 }
 
 /// PUBLISH channel message: delivered here, and forwarded to peers (best effort).
@@ -159,6 +176,21 @@ pub(crate) fn pubsub(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
                 out.int(0);
             }
         }
+        ("HELP", 2) => out.help(
+            "PUBSUB",
+            &[
+                "CHANNELS [<pattern>]",
+                "    Channels with subscribers, those matching the pattern if one is given.",
+                "NUMPAT",
+                "    How many pattern subscriptions there are.",
+                "NUMSUB [<channel> ...]",
+                "    Subscribers of each channel named (pattern subscriptions not counted).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Shard channels with subscribers (none: Concord has no shard channels).",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Subscribers of each shard channel named (always 0).",
+            ],
+        ),
         _ => out.error(&help_err(a[1], "PUBSUB")),
     }
 }
