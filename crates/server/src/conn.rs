@@ -9,6 +9,7 @@ use crate::session::Session;
 use crate::{ClientInfo, Shared};
 use bytes::{Buf, Bytes, BytesMut};
 use concord_resp::{Batch, Limits, Out, RequestParser};
+use futures_util::FutureExt;
 use smallvec::SmallVec;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -226,162 +227,176 @@ where
     out.limit = class_limit(&sess).hard_bytes();
     let mut batch = Batch::default();
     let mut last = now;
-    let result = loop {
-        tokio::select! {
-            r = rd.read_buf(&mut buf) => {
-                match r {
-                    Ok(0) => break Ok(()),
-                    Ok(_) => {}
-                    Err(e) => break Err(e),
-                }
-                last = Instant::now();
-                sess.refresh(&shared);
-                parser.set_max_bulk(sess.hot.proto_max_bulk_len);
-                out.limit = class_limit(&sess).hard_bytes();
-                let max_query = sess.hot.query_buffer_limit;
-                let mut proto_err = parser.parse(&buf, &mut batch).err();
-                if sess.blocked.is_some() {
-                    // Behind a blocking command: run in order once it is served.
-                    for i in 0..batch.len() {
-                        let req: Vec<Bytes> =
-                            batch.args(i, &buf).map(Bytes::copy_from_slice).collect();
-                        sess.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
-                        sess.queued.push(req);
+    // A panic in a command (a bug) closes this client only: its state is cleaned up below
+    // as after any other end, so it leaves no ghost in CLIENT LIST, pub/sub or blocking.
+    let served = std::panic::AssertUnwindSafe(async {
+    loop {
+            tokio::select! {
+                r = rd.read_buf(&mut buf) => {
+                    match r {
+                        Ok(0) => break Ok(()),
+                        Ok(_) => {}
+                        Err(e) => break Err(e),
                     }
-                    buf.advance(parser.advance(&mut batch));
-                    if proto_err.is_some() || buf.len() + sess.queued_bytes > max_query {
-                        tracing::info!("client {} closed: query buffer past client-query-buffer-limit while blocked", sess.id);
+                    last = Instant::now();
+                    sess.refresh(&shared);
+                    parser.set_max_bulk(sess.hot.proto_max_bulk_len);
+                    out.limit = class_limit(&sess).hard_bytes();
+                    let max_query = sess.hot.query_buffer_limit;
+                    let mut proto_err = parser.parse(&buf, &mut batch).err();
+                    if sess.blocked.is_some() {
+                        // Behind a blocking command: run in order once it is served.
+                        for i in 0..batch.len() {
+                            let req: Vec<Bytes> =
+                                batch.args(i, &buf).map(Bytes::copy_from_slice).collect();
+                            sess.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
+                            sess.queued.push(req);
+                        }
+                        buf.advance(parser.advance(&mut batch));
+                        if proto_err.is_some() || buf.len() + sess.queued_bytes > max_query {
+                            tracing::info!("client {} closed: query buffer past client-query-buffer-limit while blocked", sess.id);
+                            break Ok(());
+                        }
+                        continue;
+                    }
+                    loop {
+                        let parsed = Parsed { batch: &batch, buf: &buf };
+                        sess.run_requests(&shared, &parsed, &mut out).await;
+                        // The requests ran (or were kept): drop their bytes, keep a partial one.
+                        buf.advance(parser.advance(&mut batch));
+                        if batch.need() > buf.len() {
+                            buf.reserve(batch.need() - buf.len());
+                        }
+                        // Before authentication the parser hands out one request at a time,
+                        // so that an AUTH lifts its tighter limits for the next one.
+                        let limited = parser.unauthenticated();
+                        parser.set_unauthenticated(!sess.authed);
+                        if !limited
+                            || proto_err.is_some()
+                            || sess.closing
+                            || sess.link.is_some()
+                            || sess.blocked.is_some()
+                        {
+                            break;
+                        }
+                        proto_err = parser.parse(&buf, &mut batch).err();
+                        if batch.is_empty() {
+                            break;
+                        }
+                    }
+                    if let Some(e) = proto_err {
+                        out.error(&format!("ERR {e}"));
+                        sess.closing = true;
+                    }
+                    if buf.len() > max_query {
+                        sess.closing = true;
+                    }
+                    if out.over_limit() {
+                        // Past the output limit: the reply is not sent, the client is closed.
+                        tracing::info!("client {} closed for overcoming its output buffer limit", sess.id);
                         break Ok(());
                     }
-                    continue;
-                }
-                loop {
-                    let parsed = Parsed { batch: &batch, buf: &buf };
-                    sess.run_requests(&shared, &parsed, &mut out).await;
-                    // The requests ran (or were kept): drop their bytes, keep a partial one.
-                    buf.advance(parser.advance(&mut batch));
-                    if batch.need() > buf.len() {
-                        buf.reserve(batch.need() - buf.len());
+                    if let Err(e) = sink.send(&sess, &mut out).await {
+                        break Err(e);
                     }
-                    // Before authentication the parser hands out one request at a time,
-                    // so that an AUTH lifts its tighter limits for the next one.
-                    let limited = parser.unauthenticated();
-                    parser.set_unauthenticated(!sess.authed);
-                    if !limited
-                        || proto_err.is_some()
-                        || sess.closing
-                        || sess.link.is_some()
-                        || sess.blocked.is_some()
-                    {
-                        break;
+                    out.limit = class_limit(&sess).hard_bytes();
+                    if sess.closing || sess.link.is_some() {
+                        break Ok(());
                     }
-                    proto_err = parser.parse(&buf, &mut batch).err();
-                    if batch.is_empty() {
-                        break;
+                    // Give memory back after a large request or reply.
+                    if buf.capacity() > 1024 * 1024 && buf.is_empty() {
+                        buf = BytesMut::with_capacity(16 * 1024);
+                    }
+                    if out.buf.capacity() > 1024 * 1024 {
+                        out.buf = BytesMut::new();
                     }
                 }
-                if let Some(e) = proto_err {
-                    out.error(&format!("ERR {e}"));
-                    sess.closing = true;
-                }
-                if buf.len() > max_query {
-                    sess.closing = true;
-                }
-                if out.over_limit() {
-                    // Past the output limit: the reply is not sent, the client is closed.
-                    tracing::info!("client {} closed for overcoming its output buffer limit", sess.id);
-                    break Ok(());
-                }
-                if let Err(e) = sink.send(&sess, &mut out).await {
-                    break Err(e);
-                }
-                out.limit = class_limit(&sess).hard_bytes();
-                if sess.closing || sess.link.is_some() {
-                    break Ok(());
-                }
-                // Give memory back after a large request or reply.
-                if buf.capacity() > 1024 * 1024 && buf.is_empty() {
-                    buf = BytesMut::with_capacity(16 * 1024);
-                }
-                if out.buf.capacity() > 1024 * 1024 {
-                    out.buf = BytesMut::new();
-                }
-            }
-            _ = blocked_until(&sess.blocked) => {
-                // Timed out, unless it was served meanwhile (then its reply is queued).
-                let timed_out = {
-                    let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
-                    let mut b = shared.blocked.lock().unwrap_or_else(|p| p.into_inner());
-                    b.remove(&mut e, sess.id).is_some()
-                };
-                if timed_out {
-                    if let Some((reply, _)) = sess.blocked.take()
-                        && !sess.muted()
-                    {
-                        out.raw(&reply);
+                _ = blocked_until(&sess.blocked) => {
+                    // Timed out, unless it was served meanwhile (then its reply is queued).
+                    let timed_out = {
+                        let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut b = shared.blocked.lock().unwrap_or_else(|p| p.into_inner());
+                        b.remove(&mut e, sess.id).is_some()
+                    };
+                    if timed_out {
+                        if let Some((reply, _)) = sess.blocked.take()
+                            && !sess.muted()
+                        {
+                            out.raw(&reply);
+                        }
+                        if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
+                            break Err(e);
+                        }
+                        if sess.closing {
+                            break Ok(());
+                        }
+                    } else if let Some(b) = &mut sess.blocked {
+                        b.1 = None;
                     }
-                    if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
+                }
+                m = rx.recv() => {
+                    let Some(first) = m else {
+                        break Ok(());
+                    };
+                    // Messages, then (for a blocked client) the reply that ends its wait; a
+                    // subscriber in RESP3 may be blocked too. Drain what is queued so one write
+                    // carries it all.
+                    let mut reply = None;
+                    let mut next = Some(first);
+                    while let Some(m) = next.take() {
+                        match m {
+                            Msg::Reply(r, seq) => {
+                                reply = Some((r, seq));
+                                break;
+                            }
+                            Msg::Refresh => sess.refresh(&shared),
+                            m => {
+                                sess.mailbox.taken(&m);
+                                crate::cmd::pubsub::encode(m, &mut out);
+                            }
+                        }
+                        next = rx.try_recv().ok();
+                    }
+                    if out.over_limit() {
+                        tracing::info!("client {} closed for overcoming its output buffer limit", sess.id);
+                        break Ok(());
+                    }
+                    if let Some((r, seq)) = reply {
+                        sess.blocked = None;
+                        if seq > 0 && shared.persist.acks_wait() {
+                            shared.persist.wait_durable(seq).await;
+                        }
+                        if !sess.muted() {
+                            out.raw(&r);
+                        }
+                        if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
+                            break Err(e);
+                        }
+                    } else if let Err(e) = sink.send(&sess, &mut out).await {
                         break Err(e);
                     }
                     if sess.closing {
                         break Ok(());
                     }
-                } else if let Some(b) = &mut sess.blocked {
-                    b.1 = None;
                 }
-            }
-            m = rx.recv() => {
-                let Some(first) = m else {
-                    break Ok(());
-                };
-                // Messages, then (for a blocked client) the reply that ends its wait; a
-                // subscriber in RESP3 may be blocked too. Drain what is queued so one write
-                // carries it all.
-                let mut reply = None;
-                let mut next = Some(first);
-                while let Some(m) = next.take() {
-                    match m {
-                        Msg::Reply(r, seq) => {
-                            reply = Some((r, seq));
-                            break;
-                        }
-                        Msg::Refresh => sess.refresh(&shared),
-                        m => {
-                            sess.mailbox.taken(&m);
-                            crate::cmd::pubsub::encode(m, &mut out);
-                        }
-                    }
-                    next = rx.try_recv().ok();
-                }
-                if out.over_limit() {
-                    tracing::info!("client {} closed for overcoming its output buffer limit", sess.id);
+                _ = sess.mailbox.kill.notified() => break Ok(()),
+                _ = idle_until(&sess, last) => {
+                    tracing::debug!("client {} closed after {} s idle", sess.id, sess.hot.timeout);
                     break Ok(());
                 }
-                if let Some((r, seq)) = reply {
-                    sess.blocked = None;
-                    if seq > 0 && shared.persist.acks_wait() {
-                        shared.persist.wait_durable(seq).await;
-                    }
-                    if !sess.muted() {
-                        out.raw(&r);
-                    }
-                    if let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await {
-                        break Err(e);
-                    }
-                } else if let Err(e) = sink.send(&sess, &mut out).await {
-                    break Err(e);
-                }
-                if sess.closing {
-                    break Ok(());
-                }
-            }
-            _ = sess.mailbox.kill.notified() => break Ok(()),
-            _ = idle_until(&sess, last) => {
-                tracing::debug!("client {} closed after {} s idle", sess.id, sess.hot.timeout);
-                break Ok(());
             }
         }
-    };
+    })
+    .catch_unwind()
+    .await;
+    let result = served.unwrap_or_else(|_| {
+        tracing::error!(
+            "client {} closed: a command panicked (a bug; please report it)",
+            sess.id
+        );
+        sess.link = None;
+        Ok(())
+    });
     sess.cleanup(&shared);
     if let (Some(peer), Ok(())) = (sess.link, &result) {
         let user = sess.user.name().to_vec();
