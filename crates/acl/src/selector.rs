@@ -79,6 +79,7 @@ struct CommandBits {
 }
 
 impl CommandBits {
+    #[inline]
     fn word(&self, i: usize) -> u64 {
         match self.words.get(i) {
             Some(w) => *w,
@@ -87,6 +88,7 @@ impl CommandBits {
         }
     }
 
+    #[inline]
     fn get(&self, id: CommandId) -> bool {
         self.word(id.index() / 64) >> (id.index() % 64) & 1 == 1
     }
@@ -335,6 +337,7 @@ impl Selector {
     }
 
     /// Whether the selector lets a command touch `key` with `access`.
+    #[inline]
     pub fn allows_key(&self, key: &[u8], access: Access) -> bool {
         self.all_keys
             || self
@@ -387,6 +390,7 @@ impl Selector {
     }
 
     /// Whether the command's bit is set (first-argument exceptions aside).
+    #[inline]
     pub fn allows_command_id(&self, id: CommandId) -> bool {
         self.commands.get(id)
     }

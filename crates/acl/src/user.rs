@@ -109,11 +109,13 @@ impl User {
     }
 
     /// The root selector: the rules given outside parentheses.
+    #[inline]
     pub fn root(&self) -> &Selector {
         &self.root
     }
 
     /// The selectors added with `(...)`, in order.
+    #[inline]
     pub fn selectors(&self) -> &[Selector] {
         &self.selectors
     }

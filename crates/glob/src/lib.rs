@@ -41,6 +41,7 @@ impl Pattern {
     }
 
     /// Whether `s` matches.
+    #[inline]
     pub fn matches(&self, s: &[u8]) -> bool {
         match self.shape {
             Shape::Exact => *self.bytes == *s,

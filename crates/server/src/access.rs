@@ -108,6 +108,13 @@ pub(crate) fn check(
     if user.selectors().is_empty() && root_allows(user, rules, id, args) {
         return Ok(());
     }
+    full_check(user, rules, id, args)
+}
+
+/// The check with key and channel lists built, for the requests the common case could not
+/// decide; kept out of line so the common case stays small.
+#[inline(never)]
+fn full_check(user: &User, rules: Rules, id: CommandId, args: &[&[u8]]) -> Result<(), Denied> {
     // Keys and channels are only worked out for users whose rules look at them.
     let keys: SmallVec<[(usize, Access); 4]> = if !rules.needs_keys {
         SmallVec::new()

@@ -157,17 +157,20 @@ pub fn channels(id: CommandId, args: &[&[u8]]) -> SmallVec<[ChannelRef; 4]> {
 /// The legacy (first, last, step) key range of COMMAND INFO, derived from the key specs as
 /// Redis's `populateCommandLegacyRangeSpec` does: (0, 0, 0) when no plain range covers
 /// the keys.
+#[inline]
 pub fn legacy_range(id: CommandId) -> (i32, i32, i32) {
     legacy_cached(id).0
 }
 
 /// Whether key positions depend on the arguments (COMMAND INFO's `movablekeys`).
+#[inline]
 pub fn movable_keys(id: CommandId) -> bool {
     legacy_cached(id).1
 }
 
 /// [`legacy`] of every command, worked out once: requests ask for it all the time (key
 /// prefetching, ACL checks).
+#[inline]
 fn legacy_cached(id: CommandId) -> Legacy {
     static ALL: std::sync::OnceLock<Vec<Legacy>> = std::sync::OnceLock::new();
     ALL.get_or_init(|| (0..super::command_count()).map(legacy).collect())
