@@ -346,6 +346,36 @@ impl Selector {
                 .any(|(pattern, have)| have.covers(access) && pattern.matches(key))
     }
 
+    /// Whether the selector lets a command touch the keys `args[first]`, `args[first +
+    /// step]`, ... up to `args[last]` with `access` (false when one is missing). A plain
+    /// loop: this runs for every command of a user with key patterns.
+    #[inline]
+    pub fn allows_keys_at(
+        &self,
+        args: &[&[u8]],
+        (first, last, step): (usize, usize, usize),
+        access: Access,
+    ) -> bool {
+        if self.all_keys {
+            return true;
+        }
+        let patterns = self.compiled_keys();
+        let mut at = first;
+        while at <= last {
+            let Some(key) = args.get(at) else {
+                return false;
+            };
+            if !patterns
+                .iter()
+                .any(|(pattern, have)| have.covers(access) && pattern.matches(key))
+            {
+                return false;
+            }
+            at += step.max(1);
+        }
+        true
+    }
+
     /// The key patterns, compiled once per change (a check runs on every command).
     fn compiled_keys(&self) -> &[(Pattern, Access)] {
         self.key_check.0.get_or_init(|| {

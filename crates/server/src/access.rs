@@ -22,12 +22,23 @@ pub(crate) struct AccessState {
     pub log: AclLog,
 }
 
-/// The catalog and its ids by engine command id (the same numbers, asserted).
-fn built() -> &'static (Catalog, Vec<AclId>) {
-    static BUILT: OnceLock<(Catalog, Vec<AclId>)> = OnceLock::new();
+/// What the check needs of one engine command, looked up once per request.
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// Its id in the catalog (the same number, asserted).
+    acl: AclId,
+    /// The legacy (first, last, step) key range of a command whose keys do not move.
+    fixed_keys: Option<(i32, i32, i32)>,
+    /// Whether it names channels.
+    channels: bool,
+}
+
+/// The catalog, and what the check needs by engine command id.
+fn built() -> &'static (Catalog, Vec<Entry>) {
+    static BUILT: OnceLock<(Catalog, Vec<Entry>)> = OnceLock::new();
     BUILT.get_or_init(|| {
         let mut c = Catalog::new();
-        let mut ids: Vec<AclId> = Vec::with_capacity(command_count());
+        let mut entries: Vec<Entry> = Vec::with_capacity(command_count());
         for id in 0..command_count() {
             let no_auth = spec(id).flags.has(Flags::NO_AUTH);
             let name = full_name(id);
@@ -35,14 +46,18 @@ fn built() -> &'static (Catalog, Vec<AclId>) {
                 None => c.add_command(name, acl_categories(id), no_auth),
                 Some(p) => {
                     let sub = name.rsplit('|').next().unwrap_or(name);
-                    c.add_subcommand(ids[p], sub, acl_categories(id), no_auth)
+                    c.add_subcommand(entries[p].acl, sub, acl_categories(id), no_auth)
                 }
             };
             let added = added.unwrap_or_else(|e| panic!("catalog: {name}: {e}"));
             assert_eq!(added.index(), id, "catalog ids follow the engine's");
-            ids.push(added);
+            entries.push(Entry {
+                acl: added,
+                fixed_keys: (!movable_keys(id)).then(|| legacy_range(id)),
+                channels: spec(id).channels != Channels::None,
+            });
         }
-        (c, ids)
+        (c, entries)
     })
 }
 
@@ -53,7 +68,7 @@ pub(crate) fn catalog() -> &'static Catalog {
 
 /// The catalog's id of an engine command id.
 pub(crate) fn to_acl(id: CommandId) -> AclId {
-    built().1[id]
+    built().1[id].acl
 }
 
 /// What a key needs: reading it (ACCESS), writing it (INSERT, DELETE or UPDATE), as
@@ -166,48 +181,62 @@ pub(crate) fn link_refusal(user: &User) -> Option<String> {
 /// sure": the full check decides (and words the denial).
 fn root_allows(user: &User, rules: Rules, id: CommandId, args: &[&[u8]]) -> bool {
     let root = user.root();
-    if !root.allows_command_id(to_acl(id)) {
+    let entry = built().1[id];
+    if !root.allows_command_id(entry.acl) {
         return false;
     }
     if rules.needs_keys {
-        let allowed = if rules.keys_any_access && !movable_keys(id) {
+        let allowed = match entry.fixed_keys {
             // The legacy range holds every key of a command whose keys do not move: no
-            // key list to build, and checking a position that is no key only sends the
-            // request to the full check.
-            let (first, last, step) = legacy_range(id);
-            let last = if last < 0 {
-                args.len() as i64 + i64::from(last)
-            } else {
-                i64::from(last)
-            };
-            let mut pos = i64::from(first);
-            let mut allowed = first > 0;
-            while allowed && pos <= last {
-                allowed = usize::try_from(pos)
-                    .ok()
-                    .and_then(|p| args.get(p))
-                    .is_some_and(|key| root.allows_key(key, Access::NONE));
-                pos += i64::from(step.max(1));
-            }
-            first <= 0 || allowed
-        } else {
-            concord_engine::keys(id, args).iter().all(|k| {
+            // key list to build. A range past the arguments goes to the full check.
+            Some(range) if rules.keys_any_access => match key_positions(range, args.len()) {
+                Some(at) => root.allows_keys_at(args, at, Access::NONE),
+                None => false,
+            },
+            _ => concord_engine::keys(id, args).iter().all(|k| {
                 args.get(k.pos)
                     .is_some_and(|key| root.allows_key(key, access(k.flags)))
-            })
+            }),
         };
         if !allowed {
             return false;
         }
     }
     !rules.needs_channels
-        || spec(id).channels == Channels::None
+        || !entry.channels
         || concord_engine::channels(id, args).iter().all(|c| {
             !matches!(c.role, ChannelRole::Publish | ChannelRole::Subscribe)
                 || args
                     .get(c.pos)
                     .is_some_and(|ch| root.allows_channel(ch, c.pattern))
         })
+}
+
+/// The argument positions (first, last, step) a legacy key range names in a request of
+/// `len` arguments (a negative last counts from the end; first > last when there are no
+/// keys), or `None` when one is missing.
+fn key_positions(
+    (first, last, step): (i32, i32, i32),
+    len: usize,
+) -> Option<(usize, usize, usize)> {
+    let len = i64::try_from(len).ok()?;
+    let last = if last < 0 {
+        len + i64::from(last)
+    } else {
+        i64::from(last)
+    };
+    let first = i64::from(first);
+    if first <= 0 || last < first {
+        return Some((1, 0, 1));
+    }
+    if last >= len {
+        return None;
+    }
+    Some((
+        usize::try_from(first).ok()?,
+        usize::try_from(last).ok()?,
+        usize::try_from(step.max(1)).ok()?,
+    ))
 }
 
 /// Whether `user` may run anything on any key and channel: the check can be skipped.
@@ -333,4 +362,83 @@ pub(crate) fn apply(
     a.users.set_pubsub_default(c.acl_pubsub_default);
     a.log.set_max_len(c.acllog_max_len);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const RULES: &[&str] = &[
+        "~key:*",
+        "%R~r*",
+        "%W~w*",
+        "~k",
+        "allkeys",
+        "resetkeys",
+        "&ch*",
+        "allchannels",
+        "resetchannels",
+        "-set",
+        "+@read",
+        "-@write",
+        "+set",
+        "-mset",
+        "(~w* +@all)",
+    ];
+    const COMMANDS: &[&str] = &[
+        "get",
+        "set",
+        "mset",
+        "del",
+        "lpush",
+        "rename",
+        "publish",
+        "subscribe",
+        "psubscribe",
+        "zunionstore",
+        "xread",
+        "lmove",
+        "object|encoding",
+        "ping",
+    ];
+    const WORDS: &[&str] = &["key:1", "k", "r1", "w1", "ch1", "x", "2", "streams", "0"];
+
+    proptest! {
+        /// The common case never lets through what the full check refuses (when it is
+        /// not sure, the full check decides).
+        #[test]
+        fn the_common_case_agrees_with_the_full_check(
+            rules in proptest::collection::vec(proptest::sample::select(RULES), 0..5),
+            command in proptest::sample::select(COMMANDS),
+            words in proptest::collection::vec(proptest::sample::select(WORDS), 0..6),
+        ) {
+            let mut user = User::new(b"u", PubsubDefault::ResetChannels);
+            // Rules that do not apply after the others (a pattern after allkeys) are skipped.
+            for rule in ["on", "+@all"].iter().chain(&rules) {
+                let _ = user.apply_rules(catalog(), PubsubDefault::ResetChannels, &[rule.as_bytes()]);
+            }
+            let id = concord_engine::lookup_full_name(command.as_bytes()).unwrap();
+            let mut args: Vec<&[u8]> = command.split('|').map(str::as_bytes).collect();
+            args.extend(words.iter().map(|w| w.as_bytes()));
+            let rules = Rules::of(&user);
+            let fast = check(&user, rules, id, &args);
+            let full = full_check(&user, rules, id, &args);
+            prop_assert_eq!(fast.is_ok(), full.is_ok());
+        }
+    }
+
+    #[test]
+    fn key_positions_stay_inside_the_request() {
+        let at = |range, len| {
+            key_positions(range, len)
+                .map(|(first, last, step)| (first..=last).step_by(step).collect::<Vec<_>>())
+        };
+        assert_eq!(at((1, 1, 1), 3), Some(vec![1]));
+        assert_eq!(at((1, -1, 2), 5), Some(vec![1, 3]));
+        assert_eq!(at((1, 1, 1), 1), None);
+        assert_eq!(at((0, 0, 0), 1), Some(vec![]));
+        assert_eq!(at((1, -2, 1), 1), Some(vec![]));
+        assert_eq!(at((2, 5, 1), 4), None);
+    }
 }
