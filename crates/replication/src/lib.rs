@@ -795,3 +795,67 @@ fn lag_ops(theirs: &VersionVector, mine: &VersionVector, peer: ReplicaId) -> u64
         .map(|(o, s): (Origin, u64)| s.saturating_sub(mine.get(o)))
         .sum()
 }
+
+#[cfg(test)]
+mod hello_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Instance 1 of a database "db" of instances 1, 2 and 3.
+    fn instance() -> Replication {
+        Replication::new(Config::new(1, [1, 2, 3].into(), "db"))
+    }
+
+    /// A handshake field: the valid value, a near miss, or arbitrary bytes.
+    fn field(valid: &'static str) -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(valid.as_bytes().to_vec()),
+            prop::sample::select(vec![
+                "",
+                "0",
+                "1",
+                "2",
+                "3",
+                "4",
+                "-1",
+                "65536",
+                "18446744073709551616",
+                "db",
+                "DB",
+                "db\0"
+            ])
+            .prop_map(|s| s.as_bytes().to_vec()),
+            prop::collection::vec(any::<u8>(), 0..40),
+        ]
+    }
+
+    #[test]
+    fn the_exact_hello_of_each_peer_is_accepted() {
+        let r = instance();
+        let proto = PROTO_VERSION.to_string();
+        for peer in [2u16, 3] {
+            let from = peer.to_string();
+            assert_eq!(
+                r.check_hello(proto.as_bytes(), b"db", from.as_bytes(), b"1"),
+                Ok(peer)
+            );
+        }
+    }
+
+    proptest! {
+        /// Whatever a connection sends as CRDT.LINK's arguments, the check never panics and
+        /// accepts only another member of the same database addressing this instance.
+        #[test]
+        fn hostile_hellos_never_link_as_anything_but_a_member(
+            proto in field("1"), db in field("db"), from in field("2"), to in field("1"),
+        ) {
+            let r = instance();
+            if let Ok(peer) = r.check_hello(&proto, &db, &from, &to) {
+                prop_assert!(peer == 2 || peer == 3);
+                prop_assert_eq!(&db[..], b"db");
+                prop_assert_eq!(std::str::from_utf8(&to).ok().and_then(|t| t.parse::<u64>().ok()), Some(1));
+                prop_assert_eq!(std::str::from_utf8(&proto).ok().and_then(|p| p.parse::<u64>().ok()), Some(u64::from(PROTO_VERSION)));
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod commands;
 mod differential;
 mod limits;
 mod netns;
+mod peers;
 mod persist;
 mod security;
 mod server;
