@@ -3,7 +3,7 @@
 //! from either side. None of them may link or change data.
 
 use crate::cluster::{Cluster, bulk};
-use crate::support::{Conn, Reply, Rng, TempDir, concord_on, free_port, seed, wait_for};
+use crate::support::{Conn, Proc, Reply, Rng, TempDir, concord_on, free_port, seed, wait_for};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::sync::Arc;
@@ -62,6 +62,22 @@ fn a_newer_link_from_a_peer_replaces_the_older() {
     let mut k = c.conn(0);
     assert_eq!(k.cmd(&["SET", "after", "v"]), Reply::Status("OK".into()));
     c.converged(30);
+}
+
+/// Instance 1 of database "itest", whose only peer (2) is a fake listening on `port`.
+/// Tests with it write nothing: a starting instance holds writes until it has caught up
+/// with its peers (10 s at most), and this peer lies.
+fn instance_of_a_liar(port: u16) -> (Proc, TempDir) {
+    let dir = TempDir::new("liar");
+    let args: Vec<String> = ["--replica-id", "1", "--db-name", "itest", "--peer"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([format!("2=127.0.0.1:{port}")])
+        .collect();
+    let inst = (0..5)
+        .find_map(|_| concord_on(free_port(), &dir.0, &args))
+        .expect("start");
+    (inst, dir)
 }
 
 /// A fake upstream peer: instance 1 links to it and receives whatever it sends.
@@ -125,17 +141,7 @@ fn garbage_and_lies_from_a_peer_drop_the_link_and_change_nothing() {
     ];
     for (what, bytes) in cases {
         let (port, h) = fake_upstream(bytes);
-        let dir = TempDir::new("fakepeer");
-        let args: Vec<String> = ["--replica-id", "1", "--db-name", "itest", "--peer"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([format!("2=127.0.0.1:{port}")])
-            .collect();
-        let inst = (0..5)
-            .find_map(|_| concord_on(free_port(), &dir.0, &args))
-            .expect("start");
-        // No write first: a starting instance holds writes until it has caught up with
-        // its peers (10 s at most), and this one's only peer lies.
+        let (inst, _dir) = instance_of_a_liar(port);
         let mut k = Conn::open(inst.port);
         let before = k.cmd(&["CRDT.DIGEST"]);
         h.join().expect("fake peer");
@@ -202,17 +208,7 @@ fn random_handshakes_from_either_side_link_nothing_and_change_nothing() {
     let seed = seed();
     let mut rng = Rng::new(seed);
     let (peer_port, answered, stop) = lying_peer(seed ^ 0x5eed);
-    let dir = TempDir::new("handshakes");
-    let args: Vec<String> = ["--replica-id", "1", "--db-name", "itest", "--peer"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([format!("2=127.0.0.1:{peer_port}")])
-        .collect();
-    let inst = (0..5)
-        .find_map(|_| concord_on(free_port(), &dir.0, &args))
-        .expect("start");
-    // No write first: a starting instance holds writes until it has caught up with its
-    // peers (10 s at most), and this one's only peer lies.
+    let (inst, _dir) = instance_of_a_liar(peer_port);
     let mut k = Conn::open(inst.port);
     let before = k.cmd(&["CRDT.DIGEST"]);
     let words: [&[u8]; 12] = [
