@@ -1,5 +1,8 @@
-//! The `concord` binary: runs an instance (`concord server`) or a local active-active
-//! database of several instances (`concord demo`).
+//! The `concord` binary: runs an instance (`concord server`), a local active-active
+//! database of several instances (`concord demo`), or the manager of a participating
+//! cluster (`concord cluster`).
+
+mod cluster;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -26,6 +29,9 @@ enum Cmd {
     /// Check the snapshot and append-only files of a data directory; --fix cuts an
     /// append-only file at its first bad record (what follows it is lost).
     CheckAof(CheckArgs),
+    /// Create or run the manager of a participating cluster.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
 }
 
 #[derive(Args)]
@@ -154,6 +160,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Demo(args) => demo(args),
         Cmd::CheckAof(args) => check_aof(args),
+        Cmd::Cluster(cmd) => cluster::run(cmd),
         Cmd::Server(args) => {
             let cfg = load(*args)?;
             let rt = runtime(cfg.threads)?;
@@ -197,7 +204,7 @@ fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// Resolves on Ctrl-C or SIGTERM: both stop the instance cleanly.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -10,6 +10,7 @@ mod cluster;
 mod commands;
 mod differential;
 mod limits;
+mod manager;
 mod netns;
 mod peers;
 mod persist;

@@ -13,6 +13,11 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// The temporary directory the process was started in, if it has one.
+    pub fn dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.0.as_path())
+    }
+
     /// Whether the process has exited.
     pub fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
@@ -116,6 +121,24 @@ pub fn start(tag: &str, command: impl Fn(u16, &std::path::Path) -> Command) -> P
         }
     }
     panic!("could not start {tag}");
+}
+
+/// Spawns `command`, which listens on `port`, and waits until it does.
+pub fn spawn_listening(tag: &str, mut command: Command, port: u16) -> Proc {
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {tag}: {e}"));
+    assert!(
+        wait_listening(port, &mut child),
+        "{tag} exited before listening on {port}"
+    );
+    Proc {
+        child,
+        port,
+        _dir: None,
+    }
 }
 
 /// Starts a Concord instance with extra flags.

@@ -1,0 +1,91 @@
+//! The REST API under `/v1/`, over HTTPS, shaped like the commercial product's so that
+//! its users' scripts carry over. Every request authenticates (HTTP basic auth); errors
+//! are JSON with an `error_code`.
+
+mod auth;
+mod cluster;
+pub mod error;
+mod users;
+
+use crate::Store;
+use axum::Router;
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+pub use auth::CredentialCache;
+
+/// Connections served at once; more wait in the listen queue.
+const MAX_CONNECTIONS: usize = 512;
+/// A TLS handshake or a request's headers must arrive within this.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares.
+pub struct AppState {
+    /// The cluster's durable state.
+    pub store: Store,
+    /// Credentials verified recently.
+    pub creds: CredentialCache,
+}
+
+/// The API's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/cluster", get(cluster::get))
+        .route("/v1/users", get(users::list).post(users::create))
+        .route(
+            "/v1/users/{uid}",
+            get(users::get).put(users::update).delete(users::delete),
+        )
+        .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .with_state(state)
+}
+
+/// Serves the API over TLS on `listener` until the process ends.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, store: Store) {
+    let state = Arc::new(AppState {
+        store,
+        creds: CredentialCache::new(),
+    });
+    let app = router(state);
+    let acceptor = TlsAcceptor::from(tls);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
+        let (tcp, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                // Out of descriptors, say: wait a little instead of spinning.
+                tracing::warn!("REST API accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await
+            else {
+                return;
+            };
+            let service = TowerToHyperService::new(app);
+            let served = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HANDSHAKE_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!("REST API connection: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,133 @@
+//! `/v1/users`: the cluster's users. Only Admins manage them; anyone may read their own.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, json_body};
+use crate::users::{Role, User, check_name, check_password, hash_password};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A user as the API shows it (never its password hash).
+fn view(u: &User) -> Value {
+    json!({ "uid": u.uid, "name": u.name, "email": u.email, "role": u.role })
+}
+
+fn by_uid(s: &AppState, uid: u64) -> Result<User, ApiError> {
+    s.store
+        .users()?
+        .into_iter()
+        .find(|u| u.uid == uid)
+        .ok_or_else(|| ApiError::not_found(format!("no user with uid {uid}")))
+}
+
+/// GET /v1/users.
+pub async fn list(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(Value::Array(
+        s.store.users()?.iter().map(view).collect(),
+    )))
+}
+
+/// GET /v1/users/{uid}: Admins read anyone, others themselves.
+pub async fn get(
+    State(s): State<Arc<AppState>>,
+    Path(uid): Path<u64>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    if caller.0.uid != uid {
+        caller.require(Role::Admin)?;
+    }
+    Ok(Json(view(&by_uid(&s, uid)?)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    name: String,
+    password: String,
+    role: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// POST /v1/users.
+pub async fn create(
+    State(s): State<Arc<AppState>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let n: NewUser = json_body(&body)?;
+    let role: Role = n.role.parse().map_err(ApiError::invalid)?;
+    check_name(&n.name).map_err(ApiError::invalid)?;
+    check_password(&n.password).map_err(ApiError::invalid)?;
+    let password = n.password;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(ApiError::internal)?;
+    let user = User {
+        uid: 0,
+        name: n.name,
+        email: n.email,
+        role,
+        password_hash: hash,
+    };
+    let added = s.store.add_user(user)?;
+    Ok(Json(view(&added)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserChange {
+    password: Option<String>,
+    role: Option<String>,
+    email: Option<String>,
+}
+
+/// PUT /v1/users/{uid}: Admins change anyone; others only their own password and e-mail.
+pub async fn update(
+    State(s): State<Arc<AppState>>,
+    Path(uid): Path<u64>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let c: UserChange = json_body(&body)?;
+    if caller.0.uid != uid || c.role.is_some() {
+        caller.require(Role::Admin)?;
+    }
+    let mut user = by_uid(&s, uid)?;
+    if let Some(role) = c.role {
+        user.role = role.parse().map_err(ApiError::invalid)?;
+    }
+    if let Some(email) = c.email {
+        user.email = email;
+    }
+    if let Some(password) = c.password {
+        check_password(&password).map_err(ApiError::invalid)?;
+        user.password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(ApiError::internal)?;
+    }
+    s.store.update_user(&user)?;
+    s.creds.forget(&user.name);
+    Ok(Json(view(&user)))
+}
+
+/// DELETE /v1/users/{uid}.
+pub async fn delete(
+    State(s): State<Arc<AppState>>,
+    Path(uid): Path<u64>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Role::Admin)?;
+    let user = by_uid(&s, uid)?;
+    s.store.delete_user(&user.name)?;
+    s.creds.forget(&user.name);
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,140 @@
+//! The manager of one participating cluster (`concord cluster`): it keeps the cluster's
+//! state durably in its data directory, holds the users who may manage it, serves the
+//! REST API over HTTPS, and (in later steps) starts and supervises the `concord server`
+//! instances of the databases it hosts and coordinates with other clusters' managers.
+//!
+//! It never links the engine: instances are driven through their client protocol and
+//! process control, so the data path can change without touching the manager.
+
+#![warn(missing_docs)]
+
+pub mod api;
+mod certs;
+pub mod state;
+pub mod users;
+
+pub use state::{ClusterInfo, PortRange, Store, StoreError};
+pub use users::{Role, User};
+
+use std::path::{Path, PathBuf};
+
+/// The file holding the cluster's state inside its directory.
+pub const STATE_FILE: &str = "cluster.redb";
+
+/// What `concord cluster init` was given.
+#[derive(Clone, Debug)]
+pub struct InitOptions {
+    /// The cluster's data directory (created if missing; must not hold a cluster yet).
+    pub dir: PathBuf,
+    /// The cluster's name, a fully qualified domain name other clusters reach it by.
+    pub name: String,
+    /// The first Admin user (the service account other clusters use).
+    pub admin_user: String,
+    /// Its password.
+    pub admin_password: String,
+    /// The port of the REST API (HTTPS).
+    pub rest_port: u16,
+    /// The port of the web console (HTTPS).
+    pub console_port: u16,
+    /// The ports databases are given.
+    pub ports: PortRange,
+    /// A certificate and key (PEM) for the API; a self-signed pair is made when absent.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    /// The CA that signs other clusters' certificates, if they are not pinned.
+    pub ca: Option<PathBuf>,
+}
+
+/// Why a cluster could not be created or started.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    /// The state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// A certificate or key is not usable.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// An option is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> ManagerError + '_ {
+    move |source| ManagerError::File {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates a cluster in `opts.dir`: its state, its API certificate and its first Admin.
+/// Refuses a directory that already holds a cluster.
+pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
+    users::check_name(&opts.admin_user).map_err(ManagerError::Invalid)?;
+    users::check_password(&opts.admin_password).map_err(ManagerError::Invalid)?;
+    if opts.name.is_empty() || opts.name.len() > 253 || opts.name.contains(char::is_whitespace) {
+        return Err(ManagerError::Invalid(format!(
+            "cluster name {:?} is not a host name",
+            opts.name
+        )));
+    }
+    if opts.ports.first > opts.ports.last {
+        return Err(ManagerError::Invalid(format!(
+            "port range {} is empty",
+            opts.ports
+        )));
+    }
+    std::fs::create_dir_all(&opts.dir).map_err(file_error(&opts.dir))?;
+    let state = opts.dir.join(STATE_FILE);
+    if state.exists() {
+        return Err(ManagerError::Invalid(format!(
+            "{} already holds a cluster",
+            opts.dir.display()
+        )));
+    }
+    let (cert, key) = match &opts.cert {
+        Some((c, k)) => {
+            // Checked now, so a bad pair fails init rather than the first start.
+            certs::load_server_config(c, k)?;
+            (c.clone(), k.clone())
+        }
+        None => certs::self_signed(&opts.dir, &opts.name)?,
+    };
+    if let Some(ca) = &opts.ca {
+        certs::load_roots(ca)?;
+    }
+    let info = ClusterInfo {
+        name: opts.name.clone(),
+        rest_port: opts.rest_port,
+        console_port: opts.console_port,
+        ports: opts.ports,
+        cert,
+        key,
+        ca: opts.ca.clone(),
+    };
+    let admin = User::new(1, &opts.admin_user, Role::Admin, &opts.admin_password)
+        .map_err(ManagerError::Invalid)?;
+    Store::create(&state, &info, &admin)?;
+    Ok(info)
+}
+
+/// Runs the cluster in `dir` until the process is stopped: opens its state and serves
+/// the REST API.
+pub async fn start(dir: &Path) -> Result<(), ManagerError> {
+    let store = Store::open(&dir.join(STATE_FILE))?;
+    let info = store.cluster()?;
+    let tls = certs::load_server_config(&info.cert, &info.key)?;
+    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], info.rest_port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ManagerError::Invalid(format!("REST port {}: {e}", info.rest_port)))?;
+    tracing::info!(cluster = %info.name, port = info.rest_port, "REST API listening (HTTPS)");
+    api::serve(listener, tls, store).await;
+    Ok(())
+}
