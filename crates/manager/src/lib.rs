@@ -10,7 +10,12 @@
 
 pub mod api;
 mod certs;
+pub mod coordinate;
+mod instance;
+pub mod model;
+pub mod remote;
 pub mod state;
+pub mod supervisor;
 pub mod users;
 
 pub use state::{ClusterInfo, PortRange, Store, StoreError};
@@ -135,6 +140,39 @@ pub async fn start(dir: &Path) -> Result<(), ManagerError> {
         .await
         .map_err(|e| ManagerError::Invalid(format!("REST port {}: {e}", info.rest_port)))?;
     tracing::info!(cluster = %info.name, port = info.rest_port, "REST API listening (HTTPS)");
-    api::serve(listener, tls, store).await;
+    let exe = std::env::current_exe()
+        .map_err(|e| ManagerError::Invalid(format!("finding the concord binary: {e}")))?;
+    let supervisor = std::sync::Arc::new(supervisor::Supervisor::new(exe, dir));
+    // A create interrupted by a restart is failed, and what it reserved here dropped.
+    for mut t in store.tasks()? {
+        if matches!(
+            t.status,
+            model::TaskStatus::Queued | model::TaskStatus::Started
+        ) {
+            if store.crdb(&t.crdb_guid)?.is_none() {
+                store.drop_crdb(&t.crdb_guid)?;
+            }
+            t.status = model::TaskStatus::Failed;
+            t.errors
+                .push("interrupted by a restart of the manager".into());
+            store.put_task(&t)?;
+        }
+    }
+    supervisor.sync(&store.bdbs()?);
+    let watch = std::sync::Arc::clone(&supervisor);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(supervisor::CHECK_EVERY).await;
+            watch.check();
+        }
+    });
+    let state = api::AppState {
+        name: info.name.clone(),
+        ca: info.ca.clone(),
+        store,
+        creds: api::CredentialCache::new(),
+        supervisor,
+    };
+    api::serve(listener, tls, state).await;
     Ok(())
 }

@@ -3,6 +3,7 @@
 //!
 //! Records are JSON under a format version, so later versions can read older files.
 
+use crate::model::{Bdb, Crdb, Task};
 use crate::users::{Role, User};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,10 @@ pub const FORMAT: u32 = 1;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const CRDBS: TableDefinition<&str, &[u8]> = TableDefinition::new("crdbs");
+const BDBS: TableDefinition<u64, &[u8]> = TableDefinition::new("bdbs");
+const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
+const RESERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reservations");
 
 const FORMAT_KEY: &str = "format";
 const CLUSTER_KEY: &str = "cluster";
@@ -92,6 +97,15 @@ pub enum StoreError {
     /// The change would leave the cluster without an Admin.
     #[error("the cluster must keep an Admin user")]
     LastAdmin,
+    /// A database or reservation already uses the name.
+    #[error("a database named {0:?} exists on this cluster")]
+    NameTaken(String),
+    /// A database or reservation already uses the port.
+    #[error("port {0} is taken on this cluster")]
+    PortTaken(u16),
+    /// No free port left in the cluster's range.
+    #[error("no free port in {0}")]
+    NoPort(PortRange),
 }
 
 macro_rules! db_err {
@@ -116,6 +130,18 @@ pub struct Store {
     db: Database,
 }
 
+/// Every record of `table`, decoded (the key, as text, names a damaged one).
+fn rows<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    table: &impl ReadableTable<K, &'static [u8]>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        out.push(decode(&format!("{:?}", k.value()), v.value())?);
+    }
+    Ok(out)
+}
+
 fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Damaged {
         key: key.to_string(),
@@ -138,6 +164,10 @@ impl Store {
             meta.insert(CLUSTER_KEY, encode(info).as_slice())?;
             let mut users = tx.open_table(USERS)?;
             users.insert(admin.name.as_str(), encode(admin).as_slice())?;
+            tx.open_table(CRDBS)?;
+            tx.open_table(BDBS)?;
+            tx.open_table(TASKS)?;
+            tx.open_table(RESERVATIONS)?;
         }
         tx.commit()?;
         Ok(Store { db })
@@ -152,6 +182,13 @@ impl Store {
             )));
         }
         let db = Database::open(path)?;
+        // Tables added by later versions are created empty.
+        let tx = db.begin_write()?;
+        tx.open_table(CRDBS)?;
+        tx.open_table(BDBS)?;
+        tx.open_table(TASKS)?;
+        tx.open_table(RESERVATIONS)?;
+        tx.commit()?;
         let store = Store { db };
         let format: u32 = store.meta(FORMAT_KEY)?;
         if format > FORMAT {
@@ -177,14 +214,7 @@ impl Store {
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let table = tx.open_table(USERS)?;
-        let mut out = Vec::new();
-        for row in table.iter()? {
-            let (k, v) = row?;
-            out.push(decode(k.value(), v.value())?);
-        }
-        Ok(out)
+        rows(&self.db.begin_read()?.open_table(USERS)?)
     }
 
     /// One user.
@@ -205,12 +235,8 @@ impl Store {
             if table.get(user.name.as_str())?.is_some() {
                 return Err(StoreError::UserExists(user.name));
             }
-            let mut uid = 0;
-            for row in table.iter()? {
-                let (k, v) = row?;
-                uid = uid.max(decode::<User>(k.value(), v.value())?.uid);
-            }
-            user.uid = uid + 1;
+            let users: Vec<User> = rows(&table)?;
+            user.uid = users.iter().map(|u| u.uid).max().unwrap_or(0) + 1;
             table.insert(user.name.as_str(), encode(&user).as_slice())?;
         }
         tx.commit()?;
@@ -251,16 +277,150 @@ impl Store {
     }
 }
 
+/// A database being created: its name and port held until it commits or aborts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// The database's name.
+    pub name: String,
+    /// The port held for it.
+    pub port: u16,
+}
+
+impl Store {
+    /// Every active-active database this cluster takes part in.
+    pub fn crdbs(&self) -> Result<Vec<Crdb>, StoreError> {
+        rows(&self.db.begin_read()?.open_table(CRDBS)?)
+    }
+
+    /// One active-active database.
+    pub fn crdb(&self, guid: &str) -> Result<Option<Crdb>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(CRDBS)?;
+        t.get(guid)?.map(|v| decode(guid, v.value())).transpose()
+    }
+
+    /// Every local database.
+    pub fn bdbs(&self) -> Result<Vec<Bdb>, StoreError> {
+        rows(&self.db.begin_read()?.open_table(BDBS)?)
+    }
+
+    /// Every task, oldest first.
+    pub fn tasks(&self) -> Result<Vec<Task>, StoreError> {
+        rows(&self.db.begin_read()?.open_table(TASKS)?)
+    }
+
+    /// One task.
+    pub fn task(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(TASKS)?;
+        t.get(id)?.map(|v| decode(id, v.value())).transpose()
+    }
+
+    /// Writes a task.
+    pub fn put_task(&self, task: &Task) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(TASKS)?
+            .insert(task.id.as_str(), encode(task).as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Holds `name` and a port for database `guid` (phase one of a create): `port`, or the
+    /// first free one of `range` when 0. Asking again for the same database answers the
+    /// same port.
+    pub fn reserve(
+        &self,
+        guid: &str,
+        name: &str,
+        port: u16,
+        range: PortRange,
+    ) -> Result<u16, StoreError> {
+        let tx = self.db.begin_write()?;
+        let port = {
+            let mut res = tx.open_table(RESERVATIONS)?;
+            if let Some(r) = res.get(guid)? {
+                let r: Reservation = decode(guid, r.value())?;
+                return Ok(r.port);
+            }
+            let bdbs: Vec<Bdb> = rows(&tx.open_table(BDBS)?)?;
+            let held: Vec<Reservation> = rows(&res)?;
+            let names: Vec<&str> = bdbs
+                .iter()
+                .map(|b| b.name.as_str())
+                .chain(held.iter().map(|r| r.name.as_str()))
+                .collect();
+            let ports: Vec<u16> = bdbs
+                .iter()
+                .map(|b| b.port)
+                .chain(held.iter().map(|r| r.port))
+                .collect();
+            if names.contains(&name) {
+                return Err(StoreError::NameTaken(name.to_string()));
+            }
+            let port = if port != 0 {
+                if ports.contains(&port) {
+                    return Err(StoreError::PortTaken(port));
+                }
+                port
+            } else {
+                (range.first..=range.last)
+                    .find(|p| !ports.contains(p))
+                    .ok_or(StoreError::NoPort(range))?
+            };
+            let r = Reservation {
+                name: name.to_string(),
+                port,
+            };
+            res.insert(guid, encode(&r).as_slice())?;
+            port
+        };
+        tx.commit()?;
+        Ok(port)
+    }
+
+    /// Phase two of a create: the database and its local instance, in one transaction
+    /// that also drops the reservation. Committing again changes nothing.
+    pub fn commit(&self, crdb: &Crdb, mut bdb: Bdb) -> Result<Bdb, StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            let mut bdbs = tx.open_table(BDBS)?;
+            let existing: Vec<Bdb> = rows(&bdbs)?;
+            if let Some(b) = existing.iter().find(|b| b.crdb_guid == crdb.guid) {
+                return Ok(b.clone());
+            }
+            bdb.uid = existing.iter().map(|b| b.uid).max().unwrap_or(0) + 1;
+            bdbs.insert(bdb.uid, encode(&bdb).as_slice())?;
+            tx.open_table(CRDBS)?
+                .insert(crdb.guid.as_str(), encode(crdb).as_slice())?;
+            tx.open_table(RESERVATIONS)?.remove(crdb.guid.as_str())?;
+        }
+        tx.commit()?;
+        Ok(bdb)
+    }
+
+    /// Drops database `guid` from this cluster: its reservation, or the database and its
+    /// local instance. Dropping what is not there changes nothing.
+    pub fn drop_crdb(&self, guid: &str) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        {
+            tx.open_table(RESERVATIONS)?.remove(guid)?;
+            tx.open_table(CRDBS)?.remove(guid)?;
+            let mut bdbs = tx.open_table(BDBS)?;
+            let existing: Vec<Bdb> = rows(&bdbs)?;
+            for b in existing.iter().filter(|b| b.crdb_guid == guid) {
+                bdbs.remove(b.uid)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
 /// Whether some user in `table` is an Admin (a transaction that leaves none is dropped,
 /// which aborts it).
 fn has_admin(table: &redb::Table<&str, &[u8]>) -> Result<bool, StoreError> {
-    for row in table.iter()? {
-        let (k, v) = row?;
-        if decode::<User>(k.value(), v.value())?.role == Role::Admin {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let users: Vec<User> = rows(table)?;
+    Ok(users.iter().any(|u| u.role == Role::Admin))
 }
 
 #[cfg(test)]

@@ -9,27 +9,30 @@ use std::sync::Arc;
 
 const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
 
-/// `concord cluster init` in `dir` with the REST API on `port`.
-fn init(dir: &Path, port: u16) -> std::process::Output {
+/// `concord cluster init` of cluster `name` in `dir`, the REST API on `port`, databases
+/// on ports from `first`.
+fn init(dir: &Path, name: &str, port: u16, first: u16) -> std::process::Output {
     Command::new(concord_bin())
         .args(["cluster", "init", "--dir"])
         .arg(dir)
-        .args(["--name", "east.example.com", "--admin-user", ADMIN.0])
+        .args(["--name", name, "--admin-user", ADMIN.0])
         .args([
             "--admin-password",
             ADMIN.1,
             "--rest-port",
             &port.to_string(),
         ])
+        .args(["--ports", &format!("{first}-{}", first + 99)])
         .output()
         .expect("run concord cluster init")
 }
 
-/// A cluster created and started on a free port; its directory is `proc`'s.
-fn manager() -> (Proc, PathBuf) {
+/// Cluster `name` created and started on a free port, its databases on ports from
+/// `first`; its directory is under `proc`'s.
+fn manager(name: &str, first: u16) -> (Proc, PathBuf) {
     let p = start("manager", |port, dir| {
         let dir = dir.join(port.to_string());
-        let out = init(&dir, port);
+        let out = init(&dir, name, port, first);
         assert!(
             out.status.success(),
             "init: {}",
@@ -113,7 +116,7 @@ impl Api {
 
 #[test]
 fn a_cluster_is_created_started_and_managed_over_https() {
-    let (mut proc, dir) = manager();
+    let (mut proc, dir) = manager("east.example.com", 20000);
     let api = Api::new(&dir, proc.port);
     let (s, v) = api.call("GET", "/v1/cluster", ADMIN, None);
     assert_eq!(
@@ -203,7 +206,7 @@ fn a_cluster_is_created_started_and_managed_over_https() {
     assert_eq!((s, v["error_code"].as_str()), (404, Some("not_found")));
 
     // A second init of the same directory is refused and changes nothing.
-    let again = init(&dir, proc.port);
+    let again = init(&dir, "east.example.com", proc.port, 20000);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a cluster"));
 
@@ -216,4 +219,208 @@ fn a_cluster_is_created_started_and_managed_over_https() {
     assert_eq!(api.call("DELETE", &path, ADMIN, None).0, 200);
     assert_eq!(api.call("GET", "/v1/cluster", viewer, None).0, 401);
     drop(restarted);
+}
+
+/// A running cluster that is stopped cleanly when dropped (SIGTERM: its instances stop
+/// with it).
+struct Cluster {
+    proc: Proc,
+    dir: PathBuf,
+    name: String,
+    api: Api,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.proc.stop();
+    }
+}
+
+impl Cluster {
+    /// Cluster `name`, its databases on ports from `first`.
+    fn start(name: &str, first: u16) -> Cluster {
+        let (proc, dir) = manager(name, first);
+        let api = Api::new(&dir, proc.port);
+        Cluster {
+            proc,
+            dir,
+            name: name.to_string(),
+            api,
+        }
+    }
+
+    /// How another cluster reaches this one: URL, service account, pinned certificate.
+    fn reference(&self, password: &str) -> Value {
+        use rustls_pki_types::pem::PemObject as _;
+        use sha2::Digest as _;
+        let der =
+            rustls_pki_types::CertificateDer::from_pem_file(self.dir.join("tls/api-cert.pem"))
+                .expect("certificate");
+        let fp: String = sha2::Sha256::digest(der.as_ref())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        json!({
+            "name": self.name,
+            "url": format!("https://127.0.0.1:{}", self.proc.port),
+            "credentials": {"username": ADMIN.0, "password": password},
+            "fingerprint": fp,
+        })
+    }
+
+    /// Waits for task `id` to end; its final state.
+    fn wait_task(&self, id: &str) -> Value {
+        let mut last = Value::Null;
+        crate::support::wait_for(30, "the task ends", || {
+            last = self
+                .api
+                .call("GET", &format!("/v1/crdb_tasks/{id}"), ADMIN, None)
+                .1;
+            matches!(last["status"].as_str(), Some("finished" | "failed"))
+        });
+        last
+    }
+
+    fn names(&self) -> Vec<String> {
+        let (_, v) = self.api.call("GET", "/v1/crdbs", ADMIN, None);
+        v.as_array()
+            .expect("list")
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// The six steps of the commercial product's flow, through the REST API: service
+/// accounts on three clusters, one create on the first, the database on every cluster,
+/// a write on one read on the others; then the failures that must create nothing.
+#[test]
+fn an_active_active_database_is_created_across_three_clusters() {
+    let cs = [
+        Cluster::start("east.example.com", 21000),
+        Cluster::start("west.example.com", 21100),
+        Cluster::start("north.example.com", 21200),
+    ];
+    let instances: Vec<Value> = cs
+        .iter()
+        .map(|c| json!({"cluster": c.reference(ADMIN.1)}))
+        .collect();
+    let crdb = json!({"name": "shop", "encryption": false, "instances": instances});
+    let (s, v) = cs[0]
+        .api
+        .call("POST", "/v1/crdbs?dry_run=true", ADMIN, Some(crdb.clone()));
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        cs.iter().all(|c| c.names().is_empty()),
+        "a dry run created something"
+    );
+    let (s, task) = cs[0]
+        .api
+        .call("POST", "/v1/crdbs", ADMIN, Some(crdb.clone()));
+    assert_eq!(s, 200, "{task}");
+    let done = cs[0].wait_task(task["id"].as_str().unwrap());
+    assert_eq!(done["status"], "finished", "{done}");
+    let guid = task["crdb_guid"].as_str().unwrap();
+    let mut ports = Vec::new();
+    for c in &cs {
+        let (s, d) = c.api.call("GET", &format!("/v1/crdbs/{guid}"), ADMIN, None);
+        assert_eq!(
+            (s, d["name"].as_str()),
+            (200, Some("shop")),
+            "{}: {d}",
+            c.name
+        );
+        assert!(!d.to_string().contains(ADMIN.1), "a password is shown: {d}");
+        let (_, b) = c.api.call("GET", "/v1/bdbs", ADMIN, None);
+        ports.push(b[0]["port"].as_u64().unwrap() as u16);
+    }
+    // Write on one, read on the others.
+    let mut k = None;
+    crate::support::wait_for(20, "instance 1 serves", || {
+        k = std::net::TcpStream::connect(("127.0.0.1", ports[0]))
+            .ok()
+            .map(|_| crate::support::Conn::open(ports[0]));
+        k.is_some()
+    });
+    let mut k = k.unwrap();
+    crate::support::wait_for(20, "the write is taken", || {
+        k.cmd(&["SET", "greeting", "hello"]) == crate::support::Reply::Status("OK".into())
+    });
+    for &p in &ports[1..] {
+        crate::support::wait_for(20, "the write reaches every instance", || {
+            std::net::TcpStream::connect(("127.0.0.1", p)).is_ok()
+                && crate::support::Conn::open(p).cmd(&["GET", "greeting"])
+                    == crate::support::Reply::Bulk(b"hello".to_vec())
+        });
+    }
+
+    // A wrong password on one cluster: the task fails and nothing is created anywhere.
+    let mut bad: Vec<Value> = cs
+        .iter()
+        .map(|c| json!({"cluster": c.reference(ADMIN.1)}))
+        .collect();
+    bad[2] = json!({"cluster": cs[2].reference("not-the-password")});
+    let crdb2 = json!({"name": "cart", "encryption": false, "instances": bad});
+    let (_, task) = cs[0].api.call("POST", "/v1/crdbs", ADMIN, Some(crdb2));
+    let done = cs[0].wait_task(task["id"].as_str().unwrap());
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["errors"].to_string().contains("401"), "{done}");
+    for c in &cs {
+        assert_eq!(c.names(), ["shop"], "{}", c.name);
+        let (_, b) = c.api.call("GET", "/v1/bdbs", ADMIN, None);
+        assert_eq!(b.as_array().unwrap().len(), 1, "{}: {b}", c.name);
+    }
+    // The name is free again everywhere: the aborted reservations are gone.
+    let retry: Vec<Value> = cs
+        .iter()
+        .map(|c| json!({"cluster": c.reference(ADMIN.1)}))
+        .collect();
+    let crdb3 = json!({"name": "cart", "encryption": false, "instances": retry});
+    let (_, task) = cs[0].api.call("POST", "/v1/crdbs", ADMIN, Some(crdb3));
+    assert_eq!(
+        cs[0].wait_task(task["id"].as_str().unwrap())["status"],
+        "finished"
+    );
+
+    // Refused before anything starts: a duplicate name, a taken port, an unpinned
+    // certificate, a bad setting.
+    let (s, v) = cs[0]
+        .api
+        .call("POST", "/v1/crdbs", ADMIN, Some(crdb.clone()));
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (409, Some("name_taken")),
+        "{v}"
+    );
+    let mut unpinned = crdb.clone();
+    unpinned["name"] = json!("other");
+    unpinned["instances"][1]["cluster"]["fingerprint"] = Value::Null;
+    let (s, v) = cs[0]
+        .api
+        .call("POST", "/v1/crdbs?dry_run=true", ADMIN, Some(unpinned));
+    assert_eq!(s, 400, "{v}");
+    assert!(
+        v["description"]
+            .as_str()
+            .unwrap()
+            .contains("fingerprint is"),
+        "{v}"
+    );
+    let mut taken = crdb.clone();
+    taken["name"] = json!("other");
+    taken["instances"][0]["db_config"] = json!({"port": ports[0]});
+    let (_, task) = cs[0].api.call("POST", "/v1/crdbs", ADMIN, Some(taken));
+    let done = cs[0].wait_task(task["id"].as_str().unwrap());
+    assert_eq!(done["status"], "failed");
+    assert!(done["errors"].to_string().contains("port"), "{done}");
+    let mut lying = crdb;
+    lying["name"] = json!("other");
+    lying["default_db_config"] = json!({"eviction_policy": "allkeys-lru"});
+    assert_eq!(
+        cs[0].api.call("POST", "/v1/crdbs", ADMIN, Some(lying)).0,
+        400
+    );
+    for c in &cs {
+        assert_eq!(c.names().len(), 2, "{}", c.name);
+    }
 }

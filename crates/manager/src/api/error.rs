@@ -75,6 +75,9 @@ impl From<crate::StoreError> for ApiError {
             E::UserExists(_) => ApiError::conflict("user_exists", e.to_string()),
             E::NoUser(_) => ApiError::not_found(e.to_string()),
             E::LastAdmin => ApiError::conflict("last_admin", e.to_string()),
+            E::NameTaken(_) => ApiError::conflict("name_taken", e.to_string()),
+            E::PortTaken(_) => ApiError::conflict("port_taken", e.to_string()),
+            E::NoPort(_) => ApiError::conflict("no_free_port", e.to_string()),
             E::Db(_) | E::Damaged { .. } | E::Newer(_) => ApiError::internal(e.to_string()),
         }
     }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod cluster;
+pub(crate) mod crdbs;
 pub mod error;
 mod users;
 
@@ -27,10 +28,16 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every handler shares.
 pub struct AppState {
+    /// This cluster's name.
+    pub name: String,
+    /// The CA that signs other clusters' certificates, if one was given.
+    pub ca: Option<std::path::PathBuf>,
     /// The cluster's durable state.
     pub store: Store,
     /// Credentials verified recently.
     pub creds: CredentialCache,
+    /// The local databases' instances.
+    pub supervisor: Arc<crate::supervisor::Supervisor>,
 }
 
 /// The API's routes.
@@ -42,17 +49,20 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v1/users/{uid}",
             get(users::get).put(users::update).delete(users::delete),
         )
+        .route("/v1/crdbs", get(crdbs::list).post(crdbs::create))
+        .route("/v1/crdbs/{guid}", get(crdbs::get))
+        .route("/v1/crdbs/{guid}/{step}", axum::routing::post(crdbs::phase))
+        .route("/v1/crdb_tasks", get(crdbs::tasks))
+        .route("/v1/crdb_tasks/{id}", get(crdbs::task))
+        .route("/v1/bdbs", get(crdbs::bdbs))
+        .route("/v1/bdbs/{uid}", get(crdbs::bdb))
         .fallback(|| async { error::ApiError::not_found("no such endpoint") })
         .with_state(state)
 }
 
 /// Serves the API over TLS on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, store: Store) {
-    let state = Arc::new(AppState {
-        store,
-        creds: CredentialCache::new(),
-    });
-    let app = router(state);
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: AppState) {
+    let app = router(Arc::new(state));
     let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {

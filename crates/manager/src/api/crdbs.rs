@@ -1,0 +1,227 @@
+//! `/v1/crdbs`, `/v1/crdb_tasks` and `/v1/bdbs`: active-active databases, the tasks that
+//! change them, and the local databases their instances run as. The `_prepare`,
+//! `_commit` and `_abort` routes are the two phases other clusters' managers drive.
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, json_body};
+use crate::coordinate::{self, local_bdb, local_instance, new_id, redacted, validate};
+use crate::model::{Crdb, Task, TaskStatus};
+use crate::users::Role;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// `?dry_run=true`.
+#[derive(Deserialize)]
+pub struct DryRun {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// GET /v1/crdbs.
+pub async fn list(State(s): State<Arc<AppState>>, c: Caller) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbViewer)?;
+    Ok(Json(s.store.crdbs()?.iter().map(redacted).collect()))
+}
+
+/// GET /v1/crdbs/{guid}.
+pub async fn get(
+    State(s): State<Arc<AppState>>,
+    Path(guid): Path<String>,
+    c: Caller,
+) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbViewer)?;
+    let crdb = s
+        .store
+        .crdb(&guid)?
+        .ok_or_else(|| ApiError::not_found(format!("no database {guid}")))?;
+    Ok(Json(redacted(&crdb)))
+}
+
+/// POST /v1/crdbs: validates, then creates the database in a task (or, with
+/// `dry_run=true`, only checks that every cluster would accept it).
+pub async fn create(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<DryRun>,
+    c: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbMember)?;
+    let mut crdb: Crdb = json_body(&body)?;
+    if !crdb.guid.is_empty() || crdb.config_version != 0 {
+        return Err(ApiError::invalid(
+            "guid and config_version are given by the cluster",
+        ));
+    }
+    crdb.guid = new_id();
+    for (i, inst) in crdb.instances.iter_mut().enumerate() {
+        inst.id = u16::try_from(i + 1).map_err(|_| ApiError::invalid("too many instances"))?;
+    }
+    validate(&crdb).map_err(ApiError::invalid)?;
+    local_instance(&crdb, &s.name).map_err(ApiError::invalid)?;
+    if s.store.crdbs()?.iter().any(|d| d.name == crdb.name) {
+        return Err(ApiError::conflict(
+            "name_taken",
+            format!("a database named {:?} exists", crdb.name),
+        ));
+    }
+    if q.dry_run {
+        let mut errors = Vec::new();
+        for inst in &crdb.instances {
+            let body = json!({"crdb": crdb, "instance_id": inst.id, "dry_run": true});
+            let path = format!("/v1/crdbs/{}/_prepare", crdb.guid);
+            if let Err(e) = coordinate::call(&s, inst, path, body).await {
+                errors.push(format!("{}: {e}", inst.cluster.name));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors.join("; ")));
+        }
+        return Ok(Json(json!({"dry_run": true, "valid": true})));
+    }
+    let task = Task {
+        id: new_id(),
+        crdb_guid: crdb.guid.clone(),
+        operation: "create_crdb".into(),
+        status: TaskStatus::Queued,
+        progress: Vec::new(),
+        errors: Vec::new(),
+    };
+    s.store.put_task(&task)?;
+    tokio::spawn(coordinate::create(Arc::clone(&s), crdb, task.clone()));
+    Ok(Json(serde_json::to_value(&task).expect("tasks serialize")))
+}
+
+/// GET /v1/crdb_tasks.
+pub async fn tasks(State(s): State<Arc<AppState>>, c: Caller) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbViewer)?;
+    Ok(Json(
+        serde_json::to_value(s.store.tasks()?).expect("tasks serialize"),
+    ))
+}
+
+/// GET /v1/crdb_tasks/{id}.
+pub async fn task(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    c: Caller,
+) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbViewer)?;
+    let t = s
+        .store
+        .task(&id)?
+        .ok_or_else(|| ApiError::not_found(format!("no task {id}")))?;
+    Ok(Json(serde_json::to_value(t).expect("tasks serialize")))
+}
+
+/// GET /v1/bdbs.
+pub async fn bdbs(State(s): State<Arc<AppState>>, c: Caller) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbViewer)?;
+    let mut out = Vec::new();
+    for b in s.store.bdbs()? {
+        out.push(bdb_view(&b).await);
+    }
+    Ok(Json(Value::Array(out)))
+}
+
+/// GET /v1/bdbs/{uid}.
+pub async fn bdb(
+    State(s): State<Arc<AppState>>,
+    Path(uid): Path<u64>,
+    c: Caller,
+) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbViewer)?;
+    let b = s
+        .store
+        .bdbs()?
+        .into_iter()
+        .find(|b| b.uid == uid)
+        .ok_or_else(|| ApiError::not_found(format!("no database {uid}")))?;
+    Ok(Json(bdb_view(&b).await))
+}
+
+/// A local database with what its instance reports in `INFO crdt`.
+async fn bdb_view(b: &crate::model::Bdb) -> Value {
+    let info = crate::instance::info_crdt(b.port).await;
+    json!({
+        "uid": b.uid,
+        "name": b.name,
+        "port": b.port,
+        "crdt_guid": b.crdb_guid,
+        "crdt_replica_id": b.replica_id,
+        "crdt_peers": b.peers.iter().map(|(id, host, port)| json!({"id": id, "host": host, "port": port})).collect::<Vec<_>>(),
+        "crdt_config_version": b.config_version,
+        "status": if info.is_ok() { "active" } else { "pending" },
+        "crdt_sync": info.unwrap_or_default(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Phase {
+    crdb: Crdb,
+    #[serde(default)]
+    instance_id: u16,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// POST /v1/crdbs/{guid}/_prepare|_commit|_abort (Admin: other clusters' service
+/// accounts).
+pub async fn phase(
+    State(s): State<Arc<AppState>>,
+    Path((guid, step)): Path<(String, String)>,
+    c: Caller,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    c.require(Role::Admin)?;
+    let body: Value = json_body(&body)?;
+    local_phase(&s, &format!("/v1/crdbs/{guid}/{step}"), &body).map(Json)
+}
+
+/// One phase on this cluster, for `path` (`/v1/crdbs/{guid}/_prepare` ...).
+pub fn local_phase(s: &AppState, path: &str, body: &Value) -> Result<Value, ApiError> {
+    let mut parts = path.trim_start_matches("/v1/crdbs/").splitn(2, '/');
+    let guid = parts.next().unwrap_or_default();
+    let step = parts.next().unwrap_or_default();
+    if step == "_abort" {
+        s.store.drop_crdb(guid)?;
+        s.supervisor.sync(&s.store.bdbs()?);
+        return Ok(json!({}));
+    }
+    let p: Phase = serde_json::from_value(body.clone())
+        .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
+    if p.crdb.guid != guid {
+        return Err(ApiError::invalid("the body's guid is not the path's"));
+    }
+    validate(&p.crdb).map_err(ApiError::invalid)?;
+    let mine = local_instance(&p.crdb, &s.name).map_err(ApiError::invalid)?;
+    match step {
+        "_prepare" => {
+            if p.instance_id != mine.id {
+                return Err(ApiError::invalid(format!(
+                    "instance {} is not on this cluster ({})",
+                    p.instance_id, s.name
+                )));
+            }
+            let info = s.store.cluster()?;
+            let port = mine.db_config.port.unwrap_or(p.crdb.default_db_config.port);
+            if p.dry_run {
+                return Ok(json!({"valid": true}));
+            }
+            let port = s.store.reserve(guid, &p.crdb.name, port, info.ports)?;
+            Ok(json!({"port": port}))
+        }
+        "_commit" => {
+            let bdb = local_bdb(&p.crdb, &s.name).map_err(ApiError::invalid)?;
+            let bdb = s.store.commit(&p.crdb, bdb)?;
+            s.supervisor.sync(&s.store.bdbs()?);
+            Ok(json!({"bdb_uid": bdb.uid}))
+        }
+        _ => Err(ApiError::not_found(format!("no step {step:?}"))),
+    }
+}

@@ -1,0 +1,216 @@
+//! Creating an active-active database across participating clusters, in two phases:
+//! every cluster validates the database and reserves its name and port (prepare); only
+//! when all have, every cluster stores it and starts its instance (commit). A failure or
+//! a wrong password anywhere during prepare aborts everywhere, so no cluster is left
+//! with half a database.
+
+use crate::api::AppState;
+use crate::model::{Bdb, Crdb, InstanceInfo, Task, TaskStatus};
+use crate::remote::{Remote, url_host};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// The longest database name.
+const MAX_NAME: usize = 63;
+/// The most instances a database has.
+pub const MAX_INSTANCES: usize = 16;
+
+/// Checks a database description as every cluster does before it reserves anything.
+pub fn validate(crdb: &Crdb) -> Result<(), String> {
+    let n = &crdb.name;
+    if n.is_empty()
+        || n.len() > MAX_NAME
+        || !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "name {n:?}: 1 to {MAX_NAME} letters, digits, '-' or '_'"
+        ));
+    }
+    if crdb.instances.is_empty() || crdb.instances.len() > MAX_INSTANCES {
+        return Err(format!("1 to {MAX_INSTANCES} instances"));
+    }
+    if crdb.encryption {
+        return Err(
+            "encryption (TLS between instances managed by the cluster) is not available yet: set encryption to false"
+                .into(),
+        );
+    }
+    if !crdb.causal_consistency {
+        return Err("causal_consistency is always on in Concord: set it to true".into());
+    }
+    crdb.default_db_config.check()?;
+    for (i, inst) in crdb.instances.iter().enumerate() {
+        if inst.compression > 6 {
+            return Err(format!("instance {}: compression is 0 to 6", i + 1));
+        }
+        url_host(&inst.cluster.url)?;
+        for other in &crdb.instances[..i] {
+            if other.cluster.name == inst.cluster.name || other.cluster.url == inst.cluster.url {
+                return Err(format!(
+                    "cluster {} is given twice: one instance per cluster",
+                    inst.cluster.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The instance of `crdb` that cluster `me` hosts.
+pub fn local_instance<'a>(crdb: &'a Crdb, me: &str) -> Result<&'a InstanceInfo, String> {
+    crdb.instances
+        .iter()
+        .find(|i| i.cluster.name == me)
+        .ok_or_else(|| format!("no instance of the database is on this cluster ({me})"))
+}
+
+/// The local database that `me`'s instance of a committed `crdb` runs as.
+pub fn local_bdb(crdb: &Crdb, me: &str) -> Result<Bdb, String> {
+    let mine = local_instance(crdb, me)?;
+    let port_of = |i: &InstanceInfo| {
+        i.db_config
+            .port
+            .ok_or_else(|| format!("instance {} has no port", i.id))
+    };
+    let mut peers = Vec::new();
+    for i in crdb.instances.iter().filter(|i| i.id != mine.id) {
+        peers.push((i.id, url_host(&i.cluster.url)?, port_of(i)?));
+    }
+    Ok(Bdb {
+        uid: 0,
+        name: crdb.name.clone(),
+        crdb_guid: crdb.guid.clone(),
+        replica_id: mine.id,
+        port: port_of(mine)?,
+        peers,
+        config: crdb.default_db_config.clone(),
+        encryption: crdb.encryption,
+        config_version: crdb.config_version,
+    })
+}
+
+/// A crdb as the API shows it: other clusters' passwords are never shown.
+pub fn redacted(crdb: &Crdb) -> Value {
+    let mut v = serde_json::to_value(crdb).expect("crdbs serialize");
+    if let Some(list) = v["instances"].as_array_mut() {
+        for i in list {
+            i["cluster"]["credentials"]["password"] = json!("********");
+        }
+    }
+    v
+}
+
+/// A new id: 128 random bits in the UUID text form.
+pub fn new_id() -> String {
+    let b: [u8; 16] = rand::random();
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// One phase's call to the cluster hosting `inst`: the local cluster is called
+/// directly, others over their REST API.
+pub(crate) async fn call(
+    s: &Arc<AppState>,
+    inst: &InstanceInfo,
+    path: String,
+    body: Value,
+) -> Result<Value, String> {
+    if inst.cluster.name == s.name {
+        return crate::api::crdbs::local_phase(s, &path, &body).map_err(|e| e.description);
+    }
+    let cluster = inst.cluster.clone();
+    let ca = s.ca.clone();
+    tokio::task::spawn_blocking(move || Remote::new(&cluster, ca.as_deref())?.post(&path, &body))
+        .await
+        .map_err(|e| e.to_string())?
+}
+
+fn save(s: &AppState, task: &Task) {
+    if let Err(e) = s.store.put_task(task) {
+        tracing::warn!(task = %task.id, "saving the task: {e}");
+    }
+}
+
+/// Runs a create task to its end: prepare everywhere, then commit everywhere; on a
+/// failure in prepare, abort everywhere.
+pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
+    task.status = TaskStatus::Started;
+    save(&s, &task);
+    let guid = crdb.guid.clone();
+    let mut prepared = Vec::new();
+    let mut failed = Vec::new();
+    for inst in crdb.instances.clone() {
+        let body = json!({"crdb": crdb, "instance_id": inst.id});
+        match call(&s, &inst, format!("/v1/crdbs/{guid}/_prepare"), body).await {
+            Ok(v) => {
+                let port = v["port"].as_u64().and_then(|p| u16::try_from(p).ok());
+                match port {
+                    Some(p) => {
+                        crdb.instances[usize::from(inst.id) - 1].db_config.port = Some(p);
+                        prepared.push(inst.clone());
+                        task.progress
+                            .push(format!("{}: prepared (port {p})", inst.cluster.name));
+                    }
+                    None => failed.push(format!("{}: prepare answered no port", inst.cluster.name)),
+                }
+            }
+            Err(e) => failed.push(format!("{}: {e}", inst.cluster.name)),
+        }
+        save(&s, &task);
+        if !failed.is_empty() {
+            break;
+        }
+    }
+    if !failed.is_empty() {
+        for inst in &prepared {
+            if let Err(e) = call(&s, inst, format!("/v1/crdbs/{guid}/_abort"), json!({})).await {
+                failed.push(format!("{}: abort: {e}", inst.cluster.name));
+            }
+        }
+        task.errors = failed;
+        task.status = TaskStatus::Failed;
+        save(&s, &task);
+        return;
+    }
+    crdb.config_version = 1;
+    // Every cluster holds its reservation now: commit is retried until each has it.
+    for inst in crdb.instances.clone() {
+        let body = json!({"crdb": crdb});
+        let mut tries = 0;
+        loop {
+            match call(&s, &inst, format!("/v1/crdbs/{guid}/_commit"), body.clone()).await {
+                Ok(_) => {
+                    task.progress
+                        .push(format!("{}: created", inst.cluster.name));
+                    break;
+                }
+                Err(e) if tries < 10 => {
+                    tries += 1;
+                    tracing::warn!(task = %task.id, "commit on {}: {e}; retrying", inst.cluster.name);
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    task.errors
+                        .push(format!("{}: commit: {e}", inst.cluster.name));
+                    break;
+                }
+            }
+        }
+        save(&s, &task);
+    }
+    task.status = if task.errors.is_empty() {
+        TaskStatus::Finished
+    } else {
+        TaskStatus::Failed
+    };
+    save(&s, &task);
+}

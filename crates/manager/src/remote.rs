@@ -1,0 +1,260 @@
+//! Talking to another participating cluster's REST API, with its certificate verified:
+//! against the CA given at init (`--ca`), or pinned by the SHA-256 fingerprint of its
+//! certificate. Blocking (ureq): callers run it off the event loop.
+
+use crate::model::ClusterRef;
+use base64::Engine as _;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long a call to another cluster may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The SHA-256 fingerprint of a certificate, as lower-case hex.
+pub fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A cluster's REST API, reachable and trusted.
+pub struct Remote {
+    agent: ureq::Agent,
+    base: String,
+    auth: String,
+}
+
+/// Records the certificate a server shows, trusting nothing: only used to read a
+/// fingerprint that is then compared with the pinned one.
+#[derive(Debug)]
+struct Capture {
+    seen: Mutex<Option<Vec<u8>>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for Capture {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(end_entity.to_vec());
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Host and port of an `https://host:port` URL.
+fn host_port(url: &str) -> Result<(String, u16), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| format!("cluster URL {url:?} must start with https://"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("cluster URL {url:?} has a bad port"))?,
+        ),
+        None => (authority, 443),
+    };
+    if host.is_empty() {
+        return Err(format!("cluster URL {url:?} has no host"));
+    }
+    Ok((host.trim_matches(['[', ']']).to_string(), port))
+}
+
+/// The host part of a cluster's URL (where its instances are reached too).
+pub fn url_host(url: &str) -> Result<String, String> {
+    host_port(url).map(|(h, _)| h)
+}
+
+/// The certificate `url` shows, read in a TLS handshake that trusts nothing.
+pub fn certificate_of(url: &str) -> Result<Vec<u8>, String> {
+    let (host, port) = host_port(url)?;
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let capture = Arc::new(Capture {
+        seen: Mutex::new(None),
+        provider: Arc::clone(&provider),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
+    let name = ServerName::try_from(host.clone()).map_err(|e| format!("{host}: {e}"))?;
+    let mut conn =
+        rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .map_err(|e| format!("{url}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{url}: no address"))?;
+    let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
+        .map_err(|e| format!("{url}: {e}"))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    tcp.set_write_timeout(Some(Duration::from_secs(10))).ok();
+    let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+    // Any I/O completes the handshake; the server's answer does not matter.
+    let _ = tls.write_all(b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let _ = tls.read(&mut [0u8; 1]);
+    let seen = capture
+        .seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    seen.ok_or_else(|| format!("{url}: no certificate received"))
+}
+
+impl Remote {
+    /// Connects to `cluster`, trusting the certificates in `ca` when given, else its
+    /// pinned fingerprint; a cluster with neither is refused with its fingerprint, so a
+    /// person can check and pin it.
+    pub fn new(cluster: &ClusterRef, ca: Option<&Path>) -> Result<Remote, String> {
+        let roots: Vec<ureq::tls::Certificate<'static>> = match (ca, &cluster.fingerprint) {
+            (Some(ca), _) => {
+                let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+                ureq::tls::parse_pem(&pem)
+                    .filter_map(|i| match i {
+                        Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.to_owned()),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            (None, pinned) => {
+                let der = certificate_of(&cluster.url)?;
+                let seen = fingerprint(&der);
+                match pinned {
+                    Some(p) if p.eq_ignore_ascii_case(&seen) => {
+                        vec![ureq::tls::Certificate::from_der(&der).to_owned()]
+                    }
+                    Some(p) => {
+                        return Err(format!(
+                            "cluster {}: its certificate's fingerprint is {seen}, not the pinned {p}",
+                            cluster.name
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "cluster {}: its certificate is not trusted (no CA given at init); its SHA-256 fingerprint is {seen}: check it and give it as the cluster's fingerprint",
+                            cluster.name
+                        ));
+                    }
+                }
+            }
+        };
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .http_status_as_error(false)
+            .timeout_global(Some(TIMEOUT))
+            .build()
+            .into();
+        let creds = &cluster.credentials;
+        let auth = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", creds.username, creds.password))
+        );
+        Ok(Remote {
+            agent,
+            base: cluster.url.trim_end_matches('/').to_string(),
+            auth,
+        })
+    }
+
+    /// POSTs `body` to `path`; the JSON answer, or the error the cluster gave.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
+        let url = format!("{}{path}", self.base);
+        let mut r = self
+            .agent
+            .post(&url)
+            .header("Authorization", &self.auth)
+            .send_json(body)
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = r.status().as_u16();
+        let text = r
+            .body_mut()
+            .with_config()
+            .limit(16 << 20)
+            .read_to_string()
+            .map_err(|e| format!("{url}: {e}"))?;
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if (200..300).contains(&status) {
+            Ok(json)
+        } else {
+            let why = json["description"].as_str().unwrap_or("no description");
+            Err(format!("{url}: {status}: {why}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_host_and_port() {
+        assert_eq!(
+            host_port("https://a.example:9443"),
+            Ok(("a.example".into(), 9443))
+        );
+        assert_eq!(
+            host_port("https://127.0.0.1:1/v1"),
+            Ok(("127.0.0.1".into(), 1))
+        );
+        assert_eq!(host_port("https://[::1]:9443"), Ok(("::1".into(), 9443)));
+        assert_eq!(host_port("https://h"), Ok(("h".into(), 443)));
+        for bad in ["http://h:1", "https://:1", "https://h:x", "h:1"] {
+            assert!(host_port(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! Runs the `concord server` instances of this cluster's local databases: starts the
+//! ones the state lists, restarts one that exits (after a pause that grows while it keeps
+//! failing), stops the ones the state no longer lists.
+
+use crate::model::Bdb;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+/// How often exited instances are looked for.
+pub const CHECK_EVERY: Duration = Duration::from_millis(200);
+/// The longest pause before restarting an instance that keeps exiting.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+struct Running {
+    bdb: Bdb,
+    child: Option<Child>,
+    started: Instant,
+    backoff: Duration,
+    restarts: u64,
+}
+
+/// The instances of the local databases.
+pub struct Supervisor {
+    exe: PathBuf,
+    dir: PathBuf,
+    running: Mutex<HashMap<u64, Running>>,
+}
+
+impl Supervisor {
+    /// A supervisor starting `exe` (the `concord` binary) with data under `dir/dbs/`.
+    pub fn new(exe: PathBuf, dir: &Path) -> Self {
+        Supervisor {
+            exe,
+            dir: dir.join("dbs"),
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn command(&self, b: &Bdb) -> Command {
+        let dir = self.dir.join(b.uid.to_string());
+        let mut c = Command::new(&self.exe);
+        c.arg("server")
+            .args(["--port", &b.port.to_string()])
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--replica-id", &b.replica_id.to_string()])
+            .args(["--db-name", &b.crdb_guid]);
+        let persist = b.config.data_persistence == "aof";
+        c.args(["--appendonly", if persist { "yes" } else { "no" }]);
+        if persist {
+            let fsync = if b.config.aof_policy == "appendfsync-always" {
+                "always"
+            } else {
+                "everysec"
+            };
+            c.args(["--appendfsync", fsync]);
+        }
+        for (id, host, port) in &b.peers {
+            c.arg("--peer").arg(format!("{id}={host}:{port}"));
+        }
+        c.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        c
+    }
+
+    fn spawn(&self, b: &Bdb) -> Option<Child> {
+        let dir = self.dir.join(b.uid.to_string());
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            tracing::warn!(db = b.uid, "creating {}: {e}", dir.display());
+            return None;
+        }
+        match self.command(b).spawn() {
+            Ok(c) => {
+                tracing::info!(db = b.uid, name = %b.name, port = b.port, "instance started");
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(db = b.uid, "starting the instance: {e}");
+                None
+            }
+        }
+    }
+
+    /// Makes the running instances those of `bdbs`: starts new ones, stops removed ones,
+    /// and restarts one whose settings changed.
+    pub fn sync(&self, bdbs: &[Bdb]) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.retain(|uid, r| {
+            let keep = bdbs.iter().any(|b| b.uid == *uid && *b == r.bdb);
+            if !keep {
+                tracing::info!(db = uid, "instance stopped");
+            }
+            keep
+        });
+        for b in bdbs {
+            running.entry(b.uid).or_insert_with(|| Running {
+                bdb: b.clone(),
+                child: self.spawn(b),
+                started: Instant::now(),
+                backoff: Duration::from_millis(100),
+                restarts: 0,
+            });
+        }
+    }
+
+    /// Restarts instances that exited, each after its backoff.
+    pub fn check(&self) {
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        for r in running.values_mut() {
+            let exited = match &mut r.child {
+                Some(c) => !matches!(c.try_wait(), Ok(None)),
+                None => true,
+            };
+            if !exited || r.started.elapsed() < r.backoff {
+                continue;
+            }
+            // One that ran for a while is restarted at once; one that keeps failing
+            // waits longer each time.
+            r.backoff = if r.started.elapsed() > MAX_BACKOFF * 3 {
+                Duration::from_millis(100)
+            } else {
+                (r.backoff * 2).min(MAX_BACKOFF)
+            };
+            r.restarts += 1;
+            tracing::warn!(
+                db = r.bdb.uid,
+                restarts = r.restarts,
+                "instance exited; restarting"
+            );
+            r.child = self.spawn(&r.bdb);
+            r.started = Instant::now();
+        }
+    }
+
+    /// How many times each local database's instance was restarted.
+    pub fn restarts(&self) -> HashMap<u64, u64> {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.iter().map(|(k, r)| (*k, r.restarts)).collect()
+    }
+}
