@@ -134,6 +134,16 @@ pub(crate) async fn call(
         .map_err(|e| e.to_string())?
 }
 
+/// Ends a task: finished, or failed when it recorded errors.
+fn finish(s: &AppState, task: &mut Task) {
+    task.status = if task.errors.is_empty() {
+        TaskStatus::Finished
+    } else {
+        TaskStatus::Failed
+    };
+    save(s, task);
+}
+
 fn save(s: &AppState, task: &Task) {
     if let Err(e) = s.store.put_task(task) {
         tracing::warn!(task = %task.id, "saving the task: {e}");
@@ -207,10 +217,32 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
         }
         save(&s, &task);
     }
-    task.status = if task.errors.is_empty() {
-        TaskStatus::Finished
-    } else {
-        TaskStatus::Failed
-    };
+    finish(&s, &mut task);
+}
+
+/// Runs a delete task: every other cluster drops the database and stops its instance,
+/// then this one. A cluster that cannot be reached fails the task and this cluster keeps
+/// the database, so the delete can be asked again.
+pub async fn delete(s: Arc<AppState>, crdb: Crdb, mut task: Task) {
+    task.status = TaskStatus::Started;
     save(&s, &task);
+    let guid = crdb.guid.clone();
+    let (local, others): (Vec<_>, Vec<_>) = crdb
+        .instances
+        .iter()
+        .partition(|i| i.cluster.name == s.name);
+    for inst in others.into_iter().chain(local) {
+        let path = format!("/v1/crdbs/{guid}/_abort");
+        match call(&s, inst, path, json!({})).await {
+            Ok(_) => task
+                .progress
+                .push(format!("{}: deleted", inst.cluster.name)),
+            Err(e) => {
+                task.errors.push(format!("{}: {e}", inst.cluster.name));
+                break;
+            }
+        }
+        save(&s, &task);
+    }
+    finish(&s, &mut task);
 }

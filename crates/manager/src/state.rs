@@ -21,6 +21,7 @@ const RESERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reserva
 
 const FORMAT_KEY: &str = "format";
 const CLUSTER_KEY: &str = "cluster";
+const LAST_BDB_KEY: &str = "last_bdb_uid";
 
 /// A range of TCP ports, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -388,7 +389,14 @@ impl Store {
             if let Some(b) = existing.iter().find(|b| b.crdb_guid == crdb.guid) {
                 return Ok(b.clone());
             }
-            bdb.uid = existing.iter().map(|b| b.uid).max().unwrap_or(0) + 1;
+            // Numbers are never reused: a new database never meets an old one's files.
+            let mut meta = tx.open_table(META)?;
+            let last: u64 = match meta.get(LAST_BDB_KEY)? {
+                Some(v) => decode(LAST_BDB_KEY, v.value())?,
+                None => 0,
+            };
+            bdb.uid = last.max(existing.iter().map(|b| b.uid).max().unwrap_or(0)) + 1;
+            meta.insert(LAST_BDB_KEY, encode(&bdb.uid).as_slice())?;
             bdbs.insert(bdb.uid, encode(&bdb).as_slice())?;
             tx.open_table(CRDBS)?
                 .insert(crdb.guid.as_str(), encode(crdb).as_slice())?;

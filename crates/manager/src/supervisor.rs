@@ -90,7 +90,17 @@ impl Supervisor {
         running.retain(|uid, r| {
             let keep = bdbs.iter().any(|b| b.uid == *uid && *b == r.bdb);
             if !keep {
+                if let Some(mut c) = r.child.take() {
+                    let _ = c.start_kill();
+                }
                 tracing::info!(db = uid, "instance stopped");
+                if !bdbs.iter().any(|b| b.uid == *uid) {
+                    // Deleted: its data goes with it.
+                    let dir = self.dir.join(uid.to_string());
+                    if let Err(e) = std::fs::remove_dir_all(&dir) {
+                        tracing::warn!(db = uid, "removing {}: {e}", dir.display());
+                    }
+                }
             }
             keep
         });

@@ -423,4 +423,43 @@ fn an_active_active_database_is_created_across_three_clusters() {
     for c in &cs {
         assert_eq!(c.names().len(), 2, "{}", c.name);
     }
+
+    // A delete removes the database and stops its instances everywhere.
+    let (_, list) = cs[1].api.call("GET", "/v1/crdbs", ADMIN, None);
+    let cart = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "cart")
+        .expect("cart")["guid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, bdbs) = cs[2].api.call("GET", "/v1/bdbs", ADMIN, None);
+    let cart_port = bdbs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "cart")
+        .expect("cart's instance")["port"]
+        .as_u64()
+        .unwrap() as u16;
+    let (s, task) = cs[1]
+        .api
+        .call("DELETE", &format!("/v1/crdbs/{cart}"), ADMIN, None);
+    assert_eq!(s, 200, "{task}");
+    assert_eq!(
+        cs[1].wait_task(task["id"].as_str().unwrap())["status"],
+        "finished"
+    );
+    for c in &cs {
+        assert_eq!(c.names(), ["shop"], "{}", c.name);
+    }
+    crate::support::wait_for(10, "cart's instance stops", || {
+        std::net::TcpStream::connect(("127.0.0.1", cart_port)).is_err()
+    });
+    let (s, _) = cs[0]
+        .api
+        .call("DELETE", &format!("/v1/crdbs/{cart}"), ADMIN, None);
+    assert_eq!(s, 404);
 }

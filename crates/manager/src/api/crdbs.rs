@@ -42,6 +42,36 @@ pub async fn get(
     Ok(Json(redacted(&crdb)))
 }
 
+/// DELETE /v1/crdbs/{guid}: removes the database from every participating cluster, in
+/// a task.
+pub async fn delete(
+    State(s): State<Arc<AppState>>,
+    Path(guid): Path<String>,
+    c: Caller,
+) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbMember)?;
+    let crdb = s
+        .store
+        .crdb(&guid)?
+        .ok_or_else(|| ApiError::not_found(format!("no database {guid}")))?;
+    let task = new_task(&crdb.guid, "delete_crdb");
+    s.store.put_task(&task)?;
+    tokio::spawn(coordinate::delete(Arc::clone(&s), crdb, task.clone()));
+    Ok(Json(serde_json::to_value(&task).expect("tasks serialize")))
+}
+
+/// A queued task of `operation` on database `guid`.
+fn new_task(guid: &str, operation: &str) -> Task {
+    Task {
+        id: new_id(),
+        crdb_guid: guid.to_string(),
+        operation: operation.into(),
+        status: TaskStatus::Queued,
+        progress: Vec::new(),
+        errors: Vec::new(),
+    }
+}
+
 /// POST /v1/crdbs: validates, then creates the database in a task (or, with
 /// `dry_run=true`, only checks that every cluster would accept it).
 pub async fn create(
@@ -83,14 +113,7 @@ pub async fn create(
         }
         return Ok(Json(json!({"dry_run": true, "valid": true})));
     }
-    let task = Task {
-        id: new_id(),
-        crdb_guid: crdb.guid.clone(),
-        operation: "create_crdb".into(),
-        status: TaskStatus::Queued,
-        progress: Vec::new(),
-        errors: Vec::new(),
-    };
+    let task = new_task(&crdb.guid, "create_crdb");
     s.store.put_task(&task)?;
     tokio::spawn(coordinate::create(Arc::clone(&s), crdb, task.clone()));
     Ok(Json(serde_json::to_value(&task).expect("tasks serialize")))

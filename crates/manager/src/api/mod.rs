@@ -50,7 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(users::get).put(users::update).delete(users::delete),
         )
         .route("/v1/crdbs", get(crdbs::list).post(crdbs::create))
-        .route("/v1/crdbs/{guid}", get(crdbs::get))
+        .route("/v1/crdbs/{guid}", get(crdbs::get).delete(crdbs::delete))
         .route("/v1/crdbs/{guid}/{step}", axum::routing::post(crdbs::phase))
         .route("/v1/crdb_tasks", get(crdbs::tasks))
         .route("/v1/crdb_tasks/{id}", get(crdbs::task))
