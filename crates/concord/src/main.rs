@@ -3,6 +3,7 @@
 //! cluster (`concord cluster`).
 
 mod cluster;
+mod crdb;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -32,6 +33,12 @@ enum Cmd {
     /// Create or run the manager of a participating cluster.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
+    /// Create, list, show and delete active-active databases through a cluster's API.
+    #[command(subcommand)]
+    Crdb(crdb::CrdbCmd),
+    /// Follow the tasks that change active-active databases.
+    #[command(subcommand)]
+    Task(crdb::TaskCmd),
 }
 
 #[derive(Args)]
@@ -161,6 +168,8 @@ fn main() -> Result<()> {
         Cmd::Demo(args) => demo(args),
         Cmd::CheckAof(args) => check_aof(args),
         Cmd::Cluster(cmd) => cluster::run(cmd),
+        Cmd::Crdb(cmd) => crdb::run_crdb(cmd),
+        Cmd::Task(cmd) => crdb::run_task(cmd),
         Cmd::Server(args) => {
             let cfg = load(*args)?;
             let rt = runtime(cfg.threads)?;

@@ -87,6 +87,7 @@ pub fn local_bdb(crdb: &Crdb, me: &str) -> Result<Bdb, String> {
         peers,
         config: crdb.default_db_config.clone(),
         encryption: crdb.encryption,
+        compression: mine.compression,
         config_version: crdb.config_version,
     })
 }

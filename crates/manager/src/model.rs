@@ -208,6 +208,9 @@ pub struct Bdb {
     pub config: DbConfig,
     /// Whether its links use TLS.
     pub encryption: bool,
+    /// Compression of what it sends to its peers (0: none).
+    #[serde(default)]
+    pub compression: u8,
     /// The crdb's configuration version it runs.
     pub config_version: u64,
 }

@@ -213,13 +213,39 @@ impl Remote {
 
     /// POSTs `body` to `path`; the JSON answer, or the error the cluster gave.
     pub fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
+        self.request("POST", path, Some(body))
+    }
+
+    /// GETs `path`.
+    pub fn get(&self, path: &str) -> Result<Value, String> {
+        self.request("GET", path, None)
+    }
+
+    /// DELETEs `path`.
+    pub fn delete(&self, path: &str) -> Result<Value, String> {
+        self.request("DELETE", path, None)
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
-        let mut r = self
-            .agent
-            .post(&url)
-            .header("Authorization", &self.auth)
-            .send_json(body)
-            .map_err(|e| format!("{url}: {e}"))?;
+        let sent = match (method, body) {
+            ("POST", Some(b)) => self
+                .agent
+                .post(&url)
+                .header("Authorization", &self.auth)
+                .send_json(b),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &self.auth)
+                .call(),
+            _ => self
+                .agent
+                .get(&url)
+                .header("Authorization", &self.auth)
+                .call(),
+        };
+        let mut r = sent.map_err(|e| format!("{url}: {e}"))?;
         let status = r.status().as_u16();
         let text = r
             .body_mut()

@@ -58,6 +58,13 @@ impl Supervisor {
             };
             c.args(["--appendfsync", fsync]);
         }
+        if b.config.memory_size > 0 {
+            c.args(["--maxmemory", &b.config.memory_size.to_string()]);
+        }
+        c.args([
+            "--repl-compression",
+            if b.compression > 0 { "yes" } else { "no" },
+        ]);
         for (id, host, port) in &b.peers {
             c.arg("--peer").arg(format!("{id}={host}:{port}"));
         }

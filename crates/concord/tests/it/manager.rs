@@ -463,3 +463,109 @@ fn an_active_active_database_is_created_across_three_clusters() {
         .call("DELETE", &format!("/v1/crdbs/{cart}"), ADMIN, None);
     assert_eq!(s, 404);
 }
+
+/// Runs the `concord` CLI with `args`; (success, stdout, stderr).
+fn cli(args: &[String]) -> (bool, String, String) {
+    let out = Command::new(concord_bin())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run concord");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The same flow from the CLI, with crdb-cli's flags: create (waiting and printing the
+/// task's progress), list, the tasks, delete; a certificate nobody pinned is refused
+/// with its fingerprint.
+#[test]
+fn the_cli_creates_lists_and_deletes_a_database() {
+    let cs = [
+        Cluster::start("east.example.com", 22000),
+        Cluster::start("west.example.com", 22100),
+    ];
+    let spec = |c: &Cluster, pinned: bool| {
+        let r = c.reference(ADMIN.1);
+        let mut s = format!(
+            "fqdn={},url={},username={},password={}",
+            c.name,
+            r["url"].as_str().unwrap(),
+            ADMIN.0,
+            ADMIN.1
+        );
+        if pinned {
+            s += &format!(",fingerprint={}", r["fingerprint"].as_str().unwrap());
+        }
+        s
+    };
+    let create = |pinned: bool| -> Vec<String> {
+        let mut a: Vec<String> = ["crdb", "create", "--name", "shop", "--memory-size", "100mb"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for c in &cs {
+            a.push("--instance".into());
+            a.push(spec(c, pinned));
+        }
+        a
+    };
+    let (ok, _, err) = cli(&create(false));
+    assert!(!ok && err.contains("fingerprint is"), "{err}");
+    assert!(cs.iter().all(|c| c.names().is_empty()));
+    let (ok, out, err) = cli(&create(true));
+    assert!(ok, "{out}\n{err}");
+    for line in [
+        "Task ",
+        "Status changed:",
+        "-> finished",
+        "Created database shop",
+    ] {
+        assert!(out.contains(line), "{line:?} not in:\n{out}");
+    }
+    let target = |c: &Cluster| -> Vec<String> {
+        let r = c.reference(ADMIN.1);
+        [
+            "--cluster-url",
+            r["url"].as_str().unwrap(),
+            "--username",
+            ADMIN.0,
+            "--password",
+            ADMIN.1,
+            "--trust-fingerprint",
+            r["fingerprint"].as_str().unwrap(),
+            "--output",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut list = vec!["crdb".to_string(), "list".into()];
+    list.extend(target(&cs[1]));
+    let (ok, out, err) = cli(&list);
+    assert!(ok, "{err}");
+    let dbs: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(dbs[0]["name"], "shop");
+    assert_eq!(dbs[0]["default_db_config"]["memory_size"], 100 << 20);
+    let guid = dbs[0]["guid"].as_str().unwrap().to_string();
+    let mut delete = vec![
+        "crdb".to_string(),
+        "delete".into(),
+        "--crdb-guid".into(),
+        guid,
+    ];
+    delete.extend(target(&cs[1]));
+    let (ok, _, err) = cli(&delete);
+    assert!(ok, "{err}");
+    assert!(cs.iter().all(|c| c.names().is_empty()));
+    let mut tasks = vec!["task".to_string(), "list".into()];
+    tasks.extend(target(&cs[0]));
+    let (ok, out, _) = cli(&tasks);
+    assert!(ok);
+    let tasks: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(tasks.as_array().unwrap().len(), 1, "{tasks}");
+    assert_eq!(tasks[0]["status"], "finished");
+}

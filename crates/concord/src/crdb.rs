@@ -1,0 +1,374 @@
+//! `concord crdb …` and `concord task …`: the management CLI, with crdb-cli's flags. It
+//! talks to a cluster's REST API like any script would, and by default waits for a task
+//! to end, printing its progress.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use concord_manager::model::{ClusterRef, Credentials};
+use concord_manager::remote::{Remote, certificate_of, fingerprint};
+use serde_json::{Value, json};
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+/// How a command prints its result.
+#[derive(Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// The API's JSON.
+    Json,
+}
+
+/// The cluster a command talks to.
+#[derive(Args)]
+pub struct Target {
+    /// The cluster's REST API (`https://host:9443`).
+    #[arg(long)]
+    cluster_url: String,
+    /// A user of that cluster.
+    #[arg(long)]
+    username: String,
+    /// Its password.
+    #[arg(long)]
+    password: String,
+    /// The SHA-256 fingerprint of the cluster's certificate, trusted without asking.
+    #[arg(long)]
+    trust_fingerprint: Option<String>,
+    /// Print the API's JSON.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+/// `concord crdb …`.
+#[derive(Subcommand)]
+pub enum CrdbCmd {
+    /// Create an active-active database.
+    Create(CreateArgs),
+    /// List the active-active databases.
+    List(Target),
+    /// Show one.
+    Get(GuidArgs),
+    /// Delete one from every participating cluster.
+    Delete(GuidArgs),
+}
+
+/// `concord task …`.
+#[derive(Subcommand)]
+pub enum TaskCmd {
+    /// List the tasks.
+    List(Target),
+    /// Show one.
+    Status(TaskArgs),
+}
+
+/// A database by guid.
+#[derive(Args)]
+pub struct GuidArgs {
+    /// The database.
+    #[arg(long)]
+    crdb_guid: String,
+    /// Return once the task is created.
+    #[arg(long)]
+    no_wait: bool,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// A task by id.
+#[derive(Args)]
+pub struct TaskArgs {
+    /// The task.
+    #[arg(long)]
+    task_id: String,
+    #[command(flatten)]
+    target: Target,
+}
+
+/// `concord crdb create`.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The database's name.
+    #[arg(long)]
+    name: String,
+    /// A participating cluster: `fqdn=NAME,url=URL,username=U,password=P` with an
+    /// optional `fingerprint=SHA256`, `port=N`; repeat for each cluster. The request goes
+    /// to the first.
+    #[arg(long = "instance", required = true)]
+    instances: Vec<String>,
+    /// Memory limit of each instance (`100mb`, `2gb`).
+    #[arg(long)]
+    memory_size: Option<String>,
+    /// Client port of every instance (default: each cluster picks one).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Compression between instances, 0 to 6.
+    #[arg(long, default_value_t = 3)]
+    compression: u8,
+    /// Causal consistency (always on in Concord).
+    #[arg(long)]
+    causal_consistency: bool,
+    /// TLS between instances (not yet available).
+    #[arg(long)]
+    encryption: bool,
+    /// Return once the task is created.
+    #[arg(long)]
+    no_wait: bool,
+    /// Print the API's JSON.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+/// Parses `key=value,key=value` into a cluster reference and its port override.
+fn instance(spec: &str) -> Result<(ClusterRef, Option<u16>)> {
+    let mut f = std::collections::BTreeMap::new();
+    for part in spec.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .with_context(|| format!("--instance {spec:?}: {part:?} is not key=value"))?;
+        f.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let mut take = |k: &str| {
+        f.remove(k)
+            .with_context(|| format!("--instance {spec:?} lacks {k}="))
+    };
+    let cluster = ClusterRef {
+        name: take("fqdn")?,
+        url: take("url")?,
+        credentials: Credentials {
+            username: take("username")?,
+            password: take("password")?,
+        },
+        fingerprint: f.remove("fingerprint"),
+    };
+    let port = f
+        .remove("port")
+        .map(|p| p.parse::<u16>())
+        .transpose()
+        .with_context(|| format!("--instance {spec:?}: bad port"))?;
+    if let Some(k) = f.keys().next() {
+        bail!("--instance {spec:?}: unknown key {k:?}");
+    }
+    Ok((cluster, port))
+}
+
+/// The fingerprint to pin for `url`: the one given, or the one seen after a person
+/// confirms it (a script must give it: there is nobody to ask).
+fn pin(url: &str, given: Option<String>) -> Result<String> {
+    if let Some(fp) = given {
+        return Ok(fp);
+    }
+    let der = certificate_of(url).map_err(anyhow::Error::msg)?;
+    let fp = fingerprint(&der);
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{url}: its certificate's SHA-256 fingerprint is {fp}; check it and pass it (--trust-fingerprint, or fingerprint= in --instance)"
+        );
+    }
+    eprint!("{url} presents a certificate with SHA-256 fingerprint\n  {fp}\nTrust it? [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        bail!("{url}: certificate not trusted");
+    }
+    Ok(fp)
+}
+
+fn connect(cluster: &ClusterRef) -> Result<Remote> {
+    Remote::new(cluster, None).map_err(anyhow::Error::msg)
+}
+
+fn target_ref(t: &Target) -> Result<ClusterRef> {
+    Ok(ClusterRef {
+        name: t.cluster_url.clone(),
+        url: t.cluster_url.clone(),
+        credentials: Credentials {
+            username: t.username.clone(),
+            password: t.password.clone(),
+        },
+        fingerprint: Some(pin(&t.cluster_url, t.trust_fingerprint.clone())?),
+    })
+}
+
+fn print(output: Output, v: &Value) {
+    match output {
+        Output::Json => println!("{v}"),
+        Output::Text => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
+    }
+}
+
+/// Follows task `id` until it ends, printing each change; fails when the task fails.
+fn wait(api: &Remote, task: &Value, output: Output) -> Result<()> {
+    let id = task["id"].as_str().context("the answer names no task")?;
+    if output == Output::Text {
+        println!("Task {id} created");
+    }
+    let mut status = task["status"].as_str().unwrap_or("queued").to_string();
+    let mut shown = 0;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let t = api
+            .get(&format!("/v1/crdb_tasks/{id}"))
+            .map_err(anyhow::Error::msg)?;
+        let now = t["status"].as_str().unwrap_or_default().to_string();
+        if output == Output::Text {
+            if now != status {
+                println!("Status changed: {status} -> {now}");
+            }
+            let progress = t["progress"].as_array().cloned().unwrap_or_default();
+            for p in progress.iter().skip(shown) {
+                println!("  {}", p.as_str().unwrap_or_default());
+            }
+            shown = progress.len();
+        }
+        status = now;
+        match status.as_str() {
+            "finished" => {
+                if output == Output::Json {
+                    println!("{t}");
+                }
+                return Ok(());
+            }
+            "failed" | "canceled" => {
+                if output == Output::Json {
+                    println!("{t}");
+                }
+                bail!("task {id} {status}: {}", t["errors"]);
+            }
+            _ if Instant::now() > deadline => bail!("task {id} still {status} after 10 minutes"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// Runs `concord crdb …`.
+pub fn run_crdb(cmd: CrdbCmd) -> Result<()> {
+    match cmd {
+        CrdbCmd::Create(a) => {
+            if a.compression > 6 {
+                bail!("--compression is 0 to 6");
+            }
+            let mut instances = Vec::new();
+            let mut first = None;
+            for spec in &a.instances {
+                let (mut cluster, port) = instance(spec)?;
+                cluster.fingerprint = Some(pin(&cluster.url, cluster.fingerprint.take())?);
+                first.get_or_insert_with(|| cluster.clone());
+                let mut i = json!({"cluster": cluster, "compression": a.compression});
+                if let Some(p) = port {
+                    i["db_config"] = json!({"port": p});
+                }
+                instances.push(i);
+            }
+            let memory = match &a.memory_size {
+                Some(m) => concord_server::settings::parse_bytes(m)
+                    .map_err(|e| anyhow::anyhow!("--memory-size: {e}"))?,
+                None => 0,
+            };
+            let body = json!({
+                "name": a.name,
+                "causal_consistency": true,
+                "encryption": a.encryption,
+                "default_db_config": {"memory_size": memory, "port": a.port.unwrap_or(0)},
+                "instances": instances,
+            });
+            let api = connect(&first.context("no --instance")?)?;
+            let task = api.post("/v1/crdbs", &body).map_err(anyhow::Error::msg)?;
+            if a.no_wait {
+                print(a.output, &task);
+                return Ok(());
+            }
+            wait(&api, &task, a.output)?;
+            if a.output == Output::Text {
+                println!(
+                    "Created database {} ({})",
+                    a.name,
+                    task["crdb_guid"].as_str().unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+        CrdbCmd::List(t) => {
+            let api = connect(&target_ref(&t)?)?;
+            let list = api.get("/v1/crdbs").map_err(anyhow::Error::msg)?;
+            match t.output {
+                Output::Json => println!("{list}"),
+                Output::Text => {
+                    println!("{:<38} {:<20} CLUSTERS", "CRDB-GUID", "NAME");
+                    for d in list.as_array().into_iter().flatten() {
+                        let clusters: Vec<&str> = d["instances"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|i| i["cluster"]["name"].as_str())
+                            .collect();
+                        println!(
+                            "{:<38} {:<20} {}",
+                            d["guid"].as_str().unwrap_or_default(),
+                            d["name"].as_str().unwrap_or_default(),
+                            clusters.join(", ")
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        CrdbCmd::Get(g) => {
+            let api = connect(&target_ref(&g.target)?)?;
+            let d = api
+                .get(&format!("/v1/crdbs/{}", g.crdb_guid))
+                .map_err(anyhow::Error::msg)?;
+            print(g.target.output, &d);
+            Ok(())
+        }
+        CrdbCmd::Delete(g) => {
+            let api = connect(&target_ref(&g.target)?)?;
+            let task = api
+                .delete(&format!("/v1/crdbs/{}", g.crdb_guid))
+                .map_err(anyhow::Error::msg)?;
+            if g.no_wait {
+                print(g.target.output, &task);
+                return Ok(());
+            }
+            wait(&api, &task, g.target.output)
+        }
+    }
+}
+
+/// Runs `concord task …`.
+pub fn run_task(cmd: TaskCmd) -> Result<()> {
+    match cmd {
+        TaskCmd::List(t) => {
+            let api = connect(&target_ref(&t)?)?;
+            let list = api.get("/v1/crdb_tasks").map_err(anyhow::Error::msg)?;
+            match t.output {
+                Output::Json => println!("{list}"),
+                Output::Text => {
+                    println!(
+                        "{:<38} {:<14} {:<10} CRDB-GUID",
+                        "TASK-ID", "OPERATION", "STATUS"
+                    );
+                    for x in list.as_array().into_iter().flatten() {
+                        println!(
+                            "{:<38} {:<14} {:<10} {}",
+                            x["id"].as_str().unwrap_or_default(),
+                            x["operation"].as_str().unwrap_or_default(),
+                            x["status"].as_str().unwrap_or_default(),
+                            x["crdb_guid"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        TaskCmd::Status(a) => {
+            let api = connect(&target_ref(&a.target)?)?;
+            let t = api
+                .get(&format!("/v1/crdb_tasks/{}", a.task_id))
+                .map_err(anyhow::Error::msg)?;
+            print(a.target.output, &t);
+            Ok(())
+        }
+    }
+}
