@@ -51,6 +51,8 @@ pub enum CrdbCmd {
     Get(GuidArgs),
     /// Delete one from every participating cluster.
     Delete(GuidArgs),
+    /// Every instance of one as its cluster reports it, with its links.
+    HealthReport(GuidArgs),
 }
 
 /// `concord task …`.
@@ -320,6 +322,14 @@ pub fn run_crdb(cmd: CrdbCmd) -> Result<()> {
                 .get(&format!("/v1/crdbs/{}", g.crdb_guid))
                 .map_err(anyhow::Error::msg)?;
             print(g.target.output, &d);
+            Ok(())
+        }
+        CrdbCmd::HealthReport(g) => {
+            let api = connect(&target_ref(&g.target)?)?;
+            let r = api
+                .get(&format!("/v1/crdbs/{}/health_report", g.crdb_guid))
+                .map_err(anyhow::Error::msg)?;
+            print(g.target.output, &r);
             Ok(())
         }
         CrdbCmd::Delete(g) => {

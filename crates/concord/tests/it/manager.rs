@@ -354,6 +354,21 @@ fn an_active_active_database_is_created_across_three_clusters() {
         });
     }
 
+    // Every cluster reports every instance, with its links up.
+    let report = format!("/v1/crdbs/{guid}/health_report");
+    crate::support::wait_for(20, "every instance active and linked", || {
+        let (s, r) = cs[1].api.call("GET", &report, ADMIN, None);
+        s == 200
+            && r["instances"].as_array().is_some_and(|l| {
+                l.len() == 3
+                    && l.iter().all(|i| {
+                        i["status"] == "active"
+                            && i["crdt_sync"]["crdt_peers"] == "2"
+                            && !i["crdt_sync"].to_string().contains("state=down")
+                    })
+            })
+    });
+
     // A wrong password on one cluster: the task fails and nothing is created anywhere.
     let mut bad: Vec<Value> = cs
         .iter()

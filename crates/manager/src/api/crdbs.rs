@@ -28,6 +28,13 @@ pub async fn list(State(s): State<Arc<AppState>>, c: Caller) -> Result<Json<Valu
     Ok(Json(s.store.crdbs()?.iter().map(redacted).collect()))
 }
 
+/// Database `guid`, or the API's 404.
+fn existing(s: &AppState, guid: &str) -> Result<Crdb, ApiError> {
+    s.store
+        .crdb(guid)?
+        .ok_or_else(|| ApiError::not_found(format!("no database {guid}")))
+}
+
 /// GET /v1/crdbs/{guid}.
 pub async fn get(
     State(s): State<Arc<AppState>>,
@@ -35,11 +42,64 @@ pub async fn get(
     c: Caller,
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbViewer)?;
-    let crdb = s
-        .store
-        .crdb(&guid)?
-        .ok_or_else(|| ApiError::not_found(format!("no database {guid}")))?;
+    let crdb = existing(&s, &guid)?;
     Ok(Json(redacted(&crdb)))
+}
+
+/// GET /v1/crdbs/{guid}/health_report: every instance as its cluster reports it (the
+/// local one read here, the others through their clusters' APIs), with its links.
+pub async fn health_report(
+    State(s): State<Arc<AppState>>,
+    Path(guid): Path<String>,
+    c: Caller,
+) -> Result<Json<Value>, ApiError> {
+    c.require(Role::DbViewer)?;
+    let crdb = existing(&s, &guid)?;
+    let mut instances = Vec::new();
+    for inst in &crdb.instances {
+        let found: Result<Value, String> = if inst.cluster.name == s.name {
+            match s.store.bdbs()?.into_iter().find(|b| b.crdb_guid == guid) {
+                Some(b) => Ok(bdb_view(&b).await),
+                None => Err("no local instance".into()),
+            }
+        } else {
+            let cluster = inst.cluster.clone();
+            let ca = s.ca.clone();
+            let g = guid.clone();
+            tokio::task::spawn_blocking(move || {
+                let list = crate::remote::Remote::new(&cluster, ca.as_deref())?.get("/v1/bdbs")?;
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|b| b["crdt_guid"] == g.as_str())
+                    .cloned()
+                    .ok_or_else(|| "the cluster has no instance of the database".to_string())
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        };
+        instances.push(match found {
+            Ok(b) => json!({
+                "id": inst.id,
+                "cluster": inst.cluster.name,
+                "status": b["status"],
+                "port": b["port"],
+                "crdt_sync": b["crdt_sync"],
+            }),
+            Err(e) => json!({
+                "id": inst.id,
+                "cluster": inst.cluster.name,
+                "status": "unreachable",
+                "error": e,
+            }),
+        });
+    }
+    Ok(Json(json!({
+        "crdb_guid": guid,
+        "name": crdb.name,
+        "config_version": crdb.config_version,
+        "instances": instances,
+    })))
 }
 
 /// DELETE /v1/crdbs/{guid}: removes the database from every participating cluster, in
@@ -50,10 +110,7 @@ pub async fn delete(
     c: Caller,
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbMember)?;
-    let crdb = s
-        .store
-        .crdb(&guid)?
-        .ok_or_else(|| ApiError::not_found(format!("no database {guid}")))?;
+    let crdb = existing(&s, &guid)?;
     let task = new_task(&crdb.guid, "delete_crdb");
     s.store.put_task(&task)?;
     tokio::spawn(coordinate::delete(Arc::clone(&s), crdb, task.clone()));

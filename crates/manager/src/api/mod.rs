@@ -51,6 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/crdbs", get(crdbs::list).post(crdbs::create))
         .route("/v1/crdbs/{guid}", get(crdbs::get).delete(crdbs::delete))
+        .route("/v1/crdbs/{guid}/health_report", get(crdbs::health_report))
         .route("/v1/crdbs/{guid}/{step}", axum::routing::post(crdbs::phase))
         .route("/v1/crdb_tasks", get(crdbs::tasks))
         .route("/v1/crdb_tasks/{id}", get(crdbs::task))
