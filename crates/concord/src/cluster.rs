@@ -88,15 +88,9 @@ pub fn run(cmd: ClusterCmd) -> Result<()> {
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
-                tokio::select! {
-                    r = concord_manager::start(&a.dir) => {
-                        r.with_context(|| format!("running the cluster in {}", a.dir.display()))
-                    }
-                    () = crate::stop_signal() => {
-                        tracing::info!("cluster manager stopping");
-                        Ok(())
-                    }
-                }
+                concord_manager::start(&a.dir, crate::stop_signal())
+                    .await
+                    .with_context(|| format!("running the cluster in {}", a.dir.display()))
             })
         }
     }

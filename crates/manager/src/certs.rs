@@ -43,7 +43,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ManagerError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
         .open(path)
         .map_err(file_error(path))?;

@@ -130,10 +130,18 @@ pub(crate) async fn call(
     }
     let cluster = inst.cluster.clone();
     let ca = s.ca.clone();
-    tokio::task::spawn_blocking(move || Remote::new(&cluster, ca.as_deref())?.post(&path, &body))
-        .await
-        .map_err(|e| e.to_string())?
+    let work = tokio::task::spawn_blocking(move || {
+        Remote::new(&cluster, ca.as_deref())?.post(&path, &body)
+    });
+    match tokio::time::timeout(CALL_TIMEOUT, work).await {
+        Ok(done) => done.map_err(|e| e.to_string())?,
+        Err(_) => Err(format!("no answer in {} s", CALL_TIMEOUT.as_secs())),
+    }
 }
+
+/// The longest a call to another cluster may take, connection and certificate check
+/// included.
+pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Ends a task: finished, or failed when it recorded errors.
 fn finish(s: &AppState, task: &mut Task) {
@@ -182,7 +190,9 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
         }
     }
     if !failed.is_empty() {
-        for inst in &prepared {
+        // Every cluster is told, not only those that answered: a prepare that timed out
+        // here may have reserved there, and an abort of nothing changes nothing.
+        for inst in &crdb.instances {
             if let Err(e) = call(&s, inst, format!("/v1/crdbs/{guid}/_abort"), json!({})).await {
                 failed.push(format!("{}: abort: {e}", inst.cluster.name));
             }
@@ -193,7 +203,8 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
         return;
     }
     crdb.config_version = 1;
-    // Every cluster holds its reservation now: commit is retried until each has it.
+    // Every cluster holds its reservation now: commit is retried (for about 5 s) until
+    // each has it; one that still fails is reported, and its reservation lapses.
     for inst in crdb.instances.clone() {
         let body = json!({"crdb": crdb});
         let mut tries = 0;

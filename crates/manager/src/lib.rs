@@ -95,8 +95,26 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
             opts.ports
         )));
     }
-    std::fs::create_dir_all(&opts.dir).map_err(file_error(&opts.dir))?;
-    let state = opts.dir.join(STATE_FILE);
+    // Everything given is checked before anything is written.
+    if let Some(ca) = &opts.ca {
+        certs::load_roots(ca)?;
+    }
+    if let Some((c, k)) = &opts.cert {
+        certs::load_server_config(c, k)?;
+    }
+    if !opts.dir.exists() {
+        // A directory made here is its owner's only (one given is left as it is).
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&opts.dir)
+            .map_err(file_error(&opts.dir))?;
+    }
+    // Paths are kept absolute: `start` may run from another directory.
+    let absolute = |p: &Path| std::fs::canonicalize(p).map_err(file_error(p));
+    let dir = absolute(&opts.dir)?;
+    let state = dir.join(STATE_FILE);
     if state.exists() {
         return Err(ManagerError::Invalid(format!(
             "{} already holds a cluster",
@@ -104,16 +122,10 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
         )));
     }
     let (cert, key) = match &opts.cert {
-        Some((c, k)) => {
-            // Checked now, so a bad pair fails init rather than the first start.
-            certs::load_server_config(c, k)?;
-            (c.clone(), k.clone())
-        }
-        None => certs::self_signed(&opts.dir, &opts.name)?,
+        Some((c, k)) => (absolute(c)?, absolute(k)?),
+        None => certs::self_signed(&dir, &opts.name)?,
     };
-    if let Some(ca) = &opts.ca {
-        certs::load_roots(ca)?;
-    }
+    let ca = opts.ca.as_deref().map(absolute).transpose()?;
     let info = ClusterInfo {
         name: opts.name.clone(),
         rest_port: opts.rest_port,
@@ -121,7 +133,7 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
         ports: opts.ports,
         cert,
         key,
-        ca: opts.ca.clone(),
+        ca,
     };
     let admin = User::new(1, &opts.admin_user, Role::Admin, &opts.admin_password)
         .map_err(ManagerError::Invalid)?;
@@ -129,9 +141,12 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
     Ok(info)
 }
 
-/// Runs the cluster in `dir` until the process is stopped: opens its state and serves
-/// the REST API.
-pub async fn start(dir: &Path) -> Result<(), ManagerError> {
+/// Runs the cluster in `dir` until `stop` resolves: opens its state, starts its
+/// databases' instances and serves the REST API; then stops the instances cleanly.
+pub async fn start(
+    dir: &Path,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), ManagerError> {
     let store = Store::open(&dir.join(STATE_FILE))?;
     let info = store.cluster()?;
     let tls = certs::load_server_config(&info.cert, &info.key)?;
@@ -158,7 +173,7 @@ pub async fn start(dir: &Path) -> Result<(), ManagerError> {
             store.put_task(&t)?;
         }
     }
-    supervisor.sync(&store.bdbs()?);
+    supervisor.sync(&store)?;
     let watch = std::sync::Arc::clone(&supervisor);
     tokio::spawn(async move {
         loop {
@@ -171,8 +186,15 @@ pub async fn start(dir: &Path) -> Result<(), ManagerError> {
         ca: info.ca.clone(),
         store,
         creds: api::CredentialCache::new(),
-        supervisor,
+        supervisor: std::sync::Arc::clone(&supervisor),
     };
-    api::serve(listener, tls, state).await;
+    tokio::select! {
+        () = api::serve(listener, tls, state) => {}
+        () = stop => {}
+    }
+    tracing::info!("stopping the instances");
+    supervisor
+        .stop_all(std::time::Duration::from_secs(20))
+        .await;
     Ok(())
 }

@@ -158,7 +158,17 @@ impl Remote {
     /// person can check and pin it.
     pub fn new(cluster: &ClusterRef, ca: Option<&Path>) -> Result<Remote, String> {
         let roots: Vec<ureq::tls::Certificate<'static>> = match (ca, &cluster.fingerprint) {
-            (Some(ca), _) => {
+            (Some(ca), pinned) => {
+                // With both, both must hold: the pin is checked here, the CA below.
+                if let Some(p) = pinned {
+                    let seen = fingerprint(&certificate_of(&cluster.url)?);
+                    if !p.eq_ignore_ascii_case(&seen) {
+                        return Err(format!(
+                            "cluster {}: its certificate's fingerprint is {seen}, not the pinned {p}",
+                            cluster.name
+                        ));
+                    }
+                }
                 let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
                 ureq::tls::parse_pem(&pem)
                     .filter_map(|i| match i {
@@ -195,6 +205,8 @@ impl Remote {
         let agent = ureq::Agent::config_builder()
             .tls_config(tls)
             .http_status_as_error(false)
+            .https_only(true)
+            .max_redirects(0)
             .timeout_global(Some(TIMEOUT))
             .build()
             .into();

@@ -107,6 +107,12 @@ pub enum StoreError {
     /// No free port left in the cluster's range.
     #[error("no free port in {0}")]
     NoPort(PortRange),
+    /// A port outside the cluster's range, or one its API uses.
+    #[error("port {0} is not one this cluster gives databases ({1})")]
+    PortOutside(u16, PortRange),
+    /// A commit for a database this cluster did not reserve.
+    #[error("database {0} was not prepared on this cluster (or its reservation lapsed)")]
+    NotReserved(String),
 }
 
 macro_rules! db_err {
@@ -158,6 +164,10 @@ impl Store {
     /// Creates the state of a new cluster with its first user, in one transaction.
     pub fn create(path: &Path, info: &ClusterInfo, admin: &User) -> Result<Store, StoreError> {
         let db = Database::create(path)?;
+        // It holds password hashes and other clusters' credentials: its owner's only.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::Db(format!("{}: {e}", path.display())))?;
         let tx = db.begin_write()?;
         {
             let mut meta = tx.open_table(META)?;
@@ -244,21 +254,30 @@ impl Store {
         Ok(user)
     }
 
-    /// Replaces a user (its role or password); the last Admin keeps its role.
-    pub fn update_user(&self, user: &User) -> Result<(), StoreError> {
+    /// Changes user `name` with `change`, read and written in one transaction; the last
+    /// Admin keeps its role. The user as written.
+    pub fn modify_user(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut User),
+    ) -> Result<User, StoreError> {
         let tx = self.db.begin_write()?;
-        {
+        let user = {
             let mut table = tx.open_table(USERS)?;
-            if table.get(user.name.as_str())?.is_none() {
-                return Err(StoreError::NoUser(user.name.clone()));
-            }
-            table.insert(user.name.as_str(), encode(user).as_slice())?;
+            let mut user: User = match table.get(name)? {
+                Some(v) => decode(name, v.value())?,
+                None => return Err(StoreError::NoUser(name.to_string())),
+            };
+            change(&mut user);
+            assert_eq!(user.name, name, "a user keeps its name");
+            table.insert(name, encode(&user).as_slice())?;
             if !has_admin(&table)? {
                 return Err(StoreError::LastAdmin);
             }
-        }
+            user
+        };
         tx.commit()?;
-        Ok(())
+        Ok(user)
     }
 
     /// Deletes a user; the last Admin stays.
@@ -285,7 +304,14 @@ pub struct Reservation {
     pub name: String,
     /// The port held for it.
     pub port: u16,
+    /// When the hold lapses if no commit came (ms since the epoch): a coordinator that
+    /// died between the phases does not hold a name and port forever.
+    #[serde(default)]
+    pub until_ms: u64,
 }
+
+/// How long a reservation holds without its commit.
+pub const RESERVATION_MS: u64 = 10 * 60 * 1000;
 
 impl Store {
     /// Every active-active database this cluster takes part in.
@@ -327,38 +353,68 @@ impl Store {
     }
 
     /// Holds `name` and a port for database `guid` (phase one of a create): `port`, or the
-    /// first free one of `range` when 0. Asking again for the same database answers the
-    /// same port.
+    /// first free one of the cluster's range when 0; `avoid` are ports the cluster itself
+    /// uses. Asking again for the same database answers the same port. With `dry_run`
+    /// the same checks run and nothing is held.
     pub fn reserve(
         &self,
         guid: &str,
         name: &str,
         port: u16,
-        range: PortRange,
+        avoid: &[u16],
+        now_ms: u64,
+        dry_run: bool,
     ) -> Result<u16, StoreError> {
+        let info = self.cluster()?;
+        let range = info.ports;
         let tx = self.db.begin_write()?;
         let port = {
             let mut res = tx.open_table(RESERVATIONS)?;
-            if let Some(r) = res.get(guid)? {
-                let r: Reservation = decode(guid, r.value())?;
+            let held: Vec<(String, Reservation)> = {
+                let mut v = Vec::new();
+                for row in res.iter()? {
+                    let (k, r) = row?;
+                    v.push((
+                        k.value().to_string(),
+                        decode::<Reservation>(k.value(), r.value())?,
+                    ));
+                }
+                v
+            };
+            for (g, r) in &held {
+                if r.until_ms < now_ms {
+                    res.remove(g.as_str())?;
+                }
+            }
+            let held: Vec<(String, Reservation)> = held
+                .into_iter()
+                .filter(|(_, r)| r.until_ms >= now_ms)
+                .collect();
+            if let Some((_, r)) = held.iter().find(|(g, _)| g == guid) {
+                if r.name != name {
+                    return Err(StoreError::NameTaken(name.to_string()));
+                }
                 return Ok(r.port);
             }
             let bdbs: Vec<Bdb> = rows(&tx.open_table(BDBS)?)?;
-            let held: Vec<Reservation> = rows(&res)?;
             let names: Vec<&str> = bdbs
                 .iter()
                 .map(|b| b.name.as_str())
-                .chain(held.iter().map(|r| r.name.as_str()))
+                .chain(held.iter().map(|(_, r)| r.name.as_str()))
                 .collect();
             let ports: Vec<u16> = bdbs
                 .iter()
                 .map(|b| b.port)
-                .chain(held.iter().map(|r| r.port))
+                .chain(held.iter().map(|(_, r)| r.port))
+                .chain(avoid.iter().copied())
                 .collect();
             if names.contains(&name) {
                 return Err(StoreError::NameTaken(name.to_string()));
             }
             let port = if port != 0 {
+                if port < range.first || port > range.last || avoid.contains(&port) {
+                    return Err(StoreError::PortOutside(port, range));
+                }
                 if ports.contains(&port) {
                     return Err(StoreError::PortTaken(port));
                 }
@@ -371,11 +427,16 @@ impl Store {
             let r = Reservation {
                 name: name.to_string(),
                 port,
+                until_ms: now_ms.saturating_add(RESERVATION_MS),
             };
             res.insert(guid, encode(&r).as_slice())?;
             port
         };
-        tx.commit()?;
+        if dry_run {
+            tx.abort()?;
+        } else {
+            tx.commit()?;
+        }
         Ok(port)
     }
 
@@ -388,6 +449,15 @@ impl Store {
             let existing: Vec<Bdb> = rows(&bdbs)?;
             if let Some(b) = existing.iter().find(|b| b.crdb_guid == crdb.guid) {
                 return Ok(b.clone());
+            }
+            let held: Option<Reservation> = tx
+                .open_table(RESERVATIONS)?
+                .get(crdb.guid.as_str())?
+                .map(|v| decode(&crdb.guid, v.value()))
+                .transpose()?;
+            match held {
+                Some(r) if r.name == bdb.name && r.port == bdb.port => {}
+                _ => return Err(StoreError::NotReserved(crdb.guid.clone())),
             }
             // Numbers are never reused: a new database never meets an old one's files.
             let mut meta = tx.open_table(META)?;
@@ -496,7 +566,7 @@ mod tests {
         let s = Store::create(&d.join("s.redb"), &info(), &user("admin", Role::Admin)).unwrap();
         assert!(matches!(s.delete_user("admin"), Err(StoreError::LastAdmin)));
         assert!(matches!(
-            s.update_user(&user("admin", Role::DbMember)),
+            s.modify_user("admin", |u| u.role = Role::DbMember),
             Err(StoreError::LastAdmin)
         ));
         assert_eq!(s.user("admin").unwrap().unwrap().role, Role::Admin);

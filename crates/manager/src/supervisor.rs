@@ -68,7 +68,18 @@ impl Supervisor {
         for (id, host, port) in &b.peers {
             c.arg("--peer").arg(format!("{id}={host}:{port}"));
         }
-        c.stdin(std::process::Stdio::null()).kill_on_drop(true);
+        c.stdin(std::process::Stdio::null());
+        // If the manager dies, its instances are told to stop (SIGTERM: a clean stop),
+        // rather than running on unsupervised and holding their ports.
+        // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+        unsafe {
+            c.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         c
     }
 
@@ -90,10 +101,13 @@ impl Supervisor {
         }
     }
 
-    /// Makes the running instances those of `bdbs`: starts new ones, stops removed ones,
-    /// and restarts one whose settings changed.
-    pub fn sync(&self, bdbs: &[Bdb]) {
+    /// Makes the running instances those `store` lists: starts new ones, stops removed
+    /// ones, and restarts one whose settings changed. The list is read under the lock, so
+    /// two syncs never act on lists older than each other's.
+    pub fn sync(&self, store: &crate::Store) -> Result<(), crate::StoreError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let bdbs = store.bdbs()?;
+        let bdbs = bdbs.as_slice();
         running.retain(|uid, r| {
             let keep = bdbs.iter().any(|b| b.uid == *uid && *b == r.bdb);
             if !keep {
@@ -119,6 +133,29 @@ impl Supervisor {
                 backoff: Duration::from_millis(100),
                 restarts: 0,
             });
+        }
+        Ok(())
+    }
+
+    /// Stops every instance cleanly (SIGTERM, then up to `grace` for it to exit; SIGKILL
+    /// after that).
+    pub async fn stop_all(&self, grace: Duration) {
+        let children: Vec<Child> = {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.drain().filter_map(|(_, r)| r.child).collect()
+        };
+        for c in &children {
+            if let Some(pid) = c.id().and_then(|p| i32::try_from(p).ok()) {
+                // SAFETY: kill(2) on our own child's pid.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+        }
+        for mut c in children {
+            if tokio::time::timeout(grace, c.wait()).await.is_err() {
+                let _ = c.kill().await;
+            }
         }
     }
 

@@ -125,8 +125,14 @@ fn a_cluster_is_created_started_and_managed_over_https() {
         "{v}"
     );
 
-    // The key of the certificate made at init is its owner's only.
+    // The state (password hashes, other clusters' credentials) and the key of the
+    // certificate made at init are their owner's only.
     use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.join("cluster.redb"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "state readable by others: {mode:o}");
     let mode = std::fs::metadata(dir.join("tls/api-key.pem"))
         .unwrap()
         .permissions()
@@ -424,6 +430,45 @@ fn an_active_active_database_is_created_across_three_clusters() {
     let mut taken = crdb.clone();
     taken["name"] = json!("other");
     taken["instances"][0]["db_config"] = json!({"port": ports[0]});
+    let (s, v) = cs[0]
+        .api
+        .call("POST", "/v1/crdbs?dry_run=true", ADMIN, Some(taken.clone()));
+    assert_eq!(s, 400, "a dry run must see the taken port: {v}");
+    assert!(v["description"].as_str().unwrap().contains("port"), "{v}");
+    let (s, v) = cs[0].api.call(
+        "POST",
+        "/v1/crdbs?dry_run=maybe",
+        ADMIN,
+        Some(taken.clone()),
+    );
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (400, Some("invalid_schema")),
+        "{v}"
+    );
+    // A commit nobody prepared is refused.
+    let mut unprepared = taken.clone();
+    unprepared["guid"] = json!("00000000-0000-0000-0000-000000000000");
+    for (i, inst) in unprepared["instances"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .enumerate()
+    {
+        inst["id"] = json!(i + 1);
+        inst["db_config"] = json!({"port": 21090 + i});
+    }
+    let (s, v) = cs[0].api.call(
+        "POST",
+        "/v1/crdbs/00000000-0000-0000-0000-000000000000/_commit",
+        ADMIN,
+        Some(json!({"crdb": unprepared})),
+    );
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (409, Some("not_prepared")),
+        "{v}"
+    );
     let (_, task) = cs[0].api.call("POST", "/v1/crdbs", ADMIN, Some(taken));
     let done = cs[0].wait_task(task["id"].as_str().unwrap());
     assert_eq!(done["status"], "failed");

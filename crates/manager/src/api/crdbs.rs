@@ -10,16 +10,31 @@ use crate::model::{Crdb, Task, TaskStatus};
 use crate::users::Role;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// `?dry_run=true`.
-#[derive(Deserialize)]
-pub struct DryRun {
-    #[serde(default)]
-    dry_run: bool,
+/// Whether the query asks for a dry run (`dry_run=true`); anything else malformed is the
+/// API's JSON error, not the framework's text.
+fn dry_run(query: Option<&str>) -> Result<bool, ApiError> {
+    let mut dry = false;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        match pair.split_once('=') {
+            Some(("dry_run", "true")) => dry = true,
+            Some(("dry_run", "false")) => dry = false,
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "query {pair:?}: only dry_run=true|false"
+                )));
+            }
+        }
+    }
+    Ok(dry)
 }
 
 /// GET /v1/crdbs.
@@ -66,7 +81,7 @@ pub async fn health_report(
             let cluster = inst.cluster.clone();
             let ca = s.ca.clone();
             let g = guid.clone();
-            tokio::task::spawn_blocking(move || {
+            let work = tokio::task::spawn_blocking(move || {
                 let list = crate::remote::Remote::new(&cluster, ca.as_deref())?.get("/v1/bdbs")?;
                 list.as_array()
                     .into_iter()
@@ -74,9 +89,11 @@ pub async fn health_report(
                     .find(|b| b["crdt_guid"] == g.as_str())
                     .cloned()
                     .ok_or_else(|| "the cluster has no instance of the database".to_string())
-            })
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
+            });
+            match tokio::time::timeout(coordinate::CALL_TIMEOUT, work).await {
+                Ok(done) => done.map_err(|e| ApiError::internal(e.to_string()))?,
+                Err(_) => Err("no answer in time".to_string()),
+            }
         };
         instances.push(match found {
             Ok(b) => json!({
@@ -133,11 +150,12 @@ fn new_task(guid: &str, operation: &str) -> Task {
 /// `dry_run=true`, only checks that every cluster would accept it).
 pub async fn create(
     State(s): State<Arc<AppState>>,
-    Query(q): Query<DryRun>,
+    RawQuery(query): RawQuery,
     c: Caller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbMember)?;
+    let dry = dry_run(query.as_deref())?;
     let mut crdb: Crdb = json_body(&body)?;
     if !crdb.guid.is_empty() || crdb.config_version != 0 {
         return Err(ApiError::invalid(
@@ -156,7 +174,7 @@ pub async fn create(
             format!("a database named {:?} exists", crdb.name),
         ));
     }
-    if q.dry_run {
+    if dry {
         let mut errors = Vec::new();
         for inst in &crdb.instances {
             let body = json!({"crdb": crdb, "instance_id": inst.id, "dry_run": true});
@@ -270,7 +288,7 @@ pub fn local_phase(s: &AppState, path: &str, body: &Value) -> Result<Value, ApiE
     let step = parts.next().unwrap_or_default();
     if step == "_abort" {
         s.store.drop_crdb(guid)?;
-        s.supervisor.sync(&s.store.bdbs()?);
+        s.supervisor.sync(&s.store)?;
         return Ok(json!({}));
     }
     let p: Phase = serde_json::from_value(body.clone())
@@ -290,18 +308,28 @@ pub fn local_phase(s: &AppState, path: &str, body: &Value) -> Result<Value, ApiE
             }
             let info = s.store.cluster()?;
             let port = mine.db_config.port.unwrap_or(p.crdb.default_db_config.port);
+            let avoid = [info.rest_port, info.console_port];
+            let port = s
+                .store
+                .reserve(guid, &p.crdb.name, port, &avoid, now_ms(), p.dry_run)?;
             if p.dry_run {
                 return Ok(json!({"valid": true}));
             }
-            let port = s.store.reserve(guid, &p.crdb.name, port, info.ports)?;
             Ok(json!({"port": port}))
         }
         "_commit" => {
             let bdb = local_bdb(&p.crdb, &s.name).map_err(ApiError::invalid)?;
             let bdb = s.store.commit(&p.crdb, bdb)?;
-            s.supervisor.sync(&s.store.bdbs()?);
+            s.supervisor.sync(&s.store)?;
             Ok(json!({"bdb_uid": bdb.uid}))
         }
         _ => Err(ApiError::not_found(format!("no step {step:?}"))),
     }
+}
+
+/// Milliseconds since the epoch (reservations lapse by the wall clock).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

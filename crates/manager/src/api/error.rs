@@ -78,6 +78,8 @@ impl From<crate::StoreError> for ApiError {
             E::NameTaken(_) => ApiError::conflict("name_taken", e.to_string()),
             E::PortTaken(_) => ApiError::conflict("port_taken", e.to_string()),
             E::NoPort(_) => ApiError::conflict("no_free_port", e.to_string()),
+            E::PortOutside(..) => ApiError::invalid(e.to_string()),
+            E::NotReserved(_) => ApiError::conflict("not_prepared", e.to_string()),
             E::Db(_) | E::Damaged { .. } | E::Newer(_) => ApiError::internal(e.to_string()),
         }
     }

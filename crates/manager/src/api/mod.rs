@@ -25,6 +25,29 @@ pub use auth::CredentialCache;
 const MAX_CONNECTIONS: usize = 512;
 /// A TLS handshake or a request's headers must arrive within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A whole request (its body read, its work done, calls to other clusters included)
+/// must end within this.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Ends a request that runs past [`REQUEST_TIMEOUT`] with the API's JSON error.
+async fn bounded(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => error::ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
 
 /// What every handler shares.
 pub struct AppState {
@@ -58,6 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/bdbs", get(crdbs::bdbs))
         .route("/v1/bdbs/{uid}", get(crdbs::bdb))
         .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .layer(axum::middleware::from_fn(bounded))
         .with_state(state)
 }
 

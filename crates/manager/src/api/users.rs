@@ -66,9 +66,8 @@ pub async fn create(
     check_name(&n.name).map_err(ApiError::invalid)?;
     check_password(&n.password).map_err(ApiError::invalid)?;
     let password = n.password;
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
+    let hash = super::auth::hashing(move || hash_password(&password))
+        .await?
         .map_err(ApiError::internal)?;
     let user = User {
         uid: 0,
@@ -100,21 +99,36 @@ pub async fn update(
     if caller.0.uid != uid || c.role.is_some() {
         caller.require(Role::Admin)?;
     }
-    let mut user = by_uid(&s, uid)?;
-    if let Some(role) = c.role {
-        user.role = role.parse().map_err(ApiError::invalid)?;
-    }
-    if let Some(email) = c.email {
-        user.email = email;
-    }
-    if let Some(password) = c.password {
-        check_password(&password).map_err(ApiError::invalid)?;
-        user.password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?
-            .map_err(ApiError::internal)?;
-    }
-    s.store.update_user(&user)?;
+    let name = by_uid(&s, uid)?.name;
+    let role = c
+        .role
+        .map(|r| r.parse::<Role>())
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    // Hashed first (slow), then applied to the record as it is now, in one transaction:
+    // a concurrent change of the role is not written back over.
+    let hash = match c.password {
+        Some(password) => {
+            check_password(&password).map_err(ApiError::invalid)?;
+            Some(
+                super::auth::hashing(move || hash_password(&password))
+                    .await?
+                    .map_err(ApiError::internal)?,
+            )
+        }
+        None => None,
+    };
+    let user = s.store.modify_user(&name, |u| {
+        if let Some(role) = role {
+            u.role = role;
+        }
+        if let Some(email) = c.email {
+            u.email = email;
+        }
+        if let Some(hash) = hash {
+            u.password_hash = hash;
+        }
+    })?;
     s.creds.forget(&user.name);
     Ok(Json(view(&user)))
 }
