@@ -15,6 +15,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The most characters of another cluster's error description kept.
+const MAX_REMOTE_ERROR: usize = 1024;
+
 /// How long a call to another cluster may take.
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -270,6 +273,8 @@ impl Remote {
             Ok(json)
         } else {
             let why = json["description"].as_str().unwrap_or("no description");
+            // Another cluster's words go into task records: kept short.
+            let why: String = why.chars().take(MAX_REMOTE_ERROR).collect();
             Err(format!("{url}: {status}: {why}"))
         }
     }

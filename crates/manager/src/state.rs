@@ -22,6 +22,7 @@ const RESERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reserva
 const FORMAT_KEY: &str = "format";
 const CLUSTER_KEY: &str = "cluster";
 const LAST_BDB_KEY: &str = "last_bdb_uid";
+const LAST_USER_KEY: &str = "last_user_uid";
 
 /// A range of TCP ports, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,7 +248,14 @@ impl Store {
                 return Err(StoreError::UserExists(user.name));
             }
             let users: Vec<User> = rows(&table)?;
-            user.uid = users.iter().map(|u| u.uid).max().unwrap_or(0) + 1;
+            // Numbers are never reused: a deleted user's uid never names someone else.
+            let mut meta = tx.open_table(META)?;
+            let last: u64 = match meta.get(LAST_USER_KEY)? {
+                Some(v) => decode(LAST_USER_KEY, v.value())?,
+                None => 0,
+            };
+            user.uid = last.max(users.iter().map(|u| u.uid).max().unwrap_or(0)) + 1;
+            meta.insert(LAST_USER_KEY, encode(&user.uid).as_slice())?;
             table.insert(user.name.as_str(), encode(&user).as_slice())?;
         }
         tx.commit()?;
@@ -574,7 +582,12 @@ mod tests {
             s.delete_user("nobody"),
             Err(StoreError::NoUser(_))
         ));
-        s.add_user(user("second", Role::Admin)).unwrap();
+        let second = s.add_user(user("second", Role::Admin)).unwrap();
+        s.delete_user("second").unwrap();
+        assert!(
+            s.add_user(user("third", Role::Admin)).unwrap().uid > second.uid,
+            "uid reused"
+        );
         s.delete_user("admin").unwrap();
         assert!(s.user("admin").unwrap().is_none());
         std::fs::remove_dir_all(d).unwrap();
