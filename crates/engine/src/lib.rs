@@ -618,7 +618,7 @@ impl Engine {
     }
 
     /// Folds away concurrency metadata that every member has seen: `stable` is what all
-    /// members reported as applied (DESIGN.md, rule 5). Looks at most `budget` keys;
+    /// members reported as applied (docs/REPLICATION.md, "Stability"). Looks at most `budget` keys;
     /// returns how many keys are still waiting for stability.
     pub fn compact_stable(&mut self, stable: &VersionVector, budget: usize) -> usize {
         if self.unstable.is_empty() {

@@ -771,7 +771,7 @@ impl Replication {
         }
     }
 
-    /// What every member has applied, by their reports (DESIGN.md, rule 5): `None` until
+    /// What every member has applied, by their reports (docs/REPLICATION.md, "Stability"): `None` until
     /// every peer has reported and this instance has applied all each had issued then.
     pub fn stable(&self, e: &Engine) -> Option<VersionVector> {
         let mine = e.vv();
