@@ -117,22 +117,32 @@ pub fn new_id() -> String {
     )
 }
 
-/// One phase's call to the cluster hosting `inst`: the local cluster is called
-/// directly, others over their REST API.
+/// One phase (`_prepare`, `_commit`, `_abort`) of database `guid` on the cluster hosting
+/// `inst`: the local cluster directly, others over their REST API.
 pub(crate) async fn call(
     s: &Arc<AppState>,
     inst: &InstanceInfo,
-    path: String,
+    guid: &str,
+    step: &str,
     body: Value,
 ) -> Result<Value, String> {
     if inst.cluster.name == s.name {
-        return crate::api::crdbs::local_phase(s, &path, &body).map_err(|e| e.description);
+        return crate::api::crdbs::local_phase(s, guid, step, &body).map_err(|e| e.description);
     }
-    let cluster = inst.cluster.clone();
+    let path = format!("/v1/crdbs/{guid}/{step}");
+    remote(s, &inst.cluster, move |r| r.post(&path, &body)).await
+}
+
+/// Runs `f` against another cluster's API, off the event loop and bounded by
+/// [`CALL_TIMEOUT`] (connection and certificate check included).
+pub(crate) async fn remote<T: Send + 'static>(
+    s: &AppState,
+    cluster: &crate::model::ClusterRef,
+    f: impl FnOnce(&Remote) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    let cluster = cluster.clone();
     let ca = s.ca.clone();
-    let work = tokio::task::spawn_blocking(move || {
-        Remote::new(&cluster, ca.as_deref())?.post(&path, &body)
-    });
+    let work = tokio::task::spawn_blocking(move || f(&Remote::new(&cluster, ca.as_deref())?));
     match tokio::time::timeout(CALL_TIMEOUT, work).await {
         Ok(done) => done.map_err(|e| e.to_string())?,
         Err(_) => Err(format!("no answer in {} s", CALL_TIMEOUT.as_secs())),
@@ -169,7 +179,7 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
     let mut failed = Vec::new();
     for inst in crdb.instances.clone() {
         let body = json!({"crdb": crdb, "instance_id": inst.id});
-        match call(&s, &inst, format!("/v1/crdbs/{guid}/_prepare"), body).await {
+        match call(&s, &inst, &guid, "_prepare", body).await {
             Ok(v) => {
                 let port = v["port"].as_u64().and_then(|p| u16::try_from(p).ok());
                 match port {
@@ -193,7 +203,7 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
         // Every cluster is told, not only those that answered: a prepare that timed out
         // here may have reserved there, and an abort of nothing changes nothing.
         for inst in &crdb.instances {
-            if let Err(e) = call(&s, inst, format!("/v1/crdbs/{guid}/_abort"), json!({})).await {
+            if let Err(e) = call(&s, inst, &guid, "_abort", json!({})).await {
                 failed.push(format!("{}: abort: {e}", inst.cluster.name));
             }
         }
@@ -209,7 +219,7 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
         let body = json!({"crdb": crdb});
         let mut tries = 0;
         loop {
-            match call(&s, &inst, format!("/v1/crdbs/{guid}/_commit"), body.clone()).await {
+            match call(&s, &inst, &guid, "_commit", body.clone()).await {
                 Ok(_) => {
                     task.progress
                         .push(format!("{}: created", inst.cluster.name));
@@ -244,8 +254,7 @@ pub async fn delete(s: Arc<AppState>, crdb: Crdb, mut task: Task) {
         .iter()
         .partition(|i| i.cluster.name == s.name);
     for inst in others.into_iter().chain(local) {
-        let path = format!("/v1/crdbs/{guid}/_abort");
-        match call(&s, inst, path, json!({})).await {
+        match call(&s, inst, &guid, "_abort", json!({})).await {
             Ok(_) => task
                 .progress
                 .push(format!("{}: deleted", inst.cluster.name)),

@@ -160,18 +160,24 @@ impl Remote {
     /// pinned fingerprint; a cluster with neither is refused with its fingerprint, so a
     /// person can check and pin it.
     pub fn new(cluster: &ClusterRef, ca: Option<&Path>) -> Result<Remote, String> {
-        let roots: Vec<ureq::tls::Certificate<'static>> = match (ca, &cluster.fingerprint) {
-            (Some(ca), pinned) => {
-                // With both, both must hold: the pin is checked here, the CA below.
-                if let Some(p) = pinned {
-                    let seen = fingerprint(&certificate_of(&cluster.url)?);
-                    if !p.eq_ignore_ascii_case(&seen) {
-                        return Err(format!(
-                            "cluster {}: its certificate's fingerprint is {seen}, not the pinned {p}",
-                            cluster.name
-                        ));
-                    }
+        // A pin is checked on the certificate the cluster shows; with a CA as well, both
+        // must hold.
+        let pinned = match &cluster.fingerprint {
+            Some(p) => {
+                let der = certificate_of(&cluster.url)?;
+                let seen = fingerprint(&der);
+                if !p.eq_ignore_ascii_case(&seen) {
+                    return Err(format!(
+                        "cluster {}: its certificate's fingerprint is {seen}, not the pinned {p}",
+                        cluster.name
+                    ));
                 }
+                Some(der)
+            }
+            None => None,
+        };
+        let roots: Vec<ureq::tls::Certificate<'static>> = match (ca, pinned) {
+            (Some(ca), _) => {
                 let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
                 ureq::tls::parse_pem(&pem)
                     .filter_map(|i| match i {
@@ -180,26 +186,13 @@ impl Remote {
                     })
                     .collect()
             }
-            (None, pinned) => {
-                let der = certificate_of(&cluster.url)?;
-                let seen = fingerprint(&der);
-                match pinned {
-                    Some(p) if p.eq_ignore_ascii_case(&seen) => {
-                        vec![ureq::tls::Certificate::from_der(&der).to_owned()]
-                    }
-                    Some(p) => {
-                        return Err(format!(
-                            "cluster {}: its certificate's fingerprint is {seen}, not the pinned {p}",
-                            cluster.name
-                        ));
-                    }
-                    None => {
-                        return Err(format!(
-                            "cluster {}: its certificate is not trusted (no CA given at init); its SHA-256 fingerprint is {seen}: check it and give it as the cluster's fingerprint",
-                            cluster.name
-                        ));
-                    }
-                }
+            (None, Some(der)) => vec![ureq::tls::Certificate::from_der(&der).to_owned()],
+            (None, None) => {
+                let seen = fingerprint(&certificate_of(&cluster.url)?);
+                return Err(format!(
+                    "cluster {}: its certificate is not trusted (no CA given at init); its SHA-256 fingerprint is {seen}: check it and give it as the cluster's fingerprint",
+                    cluster.name
+                ));
             }
         };
         let tls = ureq::tls::TlsConfig::builder()

@@ -78,22 +78,17 @@ pub async fn health_report(
                 None => Err("no local instance".into()),
             }
         } else {
-            let cluster = inst.cluster.clone();
-            let ca = s.ca.clone();
             let g = guid.clone();
-            let work = tokio::task::spawn_blocking(move || {
-                let list = crate::remote::Remote::new(&cluster, ca.as_deref())?.get("/v1/bdbs")?;
-                list.as_array()
+            coordinate::remote(&s, &inst.cluster, move |r| {
+                r.get("/v1/bdbs")?
+                    .as_array()
                     .into_iter()
                     .flatten()
                     .find(|b| b["crdt_guid"] == g.as_str())
                     .cloned()
                     .ok_or_else(|| "the cluster has no instance of the database".to_string())
-            });
-            match tokio::time::timeout(coordinate::CALL_TIMEOUT, work).await {
-                Ok(done) => done.map_err(|e| ApiError::internal(e.to_string()))?,
-                Err(_) => Err("no answer in time".to_string()),
-            }
+            })
+            .await
         };
         instances.push(match found {
             Ok(b) => json!({
@@ -178,8 +173,7 @@ pub async fn create(
         let mut errors = Vec::new();
         for inst in &crdb.instances {
             let body = json!({"crdb": crdb, "instance_id": inst.id, "dry_run": true});
-            let path = format!("/v1/crdbs/{}/_prepare", crdb.guid);
-            if let Err(e) = coordinate::call(&s, inst, path, body).await {
+            if let Err(e) = coordinate::call(&s, inst, &crdb.guid, "_prepare", body).await {
                 errors.push(format!("{}: {e}", inst.cluster.name));
             }
         }
@@ -219,11 +213,11 @@ pub async fn task(
 /// GET /v1/bdbs.
 pub async fn bdbs(State(s): State<Arc<AppState>>, c: Caller) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbViewer)?;
-    let mut out = Vec::new();
-    for b in s.store.bdbs()? {
-        out.push(bdb_view(&b).await);
-    }
-    Ok(Json(Value::Array(out)))
+    // Every instance is asked at once: one slow instance costs its own timeout, not
+    // everyone's in turn.
+    let bdbs = s.store.bdbs()?;
+    let views = futures_util::future::join_all(bdbs.iter().map(bdb_view)).await;
+    Ok(Json(Value::Array(views)))
 }
 
 /// GET /v1/bdbs/{uid}.
@@ -278,14 +272,11 @@ pub async fn phase(
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::Admin)?;
     let body: Value = json_body(&body)?;
-    local_phase(&s, &format!("/v1/crdbs/{guid}/{step}"), &body).map(Json)
+    local_phase(&s, &guid, &step, &body).map(Json)
 }
 
-/// One phase on this cluster, for `path` (`/v1/crdbs/{guid}/_prepare` ...).
-pub fn local_phase(s: &AppState, path: &str, body: &Value) -> Result<Value, ApiError> {
-    let mut parts = path.trim_start_matches("/v1/crdbs/").splitn(2, '/');
-    let guid = parts.next().unwrap_or_default();
-    let step = parts.next().unwrap_or_default();
+/// One phase (`_prepare`, `_commit`, `_abort`) of database `guid` on this cluster.
+pub fn local_phase(s: &AppState, guid: &str, step: &str, body: &Value) -> Result<Value, ApiError> {
     if step == "_abort" {
         s.store.drop_crdb(guid)?;
         s.supervisor.sync(&s.store)?;

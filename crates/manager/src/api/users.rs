@@ -24,6 +24,14 @@ fn by_uid(s: &AppState, uid: u64) -> Result<User, ApiError> {
         .ok_or_else(|| ApiError::not_found(format!("no user with uid {uid}")))
 }
 
+/// The argon2 hash of a new password, once it passes the password rules.
+async fn checked_hash(password: String) -> Result<String, ApiError> {
+    check_password(&password).map_err(ApiError::invalid)?;
+    super::auth::hashing(move || hash_password(&password))
+        .await?
+        .map_err(ApiError::internal)
+}
+
 /// GET /v1/users.
 pub async fn list(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Json<Value>, ApiError> {
     caller.require(Role::Admin)?;
@@ -64,11 +72,7 @@ pub async fn create(
     let n: NewUser = json_body(&body)?;
     let role: Role = n.role.parse().map_err(ApiError::invalid)?;
     check_name(&n.name).map_err(ApiError::invalid)?;
-    check_password(&n.password).map_err(ApiError::invalid)?;
-    let password = n.password;
-    let hash = super::auth::hashing(move || hash_password(&password))
-        .await?
-        .map_err(ApiError::internal)?;
+    let hash = checked_hash(n.password).await?;
     let user = User {
         uid: 0,
         name: n.name,
@@ -108,14 +112,7 @@ pub async fn update(
     // Hashed first (slow), then applied to the record as it is now, in one transaction:
     // a concurrent change of the role is not written back over.
     let hash = match c.password {
-        Some(password) => {
-            check_password(&password).map_err(ApiError::invalid)?;
-            Some(
-                super::auth::hashing(move || hash_password(&password))
-                    .await?
-                    .map_err(ApiError::internal)?,
-            )
-        }
+        Some(password) => Some(checked_hash(password).await?),
         None => None,
     };
     let user = s.store.modify_user(&name, |u| {
