@@ -38,7 +38,7 @@ pub use reg::MvReg;
 pub use scanmap::ScanMap;
 pub use small::SmallBlob;
 pub use stream::{Stream, StreamId};
-pub use vv::VersionVector;
+pub use vv::{VersionVector, VvParseError};
 pub use zset::{ZMember, ZSet};
 
 #[cfg(test)]

@@ -109,6 +109,34 @@ impl FromIterator<(Origin, u64)> for VersionVector {
     }
 }
 
+/// Why a vector's text did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a version vector (id.incarnation=seq,...)")]
+pub struct VvParseError(String);
+
+impl std::str::FromStr for VersionVector {
+    type Err = VvParseError;
+
+    /// Parses the `crdt_vv` text: `id.incarnation=seq` pairs, comma separated (empty: no
+    /// entries). Ids are 1..65535; an origin given twice keeps its highest sequence.
+    fn from_str(s: &str) -> Result<Self, VvParseError> {
+        let bad = || VvParseError(s.chars().take(64).collect());
+        if s.is_empty() {
+            return Ok(VersionVector::new());
+        }
+        s.split(',')
+            .map(|pair| {
+                let (origin, seq) = pair.split_once('=').ok_or_else(bad)?;
+                let (id, inc) = origin.split_once('.').ok_or_else(bad)?;
+                let id: u16 = id.parse().ok().filter(|&i| i > 0).ok_or_else(bad)?;
+                let inc: u32 = inc.parse().map_err(|_| bad())?;
+                let seq: u64 = seq.parse().map_err(|_| bad())?;
+                Ok((Origin::new(id, inc), seq))
+            })
+            .collect()
+    }
+}
+
 impl fmt::Display for VersionVector {
     /// `origin=seq` pairs sorted by origin, comma separated: the `crdt_vv` text of INFO.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -145,5 +173,30 @@ mod tests {
         assert_eq!(v.meet(&w).to_string(), "2.0=4");
         let u: VersionVector = [(b, 1), (a, 7), (b, 9), (a, 3)].into_iter().collect();
         assert_eq!(u.to_string(), "1.0=7,2.0=9");
+    }
+
+    #[test]
+    fn text_round_trips_and_refuses_garbage() {
+        for text in [
+            "",
+            "1.0=2",
+            "1.0=2,2.4=9",
+            "65535.4294967295=18446744073709551615",
+        ] {
+            let v: VersionVector = text.parse().expect(text);
+            assert_eq!(v.to_string(), text);
+        }
+        for bad in [
+            "1",
+            "1.0",
+            "0.1=2",
+            "1.0=-1",
+            "1.0=2,",
+            "a.b=c",
+            "65536.0=1",
+            "1.0=2=3",
+        ] {
+            assert!(bad.parse::<VersionVector>().is_err(), "{bad}");
+        }
     }
 }

@@ -113,6 +113,23 @@ impl Inbox {
         }
     }
 
+    /// Drops the waiting groups of `id`'s origins past `cut` (a removed member's).
+    pub fn drop_past(&mut self, id: ReplicaId, cut: &concord_crdt::VersionVector) {
+        let mut dropped = 0;
+        for (origin, slot) in self.waiting.iter_mut().filter(|(o, _)| o.id == id) {
+            let limit = cut.get(*origin);
+            slot.retain(|_, w| {
+                let keep = w.group[w.group.len() - 1].dot().seq <= limit;
+                if !keep {
+                    dropped += w.group.len();
+                }
+                keep
+            });
+        }
+        self.waiting.retain(|_, s| !s.is_empty());
+        self.ops -= dropped;
+    }
+
     /// Drops groups that waited longer than `max_wait_ms`: their dependencies may never
     /// come (lost with a crashed instance). Pulling again fetches them if they do exist.
     pub fn expire(&mut self, now: u64, max_wait_ms: u64) -> usize {

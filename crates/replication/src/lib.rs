@@ -9,9 +9,11 @@
 //! arrive directly, other peers are asked to relay them.
 
 mod inbox;
+mod members;
 pub mod proto;
 
 pub use inbox::Inbox;
+pub use members::{MemberError, only};
 pub use proto::{Msg, PROTO_VERSION, ProtoError};
 
 use concord_crdt::{Blob, ClockError, Hlc, KeyState, Origin, ReplicaId, VersionVector};
@@ -25,6 +27,8 @@ pub struct Config {
     pub me: ReplicaId,
     /// Every member's replica id, this instance's included.
     pub members: BTreeSet<ReplicaId>,
+    /// Removed members and their cuts: their ops are accepted only up to the cut.
+    pub removed: BTreeMap<ReplicaId, VersionVector>,
     /// The database's name: links between different databases are refused.
     pub db: String,
     /// An op that waits this long for a dependency makes its missing origins relayed.
@@ -47,6 +51,7 @@ impl Config {
         Config {
             me,
             members,
+            removed: BTreeMap::new(),
             db: db.to_string(),
             stall_ms: 1_000,
             relay_hold_ms: 10_000,
@@ -450,6 +455,13 @@ impl Replication {
             Msg::Ops(groups) => {
                 for g in groups {
                     self.check_group(e, &g)?;
+                    let last = g[g.len() - 1].dot();
+                    if last.seq > self.limit(last.origin) {
+                        // A removed member's op past the cut this instance holds now: a
+                        // peer that fenced later may still send it. Dropped; it comes back
+                        // through relay if the agreed cut covers it.
+                        continue;
+                    }
                     out.applied += self.inbox.offer(e, g, now)?;
                 }
                 if self.inbox.overflowed() {
@@ -484,7 +496,7 @@ impl Replication {
                 let s = self.staging.remove(&peer).ok_or_else(|| {
                     LinkError::Protocol("snapshot end outside a full sync".into())
                 })?;
-                if s.vv.iter().any(|(o, _)| !self.cfg.members.contains(&o.id)) {
+                if s.vv.iter().any(|(o, _)| !self.known(o.id)) {
                     return Err(LinkError::Protocol(
                         "snapshot vector names an unknown replica".into(),
                     ));
@@ -495,6 +507,7 @@ impl Replication {
                     ));
                 }
                 e.merge_snapshot(&s.vv, s.hlc, s.states)?;
+                self.cover_held(e);
                 out.applied += self.inbox.drain(e)?;
                 if let Some(p) = self.peers.get_mut(&peer)
                     && p.state != LinkState::Up
@@ -529,7 +542,7 @@ impl Replication {
     /// current incarnation beyond what it issued.
     fn check_group(&self, e: &Engine, g: &[concord_crdt::Op]) -> Result<(), LinkError> {
         let first = g[0].dot();
-        if !self.cfg.members.contains(&first.origin.id) {
+        if !self.known(first.origin.id) {
             return Err(LinkError::UnknownReplica(first.origin.id));
         }
         for (i, op) in g.iter().enumerate() {
@@ -539,11 +552,7 @@ impl Replication {
                     "op group is not one origin's consecutive ops".into(),
                 ));
             }
-            if op
-                .deps
-                .iter()
-                .any(|(o, _)| !self.cfg.members.contains(&o.id))
-            {
+            if op.deps.iter().any(|(o, _)| !self.known(o.id)) {
                 return Err(LinkError::Protocol(
                     "op depends on an unknown replica".into(),
                 ));
@@ -596,7 +605,7 @@ impl Replication {
     pub fn serve_request(&mut self, link: &mut Serve, msg: Msg) -> Result<(), LinkError> {
         match msg {
             Msg::Pull { vv, origins } => {
-                if let Some(bad) = origins.iter().find(|o| !self.cfg.members.contains(o)) {
+                if let Some(bad) = origins.iter().find(|o| !self.known(**o)) {
                     return Err(LinkError::UnknownReplica(*bad));
                 }
                 link.origins = origins.into_iter().collect();
@@ -738,7 +747,7 @@ impl Replication {
         let mut behind: BTreeSet<ReplicaId> = BTreeSet::new();
         for (&id, p) in &self.peers {
             for (o, s) in p.upstream_vv.iter() {
-                if o.id != id && s > mine.get(o) {
+                if o.id != id && s.min(self.limit(o)) > mine.get(o) {
                     behind.insert(o.id);
                 }
             }

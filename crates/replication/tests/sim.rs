@@ -19,6 +19,9 @@ use concord_storage::{
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+#[path = "sim/membership.rs"]
+mod membership;
+
 struct Rng(u64);
 
 impl Rng {
@@ -121,6 +124,12 @@ struct Sim {
     persist: bool,
     /// Every dot ever issued, to catch reuse.
     issued: BTreeSet<Dot>,
+    /// Nodes removed from the database (by index): never up again.
+    gone: BTreeSet<usize>,
+    /// The cuts of removed members, by id.
+    removed_cuts: BTreeMap<u16, VersionVector>,
+    /// Members removed so far.
+    removals: usize,
 }
 
 fn writer(dir: &MemDir, id: u16, rec: &Recovery) -> Writer {
@@ -144,6 +153,7 @@ fn new_node(
     id: u16,
     incarnation: u32,
     members: &BTreeSet<u16>,
+    removed: &BTreeMap<u16, VersionVector>,
     backlog: usize,
     skew: i64,
     now: u64,
@@ -156,6 +166,7 @@ fn new_node(
     e.set_peers(members.len() - 1);
     e.seed(u64::from(id) * 7919 + u64::from(incarnation));
     let mut cfg = Config::new(id, members.clone(), "sim");
+    cfg.removed = removed.clone();
     cfg.snapshot_keys_per_chunk = 3;
     cfg.compact = std::env::var("CONCORD_SIM_NO_COMPACT").is_err();
     Node {
@@ -180,7 +191,15 @@ impl Sim {
             .map(|i| {
                 // Clocks disagree by up to ten minutes.
                 let skew = rng.below(600_000) as i64 - 300_000;
-                new_node(i as u16 + 1, 1, &members, backlog, skew, 0)
+                new_node(
+                    i as u16 + 1,
+                    1,
+                    &members,
+                    &BTreeMap::new(),
+                    backlog,
+                    skew,
+                    0,
+                )
             })
             .collect();
         let mut links = BTreeMap::new();
@@ -204,6 +223,9 @@ impl Sim {
             crashes: 0,
             persist: false,
             issued: BTreeSet::new(),
+            gone: BTreeSet::new(),
+            removed_cuts: BTreeMap::new(),
+            removals: 0,
         }
     }
 
@@ -513,6 +535,7 @@ impl Sim {
             old.id,
             old.incarnation + 1,
             &self.members,
+            &self.removed_cuts,
             self.backlog,
             old.skew,
             self.now,
@@ -708,7 +731,10 @@ impl Sim {
         // Equal vectors mean every instance applied the same ops; heartbeats and reports
         // keep flowing, so links are never quiet.
         let vv0 = self.nodes[0].e.vv();
-        self.nodes.iter().all(|n| n.alive && n.e.vv() == vv0)
+        self.nodes
+            .iter()
+            .enumerate()
+            .all(|(i, n)| self.gone.contains(&i) || (n.alive && n.e.vv() == vv0))
     }
 
     /// Runs the network until every instance applied the same ops (10 simulated minutes at
@@ -769,8 +795,17 @@ impl Sim {
             .push(format!("t={} cut {:?}", self.now, self.cut));
     }
 
-    fn run(&mut self, steps: usize) {
+    /// Runs `steps` steps of writes, cuts, crashes and restarts, then heals. With
+    /// `membership`, a member is removed after the first third and one added after the
+    /// second.
+    fn run(&mut self, steps: usize, membership: bool) {
         for step in 0..steps {
+            if membership && step >= steps / 3 && self.removals == 0 && step % 50 == 0 {
+                self.remove_one();
+            }
+            if membership && step == steps * 2 / 3 {
+                self.add_one();
+            }
             self.now += 1 + self.rng.below(5);
             if self.rng.chance(60) {
                 self.workload();
@@ -785,7 +820,7 @@ impl Sim {
                 }
             }
             for i in 0..self.nodes.len() {
-                if !self.nodes[i].alive && self.rng.below(300) == 0 {
+                if !self.nodes[i].alive && !self.gone.contains(&i) && self.rng.below(300) == 0 {
                     self.restart(i);
                 }
             }
@@ -797,7 +832,7 @@ impl Sim {
         // Heal: everything up, no cuts, no more writes; run until quiet.
         self.cut.clear();
         for i in 0..self.nodes.len() {
-            if !self.nodes[i].alive {
+            if !self.nodes[i].alive && !self.gone.contains(&i) {
                 self.restart(i);
             }
         }
@@ -809,8 +844,31 @@ impl Sim {
             self.network();
         }
         self.settle("expiry");
-        for n in &self.nodes {
+        for (i, n) in self.nodes.iter().enumerate() {
+            if self.gone.contains(&i) {
+                continue;
+            }
             assert_eq!(n.r.waiting_ops(), 0, "the inbox keeps nothing forever");
+            if self.removals > 0 && std::env::var("CONCORD_SIM_NO_COMPACT").is_err() {
+                assert_eq!(
+                    n.e.unstable_count(),
+                    0,
+                    "node {}: with the removed member gone, every member's metadata is collected",
+                    i + 1
+                );
+            }
+            // Up to the cut (less only when a crash lost what one survivor alone held).
+            for (id, cut) in &self.removed_cuts {
+                assert!(
+                    cut.covers(&concord_replication::only(n.e.vv(), *id)),
+                    "node {} holds the removed member {id}'s ops past its cut {cut}: {}",
+                    i + 1,
+                    n.e.vv()
+                );
+                if self.crashes == 0 {
+                    assert_eq!(&concord_replication::only(n.e.vv(), *id), cut);
+                }
+            }
         }
     }
 }
@@ -890,6 +948,9 @@ fn view(e: &mut Engine) -> BTreeMap<String, String> {
 fn check(sim: &mut Sim, seed: u64) {
     let d0 = sim.nodes[0].e.digest();
     for i in 1..sim.nodes.len() {
+        if sim.gone.contains(&i) {
+            continue;
+        }
         if sim.nodes[i].e.digest() != d0 {
             let a = view(&mut sim.nodes[0].e);
             let b = view(&mut sim.nodes[i].e);
@@ -940,7 +1001,7 @@ fn check(sim: &mut Sim, seed: u64) {
         // Without persistence, only a crash loses ops, and only those no other live
         // instance had applied.
         assert!(
-            !r.lost || (sim.crashes > 0 && r.may_lose),
+            !r.lost || ((sim.crashes > 0 || sim.removals > 0) && r.may_lose),
             "op {:?} was lost while a live instance held it (seed {seed})",
             r.dot
         );
@@ -1025,7 +1086,8 @@ fn run_seed(seed: u64) {
         sim = sim.with_persistence();
     }
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        sim.run(3000);
+        // A quarter of the seeds change membership on the way.
+        sim.run(3000, seed % 4 == 1);
         check(&mut sim, seed);
     }));
     if std::env::var("CONCORD_SIM_TRACE").is_ok() {
