@@ -299,6 +299,11 @@ impl Engine {
         self.peers = n;
     }
 
+    /// Sets the byte budget of the op log (the replication backlog; 0 keeps none).
+    pub fn set_backlog_budget(&mut self, bytes: usize) {
+        self.log.set_budget(bytes);
+    }
+
     /// Whether other members exist.
     pub fn has_peers(&self) -> bool {
         self.peers > 0

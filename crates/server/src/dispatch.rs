@@ -65,6 +65,9 @@ impl Session {
         if !sh.caught_up.load(Ordering::Acquire) && self.may_write(reqs) {
             crate::wait_caught_up(sh).await;
         }
+        if crate::cmd::member::writes_held(sh) && self.may_write(reqs) {
+            crate::cmd::member::wait_writes_open(sh).await;
+        }
         let seq = self.run_batch(sh, reqs, out);
         // appendfsync always: acknowledge only what is on disk.
         if seq > 0 && sh.persist.acks_wait() {
@@ -263,6 +266,9 @@ impl Session {
             if let Some(why) = sh.persist.write_error() {
                 let msg = format!("MISCONF Errors writing to the AOF file: {why}");
                 return self.refuse(e, id, &msg, out);
+            }
+            if let Some(why) = crate::cmd::member::write_refusal(sh) {
+                return self.refuse(e, id, why, out);
             }
         }
         if flags.has(Flags::DENYOOM)

@@ -24,7 +24,12 @@ impl Effects for ServerEffects<'_> {
     }
 
     fn log_grew(&mut self) {
-        if !self.sh.cfg.peers.is_empty() {
+        if self
+            .sh
+            .peer_count
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
             self.sh.log_notify.notify_waiters();
         }
     }

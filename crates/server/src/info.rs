@@ -219,13 +219,9 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 e.unstable_count(),
             );
             let now = crate::wall_ms();
+            let addrs = sh.peer_addrs.lock().unwrap_or_else(|p| p.into_inner());
             for (id, p) in peers {
-                let addr = sh
-                    .cfg
-                    .peers
-                    .iter()
-                    .find(|a| a.id == *id)
-                    .map_or("", |a| a.addr.as_str());
+                let addr = addrs.get(id).map_or("", |a| a.addr.as_str());
                 let (lag_ops, lag_ms) = r.lag(e, *id, now);
                 // Whether the peer holds a link to this instance (the other direction).
                 let served = u8::from(
@@ -248,6 +244,17 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                     p.last_error.replace(['\r', '\n', ','], " "),
                 );
             }
+            let removed: Vec<String> = r
+                .removed()
+                .iter()
+                .map(|(id, cut)| format!("{id}:{cut}"))
+                .collect();
+            let _ = write!(
+                s,
+                "crdt_removed:{}\r\ncrdt_writes:{}\r\n",
+                removed.join(" "),
+                crate::cmd::member::writes_state(sh)
+            );
         }
         _ => {}
     }

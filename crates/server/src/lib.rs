@@ -33,8 +33,8 @@ pub use sync::PeerAddr;
 
 use concord_crdt::{Blob, ReplicaId};
 use concord_replication::Replication;
-use std::collections::BTreeSet;
-use std::sync::atomic::AtomicBool;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use tokio::sync::{Notify, broadcast};
 
 /// What CLIENT LIST shows of a connection.
@@ -117,6 +117,18 @@ pub(crate) struct Shared {
     pub pause_epoch: AtomicU64,
     /// Whether this instance caught up with its peers after starting (writes wait).
     pub caught_up: AtomicBool,
+    /// Where each peer listens, by replica id (CRDT.MEMBER changes it).
+    pub peer_addrs: Mutex<BTreeMap<ReplicaId, sync::PeerAddr>>,
+    /// The outbound link task of each peer.
+    pub link_tasks: Mutex<HashMap<ReplicaId, tokio::task::AbortHandle>>,
+    /// Other members: served links are woken on writes only when there are some.
+    pub peer_count: AtomicUsize,
+    /// Until when (wall-clock ms) client writes are held for an admin flush; 0: not held.
+    pub hold_until: AtomicU64,
+    /// Set by CRDT.MEMBER LEAVE: this instance is being removed and refuses client writes.
+    pub leaving: AtomicBool,
+    /// This value's own `Arc`, for work it starts in the background (a new peer's link).
+    pub me: std::sync::Weak<Shared>,
     /// Append-only file and snapshots.
     pub persist: Arc<persist::Persist>,
     /// SHUTDOWN asks the server to stop.
@@ -161,13 +173,13 @@ impl Server {
     /// Binds the listening socket and builds the engine.
     pub async fn bind(cfg: ServerConfig) -> std::io::Result<Server> {
         let mut members: BTreeSet<ReplicaId> = [cfg.replica_id].into();
-        for p in &cfg.peers {
-            if !members.insert(p.id) {
+        let removed_ids = cfg.removed.iter().map(|r| r.id);
+        for id in cfg.peers.iter().map(|p| p.id).chain(removed_ids) {
+            if !members.insert(id) {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     format!(
-                        "replica id {} appears twice among this instance and its peers",
-                        p.id
+                        "replica id {id} appears twice among this instance, its peers and its removed peers"
                     ),
                 ));
             }
@@ -230,12 +242,16 @@ impl Server {
         let whole = persist.loaded.truncated.is_none();
         let incarnation = persist::incarnation(&cfg.dir, cfg.appendonly && whole, wall_ms() / 1000);
         engine.set_origin(Origin::new(cfg.replica_id, incarnation));
-        let repl = Replication::new(concord_replication::Config::new(
-            cfg.replica_id,
-            members,
-            &cfg.db_name,
-        ));
-        let shared = Arc::new(Shared {
+        for r in &cfg.removed {
+            members.remove(&r.id);
+        }
+        let mut repl_cfg = concord_replication::Config::new(cfg.replica_id, members, &cfg.db_name);
+        repl_cfg.removed = cfg.removed.iter().map(|r| (r.id, r.cut.clone())).collect();
+        let repl = Replication::new(repl_cfg);
+        let peer_addrs = cfg.peers.iter().map(|p| (p.id, p.clone())).collect();
+        let peer_count = AtomicUsize::new(cfg.peers.len());
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             tls,
             access: Mutex::new(access),
             acl_epoch: AtomicU64::new(0),
@@ -267,6 +283,11 @@ impl Server {
             paused: AtomicBool::new(false),
             pause_epoch: AtomicU64::new(0),
             caught_up: AtomicBool::new(cfg_has_no_peers),
+            peer_addrs: Mutex::new(peer_addrs),
+            link_tasks: Mutex::default(),
+            peer_count,
+            hold_until: AtomicU64::new(0),
+            leaving: AtomicBool::new(false),
             persist: Arc::new(persist),
             shutdown: Notify::new(),
         });
@@ -297,11 +318,10 @@ impl Server {
             tokio::spawn(active_expiry(Arc::clone(&shared))),
             tokio::spawn(persistence(Arc::clone(&shared))),
         ];
-        if !shared.cfg.peers.is_empty() {
-            tasks.push(tokio::spawn(sync::upkeep(Arc::clone(&shared))));
-            for p in shared.cfg.peers.clone() {
-                tasks.push(tokio::spawn(sync::outbound(Arc::clone(&shared), p)));
-            }
+        // Upkeep runs even alone: a member may be added at any time.
+        tasks.push(tokio::spawn(sync::upkeep(Arc::clone(&shared))));
+        for p in shared.cfg.peers.clone() {
+            sync::start_link(&shared, p);
         }
         for (listeners, how) in [
             (self.plain, Transport::Plain),
@@ -316,6 +336,14 @@ impl Server {
             _ = shared.shutdown.notified() => tracing::info!("SHUTDOWN asked by a client"),
         }
         for t in tasks {
+            t.abort();
+        }
+        for (_, t) in shared
+            .link_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+        {
             t.abort();
         }
         shutdown_files(&shared);

@@ -2,7 +2,7 @@
 //! CONFIG GET/SET all go through it, with one parser per kind of value (sizes take Redis's
 //! suffixes everywhere), so a name means the same thing wherever it is used.
 
-use crate::sync::PeerAddr;
+use crate::sync::{PeerAddr, RemovedMember};
 use crate::{Shared, limits::OutputLimits};
 use concord_engine::{Engine, StreamIdMode};
 use concord_storage::Fsync;
@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub threads: usize,
     /// The other instances of this database.
     pub peers: Vec<PeerAddr>,
+    /// Instances removed from this database, with their cuts.
+    pub removed: Vec<RemovedMember>,
     /// The database's name; links between databases of different names are refused.
     pub db_name: String,
     /// Password this instance uses on its links to peers (default: `requirepass`).
@@ -137,6 +139,7 @@ impl Default for ServerConfig {
             config_file: None,
             threads: 1,
             peers: Vec::new(),
+            removed: Vec::new(),
             db_name: "concord".into(),
             peer_password: None,
             backlog_bytes: Bytes(128 * 1024 * 1024),
@@ -321,6 +324,7 @@ pub static SETTINGS: &[Setting] = &[
     ),
     setting!("threads", threads, Start, range = 1, 64),
     setting!("peer", peers, Start),
+    setting!("removed-peer", removed, Start),
     setting!("db-name", db_name, Start),
     setting!("peer-password", peer_password, Start),
     setting!(

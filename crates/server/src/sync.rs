@@ -64,12 +64,8 @@ impl std::str::FromStr for PeerAddr {
         let (id, addr) = main
             .split_once('=')
             .ok_or_else(|| format!("peer '{s}' is not ID=HOST:PORT"))?;
-        let id: ReplicaId = id
-            .trim()
-            .parse()
-            .ok()
-            .filter(|&i| i > 0)
-            .ok_or_else(|| format!("peer '{s}': replica id must be 1..65535"))?;
+        let id =
+            replica_id(id).ok_or_else(|| format!("peer '{s}': replica id must be 1..65535"))?;
         let addr = addr.trim();
         let port_ok = addr
             .rsplit_once(':')
@@ -82,6 +78,46 @@ impl std::str::FromStr for PeerAddr {
             addr: addr.to_string(),
             sni,
         })
+    }
+}
+
+/// A replica id from its text: 1..65535.
+pub(crate) fn replica_id(text: &str) -> Option<ReplicaId> {
+    text.trim().parse().ok().filter(|&i| i > 0)
+}
+
+/// A member removed from the database and its cut: its ops are accepted only up to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovedMember {
+    /// Its replica id (never a member again).
+    pub id: ReplicaId,
+    /// How far its ops are accepted (its origins only).
+    pub cut: concord_crdt::VersionVector,
+}
+
+impl std::fmt::Display for RemovedMember {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.id, self.cut)
+    }
+}
+
+impl std::str::FromStr for RemovedMember {
+    type Err = String;
+
+    /// Parses `ID[:CUT]`, the cut as `crdt_vv` shows vectors (`3.1=120,3.2=5`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, cut) = s.split_once(':').unwrap_or((s, ""));
+        let id = replica_id(id)
+            .ok_or_else(|| format!("removed peer '{s}': replica id must be 1..65535"))?;
+        let cut: concord_crdt::VersionVector = cut
+            .parse()
+            .map_err(|e| format!("removed peer '{s}': {e}"))?;
+        if cut.iter().any(|(o, _)| o.id != id) {
+            return Err(format!(
+                "removed peer '{s}': the cut names another replica's ops"
+            ));
+        }
+        Ok(RemovedMember { id, cut })
     }
 }
 
@@ -117,6 +153,33 @@ impl Served {
     pub(crate) fn serves(&self, peer: ReplicaId) -> bool {
         self.links.contains_key(&peer)
     }
+
+    /// Ends the link served to `peer`, if there is one (the peer was removed).
+    pub(crate) fn end(&mut self, peer: ReplicaId) {
+        if let Some((_, done)) = self.links.remove(&peer) {
+            done.notify_one();
+        }
+    }
+}
+
+/// Starts (or restarts, at a new address) the outbound link to `peer`.
+pub(crate) fn start_link(sh: &Shared, peer: PeerAddr) {
+    let Some(owned) = sh.me.upgrade() else {
+        return;
+    };
+    let id = peer.id;
+    let task = tokio::spawn(outbound(owned, peer)).abort_handle();
+    if let Some(old) = lock(&sh.link_tasks).insert(id, task) {
+        old.abort();
+    }
+}
+
+/// Stops the links to and from `peer`, which is no longer a member.
+pub(crate) fn stop_links(sh: &Shared, peer: ReplicaId) {
+    if let Some(t) = lock(&sh.link_tasks).remove(&peer) {
+        t.abort();
+    }
+    lock(&sh.served).end(peer);
 }
 
 /// A served link's place in [`Served`]; leaving it (however the task ends) frees the

@@ -591,7 +591,9 @@ fn a_consumer_group_delivers_entries_that_arrive_late_and_its_destroy_wins() {
 }
 
 /// Random writes from a client on instance `i` until `stop`; returns how many it made.
-fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+/// Writes random commands of every type to `port` until `stop` (200,000 at most); every
+/// write must succeed. Returns how many it made.
+pub fn writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut rng = Rng::new(seed);
         let mut k = Conn::open(port);

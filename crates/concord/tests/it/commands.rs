@@ -16,6 +16,9 @@ const NOT_IN_7_0: &[&str] = &[
     "crdt.digest",
     "crdt.link",
     "crdt.sync",
+    "crdt.member",
+    "crdt.writes",
+    "crdt.flush",
 ];
 
 /// Fields of COMMAND INFO that legitimately differ, with why.

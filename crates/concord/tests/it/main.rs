@@ -11,6 +11,7 @@ mod commands;
 mod differential;
 mod limits;
 mod manager;
+mod members;
 mod netns;
 mod peers;
 mod persist;

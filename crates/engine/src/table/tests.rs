@@ -601,7 +601,14 @@ fn implicit_categories_follow_the_flags() {
         cats("client|kill"),
         ["admin", "slow", "dangerous", "connection"]
     );
-    for n in ["crdt.link", "crdt.sync", "crdt.digest"] {
+    for n in [
+        "crdt.link",
+        "crdt.sync",
+        "crdt.digest",
+        "crdt.member",
+        "crdt.writes",
+        "crdt.flush",
+    ] {
         let c = acl_categories(id(n));
         assert!(c.has(Category::Admin) && c.has(Category::Dangerous), "{n}");
         assert!(!has_keys(id(n)), "{n}");

@@ -62,7 +62,8 @@ fn names(s: &Session, sh: &Shared, peer: ReplicaId) -> Result<(), String> {
     let Security::TlsCertified(cert) = &s.security else {
         return Ok(());
     };
-    let Some(addr) = sh.cfg.peers.iter().find(|p| p.id == peer) else {
+    let addrs = lock(&sh.peer_addrs);
+    let Some(addr) = addrs.get(&peer) else {
         return Err(format!("replica id {peer} is not a peer of this instance"));
     };
     let name = addr.sni.clone().unwrap_or_else(|| addr.host().to_string());

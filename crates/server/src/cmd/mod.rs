@@ -9,6 +9,7 @@ pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod crdt;
+pub(crate) mod member;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
 
@@ -55,6 +56,9 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("function", admin::function),
     ("crdt.link", crdt::link),
     ("crdt.sync", crdt::sync),
+    ("crdt.member", member::member),
+    ("crdt.writes", member::writes),
+    ("crdt.flush", member::flush),
 ];
 
 /// Handlers by command id, built once.

@@ -3,7 +3,7 @@
 
 use super::TlsAuthClients;
 use crate::limits::OutputLimits;
-use crate::sync::PeerAddr;
+use crate::sync::{PeerAddr, RemovedMember};
 use concord_engine::StreamIdMode;
 use concord_storage::Fsync;
 use std::path::PathBuf;
@@ -168,8 +168,13 @@ impl Value for Vec<String> {
     }
 }
 
-/// Peers accumulate: each `peer` line or flag adds one.
-impl Value for Vec<PeerAddr> {
+/// A setting of which each line or flag adds items (space separated).
+pub trait Listed: std::str::FromStr<Err = String> + std::fmt::Display {}
+impl Listed for PeerAddr {}
+impl Listed for RemovedMember {}
+
+/// `peer` and `removed-peer` accumulate: each line or flag adds its items.
+impl<T: Listed> Value for Vec<T> {
     fn set_from(&mut self, text: &str) -> Result<(), String> {
         for p in text.split_whitespace() {
             self.push(p.parse()?);
@@ -177,7 +182,7 @@ impl Value for Vec<PeerAddr> {
         Ok(())
     }
     fn show(&self) -> String {
-        let v: Vec<String> = self.iter().map(PeerAddr::to_string).collect();
+        let v: Vec<String> = self.iter().map(T::to_string).collect();
         v.join(" ")
     }
 }

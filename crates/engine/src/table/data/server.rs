@@ -47,6 +47,11 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         .run(server::crdt_digest),
     cmd("crdt.link", 5, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI]),
     cmd("crdt.sync", 2, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI]),
+    cmd("crdt.member", -2, "server", "0.1.0")
+        .flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI]),
+    cmd("crdt.writes", -2, "server", "0.1.0")
+        .flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI]),
+    cmd("crdt.flush", 1, "server", "0.1.0").flags(flags![ADMIN, NOSCRIPT, NO_MULTI]),
 ];
 
 const COMMAND: &[CommandSpec] = &[
