@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use concord_manager::{InitOptions, PortRange};
+use sd_notify::NotifyState;
 use std::path::PathBuf;
 
 /// What `concord cluster` does.
@@ -88,10 +89,29 @@ pub fn run(cmd: ClusterCmd) -> Result<()> {
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
-                concord_manager::start(&a.dir, crate::stop_signal())
+                let stop = async {
+                    crate::stop_signal().await;
+                    // systemd then shows the unit stopping while the instances finish.
+                    notify(&[NotifyState::Stopping]);
+                };
+                let ready = |info: &concord_manager::ClusterInfo| {
+                    let status =
+                        format!("cluster {}: REST API on port {}", info.name, info.rest_port);
+                    notify(&[NotifyState::Ready, NotifyState::Status(&status)]);
+                };
+                concord_manager::start(&a.dir, stop, ready)
                     .await
                     .with_context(|| format!("running the cluster in {}", a.dir.display()))
             })
         }
+    }
+}
+
+/// Tells systemd how the manager is doing when it was started as a `Type=notify` unit
+/// (`NOTIFY_SOCKET` set; otherwise nothing is sent). A failure is only logged: the
+/// cluster runs the same without it, and systemd's start timeout reports a missed READY.
+fn notify(state: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::warn!("notifying systemd of {state:?}: {e}");
     }
 }

@@ -53,6 +53,58 @@ pub enum CrdbCmd {
     Delete(GuidArgs),
     /// Every instance of one as its cluster reports it, with its links.
     HealthReport(GuidArgs),
+    /// Change settings of every instance.
+    Update(UpdateArgs),
+    /// Add a participating cluster's instance.
+    AddInstance(AddArgs),
+    /// Remove an instance (with --force when its cluster is gone for good).
+    RemoveInstance(RemoveArgs),
+    /// On the cluster of an instance removed by force: delete it and its data.
+    PurgeInstance(RemoveArgs),
+    /// Clear every instance.
+    Flush(GuidArgs),
+}
+
+/// `concord crdb update`.
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// New memory limit of each instance (`100mb`, `2gb`; 0: none).
+    #[arg(long)]
+    memory_size: Option<String>,
+    /// `appendfsync-every-sec` or `appendfsync-always`.
+    #[arg(long)]
+    aof_policy: Option<String>,
+    /// `aof` or `disabled` (each instance restarts).
+    #[arg(long)]
+    data_persistence: Option<String>,
+    #[command(flatten)]
+    db: GuidArgs,
+}
+
+/// `concord crdb add-instance`.
+#[derive(Args)]
+pub struct AddArgs {
+    /// The new cluster, as in `crdb create --instance`.
+    #[arg(long)]
+    instance: String,
+    /// Compression between instances, 0 to 6.
+    #[arg(long, default_value_t = 3)]
+    compression: u8,
+    #[command(flatten)]
+    db: GuidArgs,
+}
+
+/// `concord crdb remove-instance` and `purge-instance`.
+#[derive(Args)]
+pub struct RemoveArgs {
+    /// The instance's id.
+    #[arg(long)]
+    instance_id: u16,
+    /// Its cluster is gone for good: skip waiting for its last writes.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    db: GuidArgs,
 }
 
 /// `concord task …`.
@@ -62,6 +114,8 @@ pub enum TaskCmd {
     List(Target),
     /// Show one.
     Status(TaskArgs),
+    /// Ask a running task to stop (before its point of no return it undoes its work).
+    Cancel(TaskArgs),
 }
 
 /// A database by guid.
@@ -244,6 +298,17 @@ fn wait(api: &Remote, task: &Value, output: Output) -> Result<()> {
     }
 }
 
+/// Sends a change of database `g` with `f` and, unless `--no-wait`, follows its task.
+fn change(g: &GuidArgs, f: impl FnOnce(&Remote, &str) -> Result<Value, String>) -> Result<()> {
+    let api = connect(&target_ref(&g.target)?)?;
+    let task = f(&api, &format!("/v1/crdbs/{}", g.crdb_guid)).map_err(anyhow::Error::msg)?;
+    if g.no_wait {
+        print(g.target.output, &task);
+        return Ok(());
+    }
+    wait(&api, &task, g.target.output)
+}
+
 /// Runs `concord crdb …`.
 pub fn run_crdb(cmd: CrdbCmd) -> Result<()> {
     match cmd {
@@ -332,16 +397,54 @@ pub fn run_crdb(cmd: CrdbCmd) -> Result<()> {
             print(g.target.output, &r);
             Ok(())
         }
-        CrdbCmd::Delete(g) => {
-            let api = connect(&target_ref(&g.target)?)?;
-            let task = api
-                .delete(&format!("/v1/crdbs/{}", g.crdb_guid))
-                .map_err(anyhow::Error::msg)?;
-            if g.no_wait {
-                print(g.target.output, &task);
-                return Ok(());
+        CrdbCmd::Delete(g) => change(&g, |api, path| api.delete(path)),
+        CrdbCmd::Flush(g) => change(&g, |api, path| {
+            api.put(&format!("{path}/flush"), &json!({}))
+        }),
+        CrdbCmd::Update(u) => {
+            let mut cfg = serde_json::Map::new();
+            if let Some(m) = &u.memory_size {
+                let bytes = concord_server::settings::parse_bytes(m)
+                    .map_err(|e| anyhow::anyhow!("--memory-size: {e}"))?;
+                cfg.insert("memory_size".into(), json!(bytes));
             }
-            wait(&api, &task, g.target.output)
+            if let Some(p) = &u.aof_policy {
+                cfg.insert("aof_policy".into(), json!(p));
+            }
+            if let Some(p) = &u.data_persistence {
+                cfg.insert("data_persistence".into(), json!(p));
+            }
+            if cfg.is_empty() {
+                bail!("nothing to change: give --memory-size, --aof-policy or --data-persistence");
+            }
+            change(&u.db, |api, path| {
+                api.patch(path, &json!({"default_db_config": cfg}))
+            })
+        }
+        CrdbCmd::AddInstance(a) => {
+            if a.compression > 6 {
+                bail!("--compression is 0 to 6");
+            }
+            let (mut cluster, port) = instance(&a.instance)?;
+            cluster.fingerprint = Some(pin(&cluster.url, cluster.fingerprint.take())?);
+            let mut i = json!({"cluster": cluster, "compression": a.compression});
+            if let Some(p) = port {
+                i["db_config"] = json!({"port": p});
+            }
+            let body = json!({"add_instances": [i]});
+            change(&a.db, |api, path| {
+                api.post(&format!("{path}/updates"), &body)
+            })
+        }
+        CrdbCmd::RemoveInstance(r) => {
+            let body = json!({"remove_instances": [r.instance_id], "force_remove": r.force});
+            change(&r.db, |api, path| {
+                api.post(&format!("{path}/updates"), &body)
+            })
+        }
+        CrdbCmd::PurgeInstance(r) => {
+            let body = json!({"instances": [r.instance_id]});
+            change(&r.db, |api, path| api.put(&format!("{path}/purge"), &body))
         }
     }
 }
@@ -370,6 +473,17 @@ pub fn run_task(cmd: TaskCmd) -> Result<()> {
                     }
                 }
             }
+            Ok(())
+        }
+        TaskCmd::Cancel(a) => {
+            let api = connect(&target_ref(&a.target)?)?;
+            let r = api
+                .post(
+                    &format!("/v1/crdb_tasks/{}/actions/cancel", a.task_id),
+                    &json!({}),
+                )
+                .map_err(anyhow::Error::msg)?;
+            print(a.target.output, &r);
             Ok(())
         }
         TaskCmd::Status(a) => {

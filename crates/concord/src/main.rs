@@ -4,6 +4,7 @@
 
 mod cluster;
 mod crdb;
+mod demo;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -26,7 +27,7 @@ enum Cmd {
     /// Run one instance.
     Server(Box<ServerArgs>),
     /// Run a local active-active database of several instances, for trying Concord out.
-    Demo(DemoArgs),
+    Demo(demo::DemoArgs),
     /// Check the snapshot and append-only files of a data directory; --fix cuts an
     /// append-only file at its first bad record (what follows it is lost).
     CheckAof(CheckArgs),
@@ -49,19 +50,6 @@ struct CheckArgs {
     /// The instance's data directory.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
-}
-
-#[derive(Args)]
-struct DemoArgs {
-    /// How many instances.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
-    instances: u16,
-    /// Port of the first instance; the others follow two apart (12000, 12002, ...).
-    #[arg(long, default_value_t = 12000)]
-    base_port: u16,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    bind: String,
 }
 
 #[derive(Args, Default)]
@@ -165,7 +153,7 @@ fn main() -> Result<()> {
         )
         .init();
     match cli.cmd {
-        Cmd::Demo(args) => demo(args),
+        Cmd::Demo(args) => demo::run(args),
         Cmd::CheckAof(args) => check_aof(args),
         Cmd::Cluster(cmd) => cluster::run(cmd),
         Cmd::Crdb(cmd) => crdb::run_crdb(cmd),
@@ -265,72 +253,4 @@ fn check_aof(args: CheckArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `concord demo`: N instances of one database in this process, ports two apart.
-fn demo(args: DemoArgs) -> Result<()> {
-    let n = args.instances;
-    let port = |i: u16| -> Result<u16> {
-        args.base_port
-            .checked_add(2 * (i - 1))
-            .context("base port too high for that many instances")
-    };
-    let mut cfgs = Vec::new();
-    // Each instance keeps its files apart; the demo's state goes when it stops.
-    let root = std::env::temp_dir().join(format!("concord-demo-{}", std::process::id()));
-    for i in 1..=n {
-        let mut cfg = ServerConfig {
-            port: port(i)?,
-            bind: args.bind.clone(),
-            replica_id: i,
-            db_name: "demo".into(),
-            dir: root.join(i.to_string()),
-            ..ServerConfig::default()
-        };
-        for j in (1..=n).filter(|&j| j != i) {
-            cfg.peers.push(concord_server::PeerAddr {
-                id: j,
-                addr: format!("{}:{}", args.bind, port(j)?),
-                sni: None,
-            });
-        }
-        cfgs.push(cfg);
-    }
-    // Several instances share this runtime: one worker per core.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut servers = Vec::new();
-        for cfg in cfgs {
-            let server = Server::bind(cfg.clone())
-                .await
-                .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
-            let mut rx = stop_rx.clone();
-            servers.push(tokio::spawn(server.run(async move {
-                let _ = rx.changed().await;
-            })));
-        }
-        println!("Concord demo: an active-active database of {n} instances.");
-        for i in 1..=n {
-            println!("  instance {i}: redis-cli -p {}", port(i)?);
-        }
-        if n >= 2 {
-            println!(
-                "Try: redis-cli -p {} set key1 123 && redis-cli -p {} get key1",
-                port(1)?,
-                port(2)?
-            );
-        }
-        println!("Press Ctrl-C to stop.");
-        let _ = tokio::signal::ctrl_c().await;
-        let _ = stop_tx.send(true);
-        for s in servers {
-            let _ = s.await;
-        }
-        let _ = std::fs::remove_dir_all(&root);
-        println!("Concord demo stopped.");
-        Ok(())
-    })
 }

@@ -5,7 +5,7 @@
 //! with half a database.
 
 use crate::api::AppState;
-use crate::model::{Bdb, Crdb, InstanceInfo, Task, TaskStatus};
+use crate::model::{Bdb, Crdb, InstanceInfo, Resume, Stage, Task, TaskStatus};
 use crate::remote::{Remote, url_host};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -85,6 +85,7 @@ pub fn local_bdb(crdb: &Crdb, me: &str) -> Result<Bdb, String> {
         replica_id: mine.id,
         port: port_of(mine)?,
         peers,
+        removed: crdb.removed.iter().map(|r| (r.id, r.cut.clone())).collect(),
         config: crdb.default_db_config.clone(),
         encryption: crdb.encryption,
         compression: mine.compression,
@@ -127,7 +128,9 @@ pub(crate) async fn call(
     body: Value,
 ) -> Result<Value, String> {
     if inst.cluster.name == s.name {
-        return crate::api::crdbs::local_phase(s, guid, step, &body).map_err(|e| e.description);
+        return crate::api::crdbs::local_phase(s, guid, step, &body)
+            .await
+            .map_err(|e| e.description);
     }
     let path = format!("/v1/crdbs/{guid}/{step}");
     remote(s, &inst.cluster, move |r| r.post(&path, &body)).await
@@ -154,7 +157,7 @@ pub(crate) async fn remote<T: Send + 'static>(
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Ends a task: finished, or failed when it recorded errors.
-fn finish(s: &AppState, task: &mut Task) {
+pub(crate) fn finish(s: &AppState, task: &mut Task) {
     task.status = if task.errors.is_empty() {
         TaskStatus::Finished
     } else {
@@ -163,7 +166,8 @@ fn finish(s: &AppState, task: &mut Task) {
     save(s, task);
 }
 
-fn save(s: &AppState, task: &Task) {
+/// Records a task's progress.
+pub(crate) fn save(s: &AppState, task: &Task) {
     if let Err(e) = s.store.put_task(task) {
         tracing::warn!(task = %task.id, "saving the task: {e}");
     }
@@ -174,6 +178,13 @@ fn save(s: &AppState, task: &Task) {
 pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
     task.status = TaskStatus::Started;
     save(&s, &task);
+    let every: Vec<u16> = crdb.instances.iter().map(|i| i.id).collect();
+    let stage = |stage, crdb: &Crdb| Resume {
+        stage,
+        crdb: crdb.clone(),
+        abort: every.clone(),
+    };
+    crate::resume::record(&s, &task, &stage(Stage::Prepare, &crdb));
     let guid = crdb.guid.clone();
     let mut prepared = Vec::new();
     let mut failed = Vec::new();
@@ -184,7 +195,9 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
                 let port = v["port"].as_u64().and_then(|p| u16::try_from(p).ok());
                 match port {
                     Some(p) => {
-                        crdb.instances[usize::from(inst.id) - 1].db_config.port = Some(p);
+                        if let Some(i) = crdb.instances.iter_mut().find(|i| i.id == inst.id) {
+                            i.db_config.port = Some(p);
+                        }
                         prepared.push(inst.clone());
                         task.progress
                             .push(format!("{}: prepared (port {p})", inst.cluster.name));
@@ -213,39 +226,52 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
         return;
     }
     crdb.config_version = 1;
+    crate::resume::record(&s, &task, &stage(Stage::Commit, &crdb));
     // Every cluster holds its reservation now: commit is retried (for about 5 s) until
     // each has it; one that still fails is reported, and its reservation lapses.
     for inst in crdb.instances.clone() {
-        let body = json!({"crdb": crdb});
-        let mut tries = 0;
-        loop {
-            match call(&s, &inst, &guid, "_commit", body.clone()).await {
-                Ok(_) => {
-                    task.progress
-                        .push(format!("{}: created", inst.cluster.name));
-                    break;
-                }
-                Err(e) if tries < 10 => {
-                    tries += 1;
-                    tracing::warn!(task = %task.id, "commit on {}: {e}; retrying", inst.cluster.name);
-                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                }
-                Err(e) => {
-                    task.errors
-                        .push(format!("{}: commit: {e}", inst.cluster.name));
-                    break;
-                }
-            }
-        }
-        save(&s, &task);
+        commit_on(&s, &inst, &crdb, &mut task, "created").await;
     }
     finish(&s, &mut task);
+}
+
+/// Commits `crdb` on the cluster hosting `inst`, retried (for about 5 s); a failure that
+/// remains is recorded in the task. Returns whether it committed.
+pub(crate) async fn commit_on(
+    s: &Arc<AppState>,
+    inst: &InstanceInfo,
+    crdb: &Crdb,
+    task: &mut Task,
+    done: &str,
+) -> bool {
+    let body = json!({"crdb": crdb});
+    let mut tries = 0;
+    let ok = loop {
+        match call(s, inst, &crdb.guid, "_commit", body.clone()).await {
+            Ok(_) => {
+                task.progress.push(format!("{}: {done}", inst.cluster.name));
+                break true;
+            }
+            Err(e) if tries < 10 => {
+                tries += 1;
+                tracing::warn!(task = %task.id, "commit on {}: {e}; retrying", inst.cluster.name);
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(e) => {
+                task.errors
+                    .push(format!("{}: commit: {e}", inst.cluster.name));
+                break false;
+            }
+        }
+    };
+    save(s, task);
+    ok
 }
 
 /// Runs a delete task: every other cluster drops the database and stops its instance,
 /// then this one. A cluster that cannot be reached fails the task and this cluster keeps
 /// the database, so the delete can be asked again.
-pub async fn delete(s: Arc<AppState>, crdb: Crdb, mut task: Task) {
+pub async fn delete(s: Arc<AppState>, _claim: crate::tasks::Claim, crdb: Crdb, mut task: Task) {
     task.status = TaskStatus::Started;
     save(&s, &task);
     let guid = crdb.guid.clone();

@@ -2,39 +2,13 @@
 //! links the engine).
 
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The longest INFO reply read.
-const MAX_INFO: usize = 1 << 20;
+/// How long an instance has to answer: a stuck one must not stall the API.
+const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 
 /// The `INFO crdt` fields of the instance on `port`, as a JSON object of strings.
 pub async fn info_crdt(port: u16) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let ask = async {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .map_err(|e| e.to_string())?;
-        s.write_all(b"*2\r\n$4\r\nINFO\r\n$4\r\ncrdt\r\n")
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 16384];
-        loop {
-            let n = s.read(&mut chunk).await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("closed".to_string());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.len() > MAX_INFO {
-                return Err("INFO reply too long".into());
-            }
-            if let Some(text) = bulk(&buf)? {
-                return Ok(text);
-            }
-        }
-    };
-    let text = tokio::time::timeout(Duration::from_secs(2), ask)
-        .await
-        .map_err(|_| "instance did not answer".to_string())??;
+    let text = info(port, &["crdt"]).await?;
     Ok(text
         .lines()
         .filter_map(|l| l.split_once(':'))
@@ -47,21 +21,76 @@ pub async fn info_crdt(port: u16) -> Result<serde_json::Map<String, serde_json::
         .collect())
 }
 
-/// The bulk string reply in `buf` once complete.
-fn bulk(buf: &[u8]) -> Result<Option<String>, String> {
-    let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
-        return Ok(None);
-    };
-    let head = std::str::from_utf8(&buf[..end]).map_err(|e| e.to_string())?;
-    let len: usize = head
-        .strip_prefix('$')
-        .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("unexpected reply {head:?}"))?;
-    let start = end + 2;
-    if buf.len() < start + len {
-        return Ok(None);
+/// The INFO text of the instance on `port` for `sections`, asked in one command (one
+/// round trip), within [`ANSWER_WITHIN`].
+pub async fn info(port: u16, sections: &[&str]) -> Result<String, String> {
+    let mut args = vec!["INFO"];
+    args.extend_from_slice(sections);
+    crate::command::call_within(port, &args, ANSWER_WITHIN).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A fake instance on a free port that reads one command, hands it to `reply` and
+    /// writes back what it returns (`None`: it never answers).
+    async fn fake(reply: fn(&[u8]) -> Option<Vec<u8>>) -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = l.local_addr().expect("address").port();
+        tokio::spawn(async move {
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            match reply(&buf[..n]) {
+                Some(r) => {
+                    let _ = s.write_all(&r).await;
+                }
+                // Holds the connection open, silent.
+                None => tokio::time::sleep(Duration::from_secs(60)).await,
+            }
+        });
+        port
     }
-    Ok(Some(
-        String::from_utf8_lossy(&buf[start..start + len]).into_owned(),
-    ))
+
+    #[tokio::test]
+    async fn several_sections_are_asked_in_one_command() {
+        let port = fake(|cmd| {
+            (cmd == b"*3\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n$4\r\ncrdt\r\n")
+                .then(|| b"$13\r\nused_memory:1\r\n".to_vec())
+        })
+        .await;
+        assert_eq!(
+            info(port, &["memory", "crdt"]).await,
+            Ok("used_memory:1".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_instance_costs_only_the_timeout() {
+        let port = fake(|_| None).await;
+        let t = std::time::Instant::now();
+        assert!(info(port, &["memory"]).await.is_err());
+        assert!(t.elapsed() < ANSWER_WITHIN + Duration::from_secs(1));
+    }
+
+    #[tokio::test]
+    async fn errors_and_oversized_replies_are_refused() {
+        let port = fake(|_| Some(b"-ERR no\r\n".to_vec())).await;
+        assert!(info(port, &["memory"]).await.is_err());
+        let port = fake(|_| {
+            let mut r = format!("${}\r\n", 2 << 20).into_bytes();
+            r.resize(r.len() + (2 << 20), b'x');
+            Some(r)
+        })
+        .await;
+        assert_eq!(
+            info(port, &["memory"]).await,
+            Err("reply too long".to_string())
+        );
+    }
 }

@@ -10,12 +10,16 @@
 
 pub mod api;
 mod certs;
+mod command;
 pub mod coordinate;
 mod instance;
+pub mod membership;
 pub mod model;
 pub mod remote;
+pub mod resume;
 pub mod state;
 pub mod supervisor;
+pub mod tasks;
 pub mod users;
 
 pub use state::{ClusterInfo, PortRange, Store, StoreError};
@@ -143,9 +147,12 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
 
 /// Runs the cluster in `dir` until `stop` resolves: opens its state, starts its
 /// databases' instances and serves the REST API; then stops the instances cleanly.
+/// `ready` is called once the API is listening and the instances are started, so a
+/// service manager can be told the cluster is up (the caller decides how).
 pub async fn start(
     dir: &Path,
     stop: impl std::future::Future<Output = ()>,
+    ready: impl FnOnce(&ClusterInfo),
 ) -> Result<(), ManagerError> {
     let store = Store::open(&dir.join(STATE_FILE))?;
     let info = store.cluster()?;
@@ -158,21 +165,6 @@ pub async fn start(
     let exe = std::env::current_exe()
         .map_err(|e| ManagerError::Invalid(format!("finding the concord binary: {e}")))?;
     let supervisor = std::sync::Arc::new(supervisor::Supervisor::new(exe, dir));
-    // A create interrupted by a restart is failed, and what it reserved here dropped.
-    for mut t in store.tasks()? {
-        if matches!(
-            t.status,
-            model::TaskStatus::Queued | model::TaskStatus::Started
-        ) {
-            if store.crdb(&t.crdb_guid)?.is_none() {
-                store.drop_crdb(&t.crdb_guid)?;
-            }
-            t.status = model::TaskStatus::Failed;
-            t.errors
-                .push("interrupted by a restart of the manager".into());
-            store.put_task(&t)?;
-        }
-    }
     supervisor.sync(&store)?;
     let watch = std::sync::Arc::clone(&supervisor);
     tokio::spawn(async move {
@@ -181,13 +173,18 @@ pub async fn start(
             watch.check();
         }
     });
-    let state = api::AppState {
+    let state = std::sync::Arc::new(api::AppState {
         name: info.name.clone(),
         ca: info.ca.clone(),
         store,
         creds: api::CredentialCache::new(),
         supervisor: std::sync::Arc::clone(&supervisor),
-    };
+        tasks: std::sync::Arc::default(),
+    });
+    resume::interrupted(std::sync::Arc::clone(&state)).await?;
+    // The listener is bound: connections wait in its backlog until `serve` accepts
+    // them, so the API is up already.
+    ready(&info);
     tokio::select! {
         () = api::serve(listener, tls, state) => {}
         () = stop => {}

@@ -180,9 +180,40 @@ pub struct Crdb {
     pub default_db_config: DbConfig,
     /// Where its instances run.
     pub instances: Vec<InstanceInfo>,
+    /// Instances removed from it, with their cuts (their ids are never used again).
+    #[serde(default)]
+    pub removed: Vec<RemovedInstance>,
     /// Bumped by every change of membership or settings.
     #[serde(default)]
     pub config_version: u64,
+}
+
+/// An instance removed from a database: its ops are accepted only up to its cut.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovedInstance {
+    /// Its id (replica id).
+    pub id: u16,
+    /// The cluster that hosted it.
+    pub cluster: String,
+    /// How far its ops reach, as `INFO crdt` shows vectors (`3.1=120`).
+    pub cut: String,
+}
+
+impl Crdb {
+    /// The instance of id `id`.
+    pub fn instance(&self, id: u16) -> Option<&InstanceInfo> {
+        self.instances.iter().find(|i| i.id == id)
+    }
+
+    /// The id a new instance gets: never one in use or removed.
+    pub fn next_id(&self) -> u16 {
+        let used = self.instances.iter().map(|i| i.id);
+        used.chain(self.removed.iter().map(|r| r.id))
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1)
+    }
 }
 
 fn yes() -> bool {
@@ -204,6 +235,9 @@ pub struct Bdb {
     pub port: u16,
     /// Its peers: replica id, host and port.
     pub peers: Vec<(u16, String, u16)>,
+    /// Removed members and their cuts (`removed-peer` settings).
+    #[serde(default)]
+    pub removed: Vec<(u16, String)>,
     /// Settings.
     pub config: DbConfig,
     /// Whether its links use TLS.
@@ -213,6 +247,26 @@ pub struct Bdb {
     pub compression: u8,
     /// The crdb's configuration version it runs.
     pub config_version: u64,
+}
+
+impl Bdb {
+    /// Whether the instance must restart to run `other`: membership (peers, removed
+    /// members, the version), the memory limit and the fsync policy change at runtime,
+    /// everything else at a start.
+    pub fn restart_needed(&self, other: &Bdb) -> bool {
+        let settled = |b: &Bdb| Bdb {
+            peers: Vec::new(),
+            removed: Vec::new(),
+            config_version: 0,
+            config: DbConfig {
+                memory_size: 0,
+                aof_policy: String::new(),
+                ..b.config.clone()
+            },
+            ..b.clone()
+        };
+        settled(self) != settled(other)
+    }
 }
 
 /// The state of a task.
@@ -231,6 +285,28 @@ pub enum TaskStatus {
     Canceled,
 }
 
+/// How far a task got, for a restarted manager.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Clusters are validating and reserving: undo everywhere.
+    Prepare,
+    /// Every cluster reserved or accepted: commit `crdb` everywhere.
+    Commit,
+}
+
+/// What a restarted manager needs to finish or undo a task.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// How far it got.
+    pub stage: Stage,
+    /// The database as the task makes it (the target configuration).
+    pub crdb: Crdb,
+    /// The instances whose clusters drop what they reserved when it is undone.
+    #[serde(default)]
+    pub abort: Vec<u16>,
+}
+
 /// A change of a crdb, run in the background.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
@@ -246,4 +322,11 @@ pub struct Task {
     pub progress: Vec<String>,
     /// What went wrong.
     pub errors: Vec<String>,
+}
+
+impl Task {
+    /// Whether it ended (finished, failed or canceled).
+    pub fn ended(&self) -> bool {
+        !matches!(self.status, TaskStatus::Queued | TaskStatus::Started)
+    }
 }

@@ -234,12 +234,32 @@ impl Remote {
         self.request("DELETE", path, None)
     }
 
+    /// PUTs `body` to `path`.
+    pub fn put(&self, path: &str, body: &Value) -> Result<Value, String> {
+        self.request("PUT", path, Some(body))
+    }
+
+    /// PATCHes `path` with `body`.
+    pub fn patch(&self, path: &str, body: &Value) -> Result<Value, String> {
+        self.request("PATCH", path, Some(body))
+    }
+
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
         let url = format!("{}{path}", self.base);
         let sent = match (method, body) {
             ("POST", Some(b)) => self
                 .agent
                 .post(&url)
+                .header("Authorization", &self.auth)
+                .send_json(b),
+            ("PUT", Some(b)) => self
+                .agent
+                .put(&url)
+                .header("Authorization", &self.auth)
+                .send_json(b),
+            ("PATCH", Some(b)) => self
+                .agent
+                .patch(&url)
                 .header("Authorization", &self.auth)
                 .send_json(b),
             ("DELETE", _) => self

@@ -3,7 +3,7 @@
 //!
 //! Records are JSON under a format version, so later versions can read older files.
 
-use crate::model::{Bdb, Crdb, Task};
+use crate::model::{Bdb, Crdb, Resume, Task};
 use crate::users::{Role, User};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,9 @@ const CRDBS: TableDefinition<&str, &[u8]> = TableDefinition::new("crdbs");
 const BDBS: TableDefinition<u64, &[u8]> = TableDefinition::new("bdbs");
 const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
 const RESERVATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reservations");
+/// What a running task needs to go on after a restart of the manager, by task id (kept
+/// apart from the tasks: it holds other clusters' credentials, which the API never shows).
+const RESUME: TableDefinition<&str, &[u8]> = TableDefinition::new("resume");
 
 const FORMAT_KEY: &str = "format";
 const CLUSTER_KEY: &str = "cluster";
@@ -200,6 +203,7 @@ impl Store {
         tx.open_table(BDBS)?;
         tx.open_table(TASKS)?;
         tx.open_table(RESERVATIONS)?;
+        tx.open_table(RESUME)?;
         tx.commit()?;
         let store = Store { db };
         let format: u32 = store.meta(FORMAT_KEY)?;
@@ -351,13 +355,31 @@ impl Store {
         t.get(id)?.map(|v| decode(id, v.value())).transpose()
     }
 
-    /// Writes a task.
+    /// Writes a task; one that ended drops what it kept to resume.
     pub fn put_task(&self, task: &Task) -> Result<(), StoreError> {
         let tx = self.db.begin_write()?;
         tx.open_table(TASKS)?
             .insert(task.id.as_str(), encode(task).as_slice())?;
+        if task.ended() {
+            tx.open_table(RESUME)?.remove(task.id.as_str())?;
+        }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Records where task `id` is, so a restarted manager can finish or undo it.
+    pub fn put_resume(&self, id: &str, r: &Resume) -> Result<(), StoreError> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(RESUME)?.insert(id, encode(r).as_slice())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where task `id` was, if it recorded it.
+    pub fn resume(&self, id: &str) -> Result<Option<Resume>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let t = tx.open_table(RESUME)?;
+        t.get(id)?.map(|v| decode(id, v.value())).transpose()
     }
 
     /// Holds `name` and a port for database `guid` (phase one of a create): `port`, or the
@@ -448,15 +470,27 @@ impl Store {
         Ok(port)
     }
 
-    /// Phase two of a create: the database and its local instance, in one transaction
-    /// that also drops the reservation. Committing again changes nothing.
+    /// Phase two of a create or of a change: the database and its local instance, in one
+    /// transaction. A new instance needs its reservation (dropped here); a database held
+    /// already takes `crdb` only if its configuration version is newer, keeping its
+    /// instance's number and port. Committing again changes nothing.
     pub fn commit(&self, crdb: &Crdb, mut bdb: Bdb) -> Result<Bdb, StoreError> {
         let tx = self.db.begin_write()?;
         {
             let mut bdbs = tx.open_table(BDBS)?;
             let existing: Vec<Bdb> = rows(&bdbs)?;
             if let Some(b) = existing.iter().find(|b| b.crdb_guid == crdb.guid) {
-                return Ok(b.clone());
+                if crdb.config_version <= b.config_version {
+                    return Ok(b.clone());
+                }
+                bdb.uid = b.uid;
+                bdb.port = b.port;
+                bdbs.insert(bdb.uid, encode(&bdb).as_slice())?;
+                drop(bdbs);
+                tx.open_table(CRDBS)?
+                    .insert(crdb.guid.as_str(), encode(crdb).as_slice())?;
+                tx.commit()?;
+                return Ok(bdb);
             }
             let held: Option<Reservation> = tx
                 .open_table(RESERVATIONS)?

@@ -9,6 +9,15 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
+/// The instance's `appendfsync` for a database's `aof_policy`.
+pub fn fsync_of(c: &crate::model::DbConfig) -> &'static str {
+    if c.aof_policy == "appendfsync-always" {
+        "always"
+    } else {
+        "everysec"
+    }
+}
+
 /// How often exited instances are looked for.
 pub const CHECK_EVERY: Duration = Duration::from_millis(200);
 /// The longest pause before restarting an instance that keeps exiting.
@@ -51,12 +60,7 @@ impl Supervisor {
         let persist = b.config.data_persistence == "aof";
         c.args(["--appendonly", if persist { "yes" } else { "no" }]);
         if persist {
-            let fsync = if b.config.aof_policy == "appendfsync-always" {
-                "always"
-            } else {
-                "everysec"
-            };
-            c.args(["--appendfsync", fsync]);
+            c.args(["--appendfsync", fsync_of(&b.config)]);
         }
         if b.config.memory_size > 0 {
             c.args(["--maxmemory", &b.config.memory_size.to_string()]);
@@ -68,7 +72,25 @@ impl Supervisor {
         for (id, host, port) in &b.peers {
             c.arg("--peer").arg(format!("{id}={host}:{port}"));
         }
+        for (id, cut) in &b.removed {
+            c.arg("--removed-peer").arg(format!("{id}:{cut}"));
+        }
         c.stdin(std::process::Stdio::null());
+        // Each instance logs to a file beside its data, not to the manager's output.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"));
+        match log.and_then(|f| Ok((f.try_clone()?, f))) {
+            Ok((out, err)) => {
+                c.stdout(out).stderr(err);
+            }
+            Err(e) => tracing::warn!(
+                db = b.uid,
+                "opening {}: {e}",
+                dir.join("server.log").display()
+            ),
+        }
         // If the manager dies, its instances are told to stop (SIGTERM: a clean stop),
         // rather than running on unsupervised and holding their ports.
         // SAFETY: prctl is async-signal-safe and touches only the child's own state.
@@ -102,14 +124,20 @@ impl Supervisor {
     }
 
     /// Makes the running instances those `store` lists: starts new ones, stops removed
-    /// ones, and restarts one whose settings changed. The list is read under the lock, so
-    /// two syncs never act on lists older than each other's.
+    /// ones, and restarts one whose settings changed (membership changes reach a running
+    /// instance through its protocol; only its next start takes them from here). The
+    /// list is read under the lock, so two syncs never act on lists older than each
+    /// other's.
     pub fn sync(&self, store: &crate::Store) -> Result<(), crate::StoreError> {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let bdbs = store.bdbs()?;
         let bdbs = bdbs.as_slice();
         running.retain(|uid, r| {
-            let keep = bdbs.iter().any(|b| b.uid == *uid && *b == r.bdb);
+            let now = bdbs.iter().find(|b| b.uid == *uid);
+            let keep = now.is_some_and(|b| !b.restart_needed(&r.bdb));
+            if let Some(b) = now.filter(|_| keep) {
+                r.bdb = b.clone();
+            }
             if !keep {
                 if let Some(mut c) = r.child.take() {
                     let _ = c.start_kill();
@@ -152,11 +180,13 @@ impl Supervisor {
                 }
             }
         }
-        for mut c in children {
+        // All at once: a stop takes `grace` at most, however many instances there are.
+        futures_util::future::join_all(children.into_iter().map(|mut c| async move {
             if tokio::time::timeout(grace, c.wait()).await.is_err() {
                 let _ = c.kill().await;
             }
-        }
+        }))
+        .await;
     }
 
     /// Restarts instances that exited, each after its backoff.

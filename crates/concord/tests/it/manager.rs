@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
+pub(crate) const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
 
 /// `concord cluster init` of cluster `name` in `dir`, the REST API on `port`, databases
 /// on ports from `first`.
-fn init(dir: &Path, name: &str, port: u16, first: u16) -> std::process::Output {
+pub(crate) fn init(dir: &Path, name: &str, port: u16, first: u16) -> std::process::Output {
     Command::new(concord_bin())
         .args(["cluster", "init", "--dir"])
         .arg(dir)
@@ -47,9 +47,9 @@ fn manager(name: &str, first: u16) -> (Proc, PathBuf) {
 }
 
 /// An HTTPS client that trusts the cluster's self-signed certificate and nothing else.
-struct Api {
-    agent: ureq::Agent,
-    base: String,
+pub(crate) struct Api {
+    pub(crate) agent: ureq::Agent,
+    pub(crate) base: String,
 }
 
 impl Api {
@@ -74,7 +74,7 @@ impl Api {
     }
 
     /// A request as `user`; the status and the JSON body.
-    fn call(
+    pub(crate) fn call(
         &self,
         method: &str,
         path: &str,
@@ -102,6 +102,11 @@ impl Api {
             ("PUT", b) => self
                 .agent
                 .put(&url)
+                .header("Authorization", &auth)
+                .send_json(b.unwrap_or(Value::Null)),
+            ("PATCH", b) => self
+                .agent
+                .patch(&url)
                 .header("Authorization", &auth)
                 .send_json(b.unwrap_or(Value::Null)),
             _ => panic!("method {method}"),
@@ -229,11 +234,11 @@ fn a_cluster_is_created_started_and_managed_over_https() {
 
 /// A running cluster that is stopped cleanly when dropped (SIGTERM: its instances stop
 /// with it).
-struct Cluster {
-    proc: Proc,
+pub(crate) struct Cluster {
+    pub(crate) proc: Proc,
     dir: PathBuf,
-    name: String,
-    api: Api,
+    pub(crate) name: String,
+    pub(crate) api: Api,
 }
 
 impl Drop for Cluster {
@@ -244,7 +249,7 @@ impl Drop for Cluster {
 
 impl Cluster {
     /// Cluster `name`, its databases on ports from `first`.
-    fn start(name: &str, first: u16) -> Cluster {
+    pub(crate) fn start(name: &str, first: u16) -> Cluster {
         let (proc, dir) = manager(name, first);
         let api = Api::new(&dir, proc.port);
         Cluster {
@@ -255,8 +260,23 @@ impl Cluster {
         }
     }
 
+    /// Kills the manager at once (its instances stop with it) and starts it again.
+    pub(crate) fn crash_and_restart(&mut self) {
+        let mut c = Command::new(concord_bin());
+        c.args(["cluster", "start", "--dir"]).arg(&self.dir);
+        self.proc.crash_and_replace(c);
+    }
+
+    /// The progress lines of task `id` so far.
+    pub(crate) fn progress(&self, id: &str) -> String {
+        let (_, t) = self
+            .api
+            .call("GET", &format!("/v1/crdb_tasks/{id}"), ADMIN, None);
+        t["progress"].to_string()
+    }
+
     /// How another cluster reaches this one: URL, service account, pinned certificate.
-    fn reference(&self, password: &str) -> Value {
+    pub(crate) fn reference(&self, password: &str) -> Value {
         use rustls_pki_types::pem::PemObject as _;
         use sha2::Digest as _;
         let der =
@@ -275,19 +295,22 @@ impl Cluster {
     }
 
     /// Waits for task `id` to end; its final state.
-    fn wait_task(&self, id: &str) -> Value {
+    pub(crate) fn wait_task(&self, id: &str) -> Value {
         let mut last = Value::Null;
         crate::support::wait_for(30, "the task ends", || {
             last = self
                 .api
                 .call("GET", &format!("/v1/crdb_tasks/{id}"), ADMIN, None)
                 .1;
-            matches!(last["status"].as_str(), Some("finished" | "failed"))
+            matches!(
+                last["status"].as_str(),
+                Some("finished" | "failed" | "canceled")
+            )
         });
         last
     }
 
-    fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         let (_, v) = self.api.call("GET", "/v1/crdbs", ADMIN, None);
         v.as_array()
             .expect("list")
@@ -539,13 +562,14 @@ fn cli(args: &[String]) -> (bool, String, String) {
 }
 
 /// The same flow from the CLI, with crdb-cli's flags: create (waiting and printing the
-/// task's progress), list, the tasks, delete; a certificate nobody pinned is refused
-/// with its fingerprint.
+/// task's progress), list, add and remove an instance, update, flush, the tasks, delete;
+/// a certificate nobody pinned is refused with its fingerprint.
 #[test]
-fn the_cli_creates_lists_and_deletes_a_database() {
+fn the_cli_creates_changes_and_deletes_a_database() {
     let cs = [
         Cluster::start("east.example.com", 22000),
         Cluster::start("west.example.com", 22100),
+        Cluster::start("north.example.com", 22200),
     ];
     let spec = |c: &Cluster, pinned: bool| {
         let r = c.reference(ADMIN.1);
@@ -566,7 +590,7 @@ fn the_cli_creates_lists_and_deletes_a_database() {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        for c in &cs {
+        for c in &cs[..2] {
             a.push("--instance".into());
             a.push(spec(c, pinned));
         }
@@ -611,6 +635,30 @@ fn the_cli_creates_lists_and_deletes_a_database() {
     assert_eq!(dbs[0]["name"], "shop");
     assert_eq!(dbs[0]["default_db_config"]["memory_size"], 100 << 20);
     let guid = dbs[0]["guid"].as_str().unwrap().to_string();
+    let change = |verb: &str, extra: &[String]| {
+        let mut a = vec![
+            "crdb".to_string(),
+            verb.into(),
+            "--crdb-guid".into(),
+            guid.clone(),
+        ];
+        a.extend(extra.iter().cloned());
+        a.extend(
+            target(&cs[0])
+                .into_iter()
+                .filter(|x| x != "--output" && x != "json"),
+        );
+        let (ok, out, err) = cli(&a);
+        assert!(ok, "crdb {verb}: {out}\n{err}");
+        assert!(out.contains("-> finished"), "crdb {verb}: {out}");
+        out
+    };
+    change("add-instance", &["--instance".into(), spec(&cs[2], true)]);
+    assert_eq!(cs[2].names(), ["shop"]);
+    change("update", &["--memory-size".into(), "200mb".into()]);
+    change("flush", &[]);
+    change("remove-instance", &["--instance-id".into(), "3".into()]);
+    assert!(cs[2].names().is_empty(), "the removed instance is deleted");
     let mut delete = vec![
         "crdb".to_string(),
         "delete".into(),
@@ -626,6 +674,19 @@ fn the_cli_creates_lists_and_deletes_a_database() {
     let (ok, out, _) = cli(&tasks);
     assert!(ok);
     let tasks: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(tasks.as_array().unwrap().len(), 1, "{tasks}");
-    assert_eq!(tasks[0]["status"], "finished");
+    let tasks = tasks.as_array().unwrap();
+    let ops: Vec<&str> = tasks
+        .iter()
+        .filter_map(|t| t["operation"].as_str())
+        .collect();
+    for op in [
+        "create_crdb",
+        "add_instance",
+        "update_crdb",
+        "flush_crdb",
+        "remove_instance",
+    ] {
+        assert!(ops.contains(&op), "{op} not in {ops:?}");
+    }
+    assert!(tasks.iter().all(|t| t["status"] == "finished"), "{tasks:?}");
 }

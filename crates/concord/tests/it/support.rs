@@ -18,6 +18,30 @@ impl Proc {
         self._dir.as_ref().map(|d| d.0.as_path())
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status();
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would, and starts `command` in its
+    /// place on the same port, keeping its directory.
+    pub fn crash_and_replace(&mut self, mut command: Command) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the replacement");
+        assert!(
+            wait_listening(self.port, &mut self.child),
+            "the replacement exited before listening on {}",
+            self.port
+        );
+    }
+
     /// Whether the process has exited.
     pub fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))

@@ -11,6 +11,7 @@ use crate::users::Role;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -44,7 +45,7 @@ pub async fn list(State(s): State<Arc<AppState>>, c: Caller) -> Result<Json<Valu
 }
 
 /// Database `guid`, or the API's 404.
-fn existing(s: &AppState, guid: &str) -> Result<Crdb, ApiError> {
+pub(crate) fn existing(s: &AppState, guid: &str) -> Result<Crdb, ApiError> {
     s.store
         .crdb(guid)?
         .ok_or_else(|| ApiError::not_found(format!("no database {guid}")))
@@ -123,14 +124,20 @@ pub async fn delete(
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbMember)?;
     let crdb = existing(&s, &guid)?;
+    let claim = super::changes::claim(&s, &guid)?;
     let task = new_task(&crdb.guid, "delete_crdb");
     s.store.put_task(&task)?;
-    tokio::spawn(coordinate::delete(Arc::clone(&s), crdb, task.clone()));
+    tokio::spawn(coordinate::delete(
+        Arc::clone(&s),
+        claim,
+        crdb,
+        task.clone(),
+    ));
     Ok(Json(serde_json::to_value(&task).expect("tasks serialize")))
 }
 
 /// A queued task of `operation` on database `guid`.
-fn new_task(guid: &str, operation: &str) -> Task {
+pub(crate) fn new_task(guid: &str, operation: &str) -> Task {
     Task {
         id: new_id(),
         crdb_guid: guid.to_string(),
@@ -152,9 +159,9 @@ pub async fn create(
     c.require(Role::DbMember)?;
     let dry = dry_run(query.as_deref())?;
     let mut crdb: Crdb = json_body(&body)?;
-    if !crdb.guid.is_empty() || crdb.config_version != 0 {
+    if !crdb.guid.is_empty() || crdb.config_version != 0 || !crdb.removed.is_empty() {
         return Err(ApiError::invalid(
-            "guid and config_version are given by the cluster",
+            "guid, config_version and removed are given by the cluster",
         ));
     }
     crdb.guid = new_id();
@@ -203,11 +210,15 @@ pub async fn task(
     c: Caller,
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbViewer)?;
-    let t = s
-        .store
-        .task(&id)?
-        .ok_or_else(|| ApiError::not_found(format!("no task {id}")))?;
+    let t = existing_task(&s, &id)?;
     Ok(Json(serde_json::to_value(t).expect("tasks serialize")))
+}
+
+/// Task `id`, or the API's 404.
+pub(crate) fn existing_task(s: &AppState, id: &str) -> Result<Task, ApiError> {
+    s.store
+        .task(id)?
+        .ok_or_else(|| ApiError::not_found(format!("no task {id}")))
 }
 
 /// GET /v1/bdbs.
@@ -272,15 +283,28 @@ pub async fn phase(
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::Admin)?;
     let body: Value = json_body(&body)?;
-    local_phase(&s, &guid, &step, &body).map(Json)
+    local_phase(&s, &guid, &step, &body).await.map(Json)
 }
 
-/// One phase (`_prepare`, `_commit`, `_abort`) of database `guid` on this cluster.
-pub fn local_phase(s: &AppState, guid: &str, step: &str, body: &Value) -> Result<Value, ApiError> {
+/// One phase (`_prepare`, `_commit`, `_abort`, `_instance`) of database `guid` on this
+/// cluster.
+pub async fn local_phase(
+    s: &AppState,
+    guid: &str,
+    step: &str,
+    body: &Value,
+) -> Result<Value, ApiError> {
     if step == "_abort" {
         s.store.drop_crdb(guid)?;
         s.supervisor.sync(&s.store)?;
         return Ok(json!({}));
+    }
+    if step == "_instance" {
+        let b = local_db(s, guid)?;
+        let reply = crate::membership::local_step(b.port, body)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "instance_error", e))?;
+        return Ok(json!({"reply": reply}));
     }
     let p: Phase = serde_json::from_value(body.clone())
         .map_err(|e| ApiError::invalid(format!("request body: {e}")))?;
@@ -312,10 +336,20 @@ pub fn local_phase(s: &AppState, guid: &str, step: &str, body: &Value) -> Result
             let bdb = local_bdb(&p.crdb, &s.name).map_err(ApiError::invalid)?;
             let bdb = s.store.commit(&p.crdb, bdb)?;
             s.supervisor.sync(&s.store)?;
+            crate::membership::reconcile(&bdb).await;
             Ok(json!({"bdb_uid": bdb.uid}))
         }
         _ => Err(ApiError::not_found(format!("no step {step:?}"))),
     }
+}
+
+/// This cluster's instance of database `guid`.
+fn local_db(s: &AppState, guid: &str) -> Result<crate::model::Bdb, ApiError> {
+    s.store
+        .bdbs()?
+        .into_iter()
+        .find(|b| b.crdb_guid == guid)
+        .ok_or_else(|| ApiError::not_found(format!("no local instance of {guid}")))
 }
 
 /// Milliseconds since the epoch (reservations lapse by the wall clock).

@@ -3,14 +3,16 @@
 //! are JSON with an `error_code`.
 
 mod auth;
+mod changes;
 mod cluster;
 pub(crate) mod crdbs;
 pub mod error;
+mod metrics;
 mod users;
 
 use crate::Store;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
@@ -61,6 +63,8 @@ pub struct AppState {
     pub creds: CredentialCache,
     /// The local databases' instances.
     pub supervisor: Arc<crate::supervisor::Supervisor>,
+    /// Which databases tasks are changing, and cancel requests.
+    pub tasks: Arc<crate::tasks::TaskBook>,
 }
 
 /// The API's routes.
@@ -73,21 +77,29 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(users::get).put(users::update).delete(users::delete),
         )
         .route("/v1/crdbs", get(crdbs::list).post(crdbs::create))
-        .route("/v1/crdbs/{guid}", get(crdbs::get).delete(crdbs::delete))
+        .route(
+            "/v1/crdbs/{guid}",
+            get(crdbs::get).delete(crdbs::delete).patch(changes::patch),
+        )
+        .route("/v1/crdbs/{guid}/updates", post(changes::updates))
+        .route("/v1/crdbs/{guid}/flush", put(changes::flush))
+        .route("/v1/crdbs/{guid}/purge", put(changes::purge))
+        .route("/v1/crdb_tasks/{id}/actions/cancel", post(changes::cancel))
         .route("/v1/crdbs/{guid}/health_report", get(crdbs::health_report))
         .route("/v1/crdbs/{guid}/{step}", axum::routing::post(crdbs::phase))
         .route("/v1/crdb_tasks", get(crdbs::tasks))
         .route("/v1/crdb_tasks/{id}", get(crdbs::task))
         .route("/v1/bdbs", get(crdbs::bdbs))
         .route("/v1/bdbs/{uid}", get(crdbs::bdb))
+        .route("/metrics", get(metrics::get))
         .fallback(|| async { error::ApiError::not_found("no such endpoint") })
         .layer(axum::middleware::from_fn(bounded))
         .with_state(state)
 }
 
 /// Serves the API over TLS on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: AppState) {
-    let app = router(Arc::new(state));
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: Arc<AppState>) {
+    let app = router(state);
     let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
