@@ -48,6 +48,10 @@ pub struct InitArgs {
     /// The CA that signs other clusters' certificates.
     #[arg(long)]
     ca: Option<PathBuf>,
+    /// The address the databases' instances listen on: this host's address (or 0.0.0.0)
+    /// for instances and clients on other hosts; give the databases a password then.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: String,
 }
 
 /// `concord cluster start`.
@@ -72,6 +76,7 @@ pub fn run(cmd: ClusterCmd) -> Result<()> {
                 ports: a.ports,
                 cert: a.cert.zip(a.key),
                 ca: a.ca,
+                bind: a.bind,
             };
             let info = concord_manager::init(&opts)
                 .with_context(|| format!("creating a cluster in {}", opts.dir.display()))?;

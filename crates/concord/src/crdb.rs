@@ -167,6 +167,10 @@ pub struct CreateArgs {
     /// TLS between instances (not yet available).
     #[arg(long)]
     encryption: bool,
+    /// Other settings of every instance, as the API's `default_db_config` JSON
+    /// (`'{"password": "..."}'`).
+    #[arg(long)]
+    default_db_config: Option<String>,
     /// Return once the task is created.
     #[arg(long)]
     no_wait: bool,
@@ -333,11 +337,20 @@ pub fn run_crdb(cmd: CrdbCmd) -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("--memory-size: {e}"))?,
                 None => 0,
             };
+            let mut config = match &a.default_db_config {
+                Some(text) => serde_json::from_str::<Value>(text)
+                    .ok()
+                    .filter(Value::is_object)
+                    .context("--default-db-config: not a JSON object")?,
+                None => json!({}),
+            };
+            config["memory_size"] = json!(memory);
+            config["port"] = json!(a.port.unwrap_or(0));
             let body = json!({
                 "name": a.name,
                 "causal_consistency": true,
                 "encryption": a.encryption,
-                "default_db_config": {"memory_size": memory, "port": a.port.unwrap_or(0)},
+                "default_db_config": config,
                 "instances": instances,
             });
             let api = connect(&first.context("no --instance")?)?;

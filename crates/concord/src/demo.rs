@@ -66,6 +66,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             },
             cert: None,
             ca: None,
+            bind: "127.0.0.1".into(),
         })
         .with_context(|| format!("creating {}", c.name))?;
         clusters.push(c);

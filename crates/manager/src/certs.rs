@@ -18,12 +18,18 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// Makes a self-signed certificate for `name` (also valid for localhost and 127.0.0.1,
-/// so the cluster's own tools reach it) and writes it with its key under `dir/tls/`; the
-/// key file is readable by its owner only.
-pub(crate) fn self_signed(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), ManagerError> {
+/// so the cluster's own tools reach it, and for `address`, the one the cluster's
+/// databases listen on, when it is a particular one) and writes it with its key under
+/// `dir/tls/`; the key file is readable by its owner only.
+pub(crate) fn self_signed(
+    dir: &Path,
+    name: &str,
+    address: &str,
+) -> Result<(PathBuf, PathBuf), ManagerError> {
     let mut names = vec![name.to_string()];
-    for n in ["localhost", "127.0.0.1"] {
-        if n != name {
+    let particular = !matches!(address, "0.0.0.0" | "::" | "");
+    for n in ["localhost", "127.0.0.1", address] {
+        if !names.iter().any(|x| x == n) && (n != address || particular) {
             names.push(n.to_string());
         }
     }

@@ -2,6 +2,7 @@
 //! manager applies membership changes, holds and flushes (CRDT.MEMBER, CRDT.WRITES,
 //! CRDT.FLUSH) without linking the engine.
 
+use crate::model::Bdb;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -10,18 +11,29 @@ const MAX_REPLY: usize = 1 << 20;
 /// The longest a command may take, connection included.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs `args` on the instance listening on `port` (loopback): the text of a status,
-/// bulk or integer reply, or the instance's error.
-pub async fn call(port: u16, args: &[&str]) -> Result<String, String> {
-    call_within(port, args, TIMEOUT).await
+/// Runs `args` on the local instance of `db` (on loopback, authenticated with the
+/// database's password when it has one): the text of a status, bulk or integer reply, or
+/// the instance's error.
+pub async fn call(db: &Bdb, args: &[&str]) -> Result<String, String> {
+    call_within(db, args, TIMEOUT).await
+}
+
+fn encode(args: &[&str], into: &mut Vec<u8>) {
+    into.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        into.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+    }
 }
 
 /// [`call`], answered within `within` (connection included).
-pub async fn call_within(port: u16, args: &[&str], within: Duration) -> Result<String, String> {
-    let mut req = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        req.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+pub async fn call_within(db: &Bdb, args: &[&str], within: Duration) -> Result<String, String> {
+    let port = db.port;
+    let mut req = Vec::new();
+    let auth = !db.config.password.is_empty();
+    if auth {
+        encode(&["AUTH", &db.config.password], &mut req);
     }
+    encode(args, &mut req);
     let ask = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -29,9 +41,16 @@ pub async fn call_within(port: u16, args: &[&str], within: Duration) -> Result<S
         s.write_all(&req).await.map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 16384];
+        let mut skip = auth;
         loop {
-            if let Some(reply) = parse(&buf)? {
-                return reply;
+            if let Some((reply, used)) = parse(&buf)? {
+                if !skip {
+                    return reply;
+                }
+                reply.map_err(|e| format!("instance on port {port} refused the password: {e}"))?;
+                buf.drain(..used);
+                skip = false;
+                continue;
             }
             let n = s.read(&mut chunk).await.map_err(|e| e.to_string())?;
             if n == 0 {
@@ -51,27 +70,26 @@ pub async fn call_within(port: u16, args: &[&str], within: Duration) -> Result<S
 /// A whole reply: its text, or the instance's error.
 type Answer = Result<String, String>;
 
-/// The reply at the start of `buf` once complete: `Ok(Some(Ok(text)))`, the instance's
-/// error as `Ok(Some(Err(..)))`, `Ok(None)` while incomplete.
-fn parse(buf: &[u8]) -> Result<Option<Answer>, String> {
+/// The reply at the start of `buf` once complete, with the bytes it took: its text, or
+/// the instance's error; `Ok(None)` while incomplete.
+fn parse(buf: &[u8]) -> Result<Option<(Answer, usize)>, String> {
     let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
         return Ok(None);
     };
     let line = String::from_utf8_lossy(&buf[1..end]).into_owned();
     match buf[0] {
-        b'+' | b':' => Ok(Some(Ok(line))),
-        b'-' => Ok(Some(Err(line))),
+        b'+' | b':' => Ok(Some((Ok(line), end + 2))),
+        b'-' => Ok(Some((Err(line), end + 2))),
         b'$' => {
             let len: usize = line
                 .parse()
                 .map_err(|_| format!("unexpected reply ${line}"))?;
             let start = end + 2;
-            if buf.len() < start + len {
+            if buf.len() < start + len + 2 {
                 return Ok(None);
             }
-            Ok(Some(Ok(
-                String::from_utf8_lossy(&buf[start..start + len]).into_owned()
-            )))
+            let text = String::from_utf8_lossy(&buf[start..start + len]).into_owned();
+            Ok(Some((Ok(text), start + len + 2)))
         }
         other => Err(format!("unexpected reply type {:?}", other as char)),
     }
@@ -83,10 +101,10 @@ mod tests {
 
     #[test]
     fn replies_parse_once_whole_and_garbage_is_an_error() {
-        assert_eq!(parse(b"+OK\r\n"), Ok(Some(Ok("OK".into()))));
-        assert_eq!(parse(b"-ERR no\r\n"), Ok(Some(Err("ERR no".into()))));
-        assert_eq!(parse(b"$3\r\nabc\r\n"), Ok(Some(Ok("abc".into()))));
-        assert_eq!(parse(b"$3\r\nab"), Ok(None));
+        assert_eq!(parse(b"+OK\r\n"), Ok(Some((Ok("OK".into()), 5))));
+        assert_eq!(parse(b"-ERR no\r\n"), Ok(Some((Err("ERR no".into()), 9))));
+        assert_eq!(parse(b"$3\r\nabc\r\n+OK"), Ok(Some((Ok("abc".into()), 9))));
+        assert_eq!(parse(b"$3\r\nabc"), Ok(None));
         assert_eq!(parse(b"+OK"), Ok(None));
         assert!(parse(b"$x\r\n").is_err());
         assert!(parse(b"*1\r\n").is_err());

@@ -96,6 +96,9 @@ pub fn local_bdb(crdb: &Crdb, me: &str) -> Result<Bdb, String> {
 /// A crdb as the API shows it: other clusters' passwords are never shown.
 pub fn redacted(crdb: &Crdb) -> Value {
     let mut v = serde_json::to_value(crdb).expect("crdbs serialize");
+    if !crdb.default_db_config.password.is_empty() {
+        v["default_db_config"]["password"] = json!("********");
+    }
     if let Some(list) = v["instances"].as_array_mut() {
         for i in list {
             i["cluster"]["credentials"]["password"] = json!("********");

@@ -51,6 +51,8 @@ pub struct InitOptions {
     pub cert: Option<(PathBuf, PathBuf)>,
     /// The CA that signs other clusters' certificates, if they are not pinned.
     pub ca: Option<PathBuf>,
+    /// The address the databases' instances listen on (`127.0.0.1`: this host only).
+    pub bind: String,
 }
 
 /// Why a cluster could not be created or started.
@@ -127,7 +129,7 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
     }
     let (cert, key) = match &opts.cert {
         Some((c, k)) => (absolute(c)?, absolute(k)?),
-        None => certs::self_signed(&dir, &opts.name)?,
+        None => certs::self_signed(&dir, &opts.name, &opts.bind)?,
     };
     let ca = opts.ca.as_deref().map(absolute).transpose()?;
     let info = ClusterInfo {
@@ -138,6 +140,7 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
         cert,
         key,
         ca,
+        bind: opts.bind.clone(),
     };
     let admin = User::new(1, &opts.admin_user, Role::Admin, &opts.admin_password)
         .map_err(ManagerError::Invalid)?;
@@ -164,7 +167,7 @@ pub async fn start(
     tracing::info!(cluster = %info.name, port = info.rest_port, "REST API listening (HTTPS)");
     let exe = std::env::current_exe()
         .map_err(|e| ManagerError::Invalid(format!("finding the concord binary: {e}")))?;
-    let supervisor = std::sync::Arc::new(supervisor::Supervisor::new(exe, dir));
+    let supervisor = std::sync::Arc::new(supervisor::Supervisor::new(exe, dir, &info.bind));
     supervisor.sync(&store)?;
     let watch = std::sync::Arc::clone(&supervisor);
     tokio::spawn(async move {

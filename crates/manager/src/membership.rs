@@ -376,9 +376,9 @@ pub async fn update(s: Arc<AppState>, _claim: Claim, next: Crdb, mut task: Task)
     finish(&s, &mut task);
 }
 
-/// One `_instance` step on this cluster's instance of database `guid` (on the port
-/// `port`): the step's reply text.
-pub async fn local_step(port: u16, body: &Value) -> Result<String, String> {
+/// One `_instance` step on this cluster's instance `db` of a database: the step's reply
+/// text.
+pub async fn local_step(db: &crate::model::Bdb, body: &Value) -> Result<String, String> {
     let id = body["id"].as_u64().map(|i| i.to_string());
     let cut = body["cut"].as_str();
     let hold = HOLD_MS.to_string();
@@ -393,7 +393,7 @@ pub async fn local_step(port: u16, body: &Value) -> Result<String, String> {
         (Some("flush"), _, _) => vec!["CRDT.FLUSH"],
         _ => return Err(format!("no instance step {body}")),
     };
-    crate::command::call(port, &args).await
+    crate::command::call(db, &args).await
 }
 
 /// After a commit, brings a running instance to the committed membership and settings
@@ -433,7 +433,7 @@ pub async fn reconcile(b: &crate::model::Bdb) {
     }
     for step in steps {
         let args: Vec<&str> = step.iter().map(String::as_str).collect();
-        if let Err(e) = crate::command::call(b.port, &args).await {
+        if let Err(e) = crate::command::call(b, &args).await {
             tracing::info!(
                 db = b.uid,
                 "{}: {e} (the instance takes it at its next start)",

@@ -100,6 +100,10 @@ pub struct DbConfig {
     /// OSS cluster API (not yet: false).
     #[serde(default)]
     pub oss_cluster: bool,
+    /// The password clients (and the instances, on their links) give; empty: none. The
+    /// API shows it as `********`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub password: String,
 }
 
 fn default_persistence() -> String {
@@ -150,6 +154,18 @@ impl DbConfig {
         )?;
         one_of("eviction_policy", &self.eviction_policy, &["noeviction"])?;
         one_of("tls_mode", &self.tls_mode, &["disabled"])?;
+        let p = &self.password;
+        if !p.is_empty()
+            && (!(8..=128).contains(&p.len())
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '\\')))
+        {
+            return Err(
+                "password: 8 to 128 printable ASCII characters without blanks, quotes or backslashes"
+                    .into(),
+            );
+        }
         if self.replication || self.sharding || self.oss_cluster || self.shards_count != 1 {
             return Err(
                 "replication, sharding and the OSS cluster API are not available yet (shards_count 1)"

@@ -74,6 +74,13 @@ pub struct ClusterInfo {
     pub key: PathBuf,
     /// The CA that signs other clusters' certificates.
     pub ca: Option<PathBuf>,
+    /// The address the databases' instances listen on.
+    #[serde(default = "loopback")]
+    pub bind: String,
+}
+
+fn loopback() -> String {
+    "127.0.0.1".into()
 }
 
 /// Why the state could not be read or changed.
@@ -559,6 +566,7 @@ mod tests {
             cert: "c.pem".into(),
             key: "k.pem".into(),
             ca: None,
+            bind: loopback(),
         }
     }
 

@@ -18,6 +18,34 @@ pub fn fsync_of(c: &crate::model::DbConfig) -> &'static str {
     }
 }
 
+/// The instance's settings file, for what must not show on a command line.
+const CONFIG_FILE: &str = "concord.conf";
+
+/// Writes the instance's password (for clients, and for its links to its peers, which
+/// share it) to its settings file, readable by the cluster's user only.
+fn secrets(dir: &Path, b: &Bdb) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(CONFIG_FILE);
+    if b.config.password.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let pw = &b.config.password;
+    write!(f, "requirepass {pw}\npeer-password {pw}\n")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)
+}
+
 /// How often exited instances are looked for.
 pub const CHECK_EVERY: Duration = Duration::from_millis(200);
 /// The longest pause before restarting an instance that keeps exiting.
@@ -35,15 +63,18 @@ struct Running {
 pub struct Supervisor {
     exe: PathBuf,
     dir: PathBuf,
+    bind: String,
     running: Mutex<HashMap<u64, Running>>,
 }
 
 impl Supervisor {
-    /// A supervisor starting `exe` (the `concord` binary) with data under `dir/dbs/`.
-    pub fn new(exe: PathBuf, dir: &Path) -> Self {
+    /// A supervisor starting `exe` (the `concord` binary) with data under `dir/dbs/`,
+    /// its instances listening on `bind`.
+    pub fn new(exe: PathBuf, dir: &Path, bind: &str) -> Self {
         Supervisor {
             exe,
             dir: dir.join("dbs"),
+            bind: bind.to_string(),
             running: Mutex::new(HashMap::new()),
         }
     }
@@ -53,6 +84,7 @@ impl Supervisor {
         let mut c = Command::new(&self.exe);
         c.arg("server")
             .args(["--port", &b.port.to_string()])
+            .args(["--bind", &self.bind])
             .arg("--dir")
             .arg(&dir)
             .args(["--replica-id", &b.replica_id.to_string()])
@@ -74,6 +106,10 @@ impl Supervisor {
         }
         for (id, cut) in &b.removed {
             c.arg("--removed-peer").arg(format!("{id}:{cut}"));
+        }
+        if !b.config.password.is_empty() {
+            // From a file only the cluster's user reads, never on the command line.
+            c.arg("--config").arg(dir.join(CONFIG_FILE));
         }
         c.stdin(std::process::Stdio::null());
         // Each instance logs to a file beside its data, not to the manager's output.
@@ -107,8 +143,8 @@ impl Supervisor {
 
     fn spawn(&self, b: &Bdb) -> Option<Child> {
         let dir = self.dir.join(b.uid.to_string());
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            tracing::warn!(db = b.uid, "creating {}: {e}", dir.display());
+        if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| secrets(&dir, b)) {
+            tracing::warn!(db = b.uid, "preparing {}: {e}", dir.display());
             return None;
         }
         match self.command(b).spawn() {

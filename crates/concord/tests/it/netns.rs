@@ -208,3 +208,101 @@ fn peers_on_other_hosts_must_prove_who_they_are() {
         ns.cli(HOST, p2, &[&a[..], &["GET", "k"]].concat()) == "v"
     });
 }
+
+/// Two participating clusters on two addresses (as on two hosts): the database made with
+/// a password through the CLI, its instances listening on each cluster's address and
+/// linking with that password; a client on one reads what a client on the other wrote.
+#[test]
+fn clusters_on_two_hosts_make_one_database_with_a_password() {
+    let Some(ns) = Netns::new("clusters") else {
+        return;
+    };
+    const ADMIN: (&str, &str) = ("admin@example.com", "admin-password");
+    let hosts = [HOST, "10.213.0.2"];
+    let dirs = [TempDir::new("host1"), TempDir::new("host2")];
+    let rest = [free_port(), free_port()];
+    let db = [free_port(), free_port()];
+    let mut managers = Vec::new();
+    for i in 0..2 {
+        let name = format!("host{}.example.com", i + 1);
+        let out = Command::new(concord_bin())
+            .args(["cluster", "init", "--dir"])
+            .arg(dirs[i].0.join("c"))
+            .args([
+                "--name",
+                &name,
+                "--admin-user",
+                ADMIN.0,
+                "--admin-password",
+                ADMIN.1,
+            ])
+            .args(["--rest-port", &rest[i].to_string(), "--bind", hosts[i]])
+            .args(["--ports", &format!("{}-{}", db[i], db[i])])
+            .output()
+            .expect("init");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let child = ns
+            .cmd(&concord_bin())
+            .args(["cluster", "start", "--dir"])
+            .arg(dirs[i].0.join("c"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start");
+        managers.push(Server(child));
+    }
+    let fingerprint = |i: usize| -> String {
+        use rustls_pki_types::pem::PemObject as _;
+        use sha2::Digest as _;
+        let der =
+            rustls_pki_types::CertificateDer::from_pem_file(dirs[i].0.join("c/tls/api-cert.pem"))
+                .expect("certificate");
+        sha2::Sha256::digest(der.as_ref())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let mut create = ns.cmd(&concord_bin());
+    create.args(["crdb", "create", "--name", "shop"]);
+    create.args(["--default-db-config", r#"{"password": "db-password"}"#]);
+    for i in 0..2 {
+        create.arg("--instance").arg(format!(
+            "fqdn=host{}.example.com,url=https://{}:{},username={},password={},fingerprint={}",
+            i + 1,
+            hosts[i],
+            rest[i],
+            ADMIN.0,
+            ADMIN.1,
+            fingerprint(i)
+        ));
+    }
+    let mut last = String::new();
+    wait_for(30, "the create to succeed", || {
+        let out = create.output().expect("concord crdb create");
+        last = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !out.status.success() {
+            eprintln!("create: {last}");
+        }
+        out.status.success()
+    });
+    assert!(last.contains("Created database shop"), "{last}");
+    let a = ["-a", "db-password", "--no-auth-warning"];
+    wait_for(20, "the write on host 1", || {
+        ns.cli(hosts[0], db[0], &[&a[..], &["SET", "k", "v"]].concat()) == "OK"
+    });
+    wait_for(20, "the write read on host 2", || {
+        ns.cli(hosts[1], db[1], &[&a[..], &["GET", "k"]].concat()) == "v"
+    });
+    assert!(
+        ns.cli(hosts[1], db[1], &["GET", "k"]).starts_with("NOAUTH"),
+        "a client without the password is refused"
+    );
+}

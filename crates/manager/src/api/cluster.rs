@@ -18,6 +18,7 @@ pub async fn get(State(s): State<Arc<AppState>>, caller: Caller) -> Result<Json<
         "rest_port": info.rest_port,
         "console_port": info.console_port,
         "ports": info.ports.to_string(),
+        "bind": info.bind,
         "software_version": env!("CARGO_PKG_VERSION"),
     })))
 }

@@ -249,7 +249,7 @@ pub async fn bdb(
 
 /// A local database with what its instance reports in `INFO crdt`.
 async fn bdb_view(b: &crate::model::Bdb) -> Value {
-    let info = crate::instance::info_crdt(b.port).await;
+    let info = crate::instance::info_crdt(b).await;
     json!({
         "uid": b.uid,
         "name": b.name,
@@ -301,7 +301,7 @@ pub async fn local_phase(
     }
     if step == "_instance" {
         let b = local_db(s, guid)?;
-        let reply = crate::membership::local_step(b.port, body)
+        let reply = crate::membership::local_step(&b, body)
             .await
             .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "instance_error", e))?;
         return Ok(json!({"reply": reply}));

@@ -27,10 +27,9 @@ pub async fn get(State(s): State<Arc<AppState>>, c: Caller) -> Result<impl IntoR
     let bdbs = s.store.bdbs()?;
     // Every instance is asked at once, each within its own timeout: a stuck instance
     // costs the scrape that timeout, not the sum of everyone's.
-    let replies = futures_util::future::join_all(
-        bdbs.iter().map(|b| crate::instance::info(b.port, SECTIONS)),
-    )
-    .await;
+    let replies =
+        futures_util::future::join_all(bdbs.iter().map(|b| crate::instance::info(b, SECTIONS)))
+            .await;
     let scraped: Vec<(DbLabels, Option<Snapshot>)> = bdbs
         .iter()
         .zip(replies)
