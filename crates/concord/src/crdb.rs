@@ -164,7 +164,7 @@ pub struct CreateArgs {
     /// Causal consistency (always on in Concord).
     #[arg(long)]
     causal_consistency: bool,
-    /// TLS between instances (not yet available).
+    /// TLS between the instances (with certificates the clusters issue).
     #[arg(long)]
     encryption: bool,
     /// Other settings of every instance, as the API's `default_db_config` JSON

@@ -31,10 +31,9 @@ pub fn validate(crdb: &Crdb) -> Result<(), String> {
     if crdb.instances.is_empty() || crdb.instances.len() > MAX_INSTANCES {
         return Err(format!("1 to {MAX_INSTANCES} instances"));
     }
-    if crdb.encryption {
+    if crdb.encryption != crdb.tls_ca.is_some() {
         return Err(
-            "encryption (TLS between instances managed by the cluster) is not available yet: set encryption to false"
-                .into(),
+            "encryption: the database's certificate authority is made by the cluster".into(),
         );
     }
     if !crdb.causal_consistency {
@@ -66,7 +65,9 @@ pub fn local_instance<'a>(crdb: &'a Crdb, me: &str) -> Result<&'a InstanceInfo, 
         .ok_or_else(|| format!("no instance of the database is on this cluster ({me})"))
 }
 
-/// The local database that `me`'s instance of a committed `crdb` runs as.
+/// The local database that `me`'s instance of a committed `crdb` runs as. With
+/// `encryption` its peers are reached on their TLS ports, and it gets a certificate from
+/// the database's authority naming the host the others reach it by.
 pub fn local_bdb(crdb: &Crdb, me: &str) -> Result<Bdb, String> {
     let mine = local_instance(crdb, me)?;
     let port_of = |i: &InstanceInfo| {
@@ -74,16 +75,39 @@ pub fn local_bdb(crdb: &Crdb, me: &str) -> Result<Bdb, String> {
             .port
             .ok_or_else(|| format!("instance {} has no port", i.id))
     };
+    let link_port = |i: &InstanceInfo| match (&crdb.tls_ca, i.db_config.tls_port) {
+        (None, _) => port_of(i),
+        (Some(_), Some(p)) => Ok(p),
+        (Some(_), None) => Err(format!("instance {} has no TLS port", i.id)),
+    };
     let mut peers = Vec::new();
     for i in crdb.instances.iter().filter(|i| i.id != mine.id) {
-        peers.push((i.id, url_host(&i.cluster.url)?, port_of(i)?));
+        peers.push((i.id, url_host(&i.cluster.url)?, link_port(i)?));
     }
+    let tls = match &crdb.tls_ca {
+        Some(ca) => {
+            let names = vec![url_host(&mine.cluster.url)?, mine.cluster.name.clone()];
+            let (cert, key) = crate::dbtls::issue(ca, &crdb.guid, &names)?;
+            Some(crate::model::InstanceTls {
+                ca: ca.cert.clone(),
+                cert,
+                key,
+            })
+        }
+        None => None,
+    };
     Ok(Bdb {
         uid: 0,
         name: crdb.name.clone(),
         crdb_guid: crdb.guid.clone(),
         replica_id: mine.id,
         port: port_of(mine)?,
+        tls_port: if tls.is_some() {
+            Some(link_port(mine)?)
+        } else {
+            None
+        },
+        tls,
         peers,
         removed: crdb.removed.iter().map(|r| (r.id, r.cut.clone())).collect(),
         config: crdb.default_db_config.clone(),
@@ -93,9 +117,12 @@ pub fn local_bdb(crdb: &Crdb, me: &str) -> Result<Bdb, String> {
     })
 }
 
-/// A crdb as the API shows it: other clusters' passwords are never shown.
+/// A crdb as the API shows it: passwords and the authority's key are never shown.
 pub fn redacted(crdb: &Crdb) -> Value {
     let mut v = serde_json::to_value(crdb).expect("crdbs serialize");
+    if crdb.tls_ca.is_some() {
+        v["tls_ca"]["key"] = json!("********");
+    }
     if !crdb.default_db_config.password.is_empty() {
         v["default_db_config"]["password"] = json!("********");
     }
@@ -196,10 +223,12 @@ pub async fn create(s: Arc<AppState>, mut crdb: Crdb, mut task: Task) {
         match call(&s, &inst, &guid, "_prepare", body).await {
             Ok(v) => {
                 let port = v["port"].as_u64().and_then(|p| u16::try_from(p).ok());
+                let tls_port = v["tls_port"].as_u64().and_then(|p| u16::try_from(p).ok());
                 match port {
                     Some(p) => {
                         if let Some(i) = crdb.instances.iter_mut().find(|i| i.id == inst.id) {
                             i.db_config.port = Some(p);
+                            i.db_config.tls_port = tls_port;
                         }
                         prepared.push(inst.clone());
                         task.progress

@@ -66,6 +66,8 @@ mod tests {
             crdb_guid: "g".into(),
             replica_id: 1,
             port,
+            tls_port: None,
+            tls: None,
             peers: Vec::new(),
             removed: Vec::new(),
             config: crate::model::DbConfig {

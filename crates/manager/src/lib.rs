@@ -12,6 +12,7 @@ pub mod api;
 mod certs;
 mod command;
 pub mod coordinate;
+pub mod dbtls;
 mod instance;
 pub mod membership;
 pub mod model;
@@ -183,6 +184,7 @@ pub async fn start(
         creds: api::CredentialCache::new(),
         supervisor: std::sync::Arc::clone(&supervisor),
         tasks: std::sync::Arc::default(),
+        sessions: api::session::Sessions::default(),
     });
     resume::interrupted(std::sync::Arc::clone(&state)).await?;
     // The listener is bound: connections wait in its backlog until `serve` accepts

@@ -157,19 +157,18 @@ pub async fn add_instance(
     };
     record(&s, &task, &stage(Stage::Prepare, &next));
     let body = json!({"crdb": next, "instance_id": new.id});
-    let port = match call(&s, &new, &crdb.guid, "_prepare", body).await {
-        Ok(v) => v["port"].as_u64().and_then(|p| u16::try_from(p).ok()),
+    let answer = match call(&s, &new, &crdb.guid, "_prepare", body).await {
+        Ok(v) => v,
         Err(e) => return fail(&s, &mut task, format!("{}: {e}", new.cluster.name)),
     };
-    let Some(port) = port else {
-        return fail(
-            &s,
-            &mut task,
-            format!("{}: prepare answered no port", new.cluster.name),
-        );
+    let port_in = |k: &str| answer[k].as_u64().and_then(|p| u16::try_from(p).ok());
+    let Some(port) = port_in("port") else {
+        let why = format!("{}: prepare answered no port", new.cluster.name);
+        return fail(&s, &mut task, why);
     };
     if let Some(i) = next.instances.iter_mut().find(|i| i.id == new.id) {
         i.db_config.port = Some(port);
+        i.db_config.tls_port = port_in("tls_port");
     }
     task.progress
         .push(format!("{}: prepared (port {port})", new.cluster.name));
@@ -187,7 +186,7 @@ pub async fn add_instance(
 }
 
 /// Removes instance `id` from `crdb`. Gracefully, its instance first refuses writes and
-/// what it wrote reaches every other instance; by force (it is gone) that is skipped.
+/// everything it holds reaches every other instance; by force (it is gone) that is skipped.
 /// Then every other instance fences it and all raise its cut to the largest fenced
 /// position; every cluster commits the new version, and the removed one (gracefully)
 /// drops its instance and data.
@@ -234,7 +233,7 @@ pub async fn remove_instance(
             }
         };
         task.progress.push(format!(
-            "{}: taking no more writes (wrote up to {})",
+            "{}: taking no more writes (holds {})",
             gone.cluster.name,
             show_vv(&last)
         ));

@@ -43,6 +43,9 @@ pub struct DbConfigOverride {
     /// The instance's port (several clusters on one machine need different ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// The port its peers link to over TLS (with `encryption`; given by its cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_port: Option<u16>,
 }
 
 /// One instance of an active-active database: where it runs.
@@ -199,9 +202,46 @@ pub struct Crdb {
     /// Instances removed from it, with their cuts (their ids are never used again).
     #[serde(default)]
     pub removed: Vec<RemovedInstance>,
+    /// With `encryption`, the authority that signs its instances' certificates (made by
+    /// the cluster; the API never shows its key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<DbCa>,
     /// Bumped by every change of membership or settings.
     #[serde(default)]
     pub config_version: u64,
+}
+
+/// A database's certificate authority (PEM).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbCa {
+    /// Its certificate.
+    pub cert: String,
+    /// Its private key.
+    pub key: String,
+}
+
+impl std::fmt::Debug for DbCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DbCa(***)")
+    }
+}
+
+/// An instance's certificate for its links (PEM), signed by its database's authority.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceTls {
+    /// The authority's certificate (what peers are checked against).
+    pub ca: String,
+    /// The instance's certificate.
+    pub cert: String,
+    /// Its private key.
+    pub key: String,
+}
+
+impl std::fmt::Debug for InstanceTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstanceTls(***)")
+    }
 }
 
 /// An instance removed from a database: its ops are accepted only up to its cut.
@@ -249,6 +289,12 @@ pub struct Bdb {
     pub replica_id: u16,
     /// Its client port.
     pub port: u16,
+    /// The port its peers link to over TLS (with `encryption`).
+    #[serde(default)]
+    pub tls_port: Option<u16>,
+    /// Its certificate for TLS links (with `encryption`).
+    #[serde(default)]
+    pub tls: Option<InstanceTls>,
     /// Its peers: replica id, host and port.
     pub peers: Vec<(u16, String, u16)>,
     /// Removed members and their cuts (`removed-peer` settings).

@@ -323,10 +323,22 @@ pub struct Reservation {
     pub name: String,
     /// The port held for it.
     pub port: u16,
+    /// The port held for its TLS links (with `encryption`).
+    #[serde(default)]
+    pub tls_port: Option<u16>,
     /// When the hold lapses if no commit came (ms since the epoch): a coordinator that
     /// died between the phases does not hold a name and port forever.
     #[serde(default)]
     pub until_ms: u64,
+}
+
+/// What a database asks of a cluster's ports.
+#[derive(Clone, Copy, Debug)]
+pub struct Want {
+    /// Its client port (0: any free one of the range).
+    pub port: u16,
+    /// Whether it needs a second port for its TLS links.
+    pub tls: bool,
 }
 
 /// How long a reservation holds without its commit.
@@ -389,19 +401,21 @@ impl Store {
         t.get(id)?.map(|v| decode(id, v.value())).transpose()
     }
 
-    /// Holds `name` and a port for database `guid` (phase one of a create): `port`, or the
-    /// first free one of the cluster's range when 0; `avoid` are ports the cluster itself
-    /// uses. Asking again for the same database answers the same port. With `dry_run`
-    /// the same checks run and nothing is held.
+    /// Holds `name` and a port for database `guid` (phase one of a create): `want.port`,
+    /// or the first free one of the cluster's range when 0, and with `want.tls` a second
+    /// free one for its TLS links; `avoid` are ports the cluster itself uses. Asking again
+    /// for the same database answers the same ports. With `dry_run` the same checks run
+    /// and nothing is held.
     pub fn reserve(
         &self,
         guid: &str,
         name: &str,
-        port: u16,
+        want: Want,
         avoid: &[u16],
         now_ms: u64,
         dry_run: bool,
-    ) -> Result<u16, StoreError> {
+    ) -> Result<(u16, Option<u16>), StoreError> {
+        let port = want.port;
         let info = self.cluster()?;
         let range = info.ports;
         let tx = self.db.begin_write()?;
@@ -431,7 +445,7 @@ impl Store {
                 if r.name != name {
                     return Err(StoreError::NameTaken(name.to_string()));
                 }
-                return Ok(r.port);
+                return Ok((r.port, r.tls_port));
             }
             let bdbs: Vec<Bdb> = rows(&tx.open_table(BDBS)?)?;
             let names: Vec<&str> = bdbs
@@ -441,8 +455,11 @@ impl Store {
                 .collect();
             let ports: Vec<u16> = bdbs
                 .iter()
-                .map(|b| b.port)
-                .chain(held.iter().map(|(_, r)| r.port))
+                .flat_map(|b| std::iter::once(b.port).chain(b.tls_port))
+                .chain(
+                    held.iter()
+                        .flat_map(|(_, r)| std::iter::once(r.port).chain(r.tls_port)),
+                )
                 .chain(avoid.iter().copied())
                 .collect();
             if names.contains(&name) {
@@ -461,13 +478,20 @@ impl Store {
                     .find(|p| !ports.contains(p))
                     .ok_or(StoreError::NoPort(range))?
             };
+            let tls_port = if want.tls {
+                let p = (range.first..=range.last).find(|p| *p != port && !ports.contains(p));
+                Some(p.ok_or(StoreError::NoPort(range))?)
+            } else {
+                None
+            };
             let r = Reservation {
                 name: name.to_string(),
                 port,
+                tls_port,
                 until_ms: now_ms.saturating_add(RESERVATION_MS),
             };
             res.insert(guid, encode(&r).as_slice())?;
-            port
+            (port, tls_port)
         };
         if dry_run {
             tx.abort()?;
@@ -492,6 +516,11 @@ impl Store {
                 }
                 bdb.uid = b.uid;
                 bdb.port = b.port;
+                // Its certificate and ports stay: a new one would restart it for nothing.
+                bdb.tls_port = b.tls_port;
+                if b.tls.is_some() {
+                    bdb.tls.clone_from(&b.tls);
+                }
                 bdbs.insert(bdb.uid, encode(&bdb).as_slice())?;
                 drop(bdbs);
                 tx.open_table(CRDBS)?
@@ -505,7 +534,8 @@ impl Store {
                 .map(|v| decode(&crdb.guid, v.value()))
                 .transpose()?;
             match held {
-                Some(r) if r.name == bdb.name && r.port == bdb.port => {}
+                Some(r)
+                    if r.name == bdb.name && r.port == bdb.port && r.tls_port == bdb.tls_port => {}
                 _ => return Err(StoreError::NotReserved(crdb.guid.clone())),
             }
             // Numbers are never reused: a new database never meets an old one's files.

@@ -21,29 +21,50 @@ pub fn fsync_of(c: &crate::model::DbConfig) -> &'static str {
 /// The instance's settings file, for what must not show on a command line.
 const CONFIG_FILE: &str = "concord.conf";
 
+/// The directory of an instance's TLS files.
+const TLS_DIR: &str = "tls";
+
 /// Writes the instance's password (for clients, and for its links to its peers, which
-/// share it) to its settings file, readable by the cluster's user only.
+/// share it) to its settings file, and its TLS certificate and key, readable by the
+/// cluster's user only.
 fn secrets(dir: &Path, b: &Bdb) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
     let path = dir.join(CONFIG_FILE);
     if b.config.password.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    } else {
+        let pw = &b.config.password;
+        private_file(
+            &path,
+            format!("requirepass {pw}\npeer-password {pw}\n").as_bytes(),
+        )?;
     }
-    let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+    if let Some(tls) = &b.tls {
+        let d = dir.join(TLS_DIR);
+        std::fs::create_dir_all(&d)?;
+        private_file(&d.join("ca.pem"), tls.ca.as_bytes())?;
+        private_file(&d.join("cert.pem"), tls.cert.as_bytes())?;
+        private_file(&d.join("key.pem"), tls.key.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` whole (a temporary file renamed), readable by its owner only.
+fn private_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
-    let pw = &b.config.password;
-    write!(f, "requirepass {pw}\npeer-password {pw}\n")?;
+    f.write_all(bytes)?;
     f.sync_all()?;
-    std::fs::rename(&tmp, &path)
+    std::fs::rename(&tmp, path)
 }
 
 /// How often exited instances are looked for.
@@ -110,6 +131,18 @@ impl Supervisor {
         if !b.config.password.is_empty() {
             // From a file only the cluster's user reads, never on the command line.
             c.arg("--config").arg(dir.join(CONFIG_FILE));
+        }
+        if let (Some(_), Some(port)) = (&b.tls, b.tls_port) {
+            // Peers link over TLS, both sides showing a certificate of the database's
+            // authority; clients keep the plain port.
+            let tls = dir.join(TLS_DIR);
+            c.args(["--tls-port", &port.to_string(), "--tls-replication", "yes"])
+                .arg("--tls-cert-file")
+                .arg(tls.join("cert.pem"))
+                .arg("--tls-key-file")
+                .arg(tls.join("key.pem"))
+                .arg("--tls-ca-cert-file")
+                .arg(tls.join("ca.pem"));
         }
         c.stdin(std::process::Stdio::null());
         // Each instance logs to a file beside its data, not to the manager's output.

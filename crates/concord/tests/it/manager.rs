@@ -86,28 +86,35 @@ impl Api {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", user.0, user.1))
         );
+        self.call_with(method, path, &auth, body)
+    }
+
+    /// A request with `auth` as its Authorization header; the status and the JSON body.
+    pub(crate) fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
         let r = match (method, body) {
-            ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
-            ("DELETE", _) => self
-                .agent
-                .delete(&url)
-                .header("Authorization", &auth)
-                .call(),
+            ("GET", _) => self.agent.get(&url).header("Authorization", auth).call(),
+            ("DELETE", _) => self.agent.delete(&url).header("Authorization", auth).call(),
             ("POST", b) => self
                 .agent
                 .post(&url)
-                .header("Authorization", &auth)
+                .header("Authorization", auth)
                 .send_json(b.unwrap_or(Value::Null)),
             ("PUT", b) => self
                 .agent
                 .put(&url)
-                .header("Authorization", &auth)
+                .header("Authorization", auth)
                 .send_json(b.unwrap_or(Value::Null)),
             ("PATCH", b) => self
                 .agent
                 .patch(&url)
-                .header("Authorization", &auth)
+                .header("Authorization", auth)
                 .send_json(b.unwrap_or(Value::Null)),
             _ => panic!("method {method}"),
         };
@@ -689,4 +696,54 @@ fn the_cli_creates_changes_and_deletes_a_database() {
         assert!(ops.contains(&op), "{op} not in {ops:?}");
     }
     assert!(tasks.iter().all(|t| t["status"] == "finished"), "{tasks:?}");
+}
+
+/// A session token stands for its user until the password changes; a wrong password gets
+/// none; a made-up token is refused.
+#[test]
+fn a_session_token_stands_for_its_user_until_the_password_changes() {
+    let c = Cluster::start("session.example.com", 26000);
+    let login = |password: &str| {
+        c.api.call_with(
+            "POST",
+            "/v1/users/authorize",
+            "",
+            Some(json!({"username": ADMIN.0, "password": password})),
+        )
+    };
+    let (s, v) = login("wrong-password");
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (401, Some("unauthorized")),
+        "{v}"
+    );
+    let (s, v) = login(ADMIN.1);
+    assert_eq!(s, 200, "{v}");
+    let bearer = format!("Bearer {}", v["access_token"].as_str().expect("a token"));
+    assert_eq!(c.api.call_with("GET", "/v1/cluster", &bearer, None).0, 200);
+    let forged = format!("Bearer {}", "0".repeat(64));
+    assert_eq!(c.api.call_with("GET", "/v1/cluster", &forged, None).0, 401);
+    let (_, users) = c.api.call("GET", "/v1/users", ADMIN, None);
+    let uid = users[0]["uid"].as_u64().expect("uid");
+    let changed = json!({"password": "another-admin-password"});
+    let path = format!("/v1/users/{uid}");
+    assert_eq!(c.api.call_with("PUT", &path, &bearer, Some(changed)).0, 200);
+    assert_eq!(
+        c.api.call_with("GET", "/v1/cluster", &bearer, None).0,
+        401,
+        "the session ends with the password it was made with"
+    );
+    // A body past the limit gets the API's JSON error too.
+    let huge = json!({"name": "x".repeat(3 << 20)});
+    let (s, v) = c.api.call(
+        "POST",
+        "/v1/users",
+        ("admin@example.com", "another-admin-password"),
+        Some(huge),
+    );
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (413, Some("too_large")),
+        "{v}"
+    );
 }

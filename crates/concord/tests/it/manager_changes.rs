@@ -68,15 +68,25 @@ fn a_database_grows_shrinks_and_is_flushed_while_a_client_writes() {
         .iter()
         .map(|c| json!({"cluster": c.reference(ADMIN.1)}))
         .collect();
-    let crdb = json!({"name": "shop", "encryption": false, "instances": two});
+    // The instances link over TLS (the default), with certificates the clusters issue.
+    let crdb = json!({"name": "shop", "instances": two});
     let (_, task) = cs[0].api.call("POST", "/v1/crdbs", ADMIN, Some(crdb));
     let guid = task["crdb_guid"].as_str().expect("guid").to_string();
-    assert_eq!(
-        cs[0].wait_task(task["id"].as_str().unwrap())["status"],
-        "finished"
-    );
+    let done = cs[0].wait_task(task["id"].as_str().unwrap());
+    assert_eq!(done["status"], "finished", "{done}");
     let p1 = port_on(&cs[0], &guid);
     let p2 = port_on(&cs[1], &guid);
+    let (_, d) = cs[1]
+        .api
+        .call("GET", &format!("/v1/crdbs/{guid}"), ADMIN, None);
+    assert_eq!(d["tls_ca"]["key"], "********", "{d}");
+    let tls_port = d["instances"][1]["db_config"]["tls_port"]
+        .as_u64()
+        .expect("a TLS port");
+    wait_for(20, "the TLS link up", || {
+        let peer = info(p1, "crdt_peer2");
+        peer.contains(&format!(":{tls_port},")) && peer.contains("state=up")
+    });
     wait_for(20, "the first write", || {
         Conn::open(p1).cmd(&["SET", "before", "1"]) == Reply::Status("OK".into())
     });

@@ -1,4 +1,5 @@
-//! Who is calling: HTTP basic authentication against the cluster's users.
+//! Who is calling: HTTP basic authentication against the cluster's users, or a session
+//! token (`session.rs`).
 //!
 //! argon2 is slow on purpose (tens of milliseconds), too slow for every request of a
 //! script polling a task. A successful check is remembered as a keyed digest of the
@@ -143,6 +144,44 @@ fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
     Some((name.to_string(), password.to_string()))
 }
 
+/// The bearer token of a request, if it has one.
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && token.len() <= MAX_CREDENTIAL).then(|| token.trim())
+}
+
+/// The user `name` if `password` is theirs: from the cache of verified credentials, else
+/// by argon2 off the event loop (an unknown name costs the same as a wrong password).
+pub async fn verify(state: &AppState, name: &str, password: String) -> Result<User, ApiError> {
+    let user = state.store.user(name)?;
+    let digest = state.creds.digest(name, &password);
+    if let Some(u) = &user
+        && state.creds.knows(u, &digest)
+    {
+        return Ok(u.clone());
+    }
+    let checked = hashing(move || match user {
+        Some(u) if u.password_matches(&password) => Some(u),
+        Some(_) => None,
+        None => {
+            let decoy = User {
+                uid: 0,
+                name: String::new(),
+                email: String::new(),
+                role: Role::DbViewer,
+                password_hash: DECOY.clone(),
+            };
+            let _ = decoy.password_matches(&password);
+            None
+        }
+    })
+    .await?;
+    let user = checked.ok_or_else(ApiError::unauthorized)?;
+    state.creds.remember(&user, digest);
+    Ok(user)
+}
+
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
@@ -150,33 +189,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let (name, password) = basic_credentials(parts).ok_or_else(ApiError::unauthorized)?;
-        let user = state.store.user(&name)?;
-        let digest = state.creds.digest(&name, &password);
-        if let Some(u) = &user
-            && state.creds.knows(u, &digest)
-        {
-            return Ok(Caller(u.clone()));
+        if let Some(token) = bearer(parts) {
+            let user = state.sessions.user(state, token)?;
+            return user.map(Caller).ok_or_else(ApiError::unauthorized);
         }
-        // The slow check runs off the event loop, so one login does not stall the API.
-        let checked = hashing(move || match user {
-            Some(u) if u.password_matches(&password) => Some(u),
-            Some(_) => None,
-            None => {
-                let decoy = User {
-                    uid: 0,
-                    name: String::new(),
-                    email: String::new(),
-                    role: Role::DbViewer,
-                    password_hash: DECOY.clone(),
-                };
-                let _ = decoy.password_matches(&password);
-                None
-            }
-        })
-        .await?;
-        let user = checked.ok_or_else(ApiError::unauthorized)?;
-        state.creds.remember(&user, digest);
-        Ok(Caller(user))
+        let (name, password) = basic_credentials(parts).ok_or_else(ApiError::unauthorized)?;
+        verify(state, &name, password).await.map(Caller)
     }
 }

@@ -6,7 +6,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::crdbs::{existing, existing_task, new_task};
-use super::error::{ApiError, json_body};
+use super::error::{ApiError, Path, json_body};
 use crate::coordinate::validate;
 use crate::membership;
 use crate::model::{Crdb, DbConfig, InstanceInfo, Task, TaskStatus};
@@ -14,7 +14,7 @@ use crate::tasks::{Claim, TaskBook};
 use crate::users::Role;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;

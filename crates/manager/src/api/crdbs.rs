@@ -4,13 +4,13 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, json_body};
+use super::error::{ApiError, Path, json_body};
 use crate::coordinate::{self, local_bdb, local_instance, new_id, redacted, validate};
 use crate::model::{Crdb, Task, TaskStatus};
 use crate::users::Role;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -159,12 +159,16 @@ pub async fn create(
     c.require(Role::DbMember)?;
     let dry = dry_run(query.as_deref())?;
     let mut crdb: Crdb = json_body(&body)?;
-    if !crdb.guid.is_empty() || crdb.config_version != 0 || !crdb.removed.is_empty() {
+    let given = crdb.tls_ca.is_some() || !crdb.removed.is_empty();
+    if !crdb.guid.is_empty() || crdb.config_version != 0 || given {
         return Err(ApiError::invalid(
-            "guid, config_version and removed are given by the cluster",
+            "guid, config_version, removed and tls_ca are given by the cluster",
         ));
     }
     crdb.guid = new_id();
+    if crdb.encryption {
+        crdb.tls_ca = Some(crate::dbtls::new_ca(&crdb.guid).map_err(ApiError::internal)?);
+    }
     for (i, inst) in crdb.instances.iter_mut().enumerate() {
         inst.id = u16::try_from(i + 1).map_err(|_| ApiError::invalid("too many instances"))?;
     }
@@ -324,13 +328,17 @@ pub async fn local_phase(
             let info = s.store.cluster()?;
             let port = mine.db_config.port.unwrap_or(p.crdb.default_db_config.port);
             let avoid = [info.rest_port, info.console_port];
-            let port = s
-                .store
-                .reserve(guid, &p.crdb.name, port, &avoid, now_ms(), p.dry_run)?;
+            let want = crate::state::Want {
+                port,
+                tls: p.crdb.encryption,
+            };
+            let (port, tls_port) =
+                s.store
+                    .reserve(guid, &p.crdb.name, want, &avoid, now_ms(), p.dry_run)?;
             if p.dry_run {
                 return Ok(json!({"valid": true}));
             }
-            Ok(json!({"port": port}))
+            Ok(json!({"port": port, "tls_port": tls_port}))
         }
         "_commit" => {
             let bdb = local_bdb(&p.crdb, &s.name).map_err(ApiError::invalid)?;

@@ -1,6 +1,6 @@
 //! The REST API under `/v1/`, over HTTPS, shaped like the commercial product's so that
-//! its users' scripts carry over. Every request authenticates (HTTP basic auth); errors
-//! are JSON with an `error_code`.
+//! its users' scripts carry over. Every request authenticates (HTTP basic auth) but the
+//! one for the OpenAPI document (`/v1/openapi.json`); errors are JSON with an `error_code`.
 
 mod auth;
 mod changes;
@@ -8,6 +8,8 @@ mod cluster;
 pub(crate) mod crdbs;
 pub mod error;
 mod metrics;
+mod openapi;
+pub mod session;
 mod users;
 
 use crate::Store;
@@ -31,12 +33,28 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// must end within this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Ends a request that runs past [`REQUEST_TIMEOUT`] with the API's JSON error.
+/// The largest request body read.
+const MAX_BODY: usize = 2 << 20;
+
+/// Reads a request's whole body first (at most [`MAX_BODY`], else the API's JSON error):
+/// a handler that has no use for a body would otherwise leave it unread, and the
+/// connection could not carry the client's next request. Then ends a request that runs
+/// past [`REQUEST_TIMEOUT`] with the API's JSON error.
 async fn bounded(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return error::ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is over {MAX_BODY} bytes (or was cut short)"),
+        )
+        .into_response();
+    };
+    let req = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(r) => r,
         Err(_) => error::ApiError::new(
@@ -65,13 +83,17 @@ pub struct AppState {
     pub supervisor: Arc<crate::supervisor::Supervisor>,
     /// Which databases tasks are changing, and cancel requests.
     pub tasks: Arc<crate::tasks::TaskBook>,
+    /// Live session tokens.
+    pub sessions: session::Sessions,
 }
 
 /// The API's routes.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/v1/openapi.json", get(openapi::get))
         .route("/v1/cluster", get(cluster::get))
         .route("/v1/users", get(users::list).post(users::create))
+        .route("/v1/users/authorize", post(session::authorize))
         .route(
             "/v1/users/{uid}",
             get(users::get).put(users::update).delete(users::delete),

@@ -2,11 +2,11 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, json_body};
+use super::error::{ApiError, Path, json_body};
 use crate::users::{Role, User, check_name, check_password, hash_password};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;

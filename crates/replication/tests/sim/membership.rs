@@ -44,9 +44,14 @@ impl Sim {
             let raised = n.r.remove_member(&mut n.e, id, &cut).expect("raise");
             assert_eq!(raised, cut, "every survivor agrees on the cut");
         }
-        // Its ops past the cut are gone with it; those up to it must survive.
+        // Removed without waiting (as by force): its ops past the cut are gone with it,
+        // and so are other origins' ops that only it held (an origin that crashed after
+        // sending them to it alone); everything else must survive.
         for r in &mut self.recs {
-            if r.dot.origin.id == id && !cut.contains(&r.dot) {
+            let held = survivors
+                .iter()
+                .any(|&i| self.nodes[i].e.vv().contains(&r.dot));
+            if (r.dot.origin.id == id && !cut.contains(&r.dot)) || !held {
                 r.may_lose = true;
             }
         }

@@ -5,7 +5,8 @@
 //! - `CRDT.MEMBER ADD id host:port [sni]`: a new member (links to and from it start).
 //! - `CRDT.MEMBER REMOVE id [cut]`: fences a member (or raises its cut); replies the cut.
 //! - `CRDT.MEMBER LEAVE` / `STAY`: this instance is being removed: it refuses client
-//!   writes so its last writes can reach the others first (or takes them again).
+//!   writes and answers its vector, which the others must hold before the fence (or it
+//!   takes writes again).
 //! - `CRDT.WRITES HOLD ms` / `RELEASE`: client writes wait (an admin flush runs); the hold
 //!   lapses by itself, so a coordinator that dies never leaves writes held.
 //! - `CRDT.FLUSH`: FLUSHALL while writes are held; replies the vector that includes it.
@@ -18,7 +19,6 @@ use crate::sync::{PeerAddr, start_link, stop_links};
 use crate::{Shared, wall_ms};
 use concord_crdt::{ReplicaId, VersionVector};
 use concord_engine::Engine;
-use concord_replication::only;
 use concord_resp::Out;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -47,7 +47,9 @@ pub(crate) fn member(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
         (b"remove", 3 | 4) => remove(sh, e, a),
         (b"leave", 2) => {
             sh.leaving.store(true, Ordering::Release);
-            Ok(only(e.vv(), e.origin().id).to_string())
+            // All it holds, not only its own ops: another origin's ops that reached only
+            // this instance (that origin crashed, say) must reach the others too.
+            Ok(e.vv().to_string())
         }
         (b"stay", 2) => {
             sh.leaving.store(false, Ordering::Release);
