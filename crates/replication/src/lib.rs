@@ -20,6 +20,10 @@ use concord_crdt::{Blob, ClockError, Hlc, KeyState, Origin, ReplicaId, VersionVe
 use concord_engine::Engine;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// How long a new instance waits for one link's sync before pulling on the others too
+/// (a peer that accepted the link and then hung must not hold it back for ever).
+pub const ONE_SYNC_MS: u64 = 30_000;
+
 /// How replication behaves on one instance.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -139,6 +143,8 @@ pub struct Peer {
     pub synced: bool,
     /// The origins last asked of the peer.
     pub asked: Vec<ReplicaId>,
+    /// When the link's first pull went out (ms).
+    pub pulled_at: u64,
 }
 
 impl Peer {
@@ -159,6 +165,7 @@ impl Peer {
             settled: false,
             synced: false,
             asked: Vec::new(),
+            pulled_at: 0,
         }
     }
 }
@@ -368,14 +375,33 @@ impl Replication {
     pub fn pull(&mut self, e: &Engine, peer: ReplicaId) -> Msg {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.state = LinkState::Connecting;
+            p.pulled_at = e.now();
         }
         self.staging.remove(&peer);
         self.repull(e, peer)
     }
 
+    /// Whether an instance that holds nothing yet is being brought up to date by another
+    /// link than `peer`'s (its first answer awaited, or a full sync under way, for less
+    /// than [`ONE_SYNC_MS`]): then `peer` is asked for nothing, so a new instance takes
+    /// one full sync, not one from every peer at once; once that link is up, the others
+    /// pull again and are answered from the backlog.
+    fn another_syncing(&self, e: &Engine, peer: ReplicaId) -> bool {
+        e.vv().is_empty()
+            && self.peers.iter().any(|(&id, p)| {
+                id != peer
+                    && matches!(p.state, LinkState::Connecting | LinkState::FullSync)
+                    && e.now().saturating_sub(p.pulled_at) < ONE_SYNC_MS
+            })
+    }
+
     /// A new pull on a streaming link (the wanted origins changed); the link stays up.
     pub fn repull(&mut self, e: &Engine, peer: ReplicaId) -> Msg {
-        let origins = self.wanted(peer);
+        let origins = if self.another_syncing(e, peer) {
+            Vec::new()
+        } else {
+            self.wanted(peer)
+        };
         if let Some(p) = self.peers.get_mut(&peer) {
             p.asked.clone_from(&origins);
         }
@@ -518,7 +544,9 @@ impl Replication {
                 }
             }
             Msg::Heartbeat { vv, .. } => {
+                // A link asked for nothing (another one is syncing) has not caught up.
                 if !p.synced
+                    && !p.asked.is_empty()
                     && p.state == LinkState::Up
                     && vv
                         .iter()
