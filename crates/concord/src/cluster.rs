@@ -94,8 +94,9 @@ pub fn run(cmd: ClusterCmd) -> Result<()> {
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
+                let signalled = crate::stop_signal()?;
                 let stop = async {
-                    crate::stop_signal().await;
+                    signalled.await;
                     // systemd then shows the unit stopping while the instances finish.
                     notify(&[NotifyState::Stopping]);
                 };

@@ -74,9 +74,6 @@ pub struct UpdateArgs {
     /// `appendfsync-every-sec` or `appendfsync-always`.
     #[arg(long)]
     aof_policy: Option<String>,
-    /// `aof` or `disabled` (each instance restarts).
-    #[arg(long)]
-    data_persistence: Option<String>,
     #[command(flatten)]
     db: GuidArgs,
 }
@@ -424,11 +421,8 @@ pub fn run_crdb(cmd: CrdbCmd) -> Result<()> {
             if let Some(p) = &u.aof_policy {
                 cfg.insert("aof_policy".into(), json!(p));
             }
-            if let Some(p) = &u.data_persistence {
-                cfg.insert("data_persistence".into(), json!(p));
-            }
             if cfg.is_empty() {
-                bail!("nothing to change: give --memory-size, --aof-policy or --data-persistence");
+                bail!("nothing to change: give --memory-size or --aof-policy");
             }
             change(&u.db, |api, path| {
                 api.patch(path, &json!({"default_db_config": cfg}))

@@ -166,6 +166,7 @@ fn main() -> Result<()> {
                     .await
                     .with_context(|| format!("listening on {}:{}", cfg.bind, cfg.port))?;
                 let addr = server.local_addr()?;
+                let stop = stop_signal()?;
                 tracing::info!(%addr, replica_id = cfg.replica_id, "Concord ready to accept connections");
                 match server.tls_addr() {
                     Some(tls) if cfg.port != 0 => println!(
@@ -176,7 +177,7 @@ fn main() -> Result<()> {
                     None => println!("Concord {} listening on {addr}", env!("CARGO_PKG_VERSION")),
                 }
                 server
-                    .run(stop_signal())
+                    .run(stop)
                     .await;
                 tracing::info!("shutting down");
                 Ok(())
@@ -200,20 +201,19 @@ fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM: both stop the instance cleanly.
-pub(crate) async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+/// Resolves on the first SIGTERM or SIGINT (Ctrl-C): both stop cleanly. It registers
+/// for both at once, so a signal that arrives before the future is first polled (right
+/// after a readiness notice, say) is not lost.
+pub(crate) fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// `concord check-aof [--fix] [--dir D]`.

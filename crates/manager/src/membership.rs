@@ -112,6 +112,40 @@ async fn wait_covered(
     Ok(())
 }
 
+/// Makes the instance of `gone` refuse writes and waits until every instance of `rest`
+/// holds all it holds; asks again after that (a restart in between lets it take writes),
+/// until its answer no longer grows. Its vector.
+async fn drain(
+    s: &Arc<AppState>,
+    gone: &InstanceInfo,
+    rest: &[InstanceInfo],
+    guid: &str,
+) -> Result<Vv, String> {
+    let leave = || async {
+        on(s, gone, guid, json!({"op": "leave"}))
+            .await
+            .and_then(|t| parse_vv(&t))
+    };
+    // Its own ops, which only it can have made: other origins' keep arriving from the
+    // others while it drains, and are theirs to keep.
+    let own = |v: &Vv| -> Vv {
+        v.iter()
+            .filter(|((o, _), _)| *o == gone.id)
+            .map(|(k, n)| (*k, *n))
+            .collect()
+    };
+    let mut last = leave().await?;
+    for _ in 0..3 {
+        wait_covered(s, rest, guid, &last).await?;
+        let again = leave().await?;
+        if covers(&own(&last), &own(&again)) {
+            return Ok(last);
+        }
+        last = again;
+    }
+    Err("it kept taking writes after it was told to stop".into())
+}
+
 /// Fails the task with `why` (after whatever undo the caller did).
 fn fail(s: &AppState, task: &mut Task, why: String) {
     task.errors.push(why);
@@ -178,10 +212,20 @@ pub async fn add_instance(
         return;
     }
     record(&s, &task, &stage(Stage::Commit, &next));
+    let mut all = true;
     for inst in &crdb.instances {
-        commit_on(&s, inst, &next, &mut task, "member added").await;
+        all &= commit_on(&s, inst, &next, &mut task, "member added").await;
     }
-    commit_on(&s, &new, &next, &mut task, "instance created").await;
+    if all {
+        commit_on(&s, &new, &next, &mut task, "instance created").await;
+    } else {
+        // An instance that does not know the new member would refuse every op that
+        // depends on it: the new one does not start until every cluster has it.
+        task.errors.push(format!(
+            "instance {} not started: remove it with force_remove, then add the cluster again",
+            new.id
+        ));
+    }
     finish(&s, &mut task);
 }
 
@@ -219,31 +263,42 @@ pub async fn remove_instance(
         return;
     }
     if !force {
-        let last = match on(&s, &gone, &guid, json!({"op": "leave"}))
-            .await
-            .and_then(|t| parse_vv(&t))
-        {
-            Ok(v) => v,
+        match drain(&s, &gone, &rest, &guid).await {
+            Ok(last) => {
+                task.progress.push(format!(
+                    "{}: takes no more writes; every other instance holds all it held ({})",
+                    gone.cluster.name,
+                    show_vv(&last)
+                ));
+                save(&s, &task);
+            }
             Err(e) => {
+                // Taking writes again is safe only if no survivor fenced it yet (an
+                // earlier attempt may have).
+                let mut fenced = false;
+                for inst in &rest {
+                    let list = on(&s, inst, &guid, json!({"op": "list"})).await;
+                    fenced |= list.is_ok_and(|l| l.contains(&format!("removed:{id}:")));
+                }
+                if !fenced {
+                    let _ = on(&s, &gone, &guid, json!({"op": "stay"})).await;
+                }
                 let why = format!(
                     "{}: {e} (if the cluster is gone for good, remove the instance with force)",
                     gone.cluster.name
                 );
                 return fail(&s, &mut task, why);
             }
-        };
-        task.progress.push(format!(
-            "{}: taking no more writes (holds {})",
-            gone.cluster.name,
-            show_vv(&last)
-        ));
-        save(&s, &task);
-        if let Err(e) = wait_covered(&s, &rest, &guid, &last).await {
-            let _ = on(&s, &gone, &guid, json!({"op": "stay"})).await;
-            return fail(&s, &mut task, e);
         }
     }
-    // The point of no return: once one survivor fenced, the removal must finish.
+    // The point of no return: once one survivor fenced, the removal must finish, after a
+    // restart of this manager too.
+    let fencing = Resume {
+        stage: Stage::Remove,
+        crdb: crdb.clone(),
+        abort: vec![id],
+    };
+    record(&s, &task, &fencing);
     let mut cut = Vv::new();
     for inst in &rest {
         match on(&s, inst, &guid, json!({"op": "fence", "id": id}))
@@ -260,23 +315,38 @@ pub async fn remove_instance(
             }
         }
     }
-    let cut = show_vv(&cut);
-    for inst in &rest {
-        if let Err(e) = on(
-            &s,
-            inst,
-            &guid,
-            json!({"op": "fence", "id": id, "cut": cut}),
-        )
-        .await
-        {
-            let why = format!(
-                "{}: raising the cut of instance {id}: {e}; ask for the removal again to finish it",
-                inst.cluster.name
-            );
-            return fail(&s, &mut task, why);
+    // Every survivor raises to the same cut; one that answers more (it took ops of the
+    // removed instance after its fence: a restart forgets a fence until the commit
+    // records it) makes everyone raise again, to all it holds.
+    let mut agreed = false;
+    for _ in 0..3 {
+        let text = show_vv(&cut);
+        let mut seen = Vv::new();
+        for inst in &rest {
+            let step = json!({"op": "fence", "id": id, "cut": text});
+            match on(&s, inst, &guid, step).await.and_then(|t| parse_vv(&t)) {
+                Ok(v) => join(&mut seen, &v),
+                Err(e) => {
+                    let why = format!(
+                        "{}: raising the cut of instance {id}: {e}; ask for the removal again to finish it",
+                        inst.cluster.name
+                    );
+                    return fail(&s, &mut task, why);
+                }
+            }
         }
+        if seen == cut {
+            agreed = true;
+            break;
+        }
+        cut = seen;
     }
+    if !agreed {
+        let why =
+            format!("the survivors' cuts of instance {id} kept growing; ask for the removal again");
+        return fail(&s, &mut task, why);
+    }
+    let cut = show_vv(&cut);
     task.progress.push(format!("instance {id} cut at {cut}"));
     save(&s, &task);
     let mut next = crdb.clone();
@@ -316,7 +386,26 @@ pub async fn remove_instance(
 pub async fn flush(s: Arc<AppState>, _claim: Claim, crdb: Crdb, mut task: Task) {
     start(&s, &mut task);
     let guid = crdb.guid.clone();
+    // The holds lapse by themselves (a coordinator that dies never leaves writes held):
+    // while the flush runs they are renewed.
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
+    let renew = {
+        let (s, crdb) = (Arc::clone(&s), crdb.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut done_rx => return,
+                    () = tokio::time::sleep(Duration::from_millis(HOLD_MS / 3)) => {}
+                }
+                for inst in &crdb.instances {
+                    let _ = on(&s, inst, &crdb.guid, json!({"op": "hold"})).await;
+                }
+            }
+        })
+    };
     let result = flush_held(&s, &crdb, &mut task).await;
+    let _ = done_tx.send(());
+    let _ = renew.await;
     for inst in &crdb.instances {
         if let Err(e) = on(&s, inst, &guid, json!({"op": "release"})).await {
             task.errors.push(format!(

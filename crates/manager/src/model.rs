@@ -355,6 +355,9 @@ pub enum Stage {
     Prepare,
     /// Every cluster reserved or accepted: commit `crdb` everywhere.
     Commit,
+    /// Instance `abort[0]` of `crdb` is being fenced: fence, raise and commit again (all
+    /// three are idempotent), as a removal by force.
+    Remove,
 }
 
 /// What a restarted manager needs to finish or undo a task.

@@ -24,6 +24,11 @@ pub async fn interrupted(s: Arc<AppState>) -> Result<(), crate::StoreError> {
             continue;
         }
         let Some(claim) = TaskBook::claim(&s.tasks, &t.crdb_guid) else {
+            // Another interrupted task of the same database resumes first.
+            t.errors
+                .push("interrupted by a restart of the manager while another change of the database was under way".into());
+            t.status = TaskStatus::Failed;
+            s.store.put_task(&t)?;
             continue;
         };
         let r = s.store.resume(&t.id)?;
@@ -43,6 +48,24 @@ pub async fn interrupted(s: Arc<AppState>) -> Result<(), crate::StoreError> {
                     finish(&s, &mut t);
                 });
             }
+            Some(Resume {
+                stage: Stage::Remove,
+                crdb,
+                abort,
+            }) => match abort.first() {
+                Some(&id) => {
+                    let s = Arc::clone(&s);
+                    tokio::spawn(crate::membership::remove_instance(
+                        s, claim, crdb, id, true, t,
+                    ));
+                }
+                None => {
+                    t.errors
+                        .push("interrupted by a restart of the manager".into());
+                    t.status = TaskStatus::Failed;
+                    s.store.put_task(&t)?;
+                }
+            },
             Some(Resume {
                 stage: Stage::Prepare,
                 crdb,

@@ -109,6 +109,9 @@ pub enum StoreError {
     /// The change would leave the cluster without an Admin.
     #[error("the cluster must keep an Admin user")]
     LastAdmin,
+    /// A change of a database was based on an older configuration than the one held.
+    #[error("database {0} changed meanwhile (configuration version {1} here): ask again")]
+    Stale(String, u64),
     /// A database or reservation already uses the name.
     #[error("a database named {0:?} exists on this cluster")]
     NameTaken(String),
@@ -512,6 +515,17 @@ impl Store {
             let existing: Vec<Bdb> = rows(&bdbs)?;
             if let Some(b) = existing.iter().find(|b| b.crdb_guid == crdb.guid) {
                 if crdb.config_version <= b.config_version {
+                    // The same configuration again is a retry; another one of a version
+                    // already held lost a race with a change made through another
+                    // cluster, and must not be reported as done.
+                    let held: Option<Crdb> = tx
+                        .open_table(CRDBS)?
+                        .get(crdb.guid.as_str())?
+                        .map(|v| decode(&crdb.guid, v.value()))
+                        .transpose()?;
+                    if crdb.config_version == b.config_version && held.as_ref() != Some(crdb) {
+                        return Err(StoreError::Stale(crdb.guid.clone(), b.config_version));
+                    }
                     return Ok(b.clone());
                 }
                 bdb.uid = b.uid;

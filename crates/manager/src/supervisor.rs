@@ -80,12 +80,35 @@ struct Running {
     restarts: u64,
 }
 
+/// An instance told to stop (SIGTERM, so it syncs its files); killed if it takes longer
+/// than [`STOP_GRACE`], and its directory removed once it is gone when it was deleted.
+struct Stopping {
+    uid: u64,
+    child: Child,
+    since: Instant,
+    delete: bool,
+}
+
+/// How long a stopping instance has before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(20);
+
+/// Asks a child to stop cleanly.
+fn terminate(c: &Child) {
+    if let Some(pid) = c.id().and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
 /// The instances of the local databases.
 pub struct Supervisor {
     exe: PathBuf,
     dir: PathBuf,
     bind: String,
     running: Mutex<HashMap<u64, Running>>,
+    stopping: Mutex<Vec<Stopping>>,
 }
 
 impl Supervisor {
@@ -96,6 +119,7 @@ impl Supervisor {
             exe,
             dir: dir.join("dbs"),
             bind: bind.to_string(),
+            stopping: Mutex::new(Vec::new()),
             running: Mutex::new(HashMap::new()),
         }
     }
@@ -201,6 +225,7 @@ impl Supervisor {
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         let bdbs = store.bdbs()?;
         let bdbs = bdbs.as_slice();
+        let mut stopping = self.stopping.lock().unwrap_or_else(|p| p.into_inner());
         running.retain(|uid, r| {
             let now = bdbs.iter().find(|b| b.uid == *uid);
             let keep = now.is_some_and(|b| !b.restart_needed(&r.bdb));
@@ -208,24 +233,30 @@ impl Supervisor {
                 r.bdb = b.clone();
             }
             if !keep {
-                if let Some(mut c) = r.child.take() {
-                    let _ = c.start_kill();
-                }
-                tracing::info!(db = uid, "instance stopped");
-                if !bdbs.iter().any(|b| b.uid == *uid) {
-                    // Deleted: its data goes with it.
-                    let dir = self.dir.join(uid.to_string());
-                    if let Err(e) = std::fs::remove_dir_all(&dir) {
-                        tracing::warn!(db = uid, "removing {}: {e}", dir.display());
+                let delete = now.is_none();
+                match r.child.take() {
+                    Some(child) => {
+                        terminate(&child);
+                        stopping.push(Stopping {
+                            uid: *uid,
+                            child,
+                            since: Instant::now(),
+                            delete,
+                        });
                     }
+                    None if delete => self.remove_dir(*uid),
+                    None => {}
                 }
+                tracing::info!(db = uid, "instance stopping");
             }
             keep
         });
         for b in bdbs {
+            // One whose old process is still stopping starts once it is gone (check).
+            let busy = stopping.iter().any(|x| x.uid == b.uid);
             running.entry(b.uid).or_insert_with(|| Running {
                 bdb: b.clone(),
-                child: self.spawn(b),
+                child: if busy { None } else { self.spawn(b) },
                 started: Instant::now(),
                 backoff: Duration::from_millis(100),
                 restarts: 0,
@@ -234,21 +265,49 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Removes a deleted database's directory: its data goes with it.
+    fn remove_dir(&self, uid: u64) {
+        let dir = self.dir.join(uid.to_string());
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(db = uid, "removing {}: {e}", dir.display());
+        }
+    }
+
+    /// Reaps stopping instances: kills one past its grace, removes a deleted one's data
+    /// once it is gone.
+    fn reap(&self) {
+        let mut stopping = self.stopping.lock().unwrap_or_else(|p| p.into_inner());
+        stopping.retain_mut(|x| {
+            if !matches!(x.child.try_wait(), Ok(None)) {
+                if x.delete {
+                    self.remove_dir(x.uid);
+                }
+                return false;
+            }
+            if x.since.elapsed() > STOP_GRACE {
+                let _ = x.child.start_kill();
+            }
+            true
+        });
+    }
+
     /// Stops every instance cleanly (SIGTERM, then up to `grace` for it to exit; SIGKILL
     /// after that).
     pub async fn stop_all(&self, grace: Duration) {
-        let children: Vec<Child> = {
+        let mut children: Vec<Child> = {
             let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
             running.drain().filter_map(|(_, r)| r.child).collect()
         };
         for c in &children {
-            if let Some(pid) = c.id().and_then(|p| i32::try_from(p).ok()) {
-                // SAFETY: kill(2) on our own child's pid.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
+            terminate(c);
         }
+        children.extend(
+            self.stopping
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain(..)
+                .map(|x| x.child),
+        );
         // All at once: a stop takes `grace` at most, however many instances there are.
         futures_util::future::join_all(children.into_iter().map(|mut c| async move {
             if tokio::time::timeout(grace, c.wait()).await.is_err() {
@@ -260,8 +319,19 @@ impl Supervisor {
 
     /// Restarts instances that exited, each after its backoff.
     pub fn check(&self) {
+        self.reap();
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let stopping: Vec<u64> = self
+            .stopping
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|x| x.uid)
+            .collect();
         for r in running.values_mut() {
+            if r.child.is_none() && stopping.contains(&r.bdb.uid) {
+                continue;
+            }
             let exited = match &mut r.child {
                 Some(c) => !matches!(c.try_wait(), Ok(None)),
                 None => true,

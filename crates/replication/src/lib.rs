@@ -799,7 +799,12 @@ impl Replication {
         }
         let before = self.relay.len();
         self.relay.retain(|_, until| *until > now);
-        if changed || self.relay.len() != before || std::mem::take(&mut self.repull) {
+        // A link asked for nothing while another one synced asks again once that one is
+        // done, or has taken too long.
+        let waited = self.peers.iter().any(|(&id, p)| {
+            p.state == LinkState::Up && p.asked.is_empty() && !self.another_syncing(e, id)
+        });
+        if changed || waited || self.relay.len() != before || std::mem::take(&mut self.repull) {
             self.epoch += 1;
         }
         match self.stable(e).filter(|_| self.cfg.compact) {

@@ -90,9 +90,14 @@ fn refused(sh: &Shared, user: &[u8], args: &[&[u8]]) -> Option<String> {
     if concord_engine::spec(id)
         .flags
         .has(concord_engine::Flags::WRITE)
-        && let Some(why) = sh.persist.write_error()
     {
-        return Some(format!("MISCONF Errors writing to the AOF file: {why}"));
+        if let Some(why) = sh.persist.write_error() {
+            return Some(format!("MISCONF Errors writing to the AOF file: {why}"));
+        }
+        // A leaving instance acknowledges no write after LEAVE answered, woken or not.
+        if let Some(why) = crate::cmd::member::write_refusal(sh) {
+            return Some(why.to_string());
+        }
     }
     None
 }

@@ -123,7 +123,8 @@ pub(crate) struct Shared {
     pub link_tasks: Mutex<HashMap<ReplicaId, tokio::task::AbortHandle>>,
     /// Other members: served links are woken on writes only when there are some.
     pub peer_count: AtomicUsize,
-    /// Until when (wall-clock ms) client writes are held for an admin flush; 0: not held.
+    /// Until when (ms since `started`) client writes are held for an admin flush; 0: not
+    /// held.
     pub hold_until: AtomicU64,
     /// Set by CRDT.MEMBER LEAVE: this instance is being removed and refuses client writes.
     pub leaving: AtomicBool,
@@ -577,7 +578,9 @@ async fn active_expiry(shared: Arc<Shared>) {
             let deleted = {
                 let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
                 e.set_time(wall_ms());
-                if e.expiring_count() == 0 {
+                // A leaving instance issues no more ops of its own: the others delete
+                // what expires.
+                if e.expiring_count() == 0 || shared.leaving.load(Ordering::Acquire) {
                     0
                 } else {
                     let before = e.log().appended();

@@ -295,6 +295,10 @@ pub(crate) async fn serve_link<R, W>(
             if sh.pause_epoch.load(Ordering::Acquire) != epoch {
                 break "replication paused".to_string();
             }
+            // A link accepted just before its peer was removed ends here.
+            if !r.peers().contains_key(&peer) {
+                break "the peer was removed from the database".to_string();
+            }
             r.serve(&e, &mut link, BATCH_BYTES, wall_ms())
         };
         if !msgs.is_empty() {

@@ -151,6 +151,16 @@ fn a_database_grows_shrinks_and_is_flushed_while_a_client_writes() {
         .api
         .call("PATCH", &path, ADMIN, Some(json!({"name": "other"})));
     assert_eq!(s, 400, "{v}");
+    // A change that needs the instances restarted is refused, and nothing changes.
+    let persist = json!({"default_db_config": {"data_persistence": "disabled"}});
+    let (s, v) = cs[0].api.call("PATCH", &path, ADMIN, Some(persist));
+    assert_eq!(
+        (s, v["error_code"].as_str()),
+        (409, Some("restart_needed")),
+        "{v}"
+    );
+    let (_, now) = cs[2].api.call("GET", &path, ADMIN, None);
+    assert_eq!(now["default_db_config"]["data_persistence"], "aof", "{now}");
 
     // Flush: what was written before is gone everywhere; the writer goes on.
     assert_eq!(

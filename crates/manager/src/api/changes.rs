@@ -56,6 +56,8 @@ pub async fn patch(
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbMember)?;
     let p: Patch = json_body(&body)?;
+    // Claimed before it is read: a change that starts meanwhile cannot be overwritten.
+    let claim = claim(&s, &guid)?;
     let mut next: Crdb = existing(&s, &guid)?;
     if let Some(changes) = p.default_db_config {
         let mut cfg = serde_json::to_value(&next.default_db_config).expect("configs serialize");
@@ -71,8 +73,24 @@ pub async fn patch(
     next.encryption = p.encryption.unwrap_or(next.encryption);
     next.causal_consistency = p.causal_consistency.unwrap_or(next.causal_consistency);
     validate(&next).map_err(ApiError::invalid)?;
+    let now = existing(&s, &guid)?;
+    let online = |c: &DbConfig| DbConfig {
+        memory_size: 0,
+        aof_policy: String::new(),
+        ..c.clone()
+    };
+    if online(&next.default_db_config) != online(&now.default_db_config)
+        || next.encryption != now.encryption
+    {
+        // Those need every instance restarted, one cluster at a time and each caught up
+        // before the next: not done online yet, and a restart of all at once could lose
+        // a database without persistence.
+        return Err(ApiError::conflict(
+            "restart_needed",
+            "only memory_size and aof_policy change on a running database",
+        ));
+    }
     next.config_version += 1;
-    let claim = claim(&s, &guid)?;
     let task = new_task(&guid, "update_crdb");
     let out = queued(&s, &task)?;
     tokio::spawn(membership::update(Arc::clone(&s), claim, next, task));
@@ -100,6 +118,7 @@ pub async fn updates(
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbMember)?;
     let u: Updates = json_body(&body)?;
+    let claim = claim(&s, &guid)?;
     let crdb = existing(&s, &guid)?;
     match (u.add_instances.as_slice(), u.remove_instances.as_slice()) {
         ([new], []) => {
@@ -111,7 +130,6 @@ pub async fn updates(
             let mut next = crdb.clone();
             next.instances.push(new.clone());
             validate(&next).map_err(ApiError::invalid)?;
-            let claim = claim(&s, &guid)?;
             let task = new_task(&guid, "add_instance");
             let out = queued(&s, &task)?;
             tokio::spawn(membership::add_instance(
@@ -137,7 +155,6 @@ pub async fn updates(
                     "ask another participating cluster to remove this cluster's instance",
                 ));
             }
-            let claim = claim(&s, &guid)?;
             let task = new_task(&guid, "remove_instance");
             let out = queued(&s, &task)?;
             let (id, force) = (*id, u.force_remove);
@@ -164,8 +181,8 @@ pub async fn flush(
     c: Caller,
 ) -> Result<Json<Value>, ApiError> {
     c.require(Role::DbMember)?;
-    let crdb = existing(&s, &guid)?;
     let claim = claim(&s, &guid)?;
+    let crdb = existing(&s, &guid)?;
     let task = new_task(&guid, "flush_crdb");
     let out = queued(&s, &task)?;
     tokio::spawn(membership::flush(Arc::clone(&s), claim, crdb, task));

@@ -80,6 +80,7 @@ impl From<crate::StoreError> for ApiError {
             E::NoPort(_) => ApiError::conflict("no_free_port", e.to_string()),
             E::PortOutside(..) => ApiError::invalid(e.to_string()),
             E::NotReserved(_) => ApiError::conflict("not_prepared", e.to_string()),
+            E::Stale(..) => ApiError::conflict("stale_config", e.to_string()),
             E::Db(_) | E::Damaged { .. } | E::Newer(_) => ApiError::internal(e.to_string()),
         }
     }

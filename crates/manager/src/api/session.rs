@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 pub const SESSION_TTL: Duration = Duration::from_secs(15 * 60);
 /// Tokens held at most; past it the expired ones go, then the oldest.
 const MAX_SESSIONS: usize = 4096;
+/// Tokens one user holds at most (past it their oldest goes), so no user can push
+/// everyone else's sessions out.
+const MAX_PER_USER: usize = 16;
 
 struct Session {
     user: String,
@@ -51,6 +54,16 @@ impl Sessions {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
         if live.len() >= MAX_SESSIONS {
             live.retain(|_, s| s.expires > now);
+        }
+        let mine: Vec<([u8; 32], Instant)> = live
+            .iter()
+            .filter(|(_, s)| s.user == user.name)
+            .map(|(k, s)| (*k, s.expires))
+            .collect();
+        if mine.len() >= MAX_PER_USER
+            && let Some((oldest, _)) = mine.iter().min_by_key(|(_, t)| *t)
+        {
+            live.remove(oldest);
         }
         if live.len() >= MAX_SESSIONS
             && let Some(oldest) = live.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| *k)
