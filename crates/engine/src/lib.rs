@@ -416,6 +416,11 @@ impl Engine {
         });
     }
 
+    /// How many ops the open group holds (a script's writes show here).
+    pub fn pending_ops(&self) -> usize {
+        self.pending.len() + self.unkept
+    }
+
     /// Whether a group of local ops is open (a command or transaction issued some).
     fn in_group(&self) -> bool {
         !self.pending.is_empty() || self.unkept > 0

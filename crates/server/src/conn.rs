@@ -314,6 +314,7 @@ where
                 _ = blocked_until(&sess.blocked) => {
                     // Timed out, unless it was served meanwhile (then its reply is queued).
                     let timed_out = {
+                        shared.script.idle().await;
                         let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
                         let mut b = shared.blocked.lock().unwrap_or_else(|p| p.into_inner());
                         b.remove(&mut e, sess.id).is_some()
@@ -397,6 +398,7 @@ where
         sess.link = None;
         Ok(())
     });
+    shared.script.idle().await;
     sess.cleanup(&shared);
     if let (Some(peer), Ok(())) = (sess.link, &result) {
         let user = sess.user.name().to_vec();

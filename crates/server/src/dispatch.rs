@@ -58,8 +58,30 @@ const PREFETCH_BATCH: usize = 64;
 
 impl Session {
     /// Runs requests and waits, with `appendfsync always`, until their writes are durable.
+    /// A script command among them runs on the script thread, then the rest follow.
     pub async fn run_requests(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
+        self.run_some(sh, reqs, out).await;
+        while let Some(args) = self.deferred.take() {
+            crate::cmd::scripting::run_deferred(self, sh, &args, out).await;
+            if self.closing || self.blocked.is_some() || self.queued.is_empty() {
+                return;
+            }
+            let rest = std::mem::take(&mut self.queued);
+            self.queued_bytes = 0;
+            self.run_some(sh, &rest, out).await;
+        }
+    }
+
+    async fn run_some(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
         if reqs.count() == 0 {
+            return;
+        }
+        // While a script runs the engine is its own: wait, or past the busy threshold
+        // answer BUSY (SCRIPT KILL aside).
+        if sh.script.running.load(Ordering::Acquire) && !sh.script.wait(sh).await {
+            for i in 0..reqs.count() {
+                crate::cmd::scripting::while_busy(self, sh, &reqs.view(i), out);
+            }
             return;
         }
         if !sh.caught_up.load(Ordering::Acquire) && self.may_write(reqs) {
@@ -167,13 +189,17 @@ impl Session {
                     // Redis closes such a client as soon as it can, running nothing more.
                     self.closing = true;
                 }
-                if self.closing || self.link.is_some() || self.blocked.is_some() {
+                if self.closing
+                    || self.link.is_some()
+                    || self.blocked.is_some()
+                    || self.deferred.is_some()
+                {
                     break 'batch;
                 }
             }
         }
         sh.commands.fetch_add(calls, Ordering::Relaxed);
-        if self.blocked.is_some() {
+        if self.blocked.is_some() || self.deferred.is_some() {
             for i in ran..reqs.count() {
                 let req = owned(&reqs.view(i));
                 self.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
@@ -307,6 +333,11 @@ impl Session {
             m.queue.push(owned(args));
             m.flags = m.flags | spec.flags;
             out.simple("QUEUED");
+            return Some(id);
+        }
+        if crate::cmd::scripting::on_script_thread(id) {
+            // Run once this batch is done, without holding the engine meanwhile.
+            self.deferred = Some(owned(args));
             return Some(id);
         }
         let before = out.len();

@@ -13,6 +13,7 @@ pub mod mem;
 mod output;
 mod persist;
 mod pubsub;
+mod script;
 mod session;
 pub mod settings;
 pub mod sync;
@@ -128,6 +129,8 @@ pub(crate) struct Shared {
     pub hold_until: AtomicU64,
     /// Set by CRDT.MEMBER LEAVE: this instance is being removed and refuses client writes.
     pub leaving: AtomicBool,
+    /// The script thread and the script running on it.
+    pub script: script::Gate,
     /// This value's own `Arc`, for work it starts in the background (a new peer's link).
     pub me: std::sync::Weak<Shared>,
     /// Append-only file and snapshots.
@@ -289,6 +292,7 @@ impl Server {
             peer_count,
             hold_until: AtomicU64::new(0),
             leaving: AtomicBool::new(false),
+            script: script::Gate::start(me.clone(), info::REDIS_VERSION),
             persist: Arc::new(persist),
             shutdown: Notify::new(),
         });
@@ -524,6 +528,8 @@ async fn persistence(sh: Arc<Shared>) {
         let p = &sh.persist;
         let want = p.writer.state().rewrite_wanted.load(Ordering::Relaxed);
         let scheduled = p.scheduled.load(Ordering::Relaxed);
+        // A running script holds the engine: wait without holding this thread.
+        sh.script.idle().await;
         let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
         let before = e.log().appended();
         effects::after_write(&sh, &mut e, before);
@@ -576,6 +582,8 @@ async fn active_expiry(shared: Arc<Shared>) {
         let start = Instant::now();
         loop {
             let deleted = {
+                // A running script holds the engine: wait without holding this thread.
+                shared.script.idle().await;
                 let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
                 e.set_time(wall_ms());
                 // A leaving instance issues no more ops of its own: the others delete

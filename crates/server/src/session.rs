@@ -94,6 +94,8 @@ pub(crate) struct Session {
     pub replies: Replies,
     /// The command running (or blocked) follows CLIENT REPLY SKIP: its reply is dropped.
     pub skipping: bool,
+    /// A script command, run on the script thread once the batch before it is done.
+    pub deferred: Option<Vec<Bytes>>,
 }
 
 /// What CLIENT REPLY asked for.
@@ -143,6 +145,7 @@ impl Session {
             acl_epoch,
             replies: Replies::On,
             skipping: false,
+            deferred: None,
         }
     }
 

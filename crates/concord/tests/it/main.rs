@@ -18,6 +18,7 @@ mod netns;
 mod packaging;
 mod peers;
 mod persist;
+mod scripts;
 mod security;
 mod server;
 mod tls;

@@ -137,6 +137,11 @@ pub(super) fn lmpop(args: &[&[u8]]) -> KeyRefs {
     counted(args, None, 1, 2, 1)
 }
 
+/// EVAL/EVALSHA/FCALL (and their _RO forms) script numkeys key [key ...] arg [arg ...]
+pub(super) fn eval(args: &[&[u8]]) -> KeyRefs {
+    counted(args, None, 2, 3, 1)
+}
+
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub(super) fn blmpop(args: &[&[u8]]) -> KeyRefs {
     counted(args, None, 2, 3, 1)

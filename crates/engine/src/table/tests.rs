@@ -103,6 +103,10 @@ fn containers_keep_exactly_their_subcommands() {
     );
     assert_eq!(subs("function"), ["flush", "help"]);
     assert_eq!(
+        subs("script"),
+        ["debug", "exists", "flush", "help", "kill", "load"]
+    );
+    assert_eq!(
         subs("acl"),
         [
             "cat", "deluser", "dryrun", "genpass", "getuser", "help", "list", "load", "log",
@@ -118,7 +122,8 @@ fn containers_keep_exactly_their_subcommands() {
     assert_eq!(
         with,
         [
-            "client", "pubsub", "command", "config", "acl", "function", "object", "xinfo", "xgroup"
+            "client", "pubsub", "command", "config", "acl", "function", "script", "object",
+            "xinfo", "xgroup"
         ]
     );
 }

@@ -12,6 +12,7 @@ pub(crate) mod crdt;
 pub(crate) mod member;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
+pub(crate) mod scripting;
 
 use crate::Shared;
 use crate::session::Session;
@@ -54,6 +55,11 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("lastsave", admin::lastsave),
     ("shutdown", admin::shutdown),
     ("function", admin::function),
+    ("eval", scripting::eval),
+    ("evalsha", scripting::eval),
+    ("eval_ro", scripting::eval),
+    ("evalsha_ro", scripting::eval),
+    ("script", scripting::script),
     ("crdt.link", crdt::link),
     ("crdt.sync", crdt::sync),
     ("crdt.member", member::member),

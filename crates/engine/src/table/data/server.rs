@@ -2,7 +2,8 @@
 //! own CRDT.* commands.
 
 use crate::cmd::{introspect, server};
-use crate::table::spec::{CommandSpec, Flags, acl, cmd, flags};
+use crate::table::getkeys;
+use crate::table::spec::{CommandSpec, Flags, KeySpec, acl, cmd, flags, kf};
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
     cmd("command", -1, "server", "2.8.13")
@@ -28,6 +29,51 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     ]),
     cmd("time", 1, "server", "2.6.0").flags(flags![LOADING, STALE, FAST]),
     cmd("function", -2, "scripting", "7.0.0").subs(FUNCTION),
+    cmd("eval", -3, "scripting", "2.6.0")
+        .flags(flags![
+            NOSCRIPT,
+            SKIP_MONITOR,
+            MAY_REPLICATE,
+            NO_MANDATORY_KEYS,
+            STALE
+        ])
+        .acl(acl![Scripting])
+        .keys(&[KeySpec::at(2, kf![RW, ACCESS, UPDATE]).keynum(0, 1, 1)])
+        .getkeys(getkeys::eval),
+    cmd("evalsha", -3, "scripting", "2.6.0")
+        .flags(flags![
+            NOSCRIPT,
+            SKIP_MONITOR,
+            MAY_REPLICATE,
+            NO_MANDATORY_KEYS,
+            STALE
+        ])
+        .acl(acl![Scripting])
+        .keys(&[KeySpec::at(2, kf![RW, ACCESS, UPDATE]).keynum(0, 1, 1)])
+        .getkeys(getkeys::eval),
+    cmd("eval_ro", -3, "scripting", "7.0.0")
+        .flags(flags![
+            NOSCRIPT,
+            SKIP_MONITOR,
+            NO_MANDATORY_KEYS,
+            STALE,
+            READONLY
+        ])
+        .acl(acl![Scripting])
+        .keys(&[KeySpec::at(2, kf![RO, ACCESS]).keynum(0, 1, 1)])
+        .getkeys(getkeys::eval),
+    cmd("evalsha_ro", -3, "scripting", "7.0.0")
+        .flags(flags![
+            NOSCRIPT,
+            SKIP_MONITOR,
+            NO_MANDATORY_KEYS,
+            STALE,
+            READONLY
+        ])
+        .acl(acl![Scripting])
+        .keys(&[KeySpec::at(2, kf![RO, ACCESS]).keynum(0, 1, 1)])
+        .getkeys(getkeys::eval),
+    cmd("script", -2, "scripting", "2.6.0").subs(SCRIPT),
     cmd("dbsize", 1, "server", "1.0.0")
         .flags(flags![READONLY, FAST])
         .acl(acl![Keyspace])
@@ -103,6 +149,27 @@ const CONFIG: &[CommandSpec] = &[
     cmd("resetstat", 2, "server", "2.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
     cmd("rewrite", 2, "server", "2.8.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
     cmd("help", 2, "server", "5.0.0").flags(flags![LOADING, STALE]),
+];
+
+const SCRIPT: &[CommandSpec] = &[
+    cmd("debug", 3, "scripting", "3.2.0")
+        .flags(flags![NOSCRIPT])
+        .acl(acl![Scripting]),
+    cmd("exists", -3, "scripting", "2.6.0")
+        .flags(flags![NOSCRIPT])
+        .acl(acl![Scripting]),
+    cmd("flush", -2, "scripting", "2.6.0")
+        .flags(flags![NOSCRIPT])
+        .acl(acl![Scripting]),
+    cmd("help", 2, "scripting", "5.0.0")
+        .flags(flags![LOADING, STALE])
+        .acl(acl![Scripting]),
+    cmd("kill", 2, "scripting", "2.6.0")
+        .flags(flags![NOSCRIPT, ALLOW_BUSY])
+        .acl(acl![Scripting]),
+    cmd("load", 3, "scripting", "2.6.0")
+        .flags(flags![NOSCRIPT, STALE])
+        .acl(acl![Scripting]),
 ];
 
 const FUNCTION: &[CommandSpec] = &[

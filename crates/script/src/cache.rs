@@ -1,0 +1,95 @@
+//! The script cache: compiled scripts by SHA1. Scripts loaded with SCRIPT LOAD stay until
+//! SCRIPT FLUSH; those EVAL brought in are bounded, the least recently used going first,
+//! so a client sending ever new script bodies cannot grow it without end.
+
+use crate::flags::ScriptFlags;
+use mlua::Function;
+use std::collections::HashMap;
+
+/// EVAL-cached scripts kept at most (as Redis 7.4 bounds them).
+pub(crate) const MAX_EVAL_SCRIPTS: usize = 500;
+
+struct Entry {
+    f: Function,
+    flags: ScriptFlags,
+    /// Brought in by EVAL (evictable) rather than SCRIPT LOAD.
+    from_eval: bool,
+    /// When it was last used, on the cache's own counter.
+    used: u64,
+}
+
+/// Compiled scripts by SHA1.
+#[derive(Default)]
+pub(crate) struct Cache {
+    scripts: HashMap<String, Entry>,
+    clock: u64,
+    eval_count: usize,
+}
+
+impl Cache {
+    /// Marks a cached script used; its flags, or `None` when it is not cached. A script
+    /// loaded explicitly is no longer evictable.
+    pub fn touch(&mut self, sha: &str, from_eval: bool) -> Option<ScriptFlags> {
+        self.clock += 1;
+        let e = self.scripts.get_mut(sha)?;
+        e.used = self.clock;
+        if e.from_eval && !from_eval {
+            e.from_eval = false;
+            self.eval_count -= 1;
+        }
+        Some(e.flags)
+    }
+
+    /// Adds a compiled script, evicting the oldest EVAL-cached one past the bound.
+    pub fn insert(&mut self, sha: String, f: Function, flags: ScriptFlags, from_eval: bool) {
+        self.clock += 1;
+        if from_eval {
+            if self.eval_count >= MAX_EVAL_SCRIPTS
+                && let Some(old) = self
+                    .scripts
+                    .iter()
+                    .filter(|(_, e)| e.from_eval)
+                    .min_by_key(|(_, e)| e.used)
+                    .map(|(k, _)| k.clone())
+            {
+                self.scripts.remove(&old);
+                self.eval_count -= 1;
+            }
+            self.eval_count += 1;
+        }
+        let entry = Entry {
+            f,
+            flags,
+            from_eval,
+            used: self.clock,
+        };
+        assert!(
+            self.scripts.insert(sha, entry).is_none(),
+            "a script cached twice"
+        );
+    }
+
+    /// A cached script's function and flags, marked used.
+    pub fn get(&mut self, sha: &str) -> Option<(Function, ScriptFlags)> {
+        self.clock += 1;
+        let e = self.scripts.get_mut(sha)?;
+        e.used = self.clock;
+        Some((e.f.clone(), e.flags))
+    }
+
+    /// A cached script's flags.
+    pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
+        self.scripts.get(sha).map(|e| e.flags)
+    }
+
+    /// How many scripts are cached.
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    /// Forgets every script.
+    pub fn clear(&mut self) {
+        self.scripts.clear();
+        self.eval_count = 0;
+    }
+}

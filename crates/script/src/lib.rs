@@ -1,0 +1,340 @@
+//! Lua scripts as Redis 7.2 runs them: EVAL's script cache, the `redis` library, the
+//! sandbox (read-only globals and libraries), the conversions between replies and Lua
+//! values, and the time hook that lets SCRIPT KILL stop a script.
+//!
+//! The crate runs no command itself: a script's `redis.call` goes to a [`Host`] (the
+//! server), which checks and runs the command and writes its reply as RESP. One
+//! [`Scripts`] is one Lua VM; it is used from one thread.
+
+mod cache;
+mod convert;
+mod flags;
+mod libs;
+mod number;
+mod raise;
+mod reply;
+
+pub use flags::ScriptFlags;
+
+use cache::Cache;
+use concord_resp::Out;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The Lua VM's memory is bounded: an allocation past it fails the script with an error.
+pub const MEMORY_LIMIT: usize = 1 << 30;
+
+/// The stack the thread running scripts needs: JSON nests 1,000 deep and each level
+/// recurses (only touched pages take memory).
+pub const STACK_SIZE: usize = 256 << 20;
+
+/// Instructions between two looks at the kill flag (Redis's count hook runs as often).
+const HOOK_EVERY: u32 = 100_000;
+
+/// The error a killed script ends with.
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// What a script's `redis.call` reaches.
+pub trait Host {
+    /// Checks and runs one command for the script, writing its reply (or the refusal) to
+    /// `out` as RESP: RESP3 when `ctx.resp3`.
+    fn call(&mut self, args: &[&[u8]], ctx: &CallCtx, out: &mut Out);
+    /// `redis.log`: `level` is 0 (debug) to 3 (warning).
+    fn log(&mut self, level: u8, msg: &str);
+    /// `redis.acl_check_cmd`: whether the caller's user may run `args`; `None` when no
+    /// such command exists.
+    fn acl_check(&mut self, args: &[&[u8]]) -> Option<bool>;
+}
+
+/// How a script's commands run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallCtx {
+    /// Writes are refused (EVAL_RO, or the `no-writes` flag).
+    pub read_only: bool,
+    /// The script asked for RESP3 replies (`redis.setresp(3)`).
+    pub resp3: bool,
+    /// The script may write past `maxmemory` (`allow-oom`).
+    pub allow_oom: bool,
+}
+
+/// One call of a script.
+#[derive(Clone, Copy, Debug)]
+pub struct Invocation<'a> {
+    /// KEYS.
+    pub keys: &'a [&'a [u8]],
+    /// ARGV.
+    pub args: &'a [&'a [u8]],
+    /// Run as EVAL_RO / EVALSHA_RO.
+    pub read_only: bool,
+}
+
+/// Why a script could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The shebang line is wrong; the text is Redis's.
+    #[error("{0}")]
+    Shebang(String),
+    /// Lua did not compile it.
+    #[error("Error compiling script (new function): {0}")]
+    Compile(String),
+}
+
+/// Lua scripts of one instance: the VM, the script cache and what the running script
+/// may touch.
+pub struct Scripts {
+    lua: Lua,
+    /// The real globals (KEYS and ARGV are set on them).
+    globals: Table,
+    /// The environment scripts see (a read-only view of the globals).
+    env: Table,
+    /// Internal functions the sandbox set up (`run`, `raw`).
+    internal: Table,
+    cache: Cache,
+    /// Set by SCRIPT KILL for the running script.
+    kill: Arc<AtomicBool>,
+    /// The running script switched to RESP3 replies.
+    resp3: Arc<AtomicBool>,
+}
+
+/// The SHA1 of a script body, as 40 lowercase hex digits.
+pub fn sha1_hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+impl Scripts {
+    /// A new VM: the libraries, the `redis` table and the sandbox. `version` is the Redis
+    /// version scripts see (`redis.REDIS_VERSION`).
+    pub fn new(version: &str) -> mlua::Result<Scripts> {
+        // SAFETY: the debug library is needed while the sandbox is set up (its error
+        // handler keeps debug.getinfo); the sandbox then removes it from the globals.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        lua.set_memory_limit(MEMORY_LIMIT)?;
+        let globals = lua.globals();
+        let internal = lua.create_table()?;
+        let resp3 = Arc::new(AtomicBool::new(false));
+        let redis = libs::redis::table(&lua, version, Arc::clone(&resp3))?;
+        globals.raw_set("redis", redis)?;
+        libs::install(&lua, &globals)?;
+        // Placeholders until a run lends the host.
+        let idle = lua.create_function(|lua, _: Variadic<Value>| {
+            Ok((
+                false,
+                convert::error_table(lua, b"ERR no script is running")?,
+            ))
+        })?;
+        for name in ["raw", "log", "acl"] {
+            internal.raw_set(name, idle.clone())?;
+        }
+        internal.raw_set(
+            "raising",
+            lua.create_function(|lua, f: Function| raise::raising(lua, f))?,
+        )?;
+        let env: Table = lua
+            .load(include_str!("sandbox.lua"))
+            .set_name("=concord")
+            .call((globals.clone(), internal.clone()))?;
+        let kill = Arc::new(AtomicBool::new(false));
+        Ok(Scripts {
+            lua,
+            globals,
+            env,
+            internal,
+            cache: Cache::default(),
+            kill,
+            resp3,
+        })
+    }
+
+    /// The flag SCRIPT KILL sets to stop the running script.
+    pub fn kill_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.kill)
+    }
+
+    /// Uses `flag` as the kill flag (one the caller made before the VM existed).
+    pub fn set_kill_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.kill = flag;
+    }
+
+    /// Compiles and caches a script (SCRIPT LOAD, or EVAL's first sight of it); returns
+    /// its SHA1 and flags.
+    pub fn load(
+        &mut self,
+        body: &[u8],
+        from_eval: bool,
+    ) -> Result<(String, ScriptFlags), LoadError> {
+        let sha = sha1_hex(body);
+        if let Some(flags) = self.cache.touch(&sha, from_eval) {
+            return Ok((sha, flags));
+        }
+        let (flags, skip) = flags::shebang(body).map_err(LoadError::Shebang)?;
+        // The shebang line goes but its line feed stays, so line numbers still match.
+        let f = self
+            .lua
+            .load(&body[skip..])
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| LoadError::Compile(compile_text(&e)))?;
+        self.cache.insert(sha.clone(), f, flags, from_eval);
+        Ok((sha, flags))
+    }
+
+    /// The flags of a cached script.
+    pub fn flags(&self, sha: &str) -> Option<ScriptFlags> {
+        self.cache.flags(sha)
+    }
+
+    /// Whether a script is cached (SCRIPT EXISTS).
+    pub fn exists(&self, sha: &str) -> bool {
+        self.cache.flags(sha).is_some()
+    }
+
+    /// Forgets every cached script (SCRIPT FLUSH).
+    pub fn flush(&mut self) {
+        self.cache.clear();
+        // What the dropped functions held goes now, not at the next cycle.
+        let _ = self.lua.gc_collect();
+    }
+
+    /// How many scripts are cached, and the bytes the VM uses (INFO memory).
+    pub fn stats(&self) -> (usize, usize) {
+        (self.cache.len(), self.lua.used_memory())
+    }
+
+    /// Runs cached script `sha` (its flags already checked by the caller) and writes its
+    /// reply. `allow_oom` and `read_only` come from the flags and the command used.
+    pub fn run(&mut self, sha: &str, inv: &Invocation<'_>, host: &mut dyn Host, out: &mut Out) {
+        let Some((f, flags)) = self.cache.get(sha) else {
+            out.error("NOSCRIPT No matching script. Please use EVAL.");
+            return;
+        };
+        let ctx = CallCtx {
+            read_only: inv.read_only || flags.has(ScriptFlags::NO_WRITES),
+            resp3: false,
+            allow_oom: flags.has(ScriptFlags::ALLOW_OOM),
+        };
+        self.kill.store(false, Ordering::Release);
+        self.resp3.store(false, Ordering::Release);
+        let result = self.call(&f, inv, ctx, host);
+        let name = sha.to_string();
+        match result {
+            Ok(v) => convert::to_reply(&v, self.resp3.load(Ordering::Acquire), out),
+            Err(e) => self.reply_error(e, &name, out),
+        }
+    }
+
+    fn call(
+        &mut self,
+        f: &Function,
+        inv: &Invocation<'_>,
+        ctx: CallCtx,
+        host: &mut dyn Host,
+    ) -> Result<Value, Value> {
+        let lua = &self.lua;
+        let array = |items: &[&[u8]]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, x) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(x)?)?;
+            }
+            Ok(t)
+        };
+        let setup = || -> mlua::Result<()> {
+            self.globals.raw_set("KEYS", array(inv.keys)?)?;
+            self.globals.raw_set("ARGV", array(inv.args)?)?;
+            Ok(())
+        };
+        if let Err(e) = setup() {
+            return Err(Value::String(
+                lua.create_string(e.to_string()).map_err(|_| Value::Nil)?,
+            ));
+        }
+        let kill = Arc::clone(&self.kill);
+        let _ = lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |lua, _| {
+                if !kill.load(Ordering::Acquire) {
+                    return Ok(VmState::Continue);
+                }
+                // From now on at every line, so a pcall cannot swallow the kill for long.
+                let _ = lua.set_hook(HookTriggers::new().every_line(), |_, _| {
+                    Err(mlua::Error::RuntimeError(KILLED.into()))
+                });
+                Err(mlua::Error::RuntimeError(KILLED.into()))
+            },
+        );
+        let resp3 = Arc::clone(&self.resp3);
+        let host = std::cell::RefCell::new(host);
+        let out = lua.scope(|scope| {
+            let raw = scope.create_function(|lua, args: Variadic<Value>| {
+                let ctx = CallCtx {
+                    resp3: resp3.load(Ordering::Acquire),
+                    ..ctx
+                };
+                libs::redis::call(lua, *host.borrow_mut(), &ctx, &args)
+            })?;
+            let log = scope.create_function(|lua, args: Variadic<Value>| {
+                libs::redis::log(lua, *host.borrow_mut(), &args)
+            })?;
+            let acl = scope.create_function(|lua, args: Variadic<Value>| {
+                libs::redis::acl_check(lua, *host.borrow_mut(), &args)
+            })?;
+            self.internal.raw_set("raw", raw)?;
+            self.internal.raw_set("log", log)?;
+            self.internal.raw_set("acl", acl)?;
+            let run: Function = self.internal.raw_get("run")?;
+            let (ok, v): (bool, Value) = run.call((f.clone(), Value::Nil, Value::Nil, false))?;
+            Ok(if ok { Ok(v) } else { Err(v) })
+        });
+        lua.remove_hook();
+        match out {
+            Ok(r) => r,
+            Err(e) => Err(Value::String(
+                lua.create_string(format!("Error running script: {e}"))
+                    .map_err(|_| Value::Nil)?,
+            )),
+        }
+    }
+
+    /// A failed run's reply: `-<err> script: <name>, on <source>:<line>.` as Redis words it.
+    fn reply_error(&self, e: Value, name: &str, out: &mut Out) {
+        let (mut msg, place) = match &e {
+            Value::Table(t) => {
+                let msg = match t.raw_get::<Value>("err") {
+                    Ok(Value::String(s)) => s.to_string_lossy(),
+                    _ => "ERR unknown error".to_string(),
+                };
+                let source: Option<String> = t.raw_get("source").ok();
+                let line: Option<i64> = t.raw_get("line").ok();
+                (msg, source.zip(line))
+            }
+            Value::String(s) => (format!("ERR {}", s.to_string_lossy()), None),
+            other => (format!("ERR {other:?}"), None),
+        };
+        if self.kill.load(Ordering::Acquire) {
+            msg = KILLED.to_string();
+        }
+        match place {
+            Some((source, line)) => {
+                out.error(&format!("{msg} script: {name}, on {source}:{line}."))
+            }
+            None => out.error(&msg),
+        }
+    }
+}
+
+/// Lua's compile error without mlua's decoration.
+fn compile_text(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

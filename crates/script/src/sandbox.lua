@@ -1,0 +1,109 @@
+-- The environment scripts run in, set up once per VM (chunk name "=concord", which the
+-- error handler skips when it looks for the script's own line). Redis's rules: globals
+-- and the libraries are read only, reading a global that does not exist is an error,
+-- and dofile, loadfile, print and debug are gone.
+local G, I = ...
+local rawget, rawset, setmetatable, getmetatable = rawget, rawset, setmetatable, getmetatable
+local error, type, tostring, xpcall, getfenv = error, type, tostring, xpcall, getfenv
+local getinfo = debug.getinfo
+
+local READONLY = "Attempt to modify a readonly table"
+-- Proxies that must not change, weakly kept.
+local protected = setmetatable({}, { __mode = "k" })
+
+local function deny() error(READONLY, 2) end
+
+local function readonly(t)
+  local p = setmetatable({}, { __index = t, __newindex = deny, __metatable = {} })
+  protected[p] = true
+  return p
+end
+
+-- Library functions that fail return (false, error); these raise it (from C, so the
+-- error names the script's line even after `return f()`).
+local raising = I.raising
+
+-- redis.call raises an error reply; redis.pcall returns it.
+local redis = rawget(G, "redis")
+redis.call = raising(function(...) return I.raw(...) end)
+redis.pcall = function(...)
+  local _, v = I.raw(...)
+  return v
+end
+redis.log = raising(function(...) return I.log(...) end)
+redis.acl_check_cmd = raising(function(...) return I.acl(...) end)
+for _, name in ipairs({ "sha1hex", "setresp", "set_repl" }) do
+  redis[name] = raising(redis[name])
+end
+local cjson = rawget(G, "cjson")
+cjson.encode, cjson.decode = raising(cjson.encode), raising(cjson.decode)
+
+-- Reading a global nobody defined is an error.
+setmetatable(G, {
+  __index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end,
+  __newindex = deny,
+  __metatable = {},
+})
+
+G.debug, G.print, G.dofile, G.loadfile = nil, nil, nil, nil
+for _, name in ipairs({ "string", "math", "table", "redis", "bit", "cjson", "struct", "cmsgpack", "coroutine" }) do
+  local lib = rawget(G, name)
+  if lib ~= nil then rawset(G, name, readonly(lib)) end
+end
+getmetatable("").__metatable = {}
+
+local P = readonly(G)
+rawset(G, "_G", P)
+rawset(G, "rawset", function(t, k, v)
+  if protected[t] then error(READONLY, 0) end
+  return rawset(t, k, v)
+end)
+rawset(G, "setmetatable", function(t, m)
+  if protected[t] then error(READONLY, 0) end
+  return setmetatable(t, m)
+end)
+-- Chunks a script loads run in the same protected environment.
+local loadstring, load, setfenv = loadstring, load, setfenv
+rawset(G, "loadstring", function(...)
+  local f, e = loadstring(...)
+  if f then setfenv(f, P) end
+  return f, e
+end)
+rawset(G, "load", function(...)
+  local f, e = load(...)
+  if f then setfenv(f, P) end
+  return f, e
+end)
+rawset(G, "getfenv", function(f)
+  local e = getfenv(f == nil and 2 or (type(f) == "number" and f > 0 and f + 1) or f)
+  if e == G then return P end
+  return e
+end)
+
+-- The message handler: a table {err=..., source=..., line=...} naming the script's line
+-- (not a C function's, nor this file's).
+local function handler(err)
+  local level = 2
+  local i = getinfo(level, "Sl")
+  while i and (i.what == "C" or i.source == "=concord") do
+    level = level + 1
+    i = getinfo(level, "Sl")
+  end
+  if type(err) ~= "table" then err = { err = "ERR " .. tostring(err) } end
+  if i then
+    err.source = i.source
+    err.line = i.currentline
+  end
+  return err
+end
+
+I.run = function(f, keys, args, fmode)
+  if fmode then
+    return xpcall(function() return f(keys, args) end, handler)
+  end
+  return xpcall(f, handler)
+end
+I.env = P
+return P

@@ -1,0 +1,331 @@
+//! The VM against a fake host: the sandbox, conversions and errors as Redis has them.
+
+use super::*;
+
+/// Answers every command with its arguments as an array, `GET` with a bulk, `ERR` with
+/// an error, and records log lines.
+#[derive(Default)]
+struct Fake {
+    calls: Vec<Vec<Vec<u8>>>,
+    logs: Vec<(u8, String)>,
+}
+
+impl Host for Fake {
+    fn call(&mut self, args: &[&[u8]], ctx: &CallCtx, out: &mut Out) {
+        self.calls.push(args.iter().map(|a| a.to_vec()).collect());
+        match args[0] {
+            b"get" => out.bulk(b"v"),
+            b"nil" => out.null(),
+            b"err" => out.error("ERR bad thing"),
+            b"ro" => out.int(i64::from(ctx.read_only)),
+            b"hgetall" => {
+                out.map(1);
+                out.bulk(b"f");
+                out.bulk(b"v");
+            }
+            _ => {
+                out.array(args.len());
+                for a in args {
+                    out.bulk(a);
+                }
+            }
+        }
+    }
+
+    fn log(&mut self, level: u8, msg: &str) {
+        self.logs.push((level, msg.to_string()));
+    }
+
+    fn acl_check(&mut self, args: &[&[u8]]) -> Option<bool> {
+        (args[0] != b"nosuch").then_some(args[0] == b"get")
+    }
+}
+
+fn eval(s: &mut Scripts, body: &str, keys: &[&[u8]], args: &[&[u8]], host: &mut Fake) -> String {
+    let mut out = Out::new();
+    match s.load(body.as_bytes(), true) {
+        Ok((sha, _)) => {
+            let inv = Invocation {
+                keys,
+                args,
+                read_only: false,
+            };
+            s.run(&sha, &inv, host, &mut out);
+        }
+        Err(e) => out.error(&format!("ERR {e}")),
+    }
+    String::from_utf8(out.buf.to_vec()).unwrap()
+}
+
+fn vm() -> Scripts {
+    Scripts::new("7.2.0").expect("a VM")
+}
+
+#[test]
+fn values_come_back_as_redis_converts_them() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    assert_eq!(eval(&mut s, "return 1", &[], &[], h), ":1\r\n");
+    assert_eq!(eval(&mut s, "return 3.99", &[], &[], h), ":3\r\n");
+    assert_eq!(eval(&mut s, "return 'x'", &[], &[], h), "$1\r\nx\r\n");
+    assert_eq!(eval(&mut s, "return true", &[], &[], h), ":1\r\n");
+    assert_eq!(eval(&mut s, "return false", &[], &[], h), "$-1\r\n");
+    assert_eq!(
+        eval(&mut s, "return {1,2,nil,4}", &[], &[], h),
+        "*2\r\n:1\r\n:2\r\n"
+    );
+    assert_eq!(eval(&mut s, "return {ok='FINE'}", &[], &[], h), "+FINE\r\n");
+    assert_eq!(
+        eval(&mut s, "return redis.error_reply('-E x')", &[], &[], h),
+        "-E x\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "return {KEYS[1], ARGV[2]}",
+            &[b"k"],
+            &[b"a", b"b"],
+            h
+        ),
+        "*2\r\n$1\r\nk\r\n$1\r\nb\r\n"
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.call('get', 'a')", &[], &[], h),
+        "$1\r\nv\r\n"
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.call('nil') == false", &[], &[], h),
+        ":1\r\n"
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.call('x', 1, 2.5)", &[], &[], h),
+        "*3\r\n$1\r\nx\r\n$1\r\n1\r\n$3\r\n2.5\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "redis.setresp(3); return redis.call('hgetall')['map']['f']",
+            &[],
+            &[],
+            h
+        ),
+        "$1\r\nv\r\n"
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.sha1hex('')", &[], &[], h),
+        "$40\r\nda39a3ee5e6b4b0d3255bfef95601890afd80709\r\n"
+    );
+}
+
+#[test]
+fn errors_name_the_script_and_line_as_redis_does() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let sha = |b: &str| sha1_hex(b.as_bytes());
+    let body = "return a";
+    assert_eq!(
+        eval(&mut s, body, &[], &[], h),
+        format!(
+            "-ERR user_script:1: Script attempted to access nonexistent global variable 'a' script: {}, on @user_script:1.\r\n",
+            sha(body)
+        )
+    );
+    let body = "a=1";
+    assert_eq!(
+        eval(&mut s, body, &[], &[], h),
+        format!(
+            "-ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.\r\n",
+            sha(body)
+        )
+    );
+    let body = "rawset(_G,'a',1)";
+    assert_eq!(
+        eval(&mut s, body, &[], &[], h),
+        format!(
+            "-ERR Attempt to modify a readonly table script: {}, on @user_script:1.\r\n",
+            sha(body)
+        )
+    );
+    let body = "\n\nreturn redis.call('err')";
+    assert_eq!(
+        eval(&mut s, body, &[], &[], h),
+        format!(
+            "-ERR bad thing script: {}, on @user_script:3.\r\n",
+            sha(body)
+        )
+    );
+    assert_eq!(
+        eval(&mut s, "return redis.pcall('err')", &[], &[], h),
+        "-ERR bad thing\r\n"
+    );
+    let body = "error('boom')";
+    assert_eq!(
+        eval(&mut s, body, &[], &[], h),
+        format!(
+            "-ERR user_script:1: boom script: {}, on @user_script:1.\r\n",
+            sha(body)
+        )
+    );
+    let body = "return redis.call()";
+    assert!(
+        eval(&mut s, body, &[], &[], h).starts_with(
+            "-ERR Please specify at least one argument for this redis lib call script:"
+        )
+    );
+    let body = "return redis.call({})";
+    assert!(
+        eval(&mut s, body, &[], &[], h).starts_with(
+            "-ERR Lua redis lib command arguments must be strings or integers script:"
+        )
+    );
+    assert_eq!(
+        eval(&mut s, "return (", &[], &[], h),
+        "-ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'\r\n"
+    );
+    for body in [
+        "string.x = 1",
+        "setmetatable(_G, nil)",
+        "getfenv(0).x = 1",
+        "loadstring('y = 1')()",
+    ] {
+        assert!(
+            eval(&mut s, body, &[], &[], h).contains("Attempt to modify a readonly table"),
+            "{body}"
+        );
+    }
+    for global in [
+        "print", "os", "io", "debug", "dofile", "loadfile", "require",
+    ] {
+        let out = eval(&mut s, &format!("return {global}"), &[], &[], h);
+        assert!(
+            out.contains("nonexistent global variable"),
+            "{global}: {out}"
+        );
+    }
+}
+
+/// Runs `f` with the stack the server gives its script thread (deep JSON recurses).
+fn with_script_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new()
+        .stack_size(crate::STACK_SIZE)
+        .spawn(f)
+        .expect("a thread")
+        .join()
+        .expect("no panic");
+}
+
+#[test]
+fn logs_acl_checks_and_libraries() {
+    with_script_stack(libraries);
+}
+
+fn libraries() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    assert_eq!(
+        eval(&mut s, "redis.log(redis.LOG_WARNING, 'a', 1)", &[], &[], h),
+        "$-1\r\n"
+    );
+    assert_eq!(h.logs, vec![(3, "a 1".to_string())]);
+    assert!(
+        eval(&mut s, "redis.log(99, 'x')", &[], &[], h).starts_with("-ERR Invalid debug level.")
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "return redis.acl_check_cmd('get', 'x')",
+            &[],
+            &[],
+            h
+        ),
+        ":1\r\n"
+    );
+    assert!(
+        eval(&mut s, "return redis.acl_check_cmd('nosuch')", &[], &[], h)
+            .starts_with("-ERR Invalid command passed to redis.acl_check_cmd()")
+    );
+    assert_eq!(
+        eval(&mut s, "return bit.band(0xff, 0x0f)", &[], &[], h),
+        ":15\r\n"
+    );
+    assert_eq!(
+        eval(&mut s, "return bit.tohex(255, -4)", &[], &[], h),
+        "$4\r\n00FF\r\n"
+    );
+    assert_eq!(
+        eval(&mut s, "return cjson.encode({a={1,2,'x/y'}})", &[], &[], h),
+        "$18\r\n{\"a\":[1,2,\"x\\/y\"]}\r\n"
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "return cjson.decode('[1,{\"b\":null}]')[2].b == cjson.null",
+            &[],
+            &[],
+            h
+        ),
+        ":1\r\n"
+    );
+    assert!(
+        eval(&mut s, "return cjson.decode('[1,')", &[], &[], h)
+            .contains("Expected value but found invalid token at character 4")
+    );
+    assert_eq!(
+        eval(&mut s, "return cjson.encode({})", &[], &[], h),
+        "$2\r\n{}\r\n"
+    );
+    assert!(
+        eval(
+            &mut s,
+            "local t = {} t[1] = t return cjson.encode(t)",
+            &[],
+            &[],
+            h
+        )
+        .contains("excessive nesting")
+    );
+}
+
+#[test]
+fn a_killed_script_stops_even_inside_pcall() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let kill = s.kill_flag();
+    let done = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&done);
+    let stopper = std::thread::spawn(move || {
+        // Kills until the script below has ended (bounded, should it never end).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !stop.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            kill.store(true, Ordering::Release);
+            std::thread::yield_now();
+        }
+    });
+    let out = eval(
+        &mut s,
+        "while true do pcall(function() while true do end end) end",
+        &[],
+        &[],
+        h,
+    );
+    assert!(
+        out.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{out}"
+    );
+    done.store(true, Ordering::Release);
+    stopper.join().expect("the stopper ends");
+}
+
+#[test]
+fn eval_scripts_are_bounded_and_loaded_ones_stay() {
+    let mut s = vm();
+    let (kept, _) = s.load(b"return 0", false).unwrap();
+    for i in 0..cache::MAX_EVAL_SCRIPTS + 10 {
+        s.load(format!("return {i}").as_bytes(), true).unwrap();
+    }
+    assert!(s.exists(&kept));
+    assert_eq!(s.stats().0, cache::MAX_EVAL_SCRIPTS + 1);
+    assert!(!s.exists(&sha1_hex(b"return 1")));
+    s.flush();
+    assert_eq!(s.stats().0, 0);
+}

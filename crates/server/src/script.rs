@@ -1,0 +1,448 @@
+//! Scripts run on a thread of their own (one Lua VM per instance), so that while a long
+//! script holds the keyspace the network threads stay free: past `busy-reply-threshold`
+//! other clients get BUSY and SCRIPT KILL can stop it, as in Redis.
+//!
+//! A client's EVAL claims the [`Gate`] (one script at a time), sends its job and waits
+//! for the reply without blocking its thread. The script thread locks the engine, runs the
+//! script (its `redis.call`s go through [`ScriptHost`], with Redis's checks for scripts),
+//! closes the script's ops as one group, runs the after-write path and answers.
+
+use crate::session::Session;
+use crate::{Shared, wall_ms};
+use bytes::Bytes;
+use concord_acl::{LogContext, User};
+use concord_engine::{CommandId, Engine, Flags, Rejection, command_id, resolve_from, spec};
+use concord_resp::Out;
+use concord_script::{CallCtx, Host, Invocation, Scripts};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak, mpsc};
+use std::time::Duration;
+
+/// How long a script runs before other clients get BUSY (`busy-reply-threshold`).
+pub(crate) const BUSY_MS: u64 = 5000;
+
+/// The reply other clients get while a script is past [`BUSY_MS`].
+pub(crate) const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// What the script thread is asked to do.
+pub(crate) enum Job {
+    /// EVAL or EVALSHA from a client.
+    Run {
+        call: Box<ScriptCall>,
+        /// The reply and the append-only batch holding the script's writes.
+        reply: tokio::sync::oneshot::Sender<(Bytes, u64)>,
+    },
+    /// A script inside EXEC: the caller holds the engine lock and waits, blocked, for
+    /// the answer, so the engine it lends stays valid and unshared until then.
+    Inline {
+        call: Box<ScriptCall>,
+        engine: EnginePtr,
+        reply: mpsc::SyncSender<Bytes>,
+    },
+    /// SCRIPT LOAD: the SHA1, or the error reply.
+    Load(Bytes, tokio::sync::oneshot::Sender<Result<String, String>>),
+    /// SCRIPT EXISTS.
+    Exists(Vec<Bytes>, tokio::sync::oneshot::Sender<Vec<bool>>),
+    /// SCRIPT FLUSH.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// A script to run and whom for.
+pub(crate) struct ScriptCall {
+    /// EVAL's body, or EVALSHA's SHA1.
+    pub script: Bytes,
+    /// EVALSHA.
+    pub by_sha: bool,
+    /// KEYS.
+    pub keys: Vec<Bytes>,
+    /// ARGV.
+    pub args: Vec<Bytes>,
+    /// EVAL_RO / EVALSHA_RO.
+    pub read_only: bool,
+    /// The caller's user (its ACL rules apply to the script's commands).
+    pub user: Arc<User>,
+    /// The caller speaks RESP3.
+    pub resp3: bool,
+    /// The caller's output limit.
+    pub limit: usize,
+}
+
+/// The engine an EXEC lends the script thread while it waits.
+pub(crate) struct EnginePtr(pub *mut Engine);
+
+// SAFETY: the lender holds the engine's lock and blocks until the script thread answers,
+// so the pointer is valid and used by one thread at a time.
+unsafe impl Send for EnginePtr {}
+
+/// The running script, as the network threads see it.
+pub(crate) struct Gate {
+    /// A script job was sent and has not answered (set by the sender, before it sends).
+    pub running: AtomicBool,
+    /// When it started, in ms since the instance started.
+    pub since: AtomicU64,
+    /// It issued writes (SCRIPT KILL then refuses: they cannot be undone).
+    pub wrote: AtomicBool,
+    /// Set by SCRIPT KILL.
+    pub kill: Arc<AtomicBool>,
+    /// Woken when a script ends.
+    pub done: tokio::sync::Notify,
+    jobs: std::sync::Mutex<mpsc::Sender<Job>>,
+}
+
+impl Gate {
+    /// Starts the script thread; `me` is the instance it serves.
+    pub fn start(me: Weak<Shared>, version: &'static str) -> Gate {
+        let kill = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let flag = Arc::clone(&kill);
+        // The VM is made on its thread and never leaves it.
+        std::thread::Builder::new()
+            .name("concord-script".into())
+            .stack_size(concord_script::STACK_SIZE)
+            .spawn(move || match Scripts::new(version) {
+                Ok(mut scripts) => {
+                    scripts.set_kill_flag(flag);
+                    serve(me, rx, scripts);
+                }
+                Err(e) => tracing::error!("scripts are unavailable: the Lua VM did not start: {e}"),
+            })
+            .expect("the script thread starts");
+        Gate {
+            running: AtomicBool::new(false),
+            since: AtomicU64::new(0),
+            wrote: AtomicBool::new(false),
+            kill,
+            done: tokio::sync::Notify::new(),
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
+
+    /// Sends a job; false when the script thread is gone.
+    pub fn send(&self, job: Job) -> bool {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(job)
+            .is_ok()
+    }
+
+    /// Whether the running script is past the busy threshold.
+    pub fn busy(&self, sh: &Shared) -> bool {
+        self.running.load(Ordering::Acquire)
+            && uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)) >= BUSY_MS
+    }
+
+    /// Claims the gate for a new script: waits while another runs, unless it is busy
+    /// (then false: the caller answers BUSY).
+    pub async fn claim(&self, sh: &Shared) -> bool {
+        loop {
+            if self
+                .running
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.since.store(uptime_ms(sh), Ordering::Release);
+                self.wrote.store(false, Ordering::Release);
+                self.kill.store(false, Ordering::Release);
+                return true;
+            }
+            if !self.wait(sh).await {
+                return false;
+            }
+        }
+    }
+
+    /// Waits while a script runs and is not yet busy; false if it is busy.
+    pub async fn wait(&self, sh: &Shared) -> bool {
+        loop {
+            let ended = self.done.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if !self.running.load(Ordering::Acquire) {
+                return true;
+            }
+            if self.busy(sh) {
+                return false;
+            }
+            let left = BUSY_MS
+                .saturating_sub(uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)));
+            let _ = tokio::time::timeout(Duration::from_millis(left.max(1)), ended).await;
+        }
+    }
+
+    /// Waits until no script runs (for the instance's own tasks, which must not block
+    /// their thread on the engine a script holds).
+    pub async fn idle(&self) {
+        loop {
+            let ended = self.done.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if !self.running.load(Ordering::Acquire) {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// SCRIPT KILL.
+    pub fn kill(&self) -> Result<(), &'static str> {
+        if !self.running.load(Ordering::Acquire) {
+            return Err("NOTBUSY No scripts in execution right now.");
+        }
+        if self.wrote.load(Ordering::Acquire) {
+            return Err(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+            );
+        }
+        self.kill.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Opens the gate: the script ended (or the claim was not used).
+    pub fn open(&self) {
+        self.running.store(false, Ordering::Release);
+        self.done.notify_waiters();
+    }
+}
+
+fn uptime_ms(sh: &Shared) -> u64 {
+    u64::try_from(sh.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The script thread: one job at a time, until the instance is gone.
+fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
+    let mut session: Option<Session> = None;
+    while let Ok(job) = rx.recv() {
+        let Some(sh) = me.upgrade() else {
+            return;
+        };
+        let sess = session.get_or_insert_with(|| script_session(&sh));
+        // A panic (a bug) fails this job only: its caller gets an error, the gate opens.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+            Job::Run { call, reply } => {
+                let mut out = Out::new();
+                let seq = match prepare(&sh, sess, &mut scripts, &call, &mut out) {
+                    Some(sha) => {
+                        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+                        e.set_time(wall_ms());
+                        let before = e.log().appended();
+                        run(&sh, sess, &mut scripts, &sha, &call, &mut e, &mut out);
+                        // The script's ops are one group: peers and the file get them
+                        // together or not at all.
+                        e.commit();
+                        crate::effects::after_write(&sh, &mut e, before)
+                    }
+                    None => 0,
+                };
+                sh.script.open();
+                let _ = reply.send((out.buf.freeze(), seq));
+            }
+            Job::Inline {
+                call,
+                engine,
+                reply,
+            } => {
+                let mut out = Out::new();
+                if let Some(sha) = prepare(&sh, sess, &mut scripts, &call, &mut out) {
+                    // SAFETY: see EnginePtr; the lender waits on `reply`.
+                    let e = unsafe { &mut *engine.0 };
+                    run(&sh, sess, &mut scripts, &sha, &call, e, &mut out);
+                }
+                sh.script.open();
+                let _ = reply.send(out.buf.freeze());
+            }
+            Job::Load(body, reply) => {
+                let r = scripts
+                    .load(&body, false)
+                    .map(|(sha, _)| sha)
+                    .map_err(|e| format!("ERR {e}"));
+                sh.script.open();
+                let _ = reply.send(r);
+            }
+            Job::Exists(shas, reply) => {
+                let r = shas
+                    .iter()
+                    .map(|s| scripts.exists(&String::from_utf8_lossy(s).to_ascii_lowercase()))
+                    .collect();
+                sh.script.open();
+                let _ = reply.send(r);
+            }
+            Job::Flush(reply) => {
+                scripts.flush();
+                sh.script.open();
+                let _ = reply.send(());
+            }
+        }));
+        sh.script.open();
+    }
+}
+
+/// The session scripts' commands run in (Redis's script client).
+fn script_session(sh: &Shared) -> Session {
+    let (tx, _) = tokio::sync::mpsc::channel(1);
+    let id = sh.next_client.fetch_add(1, Ordering::Relaxed);
+    let mut s = Session::new(
+        sh,
+        id,
+        crate::pubsub::Mailbox::new(tx),
+        std::time::Instant::now(),
+    );
+    s.authed = true;
+    s
+}
+
+/// Sets the script session up for `call` and finds its script (compiling an EVAL body);
+/// its SHA1, or `None` with the error written.
+fn prepare(
+    sh: &Shared,
+    sess: &mut Session,
+    scripts: &mut Scripts,
+    call: &ScriptCall,
+    out: &mut Out,
+) -> Option<String> {
+    out.resp3 = call.resp3;
+    out.limit = call.limit;
+    sess.set_user(sh, Arc::clone(&call.user));
+    sess.resp3 = call.resp3;
+    sess.refresh(sh);
+    let sha = if call.by_sha {
+        String::from_utf8_lossy(&call.script).to_ascii_lowercase()
+    } else {
+        match scripts.load(&call.script, true) {
+            Ok((sha, _)) => sha,
+            Err(e) => {
+                out.error(&format!("ERR {e}"));
+                return None;
+            }
+        }
+    };
+    let Some(flags) = scripts.flags(&sha) else {
+        out.error("NOSCRIPT No matching script. Please use EVAL.");
+        return None;
+    };
+    use concord_script::ScriptFlags as F;
+    if call.read_only && flags.has(F::DECLARED) && !flags.has(F::NO_WRITES) {
+        out.error("ERR Can not execute a script with write flag using *_ro command.");
+        return None;
+    }
+    if flags.has(F::DECLARED)
+        && !flags.has(F::NO_WRITES)
+        && !flags.has(F::ALLOW_OOM)
+        && sess.hot.maxmemory > 0
+        && crate::mem::used() as u64 > sess.hot.maxmemory
+    {
+        out.error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
+        return None;
+    }
+    Some(sha)
+}
+
+/// Runs cached script `sha` against the engine.
+fn run(
+    sh: &Shared,
+    sess: &mut Session,
+    scripts: &mut Scripts,
+    sha: &str,
+    call: &ScriptCall,
+    e: &mut Engine,
+    out: &mut Out,
+) {
+    let keys: Vec<&[u8]> = call.keys.iter().map(|k| &k[..]).collect();
+    let args: Vec<&[u8]> = call.args.iter().map(|a| &a[..]).collect();
+    let inv = Invocation {
+        keys: &keys,
+        args: &args,
+        read_only: call.read_only,
+    };
+    let mut host = ScriptHost { sh, sess, e };
+    scripts.run(sha, &inv, &mut host, out);
+}
+
+/// What a script's `redis.call` reaches: the command table and the engine, with the
+/// checks Redis makes of commands called from scripts.
+struct ScriptHost<'a> {
+    sh: &'a Shared,
+    sess: &'a mut Session,
+    e: &'a mut Engine,
+}
+
+impl ScriptHost<'_> {
+    /// The refusal of a command called from a script, if any.
+    fn refusal(&mut self, args: &[&[u8]], ctx: &CallCtx) -> Result<CommandId, String> {
+        let Some(top) = command_id(args[0]) else {
+            return Err("ERR Unknown Redis command called from script".into());
+        };
+        let id = match resolve_from(top, args) {
+            Ok(id) => id,
+            Err(Rejection::Arity(_)) => {
+                return Err("ERR Wrong number of args calling Redis command from script".into());
+            }
+            Err(why) => return Err(why.to_string()),
+        };
+        let flags = spec(id).flags;
+        if flags.has(Flags::NOSCRIPT) {
+            return Err("ERR This Redis command is not allowed from script".into());
+        }
+        if !self.sess.rules.unrestricted
+            && let Err(d) = crate::access::check(&self.sess.user, self.sess.rules, id, args)
+        {
+            let msg = crate::cmd::acl::denied(self.sh, self.sess, id, args, &d, LogContext::Lua);
+            return Err(format!("ERR ACL failure in script: {msg}"));
+        }
+        if (flags.has(Flags::WRITE) || flags.has(Flags::MAY_REPLICATE)) && ctx.read_only {
+            return Err("ERR Write commands are not allowed from read-only scripts.".into());
+        }
+        if flags.has(Flags::WRITE) {
+            if let Some(why) = self.sh.persist.write_error() {
+                return Err(format!("MISCONF Errors writing to the AOF file: {why}"));
+            }
+            if let Some(why) = crate::cmd::member::write_refusal(self.sh) {
+                return Err(why.to_string());
+            }
+        }
+        if flags.has(Flags::DENYOOM)
+            && !ctx.allow_oom
+            && self.sess.hot.maxmemory > 0
+            && crate::mem::used() as u64 > self.sess.hot.maxmemory
+        {
+            return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
+        }
+        Ok(id)
+    }
+}
+
+impl Host for ScriptHost<'_> {
+    fn call(&mut self, args: &[&[u8]], ctx: &CallCtx, out: &mut Out) {
+        let id = match self.refusal(args, ctx) {
+            Ok(id) => id,
+            Err(why) => return out.error(&why),
+        };
+        self.sess.resp3 = ctx.resp3;
+        let appended = self.e.pending_ops();
+        self.sess.run(self.sh, self.e, id, args, out);
+        // A blocking command does not block in a script: its empty reply stands.
+        let _ = self.e.take_block();
+        if self.e.pending_ops() != appended {
+            self.sh.script.wrote.store(true, Ordering::Release);
+        }
+    }
+
+    fn log(&mut self, level: u8, msg: &str) {
+        match level {
+            0 => tracing::debug!(target: "concord::script", "{msg}"),
+            1 => tracing::debug!(target: "concord::script", "{msg}"),
+            2 => tracing::info!(target: "concord::script", "{msg}"),
+            _ => tracing::warn!(target: "concord::script", "{msg}"),
+        }
+    }
+
+    fn acl_check(&mut self, args: &[&[u8]]) -> Option<bool> {
+        let top = command_id(args[0])?;
+        let id = resolve_from(top, args).ok()?;
+        Some(
+            self.sess.rules.unrestricted
+                || crate::access::check(&self.sess.user, self.sess.rules, id, args).is_ok(),
+        )
+    }
+}
