@@ -735,8 +735,15 @@ fn a_peer_behind_the_backlog_gets_a_full_sync_while_clients_write() {
 fn the_demo_serves_the_getting_started_example() {
     let base = (0..20)
         .map(|_| free_port())
-        .find(|p| *p < 60000 && TcpListener::bind(("127.0.0.1", p + 2)).is_ok())
-        .expect("two free ports");
+        // The demo's instances listen on base and base + 2, its managers on base + 100
+        // and base + 101.
+        .find(|p| {
+            *p < 60000
+                && [2, 100, 101]
+                    .iter()
+                    .all(|d| TcpListener::bind(("127.0.0.1", p + d)).is_ok())
+        })
+        .expect("free ports for the demo");
     let mut child = std::process::Command::new(crate::support::concord_bin())
         .args(["demo", "--base-port", &base.to_string()])
         .stdout(std::process::Stdio::piped())

@@ -36,6 +36,32 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// The largest request body read.
 const MAX_BODY: usize = 2 << 20;
 
+/// A body past [`MAX_BODY`] is still read (and dropped) up to this, so the client can
+/// finish sending it and read the error: closing early would cut it off mid-write.
+const MAX_DRAIN: usize = 8 * MAX_BODY;
+
+/// A request body, read whole if it is at most [`MAX_BODY`]; `None` past it (the rest
+/// read and dropped, up to [`MAX_DRAIN`]) or when it was cut short.
+async fn read_body(body: axum::body::Body) -> Option<axum::body::Bytes> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let (mut kept, mut seen, mut over) = (Vec::new(), 0usize, false);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        seen += chunk.len();
+        if seen > MAX_DRAIN {
+            return None;
+        }
+        if seen > MAX_BODY {
+            over = true;
+            kept = Vec::new();
+        } else {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    (!over).then(|| kept.into())
+}
+
 /// Reads a request's whole body first (at most [`MAX_BODY`], else the API's JSON error):
 /// a handler that has no use for a body would otherwise leave it unread, and the
 /// connection could not carry the client's next request. Then ends a request that runs
@@ -46,7 +72,7 @@ async fn bounded(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+    let Ok(Some(bytes)) = tokio::time::timeout(REQUEST_TIMEOUT, read_body(body)).await else {
         return error::ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
