@@ -1,16 +1,16 @@
 //! The script cache: compiled scripts by SHA1. Scripts loaded with SCRIPT LOAD stay until
 //! SCRIPT FLUSH; those EVAL brought in are bounded, the least recently used going first,
-//! so a client sending ever new script bodies cannot grow it without end.
+//! so a client sending ever new script bodies cannot grow it without end. The compiled
+//! functions themselves live in a Lua table (a handle per script would use up mlua's
+//! reference slots); this keeps what the server needs to know of each.
 
 use crate::flags::ScriptFlags;
-use mlua::Function;
 use std::collections::HashMap;
 
 /// EVAL-cached scripts kept at most (as Redis 7.4 bounds them).
 pub(crate) const MAX_EVAL_SCRIPTS: usize = 500;
 
 struct Entry {
-    f: Function,
     flags: ScriptFlags,
     /// Brought in by EVAL (evictable) rather than SCRIPT LOAD.
     from_eval: bool,
@@ -40,9 +40,11 @@ impl Cache {
         Some(e.flags)
     }
 
-    /// Adds a compiled script, evicting the oldest EVAL-cached one past the bound.
-    pub fn insert(&mut self, sha: String, f: Function, flags: ScriptFlags, from_eval: bool) {
+    /// Adds a compiled script; the one evicted to make room (the least recently used
+    /// EVAL-cached one, past the bound).
+    pub fn insert(&mut self, sha: String, flags: ScriptFlags, from_eval: bool) -> Option<String> {
         self.clock += 1;
+        let mut evicted = None;
         if from_eval {
             if self.eval_count >= MAX_EVAL_SCRIPTS
                 && let Some(old) = self
@@ -54,11 +56,11 @@ impl Cache {
             {
                 self.scripts.remove(&old);
                 self.eval_count -= 1;
+                evicted = Some(old);
             }
             self.eval_count += 1;
         }
         let entry = Entry {
-            f,
             flags,
             from_eval,
             used: self.clock,
@@ -67,14 +69,15 @@ impl Cache {
             self.scripts.insert(sha, entry).is_none(),
             "a script cached twice"
         );
+        evicted
     }
 
-    /// A cached script's function and flags, marked used.
-    pub fn get(&mut self, sha: &str) -> Option<(Function, ScriptFlags)> {
+    /// A cached script's flags, marked used.
+    pub fn get(&mut self, sha: &str) -> Option<ScriptFlags> {
         self.clock += 1;
         let e = self.scripts.get_mut(sha)?;
         e.used = self.clock;
-        Some((e.f.clone(), e.flags))
+        Some(e.flags)
     }
 
     /// A cached script's flags.

@@ -8,12 +8,15 @@
 
 mod cache;
 mod convert;
+mod dump;
 mod flags;
+mod functions;
 mod libs;
 mod number;
 mod raise;
 mod reply;
 
+pub use dump::DumpError;
 pub use flags::ScriptFlags;
 
 use cache::Cache;
@@ -80,6 +83,15 @@ pub enum LoadError {
     Compile(String),
 }
 
+/// How a Lua function is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// An EVAL script: KEYS and ARGV are globals.
+    Eval,
+    /// A library function: `callback(keys, args)`.
+    Function,
+}
+
 /// Lua scripts of one instance: the VM, the script cache and what the running script
 /// may touch.
 pub struct Scripts {
@@ -91,6 +103,8 @@ pub struct Scripts {
     /// Internal functions the sandbox set up (`run`, `raw`).
     internal: Table,
     cache: Cache,
+    /// The libraries FUNCTION LOAD made.
+    library: functions::Libraries,
     /// Set by SCRIPT KILL for the running script.
     kill: Arc<AtomicBool>,
     /// The running script switched to RESP3 replies.
@@ -131,6 +145,7 @@ impl Scripts {
         for name in ["raw", "log", "acl"] {
             internal.raw_set(name, idle.clone())?;
         }
+        internal.raw_set("scripts", lua.create_table()?)?;
         internal.raw_set(
             "raising",
             lua.create_function(|lua, f: Function| raise::raising(lua, f))?,
@@ -146,6 +161,7 @@ impl Scripts {
             env,
             internal,
             cache: Cache::default(),
+            library: functions::Libraries::default(),
             kill,
             resp3,
         })
@@ -181,7 +197,15 @@ impl Scripts {
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| LoadError::Compile(compile_text(&e)))?;
-        self.cache.insert(sha.clone(), f, flags, from_eval);
+        let compiled = self
+            .compiled()
+            .map_err(|e| LoadError::Compile(e.to_string()))?;
+        compiled
+            .raw_set(sha.as_str(), f)
+            .map_err(|e| LoadError::Compile(e.to_string()))?;
+        if let Some(old) = self.cache.insert(sha.clone(), flags, from_eval) {
+            let _ = compiled.raw_set(old, Value::Nil);
+        }
         Ok((sha, flags))
     }
 
@@ -195,9 +219,17 @@ impl Scripts {
         self.cache.flags(sha).is_some()
     }
 
+    /// The table of compiled scripts, by SHA1.
+    fn compiled(&self) -> mlua::Result<Table> {
+        self.internal.raw_get("scripts")
+    }
+
     /// Forgets every cached script (SCRIPT FLUSH).
     pub fn flush(&mut self) {
         self.cache.clear();
+        if let Ok(t) = self.lua.create_table() {
+            let _ = self.internal.raw_set("scripts", t);
+        }
         // What the dropped functions held goes now, not at the next cycle.
         let _ = self.lua.gc_collect();
     }
@@ -210,10 +242,30 @@ impl Scripts {
     /// Runs cached script `sha` (its flags already checked by the caller) and writes its
     /// reply. `allow_oom` and `read_only` come from the flags and the command used.
     pub fn run(&mut self, sha: &str, inv: &Invocation<'_>, host: &mut dyn Host, out: &mut Out) {
-        let Some((f, flags)) = self.cache.get(sha) else {
+        let found = self.cache.get(sha).and_then(|flags| {
+            let f: Function = self.compiled().ok()?.raw_get(sha).ok()?;
+            Some((f, flags))
+        });
+        let Some((f, flags)) = found else {
             out.error("NOSCRIPT No matching script. Please use EVAL.");
             return;
         };
+        self.invoke(&f, flags, Mode::Eval, sha, inv, host, out);
+    }
+
+    /// Runs `f` (a script, or a function's callback) and writes its reply; errors name
+    /// `name`.
+    #[allow(clippy::too_many_arguments)]
+    fn invoke(
+        &mut self,
+        f: &Function,
+        flags: ScriptFlags,
+        mode: Mode,
+        name: &str,
+        inv: &Invocation<'_>,
+        host: &mut dyn Host,
+        out: &mut Out,
+    ) {
         let ctx = CallCtx {
             read_only: inv.read_only || flags.has(ScriptFlags::NO_WRITES),
             resp3: false,
@@ -221,17 +273,16 @@ impl Scripts {
         };
         self.kill.store(false, Ordering::Release);
         self.resp3.store(false, Ordering::Release);
-        let result = self.call(&f, inv, ctx, host);
-        let name = sha.to_string();
-        match result {
+        match self.call(f, mode, inv, ctx, host) {
             Ok(v) => convert::to_reply(&v, self.resp3.load(Ordering::Acquire), out),
-            Err(e) => self.reply_error(e, &name, out),
+            Err(e) => self.reply_error(e, name, out),
         }
     }
 
     fn call(
         &mut self,
         f: &Function,
+        mode: Mode,
         inv: &Invocation<'_>,
         ctx: CallCtx,
         host: &mut dyn Host,
@@ -244,16 +295,24 @@ impl Scripts {
             }
             Ok(t)
         };
-        let setup = || -> mlua::Result<()> {
-            self.globals.raw_set("KEYS", array(inv.keys)?)?;
-            self.globals.raw_set("ARGV", array(inv.args)?)?;
-            Ok(())
+        // EVAL's KEYS and ARGV are globals; a function gets them as its arguments.
+        let setup = || -> mlua::Result<(Value, Value)> {
+            let (keys, args) = (array(inv.keys)?, array(inv.args)?);
+            if mode == Mode::Function {
+                return Ok((Value::Table(keys), Value::Table(args)));
+            }
+            self.globals.raw_set("KEYS", keys)?;
+            self.globals.raw_set("ARGV", args)?;
+            Ok((Value::Nil, Value::Nil))
         };
-        if let Err(e) = setup() {
-            return Err(Value::String(
-                lua.create_string(e.to_string()).map_err(|_| Value::Nil)?,
-            ));
-        }
+        let (keys, args) = match setup() {
+            Ok(v) => v,
+            Err(e) => {
+                return Err(Value::String(
+                    lua.create_string(e.to_string()).map_err(|_| Value::Nil)?,
+                ));
+            }
+        };
         let kill = Arc::clone(&self.kill);
         let _ = lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -288,7 +347,8 @@ impl Scripts {
             self.internal.raw_set("log", log)?;
             self.internal.raw_set("acl", acl)?;
             let run: Function = self.internal.raw_get("run")?;
-            let (ok, v): (bool, Value) = run.call((f.clone(), Value::Nil, Value::Nil, false))?;
+            let fmode = mode == Mode::Function;
+            let (ok, v): (bool, Value) = run.call((f.clone(), keys, args, fmode))?;
             Ok(if ok { Ok(v) } else { Err(v) })
         });
         lua.remove_hook();

@@ -38,6 +38,25 @@ end
 local cjson = rawget(G, "cjson")
 cjson.encode, cjson.decode = raising(cjson.encode), raising(cjson.decode)
 
+-- The decoders of cmsgpack and struct hand their values over as (true, table, count):
+-- each value held in Rust would take one of mlua's few handles. Spread them here.
+local unpack = unpack
+local function spread(ok, t, n)
+  if ok then return true, unpack(t, 1, n) end
+  return ok, t, n
+end
+local function raising_many(f)
+  return raising(function(...) return spread(f(...)) end)
+end
+local cmsgpack = rawget(G, "cmsgpack")
+cmsgpack.pack = raising(cmsgpack.pack)
+for _, name in ipairs({ "unpack", "unpack_one", "unpack_limit" }) do
+  cmsgpack[name] = raising_many(cmsgpack[name])
+end
+local struct = rawget(G, "struct")
+struct.pack, struct.size = raising(struct.pack), raising(struct.size)
+struct.unpack = raising_many(struct.unpack)
+
 -- Reading a global nobody defined is an error.
 setmetatable(G, {
   __index = function(_, k)
@@ -98,6 +117,13 @@ local function handler(err)
   end
   return err
 end
+
+-- For libraries being loaded (functions.rs): their restricted view's guards.
+I.missing = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+I.deny = deny
+I.pcall = pcall
 
 I.run = function(f, keys, args, fmode)
   if fmode then

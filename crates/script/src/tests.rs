@@ -268,7 +268,7 @@ fn libraries() {
     );
     assert!(
         eval(&mut s, "return cjson.decode('[1,')", &[], &[], h)
-            .contains("Expected value but found invalid token at character 4")
+            .contains("Expected value but found T_END at character 4")
     );
     assert_eq!(
         eval(&mut s, "return cjson.encode({})", &[], &[], h),
@@ -284,6 +284,105 @@ fn libraries() {
         )
         .contains("excessive nesting")
     );
+}
+
+#[test]
+fn cmsgpack_and_struct_as_redis_has_them() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let sha = |b: &str| sha1_hex(b.as_bytes());
+    let bulk = |v: &str| format!("${}\r\n{v}\r\n", v.len());
+    let hex = "local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end ";
+    // Redis 7's bytes for these values.
+    let body =
+        format!("{hex}return hex(cmsgpack.pack(1.5, 'a', true, nil, {{}}, {{1,2}}, {{a=1}}, 0.1))");
+    assert_eq!(
+        eval(&mut s, &body, &[], &[], h),
+        bulk("ca3fc00000a161c3c09092010281a16101cb3fb999999999999a")
+    );
+    let body = format!("{hex}return hex(struct.pack('>i!4bd', -2, 1, 1.5))");
+    assert_eq!(
+        eval(&mut s, &body, &[], &[], h),
+        bulk("fffffffe010000003ff8000000000000")
+    );
+    for (body, want) in [
+        (
+            "return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 2)}",
+            "*2\r\n:-1\r\n:3\r\n",
+        ),
+        ("return {cmsgpack.unpack_one('\\1\\2', 2)}", "*1\r\n:-1\r\n"),
+        ("return select('#', cmsgpack.unpack(''))", ":0\r\n"),
+        (
+            "return {cmsgpack.unpack(cmsgpack.pack('x', {5}, 7))}",
+            "*3\r\n$1\r\nx\r\n*1\r\n:5\r\n:7\r\n",
+        ),
+        (
+            "return select('#', cmsgpack.unpack(string.rep('\\1', 7997)))",
+            ":7997\r\n",
+        ),
+        (
+            "return {struct.unpack('>I2c0', struct.pack('>I2c0', 3, 'abc'))}",
+            "*2\r\n$3\r\nabc\r\n:6\r\n",
+        ),
+        ("return struct.size('!4bi')", ":8\r\n"),
+        ("return cmsgpack._VERSION", "$18\r\nlua-cmsgpack 0.4.0\r\n"),
+        (
+            "local ok, e = pcall(struct.pack, 'z') return e",
+            "$50\r\nbad argument #1 to '?' (invalid format option 'z')\r\n",
+        ),
+        (
+            "local ok, e = pcall(cmsgpack.unpack, '\\193') return e",
+            "$25\r\nBad data format in input.\r\n",
+        ),
+    ] {
+        assert_eq!(eval(&mut s, body, &[], &[], h), want, "{body}");
+    }
+    // Failures name the script's line, and the function as the script called it.
+    for (body, want) in [
+        (
+            "return cmsgpack.unpack('\\193')",
+            "ERR user_script:1: Bad data format in input.",
+        ),
+        (
+            "return cmsgpack.unpack('\\129\\192\\1')",
+            "ERR table index is nil",
+        ),
+        (
+            "\n\nreturn struct.pack('z')",
+            "ERR user_script:3: bad argument #1 to 'pack' (invalid format option 'z')",
+        ),
+        (
+            "return cmsgpack.pack()",
+            "ERR user_script:1: bad argument #0 to 'pack' (MessagePack pack needs input.)",
+        ),
+        (
+            "local f = cmsgpack.unpack_limit; return f('a', 'x')",
+            "ERR user_script:1: bad argument #2 to 'f' (number expected, got string)",
+        ),
+        (
+            "return select('#', cmsgpack.unpack(string.rep('\\1', 8000)))",
+            "ERR user_script:1: stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)",
+        ),
+        (
+            "return struct.unpack('i', 'abc')",
+            "ERR user_script:1: bad argument #2 to 'unpack' (data string too short)",
+        ),
+        (
+            "cmsgpack.pack = nil",
+            "ERR user_script:1: Attempt to modify a readonly table",
+        ),
+        (
+            "struct.x = 1",
+            "ERR user_script:1: Attempt to modify a readonly table",
+        ),
+    ] {
+        let line = if body.starts_with('\n') { 3 } else { 1 };
+        assert_eq!(
+            eval(&mut s, body, &[], &[], h),
+            format!("-{want} script: {}, on @user_script:{line}.\r\n", sha(body)),
+            "{body}"
+        );
+    }
 }
 
 #[test]
@@ -328,4 +427,24 @@ fn eval_scripts_are_bounded_and_loaded_ones_stay() {
     assert!(!s.exists(&sha1_hex(b"return 1")));
     s.flush();
     assert_eq!(s.stats().0, 0);
+}
+
+#[test]
+fn ten_thousand_loaded_scripts_stay_runnable() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let mut shas = Vec::new();
+    for i in 0..10_000 {
+        shas.push(s.load(format!("return {i}").as_bytes(), false).unwrap().0);
+    }
+    for i in [0, 5_000, 9_999] {
+        let mut out = Out::new();
+        let inv = Invocation {
+            keys: &[],
+            args: &[],
+            read_only: false,
+        };
+        s.run(&shas[i], &inv, h, &mut out);
+        assert_eq!(out.buf.to_vec(), format!(":{i}\r\n").into_bytes());
+    }
 }

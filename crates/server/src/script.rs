@@ -14,7 +14,7 @@ use concord_acl::{LogContext, User};
 use concord_engine::{CommandId, Engine, Flags, Rejection, command_id, resolve_from, spec};
 use concord_resp::Out;
 use concord_script::{CallCtx, Host, Invocation, Scripts};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
 
@@ -40,6 +40,9 @@ pub(crate) enum Job {
         engine: EnginePtr,
         reply: mpsc::SyncSender<Bytes>,
     },
+    /// FUNCTION's subcommands: the closure writes the reply; libraries it changed are
+    /// saved when it says so.
+    Functions(FunctionJob, tokio::sync::oneshot::Sender<Bytes>),
     /// SCRIPT LOAD: the SHA1, or the error reply.
     Load(Bytes, tokio::sync::oneshot::Sender<Result<String, String>>),
     /// SCRIPT EXISTS.
@@ -48,12 +51,24 @@ pub(crate) enum Job {
     Flush(tokio::sync::oneshot::Sender<()>),
 }
 
+/// What a FUNCTION subcommand does on the script thread: it writes the reply and says
+/// whether the libraries changed.
+pub(crate) type FunctionJob = Box<dyn FnOnce(&mut Scripts, &mut dyn Host, &mut Out) -> bool + Send>;
+
+/// What a script call runs.
+pub(crate) enum Target {
+    /// EVAL's body.
+    Body(Bytes),
+    /// EVALSHA's SHA1.
+    Sha(Bytes),
+    /// FCALL's function name.
+    Function(Bytes),
+}
+
 /// A script to run and whom for.
 pub(crate) struct ScriptCall {
-    /// EVAL's body, or EVALSHA's SHA1.
-    pub script: Bytes,
-    /// EVALSHA.
-    pub by_sha: bool,
+    /// What runs.
+    pub target: Target,
     /// KEYS.
     pub keys: Vec<Bytes>,
     /// ARGV.
@@ -87,6 +102,12 @@ pub(crate) struct Gate {
     pub kill: Arc<AtomicBool>,
     /// Woken when a script ends.
     pub done: tokio::sync::Notify,
+    /// The running script is a function (FCALL): FUNCTION KILL, not SCRIPT KILL, stops it.
+    pub function: AtomicBool,
+    /// Libraries and functions loaded (FUNCTION STATS, which answers while busy).
+    pub libraries: AtomicUsize,
+    /// See `libraries`.
+    pub functions: AtomicUsize,
     jobs: std::sync::Mutex<mpsc::Sender<Job>>,
 }
 
@@ -114,6 +135,9 @@ impl Gate {
             wrote: AtomicBool::new(false),
             kill,
             done: tokio::sync::Notify::new(),
+            function: AtomicBool::new(false),
+            libraries: AtomicUsize::new(0),
+            functions: AtomicUsize::new(0),
             jobs: std::sync::Mutex::new(tx),
         }
     }
@@ -185,10 +209,19 @@ impl Gate {
         }
     }
 
-    /// SCRIPT KILL.
-    pub fn kill(&self) -> Result<(), &'static str> {
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL (true).
+    pub fn kill(&self, function: bool) -> Result<(), &'static str> {
         if !self.running.load(Ordering::Acquire) {
             return Err("NOTBUSY No scripts in execution right now.");
+        }
+        match (function, self.function.load(Ordering::Acquire)) {
+            (false, true) => {
+                return Err(
+                    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+                );
+            }
+            (true, false) => return Err(BUSY),
+            _ => {}
         }
         if self.wrote.load(Ordering::Acquire) {
             return Err(
@@ -213,10 +246,15 @@ fn uptime_ms(sh: &Shared) -> u64 {
 /// The script thread: one job at a time, until the instance is gone.
 fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
     let mut session: Option<Session> = None;
+    let mut loaded = false;
     while let Ok(job) = rx.recv() {
         let Some(sh) = me.upgrade() else {
             return;
         };
+        if !loaded {
+            load_functions(&sh, &mut scripts);
+            loaded = true;
+        }
         let sess = session.get_or_insert_with(|| script_session(&sh));
         // A panic (a bug) fails this job only: its caller gets an error, the gate opens.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
@@ -273,8 +311,88 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
                 sh.script.open();
                 let _ = reply.send(());
             }
+            Job::Functions(f, reply) => {
+                let mut out = Out::new();
+                if f(&mut scripts, &mut LogHost, &mut out) {
+                    save_functions(&sh, &scripts);
+                }
+                let (libs, funcs) = scripts.function_counts();
+                sh.script.libraries.store(libs, Ordering::Release);
+                sh.script.functions.store(funcs, Ordering::Release);
+                sh.script.open();
+                let _ = reply.send(out.buf.freeze());
+            }
         }));
         sh.script.open();
+    }
+}
+
+/// The host of a library being loaded: it may only log.
+struct LogHost;
+
+impl Host for LogHost {
+    fn call(&mut self, _: &[&[u8]], _: &CallCtx, out: &mut Out) {
+        out.error("ERR no commands while a library loads");
+    }
+
+    fn log(&mut self, level: u8, msg: &str) {
+        log_line(level, msg);
+    }
+
+    fn acl_check(&mut self, _: &[&[u8]]) -> Option<bool> {
+        None
+    }
+}
+
+/// `redis.log` goes to the instance's log.
+fn log_line(level: u8, msg: &str) {
+    match level {
+        0 | 1 => tracing::debug!(target: "concord::script", "{msg}"),
+        2 => tracing::info!(target: "concord::script", "{msg}"),
+        _ => tracing::warn!(target: "concord::script", "{msg}"),
+    }
+}
+
+/// Where an instance keeps its function libraries (FUNCTION DUMP's format): they are the
+/// instance's own, not replicated, and outlive restarts.
+const FUNCTIONS_FILE: &str = "functions.dump";
+
+/// Saves the libraries (temporary file, sync, rename), logging a failure.
+fn save_functions(sh: &Shared, scripts: &Scripts) {
+    let dir = std::path::Path::new(&sh.cfg.dir);
+    let write = || -> std::io::Result<()> {
+        let tmp = dir.join(format!("{FUNCTIONS_FILE}.tmp"));
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&scripts.function_dump())?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, dir.join(FUNCTIONS_FILE))?;
+        std::fs::File::open(dir)?.sync_all()
+    };
+    if let Err(e) = write() {
+        tracing::error!("saving the function libraries in {}: {e}", dir.display());
+    }
+}
+
+/// Loads the libraries saved by an earlier run, if any.
+fn load_functions(sh: &Shared, scripts: &mut Scripts) {
+    let path = std::path::Path::new(&sh.cfg.dir).join(FUNCTIONS_FILE);
+    match std::fs::read(&path) {
+        Ok(payload) => {
+            if let Err(e) = scripts.function_restore(&payload, "FLUSH", &mut LogHost) {
+                tracing::error!(
+                    "{}: the function libraries were not loaded: {e}",
+                    path.display()
+                );
+            }
+            let (libs, funcs) = scripts.function_counts();
+            sh.script.libraries.store(libs, Ordering::Release);
+            sh.script.functions.store(funcs, Ordering::Release);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::error!("{}: {e}", path.display()),
     }
 }
 
@@ -306,18 +424,28 @@ fn prepare(
     sess.set_user(sh, Arc::clone(&call.user));
     sess.resp3 = call.resp3;
     sess.refresh(sh);
-    let sha = if call.by_sha {
-        String::from_utf8_lossy(&call.script).to_ascii_lowercase()
-    } else {
-        match scripts.load(&call.script, true) {
-            Ok((sha, _)) => sha,
+    let (name, flags) = match &call.target {
+        Target::Sha(sha) => {
+            let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+            (sha.clone(), scripts.flags(&sha))
+        }
+        Target::Body(body) => match scripts.load(body, true) {
+            Ok((sha, flags)) => (sha, Some(flags)),
             Err(e) => {
                 out.error(&format!("ERR {e}"));
                 return None;
             }
+        },
+        Target::Function(f) => {
+            let f = String::from_utf8_lossy(f).into_owned();
+            let Some(flags) = scripts.function_flags(&f) else {
+                out.error("ERR Function not found");
+                return None;
+            };
+            (f, Some(flags))
         }
     };
-    let Some(flags) = scripts.flags(&sha) else {
+    let Some(flags) = flags else {
         out.error("NOSCRIPT No matching script. Please use EVAL.");
         return None;
     };
@@ -335,15 +463,15 @@ fn prepare(
         out.error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
         return None;
     }
-    Some(sha)
+    Some(name)
 }
 
-/// Runs cached script `sha` against the engine.
+/// Runs the script or function `name` (as [`prepare`] found it) against the engine.
 fn run(
     sh: &Shared,
     sess: &mut Session,
     scripts: &mut Scripts,
-    sha: &str,
+    name: &str,
     call: &ScriptCall,
     e: &mut Engine,
     out: &mut Out,
@@ -356,7 +484,10 @@ fn run(
         read_only: call.read_only,
     };
     let mut host = ScriptHost { sh, sess, e };
-    scripts.run(sha, &inv, &mut host, out);
+    match call.target {
+        Target::Function(_) => scripts.fcall(name, &inv, &mut host, out),
+        _ => scripts.run(name, &inv, &mut host, out),
+    }
 }
 
 /// What a script's `redis.call` reaches: the command table and the engine, with the
@@ -429,12 +560,7 @@ impl Host for ScriptHost<'_> {
     }
 
     fn log(&mut self, level: u8, msg: &str) {
-        match level {
-            0 => tracing::debug!(target: "concord::script", "{msg}"),
-            1 => tracing::debug!(target: "concord::script", "{msg}"),
-            2 => tracing::info!(target: "concord::script", "{msg}"),
-            _ => tracing::warn!(target: "concord::script", "{msg}"),
-        }
+        log_line(level, msg);
     }
 
     fn acl_check(&mut self, args: &[&[u8]]) -> Option<bool> {

@@ -46,6 +46,31 @@ const SAME: &[&[&str]] = &[
     &["return cjson.decode('[1, {\"b\": 2}]')[2].b", "0"],
     &["return bit.bxor(5, 3)", "0"],
     &["return bit.tohex(65535, -4)", "0"],
+    &[
+        "return cmsgpack.pack({1, 'a', {b = 2.5}}, true, nil, 300, -70000)",
+        "0",
+    ],
+    &[
+        "return {cmsgpack.unpack(cmsgpack.pack({1, 2, 3}, 'x'))}",
+        "0",
+    ],
+    &["return cmsgpack.unpack('\\xd9')", "0"],
+    &["return struct.pack('>I2 <i4 s', 258, -2, 'ab')", "0"],
+    &["return {struct.unpack('>I2 b', '\\1\\2\\255')}", "0"],
+    &["return struct.size('!4 b i4 d')", "0"],
+    &["return struct.pack('q', 1)", "0"],
+    &["return cjson.decode('[1,')", "0"],
+    &["return cjson.decode('{\"a\" 1}')", "0"],
+    &["return cjson.decode('\"abc')", "0"],
+    &["return cjson.decode('[1 2]')", "0"],
+    &["return cjson.decode('tru')", "0"],
+    &["return cjson.decode('{1:2}')", "0"],
+    &["return cjson.decode('[\"a\\\\q\"]')", "0"],
+    &[
+        "return cjson.encode({1, 2, nil, nil, nil, nil, nil, nil, nil, nil, nil, 12})",
+        "0",
+    ],
+    &["return cjson.encode(function() end)", "0"],
     &["return redis.setresp(4)", "0"],
     &["return 1", "-1"],
     &["return 1", "2", "a"],
@@ -154,4 +179,130 @@ fn a_busy_script_gets_busy_replies_and_is_killed() {
     );
     assert_eq!(runner.read(), Reply::Bulk(b"done".to_vec()));
     assert_eq!(other.cmd(&["GET", "w"]), Reply::Bulk(b"1".to_vec()));
+}
+
+/// FUNCTION and FCALL requests whose replies must match Redis's, in order.
+const FUNCTION_STEPS: &[&[&str]] = &[
+    &["FUNCTION", "FLUSH"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return redis.call('incr', keys[1]) end)\nredis.register_function{function_name='ro', callback=function(k, a) return a[1] end, flags={'no-writes'}, description='d'}",
+    ],
+    &["FCALL", "myfunc", "1", "f:k"],
+    &["FCALL", "MYFUNC", "1", "f:k"],
+    &["FCALL_RO", "ro", "0", "hello"],
+    &["FCALL_RO", "myfunc", "1", "f:k"],
+    &["FCALL", "nosuch", "0"],
+    &["FCALL", "myfunc", "x"],
+    &["FCALL", "myfunc", "2", "f:k"],
+    &["FUNCTION", "LOAD", "#!lua name=mylib\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=bad\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=bad\nmath.x = 1"],
+    &["FUNCTION", "LOAD", "#!lua name=bad\nredis.call('ping')"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function('myfunc', function() end)",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function('a-b', function() end)",
+    ],
+    &["FUNCTION", "LOAD", "#!lua name=bad\nx = 1"],
+    &["FUNCTION", "LOAD", "#!lua\nx"],
+    &["FUNCTION", "LOAD", "#!foo name=x\nx"],
+    &["FUNCTION", "LOAD", "return 1"],
+    &["FUNCTION", "LOAD", "bogus", "#!lua name=x\nx"],
+    &["FUNCTION", "LIST"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "MY*", "WITHCODE"],
+    &["FUNCTION", "LIST", "LIBRARYNAME"],
+    &["FUNCTION", "LIST", "bogus"],
+    &["FUNCTION", "DELETE", "nolib"],
+    &["FUNCTION", "RESTORE", "bogus"],
+    &["FUNCTION", "RESTORE", "bogus", "bogus"],
+    &["FUNCTION", "FLUSH", "bogus"],
+    &["FUNCTION", "KILL"],
+    &["FUNCTION", "DELETE", "mylib"],
+    &["FCALL", "myfunc", "1", "f:k"],
+    &["FUNCTION", "STATS"],
+];
+
+/// FUNCTION LIST with each library's functions in name order (Redis lists them in its
+/// hash table's order, which a random seed decides).
+fn sorted_functions(r: Reply) -> Reply {
+    let Reply::Array(libs) = r else {
+        return r;
+    };
+    Reply::Array(
+        libs.into_iter()
+            .map(|lib| match lib {
+                Reply::Array(mut fields) => {
+                    for i in 0..fields.len() {
+                        if fields[i] == Reply::Bulk(b"functions".to_vec())
+                            && let Some(Reply::Array(fs)) = fields.get_mut(i + 1)
+                        {
+                            fs.sort_by_key(|f| format!("{f:?}"));
+                        }
+                    }
+                    Reply::Array(fields)
+                }
+                other => other,
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn functions_answer_as_redis_does() {
+    let r = redis();
+    let s = concord(&[]);
+    let (mut theirs, mut ours) = (Conn::open(r.port), Conn::open(s.port));
+    for step in FUNCTION_STEPS {
+        assert_eq!(
+            sorted_functions(ours.cmd(step)),
+            sorted_functions(theirs.cmd(step)),
+            "{step:?}"
+        );
+    }
+    // A dump restores (Concord writes Redis 7.2's format, which Redis 7.0 refuses).
+    let code = "#!lua name=keep\nredis.register_function('kept', function() return 'here' end)";
+    assert_eq!(
+        ours.cmd(&["FUNCTION", "LOAD", code]),
+        Reply::Bulk(b"keep".to_vec())
+    );
+    let Reply::Bulk(dump) = ours.cmd(&["FUNCTION", "DUMP"]) else {
+        panic!("no dump")
+    };
+    assert_eq!(ours.cmd(&["FUNCTION", "FLUSH"]), Reply::Status("OK".into()));
+    let restore = ours.call(&[b"FUNCTION".to_vec(), b"RESTORE".to_vec(), dump.clone()]);
+    assert_eq!(restore, Reply::Status("OK".into()));
+    let again = ours.call(&[b"FUNCTION".to_vec(), b"RESTORE".to_vec(), dump]);
+    assert_eq!(
+        again,
+        Reply::Error("ERR Library keep already exists".into())
+    );
+    assert_eq!(
+        ours.cmd(&["FCALL", "kept", "0"]),
+        Reply::Bulk(b"here".to_vec())
+    );
+}
+
+#[test]
+fn function_libraries_are_kept_across_a_restart() {
+    let dir = crate::support::TempDir::new("functions");
+    let port = crate::support::free_port();
+    let mut s = crate::support::concord_on(port, &dir.0, &[]).expect("a first start");
+    let code = "#!lua name=keep\nredis.register_function('kept', function() return 'here' end)";
+    assert_eq!(
+        Conn::open(port).cmd(&["FUNCTION", "LOAD", code]),
+        Reply::Bulk(b"keep".to_vec())
+    );
+    s.stop();
+    let s2 = crate::support::concord_on(port, &dir.0, &[]).expect("a second start");
+    assert_eq!(
+        Conn::open(s2.port).cmd(&["FCALL", "kept", "0"]),
+        Reply::Bulk(b"here".to_vec())
+    );
 }

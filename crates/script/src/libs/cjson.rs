@@ -3,7 +3,7 @@
 //! and refuses excessively sparse arrays; both directions nest at most 1000 deep.
 //! `encode` and `decode` return `(ok, value or message)`; the sandbox raises failures.
 
-use mlua::{LightUserData, Lua, Table, Value};
+use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
 /// How deeply values may nest either way (lua-cjson's default).
 const MAX_DEPTH: usize = 1000;
@@ -11,6 +11,17 @@ const MAX_DEPTH: usize = 1000;
 /// `cjson.null`: a light userdata holding NULL, as lua-cjson's.
 fn null() -> Value {
     Value::LightUserData(LightUserData(std::ptr::null_mut()))
+}
+
+/// `true, v`.
+fn ok(v: Value) -> MultiValue {
+    MultiValue::from_iter([Value::Boolean(true), v])
+}
+
+/// `false, message, true`: raised with the script's position first, as lua-cjson's
+/// `luaL_error` does.
+fn failed(msg: Value) -> MultiValue {
+    MultiValue::from_iter([Value::Boolean(false), msg, Value::Boolean(true)])
 }
 
 /// The `cjson` table.
@@ -21,8 +32,8 @@ pub(crate) fn table(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, v: Value| {
             let mut s = Vec::new();
             Ok(match encode(&v, &mut s, 1) {
-                Ok(()) => (true, Value::String(lua.create_string(&s)?)),
-                Err(e) => (false, Value::String(lua.create_string(e)?)),
+                Ok(()) => ok(Value::String(lua.create_string(&s)?)),
+                Err(e) => failed(Value::String(lua.create_string(e)?)),
             })
         })?,
     )?;
@@ -43,9 +54,9 @@ pub(crate) fn table(lua: &Lua) -> mlua::Result<Table> {
                 Ok(v)
             });
             Ok(match r {
-                Ok(v) => (true, v),
+                Ok(v) => ok(v),
                 Err(DecodeError::Lua(e)) => return Err(e),
-                Err(DecodeError::Text(e)) => (false, Value::String(lua.create_string(e)?)),
+                Err(DecodeError::Text(e)) => failed(Value::String(lua.create_string(e)?)),
             })
         })?,
     )?;
@@ -180,11 +191,36 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
+    /// lua-cjson's error: what was expected, and the token found where it was (its
+    /// type's name, or why it is not a token).
     fn err(&self, what: &str) -> DecodeError {
+        self.err_at(what, self.found(), self.at)
+    }
+
+    fn err_at(&self, what: &str, found: &str, at: usize) -> DecodeError {
         DecodeError::Text(format!(
-            "Expected {what} but found invalid token at character {}",
-            self.at + 1
+            "Expected {what} but found {found} at character {}",
+            at + 1
         ))
+    }
+
+    /// The type of the token at the current position, by lua-cjson's names.
+    fn found(&self) -> &'static str {
+        let rest = &self.s[self.at.min(self.s.len())..];
+        match rest.first() {
+            None => "T_END",
+            Some(b'{') => "T_OBJ_BEGIN",
+            Some(b'}') => "T_OBJ_END",
+            Some(b'[') => "T_ARR_BEGIN",
+            Some(b']') => "T_ARR_END",
+            Some(b':') => "T_COLON",
+            Some(b',') => "T_COMMA",
+            Some(b'"') => "T_STRING",
+            Some(c) if *c == b'-' || c.is_ascii_digit() => "T_NUMBER",
+            _ if rest.starts_with(b"true") || rest.starts_with(b"false") => "T_BOOLEAN",
+            _ if rest.starts_with(b"null") => "T_NULL",
+            _ => "invalid token",
+        }
     }
 
     fn ws(&mut self) -> Result<(), DecodeError> {
@@ -202,7 +238,9 @@ impl Decoder<'_> {
             ))),
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
-            Some(b'"') => Ok(Value::String(self.lua.create_string(self.string()?)?)),
+            Some(b'"') => Ok(Value::String(
+                self.lua.create_string(self.string("value")?)?,
+            )),
             Some(b't') => self.word(b"true", Value::Boolean(true)),
             Some(b'f') => self.word(b"false", Value::Boolean(false)),
             Some(b'n') => self.word(b"null", null()),
@@ -233,10 +271,7 @@ impl Decoder<'_> {
             .ok()
             .and_then(|t| t.parse::<f64>().ok())
             .map(Value::Number)
-            .ok_or_else(|| {
-                self.at = start;
-                self.err("value")
-            })
+            .ok_or_else(|| self.err_at("value", "invalid number", start))
     }
 
     fn hex4(&mut self) -> Result<u32, DecodeError> {
@@ -250,19 +285,19 @@ impl Decoder<'_> {
         Ok(h)
     }
 
-    fn string(&mut self) -> Result<Vec<u8>, DecodeError> {
+    fn string(&mut self, expected: &str) -> Result<Vec<u8>, DecodeError> {
         self.at += 1;
         let mut out = Vec::new();
         loop {
             let Some(&c) = self.s.get(self.at) else {
-                return Err(self.err("string end"));
+                return Err(self.err_at(expected, "unexpected end of string", self.at));
             };
             self.at += 1;
             match c {
                 b'"' => return Ok(out),
                 b'\\' => {
                     let Some(&e) = self.s.get(self.at) else {
-                        return Err(self.err("string end"));
+                        return Err(self.err_at(expected, "unexpected end of string", self.at));
                     };
                     self.at += 1;
                     match e {
@@ -288,8 +323,7 @@ impl Decoder<'_> {
                             out.extend_from_slice(ch.encode_utf8(&mut b).as_bytes());
                         }
                         _ => {
-                            self.at -= 2;
-                            return Err(self.err("value"));
+                            return Err(self.err_at(expected, "invalid escape code", self.at - 2));
                         }
                     }
                 }
@@ -337,7 +371,7 @@ impl Decoder<'_> {
             if self.s.get(self.at) != Some(&b'"') {
                 return Err(self.err("object key string"));
             }
-            let k = self.string()?;
+            let k = self.string("object key string")?;
             self.ws()?;
             if self.s.get(self.at) != Some(&b':') {
                 return Err(self.err("colon"));

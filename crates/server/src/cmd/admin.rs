@@ -1,8 +1,6 @@
 //! Server administration: INFO, SAVE, BGSAVE, BGREWRITEAOF, LASTSAVE, SHUTDOWN and
-//! FUNCTION (of which only FLUSH, there being no functions).
 
 use crate::Shared;
-use crate::dispatch::help_err;
 use crate::persist::BgKind;
 use crate::session::Session;
 use concord_engine::Engine;
@@ -90,30 +88,4 @@ pub(crate) fn shutdown(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]]
     }
     sh.shutdown.notify_one();
     s.closing = true;
-}
-
-/// FUNCTION FLUSH: there are no functions to flush.
-pub(crate) fn function(_: &mut Session, _: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
-    if a.len() >= 2 && a[1].eq_ignore_ascii_case(b"flush") {
-        match a.get(2) {
-            None => out.ok(),
-            Some(m)
-                if a.len() == 3
-                    && (m.eq_ignore_ascii_case(b"async") || m.eq_ignore_ascii_case(b"sync")) =>
-            {
-                out.ok()
-            }
-            Some(_) => out.error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
-        }
-    } else if a.len() == 2 && a[1].eq_ignore_ascii_case(b"help") {
-        out.help(
-            "FUNCTION",
-            &[
-                "FLUSH [ASYNC|SYNC]",
-                "    Delete every library (there are none: Concord does not run functions).",
-            ],
-        );
-    } else {
-        out.error(&help_err(a[1], "FUNCTION"));
-    }
 }

@@ -4,7 +4,7 @@
 
 use crate::Shared;
 use crate::dispatch::lossy;
-use crate::script::{BUSY, EnginePtr, Job, ScriptCall};
+use crate::script::{BUSY, EnginePtr, FunctionJob, Job, ScriptCall, Target};
 use crate::session::Session;
 use bytes::Bytes;
 use concord_engine::{CommandId, Engine, full_name, resolve};
@@ -24,6 +24,15 @@ fn deferred_ids() -> &'static [CommandId] {
             id(&[b"script", b"load", b""]),
             id(&[b"script", b"exists", b""]),
             id(&[b"script", b"flush"]),
+            id(&[b"fcall", b"", b"0"]),
+            id(&[b"fcall_ro", b"", b"0"]),
+            id(&[b"function", b"delete", b""]),
+            id(&[b"function", b"dump"]),
+            id(&[b"function", b"flush"]),
+            id(&[b"function", b"list"]),
+            id(&[b"function", b"load", b""]),
+            id(&[b"function", b"restore", b""]),
+            id(&[b"function", b"stats"]),
         ]
     })
 }
@@ -33,15 +42,20 @@ pub(crate) fn on_script_thread(id: CommandId) -> bool {
     deferred_ids().contains(&id)
 }
 
-/// An EVAL-family request's script and its keys and arguments, or the error reply.
+/// An EVAL- or FCALL-family request's script and its keys and arguments, or the error
+/// reply.
 fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> {
     let name = args[0].to_ascii_lowercase();
-    let by_sha = name.starts_with(b"evalsha");
+    let fcall = name.starts_with(b"fcall");
     let Some(numkeys) = std::str::from_utf8(args[2])
         .ok()
         .and_then(|n| n.parse::<i64>().ok())
     else {
-        out.error("ERR value is not an integer or out of range");
+        out.error(if fcall {
+            "ERR Bad number of keys provided"
+        } else {
+            "ERR value is not an integer or out of range"
+        });
         return None;
     };
     if numkeys < 0 {
@@ -53,14 +67,21 @@ fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> 
         out.error("ERR Number of keys can't be greater than number of args");
         return None;
     };
-    if by_sha && args[1].len() != 40 {
-        out.error("NOSCRIPT No matching script. Please use EVAL.");
-        return None;
-    }
+    let script = Bytes::copy_from_slice(args[1]);
+    let target = if fcall {
+        Target::Function(script)
+    } else if name.starts_with(b"evalsha") {
+        if args[1].len() != 40 {
+            out.error("NOSCRIPT No matching script. Please use EVAL.");
+            return None;
+        }
+        Target::Sha(script)
+    } else {
+        Target::Body(script)
+    };
     let own = |v: &[&[u8]]| v.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     Some(ScriptCall {
-        script: Bytes::copy_from_slice(args[1]),
-        by_sha,
+        target,
         keys: own(&rest[..n]),
         args: own(&rest[n..]),
         read_only: name.ends_with(b"_ro"),
@@ -83,28 +104,36 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
     if !sh.script.claim(sh).await {
         reply.error(BUSY);
     } else {
-        match full_name(id) {
-            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => match parse_call(s, &view, &mut reply)
-            {
-                Some(mut call) => {
-                    call.limit = out.limit.saturating_sub(out.len());
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    if !sh.script.send(Job::Run {
-                        call: Box::new(call),
-                        reply: tx,
-                    }) {
-                        sh.script.open();
-                    }
-                    match rx.await {
-                        Ok((bytes, n)) => {
-                            reply.raw(&bytes);
-                            seq = n;
+        let name = full_name(id);
+        sh.script.function.store(
+            name.starts_with("fcall"),
+            std::sync::atomic::Ordering::Release,
+        );
+        match name {
+            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+                match parse_call(s, &view, &mut reply) {
+                    Some(mut call) => {
+                        call.limit = out.limit.saturating_sub(out.len());
+                        let (tx, rx) = tokio::sync::oneshot::channel();
+                        if !sh.script.send(Job::Run {
+                            call: Box::new(call),
+                            reply: tx,
+                        }) {
+                            sh.script.open();
                         }
-                        Err(_) => reply.error("ERR the script failed (a bug; please report it)"),
+                        match rx.await {
+                            Ok((bytes, n)) => {
+                                reply.raw(&bytes);
+                                seq = n;
+                            }
+                            Err(_) => {
+                                reply.error("ERR the script failed (a bug; please report it)")
+                            }
+                        }
                     }
+                    None => sh.script.open(),
                 }
-                None => sh.script.open(),
-            },
+            }
             "script|load" => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 if !sh.script.send(Job::Load(args[2].clone(), tx)) {
@@ -135,7 +164,27 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
                     reply.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
                 }
             },
-            _ => sh.script.open(),
+            sub if sub.starts_with("function|") => match functions(&view, s.resp3) {
+                Ok(job) => {
+                    let (tx, rx) = tokio::sync::oneshot::channel();
+                    if !sh.script.send(Job::Functions(job, tx)) {
+                        sh.script.open();
+                    }
+                    match rx.await {
+                        Ok(bytes) => reply.raw(&bytes),
+                        Err(_) => reply.error("ERR the script thread is gone"),
+                    }
+                }
+                Err(e) => {
+                    sh.script.open();
+                    reply.error(&e);
+                }
+            },
+            other => {
+                // on_script_thread and this match list the same commands.
+                sh.script.open();
+                reply.error(&format!("ERR {other} has no handler on the script thread"));
+            }
         }
     }
     if seq > 0 && sh.persist.acks_wait() {
@@ -165,15 +214,22 @@ async fn flush(sh: &Shared, reply: &mut Out) {
 /// A request that arrives while a script is busy: SCRIPT KILL runs, everything else gets
 /// BUSY.
 pub(crate) fn while_busy(s: &mut Session, sh: &Shared, args: &[&[u8]], out: &mut Out) {
-    let is_kill = args.len() == 2
-        && args[0].eq_ignore_ascii_case(b"script")
-        && args[1].eq_ignore_ascii_case(b"kill");
-    let reply = if !is_kill {
-        Err(BUSY)
-    } else if !s.authed {
+    let sub = |c: &[u8], x: &[u8]| {
+        args.len() == 2 && args[0].eq_ignore_ascii_case(c) && args[1].eq_ignore_ascii_case(x)
+    };
+    let reply = if !s.authed {
         Err("NOAUTH Authentication required.")
+    } else if sub(b"script", b"kill") {
+        sh.script.kill(false)
+    } else if sub(b"function", b"kill") {
+        sh.script.kill(true)
+    } else if sub(b"function", b"stats") {
+        if !s.muted() {
+            stats(sh, true, out);
+        }
+        return;
     } else {
-        sh.script.kill()
+        Err(BUSY)
     };
     if s.muted() {
         return;
@@ -182,6 +238,173 @@ pub(crate) fn while_busy(s: &mut Session, sh: &Shared, args: &[&[u8]], out: &mut
         Ok(()) => out.ok(),
         Err(e) => out.error(e),
     }
+}
+
+/// FUNCTION STATS while a script is busy: what runs, and the counts.
+fn stats(sh: &Shared, busy: bool, out: &mut Out) {
+    use std::sync::atomic::Ordering::Acquire;
+    let name: &[u8] = if sh.script.function.load(Acquire) {
+        b"function"
+    } else {
+        b"eval"
+    };
+    let counts = (
+        sh.script.libraries.load(Acquire),
+        sh.script.functions.load(Acquire),
+    );
+    write_stats(busy.then_some(name), counts, out);
+}
+
+/// FUNCTION STATS's reply.
+fn write_stats(running: Option<&[u8]>, (libs, funcs): (usize, usize), out: &mut Out) {
+    out.map(2);
+    out.bulk(b"running_script");
+    match running {
+        Some(name) => {
+            out.map(1);
+            out.bulk(b"name");
+            out.bulk(name);
+        }
+        None => out.null(),
+    }
+    out.bulk(b"engines");
+    out.map(1);
+    out.bulk(b"LUA");
+    out.map(2);
+    out.bulk(b"libraries_count");
+    out.int(libs as i64);
+    out.bulk(b"functions_count");
+    out.int(funcs as i64);
+}
+
+/// A FUNCTION subcommand's job, or the error reply for bad arguments.
+fn functions(a: &[&[u8]], resp3: bool) -> Result<FunctionJob, String> {
+    let own = |b: &[u8]| b.to_vec();
+    let sub = a[1].to_ascii_lowercase();
+    Ok(match sub.as_slice() {
+        b"load" => {
+            let mut replace = false;
+            for opt in &a[2..a.len() - 1] {
+                if !opt.eq_ignore_ascii_case(b"replace") {
+                    return Err(format!("ERR Unknown option given: {}", lossy(opt)));
+                }
+                replace = true;
+            }
+            let code = own(a[a.len() - 1]);
+            Box::new(move |sc, host, out| {
+                out.resp3 = resp3;
+                match sc.function_load(&code, replace, host) {
+                    Ok(name) => {
+                        out.bulk(name.as_bytes());
+                        true
+                    }
+                    Err(e) => {
+                        out.error(&e);
+                        false
+                    }
+                }
+            })
+        }
+        b"delete" => {
+            let name = lossy(a[2]);
+            Box::new(move |sc, _, out| match sc.function_delete(&name) {
+                Ok(()) => {
+                    out.ok();
+                    true
+                }
+                Err(e) => {
+                    out.error(&e);
+                    false
+                }
+            })
+        }
+        b"flush" => {
+            match a.get(2) {
+                None => {}
+                Some(m)
+                    if a.len() == 3
+                        && (m.eq_ignore_ascii_case(b"async")
+                            || m.eq_ignore_ascii_case(b"sync")) => {}
+                Some(_) if a.len() > 3 => {
+                    return Err(format!(
+                        "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+                        lossy(a[1])
+                    ));
+                }
+                Some(_) => return Err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option".into()),
+            }
+            Box::new(|sc, _, out| {
+                sc.function_flush();
+                out.ok();
+                true
+            })
+        }
+        b"list" => {
+            let (mut pattern, mut with_code, mut i) = (None, false, 2);
+            while i < a.len() {
+                if a[i].eq_ignore_ascii_case(b"withcode") && !with_code {
+                    with_code = true;
+                } else if a[i].eq_ignore_ascii_case(b"libraryname") && pattern.is_none() {
+                    i += 1;
+                    let p = a.get(i).ok_or("ERR library name argument was not given")?;
+                    pattern = Some(own(p));
+                } else {
+                    return Err(format!("ERR Unknown argument {}", lossy(a[i])));
+                }
+                i += 1;
+            }
+            Box::new(move |sc, _, out| {
+                out.resp3 = resp3;
+                sc.function_list(pattern.as_deref(), with_code, out);
+                false
+            })
+        }
+        b"dump" => Box::new(|sc, _, out| {
+            out.bulk(&sc.function_dump());
+            false
+        }),
+        b"restore" => {
+            if a.len() > 4 {
+                return Err(format!(
+                    "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+                    lossy(a[1])
+                ));
+            }
+            let policy = match a.get(3).map(|p| p.to_ascii_uppercase()) {
+                None => "APPEND",
+                Some(p) if p == b"FLUSH" => "FLUSH",
+                Some(p) if p == b"APPEND" => "APPEND",
+                Some(p) if p == b"REPLACE" => "REPLACE",
+                Some(_) => {
+                    return Err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.".into());
+                }
+            };
+            let payload = own(a[2]);
+            Box::new(
+                move |sc, host, out| match sc.function_restore(&payload, policy, host) {
+                    Ok(()) => {
+                        out.ok();
+                        true
+                    }
+                    Err(e) => {
+                        out.error(&e);
+                        false
+                    }
+                },
+            )
+        }
+        b"stats" => Box::new(move |sc, _, out| {
+            out.resp3 = resp3;
+            write_stats(None, sc.function_counts(), out);
+            false
+        }),
+        _ => {
+            return Err(format!(
+                "ERR FUNCTION {} inside MULTI is not supported",
+                lossy(&sub).to_uppercase()
+            ));
+        }
+    })
 }
 
 /// EVAL and friends inside EXEC: the transaction holds the engine and lends it to the
@@ -224,7 +447,7 @@ pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
 /// SCRIPT KILL | HELP | DEBUG, and the others inside EXEC.
 pub(crate) fn script(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     match a[1].to_ascii_lowercase().as_slice() {
-        b"kill" => match sh.script.kill() {
+        b"kill" => match sh.script.kill(false) {
             Ok(()) => out.ok(),
             Err(e) => out.error(e),
         },
@@ -248,6 +471,63 @@ pub(crate) fn script(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
         b"debug" => out.error("ERR Concord has no Lua debugger: SCRIPT DEBUG is not supported"),
         sub => out.error(&format!(
             "ERR SCRIPT {} inside MULTI is not supported",
+            lossy(sub).to_uppercase()
+        )),
+    }
+}
+
+/// FUNCTION KILL | HELP here; the others run on the script thread (inside EXEC they are
+/// refused).
+pub(crate) fn function(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    match a[1].to_ascii_lowercase().as_slice() {
+        b"kill" => match sh.script.kill(true) {
+            Ok(()) => out.ok(),
+            Err(e) => out.error(e),
+        },
+        b"help" => out.help(
+            "FUNCTION",
+            &[
+                "LOAD [REPLACE] <FUNCTION CODE>",
+                "    Create a new library with the given library name and code.",
+                "DELETE <LIBRARY NAME>",
+                "    Delete the given library.",
+                "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+                "    Return general information on all the libraries:",
+                "    * Library name",
+                "    * The engine used to run the Library",
+                "    * Library description",
+                "    * Functions list",
+                "    * Library code (if WITHCODE is given)",
+                "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+                "STATS",
+                "    Return information about the current function running:",
+                "    * Function name",
+                "    * Command used to run the function",
+                "    * Duration in MS that the function is running",
+                "    If no function is running, return nil",
+                "    In addition, returns a list of available engines.",
+                "KILL",
+                "    Kill the current running function.",
+                "FLUSH [ASYNC|SYNC]",
+                "    Delete all the libraries.",
+                "    When called without the optional mode argument, the behavior is determined by the",
+                "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+                "    * ASYNC: Asynchronously flush the libraries.",
+                "    * SYNC: Synchronously flush the libraries.",
+                "DUMP",
+                "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+                "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+                "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+                "    control how to handle existing libraries (default APPEND):",
+                "    * FLUSH: delete all existing libraries.",
+                "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+                "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+                "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+                "      in case of functions name collision with another library).",
+            ],
+        ),
+        sub => out.error(&format!(
+            "ERR FUNCTION {} inside MULTI is not supported",
             lossy(sub).to_uppercase()
         )),
     }

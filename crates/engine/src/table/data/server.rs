@@ -29,50 +29,12 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     ]),
     cmd("time", 1, "server", "2.6.0").flags(flags![LOADING, STALE, FAST]),
     cmd("function", -2, "scripting", "7.0.0").subs(FUNCTION),
-    cmd("eval", -3, "scripting", "2.6.0")
-        .flags(flags![
-            NOSCRIPT,
-            SKIP_MONITOR,
-            MAY_REPLICATE,
-            NO_MANDATORY_KEYS,
-            STALE
-        ])
-        .acl(acl![Scripting])
-        .keys(&[KeySpec::at(2, kf![RW, ACCESS, UPDATE]).keynum(0, 1, 1)])
-        .getkeys(getkeys::eval),
-    cmd("evalsha", -3, "scripting", "2.6.0")
-        .flags(flags![
-            NOSCRIPT,
-            SKIP_MONITOR,
-            MAY_REPLICATE,
-            NO_MANDATORY_KEYS,
-            STALE
-        ])
-        .acl(acl![Scripting])
-        .keys(&[KeySpec::at(2, kf![RW, ACCESS, UPDATE]).keynum(0, 1, 1)])
-        .getkeys(getkeys::eval),
-    cmd("eval_ro", -3, "scripting", "7.0.0")
-        .flags(flags![
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            READONLY
-        ])
-        .acl(acl![Scripting])
-        .keys(&[KeySpec::at(2, kf![RO, ACCESS]).keynum(0, 1, 1)])
-        .getkeys(getkeys::eval),
-    cmd("evalsha_ro", -3, "scripting", "7.0.0")
-        .flags(flags![
-            NOSCRIPT,
-            SKIP_MONITOR,
-            NO_MANDATORY_KEYS,
-            STALE,
-            READONLY
-        ])
-        .acl(acl![Scripting])
-        .keys(&[KeySpec::at(2, kf![RO, ACCESS]).keynum(0, 1, 1)])
-        .getkeys(getkeys::eval),
+    script_call("eval", "2.6.0", false),
+    script_call("evalsha", "2.6.0", false),
+    script_call("eval_ro", "7.0.0", true),
+    script_call("evalsha_ro", "7.0.0", true),
+    script_call("fcall", "7.0.0", false),
+    script_call("fcall_ro", "7.0.0", true),
     cmd("script", -2, "scripting", "2.6.0").subs(SCRIPT),
     cmd("dbsize", 1, "server", "1.0.0")
         .flags(flags![READONLY, FAST])
@@ -151,6 +113,36 @@ const CONFIG: &[CommandSpec] = &[
     cmd("help", 2, "server", "5.0.0").flags(flags![LOADING, STALE]),
 ];
 
+/// The keys of EVAL, EVALSHA and FCALL: `numkeys` (the second argument) of them follow it.
+const SCRIPT_KEYS_RW: &[KeySpec] = &[KeySpec::at(2, kf![RW, ACCESS, UPDATE]).keynum(0, 1, 1)];
+/// The same for their read-only forms.
+const SCRIPT_KEYS_RO: &[KeySpec] = &[KeySpec::at(2, kf![RO, ACCESS]).keynum(0, 1, 1)];
+
+/// EVAL, EVALSHA, FCALL (`read_only`: their _RO forms): one shape for all six.
+const fn script_call(name: &'static str, since: &'static str, read_only: bool) -> CommandSpec {
+    let c = cmd(name, -3, "scripting", since).acl(acl![Scripting]);
+    let c = if read_only {
+        c.flags(flags![
+            NOSCRIPT,
+            SKIP_MONITOR,
+            NO_MANDATORY_KEYS,
+            STALE,
+            READONLY
+        ])
+        .keys(SCRIPT_KEYS_RO)
+    } else {
+        c.flags(flags![
+            NOSCRIPT,
+            SKIP_MONITOR,
+            MAY_REPLICATE,
+            NO_MANDATORY_KEYS,
+            STALE
+        ])
+        .keys(SCRIPT_KEYS_RW)
+    };
+    c.getkeys(getkeys::eval)
+}
+
 const SCRIPT: &[CommandSpec] = &[
     cmd("debug", 3, "scripting", "3.2.0")
         .flags(flags![NOSCRIPT])
@@ -173,10 +165,31 @@ const SCRIPT: &[CommandSpec] = &[
 ];
 
 const FUNCTION: &[CommandSpec] = &[
+    cmd("delete", 3, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT, WRITE])
+        .acl(acl![Scripting]),
+    cmd("dump", 2, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT])
+        .acl(acl![Scripting]),
     cmd("flush", -2, "scripting", "7.0.0")
         .flags(flags![NOSCRIPT, WRITE])
         .acl(acl![Scripting]),
     cmd("help", 2, "scripting", "7.0.0")
         .flags(flags![LOADING, STALE])
+        .acl(acl![Scripting]),
+    cmd("kill", 2, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT, ALLOW_BUSY])
+        .acl(acl![Scripting]),
+    cmd("list", -2, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT])
+        .acl(acl![Scripting]),
+    cmd("load", -3, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT, WRITE, DENYOOM])
+        .acl(acl![Scripting]),
+    cmd("restore", -3, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT, WRITE, DENYOOM])
+        .acl(acl![Scripting]),
+    cmd("stats", 2, "scripting", "7.0.0")
+        .flags(flags![NOSCRIPT, ALLOW_BUSY])
         .acl(acl![Scripting]),
 ];
