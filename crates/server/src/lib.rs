@@ -254,6 +254,7 @@ impl Server {
         let repl = Replication::new(repl_cfg);
         let peer_addrs = cfg.peers.iter().map(|p| (p.id, p.clone())).collect();
         let peer_count = AtomicUsize::new(cfg.peers.len());
+        let busy_ms = cfg.busy_reply_threshold;
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             tls,
@@ -292,7 +293,7 @@ impl Server {
             peer_count,
             hold_until: AtomicU64::new(0),
             leaving: AtomicBool::new(false),
-            script: script::Gate::start(me.clone(), info::REDIS_VERSION),
+            script: script::Gate::start(me.clone(), info::REDIS_VERSION, busy_ms),
             persist: Arc::new(persist),
             shutdown: Notify::new(),
         });

@@ -18,10 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
 
-/// How long a script runs before other clients get BUSY (`busy-reply-threshold`).
-pub(crate) const BUSY_MS: u64 = 5000;
-
-/// The reply other clients get while a script is past [`BUSY_MS`].
+/// The reply other clients get while a script is past `busy-reply-threshold`.
 pub(crate) const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
@@ -49,6 +46,18 @@ pub(crate) enum Job {
     Exists(Vec<Bytes>, tokio::sync::oneshot::Sender<Vec<bool>>),
     /// SCRIPT FLUSH.
     Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// CONFIG SET busy-reply-threshold / lua-time-limit.
+pub(crate) fn apply_busy_threshold(
+    sh: &Shared,
+    _: &mut Engine,
+    cfg: &crate::settings::ServerConfig,
+) -> Result<(), String> {
+    sh.script
+        .busy_ms
+        .store(cfg.busy_reply_threshold, Ordering::Release);
+    Ok(())
 }
 
 /// What a FUNCTION subcommand does on the script thread: it writes the reply and says
@@ -100,6 +109,8 @@ pub(crate) struct Gate {
     pub wrote: AtomicBool,
     /// Set by SCRIPT KILL.
     pub kill: Arc<AtomicBool>,
+    /// `busy-reply-threshold` in ms (0: never busy).
+    pub busy_ms: AtomicU64,
     /// Woken when a script ends.
     pub done: tokio::sync::Notify,
     /// The running script is a function (FCALL): FUNCTION KILL, not SCRIPT KILL, stops it.
@@ -113,7 +124,7 @@ pub(crate) struct Gate {
 
 impl Gate {
     /// Starts the script thread; `me` is the instance it serves.
-    pub fn start(me: Weak<Shared>, version: &'static str) -> Gate {
+    pub fn start(me: Weak<Shared>, version: &'static str, busy_ms: u64) -> Gate {
         let kill = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
         let flag = Arc::clone(&kill);
@@ -134,6 +145,7 @@ impl Gate {
             since: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
             kill,
+            busy_ms: AtomicU64::new(busy_ms),
             done: tokio::sync::Notify::new(),
             function: AtomicBool::new(false),
             libraries: AtomicUsize::new(0),
@@ -153,8 +165,10 @@ impl Gate {
 
     /// Whether the running script is past the busy threshold.
     pub fn busy(&self, sh: &Shared) -> bool {
+        let limit = self.busy_ms.load(Ordering::Acquire);
         self.running.load(Ordering::Acquire)
-            && uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)) >= BUSY_MS
+            && limit > 0
+            && uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)) >= limit
     }
 
     /// Claims the gate for a new script: waits while another runs, unless it is busy
@@ -189,7 +203,12 @@ impl Gate {
             if self.busy(sh) {
                 return false;
             }
-            let left = BUSY_MS
+            // Past the threshold the waiters answer BUSY; with none they wait the end.
+            let limit = match self.busy_ms.load(Ordering::Acquire) {
+                0 => u64::MAX / 2,
+                ms => ms,
+            };
+            let left = limit
                 .saturating_sub(uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)));
             let _ = tokio::time::timeout(Duration::from_millis(left.max(1)), ended).await;
         }
@@ -257,7 +276,7 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
         }
         let sess = session.get_or_insert_with(|| script_session(&sh));
         // A panic (a bug) fails this job only: its caller gets an error, the gate opens.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
             Job::Run { call, reply } => {
                 let mut out = Out::new();
                 let seq = match prepare(&sh, sess, &mut scripts, &call, &mut out) {
@@ -323,7 +342,11 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
                 let _ = reply.send(out.buf.freeze());
             }
         }));
-        sh.script.open();
+        // Each job opened the gate before answering; opening it again here could open
+        // a gate the next caller has already claimed.
+        if ran.is_err() {
+            sh.script.open();
+        }
     }
 }
 

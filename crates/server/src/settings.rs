@@ -68,6 +68,9 @@ pub struct ServerConfig {
     pub databases: u64,
     /// Background tasks' frequency, as Redis's `hz`.
     pub hz: u64,
+    /// Milliseconds a script runs before other clients get BUSY and it may be killed
+    /// (`busy-reply-threshold`, alias `lua-time-limit`; 0: never).
+    pub busy_reply_threshold: u64,
     /// Writes that may grow memory are refused past this many bytes in use (0: no limit).
     pub maxmemory: Bytes,
     /// Serve only loopback clients while bound to every address with no password set.
@@ -155,6 +158,7 @@ impl Default for ServerConfig {
             proto_max_bulk_len: Bytes(512 * 1024 * 1024),
             databases: 1,
             hz: 10,
+            busy_reply_threshold: 5000,
             maxmemory: Bytes(0),
             protected_mode: true,
             tls_port: 0,
@@ -503,8 +507,22 @@ pub static SETTINGS: &[Setting] = &[
     fixed!("latency-tracking", "no"),
     fixed!("slowlog-log-slower-than", "10000"),
     fixed!("slowlog-max-len", "128"),
-    fixed!("lua-time-limit", "5000"),
-    fixed!("busy-reply-threshold", "5000"),
+    setting!(
+        "busy-reply-threshold",
+        busy_reply_threshold,
+        Runtime,
+        range = 0,
+        i64::MAX as i128,
+        apply = crate::script::apply_busy_threshold
+    ),
+    setting!(
+        "lua-time-limit",
+        busy_reply_threshold,
+        Runtime,
+        range = 0,
+        i64::MAX as i128,
+        apply = crate::script::apply_busy_threshold
+    ),
     fixed!("list-max-listpack-size", "-2"),
     fixed!("hash-max-listpack-entries", "128"),
     fixed!("hash-max-listpack-value", "64"),
