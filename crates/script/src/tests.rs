@@ -448,3 +448,28 @@ fn ten_thousand_loaded_scripts_stay_runnable() {
         assert_eq!(out.buf.to_vec(), format!(":{i}\r\n").into_bytes());
     }
 }
+
+/// Not a test: the cost of one run, to profile (`cargo test --release -p concord-script
+/// cost_of_a_run -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn cost_of_a_run() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let (sha, _) = s
+        .load(b"return redis.call('incr', KEYS[1])", false)
+        .unwrap();
+    let inv = Invocation {
+        keys: &[b"k"],
+        args: &[],
+        read_only: false,
+    };
+    let n = 100_000;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let mut out = Out::new();
+        s.run(&sha, &inv, h, &mut out);
+        h.calls.clear();
+    }
+    eprintln!("{:?} per run", t.elapsed() / n);
+}

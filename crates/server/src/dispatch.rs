@@ -76,21 +76,22 @@ impl Session {
         if reqs.count() == 0 {
             return;
         }
-        // While a script runs the engine is its own: wait, or past the busy threshold
-        // answer BUSY (SCRIPT KILL aside).
-        if sh.script.running.load(Ordering::Acquire) && !sh.script.wait(sh).await {
-            for i in 0..reqs.count() {
-                crate::cmd::scripting::while_busy(self, sh, &reqs.view(i), out);
-            }
-            return;
-        }
         if !sh.caught_up.load(Ordering::Acquire) && self.may_write(reqs) {
             crate::wait_caught_up(sh).await;
         }
         if crate::cmd::member::writes_held(sh) && self.may_write(reqs) {
             crate::cmd::member::wait_writes_open(sh).await;
         }
+        // The batch takes its turn at the engine, after any script before it; past the
+        // busy threshold of a running script it is answered BUSY (SCRIPT KILL aside).
+        let Some(turn) = sh.script.acquire(sh).await else {
+            for i in 0..reqs.count() {
+                crate::cmd::scripting::while_busy(self, sh, &reqs.view(i), out);
+            }
+            return;
+        };
         let seq = self.run_batch(sh, reqs, out);
+        drop(turn);
         // appendfsync always: acknowledge only what is on disk.
         if seq > 0 && sh.persist.acks_wait() {
             sh.persist.wait_durable(seq).await;

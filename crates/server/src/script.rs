@@ -111,8 +111,11 @@ pub(crate) struct Gate {
     pub kill: Arc<AtomicBool>,
     /// `busy-reply-threshold` in ms (0: never busy).
     pub busy_ms: AtomicU64,
-    /// Woken when a script ends.
+    /// Woken when a script ends (for the instance's own tasks).
     pub done: tokio::sync::Notify,
+    /// One permit: the right to use the engine for a script or a client's batch, handed
+    /// out in arrival order (one waiter woken at a time).
+    turn: tokio::sync::Semaphore,
     /// The running script is a function (FCALL): FUNCTION KILL, not SCRIPT KILL, stops it.
     pub function: AtomicBool,
     /// Libraries and functions loaded (FUNCTION STATS, which answers while busy).
@@ -147,6 +150,7 @@ impl Gate {
             kill,
             busy_ms: AtomicU64::new(busy_ms),
             done: tokio::sync::Notify::new(),
+            turn: tokio::sync::Semaphore::new(1),
             function: AtomicBool::new(false),
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
@@ -171,47 +175,63 @@ impl Gate {
             && uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)) >= limit
     }
 
-    /// Claims the gate for a new script: waits while another runs, unless it is busy
-    /// (then false: the caller answers BUSY).
-    pub async fn claim(&self, sh: &Shared) -> bool {
-        loop {
-            if self
-                .running
-                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                self.since.store(uptime_ms(sh), Ordering::Release);
-                self.wrote.store(false, Ordering::Release);
-                self.kill.store(false, Ordering::Release);
-                return true;
-            }
-            if !self.wait(sh).await {
-                return false;
-            }
+    /// Waits for the turn (first come, first served: a script, or a batch of other
+    /// commands), unless the script running meanwhile passes the busy threshold (then
+    /// `None`: the caller answers BUSY).
+    pub async fn acquire(&self, sh: &Shared) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        if let Ok(p) = self.turn.try_acquire() {
+            return Some(p);
         }
-    }
-
-    /// Waits while a script runs and is not yet busy; false if it is busy.
-    pub async fn wait(&self, sh: &Shared) -> bool {
         loop {
-            let ended = self.done.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if !self.running.load(Ordering::Acquire) {
-                return true;
-            }
-            if self.busy(sh) {
-                return false;
-            }
-            // Past the threshold the waiters answer BUSY; with none they wait the end.
+            // Look again when the running script (if it is one) passes the threshold.
             let limit = match self.busy_ms.load(Ordering::Acquire) {
                 0 => u64::MAX / 2,
                 ms => ms,
             };
-            let left = limit
-                .saturating_sub(uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)));
-            let _ = tokio::time::timeout(Duration::from_millis(left.max(1)), ended).await;
+            let ran = uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire));
+            let left = if self.running.load(Ordering::Acquire) {
+                limit.saturating_sub(ran).max(1)
+            } else {
+                limit
+            };
+            match tokio::time::timeout(Duration::from_millis(left), self.turn.acquire()).await {
+                Ok(Ok(permit)) => return Some(permit),
+                Ok(Err(_)) => return None,
+                Err(_) if self.busy(sh) => return None,
+                Err(_) => {}
+            }
         }
+    }
+
+    /// Claims the gate for a new script, in its turn; false when the running one is busy.
+    pub async fn claim(&self, sh: &Shared) -> bool {
+        match self.acquire(sh).await {
+            Some(permit) => {
+                // Held until the script thread opens the gate again.
+                permit.forget();
+                self.started(sh);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A script inside EXEC: the batch running the transaction holds the turn already.
+    pub fn inline_started(&self, sh: &Shared) {
+        self.started(sh);
+    }
+
+    /// The end of a script inside EXEC (the turn stays with its batch).
+    pub fn inline_done(&self) {
+        self.running.store(false, Ordering::Release);
+        self.done.notify_waiters();
+    }
+
+    fn started(&self, sh: &Shared) {
+        self.since.store(uptime_ms(sh), Ordering::Release);
+        self.wrote.store(false, Ordering::Release);
+        self.kill.store(false, Ordering::Release);
+        self.running.store(true, Ordering::Release);
     }
 
     /// Waits until no script runs (for the instance's own tasks, which must not block
@@ -253,8 +273,11 @@ impl Gate {
 
     /// Opens the gate: the script ended (or the claim was not used).
     pub fn open(&self) {
-        self.running.store(false, Ordering::Release);
-        self.done.notify_waiters();
+        // Only a claimed gate hands its turn on: one permit exists at most.
+        if self.running.swap(false, Ordering::AcqRel) {
+            self.turn.add_permits(1);
+            self.done.notify_waiters();
+        }
     }
 }
 
@@ -262,11 +285,30 @@ fn uptime_ms(sh: &Shared) -> u64 {
     u64::try_from(sh.started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// How long the script thread looks for the next job before it sleeps: under a steady
+/// stream of scripts, sleeping and being woken for each costs more than the script.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// The next job: looked for briefly, then waited for.
+fn next_job(rx: &mpsc::Receiver<Job>) -> Result<Job, mpsc::RecvError> {
+    let until = std::time::Instant::now() + SPIN;
+    loop {
+        match rx.try_recv() {
+            Ok(job) => return Ok(job),
+            Err(mpsc::TryRecvError::Disconnected) => return Err(mpsc::RecvError),
+            Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() < until => {
+                std::hint::spin_loop();
+            }
+            Err(mpsc::TryRecvError::Empty) => return rx.recv(),
+        }
+    }
+}
+
 /// The script thread: one job at a time, until the instance is gone.
 fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
     let mut session: Option<Session> = None;
     let mut loaded = false;
-    while let Ok(job) = rx.recv() {
+    while let Ok(job) = next_job(&rx) {
         let Some(sh) = me.upgrade() else {
             return;
         };
@@ -306,7 +348,7 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
                     let e = unsafe { &mut *engine.0 };
                     run(&sh, sess, &mut scripts, &sha, &call, e, &mut out);
                 }
-                sh.script.open();
+                sh.script.inline_done();
                 let _ = reply.send(out.buf.freeze());
             }
             Job::Load(body, reply) => {

@@ -91,6 +91,28 @@ fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> 
     })
 }
 
+/// How long a client's thread waits for a script's answer before it serves other
+/// clients meanwhile: most scripts end sooner, and a thread that went to sleep and was
+/// woken for each would spend more than the script.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// A script's answer: looked for briefly, then awaited.
+async fn answer<T>(
+    mut rx: tokio::sync::oneshot::Receiver<T>,
+) -> Result<T, tokio::sync::oneshot::error::RecvError> {
+    use tokio::sync::oneshot::error::TryRecvError;
+    let until = std::time::Instant::now() + SPIN;
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(TryRecvError::Empty) if std::time::Instant::now() < until => {
+                std::hint::spin_loop();
+            }
+            Err(_) => return rx.await,
+        }
+    }
+}
+
 /// Runs a deferred script command (its checks passed) on the script thread; its reply
 /// goes to `out` unless CLIENT REPLY drops it.
 pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
@@ -121,7 +143,7 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
                         }) {
                             sh.script.open();
                         }
-                        match rx.await {
+                        match answer(rx).await {
                             Ok((bytes, n)) => {
                                 reply.raw(&bytes);
                                 seq = n;
@@ -414,19 +436,7 @@ pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
     let Some(mut call) = parse_call(s, a, out) else {
         return;
     };
-    if sh
-        .script
-        .running
-        .compare_exchange(
-            false,
-            true,
-            std::sync::atomic::Ordering::AcqRel,
-            std::sync::atomic::Ordering::Acquire,
-        )
-        .is_err()
-    {
-        return out.error(BUSY);
-    }
+    sh.script.inline_started(sh);
     call.limit = out.limit.saturating_sub(out.len());
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let sent = sh.script.send(Job::Inline {
@@ -438,7 +448,7 @@ pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
     match rx.recv() {
         Ok(bytes) if sent => out.raw(&bytes),
         _ => {
-            sh.script.open();
+            sh.script.inline_done();
             out.error("ERR the script failed (a bug; please report it)");
         }
     }
