@@ -53,6 +53,9 @@ pub(crate) fn help_err(sub: &[u8], cmd: &str) -> String {
     )
 }
 
+/// How many EVALs and FCALLs of one pipeline are sent to the script thread at once.
+const MAX_SCRIPTS_SENT: usize = 64;
+
 /// How many requests of a pipeline have their keys prefetched at once.
 const PREFETCH_BATCH: usize = 64;
 
@@ -62,7 +65,26 @@ impl Session {
     pub async fn run_requests(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
         self.run_some(sh, reqs, out).await;
         while let Some(args) = self.deferred.take() {
-            crate::cmd::scripting::run_deferred(self, sh, &args, out).await;
+            if crate::cmd::scripting::is_call(&args) {
+                // The EVALs and FCALLs that follow it go to the script thread together,
+                // their answers awaited in order.
+                let mut group = vec![args];
+                let follow = self
+                    .queued
+                    .iter()
+                    .take_while(|r| self.plain() && crate::cmd::scripting::is_call(r))
+                    .count()
+                    .min(MAX_SCRIPTS_SENT - 1);
+                for r in self.queued.drain(..follow) {
+                    self.queued_bytes = self
+                        .queued_bytes
+                        .saturating_sub(r.iter().map(|a| a.len() + 16).sum::<usize>());
+                    group.push(r);
+                }
+                crate::cmd::scripting::run_calls(self, sh, &group, out).await;
+            } else {
+                crate::cmd::scripting::run_deferred(self, sh, &args, out).await;
+            }
             if self.closing || self.blocked.is_some() || self.queued.is_empty() {
                 return;
             }
@@ -81,6 +103,9 @@ impl Session {
         }
         if crate::cmd::member::writes_held(sh) && self.may_write(reqs) {
             crate::cmd::member::wait_writes_open(sh).await;
+        }
+        if self.script_first(sh, reqs) {
+            return;
         }
         // The batch takes its turn at the engine, after any script before it; past the
         // busy threshold of a running script it is answered BUSY (SCRIPT KILL aside).
@@ -123,6 +148,43 @@ impl Session {
             hints[i] = slot;
         }
         hints
+    }
+
+    /// Whether this client's script commands need none of the checks a batch makes
+    /// (authenticated, no ACL restriction, no transaction or subscriptions).
+    fn plain(&self) -> bool {
+        self.authed && self.rules.unrestricted && self.multi.is_none() && !self.subscribed_resp2()
+    }
+
+    /// A batch that starts with a script command a plain client may run goes to the
+    /// script thread at once (the rest waits behind it), without taking a turn at the
+    /// engine only to find that out. True when it did.
+    fn script_first(&mut self, sh: &Shared, reqs: &impl Requests) -> bool {
+        self.refresh(sh);
+        let first = reqs.view(0);
+        let plain = self.plain() && self.deferred.is_none();
+        let Some(id) = plain
+            .then(|| first.first().and_then(|n| command_id(n)))
+            .flatten()
+            .and_then(|top| resolve_from(top, &first).ok())
+        else {
+            return false;
+        };
+        if !crate::cmd::scripting::on_script_thread(id) {
+            return false;
+        }
+        self.skipping = self.replies == Replies::SkipNext;
+        if self.skipping {
+            self.replies = Replies::On;
+        }
+        self.deferred = Some(owned(&first));
+        for i in 1..reqs.count() {
+            let req = owned(&reqs.view(i));
+            self.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
+            self.queued.push(req);
+        }
+        sh.commands.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Whether any of the requests may write (EXEC writes what its transaction queued).

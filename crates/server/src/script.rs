@@ -2,10 +2,12 @@
 //! script holds the keyspace the network threads stay free: past `busy-reply-threshold`
 //! other clients get BUSY and SCRIPT KILL can stop it, as in Redis.
 //!
-//! A client's EVAL claims the [`Gate`] (one script at a time), sends its job and waits
-//! for the reply without blocking its thread. The script thread locks the engine, runs the
-//! script (its `redis.call`s go through [`ScriptHost`], with Redis's checks for scripts),
-//! closes the script's ops as one group, runs the after-write path and answers.
+//! A client's EVAL is sent to the script thread as a job and its answer awaited without
+//! blocking the client's thread. The engine is used in turns, first come first served: a
+//! client's batch of other commands takes one, and the script thread takes one whenever
+//! jobs are queued, running up to [`MAX_TURN`] of them back to back. Each script locks
+//! the engine, runs (its `redis.call`s go through [`ScriptHost`], with Redis's checks for
+//! scripts), closes its ops as one group and runs the after-write path.
 
 use crate::session::Session;
 use crate::{Shared, wall_ms};
@@ -101,7 +103,7 @@ unsafe impl Send for EnginePtr {}
 
 /// The running script, as the network threads see it.
 pub(crate) struct Gate {
-    /// A script job was sent and has not answered (set by the sender, before it sends).
+    /// A script runs now.
     pub running: AtomicBool,
     /// When it started, in ms since the instance started.
     pub since: AtomicU64,
@@ -122,7 +124,10 @@ pub(crate) struct Gate {
     pub libraries: AtomicUsize,
     /// See `libraries`.
     pub functions: AtomicUsize,
-    jobs: std::sync::Mutex<mpsc::Sender<Job>>,
+    jobs: std::sync::Mutex<mpsc::Sender<(Option<CommandId>, Job)>>,
+    /// The script thread, woken when an EXEC lends it the engine while it waits for its
+    /// turn.
+    thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 impl Gate {
@@ -155,15 +160,17 @@ impl Gate {
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
             jobs: std::sync::Mutex::new(tx),
+            thread: std::sync::OnceLock::new(),
         }
     }
 
-    /// Sends a job; false when the script thread is gone.
-    pub fn send(&self, job: Job) -> bool {
+    /// Sends a job for command `id` (counted in INFO commandstats once it ran; `None`:
+    /// counted by the transaction that runs it); false when the script thread is gone.
+    pub fn send(&self, id: Option<CommandId>, job: Job) -> bool {
         self.jobs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .send(job)
+            .send((id, job))
             .is_ok()
     }
 
@@ -203,35 +210,28 @@ impl Gate {
         }
     }
 
-    /// Claims the gate for a new script, in its turn; false when the running one is busy.
-    pub async fn claim(&self, sh: &Shared) -> bool {
-        match self.acquire(sh).await {
-            Some(permit) => {
-                // Held until the script thread opens the gate again.
-                permit.forget();
-                self.started(sh);
-                true
-            }
-            None => false,
-        }
+    /// A script starts (on the script thread, in its turn, or inside an EXEC that
+    /// holds the turn).
+    pub fn started(&self, sh: &Shared, function: bool) {
+        self.since.store(uptime_ms(sh), Ordering::Release);
+        self.wrote.store(false, Ordering::Release);
+        self.kill.store(false, Ordering::Release);
+        self.function.store(function, Ordering::Release);
+        self.running.store(true, Ordering::Release);
     }
 
-    /// A script inside EXEC: the batch running the transaction holds the turn already.
-    pub fn inline_started(&self, sh: &Shared) {
-        self.started(sh);
-    }
-
-    /// The end of a script inside EXEC (the turn stays with its batch).
-    pub fn inline_done(&self) {
+    /// The script ended.
+    pub fn finished(&self) {
         self.running.store(false, Ordering::Release);
         self.done.notify_waiters();
     }
 
-    fn started(&self, sh: &Shared) {
-        self.since.store(uptime_ms(sh), Ordering::Release);
-        self.wrote.store(false, Ordering::Release);
-        self.kill.store(false, Ordering::Release);
-        self.running.store(true, Ordering::Release);
+    /// Wakes the script thread (it may be waiting for its turn while an EXEC that holds
+    /// the turn lends it the engine).
+    pub fn wake(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
     }
 
     /// Waits until no script runs (for the instance's own tasks, which must not block
@@ -270,15 +270,6 @@ impl Gate {
         self.kill.store(true, Ordering::Release);
         Ok(())
     }
-
-    /// Opens the gate: the script ended (or the claim was not used).
-    pub fn open(&self) {
-        // Only a claimed gate hands its turn on: one permit exists at most.
-        if self.running.swap(false, Ordering::AcqRel) {
-            self.turn.add_permits(1);
-            self.done.notify_waiters();
-        }
-    }
 }
 
 fn uptime_ms(sh: &Shared) -> u64 {
@@ -290,7 +281,9 @@ fn uptime_ms(sh: &Shared) -> u64 {
 const SPIN: Duration = Duration::from_micros(50);
 
 /// The next job: looked for briefly, then waited for.
-fn next_job(rx: &mpsc::Receiver<Job>) -> Result<Job, mpsc::RecvError> {
+fn next_job(
+    rx: &mpsc::Receiver<(Option<CommandId>, Job)>,
+) -> Result<(Option<CommandId>, Job), mpsc::RecvError> {
     let until = std::time::Instant::now() + SPIN;
     loop {
         match rx.try_recv() {
@@ -304,92 +297,170 @@ fn next_job(rx: &mpsc::Receiver<Job>) -> Result<Job, mpsc::RecvError> {
     }
 }
 
-/// The script thread: one job at a time, until the instance is gone.
-fn serve(me: Weak<Shared>, rx: mpsc::Receiver<Job>, mut scripts: Scripts) {
+/// Scripts run back to back in one turn at most; then clients' batches get theirs.
+const MAX_TURN: usize = 64;
+
+/// A waker that unparks the thread that made it (to wait for a future on a plain thread).
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The script thread: takes the engine's turn when jobs are queued, runs up to
+/// [`MAX_TURN`] of them back to back (one hand-off for many clients' scripts), then gives
+/// the turn back; until the instance is gone.
+fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, mut scripts: Scripts) {
     let mut session: Option<Session> = None;
     let mut loaded = false;
-    while let Ok(job) = next_job(&rx) {
+    let mut pending: std::collections::VecDeque<(Option<CommandId>, Job)> =
+        std::collections::VecDeque::new();
+    loop {
+        if pending.is_empty() {
+            match next_job(&rx) {
+                Ok(job) => pending.push_back(job),
+                Err(_) => return,
+            }
+        }
         let Some(sh) = me.upgrade() else {
             return;
         };
+        let _ = sh.script.thread.set(std::thread::current());
         if !loaded {
             load_functions(&sh, &mut scripts);
             loaded = true;
         }
         let sess = session.get_or_insert_with(|| script_session(&sh));
-        // A panic (a bug) fails this job only: its caller gets an error, the gate opens.
-        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
-            Job::Run { call, reply } => {
-                let mut out = Out::new();
-                let seq = match prepare(&sh, sess, &mut scripts, &call, &mut out) {
-                    Some(sha) => {
-                        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
-                        e.set_time(wall_ms());
-                        let before = e.log().appended();
-                        run(&sh, sess, &mut scripts, &sha, &call, &mut e, &mut out);
-                        // The script's ops are one group: peers and the file get them
-                        // together or not at all.
-                        e.commit();
-                        crate::effects::after_write(&sh, &mut e, before)
-                    }
-                    None => 0,
-                };
-                sh.script.open();
-                let _ = reply.send((out.buf.freeze(), seq));
+        // Waiting for the turn: an EXEC that holds it may lend its engine meanwhile.
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut acquire = std::pin::pin!(sh.script.turn.acquire());
+        let permit = loop {
+            if let std::task::Poll::Ready(p) = acquire.as_mut().poll(&mut cx) {
+                break p;
             }
-            Job::Inline {
-                call,
-                engine,
-                reply,
-            } => {
-                let mut out = Out::new();
-                if let Some(sha) = prepare(&sh, sess, &mut scripts, &call, &mut out) {
-                    // SAFETY: see EnginePtr; the lender waits on `reply`.
-                    let e = unsafe { &mut *engine.0 };
-                    run(&sh, sess, &mut scripts, &sha, &call, e, &mut out);
-                }
-                sh.script.inline_done();
-                let _ = reply.send(out.buf.freeze());
+            while let Ok(job) = rx.try_recv() {
+                pending.push_back(job);
             }
-            Job::Load(body, reply) => {
-                let r = scripts
-                    .load(&body, false)
-                    .map(|(sha, _)| sha)
-                    .map_err(|e| format!("ERR {e}"));
-                sh.script.open();
-                let _ = reply.send(r);
+            while let Some(i) = pending
+                .iter()
+                .position(|(_, j)| matches!(j, Job::Inline { .. }))
+            {
+                let (id, job) = pending.remove(i).expect("found");
+                let failed = process(&sh, sess, &mut scripts, job);
+                count(&sh, id, failed);
             }
-            Job::Exists(shas, reply) => {
-                let r = shas
-                    .iter()
-                    .map(|s| scripts.exists(&String::from_utf8_lossy(s).to_ascii_lowercase()))
-                    .collect();
-                sh.script.open();
-                let _ = reply.send(r);
-            }
-            Job::Flush(reply) => {
-                scripts.flush();
-                sh.script.open();
-                let _ = reply.send(());
-            }
-            Job::Functions(f, reply) => {
-                let mut out = Out::new();
-                if f(&mut scripts, &mut LogHost, &mut out) {
-                    save_functions(&sh, &scripts);
-                }
-                let (libs, funcs) = scripts.function_counts();
-                sh.script.libraries.store(libs, Ordering::Release);
-                sh.script.functions.store(funcs, Ordering::Release);
-                sh.script.open();
-                let _ = reply.send(out.buf.freeze());
-            }
-        }));
-        // Each job opened the gate before answering; opening it again here could open
-        // a gate the next caller has already claimed.
-        if ran.is_err() {
-            sh.script.open();
+            // Woken by the turn, by a lent engine, or in time anyway.
+            std::thread::park_timeout(Duration::from_millis(10));
+        };
+        let Ok(permit) = permit else {
+            return;
+        };
+        permit.forget();
+        for _ in 0..MAX_TURN {
+            let Some((id, job)) = pending.pop_front().or_else(|| rx.try_recv().ok()) else {
+                break;
+            };
+            let failed = process(&sh, sess, &mut scripts, job);
+            count(&sh, id, failed);
         }
+        sh.script.turn.add_permits(1);
     }
+}
+
+/// Counts a script command for INFO commandstats (on this thread: the engine may be held
+/// by a script for long, and a network thread must never wait for it).
+fn count(sh: &Shared, id: Option<CommandId>, failed: bool) {
+    if let Some(id) = id {
+        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+        let st = &mut e.cmdstats[id];
+        st.calls += 1;
+        st.failed += u64::from(failed);
+    }
+}
+
+/// Runs one job and answers it; whether its reply is an error. A panic (a bug) fails this
+/// job only: its caller gets an error.
+fn process(sh: &Shared, sess: &mut Session, scripts: &mut Scripts, job: Job) -> bool {
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
+        Job::Run { call, reply } => {
+            let mut out = Out::new();
+            let function = matches!(call.target, Target::Function(_));
+            let seq = match prepare(sh, sess, scripts, &call, &mut out) {
+                Some(sha) => {
+                    let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+                    e.set_time(wall_ms());
+                    let before = e.log().appended();
+                    sh.script.started(sh, function);
+                    run(sh, sess, scripts, &sha, &call, &mut e, &mut out);
+                    // The script's ops are one group: peers and the file get them
+                    // together or not at all.
+                    e.commit();
+                    sh.script.finished();
+                    crate::effects::after_write(sh, &mut e, before)
+                }
+                None => 0,
+            };
+            let failed = out.buf.first() == Some(&b'-');
+            let _ = reply.send((out.buf.freeze(), seq));
+            failed
+        }
+        Job::Inline {
+            call,
+            engine,
+            reply,
+        } => {
+            let mut out = Out::new();
+            if let Some(sha) = prepare(sh, sess, scripts, &call, &mut out) {
+                // SAFETY: see EnginePtr; the lender waits on `reply`.
+                let e = unsafe { &mut *engine.0 };
+                run(sh, sess, scripts, &sha, &call, e, &mut out);
+            }
+            sh.script.finished();
+            let _ = reply.send(out.buf.freeze());
+            false
+        }
+        Job::Load(body, reply) => {
+            let r = scripts
+                .load(&body, false)
+                .map(|(sha, _)| sha)
+                .map_err(|e| format!("ERR {e}"));
+            let failed = r.is_err();
+            let _ = reply.send(r);
+            failed
+        }
+        Job::Exists(shas, reply) => {
+            let r = shas
+                .iter()
+                .map(|s| scripts.exists(&String::from_utf8_lossy(s).to_ascii_lowercase()))
+                .collect();
+            let _ = reply.send(r);
+            false
+        }
+        Job::Flush(reply) => {
+            scripts.flush();
+            let _ = reply.send(());
+            false
+        }
+        Job::Functions(f, reply) => {
+            let mut out = Out::new();
+            if f(scripts, &mut LogHost, &mut out) {
+                save_functions(sh, scripts);
+            }
+            let (libs, funcs) = scripts.function_counts();
+            sh.script.libraries.store(libs, Ordering::Release);
+            sh.script.functions.store(funcs, Ordering::Release);
+            let failed = out.buf.first() == Some(&b'-');
+            let _ = reply.send(out.buf.freeze());
+            failed
+        }
+    }));
+    ran.unwrap_or_else(|_| {
+        sh.script.finished();
+        true
+    })
 }
 
 /// The host of a library being loaded: it may only log.

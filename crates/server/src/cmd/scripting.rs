@@ -91,76 +91,100 @@ fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> 
     })
 }
 
-/// How long a client's thread waits for a script's answer before it serves other
-/// clients meanwhile: most scripts end sooner, and a thread that went to sleep and was
-/// woken for each would spend more than the script.
-const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+/// Whether a request is an EVAL or FCALL (any form).
+pub(crate) fn is_call(args: &[Bytes]) -> bool {
+    args.len() >= 3
+        && [
+            "eval",
+            "evalsha",
+            "eval_ro",
+            "evalsha_ro",
+            "fcall",
+            "fcall_ro",
+        ]
+        .iter()
+        .any(|n| args[0].eq_ignore_ascii_case(n.as_bytes()))
+}
 
-/// A script's answer: looked for briefly, then awaited.
-async fn answer<T>(
-    mut rx: tokio::sync::oneshot::Receiver<T>,
-) -> Result<T, tokio::sync::oneshot::error::RecvError> {
-    use tokio::sync::oneshot::error::TryRecvError;
-    let until = std::time::Instant::now() + SPIN;
-    loop {
-        match rx.try_recv() {
-            Ok(v) => return Ok(v),
-            Err(TryRecvError::Empty) if std::time::Instant::now() < until => {
-                std::hint::spin_loop();
+/// Runs EVALs and FCALLs of one pipeline (their checks passed): all sent to the script
+/// thread at once, their answers awaited in order and written unless CLIENT REPLY drops
+/// them.
+pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>], out: &mut Out) {
+    let mut waits = Vec::with_capacity(group.len());
+    for args in group {
+        let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        let mut reply = Out::new();
+        reply.resp3 = s.resp3;
+        let mut rx = None;
+        let id = match resolve(&view) {
+            Ok(id) => id,
+            Err(why) => {
+                reply.error(&why.to_string());
+                waits.push((reply, rx));
+                continue;
             }
-            Err(_) => return rx.await,
+        };
+        if sh.script.busy(sh) {
+            reply.error(BUSY);
+        } else if let Some(mut call) = parse_call(s, &view, &mut reply) {
+            call.limit = out.limit.saturating_sub(out.len());
+            let (tx, r) = tokio::sync::oneshot::channel();
+            sh.script.send(
+                Some(id),
+                Job::Run {
+                    call: Box::new(call),
+                    reply: tx,
+                },
+            );
+            rx = Some(r);
         }
+        waits.push((reply, rx));
+    }
+    let mut seq = 0;
+    for (i, (mut reply, rx)) in waits.into_iter().enumerate() {
+        if let Some(rx) = rx {
+            match rx.await {
+                Ok((bytes, n)) => {
+                    reply.raw(&bytes);
+                    seq = seq.max(n);
+                }
+                Err(_) => reply.error("ERR the script failed (a bug; please report it)"),
+            }
+        }
+        // CLIENT REPLY SKIP drops the first one's reply only.
+        let muted = if i == 0 {
+            s.muted()
+        } else {
+            s.replies == crate::session::Replies::Off
+        };
+        if !muted {
+            out.raw(&reply.buf);
+        }
+    }
+    if seq > 0 && sh.persist.acks_wait() {
+        sh.persist.wait_durable(seq).await;
     }
 }
 
 /// Runs a deferred script command (its checks passed) on the script thread; its reply
 /// goes to `out` unless CLIENT REPLY drops it.
 pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
+    if is_call(args) {
+        return run_calls(s, sh, &[args.to_vec()], out).await;
+    }
     let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
     let Ok(id) = resolve(&view) else {
         return;
     };
     let mut reply = Out::new();
     reply.resp3 = s.resp3;
-    let mut seq = 0;
-    if !sh.script.claim(sh).await {
+    if sh.script.busy(sh) {
         reply.error(BUSY);
     } else {
-        let name = full_name(id);
-        sh.script.function.store(
-            name.starts_with("fcall"),
-            std::sync::atomic::Ordering::Release,
-        );
-        match name {
-            "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
-                match parse_call(s, &view, &mut reply) {
-                    Some(mut call) => {
-                        call.limit = out.limit.saturating_sub(out.len());
-                        let (tx, rx) = tokio::sync::oneshot::channel();
-                        if !sh.script.send(Job::Run {
-                            call: Box::new(call),
-                            reply: tx,
-                        }) {
-                            sh.script.open();
-                        }
-                        match answer(rx).await {
-                            Ok((bytes, n)) => {
-                                reply.raw(&bytes);
-                                seq = n;
-                            }
-                            Err(_) => {
-                                reply.error("ERR the script failed (a bug; please report it)")
-                            }
-                        }
-                    }
-                    None => sh.script.open(),
-                }
-            }
+        match full_name(id) {
             "script|load" => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                if !sh.script.send(Job::Load(args[2].clone(), tx)) {
-                    sh.script.open();
-                }
+                sh.script.send(Some(id), Job::Load(args[2].clone(), tx));
                 match rx.await {
                     Ok(Ok(sha)) => reply.bulk(sha.as_bytes()),
                     Ok(Err(e)) => reply.error(&e),
@@ -169,9 +193,8 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
             }
             "script|exists" => {
                 let (tx, rx) = tokio::sync::oneshot::channel();
-                if !sh.script.send(Job::Exists(args[2..].to_vec(), tx)) {
-                    sh.script.open();
-                }
+                sh.script
+                    .send(Some(id), Job::Exists(args[2..].to_vec(), tx));
                 let found = rx.await.unwrap_or_default();
                 reply.array(found.len());
                 for f in found {
@@ -179,56 +202,35 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
                 }
             }
             "script|flush" => match view.get(2).map(|m| m.to_ascii_uppercase()) {
-                None => flush(sh, &mut reply).await,
-                Some(m) if m == b"SYNC" || m == b"ASYNC" => flush(sh, &mut reply).await,
-                Some(_) => {
-                    sh.script.open();
-                    reply.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
-                }
+                None => flush(sh, id, &mut reply).await,
+                Some(m) if m == b"SYNC" || m == b"ASYNC" => flush(sh, id, &mut reply).await,
+                Some(_) => reply.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
             },
             sub if sub.starts_with("function|") => match functions(&view, s.resp3) {
                 Ok(job) => {
                     let (tx, rx) = tokio::sync::oneshot::channel();
-                    if !sh.script.send(Job::Functions(job, tx)) {
-                        sh.script.open();
-                    }
+                    sh.script.send(Some(id), Job::Functions(job, tx));
                     match rx.await {
                         Ok(bytes) => reply.raw(&bytes),
                         Err(_) => reply.error("ERR the script thread is gone"),
                     }
                 }
-                Err(e) => {
-                    sh.script.open();
-                    reply.error(&e);
-                }
+                Err(e) => reply.error(&e),
             },
             other => {
                 // on_script_thread and this match list the same commands.
-                sh.script.open();
                 reply.error(&format!("ERR {other} has no handler on the script thread"));
             }
         }
-    }
-    if seq > 0 && sh.persist.acks_wait() {
-        sh.persist.wait_durable(seq).await;
-    }
-    let failed = reply.buf.first() == Some(&b'-');
-    {
-        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
-        let st = &mut e.cmdstats[id];
-        st.calls += 1;
-        st.failed += u64::from(failed);
     }
     if !s.muted() {
         out.raw(&reply.buf);
     }
 }
 
-async fn flush(sh: &Shared, reply: &mut Out) {
+async fn flush(sh: &Shared, id: CommandId, reply: &mut Out) {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if !sh.script.send(Job::Flush(tx)) {
-        sh.script.open();
-    }
+    sh.script.send(Some(id), Job::Flush(tx));
     let _ = rx.await;
     reply.ok();
 }
@@ -297,6 +299,11 @@ fn write_stats(running: Option<&[u8]>, (libs, funcs): (usize, usize), out: &mut 
     out.int(libs as i64);
     out.bulk(b"functions_count");
     out.int(funcs as i64);
+}
+
+/// Whether a call runs a function (FUNCTION KILL, not SCRIPT KILL, stops it).
+fn call_is_function(call: &ScriptCall) -> bool {
+    matches!(call.target, Target::Function(_))
 }
 
 /// A FUNCTION subcommand's job, or the error reply for bad arguments.
@@ -436,19 +443,24 @@ pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
     let Some(mut call) = parse_call(s, a, out) else {
         return;
     };
-    sh.script.inline_started(sh);
+    sh.script.started(sh, call_is_function(&call));
     call.limit = out.limit.saturating_sub(out.len());
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let sent = sh.script.send(Job::Inline {
-        call: Box::new(call),
-        engine: EnginePtr(e as *mut Engine),
-        reply: tx,
-    });
+    let sent = sh.script.send(
+        None,
+        Job::Inline {
+            call: Box::new(call),
+            engine: EnginePtr(e as *mut Engine),
+            reply: tx,
+        },
+    );
+    // It may be waiting for the turn this batch holds.
+    sh.script.wake();
     // Wait here whatever happens: the script thread may be using the engine.
     match rx.recv() {
         Ok(bytes) if sent => out.raw(&bytes),
         _ => {
-            sh.script.inline_done();
+            sh.script.finished();
             out.error("ERR the script failed (a bug; please report it)");
         }
     }
