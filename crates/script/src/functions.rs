@@ -251,7 +251,7 @@ impl Scripts {
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", crate::compile_text(&e)))?;
         let registered: RefCell<Vec<Func>> = RefCell::new(Vec::new());
-        let host = RefCell::new(host);
+        let _lent = self.lent.lend(host, crate::CallCtx::default());
         let started = Instant::now();
         let _ = lua.set_hook(
             HookTriggers::new().every_nth_instruction(10_000),
@@ -278,15 +278,12 @@ impl Scripts {
                     }
                     Err(e) => crate::libs::redis::fail(lua, &format!("ERR {e}")),
                 })?;
-            let log = scope.create_function(|lua, a: Variadic<Value>| {
-                crate::libs::redis::log(lua, *host.borrow_mut(), &a)
-            })?;
-            self.internal.raw_set("log", log)?;
             api.raw_set("register_function", raise::raising(lua, register)?)?;
             let pcall: Function = self.internal.raw_get("pcall")?;
             pcall.call::<(bool, Value)>(chunk)
         });
         lua.remove_hook();
+        self.hook_gone.set(true);
         // Once loaded, the callbacks see all the (read-only) globals.
         let _ = env_meta.raw_set("__index", self.env.clone());
         let why = match ran {

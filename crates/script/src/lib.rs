@@ -22,6 +22,9 @@ pub use flags::ScriptFlags;
 use cache::Cache;
 use concord_resp::Out;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use std::cell::Cell;
+use std::ptr::NonNull;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -109,6 +112,78 @@ pub struct Scripts {
     kill: Arc<AtomicBool>,
     /// The running script switched to RESP3 replies.
     resp3: Arc<AtomicBool>,
+    /// The host lent to the library functions during a run.
+    lent: Rc<Lent>,
+    /// The kill hook was replaced (by a kill, or a library load's own): put it back
+    /// before the next run.
+    hook_gone: Rc<Cell<bool>>,
+}
+
+/// The hook that looks at the kill flag every [`HOOK_EVERY`] instructions; once killed it
+/// fires at every line instead, so a pcall cannot swallow the kill for long.
+fn install_hook(lua: &Lua, kill: &Arc<AtomicBool>, gone: &Rc<Cell<bool>>) {
+    let (kill, gone2) = (Arc::clone(kill), Rc::clone(gone));
+    let _ = lua.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |lua, _| {
+            if !kill.load(Ordering::Acquire) {
+                return Ok(VmState::Continue);
+            }
+            gone2.set(true);
+            let _ = lua.set_hook(HookTriggers::new().every_line(), |_, _| {
+                Err(mlua::Error::RuntimeError(KILLED.into()))
+            });
+            Err(mlua::Error::RuntimeError(KILLED.into()))
+        },
+    );
+    gone.set(false);
+}
+
+/// The host a run lends to `redis.call` and friends (functions made once, not per run:
+/// making them per run cost more than a short script).
+#[derive(Default)]
+struct Lent {
+    host: Cell<Option<NonNull<dyn Host + 'static>>>,
+    ctx: Cell<CallCtx>,
+}
+
+/// Takes the lent host back when the run ends, however it ends.
+struct Lending<'a>(&'a Lent);
+
+impl Drop for Lending<'_> {
+    fn drop(&mut self) {
+        self.0.host.set(None);
+    }
+}
+
+impl Lent {
+    /// Lends `host` until the returned guard drops.
+    fn lend<'a>(&'a self, host: &mut dyn Host, ctx: CallCtx) -> Lending<'a> {
+        let ptr: NonNull<dyn Host + '_> = NonNull::from(host);
+        // SAFETY: only the lifetime is erased. The pointer is used only while the guard
+        // lives, during which the caller's exclusive borrow of `host` is not used
+        // otherwise (Lua runs on this thread, and a host never calls back into Lua).
+        let ptr: NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(ptr) };
+        self.host.set(Some(ptr));
+        self.ctx.set(ctx);
+        Lending(self)
+    }
+
+    /// Runs `f` with the lent host; an error reply when no run lends one.
+    fn with(
+        &self,
+        lua: &Lua,
+        f: impl FnOnce(&mut dyn Host, CallCtx) -> mlua::Result<(bool, Value)>,
+    ) -> mlua::Result<(bool, Value)> {
+        let Some(mut ptr) = self.host.take() else {
+            return libs::redis::fail(lua, "ERR no script is running");
+        };
+        // Taken out while in use, so a nested use finds none instead of aliasing it.
+        // SAFETY: see `lend`.
+        let r = f(unsafe { ptr.as_mut() }, self.ctx.get());
+        self.host.set(Some(ptr));
+        r
+    }
 }
 
 /// The SHA1 of a script body, as 40 lowercase hex digits.
@@ -135,16 +210,35 @@ impl Scripts {
         let redis = libs::redis::table(&lua, version, Arc::clone(&resp3))?;
         globals.raw_set("redis", redis)?;
         libs::install(&lua, &globals)?;
-        // Placeholders until a run lends the host.
-        let idle = lua.create_function(|lua, _: Variadic<Value>| {
-            Ok((
-                false,
-                convert::error_table(lua, b"ERR no script is running")?,
-            ))
-        })?;
-        for name in ["raw", "log", "acl"] {
-            internal.raw_set(name, idle.clone())?;
-        }
+        // redis.call, redis.log and redis.acl_check_cmd reach the host a run lends.
+        let lent = Rc::new(Lent::default());
+        let (l, r3) = (Rc::clone(&lent), Arc::clone(&resp3));
+        internal.raw_set(
+            "raw",
+            lua.create_function(move |lua, a: Variadic<Value>| {
+                l.with(lua, |host, ctx| {
+                    let ctx = CallCtx {
+                        resp3: r3.load(Ordering::Acquire),
+                        ..ctx
+                    };
+                    libs::redis::call(lua, host, &ctx, &a)
+                })
+            })?,
+        )?;
+        let l = Rc::clone(&lent);
+        internal.raw_set(
+            "log",
+            lua.create_function(move |lua, a: Variadic<Value>| {
+                l.with(lua, |host, _| libs::redis::log(lua, host, &a))
+            })?,
+        )?;
+        let l = Rc::clone(&lent);
+        internal.raw_set(
+            "acl",
+            lua.create_function(move |lua, a: Variadic<Value>| {
+                l.with(lua, |host, _| libs::redis::acl_check(lua, host, &a))
+            })?,
+        )?;
         internal.raw_set("scripts", lua.create_table()?)?;
         internal.raw_set(
             "raising",
@@ -164,6 +258,8 @@ impl Scripts {
             library: functions::Libraries::default(),
             kill,
             resp3,
+            lent,
+            hook_gone: Rc::new(Cell::new(true)),
         })
     }
 
@@ -175,6 +271,7 @@ impl Scripts {
     /// Uses `flag` as the kill flag (one the caller made before the VM existed).
     pub fn set_kill_flag(&mut self, flag: Arc<AtomicBool>) {
         self.kill = flag;
+        self.hook_gone.set(true);
     }
 
     /// Compiles and caches a script (SCRIPT LOAD, or EVAL's first sight of it); returns
@@ -313,45 +410,16 @@ impl Scripts {
                 ));
             }
         };
-        let kill = Arc::clone(&self.kill);
-        let _ = lua.set_hook(
-            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |lua, _| {
-                if !kill.load(Ordering::Acquire) {
-                    return Ok(VmState::Continue);
-                }
-                // From now on at every line, so a pcall cannot swallow the kill for long.
-                let _ = lua.set_hook(HookTriggers::new().every_line(), |_, _| {
-                    Err(mlua::Error::RuntimeError(KILLED.into()))
-                });
-                Err(mlua::Error::RuntimeError(KILLED.into()))
-            },
-        );
-        let resp3 = Arc::clone(&self.resp3);
-        let host = std::cell::RefCell::new(host);
-        let out = lua.scope(|scope| {
-            let raw = scope.create_function(|lua, args: Variadic<Value>| {
-                let ctx = CallCtx {
-                    resp3: resp3.load(Ordering::Acquire),
-                    ..ctx
-                };
-                libs::redis::call(lua, *host.borrow_mut(), &ctx, &args)
-            })?;
-            let log = scope.create_function(|lua, args: Variadic<Value>| {
-                libs::redis::log(lua, *host.borrow_mut(), &args)
-            })?;
-            let acl = scope.create_function(|lua, args: Variadic<Value>| {
-                libs::redis::acl_check(lua, *host.borrow_mut(), &args)
-            })?;
-            self.internal.raw_set("raw", raw)?;
-            self.internal.raw_set("log", log)?;
-            self.internal.raw_set("acl", acl)?;
+        if self.hook_gone.get() {
+            install_hook(lua, &self.kill, &self.hook_gone);
+        }
+        let _lent = self.lent.lend(host, ctx);
+        let out = (|| -> mlua::Result<Result<Value, Value>> {
             let run: Function = self.internal.raw_get("run")?;
             let fmode = mode == Mode::Function;
             let (ok, v): (bool, Value) = run.call((f.clone(), keys, args, fmode))?;
             Ok(if ok { Ok(v) } else { Err(v) })
-        });
-        lua.remove_hook();
+        })();
         match out {
             Ok(r) => r,
             Err(e) => Err(Value::String(
