@@ -79,6 +79,11 @@ pub(crate) fn to_reply(v: &Value, script_resp3: bool, out: &mut Out) {
 }
 
 fn write(v: &Value, script_resp3: bool, out: &mut Out, depth: usize) {
+    // Past the limit nothing more is sent: stop walking too (tables that share parts can
+    // describe replies far larger than memory).
+    if out.over_limit() {
+        return;
+    }
     if depth > MAX_DEPTH {
         out.error("ERR reached lua stack limit");
         return;
@@ -145,41 +150,53 @@ fn table(t: &Table, script_resp3: bool, out: &mut Out, depth: usize) {
         return;
     }
     if let Value::Table(m) = field(t, "map") {
-        let pairs: Vec<(Value, Value)> = m.pairs().filter_map(Result::ok).collect();
-        out.map(pairs.len());
-        for (k, v) in &pairs {
-            write(k, script_resp3, out, depth + 1);
-            write(v, script_resp3, out, depth + 1);
+        // Counted first, then written one pair at a time: holding them all would take a
+        // reference each, and references run out near 8,000.
+        let Some(n) = count(m.pairs::<Value, Value>()) else {
+            return out.error("ERR a map the script returned could not be read");
+        };
+        out.map(n);
+        for (k, v) in m.pairs::<Value, Value>().flatten().take(n) {
+            write(&k, script_resp3, out, depth + 1);
+            write(&v, script_resp3, out, depth + 1);
         }
         return;
     }
     if let Value::Table(s) = field(t, "set") {
-        let keys: Vec<Value> = s
-            .pairs::<Value, Value>()
-            .filter_map(|p| p.ok().map(|(k, _)| k))
-            .collect();
-        out.set(keys.len());
-        for k in &keys {
-            write(k, script_resp3, out, depth + 1);
+        let Some(n) = count(s.pairs::<Value, Value>()) else {
+            return out.error("ERR a set the script returned could not be read");
+        };
+        out.set(n);
+        for (k, _) in s.pairs::<Value, Value>().flatten().take(n) {
+            write(&k, script_resp3, out, depth + 1);
         }
         return;
     }
-    // An array: its elements up to the first nil.
-    let mut items = Vec::new();
-    for i in 1.. {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
-        }
-        if out.over_limit() {
-            break;
+    // An array: its elements up to the first nil, counted first (as above).
+    let mut n = 0;
+    loop {
+        match t.raw_get::<Value>(n + 1) {
+            Ok(Value::Nil) => break,
+            Ok(_) => n += 1,
+            Err(_) => return out.error("ERR an array the script returned could not be read"),
         }
     }
-    out.array(items.len());
-    for v in &items {
-        write(v, script_resp3, out, depth + 1);
+    out.array(n);
+    for i in 1..=n {
+        let v = t.raw_get::<Value>(i).unwrap_or(Value::Nil);
+        write(&v, script_resp3, out, depth + 1);
         if out.over_limit() {
             return;
         }
     }
+}
+
+/// How many items an iteration yields; `None` if one could not be read.
+fn count(items: impl Iterator<Item = mlua::Result<(Value, Value)>>) -> Option<usize> {
+    let mut n = 0;
+    for item in items {
+        item.ok()?;
+        n += 1;
+    }
+    Some(n)
 }

@@ -247,6 +247,7 @@ impl Scripts {
         let chunk = lua
             .load(body)
             .set_name("@user_function")
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(env)
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", crate::compile_text(&e)))?;

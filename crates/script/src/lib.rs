@@ -291,6 +291,7 @@ impl Scripts {
             .lua
             .load(&body[skip..])
             .set_name("@user_script")
+            .set_mode(mlua::chunk::ChunkMode::Text)
             .set_environment(self.env.clone())
             .into_function()
             .map_err(|e| LoadError::Compile(compile_text(&e)))?;

@@ -84,14 +84,27 @@ rawset(G, "setmetatable", function(t, m)
   return setmetatable(t, m)
 end)
 -- Chunks a script loads run in the same protected environment.
-local loadstring, load, setfenv = loadstring, load, setfenv
-rawset(G, "loadstring", function(...)
-  local f, e = loadstring(...)
+-- Only source text: Lua 5.1's bytecode checks can be bypassed (crafted bytecode corrupts
+-- memory), so binary chunks are refused.
+local loadstring, load, setfenv, byte = loadstring, load, setfenv, string.byte
+local BINARY = "binary chunks are not allowed"
+rawset(G, "loadstring", function(s, ...)
+  if type(s) == "string" and byte(s, 1) == 27 then return nil, BINARY end
+  local f, e = loadstring(s, ...)
   if f then setfenv(f, P) end
   return f, e
 end)
-rawset(G, "load", function(...)
-  local f, e = load(...)
+rawset(G, "load", function(reader, ...)
+  local started = false
+  local function text()
+    local piece = reader()
+    if not started and type(piece) == "string" and piece ~= "" then
+      started = true
+      if byte(piece, 1) == 27 then error(BINARY, 0) end
+    end
+    return piece
+  end
+  local f, e = load(type(reader) == "function" and text or reader, ...)
   if f then setfenv(f, P) end
   return f, e
 end)

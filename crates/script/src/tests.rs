@@ -473,3 +473,66 @@ fn cost_of_a_run() {
     }
     eprintln!("{:?} per run", t.elapsed() / n);
 }
+
+#[test]
+fn bytecode_is_refused_everywhere() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let binary = "\x1bLua\x51\x00";
+    let out = eval(&mut s, binary, &[], &[], h);
+    assert!(out.starts_with("-ERR Error compiling script"), "{out}");
+    let out = eval(
+        &mut s,
+        "local f, e = loadstring(ARGV[1]) return e",
+        &[],
+        &[binary.as_bytes()],
+        h,
+    );
+    assert!(out.contains("binary chunks are not allowed"), "{out}");
+    let body = "local done = false local f, e = load(function() if done then return nil end done = true return ARGV[1] end) return e";
+    let out = eval(&mut s, body, &[], &[binary.as_bytes()], h);
+    assert!(out.contains("binary chunks are not allowed"), "{out}");
+    let out = eval(&mut s, "return loadstring('return 7')()", &[], &[], h);
+    assert_eq!(out, ":7\r\n");
+}
+
+#[test]
+fn large_and_shared_tables_come_back_whole_or_bounded() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let out = eval(
+        &mut s,
+        "local t = {} for i = 1, 10000 do t[i] = i end return t",
+        &[],
+        &[],
+        h,
+    );
+    assert!(
+        out.starts_with("*10000\r\n:1\r\n") && out.ends_with(":10000\r\n"),
+        "{}",
+        &out[..40]
+    );
+    let body =
+        "redis.setresp(3) local m = {} for i = 1, 10000 do m['k' .. i] = i end return {map = m}";
+    let mut o = Out::new();
+    o.resp3 = true;
+    let (sha, _) = s.load(body.as_bytes(), true).unwrap();
+    let inv = Invocation {
+        keys: &[],
+        args: &[],
+        read_only: false,
+    };
+    s.run(&sha, &inv, h, &mut o);
+    assert!(o.buf.starts_with(b"%10000\r\n"));
+    // A table that shares its parts describes 2^60 elements: the walk stops at the limit.
+    let mut o = Out::new();
+    o.limit = 1 << 20;
+    let (sha, _) = s
+        .load(
+            b"local x = {} for i = 1, 60 do x = {x, x} end return x",
+            true,
+        )
+        .unwrap();
+    s.run(&sha, &inv, h, &mut o);
+    assert!(o.over_limit() && o.buf.len() < 2 << 20);
+}

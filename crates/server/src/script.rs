@@ -20,6 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
 
+/// The largest reply a script may give (its caller's output limit may be smaller).
+const MAX_REPLY: usize = 512 << 20;
+
 /// The reply other clients get while a script is past `busy-reply-threshold`.
 pub(crate) const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
@@ -556,7 +559,7 @@ fn prepare(
     out: &mut Out,
 ) -> Option<String> {
     out.resp3 = call.resp3;
-    out.limit = call.limit;
+    out.limit = call.limit.min(MAX_REPLY);
     sess.set_user(sh, Arc::clone(&call.user));
     sess.resp3 = call.resp3;
     sess.refresh(sh);
@@ -623,6 +626,11 @@ fn run(
     match call.target {
         Target::Function(_) => scripts.fcall(name, &inv, &mut host, out),
         _ => scripts.run(name, &inv, &mut host, out),
+    }
+    if out.over_limit() {
+        // Cut short: an error instead of a reply that would break the protocol.
+        out.buf.clear();
+        out.error("ERR the script's reply is larger than the client's output limit allows");
     }
 }
 

@@ -5,6 +5,9 @@
 
 use mlua::{LightUserData, Lua, MultiValue, Table, Value};
 
+/// The largest text `encode` builds (it lives outside the Lua VM's memory bound).
+const MAX_OUTPUT: usize = 512 << 20;
+
 /// How deeply values may nest either way (lua-cjson's default).
 const MAX_DEPTH: usize = 1000;
 
@@ -73,6 +76,10 @@ fn encode(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
         Value::Number(n) => number(*n, out)?,
         Value::String(s) => string(&s.as_bytes(), out),
         Value::Table(t) => {
+            if out.len() > MAX_OUTPUT {
+                // Tables that share parts can describe text far larger than memory.
+                return Err("not enough memory".into());
+            }
             if depth > MAX_DEPTH {
                 return Err(format!("Cannot serialise, excessive nesting ({depth})"));
             }
