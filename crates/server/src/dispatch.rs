@@ -160,8 +160,15 @@ impl Session {
     /// script thread at once (the rest waits behind it), without taking a turn at the
     /// engine only to find that out. True when it did.
     fn script_first(&mut self, sh: &Shared, reqs: &impl Requests) -> bool {
-        self.refresh(sh);
         let first = reqs.view(0);
+        // Every batch comes here: a name test first, the lookups only for scripts.
+        if !first
+            .first()
+            .is_some_and(|n| crate::cmd::scripting::may_run_there(n))
+        {
+            return false;
+        }
+        self.refresh(sh);
         let plain = self.plain() && self.deferred.is_none();
         let Some(id) = plain
             .then(|| first.first().and_then(|n| command_id(n)))

@@ -158,6 +158,12 @@ pub(crate) fn wall_ms() -> u64 {
 }
 
 impl Shared {
+    /// Milliseconds since the instance started: a clock a step of the wall clock cannot
+    /// move (write holds, script run times).
+    pub fn uptime_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// The hot settings, from the live config.
     pub(crate) fn hot(&self) -> settings::Hot {
         self.config.read().unwrap_or_else(|p| p.into_inner()).hot()

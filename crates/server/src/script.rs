@@ -182,7 +182,10 @@ impl Gate {
         let limit = self.busy_ms.load(Ordering::Acquire);
         self.running.load(Ordering::Acquire)
             && limit > 0
-            && uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire)) >= limit
+            && sh
+                .uptime_ms()
+                .saturating_sub(self.since.load(Ordering::Acquire))
+                >= limit
     }
 
     /// Waits for the turn (first come, first served: a script, or a batch of other
@@ -198,7 +201,9 @@ impl Gate {
                 0 => u64::MAX / 2,
                 ms => ms,
             };
-            let ran = uptime_ms(sh).saturating_sub(self.since.load(Ordering::Acquire));
+            let ran = sh
+                .uptime_ms()
+                .saturating_sub(self.since.load(Ordering::Acquire));
             let left = if self.running.load(Ordering::Acquire) {
                 limit.saturating_sub(ran).max(1)
             } else {
@@ -216,7 +221,7 @@ impl Gate {
     /// A script starts (on the script thread, in its turn, or inside an EXEC that
     /// holds the turn).
     pub fn started(&self, sh: &Shared, function: bool) {
-        self.since.store(uptime_ms(sh), Ordering::Release);
+        self.since.store(sh.uptime_ms(), Ordering::Release);
         self.wrote.store(false, Ordering::Release);
         self.kill.store(false, Ordering::Release);
         self.function.store(function, Ordering::Release);
@@ -273,10 +278,6 @@ impl Gate {
         self.kill.store(true, Ordering::Release);
         Ok(())
     }
-}
-
-fn uptime_ms(sh: &Shared) -> u64 {
-    u64::try_from(sh.started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// How long the script thread looks for the next job before it sleeps: under a steady

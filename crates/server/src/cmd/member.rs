@@ -130,16 +130,10 @@ pub(crate) fn writes_state(sh: &Shared) -> &'static str {
     }
 }
 
-/// Milliseconds since the instance started: the hold's clock, which a step of the wall
-/// clock cannot stretch.
-fn uptime_ms(sh: &Shared) -> u64 {
-    u64::try_from(sh.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
 /// Whether client writes are held now.
 pub(crate) fn writes_held(sh: &Shared) -> bool {
     let until = sh.hold_until.load(Ordering::Acquire);
-    until != 0 && uptime_ms(sh) < until
+    until != 0 && sh.uptime_ms() < until
 }
 
 /// The refusal of a client write on this instance now, if any. Checked under the engine
@@ -171,7 +165,7 @@ pub(crate) fn writes(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             let Some(ms) = ms else {
                 return out.error(&format!("ERR hold is 1 to {MAX_HOLD_MS} ms"));
             };
-            sh.hold_until.store(uptime_ms(sh) + ms, Ordering::Release);
+            sh.hold_until.store(sh.uptime_ms() + ms, Ordering::Release);
             // Under the engine lock: every write that started before is in the vector.
             out.bulk(e.vv().to_string().as_bytes());
         }

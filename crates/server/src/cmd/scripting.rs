@@ -37,6 +37,31 @@ fn deferred_ids() -> &'static [CommandId] {
     })
 }
 
+/// Whether a command named `name` may run on the script thread (a test of the name only,
+/// cheap enough for every batch; [`on_script_thread`] decides).
+pub(crate) fn may_run_there(name: &[u8]) -> bool {
+    [
+        "eval",
+        "evalsha",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+        "script",
+        "function",
+    ]
+    .iter()
+    .any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+}
+
+/// SCRIPT KILL (`function` false) or FUNCTION KILL's reply.
+fn kill(sh: &Shared, function: bool, out: &mut Out) {
+    match sh.script.kill(function) {
+        Ok(()) => out.ok(),
+        Err(e) => out.error(e),
+    }
+}
+
 /// Whether command `id` from a client runs on the script thread.
 pub(crate) fn on_script_thread(id: CommandId) -> bool {
     deferred_ids().contains(&id)
@@ -469,10 +494,7 @@ pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
 /// SCRIPT KILL | HELP | DEBUG, and the others inside EXEC.
 pub(crate) fn script(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     match a[1].to_ascii_lowercase().as_slice() {
-        b"kill" => match sh.script.kill(false) {
-            Ok(()) => out.ok(),
-            Err(e) => out.error(e),
-        },
+        b"kill" => kill(sh, false, out),
         b"help" => out.help(
             "SCRIPT",
             &[
@@ -502,10 +524,7 @@ pub(crate) fn script(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
 /// refused).
 pub(crate) fn function(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     match a[1].to_ascii_lowercase().as_slice() {
-        b"kill" => match sh.script.kill(true) {
-            Ok(()) => out.ok(),
-            Err(e) => out.error(e),
-        },
+        b"kill" => kill(sh, true, out),
         b"help" => out.help(
             "FUNCTION",
             &[
