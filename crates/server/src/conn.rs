@@ -249,8 +249,8 @@ where
                         for i in 0..batch.len() {
                             let req: Vec<Bytes> =
                                 batch.args(i, &buf).map(Bytes::copy_from_slice).collect();
-                            sess.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
-                            sess.queued.push(req);
+                            sess.queued_bytes += crate::dispatch::kept_bytes(&req);
+                            sess.queued.push_back(req);
                         }
                         buf.advance(parser.advance(&mut batch));
                         if proto_err.is_some() || buf.len() + sess.queued_bytes > max_query {
@@ -314,7 +314,7 @@ where
                 _ = blocked_until(&sess.blocked) => {
                     // Timed out, unless it was served meanwhile (then its reply is queued).
                     let timed_out = {
-                        shared.script.idle().await;
+                        let _turn = shared.script.task_turn().await;
                         let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
                         let mut b = shared.blocked.lock().unwrap_or_else(|p| p.into_inner());
                         b.remove(&mut e, sess.id).is_some()
@@ -398,8 +398,10 @@ where
         sess.link = None;
         Ok(())
     });
-    shared.script.idle().await;
-    sess.cleanup(&shared);
+    {
+        let _turn = shared.script.task_turn().await;
+        sess.cleanup(&shared);
+    }
     if let (Some(peer), Ok(())) = (sess.link, &result) {
         let user = sess.user.name().to_vec();
         crate::sync::serve_link(shared, rd, sink.wr, buf, peer, user).await;

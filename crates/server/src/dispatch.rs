@@ -13,6 +13,7 @@ use concord_engine::{
 };
 use concord_resp::Out;
 use smallvec::SmallVec;
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -32,6 +33,21 @@ impl Requests for Vec<Vec<Bytes>> {
     fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
         self[i].iter().map(|a| &a[..]).collect()
     }
+}
+
+impl Requests for VecDeque<Vec<Bytes>> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
+        self[i].iter().map(|a| &a[..]).collect()
+    }
+}
+
+/// The bytes a kept request counts for against `client-query-buffer-limit`.
+pub(crate) fn kept_bytes(req: &[Bytes]) -> usize {
+    req.iter().map(|a| a.len() + 16).sum()
 }
 
 /// An owned copy of a request, to keep past the read buffer it points into.
@@ -63,9 +79,12 @@ impl Session {
     /// Runs requests and waits, with `appendfsync always`, until their writes are durable.
     /// A script command among them runs on the script thread, then the rest follow.
     pub async fn run_requests(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
-        self.run_some(sh, reqs, out).await;
+        let ran = self.run_some(sh, reqs, out).await;
+        self.keep_rest(reqs, ran);
         while let Some(args) = self.deferred.take() {
-            if crate::cmd::scripting::is_call(&args) {
+            if crate::cmd::multi::is_exec_request(&args) {
+                crate::cmd::scripting::run_exec(self, sh, &args, out).await;
+            } else if crate::cmd::scripting::is_call(&args) {
                 // The EVALs and FCALLs that follow it go to the script thread together,
                 // their answers awaited in order.
                 let mut group = vec![args];
@@ -76,9 +95,7 @@ impl Session {
                     .count()
                     .min(MAX_SCRIPTS_SENT - 1);
                 for r in self.queued.drain(..follow) {
-                    self.queued_bytes = self
-                        .queued_bytes
-                        .saturating_sub(r.iter().map(|a| a.len() + 16).sum::<usize>());
+                    self.queued_bytes = self.queued_bytes.saturating_sub(kept_bytes(&r));
                     group.push(r);
                 }
                 crate::cmd::scripting::run_calls(self, sh, &group, out).await;
@@ -88,15 +105,40 @@ impl Session {
             if self.closing || self.blocked.is_some() || self.queued.is_empty() {
                 return;
             }
-            let rest = std::mem::take(&mut self.queued);
-            self.queued_bytes = 0;
-            self.run_some(sh, &rest, out).await;
+            // What follows runs from the queue itself: requests are copied once, however
+            // many scripts a pipeline interleaves.
+            let mut rest = std::mem::take(&mut self.queued);
+            let ran = self.run_some(sh, &rest, out).await;
+            assert!(self.queued.is_empty(), "run_some keeps nothing itself");
+            for r in rest.drain(..ran) {
+                self.queued_bytes = self.queued_bytes.saturating_sub(kept_bytes(&r));
+            }
+            if self.blocked.is_some() || self.deferred.is_some() {
+                self.queued = rest;
+            } else {
+                self.queued_bytes = 0;
+            }
         }
     }
 
-    async fn run_some(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
-        if reqs.count() == 0 {
+    /// Keeps the requests from `ran` on, behind a command that blocked or runs on the
+    /// script thread.
+    fn keep_rest(&mut self, reqs: &impl Requests, ran: usize) {
+        if self.blocked.is_none() && self.deferred.is_none() {
             return;
+        }
+        for i in ran..reqs.count() {
+            let req = owned(&reqs.view(i));
+            self.queued_bytes += kept_bytes(&req);
+            self.queued.push_back(req);
+        }
+    }
+
+    /// Runs requests until one blocks or must run on the script thread; how many it
+    /// consumed (the rest are the caller's to keep).
+    async fn run_some(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> usize {
+        if reqs.count() == 0 {
+            return 0;
         }
         if !sh.caught_up.load(Ordering::Acquire) && self.may_write(reqs) {
             crate::wait_caught_up(sh).await;
@@ -105,7 +147,7 @@ impl Session {
             crate::cmd::member::wait_writes_open(sh).await;
         }
         if self.script_first(sh, reqs) {
-            return;
+            return 1;
         }
         // The batch takes its turn at the engine, after any script before it; past the
         // busy threshold of a running script it is answered BUSY (SCRIPT KILL aside).
@@ -113,14 +155,15 @@ impl Session {
             for i in 0..reqs.count() {
                 crate::cmd::scripting::while_busy(self, sh, &reqs.view(i), out);
             }
-            return;
+            return reqs.count();
         };
-        let seq = self.run_batch(sh, reqs, out);
+        let (seq, ran) = self.run_batch(sh, reqs, out);
         drop(turn);
         // appendfsync always: acknowledge only what is on disk.
         if seq > 0 && sh.persist.acks_wait() {
             sh.persist.wait_durable(seq).await;
         }
+        ran
     }
 
     /// Warms the cache for the first key of each request of a pipeline chunk (see
@@ -177,7 +220,12 @@ impl Session {
         else {
             return false;
         };
-        if !crate::cmd::scripting::on_script_thread(id) {
+        // FUNCTION LOAD and the other writes take the full path: the checks of writes.
+        let flags = spec(id).flags;
+        if !crate::cmd::scripting::on_script_thread(id)
+            || flags.has(Flags::WRITE)
+            || flags.has(Flags::DENYOOM)
+        {
             return false;
         }
         self.skipping = self.replies == Replies::SkipNext;
@@ -185,23 +233,22 @@ impl Session {
             self.replies = Replies::On;
         }
         self.deferred = Some(owned(&first));
-        for i in 1..reqs.count() {
-            let req = owned(&reqs.view(i));
-            self.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
-            self.queued.push(req);
-        }
         sh.commands.fetch_add(1, Ordering::Relaxed);
         true
     }
 
-    /// Whether any of the requests may write (EXEC writes what its transaction queued).
+    /// Whether any of the requests may write (EXEC writes what its transaction queued; a
+    /// script may write).
     fn may_write(&self, reqs: &impl Requests) -> bool {
         (0..reqs.count()).any(|i| {
             let args = reqs.view(i);
             args.first()
                 .and_then(|n| command_id(n))
                 .and_then(|top| resolve_from(top, &args).ok())
-                .is_some_and(|id| self.invocation_flags(id).has(Flags::WRITE))
+                .is_some_and(|id| {
+                    let flags = self.invocation_flags(id);
+                    flags.has(Flags::WRITE) || flags.has(Flags::MAY_REPLICATE)
+                })
         })
     }
 
@@ -215,9 +262,10 @@ impl Session {
     }
 
     /// Runs a pipeline of requests; returns the append-only file batch holding their
-    /// writes (0 when they wrote nothing). Stops at a command that blocks and keeps the
-    /// rest for when it is served, and at a reply past the output limit.
-    fn run_batch(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> u64 {
+    /// writes (0 when they wrote nothing) and how many requests it consumed. Stops at a
+    /// command that blocks or runs on the script thread, and at a reply past the output
+    /// limit.
+    fn run_batch(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> (u64, usize) {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
         self.clock = Instant::now();
@@ -269,13 +317,6 @@ impl Session {
             }
         }
         sh.commands.fetch_add(calls, Ordering::Relaxed);
-        if self.blocked.is_some() || self.deferred.is_some() {
-            for i in ran..reqs.count() {
-                let req = owned(&reqs.view(i));
-                self.queued_bytes += req.iter().map(|a| a.len() + 16).sum::<usize>();
-                self.queued.push(req);
-            }
-        }
         let seq = crate::effects::after_write(sh, &mut e, before);
         drop(e);
         let multi = self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64);
@@ -287,7 +328,7 @@ impl Session {
             }
             c.multi = multi;
         });
-        seq
+        (seq, ran)
     }
 
     /// Refuses a request (it counts as rejected, and aborts a transaction being queued).
@@ -402,10 +443,13 @@ impl Session {
             }
             m.queue.push(owned(args));
             m.flags = m.flags | spec.flags;
+            m.scripts |= crate::cmd::scripting::needs_script_thread(args);
             out.simple("QUEUED");
             return Some(id);
         }
-        if crate::cmd::scripting::on_script_thread(id) {
+        if crate::cmd::scripting::on_script_thread(id)
+            || (crate::cmd::multi::is_exec(id) && self.multi.as_ref().is_some_and(|m| m.scripts))
+        {
             // Run once this batch is done, without holding the engine meanwhile.
             self.deferred = Some(owned(args));
             return Some(id);

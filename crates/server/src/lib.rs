@@ -535,8 +535,8 @@ async fn persistence(sh: Arc<Shared>) {
         let p = &sh.persist;
         let want = p.writer.state().rewrite_wanted.load(Ordering::Relaxed);
         let scheduled = p.scheduled.load(Ordering::Relaxed);
-        // A running script holds the engine: wait without holding this thread.
-        sh.script.idle().await;
+        // A script may hold the engine: wait for the turn, not on the lock.
+        let _turn = sh.script.task_turn().await;
         let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
         let before = e.log().appended();
         effects::after_write(&sh, &mut e, before);
@@ -589,8 +589,8 @@ async fn active_expiry(shared: Arc<Shared>) {
         let start = Instant::now();
         loop {
             let deleted = {
-                // A running script holds the engine: wait without holding this thread.
-                shared.script.idle().await;
+                // A script may hold the engine: wait for the turn, not on the lock.
+                let _turn = shared.script.task_turn().await;
                 let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
                 e.set_time(wall_ms());
                 // A leaving instance issues no more ops of its own: the others delete

@@ -16,7 +16,7 @@ use concord_acl::{LogContext, User};
 use concord_engine::{CommandId, Engine, Flags, Rejection, command_id, resolve_from, spec};
 use concord_resp::Out;
 use concord_script::{CallCtx, Host, Invocation, Scripts};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
 
@@ -35,22 +35,22 @@ pub(crate) enum Job {
         /// The reply and the append-only batch holding the script's writes.
         reply: tokio::sync::oneshot::Sender<(Bytes, u64)>,
     },
-    /// A script inside EXEC: the caller holds the engine lock and waits, blocked, for
-    /// the answer, so the engine it lends stays valid and unshared until then.
-    Inline {
-        call: Box<ScriptCall>,
-        engine: EnginePtr,
-        reply: mpsc::SyncSender<Bytes>,
+    /// EXEC of a transaction that holds a script (or SCRIPT / FUNCTION subcommands): the
+    /// client's session comes along and goes back with the reply, so the transaction
+    /// runs here, in the script thread's turn, where BUSY and SCRIPT KILL apply to it.
+    Exec {
+        /// The client's session, lent for the transaction.
+        sess: Box<Session>,
+        /// EXEC's id.
+        id: CommandId,
+        /// The client's output room.
+        limit: usize,
+        /// The session back, the reply, and the append-only batch holding the writes.
+        reply: tokio::sync::oneshot::Sender<(Box<Session>, Bytes, u64)>,
     },
-    /// FUNCTION's subcommands: the closure writes the reply; libraries it changed are
-    /// saved when it says so.
-    Functions(FunctionJob, tokio::sync::oneshot::Sender<Bytes>),
-    /// SCRIPT LOAD: the SHA1, or the error reply.
-    Load(Bytes, tokio::sync::oneshot::Sender<Result<String, String>>),
-    /// SCRIPT EXISTS.
-    Exists(Vec<Bytes>, tokio::sync::oneshot::Sender<Vec<bool>>),
-    /// SCRIPT FLUSH.
-    Flush(tokio::sync::oneshot::Sender<()>),
+    /// SCRIPT LOAD | EXISTS | FLUSH or a FUNCTION subcommand: its arguments, whether the
+    /// caller speaks RESP3, and where the reply goes.
+    Admin(Vec<Bytes>, bool, tokio::sync::oneshot::Sender<Bytes>),
 }
 
 /// CONFIG SET busy-reply-threshold / lua-time-limit.
@@ -97,27 +97,19 @@ pub(crate) struct ScriptCall {
     pub limit: usize,
 }
 
-/// The engine an EXEC lends the script thread while it waits.
-pub(crate) struct EnginePtr(pub *mut Engine);
-
-// SAFETY: the lender holds the engine's lock and blocks until the script thread answers,
-// so the pointer is valid and used by one thread at a time.
-unsafe impl Send for EnginePtr {}
-
 /// The running script, as the network threads see it.
 pub(crate) struct Gate {
     /// A script runs now.
     pub running: AtomicBool,
     /// When it started, in ms since the instance started.
     pub since: AtomicU64,
-    /// It issued writes (SCRIPT KILL then refuses: they cannot be undone).
-    pub wrote: AtomicBool,
+    /// Whether the running script wrote or was killed ([`Fate`]): decided once, so a
+    /// kill and a first write never both happen.
+    fate: AtomicU8,
     /// Set by SCRIPT KILL.
     pub kill: Arc<AtomicBool>,
     /// `busy-reply-threshold` in ms (0: never busy).
     pub busy_ms: AtomicU64,
-    /// Woken when a script ends (for the instance's own tasks).
-    pub done: tokio::sync::Notify,
     /// One permit: the right to use the engine for a script or a client's batch, handed
     /// out in arrival order (one waiter woken at a time).
     turn: tokio::sync::Semaphore,
@@ -128,9 +120,6 @@ pub(crate) struct Gate {
     /// See `libraries`.
     pub functions: AtomicUsize,
     jobs: std::sync::Mutex<mpsc::Sender<(Option<CommandId>, Job)>>,
-    /// The script thread, woken when an EXEC lends it the engine while it waits for its
-    /// turn.
-    thread: std::sync::OnceLock<std::thread::Thread>,
 }
 
 impl Gate {
@@ -154,16 +143,14 @@ impl Gate {
         Gate {
             running: AtomicBool::new(false),
             since: AtomicU64::new(0),
-            wrote: AtomicBool::new(false),
+            fate: AtomicU8::new(Fate::Open as u8),
             kill,
             busy_ms: AtomicU64::new(busy_ms),
-            done: tokio::sync::Notify::new(),
             turn: tokio::sync::Semaphore::new(1),
             function: AtomicBool::new(false),
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
             jobs: std::sync::Mutex::new(tx),
-            thread: std::sync::OnceLock::new(),
         }
     }
 
@@ -218,11 +205,10 @@ impl Gate {
         }
     }
 
-    /// A script starts (on the script thread, in its turn, or inside an EXEC that
-    /// holds the turn).
+    /// A script starts (on the script thread, in its turn).
     pub fn started(&self, sh: &Shared, function: bool) {
         self.since.store(sh.uptime_ms(), Ordering::Release);
-        self.wrote.store(false, Ordering::Release);
+        self.fate.store(Fate::Open as u8, Ordering::Release);
         self.kill.store(false, Ordering::Release);
         self.function.store(function, Ordering::Release);
         self.running.store(true, Ordering::Release);
@@ -231,29 +217,13 @@ impl Gate {
     /// The script ended.
     pub fn finished(&self) {
         self.running.store(false, Ordering::Release);
-        self.done.notify_waiters();
     }
 
-    /// Wakes the script thread (it may be waiting for its turn while an EXEC that holds
-    /// the turn lends it the engine).
-    pub fn wake(&self) {
-        if let Some(t) = self.thread.get() {
-            t.unpark();
-        }
-    }
-
-    /// Waits until no script runs (for the instance's own tasks, which must not block
-    /// their thread on the engine a script holds).
-    pub async fn idle(&self) {
-        loop {
-            let ended = self.done.notified();
-            tokio::pin!(ended);
-            ended.as_mut().enable();
-            if !self.running.load(Ordering::Acquire) {
-                return;
-            }
-            ended.await;
-        }
+    /// The turn, for the instance's own tasks (replication, expiry, persistence, client
+    /// clean-up): with it they lock the engine without blocking their thread behind a
+    /// script. Held only while the engine is locked, never across an await.
+    pub async fn task_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.turn.acquire().await.ok()
     }
 
     /// SCRIPT KILL (`function` false) or FUNCTION KILL (true).
@@ -270,7 +240,13 @@ impl Gate {
             (true, false) => return Err(BUSY),
             _ => {}
         }
-        if self.wrote.load(Ordering::Acquire) {
+        let settled = self.fate.compare_exchange(
+            Fate::Open as u8,
+            Fate::Killed as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if settled == Err(Fate::Wrote as u8) {
             return Err(
                 "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
             );
@@ -278,6 +254,30 @@ impl Gate {
         self.kill.store(true, Ordering::Release);
         Ok(())
     }
+
+    /// Before the running script's first write: false when SCRIPT KILL came first (the
+    /// write must not happen; the script is stopping).
+    fn may_write(&self) -> bool {
+        let settled = self.fate.compare_exchange(
+            Fate::Open as u8,
+            Fate::Wrote as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        settled != Err(Fate::Killed as u8)
+    }
+}
+
+/// What became of the running script: SCRIPT KILL may stop it only while it is `Open`.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// No write yet, not killed.
+    Open,
+    /// It wrote: it runs to its end.
+    Wrote,
+    /// SCRIPT KILL stopped it before any write.
+    Killed,
 }
 
 /// How long the script thread looks for the next job before it sleeps: under a steady
@@ -313,64 +313,83 @@ impl std::task::Wake for Unpark {
     }
 }
 
+/// The script thread's Lua VM and the session its scripts' commands run in (Redis's
+/// script client). It lives in a thread-local so that an EXEC run on this thread reaches
+/// it from the EVAL handler, deep in the transaction.
+struct Vm {
+    scripts: Scripts,
+    session: Session,
+}
+
+thread_local! {
+    static VM: std::cell::RefCell<Option<Vm>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with the VM and its session: `None` off the script thread (or, a bug, while
+/// the VM is already in use).
+fn with_vm<R>(f: impl FnOnce(&mut Scripts, &mut Session) -> R) -> Option<R> {
+    VM.with(|vm| {
+        let mut vm = vm.try_borrow_mut().ok()?;
+        let vm = vm.as_mut()?;
+        Some(f(&mut vm.scripts, &mut vm.session))
+    })
+}
+
+/// Gives the turn back when dropped, whatever happened in it.
+struct TurnHeld<'a>(&'a Gate);
+
+impl Drop for TurnHeld<'_> {
+    fn drop(&mut self) {
+        self.0.turn.add_permits(1);
+    }
+}
+
 /// The script thread: takes the engine's turn when jobs are queued, runs up to
 /// [`MAX_TURN`] of them back to back (one hand-off for many clients' scripts), then gives
 /// the turn back; until the instance is gone.
-fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, mut scripts: Scripts) {
-    let mut session: Option<Session> = None;
-    let mut loaded = false;
-    let mut pending: std::collections::VecDeque<(Option<CommandId>, Job)> =
-        std::collections::VecDeque::new();
+fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, scripts: Scripts) {
+    let mut fresh = Some(scripts);
+    let mut pending: Option<(Option<CommandId>, Job)> = None;
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     loop {
-        if pending.is_empty() {
-            match next_job(&rx) {
-                Ok(job) => pending.push_back(job),
+        let first = match pending.take() {
+            Some(job) => job,
+            None => match next_job(&rx) {
+                Ok(job) => job,
                 Err(_) => return,
-            }
-        }
+            },
+        };
         let Some(sh) = me.upgrade() else {
             return;
         };
-        let _ = sh.script.thread.set(std::thread::current());
-        if !loaded {
+        if let Some(mut scripts) = fresh.take() {
             load_functions(&sh, &mut scripts);
-            loaded = true;
+            let session = script_session(&sh);
+            VM.with(|vm| *vm.borrow_mut() = Some(Vm { scripts, session }));
         }
-        let sess = session.get_or_insert_with(|| script_session(&sh));
-        // Waiting for the turn: an EXEC that holds it may lend its engine meanwhile.
-        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        // Wait for the turn (a plain thread: poll, park until woken).
         let mut cx = std::task::Context::from_waker(&waker);
         let mut acquire = std::pin::pin!(sh.script.turn.acquire());
         let permit = loop {
             if let std::task::Poll::Ready(p) = acquire.as_mut().poll(&mut cx) {
                 break p;
             }
-            while let Ok(job) = rx.try_recv() {
-                pending.push_back(job);
-            }
-            while let Some(i) = pending
-                .iter()
-                .position(|(_, j)| matches!(j, Job::Inline { .. }))
-            {
-                let (id, job) = pending.remove(i).expect("found");
-                let failed = process(&sh, sess, &mut scripts, job);
-                count(&sh, id, failed);
-            }
-            // Woken by the turn, by a lent engine, or in time anyway.
-            std::thread::park_timeout(Duration::from_millis(10));
+            std::thread::park();
         };
         let Ok(permit) = permit else {
             return;
         };
         permit.forget();
+        let _held = TurnHeld(&sh.script);
+        let mut next = Some(first);
         for _ in 0..MAX_TURN {
-            let Some((id, job)) = pending.pop_front().or_else(|| rx.try_recv().ok()) else {
+            let Some((id, job)) = next.take().or_else(|| rx.try_recv().ok()) else {
                 break;
             };
-            let failed = process(&sh, sess, &mut scripts, job);
+            let failed = process(&sh, job);
             count(&sh, id, failed);
         }
-        sh.script.turn.add_permits(1);
+        pending = next;
     }
 }
 
@@ -387,75 +406,57 @@ fn count(sh: &Shared, id: Option<CommandId>, failed: bool) {
 
 /// Runs one job and answers it; whether its reply is an error. A panic (a bug) fails this
 /// job only: its caller gets an error.
-fn process(sh: &Shared, sess: &mut Session, scripts: &mut Scripts, job: Job) -> bool {
+fn process(sh: &Shared, job: Job) -> bool {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
         Job::Run { call, reply } => {
             let mut out = Out::new();
             let function = matches!(call.target, Target::Function(_));
-            let seq = match prepare(sh, sess, scripts, &call, &mut out) {
-                Some(sha) => {
-                    let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
-                    e.set_time(wall_ms());
-                    let before = e.log().appended();
-                    sh.script.started(sh, function);
-                    run(sh, sess, scripts, &sha, &call, &mut e, &mut out);
-                    // The script's ops are one group: peers and the file get them
-                    // together or not at all.
-                    e.commit();
-                    sh.script.finished();
-                    crate::effects::after_write(sh, &mut e, before)
-                }
-                None => 0,
-            };
+            let seq = with_vm(
+                |scripts, sess| match prepare(sh, sess, scripts, &call, &mut out) {
+                    Some(sha) => {
+                        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+                        e.set_time(wall_ms());
+                        let before = e.log().appended();
+                        sh.script.started(sh, function);
+                        run(sh, sess, scripts, &sha, &call, &mut e, &mut out);
+                        // The script's ops are one group: peers and the file get them
+                        // together or not at all.
+                        e.commit();
+                        sh.script.finished();
+                        crate::effects::after_write(sh, &mut e, before)
+                    }
+                    None => 0,
+                },
+            )
+            .unwrap_or(0);
             let failed = out.buf.first() == Some(&b'-');
             let _ = reply.send((out.buf.freeze(), seq));
             failed
         }
-        Job::Inline {
-            call,
-            engine,
+        Job::Exec {
+            mut sess,
+            id,
+            limit,
             reply,
         } => {
             let mut out = Out::new();
-            if let Some(sha) = prepare(sh, sess, scripts, &call, &mut out) {
-                // SAFETY: see EnginePtr; the lender waits on `reply`.
-                let e = unsafe { &mut *engine.0 };
-                run(sh, sess, scripts, &sha, &call, e, &mut out);
-            }
-            sh.script.finished();
-            let _ = reply.send(out.buf.freeze());
+            out.resp3 = sess.resp3;
+            out.limit = limit;
+            let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+            e.set_time(wall_ms());
+            let before = e.log().appended();
+            sess.tick = sh.timer.raw();
+            sess.run(sh, &mut e, id, &[b"EXEC"], &mut out);
+            e.commit();
+            let seq = crate::effects::after_write(sh, &mut e, before);
+            drop(e);
+            let _ = reply.send((sess, out.buf.freeze(), seq));
             false
         }
-        Job::Load(body, reply) => {
-            let r = scripts
-                .load(&body, false)
-                .map(|(sha, _)| sha)
-                .map_err(|e| format!("ERR {e}"));
-            let failed = r.is_err();
-            let _ = reply.send(r);
-            failed
-        }
-        Job::Exists(shas, reply) => {
-            let r = shas
-                .iter()
-                .map(|s| scripts.exists(&String::from_utf8_lossy(s).to_ascii_lowercase()))
-                .collect();
-            let _ = reply.send(r);
-            false
-        }
-        Job::Flush(reply) => {
-            scripts.flush();
-            let _ = reply.send(());
-            false
-        }
-        Job::Functions(f, reply) => {
+        Job::Admin(args, resp3, reply) => {
+            let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
             let mut out = Out::new();
-            if f(scripts, &mut LogHost, &mut out) {
-                save_functions(sh, scripts);
-            }
-            let (libs, funcs) = scripts.function_counts();
-            sh.script.libraries.store(libs, Ordering::Release);
-            sh.script.functions.store(funcs, Ordering::Release);
+            crate::cmd::scripting::admin(sh, &view, resp3, &mut out);
             let failed = out.buf.first() == Some(&b'-');
             let _ = reply.send(out.buf.freeze());
             failed
@@ -465,6 +466,66 @@ fn process(sh: &Shared, sess: &mut Session, scripts: &mut Scripts, job: Job) -> 
         sh.script.finished();
         true
     })
+}
+
+/// The error when the VM cannot be reached (off the script thread: a bug).
+const NO_VM: &str = "ERR the Lua VM is not reachable here (a bug; please report it)";
+
+/// SCRIPT EXISTS: whether each SHA1 is cached (on the script thread).
+pub(crate) fn exists(shas: &[&[u8]]) -> Vec<bool> {
+    with_vm(|scripts, _| {
+        shas.iter()
+            .map(|s| scripts.exists(&String::from_utf8_lossy(s).to_ascii_lowercase()))
+            .collect()
+    })
+    .unwrap_or_else(|| vec![false; shas.len()])
+}
+
+/// SCRIPT LOAD on the script thread: the SHA1 or the error reply.
+pub(crate) fn load(body: &[u8]) -> Result<String, String> {
+    with_vm(|scripts, _| {
+        scripts
+            .load(body, false)
+            .map(|(sha, _)| sha)
+            .map_err(|e| format!("ERR {e}"))
+    })
+    .unwrap_or_else(|| Err(NO_VM.into()))
+}
+
+/// SCRIPT FLUSH on the script thread.
+pub(crate) fn flush() {
+    with_vm(|scripts, _| scripts.flush());
+}
+
+/// Runs a FUNCTION subcommand on the script thread, saving the libraries it changed.
+pub(crate) fn functions(sh: &Shared, f: FunctionJob, out: &mut Out) {
+    let done = with_vm(|scripts, _| {
+        if f(scripts, &mut LogHost, out) {
+            save_functions(sh, scripts);
+        }
+        let (libs, funcs) = scripts.function_counts();
+        sh.script.libraries.store(libs, Ordering::Release);
+        sh.script.functions.store(funcs, Ordering::Release);
+    });
+    if done.is_none() {
+        out.error(NO_VM);
+    }
+}
+
+/// A script inside EXEC (which runs on this thread): runs it against the engine the
+/// transaction holds. False off the script thread (a bug).
+pub(crate) fn run_inline(sh: &Shared, call: &ScriptCall, e: &mut Engine, out: &mut Out) -> bool {
+    with_vm(|scripts, sess| {
+        let mut reply = Out::new();
+        if let Some(name) = prepare(sh, sess, scripts, call, &mut reply) {
+            sh.script
+                .started(sh, matches!(call.target, Target::Function(_)));
+            run(sh, sess, scripts, &name, call, e, &mut reply);
+            sh.script.finished();
+        }
+        out.raw(&reply.buf);
+    })
+    .is_some()
 }
 
 /// The host of a library being loaded: it may only log.
@@ -561,7 +622,15 @@ fn prepare(
 ) -> Option<String> {
     out.resp3 = call.resp3;
     out.limit = call.limit.min(MAX_REPLY);
-    sess.set_user(sh, Arc::clone(&call.user));
+    // The user as it is now: its rules may have changed since the call was sent, and a
+    // deleted user's script must not run as someone else.
+    let Some(user) = sh.user(call.user.name()) else {
+        out.error("NOPERM the user this script runs as was deleted");
+        return None;
+    };
+    if !Arc::ptr_eq(&sess.user, &user) {
+        sess.set_user(sh, user);
+    }
     sess.resp3 = call.resp3;
     sess.refresh(sh);
     let (name, flags) = match &call.target {
@@ -670,6 +739,9 @@ impl ScriptHost<'_> {
             return Err("ERR Write commands are not allowed from read-only scripts.".into());
         }
         if flags.has(Flags::WRITE) {
+            if self.sh.persist.closed.load(Ordering::Acquire) {
+                return Err("ERR the server is shutting down".into());
+            }
             if let Some(why) = self.sh.persist.write_error() {
                 return Err(format!("MISCONF Errors writing to the AOF file: {why}"));
             }
@@ -684,6 +756,10 @@ impl ScriptHost<'_> {
         {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
         }
+        // Last: once this passes, SCRIPT KILL answers UNKILLABLE.
+        if flags.has(Flags::WRITE) && !self.sh.script.may_write() {
+            return Err(concord_script::KILLED.into());
+        }
         Ok(id)
     }
 }
@@ -695,13 +771,9 @@ impl Host for ScriptHost<'_> {
             Err(why) => return out.error(&why),
         };
         self.sess.resp3 = ctx.resp3;
-        let appended = self.e.pending_ops();
         self.sess.run(self.sh, self.e, id, args, out);
         // A blocking command does not block in a script: its empty reply stands.
         let _ = self.e.take_block();
-        if self.e.pending_ops() != appended {
-            self.sh.script.wrote.store(true, Ordering::Release);
-        }
     }
 
     fn log(&mut self, level: u8, msg: &str) {

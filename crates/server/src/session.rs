@@ -21,6 +21,8 @@ pub(crate) struct Multi {
     pub error: bool,
     /// Bytes of the queued requests (bounded by `client-query-buffer-limit`).
     pub bytes: usize,
+    /// A queued request runs on the script thread: so does EXEC.
+    pub scripts: bool,
 }
 
 impl Default for Multi {
@@ -30,6 +32,7 @@ impl Default for Multi {
             flags: Flags::NONE,
             error: false,
             bytes: 0,
+            scripts: false,
         }
     }
 }
@@ -63,7 +66,7 @@ pub(crate) struct Session {
     /// never).
     pub blocked: Option<(Bytes, Option<tokio::time::Instant>)>,
     /// Requests that arrived behind a blocking command, run once it is served.
-    pub queued: Vec<Vec<Bytes>>,
+    pub queued: std::collections::VecDeque<Vec<Bytes>>,
     /// Bytes of `queued` (they count against `client-query-buffer-limit`, as the query
     /// buffer they stand for would in Redis).
     pub queued_bytes: usize,
@@ -130,7 +133,7 @@ impl Session {
             closing: false,
             link: None,
             blocked: None,
-            queued: Vec::new(),
+            queued: std::collections::VecDeque::new(),
             queued_bytes: 0,
             clock: now,
             tick: sh.timer.raw(),

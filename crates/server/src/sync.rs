@@ -288,7 +288,7 @@ pub(crate) async fn serve_link<R, W>(
             }
         }
         let msgs = {
-            sh.script.idle().await;
+            let _turn = sh.script.task_turn().await;
             let e = lock(&sh.engine);
             let mut r = lock(&sh.repl);
             // PAUSE bumps the epoch under this lock: once it has replied, nothing more is
@@ -497,7 +497,7 @@ where
     let compress = sh.cfg.repl_compression;
     let mut frame = Vec::new();
     let (mut pulled_epoch, pull) = {
-        sh.script.idle().await;
+        let _turn = sh.script.task_turn().await;
         let e = lock(&sh.engine);
         let mut r = lock(&sh.repl);
         (r.epoch(), r.pull(&e, peer.id))
@@ -525,7 +525,7 @@ where
                 }
                 let mut publishes = Vec::new();
                 {
-                    sh.script.idle().await;
+                    let _turn = sh.script.task_turn().await;
                     let mut e = lock(&sh.engine);
                     let mut r = lock(&sh.repl);
                     // PAUSE bumps the epoch under this lock: once it has replied, nothing
@@ -560,7 +560,7 @@ where
                 }
                 frame.clear();
                 {
-                    sh.script.idle().await;
+                    let _turn = sh.script.task_turn().await;
                     let e = lock(&sh.engine);
                     let mut r = lock(&sh.repl);
                     if r.needs_pull(peer.id, pulled_epoch) {
@@ -583,8 +583,8 @@ pub(crate) async fn upkeep(sh: Arc<Shared>) {
     let mut tick = tokio::time::interval(PERIOD);
     loop {
         tick.tick().await;
-        // A running script holds the engine: wait without holding this thread.
-        sh.script.idle().await;
+        // A script may hold the engine: wait for the turn, not on the lock.
+        let _turn = sh.script.task_turn().await;
         let mut e = lock(&sh.engine);
         let now = wall_ms();
         e.set_time(now);

@@ -82,6 +82,14 @@ const SAME: &[&[&str]] = &[
     &["#!lua flags=bogus\nreturn 1", "0"],
     &["#!lua", "0"],
     &["return redis.call('flushall', 'bogus')", "0"],
+    // Bounds past a C int, as Lua 5.1 reads them.
+    &["return math.random(1e10)", "0"],
+    &["return math.random(5, -1e10)", "0"],
+    &["return math.random(-1e10, 1e10)", "0"],
+    &["return math.random(-2147483648, -2147483648)", "0"],
+    &["return math.random(1, 2, 3)", "0"],
+    &["return math.random(0)", "0"],
+    &["return {pcall(math.random, 2, 1)}", "0"],
 ];
 
 fn eval(c: &mut Conn, a: &[&str]) -> Reply {
@@ -138,6 +146,84 @@ fn scripts_answer_as_redis_does() {
         );
         assert_eq!(c.cmd(&["EXEC"]), Reply::Array(vec![Reply::Int(1)]));
     }
+    // SCRIPT and FUNCTION subcommands queued in a transaction, beside the scripts.
+    let lib = "#!lua name=txlib\nredis.register_function('txf', function(k) return redis.call('incr', k[1]) end)";
+    let steps: &[&[&str]] = &[
+        &["MULTI"],
+        &["SCRIPT", "LOAD", "return 'loaded'"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "0c3e6bd1ea4d4ab4b4ae5d6f3a7a3c1d5e2d8b11",
+            "x",
+        ],
+        &["EVALSHA", "4f2a5d4b3c0ab2ff3f8f0b0c9bd2d6e0f2c1a0aa", "0"],
+        &["FUNCTION", "LOAD", lib],
+        &["FCALL", "txf", "1", "s:f"],
+        &["FUNCTION", "LIST", "LIBRARYNAME", "nomatch"],
+        &["SCRIPT", "FLUSH", "bogus"],
+        &["FUNCTION", "DELETE", "txlib"],
+        &["SET", "s:plain", "1"],
+        &["EXEC"],
+        &["FUNCTION", "LIST"],
+        &["GET", "s:f"],
+    ];
+    for step in steps {
+        assert_eq!(ours.cmd(step), theirs.cmd(step), "{step:?}");
+    }
+}
+
+#[test]
+fn a_busy_script_inside_a_transaction_gets_busy_replies_and_is_killed() {
+    let s = concord(&[]);
+    let mut runner = Conn::open(s.port);
+    let mut other = Conn::open(s.port);
+    assert_eq!(
+        other.cmd(&["CONFIG", "SET", "busy-reply-threshold", "200"]),
+        Reply::Status("OK".into())
+    );
+    for step in [
+        &["MULTI"][..],
+        &["SET", "t:a", "1"],
+        &["EVAL", "while true do end", "0"],
+        &["INCR", "t:a"],
+    ] {
+        let r = runner.cmd(step);
+        assert!(matches!(r, Reply::Status(_)), "{step:?}: {r:?}");
+    }
+    runner.send_raw(&Conn::encode(&[b"EXEC".to_vec()]));
+    // The instance keeps answering: BUSY past the threshold, and SCRIPT KILL stops it.
+    wait_for(
+        30,
+        "BUSY",
+        || matches!(other.cmd(&["PING"]), Reply::Error(e) if e.starts_with("BUSY")),
+    );
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), Reply::Status("OK".into()));
+    let Reply::Array(replies) = runner.read() else {
+        panic!("EXEC did not answer with an array")
+    };
+    assert_eq!(replies.len(), 3);
+    assert_eq!(replies[0], Reply::Status("OK".into()));
+    assert!(
+        matches!(&replies[1], Reply::Error(e) if e.contains("Script killed by user with SCRIPT KILL")),
+        "{:?}",
+        replies[1]
+    );
+    assert_eq!(replies[2], Reply::Int(2));
+    assert_eq!(other.cmd(&["GET", "t:a"]), Reply::Bulk(b"2".to_vec()));
+    // The transaction's session came back whole: the client goes on as before.
+    assert_eq!(
+        runner.cmd(&["CLIENT", "SETNAME", "back"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(
+        runner.cmd(&["CLIENT", "GETNAME"]),
+        Reply::Bulk(b"back".to_vec())
+    );
+    assert_eq!(
+        runner.cmd(&["EXEC"]),
+        Reply::Error("ERR EXEC without MULTI".into())
+    );
 }
 
 #[test]
@@ -369,5 +455,26 @@ fn a_script_s_writes_reach_peers_as_one_group_of_effects() {
     let r0 = c.conn(0).cmd(&["GET", "r"]);
     for i in 1..3 {
         assert_eq!(c.conn(i).cmd(&["GET", "r"]), r0);
+    }
+}
+
+#[test]
+fn a_pipeline_interleaving_scripts_and_commands_answers_in_order() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    let mut batch = Vec::new();
+    for i in 0..500 {
+        batch.extend(Conn::encode(&[
+            b"EVAL".to_vec(),
+            b"return ARGV[1]".to_vec(),
+            b"0".to_vec(),
+            i.to_string().into_bytes(),
+        ]));
+        batch.extend(Conn::encode(&[b"INCR".to_vec(), b"p:n".to_vec()]));
+    }
+    c.send_raw(&batch);
+    for i in 0..500 {
+        assert_eq!(c.read(), Reply::Bulk(i.to_string().into_bytes()));
+        assert_eq!(c.read(), Reply::Int(i + 1));
     }
 }

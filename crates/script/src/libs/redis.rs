@@ -6,7 +6,7 @@ use crate::convert::{error_table, to_lua};
 use crate::reply::parse;
 use crate::{CallCtx, Host, MEMORY_LIMIT};
 use concord_resp::Out;
-use mlua::{Lua, Table, Value, Variadic};
+use mlua::{IntoLuaMulti, Lua, Table, Value, Variadic};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -254,41 +254,57 @@ impl Rand48 {
     }
 }
 
+/// math.random's message for bounds with nothing between them.
+const EMPTY: &str = "interval is empty";
+
 /// Replaces `math.random` and `math.randomseed` with Redis's.
 pub(crate) fn replace_random(lua: &Lua, math: &Table) -> mlua::Result<()> {
     let state = Rc::new(Rand48(Cell::new(0x1234_ABCD_330E)));
     let st = Rc::clone(&state);
     math.raw_set(
         "random",
-        lua.create_function(move |_, a: Variadic<f64>| {
-            const MAX: f64 = i32::MAX as f64;
-            let r = f64::from(st.next() % i32::MAX as u32) / MAX;
-            let check = |v: f64| -> i64 { v as i64 };
-            match a.as_slice() {
-                [] => Ok(r),
-                [u] => {
-                    let u = check(*u);
-                    if u < 1 {
-                        return Err(mlua::Error::RuntimeError(
-                            "bad argument #1 to 'random' (interval is empty)".into(),
-                        ));
+        // Raised from a C function, so the message names the script's line as Lua's own
+        // argument errors do: (true, value) or (false, message, argument number).
+        crate::raise::raising(
+            lua,
+            lua.create_function(move |lua, a: Variadic<f64>| {
+                let ok = |v: f64| (true, Value::Number(v)).into_lua_multi(lua);
+                let fail = |msg: &str, how: Value| (false, msg, how).into_lua_multi(lua);
+                const MAX: f64 = i32::MAX as f64;
+                let r = f64::from(st.next() % i32::MAX as u32) / MAX;
+                // Lua 5.1 reads its bounds as C ints through a 64-bit integer: x86 turns a
+                // double out of that range into its minimum, the int keeps the low 32 bits,
+                // and the interval's size wraps as Redis's build does.
+                let check = |v: f64| -> i32 {
+                    const WIDE: f64 = 9.223_372_036_854_776e18;
+                    let wide = if v.is_nan() || !(-WIDE..WIDE).contains(&v) {
+                        i64::MIN
+                    } else {
+                        v as i64
+                    };
+                    wide as i32
+                };
+                match a.as_slice() {
+                    [] => ok(r),
+                    [u] => {
+                        let u = check(*u);
+                        if u < 1 {
+                            return fail(EMPTY, Value::Integer(1));
+                        }
+                        ok((r * f64::from(u)).floor() + 1.0)
                     }
-                    Ok((r * u as f64).floor() + 1.0)
-                }
-                [l, u] => {
-                    let (l, u) = (check(*l), check(*u));
-                    if l > u {
-                        return Err(mlua::Error::RuntimeError(
-                            "bad argument #2 to 'random' (interval is empty)".into(),
-                        ));
+                    [l, u] => {
+                        let (l, u) = (check(*l), check(*u));
+                        if l > u {
+                            return fail(EMPTY, Value::Integer(2));
+                        }
+                        let size = f64::from(u.wrapping_sub(l).wrapping_add(1));
+                        ok((r * size).floor() + f64::from(l))
                     }
-                    Ok((r * (u - l + 1) as f64).floor() + l as f64)
+                    _ => fail("wrong number of arguments", Value::Boolean(true)),
                 }
-                _ => Err(mlua::Error::RuntimeError(
-                    "wrong number of arguments".into(),
-                )),
-            }
-        })?,
+            })?,
+        )?,
     )?;
     math.raw_set(
         "randomseed",

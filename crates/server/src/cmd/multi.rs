@@ -14,6 +14,11 @@ pub(crate) fn is_exec(id: usize) -> bool {
     *EXEC.get_or_init(|| super::id_of("exec")) == id
 }
 
+/// Whether a request is EXEC.
+pub(crate) fn is_exec_request(args: &[bytes::Bytes]) -> bool {
+    args.len() == 1 && args[0].eq_ignore_ascii_case(b"exec")
+}
+
 /// MULTI.
 pub(crate) fn multi(s: &mut Session, _: &Shared, _: &mut Engine, _: &[&[u8]], out: &mut Out) {
     if s.multi.is_some() {

@@ -1,13 +1,13 @@
 //! EVAL, EVALSHA, their read-only forms and SCRIPT. From a client they run on the script
-//! thread ([`run_deferred`]); inside EXEC the transaction lends the engine it holds
-//! ([`eval`]). See `crate::script` for why scripts have a thread of their own.
+//! thread ([`run_deferred`]), and so does an EXEC whose transaction holds one
+//! ([`run_exec`]). See `crate::script` for why scripts have a thread of their own.
 
 use crate::Shared;
 use crate::dispatch::lossy;
-use crate::script::{BUSY, EnginePtr, FunctionJob, Job, ScriptCall, Target};
+use crate::script::{BUSY, FunctionJob, Job, ScriptCall, Target};
 use crate::session::Session;
 use bytes::Bytes;
-use concord_engine::{CommandId, Engine, full_name, resolve};
+use concord_engine::{CommandId, Engine, resolve};
 use concord_resp::Out;
 use std::sync::{Arc, OnceLock};
 
@@ -206,46 +206,12 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
     if sh.script.busy(sh) {
         reply.error(BUSY);
     } else {
-        match full_name(id) {
-            "script|load" => {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                sh.script.send(Some(id), Job::Load(args[2].clone(), tx));
-                match rx.await {
-                    Ok(Ok(sha)) => reply.bulk(sha.as_bytes()),
-                    Ok(Err(e)) => reply.error(&e),
-                    Err(_) => reply.error("ERR the script thread is gone"),
-                }
-            }
-            "script|exists" => {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                sh.script
-                    .send(Some(id), Job::Exists(args[2..].to_vec(), tx));
-                let found = rx.await.unwrap_or_default();
-                reply.array(found.len());
-                for f in found {
-                    reply.int(i64::from(f));
-                }
-            }
-            "script|flush" => match view.get(2).map(|m| m.to_ascii_uppercase()) {
-                None => flush(sh, id, &mut reply).await,
-                Some(m) if m == b"SYNC" || m == b"ASYNC" => flush(sh, id, &mut reply).await,
-                Some(_) => reply.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
-            },
-            sub if sub.starts_with("function|") => match functions(&view, s.resp3) {
-                Ok(job) => {
-                    let (tx, rx) = tokio::sync::oneshot::channel();
-                    sh.script.send(Some(id), Job::Functions(job, tx));
-                    match rx.await {
-                        Ok(bytes) => reply.raw(&bytes),
-                        Err(_) => reply.error("ERR the script thread is gone"),
-                    }
-                }
-                Err(e) => reply.error(&e),
-            },
-            other => {
-                // on_script_thread and this match list the same commands.
-                reply.error(&format!("ERR {other} has no handler on the script thread"));
-            }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        sh.script
+            .send(Some(id), Job::Admin(args.to_vec(), s.resp3, tx));
+        match rx.await {
+            Ok(bytes) => reply.raw(&bytes),
+            Err(_) => reply.error("ERR the script thread is gone"),
         }
     }
     if !s.muted() {
@@ -253,32 +219,85 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
     }
 }
 
-async fn flush(sh: &Shared, id: CommandId, reply: &mut Out) {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    sh.script.send(Some(id), Job::Flush(tx));
-    let _ = rx.await;
-    reply.ok();
+/// SCRIPT LOAD | EXISTS | FLUSH and FUNCTION's subcommands other than KILL and HELP, on
+/// the script thread (sent as a job, or inside an EXEC that runs there).
+pub(crate) fn admin(sh: &Shared, a: &[&[u8]], resp3: bool, out: &mut Out) {
+    out.resp3 = resp3;
+    if !a[0].eq_ignore_ascii_case(b"script") {
+        return match functions(a, resp3) {
+            Ok(job) => crate::script::functions(sh, job, out),
+            Err(e) => out.error(&e),
+        };
+    }
+    match a[1].to_ascii_lowercase().as_slice() {
+        b"load" => match crate::script::load(a[2]) {
+            Ok(sha) => out.bulk(sha.as_bytes()),
+            Err(e) => out.error(&e),
+        },
+        b"exists" => {
+            let found = crate::script::exists(&a[2..]);
+            out.array(found.len());
+            for f in found {
+                out.int(i64::from(f));
+            }
+        }
+        b"flush" => match a.get(2).map(|m| m.to_ascii_uppercase()) {
+            Some(m) if m != b"SYNC" && m != b"ASYNC" => {
+                out.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+            }
+            _ => {
+                crate::script::flush();
+                out.ok();
+            }
+        },
+        sub => out.error(&crate::dispatch::help_err(sub, "SCRIPT")),
+    }
 }
 
-/// A request that arrives while a script is busy: SCRIPT KILL runs, everything else gets
-/// BUSY.
+/// A request that arrives while a script is busy: SCRIPT KILL, FUNCTION KILL and FUNCTION
+/// STATS run (if the client may run them), everything else gets BUSY.
 pub(crate) fn while_busy(s: &mut Session, sh: &Shared, args: &[&[u8]], out: &mut Out) {
-    let sub = |c: &[u8], x: &[u8]| {
-        args.len() == 2 && args[0].eq_ignore_ascii_case(c) && args[1].eq_ignore_ascii_case(x)
-    };
+    // CLIENT REPLY SKIP drops this request's reply, as it would have any other.
+    s.skipping = s.replies == crate::session::Replies::SkipNext;
+    if s.skipping {
+        s.replies = crate::session::Replies::On;
+    }
+    s.refresh(sh);
+    let id = resolve(args).ok();
+    let name = id.map(concord_engine::full_name);
     let reply = if !s.authed {
         Err("NOAUTH Authentication required.")
-    } else if sub(b"script", b"kill") {
-        sh.script.kill(false)
-    } else if sub(b"function", b"kill") {
-        sh.script.kill(true)
-    } else if sub(b"function", b"stats") {
+    } else if !matches!(
+        name,
+        Some("script|kill" | "function|kill" | "function|stats")
+    ) {
+        // As in Redis, a transaction being queued is failed by the refusal.
+        if let Some(m) = &mut s.multi {
+            m.error = true;
+        }
+        Err(BUSY)
+    } else if let Some(denied) = id.filter(|_| !s.rules.unrestricted).and_then(|id| {
+        let d = crate::access::check(&s.user, s.rules, id, args).err()?;
+        Some(crate::cmd::acl::denied(
+            sh,
+            s,
+            id,
+            args,
+            &d,
+            concord_acl::LogContext::Toplevel,
+        ))
+    }) {
+        if !s.muted() {
+            out.error(&format!("NOPERM {denied}"));
+        }
+        return;
+    } else if name == Some("function|stats") {
         if !s.muted() {
             stats(sh, true, out);
         }
         return;
     } else {
-        Err(BUSY)
+        sh.script.kill(name == Some("function|kill"))
     };
     if s.muted() {
         return;
@@ -324,11 +343,6 @@ fn write_stats(running: Option<&[u8]>, (libs, funcs): (usize, usize), out: &mut 
     out.int(libs as i64);
     out.bulk(b"functions_count");
     out.int(funcs as i64);
-}
-
-/// Whether a call runs a function (FUNCTION KILL, not SCRIPT KILL, stops it).
-fn call_is_function(call: &ScriptCall) -> bool {
-    matches!(call.target, Target::Function(_))
 }
 
 /// A FUNCTION subcommand's job, or the error reply for bad arguments.
@@ -452,47 +466,77 @@ fn functions(a: &[&[u8]], resp3: bool) -> Result<FunctionJob, String> {
             write_stats(None, sc.function_counts(), out);
             false
         }),
-        _ => {
-            return Err(format!(
-                "ERR FUNCTION {} inside MULTI is not supported",
-                lossy(&sub).to_uppercase()
-            ));
-        }
+        _ => return Err(crate::dispatch::help_err(a[1], "FUNCTION")),
     })
 }
 
-/// EVAL and friends inside EXEC: the transaction holds the engine and lends it to the
-/// script thread, waiting (this thread blocked) until the script ends. No other client
-/// runs meanwhile, so such a script is not stopped by SCRIPT KILL.
+/// EVAL and friends inside EXEC, which runs on the script thread ([`run_exec`]).
 pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
     let Some(mut call) = parse_call(s, a, out) else {
         return;
     };
-    sh.script.started(sh, call_is_function(&call));
     call.limit = out.limit.saturating_sub(out.len());
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let sent = sh.script.send(
-        None,
-        Job::Inline {
-            call: Box::new(call),
-            engine: EnginePtr(e as *mut Engine),
-            reply: tx,
-        },
-    );
-    // It may be waiting for the turn this batch holds.
-    sh.script.wake();
-    // Wait here whatever happens: the script thread may be using the engine.
-    match rx.recv() {
-        Ok(bytes) if sent => out.raw(&bytes),
-        _ => {
-            sh.script.finished();
-            out.error("ERR the script failed (a bug; please report it)");
+    if !crate::script::run_inline(sh, &call, e, out) {
+        out.error("ERR a script ran off the script thread (a bug; please report it)");
+    }
+}
+
+/// Whether a queued request makes its EXEC run on the script thread.
+pub(crate) fn needs_script_thread(args: &[&[u8]]) -> bool {
+    args.first().is_some_and(|n| may_run_there(n))
+}
+
+/// EXEC of a transaction holding a script command (its checks passed): the session goes
+/// to the script thread with the job and comes back with the reply, so the transaction
+/// runs in the script thread's turn, never blocking this thread.
+pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
+    let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    let Ok(id) = resolve(&view) else {
+        return;
+    };
+    let mut reply = Out::new();
+    reply.resp3 = s.resp3;
+    let mut seq = 0;
+    if sh.script.busy(sh) {
+        // As in Redis: EXEC is refused and the transaction is kept, marked failed.
+        if let Some(m) = &mut s.multi {
+            m.error = true;
         }
+        reply.error(BUSY);
+    } else {
+        let stand_in = Session::new(sh, s.id, s.mailbox.clone(), std::time::Instant::now());
+        let sess = Box::new(std::mem::replace(s, stand_in));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job = Job::Exec {
+            sess,
+            id,
+            limit: out.limit.saturating_sub(out.len()),
+            reply: tx,
+        };
+        sh.script.send(None, job);
+        match rx.await {
+            Ok((back, bytes, n)) => {
+                *s = *back;
+                reply.raw(&bytes);
+                seq = n;
+            }
+            Err(_) => {
+                // The session is lost with the job: the stand-in must not serve on.
+                s.closing = true;
+                reply.error("ERR the transaction failed (a bug; please report it)");
+            }
+        }
+    }
+    if !s.muted() {
+        out.raw(&reply.buf);
+    }
+    if seq > 0 && sh.persist.acks_wait() {
+        sh.persist.wait_durable(seq).await;
     }
 }
 
 /// SCRIPT KILL | HELP | DEBUG, and the others inside EXEC.
-pub(crate) fn script(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+pub(crate) fn script(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     match a[1].to_ascii_lowercase().as_slice() {
         b"kill" => kill(sh, false, out),
         b"help" => out.help(
@@ -513,16 +557,14 @@ pub(crate) fn script(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
             ],
         ),
         b"debug" => out.error("ERR Concord has no Lua debugger: SCRIPT DEBUG is not supported"),
-        sub => out.error(&format!(
-            "ERR SCRIPT {} inside MULTI is not supported",
-            lossy(sub).to_uppercase()
-        )),
+        // Inside EXEC, on the script thread; from a client they come as jobs.
+        _ => admin(sh, a, s.resp3, out),
     }
 }
 
-/// FUNCTION KILL | HELP here; the others run on the script thread (inside EXEC they are
-/// refused).
-pub(crate) fn function(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+/// FUNCTION KILL | HELP here; the others run on the script thread (as jobs, or inside an
+/// EXEC that runs there).
+pub(crate) fn function(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     match a[1].to_ascii_lowercase().as_slice() {
         b"kill" => kill(sh, true, out),
         b"help" => out.help(
@@ -567,9 +609,6 @@ pub(crate) fn function(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]]
                 "      in case of functions name collision with another library).",
             ],
         ),
-        sub => out.error(&format!(
-            "ERR FUNCTION {} inside MULTI is not supported",
-            lossy(sub).to_uppercase()
-        )),
+        _ => admin(sh, a, s.resp3, out),
     }
 }
