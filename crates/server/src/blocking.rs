@@ -138,8 +138,11 @@ pub(crate) fn serve(sh: &Shared, e: &mut Engine, replies: &mut Vec<(mpsc::Sender
                 }
                 e.execute(&args, &mut out);
                 // Still nothing for it (another client took it, or the write was not a
-                // push), or a key now holds another type: it keeps waiting, as in Redis.
-                if e.take_block().is_some() || out.buf.starts_with(b"-WRONGTYPE") {
+                // push), or a key now holds another type: it keeps waiting, as in Redis,
+                // except XREADGROUP, whose group went with the key: it answers.
+                let other_type = out.buf.starts_with(b"-WRONGTYPE")
+                    && !args[0].eq_ignore_ascii_case(b"xreadgroup");
+                if e.take_block().is_some() || other_type {
                     continue;
                 }
                 e.commit();

@@ -516,3 +516,79 @@ fn a_blocked_pop_keeps_waiting_when_its_key_takes_another_type() {
     admin.cmd(&["RPUSH", "k", "v"]);
     assert_eq!(w.read(), Reply::Array(vec![bulk("k"), bulk("v")]));
 }
+
+#[test]
+fn a_blocked_xreadgroup_is_answered_when_its_key_is_deleted_or_takes_another_type() {
+    // As Redis 7.2: the group is gone with the key, so the command runs again and answers
+    // what it finds (7.0 answered a fixed UNBLOCKED error instead).
+    let s = concord(&[]);
+    let mut admin = Conn::open(s.port);
+    let mut w = Conn::open(s.port);
+    let read = || {
+        Conn::encode(&[
+            b("XREADGROUP"),
+            b("GROUP"),
+            b("g"),
+            b("c"),
+            b("BLOCK"),
+            b("0"),
+            b("STREAMS"),
+            b("s"),
+            b(">"),
+        ])
+    };
+    for (change, answer) in [
+        (
+            &["DEL", "s"][..],
+            "NOGROUP No such key 's' or consumer group 'g' in XREADGROUP with GROUP option",
+        ),
+        (
+            &["SET", "s", "x"][..],
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        ),
+    ] {
+        admin.cmd(&["DEL", "s"]);
+        admin.cmd(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        w.send_raw(&read());
+        wait_blocked(&mut admin, 1);
+        admin.cmd(change);
+        assert_eq!(w.read(), Reply::Error(answer.into()), "{change:?}");
+        assert_eq!(blocked_clients(&mut admin), 0);
+    }
+}
+
+#[test]
+fn setbit_counts_a_change_only_when_something_changed_as_redis_does() {
+    let (r, s) = (crate::support::redis(), concord(&[]));
+    let changes = |c: &mut Conn| -> i64 {
+        let Reply::Bulk(info) = c.cmd(&["INFO", "persistence"]) else {
+            panic!("INFO answers a bulk string")
+        };
+        let info = String::from_utf8(info).unwrap();
+        let line = info
+            .lines()
+            .find_map(|l| l.strip_prefix("rdb_changes_since_last_save:"))
+            .expect("rdb_changes_since_last_save");
+        line.trim().parse().unwrap()
+    };
+    let mut deltas = Vec::new();
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        let mut seen = Vec::new();
+        for step in [
+            &["SETBIT", "bk", "3", "0"][..],
+            &["SETBIT", "bk", "3", "0"],
+            &["SETBIT", "bk", "3", "1"],
+            &["SETBIT", "bk", "3", "1"],
+            &["SETBIT", "bk", "100", "0"],
+            &["BITFIELD", "bk", "SET", "u8", "0", "16"],
+            &["BITFIELD", "bk", "SET", "u8", "0", "16"],
+        ] {
+            let before = changes(&mut c);
+            c.cmd(step);
+            seen.push(changes(&mut c) - before);
+        }
+        deltas.push(seen);
+    }
+    assert_eq!(deltas[0], deltas[1], "Redis, then Concord");
+}

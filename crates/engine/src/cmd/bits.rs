@@ -36,15 +36,21 @@ pub fn setbit(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         _ => return Err(CmdError::msg("ERR bit is not an integer or out of range")),
     };
     let key = a.get(1);
-    let mut v = current(e, key)?.unwrap_or_default();
+    let found = current(e, key)?;
+    let created = found.is_none();
+    let mut v = found.unwrap_or_default();
     let byte = (off >> 3) as usize;
-    if v.len() <= byte {
+    let grown = v.len() <= byte;
+    if grown {
         v.resize(byte + 1, 0);
     }
     let shift = 7 - (off & 7) as u8;
     let old = (v[byte] >> shift) & 1;
     v[byte] = (v[byte] & !(1 << shift)) | (bit << shift);
-    write_str(e, key, &v, Ttl::Keep);
+    // As Redis: a write (replicated, counted as a change) only when something changed.
+    if created || grown || old != bit {
+        write_str(e, key, &v, Ttl::Keep);
+    }
     out.int(i64::from(old));
     Ok(())
 }
