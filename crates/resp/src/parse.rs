@@ -157,7 +157,9 @@ impl RequestParser {
                     let Some(n) = self.count_line(buf, "too big mbulk count string")? else {
                         return Ok(());
                     };
-                    if n > i64::from(i32::MAX) || n as u64 > self.limits.max_args as u64 {
+                    // A count of zero or less is an empty request, skipped as in Redis.
+                    if n > i64::from(i32::MAX) || (n > 0 && n as u64 > self.limits.max_args as u64)
+                    {
                         return Err(ParseError("invalid multibulk length"));
                     }
                     if self.unauthenticated && n > 10 {
@@ -307,19 +309,17 @@ impl RequestParser {
     }
 }
 
+/// Redis's error for a request argument that does not start with '$': it names the byte
+/// it got (printable ASCII here; the text stays static, made once).
 fn expected_dollar(got: u8) -> &'static str {
-    // Redis names the byte it got; keep a small table so the message stays static.
-    const MSGS: [&str; 4] = [
-        "expected '$', got '*'",
-        "expected '$', got ':'",
-        "expected '$', got '+'",
-        "expected '$', got '-'",
-    ];
+    static MSGS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let msgs = MSGS.get_or_init(|| {
+        (0x20u8..0x7f)
+            .map(|c| &*Box::leak(format!("expected '$', got '{}'", c as char).into_boxed_str()))
+            .collect()
+    });
     match got {
-        b'*' => MSGS[0],
-        b':' => MSGS[1],
-        b'+' => MSGS[2],
-        b'-' => MSGS[3],
+        0x20..0x7f => msgs[usize::from(got - 0x20)],
         _ => "expected '$'",
     }
 }
@@ -490,6 +490,19 @@ mod tests {
         assert_eq!(
             parse_all(b"*1\r\n:5\r\n"),
             Err(ParseError("expected '$', got ':'"))
+        );
+        assert_eq!(
+            parse_all(b"*2\r\nfoo\r\n"),
+            Err(ParseError("expected '$', got 'f'"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n\x01\r\n"),
+            Err(ParseError("expected '$'"))
+        );
+        // A count of zero or less is an empty request: what follows is read.
+        assert_eq!(
+            parse_all(b"*-1\r\nPING\r\n"),
+            Ok(vec![vec![Bytes::from("PING")]])
         );
         assert_eq!(
             parse_all(b"set \"a\r\n"),
