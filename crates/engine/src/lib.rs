@@ -169,6 +169,8 @@ impl Effect<'_> {
 /// The keyspace and everything needed to run commands against it.
 pub struct Engine {
     keys: ScanMap<KeyState>,
+    /// How many of `keys` hold a value (DBSIZE, INFO keyspace: no walk).
+    live: usize,
     /// Keys that have an expiry change, for active expiry sampling.
     expiring: ScanMap<()>,
     origin: Origin,
@@ -220,6 +222,7 @@ impl Engine {
     pub fn new(cfg: EngineConfig) -> Self {
         Engine {
             keys: ScanMap::new(),
+            live: 0,
             expiring: ScanMap::new(),
             origin: cfg.origin,
             clock: HlcClock::new(cfg.hlc_floor),
@@ -287,6 +290,17 @@ impl Engine {
     /// The number of keys stored, visible or not.
     pub fn key_count(&self) -> usize {
         self.keys.len()
+    }
+
+    /// The number of keys that hold a value, expired ones not yet deleted included (as
+    /// Redis's DBSIZE counts them).
+    pub fn live_keys(&self) -> usize {
+        self.live
+    }
+
+    /// [`Engine::live_keys`] counted by walking every key (for tests of the count).
+    pub fn count_live_keys(&self) -> usize {
+        self.keys.iter().filter(|(_, ks)| ks.has_value()).count()
     }
 
     /// The number of keys with an expiry.
@@ -533,7 +547,8 @@ impl Engine {
         self.vv.add(dot);
         let lone = self.peers == 0;
         let ks = self.keys.get_or_insert_with(key, KeyState::default);
-        let was_expiring = ks.expiry.is_some() && ks.has_value();
+        let had = ks.has_value();
+        let was_expiring = ks.expiry.is_some() && had;
         match &mut kind {
             Effect::Shared(k) => ks.apply(stamp, &ctx, k),
             Effect::Owned(k) => ks.apply_owned(stamp, &ctx, k),
@@ -546,7 +561,9 @@ impl Engine {
         if !lone && !dead {
             mark(&mut self.unstable, key, std::iter::once(dot));
         }
-        let expiring = ks.expiry.is_some() && ks.has_value();
+        let has = ks.has_value();
+        self.live = self.live + usize::from(has) - usize::from(had);
+        let expiring = ks.expiry.is_some() && has;
         if dead {
             self.keys.remove_value(key);
         }
@@ -603,6 +620,7 @@ impl Engine {
         let watched = &self.watched;
         let unstable = &mut self.unstable;
         let dot = Dot::new(ctx.origin, ctx.seq);
+        let mut live = 0;
         self.keys.retain(|k, ks| {
             if ks.has_value() && watched.contains_key(k) {
                 touched.push(Blob::from(k));
@@ -615,8 +633,10 @@ impl Engine {
             if !lone && !dead {
                 mark(unstable, k, std::iter::once(dot));
             }
+            live += usize::from(ks.has_value());
             !dead
         });
+        self.live = live;
         let keys = &self.keys;
         self.expiring.retain(|k, _| {
             keys.get(k)
@@ -753,7 +773,10 @@ impl Engine {
             if !dots.is_empty() {
                 mark(&mut self.unstable, &k, dots.iter().copied());
             }
-            self.keys.insert(k, ks);
+            self.live += usize::from(ks.has_value());
+            if let Some(old) = self.keys.insert(k, ks) {
+                self.live -= usize::from(old.has_value());
+            }
         }
     }
 
@@ -836,6 +859,8 @@ impl Engine {
         self.vv.join(theirs);
         self.deps = Arc::new(self.vv.clone());
         self.log.raise_floor(theirs);
+        // A merge touched every key: count them again.
+        self.live = self.count_live_keys();
     }
 
     /// Bookkeeping after a key's state was merged: drop it when dead, keep the expiry

@@ -754,6 +754,9 @@ impl Sim {
             self.now += 5;
             self.network();
         }
+        for n in self.nodes.iter().filter(|n| n.alive) {
+            assert_eq!(n.e.live_keys(), n.e.count_live_keys(), "the key count");
+        }
     }
 
     fn random_partition(&mut self) {

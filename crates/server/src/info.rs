@@ -102,12 +102,20 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             let used = mem::used();
             let max = sh.hot().maxmemory as usize;
             let peak = mem::peak();
+            let rss = crate::measure::rss().unwrap_or(used);
+            let frag = if used > 0 {
+                rss as f64 / used as f64
+            } else {
+                1.0
+            };
             let _ = write!(
                 s,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{used}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:1.00\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
                 human(used),
+                human(rss),
                 human(peak),
                 human(max),
+                rss as i64 - used as i64,
                 e.log().bytes(),
             );
         }
@@ -121,9 +129,10 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 .stats();
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
                 sh.connections.load(Ordering::Relaxed),
                 sh.commands.load(Ordering::Relaxed),
+                sh.ops_rate.per_sec(),
                 sh.rejected_conns.load(Ordering::Relaxed),
                 e.stats.expired_keys,
                 e.stats.keyspace_hits,
@@ -144,7 +153,14 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             );
         }
         "cpu" => {
-            s.push_str("# CPU\r\nused_cpu_sys:0.000000\r\nused_cpu_user:0.000000\r\n");
+            use crate::measure::{Who, cpu};
+            let (me, children, thread) = (cpu(Who::Process), cpu(Who::Children), cpu(Who::Thread));
+            // INFO runs on the network thread, Redis's "main thread" here.
+            let _ = write!(
+                s,
+                "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:{:.6}\r\nused_cpu_user_children:{:.6}\r\nused_cpu_sys_main_thread:{:.6}\r\nused_cpu_user_main_thread:{:.6}\r\n",
+                me.sys, me.user, children.sys, children.user, thread.sys, thread.user
+            );
         }
         "modules" => s.push_str("# Modules\r\n"),
         "errorstats" => s.push_str("# Errorstats\r\n"),
@@ -152,21 +168,9 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
         "latencystats" => s.push_str("# Latencystats\r\n"),
         "keyspace" => {
             s.push_str("# Keyspace\r\n");
-            let now = e.now();
-            let (mut keys, mut expires) = (0u64, 0u64);
-            for (_, ks) in e.raw_keys().iter() {
-                if !ks.has_value() {
-                    continue;
-                }
-                match ks.expires_at() {
-                    Some(t) if t <= now => {}
-                    Some(_) => {
-                        keys += 1;
-                        expires += 1;
-                    }
-                    None => keys += 1,
-                }
-            }
+            // Counted as writes happen: INFO never walks the keys. Expired keys count
+            // until deleted, as in Redis.
+            let (keys, expires) = (e.live_keys(), e.expiring_count());
             if keys > 0 {
                 let _ = write!(s, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
             }

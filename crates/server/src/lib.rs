@@ -9,6 +9,7 @@ mod dispatch;
 mod effects;
 mod info;
 pub mod limits;
+mod measure;
 pub mod mem;
 mod output;
 mod persist;
@@ -91,6 +92,8 @@ pub(crate) struct Shared {
     pub connections: AtomicU64,
     /// Commands run since start.
     pub commands: AtomicU64,
+    /// The recent rate of `commands` (INFO instantaneous_ops_per_sec).
+    pub(crate) ops_rate: measure::Rate,
     /// Connections refused (maxclients, protected mode).
     pub rejected_conns: AtomicU64,
     /// When the instance started.
@@ -278,6 +281,7 @@ impl Server {
             next_client: AtomicU64::new(1),
             connections: AtomicU64::new(0),
             commands: AtomicU64::new(0),
+            ops_rate: measure::Rate::default(),
             rejected_conns: AtomicU64::new(0),
             started: Instant::now(),
             timer: quanta::Clock::new(),
@@ -535,6 +539,8 @@ async fn persistence(sh: Arc<Shared>) {
         let p = &sh.persist;
         let want = p.writer.state().rewrite_wanted.load(Ordering::Relaxed);
         let scheduled = p.scheduled.load(Ordering::Relaxed);
+        sh.ops_rate
+            .sample(Instant::now(), sh.commands.load(Ordering::Relaxed));
         // A script may hold the engine: wait for the turn, not on the lock.
         let _turn = sh.script.task_turn().await;
         let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());

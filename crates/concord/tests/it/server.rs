@@ -610,3 +610,57 @@ fn setbit_counts_a_change_only_when_something_changed_as_redis_does() {
     }
     assert_eq!(deltas[0], deltas[1], "Redis, then Concord");
 }
+
+/// The value of `field` in an INFO reply.
+fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
+    let Reply::Bulk(info) = c.cmd(&["INFO", section]) else {
+        panic!("INFO answers a bulk string")
+    };
+    let info = String::from_utf8(info).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn info_reports_measured_figures() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    for i in 0..100 {
+        c.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    c.cmd(&["SET", "gone", "v", "PX", "1"]);
+    // Commands keep coming until the sampled rate shows them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut batch = Vec::new();
+        for _ in 0..200 {
+            batch.extend(Conn::encode(&[b("PING")]));
+        }
+        c.send_raw(&batch);
+        for _ in 0..200 {
+            c.read();
+        }
+        if info_field(&mut c, "stats", "instantaneous_ops_per_sec") != "0" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the rate stayed 0");
+    }
+    let used: u64 = info_field(&mut c, "memory", "used_memory").parse().unwrap();
+    let rss: u64 = info_field(&mut c, "memory", "used_memory_rss")
+        .parse()
+        .unwrap();
+    assert!(rss > 0 && rss != used, "rss {rss}, used {used}");
+    let cpu: f64 = info_field(&mut c, "cpu", "used_cpu_user").parse().unwrap();
+    assert!(cpu > 0.0);
+    // The keyspace line agrees with DBSIZE, without walking the keys.
+    let Reply::Int(n) = c.cmd(&["DBSIZE"]) else {
+        panic!("DBSIZE answers an integer")
+    };
+    let line = info_field(&mut c, "keyspace", "db0");
+    assert!(line.starts_with(&format!("keys={n},")), "{line} vs {n}");
+    c.cmd(&["DEL", "k0", "k1"]);
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::Int(n - 2));
+}
