@@ -66,6 +66,20 @@ pub struct KeyState {
     pub stream: Option<Box<Stream>>,
     /// The expiry changes; `None` in a change means "no expiry".
     pub expiry: Option<Box<MvReg<Option<u64>>>>,
+    /// When the key was last used, or how often (eviction's bookkeeping).
+    pub access: Access,
+}
+
+/// A key's last use (seconds) or its use frequency (a logarithmic counter and the minute
+/// it last decayed), as the eviction policy reads it. Each instance keeps its own: it is
+/// never encoded, merged or compared, so states that differ only here are equal.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Access(pub u32);
+
+impl PartialEq for Access {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl KeyState {

@@ -31,7 +31,7 @@ pub use counter::{Amount, Counted, Increments, Numeric};
 pub use ctx::{Ctx, Seen};
 pub use digest::Digest;
 pub use hll::Hll;
-pub use key::{KeyState, Kind};
+pub use key::{Access, KeyState, Kind};
 pub use list::{Elem, List, Pos};
 pub use op::{Content, ListValues, OP_FORMAT_VERSION, Op, OpKind, Ttl};
 pub use reg::MvReg;

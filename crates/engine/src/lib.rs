@@ -8,6 +8,7 @@ mod args;
 mod cmd;
 mod effects;
 mod error;
+mod evict;
 mod oplog;
 mod table;
 
@@ -16,6 +17,7 @@ pub use cmd::streams::StreamIdMode;
 pub use concord_glob::glob_match;
 pub use effects::Effects;
 pub use error::CmdError;
+pub use evict::{EvictConfig, Policy};
 pub use oplog::OpLog;
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
@@ -59,6 +61,8 @@ impl Default for EngineConfig {
 pub struct Stats {
     /// Keys removed by expiry.
     pub expired_keys: u64,
+    /// Keys evicted under `maxmemory`.
+    pub evicted_keys: u64,
     /// Successful key lookups.
     pub keyspace_hits: u64,
     /// Failed key lookups.
@@ -211,6 +215,10 @@ pub struct Engine {
     pub(crate) groups: HashMap<(Blob, Blob), cmd::streams::LocalGroup>,
     /// Wanted keys that ops touched since the last [`Engine::take_ready`].
     ready: Vec<Blob>,
+    /// How keys are evicted under `maxmemory`, and how their use is tracked.
+    evict: EvictConfig,
+    /// The best eviction candidates sampled so far.
+    pool: evict::Pool,
     /// Counters for INFO.
     pub stats: Stats,
     /// Per-command counters, by command id (subcommands have their own).
@@ -245,6 +253,8 @@ impl Engine {
             stream_ids: Default::default(),
             groups: HashMap::new(),
             ready: Vec::new(),
+            evict: EvictConfig::default(),
+            pool: evict::Pool::default(),
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); table::command_count()],
         }
@@ -546,6 +556,11 @@ impl Engine {
         }
         self.vv.add(dot);
         let lone = self.peers == 0;
+        let r = if self.evict.policy.lfu() {
+            self.random()
+        } else {
+            0
+        };
         let ks = self.keys.get_or_insert_with(key, KeyState::default);
         let had = ks.has_value();
         let was_expiring = ks.expiry.is_some() && had;
@@ -562,6 +577,10 @@ impl Engine {
             mark(&mut self.unstable, key, std::iter::once(dot));
         }
         let has = ks.has_value();
+        if has {
+            // A write is a use, local or from a peer.
+            ks.access = self.evict.touched(ks.access, !had, self.wall, r);
+        }
         self.live = self.live + usize::from(has) - usize::from(had);
         let expiring = ks.expiry.is_some() && has;
         if dead {
@@ -888,6 +907,16 @@ impl Engine {
     /// The state of `key` if it is visible now. An expired key is deleted here when this
     /// instance is the one that deletes it (or `for_write`), and hidden otherwise.
     pub fn lookup(&mut self, key: &[u8], for_write: bool) -> Option<&KeyState> {
+        self.lookup_with(key, for_write, true)
+    }
+
+    /// Like [`Engine::lookup`], without counting as a use of the key (OBJECT, as
+    /// Redis's LOOKUP_NOTOUCH).
+    pub fn lookup_quiet(&mut self, key: &[u8]) -> Option<&KeyState> {
+        self.lookup_with(key, false, false)
+    }
+
+    fn lookup_with(&mut self, key: &[u8], for_write: bool, touch: bool) -> Option<&KeyState> {
         let now = self.now();
         let (expired, owner) = match self.keys.get(key) {
             None => return None,
@@ -902,7 +931,112 @@ impl Engine {
             }
             return None;
         }
-        self.keys.get(key).filter(|ks| ks.has_value())
+        if !touch {
+            return self.keys.get(key).filter(|ks| ks.has_value());
+        }
+        let r = if self.evict.policy.lfu() {
+            self.random()
+        } else {
+            0
+        };
+        let (cfg, wall) = (self.evict, self.wall);
+        let ks = self.keys.get_mut(key).filter(|ks| ks.has_value())?;
+        ks.access = cfg.touched(ks.access, false, wall, r);
+        Some(ks)
+    }
+
+    /// How eviction chooses keys (`maxmemory-policy` and its companions).
+    pub fn set_eviction(&mut self, cfg: EvictConfig) {
+        if cfg != self.evict {
+            self.pool.clear();
+        }
+        self.evict = cfg;
+    }
+
+    /// A key's use as eviction sees it, without counting this look as a use: seconds
+    /// since its last use, or its frequency counter under an LFU policy.
+    pub fn key_access(&self, key: &[u8]) -> Option<u64> {
+        let ks = self.keys.get(key).filter(|ks| ks.has_value())?;
+        Some(if self.evict.policy.lfu() {
+            u64::from(self.evict.decayed(ks.access, self.wall))
+        } else {
+            evict::idle_secs(ks.access, self.wall)
+        })
+    }
+
+    /// The eviction policy in force.
+    pub fn eviction_policy(&self) -> Policy {
+        self.evict.policy
+    }
+
+    /// Evicts one key as the policy chooses, deleting it with an ordinary observed-remove
+    /// (peers delete it too); `None` when the policy allows none.
+    pub fn evict_one(&mut self) -> Option<Blob> {
+        let policy = self.evict.policy;
+        if policy == Policy::NoEviction || self.frozen {
+            return None;
+        }
+        let victim = if policy.random() {
+            self.random_victim(policy.volatile())
+        } else {
+            self.pooled_victim(policy.volatile())
+        }?;
+        let alone = !self.in_group();
+        self.emit(&victim, OpKind::DelKey);
+        if alone {
+            self.commit();
+        }
+        self.stats.evicted_keys += 1;
+        Some(victim)
+    }
+
+    /// A random key holding a value (with an expiry when `volatile`).
+    fn random_victim(&mut self, volatile: bool) -> Option<Blob> {
+        for _ in 0..evict::POOL_SIZE {
+            let r = self.random();
+            let found = if volatile {
+                self.expiring.random(r).map(|(k, _)| k)
+            } else {
+                self.keys
+                    .random(r)
+                    .filter(|(_, ks)| ks.has_value())
+                    .map(|(k, _)| k)
+            };
+            if let Some(k) = found.filter(|k| self.keys.get(k).is_some_and(|ks| ks.has_value())) {
+                return Some(k.into());
+            }
+        }
+        None
+    }
+
+    /// The best candidate after sampling `maxmemory-samples` more keys into the pool.
+    fn pooled_victim(&mut self, volatile: bool) -> Option<Blob> {
+        let (cfg, now) = (self.evict, self.now());
+        for _ in 0..cfg.samples.max(1) {
+            let r = self.random();
+            let sampled = if volatile {
+                self.expiring
+                    .random(r)
+                    .and_then(|(k, _)| self.keys.get(k).map(|ks| (k, ks)))
+            } else {
+                self.keys.random(r)
+            };
+            if let Some((k, ks)) = sampled.filter(|(_, ks)| ks.has_value()) {
+                self.pool
+                    .offer(cfg.score(ks.access, ks.expires_at(), now), k);
+            }
+        }
+        while let Some(k) = self.pool.take_best() {
+            // It may have gone, or lost its expiry, since it was sampled.
+            let fits = self
+                .keys
+                .get(&k)
+                .is_some_and(|ks| ks.has_value() && (!volatile || ks.expiry.is_some()));
+            if fits {
+                return Some(k);
+            }
+        }
+        None
     }
 
     /// The visible type of `key`.

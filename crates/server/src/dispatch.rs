@@ -408,9 +408,11 @@ impl Session {
                 return self.refuse(e, id, why, out);
             }
         }
-        if flags.has(Flags::DENYOOM)
-            && self.hot.maxmemory > 0
-            && crate::mem::used() as u64 > self.hot.maxmemory
+        // Past maxmemory, keys are evicted before any command, as in Redis; writes that
+        // may grow memory are refused when that did not make room.
+        if self.hot.maxmemory > 0
+            && crate::mem::make_room(e, self.hot.maxmemory, self.hot.evict_budget)
+            && flags.has(Flags::DENYOOM)
         {
             return self.refuse(
                 e,

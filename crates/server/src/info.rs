@@ -110,11 +110,12 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             };
             let _ = write!(
                 s,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
                 human(used),
                 human(rss),
                 human(peak),
                 human(max),
+                e.eviction_policy().name(),
                 rss as i64 - used as i64,
                 e.log().bytes(),
             );
@@ -129,12 +130,13 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 .stats();
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
                 sh.connections.load(Ordering::Relaxed),
                 sh.commands.load(Ordering::Relaxed),
                 sh.ops_rate.per_sec(),
                 sh.rejected_conns.load(Ordering::Relaxed),
                 e.stats.expired_keys,
+                e.stats.evicted_keys,
                 e.stats.keyspace_hits,
                 e.stats.keyspace_misses,
                 sh.persist.latest_fork_usec.load(Ordering::Relaxed),

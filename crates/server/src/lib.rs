@@ -234,6 +234,7 @@ impl Server {
         });
         engine.set_peers(cfg.peers.len());
         engine.set_stream_id_mode(cfg.stream_id_mode);
+        engine.set_eviction(settings::eviction(&cfg));
         engine.set_time(wall_ms());
         // Random replies (SPOP, RANDOMKEY, ...) must not repeat after every restart.
         engine.seed(rand::random());

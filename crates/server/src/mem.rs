@@ -95,3 +95,32 @@ pub fn used() -> usize {
 pub fn peak() -> usize {
     PEAK.load(Ordering::Relaxed).max(used())
 }
+
+/// [`used`] with this thread's uncounted bytes added: exact for what this thread
+/// allocated and freed, as eviction needs when it measures what a delete gave back.
+pub fn used_here() -> usize {
+    let mine = PENDING.try_with(|p| p.get()).unwrap_or(0);
+    (LIVE.load(Ordering::Relaxed) + mine).max(0) as usize
+}
+
+/// The memory `maxmemory` is compared with: what is allocated, less the replication
+/// backlog (which Redis does not count either: evicting keys only to make room for the
+/// backlog of their own deletes would never end).
+pub(crate) fn counted(e: &concord_engine::Engine) -> usize {
+    used_here().saturating_sub(e.log().bytes())
+}
+
+/// Before a command, past `maxmemory`: evicts keys as the policy says, at most
+/// `budget` of them. Whether memory is still past the limit (then writes that may grow
+/// it are refused).
+pub(crate) fn make_room(e: &mut concord_engine::Engine, maxmemory: u64, budget: usize) -> bool {
+    let limit = usize::try_from(maxmemory).unwrap_or(usize::MAX);
+    let mut evicted = 0;
+    while counted(e) > limit {
+        if evicted >= budget || e.evict_one().is_none() {
+            return true;
+        }
+        evicted += 1;
+    }
+    false
+}

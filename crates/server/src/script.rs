@@ -411,23 +411,24 @@ fn process(sh: &Shared, job: Job) -> bool {
         Job::Run { call, reply } => {
             let mut out = Out::new();
             let function = matches!(call.target, Target::Function(_));
-            let seq = with_vm(
-                |scripts, sess| match prepare(sh, sess, scripts, &call, &mut out) {
-                    Some(sha) => {
-                        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
-                        e.set_time(wall_ms());
-                        let before = e.log().appended();
-                        sh.script.started(sh, function);
-                        run(sh, sess, scripts, &sha, &call, &mut e, &mut out);
-                        // The script's ops are one group: peers and the file get them
-                        // together or not at all.
-                        e.commit();
-                        sh.script.finished();
-                        crate::effects::after_write(sh, &mut e, before)
-                    }
-                    None => 0,
-                },
-            )
+            let seq = with_vm(|scripts, sess| {
+                let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+                e.set_time(wall_ms());
+                let before = e.log().appended();
+                // Past maxmemory keys are evicted before the script, as before any command.
+                sess.refresh(sh);
+                let full = sess.hot.maxmemory > 0
+                    && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget);
+                if let Some(sha) = prepare(sh, sess, scripts, &call, full, &mut out) {
+                    sh.script.started(sh, function);
+                    run(sh, sess, scripts, &sha, &call, &mut e, &mut out);
+                    // The script's ops are one group: peers and the file get them
+                    // together or not at all.
+                    e.commit();
+                    sh.script.finished();
+                }
+                crate::effects::after_write(sh, &mut e, before)
+            })
             .unwrap_or(0);
             let failed = out.buf.first() == Some(&b'-');
             let _ = reply.send((out.buf.freeze(), seq));
@@ -517,7 +518,8 @@ pub(crate) fn functions(sh: &Shared, f: FunctionJob, out: &mut Out) {
 pub(crate) fn run_inline(sh: &Shared, call: &ScriptCall, e: &mut Engine, out: &mut Out) -> bool {
     with_vm(|scripts, sess| {
         let mut reply = Out::new();
-        if let Some(name) = prepare(sh, sess, scripts, call, &mut reply) {
+        let full = sess.hot.maxmemory > 0 && crate::mem::counted(e) as u64 > sess.hot.maxmemory;
+        if let Some(name) = prepare(sh, sess, scripts, call, full, &mut reply) {
             sh.script
                 .started(sh, matches!(call.target, Target::Function(_)));
             run(sh, sess, scripts, &name, call, e, &mut reply);
@@ -618,6 +620,7 @@ fn prepare(
     sess: &mut Session,
     scripts: &mut Scripts,
     call: &ScriptCall,
+    full: bool,
     out: &mut Out,
 ) -> Option<String> {
     out.resp3 = call.resp3;
@@ -663,12 +666,7 @@ fn prepare(
         out.error("ERR Can not execute a script with write flag using *_ro command.");
         return None;
     }
-    if flags.has(F::DECLARED)
-        && !flags.has(F::NO_WRITES)
-        && !flags.has(F::ALLOW_OOM)
-        && sess.hot.maxmemory > 0
-        && crate::mem::used() as u64 > sess.hot.maxmemory
-    {
+    if flags.has(F::DECLARED) && !flags.has(F::NO_WRITES) && !flags.has(F::ALLOW_OOM) && full {
         out.error("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'");
         return None;
     }
@@ -752,7 +750,7 @@ impl ScriptHost<'_> {
         if flags.has(Flags::DENYOOM)
             && !ctx.allow_oom
             && self.sess.hot.maxmemory > 0
-            && crate::mem::used() as u64 > self.sess.hot.maxmemory
+            && crate::mem::counted(self.e) as u64 > self.sess.hot.maxmemory
         {
             return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
         }

@@ -5,6 +5,7 @@
 use crate::sync::{PeerAddr, RemovedMember};
 use crate::{Shared, limits::OutputLimits};
 use concord_engine::{Engine, StreamIdMode};
+use concord_engine::{EvictConfig, Policy};
 use concord_storage::Fsync;
 use std::path::PathBuf;
 
@@ -71,8 +72,19 @@ pub struct ServerConfig {
     /// Milliseconds a script runs before other clients get BUSY and it may be killed
     /// (`busy-reply-threshold`, alias `lua-time-limit`; 0: never).
     pub busy_reply_threshold: u64,
-    /// Writes that may grow memory are refused past this many bytes in use (0: no limit).
+    /// Past this many bytes in use, keys are evicted as `maxmemory_policy` says and
+    /// writes that may grow memory are refused when none can be (0: no limit).
     pub maxmemory: Bytes,
+    /// Which keys are evicted past `maxmemory`.
+    pub maxmemory_policy: Policy,
+    /// Keys sampled per eviction choice.
+    pub maxmemory_samples: u64,
+    /// How much eviction work one command may do (0–100; 100: no bound but the keys).
+    pub maxmemory_eviction_tenacity: u64,
+    /// How slowly a key's LFU counter grows.
+    pub lfu_log_factor: u64,
+    /// Minutes per decrement of an unused key's LFU counter.
+    pub lfu_decay_time: u64,
     /// Serve only loopback clients while bound to every address with no password set.
     pub protected_mode: bool,
     /// Port of the TLS listener (0: none).
@@ -160,6 +172,11 @@ impl Default for ServerConfig {
             hz: 10,
             busy_reply_threshold: 5000,
             maxmemory: Bytes(0),
+            maxmemory_policy: Policy::NoEviction,
+            maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             protected_mode: true,
             tls_port: 0,
             tls_cert_file: String::new(),
@@ -191,6 +208,8 @@ impl Default for ServerConfig {
 pub(crate) struct Hot {
     /// `maxmemory` (0: none).
     pub maxmemory: u64,
+    /// Keys one command may evict (from `maxmemory-eviction-tenacity`).
+    pub evict_budget: usize,
     /// `maxclients`.
     pub maxclients: u64,
     /// `timeout` in seconds (0: none).
@@ -214,6 +233,7 @@ impl ServerConfig {
     pub(crate) fn hot(&self) -> Hot {
         Hot {
             maxmemory: self.maxmemory.0,
+            evict_budget: evict_budget(self.maxmemory_eviction_tenacity),
             maxclients: self.maxclients,
             timeout: self.timeout,
             tcp_keepalive: self.tcp_keepalive,
@@ -391,6 +411,44 @@ pub static SETTINGS: &[Setting] = &[
     setting!("databases", databases, Start, range = 1, 1),
     setting!("hz", hz, Runtime, range = 1, 500),
     setting!("maxmemory", maxmemory, Runtime),
+    setting!(
+        "maxmemory-policy",
+        maxmemory_policy,
+        Runtime,
+        apply = apply_eviction
+    ),
+    // Sampling more keys per choice would let one command take unbounded time.
+    setting!(
+        "maxmemory-samples",
+        maxmemory_samples,
+        Runtime,
+        range = 1,
+        64,
+        apply = apply_eviction
+    ),
+    setting!(
+        "maxmemory-eviction-tenacity",
+        maxmemory_eviction_tenacity,
+        Runtime,
+        range = 0,
+        100
+    ),
+    setting!(
+        "lfu-log-factor",
+        lfu_log_factor,
+        Runtime,
+        range = 0,
+        i32::MAX as i128,
+        apply = apply_eviction
+    ),
+    setting!(
+        "lfu-decay-time",
+        lfu_decay_time,
+        Runtime,
+        range = 0,
+        i32::MAX as i128,
+        apply = apply_eviction
+    ),
     setting!("protected-mode", protected_mode, Runtime),
     setting!("tls-port", tls_port, Start),
     setting!(
@@ -498,7 +556,6 @@ pub static SETTINGS: &[Setting] = &[
         apply = crate::access::apply
     ),
     setting!("peer-user", peer_user, Start),
-    fixed!("maxmemory-policy", "noeviction"),
     fixed!("appendfilename", "appendonly.aof"),
     fixed!("dbfilename", "dump.rdb"),
     fixed!("save", ""),
@@ -602,6 +659,31 @@ pub(crate) fn apply_output_limits(
     Ok(())
 }
 
+/// The eviction settings the engine reads.
+pub(crate) fn eviction(c: &ServerConfig) -> EvictConfig {
+    EvictConfig {
+        policy: c.maxmemory_policy,
+        samples: c.maxmemory_samples as usize,
+        lfu_log_factor: u32::try_from(c.lfu_log_factor).unwrap_or(u32::MAX),
+        lfu_decay_time: u32::try_from(c.lfu_decay_time).unwrap_or(u32::MAX),
+    }
+}
+
+fn apply_eviction(_: &Shared, e: &mut Engine, c: &ServerConfig) -> Result<(), String> {
+    e.set_eviction(eviction(c));
+    Ok(())
+}
+
+/// Keys one command may evict: Redis bounds eviction by time, growing 15 % per step of
+/// tenacity from 500 µs at 10; about 32 keys fit in 500 µs here. 100 means as many as
+/// it takes (bounded by the keys there are).
+fn evict_budget(tenacity: u64) -> usize {
+    if tenacity >= 100 {
+        return usize::MAX;
+    }
+    (32.0 * 1.15f64.powi(tenacity as i32 - 10)).ceil().max(1.0) as usize
+}
+
 fn apply_stream_ids(_: &Shared, e: &mut Engine, c: &ServerConfig) -> Result<(), String> {
     e.set_stream_id_mode(c.stream_id_mode);
     Ok(())
@@ -648,7 +730,9 @@ mod tests {
         c.set("MAXCLIENTS", "50").expect("in range");
         assert_eq!(c.maxclients, 50);
         assert!(c.set("appendfsync", "sometimes").is_err());
-        assert!(c.set("maxmemory-policy", "allkeys-lru").is_err());
+        assert!(c.set("maxmemory-policy", "allkeys-lru").is_ok());
+        assert!(c.set("maxmemory-policy", "sometimes").is_err());
+        assert!(c.set("maxmemory-samples", "100000").is_err());
         assert!(c.set("nope", "1").is_err());
         c.set("peer", "2=127.0.0.1:7002").expect("peer");
         c.set("peer", "3=127.0.0.1:7003").expect("peer");

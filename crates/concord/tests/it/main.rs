@@ -9,6 +9,7 @@ mod acl;
 mod cluster;
 mod commands;
 mod differential;
+mod evict;
 mod limits;
 mod manager;
 mod manager_changes;

@@ -422,18 +422,29 @@ pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         );
         return Ok(());
     }
-    let Some(ks) = e.lookup(a.get(2), false) else {
+    // Looking is no use of the key, as in Redis.
+    if e.lookup_quiet(a.get(2)).is_none() {
         out.null();
         return Ok(());
-    };
+    }
+    let lfu = e.eviction_policy().lfu();
+    let access = e.key_access(a.get(2)).unwrap_or(0);
     match sub.as_str() {
-        "ENCODING" => out.bulk(encoding(ks).as_bytes()),
-        "FREQ" => {
+        "ENCODING" => {
+            let ks = e.lookup_quiet(a.get(2)).expect("looked up above");
+            out.bulk(encoding(ks).as_bytes());
+        }
+        "FREQ" if !lfu => {
             return Err(CmdError::msg(
                 "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
             ));
         }
-        "IDLETIME" => out.int(0),
+        "IDLETIME" if lfu => {
+            return Err(CmdError::msg(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
+        "FREQ" | "IDLETIME" => out.int(access as i64),
         _ => out.int(1),
     }
     Ok(())

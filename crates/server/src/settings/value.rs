@@ -143,6 +143,18 @@ impl Value for Fsync {
     }
 }
 
+impl Value for concord_engine::Policy {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = concord_engine::Policy::parse(text).ok_or(
+            "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+        )?;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.name().into()
+    }
+}
+
 impl Value for StreamIdMode {
     fn set_from(&mut self, text: &str) -> Result<(), String> {
         *self = StreamIdMode::parse(&text.to_ascii_lowercase())
