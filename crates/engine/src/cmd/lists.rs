@@ -4,7 +4,7 @@
 //! reply of a timeout and records [`Block`] on the engine; the connection layer then
 //! either discards that reply and waits (outside a transaction) or sends it as it is.
 
-use super::{blob, prepare_create, typed};
+use super::{blob, mpop_args, prepare_create, typed};
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use crate::{Block, Engine};
@@ -508,42 +508,9 @@ pub fn rpoplpush(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 }
 
 /// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` from argument `at`.
-fn mpop_args<'a>(a: &Args<'a>, at: usize) -> Result<(&'a [&'a [u8]], End, usize), CmdError> {
-    let numkeys = a
-        .int(at)
-        .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
-    if numkeys <= 0 {
-        return Err(CmdError::msg("ERR numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if numkeys > a.len() - at - 1 {
-        return Err(CmdError::msg(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let keys = &a.0[at + 1..at + 1 + numkeys];
-    let mut i = at + 1 + numkeys;
-    if i >= a.len() {
-        return Err(CmdError::Syntax);
-    }
-    let end = end_arg(a, i)?;
-    i += 1;
-    let mut count = None;
-    while i < a.len() {
-        if a.is(i, "count") && i + 1 < a.len() && count.is_none() {
-            let c = a
-                .int(i + 1)
-                .map_err(|_| CmdError::msg("ERR count should be greater than 0"))?;
-            if c <= 0 {
-                return Err(CmdError::msg("ERR count should be greater than 0"));
-            }
-            count = Some(c as usize);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    Ok((keys, end, count.unwrap_or(1)))
+fn lmpop_args<'a>(a: &Args<'a>, at: usize) -> Result<(&'a [&'a [u8]], End, usize), CmdError> {
+    let (keys, right, count) = mpop_args(a, at, ["left", "right"])?;
+    Ok((keys, if right { End::Right } else { End::Left }, count))
 }
 
 /// Pops from the first non-empty list of `keys`; writes `[key, [elements]]` or a null
@@ -574,7 +541,7 @@ fn mpop(
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let (keys, end, count) = mpop_args(&a, 1)?;
+    let (keys, end, count) = lmpop_args(&a, 1)?;
     mpop(e, keys, end, count, out)?;
     Ok(())
 }
@@ -603,7 +570,8 @@ pub(crate) fn timeout_arg(b: &[u8]) -> Result<u64, CmdError> {
     })
 }
 
-fn block_on(e: &mut Engine, keys: &[&[u8]], timeout_ms: u64) {
+/// Records that the command found nothing and waits on `keys` (0 ms: forever).
+pub(crate) fn block_on(e: &mut Engine, keys: &[&[u8]], timeout_ms: u64) {
     e.block = Some(Block {
         keys: keys.iter().map(|k| blob(k)).collect(),
         timeout_ms,
@@ -665,7 +633,7 @@ pub fn brpoplpush(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let timeout = timeout_arg(a.get(1))?;
-    let (keys, end, count) = mpop_args(&a, 2)?;
+    let (keys, end, count) = lmpop_args(&a, 2)?;
     if !mpop(e, keys, end, count, out)? {
         block_on(e, keys, timeout);
     }
