@@ -60,11 +60,10 @@ pub fn zpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let count = match a.len() {
         2 => None,
         3 => {
-            let c = a.int(2)?;
-            if c < 0 {
-                return Err(CmdError::msg("ERR value is out of range, must be positive"));
-            }
-            Some(usize::try_from(c).unwrap_or(usize::MAX))
+            // Redis answers a count that is not a number as one out of range.
+            let bad = || CmdError::msg("ERR value is out of range, must be positive");
+            let c = a.int(2).map_err(|_| bad())?;
+            Some(usize::try_from(c).map_err(|_| bad())?)
         }
         _ => return Err(CmdError::Syntax),
     };
