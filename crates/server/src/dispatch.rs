@@ -466,7 +466,9 @@ impl Session {
     ) {
         let top = parent(id).unwrap_or(id);
         let before = out.len();
-        if !e.execute_checked(&COMMANDS[top], args, out) {
+        if let Some(why) = crate::access::sort_refusal(&self.user, self.rules, id, args) {
+            out.error(&why);
+        } else if !e.execute_checked(&COMMANDS[top], args, out) {
             match crate::cmd::handler(top) {
                 Some(h) => h(self, sh, e, args, out),
                 None => out.error(&Rejection::unknown_command(args).to_string()),
