@@ -21,4 +21,5 @@ mod persist;
 mod scripts;
 mod security;
 mod server;
+mod sorting;
 mod tls;
