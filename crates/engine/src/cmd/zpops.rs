@@ -127,17 +127,17 @@ pub fn bzpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     };
     let timeout = timeout_arg(a.get(a.len() - 1))?;
     let keys = &a.0[1..a.len() - 1];
-    let Some(key) = first_zset(e, keys)? else {
-        out.null_array();
-        block_on(e, keys, timeout);
+    if let Some(key) = first_zset(e, keys)?
+        && let Some((m, s)) = pop_end(e, key, 1, end)?.first()
+    {
+        out.array(3);
+        out.bulk(key);
+        out.bulk(m);
+        out.double(*s);
         return Ok(());
-    };
-    let items = pop_end(e, key, 1, end)?;
-    let (m, s) = items.first().expect("a visible sorted set has a member");
-    out.array(3);
-    out.bulk(key);
-    out.bulk(m);
-    out.double(*s);
+    }
+    out.null_array();
+    block_on(e, keys, timeout);
     Ok(())
 }
 
