@@ -2,6 +2,7 @@
 //! reply, and turns its effect into ops through [`Engine::emit`].
 
 pub mod bits;
+mod cfloat;
 pub mod geo;
 pub mod hashes;
 pub mod hll;

@@ -2,6 +2,7 @@
 //! by weights read from other keys (BY), optionally replaced by values of other keys (GET),
 //! sliced by LIMIT, returned or stored as a new list (STORE).
 
+use super::cfloat::{self, CFloat, CType};
 use super::keys::restore;
 use super::lists::get_list;
 use super::zsets::{by_rank, get_zset};
@@ -103,69 +104,12 @@ pub fn sort_pattern_denial(args: &[&[u8]]) -> Option<CmdError> {
     }
 }
 
-/// A number as C's `strtod` reads a whole C string (up to a NUL byte), which is how SORT
-/// reads weights: leading white space, hexadecimal, `inf` allowed; trailing bytes, NaN and
-/// out-of-range values refused; the empty string is 0.
-fn strtod(b: &[u8]) -> Option<f64> {
-    let b = &b[..b.iter().position(|&c| c == 0).unwrap_or(b.len())];
-    if b.is_empty() {
-        return Some(0.0);
+/// A weight as Redis reads one (`strtod` of the whole string, ERANGE refused).
+fn read_weight(b: &[u8]) -> Option<f64> {
+    match cfloat::parse(b, true, CType::Double) {
+        CFloat::Value(v) => Some(v),
+        _ => None,
     }
-    let start = b
-        .iter()
-        .position(|&c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
-    let s = std::str::from_utf8(&b[start..]).ok()?;
-    let (neg, body) = match s.as_bytes()[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let v = if body.len() > 2 && body[..2].eq_ignore_ascii_case("0x") {
-        hex_float(&body[2..])?
-    } else if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
-        f64::INFINITY
-    } else {
-        // Rust's parser takes what strtod takes in decimal, and words strtod has.
-        if !body.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
-            return None;
-        }
-        let v: f64 = body.parse().ok()?;
-        let mantissa = body.split(['e', 'E']).next().unwrap_or("");
-        let nonzero = mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c));
-        // Overflow and underflow set ERANGE, which SORT refuses.
-        if v.is_infinite() || (nonzero && v.abs() < f64::MIN_POSITIVE) {
-            return None;
-        }
-        v
-    };
-    Some(if neg { -v } else { v })
-}
-
-/// The part of a hexadecimal float after `0x`: digits, an optional fraction and an
-/// optional binary exponent (`p`).
-fn hex_float(s: &str) -> Option<f64> {
-    let (digits, exp) = match s.find(['p', 'P']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    if let Some(e) = exp {
-        let e: i32 = e.parse().ok()?;
-        v *= 2f64.powi(e.clamp(-2000, 2000));
-    }
-    v.is_finite().then_some(v)
 }
 
 /// C's `strcmp` order (what `strcoll` is in the C locale): up to the first NUL byte.
@@ -358,7 +302,7 @@ pub fn sort(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             if o.alpha {
                 it.by = Some(weight);
             } else {
-                match strtod(&weight) {
+                match read_weight(&weight) {
                     Some(s) => it.score = s,
                     None => not_double = true,
                 }
@@ -449,31 +393,6 @@ fn store(
 mod tests {
     use super::*;
     use crate::cmd::run_text as run;
-
-    #[test]
-    fn strtod_reads_weights_as_c_does() {
-        assert_eq!(strtod(b""), Some(0.0));
-        assert_eq!(strtod(b"  12.5"), Some(12.5));
-        assert_eq!(strtod(b"-3"), Some(-3.0));
-        assert_eq!(strtod(b"+.5"), Some(0.5));
-        assert_eq!(strtod(b"1e3"), Some(1000.0));
-        assert_eq!(strtod(b"0x1A"), Some(26.0));
-        assert_eq!(strtod(b"0x1p4"), Some(16.0));
-        assert_eq!(strtod(b"-Infinity"), Some(f64::NEG_INFINITY));
-        assert_eq!(strtod(b"7\0junk"), Some(7.0));
-        for bad in [
-            &b"  "[..],
-            b"1 ",
-            b"abc",
-            b"nan",
-            b"1e400",
-            b"1e-400",
-            b"0x",
-            b"1e",
-        ] {
-            assert_eq!(strtod(bad), None, "{:?}", String::from_utf8_lossy(bad));
-        }
-    }
 
     #[test]
     fn window_is_bounded_by_the_elements() {

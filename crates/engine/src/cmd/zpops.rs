@@ -125,7 +125,7 @@ pub fn bzpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     } else {
         End::Min
     };
-    let timeout = timeout_arg(a.get(a.len() - 1))?;
+    let timeout = timeout_arg(a.get(a.len() - 1), e.now())?;
     let keys = &a.0[1..a.len() - 1];
     if let Some(key) = first_zset(e, keys)?
         && let Some((m, s)) = pop_end(e, key, 1, end)?.first()
@@ -145,7 +145,7 @@ pub fn bzpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 pub fn bzmpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     // Redis parses the options before the timeout.
     let (keys, end, count) = zmpop_args(&a, 2)?;
-    let timeout = timeout_arg(a.get(1))?;
+    let timeout = timeout_arg(a.get(1), e.now())?;
     if !mpop(e, keys, end, count, out)? {
         block_on(e, keys, timeout);
     }
@@ -223,9 +223,34 @@ mod tests {
             run(&mut e, &["bzpopmin", "z", "-1"]),
             "-ERR timeout is negative\r\n"
         );
+        for huge in ["1e300", "inf", "1e400", "9223372036854775.807"] {
+            assert_eq!(
+                run(&mut e, &["bzpopmin", "z", huge]),
+                "-ERR timeout is out of range\r\n",
+                "{huge}"
+            );
+        }
+        for bad in ["x", " 1", "1 ", "", "1e5000", "nan"] {
+            assert_eq!(
+                run(&mut e, &["bzpopmin", "z", bad]),
+                "-ERR timeout is not a float or out of range\r\n",
+                "{bad:?}"
+            );
+        }
         assert_eq!(
-            run(&mut e, &["bzpopmin", "z", "1e300"]),
-            "-ERR timeout is out of range\r\n"
+            run(&mut e, &["bzpopmin", "z", "-inf"]),
+            "-ERR timeout is negative\r\n"
+        );
+        // A tiny negative timeout rounds to 0 (forever); a tiny positive one to 1 ms.
+        assert_eq!(run(&mut e, &["bzpopmin", "y", "-0.0001"]), "*-1\r\n");
+        assert_eq!(e.take_block().map(|b| b.timeout_ms), Some(0));
+        assert_eq!(run(&mut e, &["bzpopmin", "y", "1e-400"]), "*-1\r\n");
+        assert_eq!(e.take_block().map(|b| b.timeout_ms), Some(1));
+        // Large timeouts Redis 7.2 accepts are accepted.
+        assert_eq!(run(&mut e, &["bzpopmin", "y", "1e13"]), "*-1\r\n");
+        assert_eq!(
+            e.take_block().map(|b| b.timeout_ms),
+            Some(10_000_000_000_000_000)
         );
         assert_eq!(
             run(&mut e, &["bzmpop", "x", "1", "z", "min"]),
