@@ -217,9 +217,12 @@ fn load(
     o: &Opts,
 ) -> Result<(Vec<Blob>, (usize, usize)), CmdError> {
     let direct = o.dontsort;
+    let nothing = (Vec::new(), (0, 0));
     Ok(match kind {
         Some(Kind::List) => {
-            let l = get_list(e, key)?.expect("the key holds a list");
+            let Some(l) = get_list(e, key)? else {
+                return Ok(nothing);
+            };
             let (start, rows) = window(l.len(), o.limit);
             if direct {
                 let (i, j) = if o.desc {
@@ -237,7 +240,9 @@ fn load(
             }
         }
         Some(Kind::ZSet) => {
-            let z = get_zset(e, key)?.expect("the key holds a sorted set");
+            let Some(z) = get_zset(e, key)? else {
+                return Ok(nothing);
+            };
             let (start, rows) = window(z.len(), o.limit);
             if direct {
                 let v = if rows == 0 {
@@ -252,12 +257,14 @@ fn load(
             }
         }
         Some(Kind::Set) => {
-            let s = get_set(e, key)?.expect("the key holds a set");
+            let Some(s) = get_set(e, key)? else {
+                return Ok(nothing);
+            };
             let all: Vec<Blob> = s.iter().map(blob).collect();
             let w = window(all.len(), o.limit);
             (all, w)
         }
-        _ => (Vec::new(), (0, 0)),
+        _ => nothing,
     })
 }
 
