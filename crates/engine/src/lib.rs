@@ -13,6 +13,7 @@ mod oplog;
 mod table;
 
 pub use args::Args;
+pub use cmd::sort::sort_pattern_denial;
 pub use cmd::streams::StreamIdMode;
 pub use concord_glob::glob_match;
 pub use effects::Effects;

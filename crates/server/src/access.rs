@@ -152,6 +152,35 @@ fn full_check(user: &User, rules: Rules, id: CommandId, args: &[&[u8]]) -> Resul
     user.check(catalog(), to_acl(id), args, &keys, &channels)
 }
 
+/// SORT's refusal of its BY and GET patterns, which read keys no key spec names: they
+/// need a selector that allows the request and reading every key (Redis's
+/// ACLUserCheckCmdWithUnrestrictedKeyAccess). The error text, when refused.
+pub(crate) fn sort_refusal(
+    user: &User,
+    rules: Rules,
+    id: CommandId,
+    args: &[&[u8]],
+) -> Option<String> {
+    static SORTS: OnceLock<[Option<CommandId>; 2]> = OnceLock::new();
+    let sorts = SORTS.get_or_init(|| {
+        [
+            concord_engine::command_id(b"sort"),
+            concord_engine::command_id(b"sort_ro"),
+        ]
+    });
+    if rules.unrestricted || !sorts.contains(&Some(id)) {
+        return None;
+    }
+    let denial = concord_engine::sort_pattern_denial(args)?;
+    let keys: SmallVec<[(usize, Access); 4]> = concord_engine::keys(id, args)
+        .iter()
+        .map(|k| (k.pos, access(k.flags)))
+        .collect();
+    let all_readable =
+        user.check_with_any_key(catalog(), to_acl(id), args, &keys, &[], Access::READ);
+    (!all_readable).then(|| denial.to_string())
+}
+
 /// Why `user` may not hold a peer link, if it may not. A link writes any key and carries
 /// every publish, so a selector must allow CRDT.LINK on every key and channel; an
 /// enabled user is checked again whenever users change.

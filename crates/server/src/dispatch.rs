@@ -463,9 +463,14 @@ impl Session {
             // Nothing to pop: keep the timeout reply aside and wait for a push.
             let reply = Bytes::copy_from_slice(&out.buf[before..]);
             out.buf.truncate(before);
-            let deadline = (block.timeout_ms > 0).then(|| {
-                tokio::time::Instant::now() + std::time::Duration::from_millis(block.timeout_ms)
-            });
+            // A deadline past what the clock can hold (Redis takes up to 2^63 ms) is never
+            // reached: no deadline.
+            let deadline = (block.timeout_ms > 0)
+                .then(|| {
+                    tokio::time::Instant::now()
+                        .checked_add(std::time::Duration::from_millis(block.timeout_ms))
+                })
+                .flatten();
             let waiter = crate::blocking::Waiter {
                 args: block.retry.unwrap_or_else(|| owned(args)),
                 keys: block.keys,
@@ -512,7 +517,9 @@ impl Session {
     ) {
         let top = parent(id).unwrap_or(id);
         let before = out.len();
-        if !e.execute_checked(&COMMANDS[top], args, out) {
+        if let Some(why) = crate::access::sort_refusal(&self.user, self.rules, id, args) {
+            out.error(&why);
+        } else if !e.execute_checked(&COMMANDS[top], args, out) {
             match crate::cmd::handler(top) {
                 Some(h) => h(self, sh, e, args, out),
                 None => out.error(&Rejection::unknown_command(args).to_string()),

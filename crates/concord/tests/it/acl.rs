@@ -443,6 +443,61 @@ fn users_are_enforced_like_redis() {
     assert_eq!(app_c.try_read(), None);
 }
 
+/// SORT's BY and GET patterns read keys no argument names: Redis refuses them unless a
+/// selector that allows the request may read every key, in the order of the options.
+#[test]
+fn sort_patterns_need_every_key_like_redis() {
+    let rs = redis();
+    let cs = concord(&[]);
+    let (mut ar, mut ac) = (Conn::open(rs.port), Conn::open(cs.port));
+    let setup: &[&[&str]] = &[
+        &["ACL", "SETUSER", "lim", "on", ">pw", "~s*", "+@all"],
+        &[
+            "ACL", "SETUSER", "rall", "on", ">pw", "~s*", "%R~*", "+@all",
+        ],
+        &[
+            "ACL", "SETUSER", "wall", "on", ">pw", "~s*", "%W~*", "+@all",
+        ],
+        &[
+            "ACL",
+            "SETUSER",
+            "sel",
+            "on",
+            ">pw",
+            "~s*",
+            "+@all",
+            "(~* +sort_ro)",
+        ],
+        &["RPUSH", "sl", "2", "1", "3"],
+        &["MSET", "w_1", "30", "w_2", "20", "w_3", "10"],
+    ];
+    for s in setup {
+        same(&mut ar, &mut ac, s);
+    }
+    let requests: &[&[&str]] = &[
+        &["SORT", "sl"],
+        &["SORT", "sl", "BY", "w_*"],
+        &["SORT", "sl", "GET", "#"],
+        &["SORT", "sl", "BY", "nosort", "GET", "w_*"],
+        &["SORT", "sl", "BY", "nosort", "DESC"],
+        &["SORT", "sl", "BOGUS", "BY", "w_*"],
+        &["SORT", "sl", "LIMIT", "x", "1", "GET", "#"],
+        &["SORT", "sl", "LIMIT", "0", "2", "BY", "w_*", "BOGUS"],
+        &["SORT_RO", "sl", "BY", "w_*", "GET", "#"],
+        &["SORT", "sl", "BY", "w_*", "STORE", "sdst"],
+        &["SORT", "sl", "BY", "w_*", "STORE", "other"],
+        &["LRANGE", "sdst", "0", "-1"],
+    ];
+    for user in ["lim", "rall", "wall", "sel"] {
+        let (mut r, mut c) = (Conn::open(rs.port), Conn::open(cs.port));
+        same(&mut r, &mut c, &["AUTH", user, "pw"]);
+        for req in requests {
+            let (want, got) = (cmd(&mut r, req), cmd(&mut c, req));
+            assert_eq!(got, want, "{user}: {req:?}");
+        }
+    }
+}
+
 /// A client blocked before its user lost a key is checked again when the key is served:
 /// it gets NOPERM and the pushed value stays for a client allowed to take it.
 #[test]

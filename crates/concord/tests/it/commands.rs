@@ -29,6 +29,9 @@ const DIFFERS: &[(&str, Field, &str)] = &[
     ("blmove", Field::Flags, "7.2 dropped noscript"),
     ("brpoplpush", Field::Flags, "7.2 dropped noscript"),
     ("blmpop", Field::Flags, "7.2 dropped noscript"),
+    ("bzpopmin", Field::Flags, "7.2 dropped noscript"),
+    ("bzpopmax", Field::Flags, "7.2 dropped noscript"),
+    ("bzmpop", Field::Flags, "7.2 dropped noscript"),
     // ZRANK and ZREVRANK took WITHSCORE in 7.2.
     ("zrank", Field::Arity, "7.2 added WITHSCORE"),
     ("zrevrank", Field::Arity, "7.2 added WITHSCORE"),
@@ -289,6 +292,16 @@ fn samples() -> Vec<Vec<Vec<u8>>> {
         &["a", "overflow", "sat", "incrby", "u8", "0", "1"],
         &["a", "overflow", "wrap", "get", "i4", "1"],
         &["a", "get", "u8"],
+        // SORT's STORE, found past the options that take arguments (the last one wins).
+        &["a", "store", "d"],
+        &[
+            "a", "limit", "0", "1", "store", "d", "get", "x", "STORE", "e",
+        ],
+        &["a", "store"],
+        &["a", "store", "store", "x"],
+        &["a", "by", "store", "d"],
+        &["a", "get", "store", "limit", "store", "d"],
+        &["a", "limit", "store", "d", "x"],
         // A range with a key per two arguments (MSET) and an odd count.
         &["a", "1", "b", "2"],
         &["a", "1", "b"],

@@ -22,4 +22,5 @@ mod persist;
 mod scripts;
 mod security;
 mod server;
+mod sorting;
 mod tls;

@@ -362,7 +362,8 @@ fn keys_expire_actively_and_lazily() {
     }
 }
 
-fn blocked_clients(c: &mut Conn) -> usize {
+/// The number of clients blocked on the instance, from INFO.
+pub(crate) fn blocked_clients(c: &mut Conn) -> usize {
     let Reply::Bulk(info) = c.cmd(&["INFO", "clients"]) else {
         panic!("INFO is a bulk string")
     };
@@ -373,7 +374,8 @@ fn blocked_clients(c: &mut Conn) -> usize {
         .expect("blocked_clients field")
 }
 
-fn wait_blocked(c: &mut Conn, n: usize) {
+/// Waits until `n` clients are blocked.
+pub(crate) fn wait_blocked(c: &mut Conn, n: usize) {
     crate::support::wait_for(10, &format!("{n} blocked clients"), || {
         blocked_clients(c) == n
     });

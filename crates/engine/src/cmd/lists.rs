@@ -4,7 +4,8 @@
 //! reply of a timeout and records [`Block`] on the engine; the connection layer then
 //! either discards that reply and waits (outside a transaction) or sends it as it is.
 
-use super::{blob, prepare_create, typed};
+use super::cfloat::{self, CFloat, CType};
+use super::{blob, mpop_args, prepare_create, typed};
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use crate::{Block, Engine};
@@ -508,42 +509,9 @@ pub fn rpoplpush(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 }
 
 /// Parses `numkeys key [key ...] LEFT|RIGHT [COUNT count]` from argument `at`.
-fn mpop_args<'a>(a: &Args<'a>, at: usize) -> Result<(&'a [&'a [u8]], End, usize), CmdError> {
-    let numkeys = a
-        .int(at)
-        .map_err(|_| CmdError::msg("ERR numkeys should be greater than 0"))?;
-    if numkeys <= 0 {
-        return Err(CmdError::msg("ERR numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if numkeys > a.len() - at - 1 {
-        return Err(CmdError::msg(
-            "ERR Number of keys can't be greater than number of args",
-        ));
-    }
-    let keys = &a.0[at + 1..at + 1 + numkeys];
-    let mut i = at + 1 + numkeys;
-    if i >= a.len() {
-        return Err(CmdError::Syntax);
-    }
-    let end = end_arg(a, i)?;
-    i += 1;
-    let mut count = None;
-    while i < a.len() {
-        if a.is(i, "count") && i + 1 < a.len() && count.is_none() {
-            let c = a
-                .int(i + 1)
-                .map_err(|_| CmdError::msg("ERR count should be greater than 0"))?;
-            if c <= 0 {
-                return Err(CmdError::msg("ERR count should be greater than 0"));
-            }
-            count = Some(c as usize);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    Ok((keys, end, count.unwrap_or(1)))
+fn lmpop_args<'a>(a: &Args<'a>, at: usize) -> Result<(&'a [&'a [u8]], End, usize), CmdError> {
+    let (keys, right, count) = mpop_args(a, at, ["left", "right"])?;
+    Ok((keys, if right { End::Right } else { End::Left }, count))
 }
 
 /// Pops from the first non-empty list of `keys`; writes `[key, [elements]]` or a null
@@ -574,36 +542,47 @@ fn mpop(
 
 /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn lmpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let (keys, end, count) = mpop_args(&a, 1)?;
+    let (keys, end, count) = lmpop_args(&a, 1)?;
     mpop(e, keys, end, count, out)?;
     Ok(())
 }
 
-/// Parses a blocking timeout in seconds into milliseconds (0 = wait forever), with
-/// Redis's error texts.
-pub(crate) fn timeout_arg(b: &[u8]) -> Result<u64, CmdError> {
+/// The longest number Redis reads as a `long double` (MAX_LONG_DOUBLE_CHARS).
+const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
+
+/// Parses a blocking timeout in seconds into milliseconds (0 = wait forever) as Redis 7.2
+/// does: a `long double` without surrounding space, rounded up to whole milliseconds;
+/// negative (after rounding) or past the largest deadline from `now_ms` refused.
+pub(crate) fn timeout_arg(b: &[u8], now_ms: u64) -> Result<u64, CmdError> {
     let bad = || CmdError::msg("ERR timeout is not a float or out of range");
-    let s = std::str::from_utf8(b).map_err(|_| bad())?;
-    let t: f64 = s.trim().parse().map_err(|_| bad())?;
-    if s.trim() != s || !t.is_finite() {
+    let out_of_range = || CmdError::msg("ERR timeout is out of range");
+    if b.is_empty() || b.len() >= MAX_LONG_DOUBLE_CHARS {
         return Err(bad());
     }
-    if t < 0.0 {
-        return Err(CmdError::msg("ERR timeout is negative"));
+    let CFloat::Value(t) = cfloat::parse(b, false, CType::LongDouble) else {
+        return Err(bad());
+    };
+    if t.is_nan() {
+        return Err(bad());
     }
     let ms = t * 1000.0;
-    if ms > 1e15 {
-        return Err(CmdError::msg("ERR timeout is out of range"));
+    if ms > i64::MAX as f64 {
+        return Err(out_of_range());
     }
-    // Redis rounds a positive sub-millisecond timeout up rather than waiting forever.
-    Ok(if t > 0.0 {
-        (ms.ceil() as u64).max(1)
-    } else {
-        0
-    })
+    // -0.0001 s rounds up to 0 ms: wait forever, as Redis does.
+    let ms = ms.ceil();
+    if ms < 0.0 {
+        return Err(CmdError::msg("ERR timeout is negative"));
+    }
+    let ms = ms as u64;
+    if ms > (i64::MAX as u64).saturating_sub(now_ms) {
+        return Err(out_of_range());
+    }
+    Ok(ms)
 }
 
-fn block_on(e: &mut Engine, keys: &[&[u8]], timeout_ms: u64) {
+/// Records that the command found nothing and waits on `keys` (0 ms: forever).
+pub(crate) fn block_on(e: &mut Engine, keys: &[&[u8]], timeout_ms: u64) {
     e.block = Some(Block {
         keys: keys.iter().map(|k| blob(k)).collect(),
         timeout_ms,
@@ -618,7 +597,7 @@ pub fn blpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     } else {
         End::Right
     };
-    let timeout = timeout_arg(a.get(a.len() - 1))?;
+    let timeout = timeout_arg(a.get(a.len() - 1), e.now())?;
     let keys = &a.0[1..a.len() - 1];
     for k in keys {
         if get_list(e, k)?.is_none() {
@@ -638,7 +617,7 @@ pub fn blpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
 pub fn blmove(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let (from, to) = (end_arg(&a, 3)?, end_arg(&a, 4)?);
-    let timeout = timeout_arg(a.get(5))?;
+    let timeout = timeout_arg(a.get(5), e.now())?;
     match move_one(e, a.get(1), a.get(2), from, to)? {
         Some(v) => out.bulk(&v),
         None => {
@@ -651,7 +630,7 @@ pub fn blmove(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// BRPOPLPUSH source destination timeout
 pub fn brpoplpush(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let timeout = timeout_arg(a.get(3))?;
+    let timeout = timeout_arg(a.get(3), e.now())?;
     match move_one(e, a.get(1), a.get(2), End::Right, End::Left)? {
         Some(v) => out.bulk(&v),
         None => {
@@ -664,8 +643,8 @@ pub fn brpoplpush(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
 pub fn blmpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let timeout = timeout_arg(a.get(1))?;
-    let (keys, end, count) = mpop_args(&a, 2)?;
+    let timeout = timeout_arg(a.get(1), e.now())?;
+    let (keys, end, count) = lmpop_args(&a, 2)?;
     if !mpop(e, keys, end, count, out)? {
         block_on(e, keys, timeout);
     }

@@ -2,6 +2,7 @@
 //! reply, and turns its effect into ops through [`Engine::emit`].
 
 pub mod bits;
+mod cfloat;
 pub mod geo;
 pub mod hashes;
 pub mod hll;
@@ -10,8 +11,10 @@ pub mod keys;
 pub mod lists;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod streams;
 pub mod strings;
+pub mod zpops;
 pub mod zsets;
 
 use crate::Engine;
@@ -118,6 +121,57 @@ pub(crate) fn intercard_args<'a>(a: &Args<'a>) -> Result<(&'a [&'a [u8]], usize)
         }
     }
     Ok((&a.0[2..2 + numkeys], limit))
+}
+
+/// Parses `numkeys key [key ...] END [COUNT count]` of LMPOP, ZMPOP and their blocking
+/// forms from argument `at`, with Redis's checks in its order: the keys, whether END was
+/// the second of `ends`, and the count (1 when not given).
+pub(crate) fn mpop_args<'a>(
+    a: &Args<'a>,
+    at: usize,
+    ends: [&str; 2],
+) -> Result<(&'a [&'a [u8]], bool, usize), CmdError> {
+    let bad_numkeys = || CmdError::msg("ERR numkeys should be greater than 0");
+    let numkeys = a.int(at).map_err(|_| bad_numkeys())?;
+    let numkeys = usize::try_from(numkeys)
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(bad_numkeys)?;
+    // END comes right after the keys: too few arguments is a syntax error.
+    let end_at = (at + 1).saturating_add(numkeys);
+    if end_at >= a.len() {
+        return Err(CmdError::Syntax);
+    }
+    let second = if a.is(end_at, ends[0]) {
+        false
+    } else if a.is(end_at, ends[1]) {
+        true
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let mut count = None;
+    let mut i = end_at + 1;
+    while i < a.len() {
+        if count.is_none() && a.is(i, "count") && i + 1 < a.len() {
+            let bad = || CmdError::msg("ERR count should be greater than 0");
+            let c = a.int(i + 1).map_err(|_| bad())?;
+            count = Some(usize::try_from(c).ok().filter(|&c| c > 0).ok_or_else(bad)?);
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok((&a.0[at + 1..end_at], second, count.unwrap_or(1)))
+}
+
+/// Runs one command on `e` and commits it; its reply as text (unit tests).
+#[cfg(test)]
+pub(crate) fn run_text(e: &mut Engine, words: &[&str]) -> String {
+    let args: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+    let mut out = concord_resp::Out::new();
+    assert!(e.execute(&args, &mut out));
+    e.commit();
+    String::from_utf8_lossy(&out.buf).into_owned()
 }
 
 /// Resolves Redis's inclusive `start..=end` indexes (negative ones count from the end)

@@ -23,7 +23,7 @@ fn score_arg(b: &[u8]) -> Result<f64, CmdError> {
 }
 
 /// Writes a list of members, with scores when asked, in the protocol's shape.
-fn reply_items(out: &mut Out, items: &[(Blob, f64)], withscores: bool) {
+pub(super) fn reply_items(out: &mut Out, items: &[(Blob, f64)], withscores: bool) {
     if withscores && out.resp3 {
         out.array(items.len());
         for (m, s) in items {
@@ -390,6 +390,12 @@ fn select(z: &ZSet, r: &Range, rev: bool, limit: Option<(i64, i64)>) -> Vec<(Blo
     items
 }
 
+/// The members of ranks `start..=end` (counted from the top when `rev`; negative ranks
+/// count from the other end), with their scores, as ZRANGE selects them.
+pub(super) fn by_rank(z: &ZSet, start: i64, end: i64, rev: bool) -> Vec<(Blob, f64)> {
+    select(z, &Range::Rank(start, end), rev, None)
+}
+
 /// Options of the ZRANGE family after the range arguments.
 struct RangeOpts {
     by: u8,
@@ -570,44 +576,6 @@ pub fn zrank(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         (None, false) => out.null(),
         (None, true) => out.null_array(),
-    }
-    Ok(())
-}
-
-/// ZPOPMIN / ZPOPMAX key [count]
-pub fn zpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let max = a.is(0, "zpopmax");
-    let count = match a.len() {
-        2 => None,
-        3 => {
-            let c = a.int(2)?;
-            if c < 0 {
-                return Err(CmdError::msg("ERR value is out of range, must be positive"));
-            }
-            Some(c as usize)
-        }
-        _ => return Err(CmdError::Syntax),
-    };
-    let key = a.get(1);
-    let n = count.unwrap_or(1);
-    let items = match get_zset(e, key)? {
-        Some(z) if n > 0 => select(z, &Range::Rank(0, n as i64 - 1), max, None),
-        _ => Vec::new(),
-    };
-    if !items.is_empty() {
-        e.emit(
-            key,
-            OpKind::ZRem(items.iter().map(|(m, _)| m.clone()).collect()),
-        );
-    }
-    if count.is_some() && out.resp3 {
-        reply_items(out, &items, true);
-    } else {
-        out.array(items.len() * 2);
-        for (m, s) in &items {
-            out.bulk(m);
-            out.double(*s);
-        }
     }
     Ok(())
 }

@@ -132,7 +132,7 @@ pub(super) fn sintercard(args: &[&[u8]]) -> KeyRefs {
     counted(args, None, 1, 2, 1)
 }
 
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count], and ZMPOP (MIN|MAX).
 pub(super) fn lmpop(args: &[&[u8]]) -> KeyRefs {
     counted(args, None, 1, 2, 1)
 }
@@ -142,7 +142,7 @@ pub(super) fn eval(args: &[&[u8]]) -> KeyRefs {
     counted(args, None, 2, 3, 1)
 }
 
-/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count], and BZMPOP (MIN|MAX).
 pub(super) fn blmpop(args: &[&[u8]]) -> KeyRefs {
     counted(args, None, 2, 3, 1)
 }
@@ -214,4 +214,36 @@ pub(super) fn georadius(args: &[&[u8]]) -> KeyRefs {
         });
     }
     k
+}
+
+/// SORT key [options]: the key, and the destination of the last STORE. Options are
+/// skipped as Redis's `sortGetKeys` skips them (LIMIT takes two arguments, GET and BY
+/// one, anything else none; the word after STORE is looked at as an option too).
+pub(super) fn sort(args: &[&[u8]]) -> KeyRefs {
+    let mut k = one(args, 1, KeyFlags::RO | KeyFlags::ACCESS);
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = args[i];
+        if c_eq(a, "limit") {
+            i += 2;
+        } else if c_eq(a, "get") || c_eq(a, "by") {
+            i += 1;
+        } else if c_eq(a, "store") && i + 1 < args.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    if let Some(pos) = store {
+        k.push(KeyRef {
+            pos,
+            flags: KeyFlags::OW | KeyFlags::UPDATE,
+        });
+    }
+    k
+}
+
+/// SORT_RO key [options]: only the key (BY and GET patterns are not key names).
+pub(super) fn sort_ro(args: &[&[u8]]) -> KeyRefs {
+    one(args, 1, KeyFlags::RO | KeyFlags::ACCESS)
 }

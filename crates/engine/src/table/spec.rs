@@ -292,6 +292,15 @@ impl KeySpec {
         }
     }
 
+    /// Keys no spec can place (the command's own finder finds them).
+    pub(super) const fn unknown(flags: KeyFlags) -> KeySpec {
+        KeySpec {
+            flags,
+            begin: BeginSearch::Unknown,
+            find: FindKeys::Unknown,
+        }
+    }
+
     /// The same start, with a range of keys.
     pub(super) const fn range(self, last_key: i32, step: i32, limit: i32) -> KeySpec {
         KeySpec {

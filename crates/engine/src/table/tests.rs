@@ -586,6 +586,10 @@ fn legacy_ranges_and_movable_keys() {
     assert_eq!(r("zunion"), ((0, 0, 0), true));
     assert_eq!(r("xread"), ((0, 0, 0), true));
     assert_eq!(r("blmpop"), ((0, 0, 0), true));
+    assert_eq!(r("zmpop"), ((0, 0, 0), true));
+    assert_eq!(r("bzpopmin"), ((1, -2, 1), false));
+    assert_eq!(r("sort"), ((1, 1, 1), true));
+    assert_eq!(r("sort_ro"), ((1, 1, 1), true));
     assert_eq!(r("ping"), ((0, 0, 0), false));
     assert_eq!(r("config"), ((0, 0, 0), false));
     assert_eq!(r("object|encoding"), ((2, 2, 1), false));
@@ -773,4 +777,26 @@ fn command_replies_through_the_engine() {
         run(&["command", "docs", "config", "nosuch"]).starts_with("*2\r\n$6\r\nconfig\r\n*8\r\n")
     );
     assert!(run(&["command", "help"]).starts_with("*19\r\n+COMMAND <subcommand>"));
+}
+
+#[test]
+fn sort_finds_its_key_and_the_last_store_destination() {
+    assert_eq!(
+        found(&[
+            "sort", "k", "limit", "0", "1", "store", "d", "get", "x", "STORE", "e"
+        ]),
+        [
+            ("k".to_string(), vec!["RO", "access"]),
+            ("e".to_string(), vec!["OW", "update"])
+        ]
+    );
+    // Option arguments are skipped: a STORE there is not the keyword.
+    assert_eq!(names(&["sort", "k", "get", "store", "x"]), ["k"]);
+    assert_eq!(names(&["sort", "k", "limit", "store", "d", "x"]), ["k"]);
+    assert_eq!(names(&["sort", "k", "store"]), ["k"]);
+    assert_eq!(names(&["sort", "k", "store", "store", "x"]), ["k", "x"]);
+    assert_eq!(names(&["sort_ro", "k", "store", "d"]), ["k"]);
+    assert_eq!(names(&["zmpop", "2", "a", "b", "min"]), ["a", "b"]);
+    assert_eq!(names(&["bzmpop", "0", "1", "a", "max"]), ["a"]);
+    assert_eq!(names(&["bzpopmax", "a", "b", "0"]), ["a", "b"]);
 }

@@ -3,10 +3,12 @@
 
 mod collections;
 mod edge;
+mod sorting;
 mod values;
 
 use crate::support::{Conn, Reply, Rng, concord, redis, seed};
 use collections::*;
+use sorting::*;
 use values::*;
 
 /// Sorts replies whose order Redis leaves undefined.
@@ -174,6 +176,18 @@ fn keys_match_redis() {
 #[test]
 fn zsets_match_redis() {
     run("zsets", 5000, &[gen_zset]);
+}
+
+#[test]
+fn zset_pops_match_redis() {
+    run("zpops", 3000, &[gen_zpop]);
+    run_proto("zpops-resp3", 1000, &[gen_zpop], 3);
+}
+
+#[test]
+fn sort_matches_redis() {
+    run("sort", 5000, &[gen_sort]);
+    run_proto("sort-resp3", 1000, &[gen_sort], 3);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Generic key commands (Redis's `generic` group).
 
-use crate::cmd::keys;
+use crate::cmd::{keys, sort};
+use crate::table::getkeys;
 use crate::table::spec::{CommandSpec, KeySpec, acl, cmd, flags, kf};
 
 pub(super) const COMMANDS: &[CommandSpec] = &[
@@ -113,6 +114,25 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     cmd("object", -2, "generic", "2.2.3")
         .subs(OBJECT)
         .run(keys::object),
+    cmd("sort", -2, "generic", "1.0.0")
+        .flags(flags![WRITE, DENYOOM])
+        .acl(acl![Set, SortedSet, List, Dangerous])
+        .keys(&[
+            KeySpec::at(1, kf![RO, ACCESS]),
+            KeySpec::unknown(kf![RO, ACCESS]),
+            KeySpec::unknown(kf![OW, UPDATE]),
+        ])
+        .getkeys(getkeys::sort)
+        .run(sort::sort),
+    cmd("sort_ro", -2, "generic", "7.0.0")
+        .flags(flags![READONLY])
+        .acl(acl![Set, SortedSet, List, Dangerous])
+        .keys(&[
+            KeySpec::at(1, kf![RO, ACCESS]),
+            KeySpec::unknown(kf![RO, ACCESS]),
+        ])
+        .getkeys(getkeys::sort_ro)
+        .run(sort::sort),
 ];
 
 const OBJECT: &[CommandSpec] = &[

@@ -1,6 +1,6 @@
 //! Sorted set commands.
 
-use crate::cmd::zsets;
+use crate::cmd::{zpops, zsets};
 use crate::table::getkeys;
 use crate::table::spec::{CommandSpec, KeySpec, acl, cmd, flags, kf};
 
@@ -97,12 +97,34 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         .flags(flags![WRITE, FAST])
         .acl(acl![SortedSet])
         .keys(&[KeySpec::at(1, kf![RW, ACCESS, DELETE])])
-        .run(zsets::zpop),
+        .run(zpops::zpop),
     cmd("zpopmax", -2, "sorted_set", "5.0.0")
         .flags(flags![WRITE, FAST])
         .acl(acl![SortedSet])
         .keys(&[KeySpec::at(1, kf![RW, ACCESS, DELETE])])
-        .run(zsets::zpop),
+        .run(zpops::zpop),
+    cmd("zmpop", -4, "sorted_set", "7.0.0")
+        .flags(flags![WRITE])
+        .acl(acl![SortedSet])
+        .keys(&[KeySpec::at(1, kf![RW, ACCESS, DELETE]).keynum(0, 1, 1)])
+        .getkeys(getkeys::lmpop)
+        .run(zpops::zmpop),
+    cmd("bzpopmin", -3, "sorted_set", "5.0.0")
+        .flags(flags![WRITE, FAST, BLOCKING])
+        .acl(acl![SortedSet])
+        .keys(&[KeySpec::at(1, kf![RW, ACCESS, DELETE]).range(-2, 1, 0)])
+        .run(zpops::bzpop),
+    cmd("bzpopmax", -3, "sorted_set", "5.0.0")
+        .flags(flags![WRITE, FAST, BLOCKING])
+        .acl(acl![SortedSet])
+        .keys(&[KeySpec::at(1, kf![RW, ACCESS, DELETE]).range(-2, 1, 0)])
+        .run(zpops::bzpop),
+    cmd("bzmpop", -5, "sorted_set", "7.0.0")
+        .flags(flags![WRITE, BLOCKING])
+        .acl(acl![SortedSet])
+        .keys(&[KeySpec::at(2, kf![RW, ACCESS, DELETE]).keynum(0, 1, 1)])
+        .getkeys(getkeys::blmpop)
+        .run(zpops::bzmpop),
     cmd("zrandmember", -2, "sorted_set", "6.2.0")
         .flags(flags![READONLY])
         .acl(acl![SortedSet])
