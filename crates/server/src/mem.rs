@@ -1,9 +1,10 @@
 //! Memory accounting: a global allocator wrapper that counts live bytes, so INFO can
 //! report `used_memory` without a C allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use tikv_jemallocator::Jemalloc as System;
 
 /// Live bytes, as far as threads have reported them (each may hold back up to `FLUSH`).
 static LIVE: AtomicIsize = AtomicIsize::new(0);

@@ -280,27 +280,6 @@ enum Fate {
     Killed,
 }
 
-/// How long the script thread looks for the next job before it sleeps: under a steady
-/// stream of scripts, sleeping and being woken for each costs more than the script.
-const SPIN: Duration = Duration::from_micros(50);
-
-/// The next job: looked for briefly, then waited for.
-fn next_job(
-    rx: &mpsc::Receiver<(Option<CommandId>, Job)>,
-) -> Result<(Option<CommandId>, Job), mpsc::RecvError> {
-    let until = std::time::Instant::now() + SPIN;
-    loop {
-        match rx.try_recv() {
-            Ok(job) => return Ok(job),
-            Err(mpsc::TryRecvError::Disconnected) => return Err(mpsc::RecvError),
-            Err(mpsc::TryRecvError::Empty) if std::time::Instant::now() < until => {
-                std::hint::spin_loop();
-            }
-            Err(mpsc::TryRecvError::Empty) => return rx.recv(),
-        }
-    }
-}
-
 /// Scripts run back to back in one turn at most; then clients' batches get theirs.
 const MAX_TURN: usize = 64;
 
@@ -354,7 +333,9 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, scripts
     loop {
         let first = match pending.take() {
             Some(job) => job,
-            None => match next_job(&rx) {
+            // Waiting spins nothing: on two cores a spinning script thread takes the CPU
+            // the network thread needs to send it the next job.
+            None => match rx.recv() {
                 Ok(job) => job,
                 Err(_) => return,
             },
@@ -626,13 +607,16 @@ fn prepare(
     out.resp3 = call.resp3;
     out.limit = call.limit.min(MAX_REPLY);
     // The user as it is now: its rules may have changed since the call was sent, and a
-    // deleted user's script must not run as someone else.
-    let Some(user) = sh.user(call.user.name()) else {
-        out.error("NOPERM the user this script runs as was deleted");
-        return None;
-    };
-    if !Arc::ptr_eq(&sess.user, &user) {
+    // deleted user's script must not run as someone else. Looked up again only when
+    // the users changed or another user calls.
+    let epoch = sh.acl_epoch.load(Ordering::Acquire);
+    if sess.acl_epoch != epoch || sess.user.name() != call.user.name() {
+        let Some(user) = sh.user(call.user.name()) else {
+            out.error("NOPERM the user this script runs as was deleted");
+            return None;
+        };
         sess.set_user(sh, user);
+        sess.acl_epoch = epoch;
     }
     sess.resp3 = call.resp3;
     sess.refresh(sh);
