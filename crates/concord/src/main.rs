@@ -148,6 +148,9 @@ fn main() -> Result<()> {
             });
             log::server(cfg.loglevel, &cfg.logfile)?;
             let pidfile = PidFile::create(&cfg.pidfile);
+            if cfg.disable_thp {
+                concord_server::mem::disable_thp();
+            }
             let rt = runtime(cfg.threads)?;
             rt.block_on(async move {
                 let server = Server::bind(cfg.clone())

@@ -95,3 +95,20 @@ pub fn used() -> usize {
 pub fn peak() -> usize {
     PEAK.load(Ordering::Relaxed).max(used())
 }
+
+/// `disable-thp yes`: transparent huge pages off for this process, as Redis does, since
+/// they make fork's copy-on-write (background snapshots) copy 2 MB per touched page.
+/// Only logged when the kernel refuses.
+pub fn disable_thp() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE only sets a flag of the calling process.
+        let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if r != 0 {
+            tracing::warn!(
+                "could not disable transparent huge pages: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}

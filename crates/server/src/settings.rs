@@ -130,6 +130,8 @@ pub struct ServerConfig {
     pub pidfile: String,
     /// Connections the kernel keeps waiting to be accepted, per listener.
     pub tcp_backlog: u32,
+    /// Whether transparent huge pages are turned off for the process at start.
+    pub disable_thp: bool,
     /// `maxmemory-clients`, as given (only "no limit" is accepted).
     pub maxmemory_clients: MemoryOrPercent,
 }
@@ -203,6 +205,7 @@ impl Default for ServerConfig {
             pidfile: String::new(),
             tcp_backlog: 511,
             maxmemory_clients: MemoryOrPercent::Bytes(0),
+            disable_thp: true,
         }
     }
 }
@@ -639,6 +642,7 @@ pub static SETTINGS: &[Setting] = &[
         "no"
     ),
     setting!("pidfile", pidfile, Start),
+    setting!("disable-thp", disable_thp, Start),
     setting!(
         "tcp-backlog",
         tcp_backlog,

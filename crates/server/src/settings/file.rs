@@ -95,6 +95,47 @@ impl<'a> Loader<'a> {
         r
     }
 
+    /// `include FILE`: a file, or with `*`, `?` or `[` in its name every file of its
+    /// directory that matches, in name order (none is fine: an empty `conf.d`), as in
+    /// Redis.
+    fn include(&mut self, spec: &str) -> Result<(), LoadError> {
+        let path = Path::new(spec);
+        let wild = |s: &str| s.contains(['*', '?', '[']);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let Some(pattern) = name.filter(|n| wild(n)) else {
+            return self.file(path);
+        };
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if wild(&dir.to_string_lossy()) {
+            return Err(LoadError::Open {
+                path: spec.into(),
+                why: "wildcards are taken in the file name only".into(),
+            });
+        }
+        let mut matches: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
+                    .filter(|e| {
+                        let n = e.file_name();
+                        concord_engine::glob_match(
+                            pattern.as_bytes(),
+                            n.to_string_lossy().as_bytes(),
+                            false,
+                        )
+                    })
+                    .map(|e| dir.join(e.file_name()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        matches.sort();
+        matches.iter().try_for_each(|p| self.file(p))
+    }
+
     /// Reads the text of a config file; `origin` names it in errors.
     pub fn text(&mut self, origin: &str, text: &str) -> Result<(), LoadError> {
         for (n, raw) in text.split('\n').enumerate() {
@@ -119,7 +160,7 @@ impl<'a> Loader<'a> {
             }
             if words[0].eq_ignore_ascii_case("include") && words.len() == 2 {
                 // An error inside the included file names that file and its line.
-                self.file(Path::new(&words[1]))?;
+                self.include(&words[1])?;
                 continue;
             }
             // A user's rules are split again by the ACL parser: keep their quotes.
@@ -189,33 +230,7 @@ impl<'a> Loader<'a> {
     }
 }
 
-/// Writes a word so that a config line gives it back unchanged: as is when it is plain,
-/// else in double quotes with escapes.
-pub fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'\\'));
-    if plain {
-        return word.to_string();
-    }
-    let mut out = String::from("\"");
-    for c in word.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            c if c.is_control() && c.is_ascii() => out.push_str(&format!("\\x{:02x}", c as u8)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use concord_resp::quote_arg as quote;
 
 #[cfg(test)]
 mod tests {
@@ -341,6 +356,18 @@ mod tests {
             .file(&dir.join("missing.conf"))
             .unwrap_err();
         assert!(matches!(err, LoadError::Open { .. }), "{err}");
+
+        // Wildcards take every matching file in name order; none matching is fine.
+        let d = dir.join("conf.d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("a.conf"), "maxclients 1\ntimeout 9\n").unwrap();
+        std::fs::write(d.join("b.conf"), "maxclients 2\n").unwrap();
+        std::fs::write(d.join("b.txt"), "maxclients 3\n").unwrap();
+        let mut c = ServerConfig::default();
+        let d = d.display();
+        let text = format!("include {d}/*.conf\ninclude {d}/*.none\n");
+        Loader::new(&mut c).text("w", &text).unwrap();
+        assert_eq!((c.maxclients, c.timeout), (2, 9));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
