@@ -68,8 +68,6 @@ pub struct ServerConfig {
     pub query_buffer_limit: Bytes,
     /// Largest bulk string a client may send.
     pub proto_max_bulk_len: Bytes,
-    /// Kept for clients that read it; Concord has one database.
-    pub databases: u64,
     /// Background tasks' frequency, as Redis's `hz`.
     pub hz: u64,
     /// Milliseconds a script runs before other clients get BUSY and it may be killed
@@ -174,7 +172,6 @@ impl Default for ServerConfig {
             output_limits: OutputLimits::default(),
             query_buffer_limit: Bytes(1024 * 1024 * 1024),
             proto_max_bulk_len: Bytes(512 * 1024 * 1024),
-            databases: 1,
             hz: 10,
             busy_reply_threshold: 5000,
             maxmemory: Bytes(0),
@@ -438,7 +435,7 @@ pub static SETTINGS: &[Setting] = &[
         range = 1024 * 1024,
         i64::MAX as i128
     ),
-    setting!("databases", databases, Start, range = 1, 1),
+    only!("databases", Start, i64, "1"),
     setting!("hz", hz, Runtime, range = 1, 500),
     setting!("maxmemory", maxmemory, Runtime),
     setting!("protected-mode", protected_mode, Runtime),
@@ -734,6 +731,46 @@ pub static ALIASES: &[(&str, &str)] = &[
     ("repl-ping-slave-period", "repl-ping-replica-period"),
 ];
 
+/// Redis's settings Concord does not accept at all (the README says why): a config
+/// file naming one gets that reason rather than "Bad directive".
+pub const NOT_IMPLEMENTED: &[&str] = &[
+    "cluster-allow-pubsubshard-when-down",
+    "cluster-allow-reads-when-down",
+    "cluster-allow-replica-migration",
+    "cluster-announce-bus-port",
+    "cluster-announce-hostname",
+    "cluster-announce-human-nodename",
+    "cluster-announce-ip",
+    "cluster-announce-port",
+    "cluster-announce-tls-port",
+    "cluster-config-file",
+    "cluster-link-sendbuf-limit",
+    "cluster-migration-barrier",
+    "cluster-node-timeout",
+    "cluster-port",
+    "cluster-preferred-endpoint-type",
+    "cluster-replica-no-failover",
+    "cluster-replica-validity-factor",
+    "cluster-require-full-coverage",
+    "cluster-slave-no-failover",
+    "cluster-slave-validity-factor",
+    "crash-log-enabled",
+    "crash-memcheck-enabled",
+    "dynamic-hz",
+    "jemalloc-bg-thread",
+    "latency-monitor-threshold",
+    "latency-tracking-info-percentiles",
+    "proc-title-template",
+    "rdb-save-incremental-fsync",
+    "rdbcompression",
+    "set-proc-title",
+    "shutdown-on-sigint",
+    "shutdown-on-sigterm",
+    "supervised",
+    "tls-session-cache-timeout",
+    "tracking-table-max-keys",
+];
+
 /// Names Redis 7.2 still reads in config files but ignores, each with how many words
 /// its line has.
 pub const DEPRECATED: &[(&str, usize)] = &[
@@ -880,6 +917,13 @@ mod tests {
         }
         let names: std::collections::HashSet<_> = SETTINGS.iter().map(|s| s.name).collect();
         assert_eq!(names.len(), SETTINGS.len(), "a name appears twice");
+        for (alias, target) in ALIASES {
+            assert!(find(target).is_some(), "{alias} names no setting");
+            assert!(!names.contains(alias), "{alias} is also a setting");
+        }
+        for n in NOT_IMPLEMENTED {
+            assert!(find(n).is_none(), "{n} is a setting and not implemented");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! with quotes and escapes, comments, `include`, settings of several words (`save 900 1
 //! 300 10`), repeated lines. Both end up as directives given to the settings table.
 
-use super::{DEPRECATED, ServerConfig, Value, find};
+use super::{DEPRECATED, NOT_IMPLEMENTED, ServerConfig, Value, find};
 use std::path::{Path, PathBuf};
 
 /// How deep `include` may nest: deeper is taken for a loop Redis would never leave.
@@ -219,6 +219,11 @@ impl<'a> Loader<'a> {
         if DEPRECATED.iter().any(|(d, n)| *d == name && *n == argc) {
             return Ok(());
         }
+        if NOT_IMPLEMENTED.contains(&name.as_str()) {
+            return Err(format!(
+                "Concord does not implement Redis's '{name}' setting (\"Not implemented, and why\" in the README says why): remove the line"
+            ));
+        }
         match name.as_str() {
             "include" => Err("include takes one file".into()),
             "rename-command" => Err(
@@ -312,6 +317,7 @@ mod tests {
             "Bad directive or wrong number of arguments"
         );
         assert!(why("loadmodule /x.so").contains("modules"));
+        assert!(why("rdbcompression yes").contains("does not implement"));
     }
 
     #[test]
