@@ -9,8 +9,10 @@ use concord_storage::Fsync;
 use std::path::PathBuf;
 
 pub mod file;
+mod names;
 pub mod rewrite;
 mod value;
+pub use names::{ALIASES, DEPRECATED, NOT_IMPLEMENTED, find, find_named, names};
 pub use value::{
     Bytes, LogLevel, MemoryOrPercent, SavePoint, SavePoints, Value, parse_bytes, parse_int,
 };
@@ -708,103 +710,6 @@ pub static SETTINGS: &[Setting] = &[
     only!("unixsocketperm", Start, i64, "0"),
 ];
 
-/// Other names of settings, as Redis 7.2 has them: (alias, setting). CONFIG GET lists
-/// both names, as Redis does.
-pub static ALIASES: &[(&str, &str)] = &[
-    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
-    ("hash-max-ziplist-value", "hash-max-listpack-value"),
-    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
-    ("zset-max-ziplist-value", "zset-max-listpack-value"),
-    ("list-max-ziplist-size", "list-max-listpack-size"),
-    ("lua-time-limit", "busy-reply-threshold"),
-    ("repl-backlog-size", "backlog-size"),
-    ("slaveof", "replicaof"),
-    ("slave-announce-ip", "replica-announce-ip"),
-    ("slave-announce-port", "replica-announce-port"),
-    ("slave-ignore-maxmemory", "replica-ignore-maxmemory"),
-    ("slave-lazy-flush", "replica-lazy-flush"),
-    ("slave-priority", "replica-priority"),
-    ("slave-read-only", "replica-read-only"),
-    ("slave-serve-stale-data", "replica-serve-stale-data"),
-    ("min-slaves-max-lag", "min-replicas-max-lag"),
-    ("min-slaves-to-write", "min-replicas-to-write"),
-    ("repl-ping-slave-period", "repl-ping-replica-period"),
-];
-
-/// Redis's settings Concord does not accept at all (the README says why): a config
-/// file naming one gets that reason rather than "Bad directive".
-pub const NOT_IMPLEMENTED: &[&str] = &[
-    "cluster-allow-pubsubshard-when-down",
-    "cluster-allow-reads-when-down",
-    "cluster-allow-replica-migration",
-    "cluster-announce-bus-port",
-    "cluster-announce-hostname",
-    "cluster-announce-human-nodename",
-    "cluster-announce-ip",
-    "cluster-announce-port",
-    "cluster-announce-tls-port",
-    "cluster-config-file",
-    "cluster-link-sendbuf-limit",
-    "cluster-migration-barrier",
-    "cluster-node-timeout",
-    "cluster-port",
-    "cluster-preferred-endpoint-type",
-    "cluster-replica-no-failover",
-    "cluster-replica-validity-factor",
-    "cluster-require-full-coverage",
-    "cluster-slave-no-failover",
-    "cluster-slave-validity-factor",
-    "crash-log-enabled",
-    "crash-memcheck-enabled",
-    "dynamic-hz",
-    "jemalloc-bg-thread",
-    "latency-monitor-threshold",
-    "latency-tracking-info-percentiles",
-    "proc-title-template",
-    "rdb-save-incremental-fsync",
-    "rdbcompression",
-    "set-proc-title",
-    "shutdown-on-sigint",
-    "shutdown-on-sigterm",
-    "supervised",
-    "tls-session-cache-timeout",
-    "tracking-table-max-keys",
-];
-
-/// Names Redis 7.2 still reads in config files but ignores, each with how many words
-/// its line has.
-pub const DEPRECATED: &[(&str, usize)] = &[
-    ("list-max-ziplist-entries", 2),
-    ("list-max-ziplist-value", 2),
-    ("lua-replicate-commands", 2),
-];
-
-/// The setting of a name or alias, ignoring case.
-pub fn find(name: &str) -> Option<&'static Setting> {
-    find_named(name).map(|(_, s)| s)
-}
-
-/// The setting of a name or alias, ignoring case, with the name (or alias) it was found
-/// by, as Redis's errors call it.
-pub fn find_named(name: &str) -> Option<(&'static str, &'static Setting)> {
-    if let Some(s) = SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name)) {
-        return Some((s.name, s));
-    }
-    let (alias, target) = ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(name))?;
-    SETTINGS
-        .iter()
-        .find(|s| s.name == *target)
-        .map(|s| (*alias, s))
-}
-
-/// Every name CONFIG GET can show, settings then aliases, with its setting.
-pub fn names() -> impl Iterator<Item = (&'static str, &'static Setting)> {
-    SETTINGS
-        .iter()
-        .map(|s| (s.name, s))
-        .chain(ALIASES.iter().filter_map(|(a, _)| find_named(a)))
-}
-
 /// Changes the log's level: the binary sets it up and gives this hook.
 pub static LOG_LEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(LogLevel) + Send + Sync>> =
     std::sync::OnceLock::new();
@@ -887,59 +792,4 @@ fn apply_stream_ids(_: &Shared, e: &mut Engine, c: &ServerConfig) -> Result<(), 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_take_redis_suffixes() {
-        assert_eq!(parse_bytes("100"), Ok(100));
-        assert_eq!(parse_bytes("1k"), Ok(1000));
-        assert_eq!(parse_bytes("1kb"), Ok(1024));
-        assert_eq!(parse_bytes("2MB"), Ok(2 << 20));
-        assert_eq!(parse_bytes("3g"), Ok(3_000_000_000));
-        assert_eq!(parse_bytes("64b"), Ok(64));
-        assert!(parse_bytes("x").is_err());
-        assert!(parse_bytes("-1").is_err());
-        assert!(parse_bytes("99999999999gb").is_err());
-    }
-
-    #[test]
-    fn every_setting_round_trips_its_default() {
-        let c = ServerConfig::default();
-        for s in SETTINGS {
-            let mut d = ServerConfig::default();
-            let shown = s.show(&c);
-            if s.name != "peer" && s.name != "user" {
-                s.parse_into(&mut d, &shown)
-                    .unwrap_or_else(|e| panic!("{}: {e}", s.name));
-                assert_eq!(s.show(&d), shown, "{}", s.name);
-            }
-        }
-        let names: std::collections::HashSet<_> = SETTINGS.iter().map(|s| s.name).collect();
-        assert_eq!(names.len(), SETTINGS.len(), "a name appears twice");
-        for (alias, target) in ALIASES {
-            assert!(find(target).is_some(), "{alias} names no setting");
-            assert!(!names.contains(alias), "{alias} is also a setting");
-        }
-        for n in NOT_IMPLEMENTED {
-            assert!(find(n).is_none(), "{n} is a setting and not implemented");
-        }
-    }
-
-    #[test]
-    fn values_are_checked() {
-        let mut c = ServerConfig::default();
-        assert!(c.set("maxclients", "0").is_err());
-        assert!(c.set("maxclients", "abc").is_err());
-        c.set("MAXCLIENTS", "50").expect("in range");
-        assert_eq!(c.maxclients, 50);
-        assert!(c.set("appendfsync", "sometimes").is_err());
-        assert!(c.set("maxmemory-policy", "allkeys-lru").is_err());
-        assert!(c.set("nope", "1").is_err());
-        c.set("peer", "2=127.0.0.1:7002").expect("peer");
-        c.set("peer", "3=127.0.0.1:7003").expect("peer");
-        assert_eq!(c.peers.len(), 2);
-        c.set("requirepass", "").expect("empty");
-        assert_eq!(c.requirepass, None);
-    }
-}
+mod tests;
