@@ -366,3 +366,26 @@ fn the_log_goes_where_logfile_says_without_colours() {
         )
     );
 }
+
+/// Every setting both list has Redis's default, but for the few Concord chooses
+/// differently on purpose.
+#[test]
+fn defaults_match_redis() {
+    // Concord's own choices: loopback only, one database, a backlog sized for peers.
+    const OWN: &[&str] = &[
+        "bind",
+        "databases",
+        "port",
+        "dir",
+        "repl-backlog-size",
+        "latency-tracking",
+    ];
+    let (ours, theirs) = (concord(&[]), redis());
+    let (mut a, mut b) = (Conn::open(ours.port), Conn::open(theirs.port));
+    let ours_names = all_names(&mut a);
+    for name in all_names(&mut b) {
+        if ours_names.contains(&name) && !OWN.contains(&name.as_str()) {
+            assert_eq!(get(&mut a, &name), get(&mut b, &name), "{name}");
+        }
+    }
+}
