@@ -92,6 +92,8 @@ fn set(sh: &Shared, e: &mut Engine, pairs: &[&[u8]], out: &mut Out) {
         format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
     };
     let mut found: Vec<(&str, &Setting)> = Vec::with_capacity(pairs.len() / 2);
+    // A set, not a scan: a command with many pairs stays linear.
+    let mut seen = std::collections::HashSet::new();
     for p in pairs.chunks(2) {
         let given = lossy(p[0]);
         let Some((name, s)) = find_named(&given) else {
@@ -103,7 +105,7 @@ fn set(sh: &Shared, e: &mut Engine, pairs: &[&[u8]], out: &mut Out) {
             return out.error(&failed(&given, "can't set immutable config"));
         }
         // An alias and its setting are two names here, as in Redis: the later one wins.
-        if found.iter().any(|(n, _)| *n == name) {
+        if !seen.insert(name) {
             return out.error(&failed(&given, "duplicate parameter"));
         }
         found.push((name, s));

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 /// How deep `include` may nest: deeper is taken for a loop Redis would never leave.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// The largest config file read.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// Settings whose line may hold several words (`save 900 1 300 10`); every other setting
 /// takes exactly one, as in Redis.
 pub(crate) const MULTI_WORD: &[&str] = &[
@@ -83,6 +86,14 @@ impl<'a> Loader<'a> {
         if self.reading.len() >= MAX_INCLUDE_DEPTH {
             return Err(open_err(format!(
                 "includes nest more than {MAX_INCLUDE_DEPTH} deep"
+            )));
+        }
+        // A device or a giant file would never end or fill memory: config files are
+        // regular files of reasonable size.
+        let meta = std::fs::metadata(&real).map_err(|e| open_err(e.to_string()))?;
+        if !meta.is_file() || meta.len() > MAX_FILE_BYTES {
+            return Err(open_err(format!(
+                "not a regular file of at most {MAX_FILE_BYTES} bytes"
             )));
         }
         let bytes = std::fs::read(&real).map_err(|e| open_err(e.to_string()))?;
@@ -362,6 +373,10 @@ mod tests {
             .file(&dir.join("missing.conf"))
             .unwrap_err();
         assert!(matches!(err, LoadError::Open { .. }), "{err}");
+        let err = Loader::new(&mut c)
+            .file(Path::new("/dev/zero"))
+            .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
 
         // Wildcards take every matching file in name order; none matching is fine.
         let d = dir.join("conf.d");
