@@ -680,7 +680,14 @@ pub static SETTINGS: &[Setting] = &[
     only!("replica-priority", Runtime, i64, "100"),
     only!("replica-read-only", Runtime, bool, "yes"),
     only!("replica-serve-stale-data", Runtime, bool, "yes"),
-    only!("replicaof", Start, String, ""),
+    Setting {
+        name: "replicaof",
+        when: When::Start,
+        shown: true,
+        set: |_, v| value::no_primary(v),
+        get: |_| String::new(),
+        apply: None,
+    },
     only!(
         "sanitize-dump-payload",
         Runtime,

@@ -21,6 +21,7 @@ pub(crate) const MULTI_WORD: &[&str] = &[
     "removed-peer",
     "oom-score-adj-values",
     "latency-tracking-info-percentiles",
+    "replicaof",
 ];
 
 /// Where a directive came from, for its error.
@@ -329,6 +330,8 @@ mod tests {
         );
         assert!(why("loadmodule /x.so").contains("modules"));
         assert!(why("rdbcompression yes").contains("does not implement"));
+        assert!(why("replicaof 127.0.0.1 6380").contains("not replicas"));
+        load("slaveof no one\n").expect("no primary is what Concord does");
     }
 
     #[test]

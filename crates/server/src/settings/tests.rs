@@ -3,6 +3,28 @@
 use super::*;
 
 #[test]
+fn integers_have_one_spelling() {
+    assert_eq!(parse_int("0"), Some(0));
+    assert_eq!(parse_int("-12"), Some(-12));
+    assert_eq!(parse_int("9223372036854775807"), Some(i64::MAX));
+    assert_eq!(parse_int("-9223372036854775808"), Some(i64::MIN));
+    for bad in [
+        "",
+        "-",
+        "+5",
+        " 5",
+        "5 ",
+        "05",
+        "-0",
+        "1e3",
+        "9223372036854775808",
+        "0x10",
+    ] {
+        assert_eq!(parse_int(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
 fn sizes_take_redis_suffixes() {
     assert_eq!(parse_bytes("100"), Ok(100));
     assert_eq!(parse_bytes("1k"), Ok(1000));

@@ -415,3 +415,15 @@ pub fn no_client_limit(text: &str) -> Result<(), String> {
         )),
     }
 }
+
+/// `replicaof`: Concord's instances are peers, never replicas of a primary, so only
+/// "none" is accepted (empty, or Redis's `no one`).
+pub fn no_primary(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() || text.eq_ignore_ascii_case("no one") {
+        Ok(())
+    } else {
+        Err(format!(
+            "Concord instances are peers (--peer), not replicas of a primary (got '{text}'); see \"Not implemented\" in the README"
+        ))
+    }
+}
