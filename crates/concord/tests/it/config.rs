@@ -345,7 +345,7 @@ fn the_log_goes_where_logfile_says_without_colours() {
     let dir = TempDir::new("logfile");
     let log = dir.0.join("concord.log");
     let log_s = log.display().to_string();
-    let s = concord(&["--logfile", &log_s, "--loglevel", "notice"]);
+    let mut s = concord(&["--logfile", &log_s, "--loglevel", "notice"]);
     let mut c = Conn::open(s.port);
     wait_for(10, "the ready line in the log file", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("ready to accept connections"))
@@ -365,6 +365,12 @@ fn the_log_goes_where_logfile_says_without_colours() {
                 .into()
         )
     );
+    // From now on notices are left out (SHUTDOWN logs one).
+    // It closes the connection without a reply.
+    c.send_raw(&Conn::encode(&[b"SHUTDOWN".to_vec(), b"NOSAVE".to_vec()]));
+    wait_for(20, "the instance to stop", || s.exited());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("SHUTDOWN"), "{text}");
 }
 
 /// Every setting both list has Redis's default, but for the few Concord chooses
