@@ -188,6 +188,10 @@ impl<'a> Loader<'a> {
     /// (Redis appends its flags to the config file's text).
     pub fn flags(&mut self, flags: &[(String, Vec<String>)]) -> Result<(), LoadError> {
         for (n, (name, values)) in flags.iter().enumerate() {
+            if name.eq_ignore_ascii_case("include") && values.len() == 1 {
+                self.include(&values[0])?;
+                continue;
+            }
             let words: Vec<String> = std::iter::once(name.clone())
                 .chain(values.iter().cloned())
                 .collect();
@@ -405,6 +409,16 @@ mod tests {
         Loader::new(&mut c).flags(&flags).unwrap();
         assert_eq!(c.save.show(), "900 1");
         assert_eq!(c.maxmemory.0, 2 << 20);
+        let part =
+            std::env::temp_dir().join(format!("concord-flag-include-{}", std::process::id()));
+        std::fs::write(&part, "timeout 4\n").unwrap();
+        let include = vec![("include".to_string(), vec![part.display().to_string()])];
+        Loader::new(&mut c).flags(&include).unwrap();
+        std::fs::remove_file(&part).unwrap();
+        assert_eq!(
+            c.timeout, 4,
+            "--include reads a file, as redis-server's does"
+        );
         let bad = vec![("maxclients".to_string(), vec!["1".into(), "2".into()])];
         let err = Loader::new(&mut c).flags(&bad).unwrap_err().to_string();
         assert!(err.contains("--maxclients 1 2"), "{err}");
