@@ -40,14 +40,14 @@ pub enum LoadError {
     },
     /// A line is wrong.
     #[error(
-        "\n*** FATAL CONFIG FILE ERROR (Concord {}) ***\nReading {origin}, at line {line}\n>>> '{text}'\n{why}",
+        "\n*** FATAL CONFIG FILE ERROR (Concord {}) ***\nReading {origin}, at {at}\n>>> '{text}'\n{why}",
         env!("CARGO_PKG_VERSION")
     )]
     Line {
         /// The file (or the command line).
         origin: String,
-        /// Its line number, from 1 (for flags: the flag's number).
-        line: usize,
+        /// Where in it: `line 3`, or for flags `flag 2`.
+        at: String,
         /// The line.
         text: String,
         /// What is wrong with it.
@@ -157,7 +157,7 @@ impl<'a> Loader<'a> {
             }
             let fail = |why: String| LoadError::Line {
                 origin: format!("the configuration file {origin}"),
-                line: n + 1,
+                at: format!("line {}", n + 1),
                 text: line.to_string(),
                 why,
             };
@@ -199,7 +199,7 @@ impl<'a> Loader<'a> {
             self.directive(&words, &rest)
                 .map_err(|why| LoadError::Line {
                     origin: COMMAND_LINE.into(),
-                    line: n + 1,
+                    at: format!("flag {}", n + 1),
                     text: format!("--{name} {rest}"),
                     why,
                 })?;
