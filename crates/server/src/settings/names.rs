@@ -55,6 +55,7 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "jemalloc-bg-thread",
     "latency-monitor-threshold",
     "latency-tracking-info-percentiles",
+    "locale-collate",
     "proc-title-template",
     "rdb-save-incremental-fsync",
     "rdbcompression",
