@@ -204,6 +204,24 @@ mod tests {
         assert_eq!(render("", &cfg), "");
     }
 
+    proptest::proptest! {
+        /// Any text, read as a config file or rewritten, never panics; a rewrite of a
+        /// rewrite changes nothing.
+        #[test]
+        fn any_text_loads_or_fails_and_rewrites_stably(
+            lines in proptest::collection::vec(
+                proptest::string::string_regex("(#|save|maxclients|timeout|requirepass|include|\"|'| |[0-9]|[a-z]|\\\\x4|\t){0,12}").unwrap(),
+                0..12,
+            )
+        ) {
+            let text = lines.join("\n");
+            let mut c = ServerConfig::default();
+            let _ = Loader::new(&mut c).text("p", &text);
+            let once = render(&text, &c);
+            proptest::prop_assert_eq!(render(&once, &c), once);
+        }
+    }
+
     #[test]
     fn writes_atomically() {
         let dir = std::env::temp_dir().join(format!("concord-rewrite-{}", std::process::id()));
