@@ -5,9 +5,11 @@
 mod cluster;
 mod crdb;
 mod demo;
+mod log;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use concord_server::settings::file::Loader;
 use concord_server::{Server, ServerConfig, mem::CountingAlloc};
 use std::path::PathBuf;
 
@@ -55,9 +57,10 @@ struct CheckArgs {
 #[derive(Args, Default)]
 #[command(after_help = settings_help())]
 struct ServerArgs {
-    /// Settings, as `--name value` (a value may span several words, up to the next
-    /// `--name`); they override the config file given by `--config FILE` (lines of
-    /// `name value`). `--peer` may repeat.
+    /// An optional config file first (redis.conf syntax), then settings as `--name
+    /// value` (a setting of several words, as `--save 900 1`, takes them up to the next
+    /// `--name`); flags override the file, which may also be given as `--config FILE`.
+    /// `--peer` may repeat.
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -75,83 +78,62 @@ fn settings_help() -> String {
     format!("Settings: {}", names.join(", "))
 }
 
-/// Splits `--name value ...` words into (name, value) pairs.
-fn flag_pairs(words: &[String]) -> Result<Vec<(String, String)>> {
-    let mut pairs: Vec<(String, Vec<&str>)> = Vec::new();
+/// Splits `--name value ...` words into names and their words.
+fn flag_pairs(words: &[String]) -> Result<Vec<(String, Vec<String>)>> {
+    let mut pairs: Vec<(String, Vec<String>)> = Vec::new();
     for w in words {
         match w.strip_prefix("--") {
             Some(name) if !name.is_empty() && !name.starts_with('-') => {
                 pairs.push((name.to_ascii_lowercase(), Vec::new()))
             }
             _ => match pairs.last_mut() {
-                Some((_, v)) => v.push(w),
+                Some((_, v)) => v.push(w.clone()),
                 None => bail!("unexpected argument {w:?}: settings are given as --name value"),
             },
         }
     }
-    Ok(pairs.into_iter().map(|(n, v)| (n, v.join(" "))).collect())
+    Ok(pairs)
 }
 
+/// The settings of `concord server`: Redis's defaults, then the config file (given as
+/// `--config FILE` or, as redis-server takes it, first), then the flags.
 fn load(args: ServerArgs) -> Result<ServerConfig> {
     let mut cfg = ServerConfig::default();
-    let (files, flags): (Vec<_>, Vec<_>) = flag_pairs(&args.settings)?
+    let mut words = args.settings.as_slice();
+    let mut file = None;
+    if let Some(first) = words.first().filter(|w| !w.starts_with("--")) {
+        file = Some(PathBuf::from(first));
+        words = &words[1..];
+    }
+    let (files, flags): (Vec<_>, Vec<_>) = flag_pairs(words)?
         .into_iter()
         .partition(|(k, _)| k == "config");
-    if files.len() > 1 {
-        bail!("--config given more than once");
-    }
-    if let Some((_, path)) = files.first() {
-        let path = PathBuf::from(path);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        for (n, line) in text.lines().enumerate() {
-            let at = || format!("{}:{}", path.display(), n + 1);
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            // Lines split as Redis splits them: quotes keep blanks in a value.
-            let words = concord_resp::split_args(line.as_bytes())
-                .with_context(|| format!("{}: unbalanced quotes", at()))?;
-            let words: Vec<String> = words
-                .iter()
-                .map(|w| String::from_utf8_lossy(w).into_owned())
-                .collect();
-            let Some(k) = words.first() else { continue };
-            let k = k.to_ascii_lowercase();
-            let v = if k == "user" {
-                // A user's rules are split again by the ACL parser: keep their quotes.
-                line.split_once(char::is_whitespace)
-                    .map_or("", |(_, r)| r.trim())
-                    .to_string()
-            } else {
-                words[1..].join(" ")
-            };
-            cfg.set(&k, &v).with_context(at)?;
+    for (_, path) in files {
+        if file.is_some() || path.len() != 1 {
+            bail!("give one config file (--config FILE)");
         }
-        cfg.config_file = Some(path);
+        file = Some(PathBuf::from(&path[0]));
     }
-    for (k, v) in flags {
-        cfg.set(&k, &v).with_context(|| format!("--{k}"))?;
+    let mut loader = Loader::new(&mut cfg);
+    if let Some(path) = &file {
+        loader.file(path)?;
+    }
+    loader.flags(&flags)?;
+    if let Some(path) = file {
+        // CONFIG REWRITE writes here, whatever the working directory is by then.
+        cfg.config_file = Some(std::fs::canonicalize(&path).unwrap_or(path));
     }
     Ok(cfg)
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    // The demo prints how to connect; its log stays quiet unless RUST_LOG asks.
-    let default_level = if matches!(cli.cmd, Cmd::Demo(_)) {
-        "warn"
-    } else {
-        "info"
-    };
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_level.into()),
-        )
-        .init();
+    match &cli.cmd {
+        Cmd::Server(_) => {}
+        // The demo prints how to connect; its log stays quiet unless RUST_LOG asks.
+        Cmd::Demo(_) => log::tool("warn"),
+        _ => log::tool("info"),
+    }
     match cli.cmd {
         Cmd::Demo(args) => demo::run(args),
         Cmd::CheckAof(args) => check_aof(args),
@@ -159,7 +141,16 @@ fn main() -> Result<()> {
         Cmd::Crdb(cmd) => crdb::run_crdb(cmd),
         Cmd::Task(cmd) => crdb::run_task(cmd),
         Cmd::Server(args) => {
-            let cfg = load(*args)?;
+            // A bad setting ends the process with Redis's message alone, as redis-server does.
+            let cfg = load(*args).unwrap_or_else(|e| {
+                eprintln!("{e:#}");
+                std::process::exit(1)
+            });
+            log::server(cfg.loglevel, &cfg.logfile)?;
+            let pidfile = PidFile::create(&cfg.pidfile);
+            if cfg.disable_thp {
+                concord_server::mem::disable_thp();
+            }
             let rt = runtime(cfg.threads)?;
             rt.block_on(async move {
                 let server = Server::bind(cfg.clone())
@@ -180,8 +171,37 @@ fn main() -> Result<()> {
                     .run(stop)
                     .await;
                 tracing::info!("shutting down");
+                drop(pidfile);
                 Ok(())
             })
+        }
+    }
+}
+
+/// The `pidfile` while the process runs: written at start, removed at a clean stop.
+struct PidFile(Option<PathBuf>);
+
+impl PidFile {
+    /// Writes the process id to `path` (nothing when empty); a failure is only logged,
+    /// as in Redis.
+    fn create(path: &str) -> PidFile {
+        if path.is_empty() {
+            return PidFile(None);
+        }
+        match std::fs::write(path, format!("{}\n", std::process::id())) {
+            Ok(()) => PidFile(Some(PathBuf::from(path))),
+            Err(e) => {
+                tracing::warn!("Failed to write PID file {path}: {e}");
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
         }
     }
 }

@@ -35,7 +35,8 @@ fn secrets(dir: &Path, b: &Bdb) -> std::io::Result<()> {
             _ => {}
         }
     } else {
-        let pw = &b.config.password;
+        // Quoted: the instance splits its config lines as Redis does.
+        let pw = concord_resp::quote_arg(&b.config.password);
         private_file(
             &path,
             format!("requirepass {pw}\npeer-password {pw}\n").as_bytes(),

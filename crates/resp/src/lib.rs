@@ -4,5 +4,5 @@
 mod parse;
 mod write;
 
-pub use parse::{Batch, Limits, ParseError, RequestParser, split_args};
+pub use parse::{Batch, Limits, ParseError, RequestParser, quote_arg, split_args};
 pub use write::{Out, format_double};

@@ -357,6 +357,32 @@ fn parse_count(d: &[u8]) -> Option<i64> {
     Some(if neg { -v } else { v })
 }
 
+/// Writes a word so that [`split_args`] gives it back unchanged: as is when it is plain,
+/// else in double quotes with escapes (config files, CONFIG REWRITE).
+pub fn quote_arg(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'\\'));
+    if plain {
+        return word.to_string();
+    }
+    let mut out = String::from("\"");
+    for c in word.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u8)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Splits an inline command line as Redis's `sdssplitargs` does: whitespace separated,
 /// with "double quotes" (escapes \n \r \t \b \a \\ \" \xHH) and 'single quotes'.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {

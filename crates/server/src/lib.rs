@@ -213,8 +213,8 @@ impl Server {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let access = access::initial(&cfg)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let plain = listen(&cfg.bind, cfg.port).await?;
-        let secure = listen(&cfg.bind, cfg.tls_port).await?;
+        let plain = listen(&cfg.bind, cfg.port, cfg.tcp_backlog).await?;
+        let secure = listen(&cfg.bind, cfg.tls_port, cfg.tcp_backlog).await?;
         let port = match plain.first() {
             Some(l) => l.local_addr()?.port(),
             None => 0,
@@ -397,13 +397,13 @@ pub(crate) fn binds_everywhere(bind: &str) -> bool {
 }
 
 /// Listeners on every `bind` address for `port` (none for port 0).
-async fn listen(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
+async fn listen(bind: &str, port: u16, backlog: u32) -> std::io::Result<Vec<TcpListener>> {
     let mut v = Vec::new();
     if port == 0 {
         return Ok(v);
     }
     for (addr, optional) in bind_addrs(bind) {
-        match TcpListener::bind((addr.as_str(), port)).await {
+        match listen_one(&addr, port, backlog).await {
             Ok(l) => v.push(l),
             Err(e) if optional => tracing::warn!("not listening on {addr}:{port}: {e}"),
             Err(e) => {
@@ -418,6 +418,26 @@ async fn listen(bind: &str, port: u16) -> std::io::Result<Vec<TcpListener>> {
         ));
     }
     Ok(v)
+}
+
+/// A listener on the first address `host` resolves to, with `tcp-backlog` pending
+/// connections at most.
+async fn listen_one(host: &str, port: u16, backlog: u32) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last
+        .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::AddrNotAvailable, "no address")))
 }
 
 /// Accepts clients on `listener`, forever.
@@ -535,11 +555,14 @@ fn shutdown_files(sh: &Shared) {
 /// Hands stragglers to the append-only file writer and starts automatic rewrites.
 async fn persistence(sh: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // When the `save` points last started a snapshot: after a failed one the next waits
+    // a little, as in Redis.
+    let mut tried_at: Option<Instant> = None;
     loop {
         tick.tick().await;
         let p = &sh.persist;
         let want = p.writer.state().rewrite_wanted.load(Ordering::Relaxed);
-        let scheduled = p.scheduled.load(Ordering::Relaxed);
+        let mut scheduled = p.scheduled.load(Ordering::Relaxed);
         sh.ops_rate
             .sample(Instant::now(), sh.commands.load(Ordering::Relaxed));
         // A script may hold the engine: wait for the turn, not on the lock.
@@ -547,6 +570,24 @@ async fn persistence(sh: Arc<Shared>) {
         let mut e = sh.engine.lock().unwrap_or_else(|x| x.into_inner());
         let before = e.log().appended();
         effects::after_write(&sh, &mut e, before);
+        if !scheduled && p.running().is_none() {
+            let points = sh
+                .config
+                .read()
+                .unwrap_or_else(|x| x.into_inner())
+                .save
+                .clone();
+            let changes = (e.stats.local_ops + e.stats.remote_ops)
+                .saturating_sub(p.ops_at_save.load(Ordering::Relaxed));
+            let since = (wall_ms() / 1000).saturating_sub(p.lastsave.load(Ordering::Relaxed));
+            let may_retry = p.last_bgsave_ok.load(Ordering::Relaxed)
+                || tried_at.is_none_or(|t| t.elapsed() > persist::SAVE_RETRY_DELAY);
+            if may_retry && persist::save_due(&points.0, changes, since) {
+                tracing::info!("{changes} changes in {since} seconds. Saving...");
+                scheduled = true;
+                tried_at = Some(Instant::now());
+            }
+        }
         if (want || scheduled) && p.running().is_none() {
             let kind = if scheduled {
                 persist::BgKind::Save

@@ -143,7 +143,9 @@ impl OutputLimits {
                 || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
             let hard = crate::settings::parse_bytes(w[1]).map_err(|_| bad())?;
             let soft = crate::settings::parse_bytes(w[2]).map_err(|_| bad())?;
-            let soft_secs: u64 = w[3].parse().map_err(|_| bad())?;
+            let soft_secs = crate::settings::parse_int(w[3])
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(bad)?;
             *next.of_mut(class) = ClassLimit {
                 hard,
                 soft,

@@ -125,3 +125,20 @@ pub(crate) fn make_room(e: &mut concord_engine::Engine, maxmemory: u64, budget: 
     }
     false
 }
+
+/// `disable-thp yes`: transparent huge pages off for this process, as Redis does, since
+/// they make fork's copy-on-write (background snapshots) copy 2 MB per touched page.
+/// Only logged when the kernel refuses.
+pub fn disable_thp() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE only sets a flag of the calling process.
+        let r = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if r != 0 {
+            tracing::warn!(
+                "could not disable transparent huge pages: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}

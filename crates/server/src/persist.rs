@@ -113,6 +113,21 @@ pub(crate) fn apply_settings(
     Ok(())
 }
 
+/// How long after a failed automatic snapshot the `save` points may start another.
+pub(crate) const SAVE_RETRY_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a `save` point is reached: at least its changes, and more than its seconds
+/// since the last snapshot.
+pub(crate) fn save_due(
+    points: &[crate::settings::SavePoint],
+    changes: u64,
+    since_secs: u64,
+) -> bool {
+    points
+        .iter()
+        .any(|p| changes >= p.changes && since_secs > p.secs)
+}
+
 /// Settings for [`Persist::open`].
 pub(crate) struct Settings {
     pub appendonly: bool,
@@ -402,4 +417,30 @@ fn wait_child(pid: i32) -> bool {
 #[cfg(not(unix))]
 fn wait_child(_: i32) -> bool {
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::SavePoint;
+
+    #[test]
+    fn save_points_need_both_time_and_changes() {
+        let points = [
+            SavePoint {
+                secs: 900,
+                changes: 1,
+            },
+            SavePoint {
+                secs: 60,
+                changes: 100,
+            },
+        ];
+        assert!(!save_due(&points, 0, 10_000), "no change, no snapshot");
+        assert!(!save_due(&points, 1, 900), "more than 900 seconds");
+        assert!(save_due(&points, 1, 901));
+        assert!(save_due(&points, 100, 61));
+        assert!(!save_due(&points, 99, 61));
+        assert!(!save_due(&[], 1_000_000, 1_000_000));
+    }
 }

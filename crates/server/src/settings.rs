@@ -9,8 +9,14 @@ use concord_engine::{EvictConfig, Policy};
 use concord_storage::Fsync;
 use std::path::PathBuf;
 
+pub mod file;
+mod names;
+pub mod rewrite;
 mod value;
-pub use value::{Bytes, Value, parse_bytes};
+pub use names::{ALIASES, DEPRECATED, NOT_IMPLEMENTED, find, find_named, names};
+pub use value::{
+    Bytes, LogLevel, MemoryOrPercent, SavePoint, SavePoints, Value, parse_bytes, parse_int,
+};
 
 /// How one instance is configured. Built from flags and a config file at start; the
 /// running instance keeps the live copy that CONFIG SET changes.
@@ -65,8 +71,6 @@ pub struct ServerConfig {
     pub query_buffer_limit: Bytes,
     /// Largest bulk string a client may send.
     pub proto_max_bulk_len: Bytes,
-    /// Kept for clients that read it; Concord has one database.
-    pub databases: u64,
     /// Background tasks' frequency, as Redis's `hz`.
     pub hz: u64,
     /// Milliseconds a script runs before other clients get BUSY and it may be killed
@@ -128,6 +132,20 @@ pub struct ServerConfig {
     pub acl_pubsub_default: concord_acl::PubsubDefault,
     /// The user this instance authenticates as on its links to peers.
     pub peer_user: String,
+    /// Automatic snapshots (`save`): after so many seconds if so many writes.
+    pub save: SavePoints,
+    /// How much the log says.
+    pub loglevel: LogLevel,
+    /// Where the log goes (empty: standard output).
+    pub logfile: String,
+    /// A file the process writes its id to while it runs (empty: none).
+    pub pidfile: String,
+    /// Connections the kernel keeps waiting to be accepted, per listener.
+    pub tcp_backlog: u32,
+    /// Whether transparent huge pages are turned off for the process at start.
+    pub disable_thp: bool,
+    /// `maxmemory-clients`, as given (only "no limit" is accepted).
+    pub maxmemory_clients: MemoryOrPercent,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -168,7 +186,6 @@ impl Default for ServerConfig {
             output_limits: OutputLimits::default(),
             query_buffer_limit: Bytes(1024 * 1024 * 1024),
             proto_max_bulk_len: Bytes(512 * 1024 * 1024),
-            databases: 1,
             hz: 10,
             busy_reply_threshold: 5000,
             maxmemory: Bytes(0),
@@ -198,6 +215,13 @@ impl Default for ServerConfig {
             acllog_max_len: concord_acl::DEFAULT_LOG_MAX_LEN,
             acl_pubsub_default: concord_acl::PubsubDefault::ResetChannels,
             peer_user: "default".into(),
+            save: SavePoints::default(),
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            pidfile: String::new(),
+            tcp_backlog: 511,
+            maxmemory_clients: MemoryOrPercent::Bytes(0),
+            disable_thp: true,
         }
     }
 }
@@ -327,6 +351,31 @@ macro_rules! fixed {
     };
 }
 
+/// A setting of Redis's that Concord keeps at one value (`$value`, Redis's default): a
+/// malformed value gets Redis's error for its kind, another one Concord's reason.
+macro_rules! only {
+    ($name:literal, $when:ident, [$($names:literal),*], $value:literal) => {
+        Setting {
+            name: $name,
+            when: When::$when,
+            shown: true,
+            set: |_, v| value::only_name(v, &[$($names),*], $value),
+            get: |_| $value.to_string(),
+            apply: None,
+        }
+    };
+    ($name:literal, $when:ident, $kind:ty, $value:literal) => {
+        Setting {
+            name: $name,
+            when: When::$when,
+            shown: true,
+            set: |_, v| value::only::<$kind>(v, $value),
+            get: |_| $value.to_string(),
+            apply: None,
+        }
+    };
+}
+
 /// Every setting, in the order CONFIG GET lists them.
 pub static SETTINGS: &[Setting] = &[
     setting!("port", port, Start),
@@ -408,7 +457,7 @@ pub static SETTINGS: &[Setting] = &[
         range = 1024 * 1024,
         i64::MAX as i128
     ),
-    setting!("databases", databases, Start, range = 1, 1),
+    only!("databases", Start, i64, "1"),
     setting!("hz", hz, Runtime, range = 1, 500),
     setting!("maxmemory", maxmemory, Runtime),
     setting!(
@@ -558,9 +607,9 @@ pub static SETTINGS: &[Setting] = &[
     setting!("peer-user", peer_user, Start),
     fixed!("appendfilename", "appendonly.aof"),
     fixed!("dbfilename", "dump.rdb"),
-    fixed!("save", ""),
+    setting!("save", save, Runtime),
     fixed!("notify-keyspace-events", ""),
-    fixed!("loglevel", "notice"),
+    setting!("loglevel", loglevel, Runtime, apply = apply_loglevel),
     fixed!("latency-tracking", "no"),
     fixed!("slowlog-log-slower-than", "10000"),
     fixed!("slowlog-max-len", "128"),
@@ -572,27 +621,165 @@ pub static SETTINGS: &[Setting] = &[
         i64::MAX as i128,
         apply = crate::script::apply_busy_threshold
     ),
-    setting!(
-        "lua-time-limit",
-        busy_reply_threshold,
-        Runtime,
-        range = 0,
-        i64::MAX as i128,
-        apply = crate::script::apply_busy_threshold
+    only!("list-max-listpack-size", Runtime, i64, "-2"),
+    only!("hash-max-listpack-entries", Runtime, i64, "512"),
+    only!("hash-max-listpack-value", Runtime, Bytes, "64"),
+    only!("set-max-intset-entries", Runtime, i64, "512"),
+    only!("set-max-listpack-entries", Runtime, i64, "128"),
+    only!("set-max-listpack-value", Runtime, i64, "64"),
+    only!("zset-max-listpack-entries", Runtime, i64, "128"),
+    only!("zset-max-listpack-value", Runtime, Bytes, "64"),
+    setting!("logfile", logfile, Start),
+    Setting {
+        name: "maxmemory-clients",
+        when: When::Runtime,
+        shown: true,
+        set: |c, v| {
+            value::no_client_limit(v)?;
+            c.maxmemory_clients.set_from(v)
+        },
+        get: |c| c.maxmemory_clients.show(),
+        apply: None,
+    },
+    only!("activedefrag", Runtime, bool, "no"),
+    only!("active-defrag-cycle-max", Runtime, i64, "25"),
+    only!("active-defrag-cycle-min", Runtime, i64, "1"),
+    only!("active-defrag-ignore-bytes", Runtime, Bytes, "104857600"),
+    only!("active-defrag-max-scan-fields", Runtime, i64, "1000"),
+    only!("active-defrag-threshold-lower", Runtime, i64, "10"),
+    only!("active-defrag-threshold-upper", Runtime, i64, "100"),
+    only!("active-expire-effort", Runtime, i64, "1"),
+    only!("activerehashing", Runtime, bool, "yes"),
+    only!("always-show-logo", Start, bool, "no"),
+    only!("aof-disable-auto-gc", Runtime, bool, "no"),
+    only!("aof-load-truncated", Runtime, bool, "yes"),
+    only!("aof-rewrite-incremental-fsync", Runtime, bool, "yes"),
+    only!("aof-timestamp-enabled", Runtime, bool, "no"),
+    only!("aof-use-rdb-preamble", Runtime, bool, "yes"),
+    only!("appenddirname", Start, String, "appendonlydir"),
+    only!("aof_rewrite_cpulist", Start, String, ""),
+    only!("bgsave_cpulist", Start, String, ""),
+    only!("bio_cpulist", Start, String, ""),
+    only!("server_cpulist", Start, String, ""),
+    only!("bind-source-addr", Runtime, String, ""),
+    only!("cluster-enabled", Start, bool, "no"),
+    only!("daemonize", Start, bool, "no"),
+    only!("enable-debug-command", Start, ["no", "yes", "local"], "no"),
+    only!("enable-module-command", Start, ["no", "yes", "local"], "no"),
+    only!(
+        "enable-protected-configs",
+        Start,
+        ["no", "yes", "local"],
+        "no"
     ),
-    fixed!("list-max-listpack-size", "-2"),
-    fixed!("hash-max-listpack-entries", "128"),
-    fixed!("hash-max-listpack-value", "64"),
-    fixed!("set-max-intset-entries", "512"),
-    fixed!("set-max-listpack-entries", "128"),
-    fixed!("set-max-listpack-value", "64"),
-    fixed!("zset-max-listpack-entries", "128"),
-    fixed!("zset-max-listpack-value", "64"),
+    only!("hll-sparse-max-bytes", Runtime, Bytes, "3000"),
+    only!("ignore-warnings", Runtime, String, ""),
+    only!("io-threads", Start, i64, "1"),
+    only!("io-threads-do-reads", Start, bool, "no"),
+    only!("lazyfree-lazy-eviction", Runtime, bool, "no"),
+    only!("lazyfree-lazy-expire", Runtime, bool, "no"),
+    only!("lazyfree-lazy-server-del", Runtime, bool, "no"),
+    only!("lazyfree-lazy-user-del", Runtime, bool, "no"),
+    only!("lazyfree-lazy-user-flush", Runtime, bool, "no"),
+    only!("list-compress-depth", Runtime, i64, "0"),
+    only!("masterauth", Runtime, String, ""),
+    only!("masteruser", Runtime, String, ""),
+    only!("min-replicas-max-lag", Runtime, i64, "10"),
+    only!("min-replicas-to-write", Runtime, i64, "0"),
+    only!("no-appendfsync-on-rewrite", Runtime, bool, "no"),
+    only!(
+        "oom-score-adj",
+        Runtime,
+        ["no", "yes", "relative", "absolute"],
+        "no"
+    ),
+    setting!("pidfile", pidfile, Start),
+    setting!("disable-thp", disable_thp, Start),
+    setting!(
+        "tcp-backlog",
+        tcp_backlog,
+        Start,
+        range = 0,
+        i32::MAX as i128
+    ),
+    only!("oom-score-adj-values", Runtime, String, "0 200 800"),
+    only!(
+        "propagation-error-behavior",
+        Runtime,
+        ["ignore", "panic", "panic-on-replicas"],
+        "ignore"
+    ),
+    only!("rdb-del-sync-files", Runtime, bool, "no"),
+    only!("rdbchecksum", Start, bool, "yes"),
+    only!("repl-backlog-ttl", Runtime, i64, "3600"),
+    only!("repl-disable-tcp-nodelay", Runtime, bool, "no"),
+    only!(
+        "repl-diskless-load",
+        Runtime,
+        ["disabled", "on-empty-db", "swapdb"],
+        "disabled"
+    ),
+    only!("repl-diskless-sync", Runtime, bool, "yes"),
+    only!("repl-diskless-sync-delay", Runtime, i64, "5"),
+    only!("repl-diskless-sync-max-replicas", Runtime, i64, "0"),
+    only!("repl-ping-replica-period", Runtime, i64, "10"),
+    only!("repl-timeout", Runtime, i64, "60"),
+    only!("replica-announce-ip", Runtime, String, ""),
+    only!("replica-announce-port", Runtime, i64, "0"),
+    only!("replica-announced", Runtime, bool, "yes"),
+    only!("replica-ignore-disk-write-errors", Runtime, bool, "no"),
+    only!("replica-ignore-maxmemory", Runtime, bool, "yes"),
+    only!("replica-lazy-flush", Runtime, bool, "no"),
+    only!("replica-priority", Runtime, i64, "100"),
+    only!("replica-read-only", Runtime, bool, "yes"),
+    only!("replica-serve-stale-data", Runtime, bool, "yes"),
+    Setting {
+        name: "replicaof",
+        when: When::Start,
+        shown: true,
+        set: |_, v| value::no_primary(v),
+        get: |_| String::new(),
+        apply: None,
+    },
+    only!(
+        "sanitize-dump-payload",
+        Runtime,
+        ["no", "yes", "clients"],
+        "no"
+    ),
+    only!("shutdown-timeout", Runtime, i64, "10"),
+    only!("socket-mark-id", Start, i64, "0"),
+    only!("stop-writes-on-bgsave-error", Runtime, bool, "yes"),
+    only!("stream-node-max-bytes", Runtime, Bytes, "4096"),
+    only!("stream-node-max-entries", Runtime, i64, "100"),
+    only!("syslog-enabled", Start, bool, "no"),
+    only!("syslog-ident", Start, String, "redis"),
+    only!(
+        "syslog-facility",
+        Start,
+        [
+            "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"
+        ],
+        "local0"
+    ),
+    only!("tls-client-key-file-pass", Runtime, String, ""),
+    only!("tls-key-file-pass", Runtime, String, ""),
+    only!("tls-cluster", Runtime, bool, "no"),
+    only!("tls-dh-params-file", Runtime, String, ""),
+    only!("unixsocket", Start, String, ""),
+    only!("unixsocketperm", Start, i64, "0"),
 ];
 
-/// The setting of a name, ignoring case.
-pub fn find(name: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+/// Changes the log's level: the binary sets it up and gives this hook.
+pub static LOG_LEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(LogLevel) + Send + Sync>> =
+    std::sync::OnceLock::new();
+
+/// CONFIG SET loglevel: the log filter changes at once.
+fn apply_loglevel(_: &Shared, _: &mut Engine, c: &ServerConfig) -> Result<(), String> {
+    if let Some(hook) = LOG_LEVEL_HOOK.get() {
+        hook(c.loglevel);
+    }
+    Ok(())
 }
 
 /// Why a setting could not be applied.
@@ -690,54 +877,4 @@ fn apply_stream_ids(_: &Shared, e: &mut Engine, c: &ServerConfig) -> Result<(), 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_take_redis_suffixes() {
-        assert_eq!(parse_bytes("100"), Ok(100));
-        assert_eq!(parse_bytes("1k"), Ok(1000));
-        assert_eq!(parse_bytes("1kb"), Ok(1024));
-        assert_eq!(parse_bytes("2MB"), Ok(2 << 20));
-        assert_eq!(parse_bytes("3g"), Ok(3_000_000_000));
-        assert_eq!(parse_bytes("64b"), Ok(64));
-        assert!(parse_bytes("x").is_err());
-        assert!(parse_bytes("-1").is_err());
-        assert!(parse_bytes("99999999999gb").is_err());
-    }
-
-    #[test]
-    fn every_setting_round_trips_its_default() {
-        let c = ServerConfig::default();
-        for s in SETTINGS {
-            let mut d = ServerConfig::default();
-            let shown = s.show(&c);
-            if s.name != "peer" && s.name != "user" {
-                s.parse_into(&mut d, &shown)
-                    .unwrap_or_else(|e| panic!("{}: {e}", s.name));
-                assert_eq!(s.show(&d), shown, "{}", s.name);
-            }
-        }
-        let names: std::collections::HashSet<_> = SETTINGS.iter().map(|s| s.name).collect();
-        assert_eq!(names.len(), SETTINGS.len(), "a name appears twice");
-    }
-
-    #[test]
-    fn values_are_checked() {
-        let mut c = ServerConfig::default();
-        assert!(c.set("maxclients", "0").is_err());
-        assert!(c.set("maxclients", "abc").is_err());
-        c.set("MAXCLIENTS", "50").expect("in range");
-        assert_eq!(c.maxclients, 50);
-        assert!(c.set("appendfsync", "sometimes").is_err());
-        assert!(c.set("maxmemory-policy", "allkeys-lru").is_ok());
-        assert!(c.set("maxmemory-policy", "sometimes").is_err());
-        assert!(c.set("maxmemory-samples", "100000").is_err());
-        assert!(c.set("nope", "1").is_err());
-        c.set("peer", "2=127.0.0.1:7002").expect("peer");
-        c.set("peer", "3=127.0.0.1:7003").expect("peer");
-        assert_eq!(c.peers.len(), 2);
-        c.set("requirepass", "").expect("empty");
-        assert_eq!(c.requirepass, None);
-    }
-}
+mod tests;

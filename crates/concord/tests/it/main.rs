@@ -8,6 +8,7 @@ mod support;
 mod acl;
 mod cluster;
 mod commands;
+mod config;
 mod differential;
 mod evict;
 mod limits;

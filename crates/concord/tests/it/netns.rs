@@ -79,11 +79,14 @@ impl Netns {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn concord");
+        // The log shares standard output: wait for the line that says "listening".
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read");
+        while out.read_line(&mut line).expect("read") > 0 && !line.contains("listening") {
+            line.clear();
+        }
         assert!(line.contains("listening"), "{line}");
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         Server(child)
     }
 }

@@ -200,9 +200,12 @@ pub fn concord_on(port: u16, dir: &std::path::Path, args: &[String]) -> Option<P
     let out = child.stdout.take().expect("stdout");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        // The log shares standard output: the notice is the line that says "listening".
         let mut r = BufReader::new(out);
         let mut line = String::new();
-        let _ = r.read_line(&mut line);
+        while r.read_line(&mut line).is_ok_and(|n| n > 0) && !line.contains("listening on") {
+            line.clear();
+        }
         let _ = tx.send(line);
         // Keep draining, so a later print never meets a closed pipe.
         let _ = std::io::copy(&mut r, &mut std::io::sink());

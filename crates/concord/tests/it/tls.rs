@@ -254,6 +254,25 @@ fn certificates_reload_without_dropping_established_connections() {
         old.cmd(&["CONFIG", "SET", "tls-cert-file", &s(&bogus)]),
         Reply::Error(e) if e.contains("tls-cert-file")
     ));
+    // With another setting whose effect was already applied: that effect is undone too
+    // (strict stream ids still refuse a full id afterwards).
+    assert!(matches!(
+        old.cmd(&["CONFIG", "SET", "stream-id-mode", "liberal", "maxclients", "50", "tls-cert-file", &s(&bogus)]),
+        Reply::Error(e) if e.starts_with("ERR CONFIG SET failed (possibly related to argument 'tls-cert-file')")
+    ));
+    let get = |c: &mut Conn, name: &str| match c.cmd(&["CONFIG", "GET", name]) {
+        Reply::Array(v) => v[1].clone(),
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        get(&mut old, "stream-id-mode"),
+        Reply::Bulk(b"strict".to_vec())
+    );
+    assert_eq!(get(&mut old, "maxclients"), Reply::Bulk(b"10000".to_vec()));
+    assert!(matches!(
+        old.cmd(&["XADD", "s", "5-1", "f", "v"]),
+        Reply::Error(_)
+    ));
     assert_eq!(
         old.cmd(&[
             "CONFIG",

@@ -476,7 +476,7 @@ fn encoding(ks: &KeyState) -> &'static str {
         Some(Kind::Hash) => {
             let h = ks.hash.as_ref();
             let small = h.is_some_and(|h| {
-                h.len() <= 128 && h.iter().all(|(f, v)| f.len() <= 64 && v.read().len() <= 64)
+                h.len() <= 512 && h.iter().all(|(f, v)| f.len() <= 64 && v.read().len() <= 64)
             });
             if small { "listpack" } else { "hashtable" }
         }

@@ -4,7 +4,7 @@ use crate::Shared;
 use crate::dispatch::{help_err, lossy};
 use crate::pubsub::Msg;
 use crate::session::Session;
-use crate::settings::{SETTINGS, When, find};
+use crate::settings::{Setting, When, find_named, names};
 use concord_engine::{Engine, glob_match};
 use concord_resp::Out;
 use std::sync::atomic::Ordering;
@@ -27,7 +27,7 @@ pub(crate) fn config(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
                 "RESETSTAT",
                 "    Zero the statistics INFO reports.",
                 "REWRITE",
-                "    Not supported: change the config file by hand.",
+                "    Rewrite the configuration file.",
             ],
         ),
         "RESETSTAT" if a.len() == 2 => {
@@ -44,27 +44,36 @@ pub(crate) fn config(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
         }
         "REWRITE" if a.len() == 2 => match &sh.cfg.config_file {
             None => out.error("ERR The server is running without a config file"),
-            Some(p) => out.error(&format!(
-                "ERR Rewriting config files is not supported yet; change {} by hand",
-                p.display()
-            )),
+            Some(path) => {
+                let cfg = sh.config.read().unwrap_or_else(|p| p.into_inner()).clone();
+                match crate::settings::rewrite::rewrite(path, &cfg) {
+                    Ok(()) => {
+                        tracing::info!("CONFIG REWRITE executed with success.");
+                        out.ok()
+                    }
+                    Err(x) => {
+                        tracing::warn!("CONFIG REWRITE failed: {x}");
+                        out.error(&format!("ERR Rewriting config file: {x}"))
+                    }
+                }
+            }
         },
         _ => out.error(&help_err(a[1], "CONFIG")),
     }
 }
 
-/// CONFIG GET pattern [pattern ...]: every setting matching any pattern, once.
+/// CONFIG GET pattern [pattern ...]: every setting (and alias, as Redis lists them)
+/// matching any pattern, once.
 fn get(sh: &Shared, patterns: &[&[u8]], out: &mut Out) {
     let cfg = sh.config.read().unwrap_or_else(|p| p.into_inner());
-    let hits: Vec<(&str, String)> = SETTINGS
-        .iter()
-        .filter(|s| {
+    let hits: Vec<(&str, String)> = names()
+        .filter(|(name, s)| {
             s.shown
                 && patterns
                     .iter()
-                    .any(|p| glob_match(&p.to_ascii_lowercase(), s.name.as_bytes(), true))
+                    .any(|p| glob_match(&p.to_ascii_lowercase(), name.as_bytes(), true))
         })
-        .map(|s| (s.name, s.show(&cfg)))
+        .map(|(name, s)| (name, s.show(&cfg)))
         .collect();
     drop(cfg);
     out.map(hits.len());
@@ -74,45 +83,51 @@ fn get(sh: &Shared, patterns: &[&[u8]], out: &mut Out) {
     }
 }
 
-/// CONFIG SET name value [name value ...]: all or nothing. Every value is checked on a
-/// copy of the live settings, then their effects are applied; if one cannot be applied,
-/// those already applied are undone and nothing changes.
+/// CONFIG SET name value [name value ...]: all or nothing, as Redis. The names are
+/// checked first (the first unknown, immutable or repeated one fails the whole command),
+/// then every value on a copy of the live settings, then their effects are applied; if
+/// one cannot be applied, every effect is undone and nothing changes.
 fn set(sh: &Shared, e: &mut Engine, pairs: &[&[u8]], out: &mut Out) {
     let failed = |name: &str, why: &str| {
         format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
     };
-    let before = sh.config.read().unwrap_or_else(|p| p.into_inner()).clone();
-    let mut next = before.clone();
-    let mut changed = Vec::new();
+    let mut found: Vec<(&str, &Setting)> = Vec::with_capacity(pairs.len() / 2);
+    // A set, not a scan: a command with many pairs stays linear.
+    let mut seen = std::collections::HashSet::new();
     for p in pairs.chunks(2) {
-        let name = lossy(p[0]);
-        let Some(s) = find(&name) else {
+        let given = lossy(p[0]);
+        let Some((name, s)) = find_named(&given) else {
             return out.error(&format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                "ERR Unknown option or number of arguments for CONFIG SET - '{given}'"
             ));
         };
-        if changed
-            .iter()
-            .any(|c: &&crate::settings::Setting| c.name == s.name)
-        {
-            return out.error(&failed(&name, "duplicate parameter"));
-        }
         if s.when == When::Start {
-            return out.error(&failed(&name, "can't set immutable config"));
+            return out.error(&failed(&given, "can't set immutable config"));
         }
-        if let Err(why) = s.parse_into(&mut next, &lossy(p[1])) {
-            return out.error(&failed(&name, &why));
+        // An alias and its setting are two names here, as in Redis: the later one wins.
+        if !seen.insert(name) {
+            return out.error(&failed(&given, "duplicate parameter"));
         }
-        changed.push(s);
+        found.push((name, s));
     }
-    for (i, s) in changed.iter().enumerate() {
+    let before = sh.config.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut next = before.clone();
+    for ((name, s), p) in found.iter().zip(pairs.chunks(2)) {
+        if let Err(why) = s.parse_into(&mut next, &lossy(p[1])) {
+            return out.error(&failed(name, &why));
+        }
+    }
+    for (i, (name, s)) in found.iter().enumerate() {
         if let Err(why) = s.apply(sh, e, &next) {
-            for undo in &changed[..i] {
+            tracing::warn!(
+                "Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings."
+            );
+            for (undo_name, undo) in &found[..=i] {
                 if let Err(x) = undo.apply(sh, e, &before) {
-                    tracing::error!("undoing CONFIG SET of {}: {x}", undo.name);
+                    tracing::error!("undoing CONFIG SET of {undo_name}: {x}");
                 }
             }
-            return out.error(&failed(s.name, &why));
+            return out.error(&failed(name, &why));
         }
     }
     *sh.config.write().unwrap_or_else(|p| p.into_inner()) = next;

@@ -13,25 +13,37 @@ use std::path::PathBuf;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Bytes(pub u64);
 
-/// Parses a size as Redis's configuration does.
+/// Parses an integer as Redis does (`string2ll`): an optional `-`, digits, no leading
+/// `+`, blanks or zeros, so every spelling of a number has one meaning.
+pub fn parse_int(v: &str) -> Option<i64> {
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'))
+        && v != "-0";
+    if canonical { v.parse().ok() } else { None }
+}
+
+/// Parses a size as Redis's configuration does (`memtoll`): an integer with an optional
+/// unit `b`, `k` (1000), `kb` (1024), `m`, `mb`, `g`, `gb`, in any case.
 pub fn parse_bytes(v: &str) -> Result<u64, String> {
-    let lower = v.trim().to_ascii_lowercase();
-    const UNITS: [(&str, u64); 6] = [
+    const UNITS: [(&str, u64); 7] = [
         ("gb", 1 << 30),
         ("mb", 1 << 20),
         ("kb", 1 << 10),
         ("g", 1_000_000_000),
         ("m", 1_000_000),
         ("k", 1_000),
+        ("b", 1),
     ];
+    let lower = v.to_ascii_lowercase();
     let (num, mult) = UNITS
         .iter()
         .find_map(|(suf, m)| lower.strip_suffix(suf).map(|n| (n, *m)))
-        .unwrap_or((lower.strip_suffix('b').unwrap_or(&lower), 1));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| "argument must be a memory value".to_string())?;
-    n.checked_mul(mult)
+        .unwrap_or((&lower, 1));
+    parse_int(num)
+        .and_then(|n| u64::try_from(n).ok())
+        .and_then(|n| n.checked_mul(mult))
         .ok_or_else(|| "argument must be a memory value".to_string())
 }
 
@@ -69,10 +81,9 @@ macro_rules! integer_value {
     ($($t:ty),*) => {$(
         impl Value for $t {
             fn set_from(&mut self, text: &str) -> Result<(), String> {
-                *self = text
-                    .trim()
-                    .parse()
-                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                *self = parse_int(text)
+                    .and_then(|n| n.try_into().ok())
+                    .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
                 Ok(())
             }
             fn show(&self) -> String {
@@ -84,7 +95,7 @@ macro_rules! integer_value {
         }
     )*};
 }
-integer_value!(u16, u64, usize);
+integer_value!(u16, u32, u64, usize, i64);
 
 impl Value for Bytes {
     fn set_from(&mut self, text: &str) -> Result<(), String> {
@@ -225,5 +236,206 @@ impl Value for TlsAuthClients {
             TlsAuthClients::Optional => "optional",
         }
         .into()
+    }
+}
+
+/// `save`: snapshot points, each "after `secs` seconds if at least `changes` writes".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavePoints(pub Vec<SavePoint>);
+
+/// One snapshot point of `save`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SavePoint {
+    /// Seconds since the last snapshot.
+    pub secs: u64,
+    /// Writes since the last snapshot.
+    pub changes: u64,
+}
+
+impl Value for SavePoints {
+    /// Replaces the points (a config file's repeated `save` lines are joined by its
+    /// reader first); `""` removes them all.
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        const INVALID: &str = "Invalid save parameters";
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if !words.len().is_multiple_of(2) {
+            return Err(INVALID.into());
+        }
+        let number = |w: &str| {
+            parse_int(w)
+                .and_then(|n| u64::try_from(n).ok())
+                .filter(|&n| n <= i32::MAX as u64)
+                .ok_or(INVALID)
+        };
+        let points = words
+            .chunks(2)
+            .map(|p| {
+                Ok(SavePoint {
+                    secs: number(p[0])?,
+                    changes: number(p[1])?,
+                })
+            })
+            .collect::<Result<Vec<_>, &str>>()?;
+        self.0 = points;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        let v: Vec<String> = self
+            .0
+            .iter()
+            .map(|p| format!("{} {}", p.secs, p.changes))
+            .collect();
+        v.join(" ")
+    }
+}
+
+/// `loglevel`, Redis's four levels and `nothing`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Everything, for development.
+    Debug,
+    /// Much that is rarely useful.
+    Verbose,
+    /// What production wants to see.
+    #[default]
+    Notice,
+    /// Only what is important.
+    Warning,
+    /// Nothing at all.
+    Nothing,
+}
+
+impl LogLevel {
+    /// Every level with its name, in CONFIG's order.
+    pub const ALL: [(LogLevel, &'static str); 5] = [
+        (LogLevel::Debug, "debug"),
+        (LogLevel::Verbose, "verbose"),
+        (LogLevel::Notice, "notice"),
+        (LogLevel::Warning, "warning"),
+        (LogLevel::Nothing, "nothing"),
+    ];
+}
+
+impl Value for LogLevel {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = LogLevel::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(text))
+            .map(|(l, _)| *l)
+            .ok_or_else(|| one_of(LogLevel::ALL.map(|(_, n)| n).as_slice()))?;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        LogLevel::ALL
+            .iter()
+            .find(|(l, _)| l == self)
+            .map_or("notice", |(_, n)| n)
+            .into()
+    }
+}
+
+/// Redis's message for a value that is none of an enum's names.
+pub fn one_of(names: &[&str]) -> String {
+    format!(
+        "argument(s) must be one of the following: {}",
+        names.join(", ")
+    )
+}
+
+/// A memory size or a percentage of `maxmemory` (`maxmemory-clients`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryOrPercent {
+    /// Bytes.
+    Bytes(u64),
+    /// Percent of `maxmemory`, at most 100.
+    Percent(u64),
+}
+
+impl Default for MemoryOrPercent {
+    fn default() -> Self {
+        MemoryOrPercent::Bytes(0)
+    }
+}
+
+impl Value for MemoryOrPercent {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = match text.strip_suffix('%') {
+            Some(p) => {
+                let p = parse_int(p)
+                    .and_then(|n| u64::try_from(n).ok())
+                    .ok_or("argument must be a memory or percent value")?;
+                if p > 100 {
+                    return Err("percentage argument must be less or equal to 100".into());
+                }
+                MemoryOrPercent::Percent(p)
+            }
+            None => MemoryOrPercent::Bytes(
+                parse_bytes(text).map_err(|_| "argument must be a memory or percent value")?,
+            ),
+        };
+        Ok(())
+    }
+    fn show(&self) -> String {
+        match self {
+            MemoryOrPercent::Bytes(b) => b.to_string(),
+            // Redis keeps a percentage as a negative number: 0% is 0.
+            MemoryOrPercent::Percent(0) => "0".into(),
+            MemoryOrPercent::Percent(p) => format!("{p}%"),
+        }
+    }
+}
+
+/// Checks `text` as a value of kind `T` and accepts it only if it means what `only`
+/// means: Redis's own error for a malformed value, Concord's reason for another one.
+pub fn only<T: Value + Default + PartialEq>(text: &str, only: &str) -> Result<(), String> {
+    let (mut got, mut want) = (T::default(), T::default());
+    got.set_from(text)?;
+    want.set_from(only).map_err(|e| format!("{only}: {e}"))?;
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!(
+            "Concord supports only '{}' here (got '{text}'); see \"Not implemented\" in the README",
+            want.show()
+        ))
+    }
+}
+
+/// Like [`only`] for an enum given by its names.
+pub fn only_name(text: &str, names: &[&str], only: &str) -> Result<(), String> {
+    if !names.iter().any(|n| n.eq_ignore_ascii_case(text)) {
+        return Err(one_of(names));
+    }
+    if only.eq_ignore_ascii_case(text) {
+        Ok(())
+    } else {
+        Err(format!(
+            "Concord supports only '{only}' here (got '{text}'); see \"Not implemented\" in the README"
+        ))
+    }
+}
+
+/// `maxmemory-clients`: evicting clients is not built, so only "no limit" (`0`, `0%`)
+/// is accepted; a malformed value gets Redis's error.
+pub fn no_client_limit(text: &str) -> Result<(), String> {
+    let mut m = MemoryOrPercent::default();
+    m.set_from(text)?;
+    match m {
+        MemoryOrPercent::Bytes(0) | MemoryOrPercent::Percent(0) => Ok(()),
+        _ => Err(format!(
+            "Concord supports only '0' here (got '{text}'); see \"Not implemented\" in the README"
+        )),
+    }
+}
+
+/// `replicaof`: Concord's instances are peers, never replicas of a primary, so only
+/// "none" is accepted (empty, or Redis's `no one`).
+pub fn no_primary(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() || text.eq_ignore_ascii_case("no one") {
+        Ok(())
+    } else {
+        Err(format!(
+            "Concord instances are peers (--peer), not replicas of a primary (got '{text}'); see \"Not implemented\" in the README"
+        ))
     }
 }
