@@ -8,6 +8,7 @@ mod args;
 mod cmd;
 mod effects;
 mod error;
+mod notify;
 mod oplog;
 mod table;
 
@@ -16,6 +17,7 @@ pub use cmd::streams::StreamIdMode;
 pub use concord_glob::glob_match;
 pub use effects::Effects;
 pub use error::CmdError;
+pub use notify::{Event, NotifyFlags};
 pub use oplog::OpLog;
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
@@ -213,6 +215,14 @@ pub struct Engine {
     pub stats: Stats,
     /// Per-command counters, by command id (subcommands have their own).
     pub cmdstats: Vec<CmdStat>,
+    /// `notify-keyspace-events` as set.
+    notify_flags: NotifyFlags,
+    /// The event classes recorded (0: none, the usual case).
+    notify_mask: u32,
+    /// Events recorded and not yet published.
+    events: Vec<Event>,
+    /// The running command only reads: a lookup that finds nothing is a `keymiss`.
+    pub(crate) reading: bool,
 }
 
 impl Engine {
@@ -244,6 +254,10 @@ impl Engine {
             ready: Vec::new(),
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); table::command_count()],
+            notify_flags: NotifyFlags::default(),
+            notify_mask: 0,
+            events: Vec::new(),
+            reading: false,
         }
     }
 
@@ -452,7 +466,7 @@ impl Engine {
     /// Applies a group of ops from a peer, all or nothing. Returns false (and applies
     /// nothing) when the group is not ready: a gap in its origin or unmet dependencies.
     pub fn apply_remote(&mut self, group: &Arc<[Op]>) -> Result<bool, concord_crdt::ClockError> {
-        let applied = self.apply_group(group, MAX_CLOCK_AHEAD_MS)?;
+        let applied = self.apply_group(group, MAX_CLOCK_AHEAD_MS, self.notifying())?;
         if applied && let Some(j) = &mut self.journal {
             j.push(Journal::Group(Arc::clone(group)));
         }
@@ -466,16 +480,19 @@ impl Engine {
             return Ok(false);
         }
         // The clock bound guards against peers; a recorded past is trusted.
-        match self.apply_group(group, u64::MAX) {
+        match self.apply_group(group, u64::MAX, false) {
             Ok(true) => Ok(true),
             _ => Err(ReplayError::Gap),
         }
     }
 
+    /// Applies a group whole; `announce`: record the events of its ops (a peer's write,
+    /// docs/SEMANTICS.md "Keyspace notifications").
     fn apply_group(
         &mut self,
         group: &Arc<[Op]>,
         bound: u64,
+        announce: bool,
     ) -> Result<bool, concord_crdt::ClockError> {
         let mut vv = self.vv.clone();
         for op in group.iter() {
@@ -488,7 +505,11 @@ impl Engine {
             self.clock.observe(op.stamp.ts, self.wall, bound)?;
         }
         for op in group.iter() {
-            self.apply_inner(op);
+            if announce {
+                self.apply_announced(op);
+            } else {
+                self.apply_inner(op);
+            }
             if op.dot().origin == self.origin {
                 self.stats.local_ops += 1;
             } else {
@@ -503,6 +524,28 @@ impl Engine {
     /// Whether ops live on after they are applied (in the backlog or the append-only file).
     fn keeps_ops(&self) -> bool {
         self.journal.is_some() || !self.log.keeps_nothing()
+    }
+
+    /// Applies a peer's op and records its event, then `del` if it emptied the key. A
+    /// peer's delete of a key that has expired here is announced as `expired`.
+    fn apply_announced(&mut self, op: &Op) {
+        let now = self.now();
+        let (had, had_expiry, expired) =
+            self.keys.get(&op.key).map_or((false, false, false), |ks| {
+                let had = ks.has_value();
+                let at = ks.expires_at().filter(|_| had);
+                (had, at.is_some(), at.is_some_and(|at| at <= now))
+            });
+        self.apply_inner(op);
+        if expired && op.kind == OpKind::DelKey {
+            self.notify(NotifyFlags::EXPIRED, "expired", &op.key);
+        } else if let Some((class, name)) = notify::remote_event(&op.kind, had_expiry) {
+            self.notify(class, name, &op.key);
+        }
+        let has = self.keys.get(&op.key).is_some_and(|ks| ks.has_value());
+        if had && !has && op.kind != OpKind::DelKey && op.kind != OpKind::FlushAll {
+            self.notify(notify::NotifyFlags::GENERIC, "del", &op.key);
+        }
     }
 
     fn apply_inner(&mut self, op: &Op) {
@@ -534,6 +577,7 @@ impl Engine {
         let lone = self.peers == 0;
         let ks = self.keys.get_or_insert_with(key, KeyState::default);
         let was_expiring = ks.expiry.is_some() && ks.has_value();
+        let had = ks.has_value();
         match &mut kind {
             Effect::Shared(k) => ks.apply(stamp, &ctx, k),
             Effect::Owned(k) => ks.apply_owned(stamp, &ctx, k),
@@ -546,7 +590,14 @@ impl Engine {
         if !lone && !dead {
             mark(&mut self.unstable, key, std::iter::once(dot));
         }
-        let expiring = ks.expiry.is_some() && ks.has_value();
+        let has = ks.has_value();
+        let expiring = ks.expiry.is_some() && has;
+        if !had && has && self.notify_mask & NotifyFlags::NEW != 0 {
+            self.events.push(Event {
+                name: "new",
+                key: key.into(),
+            });
+        }
         if dead {
             self.keys.remove_value(key);
         }
@@ -865,7 +916,7 @@ impl Engine {
     pub fn lookup(&mut self, key: &[u8], for_write: bool) -> Option<&KeyState> {
         let now = self.now();
         let (expired, owner) = match self.keys.get(key) {
-            None => return None,
+            None => return self.missed(key, for_write),
             Some(ks) => match ks.expires_at() {
                 Some(at) if at <= now => (true, ks.expiry_owner()),
                 _ => (false, None),
@@ -875,9 +926,23 @@ impl Engine {
             if !self.frozen && (for_write || self.peers == 0 || owner == Some(self.origin.id)) {
                 self.expire_key(key);
             }
-            return None;
+            return self.missed(key, for_write);
         }
-        self.keys.get(key).filter(|ks| ks.has_value())
+        if !self.reading || for_write {
+            return self.keys.get(key).filter(|ks| ks.has_value());
+        }
+        if self.keys.get(key).is_some_and(|ks| ks.has_value()) {
+            return self.keys.get(key);
+        }
+        self.missed(key, for_write)
+    }
+
+    /// A lookup found nothing: a read command's miss is a `keymiss` event.
+    fn missed(&mut self, key: &[u8], for_write: bool) -> Option<&KeyState> {
+        if !for_write && self.reading {
+            self.notify(NotifyFlags::KEY_MISS, "keymiss", key);
+        }
+        None
     }
 
     /// The visible type of `key`.
@@ -891,6 +956,7 @@ impl Engine {
     fn expire_key(&mut self, key: &[u8]) {
         let alone = !self.in_group();
         self.emit(key, OpKind::DelKey);
+        self.notify(NotifyFlags::EXPIRED, "expired", key);
         if alone {
             self.commit();
         }

@@ -116,6 +116,8 @@ pub struct ServerConfig {
     pub acl_pubsub_default: concord_acl::PubsubDefault,
     /// The user this instance authenticates as on its links to peers.
     pub peer_user: String,
+    /// Which keyspace events are published (`notify-keyspace-events`).
+    pub notify_keyspace_events: concord_engine::NotifyFlags,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -181,6 +183,7 @@ impl Default for ServerConfig {
             acllog_max_len: concord_acl::DEFAULT_LOG_MAX_LEN,
             acl_pubsub_default: concord_acl::PubsubDefault::ResetChannels,
             peer_user: "default".into(),
+            notify_keyspace_events: concord_engine::NotifyFlags::default(),
         }
     }
 }
@@ -502,7 +505,12 @@ pub static SETTINGS: &[Setting] = &[
     fixed!("appendfilename", "appendonly.aof"),
     fixed!("dbfilename", "dump.rdb"),
     fixed!("save", ""),
-    fixed!("notify-keyspace-events", ""),
+    setting!(
+        "notify-keyspace-events",
+        notify_keyspace_events,
+        Runtime,
+        apply = crate::notify::apply
+    ),
     fixed!("loglevel", "notice"),
     fixed!("latency-tracking", "no"),
     fixed!("slowlog-log-slower-than", "10000"),

@@ -288,7 +288,7 @@ fn settings_are_applied_or_refused() {
     let refused = |r: Reply| matches!(r, Reply::Error(e) if e.starts_with("ERR CONFIG SET failed"));
     // Values Concord cannot honour are refused, with the reason.
     assert!(refused(set(&mut c, "maxmemory-policy", "allkeys-lru")));
-    assert!(refused(set(&mut c, "notify-keyspace-events", "KEA")));
+    assert!(refused(set(&mut c, "notify-keyspace-events", "KEQ")));
     assert!(refused(set(&mut c, "port", "1")));
     assert!(refused(set(&mut c, "maxclients", "0")));
     assert!(refused(set(

@@ -1,0 +1,62 @@
+//! Keyspace notifications on the server's side: the `notify-keyspace-events` setting, and
+//! publishing what the engine recorded to `__keyspace@0__:<key>` and
+//! `__keyevent@0__:<event>` through this instance's pub/sub.
+
+use crate::Shared;
+use crate::settings::Value;
+use bytes::{BufMut, Bytes, BytesMut};
+use concord_engine::{Engine, NotifyFlags};
+
+/// Prefix of the channels named after a key (Concord has one database, 0).
+const KEYSPACE: &[u8] = b"__keyspace@0__:";
+/// Prefix of the channels named after an event.
+const KEYEVENT: &[u8] = b"__keyevent@0__:";
+
+impl Value for NotifyFlags {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = NotifyFlags::parse(text)
+            .ok_or_else(|| "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string())?;
+        Ok(())
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// CONFIG SET notify-keyspace-events: the engine records the classes now on.
+pub(crate) fn apply(_: &Shared, e: &mut Engine, c: &crate::ServerConfig) -> Result<(), String> {
+    e.set_notify(c.notify_keyspace_events);
+    Ok(())
+}
+
+/// A channel: `prefix` then `name`.
+fn channel(prefix: &[u8], name: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(prefix.len() + name.len());
+    b.put_slice(prefix);
+    b.put_slice(name);
+    b.freeze()
+}
+
+/// Publishes the events `e` recorded, oldest first. Called with the engine locked, at the
+/// end of every unit of work and before a PUBLISH, so events keep command order.
+pub(crate) fn publish(sh: &Shared, e: &mut Engine) {
+    if !e.has_events() {
+        return;
+    }
+    let flags = e.notify_flags().0;
+    let (space, event) = (
+        flags & NotifyFlags::KEYSPACE != 0,
+        flags & NotifyFlags::KEYEVENT != 0,
+    );
+    let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+    for ev in e.drain_events() {
+        let name = Bytes::from_static(ev.name.as_bytes());
+        let key = Bytes::from(Vec::from(ev.key));
+        if space {
+            ps.publish(&channel(KEYSPACE, &key), &name);
+        }
+        if event {
+            ps.publish(&channel(KEYEVENT, &name), &key);
+        }
+    }
+}
