@@ -577,7 +577,9 @@ impl Engine {
         let lone = self.peers == 0;
         let ks = self.keys.get_or_insert_with(key, KeyState::default);
         let was_expiring = ks.expiry.is_some() && ks.has_value();
-        let had = ks.has_value();
+        // Only looked at when `new` events are recorded (one branch otherwise).
+        let watch_new = self.notify_mask & NotifyFlags::NEW != 0;
+        let had = watch_new && ks.has_value();
         match &mut kind {
             Effect::Shared(k) => ks.apply(stamp, &ctx, k),
             Effect::Owned(k) => ks.apply_owned(stamp, &ctx, k),
@@ -592,7 +594,7 @@ impl Engine {
         }
         let has = ks.has_value();
         let expiring = ks.expiry.is_some() && has;
-        if !had && has && self.notify_mask & NotifyFlags::NEW != 0 {
+        if watch_new && !had && has {
             self.events.push(Event {
                 name: "new",
                 key: key.into(),

@@ -49,6 +49,11 @@ pub(crate) fn publish(sh: &Shared, e: &mut Engine) {
         flags & NotifyFlags::KEYEVENT != 0,
     );
     let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
+    if ps.is_empty() {
+        // Nobody would receive them: nothing to build.
+        e.drain_events();
+        return;
+    }
     for ev in e.drain_events() {
         let name = Bytes::from_static(ev.name.as_bytes());
         let key = Bytes::from(Vec::from(ev.key));

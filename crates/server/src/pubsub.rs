@@ -192,6 +192,11 @@ impl PubSub {
         self.channels.get(channel).map_or(0, |s| s.len())
     }
 
+    /// Whether nobody subscribes to anything.
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.patterns.is_empty()
+    }
+
     /// Number of patterns subscribed to by anyone.
     pub fn numpat(&self) -> usize {
         self.patterns.len()
