@@ -169,13 +169,24 @@ fn events(port: u16, flags: &str, cmds: &[&[&str]]) -> Vec<(String, String)> {
         c.cmd(&["CONFIG", "SET", "notify-keyspace-events", flags]),
         Reply::Status("OK".into())
     );
+    let mut sub = subscriber(port);
+    for cmd in cmds {
+        c.cmd(cmd);
+    }
+    collect(&mut c, &mut sub)
+}
+
+/// A connection subscribed to every keyspace event and to [`DONE`].
+fn subscriber(port: u16) -> Conn {
     let mut sub = Conn::open(port);
     sub.set_timeout(Some(Duration::from_secs(10)));
     sub.cmd(&["PSUBSCRIBE", PATTERN]);
     sub.cmd(&["SUBSCRIBE", DONE]);
-    for cmd in cmds {
-        c.cmd(cmd);
-    }
+    sub
+}
+
+/// Ends a run (a PUBLISH on [`DONE`] through `c`) and returns the events `sub` saw before.
+fn collect(c: &mut Conn, sub: &mut Conn) -> Vec<(String, String)> {
     c.cmd(&["PUBLISH", DONE, "end"]);
     let mut seen = Vec::new();
     loop {
@@ -387,6 +398,32 @@ fn a_scripts_writes_are_announced_in_order() {
     let ours = events(s.port, "KEA", cmds);
     assert_eq!(ours, events(r.port, "KEA", cmds));
     assert_eq!(ours.len(), 14, "{ours:?}");
+}
+
+#[test]
+fn a_served_blocked_client_announces_after_the_push() {
+    let (s, r) = (concord(&[]), redis());
+    let run = |port: u16| {
+        let mut c = Conn::open(port);
+        c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]);
+        let mut sub = subscriber(port);
+        let mut w = Conn::open(port);
+        w.send_raw(&Conn::encode(&[
+            b"BLMOVE".to_vec(),
+            b"q".to_vec(),
+            b"dst".to_vec(),
+            b"LEFT".to_vec(),
+            b"RIGHT".to_vec(),
+            b"0".to_vec(),
+        ]));
+        crate::server::wait_blocked(&mut c, 1);
+        c.cmd(&["RPUSH", "q", "a"]);
+        assert_eq!(w.read(), Reply::Bulk(b"a".to_vec()));
+        collect(&mut c, &mut sub)
+    };
+    let ours = run(s.port);
+    assert_eq!(ours, run(r.port));
+    assert_eq!(ours.len(), 8, "{ours:?}");
 }
 
 #[test]

@@ -344,7 +344,7 @@ fn keys_expire_actively_and_lazily() {
     }
 }
 
-fn blocked_clients(c: &mut Conn) -> usize {
+pub(crate) fn blocked_clients(c: &mut Conn) -> usize {
     let Reply::Bulk(info) = c.cmd(&["INFO", "clients"]) else {
         panic!("INFO is a bulk string")
     };
@@ -355,7 +355,7 @@ fn blocked_clients(c: &mut Conn) -> usize {
         .expect("blocked_clients field")
 }
 
-fn wait_blocked(c: &mut Conn, n: usize) {
+pub(crate) fn wait_blocked(c: &mut Conn, n: usize) {
     crate::support::wait_for(10, &format!("{n} blocked clients"), || {
         blocked_clients(c) == n
     });
