@@ -4,7 +4,6 @@
 
 use crate::Shared;
 use crate::settings::Value;
-use bytes::{BufMut, Bytes, BytesMut};
 use concord_engine::{Engine, NotifyFlags};
 
 /// Prefix of the channels named after a key (Concord has one database, 0).
@@ -29,12 +28,12 @@ pub(crate) fn apply(_: &Shared, e: &mut Engine, c: &crate::ServerConfig) -> Resu
     Ok(())
 }
 
-/// A channel: `prefix` then `name`.
-fn channel(prefix: &[u8], name: &[u8]) -> Bytes {
-    let mut b = BytesMut::with_capacity(prefix.len() + name.len());
-    b.put_slice(prefix);
-    b.put_slice(name);
-    b.freeze()
+/// `prefix` then `name`, in `buf`.
+fn join<'b>(buf: &'b mut Vec<u8>, prefix: &[u8], name: &[u8]) -> &'b [u8] {
+    buf.clear();
+    buf.extend_from_slice(prefix);
+    buf.extend_from_slice(name);
+    buf
 }
 
 /// Publishes the events `e` recorded, oldest first. Called with the engine locked, at the
@@ -54,14 +53,15 @@ pub(crate) fn publish(sh: &Shared, e: &mut Engine) {
         e.drain_events();
         return;
     }
+    // One buffer for every channel name; messages are copied only for a receiver.
+    let mut channel = Vec::new();
     for ev in e.drain_events() {
-        let name = Bytes::from_static(ev.name.as_bytes());
-        let key = Bytes::from(Vec::from(ev.key));
+        let name = ev.name.as_bytes();
         if space {
-            ps.publish(&channel(KEYSPACE, &key), &name);
+            ps.publish_slices(join(&mut channel, KEYSPACE, &ev.key), name);
         }
         if event {
-            ps.publish(&channel(KEYEVENT, &name), &key);
+            ps.publish_slices(join(&mut channel, KEYEVENT, name), &ev.key);
         }
     }
 }
