@@ -17,7 +17,7 @@ pub use cmd::streams::StreamIdMode;
 pub use concord_glob::glob_match;
 pub use effects::Effects;
 pub use error::CmdError;
-pub use notify::{Event, NotifyFlags};
+pub use notify::NotifyFlags;
 pub use oplog::OpLog;
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
@@ -220,7 +220,7 @@ pub struct Engine {
     /// The event classes recorded (0: none, the usual case).
     notify_mask: u32,
     /// Events recorded and not yet published.
-    events: Vec<Event>,
+    events: notify::Events,
     /// The running command only reads: a lookup that finds nothing is a `keymiss`.
     pub(crate) reading: bool,
 }
@@ -256,7 +256,7 @@ impl Engine {
             cmdstats: vec![CmdStat::default(); table::command_count()],
             notify_flags: NotifyFlags::default(),
             notify_mask: 0,
-            events: Vec::new(),
+            events: notify::Events::default(),
             reading: false,
         }
     }
@@ -595,10 +595,7 @@ impl Engine {
         let has = ks.has_value();
         let expiring = ks.expiry.is_some() && has;
         if watch_new && !had && has {
-            self.events.push(Event {
-                name: "new",
-                key: key.into(),
-            });
+            self.events.push("new", key);
         }
         if dead {
             self.keys.remove_value(key);

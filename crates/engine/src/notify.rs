@@ -3,7 +3,7 @@
 //! only records them; publishing is the server's (no I/O here).
 
 use crate::Engine;
-use concord_crdt::{Amount, Blob, OpKind};
+use concord_crdt::{Amount, OpKind};
 
 /// The classes of events and the channels they go to, as Redis's letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -125,13 +125,26 @@ impl std::fmt::Display for NotifyFlags {
     }
 }
 
-/// One event to publish: its name (the `__keyevent@0__` channel's suffix) and key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// The event name (`set`, `lpush`, `expired`, ...).
-    pub name: &'static str,
-    /// The key it happened to.
-    pub key: Blob,
+/// Events to publish, oldest first: names with where their key ends in one byte buffer,
+/// so recording one allocates nothing once the buffers have grown.
+#[derive(Debug, Default)]
+pub(crate) struct Events {
+    /// Event name (`set`, `lpush`, `expired`, ...) and the end of its key in `keys`.
+    names: Vec<(&'static str, usize)>,
+    keys: Vec<u8>,
+}
+
+impl Events {
+    /// Records event `name` on `key`.
+    pub(crate) fn push(&mut self, name: &'static str, key: &[u8]) {
+        self.keys.extend_from_slice(key);
+        self.names.push((name, self.keys.len()));
+    }
+
+    fn clear(&mut self) {
+        self.names.clear();
+        self.keys.clear();
+    }
 }
 
 /// The event a peer's op is published as: named after the effect that arrived (an op does
@@ -181,7 +194,7 @@ impl Engine {
         self.notify_flags = flags;
         self.notify_mask = flags.recorded();
         if self.notify_mask == 0 {
-            self.events.clear();
+            self.clear_events();
         }
     }
 
@@ -192,12 +205,22 @@ impl Engine {
 
     /// Whether events wait to be published.
     pub fn has_events(&self) -> bool {
-        !self.events.is_empty()
+        !self.events.names.is_empty()
     }
 
-    /// Takes the recorded events, oldest first, keeping the buffer.
-    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
-        self.events.drain(..)
+    /// Drops the recorded events.
+    pub fn clear_events(&mut self) {
+        self.events.clear();
+    }
+
+    /// Hands the recorded events to `f` (name, key), oldest first, and drops them.
+    pub fn take_events(&mut self, mut f: impl FnMut(&'static str, &[u8])) {
+        let mut start = 0;
+        for &(name, end) in &self.events.names {
+            f(name, &self.events.keys[start..end]);
+            start = end;
+        }
+        self.events.clear();
     }
 
     /// Records event `name` of class `class` on `key` if that class is on (one branch
@@ -205,10 +228,7 @@ impl Engine {
     #[inline]
     pub(crate) fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
         if self.notify_mask & class != 0 {
-            self.events.push(Event {
-                name,
-                key: key.into(),
-            });
+            self.events.push(name, key);
         }
     }
 
@@ -256,9 +276,9 @@ mod tests {
     }
 
     fn names(e: &mut Engine) -> Vec<String> {
-        e.drain_events()
-            .map(|ev| format!("{} {}", ev.name, String::from_utf8_lossy(&ev.key)))
-            .collect()
+        let mut v = Vec::new();
+        e.take_events(|name, key| v.push(format!("{name} {}", String::from_utf8_lossy(key))));
+        v
     }
 
     #[test]

@@ -50,18 +50,18 @@ pub(crate) fn publish(sh: &Shared, e: &mut Engine) {
     let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
     if ps.is_empty() {
         // Nobody would receive them: nothing to build.
-        e.drain_events();
+        e.clear_events();
         return;
     }
     // One buffer for every channel name; messages are copied only for a receiver.
     let mut channel = Vec::new();
-    for ev in e.drain_events() {
-        let name = ev.name.as_bytes();
+    e.take_events(|name, key| {
+        let name = name.as_bytes();
         if space {
-            ps.publish_slices(join(&mut channel, KEYSPACE, &ev.key), name);
+            ps.publish_slices(join(&mut channel, KEYSPACE, key), name);
         }
         if event {
-            ps.publish_slices(join(&mut channel, KEYEVENT, name), &ev.key);
+            ps.publish_slices(join(&mut channel, KEYEVENT, name), key);
         }
-    }
+    });
 }
