@@ -9,6 +9,7 @@ mod cmd;
 mod effects;
 mod error;
 mod evict;
+mod notify;
 mod oplog;
 mod table;
 
@@ -19,6 +20,7 @@ pub use concord_glob::glob_match;
 pub use effects::Effects;
 pub use error::CmdError;
 pub use evict::{EvictConfig, Policy};
+pub use notify::NotifyFlags;
 pub use oplog::OpLog;
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
@@ -224,6 +226,14 @@ pub struct Engine {
     pub stats: Stats,
     /// Per-command counters, by command id (subcommands have their own).
     pub cmdstats: Vec<CmdStat>,
+    /// `notify-keyspace-events` as set.
+    notify_flags: NotifyFlags,
+    /// The event classes recorded (0: none, the usual case).
+    notify_mask: u32,
+    /// Events recorded and not yet published.
+    events: notify::Events,
+    /// The running command only reads: a lookup that finds nothing is a `keymiss`.
+    pub(crate) reading: bool,
 }
 
 impl Engine {
@@ -258,6 +268,10 @@ impl Engine {
             pool: evict::Pool::default(),
             stats: Stats::default(),
             cmdstats: vec![CmdStat::default(); table::command_count()],
+            notify_flags: NotifyFlags::default(),
+            notify_mask: 0,
+            events: notify::Events::default(),
+            reading: false,
         }
     }
 
@@ -477,7 +491,7 @@ impl Engine {
     /// Applies a group of ops from a peer, all or nothing. Returns false (and applies
     /// nothing) when the group is not ready: a gap in its origin or unmet dependencies.
     pub fn apply_remote(&mut self, group: &Arc<[Op]>) -> Result<bool, concord_crdt::ClockError> {
-        let applied = self.apply_group(group, MAX_CLOCK_AHEAD_MS)?;
+        let applied = self.apply_group(group, MAX_CLOCK_AHEAD_MS, self.notifying())?;
         if applied && let Some(j) = &mut self.journal {
             j.push(Journal::Group(Arc::clone(group)));
         }
@@ -491,16 +505,19 @@ impl Engine {
             return Ok(false);
         }
         // The clock bound guards against peers; a recorded past is trusted.
-        match self.apply_group(group, u64::MAX) {
+        match self.apply_group(group, u64::MAX, false) {
             Ok(true) => Ok(true),
             _ => Err(ReplayError::Gap),
         }
     }
 
+    /// Applies a group whole; `announce`: record the events of its ops (a peer's write,
+    /// docs/SEMANTICS.md "Keyspace notifications").
     fn apply_group(
         &mut self,
         group: &Arc<[Op]>,
         bound: u64,
+        announce: bool,
     ) -> Result<bool, concord_crdt::ClockError> {
         let mut vv = self.vv.clone();
         for op in group.iter() {
@@ -513,7 +530,11 @@ impl Engine {
             self.clock.observe(op.stamp.ts, self.wall, bound)?;
         }
         for op in group.iter() {
-            self.apply_inner(op);
+            if announce {
+                self.apply_announced(op);
+            } else {
+                self.apply_inner(op);
+            }
             if op.dot().origin == self.origin {
                 self.stats.local_ops += 1;
             } else {
@@ -528,6 +549,28 @@ impl Engine {
     /// Whether ops live on after they are applied (in the backlog or the append-only file).
     fn keeps_ops(&self) -> bool {
         self.journal.is_some() || !self.log.keeps_nothing()
+    }
+
+    /// Applies a peer's op and records its event, then `del` if it emptied the key. A
+    /// peer's delete of a key that has expired here is announced as `expired`.
+    fn apply_announced(&mut self, op: &Op) {
+        let now = self.now();
+        let (had, had_expiry, expired) =
+            self.keys.get(&op.key).map_or((false, false, false), |ks| {
+                let had = ks.has_value();
+                let at = ks.expires_at().filter(|_| had);
+                (had, at.is_some(), at.is_some_and(|at| at <= now))
+            });
+        self.apply_inner(op);
+        if expired && op.kind == OpKind::DelKey {
+            self.notify(NotifyFlags::EXPIRED, "expired", &op.key);
+        } else if let Some((class, name)) = notify::remote_event(&op.kind, had_expiry) {
+            self.notify(class, name, &op.key);
+        }
+        let has = self.keys.get(&op.key).is_some_and(|ks| ks.has_value());
+        if had && !has && op.kind != OpKind::DelKey && op.kind != OpKind::FlushAll {
+            self.notify(notify::NotifyFlags::GENERIC, "del", &op.key);
+        }
     }
 
     fn apply_inner(&mut self, op: &Op) {
@@ -565,6 +608,8 @@ impl Engine {
         let ks = self.keys.get_or_insert_with(key, KeyState::default);
         let had = ks.has_value();
         let was_expiring = ks.expiry.is_some() && had;
+        // Only looked at when `new` events are recorded (one branch otherwise).
+        let watch_new = self.notify_mask & NotifyFlags::NEW != 0;
         match &mut kind {
             Effect::Shared(k) => ks.apply(stamp, &ctx, k),
             Effect::Owned(k) => ks.apply_owned(stamp, &ctx, k),
@@ -584,6 +629,9 @@ impl Engine {
         }
         self.live = self.live + usize::from(has) - usize::from(had);
         let expiring = ks.expiry.is_some() && has;
+        if watch_new && !had && has {
+            self.events.push("new", key);
+        }
         if dead {
             self.keys.remove_value(key);
         }
@@ -918,9 +966,11 @@ impl Engine {
     }
 
     fn lookup_with(&mut self, key: &[u8], for_write: bool, touch: bool) -> Option<&KeyState> {
+        // OBJECT's quiet look announces no miss, as Redis's LOOKUP_NONOTIFY.
+        let notify_miss = touch && !for_write;
         let now = self.now();
         let (expired, owner) = match self.keys.get(key) {
-            None => return None,
+            None => return self.missed(key, notify_miss),
             Some(ks) => match ks.expires_at() {
                 Some(at) if at <= now => (true, ks.expiry_owner()),
                 _ => (false, None),
@@ -930,10 +980,13 @@ impl Engine {
             if !self.frozen && (for_write || self.peers == 0 || owner == Some(self.origin.id)) {
                 self.expire_key(key);
             }
-            return None;
+            return self.missed(key, notify_miss);
+        }
+        if !self.keys.get(key).is_some_and(|ks| ks.has_value()) {
+            return self.missed(key, notify_miss);
         }
         if !touch {
-            return self.keys.get(key).filter(|ks| ks.has_value());
+            return self.keys.get(key);
         }
         let r = if self.evict.policy.lfu() {
             self.random()
@@ -941,9 +994,18 @@ impl Engine {
             0
         };
         let (cfg, wall) = (self.evict, self.wall);
-        let ks = self.keys.get_mut(key).filter(|ks| ks.has_value())?;
+        let ks = self.keys.get_mut(key)?;
         ks.access = cfg.touched(ks.access, false, wall, r);
         Some(ks)
+    }
+
+    /// A lookup found nothing: a read command's miss is a `keymiss` event (`notify`: the
+    /// lookup may announce one).
+    fn missed(&mut self, key: &[u8], notify: bool) -> Option<&KeyState> {
+        if notify && self.reading {
+            self.notify(NotifyFlags::KEY_MISS, "keymiss", key);
+        }
+        None
     }
 
     /// How eviction chooses keys (`maxmemory-policy` and its companions).
@@ -984,6 +1046,7 @@ impl Engine {
         }?;
         let alone = !self.in_group();
         self.emit(&victim, OpKind::DelKey);
+        self.notify(NotifyFlags::EVICTED, "evicted", &victim);
         if alone {
             self.commit();
         }
@@ -1051,6 +1114,7 @@ impl Engine {
     fn expire_key(&mut self, key: &[u8]) {
         let alone = !self.in_group();
         self.emit(key, OpKind::DelKey);
+        self.notify(NotifyFlags::EXPIRED, "expired", key);
         if alone {
             self.commit();
         }

@@ -44,6 +44,7 @@ pub(crate) fn after_write(sh: &Shared, e: &mut Engine, appended_before: u64) -> 
         replies: Vec::new(),
     };
     let seq = e.finish(appended_before, &mut fx);
+    crate::notify::publish(sh, e);
     for (tx, reply) in fx.replies {
         // A full queue means the client is gone or stuck: it times out or disconnects.
         let _ = tx.try_send(Msg::Reply(reply, seq));

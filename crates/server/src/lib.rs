@@ -11,6 +11,7 @@ mod info;
 pub mod limits;
 mod measure;
 pub mod mem;
+mod notify;
 mod output;
 mod persist;
 mod pubsub;
@@ -256,6 +257,8 @@ impl Server {
         let whole = persist.loaded.truncated.is_none();
         let incarnation = persist::incarnation(&cfg.dir, cfg.appendonly && whole, wall_ms() / 1000);
         engine.set_origin(Origin::new(cfg.replica_id, incarnation));
+        // After recovery: loading the files announces nothing.
+        engine.set_notify(cfg.notify_keyspace_events);
         for r in &cfg.removed {
             members.remove(&r.id);
         }

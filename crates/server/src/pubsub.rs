@@ -147,17 +147,36 @@ impl PubSub {
     /// Delivers a message; returns how many clients it was for. A client past its
     /// output limits is disconnected instead.
     pub fn publish(&mut self, channel: &Bytes, payload: &Bytes) -> usize {
+        self.deliver_all(channel, || (channel.clone(), payload.clone()))
+    }
+
+    /// Like [`PubSub::publish`] for a message held elsewhere: it is copied only if
+    /// someone receives it (keyspace events, which mostly nobody listens to).
+    pub fn publish_slices(&mut self, channel: &[u8], payload: &[u8]) -> usize {
+        let mut owned: Option<(Bytes, Bytes)> = None;
+        self.deliver_all(channel, || {
+            owned
+                .get_or_insert_with(|| {
+                    (
+                        Bytes::copy_from_slice(channel),
+                        Bytes::copy_from_slice(payload),
+                    )
+                })
+                .clone()
+        })
+    }
+
+    /// Delivers to the subscribers of `channel` and of the patterns it matches; `msg`
+    /// gives the channel and payload to send (called once per receiver).
+    fn deliver_all(&mut self, channel: &[u8], mut msg: impl FnMut() -> (Bytes, Bytes)) -> usize {
         let limit = self
             .limit
             .unwrap_or(crate::limits::OutputLimits::default().pubsub);
         let mut n = 0;
         if let Some(subs) = self.channels.get(channel) {
             for mb in subs.values() {
-                let m = Msg::Message {
-                    channel: channel.clone(),
-                    payload: payload.clone(),
-                };
-                mb.deliver(m, &limit);
+                let (channel, payload) = msg();
+                mb.deliver(Msg::Message { channel, payload }, &limit);
                 n += 1;
             }
         }
@@ -166,10 +185,11 @@ impl PubSub {
                 continue;
             }
             for mb in subs.values() {
+                let (channel, payload) = msg();
                 let m = Msg::PMessage {
                     pattern: pat.clone(),
-                    channel: channel.clone(),
-                    payload: payload.clone(),
+                    channel,
+                    payload,
                 };
                 mb.deliver(m, &limit);
                 n += 1;
@@ -190,6 +210,11 @@ impl PubSub {
     /// Subscribers of a channel.
     pub fn numsub(&self, channel: &[u8]) -> usize {
         self.channels.get(channel).map_or(0, |s| s.len())
+    }
+
+    /// Whether nobody subscribes to anything.
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.patterns.is_empty()
     }
 
     /// Number of patterns subscribed to by anyone.

@@ -146,6 +146,8 @@ pub struct ServerConfig {
     pub disable_thp: bool,
     /// `maxmemory-clients`, as given (only "no limit" is accepted).
     pub maxmemory_clients: MemoryOrPercent,
+    /// Which keyspace events are published (`notify-keyspace-events`).
+    pub notify_keyspace_events: concord_engine::NotifyFlags,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -222,6 +224,7 @@ impl Default for ServerConfig {
             tcp_backlog: 511,
             maxmemory_clients: MemoryOrPercent::Bytes(0),
             disable_thp: true,
+            notify_keyspace_events: concord_engine::NotifyFlags::default(),
         }
     }
 }
@@ -608,7 +611,12 @@ pub static SETTINGS: &[Setting] = &[
     fixed!("appendfilename", "appendonly.aof"),
     fixed!("dbfilename", "dump.rdb"),
     setting!("save", save, Runtime),
-    fixed!("notify-keyspace-events", ""),
+    setting!(
+        "notify-keyspace-events",
+        notify_keyspace_events,
+        Runtime,
+        apply = crate::notify::apply
+    ),
     setting!("loglevel", loglevel, Runtime, apply = apply_loglevel),
     fixed!("latency-tracking", "no"),
     fixed!("slowlog-log-slower-than", "10000"),

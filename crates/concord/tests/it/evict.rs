@@ -207,3 +207,28 @@ fn an_eviction_reaches_peers_as_a_delete() {
         "a local decision"
     );
 }
+
+#[test]
+fn an_eviction_is_announced_as_an_evicted_event() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    ok(c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]));
+    let mut sub = Conn::open(s.port);
+    sub.set_timeout(Some(std::time::Duration::from_secs(10)));
+    sub.cmd(&["SUBSCRIBE", "__keyevent@0__:evicted"]);
+    limit(&mut c, 1 << 20, "allkeys-random");
+    fill(&mut c, "k", 2000, None);
+    assert!(info_num(&mut c, "stats", "evicted_keys") > 0);
+    let Reply::Array(m) = sub.read() else {
+        panic!("not a push")
+    };
+    assert_eq!(m[1], Reply::Bulk(b"__keyevent@0__:evicted".to_vec()));
+    let Reply::Bulk(key) = &m[2] else {
+        panic!("the key is a bulk string")
+    };
+    assert!(key.starts_with(b"k:"));
+    assert_eq!(
+        c.cmd(&["EXISTS", std::str::from_utf8(key).unwrap()]),
+        Reply::Int(0)
+    );
+}

@@ -289,7 +289,7 @@ fn settings_are_applied_or_refused() {
     // Values Concord cannot honour are refused, with the reason.
     assert!(refused(set(&mut c, "maxmemory-policy", "sometimes")));
     assert!(refused(set(&mut c, "maxmemory-samples", "100000")));
-    assert!(refused(set(&mut c, "notify-keyspace-events", "KEA")));
+    assert!(refused(set(&mut c, "notify-keyspace-events", "KEQ")));
     assert!(refused(set(&mut c, "port", "1")));
     assert!(refused(set(&mut c, "maxclients", "0")));
     assert!(refused(set(

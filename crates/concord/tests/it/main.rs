@@ -17,6 +17,7 @@ mod manager_changes;
 mod members;
 mod metrics;
 mod netns;
+mod notify;
 mod packaging;
 mod peers;
 mod persist;

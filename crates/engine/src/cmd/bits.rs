@@ -4,6 +4,7 @@
 use super::strings::write_str;
 use super::{MAX_STRING, get_str, index_range};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::Ttl;
@@ -50,6 +51,7 @@ pub fn setbit(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     // As Redis: a write (replicated, counted as a change) only when something changed.
     if created || grown || old != bit {
         write_str(e, key, &v, Ttl::Keep);
+        e.notify(N::STRING, "setbit", key);
     }
     out.int(i64::from(old));
     Ok(())
@@ -203,9 +205,11 @@ pub fn bitop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     if res.is_empty() {
         if e.lookup(dst, true).is_some() {
             e.emit(dst, concord_crdt::OpKind::DelKey);
+            e.notify(N::GENERIC, "del", dst);
         }
     } else {
         write_str(e, dst, &res, Ttl::Set(None));
+        e.notify(N::STRING, "set", dst);
     }
     out.int(res.len() as i64);
     Ok(())
@@ -485,6 +489,9 @@ pub fn bitfield(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     if writes && existing.as_deref() != Some(&v[..]) {
         write_str(e, key, &v, Ttl::Keep);
+    }
+    if writes {
+        e.notify(N::STRING, "setbit", key);
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 use super::keys::restore;
 use super::zsets::{get_zset, zadd};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::num::parse_f64;
@@ -739,6 +740,7 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             Some(dst) => {
                 if e.lookup(&dst, true).is_some() {
                     e.emit(&dst, OpKind::DelKey);
+                    e.notify(N::GENERIC, "del", &dst);
                 }
                 out.int(0);
             }
@@ -810,8 +812,15 @@ pub fn georadius(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             let n = items.len();
             if n > 0 {
                 restore(e, &dst, Content::ZSet(items), None);
+                let event = if search {
+                    "geosearchstore"
+                } else {
+                    "georadiusstore"
+                };
+                e.notify(N::ZSET, event, &dst);
             } else if e.lookup(&dst, true).is_some() {
                 e.emit(&dst, OpKind::DelKey);
+                e.notify(N::GENERIC, "del", &dst);
             }
             out.int(n as i64);
         }

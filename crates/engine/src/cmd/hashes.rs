@@ -3,6 +3,7 @@
 use super::keys::{ScanOpts, parse_cursor, scan_opts};
 use super::{blob, get_hash, prepare_create};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::f80::F80;
@@ -32,6 +33,7 @@ pub fn hset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     prepare_create(e, key);
     e.emit(key, OpKind::HSet(pairs));
+    e.notify(N::HASH, "hset", key);
     if a.is(0, "hmset") {
         out.ok();
     } else {
@@ -49,6 +51,7 @@ pub fn hsetnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     prepare_create(e, key);
     e.emit(key, OpKind::HSet(vec![(blob(a.get(2)), blob(a.get(3)))]));
+    e.notify(N::HASH, "hset", key);
     out.int(1);
     Ok(())
 }
@@ -115,6 +118,7 @@ pub fn hdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let n = fields.len();
     if n > 0 {
         e.emit(key, OpKind::HDel(fields));
+        e.notify_removal(N::HASH, "hdel", key);
     }
     out.int(n as i64);
     Ok(())
@@ -155,6 +159,7 @@ pub fn hincrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
     prepare_create(e, key);
     e.emit(key, OpKind::HIncr(blob(a.get(2)), Amount::Int(by)));
+    e.notify(N::HASH, "hincrby", key);
     out.int(new);
     Ok(())
 }
@@ -178,6 +183,7 @@ pub fn hincrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     prepare_create(e, key);
     e.emit(key, OpKind::HIncr(blob(a.get(2)), Amount::Float(by)));
+    e.notify(N::HASH, "hincrbyfloat", key);
     let shown = get_hash(e, key)?
         .and_then(|h| h.get(a.get(2)))
         .map(|v| v.read().into_owned())

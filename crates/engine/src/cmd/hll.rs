@@ -2,6 +2,7 @@
 
 use super::{prepare_create, typed};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::hll::{HllError, Registers, decode, pattern};
@@ -88,6 +89,7 @@ pub fn pfadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             prepare_create(e, key);
         }
         e.emit(key, OpKind::PfAdd(raised));
+        e.notify(N::STRING, "pfadd", key);
         out.int(1);
     } else {
         out.int(0);
@@ -139,6 +141,8 @@ pub fn pfmerge(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     if created || !raised.is_empty() {
         e.emit(dst, OpKind::PfAdd(raised));
     }
+    // Redis announces a merge as a mass add, changed or not.
+    e.notify(N::STRING, "pfadd", dst);
     out.ok();
     Ok(())
 }

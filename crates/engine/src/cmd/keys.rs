@@ -3,6 +3,7 @@
 use super::blob;
 use super::strings::expiry_at;
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::{Blob, Content, KeyState, Kind, OpKind};
@@ -15,6 +16,7 @@ pub fn del(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     for k in a.from(1) {
         if e.lookup(k, true).is_some() {
             e.emit(k, OpKind::DelKey);
+            e.notify(N::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -230,12 +232,19 @@ pub fn rename(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    if nx && e.lookup(dst, true).is_some() {
+    let replaced = e.lookup(dst, true).is_some();
+    if nx && replaced {
         out.int(0);
         return Ok(());
     }
     restore(e, dst, content, ttl);
+    if replaced {
+        // Redis deletes the destination and adds the key anew.
+        e.notify(N::NEW, "new", dst);
+    }
     e.emit(src, OpKind::DelKey);
+    e.notify(N::GENERIC, "rename_from", src);
+    e.notify(N::GENERIC, "rename_to", dst);
     if nx {
         out.int(1);
     } else {
@@ -277,11 +286,17 @@ pub fn copy(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.int(0);
         return Ok(());
     };
-    if !replace && e.lookup(dst, true).is_some() {
+    let replaced = e.lookup(dst, true).is_some();
+    if !replace && replaced {
         out.int(0);
         return Ok(());
     }
     restore(e, dst, content, ttl);
+    if replaced {
+        // Redis deletes the destination and adds the key anew.
+        e.notify(N::NEW, "new", dst);
+    }
+    e.notify(N::GENERIC, "copy_to", dst);
     out.int(1);
     Ok(())
 }
@@ -334,8 +349,10 @@ pub fn expire(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     if at <= e.now() as i64 {
         e.emit(key, OpKind::DelKey);
+        e.notify(N::GENERIC, "del", key);
     } else {
         e.emit(key, OpKind::Expire(Some(at as u64)));
+        e.notify(N::GENERIC, "expire", key);
     }
     out.int(1);
     Ok(())
@@ -394,6 +411,7 @@ pub fn persist(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         .is_some_and(|ks| ks.expires_at().is_some());
     if has {
         e.emit(key, OpKind::Expire(None));
+        e.notify(N::GENERIC, "persist", key);
     }
     out.int(i64::from(has));
     Ok(())

@@ -6,6 +6,7 @@
 
 use super::cfloat::{self, CFloat, CType};
 use super::{blob, mpop_args, prepare_create, typed};
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use crate::{Block, Engine};
@@ -76,6 +77,23 @@ fn insert_at(e: &mut Engine, key: &[u8], at: At, values: ListValues) -> Result<u
         },
     );
     Ok(len + n)
+}
+
+/// The event of a push at `end`.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// Announces a pop at `end` of `key`, and its deletion if that emptied it.
+fn popped_event(e: &mut Engine, key: &[u8], end: End) {
+    let name = match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    };
+    e.notify_removal(N::LIST, name, key);
 }
 
 /// Pushes `values` at one end, each in turn (LPUSH a b c leaves c first).
@@ -155,6 +173,7 @@ pub fn lpush(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         End::Right
     };
     let n = push(e, a.get(1), a.from(2), end)?;
+    e.notify(N::LIST, push_event(end), a.get(1));
     out.int(n as i64);
     Ok(())
 }
@@ -171,6 +190,7 @@ pub fn lpushx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         return Ok(());
     }
     let n = push(e, a.get(1), a.from(2), end)?;
+    e.notify(N::LIST, push_event(end), a.get(1));
     out.int(n as i64);
     Ok(())
 }
@@ -206,6 +226,9 @@ pub fn lpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         return Ok(());
     }
     let popped = pop(e, key, count.unwrap_or(1), end)?;
+    if !popped.is_empty() {
+        popped_event(e, key, end);
+    }
     match count {
         None => match popped.first() {
             Some(v) => out.bulk(v),
@@ -291,6 +314,7 @@ pub fn lset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     };
     let pos = x.pos.clone();
     e.emit(key, OpKind::ListSet(pos, blob(a.get(3))));
+    e.notify(N::LIST, "lset", key);
     out.ok();
     Ok(())
 }
@@ -319,6 +343,7 @@ pub fn linsert(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         At::Index(i + usize::from(after)),
         ListValues::from_elem(SmallBlob::new(a.get(4)), 1),
     )?;
+    e.notify(N::LIST, "linsert", key);
     out.int(n as i64);
     Ok(())
 }
@@ -355,6 +380,9 @@ pub fn lrem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     };
     idx.sort_unstable();
     remove_indexes(e, key, &idx)?;
+    if !idx.is_empty() {
+        e.notify_removal(N::LIST, "lrem", key);
+    }
     out.int(idx.len() as i64);
     Ok(())
 }
@@ -373,6 +401,7 @@ pub fn ltrim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         Some((s, t)) => (0..s as usize).chain(t as usize + 1..len).collect(),
     };
     remove_indexes(e, key, &idx)?;
+    e.notify_removal(N::LIST, "ltrim", key);
     out.ok();
     Ok(())
 }
@@ -486,6 +515,9 @@ fn move_one(
         return Ok(None);
     };
     push(e, dst, std::slice::from_ref(&&v[..]), to)?;
+    // Redis announces the push, then the pop.
+    e.notify(N::LIST, push_event(to), dst);
+    popped_event(e, src, from);
     Ok(Some(v))
 }
 
@@ -528,6 +560,7 @@ fn mpop(
             continue;
         }
         let popped = pop(e, k, count, end)?;
+        popped_event(e, k, end);
         out.array(2);
         out.bulk(k);
         out.array(popped.len());
@@ -604,6 +637,7 @@ pub fn blpop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             continue;
         }
         let popped = pop(e, k, 1, end)?;
+        popped_event(e, k, end);
         out.array(2);
         out.bulk(k);
         out.bulk(&popped[0]);

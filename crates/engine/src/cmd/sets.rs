@@ -4,6 +4,7 @@ use super::hashes::{Picks, rand_count};
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
 use super::{blob, get_set, intercard_args, prepare_create};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::{Blob, Content, OpKind};
@@ -30,6 +31,9 @@ pub fn sadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     };
     prepare_create(e, key);
     e.emit(key, OpKind::SAdd(members));
+    if added > 0 {
+        e.notify(N::SET, "sadd", key);
+    }
     out.int(added as i64);
     Ok(())
 }
@@ -48,6 +52,7 @@ pub fn srem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let n = gone.len();
     if n > 0 {
         e.emit(key, OpKind::SRem(gone));
+        e.notify_removal(N::SET, "srem", key);
     }
     out.int(n as i64);
     Ok(())
@@ -118,6 +123,7 @@ pub fn spop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     };
     if !popped.is_empty() {
         e.emit(key, OpKind::SRem(popped.clone()));
+        e.notify_removal(N::SET, "spop", key);
     }
     match count {
         None => match popped.first() {
@@ -175,8 +181,13 @@ pub fn smove(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     if src != dst {
         e.emit(src, OpKind::SRem(vec![blob(m)]));
+        e.notify_removal(N::SET, "srem", src);
+        let added = get_set(e, dst)?.is_none_or(|s| !s.contains(m));
         prepare_create(e, dst);
         e.emit(dst, OpKind::SAdd(vec![blob(m)]));
+        if added {
+            e.notify(N::SET, "sadd", dst);
+        }
     }
     out.int(1);
     Ok(())
@@ -259,15 +270,23 @@ pub fn salgebra(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE destination key [key ...]
 pub fn salgebra_store(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let r = combine(e, a.from(2), algebra_of(&a))?;
+    let op = algebra_of(&a);
+    let r = combine(e, a.from(2), op)?;
     let dst = a.get(1);
     let n = r.len();
     if n == 0 {
         if e.lookup(dst, true).is_some() {
             e.emit(dst, OpKind::DelKey);
+            e.notify(N::GENERIC, "del", dst);
         }
     } else {
         restore(e, dst, Content::Set(r), None);
+        let name = match op {
+            Algebra::Inter => "sinterstore",
+            Algebra::Union => "sunionstore",
+            Algebra::Diff => "sdiffstore",
+        };
+        e.notify(N::SET, name, dst);
     }
     out.int(n as i64);
     Ok(())

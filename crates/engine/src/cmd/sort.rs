@@ -8,6 +8,7 @@ use super::lists::get_list;
 use super::zsets::{by_rank, get_zset};
 use super::{MAX_STRING, blob, get_hash, get_set, get_str};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::{Blob, Content, Kind, OpKind};
@@ -388,9 +389,11 @@ fn store(
     if n == 0 {
         if e.lookup(dst, true).is_some() {
             e.emit(dst, OpKind::DelKey);
+            e.notify(N::GENERIC, "del", dst);
         }
     } else {
         restore(e, dst, Content::List(values.into_iter().collect()), None);
+        e.notify(N::LIST, "sortstore", dst);
     }
     out.int(n as i64);
     Ok(())

@@ -2,6 +2,7 @@
 
 use super::{MAX_STRING, blob, get_str, index_range, prepare_create, too_big};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::f80::F80;
@@ -165,6 +166,10 @@ pub fn set(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     } else {
         write_str(e, key, a.get(2), ttl);
     }
+    e.notify(N::STRING, "set", key);
+    if at.is_some() {
+        e.notify(N::GENERIC, "expire", key);
+    }
     if get {
         match old {
             Some(v) => out.bulk(&v),
@@ -183,6 +188,7 @@ pub fn setnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.int(0);
     } else {
         write_str(e, key, a.get(2), Ttl::Set(None));
+        e.notify(N::STRING, "set", key);
         out.int(1);
     }
     Ok(())
@@ -194,6 +200,8 @@ pub fn setex(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let n = a.int(2)?;
     let at = expiry_at(e, n, secs, false, false, &a.name())?;
     write_str(e, a.get(1), a.get(3), Ttl::Set(Some(at as u64)));
+    e.notify(N::STRING, "set", a.get(1));
+    e.notify(N::GENERIC, "expire", a.get(1));
     out.ok();
     Ok(())
 }
@@ -202,6 +210,7 @@ pub fn setex(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 pub fn getset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let old = get_str(e, a.get(1))?.map(|v| v.into_owned());
     write_str(e, a.get(1), a.get(2), Ttl::Set(None));
+    e.notify(N::STRING, "set", a.get(1));
     match old {
         Some(v) => out.bulk(&v),
         None => out.null(),
@@ -214,6 +223,7 @@ pub fn getdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     match get_str(e, a.get(1))?.map(|v| v.into_owned()) {
         Some(v) => {
             e.emit(a.get(1), OpKind::DelKey);
+            e.notify(N::GENERIC, "del", a.get(1));
             out.bulk(&v);
         }
         None => out.null(),
@@ -231,13 +241,20 @@ pub fn getex(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         return Ok(());
     };
     match opts_expiry(e, &a, &o, "getex")? {
-        Some(at) if at as u64 <= e.now() => e.emit(key, OpKind::DelKey),
-        Some(at) => e.emit(key, OpKind::Expire(Some(at as u64))),
+        Some(at) if at as u64 <= e.now() => {
+            e.emit(key, OpKind::DelKey);
+            e.notify(N::GENERIC, "del", key);
+        }
+        Some(at) => {
+            e.emit(key, OpKind::Expire(Some(at as u64)));
+            e.notify(N::GENERIC, "expire", key);
+        }
         None if o.persist
             && e.lookup(key, false)
                 .is_some_and(|ks| ks.expires_at().is_some()) =>
         {
             e.emit(key, OpKind::Expire(None));
+            e.notify(N::GENERIC, "persist", key);
         }
         None => {}
     }
@@ -264,6 +281,7 @@ pub fn mset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     for pair in a.from(1).chunks(2) {
         write_str(e, pair[0], pair[1], Ttl::Set(None));
+        e.notify(N::STRING, "set", pair[0]);
     }
     out.ok();
     Ok(())
@@ -282,6 +300,7 @@ pub fn msetnx(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     for pair in a.from(1).chunks(2) {
         write_str(e, pair[0], pair[1], Ttl::Set(None));
+        e.notify(N::STRING, "set", pair[0]);
     }
     out.int(1);
     Ok(())
@@ -296,6 +315,7 @@ pub fn append(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     v.extend_from_slice(a.get(2));
     write_str(e, key, &v, Ttl::Keep);
+    e.notify(N::STRING, "append", key);
     out.int(v.len() as i64);
     Ok(())
 }
@@ -347,6 +367,7 @@ pub fn setrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     v[off..off + val.len()].copy_from_slice(val);
     write_str(e, key, &v, Ttl::Keep);
+    e.notify(N::STRING, "setrange", key);
     out.int(v.len() as i64);
     Ok(())
 }
@@ -364,6 +385,7 @@ fn incr_by(e: &mut Engine, key: &[u8], by: i64, out: &mut Out) -> CmdResult {
     let new = cur.checked_add(by).ok_or(CmdError::Overflow)?;
     prepare_create(e, key);
     e.emit(key, OpKind::IncrStr(Amount::Int(by)));
+    e.notify(N::STRING, "incrby", key);
     out.int(new);
     Ok(())
 }
@@ -407,6 +429,7 @@ pub fn incrbyfloat(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     prepare_create(e, key);
     e.emit(key, OpKind::IncrStr(Amount::Float(by)));
+    e.notify(N::STRING, "incrbyfloat", key);
     let shown = get_str(e, key)?
         .map(|v| v.into_owned())
         .unwrap_or_else(|| new.to_human().into_bytes());

@@ -8,6 +8,7 @@ use super::lists::{block_on, timeout_arg};
 use super::mpop_args;
 use super::zsets::{by_rank, get_zset, reply_items};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::{Blob, OpKind};
@@ -35,6 +36,11 @@ fn pop_end(e: &mut Engine, key: &[u8], n: usize, end: End) -> Result<Vec<(Blob, 
             key,
             OpKind::ZRem(items.iter().map(|(m, _)| m.clone()).collect()),
         );
+        let event = match end {
+            End::Min => "zpopmin",
+            End::Max => "zpopmax",
+        };
+        e.notify_removal(N::ZSET, event, key);
     }
     Ok(items)
 }

@@ -4,6 +4,7 @@ use super::hashes::{Picks, rand_count};
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
 use super::{blob, intercard_args, prepare_create, typed};
 use crate::Engine;
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::num::parse_f64;
@@ -147,6 +148,9 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         } else {
             e.emit(key, OpKind::ZAdd(writes));
         }
+        if added + updated > 0 {
+            e.notify(N::ZSET, if incr { "zincr" } else { "zadd" }, key);
+        }
     }
     if incr {
         match incr_result {
@@ -163,15 +167,18 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 pub fn zincrby(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let delta = score_arg(a.get(2))?;
     let key = a.get(1);
-    let cur = get_zset(e, key)?
-        .and_then(|z| z.score(a.get(3)))
-        .unwrap_or(0.0);
+    let cur = get_zset(e, key)?.and_then(|z| z.score(a.get(3)));
+    let changed = cur.is_none_or(|c| c + delta != c);
+    let cur = cur.unwrap_or(0.0);
     let new = cur + delta;
     if new.is_nan() {
         return Err(CmdError::msg("ERR resulting score is not a number (NaN)"));
     }
     prepare_create(e, key);
     e.emit(key, OpKind::ZIncr(blob(a.get(3)), delta));
+    if changed {
+        e.notify(N::ZSET, "zincr", key);
+    }
     out.double(new);
     Ok(())
 }
@@ -192,6 +199,7 @@ pub fn zrem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let n = gone.len();
     if n > 0 {
         e.emit(key, OpKind::ZRem(gone));
+        e.notify_removal(N::ZSET, "zrem", key);
     }
     out.int(n as i64);
     Ok(())
@@ -479,19 +487,22 @@ pub fn zrangestore(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let items = get_zset(e, a.get(2))?
         .map(|z| select(z, &r, o.rev, limit))
         .unwrap_or_default();
-    store(e, a.get(1), items, out);
+    store(e, a.get(1), items, "zrangestore", out);
     Ok(())
 }
 
-/// Replaces `dst` with `items` (deleting it when empty) and replies the count.
-fn store(e: &mut Engine, dst: &[u8], items: Vec<(Blob, f64)>, out: &mut Out) {
+/// Replaces `dst` with `items` (deleting it when empty), announced as `event`, and
+/// replies the count.
+fn store(e: &mut Engine, dst: &[u8], items: Vec<(Blob, f64)>, event: &'static str, out: &mut Out) {
     let n = items.len();
     if n == 0 {
         if e.lookup(dst, true).is_some() {
             e.emit(dst, OpKind::DelKey);
+            e.notify(N::GENERIC, "del", dst);
         }
     } else {
         restore(e, dst, Content::ZSet(items), None);
+        e.notify(N::ZSET, event, dst);
     }
     out.int(n as i64);
 }
@@ -633,12 +644,18 @@ pub fn zrandmember(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// ZREMRANGEBYRANK / ZREMRANGEBYSCORE / ZREMRANGEBYLEX key a b
 pub fn zremrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let name = a.name();
-    let r = if name.ends_with("rank") {
-        Range::Rank(a.int(2)?, a.int(3)?)
+    let (r, event) = if name.ends_with("rank") {
+        (Range::Rank(a.int(2)?, a.int(3)?), "zremrangebyrank")
     } else if name.ends_with("score") {
-        Range::Score(ScoreRange::parse(a.get(2), a.get(3))?)
+        (
+            Range::Score(ScoreRange::parse(a.get(2), a.get(3))?),
+            "zremrangebyscore",
+        )
     } else {
-        Range::Lex(LexRange::parse(a.get(2), a.get(3))?)
+        (
+            Range::Lex(LexRange::parse(a.get(2), a.get(3))?),
+            "zremrangebylex",
+        )
     };
     let key = a.get(1);
     let items = get_zset(e, key)?
@@ -649,6 +666,7 @@ pub fn zremrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             key,
             OpKind::ZRem(items.iter().map(|(m, _)| m.clone()).collect()),
         );
+        e.notify_removal(N::ZSET, event, key);
     }
     out.int(items.len() as i64);
     Ok(())
@@ -856,8 +874,14 @@ pub fn zsetop(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE dst numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...]
 pub fn zsetop_store(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let (items, _) = combine(e, &a, setop_of(&a), true)?;
-    store(e, a.get(1), items, out);
+    let op = setop_of(&a);
+    let (items, _) = combine(e, &a, op, true)?;
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    store(e, a.get(1), items, event, out);
     Ok(())
 }
 

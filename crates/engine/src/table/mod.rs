@@ -42,6 +42,29 @@ pub struct CmdStat {
     pub rejected: u64,
 }
 
+/// Write commands whose reads of keys are reads (Redis looks them up for reading, so a
+/// missing one is a `keymiss`): their sources, or the value they return.
+const READS_FIRST: &[&str] = &[
+    "set",
+    "getset",
+    "getdel",
+    "getex",
+    "copy",
+    "bitop",
+    "pfmerge",
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
+    "zunionstore",
+    "zinterstore",
+    "zdiffstore",
+    "zrangestore",
+    "georadius",
+    "georadiusbymember",
+    "geosearchstore",
+    "sort",
+];
+
 /// Runs the handler of a command whose arity and subcommand were already checked. Returns
 /// false when it is not a data command.
 pub(crate) fn run_checked(
@@ -53,9 +76,15 @@ pub(crate) fn run_checked(
     let Some(h) = spec.handler else {
         return false;
     };
+    if e.notify_mask & crate::NotifyFlags::KEY_MISS != 0 {
+        // A container's flags are its subcommand's (XGROUP CREATE writes).
+        let flags = resolve(args).map_or(spec.flags, |id| index::spec(id).flags);
+        e.reading = !flags.has(Flags::WRITE) || READS_FIRST.contains(&spec.name);
+    }
     if let Err(err) = h(e, Args(args), out) {
         out.error(&err.to_string());
     }
+    e.reading = false;
     true
 }
 

@@ -133,7 +133,9 @@ fn leave(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Ou
 }
 
 /// PUBLISH channel message: delivered here, and forwarded to peers (best effort).
-pub(crate) fn publish(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+pub(crate) fn publish(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    // Keyspace events of the commands before this one go first.
+    crate::notify::publish(sh, e);
     let n = sh
         .pubsub
         .lock()

@@ -2,6 +2,7 @@
 //! consumers and pending entries kept per instance (SEMANTICS.md).
 
 use super::*;
+use crate::NotifyFlags as N;
 
 /// One consumer of a group on this instance.
 #[derive(Clone, Debug, Default)]
@@ -182,6 +183,7 @@ pub fn xgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                     },
                 );
                 e.groups.remove(&(blob(key), blob(group)));
+                e.notify(N::STREAM, "xgroup-create", key);
             } else {
                 if !exists {
                     return Err(CmdError::msg(
@@ -196,6 +198,7 @@ pub fn xgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                     )));
                 }
                 e.emit(key, OpKind::XGroupSetId(blob(group), id, read));
+                e.notify(N::STREAM, "xgroup-setid", key);
             }
             out.ok();
             Ok(())
@@ -209,6 +212,7 @@ pub fn xgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             if has_group(e, key, group)? {
                 e.emit(key, OpKind::XGroupDestroy(blob(group)));
                 e.groups.remove(&(blob(key), blob(group)));
+                e.notify(N::STREAM, "xgroup-destroy", key);
                 out.int(1);
             } else {
                 out.int(0);
@@ -232,11 +236,16 @@ pub fn xgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             let lg = local(e, key, group);
             if sub == "CREATECONSUMER" {
                 let fresh = lg.touch(consumer, now, false);
+                if fresh {
+                    e.notify(N::STREAM, "xgroup-createconsumer", key);
+                }
                 out.int(i64::from(fresh));
             } else {
                 let n = lg.pending_of(consumer);
                 lg.pel.retain(|_, p| &*p.consumer != consumer);
-                lg.consumers.remove(consumer);
+                if lg.consumers.remove(consumer).is_some() {
+                    e.notify(N::STREAM, "xgroup-delconsumer", key);
+                }
                 out.int(n as i64);
             }
             Ok(())
@@ -347,7 +356,7 @@ pub fn xreadgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                     };
                 }
                 let lg = local(e, key, gname);
-                lg.touch(consumer, now, true);
+                let fresh = lg.touch(consumer, now, true);
                 if !noack {
                     for (k, _) in &items {
                         lg.pel.insert(
@@ -360,6 +369,9 @@ pub fn xreadgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                         );
                     }
                 }
+                if fresh {
+                    e.notify(N::STREAM, "xgroup-createconsumer", key);
+                }
                 for (part, id) in tops {
                     e.emit(key, OpKind::XGroupAdvance(blob(gname), part, id, read));
                 }
@@ -370,7 +382,7 @@ pub fn xreadgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                 let present: std::collections::HashMap<EntryKey, Vec<Blob>> =
                     s.iter().map(|(k, v)| (*k, v.to_vec())).collect();
                 let lg = local(e, key, gname);
-                lg.touch(consumer, now, true);
+                let fresh = lg.touch(consumer, now, true);
                 let mut items = Vec::new();
                 for (k, p) in lg.pel.iter_mut() {
                     if items.len() >= limit {
@@ -381,6 +393,9 @@ pub fn xreadgroup(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                         p.count += 1;
                         items.push((k.0, present.get(k).cloned()));
                     }
+                }
+                if fresh {
+                    e.notify(N::STREAM, "xgroup-createconsumer", key);
                 }
                 replies.push((j, items));
             }
@@ -628,8 +643,8 @@ pub fn xclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             claimed.push((k.0, fields));
         }
     }
-    if !claimed.is_empty() {
-        lg.touch(consumer, now, true);
+    if !claimed.is_empty() && lg.touch(consumer, now, true) {
+        e.notify(N::STREAM, "xgroup-createconsumer", a.get(1));
     }
     put_claimed(out, &claimed, justid);
     Ok(())
@@ -697,8 +712,8 @@ pub fn xautoclaim(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         p.claim(consumer, now, None, justid);
         claimed.push((k.0, fields));
     }
-    if !claimed.is_empty() {
-        lg.touch(consumer, now, true);
+    if !claimed.is_empty() && lg.touch(consumer, now, true) {
+        e.notify(N::STREAM, "xgroup-createconsumer", a.get(1));
     }
     out.array(3);
     out.bulk(next.to_string().as_bytes());

@@ -2,6 +2,7 @@
 //! XSETID; consumer groups are in `groups`, XINFO in `info`.
 
 use super::{blob, prepare_create, typed};
+use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use crate::{Block, Engine};
@@ -353,6 +354,7 @@ pub fn xadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let values: Vec<Blob> = a.from(i + 1).iter().map(|v| blob(v)).collect();
     e.emit(key, OpKind::XAdd { id, fields: values });
+    e.notify(N::STREAM, "xadd", key);
     if let Some(spec) = spec {
         trim(e, key, spec);
     }
@@ -369,6 +371,7 @@ fn trim(e: &mut Engine, key: &[u8], spec: TrimSpec) -> usize {
     let n = gone.len();
     if n > 0 {
         e.emit(key, OpKind::XTrim(gone));
+        e.notify(N::STREAM, "xtrim", key);
     }
     n
 }
@@ -422,6 +425,7 @@ pub fn xdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let n = gone.len();
     if n > 0 {
         e.emit(key, OpKind::XDel(gone));
+        e.notify(N::STREAM, "xdel", key);
     }
     out.int(n as i64);
     Ok(())
@@ -671,6 +675,7 @@ pub fn xsetid(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             max_deleted: max_deleted.filter(|m| *m != StreamId::default()),
         },
     );
+    e.notify(N::STREAM, "xsetid", key);
     out.ok();
     Ok(())
 }
