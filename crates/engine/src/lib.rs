@@ -19,10 +19,10 @@ pub use error::CmdError;
 pub use oplog::OpLog;
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
-    FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, Rejection,
-    acl_categories, channels, check_subcommand, command_count, command_id, find_subcommand,
-    full_name, has_keys, keys, legacy_range, lookup_command, lookup_full_name, movable_keys,
-    parent, resolve, resolve_from, spec, subcommand_ids,
+    FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, LATENCY_BUCKETS,
+    Rejection, acl_categories, channels, check_subcommand, command_count, command_id,
+    find_subcommand, full_name, has_keys, keys, legacy_range, lookup_command, lookup_full_name,
+    movable_keys, parent, resolve, resolve_from, spec, subcommand_ids,
 };
 
 use concord_crdt::{

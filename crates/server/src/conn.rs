@@ -186,6 +186,7 @@ where
     let (tx, mut rx) = mpsc::channel::<Msg>(16 * 1024);
     let mailbox = crate::pubsub::Mailbox::new(tx);
     let now = Instant::now();
+    let query = Arc::new(crate::QueryBuf::default());
     shared
         .clients
         .lock()
@@ -208,6 +209,7 @@ where
                 lib_ver: Vec::new(),
                 kill: Arc::clone(&mailbox.kill),
                 mailbox_tx: mailbox.tx.clone(),
+                query: Arc::clone(&query),
             },
         );
     let mut sess = Session::new(&shared, id, mailbox, now);
@@ -239,6 +241,7 @@ where
                         Err(e) => break Err(e),
                     }
                     last = Instant::now();
+                    query.set(buf.len(), buf.capacity());
                     sess.refresh(&shared);
                     parser.set_max_bulk(sess.hot.proto_max_bulk_len);
                     out.limit = class_limit(&sess).hard_bytes();
@@ -253,6 +256,7 @@ where
                             sess.queued.push(req);
                         }
                         buf.advance(parser.advance(&mut batch));
+                            query.set(buf.len(), buf.capacity());
                         if proto_err.is_some() || buf.len() + sess.queued_bytes > max_query {
                             tracing::info!("client {} closed: query buffer past client-query-buffer-limit while blocked", sess.id);
                             break Ok(());
@@ -284,6 +288,7 @@ where
                             break;
                         }
                     }
+                    query.set(buf.len(), buf.capacity());
                     if let Some(e) = proto_err {
                         out.error(&format!("ERR {e}"));
                         sess.closing = true;
@@ -353,7 +358,10 @@ where
                             Msg::Refresh => sess.refresh(&shared),
                             m => {
                                 sess.mailbox.taken(&m);
-                                crate::cmd::pubsub::encode(m, &mut out);
+                                // CLIENT REPLY OFF silences messages too, as in Redis.
+                                if sess.replies != crate::session::Replies::Off {
+                                    crate::cmd::pubsub::encode(m, &mut out);
+                                }
                             }
                         }
                         next = rx.try_recv().ok();

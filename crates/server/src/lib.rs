@@ -8,14 +8,18 @@ mod conn;
 mod dispatch;
 mod effects;
 mod info;
+mod latency;
 pub mod limits;
 pub mod mem;
+mod observe;
 mod output;
 mod persist;
 mod pubsub;
+mod redact;
 mod script;
 mod session;
 pub mod settings;
+mod slowlog;
 pub mod sync;
 mod tls;
 
@@ -71,6 +75,33 @@ pub(crate) struct ClientInfo {
     pub kill: Arc<tokio::sync::Notify>,
     /// The connection's queue (CONFIG SET tells idle connections to look again).
     pub mailbox_tx: pubsub::Tx,
+    /// Its query buffer, as its connection last saw it.
+    pub query: Arc<QueryBuf>,
+}
+
+/// The size of a connection's query buffer (CLIENT LIST `qbuf`, `qbuf-free`), stored by
+/// the connection after each read and each batch, read by any other.
+#[derive(Debug, Default)]
+pub(crate) struct QueryBuf {
+    len: AtomicUsize,
+    free: AtomicUsize,
+}
+
+impl QueryBuf {
+    /// Notes the buffer's bytes held and its room left.
+    pub fn set(&self, len: usize, capacity: usize) {
+        self.len.store(len, Ordering::Relaxed);
+        self.free
+            .store(capacity.saturating_sub(len), Ordering::Relaxed);
+    }
+
+    /// The bytes held and the room left.
+    pub fn get(&self) -> (usize, usize) {
+        (
+            self.len.load(Ordering::Relaxed),
+            self.free.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// State shared by all connections of one instance.
@@ -147,6 +178,10 @@ pub(crate) struct Shared {
     pub acl_epoch: AtomicU64,
     /// Connections open (from their accept, TLS handshakes included): `maxclients`.
     pub open: AtomicU64,
+    /// SLOWLOG's entries.
+    pub slowlog: Mutex<slowlog::SlowLog>,
+    /// LATENCY's events.
+    pub latency: Mutex<latency::Monitor>,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -267,6 +302,8 @@ impl Server {
             access: Mutex::new(access),
             acl_epoch: AtomicU64::new(0),
             open: AtomicU64::new(0),
+            slowlog: Mutex::default(),
+            latency: Mutex::default(),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),

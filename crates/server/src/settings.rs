@@ -116,6 +116,14 @@ pub struct ServerConfig {
     pub acl_pubsub_default: concord_acl::PubsubDefault,
     /// The user this instance authenticates as on its links to peers.
     pub peer_user: String,
+    /// Commands that run at least this many microseconds enter the slow log (-1: none).
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps.
+    pub slowlog_max_len: u64,
+    /// Commands of at least this many milliseconds are latency events (0: none).
+    pub latency_monitor_threshold: u64,
+    /// Whether each command's latency histogram is kept (LATENCY HISTOGRAM).
+    pub latency_tracking: bool,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -181,6 +189,10 @@ impl Default for ServerConfig {
             acllog_max_len: concord_acl::DEFAULT_LOG_MAX_LEN,
             acl_pubsub_default: concord_acl::PubsubDefault::ResetChannels,
             peer_user: "default".into(),
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
+            latency_tracking: true,
         }
     }
 }
@@ -207,6 +219,14 @@ pub(crate) struct Hot {
     pub output_limits: OutputLimits,
     /// `protected-mode`.
     pub protected_mode: bool,
+    /// `slowlog-log-slower-than`, in microseconds (negative: off).
+    pub slowlog_slower_than: i64,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: u64,
+    /// `latency-monitor-threshold`, in milliseconds (0: off).
+    pub latency_threshold: u64,
+    /// `latency-tracking`.
+    pub latency_tracking: bool,
 }
 
 impl ServerConfig {
@@ -222,6 +242,10 @@ impl ServerConfig {
             proto_max_bulk_len: usize::try_from(self.proto_max_bulk_len.0).unwrap_or(usize::MAX),
             output_limits: self.output_limits,
             protected_mode: self.protected_mode,
+            slowlog_slower_than: self.slowlog_log_slower_than,
+            slowlog_max_len: self.slowlog_max_len,
+            latency_threshold: self.latency_monitor_threshold,
+            latency_tracking: self.latency_tracking,
         }
     }
 }
@@ -504,9 +528,28 @@ pub static SETTINGS: &[Setting] = &[
     fixed!("save", ""),
     fixed!("notify-keyspace-events", ""),
     fixed!("loglevel", "notice"),
-    fixed!("latency-tracking", "no"),
-    fixed!("slowlog-log-slower-than", "10000"),
-    fixed!("slowlog-max-len", "128"),
+    setting!("latency-tracking", latency_tracking, Runtime),
+    setting!(
+        "slowlog-log-slower-than",
+        slowlog_log_slower_than,
+        Runtime,
+        range = -1,
+        i64::MAX as i128
+    ),
+    setting!(
+        "slowlog-max-len",
+        slowlog_max_len,
+        Runtime,
+        range = 0,
+        i64::MAX as i128
+    ),
+    setting!(
+        "latency-monitor-threshold",
+        latency_monitor_threshold,
+        Runtime,
+        range = 0,
+        i64::MAX as i128
+    ),
     setting!(
         "busy-reply-threshold",
         busy_reply_threshold,

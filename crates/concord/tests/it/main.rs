@@ -9,6 +9,7 @@ mod acl;
 mod cluster;
 mod commands;
 mod differential;
+mod introspect;
 mod limits;
 mod manager;
 mod manager_changes;

@@ -127,8 +127,21 @@ fn containers_keep_exactly_their_subcommands() {
     assert_eq!(
         with,
         [
-            "client", "pubsub", "command", "config", "acl", "function", "script", "object",
-            "xinfo", "xgroup"
+            "client", "pubsub", "command", "config", "acl", "slowlog", "latency", "function",
+            "script", "object", "xinfo", "xgroup"
+        ]
+    );
+    assert_eq!(subs("slowlog"), ["get", "len", "reset", "help"]);
+    assert_eq!(
+        subs("latency"),
+        [
+            "latest",
+            "history",
+            "reset",
+            "doctor",
+            "graph",
+            "histogram",
+            "help"
         ]
     );
 }

@@ -26,7 +26,7 @@ pub(crate) fn log_event(
         let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
             .get(&s.id)
-            .map(|c| super::client::client_line(s.id, c).into_bytes())
+            .map(|c| super::client::client_line(s.id, c, None).into_bytes())
             .unwrap_or_default()
     };
     let event = LogEvent {

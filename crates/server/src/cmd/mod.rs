@@ -9,6 +9,7 @@ pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod crdt;
+pub(crate) mod introspect;
 pub(crate) mod member;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
@@ -54,6 +55,8 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("bgrewriteaof", admin::bgrewriteaof),
     ("lastsave", admin::lastsave),
     ("shutdown", admin::shutdown),
+    ("slowlog", introspect::slowlog),
+    ("latency", introspect::latency),
     ("function", scripting::function),
     ("fcall", scripting::eval),
     ("fcall_ro", scripting::eval),

@@ -84,7 +84,7 @@ macro_rules! integer_value {
         }
     )*};
 }
-integer_value!(u16, u64, usize);
+integer_value!(u16, u64, usize, i64);
 
 impl Value for Bytes {
     fn set_from(&mut self, text: &str) -> Result<(), String> {

@@ -1,0 +1,285 @@
+//! Introspection: CLIENT REPLY and CLIENT LIST's own line, SLOWLOG, LATENCY.
+
+use crate::support::{Conn, Reply, b, concord, redis};
+
+/// The `field=value` of a CLIENT LIST line.
+fn field<'a>(line: &'a str, name: &str) -> &'a str {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+}
+
+/// The text of a bulk or verbatim reply.
+fn text(r: Reply) -> String {
+    match r {
+        Reply::Bulk(v) => String::from_utf8_lossy(&v).into_owned(),
+        Reply::Other(b'=', _, s) => s,
+        other => panic!("not text: {other}"),
+    }
+}
+
+/// A command that takes well over a millisecond on any machine: the union of two sets
+/// of 200,000 members each.
+fn slow_command(c: &mut Conn) -> Vec<&'static str> {
+    for set in ["s1", "s2"] {
+        for chunk in 0..20 {
+            let mut args = vec![b("SADD"), b(set)];
+            args.extend((0..10_000).map(|i| format!("{set}-{chunk}-{i}").into_bytes()));
+            assert_eq!(c.call(&args), Reply::Int(10_000));
+        }
+    }
+    vec!["SUNIONSTORE", "dst", "s1", "s2"]
+}
+
+#[test]
+fn client_list_shows_the_running_command_and_its_query_buffer_as_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        let line = text(c.cmd(&["CLIENT", "LIST"]));
+        assert_eq!(field(&line, "cmd"), "client|list", "{line}");
+        assert_eq!(field(&line, "qbuf"), "26", "{line}");
+        assert_eq!(field(&line, "argv-mem"), "10", "{line}");
+        let line = text(c.cmd(&["CLIENT", "INFO"]));
+        assert_eq!(field(&line, "cmd"), "client|info", "{line}");
+        // Another client sees this one's last command, and an empty query buffer.
+        c.cmd(&["PING"]);
+        let mut other = Conn::open(port);
+        let list = text(other.cmd(&["CLIENT", "LIST"]));
+        let mine = list
+            .lines()
+            .find(|l| field(l, "cmd") == "ping")
+            .unwrap_or_else(|| panic!("{list}"));
+        assert_eq!(field(mine, "qbuf"), "0", "{mine}");
+        assert_eq!(field(mine, "argv-mem"), "0", "{mine}");
+    }
+}
+
+#[test]
+fn client_reply_off_silences_replies_and_messages() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    c.cmd(&["HELLO", "3"]);
+    c.cmd(&["SUBSCRIBE", "ch"]);
+    c.send_raw(&Conn::encode(&[b("CLIENT"), b("REPLY"), b("OFF")]));
+    c.send_raw(&Conn::encode(&[b("SET"), b("k"), b("v")]));
+    let mut p = Conn::open(s.port);
+    // The subscriber got the message (PUBLISH counts it) but sends nothing on.
+    assert_eq!(p.cmd(&["PUBLISH", "ch", "hidden"]), Reply::Int(1));
+    assert_eq!(p.cmd(&["GET", "k"]), Reply::Bulk(b("v")));
+    c.send_raw(&Conn::encode(&[b("CLIENT"), b("REPLY"), b("ON")]));
+    assert_eq!(c.read(), Reply::Status("OK".into()));
+    assert_eq!(p.cmd(&["PUBLISH", "ch", "shown"]), Reply::Int(1));
+    match c.read() {
+        Reply::Other(b'>', v, _) => assert_eq!(v[2], Reply::Bulk(b("shown"))),
+        other => panic!("expected the message, got {other}"),
+    }
+}
+
+/// SLOWLOG GET's entries, each as its fields.
+fn entries(c: &mut Conn, args: &[&str]) -> Vec<Vec<Reply>> {
+    match c.cmd(args) {
+        Reply::Array(v) => v
+            .into_iter()
+            .map(|e| match e {
+                Reply::Array(f) => f,
+                other => panic!("entry {other}"),
+            })
+            .collect(),
+        other => panic!("SLOWLOG GET: {other}"),
+    }
+}
+
+#[test]
+fn slowlog_keeps_entries_as_redis_does() {
+    let r = redis();
+    let s = concord(&[]);
+    let long = "x".repeat(200);
+    let many: Vec<String> = (0..40).map(|i| i.to_string()).collect();
+    let mut seen = Vec::new();
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        assert_eq!(c.cmd(&["SLOWLOG", "RESET"]), Reply::Status("OK".into()));
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+        c.cmd(&["CLIENT", "SETNAME", "tester"]);
+        c.cmd(&["SET", "k", &long]);
+        let mut rpush = vec!["RPUSH", "l"];
+        rpush.extend(many.iter().map(|s| s.as_str()));
+        c.cmd(&rpush);
+        c.cmd(&["AUTH", "secret"]);
+        c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "-1"]);
+        let got = entries(&mut c, &["SLOWLOG", "GET", "-1"]);
+        let mine = c.cmd(&["CLIENT", "INFO"]);
+        let addr = field(&text(mine), "addr").to_string();
+        // Newest first: CONFIG SET (it was logged before turning the log off), AUTH,
+        // RPUSH, SET, CLIENT SETNAME, CONFIG SET, and (Redis) SLOWLOG RESET.
+        let args: Vec<Reply> = got.iter().take(5).map(|e| e[3].clone()).collect();
+        for e in &got {
+            assert_eq!(e.len(), 6);
+            assert!(matches!(e[2], Reply::Int(n) if n >= 0));
+            assert_eq!(e[4], Reply::Bulk(b(&addr)));
+        }
+        assert_eq!(got[0][5], Reply::Bulk(b("tester")));
+        let ids: Vec<Reply> = got.iter().map(|e| e[0].clone()).collect();
+        seen.push((args, ids.len()));
+        assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), Reply::Int(got.len() as i64));
+        assert_eq!(entries(&mut c, &["SLOWLOG", "GET", "1"]).len(), 1);
+        assert_eq!(
+            entries(&mut c, &["SLOWLOG", "GET"]).len(),
+            got.len().min(10)
+        );
+        for (args, want) in [
+            (
+                vec!["SLOWLOG", "GET", "-2"],
+                "ERR count should be greater than or equal to -1",
+            ),
+            (
+                vec!["SLOWLOG", "GET", "x"],
+                "ERR count should be greater than or equal to -1",
+            ),
+            (
+                vec!["SLOWLOG", "GET", "1", "2"],
+                "ERR unknown subcommand or wrong number of arguments for 'GET'. Try SLOWLOG HELP.",
+            ),
+            (
+                vec!["SLOWLOG", "NOPE"],
+                "ERR unknown subcommand 'NOPE'. Try SLOWLOG HELP.",
+            ),
+            (
+                vec!["CONFIG", "SET", "slowlog-log-slower-than", "-2"],
+                "ERR CONFIG SET failed (possibly related to argument 'slowlog-log-slower-than') - argument must be between -1 and 9223372036854775807 inclusive",
+            ),
+        ] {
+            assert_eq!(c.cmd(&args), Reply::Error(want.into()), "{args:?}");
+        }
+        assert_eq!(c.cmd(&["SLOWLOG", "RESET"]), Reply::Status("OK".into()));
+        assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), Reply::Int(0));
+        let mut help = c.cmd(&["SLOWLOG", "HELP"]);
+        if let Reply::Array(lines) = &mut help {
+            lines.pop();
+        }
+        seen.push((vec![help], 0));
+    }
+    assert_eq!(seen[0].0, seen[2].0, "entries' arguments");
+    assert_eq!(seen[1].0, seen[3].0, "SLOWLOG HELP");
+}
+
+#[test]
+fn slowlog_max_len_keeps_the_newest() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    c.cmd(&["CONFIG", "SET", "slowlog-max-len", "3"]);
+    c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    for i in 0..10 {
+        c.cmd(&["SET", "k", &i.to_string()]);
+    }
+    let got = entries(&mut c, &["SLOWLOG", "GET", "-1"]);
+    assert_eq!(got.len(), 3);
+    assert_eq!(
+        got[0][3],
+        Reply::Array(vec![
+            Reply::Bulk(b("SET")),
+            Reply::Bulk(b("k")),
+            Reply::Bulk(b("9"))
+        ])
+    );
+    assert!(matches!((&got[0][0], &got[2][0]), (Reply::Int(a), Reply::Int(b)) if a - b == 2));
+    // The default threshold (10 ms) keeps a fast command out, and a slow one in.
+    c.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "1000"]);
+    let slow = slow_command(&mut c);
+    c.cmd(&["SLOWLOG", "RESET"]);
+    c.cmd(&["SET", "k", "v"]);
+    assert_eq!(c.cmd(&["SLOWLOG", "LEN"]), Reply::Int(0));
+    c.cmd(&slow);
+    let got = entries(&mut c, &["SLOWLOG", "GET"]);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(matches!(got[0][2], Reply::Int(n) if n >= 1000));
+}
+
+#[test]
+fn latency_monitor_records_slow_commands() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    assert_eq!(c.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
+    assert!(text(c.cmd(&["LATENCY", "DOCTOR"])).contains("disabled"));
+    let slow = slow_command(&mut c);
+    c.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+    c.cmd(&slow);
+    let latest = c.cmd(&["LATENCY", "LATEST"]);
+    let Reply::Array(events) = latest else {
+        panic!("{latest}")
+    };
+    assert_eq!(events.len(), 1, "{events:?}");
+    let Reply::Array(ev) = &events[0] else {
+        panic!()
+    };
+    assert_eq!(ev[0], Reply::Bulk(b("command")));
+    assert!(matches!((&ev[2], &ev[3]), (Reply::Int(l), Reply::Int(m)) if *l >= 1 && m >= l));
+    let Reply::Array(history) = c.cmd(&["LATENCY", "HISTORY", "command"]) else {
+        panic!()
+    };
+    assert_eq!(history.len(), 1);
+    assert_eq!(c.cmd(&["LATENCY", "HISTORY", "nope"]), Reply::Array(vec![]));
+    let graph = text(c.cmd(&["LATENCY", "GRAPH", "command"]));
+    assert!(graph.starts_with("command - high "), "{graph}");
+    assert_eq!(
+        c.cmd(&["LATENCY", "GRAPH", "nope"]),
+        Reply::Error("ERR No samples available for event 'nope'".into())
+    );
+    assert!(text(c.cmd(&["LATENCY", "DOCTOR"])).contains("1. command: 1 latency spikes"));
+    assert_eq!(c.cmd(&["LATENCY", "RESET", "nope"]), Reply::Int(0));
+    assert_eq!(c.cmd(&["LATENCY", "RESET"]), Reply::Int(1));
+    assert_eq!(c.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
+}
+
+#[test]
+fn latency_histogram_and_help_match_redis_shape() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut shapes = Vec::new();
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        for _ in 0..5 {
+            c.cmd(&["SET", "k", "v"]);
+        }
+        c.cmd(&["CONFIG", "GET", "hz"]);
+        // Calls per command (bucket bounds depend on timing).
+        let h = c.cmd(&["LATENCY", "HISTOGRAM", "set", "config", "nosuch", "get"]);
+        let Reply::Array(v) = h else { panic!("{h}") };
+        // Name and calls of each; Redis lists subcommands in its own order.
+        let mut calls: Vec<(Reply, Reply)> = v
+            .chunks(2)
+            .map(|p| match &p[1] {
+                Reply::Array(f) => (p[0].clone(), f[1].clone()),
+                other => panic!("{other}"),
+            })
+            .collect();
+        calls.sort();
+        // Redis 7.0 words HELP's own line differently from 7.2.
+        let mut help = c.cmd(&["LATENCY", "HELP"]);
+        if let Reply::Array(lines) = &mut help {
+            lines.pop();
+        }
+        shapes.push((calls, help));
+        assert_eq!(
+            c.cmd(&["LATENCY", "NOPE"]),
+            Reply::Error("ERR unknown subcommand 'NOPE'. Try LATENCY HELP.".into())
+        );
+        assert_eq!(
+            c.cmd(&["LATENCY", "HISTORY"]),
+            Reply::Error("ERR wrong number of arguments for 'latency|history' command".into())
+        );
+    }
+    assert_eq!(shapes[0], shapes[1]);
+    // Turned off, nothing more is counted.
+    let mut c = Conn::open(s.port);
+    c.cmd(&["CONFIG", "SET", "latency-tracking", "no"]);
+    c.cmd(&["SET", "k", "v"]);
+    let Reply::Array(v) = c.cmd(&["LATENCY", "HISTOGRAM", "set"]) else {
+        panic!()
+    };
+    let Reply::Array(f) = &v[1] else { panic!() };
+    assert_eq!(f[1], Reply::Int(5));
+}
