@@ -11,6 +11,7 @@ mod info;
 mod latency;
 pub mod limits;
 pub mod mem;
+mod monitor;
 mod observe;
 mod output;
 mod persist;
@@ -182,6 +183,8 @@ pub(crate) struct Shared {
     pub slowlog: Mutex<slowlog::SlowLog>,
     /// LATENCY's events.
     pub latency: Mutex<latency::Monitor>,
+    /// MONITOR's clients.
+    pub monitors: monitor::Monitors,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -304,6 +307,7 @@ impl Server {
             open: AtomicU64::new(0),
             slowlog: Mutex::default(),
             latency: Mutex::default(),
+            monitors: monitor::Monitors::default(),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),

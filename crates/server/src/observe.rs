@@ -17,6 +17,7 @@ pub(crate) fn command(
     nanos: u64,
 ) {
     s.refresh(sh);
+    crate::monitor::feed(s, sh, id, args);
     if s.hot.latency_tracking {
         stat.latency[latency::bucket(nanos)] += 1;
     }

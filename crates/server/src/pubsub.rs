@@ -26,6 +26,8 @@ pub enum Msg {
     Reply(bytes::Bytes, u64),
     /// Settings changed: look at them again (an idle client's timeout, say).
     Refresh,
+    /// A MONITOR line, ready to write.
+    Monitor(Bytes),
 }
 
 impl Msg {
@@ -38,6 +40,7 @@ impl Msg {
                 channel,
                 payload,
             } => pattern.len() + channel.len() + payload.len() + 40,
+            Msg::Monitor(line) => line.len(),
             Msg::Reply(..) | Msg::Refresh => 0,
         }
     }
@@ -72,7 +75,7 @@ impl Mailbox {
 
     /// Queues a message; a client past its limits (or whose queue is full) is told to
     /// close instead, as Redis disconnects a subscriber past its output limits.
-    fn deliver(&self, m: Msg, limit: &ClassLimit) -> bool {
+    pub(crate) fn deliver(&self, m: Msg, limit: &ClassLimit) -> bool {
         let cost = m.cost();
         let waiting = self.waiting.fetch_add(cost, Ordering::AcqRel) + cost;
         let over = self.watch.lock().unwrap_or_else(|p| p.into_inner()).over(

@@ -96,6 +96,12 @@ pub(crate) struct Session {
     pub skipping: bool,
     /// A script command, run on the script thread once the batch before it is done.
     pub deferred: Option<Vec<Bytes>>,
+    /// The session scripts' commands run in (MONITOR shows them as `lua`).
+    pub script: bool,
+    /// The client is in MONITOR mode.
+    pub monitoring: bool,
+    /// EXEC is running the transaction's commands (MONITOR refuses to start then).
+    pub in_exec: bool,
 }
 
 /// What CLIENT REPLY asked for.
@@ -146,6 +152,9 @@ impl Session {
             replies: Replies::On,
             skipping: false,
             deferred: None,
+            script: false,
+            monitoring: false,
+            in_exec: false,
         }
     }
 
@@ -221,6 +230,14 @@ impl Session {
         }
     }
 
+    /// Leaves MONITOR mode, if in it.
+    pub fn stop_monitoring(&mut self, sh: &Shared) {
+        if self.monitoring {
+            sh.monitors.remove(self.id);
+            self.monitoring = false;
+        }
+    }
+
     /// Leaves every channel and pattern.
     pub fn drop_subscriptions(&mut self, sh: &Shared) {
         let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
@@ -236,6 +253,7 @@ impl Session {
     /// a password is required).
     pub fn reset(&mut self, sh: &Shared, e: &mut Engine) {
         self.multi = None;
+        self.stop_monitoring(sh);
         self.unwatch(e);
         self.drop_subscriptions(sh);
         self.resp3 = false;
@@ -255,6 +273,7 @@ impl Session {
     /// Lets go of everything the connection held, when it closes.
     pub fn cleanup(&mut self, sh: &Shared) {
         self.drop_subscriptions(sh);
+        self.stop_monitoring(sh);
         if self.watching || self.blocked.is_some() {
             let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
             e.unwatch(self.id);

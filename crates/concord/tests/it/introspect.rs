@@ -283,3 +283,126 @@ fn latency_histogram_and_help_match_redis_shape() {
     let Reply::Array(f) = &v[1] else { panic!() };
     assert_eq!(f[1], Reply::Int(5));
 }
+
+/// A MONITOR line without its time and client address: `"cmd" "arg" ...` after the
+/// `[0 who]` part, with `who` kept when it is `lua`.
+fn monitored(line: &str) -> String {
+    let (_, rest) = line.split_once(" [0 ").unwrap_or_else(|| panic!("{line}"));
+    let (who, args) = rest.split_once("] ").unwrap_or_else(|| panic!("{line}"));
+    if who == "lua" {
+        format!("lua {args}")
+    } else {
+        args.to_string()
+    }
+}
+
+#[test]
+fn monitor_lines_match_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut seen = Vec::new();
+    for (port, resp3) in [
+        (r.port, false),
+        (s.port, false),
+        (r.port, true),
+        (s.port, true),
+    ] {
+        let mut m = Conn::open(port);
+        if resp3 {
+            m.cmd(&["HELLO", "3"]);
+        }
+        assert_eq!(m.cmd(&["MONITOR"]), Reply::Status("OK".into()));
+        let mut c = Conn::open(port);
+        c.cmd(&["SET", "k", "a \"quoted\"\n\x01value"]);
+        c.cmd(&["AUTH", "user", "secret"]);
+        c.cmd(&["CONFIG", "GET", "hz"]);
+        c.cmd(&["EVAL", "return redis.call('get', KEYS[1])", "1", "k"]);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["INCR", "n"]);
+        c.cmd(&["EXEC"]);
+        c.cmd(&["PING", "end"]);
+        let mut lines = Vec::new();
+        loop {
+            let Reply::Status(l) = m.read() else {
+                panic!("not a status line")
+            };
+            let at = l.split_once(' ').map(|(t, _)| t).unwrap_or_default();
+            let (secs, micros) = at.split_once('.').expect("time");
+            assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{l}");
+            if !l.contains("lua") {
+                let addr = field(&text(c.cmd(&["CLIENT", "INFO"])), "addr").to_string();
+                assert!(l.contains(&format!("[0 {addr}] ")), "{l}");
+            }
+            let shown = monitored(&l);
+            let end = shown == "\"PING\" \"end\"";
+            // Redis also shows EVAL itself; Concord's scripts run elsewhere.
+            if !shown.starts_with("\"EVAL\"") && !shown.starts_with("\"CLIENT\"") {
+                lines.push(shown);
+            }
+            if end {
+                break;
+            }
+        }
+        seen.push(lines);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[2], seen[3]);
+    assert!(
+        seen[0].contains(&"lua \"get\" \"k\"".to_string()),
+        "{:?}",
+        seen[0]
+    );
+}
+
+#[test]
+fn a_monitor_that_stops_reading_is_disconnected() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    c.cmd(&[
+        "CONFIG",
+        "SET",
+        "client-output-buffer-limit",
+        "normal 1mb 0 0",
+    ]);
+    let mut m = Conn::open(s.port);
+    m.cmd(&["CLIENT", "SETNAME", "watcher"]);
+    assert_eq!(m.cmd(&["MONITOR"]), Reply::Status("OK".into()));
+    let big = "v".repeat(100_000);
+    let gone = |c: &mut Conn| !text(c.cmd(&["CLIENT", "LIST"])).contains("name=watcher");
+    let mut sent = 0;
+    while !gone(&mut c) {
+        assert!(sent < 2000, "the monitor was never disconnected");
+        for _ in 0..20 {
+            c.cmd(&["SET", "k", &big]);
+        }
+        sent += 20;
+    }
+    // The instance is fine, and a new monitor works.
+    let mut m2 = Conn::open(s.port);
+    assert_eq!(m2.cmd(&["MONITOR"]), Reply::Status("OK".into()));
+    c.cmd(&["PING"]);
+    let Reply::Status(l) = m2.read() else {
+        panic!()
+    };
+    assert!(l.ends_with("\"PING\""), "{l}");
+    drop(m);
+}
+
+#[test]
+fn reset_leaves_monitor_mode_and_exec_refuses_it() {
+    let s = concord(&[]);
+    let mut m = Conn::open(s.port);
+    assert_eq!(m.cmd(&["MONITOR"]), Reply::Status("OK".into()));
+    assert_eq!(m.cmd(&["RESET"]), Reply::Status("RESET".into()));
+    let mut c = Conn::open(s.port);
+    c.cmd(&["SET", "x", "1"]);
+    assert_eq!(m.cmd(&["PING"]), Reply::Status("PONG".into()));
+    m.cmd(&["MULTI"]);
+    m.cmd(&["MONITOR"]);
+    assert_eq!(
+        m.cmd(&["EXEC"]),
+        Reply::Array(vec![Reply::Error(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client".into()
+        )])
+    );
+}

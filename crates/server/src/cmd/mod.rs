@@ -56,6 +56,7 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("lastsave", admin::lastsave),
     ("shutdown", admin::shutdown),
     ("slowlog", introspect::slowlog),
+    ("monitor", admin::monitor),
     ("latency", introspect::latency),
     ("function", scripting::function),
     ("fcall", scripting::eval),

@@ -215,6 +215,7 @@ pub(crate) fn encode(m: Msg, out: &mut Out) {
             out.bulk(&channel);
             out.bulk(&payload);
         }
+        Msg::Monitor(line) => out.raw(&line),
         Msg::Reply(..) | Msg::Refresh => {}
     }
 }
