@@ -66,7 +66,7 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
 
 /// The output limits that apply to the session now (subscribers have their own class).
 fn class_limit(sess: &Session) -> ClassLimit {
-    let class = if sess.channels.is_empty() && sess.patterns.is_empty() {
+    let class = if !sess.subscribed() {
         ClientClass::Normal
     } else {
         ClientClass::PubSub
@@ -78,7 +78,7 @@ fn class_limit(sess: &Session) -> ClassLimit {
 /// client is blocked or subscribed (Redis exempts those too).
 async fn idle_until(sess: &Session, last: Instant) {
     let t = sess.hot.timeout;
-    if t == 0 || sess.blocked.is_some() || !sess.channels.is_empty() || !sess.patterns.is_empty() {
+    if t == 0 || sess.blocked.is_some() || sess.subscribed() {
         return std::future::pending().await;
     }
     let at = last + std::time::Duration::from_secs(t);
@@ -203,6 +203,7 @@ where
                 resp: 2,
                 channels: Default::default(),
                 patterns: Default::default(),
+                shard_channels: Default::default(),
                 multi: -1,
                 lib_name: Vec::new(),
                 user: b"default".to_vec(),

@@ -64,6 +64,8 @@ pub(crate) struct ClientInfo {
     pub channels: std::collections::BTreeSet<bytes::Bytes>,
     /// Subscribed patterns.
     pub patterns: std::collections::BTreeSet<bytes::Bytes>,
+    /// Subscribed shard channels.
+    pub shard_channels: std::collections::BTreeSet<bytes::Bytes>,
     /// Commands queued in MULTI (-1 outside one).
     pub multi: i64,
     /// CLIENT SETINFO LIB-NAME.
@@ -78,6 +80,25 @@ pub(crate) struct ClientInfo {
     pub mailbox_tx: pubsub::Tx,
     /// Its query buffer, as its connection last saw it.
     pub query: Arc<QueryBuf>,
+}
+
+impl ClientInfo {
+    /// The subscriptions of one namespace.
+    pub fn subscriptions_mut(
+        &mut self,
+        space: pubsub::Space,
+    ) -> &mut std::collections::BTreeSet<bytes::Bytes> {
+        match space {
+            pubsub::Space::Channel => &mut self.channels,
+            pubsub::Space::Pattern => &mut self.patterns,
+            pubsub::Space::Shard => &mut self.shard_channels,
+        }
+    }
+
+    /// Whether the client subscribes to anything.
+    pub fn subscribed(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard_channels.is_empty()
+    }
 }
 
 /// The size of a connection's query buffer (CLIENT LIST `qbuf`, `qbuf-free`), stored by

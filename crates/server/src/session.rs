@@ -1,6 +1,6 @@
 //! The state of one client connection, and what resets or ends it.
 
-use crate::pubsub::Mailbox;
+use crate::pubsub::{Mailbox, Space};
 use crate::settings::Hot;
 use crate::{ClientInfo, Shared};
 use bytes::Bytes;
@@ -52,6 +52,8 @@ pub(crate) struct Session {
     pub channels: BTreeSet<Bytes>,
     /// Subscribed patterns.
     pub patterns: BTreeSet<Bytes>,
+    /// Subscribed shard channels.
+    pub shard_channels: BTreeSet<Bytes>,
     /// Where messages for this client go (pub/sub, replies to blocked commands), and
     /// what kills it.
     pub mailbox: Mailbox,
@@ -132,6 +134,7 @@ impl Session {
             watching: false,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
+            shard_channels: BTreeSet::new(),
             mailbox,
             closing: false,
             link: None,
@@ -219,7 +222,22 @@ impl Session {
 
     /// Whether the connection is in RESP2 subscriber mode.
     pub fn subscribed_resp2(&self) -> bool {
-        !self.resp3 && (!self.channels.is_empty() || !self.patterns.is_empty())
+        !self.resp3 && self.subscribed()
+    }
+
+    /// Whether the connection subscribes to anything (channels, patterns, shard
+    /// channels).
+    pub fn subscribed(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard_channels.is_empty()
+    }
+
+    /// The connection's subscriptions of one namespace.
+    pub fn subscriptions_mut(&mut self, space: Space) -> &mut BTreeSet<Bytes> {
+        match space {
+            Space::Channel => &mut self.channels,
+            Space::Pattern => &mut self.patterns,
+            Space::Shard => &mut self.shard_channels,
+        }
     }
 
     /// Forgets WATCHed keys.
@@ -238,14 +256,13 @@ impl Session {
         }
     }
 
-    /// Leaves every channel and pattern.
+    /// Leaves every channel, pattern and shard channel.
     pub fn drop_subscriptions(&mut self, sh: &Shared) {
         let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
-        for c in std::mem::take(&mut self.channels) {
-            ps.unsubscribe(false, &c, self.id);
-        }
-        for p in std::mem::take(&mut self.patterns) {
-            ps.unsubscribe(true, &p, self.id);
+        for space in [Space::Channel, Space::Pattern, Space::Shard] {
+            for c in std::mem::take(self.subscriptions_mut(space)) {
+                ps.unsubscribe(space, &c, self.id);
+            }
         }
     }
 
@@ -267,6 +284,7 @@ impl Session {
             c.resp = 2;
             c.channels.clear();
             c.patterns.clear();
+            c.shard_channels.clear();
         });
     }
 

@@ -406,3 +406,76 @@ fn reset_leaves_monitor_mode_and_exec_refuses_it() {
         )])
     );
 }
+
+/// Reads whatever replies arrive until a PING's answer (`PONG` or RESP3's push-free
+/// `+PONG`), which marks the end.
+fn until_pong(c: &mut Conn) -> Vec<Reply> {
+    let mut got = Vec::new();
+    loop {
+        let r = c.read();
+        let end = r == Reply::Status("PONG".into())
+            || r == Reply::Array(vec![Reply::Bulk(b("pong")), Reply::Bulk(Vec::new())]);
+        got.push(r);
+        if end {
+            return got;
+        }
+    }
+}
+
+#[test]
+fn sharded_pubsub_matches_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut seen = Vec::new();
+    for resp3 in [false, true] {
+        for port in [r.port, s.port] {
+            let mut sub = Conn::open(port);
+            let mut p = Conn::open(port);
+            if resp3 {
+                sub.cmd(&["HELLO", "3"]);
+            }
+            let mut log = Vec::new();
+            sub.send_raw(&Conn::encode(&[b("SSUBSCRIBE"), b("a"), b("b"), b("a")]));
+            sub.send_raw(&Conn::encode(&[b("SUBSCRIBE"), b("a")]));
+            sub.send_raw(&Conn::encode(&[b("PING")]));
+            log.extend(until_pong(&mut sub));
+            log.push(p.cmd(&["SPUBLISH", "a", "to-shard"]));
+            log.push(p.cmd(&["PUBLISH", "a", "to-channel"]));
+            log.push(p.cmd(&["SPUBLISH", "nobody", "x"]));
+            log.push(p.cmd(&["PUBSUB", "SHARDNUMSUB", "a", "b", "c"]));
+            log.push(p.cmd(&["PUBSUB", "NUMSUB", "a", "b"]));
+            let mut chans = p.cmd(&["PUBSUB", "SHARDCHANNELS"]);
+            if let Reply::Array(v) = &mut chans {
+                v.sort();
+            }
+            log.push(chans);
+            log.push(p.cmd(&["PUBSUB", "SHARDCHANNELS", "b*"]));
+            let mut list = text(p.cmd(&["CLIENT", "LIST"]));
+            list.retain(|c| c != '\r');
+            let line = list
+                .lines()
+                .find(|l| field(l, "ssub") != "0")
+                .unwrap_or_else(|| panic!("{list}"))
+                .to_string();
+            log.push(Reply::Bulk(b(&format!(
+                "sub={} psub={} ssub={} flags={}",
+                field(&line, "sub"),
+                field(&line, "psub"),
+                field(&line, "ssub"),
+                field(&line, "flags")
+            ))));
+            sub.send_raw(&Conn::encode(&[b("SUNSUBSCRIBE"), b("a"), b("zz")]));
+            sub.send_raw(&Conn::encode(&[b("SUNSUBSCRIBE")]));
+            sub.send_raw(&Conn::encode(&[b("SUNSUBSCRIBE")]));
+            sub.send_raw(&Conn::encode(&[b("UNSUBSCRIBE")]));
+            sub.send_raw(&Conn::encode(&[b("PING")]));
+            log.extend(until_pong(&mut sub));
+            log.push(p.cmd(&["PUBSUB", "SHARDCHANNELS"]));
+            log.push(p.cmd(&["SSUBSCRIBE"]));
+            log.push(p.cmd(&["SPUBLISH", "a"]));
+            seen.push(log);
+        }
+    }
+    assert_eq!(seen[0], seen[1], "RESP2");
+    assert_eq!(seen[2], seen[3], "RESP3");
+}

@@ -661,7 +661,9 @@ fn flags_concord_reads() {
             "punsubscribe",
             "quit",
             "reset",
+            "ssubscribe",
             "subscribe",
+            "sunsubscribe",
             "unsubscribe"
         ]
     );

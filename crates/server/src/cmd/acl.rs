@@ -168,6 +168,9 @@ fn kill_lost_subscribers(sh: &Shared, user: &[u8]) {
     super::client::kill_where(sh, |_, c| {
         c.user == user
             && (c.channels.iter().any(|ch| !u.check_channel(ch, false))
+                || c.shard_channels
+                    .iter()
+                    .any(|ch| !u.check_channel(ch, false))
                 || c.patterns.iter().any(|p| !u.check_channel(p, true)))
     });
 }

@@ -38,8 +38,8 @@ impl Running {
 /// One CLIENT LIST line; `running` is the command the client runs now, when it is the
 /// one asking.
 pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> String {
-    let (sub, psub) = (c.channels.len(), c.patterns.len());
-    let flags = if sub + psub > 0 {
+    let (sub, psub, ssub) = (c.channels.len(), c.patterns.len(), c.shard_channels.len());
+    let flags = if c.subscribed() {
         "P"
     } else if c.multi >= 0 {
         "x"
@@ -48,7 +48,7 @@ pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> 
     };
     let (qbuf, qbuf_free) = c.query.get();
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.addr,
         c.laddr,
         lossy(&c.name),
@@ -56,6 +56,7 @@ pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> 
         c.last.elapsed().as_secs(),
         sub,
         psub,
+        ssub,
         c.multi,
         qbuf,
         qbuf_free,
@@ -216,7 +217,7 @@ impl ClientType {
     }
 
     fn of(c: &ClientInfo) -> ClientType {
-        if c.channels.is_empty() && c.patterns.is_empty() {
+        if !c.subscribed() {
             ClientType::Normal
         } else {
             ClientType::Pubsub
