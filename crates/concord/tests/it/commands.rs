@@ -29,6 +29,7 @@ const DIFFERS: &[(&str, Field, &str)] = &[
     ("blmove", Field::Flags, "7.2 dropped noscript"),
     ("brpoplpush", Field::Flags, "7.2 dropped noscript"),
     ("blmpop", Field::Flags, "7.2 dropped noscript"),
+    ("wait", Field::Flags, "7.2 dropped noscript"),
     // ZRANK and ZREVRANK took WITHSCORE in 7.2.
     ("zrank", Field::Arity, "7.2 added WITHSCORE"),
     ("zrevrank", Field::Arity, "7.2 added WITHSCORE"),

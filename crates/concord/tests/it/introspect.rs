@@ -479,3 +479,87 @@ fn sharded_pubsub_matches_redis() {
     assert_eq!(seen[0], seen[1], "RESP2");
     assert_eq!(seen[2], seen[3], "RESP3");
 }
+
+#[test]
+fn role_and_wait_alone_match_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut seen = Vec::new();
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        let mut log = vec![
+            c.cmd(&["ROLE"]),
+            c.cmd(&["WAIT", "0", "0"]),
+            c.cmd(&["WAIT", "x", "0"]),
+            c.cmd(&["WAIT", "1", "-1"]),
+            c.cmd(&["WAIT", "1", "x"]),
+            c.cmd(&["WAIT", "1"]),
+        ];
+        // Nobody acknowledges: the timeout ends the wait, and what follows runs after.
+        let start = std::time::Instant::now();
+        c.send_raw(&Conn::encode(&[b("WAIT"), b("1"), b("100")]));
+        c.send_raw(&Conn::encode(&[b("PING")]));
+        log.push(c.read());
+        log.push(c.read());
+        assert!(start.elapsed() >= std::time::Duration::from_millis(100));
+        c.cmd(&["MULTI"]);
+        c.cmd(&["WAIT", "1", "0"]);
+        log.push(c.cmd(&["EXEC"]));
+        seen.push(log);
+    }
+    assert_eq!(seen[0], seen[1]);
+    // 7.2 lets a script call WAIT (7.0 refused it): it answers at once.
+    let mut c = Conn::open(s.port);
+    assert_eq!(
+        c.cmd(&["EVAL", "return redis.call('wait', 1, 0)", "0"]),
+        Reply::Int(0)
+    );
+    assert_eq!(
+        seen[1][0],
+        Reply::Array(vec![
+            Reply::Bulk(b("master")),
+            Reply::Int(0),
+            Reply::Array(vec![])
+        ])
+    );
+}
+
+#[test]
+fn wait_counts_the_peers_that_applied_this_instances_writes() {
+    let c = crate::cluster::Cluster::start(3, &[]);
+    let mut k = c.conn(0);
+    k.cmd(&["SET", "k", "v"]);
+    assert_eq!(k.cmd(&["WAIT", "2", "0"]), Reply::Int(2));
+    let Reply::Array(role) = k.cmd(&["ROLE"]) else {
+        panic!()
+    };
+    assert_eq!(role[0], Reply::Bulk(b("master")));
+    let Reply::Int(offset) = role[1] else {
+        panic!()
+    };
+    assert!(offset >= 1);
+    let Reply::Array(peers) = &role[2] else {
+        panic!()
+    };
+    assert_eq!(peers.len(), 2);
+    for p in peers {
+        let Reply::Array(f) = p else { panic!() };
+        assert_eq!(f[0], Reply::Bulk(b("127.0.0.1")));
+        assert_eq!(f[2], Reply::Bulk(b(&offset.to_string())), "{p}");
+    }
+    // Cut off, nobody acknowledges: the timeout answers.
+    c.isolate(0);
+    k.cmd(&["SET", "k", "w"]);
+    assert_eq!(k.cmd(&["WAIT", "1", "200"]), Reply::Int(0));
+    // Without a timeout it waits until the links are back and the peers applied it.
+    k.send_raw(&Conn::encode(&[b("WAIT"), b("2"), b("0")]));
+    k.send_raw(&Conn::encode(&[b("GET"), b("k")]));
+    k.set_timeout(Some(std::time::Duration::from_millis(300)));
+    let mut buf = [0u8; 16];
+    assert_eq!(k.read_some(&mut buf), None, "WAIT answered while cut off");
+    assert!(k.timed_out());
+    k.set_timeout(Some(std::time::Duration::from_secs(30)));
+    c.rejoin(0);
+    assert_eq!(k.read(), Reply::Int(2));
+    assert_eq!(k.read(), Reply::Bulk(b("w")));
+}

@@ -13,6 +13,7 @@ pub(crate) mod introspect;
 pub(crate) mod member;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
+pub(crate) mod role;
 pub(crate) mod scripting;
 
 use crate::Shared;
@@ -60,6 +61,8 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("shutdown", admin::shutdown),
     ("slowlog", introspect::slowlog),
     ("monitor", admin::monitor),
+    ("role", role::role),
+    ("wait", role::wait),
     ("latency", introspect::latency),
     ("function", scripting::function),
     ("fcall", scripting::eval),

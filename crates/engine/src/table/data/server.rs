@@ -30,6 +30,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     cmd("time", 1, "server", "2.6.0").flags(flags![LOADING, STALE, FAST]),
     cmd("slowlog", -2, "server", "2.2.12").subs(SLOWLOG),
     cmd("monitor", 1, "server", "1.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("role", 1, "server", "2.8.12")
+        .flags(flags![NOSCRIPT, LOADING, STALE, FAST, SENTINEL])
+        .acl(acl![Admin, Dangerous]),
     cmd("latency", -2, "server", "2.8.13").subs(LATENCY),
     cmd("function", -2, "scripting", "7.0.0").subs(FUNCTION),
     script_call("eval", "2.6.0", false),
