@@ -12,6 +12,8 @@ mod oplog;
 mod table;
 
 pub use args::Args;
+pub use cmd::keys::object_encoding;
+pub use cmd::memory::{DEFAULT_SAMPLES as MEMORY_SAMPLES, usage as memory_usage};
 pub use cmd::streams::StreamIdMode;
 pub use concord_glob::glob_match;
 pub use effects::Effects;

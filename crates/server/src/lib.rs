@@ -206,6 +206,10 @@ pub(crate) struct Shared {
     pub latency: Mutex<latency::Monitor>,
     /// MONITOR's clients.
     pub monitors: monitor::Monitors,
+    /// Bytes allocated once the instance had loaded its files (MEMORY STATS).
+    pub startup_memory: u64,
+    /// Whether expired keys are looked for in the background (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire: AtomicBool,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -329,6 +333,8 @@ impl Server {
             slowlog: Mutex::default(),
             latency: Mutex::default(),
             monitors: monitor::Monitors::default(),
+            startup_memory: mem::used() as u64,
+            active_expire: AtomicBool::new(true),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),
@@ -657,7 +663,10 @@ async fn active_expiry(shared: Arc<Shared>) {
                 e.set_time(wall_ms());
                 // A leaving instance issues no more ops of its own: the others delete
                 // what expires.
-                if e.expiring_count() == 0 || shared.leaving.load(Ordering::Acquire) {
+                if e.expiring_count() == 0
+                    || shared.leaving.load(Ordering::Acquire)
+                    || !shared.active_expire.load(Ordering::Relaxed)
+                {
                     0
                 } else {
                     let before = e.log().appended();

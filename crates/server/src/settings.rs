@@ -9,7 +9,7 @@ use concord_storage::Fsync;
 use std::path::PathBuf;
 
 mod value;
-pub use value::{Bytes, Value, parse_bytes};
+pub use value::{Bytes, Protected, Value, parse_bytes};
 
 /// How one instance is configured. Built from flags and a config file at start; the
 /// running instance keeps the live copy that CONFIG SET changes.
@@ -124,6 +124,8 @@ pub struct ServerConfig {
     pub latency_monitor_threshold: u64,
     /// Whether each command's latency histogram is kept (LATENCY HISTOGRAM).
     pub latency_tracking: bool,
+    /// Who may run DEBUG.
+    pub enable_debug_command: Protected,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -193,6 +195,7 @@ impl Default for ServerConfig {
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
             latency_tracking: true,
+            enable_debug_command: Protected::No,
         }
     }
 }
@@ -529,6 +532,7 @@ pub static SETTINGS: &[Setting] = &[
     fixed!("notify-keyspace-events", ""),
     fixed!("loglevel", "notice"),
     setting!("latency-tracking", latency_tracking, Runtime),
+    setting!("enable-debug-command", enable_debug_command, Start),
     setting!(
         "slowlog-log-slower-than",
         slowlog_log_slower_than,

@@ -563,3 +563,157 @@ fn wait_counts_the_peers_that_applied_this_instances_writes() {
     assert_eq!(k.read(), Reply::Int(2));
     assert_eq!(k.read(), Reply::Bulk(b("w")));
 }
+
+/// Debian's redis-server with DEBUG allowed.
+fn redis_with_debug() -> crate::support::Proc {
+    crate::support::start("redis-server", |port, dir| {
+        let mut c = std::process::Command::new("redis-server");
+        c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--enable-debug-command",
+                "yes",
+            ])
+            .arg("--dir")
+            .arg(dir);
+        c
+    })
+}
+
+#[test]
+fn debug_is_refused_unless_enabled_as_in_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        assert_eq!(
+            c.cmd(&["DEBUG", "SLEEP", "0"]),
+            Reply::Error("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into())
+        );
+        assert!(matches!(
+            c.cmd(&["CONFIG", "SET", "enable-debug-command", "yes"]),
+            Reply::Error(_)
+        ));
+        assert_eq!(
+            c.cmd(&["CONFIG", "GET", "enable-debug-command"]),
+            Reply::Array(vec![
+                Reply::Bulk(b("enable-debug-command")),
+                Reply::Bulk(b("no"))
+            ])
+        );
+    }
+    let local = concord(&["--enable-debug-command", "local"]);
+    let mut c = Conn::open(local.port);
+    assert_eq!(c.cmd(&["DEBUG", "SLEEP", "0"]), Reply::Status("OK".into()));
+}
+
+#[test]
+fn debug_subcommands_match_redis() {
+    let r = redis_with_debug();
+    let s = concord(&["--enable-debug-command", "yes"]);
+    let kinds = [
+        "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push",
+        "verbatim", "true", "false", "nope",
+    ];
+    let mut seen = Vec::new();
+    for resp3 in [false, true] {
+        for port in [r.port, s.port] {
+            let mut c = Conn::open(port);
+            if resp3 {
+                c.cmd(&["HELLO", "3"]);
+            }
+            let mut log = Vec::new();
+            for k in kinds {
+                log.push(c.cmd(&["DEBUG", "PROTOCOL", k]));
+                if (k == "push" || k == "attrib") && resp3 {
+                    // The push (or attribute) comes first, then the real reply.
+                    log.push(c.read());
+                }
+            }
+            log.push(c.cmd(&["DEBUG", "OBJECT", "nokey"]));
+            log.push(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]));
+            log.push(c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]));
+            log.push(c.cmd(&["DEBUG", "CHANGE-REPL-ID"]));
+            log.push(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1"]));
+            log.push(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1kb"]));
+            log.push(c.cmd(&["DEBUG", "SLEEP", "0"]));
+            let start = std::time::Instant::now();
+            log.push(c.cmd(&["DEBUG", "SLEEP", "0.05"]));
+            assert!(start.elapsed() >= std::time::Duration::from_millis(50));
+            c.cmd(&["SET", "k", "hello"]);
+            let Reply::Status(obj) = c.cmd(&["DEBUG", "OBJECT", "k"]) else {
+                panic!()
+            };
+            assert!(obj.contains(" encoding:embstr "), "{obj}");
+            seen.push(log);
+        }
+    }
+    assert_eq!(seen[0], seen[1], "RESP2");
+    assert_eq!(seen[2], seen[3], "RESP3");
+}
+
+#[test]
+fn memory_commands_answer_as_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut seen = Vec::new();
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        c.cmd(&["SET", "k", "v"]);
+        let mut log = vec![
+            c.cmd(&["MEMORY", "USAGE", "nokey"]),
+            c.cmd(&["MEMORY", "USAGE", "k", "SAMPLES", "-1"]),
+            c.cmd(&["MEMORY", "USAGE", "k", "SAMPLES", "x"]),
+            c.cmd(&["MEMORY", "USAGE", "k", "FOO"]),
+            c.cmd(&["MEMORY", "USAGE", "k", "SAMPLES"]),
+            c.cmd(&["MEMORY", "PURGE"]),
+            c.cmd(&["MEMORY", "NOPE"]),
+        ];
+        let Reply::Int(small) = c.cmd(&["MEMORY", "USAGE", "k", "SAMPLES", "0"]) else {
+            panic!()
+        };
+        let mut args = vec![b("SADD"), b("big")];
+        args.extend((0..1000).map(|i| format!("member-{i:06}").into_bytes()));
+        c.call(&args);
+        let Reply::Int(big) = c.cmd(&["MEMORY", "USAGE", "big"]) else {
+            panic!()
+        };
+        assert!(big > small * 100, "{big} vs {small}");
+        let Reply::Array(stats) = c.cmd(&["MEMORY", "STATS"]) else {
+            panic!()
+        };
+        let names: Vec<Reply> = stats.iter().step_by(2).cloned().collect();
+        log.push(Reply::Array(names));
+        let mut help = c.cmd(&["MEMORY", "HELP"]);
+        if let Reply::Array(lines) = &mut help {
+            lines.pop();
+        }
+        log.push(help);
+        assert!(!text(c.cmd(&["MEMORY", "DOCTOR"])).is_empty());
+        seen.push(log);
+    }
+    assert_eq!(seen[0], seen[1]);
+}
+
+#[test]
+fn lolwut_ends_with_the_version_line() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    for args in [
+        vec!["LOLWUT"],
+        vec!["LOLWUT", "VERSION", "5", "1", "1", "1"],
+        vec!["LOLWUT", "VERSION", "6", "100000", "100000", "100000"],
+        vec!["LOLWUT", "5", "6", "7", "8"],
+    ] {
+        let t = text(c.cmd(&args));
+        assert!(t.ends_with(" Redis ver. 7.2.0\n"), "{args:?}: {t}");
+        assert!(t.len() < 1_000_000);
+    }
+    assert_eq!(
+        c.cmd(&["LOLWUT", "VERSION", "x"]),
+        Reply::Error("ERR value is not an integer or out of range".into())
+    );
+}

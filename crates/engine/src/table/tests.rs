@@ -127,8 +127,8 @@ fn containers_keep_exactly_their_subcommands() {
     assert_eq!(
         with,
         [
-            "client", "pubsub", "command", "config", "acl", "slowlog", "latency", "function",
-            "script", "object", "xinfo", "xgroup"
+            "client", "pubsub", "command", "config", "acl", "slowlog", "memory", "latency",
+            "function", "script", "object", "xinfo", "xgroup"
         ]
     );
     assert_eq!(subs("slowlog"), ["get", "len", "reset", "help"]);

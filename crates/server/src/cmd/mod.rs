@@ -9,8 +9,10 @@ pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod crdt;
+pub(crate) mod debug;
 pub(crate) mod introspect;
 pub(crate) mod member;
+pub(crate) mod memory;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
 pub(crate) mod role;
@@ -62,6 +64,9 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("slowlog", introspect::slowlog),
     ("monitor", admin::monitor),
     ("role", role::role),
+    ("memory", memory::memory),
+    ("debug", debug::debug),
+    ("lolwut", debug::lolwut),
     ("wait", role::wait),
     ("latency", introspect::latency),
     ("function", scripting::function),

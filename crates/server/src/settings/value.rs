@@ -215,3 +215,35 @@ impl Value for TlsAuthClients {
         .into()
     }
 }
+
+/// Who may run a protected command such as DEBUG (`enable-debug-command`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protected {
+    /// Nobody.
+    #[default]
+    No,
+    /// Every client.
+    Yes,
+    /// Clients connected over the loopback interface.
+    Local,
+}
+
+impl Value for Protected {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = match text.to_ascii_lowercase().as_str() {
+            "no" => Protected::No,
+            "yes" => Protected::Yes,
+            "local" => Protected::Local,
+            _ => return Err("argument(s) must be one of the following: no, yes, local".into()),
+        };
+        Ok(())
+    }
+    fn show(&self) -> String {
+        match self {
+            Protected::No => "no",
+            Protected::Yes => "yes",
+            Protected::Local => "local",
+        }
+        .into()
+    }
+}

@@ -30,6 +30,9 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
     cmd("time", 1, "server", "2.6.0").flags(flags![LOADING, STALE, FAST]),
     cmd("slowlog", -2, "server", "2.2.12").subs(SLOWLOG),
     cmd("monitor", 1, "server", "1.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("memory", -2, "server", "4.0.0").subs(MEMORY),
+    cmd("debug", -2, "server", "1.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, PROTECTED]),
+    cmd("lolwut", -1, "server", "5.0.0").flags(flags![READONLY, FAST]),
     cmd("role", 1, "server", "2.8.12")
         .flags(flags![NOSCRIPT, LOADING, STALE, FAST, SENTINEL])
         .acl(acl![Admin, Dangerous]),
@@ -90,6 +93,17 @@ const COMMAND: &[CommandSpec] = &[
     cmd("help", 2, "server", "5.0.0")
         .flags(flags![LOADING, STALE, SENTINEL])
         .acl(acl![Connection]),
+];
+
+const MEMORY: &[CommandSpec] = &[
+    cmd("doctor", 2, "server", "4.0.0"),
+    cmd("malloc-stats", 2, "server", "4.0.0"),
+    cmd("purge", 2, "server", "4.0.0"),
+    cmd("stats", 2, "server", "4.0.0"),
+    cmd("usage", -3, "server", "4.0.0")
+        .flags(flags![READONLY])
+        .keys(&[KeySpec::at(2, kf![RO]).range(0, 1, 0)]),
+    cmd("help", 2, "server", "4.0.0").flags(flags![LOADING, STALE]),
 ];
 
 const SLOWLOG: &[CommandSpec] = &[
