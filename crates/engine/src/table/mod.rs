@@ -4,6 +4,8 @@
 //! and channels of a request, and the legacy key range COMMAND INFO shows.
 
 mod data;
+mod docs;
+pub(crate) mod docs_types;
 mod getkeys;
 mod index;
 mod keys;
