@@ -640,6 +640,8 @@ fn debug_subcommands_match_redis() {
             log.push(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1"]));
             log.push(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1kb"]));
             log.push(c.cmd(&["DEBUG", "SLEEP", "0"]));
+            log.push(c.cmd(&["DEBUG", "ERROR", "LOADING fake\nmessage"]));
+            log.push(c.cmd(&["DEBUG", "LOG", "from a test"]));
             let start = std::time::Instant::now();
             log.push(c.cmd(&["DEBUG", "SLEEP", "0.05"]));
             assert!(start.elapsed() >= std::time::Duration::from_millis(50));

@@ -30,7 +30,7 @@ fn allowed(s: &Session, sh: &Shared) -> bool {
 }
 
 /// DEBUG SLEEP|OBJECT|SET-ACTIVE-EXPIRE|CHANGE-REPL-ID|QUICKLIST-PACKED-THRESHOLD|
-/// PROTOCOL|HELP.
+/// PROTOCOL|ERROR|LOG|HELP.
 pub(crate) fn debug(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
     if !allowed(s, sh) {
         return out.error(NOT_ALLOWED);
@@ -71,11 +71,30 @@ pub(crate) fn debug(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], o
             }
         },
         ("PROTOCOL", 3) => protocol(a[2], out),
+        ("ERROR", 3) => {
+            // The text as an error reply of its own, line breaks made spaces, as Redis.
+            let text: Vec<u8> = a[2]
+                .iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+                .collect();
+            out.raw(b"-");
+            out.raw(&text);
+            out.raw(b"\r\n");
+        }
+        ("LOG", 3) => {
+            tracing::warn!("DEBUG LOG: {}", lossy(a[2]));
+            out.ok();
+        }
         ("HELP", 2) => out.help(
             "DEBUG",
             &[
                 "CHANGE-REPL-ID",
                 "    Accepted; Concord has no replication id.",
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message. Useful for clients",
+                "    unit tests to simulate Redis errors.",
+                "LOG <message>",
+                "    Write <message> to the server log.",
                 "OBJECT <key>",
                 "    Show low level info about the key and associated value.",
                 "PROTOCOL <type>",
