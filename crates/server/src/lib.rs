@@ -210,6 +210,8 @@ pub(crate) struct Shared {
     pub startup_memory: u64,
     /// Whether expired keys are looked for in the background (DEBUG SET-ACTIVE-EXPIRE).
     pub active_expire: AtomicBool,
+    /// Clients waiting in WAIT.
+    pub waits: cmd::role::Waits,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -335,6 +337,7 @@ impl Server {
             monitors: monitor::Monitors::default(),
             startup_memory: mem::used() as u64,
             active_expire: AtomicBool::new(true),
+            waits: cmd::role::Waits::default(),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),

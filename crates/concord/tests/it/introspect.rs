@@ -559,6 +559,29 @@ fn wait_counts_the_peers_that_applied_this_instances_writes() {
     assert_eq!(k.read_some(&mut buf), None, "WAIT answered while cut off");
     assert!(k.timed_out());
     k.set_timeout(Some(std::time::Duration::from_secs(30)));
+    // CLIENT UNBLOCK ends a WAIT as its timeout would, or with an error.
+    let mut w = c.conn(0);
+    let Reply::Int(wid) = w.cmd(&["CLIENT", "ID"]) else {
+        panic!()
+    };
+    w.send_raw(&Conn::encode(&[b("WAIT"), b("1"), b("0")]));
+    let mut admin = c.conn(0);
+    let unblock = |admin: &mut Conn, how: &str| {
+        let mut n = Reply::Int(0);
+        // The WAIT may not have started yet: ask until it has.
+        crate::support::wait_for(10, "WAIT to start", || {
+            n = admin.cmd(&["CLIENT", "UNBLOCK", &wid.to_string(), how]);
+            n == Reply::Int(1)
+        });
+    };
+    unblock(&mut admin, "TIMEOUT");
+    assert_eq!(w.read(), Reply::Int(0));
+    w.send_raw(&Conn::encode(&[b("WAIT"), b("1"), b("0")]));
+    unblock(&mut admin, "ERROR");
+    assert_eq!(
+        w.read(),
+        Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())
+    );
     c.rejoin(0);
     assert_eq!(k.read(), Reply::Int(2));
     assert_eq!(k.read(), Reply::Bulk(b("w")));

@@ -182,7 +182,8 @@ fn unblock(sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
         .unwrap_or_else(|p| p.into_inner())
         .remove(e, id);
     match w {
-        None => out.int(0),
+        // Not blocked on keys: perhaps in WAIT.
+        None => out.int(i64::from(sh.waits.unblock(id, error))),
         Some(w) => {
             // The waiter's own timeout reply, or the error Redis sends.
             let reply = if error {

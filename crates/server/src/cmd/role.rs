@@ -14,6 +14,55 @@ use std::time::Duration;
 /// How often a waiting WAIT looks at the peers' reports again.
 const WAIT_POLL: Duration = Duration::from_millis(5);
 
+/// What CLIENT UNBLOCK asked of a waiting WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unblock {
+    /// Nothing yet.
+    No,
+    /// End it as its timeout would.
+    Timeout,
+    /// End it with Redis's UNBLOCKED error.
+    Error,
+}
+
+/// The clients waiting in WAIT, by id, each with what CLIENT UNBLOCK asked.
+#[derive(Default)]
+pub(crate) struct Waits(std::sync::Mutex<std::collections::HashMap<u64, Unblock>>);
+
+impl Waits {
+    /// Asks a waiting client's WAIT to end; whether the client was waiting.
+    pub fn unblock(&self, id: u64, error: bool) -> bool {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match w.get_mut(&id) {
+            Some(u) if *u == Unblock::No => {
+                *u = if error {
+                    Unblock::Error
+                } else {
+                    Unblock::Timeout
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn start(&self, id: u64) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, Unblock::No);
+    }
+
+    fn state(&self, id: u64) -> Unblock {
+        let w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        w.get(&id).copied().unwrap_or(Unblock::No)
+    }
+
+    fn end(&self, id: u64) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    }
+}
+
 /// The ops of this instance's own origin applied here (ROLE's offset), and for each
 /// peer its address and how many of them it reported applying.
 fn acks(sh: &Shared, e: &Engine) -> (u64, Vec<(String, String, u64)>) {
@@ -95,6 +144,8 @@ pub(crate) fn wait(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
     // requests that follow wait behind it.
     s.blocked = Some((Bytes::new(), None));
     let tx = s.mailbox.tx.clone();
+    let client = s.id;
+    sh.waits.start(client);
     let deadline = (timeout > 0).then(|| {
         tokio::time::Instant::now() + Duration::from_millis(u64::try_from(timeout).unwrap_or(0))
     });
@@ -103,11 +154,19 @@ pub(crate) fn wait(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
             tokio::time::sleep(WAIT_POLL).await;
             // A client gone stops the wait, even one without a timeout.
             if tx.is_closed() {
+                me.waits.end(client);
                 return;
             }
             let n = acked(&me, origin, target);
-            if n >= want || deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
-                let reply = Bytes::from(format!(":{n}\r\n"));
+            let asked = me.waits.state(client);
+            let timed_out = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+            if n >= want || timed_out || asked != Unblock::No {
+                me.waits.end(client);
+                let reply = if asked == Unblock::Error {
+                    Bytes::from_static(b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n")
+                } else {
+                    Bytes::from(format!(":{n}\r\n"))
+                };
                 let _ = tx.send(Msg::Reply(reply, 0)).await;
                 return;
             }
