@@ -14,6 +14,8 @@ mod oplog;
 mod table;
 
 pub use args::Args;
+pub use cmd::keys::object_encoding;
+pub use cmd::memory::{DEFAULT_SAMPLES as MEMORY_SAMPLES, usage as memory_usage};
 pub use cmd::sort::sort_pattern_denial;
 pub use cmd::streams::StreamIdMode;
 pub use concord_glob::glob_match;
@@ -24,10 +26,10 @@ pub use notify::NotifyFlags;
 pub use oplog::OpLog;
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
-    FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, Rejection,
-    acl_categories, channels, check_subcommand, command_count, command_id, find_subcommand,
-    full_name, has_keys, keys, legacy_range, lookup_command, lookup_full_name, movable_keys,
-    parent, resolve, resolve_from, spec, subcommand_ids,
+    FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, LATENCY_BUCKETS,
+    Rejection, acl_categories, channels, check_subcommand, command_count, command_id,
+    find_subcommand, full_name, has_keys, keys, legacy_range, lookup_command, lookup_full_name,
+    movable_keys, parent, resolve, resolve_from, spec, subcommand_ids,
 };
 
 use concord_crdt::{

@@ -66,7 +66,7 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
 
 /// The output limits that apply to the session now (subscribers have their own class).
 fn class_limit(sess: &Session) -> ClassLimit {
-    let class = if sess.channels.is_empty() && sess.patterns.is_empty() {
+    let class = if !sess.subscribed() {
         ClientClass::Normal
     } else {
         ClientClass::PubSub
@@ -78,7 +78,7 @@ fn class_limit(sess: &Session) -> ClassLimit {
 /// client is blocked or subscribed (Redis exempts those too).
 async fn idle_until(sess: &Session, last: Instant) {
     let t = sess.hot.timeout;
-    if t == 0 || sess.blocked.is_some() || !sess.channels.is_empty() || !sess.patterns.is_empty() {
+    if t == 0 || sess.blocked.is_some() || sess.subscribed() {
         return std::future::pending().await;
     }
     let at = last + std::time::Duration::from_secs(t);
@@ -186,6 +186,7 @@ where
     let (tx, mut rx) = mpsc::channel::<Msg>(16 * 1024);
     let mailbox = crate::pubsub::Mailbox::new(tx);
     let now = Instant::now();
+    let query = Arc::new(crate::QueryBuf::default());
     shared
         .clients
         .lock()
@@ -202,12 +203,14 @@ where
                 resp: 2,
                 channels: Default::default(),
                 patterns: Default::default(),
+                shard_channels: Default::default(),
                 multi: -1,
                 lib_name: Vec::new(),
                 user: b"default".to_vec(),
                 lib_ver: Vec::new(),
                 kill: Arc::clone(&mailbox.kill),
                 mailbox_tx: mailbox.tx.clone(),
+                query: Arc::clone(&query),
             },
         );
     let mut sess = Session::new(&shared, id, mailbox, now);
@@ -239,6 +242,7 @@ where
                         Err(e) => break Err(e),
                     }
                     last = Instant::now();
+                    query.set(buf.len(), buf.capacity());
                     sess.refresh(&shared);
                     parser.set_max_bulk(sess.hot.proto_max_bulk_len);
                     out.limit = class_limit(&sess).hard_bytes();
@@ -253,6 +257,7 @@ where
                             sess.queued.push_back(req);
                         }
                         buf.advance(parser.advance(&mut batch));
+                            query.set(buf.len(), buf.capacity());
                         if proto_err.is_some() || buf.len() + sess.queued_bytes > max_query {
                             tracing::info!("client {} closed: query buffer past client-query-buffer-limit while blocked", sess.id);
                             break Ok(());
@@ -284,6 +289,7 @@ where
                             break;
                         }
                     }
+                    query.set(buf.len(), buf.capacity());
                     if let Some(e) = proto_err {
                         out.error(&format!("ERR {e}"));
                         sess.closing = true;
@@ -353,7 +359,10 @@ where
                             Msg::Refresh => sess.refresh(&shared),
                             m => {
                                 sess.mailbox.taken(&m);
-                                crate::cmd::pubsub::encode(m, &mut out);
+                                // CLIENT REPLY OFF silences messages too, as in Redis.
+                                if sess.replies != crate::session::Replies::Off {
+                                    crate::cmd::pubsub::encode(m, &mut out);
+                                }
                             }
                         }
                         next = rx.try_recv().ok();

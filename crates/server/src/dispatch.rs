@@ -529,12 +529,14 @@ impl Session {
         // One clock read per command: its time runs from the end of the one before
         // (or the start of the batch).
         let end = sh.timer.raw();
+        let nanos = sh.timer.delta_as_nanos(self.tick, end);
         let s = &mut e.cmdstats[id];
         s.calls += 1;
-        s.nanos += sh.timer.delta_as_nanos(self.tick, end);
+        s.nanos += nanos;
         self.tick = end;
         if failed {
             s.failed += 1;
         }
+        crate::observe::command(self, sh, s, id, args, nanos);
     }
 }

@@ -8,16 +8,21 @@ mod conn;
 mod dispatch;
 mod effects;
 mod info;
+mod latency;
 pub mod limits;
 mod measure;
 pub mod mem;
+mod monitor;
 mod notify;
+mod observe;
 mod output;
 mod persist;
 mod pubsub;
+mod redact;
 mod script;
 mod session;
 pub mod settings;
+mod slowlog;
 pub mod sync;
 mod tls;
 
@@ -61,6 +66,8 @@ pub(crate) struct ClientInfo {
     pub channels: std::collections::BTreeSet<bytes::Bytes>,
     /// Subscribed patterns.
     pub patterns: std::collections::BTreeSet<bytes::Bytes>,
+    /// Subscribed shard channels.
+    pub shard_channels: std::collections::BTreeSet<bytes::Bytes>,
     /// Commands queued in MULTI (-1 outside one).
     pub multi: i64,
     /// CLIENT SETINFO LIB-NAME.
@@ -73,6 +80,52 @@ pub(crate) struct ClientInfo {
     pub kill: Arc<tokio::sync::Notify>,
     /// The connection's queue (CONFIG SET tells idle connections to look again).
     pub mailbox_tx: pubsub::Tx,
+    /// Its query buffer, as its connection last saw it.
+    pub query: Arc<QueryBuf>,
+}
+
+impl ClientInfo {
+    /// The subscriptions of one namespace.
+    pub fn subscriptions_mut(
+        &mut self,
+        space: pubsub::Space,
+    ) -> &mut std::collections::BTreeSet<bytes::Bytes> {
+        match space {
+            pubsub::Space::Channel => &mut self.channels,
+            pubsub::Space::Pattern => &mut self.patterns,
+            pubsub::Space::Shard => &mut self.shard_channels,
+        }
+    }
+
+    /// Whether the client subscribes to anything.
+    pub fn subscribed(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard_channels.is_empty()
+    }
+}
+
+/// The size of a connection's query buffer (CLIENT LIST `qbuf`, `qbuf-free`), stored by
+/// the connection after each read and each batch, read by any other.
+#[derive(Debug, Default)]
+pub(crate) struct QueryBuf {
+    len: AtomicUsize,
+    free: AtomicUsize,
+}
+
+impl QueryBuf {
+    /// Notes the buffer's bytes held and its room left.
+    pub fn set(&self, len: usize, capacity: usize) {
+        self.len.store(len, Ordering::Relaxed);
+        self.free
+            .store(capacity.saturating_sub(len), Ordering::Relaxed);
+    }
+
+    /// The bytes held and the room left.
+    pub fn get(&self) -> (usize, usize) {
+        (
+            self.len.load(Ordering::Relaxed),
+            self.free.load(Ordering::Relaxed),
+        )
+    }
 }
 
 /// State shared by all connections of one instance.
@@ -151,6 +204,18 @@ pub(crate) struct Shared {
     pub acl_epoch: AtomicU64,
     /// Connections open (from their accept, TLS handshakes included): `maxclients`.
     pub open: AtomicU64,
+    /// SLOWLOG's entries.
+    pub slowlog: Mutex<slowlog::SlowLog>,
+    /// LATENCY's events.
+    pub latency: Mutex<latency::Monitor>,
+    /// MONITOR's clients.
+    pub monitors: monitor::Monitors,
+    /// Bytes allocated once the instance had loaded its files (MEMORY STATS).
+    pub startup_memory: u64,
+    /// Whether expired keys are looked for in the background (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire: AtomicBool,
+    /// Clients waiting in WAIT.
+    pub waits: cmd::role::Waits,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -274,6 +339,12 @@ impl Server {
             access: Mutex::new(access),
             acl_epoch: AtomicU64::new(0),
             open: AtomicU64::new(0),
+            slowlog: Mutex::default(),
+            latency: Mutex::default(),
+            monitors: monitor::Monitors::default(),
+            startup_memory: mem::used() as u64,
+            active_expire: AtomicBool::new(true),
+            waits: cmd::role::Waits::default(),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),
@@ -646,7 +717,10 @@ async fn active_expiry(shared: Arc<Shared>) {
                 e.set_time(wall_ms());
                 // A leaving instance issues no more ops of its own: the others delete
                 // what expires.
-                if e.expiring_count() == 0 || shared.leaving.load(Ordering::Acquire) {
+                if e.expiring_count() == 0
+                    || shared.leaving.load(Ordering::Acquire)
+                    || !shared.active_expire.load(Ordering::Relaxed)
+                {
                     0
                 } else {
                     let before = e.log().appended();

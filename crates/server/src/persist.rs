@@ -362,8 +362,8 @@ impl Persist {
 /// by the caller, so the child's copy is exactly the state at the rotation point.
 #[cfg(unix)]
 fn fork_writer(dir: &RealDir, tmp: &str, replica: u16, e: &Engine) -> Result<i32, String> {
-    // SAFETY: the child only reads memory it owns a copy of, allocates (glibc's allocator
-    // is reset for the child by fork) and makes plain system calls, then leaves with
+    // SAFETY: the child only reads memory it owns a copy of, allocates (jemalloc's fork
+    // handlers leave its locks usable in the child) and makes plain system calls, then leaves with
     // `_exit`, running no destructors and touching no lock another thread could hold.
     let pid = unsafe { libc::fork() };
     if pid < 0 {

@@ -26,18 +26,37 @@ pub enum Msg {
     Reply(bytes::Bytes, u64),
     /// Settings changed: look at them again (an idle client's timeout, say).
     Refresh,
+    /// A MONITOR line, ready to write.
+    Monitor(Bytes),
+    /// A message on a shard channel the client subscribed to (SPUBLISH).
+    SMessage { channel: Bytes, payload: Bytes },
+}
+
+/// The three namespaces of pub/sub: channels, patterns over channels, and shard
+/// channels (SSUBSCRIBE/SPUBLISH, apart from the others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Space {
+    /// SUBSCRIBE's channels.
+    Channel,
+    /// PSUBSCRIBE's patterns.
+    Pattern,
+    /// SSUBSCRIBE's shard channels.
+    Shard,
 }
 
 impl Msg {
     /// The bytes a message holds while it waits for its subscriber.
     pub fn cost(&self) -> usize {
         match self {
-            Msg::Message { channel, payload } => channel.len() + payload.len() + 32,
+            Msg::Message { channel, payload } | Msg::SMessage { channel, payload } => {
+                channel.len() + payload.len() + 32
+            }
             Msg::PMessage {
                 pattern,
                 channel,
                 payload,
             } => pattern.len() + channel.len() + payload.len() + 40,
+            Msg::Monitor(line) => line.len(),
             Msg::Reply(..) | Msg::Refresh => 0,
         }
     }
@@ -72,7 +91,7 @@ impl Mailbox {
 
     /// Queues a message; a client past its limits (or whose queue is full) is told to
     /// close instead, as Redis disconnects a subscriber past its output limits.
-    fn deliver(&self, m: Msg, limit: &ClassLimit) -> bool {
+    pub(crate) fn deliver(&self, m: Msg, limit: &ClassLimit) -> bool {
         let cost = m.cost();
         let waiting = self.waiting.fetch_add(cost, Ordering::AcqRel) + cost;
         let over = self.watch.lock().unwrap_or_else(|p| p.into_inner()).over(
@@ -99,6 +118,7 @@ impl Mailbox {
 pub struct PubSub {
     channels: HashMap<Bytes, HashMap<u64, Mailbox>>,
     patterns: HashMap<Bytes, HashMap<u64, Mailbox>>,
+    shards: HashMap<Bytes, HashMap<u64, Mailbox>>,
     /// The pub/sub class's output limits.
     pub limit: Option<ClassLimit>,
 }
@@ -114,26 +134,27 @@ impl PubSub {
 }
 
 impl PubSub {
-    /// Subscribes `id` to a channel (or a pattern); returns whether it is new.
-    pub fn subscribe(&mut self, pattern: bool, name: &Bytes, id: u64, mailbox: &Mailbox) -> bool {
-        let map = if pattern {
-            &mut self.patterns
-        } else {
-            &mut self.channels
-        };
-        map.entry(name.clone())
+    /// The subscriptions of a namespace.
+    fn space(&mut self, space: Space) -> &mut HashMap<Bytes, HashMap<u64, Mailbox>> {
+        match space {
+            Space::Channel => &mut self.channels,
+            Space::Pattern => &mut self.patterns,
+            Space::Shard => &mut self.shards,
+        }
+    }
+
+    /// Subscribes `id` to a channel, pattern or shard channel; returns whether it is new.
+    pub fn subscribe(&mut self, space: Space, name: &Bytes, id: u64, mailbox: &Mailbox) -> bool {
+        self.space(space)
+            .entry(name.clone())
             .or_default()
             .insert(id, mailbox.clone())
             .is_none()
     }
 
     /// Unsubscribes `id`; returns whether it was subscribed.
-    pub fn unsubscribe(&mut self, pattern: bool, name: &[u8], id: u64) -> bool {
-        let map = if pattern {
-            &mut self.patterns
-        } else {
-            &mut self.channels
-        };
+    pub fn unsubscribe(&mut self, space: Space, name: &[u8], id: u64) -> bool {
+        let map = self.space(space);
         let Some(subs) = map.get_mut(name) else {
             return false;
         };
@@ -198,18 +219,46 @@ impl PubSub {
         n
     }
 
-    /// Active channels, optionally filtered by a pattern.
-    pub fn channels(&self, pat: Option<&[u8]>) -> Vec<Bytes> {
-        self.channels
-            .keys()
+    /// Delivers a shard channel's message (SPUBLISH); returns how many clients it was
+    /// for.
+    pub fn spublish(&mut self, channel: &Bytes, payload: &Bytes) -> usize {
+        let limit = self
+            .limit
+            .unwrap_or(crate::limits::OutputLimits::default().pubsub);
+        let Some(subs) = self.shards.get(channel) else {
+            return 0;
+        };
+        for mb in subs.values() {
+            let m = Msg::SMessage {
+                channel: channel.clone(),
+                payload: payload.clone(),
+            };
+            mb.deliver(m, &limit);
+        }
+        subs.len()
+    }
+
+    /// Active channels (or shard channels), optionally filtered by a pattern.
+    pub fn channels(&self, space: Space, pat: Option<&[u8]>) -> Vec<Bytes> {
+        let map = if space == Space::Shard {
+            &self.shards
+        } else {
+            &self.channels
+        };
+        map.keys()
             .filter(|c| pat.is_none_or(|p| glob_match(p, c, false)))
             .cloned()
             .collect()
     }
 
-    /// Subscribers of a channel.
-    pub fn numsub(&self, channel: &[u8]) -> usize {
-        self.channels.get(channel).map_or(0, |s| s.len())
+    /// Subscribers of a channel (or a shard channel).
+    pub fn numsub(&self, space: Space, channel: &[u8]) -> usize {
+        let map = if space == Space::Shard {
+            &self.shards
+        } else {
+            &self.channels
+        };
+        map.get(channel).map_or(0, |s| s.len())
     }
 
     /// Whether nobody subscribes to anything.

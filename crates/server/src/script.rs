@@ -591,6 +591,7 @@ fn script_session(sh: &Shared) -> Session {
         std::time::Instant::now(),
     );
     s.authed = true;
+    s.script = true;
     s
 }
 

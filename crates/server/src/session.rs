@@ -1,6 +1,6 @@
 //! The state of one client connection, and what resets or ends it.
 
-use crate::pubsub::Mailbox;
+use crate::pubsub::{Mailbox, Space};
 use crate::settings::Hot;
 use crate::{ClientInfo, Shared};
 use bytes::Bytes;
@@ -55,6 +55,8 @@ pub(crate) struct Session {
     pub channels: BTreeSet<Bytes>,
     /// Subscribed patterns.
     pub patterns: BTreeSet<Bytes>,
+    /// Subscribed shard channels.
+    pub shard_channels: BTreeSet<Bytes>,
     /// Where messages for this client go (pub/sub, replies to blocked commands), and
     /// what kills it.
     pub mailbox: Mailbox,
@@ -99,6 +101,12 @@ pub(crate) struct Session {
     pub skipping: bool,
     /// A script command, run on the script thread once the batch before it is done.
     pub deferred: Option<Vec<Bytes>>,
+    /// The session scripts' commands run in (MONITOR shows them as `lua`).
+    pub script: bool,
+    /// The client is in MONITOR mode.
+    pub monitoring: bool,
+    /// EXEC is running the transaction's commands (MONITOR refuses to start then).
+    pub in_exec: bool,
 }
 
 /// What CLIENT REPLY asked for.
@@ -129,6 +137,7 @@ impl Session {
             watching: false,
             channels: BTreeSet::new(),
             patterns: BTreeSet::new(),
+            shard_channels: BTreeSet::new(),
             mailbox,
             closing: false,
             link: None,
@@ -149,6 +158,9 @@ impl Session {
             replies: Replies::On,
             skipping: false,
             deferred: None,
+            script: false,
+            monitoring: false,
+            in_exec: false,
         }
     }
 
@@ -213,7 +225,22 @@ impl Session {
 
     /// Whether the connection is in RESP2 subscriber mode.
     pub fn subscribed_resp2(&self) -> bool {
-        !self.resp3 && (!self.channels.is_empty() || !self.patterns.is_empty())
+        !self.resp3 && self.subscribed()
+    }
+
+    /// Whether the connection subscribes to anything (channels, patterns, shard
+    /// channels).
+    pub fn subscribed(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty() || !self.shard_channels.is_empty()
+    }
+
+    /// The connection's subscriptions of one namespace.
+    pub fn subscriptions_mut(&mut self, space: Space) -> &mut BTreeSet<Bytes> {
+        match space {
+            Space::Channel => &mut self.channels,
+            Space::Pattern => &mut self.patterns,
+            Space::Shard => &mut self.shard_channels,
+        }
     }
 
     /// Forgets WATCHed keys.
@@ -224,14 +251,21 @@ impl Session {
         }
     }
 
-    /// Leaves every channel and pattern.
+    /// Leaves MONITOR mode, if in it.
+    pub fn stop_monitoring(&mut self, sh: &Shared) {
+        if self.monitoring {
+            sh.monitors.remove(self.id);
+            self.monitoring = false;
+        }
+    }
+
+    /// Leaves every channel, pattern and shard channel.
     pub fn drop_subscriptions(&mut self, sh: &Shared) {
         let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
-        for c in std::mem::take(&mut self.channels) {
-            ps.unsubscribe(false, &c, self.id);
-        }
-        for p in std::mem::take(&mut self.patterns) {
-            ps.unsubscribe(true, &p, self.id);
+        for space in [Space::Channel, Space::Pattern, Space::Shard] {
+            for c in std::mem::take(self.subscriptions_mut(space)) {
+                ps.unsubscribe(space, &c, self.id);
+            }
         }
     }
 
@@ -239,6 +273,7 @@ impl Session {
     /// a password is required).
     pub fn reset(&mut self, sh: &Shared, e: &mut Engine) {
         self.multi = None;
+        self.stop_monitoring(sh);
         self.unwatch(e);
         self.drop_subscriptions(sh);
         self.resp3 = false;
@@ -252,12 +287,14 @@ impl Session {
             c.resp = 2;
             c.channels.clear();
             c.patterns.clear();
+            c.shard_channels.clear();
         });
     }
 
     /// Lets go of everything the connection held, when it closes.
     pub fn cleanup(&mut self, sh: &Shared) {
         self.drop_subscriptions(sh);
+        self.stop_monitoring(sh);
         if self.watching || self.blocked.is_some() {
             let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
             e.unwatch(self.id);

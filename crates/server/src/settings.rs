@@ -15,7 +15,8 @@ pub mod rewrite;
 mod value;
 pub use names::{ALIASES, DEPRECATED, NOT_IMPLEMENTED, find, find_named, names};
 pub use value::{
-    Bytes, LogLevel, MemoryOrPercent, SavePoint, SavePoints, Value, parse_bytes, parse_int,
+    Bytes, LogLevel, MemoryOrPercent, Protected, SavePoint, SavePoints, Value, parse_bytes,
+    parse_int,
 };
 
 /// How one instance is configured. Built from flags and a config file at start; the
@@ -148,6 +149,16 @@ pub struct ServerConfig {
     pub maxmemory_clients: MemoryOrPercent,
     /// Which keyspace events are published (`notify-keyspace-events`).
     pub notify_keyspace_events: concord_engine::NotifyFlags,
+    /// Commands that run at least this many microseconds enter the slow log (-1: none).
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps.
+    pub slowlog_max_len: u64,
+    /// Commands of at least this many milliseconds are latency events (0: none).
+    pub latency_monitor_threshold: u64,
+    /// Whether each command's latency histogram is kept (LATENCY HISTOGRAM).
+    pub latency_tracking: bool,
+    /// Who may run DEBUG.
+    pub enable_debug_command: Protected,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -225,6 +236,11 @@ impl Default for ServerConfig {
             maxmemory_clients: MemoryOrPercent::Bytes(0),
             disable_thp: true,
             notify_keyspace_events: concord_engine::NotifyFlags::default(),
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
+            latency_tracking: true,
+            enable_debug_command: Protected::No,
         }
     }
 }
@@ -253,6 +269,14 @@ pub(crate) struct Hot {
     pub output_limits: OutputLimits,
     /// `protected-mode`.
     pub protected_mode: bool,
+    /// `slowlog-log-slower-than`, in microseconds (negative: off).
+    pub slowlog_slower_than: i64,
+    /// `slowlog-max-len`.
+    pub slowlog_max_len: u64,
+    /// `latency-monitor-threshold`, in milliseconds (0: off).
+    pub latency_threshold: u64,
+    /// `latency-tracking`.
+    pub latency_tracking: bool,
 }
 
 impl ServerConfig {
@@ -269,6 +293,10 @@ impl ServerConfig {
             proto_max_bulk_len: usize::try_from(self.proto_max_bulk_len.0).unwrap_or(usize::MAX),
             output_limits: self.output_limits,
             protected_mode: self.protected_mode,
+            slowlog_slower_than: self.slowlog_log_slower_than,
+            slowlog_max_len: self.slowlog_max_len,
+            latency_threshold: self.latency_monitor_threshold,
+            latency_tracking: self.latency_tracking,
         }
     }
 }
@@ -618,9 +646,29 @@ pub static SETTINGS: &[Setting] = &[
         apply = crate::notify::apply
     ),
     setting!("loglevel", loglevel, Runtime, apply = apply_loglevel),
-    fixed!("latency-tracking", "no"),
-    fixed!("slowlog-log-slower-than", "10000"),
-    fixed!("slowlog-max-len", "128"),
+    setting!("latency-tracking", latency_tracking, Runtime),
+    setting!("enable-debug-command", enable_debug_command, Start),
+    setting!(
+        "slowlog-log-slower-than",
+        slowlog_log_slower_than,
+        Runtime,
+        range = -1,
+        i64::MAX as i128
+    ),
+    setting!(
+        "slowlog-max-len",
+        slowlog_max_len,
+        Runtime,
+        range = 0,
+        i64::MAX as i128
+    ),
+    setting!(
+        "latency-monitor-threshold",
+        latency_monitor_threshold,
+        Runtime,
+        range = 0,
+        i64::MAX as i128
+    ),
     setting!(
         "busy-reply-threshold",
         busy_reply_threshold,
@@ -672,7 +720,6 @@ pub static SETTINGS: &[Setting] = &[
     only!("bind-source-addr", Runtime, String, ""),
     only!("cluster-enabled", Start, bool, "no"),
     only!("daemonize", Start, bool, "no"),
-    only!("enable-debug-command", Start, ["no", "yes", "local"], "no"),
     only!("enable-module-command", Start, ["no", "yes", "local"], "no"),
     only!(
         "enable-protected-configs",

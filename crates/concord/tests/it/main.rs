@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod differential;
 mod evict;
+mod introspect;
 mod limits;
 mod manager;
 mod manager_changes;

@@ -385,16 +385,21 @@ impl Conn {
                 }
             }
             b'_' => Reply::Nil,
-            b'%' | b'~' | b'>' => {
+            // An attribute (`|`) is read alone, like a map; the reply it annotates follows.
+            b'%' | b'~' | b'>' | b'|' => {
                 let n: usize = line.parse().expect("len");
-                let n = if first[0] == b'%' { 2 * n } else { n };
+                let n = if matches!(first[0], b'%' | b'|') {
+                    2 * n
+                } else {
+                    n
+                };
                 Reply::Other(
                     first[0],
                     (0..n).map(|_| self.read()).collect(),
                     String::new(),
                 )
             }
-            b',' | b'#' => Reply::Other(first[0], Vec::new(), line),
+            b',' | b'#' | b'(' => Reply::Other(first[0], Vec::new(), line),
             b'=' => {
                 let n: usize = line.parse().expect("len");
                 let mut b = vec![0u8; n + 2];

@@ -3,6 +3,7 @@
 use crate::Engine;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
+use crate::table::docs_types::{Arg, Doc, MULTIPLE, MULTIPLE_TOKEN, OPTIONAL, doc};
 use crate::table::{
     BeginSearch, COMMANDS, CommandId, FindKeys, Flags, KeySpec, Rejection, acl_categories,
     command_id, find_subcommand, full_name, has_keys, keys, legacy_range, lookup_full_name,
@@ -199,24 +200,138 @@ fn key_spec(k: &KeySpec, out: &mut Out) {
     }
 }
 
-/// One command's COMMAND DOCS: a summary (Concord keeps none), since, group, and its
-/// subcommands' docs.
+/// One command's COMMAND DOCS, in Redis's order: summary, since, group, complexity,
+/// doc flags, deprecation, history, arguments (from Redis's metadata, where Concord's
+/// own commands have none), and its subcommands' docs.
 fn docs(id: CommandId, out: &mut Out) {
     let s = spec(id);
     let subs = subcommand_ids(id);
-    out.map(if subs.is_empty() { 3 } else { 4 });
-    out.bulk(b"summary");
-    out.bulk(b"");
+    let d = doc(full_name(id));
+    let text = |f: fn(&Doc) -> &'static str| d.map(f).filter(|t| !t.is_empty());
+    let summary = text(|d| d.summary);
+    let complexity = text(|d| d.complexity);
+    let deprecated = text(|d| d.deprecated_since);
+    let replaced = text(|d| d.replaced_by);
+    let doc_flags = d.map_or(&[][..], |d| d.doc_flags);
+    let history = d.map_or(&[][..], |d| d.history);
+    let args = d.map_or(&[][..], |d| d.args);
+    let n = 2
+        + [summary, complexity, deprecated, replaced]
+            .iter()
+            .filter(|t| t.is_some())
+            .count()
+        + usize::from(!doc_flags.is_empty())
+        + usize::from(!history.is_empty())
+        + usize::from(!args.is_empty())
+        + usize::from(!subs.is_empty());
+    out.map(n);
+    if let Some(t) = summary {
+        out.bulk(b"summary");
+        out.bulk(t.as_bytes());
+    }
     out.bulk(b"since");
     out.bulk(s.since.as_bytes());
     out.bulk(b"group");
-    out.bulk(s.group.as_bytes());
+    // The table keeps the metadata's names; COMMAND DOCS spells `sorted_set` Redis's way.
+    out.bulk(s.group.replace('_', "-").as_bytes());
+    if let Some(t) = complexity {
+        out.bulk(b"complexity");
+        out.bulk(t.as_bytes());
+    }
+    if !doc_flags.is_empty() {
+        out.bulk(b"doc_flags");
+        simple_set(doc_flags, out);
+    }
+    if let Some(t) = deprecated {
+        out.bulk(b"deprecated_since");
+        out.bulk(t.as_bytes());
+    }
+    if let Some(t) = replaced {
+        out.bulk(b"replaced_by");
+        out.bulk(t.as_bytes());
+    }
+    if !history.is_empty() {
+        out.bulk(b"history");
+        out.set(history.len());
+        for (version, change) in history {
+            out.array(2);
+            out.bulk(version.as_bytes());
+            out.bulk(change.as_bytes());
+        }
+    }
+    if !args.is_empty() {
+        out.bulk(b"arguments");
+        arg_list(args, out);
+    }
     if !subs.is_empty() {
         out.bulk(b"subcommands");
         out.map(subs.len());
         for &sub in subs {
             out.bulk(full_name(sub).as_bytes());
             docs(sub, out);
+        }
+    }
+}
+
+/// Arguments as COMMAND DOCS lists them: each a map of what it has.
+fn arg_list(args: &[Arg], out: &mut Out) {
+    out.array(args.len());
+    for a in args {
+        let nested = a.kind == "oneof" || a.kind == "block";
+        let n = 2
+            + usize::from(!nested)
+            + usize::from(a.key_spec >= 0)
+            + [a.token, a.summary, a.since, a.deprecated_since]
+                .iter()
+                .filter(|t| !t.is_empty())
+                .count()
+            + usize::from(a.flags != 0)
+            + usize::from(nested);
+        out.map(n);
+        out.bulk(b"name");
+        out.bulk(a.name.as_bytes());
+        out.bulk(b"type");
+        out.bulk(a.kind.as_bytes());
+        if !nested {
+            out.bulk(b"display_text");
+            let shown = if a.display.is_empty() {
+                a.name
+            } else {
+                a.display
+            };
+            out.bulk(shown.as_bytes());
+        }
+        if a.key_spec >= 0 {
+            out.bulk(b"key_spec_index");
+            out.int(i64::from(a.key_spec));
+        }
+        for (field, value) in [
+            ("token", a.token),
+            ("summary", a.summary),
+            ("since", a.since),
+            ("deprecated_since", a.deprecated_since),
+        ] {
+            if !value.is_empty() {
+                out.bulk(field.as_bytes());
+                out.bulk(value.as_bytes());
+            }
+        }
+        if a.flags != 0 {
+            out.bulk(b"flags");
+            let names: Vec<&str> = [
+                (OPTIONAL, "optional"),
+                (MULTIPLE, "multiple"),
+                (MULTIPLE_TOKEN, "multiple_token"),
+            ]
+            .iter()
+            .filter(|(bit, _)| a.flags & bit != 0)
+            .map(|(_, name)| *name)
+            .collect();
+            simple_set(&names, out);
+        }
+        if nested {
+            out.bulk(b"arguments");
+            arg_list(a.args, out);
         }
     }
 }

@@ -468,6 +468,12 @@ pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
+/// OBJECT ENCODING's answer for `key` (DEBUG OBJECT shows it too), `None` when it does
+/// not exist.
+pub fn object_encoding(e: &mut Engine, key: &[u8]) -> Option<&'static str> {
+    e.lookup(key, false).map(encoding)
+}
+
 /// The encoding Redis would report for a value of this shape.
 fn encoding(ks: &KeyState) -> &'static str {
     match ks.visible() {

@@ -9,6 +9,7 @@ pub mod hll;
 pub mod introspect;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod server;
 pub mod sets;
 pub mod sort;

@@ -4,6 +4,8 @@
 //! and channels of a request, and the legacy key range COMMAND INFO shows.
 
 mod data;
+mod docs;
+pub(crate) mod docs_types;
 mod getkeys;
 mod index;
 mod keys;
@@ -40,6 +42,9 @@ pub struct CmdStat {
     pub failed: u64,
     /// Calls refused before running (arity, auth, ...).
     pub rejected: u64,
+    /// Runs per latency bucket, for LATENCY HISTOGRAM: bucket `k` holds runs of at most
+    /// about 2^k µs (the server sorts them in; the last bucket takes everything slower).
+    pub latency: [u64; LATENCY_BUCKETS],
 }
 
 /// Write commands whose reads of keys are reads (Redis looks them up for reading, so a
@@ -64,6 +69,10 @@ const READS_FIRST: &[&str] = &[
     "geosearchstore",
     "sort",
 ];
+
+/// How many latency buckets each command keeps: 1 µs to about 1 s, doubling, as Redis's
+/// per-command histograms report them.
+pub const LATENCY_BUCKETS: usize = 21;
 
 /// Runs the handler of a command whose arity and subcommand were already checked. Returns
 /// false when it is not a data command.

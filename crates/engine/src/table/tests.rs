@@ -127,8 +127,21 @@ fn containers_keep_exactly_their_subcommands() {
     assert_eq!(
         with,
         [
-            "client", "pubsub", "command", "config", "acl", "function", "script", "object",
-            "xinfo", "xgroup"
+            "client", "pubsub", "command", "config", "acl", "slowlog", "memory", "latency",
+            "function", "script", "object", "xinfo", "xgroup"
+        ]
+    );
+    assert_eq!(subs("slowlog"), ["get", "len", "reset", "help"]);
+    assert_eq!(
+        subs("latency"),
+        [
+            "latest",
+            "history",
+            "reset",
+            "doctor",
+            "graph",
+            "histogram",
+            "help"
         ]
     );
 }
@@ -652,7 +665,9 @@ fn flags_concord_reads() {
             "punsubscribe",
             "quit",
             "reset",
+            "ssubscribe",
             "subscribe",
+            "sunsubscribe",
             "unsubscribe"
         ]
     );
@@ -774,7 +789,8 @@ fn command_replies_through_the_engine() {
     let list = run(&["command", "list"]);
     assert!(list.starts_with(&format!("*{}\r\n", command_count())));
     assert!(
-        run(&["command", "docs", "config", "nosuch"]).starts_with("*2\r\n$6\r\nconfig\r\n*8\r\n")
+        run(&["command", "docs", "config", "nosuch"])
+            .starts_with("*2\r\n$6\r\nconfig\r\n*10\r\n$7\r\nsummary\r\n")
     );
     assert!(run(&["command", "help"]).starts_with("*19\r\n+COMMAND <subcommand>"));
 }
@@ -799,4 +815,19 @@ fn sort_finds_its_key_and_the_last_store_destination() {
     assert_eq!(names(&["zmpop", "2", "a", "b", "min"]), ["a", "b"]);
     assert_eq!(names(&["bzmpop", "0", "1", "a", "max"]), ["a"]);
     assert_eq!(names(&["bzpopmax", "a", "b", "0"]), ["a", "b"]);
+}
+
+/// Every command and subcommand of Redis's has its COMMAND DOCS data, found by full name.
+#[test]
+fn docs_cover_the_table() {
+    for id in 0..command_count() {
+        let name = full_name(id);
+        if name.starts_with("crdt.") {
+            continue;
+        }
+        assert!(
+            crate::table::docs_types::doc(name).is_some(),
+            "no docs for {name}"
+        );
+    }
 }

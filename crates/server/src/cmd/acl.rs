@@ -26,7 +26,7 @@ pub(crate) fn log_event(
         let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
         clients
             .get(&s.id)
-            .map(|c| super::client::client_line(s.id, c).into_bytes())
+            .map(|c| super::client::client_line(s.id, c, None).into_bytes())
             .unwrap_or_default()
     };
     let event = LogEvent {
@@ -168,6 +168,9 @@ fn kill_lost_subscribers(sh: &Shared, user: &[u8]) {
     super::client::kill_where(sh, |_, c| {
         c.user == user
             && (c.channels.iter().any(|ch| !u.check_channel(ch, false))
+                || c.shard_channels
+                    .iter()
+                    .any(|ch| !u.check_channel(ch, false))
                 || c.patterns.iter().any(|p| !u.check_channel(p, true)))
     });
 }

@@ -89,3 +89,18 @@ pub(crate) fn shutdown(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]]
     sh.shutdown.notify_one();
     s.closing = true;
 }
+
+/// MONITOR: from now on the client is sent every command that runs.
+pub(crate) fn monitor(s: &mut Session, sh: &Shared, _: &mut Engine, _: &[&[u8]], out: &mut Out) {
+    if s.in_exec {
+        // A transaction expects one reply per command.
+        return out.error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+    }
+    if s.monitoring {
+        // Already monitoring: Redis answers nothing.
+        return;
+    }
+    s.monitoring = true;
+    sh.monitors.add(s.id, s.mailbox.clone());
+    out.ok();
+}

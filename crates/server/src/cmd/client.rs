@@ -5,7 +5,7 @@ use crate::pubsub::Msg;
 use crate::session::{Replies, Session};
 use crate::{ClientInfo, Shared};
 use bytes::Bytes;
-use concord_engine::{Engine, full_name};
+use concord_engine::{CommandId, Engine, command_id, full_name, resolve_from};
 use concord_resp::Out;
 
 /// Whether a client or library name is acceptable (printable, no spaces).
@@ -13,18 +13,42 @@ pub(crate) fn valid_name(n: &[u8]) -> bool {
     n.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
-/// One CLIENT LIST line.
-pub(crate) fn client_line(id: u64, c: &ClientInfo) -> String {
-    let (sub, psub) = (c.channels.len(), c.patterns.len());
-    let flags = if sub + psub > 0 {
+/// What CLIENT LIST shows of the client that asks: the command it runs (Redis shows it
+/// as its last command) and the bytes of that command's arguments.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Running {
+    /// The command running.
+    pub id: CommandId,
+    /// Bytes of its arguments (`argv-mem`).
+    pub argv_bytes: usize,
+}
+
+impl Running {
+    /// The command `a` of `s`, as resolved by the dispatcher.
+    fn of(a: &[&[u8]]) -> Option<Running> {
+        let top = command_id(a[0])?;
+        let id = resolve_from(top, a).ok()?;
+        Some(Running {
+            id,
+            argv_bytes: a.iter().map(|x| x.len()).sum(),
+        })
+    }
+}
+
+/// One CLIENT LIST line; `running` is the command the client runs now, when it is the
+/// one asking.
+pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> String {
+    let (sub, psub, ssub) = (c.channels.len(), c.patterns.len(), c.shard_channels.len());
+    let flags = if c.subscribed() {
         "P"
     } else if c.multi >= 0 {
         "x"
     } else {
         "N"
     };
+    let (qbuf, qbuf_free) = c.query.get();
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.addr,
         c.laddr,
         lossy(&c.name),
@@ -32,8 +56,15 @@ pub(crate) fn client_line(id: u64, c: &ClientInfo) -> String {
         c.last.elapsed().as_secs(),
         sub,
         psub,
+        ssub,
         c.multi,
-        c.last_cmd.map_or("NULL", full_name),
+        qbuf,
+        qbuf_free,
+        running.map_or(0, |r| r.argv_bytes),
+        running
+            .map(|r| r.id)
+            .or(c.last_cmd)
+            .map_or("NULL", full_name),
         lossy(&c.user),
         c.resp,
         lossy(&c.lib_name),
@@ -84,12 +115,12 @@ pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             });
             out.ok();
         }
-        ("LIST", _) => list(sh, a, out),
+        ("LIST", _) => list(s, sh, a, out),
         ("INFO", 2) => {
             let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
             let line = clients
                 .get(&s.id)
-                .map(|c| client_line(s.id, c))
+                .map(|c| client_line(s.id, c, Running::of(a)))
                 .unwrap_or_default();
             out.verbatim(format!("{line}\n").as_bytes());
         }
@@ -151,7 +182,8 @@ fn unblock(sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
         .unwrap_or_else(|p| p.into_inner())
         .remove(e, id);
     match w {
-        None => out.int(0),
+        // Not blocked on keys: perhaps in WAIT.
+        None => out.int(i64::from(sh.waits.unblock(id, error))),
         Some(w) => {
             // The waiter's own timeout reply, or the error Redis sends.
             let reply = if error {
@@ -186,7 +218,7 @@ impl ClientType {
     }
 
     fn of(c: &ClientInfo) -> ClientType {
-        if c.channels.is_empty() && c.patterns.is_empty() {
+        if !c.subscribed() {
             ClientType::Normal
         } else {
             ClientType::Pubsub
@@ -195,7 +227,7 @@ impl ClientType {
 }
 
 /// CLIENT LIST [TYPE type | ID id ...].
-fn list(sh: &Shared, a: &[&[u8]], out: &mut Out) {
+fn list(s: &Session, sh: &Shared, a: &[&[u8]], out: &mut Out) {
     let clients = sh.clients.lock().unwrap_or_else(|p| p.into_inner());
     let mut ids: Vec<u64> = clients.keys().copied().collect();
     ids.sort_unstable();
@@ -220,7 +252,8 @@ fn list(sh: &Shared, a: &[&[u8]], out: &mut Out) {
     let mut text = String::new();
     for id in ids {
         if let Some(c) = clients.get(&id) {
-            text.push_str(&client_line(id, c));
+            let running = if id == s.id { Running::of(a) } else { None };
+            text.push_str(&client_line(id, c, running));
             text.push('\n');
         }
     }

@@ -9,9 +9,13 @@ pub(crate) mod client;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod crdt;
+pub(crate) mod debug;
+pub(crate) mod introspect;
 pub(crate) mod member;
+pub(crate) mod memory;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
+pub(crate) mod role;
 pub(crate) mod scripting;
 
 use crate::Shared;
@@ -44,6 +48,9 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("unsubscribe", pubsub::unsubscribe),
     ("punsubscribe", pubsub::punsubscribe),
     ("publish", pubsub::publish),
+    ("ssubscribe", pubsub::ssubscribe),
+    ("sunsubscribe", pubsub::sunsubscribe),
+    ("spublish", pubsub::spublish),
     ("pubsub", pubsub::pubsub),
     ("client", client::client),
     ("config", config::config),
@@ -54,6 +61,14 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("bgrewriteaof", admin::bgrewriteaof),
     ("lastsave", admin::lastsave),
     ("shutdown", admin::shutdown),
+    ("slowlog", introspect::slowlog),
+    ("monitor", admin::monitor),
+    ("role", role::role),
+    ("memory", memory::memory),
+    ("debug", debug::debug),
+    ("lolwut", debug::lolwut),
+    ("wait", role::wait),
+    ("latency", introspect::latency),
     ("function", scripting::function),
     ("fcall", scripting::eval),
     ("fcall_ro", scripting::eval),

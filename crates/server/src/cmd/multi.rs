@@ -53,6 +53,7 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
     }
     s.unwatch(e);
     out.array(m.queue.len());
+    s.in_exec = true;
     for args in m.queue {
         let view: SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
         let id = match resolve(&view) {
@@ -78,6 +79,7 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
         // Inside a transaction a blocking command answers at once.
         e.take_block();
     }
+    s.in_exec = false;
 }
 
 /// WATCH key [key ...].

@@ -3,27 +3,25 @@
 
 use crate::Shared;
 use crate::dispatch::{help_err, lossy};
-use crate::pubsub::Msg;
+use crate::pubsub::{Msg, Space};
 use crate::session::Session;
 use bytes::Bytes;
 use concord_engine::Engine;
 use concord_resp::Out;
 
-/// Channels or patterns.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Channel,
-    Pattern,
-}
-
 /// SUBSCRIBE channel [channel ...].
 pub(crate) fn subscribe(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
-    join(s, sh, Kind::Channel, &a[1..], out);
+    join(s, sh, Space::Channel, &a[1..], out);
 }
 
 /// PSUBSCRIBE pattern [pattern ...].
 pub(crate) fn psubscribe(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
-    join(s, sh, Kind::Pattern, &a[1..], out);
+    join(s, sh, Space::Pattern, &a[1..], out);
+}
+
+/// SSUBSCRIBE shardchannel [shardchannel ...].
+pub(crate) fn ssubscribe(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    join(s, sh, Space::Shard, &a[1..], out);
 }
 
 /// UNSUBSCRIBE [channel ...].
@@ -34,7 +32,7 @@ pub(crate) fn unsubscribe(
     a: &[&[u8]],
     out: &mut Out,
 ) {
-    leave(s, sh, Kind::Channel, &a[1..], out);
+    leave(s, sh, Space::Channel, &a[1..], out);
 }
 
 /// PUNSUBSCRIBE [pattern ...].
@@ -45,20 +43,46 @@ pub(crate) fn punsubscribe(
     a: &[&[u8]],
     out: &mut Out,
 ) {
-    leave(s, sh, Kind::Pattern, &a[1..], out);
+    leave(s, sh, Space::Pattern, &a[1..], out);
+}
+
+/// SUNSUBSCRIBE [shardchannel ...].
+pub(crate) fn sunsubscribe(
+    s: &mut Session,
+    sh: &Shared,
+    _: &mut Engine,
+    a: &[&[u8]],
+    out: &mut Out,
+) {
+    leave(s, sh, Space::Shard, &a[1..], out);
+}
+
+/// The words of a namespace's subscribe and unsubscribe replies.
+fn words(space: Space) -> (&'static [u8], &'static [u8]) {
+    match space {
+        Space::Channel => (b"subscribe", b"unsubscribe"),
+        Space::Pattern => (b"psubscribe", b"punsubscribe"),
+        Space::Shard => (b"ssubscribe", b"sunsubscribe"),
+    }
+}
+
+/// The count a subscribe or unsubscribe reply shows: shard channels are counted apart
+/// from channels and patterns, as in Redis.
+fn count(s: &Session, space: Space) -> i64 {
+    match space {
+        Space::Shard => s.shard_channels.len() as i64,
+        _ => (s.channels.len() + s.patterns.len()) as i64,
+    }
 }
 
 /// Tells what CLIENT LIST (and ACL changes) see of the subscriptions what changed: only
 /// the names changed, so that subscribing one channel at a time stays linear.
-fn record(s: &Session, sh: &Shared, kind: Kind, names: Vec<Bytes>, joined: bool) {
+fn record(s: &Session, sh: &Shared, space: Space, names: Vec<Bytes>, joined: bool) {
     if names.is_empty() {
         return;
     }
     s.update_info(sh, |c| {
-        let set = match kind {
-            Kind::Channel => &mut c.channels,
-            Kind::Pattern => &mut c.patterns,
-        };
+        let set = c.subscriptions_mut(space);
         for n in names {
             if joined {
                 set.insert(n);
@@ -69,39 +93,29 @@ fn record(s: &Session, sh: &Shared, kind: Kind, names: Vec<Bytes>, joined: bool)
     });
 }
 
-fn join(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out) {
-    let pattern = kind == Kind::Pattern;
+fn join(s: &mut Session, sh: &Shared, space: Space, names: &[&[u8]], out: &mut Out) {
+    let (word, _) = words(space);
     let mut ps = sh.pubsub.lock().unwrap_or_else(|p| p.into_inner());
     let mut joined = Vec::new();
     for &n in names {
         let n = Bytes::copy_from_slice(n);
-        if ps.subscribe(pattern, &n, s.id, &s.mailbox) {
-            if pattern {
-                s.patterns.insert(n.clone());
-            } else {
-                s.channels.insert(n.clone());
-            }
+        if ps.subscribe(space, &n, s.id, &s.mailbox) {
+            s.subscriptions_mut(space).insert(n.clone());
             joined.push(n.clone());
         }
         out.push(3);
-        out.bulk(if pattern { b"psubscribe" } else { b"subscribe" });
+        out.bulk(word);
         out.bulk(&n);
-        out.int((s.channels.len() + s.patterns.len()) as i64);
+        out.int(count(s, space));
     }
     drop(ps);
-    record(s, sh, kind, joined, true);
+    record(s, sh, space, joined, true);
 }
 
-fn leave(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Out) {
-    let pattern = kind == Kind::Pattern;
-    let word: &[u8] = if pattern {
-        b"punsubscribe"
-    } else {
-        b"unsubscribe"
-    };
+fn leave(s: &mut Session, sh: &Shared, space: Space, names: &[&[u8]], out: &mut Out) {
+    let (_, word) = words(space);
     let targets: Vec<Bytes> = if names.is_empty() {
-        let mine = if pattern { &s.patterns } else { &s.channels };
-        mine.iter().cloned().collect()
+        s.subscriptions_mut(space).iter().cloned().collect()
     } else {
         names.iter().map(|n| Bytes::copy_from_slice(n)).collect()
     };
@@ -110,26 +124,33 @@ fn leave(s: &mut Session, sh: &Shared, kind: Kind, names: &[&[u8]], out: &mut Ou
         out.push(3);
         out.bulk(word);
         out.null();
-        out.int((s.channels.len() + s.patterns.len()) as i64);
+        out.int(count(s, space));
     }
     let mut left = Vec::new();
     for n in targets {
-        ps.unsubscribe(pattern, &n, s.id);
-        let was = if pattern {
-            s.patterns.remove(&n)
-        } else {
-            s.channels.remove(&n)
-        };
+        ps.unsubscribe(space, &n, s.id);
+        let was = s.subscriptions_mut(space).remove(&n);
         out.push(3);
         out.bulk(word);
         out.bulk(&n);
-        out.int((s.channels.len() + s.patterns.len()) as i64);
+        out.int(count(s, space));
         if was {
             left.push(n);
         }
     }
     drop(ps);
-    record(s, sh, kind, left, false);
+    record(s, sh, space, left, false);
+}
+
+/// SPUBLISH shardchannel message: delivered to this instance's subscribers only (a
+/// shard channel lives on the instance, as on one shard in Redis Cluster).
+pub(crate) fn spublish(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    let n = sh
+        .pubsub
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .spublish(&Bytes::copy_from_slice(a[1]), &Bytes::copy_from_slice(a[2]));
+    out.int(n as i64);
 }
 
 /// PUBLISH channel message: delivered here, and forwarded to peers (best effort).
@@ -156,7 +177,7 @@ pub(crate) fn pubsub(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
     let sub = lossy(a[1]).to_ascii_uppercase();
     match (sub.as_str(), a.len()) {
         ("CHANNELS", 2 | 3) => {
-            let ch = ps.channels(a.get(2).map(|p| &p[..]));
+            let ch = ps.channels(Space::Channel, a.get(2).map(|p| &p[..]));
             out.array(ch.len());
             for c in ch {
                 out.bulk(&c);
@@ -166,16 +187,22 @@ pub(crate) fn pubsub(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
             out.map(a.len() - 2);
             for c in &a[2..] {
                 out.bulk(c);
-                out.int(ps.numsub(c) as i64);
+                out.int(ps.numsub(Space::Channel, c) as i64);
             }
         }
         ("NUMPAT", 2) => out.int(ps.numpat() as i64),
-        ("SHARDCHANNELS", 2 | 3) => out.array(0),
+        ("SHARDCHANNELS", 2 | 3) => {
+            let ch = ps.channels(Space::Shard, a.get(2).map(|p| &p[..]));
+            out.array(ch.len());
+            for c in ch {
+                out.bulk(&c);
+            }
+        }
         ("SHARDNUMSUB", _) => {
             out.map(a.len() - 2);
             for c in &a[2..] {
                 out.bulk(c);
-                out.int(0);
+                out.int(ps.numsub(Space::Shard, c) as i64);
             }
         }
         ("HELP", 2) => out.help(
@@ -188,9 +215,9 @@ pub(crate) fn pubsub(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
                 "NUMSUB [<channel> ...]",
                 "    Subscribers of each channel named (pattern subscriptions not counted).",
                 "SHARDCHANNELS [<pattern>]",
-                "    Shard channels with subscribers (none: Concord has no shard channels).",
+                "    Shard channels with subscribers, those matching the pattern if one is given.",
                 "SHARDNUMSUB [<shardchannel> ...]",
-                "    Subscribers of each shard channel named (always 0).",
+                "    Subscribers of each shard channel named.",
             ],
         ),
         _ => out.error(&help_err(a[1], "PUBSUB")),
@@ -217,6 +244,13 @@ pub(crate) fn encode(m: Msg, out: &mut Out) {
             out.bulk(&channel);
             out.bulk(&payload);
         }
+        Msg::SMessage { channel, payload } => {
+            out.push(3);
+            out.bulk(b"smessage");
+            out.bulk(&channel);
+            out.bulk(&payload);
+        }
+        Msg::Monitor(line) => out.raw(&line),
         Msg::Reply(..) | Msg::Refresh => {}
     }
 }

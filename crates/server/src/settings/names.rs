@@ -53,7 +53,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "crash-memcheck-enabled",
     "dynamic-hz",
     "jemalloc-bg-thread",
-    "latency-monitor-threshold",
     "latency-tracking-info-percentiles",
     "locale-collate",
     "proc-title-template",

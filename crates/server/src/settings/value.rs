@@ -439,3 +439,35 @@ pub fn no_primary(text: &str) -> Result<(), String> {
         ))
     }
 }
+
+/// Who may run a protected command such as DEBUG (`enable-debug-command`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protected {
+    /// Nobody.
+    #[default]
+    No,
+    /// Every client.
+    Yes,
+    /// Clients connected over the loopback interface.
+    Local,
+}
+
+impl Value for Protected {
+    fn set_from(&mut self, text: &str) -> Result<(), String> {
+        *self = match text.to_ascii_lowercase().as_str() {
+            "no" => Protected::No,
+            "yes" => Protected::Yes,
+            "local" => Protected::Local,
+            _ => return Err(one_of(&["no", "yes", "local"])),
+        };
+        Ok(())
+    }
+    fn show(&self) -> String {
+        match self {
+            Protected::No => "no",
+            Protected::Yes => "yes",
+            Protected::Local => "local",
+        }
+        .into()
+    }
+}

@@ -122,8 +122,23 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
             SENTINEL
         ])
         .channels(Channels::Publish),
+    cmd("ssubscribe", -2, "pubsub", "7.0.0")
+        .flags(flags![PUBSUB, NOSCRIPT, LOADING, STALE, SUBSCRIBED_OK])
+        .keys(SHARD_CHANNELS)
+        .channels(Channels::Subscribe),
+    cmd("sunsubscribe", -1, "pubsub", "7.0.0")
+        .flags(flags![PUBSUB, NOSCRIPT, LOADING, STALE, SUBSCRIBED_OK])
+        .keys(SHARD_CHANNELS)
+        .channels(Channels::Unsubscribe),
+    cmd("spublish", 3, "pubsub", "7.0.0")
+        .flags(flags![PUBSUB, LOADING, STALE, FAST, MAY_REPLICATE])
+        .keys(&[KeySpec::at(1, kf![NOT_KEY]).range(0, 1, 0)])
+        .channels(Channels::Publish),
     cmd("pubsub", -2, "pubsub", "2.8.0").subs(PUBSUB),
 ];
+
+/// Shard channels are declared as keys Redis Cluster routes by, never as keys.
+const SHARD_CHANNELS: &[KeySpec] = &[KeySpec::at(1, kf![NOT_KEY]).range(-1, 1, 0)];
 
 const CLIENT: &[CommandSpec] = &[
     cmd("id", 2, "connection", "5.0.0")

@@ -20,6 +20,7 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         .acl(acl![Keyspace])
         .keys(&[KeySpec::at(1, kf![RO]).range(-1, 1, 0)])
         .run(keys::exists),
+    cmd("wait", 3, "generic", "3.0.0").acl(acl![Connection]),
     cmd("touch", -2, "generic", "3.2.1")
         .flags(flags![READONLY, FAST])
         .acl(acl![Keyspace])

@@ -28,6 +28,15 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, SENTINEL, ALLOW_BUSY
     ]),
     cmd("time", 1, "server", "2.6.0").flags(flags![LOADING, STALE, FAST]),
+    cmd("slowlog", -2, "server", "2.2.12").subs(SLOWLOG),
+    cmd("monitor", 1, "server", "1.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE]),
+    cmd("memory", -2, "server", "4.0.0").subs(MEMORY),
+    cmd("debug", -2, "server", "1.0.0").flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, PROTECTED]),
+    cmd("lolwut", -1, "server", "5.0.0").flags(flags![READONLY, FAST]),
+    cmd("role", 1, "server", "2.8.12")
+        .flags(flags![NOSCRIPT, LOADING, STALE, FAST, SENTINEL])
+        .acl(acl![Admin, Dangerous]),
+    cmd("latency", -2, "server", "2.8.13").subs(LATENCY),
     cmd("function", -2, "scripting", "7.0.0").subs(FUNCTION),
     script_call("eval", "2.6.0", false),
     script_call("evalsha", "2.6.0", false),
@@ -84,6 +93,37 @@ const COMMAND: &[CommandSpec] = &[
     cmd("help", 2, "server", "5.0.0")
         .flags(flags![LOADING, STALE, SENTINEL])
         .acl(acl![Connection]),
+];
+
+const MEMORY: &[CommandSpec] = &[
+    cmd("doctor", 2, "server", "4.0.0"),
+    cmd("malloc-stats", 2, "server", "4.0.0"),
+    cmd("purge", 2, "server", "4.0.0"),
+    cmd("stats", 2, "server", "4.0.0"),
+    cmd("usage", -3, "server", "4.0.0")
+        .flags(flags![READONLY])
+        .keys(&[KeySpec::at(2, kf![RO]).range(0, 1, 0)]),
+    cmd("help", 2, "server", "4.0.0").flags(flags![LOADING, STALE]),
+];
+
+const SLOWLOG: &[CommandSpec] = &[
+    cmd("get", -2, "server", "2.2.12").flags(flags![ADMIN, LOADING, STALE]),
+    cmd("len", 2, "server", "2.2.12").flags(flags![ADMIN, LOADING, STALE]),
+    cmd("reset", 2, "server", "2.2.12").flags(flags![ADMIN, LOADING, STALE]),
+    cmd("help", 2, "server", "6.2.0").flags(flags![LOADING, STALE]),
+];
+
+/// The flags of LATENCY's reporting subcommands.
+const LATENCY_CMD: Flags = flags![ADMIN, NOSCRIPT, LOADING, STALE];
+
+const LATENCY: &[CommandSpec] = &[
+    cmd("latest", 2, "server", "2.8.13").flags(LATENCY_CMD),
+    cmd("history", 3, "server", "2.8.13").flags(LATENCY_CMD),
+    cmd("reset", -2, "server", "2.8.13").flags(LATENCY_CMD),
+    cmd("doctor", 2, "server", "2.8.13").flags(LATENCY_CMD),
+    cmd("graph", 3, "server", "2.8.13").flags(LATENCY_CMD),
+    cmd("histogram", -2, "server", "7.0.0").flags(LATENCY_CMD),
+    cmd("help", 2, "server", "2.8.13").flags(flags![LOADING, STALE]),
 ];
 
 const ACL: &[CommandSpec] = &[
