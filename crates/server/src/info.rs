@@ -103,20 +103,35 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             let max = sh.hot().maxmemory as usize;
             let peak = mem::peak();
             let rss = crate::measure::rss().unwrap_or(used);
-            let frag = if used > 0 {
-                rss as f64 / used as f64
-            } else {
-                1.0
+            let a = crate::jemalloc::stats();
+            let ratio = |num: usize, den: usize| {
+                if den > 0 {
+                    num as f64 / den as f64
+                } else {
+                    1.0
+                }
             };
+            let diff = |x: usize, y: usize| x as i64 - y as i64;
             let _ = write!(
                 s,
-                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:libc\r\ncrdt_backlog_bytes:{}\r\n",
+                "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nrss_overhead_ratio:{:.2}\r\nrss_overhead_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\ncrdt_backlog_bytes:{}\r\n",
                 human(used),
                 human(rss),
                 human(peak),
+                a.allocated,
+                a.active,
+                a.resident,
                 human(max),
                 e.eviction_policy().name(),
-                rss as i64 - used as i64,
+                ratio(a.active, a.allocated),
+                diff(a.active, a.allocated),
+                ratio(a.resident, a.active),
+                diff(a.resident, a.active),
+                ratio(rss, a.resident),
+                diff(rss, a.resident),
+                ratio(rss, used),
+                diff(rss, used),
+                crate::jemalloc::version(),
                 e.log().bytes(),
             );
         }

@@ -8,6 +8,7 @@ mod conn;
 mod dispatch;
 mod effects;
 mod info;
+pub mod jemalloc;
 mod latency;
 pub mod limits;
 mod measure;

@@ -1,5 +1,6 @@
-//! Memory accounting: a global allocator wrapper that counts live bytes, so INFO can
-//! report `used_memory` without a C allocator.
+//! Memory accounting: a global allocator wrapper around jemalloc that counts the bytes
+//! live allocations hold (their jemalloc size classes, as Redis's `used_memory` counts
+//! usable sizes), cheaply enough to check `maxmemory` before every command.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
@@ -43,7 +44,35 @@ fn count(delta: isize) {
     }
 }
 
-/// The system allocator, counting the bytes it has live. The binary installs it with
+/// The largest alignment jemalloc's size classes already satisfy (its quantum): larger
+/// ones may round a request further, so they ask jemalloc.
+const QUANTUM: usize = 16;
+
+/// The bytes jemalloc hands out for a request of `size` bytes aligned to `align`: its size
+/// class. Classes are 8, then multiples of 16 up to 128, then four per doubling.
+#[inline]
+pub fn size_class(size: usize, align: usize) -> usize {
+    if align > QUANTUM {
+        let flags = tikv_jemalloc_sys::MALLOCX_ALIGN(align);
+        // SAFETY: nallocx only computes; a zero size is undefined for it, so it is not
+        // passed. It answers 0 past the largest class: then the request is counted as is.
+        let n = unsafe { tikv_jemalloc_sys::nallocx(size.max(1), flags) };
+        return if n == 0 { size } else { n };
+    }
+    if size <= 8 {
+        // An alignment above the size is asked of jemalloc, which rounds to it.
+        return align.max(8);
+    }
+    if size <= 128 {
+        return (size + 15) & !15;
+    }
+    // In (2^(k-1), 2^k] the classes are 2^(k-3) apart.
+    let k = usize::BITS - (size - 1).leading_zeros();
+    let step = 1usize << (k - 3);
+    size.checked_add(step - 1).map_or(size, |v| v & !(step - 1))
+}
+
+/// jemalloc, counting the bytes it has live. The binary installs it with
 /// `#[global_allocator]`.
 pub struct CountingAlloc;
 
@@ -54,7 +83,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            count(layout.size() as isize);
+            count(size_class(layout.size(), layout.align()) as isize);
         }
         p
     }
@@ -62,14 +91,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: same contract as the caller's.
         unsafe { System.dealloc(ptr, layout) };
-        count(-(layout.size() as isize));
+        count(-(size_class(layout.size(), layout.align()) as isize));
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            count(layout.size() as isize);
+            count(size_class(layout.size(), layout.align()) as isize);
         }
         p
     }
@@ -78,7 +107,8 @@ unsafe impl GlobalAlloc for CountingAlloc {
         // SAFETY: same contract as the caller's.
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            count(new_size as isize - layout.size() as isize);
+            let (align, old) = (layout.align(), layout.size());
+            count(size_class(new_size, align) as isize - size_class(old, align) as isize);
         }
         p
     }
@@ -139,6 +169,32 @@ pub fn disable_thp() {
                 "could not disable transparent huge pages: {}",
                 std::io::Error::last_os_error()
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_classes_are_jemalloc_s() {
+        let mut sizes: Vec<usize> = (1..=70_000).collect();
+        sizes.extend((16..40).flat_map(|k| {
+            let p = 1usize << k;
+            [p - 1, p, p + 1, p + p / 3]
+        }));
+        for size in sizes {
+            for align in [1, 8, 16, 64, 4096] {
+                let flags = if align > QUANTUM {
+                    tikv_jemalloc_sys::MALLOCX_ALIGN(align)
+                } else {
+                    0
+                };
+                // SAFETY: size is never 0; nallocx only computes.
+                let want = unsafe { tikv_jemalloc_sys::nallocx(size, flags) };
+                assert_eq!(size_class(size, align), want, "size {size} align {align}");
+            }
         }
     }
 }

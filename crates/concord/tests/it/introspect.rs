@@ -742,3 +742,58 @@ fn lolwut_ends_with_the_version_line() {
         Reply::Error("ERR value is not an integer or out of range".into())
     );
 }
+
+/// An INFO memory field as a number.
+fn memory_field(c: &mut Conn, name: &str) -> f64 {
+    let info = text(c.cmd(&["INFO", "memory"]));
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn memory_figures_are_jemalloc_s_as_in_redis() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    let info = text(c.cmd(&["INFO", "memory"]));
+    assert!(info.contains("mem_allocator:jemalloc-5."), "{info}");
+    let before = memory_field(&mut c, "used_memory");
+    // 20,000 values of 100 bytes: jemalloc's 112-byte class for each value alone.
+    for chunk in 0..20 {
+        let mut args = vec![b("MSET")];
+        for i in 0..1000 {
+            args.push(format!("key:{chunk}:{i}").into_bytes());
+            args.push(vec![b'v'; 100]);
+        }
+        c.call(&args);
+    }
+    let grown = memory_field(&mut c, "used_memory") - before;
+    assert!(grown > 20_000.0 * 112.0, "used_memory grew {grown}");
+    // What the counting allocator reports is what jemalloc holds (other threads' last
+    // 64 KiB aside), and jemalloc's pages hold at least that.
+    let (used, allocated, active, resident) = (
+        memory_field(&mut c, "used_memory"),
+        memory_field(&mut c, "allocator_allocated"),
+        memory_field(&mut c, "allocator_active"),
+        memory_field(&mut c, "allocator_resident"),
+    );
+    assert!(
+        (used - allocated).abs() < allocated * 0.1,
+        "{used} vs {allocated}"
+    );
+    assert!(
+        active >= allocated && resident >= active,
+        "{allocated} {active} {resident}"
+    );
+    assert!(memory_field(&mut c, "mem_fragmentation_ratio") > 0.5);
+    let report = text(c.cmd(&["MEMORY", "MALLOC-STATS"]));
+    assert!(
+        report.contains("jemalloc"),
+        "{}",
+        &report[..report.len().min(300)]
+    );
+    assert_eq!(c.cmd(&["MEMORY", "PURGE"]), Reply::Status("OK".into()));
+}

@@ -1,4 +1,5 @@
-//! MEMORY: what a key costs, and what the instance holds (from the counting allocator).
+//! MEMORY: what a key costs, and what the instance holds (from the counting allocator
+//! and jemalloc's own statistics).
 
 use crate::Shared;
 use crate::dispatch::{help_err, lossy};
@@ -16,10 +17,14 @@ pub(crate) fn memory(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             let text = doctor(sh);
             out.verbatim(text.as_bytes());
         }
-        // Concord uses the system allocator, which has no report to give (Redis answers
-        // the same without jemalloc) and nothing to purge on request.
-        ("MALLOC-STATS", 2) => out.bulk(b"Stats not supported for the current allocator"),
-        ("PURGE", 2) => out.ok(),
+        ("MALLOC-STATS", 2) => out.verbatim(crate::jemalloc::report().as_bytes()),
+        ("PURGE", 2) => {
+            if crate::jemalloc::purge() {
+                out.ok()
+            } else {
+                out.error("ERR Error purging dirty pages")
+            }
+        }
         ("HELP", 2) => out.help(
             "MEMORY",
             &[
@@ -125,28 +130,41 @@ fn stats(sh: &Shared, e: &Engine, out: &mut Out) {
     out.double(pct(dataset, used.saturating_sub(startup)));
     out.bulk(b"peak.percentage");
     out.double(pct(used, peak));
-    // The counting allocator is all Concord knows: allocated, active and resident agree.
-    for name in [
-        "allocator.allocated",
-        "allocator.active",
-        "allocator.resident",
+    let a = crate::jemalloc::stats();
+    for (name, v) in [
+        ("allocator.allocated", a.allocated),
+        ("allocator.active", a.active),
+        ("allocator.resident", a.resident),
     ] {
         out.bulk(name.as_bytes());
-        out.int(i64::try_from(used).unwrap_or(i64::MAX));
+        out.int(i64::try_from(v).unwrap_or(i64::MAX));
     }
-    for (ratio, bytes) in [
+    let rss = crate::measure::rss().map_or(used, |r| r as u64);
+    let (allocated, active, resident) = (a.allocated as u64, a.active as u64, a.resident as u64);
+    for (ratio, bytes, num, den) in [
         (
             "allocator-fragmentation.ratio",
             "allocator-fragmentation.bytes",
+            active,
+            allocated,
         ),
-        ("allocator-rss.ratio", "allocator-rss.bytes"),
-        ("rss-overhead.ratio", "rss-overhead.bytes"),
-        ("fragmentation", "fragmentation.bytes"),
+        (
+            "allocator-rss.ratio",
+            "allocator-rss.bytes",
+            resident,
+            active,
+        ),
+        ("rss-overhead.ratio", "rss-overhead.bytes", rss, resident),
+        ("fragmentation", "fragmentation.bytes", rss, used),
     ] {
         out.bulk(ratio.as_bytes());
-        out.double(1.0);
+        out.double(if den > 0 {
+            num as f64 / den as f64
+        } else {
+            1.0
+        });
         out.bulk(bytes.as_bytes());
-        out.int(0);
+        out.int(num as i64 - den as i64);
     }
 }
 
