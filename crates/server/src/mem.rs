@@ -186,7 +186,8 @@ mod tests {
         }));
         for size in sizes {
             for align in [1, 8, 16, 64, 4096] {
-                let flags = if align > QUANTUM {
+                // tikv-jemallocator asks for an alignment above the quantum or the size.
+                let flags = if align > QUANTUM || align > size {
                     tikv_jemalloc_sys::MALLOCX_ALIGN(align)
                 } else {
                     0
