@@ -192,6 +192,17 @@ pub fn sha1_hex(body: &[u8]) -> String {
     sha1_smol::Sha1::from(body).digest().to_string()
 }
 
+/// Runs `f` with the VM's memory limit lifted. While a limit is set, mlua guards each
+/// API call that may allocate with a protected call (a C closure pushed, then collected),
+/// which doubled the cost of a small script; `f` must allocate only what the request or a
+/// reply already bounds. Lua code never runs without the limit.
+pub(crate) fn unlimited<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+    assert!(lua.set_memory_limit(0).is_ok(), "the VM has memory control");
+    let r = f();
+    assert!(lua.set_memory_limit(MEMORY_LIMIT).is_ok());
+    r
+}
+
 impl Scripts {
     /// A new VM: the libraries, the `redis` table and the sandbox. `version` is the Redis
     /// version scripts see (`redis.REDIS_VERSION`).
@@ -404,7 +415,7 @@ impl Scripts {
             self.globals.raw_set("ARGV", args)?;
             Ok((Value::Nil, Value::Nil))
         };
-        let (keys, args) = match setup() {
+        let (keys, args) = match unlimited(lua, setup) {
             Ok(v) => v,
             Err(e) => {
                 return Err(Value::String(

@@ -29,11 +29,13 @@ pub(crate) const BUSY: &str =
 
 /// What the script thread is asked to do.
 pub(crate) enum Job {
-    /// EVAL or EVALSHA from a client.
+    /// The EVALs, EVALSHAs and FCALLs of one client's pipeline, run back to back and
+    /// answered at once (one wake-up of the client's thread, not one per script).
     Run {
-        call: Box<ScriptCall>,
-        /// The reply and the append-only batch holding the script's writes.
-        reply: tokio::sync::oneshot::Sender<(Bytes, u64)>,
+        /// Each script with its command (counted in INFO commandstats once it ran).
+        calls: Vec<(CommandId, ScriptCall)>,
+        /// Each script's reply, in order, and the last append-only batch holding writes.
+        reply: tokio::sync::oneshot::Sender<(Vec<Bytes>, u64)>,
     },
     /// EXEC of a transaction that holds a script (or SCRIPT / FUNCTION subcommands): the
     /// client's session comes along and goes back with the reply, so the transaction
@@ -389,31 +391,16 @@ fn count(sh: &Shared, id: Option<CommandId>, failed: bool) {
 /// job only: its caller gets an error.
 fn process(sh: &Shared, job: Job) -> bool {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
-        Job::Run { call, reply } => {
-            let mut out = Out::new();
-            let function = matches!(call.target, Target::Function(_));
-            let seq = with_vm(|scripts, sess| {
-                let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
-                e.set_time(wall_ms());
-                let before = e.log().appended();
-                // Past maxmemory keys are evicted before the script, as before any command.
-                sess.refresh(sh);
-                let full = sess.hot.maxmemory > 0
-                    && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget);
-                if let Some(sha) = prepare(sh, sess, scripts, &call, full, &mut out) {
-                    sh.script.started(sh, function);
-                    run(sh, sess, scripts, &sha, &call, &mut e, &mut out);
-                    // The script's ops are one group: peers and the file get them
-                    // together or not at all.
-                    e.commit();
-                    sh.script.finished();
-                }
-                crate::effects::after_write(sh, &mut e, before)
-            })
-            .unwrap_or(0);
-            let failed = out.buf.first() == Some(&b'-');
-            let _ = reply.send((out.buf.freeze(), seq));
-            failed
+        Job::Run { calls, reply } => {
+            let mut replies = Vec::with_capacity(calls.len());
+            let mut seq = 0;
+            for (id, call) in &calls {
+                let (bytes, n) = run_call(sh, *id, call);
+                replies.push(bytes);
+                seq = seq.max(n);
+            }
+            let _ = reply.send((replies, seq));
+            false
         }
         Job::Exec {
             mut sess,
@@ -448,6 +435,39 @@ fn process(sh: &Shared, job: Job) -> bool {
         sh.script.finished();
         true
     })
+}
+
+/// Runs one script call of a client's pipeline: its reply and the append-only batch
+/// holding its writes. Counted in INFO commandstats under `id`.
+fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
+    let mut out = Out::new();
+    let function = matches!(call.target, Target::Function(_));
+    let seq = with_vm(|scripts, sess| {
+        let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+        e.set_time(wall_ms());
+        let before = e.log().appended();
+        // Past maxmemory keys are evicted before the script, as before any command.
+        sess.refresh(sh);
+        let full = sess.hot.maxmemory > 0
+            && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget);
+        if let Some(sha) = prepare(sh, sess, scripts, call, full, &mut out) {
+            sh.script.started(sh, function);
+            run(sh, sess, scripts, &sha, call, &mut e, &mut out);
+            // The script's ops are one group: peers and the file get them together or
+            // not at all.
+            e.commit();
+            sh.script.finished();
+        }
+        let seq = crate::effects::after_write(sh, &mut e, before);
+        // Counted here, under the lock already held (a network thread never waits for
+        // the engine a script holds).
+        let st = &mut e.cmdstats[id];
+        st.calls += 1;
+        st.failed += u64::from(out.buf.first() == Some(&b'-'));
+        seq
+    })
+    .unwrap_or(0);
+    (out.buf.freeze(), seq)
 }
 
 /// The error when the VM cannot be reached (off the script thread: a bug).

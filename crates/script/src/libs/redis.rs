@@ -189,7 +189,9 @@ pub(crate) fn call(
         Err(e) => return fail(lua, &format!("ERR {e}")),
     };
     let is_err = matches!(reply, crate::reply::Reply::Error(_));
-    Ok((!is_err, to_lua(lua, &reply)?))
+    // The reply was bounded above: turning it into Lua values needs no guard.
+    let value = crate::unlimited(lua, || to_lua(lua, &reply))?;
+    Ok((!is_err, value))
 }
 
 /// `redis.log(level, msg, ...)`.

@@ -135,17 +135,18 @@ pub(crate) fn is_call(args: &[Bytes]) -> bool {
 /// thread at once, their answers awaited in order and written unless CLIENT REPLY drops
 /// them.
 pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>], out: &mut Out) {
-    let mut waits = Vec::with_capacity(group.len());
+    // Each request's own reply (an error found here), or its place among the calls sent.
+    let mut slots: Vec<Result<usize, Out>> = Vec::with_capacity(group.len());
+    let mut calls = Vec::new();
     for args in group {
         let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
         let mut reply = Out::new();
         reply.resp3 = s.resp3;
-        let mut rx = None;
         let id = match resolve(&view) {
             Ok(id) => id,
             Err(why) => {
                 reply.error(&why.to_string());
-                waits.push((reply, rx));
+                slots.push(Err(reply));
                 continue;
             }
         };
@@ -153,37 +154,36 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
             reply.error(BUSY);
         } else if let Some(mut call) = parse_call(s, &view, &mut reply) {
             call.limit = out.limit.saturating_sub(out.len());
-            let (tx, r) = tokio::sync::oneshot::channel();
-            sh.script.send(
-                Some(id),
-                Job::Run {
-                    call: Box::new(call),
-                    reply: tx,
-                },
-            );
-            rx = Some(r);
+            slots.push(Ok(calls.len()));
+            calls.push((id, call));
+            continue;
         }
-        waits.push((reply, rx));
+        slots.push(Err(reply));
     }
-    let mut seq = 0;
-    for (i, (mut reply, rx)) in waits.into_iter().enumerate() {
-        if let Some(rx) = rx {
-            match rx.await {
-                Ok((bytes, n)) => {
-                    reply.raw(&bytes);
-                    seq = seq.max(n);
-                }
-                Err(_) => reply.error("ERR the script failed (a bug; please report it)"),
-            }
+    let (mut answers, mut seq) = (Vec::new(), 0);
+    if !calls.is_empty() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        sh.script.send(None, Job::Run { calls, reply: tx });
+        if let Ok((replies, n)) = rx.await {
+            (answers, seq) = (replies, n);
         }
+    }
+    for (i, slot) in slots.into_iter().enumerate() {
         // CLIENT REPLY SKIP drops the first one's reply only.
         let muted = if i == 0 {
             s.muted()
         } else {
             s.replies == crate::session::Replies::Off
         };
-        if !muted {
-            out.raw(&reply.buf);
+        if muted {
+            continue;
+        }
+        match slot {
+            Err(reply) => out.raw(&reply.buf),
+            Ok(at) => match answers.get(at) {
+                Some(bytes) => out.raw(bytes),
+                None => out.error("ERR the script failed (a bug; please report it)"),
+            },
         }
     }
     if seq > 0 && sh.persist.acks_wait() {
