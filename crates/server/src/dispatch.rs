@@ -409,9 +409,10 @@ impl Session {
             }
         }
         // Past maxmemory, keys are evicted before any command, as in Redis; writes that
-        // may grow memory are refused when that did not make room.
+        // may grow memory are refused when nothing could be evicted.
         if self.hot.maxmemory > 0
             && crate::mem::make_room(e, self.hot.maxmemory, self.hot.evict_budget)
+                == crate::mem::Room::Full
             && flags.has(Flags::DENYOOM)
         {
             return self.refuse(

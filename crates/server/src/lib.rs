@@ -705,10 +705,21 @@ pub(crate) async fn wait_caught_up(sh: &Shared) {
 
 /// Active expiry, `hz` times a second: sample keys with an expiry and delete expired
 /// ones, repeating while a quarter of a sample was expired, within a small time budget.
+/// Eviction goes on here too while memory is past `maxmemory` and no command comes.
 async fn active_expiry(shared: Arc<Shared>) {
     loop {
-        let hz = shared.hot().hz.clamp(1, 500);
-        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        let hot = shared.hot();
+        tokio::time::sleep(Duration::from_millis(1000 / hot.hz.clamp(1, 500))).await;
+        if hot.maxmemory > 0 {
+            let _turn = shared.script.task_turn().await;
+            let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
+            if !shared.leaving.load(Ordering::Acquire) {
+                e.set_time(wall_ms());
+                let before = e.log().appended();
+                mem::make_room(&mut e, hot.maxmemory, hot.evict_budget);
+                effects::after_write(&shared, &mut e, before);
+            }
+        }
         let start = Instant::now();
         loop {
             let deleted = {

@@ -141,19 +141,34 @@ pub(crate) fn counted(e: &concord_engine::Engine) -> usize {
     used_here().saturating_sub(e.log().bytes())
 }
 
-/// Before a command, past `maxmemory`: evicts keys as the policy says, at most
-/// `budget` of them. Whether memory is still past the limit (then writes that may grow
-/// it are refused).
-pub(crate) fn make_room(e: &mut concord_engine::Engine, maxmemory: u64, budget: usize) -> bool {
+/// What eviction before a command achieved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Room {
+    /// Memory is within `maxmemory`.
+    Enough,
+    /// Still past it after the command's share of evictions: the command runs, and the
+    /// next commands and the background task evict more (Redis's EVICT_RUNNING).
+    Short,
+    /// Past it with nothing the policy may evict: writes that may grow memory are
+    /// refused (Redis's EVICT_FAIL).
+    Full,
+}
+
+/// Before a command, past `maxmemory`: evicts keys as the policy says, at most `budget`
+/// of them.
+pub(crate) fn make_room(e: &mut concord_engine::Engine, maxmemory: u64, budget: usize) -> Room {
     let limit = usize::try_from(maxmemory).unwrap_or(usize::MAX);
     let mut evicted = 0;
     while counted(e) > limit {
-        if evicted >= budget || e.evict_one().is_none() {
-            return true;
+        if evicted >= budget {
+            return Room::Short;
+        }
+        if e.evict_one().is_none() {
+            return Room::Full;
         }
         evicted += 1;
     }
-    false
+    Room::Enough
 }
 
 /// `disable-thp yes`: transparent huge pages off for this process, as Redis does, since

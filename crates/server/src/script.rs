@@ -449,7 +449,8 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
         // Past maxmemory keys are evicted before the script, as before any command.
         sess.refresh(sh);
         let full = sess.hot.maxmemory > 0
-            && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget);
+            && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget)
+                == crate::mem::Room::Full;
         if let Some(sha) = prepare(sh, sess, scripts, call, full, &mut out) {
             sh.script.started(sh, function);
             run(sh, sess, scripts, &sha, call, &mut e, &mut out);

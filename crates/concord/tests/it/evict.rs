@@ -233,3 +233,22 @@ fn an_eviction_is_announced_as_an_evicted_event() {
         Reply::Int(0)
     );
 }
+
+#[test]
+fn a_limit_far_below_use_is_reached_in_the_background_without_refusing_writes() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    fill(&mut c, "k", 3000, None);
+    // 2 MiB below what is in use: far more keys to evict than one command may (budget 8).
+    ok(c.cmd(&["CONFIG", "SET", "maxmemory-eviction-tenacity", "0"]));
+    let max = limit(&mut c, 0, "allkeys-random") - (2 << 20);
+    ok(c.cmd(&["CONFIG", "SET", "maxmemory", &max.to_string()]));
+    // As in Redis, a write is refused only when nothing can be evicted.
+    ok(c.cmd(&["SET", "another", "value"]));
+    let evicted_now = info_num(&mut c, "stats", "evicted_keys");
+    assert!(evicted_now < 100, "{evicted_now} evicted by one command");
+    wait_for(10, "eviction to reach the limit", || {
+        info_num(&mut c, "memory", "used_memory") - info_num(&mut c, "memory", "crdt_backlog_bytes")
+            <= max + (256 << 10)
+    });
+}
