@@ -12,6 +12,7 @@ mod evict;
 mod notify;
 mod oplog;
 mod table;
+mod tracking;
 
 pub use args::Args;
 pub use cmd::keys::object_encoding;
@@ -236,6 +237,10 @@ pub struct Engine {
     events: notify::Events,
     /// The running command only reads: a lookup that finds nothing is a `keymiss`.
     pub(crate) reading: bool,
+    /// Some client tracks keys (client-side caching): changed keys are recorded.
+    tracking: bool,
+    /// Changed keys recorded and not yet announced.
+    modified: tracking::Modified,
 }
 
 impl Engine {
@@ -274,6 +279,8 @@ impl Engine {
             notify_mask: 0,
             events: notify::Events::default(),
             reading: false,
+            tracking: false,
+            modified: tracking::Modified::default(),
         }
     }
 
@@ -596,6 +603,7 @@ impl Engine {
             deps,
         };
         if *kind.get() == OpKind::FlushAll {
+            self.track_flush();
             self.flush_seen(&ctx);
             self.vv.add(dot);
             return;
@@ -645,6 +653,7 @@ impl Engine {
             }
         }
         self.touch(key);
+        self.track_change(key);
         if !self.wanted.is_empty() && self.wanted.contains_key(key) {
             self.ready.push(key.into());
         }
@@ -898,6 +907,8 @@ impl Engine {
     }
 
     fn merge_states(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
+        // A full sync may change any key: tracking clients drop their whole cache.
+        self.track_flush();
         let mut staged: HashSet<Blob> = HashSet::with_capacity(states.len());
         let dots: Vec<Dot> = theirs
             .iter()
