@@ -210,6 +210,7 @@ where
                 lib_ver: Vec::new(),
                 kill: Arc::clone(&mailbox.kill),
                 mailbox_tx: mailbox.tx.clone(),
+                mailbox: mailbox.clone(),
                 query: Arc::clone(&query),
             },
         );
@@ -361,7 +362,7 @@ where
                                 sess.mailbox.taken(&m);
                                 // CLIENT REPLY OFF silences messages too, as in Redis.
                                 if sess.replies != crate::session::Replies::Off {
-                                    crate::cmd::pubsub::encode(m, &mut out);
+                                    crate::cmd::pubsub::encode(m, sess.subscribed(), &mut out);
                                 }
                             }
                         }

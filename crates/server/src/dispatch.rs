@@ -45,6 +45,23 @@ impl Requests for VecDeque<Vec<Bytes>> {
     }
 }
 
+/// Requests `start..end` of other requests (the part of a pipeline a pause lets run).
+struct Part<'a, R> {
+    reqs: &'a R,
+    start: usize,
+    end: usize,
+}
+
+impl<R: Requests> Requests for Part<'_, R> {
+    fn count(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
+        self.reqs.view(self.start + i)
+    }
+}
+
 /// The bytes a kept request counts for against `client-query-buffer-limit`.
 pub(crate) fn kept_bytes(req: &[Bytes]) -> usize {
     req.iter().map(|a| a.len() + 16).sum()
@@ -135,8 +152,58 @@ impl Session {
     }
 
     /// Runs requests until one blocks or must run on the script thread; how many it
-    /// consumed (the rest are the caller's to keep).
+    /// consumed (the rest are the caller's to keep). While CLIENT PAUSE holds a request,
+    /// it and those behind it wait (those before it run).
     async fn run_some(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> usize {
+        if !sh.pause.active() {
+            return self.run_unpaused(sh, reqs, out).await;
+        }
+        let count = reqs.count();
+        let mut start = 0;
+        while start < count {
+            let held = (start..count).find(|&i| self.held(sh, &reqs.view(i)));
+            if held == Some(start) {
+                tokio::select! {
+                    _ = sh.pause.changed() => {}
+                    _ = self.mailbox.kill.notified() => {
+                        // Killed while waiting: nothing more runs.
+                        self.closing = true;
+                        return count;
+                    }
+                }
+                continue;
+            }
+            let end = held.unwrap_or(count);
+            let ran = self.run_unpaused(sh, &Part { reqs, start, end }, out).await;
+            let stopped = ran < end - start;
+            start += ran;
+            if stopped || self.closing || self.blocked.is_some() || self.deferred.is_some() {
+                break;
+            }
+        }
+        start
+    }
+
+    /// Whether CLIENT PAUSE holds a request now: every one under ALL; under WRITE, those
+    /// that may write (EXEC by what it queued; EVAL unless its shebang says `no-writes`),
+    /// as Redis decides before running or queueing a command. Unknown commands and wrong
+    /// arities are refused at once instead.
+    fn held(&self, sh: &Shared, args: &[&[u8]]) -> bool {
+        let Some(id) = args
+            .first()
+            .and_then(|n| command_id(n))
+            .and_then(|top| resolve_from(top, args).ok())
+        else {
+            return false;
+        };
+        let flags = self.invocation_flags(id);
+        let may_write = (flags.has(Flags::WRITE) || flags.has(Flags::MAY_REPLICATE))
+            && !crate::cmd::scripting::declares_no_writes(id, args);
+        sh.pause.holds(may_write)
+    }
+
+    /// [`Session::run_some`] once no pause holds the requests.
+    async fn run_unpaused(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> usize {
         if reqs.count() == 0 {
             return 0;
         }
@@ -317,7 +384,7 @@ impl Session {
             }
         }
         sh.commands.fetch_add(calls, Ordering::Relaxed);
-        let seq = crate::effects::after_write(sh, &mut e, before);
+        let seq = crate::effects::after_client_write(sh, &mut e, before, self.actor);
         drop(e);
         let multi = self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64);
         let clock = self.clock;
@@ -366,6 +433,11 @@ impl Session {
             out.error(&Rejection::unknown_command(args).to_string());
             return None;
         };
+        // CLIENT CACHING covers one command, or one transaction, past CLIENT commands.
+        if self.caching && self.multi.is_none() && self.prev_top != crate::cmd::id_of("client") {
+            self.caching = false;
+        }
+        self.prev_top = top;
         let id = match resolve_from(top, args) {
             Ok(id) => id,
             Err(why) => return self.refuse(e, top, &why.to_string(), out),
@@ -526,6 +598,13 @@ impl Session {
             }
         }
         let failed = out.buf.get(before) == Some(&b'-');
+        if let Some(reader) = self.reader()
+            && spec(id).flags.has(Flags::READONLY)
+            && !spec(id).flags.has(Flags::PUBSUB)
+            && !crate::cmd::scripting::on_script_thread(id)
+        {
+            crate::tracking::remember(sh, e, reader, self.actor, id, args);
+        }
         // One clock read per command: its time runs from the end of the one before
         // (or the start of the batch).
         let end = sh.timer.raw();

@@ -95,6 +95,12 @@ pub(crate) struct ScriptCall {
     pub resp3: bool,
     /// The caller's output limit.
     pub limit: usize,
+    /// The caller's client id: the script's changes are its own (NOLOOP).
+    pub caller: u64,
+    /// The caller's CLIENT TRACKING: the script's reads are remembered for it.
+    pub track: Option<crate::tracking::Track>,
+    /// The caller gave CLIENT CACHING for this call.
+    pub caching: bool,
 }
 
 /// The running script, as the network threads see it.
@@ -408,7 +414,7 @@ fn process(sh: &Shared, job: Job) -> bool {
                     e.commit();
                     sh.script.finished();
                 }
-                crate::effects::after_write(sh, &mut e, before)
+                crate::effects::after_client_write(sh, &mut e, before, call.caller)
             })
             .unwrap_or(0);
             let failed = out.buf.first() == Some(&b'-');
@@ -430,7 +436,7 @@ fn process(sh: &Shared, job: Job) -> bool {
             sess.tick = sh.timer.raw();
             sess.run(sh, &mut e, id, &[b"EXEC"], &mut out);
             e.commit();
-            let seq = crate::effects::after_write(sh, &mut e, before);
+            let seq = crate::effects::after_client_write(sh, &mut e, before, sess.actor);
             drop(e);
             let _ = reply.send((sess, out.buf.freeze(), seq));
             false
@@ -620,6 +626,9 @@ fn prepare(
         sess.acl_epoch = epoch;
     }
     sess.resp3 = call.resp3;
+    sess.track = call.track;
+    sess.caching = call.caching;
+    sess.actor = call.caller;
     sess.refresh(sh);
     let (name, flags) = match &call.target {
         Target::Sha(sha) => {

@@ -72,7 +72,8 @@ pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> 
     )
 }
 
-/// CLIENT ID|GETNAME|SETNAME|SETINFO|LIST|INFO|KILL|UNBLOCK|NO-EVICT|NO-TOUCH|REPLY|HELP.
+/// CLIENT ID|GETNAME|SETNAME|SETINFO|LIST|INFO|KILL|UNBLOCK|NO-EVICT|NO-TOUCH|REPLY|
+/// TRACKING|CACHING|GETREDIR|TRACKINGINFO|PAUSE|UNPAUSE|HELP.
 pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
     let sub = lossy(a[1]).to_ascii_uppercase();
     match (sub.as_str(), a.len()) {
@@ -125,6 +126,12 @@ pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             out.verbatim(format!("{line}\n").as_bytes());
         }
         ("KILL", _) if a.len() >= 3 => kill(s, sh, a, out),
+        ("PAUSE", 3 | 4) => crate::cmd::pause::pause(sh, a, out),
+        ("UNPAUSE", 2) => crate::cmd::pause::unpause(sh, out),
+        ("TRACKING", _) if a.len() >= 3 => crate::cmd::tracking::tracking(s, sh, e, a, out),
+        ("CACHING", 3) => crate::cmd::tracking::caching(s, a, out),
+        ("GETREDIR", 2) => crate::cmd::tracking::getredir(s, out),
+        ("TRACKINGINFO", 2) => crate::cmd::tracking::trackinginfo(s, sh, out),
         // No client eviction (maxmemory-clients is 0) and no LRU/LFU clock to spare:
         // both modes change nothing here, but their argument is checked as in Redis.
         ("NO-EVICT" | "NO-TOUCH", 3) => match lossy(a[2]).to_ascii_uppercase().as_str() {
