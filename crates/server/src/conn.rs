@@ -306,6 +306,11 @@ where
                     if let Err(e) = sink.send(&sess, &mut out).await {
                         break Err(e);
                     }
+                    if sess.held_rest
+                        && let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await
+                    {
+                        break Err(e);
+                    }
                     out.limit = class_limit(&sess).hard_bytes();
                     if sess.closing || sess.link.is_some() {
                         break Ok(());

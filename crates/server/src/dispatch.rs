@@ -45,20 +45,19 @@ impl Requests for VecDeque<Vec<Bytes>> {
     }
 }
 
-/// Requests `start..end` of other requests (the part of a pipeline a pause lets run).
+/// The first `end` of other requests (the part of a pipeline a pause lets run).
 struct Part<'a, R> {
     reqs: &'a R,
-    start: usize,
     end: usize,
 }
 
 impl<R: Requests> Requests for Part<'_, R> {
     fn count(&self) -> usize {
-        self.end - self.start
+        self.end
     }
 
     fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
-        self.reqs.view(self.start + i)
+        self.reqs.view(i)
     }
 }
 
@@ -130,7 +129,7 @@ impl Session {
             for r in rest.drain(..ran) {
                 self.queued_bytes = self.queued_bytes.saturating_sub(kept_bytes(&r));
             }
-            if self.blocked.is_some() || self.deferred.is_some() {
+            if self.blocked.is_some() || self.deferred.is_some() || self.held_rest {
                 self.queued = rest;
             } else {
                 self.queued_bytes = 0;
@@ -141,7 +140,7 @@ impl Session {
     /// Keeps the requests from `ran` on, behind a command that blocked or runs on the
     /// script thread.
     fn keep_rest(&mut self, reqs: &impl Requests, ran: usize) {
-        if self.blocked.is_none() && self.deferred.is_none() {
+        if self.blocked.is_none() && self.deferred.is_none() && !self.held_rest {
             return;
         }
         for i in ran..reqs.count() {
@@ -152,36 +151,35 @@ impl Session {
     }
 
     /// Runs requests until one blocks or must run on the script thread; how many it
-    /// consumed (the rest are the caller's to keep). While CLIENT PAUSE holds a request,
-    /// it and those behind it wait (those before it run).
+    /// consumed (the rest are the caller's to keep). While CLIENT PAUSE holds the first
+    /// request, it waits; when it holds a later one, those before it run and the rest is
+    /// kept (`held_rest`), so that their replies go out before the wait.
     async fn run_some(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> usize {
+        self.held_rest = false;
         if !sh.pause.active() {
             return self.run_unpaused(sh, reqs, out).await;
         }
         let count = reqs.count();
-        let mut start = 0;
-        while start < count {
-            let held = (start..count).find(|&i| self.held(sh, &reqs.view(i)));
-            if held == Some(start) {
-                tokio::select! {
-                    _ = sh.pause.changed() => {}
-                    _ = self.mailbox.kill.notified() => {
-                        // Killed while waiting: nothing more runs.
-                        self.closing = true;
-                        return count;
+        loop {
+            match (0..count).find(|&i| self.held(sh, &reqs.view(i))) {
+                None => return self.run_unpaused(sh, reqs, out).await,
+                Some(0) => {
+                    tokio::select! {
+                        _ = sh.pause.changed() => {}
+                        _ = self.mailbox.kill.notified() => {
+                            // Killed while waiting: nothing more runs.
+                            self.closing = true;
+                            return count;
+                        }
                     }
                 }
-                continue;
-            }
-            let end = held.unwrap_or(count);
-            let ran = self.run_unpaused(sh, &Part { reqs, start, end }, out).await;
-            let stopped = ran < end - start;
-            start += ran;
-            if stopped || self.closing || self.blocked.is_some() || self.deferred.is_some() {
-                break;
+                Some(end) => {
+                    let ran = self.run_unpaused(sh, &Part { reqs, end }, out).await;
+                    self.held_rest = ran == end;
+                    return ran;
+                }
             }
         }
-        start
     }
 
     /// Whether CLIENT PAUSE holds a request now: every one under ALL; under WRITE, those

@@ -116,6 +116,9 @@ pub(crate) struct Session {
     pub prev_top: concord_engine::CommandId,
     /// The client whose work this session does: itself, or a script's caller.
     pub actor: u64,
+    /// CLIENT PAUSE holds a request of the last batch: it and those after it wait in
+    /// `queued`, to run once the replies before them are written.
+    pub held_rest: bool,
 }
 
 /// What CLIENT REPLY asked for.
@@ -174,6 +177,7 @@ impl Session {
             caching: false,
             prev_top: usize::MAX,
             actor: id,
+            held_rest: false,
         }
     }
 

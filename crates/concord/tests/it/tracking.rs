@@ -344,6 +344,18 @@ fn pause_run(port: u16) -> Vec<String> {
         got.push(c.read().to_string());
         admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]);
     }
+    // In a pipeline, the commands before a held one are answered at once.
+    let pipeline = [
+        Conn::encode(&[b"GET".to_vec(), b"k".to_vec()]),
+        Conn::encode(&[b"SET".to_vec(), b"k".to_vec(), b"p".to_vec()]),
+    ]
+    .concat();
+    c.send_raw(&pipeline);
+    got.push(format!("first: {:?}", reply_within(&mut c, 2000)));
+    got.push(format!("held: {:?}", reply_within(&mut c, 300)));
+    got.push(admin.cmd(&["CLIENT", "UNPAUSE"]).to_string());
+    got.push(c.read().to_string());
+    admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]);
     got.push(c.cmd(&["MULTI"]).to_string());
     got.push(c.cmd(&["GET", "k"]).to_string());
     c.send_raw(&Conn::encode(&[b"INCR".to_vec(), b"n".to_vec()]));
