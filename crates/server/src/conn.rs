@@ -211,6 +211,7 @@ where
                 kill: Arc::clone(&mailbox.kill),
                 mailbox_tx: mailbox.tx.clone(),
                 mailbox: mailbox.clone(),
+                tracking: None,
                 query: Arc::clone(&query),
             },
         );

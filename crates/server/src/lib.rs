@@ -84,6 +84,8 @@ pub(crate) struct ClientInfo {
     pub mailbox_tx: pubsub::Tx,
     /// Its mailbox, held to the pub/sub limits (tracking redirects to it).
     pub mailbox: pubsub::Mailbox,
+    /// Its CLIENT TRACKING (CLIENT LIST flags `t` and `B`, `redir`).
+    pub tracking: Option<tracking::Track>,
     /// Its query buffer, as its connection last saw it.
     pub query: Arc<QueryBuf>,
 }

@@ -286,6 +286,7 @@ impl Session {
             return;
         }
         self.caching = false;
+        self.update_info(sh, |c| c.tracking = None);
         let mut t = sh.tracking.lock().unwrap_or_else(|p| p.into_inner());
         t.disable(self.id);
         e.set_tracking(t.client_count() > 0);

@@ -187,6 +187,16 @@ fn resp2_run(port: u16) -> Vec<String> {
             .to_string(),
         t.cmd(&["CLIENT", "GETREDIR"]).to_string(),
     ];
+    // CLIENT INFO shows the tracking flag and the redirect.
+    let Reply::Bulk(info) = t.cmd(&["CLIENT", "INFO"]) else {
+        panic!("CLIENT INFO");
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    let fields: Vec<&str> = info
+        .split_whitespace()
+        .filter(|f| f.starts_with("flags=") || f.starts_with("redir="))
+        .collect();
+    got.push(fields.join(" ").replace(&format!("={id}"), "=ID"));
     t.cmd(&["MGET", "a", "b"]);
     w.cmd(&["MSET", "a", "1", "b", "2"]);
     got.push(sub.read().to_string());

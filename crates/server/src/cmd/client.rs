@@ -39,16 +39,21 @@ impl Running {
 /// one asking.
 pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> String {
     let (sub, psub, ssub) = (c.channels.len(), c.patterns.len(), c.shard_channels.len());
-    let flags = if c.subscribed() {
-        "P"
-    } else if c.multi >= 0 {
-        "x"
-    } else {
-        "N"
-    };
+    // Redis's letters, in its order.
+    let shown = [
+        (c.subscribed(), 'P'),
+        (c.multi >= 0, 'x'),
+        (c.tracking.is_some(), 't'),
+        (c.tracking.is_some_and(|t| t.mode.bcast), 'B'),
+    ];
+    let mut flags: String = shown.iter().filter(|(on, _)| *on).map(|(_, f)| f).collect();
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let redir = c.tracking.map_or(-1, |t| t.redirect as i64);
     let (qbuf, qbuf_free) = c.query.get();
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={redir} resp={} lib-name={} lib-ver={}",
         c.addr,
         c.laddr,
         lossy(&c.name),

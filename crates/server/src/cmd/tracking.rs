@@ -153,6 +153,7 @@ pub(crate) fn tracking(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]]
         t.enable(s.id, track, target, &s.mailbox, &r.prefixes);
     }
     s.track = Some(track);
+    s.update_info(sh, |c| c.tracking = Some(track));
     e.set_tracking(true);
     out.ok();
 }
