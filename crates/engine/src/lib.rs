@@ -239,6 +239,8 @@ pub struct Engine {
     pub(crate) reading: bool,
     /// Some client tracks keys (client-side caching): changed keys are recorded.
     tracking: bool,
+    /// Expired keys a read finds are hidden, not deleted (CLIENT PAUSE holds writes).
+    expiry_held: bool,
     /// Changed keys recorded and not yet announced.
     modified: tracking::Modified,
 }
@@ -280,8 +282,15 @@ impl Engine {
             events: notify::Events::default(),
             reading: false,
             tracking: false,
+            expiry_held: false,
             modified: tracking::Modified::default(),
         }
+    }
+
+    /// While `held`, a read that finds an expired key hides it instead of deleting it, as
+    /// Redis does while CLIENT PAUSE holds writes (a delete is a write).
+    pub fn hold_expiry(&mut self, held: bool) {
+        self.expiry_held = held;
     }
 
     /// Sets the wall clock for the calls that follow.
@@ -990,7 +999,10 @@ impl Engine {
             },
         };
         if expired {
-            if !self.frozen && (for_write || self.peers == 0 || owner == Some(self.origin.id)) {
+            if !self.frozen
+                && !self.expiry_held
+                && (for_write || self.peers == 0 || owner == Some(self.origin.id))
+            {
                 self.expire_key(key);
             }
             return self.missed(key, notify_miss);

@@ -333,6 +333,10 @@ impl Session {
     fn run_batch(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> (u64, usize) {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
+        // While writes are paused, neither expiry nor eviction deletes, as in Redis.
+        let writes_held = sh.pause.active() && sh.pause.holds(true);
+        e.hold_expiry(writes_held);
+        self.writes_held = writes_held;
         self.clock = Instant::now();
         self.tick = sh.timer.raw();
         let before = e.log().appended();
@@ -481,6 +485,7 @@ impl Session {
         // Past maxmemory, keys are evicted before any command, as in Redis; writes that
         // may grow memory are refused when that did not make room.
         if self.hot.maxmemory > 0
+            && !self.writes_held
             && crate::mem::make_room(e, self.hot.maxmemory, self.hot.evict_budget)
             && flags.has(Flags::DENYOOM)
         {

@@ -119,6 +119,8 @@ pub(crate) struct Session {
     /// CLIENT PAUSE holds a request of the last batch: it and those after it wait in
     /// `queued`, to run once the replies before them are written.
     pub held_rest: bool,
+    /// CLIENT PAUSE held writes when the current batch started: nothing is evicted.
+    pub writes_held: bool,
 }
 
 /// What CLIENT REPLY asked for.
@@ -178,6 +180,7 @@ impl Session {
             prev_top: usize::MAX,
             actor: id,
             held_rest: false,
+            writes_held: false,
         }
     }
 

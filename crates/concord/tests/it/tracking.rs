@@ -373,6 +373,18 @@ fn pause_run(port: u16) -> Vec<String> {
     got.push(admin.cmd(&["CLIENT", "UNPAUSE"]).to_string());
     got.push(c.read().to_string());
     got.push(c.cmd(&["EXEC"]).to_string());
+    // While writes are held, an expired key is hidden, not deleted (DBSIZE still counts
+    // it), until the pause ends.
+    c.cmd(&["SET", "e", "v", "PX", "50"]);
+    admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    wait_for(10, "e to expire", || {
+        c.cmd(&["PTTL", "e"]) == Reply::Int(-2)
+    });
+    got.push(c.cmd(&["GET", "e"]).to_string());
+    got.push(c.cmd(&["DBSIZE"]).to_string());
+    admin.cmd(&["CLIENT", "UNPAUSE"]);
+    got.push(c.cmd(&["GET", "e"]).to_string());
+    got.push(c.cmd(&["DBSIZE"]).to_string());
     // ALL: even a PING waits, and the pause ends by itself.
     let start = Instant::now();
     got.push(admin.cmd(&["CLIENT", "PAUSE", "400"]).to_string());
