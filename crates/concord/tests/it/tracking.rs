@@ -140,6 +140,15 @@ fn resp3_run(port: u16) -> Vec<String> {
     got.push(t.push());
     t.cmd(&["CLIENT", "CACHING", "YES"]);
     marker(&mut t, &mut w, &mut got);
+    // CLIENT CACHING YES covers a whole transaction.
+    t.cmd(&["CLIENT", "CACHING", "YES"]);
+    t.cmd(&["MULTI"]);
+    t.cmd(&["GET", "q1"]);
+    t.cmd(&["GET", "q2"]);
+    t.cmd(&["EXEC"]);
+    w.cmd(&["MSET", "q1", "1", "q2", "1"]);
+    got.push(t.push());
+    got.push(t.push());
     t.cmd(&["CLIENT", "TRACKING", "OFF"]);
     // OPTOUT: every read but the one after CLIENT CACHING NO.
     t.cmd(&["CLIENT", "TRACKING", "ON", "OPTOUT"]);
@@ -256,6 +265,8 @@ fn tracking_errors_match_redis() {
         &["CLIENT", "TRACKING", "OFF"],
         &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a"],
         &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "abc"],
+        &["CLIENT", "TRACKINGINFO"],
+        &["RESET"],
         &["CLIENT", "TRACKINGINFO"],
         &["CLIENT", "PAUSE", "x"],
         &["CLIENT", "PAUSE", "-1"],
