@@ -184,8 +184,8 @@ impl Session {
 
     /// Whether CLIENT PAUSE holds a request now: every one under ALL; under WRITE, those
     /// that may write (EXEC by what it queued; EVAL unless its shebang says `no-writes`),
-    /// as Redis decides before running or queueing a command. Unknown commands and wrong
-    /// arities are refused at once instead.
+    /// as Redis decides before running or queueing a command. Unknown commands, wrong
+    /// arities and commands that need authentication first are refused at once instead.
     fn held(&self, sh: &Shared, args: &[&[u8]]) -> bool {
         let Some(id) = args
             .first()
@@ -194,6 +194,9 @@ impl Session {
         else {
             return false;
         };
+        if !self.authed && !spec(id).flags.has(Flags::NO_AUTH) {
+            return false;
+        }
         let flags = self.invocation_flags(id);
         let may_write = (flags.has(Flags::WRITE) || flags.has(Flags::MAY_REPLICATE))
             && !crate::cmd::scripting::declares_no_writes(id, args);
