@@ -12,6 +12,7 @@ mod evict;
 mod notify;
 mod oplog;
 mod table;
+mod tracking;
 
 pub use args::Args;
 pub use cmd::keys::object_encoding;
@@ -236,6 +237,12 @@ pub struct Engine {
     events: notify::Events,
     /// The running command only reads: a lookup that finds nothing is a `keymiss`.
     pub(crate) reading: bool,
+    /// Some client tracks keys (client-side caching): changed keys are recorded.
+    tracking: bool,
+    /// Expired keys a read finds are hidden, not deleted (CLIENT PAUSE holds writes).
+    expiry_held: bool,
+    /// Changed keys recorded and not yet announced.
+    modified: tracking::Modified,
 }
 
 impl Engine {
@@ -274,7 +281,16 @@ impl Engine {
             notify_mask: 0,
             events: notify::Events::default(),
             reading: false,
+            tracking: false,
+            expiry_held: false,
+            modified: tracking::Modified::default(),
         }
+    }
+
+    /// While `held`, a read that finds an expired key hides it instead of deleting it, as
+    /// Redis does while CLIENT PAUSE holds writes (a delete is a write).
+    pub fn hold_expiry(&mut self, held: bool) {
+        self.expiry_held = held;
     }
 
     /// Sets the wall clock for the calls that follow.
@@ -596,6 +612,7 @@ impl Engine {
             deps,
         };
         if *kind.get() == OpKind::FlushAll {
+            self.track_flush();
             self.flush_seen(&ctx);
             self.vv.add(dot);
             return;
@@ -645,6 +662,7 @@ impl Engine {
             }
         }
         self.touch(key);
+        self.track_change(key);
         if !self.wanted.is_empty() && self.wanted.contains_key(key) {
             self.ready.push(key.into());
         }
@@ -898,6 +916,8 @@ impl Engine {
     }
 
     fn merge_states(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
+        // A full sync may change any key: tracking clients drop their whole cache.
+        self.track_flush();
         let mut staged: HashSet<Blob> = HashSet::with_capacity(states.len());
         let dots: Vec<Dot> = theirs
             .iter()
@@ -979,7 +999,10 @@ impl Engine {
             },
         };
         if expired {
-            if !self.frozen && (for_write || self.peers == 0 || owner == Some(self.origin.id)) {
+            if !self.frozen
+                && !self.expiry_held
+                && (for_write || self.peers == 0 || owner == Some(self.origin.id))
+            {
                 self.expire_key(key);
             }
             return self.missed(key, notify_miss);

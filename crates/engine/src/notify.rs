@@ -252,7 +252,7 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -268,7 +268,8 @@ mod tests {
         assert_eq!(show("a"), None);
     }
 
-    fn run(e: &mut Engine, cmd: &[&str]) {
+    /// Runs one command and closes its group.
+    pub(crate) fn run(e: &mut Engine, cmd: &[&str]) {
         let args: Vec<&[u8]> = cmd.iter().map(|a| a.as_bytes()).collect();
         let mut out = concord_resp::Out::new();
         assert!(e.execute(&args, &mut out));

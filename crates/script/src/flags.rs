@@ -54,6 +54,12 @@ const NAMES: &[(&str, ScriptFlags)] = &[
     ("allow-cross-slot-keys", ScriptFlags::ALLOW_CROSS_SLOT),
 ];
 
+/// Whether a script body's shebang declares `no-writes` (a body without one, or with a
+/// bad one, may write).
+pub fn declares_no_writes(body: &[u8]) -> bool {
+    shebang(body).is_ok_and(|(f, _)| f.has(ScriptFlags::NO_WRITES))
+}
+
 /// The flags of a script body and how many bytes its shebang line takes (its line feed
 /// stays with the body, so line numbers do not move). Errors carry Redis's texts.
 pub(crate) fn shebang(body: &[u8]) -> Result<(ScriptFlags, usize), String> {

@@ -17,7 +17,7 @@ mod raise;
 mod reply;
 
 pub use dump::DumpError;
-pub use flags::ScriptFlags;
+pub use flags::{ScriptFlags, declares_no_writes};
 
 use cache::Cache;
 use concord_resp::Out;

@@ -210,6 +210,8 @@ where
                 lib_ver: Vec::new(),
                 kill: Arc::clone(&mailbox.kill),
                 mailbox_tx: mailbox.tx.clone(),
+                mailbox: mailbox.clone(),
+                tracking: None,
                 query: Arc::clone(&query),
             },
         );
@@ -305,6 +307,11 @@ where
                     if let Err(e) = sink.send(&sess, &mut out).await {
                         break Err(e);
                     }
+                    if sess.held_rest
+                        && let Err(e) = resume(&mut sess, &shared, &mut out, &mut sink).await
+                    {
+                        break Err(e);
+                    }
                     out.limit = class_limit(&sess).hard_bytes();
                     if sess.closing || sess.link.is_some() {
                         break Ok(());
@@ -361,7 +368,7 @@ where
                                 sess.mailbox.taken(&m);
                                 // CLIENT REPLY OFF silences messages too, as in Redis.
                                 if sess.replies != crate::session::Replies::Off {
-                                    crate::cmd::pubsub::encode(m, &mut out);
+                                    crate::cmd::pubsub::encode(m, sess.subscribed(), &mut out);
                                 }
                             }
                         }

@@ -45,6 +45,22 @@ impl Requests for VecDeque<Vec<Bytes>> {
     }
 }
 
+/// The first `end` of other requests (the part of a pipeline a pause lets run).
+struct Part<'a, R> {
+    reqs: &'a R,
+    end: usize,
+}
+
+impl<R: Requests> Requests for Part<'_, R> {
+    fn count(&self) -> usize {
+        self.end
+    }
+
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
+        self.reqs.view(i)
+    }
+}
+
 /// The bytes a kept request counts for against `client-query-buffer-limit`.
 pub(crate) fn kept_bytes(req: &[Bytes]) -> usize {
     req.iter().map(|a| a.len() + 16).sum()
@@ -113,7 +129,7 @@ impl Session {
             for r in rest.drain(..ran) {
                 self.queued_bytes = self.queued_bytes.saturating_sub(kept_bytes(&r));
             }
-            if self.blocked.is_some() || self.deferred.is_some() {
+            if self.blocked.is_some() || self.deferred.is_some() || self.held_rest {
                 self.queued = rest;
             } else {
                 self.queued_bytes = 0;
@@ -124,7 +140,7 @@ impl Session {
     /// Keeps the requests from `ran` on, behind a command that blocked or runs on the
     /// script thread.
     fn keep_rest(&mut self, reqs: &impl Requests, ran: usize) {
-        if self.blocked.is_none() && self.deferred.is_none() {
+        if self.blocked.is_none() && self.deferred.is_none() && !self.held_rest {
             return;
         }
         for i in ran..reqs.count() {
@@ -135,8 +151,60 @@ impl Session {
     }
 
     /// Runs requests until one blocks or must run on the script thread; how many it
-    /// consumed (the rest are the caller's to keep).
+    /// consumed (the rest are the caller's to keep). While CLIENT PAUSE holds the first
+    /// request, it waits; when it holds a later one, those before it run and the rest is
+    /// kept (`held_rest`), so that their replies go out before the wait.
     async fn run_some(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> usize {
+        self.held_rest = false;
+        if !sh.pause.active() {
+            return self.run_unpaused(sh, reqs, out).await;
+        }
+        let count = reqs.count();
+        loop {
+            match (0..count).find(|&i| self.held(sh, &reqs.view(i))) {
+                None => return self.run_unpaused(sh, reqs, out).await,
+                Some(0) => {
+                    tokio::select! {
+                        _ = sh.pause.changed() => {}
+                        _ = self.mailbox.kill.notified() => {
+                            // Killed while waiting: nothing more runs.
+                            self.closing = true;
+                            return count;
+                        }
+                    }
+                }
+                Some(end) => {
+                    let ran = self.run_unpaused(sh, &Part { reqs, end }, out).await;
+                    self.held_rest = ran == end;
+                    return ran;
+                }
+            }
+        }
+    }
+
+    /// Whether CLIENT PAUSE holds a request now: every one under ALL; under WRITE, those
+    /// that may write (EXEC by what it queued; EVAL unless its shebang says `no-writes`),
+    /// as Redis decides before running or queueing a command. Unknown commands, wrong
+    /// arities and commands that need authentication first are refused at once instead.
+    fn held(&self, sh: &Shared, args: &[&[u8]]) -> bool {
+        let Some(id) = args
+            .first()
+            .and_then(|n| command_id(n))
+            .and_then(|top| resolve_from(top, args).ok())
+        else {
+            return false;
+        };
+        if !self.authed && !spec(id).flags.has(Flags::NO_AUTH) {
+            return false;
+        }
+        let flags = self.invocation_flags(id);
+        let may_write = (flags.has(Flags::WRITE) || flags.has(Flags::MAY_REPLICATE))
+            && !crate::cmd::scripting::declares_no_writes(id, args);
+        sh.pause.holds(may_write)
+    }
+
+    /// [`Session::run_some`] once no pause holds the requests.
+    async fn run_unpaused(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> usize {
         if reqs.count() == 0 {
             return 0;
         }
@@ -268,6 +336,10 @@ impl Session {
     fn run_batch(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> (u64, usize) {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
+        // While writes are paused, neither expiry nor eviction deletes, as in Redis.
+        let writes_held = sh.pause.active() && sh.pause.holds(true);
+        e.hold_expiry(writes_held);
+        self.writes_held = writes_held;
         self.clock = Instant::now();
         self.tick = sh.timer.raw();
         let before = e.log().appended();
@@ -317,7 +389,7 @@ impl Session {
             }
         }
         sh.commands.fetch_add(calls, Ordering::Relaxed);
-        let seq = crate::effects::after_write(sh, &mut e, before);
+        let seq = crate::effects::after_client_write(sh, &mut e, before, self.actor);
         drop(e);
         let multi = self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64);
         let clock = self.clock;
@@ -366,6 +438,11 @@ impl Session {
             out.error(&Rejection::unknown_command(args).to_string());
             return None;
         };
+        // CLIENT CACHING covers one command, or one transaction, past CLIENT commands.
+        if self.caching && self.multi.is_none() && self.prev_top != crate::cmd::id_of("client") {
+            self.caching = false;
+        }
+        self.prev_top = top;
         let id = match resolve_from(top, args) {
             Ok(id) => id,
             Err(why) => return self.refuse(e, top, &why.to_string(), out),
@@ -411,6 +488,7 @@ impl Session {
         // Past maxmemory, keys are evicted before any command, as in Redis; writes that
         // may grow memory are refused when nothing could be evicted.
         if self.hot.maxmemory > 0
+            && !self.writes_held
             && crate::mem::make_room(e, self.hot.maxmemory, self.hot.evict_budget)
                 == crate::mem::Room::Full
             && flags.has(Flags::DENYOOM)
@@ -527,6 +605,13 @@ impl Session {
             }
         }
         let failed = out.buf.get(before) == Some(&b'-');
+        if let Some(reader) = self.reader()
+            && spec(id).flags.has(Flags::READONLY)
+            && !spec(id).flags.has(Flags::PUBSUB)
+            && !crate::cmd::scripting::on_script_thread(id)
+        {
+            crate::tracking::remember(sh, e, reader, self.actor, id, args);
+        }
         // One clock read per command: its time runs from the end of the one before
         // (or the start of the batch).
         let end = sh.timer.raw();

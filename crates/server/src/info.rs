@@ -93,9 +93,14 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             let n = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len();
             let max = sh.hot().maxclients;
             let b = sh.blocked.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let t = sh
+                .tracking
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .client_count();
             let _ = write!(
                 s,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{max}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n"
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{max}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:{t}\r\nclients_in_timeout_table:0\r\n"
             );
         }
         "memory" => {
@@ -143,9 +148,14 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 .unwrap_or_else(|p| p.into_inner())
                 .log
                 .stats();
+            let (tkeys, titems, tprefixes) = sh
+                .tracking
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .totals();
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\ntracking_total_keys:{tkeys}\r\ntracking_total_items:{titems}\r\ntracking_total_prefixes:{tprefixes}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
                 sh.connections.load(Ordering::Relaxed),
                 sh.commands.load(Ordering::Relaxed),
                 sh.ops_rate.per_sec(),

@@ -17,6 +17,7 @@ mod monitor;
 mod notify;
 mod observe;
 mod output;
+mod pause;
 mod persist;
 mod pubsub;
 mod redact;
@@ -26,6 +27,7 @@ pub mod settings;
 mod slowlog;
 pub mod sync;
 mod tls;
+mod tracking;
 
 use concord_crdt::{Hlc, Origin};
 use concord_engine::{Engine, EngineConfig};
@@ -81,6 +83,10 @@ pub(crate) struct ClientInfo {
     pub kill: Arc<tokio::sync::Notify>,
     /// The connection's queue (CONFIG SET tells idle connections to look again).
     pub mailbox_tx: pubsub::Tx,
+    /// Its mailbox, held to the pub/sub limits (tracking redirects to it).
+    pub mailbox: pubsub::Mailbox,
+    /// Its CLIENT TRACKING (CLIENT LIST flags `t` and `B`, `redir`).
+    pub tracking: Option<tracking::Track>,
     /// Its query buffer, as its connection last saw it.
     pub query: Arc<QueryBuf>,
 }
@@ -217,6 +223,10 @@ pub(crate) struct Shared {
     pub active_expire: AtomicBool,
     /// Clients waiting in WAIT.
     pub waits: cmd::role::Waits,
+    /// CLIENT PAUSE in effect.
+    pub pause: pause::Pause,
+    /// Client-side caching: who tracks which keys; lock after `engine`.
+    pub tracking: Mutex<tracking::Tracking>,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -346,6 +356,11 @@ impl Server {
             startup_memory: mem::used() as u64,
             active_expire: AtomicBool::new(true),
             waits: cmd::role::Waits::default(),
+            pause: pause::Pause::default(),
+            tracking: Mutex::new(tracking::Tracking::new(
+                cfg.tracking_table_max_keys,
+                cfg.output_limits.pubsub,
+            )),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),
@@ -713,7 +728,8 @@ async fn active_expiry(shared: Arc<Shared>) {
         if hot.maxmemory > 0 {
             let _turn = shared.script.task_turn().await;
             let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
-            if !shared.leaving.load(Ordering::Acquire) {
+            // Nothing is evicted while writes are paused, as in Redis.
+            if !shared.leaving.load(Ordering::Acquire) && !shared.pause.holds(true) {
                 e.set_time(wall_ms());
                 let before = e.log().appended();
                 mem::make_room(&mut e, hot.maxmemory, hot.evict_budget);
@@ -730,6 +746,7 @@ async fn active_expiry(shared: Arc<Shared>) {
                 // A leaving instance issues no more ops of its own: the others delete
                 // what expires.
                 if e.expiring_count() == 0
+                    || shared.pause.holds(true)
                     || shared.leaving.load(Ordering::Acquire)
                     || !shared.active_expire.load(Ordering::Relaxed)
                 {

@@ -30,6 +30,14 @@ pub enum Msg {
     Monitor(Bytes),
     /// A message on a shard channel the client subscribed to (SPUBLISH).
     SMessage { channel: Bytes, payload: Bytes },
+    /// Keys a tracking client must drop from its cache (`None`: every key), for itself
+    /// or, `redirected`, for the client it redirects to.
+    Invalidate {
+        keys: Option<Vec<Bytes>>,
+        redirected: bool,
+    },
+    /// The client a tracking client redirects to went away (its id).
+    RedirBroken(u64),
 }
 
 /// The three namespaces of pub/sub: channels, patterns over channels, and shard
@@ -57,6 +65,12 @@ impl Msg {
                 payload,
             } => pattern.len() + channel.len() + payload.len() + 40,
             Msg::Monitor(line) => line.len(),
+            Msg::Invalidate { keys, .. } => {
+                48 + keys
+                    .as_ref()
+                    .map_or(0, |k| k.iter().map(|k| k.len() + 16).sum())
+            }
+            Msg::RedirBroken(_) => 48,
             Msg::Reply(..) | Msg::Refresh => 0,
         }
     }

@@ -97,6 +97,12 @@ pub(crate) struct ScriptCall {
     pub resp3: bool,
     /// The caller's output limit.
     pub limit: usize,
+    /// The caller's client id: the script's changes are its own (NOLOOP).
+    pub caller: u64,
+    /// The caller's CLIENT TRACKING: the script's reads are remembered for it.
+    pub track: Option<crate::tracking::Track>,
+    /// The caller gave CLIENT CACHING for this call.
+    pub caching: bool,
 }
 
 /// The running script, as the network threads see it.
@@ -417,7 +423,7 @@ fn process(sh: &Shared, job: Job) -> bool {
             sess.tick = sh.timer.raw();
             sess.run(sh, &mut e, id, &[b"EXEC"], &mut out);
             e.commit();
-            let seq = crate::effects::after_write(sh, &mut e, before);
+            let seq = crate::effects::after_client_write(sh, &mut e, before, sess.actor);
             drop(e);
             let _ = reply.send((sess, out.buf.freeze(), seq));
             false
@@ -448,7 +454,9 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
         let before = e.log().appended();
         // Past maxmemory keys are evicted before the script, as before any command.
         sess.refresh(sh);
+        // Nothing is evicted while writes are paused (a read-only script may run then).
         let full = sess.hot.maxmemory > 0
+            && !sh.pause.holds(true)
             && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget)
                 == crate::mem::Room::Full;
         if let Some(sha) = prepare(sh, sess, scripts, call, full, &mut out) {
@@ -459,7 +467,7 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
             e.commit();
             sh.script.finished();
         }
-        let seq = crate::effects::after_write(sh, &mut e, before);
+        let seq = crate::effects::after_client_write(sh, &mut e, before, call.caller);
         // Counted here, under the lock already held (a network thread never waits for
         // the engine a script holds).
         let st = &mut e.cmdstats[id];
@@ -641,6 +649,9 @@ fn prepare(
         sess.acl_epoch = epoch;
     }
     sess.resp3 = call.resp3;
+    sess.track = call.track;
+    sess.caching = call.caching;
+    sess.actor = call.caller;
     sess.refresh(sh);
     let (name, flags) = match &call.target {
         Target::Sha(sha) => {

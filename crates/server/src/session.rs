@@ -107,6 +107,20 @@ pub(crate) struct Session {
     pub monitoring: bool,
     /// EXEC is running the transaction's commands (MONITOR refuses to start then).
     pub in_exec: bool,
+    /// CLIENT TRACKING in effect (for a script's session: its caller's).
+    pub track: Option<crate::tracking::Track>,
+    /// CLIENT CACHING was given for the next command (or transaction).
+    pub caching: bool,
+    /// The top-level command run before the current one (CLIENT CACHING lasts past a
+    /// CLIENT command and through a transaction).
+    pub prev_top: concord_engine::CommandId,
+    /// The client whose work this session does: itself, or a script's caller.
+    pub actor: u64,
+    /// CLIENT PAUSE holds a request of the last batch: it and those after it wait in
+    /// `queued`, to run once the replies before them are written.
+    pub held_rest: bool,
+    /// CLIENT PAUSE held writes when the current batch started: nothing is evicted.
+    pub writes_held: bool,
 }
 
 /// What CLIENT REPLY asked for.
@@ -161,6 +175,12 @@ impl Session {
             script: false,
             monitoring: false,
             in_exec: false,
+            track: None,
+            caching: false,
+            prev_top: usize::MAX,
+            actor: id,
+            held_rest: false,
+            writes_held: false,
         }
     }
 
@@ -251,6 +271,30 @@ impl Session {
         }
     }
 
+    /// The client whose reads are remembered for client-side caching now: the actor,
+    /// when it tracks in the default mode, OPTIN after CLIENT CACHING YES, or OPTOUT
+    /// without CLIENT CACHING NO.
+    pub fn reader(&self) -> Option<u64> {
+        let m = self.track?.mode;
+        if m.bcast || (m.optin && !self.caching) || (m.optout && self.caching) {
+            return None;
+        }
+        Some(self.actor)
+    }
+
+    /// Turns client-side caching off for this client (CLIENT TRACKING OFF, RESET, the
+    /// connection closing). The engine is locked by the caller.
+    pub fn stop_tracking(&mut self, sh: &Shared, e: &mut Engine) {
+        if self.track.take().is_none() {
+            return;
+        }
+        self.caching = false;
+        self.update_info(sh, |c| c.tracking = None);
+        let mut t = sh.tracking.lock().unwrap_or_else(|p| p.into_inner());
+        t.disable(self.id);
+        e.set_tracking(t.client_count() > 0);
+    }
+
     /// Leaves MONITOR mode, if in it.
     pub fn stop_monitoring(&mut self, sh: &Shared) {
         if self.monitoring {
@@ -275,6 +319,7 @@ impl Session {
         self.multi = None;
         self.stop_monitoring(sh);
         self.unwatch(e);
+        self.stop_tracking(sh, e);
         self.drop_subscriptions(sh);
         self.resp3 = false;
         self.set_name(sh, Vec::new());
@@ -295,8 +340,9 @@ impl Session {
     pub fn cleanup(&mut self, sh: &Shared) {
         self.drop_subscriptions(sh);
         self.stop_monitoring(sh);
-        if self.watching || self.blocked.is_some() {
+        if self.watching || self.blocked.is_some() || self.track.is_some() {
             let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+            self.stop_tracking(sh, &mut e);
             e.unwatch(self.id);
             sh.blocked
                 .lock()

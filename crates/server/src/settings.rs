@@ -159,6 +159,8 @@ pub struct ServerConfig {
     pub latency_tracking: bool,
     /// Who may run DEBUG.
     pub enable_debug_command: Protected,
+    /// Keys the client-side caching table tracks at most (0: no limit).
+    pub tracking_table_max_keys: u64,
 }
 
 /// `tls-auth-clients`: whether TLS clients must show a certificate the CA signed.
@@ -241,6 +243,7 @@ impl Default for ServerConfig {
             latency_monitor_threshold: 0,
             latency_tracking: true,
             enable_debug_command: Protected::No,
+            tracking_table_max_keys: crate::tracking::DEFAULT_MAX_KEYS,
         }
     }
 }
@@ -647,6 +650,14 @@ pub static SETTINGS: &[Setting] = &[
     ),
     setting!("loglevel", loglevel, Runtime, apply = apply_loglevel),
     setting!("latency-tracking", latency_tracking, Runtime),
+    setting!(
+        "tracking-table-max-keys",
+        tracking_table_max_keys,
+        Runtime,
+        range = 0,
+        i64::MAX as i128,
+        apply = crate::tracking::apply
+    ),
     setting!("enable-debug-command", enable_debug_command, Start),
     setting!(
         "slowlog-log-slower-than",
@@ -898,6 +909,7 @@ pub(crate) fn apply_output_limits(
     c: &ServerConfig,
 ) -> Result<(), String> {
     sh.pubsub.lock().unwrap_or_else(|p| p.into_inner()).limit = Some(c.output_limits.pubsub);
+    sh.tracking.lock().unwrap_or_else(|p| p.into_inner()).limit = c.output_limits.pubsub;
     Ok(())
 }
 

@@ -27,3 +27,4 @@ mod security;
 mod server;
 mod sorting;
 mod tls;
+mod tracking;

@@ -39,16 +39,21 @@ impl Running {
 /// one asking.
 pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> String {
     let (sub, psub, ssub) = (c.channels.len(), c.patterns.len(), c.shard_channels.len());
-    let flags = if c.subscribed() {
-        "P"
-    } else if c.multi >= 0 {
-        "x"
-    } else {
-        "N"
-    };
+    // Redis's letters, in its order.
+    let shown = [
+        (c.subscribed(), 'P'),
+        (c.multi >= 0, 'x'),
+        (c.tracking.is_some(), 't'),
+        (c.tracking.is_some_and(|t| t.mode.bcast), 'B'),
+    ];
+    let mut flags: String = shown.iter().filter(|(on, _)| *on).map(|(_, f)| f).collect();
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let redir = c.tracking.map_or(-1, |t| t.redirect as i64);
     let (qbuf, qbuf_free) = c.query.get();
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={redir} resp={} lib-name={} lib-ver={}",
         c.addr,
         c.laddr,
         lossy(&c.name),
@@ -72,7 +77,8 @@ pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> 
     )
 }
 
-/// CLIENT ID|GETNAME|SETNAME|SETINFO|LIST|INFO|KILL|UNBLOCK|NO-EVICT|NO-TOUCH|REPLY|HELP.
+/// CLIENT ID|GETNAME|SETNAME|SETINFO|LIST|INFO|KILL|UNBLOCK|NO-EVICT|NO-TOUCH|REPLY|
+/// TRACKING|CACHING|GETREDIR|TRACKINGINFO|PAUSE|UNPAUSE|HELP.
 pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
     let sub = lossy(a[1]).to_ascii_uppercase();
     match (sub.as_str(), a.len()) {
@@ -125,6 +131,12 @@ pub(crate) fn client(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             out.verbatim(format!("{line}\n").as_bytes());
         }
         ("KILL", _) if a.len() >= 3 => kill(s, sh, a, out),
+        ("PAUSE", 3 | 4) => crate::cmd::pause::pause(sh, a, out),
+        ("UNPAUSE", 2) => crate::cmd::pause::unpause(sh, out),
+        ("TRACKING", _) if a.len() >= 3 => crate::cmd::tracking::tracking(s, sh, e, a, out),
+        ("CACHING", 3) => crate::cmd::tracking::caching(s, a, out),
+        ("GETREDIR", 2) => crate::cmd::tracking::getredir(s, out),
+        ("TRACKINGINFO", 2) => crate::cmd::tracking::trackinginfo(s, sh, out),
         // No client eviction (maxmemory-clients is 0) and no LRU/LFU clock to spare:
         // both modes change nothing here, but their argument is checked as in Redis.
         ("NO-EVICT" | "NO-TOUCH", 3) => match lossy(a[2]).to_ascii_uppercase().as_str() {

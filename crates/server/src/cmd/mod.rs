@@ -14,9 +14,11 @@ pub(crate) mod introspect;
 pub(crate) mod member;
 pub(crate) mod memory;
 pub(crate) mod multi;
+pub(crate) mod pause;
 pub(crate) mod pubsub;
 pub(crate) mod role;
 pub(crate) mod scripting;
+pub(crate) mod tracking;
 
 use crate::Shared;
 use crate::session::Session;

@@ -225,7 +225,7 @@ pub(crate) fn pubsub(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
 }
 
 /// Writes a message for a subscriber.
-pub(crate) fn encode(m: Msg, out: &mut Out) {
+pub(crate) fn encode(m: Msg, subscribed: bool, out: &mut Out) {
     match m {
         Msg::Message { channel, payload } => {
             out.push(3);
@@ -251,6 +251,16 @@ pub(crate) fn encode(m: Msg, out: &mut Out) {
             out.bulk(&payload);
         }
         Msg::Monitor(line) => out.raw(&line),
+        Msg::Invalidate { keys, redirected } => {
+            crate::tracking::encode(keys.as_deref(), redirected, subscribed, out)
+        }
+        // Only RESP3 can tell a client on its own connection, as in Redis.
+        Msg::RedirBroken(id) if out.resp3 => {
+            out.push(2);
+            out.bulk(b"tracking-redir-broken");
+            out.int(id as i64);
+        }
+        Msg::RedirBroken(_) => {}
         Msg::Reply(..) | Msg::Refresh => {}
     }
 }

@@ -113,7 +113,17 @@ fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> 
         user: Arc::clone(&s.user),
         resp3: s.resp3,
         limit: usize::MAX,
+        caller: s.actor,
+        track: s.track,
+        caching: s.caching,
     })
+}
+
+/// Whether command `id` is an EVAL whose script declares `no-writes` (CLIENT PAUSE WRITE
+/// lets it run; EVALSHA and FCALL are judged by their flags, which the script thread
+/// holds, so they count as writes).
+pub(crate) fn declares_no_writes(id: CommandId, args: &[&[u8]]) -> bool {
+    id == crate::cmd::id_of("eval") && args.len() > 1 && concord_script::declares_no_writes(args[1])
 }
 
 /// Whether a request is an EVAL or FCALL (any form).

@@ -63,7 +63,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "shutdown-on-sigterm",
     "supervised",
     "tls-session-cache-timeout",
-    "tracking-table-max-keys",
 ];
 
 /// Names Redis 7.2 still reads in config files but ignores, each with how many words

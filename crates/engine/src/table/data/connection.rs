@@ -171,6 +171,24 @@ const CLIENT: &[CommandSpec] = &[
     cmd("no-touch", 3, "connection", "7.2.0")
         .flags(flags![NOSCRIPT, LOADING, STALE])
         .acl(acl![Connection]),
+    cmd("tracking", -3, "connection", "6.0.0")
+        .flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("caching", 3, "connection", "6.0.0")
+        .flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("getredir", 2, "connection", "6.0.0")
+        .flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("trackinginfo", 2, "connection", "6.2.0")
+        .flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("pause", -3, "connection", "3.0.0")
+        .flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
+    cmd("unpause", 2, "connection", "6.2.0")
+        .flags(flags![ADMIN, NOSCRIPT, LOADING, STALE, SENTINEL])
+        .acl(acl![Connection]),
     cmd("reply", 3, "connection", "3.2.0")
         .flags(flags![NOSCRIPT, LOADING, STALE, SENTINEL])
         .acl(acl![Connection]),
