@@ -5,6 +5,9 @@ use hashbrown::HashTable;
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher, RandomState};
 
+/// Slots [`ScanMap::sample`] looks at per entry it wants, at most.
+const MAX_SAMPLE_STEPS: usize = 10;
+
 /// A map from byte-string keys to values, stored in stable slots.
 ///
 /// SCAN walks slot indexes: an entry present for the whole walk is never moved, so it is
@@ -325,22 +328,44 @@ impl<V> ScanMap<V> {
         if i >= self.slots.len() { 0 } else { i as u64 }
     }
 
-    /// An entry chosen from `r`, a random number supplied by the caller.
-    pub fn random(&self, mut r: u64) -> Option<(&[u8], &V)> {
+    /// An entry chosen from `r`, a random number supplied by the caller: the first
+    /// occupied slot from a random one on. Entries after a run of free slots are chosen a
+    /// little more often (as Redis's sampling of a sparse table is biased); the walk is
+    /// as long as that run, never a walk of the whole map.
+    pub fn random(&self, r: u64) -> Option<(&[u8], &V)> {
         if self.is_empty() {
             return None;
         }
-        let n = self.slots.len() as u64;
-        for _ in 0..16 {
-            if let Some((k, v)) = &self.slots[(r % n) as usize] {
-                return Some((k, v));
-            }
-            r = r
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407)
-                >> 1;
+        let n = self.slots.len();
+        let start = (r % n as u64) as usize;
+        self.slots[start..]
+            .iter()
+            .chain(&self.slots[..start])
+            .find_map(|s| s.as_ref().map(|(k, v)| (&k[..], v)))
+    }
+
+    /// Calls `f` with up to `n` entries in consecutive slots from a random one on (`r`),
+    /// as Redis samples keys for eviction: neighbouring slots are cheap to read, random
+    /// ones a cache miss each. Looks at most `MAX_SAMPLE_STEPS` slots per entry wanted, so
+    /// a sparse map may give fewer. Returns how many it gave.
+    pub fn sample(&self, r: u64, n: usize, mut f: impl FnMut(&[u8], &V)) -> usize {
+        if self.is_empty() || n == 0 {
+            return 0;
         }
-        self.iter().nth((r % self.len() as u64) as usize)
+        let len = self.slots.len();
+        let start = (r % len as u64) as usize;
+        let steps = n.saturating_mul(MAX_SAMPLE_STEPS).min(len);
+        let mut found = 0;
+        for i in 0..steps {
+            if let Some((k, v)) = &self.slots[(start + i) % len] {
+                f(k, v);
+                found += 1;
+                if found == n {
+                    break;
+                }
+            }
+        }
+        found
     }
 
     /// Removes everything.
@@ -384,6 +409,56 @@ mod tests {
         }
         assert_eq!(seen, model);
         assert!(m.random(12345).is_some());
+    }
+
+    /// A sparse map (most slots freed) still answers every draw, with any survivor.
+    #[test]
+    fn random_finds_the_survivors_of_a_sparse_map() {
+        let mut m = ScanMap::new();
+        for i in 0..10_000u32 {
+            m.insert(i.to_string().into_bytes().into(), i);
+        }
+        for i in 0..10_000u32 {
+            if i % 1000 != 7 {
+                m.remove(i.to_string().as_bytes());
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut r = 1u64;
+        for _ in 0..2000 {
+            r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let (_, v) = m.random(r >> 11).expect("a survivor");
+            assert_eq!(v % 1000, 7);
+            seen.insert(*v);
+        }
+        assert_eq!(seen.len(), 10);
+    }
+
+    /// Sampling gives entries of the map, no more than asked, from a sparse map too.
+    #[test]
+    fn samples_are_entries() {
+        let mut m = ScanMap::new();
+        for i in 0..1000u32 {
+            m.insert(i.to_string().into_bytes().into(), i);
+        }
+        for i in 0..1000u32 {
+            if i % 3 != 0 {
+                m.remove(i.to_string().as_bytes());
+            }
+        }
+        for r in [0, 1, 999, 12_345, u64::MAX] {
+            let mut got = Vec::new();
+            let n = m.sample(r, 5, |k, v| {
+                assert_eq!(k, v.to_string().as_bytes());
+                got.push(*v);
+            });
+            assert_eq!(n, 5);
+            assert_eq!(got.len(), 5, "{r}");
+            assert!(got.iter().all(|v| v % 3 == 0));
+        }
+        let mut none = 0;
+        ScanMap::<u32>::new().sample(7, 5, |_, _| none += 1);
+        assert_eq!(none, 0);
     }
 
     /// A prefetch only hints: lookups are right whatever slot the hint names, and long

@@ -1100,19 +1100,34 @@ impl Engine {
 
     /// The best candidate after sampling `maxmemory-samples` more keys into the pool.
     fn pooled_victim(&mut self, volatile: bool) -> Option<Blob> {
-        let (cfg, now) = (self.evict, self.now());
-        for _ in 0..cfg.samples.max(1) {
-            let r = self.random();
-            let sampled = if volatile {
+        let (cfg, now, r) = (self.evict, self.now(), self.random());
+        let (keys, pool) = (&self.keys, &mut self.pool);
+        let mut offer = |k: &[u8], ks: &KeyState| {
+            if ks.has_value() {
+                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
+            }
+        };
+        let n = cfg.samples.max(1);
+        let found = if volatile {
+            self.expiring.sample(r, n, |k, _| {
+                if let Some(ks) = keys.get(k) {
+                    offer(k, ks);
+                }
+            })
+        } else {
+            keys.sample(r, n, &mut offer)
+        };
+        if found == 0 {
+            // A sparse table gave no sample nearby: the first entry from r on, however far.
+            let first = if volatile {
                 self.expiring
                     .random(r)
-                    .and_then(|(k, _)| self.keys.get(k).map(|ks| (k, ks)))
+                    .and_then(|(k, _)| keys.get(k).map(|ks| (k, ks)))
             } else {
-                self.keys.random(r)
+                keys.random(r)
             };
-            if let Some((k, ks)) = sampled.filter(|(_, ks)| ks.has_value()) {
-                self.pool
-                    .offer(cfg.score(ks.access, ks.expires_at(), now), k);
+            if let Some((k, ks)) = first {
+                offer(k, ks);
             }
         }
         while let Some(k) = self.pool.take_best() {
