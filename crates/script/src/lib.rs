@@ -197,10 +197,17 @@ pub fn sha1_hex(body: &[u8]) -> String {
 /// which doubled the cost of a small script; `f` must allocate only what the request or a
 /// reply already bounds. Lua code never runs without the limit.
 pub(crate) fn unlimited<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+    /// Puts the limit back however `f` ends (a panic in a callback becomes a Lua error
+    /// and the VM lives on: it must not live on unlimited).
+    struct Restore<'a>(&'a Lua);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            assert!(self.0.set_memory_limit(MEMORY_LIMIT).is_ok());
+        }
+    }
     assert!(lua.set_memory_limit(0).is_ok(), "the VM has memory control");
-    let r = f();
-    assert!(lua.set_memory_limit(MEMORY_LIMIT).is_ok());
-    r
+    let _restore = Restore(lua);
+    f()
 }
 
 impl Scripts {

@@ -536,3 +536,18 @@ fn large_and_shared_tables_come_back_whole_or_bounded() {
     s.run(&sha, &inv, h, &mut o);
     assert!(o.over_limit() && o.buf.len() < 2 << 20);
 }
+
+#[test]
+fn the_vm_memory_limit_holds_after_redis_call_lifted_it() {
+    let mut s = vm();
+    let mut host = Fake::default();
+    // redis.call turns its reply into Lua values with the limit lifted; the script's
+    // own allocations after it must still meet the limit.
+    let body = "redis.call('get', 'k') \
+                local t, s = {}, string.rep('x', 1024 * 1024) \
+                for i = 1, 2048 do t[i] = s .. i end \
+                return #t";
+    let r = eval(&mut s, body, &[], &[], &mut host);
+    assert!(r.starts_with('-') && r.contains("not enough memory"), "{r}");
+    assert_eq!(eval(&mut s, "return 1", &[], &[], &mut host), ":1\r\n");
+}
