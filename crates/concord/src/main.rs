@@ -151,6 +151,10 @@ fn main() -> Result<()> {
             if cfg.disable_thp {
                 concord_server::mem::disable_thp();
             }
+            if let Err(e) = concord_server::jemalloc::set_background_thread(cfg.jemalloc_bg_thread)
+            {
+                tracing::warn!("jemalloc-bg-thread: {e}");
+            }
             let rt = runtime(cfg.threads)?;
             rt.block_on(async move {
                 let server = Server::bind(cfg.clone())

@@ -87,6 +87,45 @@ pub fn version() -> String {
     format!("jemalloc-{release}")
 }
 
+/// Turns jemalloc's background threads on or off (`jemalloc-bg-thread`): with them, pages
+/// freed by the process are returned to the system off the request path.
+pub fn set_background_thread(on: bool) -> Result<(), String> {
+    let mut value = on;
+    // SAFETY: `background_thread` is a bool control; the new value points at a bool of
+    // the given size.
+    let r = unsafe {
+        mallctl(
+            c"background_thread".as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            (&raw mut value).cast::<c_void>(),
+            std::mem::size_of::<bool>(),
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(format!("jemalloc refused background threads (error {r})"))
+    }
+}
+
+/// Whether jemalloc's background threads run.
+pub fn background_thread() -> bool {
+    let mut v = false;
+    let mut len = std::mem::size_of::<bool>();
+    // SAFETY: `background_thread` is a bool control; `v` and `len` describe a bool.
+    let r = unsafe {
+        mallctl(
+            c"background_thread".as_ptr(),
+            (&raw mut v).cast::<c_void>(),
+            &mut len,
+            ptr::null_mut(),
+            0,
+        )
+    };
+    r == 0 && v
+}
+
 /// Appends one piece of jemalloc's report to the `String` behind `opaque`.
 unsafe extern "C" fn append(opaque: *mut c_void, text: *const c_char) {
     // SAFETY: `opaque` is the `&mut String` passed to malloc_stats_print by `report`,
@@ -144,6 +183,10 @@ mod tests {
         assert!(r.contains("jemalloc"), "{}", &r[..r.len().min(200)]);
         assert!(r.len() <= MAX_REPORT + 4096);
         assert!(purge());
+        set_background_thread(true).unwrap();
+        assert!(background_thread());
+        set_background_thread(false).unwrap();
+        assert!(!background_thread());
         drop(held);
     }
 }

@@ -718,13 +718,36 @@ pub(crate) async fn wait_caught_up(sh: &Shared) {
     }
 }
 
+/// Clients one background tick may look after before `dynamic-hz` doubles the rate.
+const CLIENTS_PER_TICK: usize = 200;
+
+/// The largest `hz`.
+const MAX_HZ: u64 = 500;
+
+/// How often background tasks run: `hz`, doubled while there are more than
+/// [`CLIENTS_PER_TICK`] clients per tick when `dynamic-hz` is on (as Redis does), at most
+/// [`MAX_HZ`].
+fn effective_hz(hz: u64, dynamic: bool, clients: usize) -> u64 {
+    let mut hz = hz.clamp(1, MAX_HZ);
+    while dynamic && clients / hz as usize > CLIENTS_PER_TICK && hz < MAX_HZ {
+        hz = (hz * 2).min(MAX_HZ);
+    }
+    hz
+}
+
 /// Active expiry, `hz` times a second: sample keys with an expiry and delete expired
 /// ones, repeating while a quarter of a sample was expired, within a small time budget.
 /// Eviction goes on here too while memory is past `maxmemory` and no command comes.
 async fn active_expiry(shared: Arc<Shared>) {
     loop {
         let hot = shared.hot();
-        tokio::time::sleep(Duration::from_millis(1000 / hot.hz.clamp(1, 500))).await;
+        let clients = shared
+            .clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len();
+        let hz = effective_hz(hot.hz, hot.dynamic_hz, clients);
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         if hot.maxmemory > 0 {
             let _turn = shared.script.task_turn().await;
             let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
@@ -763,5 +786,21 @@ async fn active_expiry(shared: Arc<Shared>) {
             }
             tokio::task::yield_now().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod hz_tests {
+    use super::effective_hz;
+
+    #[test]
+    fn dynamic_hz_doubles_with_clients_as_redis_does() {
+        assert_eq!(effective_hz(10, true, 0), 10);
+        assert_eq!(effective_hz(10, true, 2000), 10);
+        assert_eq!(effective_hz(10, true, 2010), 20);
+        assert_eq!(effective_hz(10, true, 10_000), 80);
+        assert_eq!(effective_hz(10, false, 10_000), 10);
+        assert_eq!(effective_hz(10, true, usize::MAX), 500);
+        assert_eq!(effective_hz(0, true, 0), 1);
     }
 }

@@ -145,6 +145,10 @@ pub struct ServerConfig {
     pub tcp_backlog: u32,
     /// Whether transparent huge pages are turned off for the process at start.
     pub disable_thp: bool,
+    /// Whether jemalloc returns freed pages to the system from threads of its own.
+    pub jemalloc_bg_thread: bool,
+    /// Whether background tasks run more often while many clients are connected.
+    pub dynamic_hz: bool,
     /// `maxmemory-clients`, as given (only "no limit" is accepted).
     pub maxmemory_clients: MemoryOrPercent,
     /// Which keyspace events are published (`notify-keyspace-events`).
@@ -237,6 +241,8 @@ impl Default for ServerConfig {
             tcp_backlog: 511,
             maxmemory_clients: MemoryOrPercent::Bytes(0),
             disable_thp: true,
+            jemalloc_bg_thread: true,
+            dynamic_hz: true,
             notify_keyspace_events: concord_engine::NotifyFlags::default(),
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
@@ -264,6 +270,8 @@ pub(crate) struct Hot {
     pub tcp_keepalive: u64,
     /// `hz`.
     pub hz: u64,
+    /// `dynamic-hz`.
+    pub dynamic_hz: bool,
     /// `client-query-buffer-limit`.
     pub query_buffer_limit: usize,
     /// `proto-max-bulk-len`.
@@ -292,6 +300,7 @@ impl ServerConfig {
             timeout: self.timeout,
             tcp_keepalive: self.tcp_keepalive,
             hz: self.hz,
+            dynamic_hz: self.dynamic_hz,
             query_buffer_limit: usize::try_from(self.query_buffer_limit.0).unwrap_or(usize::MAX),
             proto_max_bulk_len: usize::try_from(self.proto_max_bulk_len.0).unwrap_or(usize::MAX),
             output_limits: self.output_limits,
@@ -762,6 +771,13 @@ pub static SETTINGS: &[Setting] = &[
     setting!("pidfile", pidfile, Start),
     setting!("disable-thp", disable_thp, Start),
     setting!(
+        "jemalloc-bg-thread",
+        jemalloc_bg_thread,
+        Runtime,
+        apply = apply_jemalloc_bg_thread
+    ),
+    setting!("dynamic-hz", dynamic_hz, Runtime),
+    setting!(
         "tcp-backlog",
         tcp_backlog,
         Start,
@@ -841,6 +857,10 @@ pub static LOG_LEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(LogLevel) + Send + Syn
     std::sync::OnceLock::new();
 
 /// CONFIG SET loglevel: the log filter changes at once.
+fn apply_jemalloc_bg_thread(_: &Shared, _: &mut Engine, c: &ServerConfig) -> Result<(), String> {
+    crate::jemalloc::set_background_thread(c.jemalloc_bg_thread)
+}
+
 fn apply_loglevel(_: &Shared, _: &mut Engine, c: &ServerConfig) -> Result<(), String> {
     if let Some(hook) = LOG_LEVEL_HOOK.get() {
         hook(c.loglevel);

@@ -51,8 +51,6 @@ pub const NOT_IMPLEMENTED: &[&str] = &[
     "cluster-slave-validity-factor",
     "crash-log-enabled",
     "crash-memcheck-enabled",
-    "dynamic-hz",
-    "jemalloc-bg-thread",
     "latency-tracking-info-percentiles",
     "locale-collate",
     "proc-title-template",
