@@ -192,11 +192,22 @@ pub fn sha1_hex(body: &[u8]) -> String {
     sha1_smol::Sha1::from(body).digest().to_string()
 }
 
-/// Runs `f` with the VM's memory limit lifted. While a limit is set, mlua guards each
-/// API call that may allocate with a protected call (a C closure pushed, then collected),
-/// which doubled the cost of a small script; `f` must allocate only what the request or a
-/// reply already bounds. Lua code never runs without the limit.
-pub(crate) fn unlimited<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
+/// The most bytes of arguments or reply that [`small_unguarded`] builds without mlua's
+/// guard: a reply past it may expand into several times its size in Lua values.
+pub(crate) const UNGUARDED_MAX: usize = 64 * 1024;
+
+/// Set once a script made a value that may have a finalizer (`newproxy`): from then on a
+/// collection step may run script code, which must not happen outside a protected call.
+struct Finalizers(std::cell::Cell<bool>);
+
+/// Runs `f`, which builds Lua values from about `bytes` bytes of arguments or reply: with
+/// the VM's memory limit lifted when they are few, as it is. While a limit is set, mlua
+/// guards each API call that may allocate with a protected call (a C closure pushed, then
+/// collected), which doubled the cost of a small script. Unguarded calls may run a
+/// collection step, so they are used only while no script has made a value with a
+/// finalizer (`newproxy`: a `__gc` raising an error there would have no handler). Lua
+/// code never runs unlimited.
+pub(crate) fn small_unguarded<R>(lua: &Lua, bytes: usize, f: impl FnOnce() -> R) -> R {
     /// Puts the limit back however `f` ends (a panic in a callback becomes a Lua error
     /// and the VM lives on: it must not live on unlimited).
     struct Restore<'a>(&'a Lua);
@@ -204,6 +215,10 @@ pub(crate) fn unlimited<R>(lua: &Lua, f: impl FnOnce() -> R) -> R {
         fn drop(&mut self) {
             assert!(self.0.set_memory_limit(MEMORY_LIMIT).is_ok());
         }
+    }
+    let finalizers = lua.app_data_ref::<Finalizers>().is_none_or(|f| f.0.get());
+    if bytes > UNGUARDED_MAX || finalizers {
+        return f();
     }
     assert!(lua.set_memory_limit(0).is_ok(), "the VM has memory control");
     let _restore = Restore(lua);
@@ -229,6 +244,16 @@ impl Scripts {
         let redis = libs::redis::table(&lua, version, Arc::clone(&resp3))?;
         globals.raw_set("redis", redis)?;
         libs::install(&lua, &globals)?;
+        lua.set_app_data(Finalizers(std::cell::Cell::new(false)));
+        if let Ok(proxy) = globals.raw_get::<Function>("newproxy") {
+            let wrapped = lua.create_function(move |lua, a: Variadic<Value>| {
+                if let Some(f) = lua.app_data_ref::<Finalizers>() {
+                    f.0.set(true);
+                }
+                proxy.call::<Value>(a)
+            })?;
+            globals.raw_set("newproxy", wrapped)?;
+        }
         // redis.call, redis.log and redis.acl_check_cmd reach the host a run lends.
         let lent = Rc::new(Lent::default());
         let (l, r3) = (Rc::clone(&lent), Arc::clone(&resp3));
@@ -422,7 +447,8 @@ impl Scripts {
             self.globals.raw_set("ARGV", args)?;
             Ok((Value::Nil, Value::Nil))
         };
-        let (keys, args) = match unlimited(lua, setup) {
+        let bytes = inv.keys.iter().chain(inv.args).map(|a| a.len() + 16).sum();
+        let (keys, args) = match small_unguarded(lua, bytes, setup) {
             Ok(v) => v,
             Err(e) => {
                 return Err(Value::String(

@@ -551,3 +551,30 @@ fn the_vm_memory_limit_holds_after_redis_call_lifted_it() {
     assert!(r.starts_with('-') && r.contains("not enough memory"), "{r}");
     assert_eq!(eval(&mut s, "return 1", &[], &[], &mut host), ":1\r\n");
 }
+
+#[test]
+fn a_finalizer_that_raises_leaves_the_vm_working() {
+    let mut s = vm();
+    let mut host = Fake::default();
+    let body = "local u = newproxy(true) \
+                getmetatable(u).__gc = function() error('from a finalizer') end \
+                u = nil \
+                return type(newproxy())";
+    assert_eq!(
+        eval(&mut s, body, &[], &[], &mut host),
+        "$8\r\nuserdata\r\n"
+    );
+    // Later runs build their values with the guard on: a collection running the
+    // finalizer meanwhile is an error of that run at worst, never a crash.
+    for i in 0..200 {
+        let r = eval(
+            &mut s,
+            "return redis.call('get', KEYS[1])",
+            &[b"k"],
+            &[],
+            &mut host,
+        );
+        assert!(r == "$1\r\nv\r\n" || r.starts_with('-'), "{i}: {r}");
+    }
+    assert_eq!(eval(&mut s, "return 1", &[], &[], &mut host), ":1\r\n");
+}

@@ -55,6 +55,20 @@ pub(crate) enum Job {
     Admin(Vec<Bytes>, bool, tokio::sync::oneshot::Sender<Bytes>),
 }
 
+impl Job {
+    /// How many scripts it runs (a turn runs at most [`MAX_TURN`]).
+    fn scripts(&self) -> usize {
+        match self {
+            Job::Run { calls, .. } => calls.len().max(1),
+            Job::Exec { .. } | Job::Admin(..) => 1,
+        }
+    }
+}
+
+/// The reply of a script call whose run panicked (a bug): the others of its pipeline
+/// still get theirs.
+const SCRIPT_BUG: &[u8] = b"-ERR the script failed (a bug; please report it)\r\n";
+
 /// CONFIG SET busy-reply-threshold / lua-time-limit.
 pub(crate) fn apply_busy_threshold(
     sh: &Shared,
@@ -371,10 +385,12 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, scripts
         permit.forget();
         let _held = TurnHeld(&sh.script);
         let mut next = Some(first);
-        for _ in 0..MAX_TURN {
+        let mut budget = MAX_TURN;
+        while budget > 0 {
             let Some((id, job)) = next.take().or_else(|| rx.try_recv().ok()) else {
                 break;
             };
+            budget = budget.saturating_sub(job.scripts());
             let failed = process(&sh, job);
             count(&sh, id, failed);
         }
@@ -397,11 +413,21 @@ fn count(sh: &Shared, id: Option<CommandId>, failed: bool) {
 /// job only: its caller gets an error.
 fn process(sh: &Shared, job: Job) -> bool {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
-        Job::Run { calls, reply } => {
+        Job::Run { mut calls, reply } => {
             let mut replies = Vec::with_capacity(calls.len());
             let mut seq = 0;
-            for (id, call) in &calls {
-                let (bytes, n) = run_call(sh, *id, call);
+            // The client's output room is shared by the pipeline's replies.
+            let mut room = calls.first().map_or(0, |(_, c)| c.limit);
+            for (id, call) in &mut calls {
+                call.limit = call.limit.min(room);
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run_call(sh, *id, call)
+                }));
+                let (bytes, n) = ran.unwrap_or_else(|_| {
+                    sh.script.finished();
+                    (Bytes::from_static(SCRIPT_BUG), 0)
+                });
+                room = room.saturating_sub(bytes.len());
                 replies.push(bytes);
                 seq = seq.max(n);
             }

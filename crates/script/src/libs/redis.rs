@@ -189,8 +189,7 @@ pub(crate) fn call(
         Err(e) => return fail(lua, &format!("ERR {e}")),
     };
     let is_err = matches!(reply, crate::reply::Reply::Error(_));
-    // The reply was bounded above: turning it into Lua values needs no guard.
-    let value = crate::unlimited(lua, || to_lua(lua, &reply))?;
+    let value = crate::small_unguarded(lua, out.buf.len(), || to_lua(lua, &reply))?;
     Ok((!is_err, value))
 }
 
