@@ -5,9 +5,6 @@ use hashbrown::HashTable;
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hasher, RandomState};
 
-/// Slots [`ScanMap::sample`] looks at per entry it wants, at most.
-const MAX_SAMPLE_STEPS: usize = 10;
-
 /// A map from byte-string keys to values, stored in stable slots.
 ///
 /// SCAN walks slot indexes: an entry present for the whole walk is never moved, so it is
@@ -344,30 +341,6 @@ impl<V> ScanMap<V> {
             .find_map(|s| s.as_ref().map(|(k, v)| (&k[..], v)))
     }
 
-    /// Calls `f` with up to `n` entries in consecutive slots from a random one on (`r`),
-    /// as Redis samples keys for eviction: neighbouring slots are cheap to read, random
-    /// ones a cache miss each. Looks at most `MAX_SAMPLE_STEPS` slots per entry wanted, so
-    /// a sparse map may give fewer. Returns how many it gave.
-    pub fn sample(&self, r: u64, n: usize, mut f: impl FnMut(&[u8], &V)) -> usize {
-        if self.is_empty() || n == 0 {
-            return 0;
-        }
-        let len = self.slots.len();
-        let start = (r % len as u64) as usize;
-        let steps = n.saturating_mul(MAX_SAMPLE_STEPS).min(len);
-        let mut found = 0;
-        for i in 0..steps {
-            if let Some((k, v)) = &self.slots[(start + i) % len] {
-                f(k, v);
-                found += 1;
-                if found == n {
-                    break;
-                }
-            }
-        }
-        found
-    }
-
     /// Removes everything.
     pub fn clear(&mut self) {
         self.table.clear();
@@ -432,33 +405,6 @@ mod tests {
             seen.insert(*v);
         }
         assert_eq!(seen.len(), 10);
-    }
-
-    /// Sampling gives entries of the map, no more than asked, from a sparse map too.
-    #[test]
-    fn samples_are_entries() {
-        let mut m = ScanMap::new();
-        for i in 0..1000u32 {
-            m.insert(i.to_string().into_bytes().into(), i);
-        }
-        for i in 0..1000u32 {
-            if i % 3 != 0 {
-                m.remove(i.to_string().as_bytes());
-            }
-        }
-        for r in [0, 1, 999, 12_345, u64::MAX] {
-            let mut got = Vec::new();
-            let n = m.sample(r, 5, |k, v| {
-                assert_eq!(k, v.to_string().as_bytes());
-                got.push(*v);
-            });
-            assert_eq!(n, 5);
-            assert_eq!(got.len(), 5, "{r}");
-            assert!(got.iter().all(|v| v % 3 == 0));
-        }
-        let mut none = 0;
-        ScanMap::<u32>::new().sample(7, 5, |_, _| none += 1);
-        assert_eq!(none, 0);
     }
 
     /// A prefetch only hints: lookups are right whatever slot the hint names, and long

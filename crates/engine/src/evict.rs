@@ -199,6 +199,11 @@ impl Pool {
         assert!(self.entries.len() <= POOL_SIZE);
     }
 
+    /// Whether no candidate is kept.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Takes the best candidate out.
     pub fn take_best(&mut self) -> Option<Blob> {
         self.entries.pop().map(|(_, k)| k)

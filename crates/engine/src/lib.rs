@@ -1100,34 +1100,39 @@ impl Engine {
 
     /// The best candidate after sampling `maxmemory-samples` more keys into the pool.
     fn pooled_victim(&mut self, volatile: bool) -> Option<Blob> {
-        let (cfg, now, r) = (self.evict, self.now(), self.random());
-        let (keys, pool) = (&self.keys, &mut self.pool);
-        let mut offer = |k: &[u8], ks: &KeyState| {
-            if ks.has_value() {
-                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
-            }
-        };
-        let n = cfg.samples.max(1);
-        let found = if volatile {
-            self.expiring.sample(r, n, |k, _| {
-                if let Some(ks) = keys.get(k) {
-                    offer(k, ks);
-                }
-            })
-        } else {
-            keys.sample(r, n, &mut offer)
-        };
-        if found == 0 {
-            // A sparse table gave no sample nearby: the first entry from r on, however far.
-            let first = if volatile {
-                self.expiring
+        let (cfg, now) = (self.evict, self.now());
+        // Independent draws: Redis samples neighbouring buckets of a table in hash order,
+        // which are unrelated keys; neighbouring slots here hold keys written together.
+        let draws: smallvec::SmallVec<[u64; 16]> =
+            (0..cfg.samples.max(1)).map(|_| self.random()).collect();
+        let (keys, expiring, pool) = (&self.keys, &self.expiring, &mut self.pool);
+        let fits = |ks: &KeyState| ks.has_value() && (!volatile || ks.expiry.is_some());
+        let mut offered = 0;
+        for r in draws {
+            let drawn = if volatile {
+                expiring
                     .random(r)
                     .and_then(|(k, _)| keys.get(k).map(|ks| (k, ks)))
             } else {
                 keys.random(r)
             };
+            if let Some((k, ks)) = drawn.filter(|(_, ks)| fits(ks)) {
+                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
+                offered += 1;
+            }
+        }
+        if offered == 0 && pool.is_empty() {
+            // Every draw met entries without a value (kept for peers, say): the first
+            // that has one, however far, so that writes are refused only when none has.
+            let first = if volatile {
+                expiring
+                    .iter()
+                    .find_map(|(k, _)| keys.get(k).filter(|ks| fits(ks)).map(|ks| (k, ks)))
+            } else {
+                keys.iter().find(|(_, ks)| fits(ks))
+            };
             if let Some((k, ks)) = first {
-                offer(k, ks);
+                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
             }
         }
         while let Some(k) = self.pool.take_best() {

@@ -750,9 +750,14 @@ async fn active_expiry(shared: Arc<Shared>) {
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
         if hot.maxmemory > 0 {
             let _turn = shared.script.task_turn().await;
+            // The limit as it is now: CONFIG SET may have changed it during the sleep.
+            let hot = shared.hot();
             let mut e = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
             // Nothing is evicted while writes are paused, as in Redis.
-            if !shared.leaving.load(Ordering::Acquire) && !shared.pause.holds(true) {
+            if hot.maxmemory > 0
+                && !shared.leaving.load(Ordering::Acquire)
+                && !shared.pause.holds(true)
+            {
                 e.set_time(wall_ms());
                 let before = e.log().appended();
                 mem::make_room(&mut e, hot.maxmemory, hot.evict_budget);
@@ -781,7 +786,8 @@ async fn active_expiry(shared: Arc<Shared>) {
                     n
                 }
             };
-            if deleted < 5 || start.elapsed() > Duration::from_millis(25) {
+            // At most a quarter of each tick, as Redis's expire cycle.
+            if deleted < 5 || start.elapsed() > Duration::from_micros(250_000 / hz) {
                 break;
             }
             tokio::task::yield_now().await;
