@@ -107,7 +107,11 @@ impl Session {
                 let follow = self
                     .queued
                     .iter()
-                    .take_while(|r| self.plain() && crate::cmd::scripting::is_call(r))
+                    .take_while(|r| {
+                        let view: Vec<&[u8]> = r.iter().map(|a| &a[..]).collect();
+                        // One held by CLIENT PAUSE waits in the queue, as any command does.
+                        self.plain() && crate::cmd::scripting::is_call(r) && !self.held(sh, &view)
+                    })
                     .count()
                     .min(MAX_SCRIPTS_SENT - 1);
                 for r in self.queued.drain(..follow) {
@@ -119,6 +123,16 @@ impl Session {
                 crate::cmd::scripting::run_deferred(self, sh, &args, out).await;
             }
             if self.closing || self.blocked.is_some() || self.queued.is_empty() {
+                return;
+            }
+            // A held request next: the replies so far go out before the wait.
+            if sh.pause.active()
+                && self.queued.front().is_some_and(|r| {
+                    let view: Vec<&[u8]> = r.iter().map(|a| &a[..]).collect();
+                    self.held(sh, &view)
+                })
+            {
+                self.held_rest = true;
                 return;
             }
             // What follows runs from the queue itself: requests are copied once, however

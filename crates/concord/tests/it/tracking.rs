@@ -377,6 +377,28 @@ fn pause_run(port: u16) -> Vec<String> {
     got.push(admin.cmd(&["CLIENT", "UNPAUSE"]).to_string());
     got.push(c.read().to_string());
     admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]);
+    // Scripts of one pipeline: a read-only one runs, a writing one after it is held.
+    let scripts = [
+        Conn::encode(&[
+            b"EVAL".to_vec(),
+            b"#!lua flags=no-writes\nreturn 1".to_vec(),
+            b"0".to_vec(),
+        ]),
+        Conn::encode(&[
+            b"EVAL".to_vec(),
+            b"return redis.call('SET', KEYS[1], 's')".to_vec(),
+            b"1".to_vec(),
+            b"k".to_vec(),
+        ]),
+    ]
+    .concat();
+    c.send_raw(&scripts);
+    got.push(format!("first: {:?}", reply_within(&mut c, 2000)));
+    got.push(format!("held: {:?}", reply_within(&mut c, 300)));
+    got.push(admin.cmd(&["GET", "k"]).to_string());
+    got.push(admin.cmd(&["CLIENT", "UNPAUSE"]).to_string());
+    got.push(c.read().to_string());
+    admin.cmd(&["CLIENT", "PAUSE", "100000", "WRITE"]);
     got.push(c.cmd(&["MULTI"]).to_string());
     got.push(c.cmd(&["GET", "k"]).to_string());
     c.send_raw(&Conn::encode(&[b"INCR".to_vec(), b"n".to_vec()]));
