@@ -500,9 +500,11 @@ impl Session {
             }
         }
         // Past maxmemory, keys are evicted before any command, as in Redis; writes that
-        // may grow memory are refused when nothing could be evicted.
+        // may grow memory are refused when nothing could be evicted. A leaving instance
+        // issues no ops of its own: it evicts nothing.
         if self.hot.maxmemory > 0
             && !self.writes_held
+            && !sh.leaving.load(std::sync::atomic::Ordering::Acquire)
             && crate::mem::make_room(e, self.hot.maxmemory, self.hot.evict_budget)
                 == crate::mem::Room::Full
             && flags.has(Flags::DENYOOM)

@@ -483,6 +483,7 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
         // Nothing is evicted while writes are paused (a read-only script may run then).
         let full = sess.hot.maxmemory > 0
             && !sh.pause.holds(true)
+            && !sh.leaving.load(Ordering::Acquire)
             && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget)
                 == crate::mem::Room::Full;
         if let Some(sha) = prepare(sh, sess, scripts, call, full, &mut out) {
