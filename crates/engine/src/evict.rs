@@ -2,7 +2,9 @@
 //! keys and a pool of the best candidates seen), and the per-key access bookkeeping the
 //! LRU and LFU policies read. Time comes in as milliseconds; nothing here reads a clock.
 
-use concord_crdt::{Access, Blob};
+use crate::{Engine, NotifyFlags};
+use concord_crdt::key::KeyState;
+use concord_crdt::{Access, Blob, OpKind};
 
 /// Which keys may be evicted, and which first (`maxmemory-policy`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -212,6 +214,124 @@ impl Pool {
     /// Forgets every candidate (the policy changed, or the keys went).
     pub fn clear(&mut self) {
         self.entries.clear();
+    }
+}
+
+/// Eviction as the engine runs it: choosing victims and deleting them.
+impl Engine {
+    /// How eviction chooses keys (`maxmemory-policy` and its companions).
+    pub fn set_eviction(&mut self, cfg: EvictConfig) {
+        if cfg != self.evict {
+            self.pool.clear();
+        }
+        self.evict = cfg;
+    }
+
+    /// A key's use as eviction sees it, without counting this look as a use: seconds
+    /// since its last use, or its frequency counter under an LFU policy.
+    pub fn key_access(&self, key: &[u8]) -> Option<u64> {
+        let ks = self.keys.get(key).filter(|ks| ks.has_value())?;
+        Some(if self.evict.policy.lfu() {
+            u64::from(self.evict.decayed(ks.access, self.wall))
+        } else {
+            idle_secs(ks.access, self.wall)
+        })
+    }
+
+    /// The eviction policy in force.
+    pub fn eviction_policy(&self) -> Policy {
+        self.evict.policy
+    }
+
+    /// Evicts one key as the policy chooses, deleting it with an ordinary observed-remove
+    /// (peers delete it too); `None` when the policy allows none.
+    pub fn evict_one(&mut self) -> Option<Blob> {
+        let policy = self.evict.policy;
+        if policy == Policy::NoEviction || self.frozen {
+            return None;
+        }
+        let victim = if policy.random() {
+            self.random_victim(policy.volatile())
+        } else {
+            self.pooled_victim(policy.volatile())
+        }?;
+        let alone = !self.in_group();
+        self.emit(&victim, OpKind::DelKey);
+        self.notify(NotifyFlags::EVICTED, "evicted", &victim);
+        if alone {
+            self.commit();
+        }
+        self.stats.evicted_keys += 1;
+        Some(victim)
+    }
+
+    /// A random key holding a value (with an expiry when `volatile`).
+    fn random_victim(&mut self, volatile: bool) -> Option<Blob> {
+        for _ in 0..POOL_SIZE {
+            let r = self.random();
+            let found = if volatile {
+                self.expiring.random(r).map(|(k, _)| k)
+            } else {
+                self.keys
+                    .random(r)
+                    .filter(|(_, ks)| ks.has_value())
+                    .map(|(k, _)| k)
+            };
+            if let Some(k) = found.filter(|k| self.keys.get(k).is_some_and(|ks| ks.has_value())) {
+                return Some(k.into());
+            }
+        }
+        None
+    }
+
+    /// The best candidate after sampling `maxmemory-samples` more keys into the pool.
+    fn pooled_victim(&mut self, volatile: bool) -> Option<Blob> {
+        let (cfg, now) = (self.evict, self.now());
+        // Independent draws: Redis samples neighbouring buckets of a table in hash order,
+        // which are unrelated keys; neighbouring slots here hold keys written together.
+        let draws: smallvec::SmallVec<[u64; 16]> =
+            (0..cfg.samples.max(1)).map(|_| self.random()).collect();
+        let (keys, expiring, pool) = (&self.keys, &self.expiring, &mut self.pool);
+        let fits = |ks: &KeyState| ks.has_value() && (!volatile || ks.expiry.is_some());
+        let mut offered = 0;
+        for r in draws {
+            let drawn = if volatile {
+                expiring
+                    .random(r)
+                    .and_then(|(k, _)| keys.get(k).map(|ks| (k, ks)))
+            } else {
+                keys.random(r)
+            };
+            if let Some((k, ks)) = drawn.filter(|(_, ks)| fits(ks)) {
+                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
+                offered += 1;
+            }
+        }
+        if offered == 0 && pool.is_empty() {
+            // Every draw met entries without a value (kept for peers, say): the first
+            // that has one, however far, so that writes are refused only when none has.
+            let first = if volatile {
+                expiring
+                    .iter()
+                    .find_map(|(k, _)| keys.get(k).filter(|ks| fits(ks)).map(|ks| (k, ks)))
+            } else {
+                keys.iter().find(|(_, ks)| fits(ks))
+            };
+            if let Some((k, ks)) = first {
+                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
+            }
+        }
+        while let Some(k) = self.pool.take_best() {
+            // It may have gone, or lost its expiry, since it was sampled.
+            let fits = self
+                .keys
+                .get(&k)
+                .is_some_and(|ks| ks.has_value() && (!volatile || ks.expiry.is_some()));
+            if fits {
+                return Some(k);
+            }
+        }
+        None
     }
 }
 
