@@ -303,13 +303,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_peers_ops_record_the_events_of_their_effect() {
-        let mut a = Engine::new(crate::EngineConfig::default());
-        let mut b = Engine::new(crate::EngineConfig {
-            origin: concord_crdt::Origin::new(2, 1),
-            ..Default::default()
-        });
-        a.set_peers(1);
-        b.set_peers(1);
+        let (mut a, mut b) = crate::cmd::peered_pair();
         b.set_notify(NotifyFlags::parse("KEA").expect("flags"));
         run(&mut a, &["hset", "h", "f", "v"]);
         run(&mut a, &["hdel", "h", "f"]);

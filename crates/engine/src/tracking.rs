@@ -115,13 +115,7 @@ mod tests {
 
     #[test]
     fn a_peers_writes_are_recorded() {
-        let mut a = Engine::new(crate::EngineConfig::default());
-        let mut b = Engine::new(crate::EngineConfig {
-            origin: concord_crdt::Origin::new(2, 1),
-            ..Default::default()
-        });
-        a.set_peers(1);
-        b.set_peers(1);
+        let (mut a, mut b) = crate::cmd::peered_pair();
         b.set_tracking(true);
         run(&mut a, &["hset", "h", "f", "v"]);
         for g in a.log().groups().cloned().collect::<Vec<_>>() {

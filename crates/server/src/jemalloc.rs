@@ -22,64 +22,66 @@ pub struct AllocatorStats {
     pub retained: usize,
 }
 
-/// Reads a `size_t` control.
-fn read_usize(name: &CStr) -> Option<usize> {
-    let mut v: usize = 0;
-    let mut len = std::mem::size_of::<usize>();
-    // SAFETY: `name` is NUL-terminated; `v` and `len` describe a buffer of a size_t, the
-    // type of every control read here.
+/// Reads control `name`, starting from `value`; `None` when jemalloc refuses.
+///
+/// # Safety
+/// `T` must be the control's C type (`size_t`, `bool`, `const char *`, ...).
+unsafe fn read<T: Copy>(name: &CStr, mut value: T) -> Option<T> {
+    let mut len = std::mem::size_of::<T>();
+    // SAFETY: `name` is NUL-terminated; `value` and `len` describe a buffer of the
+    // control's type (the caller's promise).
     let r = unsafe {
         mallctl(
             name.as_ptr(),
-            (&raw mut v).cast::<c_void>(),
+            (&raw mut value).cast::<c_void>(),
             &mut len,
             ptr::null_mut(),
             0,
         )
     };
-    (r == 0).then_some(v)
+    (r == 0).then_some(value)
+}
+
+/// Writes `value` to control `name`; jemalloc's error number (0: done).
+///
+/// # Safety
+/// `T` must be the control's C type.
+unsafe fn write<T>(name: &CStr, mut value: T) -> i32 {
+    // SAFETY: `name` is NUL-terminated; the new value points at a `T` of its size (the
+    // control's type, the caller's promise).
+    unsafe {
+        mallctl(
+            name.as_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            (&raw mut value).cast::<c_void>(),
+            std::mem::size_of::<T>(),
+        )
+    }
 }
 
 /// jemalloc's statistics as they are now (its cached counters are refreshed first).
 pub fn stats() -> AllocatorStats {
-    let mut epoch: u64 = 1;
-    let mut len = std::mem::size_of::<u64>();
-    // SAFETY: writing the `epoch` control (a uint64_t) refreshes the statistics; old and
-    // new values point at a u64 of the given length.
+    // SAFETY: `epoch` is a uint64_t control (writing it refreshes the statistics); the
+    // `stats.*` controls read here are size_t.
     unsafe {
-        mallctl(
-            c"epoch".as_ptr(),
-            (&raw mut epoch).cast::<c_void>(),
-            &mut len,
-            (&raw mut epoch).cast::<c_void>(),
-            std::mem::size_of::<u64>(),
-        );
-    }
-    AllocatorStats {
-        allocated: read_usize(c"stats.allocated").unwrap_or(0),
-        active: read_usize(c"stats.active").unwrap_or(0),
-        resident: read_usize(c"stats.resident").unwrap_or(0),
-        retained: read_usize(c"stats.retained").unwrap_or(0),
+        write(c"epoch", 1u64);
+        AllocatorStats {
+            allocated: read(c"stats.allocated", 0usize).unwrap_or(0),
+            active: read(c"stats.active", 0usize).unwrap_or(0),
+            resident: read(c"stats.resident", 0usize).unwrap_or(0),
+            retained: read(c"stats.retained", 0usize).unwrap_or(0),
+        }
     }
 }
 
 /// jemalloc's version, as INFO's `mem_allocator` shows it ("jemalloc-5.3.0").
 pub fn version() -> String {
-    let mut v: *const c_char = ptr::null();
-    let mut len = std::mem::size_of::<*const c_char>();
-    // SAFETY: `version` is a `const char *` control; the string it points to is static.
-    let r = unsafe {
-        mallctl(
-            c"version".as_ptr(),
-            (&raw mut v).cast::<c_void>(),
-            &mut len,
-            ptr::null_mut(),
-            0,
-        )
-    };
-    if r != 0 || v.is_null() {
+    // SAFETY: `version` is a `const char *` control.
+    let v = unsafe { read(c"version", ptr::null::<c_char>()) };
+    let Some(v) = v.filter(|v| !v.is_null()) else {
         return "jemalloc".into();
-    }
+    };
     // SAFETY: jemalloc's version string is NUL-terminated and lives for the process.
     let text = unsafe { CStr::from_ptr(v) }.to_string_lossy();
     // "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c": the release is enough.
@@ -90,40 +92,17 @@ pub fn version() -> String {
 /// Turns jemalloc's background threads on or off (`jemalloc-bg-thread`): with them, pages
 /// freed by the process are returned to the system off the request path.
 pub fn set_background_thread(on: bool) -> Result<(), String> {
-    let mut value = on;
-    // SAFETY: `background_thread` is a bool control; the new value points at a bool of
-    // the given size.
-    let r = unsafe {
-        mallctl(
-            c"background_thread".as_ptr(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            (&raw mut value).cast::<c_void>(),
-            std::mem::size_of::<bool>(),
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(format!("jemalloc refused background threads (error {r})"))
+    // SAFETY: `background_thread` is a bool control.
+    match unsafe { write(c"background_thread", on) } {
+        0 => Ok(()),
+        r => Err(format!("jemalloc refused background threads (error {r})")),
     }
 }
 
 /// Whether jemalloc's background threads run.
 pub fn background_thread() -> bool {
-    let mut v = false;
-    let mut len = std::mem::size_of::<bool>();
-    // SAFETY: `background_thread` is a bool control; `v` and `len` describe a bool.
-    let r = unsafe {
-        mallctl(
-            c"background_thread".as_ptr(),
-            (&raw mut v).cast::<c_void>(),
-            &mut len,
-            ptr::null_mut(),
-            0,
-        )
-    };
-    r == 0 && v
+    // SAFETY: `background_thread` is a bool control.
+    unsafe { read(c"background_thread", false) }.unwrap_or(false)
 }
 
 /// Appends one piece of jemalloc's report to the `String` behind `opaque`.

@@ -175,6 +175,20 @@ pub(crate) fn run_text(e: &mut Engine, words: &[&str]) -> String {
     String::from_utf8_lossy(&out.buf).into_owned()
 }
 
+/// Two engines of one database (replicas 1 and 2), each with the other as its peer (unit
+/// tests).
+#[cfg(test)]
+pub(crate) fn peered_pair() -> (Engine, Engine) {
+    let mut a = Engine::new(crate::EngineConfig::default());
+    let mut b = Engine::new(crate::EngineConfig {
+        origin: concord_crdt::Origin::new(2, 1),
+        ..Default::default()
+    });
+    a.set_peers(1);
+    b.set_peers(1);
+    (a, b)
+}
+
 /// Resolves Redis's inclusive `start..=end` indexes (negative ones count from the end)
 /// over `total` items; `None` when the range is empty.
 pub(crate) fn index_range(total: i64, start: i64, end: i64) -> Option<(i64, i64)> {
