@@ -26,12 +26,26 @@ pub struct ScanMap<V> {
 
 /// Asks the processor to bring the cache line holding `p` in, without waiting for it.
 pub fn prefetch<T: ?Sized>(p: &T) {
+    prefetch_addr((p as *const T).cast::<u8>());
+}
+
+/// [`prefetch`] of every cache line `v` spans (a slot is larger than a line).
+fn prefetch_whole<T>(v: &T) {
+    let start = (v as *const T).cast::<u8>();
+    let mut at = 0;
+    while at < std::mem::size_of::<T>() {
+        prefetch_addr(start.wrapping_add(at));
+        at += 64;
+    }
+    prefetch_addr(start.wrapping_add(std::mem::size_of::<T>().saturating_sub(1)));
+}
+
+/// [`prefetch`] of a raw address (any address will do: a prefetch never faults).
+fn prefetch_addr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint; it never faults and reads nothing the program sees.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            (p as *const T).cast::<i8>(),
-        );
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -339,6 +353,14 @@ impl<V> ScanMap<V> {
             .iter()
             .chain(&self.slots[..start])
             .find_map(|s| s.as_ref().map(|(k, v)| (&k[..], v)))
+    }
+
+    /// Starts bringing in the slot [`ScanMap::random`] would start from for `r`, without
+    /// waiting: a sample of several draws prefetched first has its cache misses overlap.
+    pub fn prefetch_random(&self, r: u64) {
+        if let Some(n) = std::num::NonZeroU64::new(self.slots.len() as u64) {
+            prefetch_whole(&self.slots[(r % n) as usize]);
+        }
     }
 
     /// Removes everything.

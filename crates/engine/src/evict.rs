@@ -292,6 +292,14 @@ impl Engine {
         let draws: smallvec::SmallVec<[u64; 16]> =
             (0..cfg.samples.max(1)).map(|_| self.random()).collect();
         let (keys, expiring, pool) = (&self.keys, &self.expiring, &mut self.pool);
+        // Every draw's slot is asked for before any is read, so their misses overlap.
+        for &r in &draws {
+            if volatile {
+                expiring.prefetch_random(r);
+            } else {
+                keys.prefetch_random(r);
+            }
+        }
         let fits = |ks: &KeyState| ks.has_value() && (!volatile || ks.expiry.is_some());
         let mut offered = 0;
         for r in draws {
