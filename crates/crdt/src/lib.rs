@@ -20,6 +20,7 @@ pub mod op;
 pub mod ostree;
 pub mod reg;
 pub mod scanmap;
+mod slots;
 pub mod small;
 pub mod stream;
 pub mod vv;

@@ -1,5 +1,6 @@
 //! A hash map over byte keys whose entries never move, so SCAN cursors stay valid.
 
+use crate::slots::Slots;
 use crate::small::SmallBlob;
 use hashbrown::HashTable;
 use std::cell::Cell;
@@ -16,7 +17,7 @@ pub struct ScanMap<V> {
     /// Slot index and the key's 32-bit hash: growing the table and skipping wrong
     /// candidates never touch (or rehash) the keys themselves.
     table: HashTable<(u32, u32)>,
-    slots: Vec<Option<(SmallBlob, V)>>,
+    slots: Slots<Option<(SmallBlob, V)>>,
     free: Vec<u32>,
     hasher: RandomState,
     /// The slot found last: a command usually looks the same key up several times
@@ -61,7 +62,7 @@ impl<V> Default for ScanMap<V> {
     fn default() -> Self {
         ScanMap {
             table: HashTable::new(),
-            slots: Vec::new(),
+            slots: Slots::default(),
             free: Vec::new(),
             hasher: RandomState::new(),
             hint: Cell::new(u32::MAX),
@@ -286,7 +287,7 @@ impl<V> ScanMap<V> {
             self.free.push(i);
         }
         if self.is_empty() {
-            self.slots = Vec::new();
+            self.slots = Slots::default();
             self.free = Vec::new();
         }
         out
@@ -349,9 +350,9 @@ impl<V> ScanMap<V> {
         }
         let n = self.slots.len();
         let start = (r % n as u64) as usize;
-        self.slots[start..]
-            .iter()
-            .chain(&self.slots[..start])
+        self.slots
+            .iter_from(start)
+            .chain(self.slots.iter().take(start))
             .find_map(|s| s.as_ref().map(|(k, v)| (&k[..], v)))
     }
 
@@ -366,7 +367,7 @@ impl<V> ScanMap<V> {
     /// Removes everything.
     pub fn clear(&mut self) {
         self.table.clear();
-        self.slots = Vec::new();
+        self.slots = Slots::default();
         self.free = Vec::new();
     }
 }
