@@ -106,6 +106,12 @@ pub struct Scripts {
     env: Table,
     /// Internal functions the sandbox set up (`run`, `raw`).
     internal: Table,
+    /// The sandbox's `run` (every script and function call goes through it).
+    runner: Function,
+    /// The scripts run last and their compiled functions, most recent first: looking one
+    /// up by its SHA1 in the table of compiled scripts made a Lua string of the SHA1 each
+    /// time, under mlua's guard for allocating calls.
+    hot: Vec<(String, Function)>,
     cache: Cache,
     /// The libraries FUNCTION LOAD made.
     library: functions::Libraries,
@@ -186,6 +192,10 @@ impl Lent {
         r
     }
 }
+
+/// How many recently run scripts keep their compiled function at hand (each holds one of
+/// mlua's value handles, of which Lua 5.1 has a few thousand).
+const HOT: usize = 8;
 
 /// The SHA1 of a script body, as 40 lowercase hex digits.
 pub fn sha1_hex(body: &[u8]) -> String {
@@ -297,7 +307,9 @@ impl Scripts {
             lua,
             globals,
             env,
+            runner: internal.raw_get("run")?,
             internal,
+            hot: Vec::with_capacity(HOT),
             cache: Cache::default(),
             library: functions::Libraries::default(),
             kill,
@@ -346,6 +358,7 @@ impl Scripts {
             .raw_set(sha.as_str(), f)
             .map_err(|e| LoadError::Compile(e.to_string()))?;
         if let Some(old) = self.cache.insert(sha.clone(), flags, from_eval) {
+            self.hot.retain(|(s, _)| *s != old);
             let _ = compiled.raw_set(old, Value::Nil);
         }
         Ok((sha, flags))
@@ -369,6 +382,7 @@ impl Scripts {
     /// Forgets every cached script (SCRIPT FLUSH).
     pub fn flush(&mut self) {
         self.cache.clear();
+        self.hot.clear();
         if let Ok(t) = self.lua.create_table() {
             let _ = self.internal.raw_set("scripts", t);
         }
@@ -385,7 +399,20 @@ impl Scripts {
     /// reply. `allow_oom` and `read_only` come from the flags and the command used.
     pub fn run(&mut self, sha: &str, inv: &Invocation<'_>, host: &mut dyn Host, out: &mut Out) {
         let found = self.cache.get(sha).and_then(|flags| {
-            let f: Function = self.compiled().ok()?.raw_get(sha).ok()?;
+            let f = match self.hot.iter().position(|(s, _)| s == sha) {
+                Some(i) => {
+                    let entry = self.hot.remove(i);
+                    let f = entry.1.clone();
+                    self.hot.insert(0, entry);
+                    f
+                }
+                None => {
+                    let f: Function = self.compiled().ok()?.raw_get(sha).ok()?;
+                    self.hot.truncate(HOT - 1);
+                    self.hot.insert(0, (sha.to_string(), f.clone()));
+                    f
+                }
+            };
             Some((f, flags))
         });
         let Some((f, flags)) = found else {
@@ -461,9 +488,8 @@ impl Scripts {
         }
         let _lent = self.lent.lend(host, ctx);
         let out = (|| -> mlua::Result<Result<Value, Value>> {
-            let run: Function = self.internal.raw_get("run")?;
             let fmode = mode == Mode::Function;
-            let (ok, v): (bool, Value) = run.call((f.clone(), keys, args, fmode))?;
+            let (ok, v): (bool, Value) = self.runner.call((f.clone(), keys, args, fmode))?;
             Ok(if ok { Ok(v) } else { Err(v) })
         })();
         match out {

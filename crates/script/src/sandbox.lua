@@ -73,10 +73,36 @@ for _, name in ipairs({ "string", "math", "table", "redis", "bit", "cjson", "str
 end
 getmetatable("").__metatable = {}
 
+-- A finalizer (`__gc`) runs wherever a collection step starts, often outside any protected
+-- call, where an error it raised would end the process. The only userdata scripts make
+-- are newproxy's: their metatables refuse one.
+local NOGC = "finalizers (__gc) are not allowed in scripts"
+local nogc = setmetatable({}, { __mode = "k" })
+local guard = {
+  __newindex = function(t, k, v)
+    if k == "__gc" then error(NOGC, 2) end
+    rawset(t, k, v)
+  end,
+  __metatable = false,
+}
+local newproxy = rawget(G, "newproxy")
+if newproxy ~= nil then
+  rawset(G, "newproxy", function(...)
+    local u = newproxy(...)
+    local m = getmetatable(u)
+    if type(m) == "table" and not nogc[m] then
+      setmetatable(m, guard)
+      nogc[m] = true
+    end
+    return u
+  end)
+end
+
 local P = readonly(G)
 rawset(G, "_G", P)
 rawset(G, "rawset", function(t, k, v)
   if protected[t] then error(READONLY, 0) end
+  if k == "__gc" and nogc[t] then error(NOGC, 2) end
   return rawset(t, k, v)
 end)
 rawset(G, "setmetatable", function(t, m)

@@ -305,6 +305,9 @@ enum Fate {
 /// Scripts run back to back in one turn at most; then clients' batches get theirs.
 const MAX_TURN: usize = 64;
 
+/// The most keys of one job warmed in the cache before its scripts run.
+const PREFETCH_KEYS: usize = 64;
+
 /// A waker that unparks the thread that made it (to wait for a future on a plain thread).
 struct Unpark(std::thread::Thread);
 
@@ -416,6 +419,17 @@ fn process(sh: &Shared, job: Job) -> bool {
         Job::Run { mut calls, reply } => {
             let mut replies = Vec::with_capacity(calls.len());
             let mut seq = 0;
+            // The keys of every script in the job are asked for at once, so that their
+            // cache misses overlap (as for a pipeline of plain commands).
+            if calls.len() > 1 {
+                let keys: Vec<&[u8]> = calls
+                    .iter()
+                    .flat_map(|(_, c)| c.keys.iter().map(|k| &k[..]))
+                    .take(PREFETCH_KEYS)
+                    .collect();
+                let e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
+                e.prefetch(&keys);
+            }
             // The client's output room is shared by the pipeline's replies.
             let mut room = calls.first().map_or(0, |(_, c)| c.limit);
             for (id, call) in &mut calls {
