@@ -9,6 +9,7 @@
 mod cache;
 mod convert;
 mod dump;
+mod fast;
 mod flags;
 mod functions;
 mod libs;
@@ -121,6 +122,8 @@ pub struct Scripts {
     resp3: Arc<AtomicBool>,
     /// The host lent to the library functions during a run.
     lent: Rc<Lent>,
+    /// What the fast `redis.call` and `redis.pcall` reach (their upvalue points here).
+    fast: Box<fast::FastCall>,
     /// The kill hook was replaced (by a kill, or a library load's own): put it back
     /// before the next run.
     hook_gone: Rc<Cell<bool>>,
@@ -252,7 +255,7 @@ impl Scripts {
         let internal = lua.create_table()?;
         let resp3 = Arc::new(AtomicBool::new(false));
         let redis = libs::redis::table(&lua, version, Arc::clone(&resp3))?;
-        globals.raw_set("redis", redis)?;
+        globals.raw_set("redis", redis.clone())?;
         libs::install(&lua, &globals)?;
         lua.set_app_data(Finalizers(std::cell::Cell::new(false)));
         if let Ok(proxy) = globals.raw_get::<Function>("newproxy") {
@@ -302,6 +305,11 @@ impl Scripts {
             .load(include_str!("sandbox.lua"))
             .set_name("=concord")
             .call((globals.clone(), internal.clone()))?;
+        let fast = Box::new(fast::FastCall::new(Rc::clone(&lent), Arc::clone(&resp3)));
+        let convert = lua.create_function(|lua, resp: mlua::LuaString| {
+            libs::redis::reply_value(lua, &resp.as_bytes())
+        })?;
+        fast::install(&lua, &redis, &fast, convert)?;
         let kill = Arc::new(AtomicBool::new(false));
         Ok(Scripts {
             lua,
@@ -315,6 +323,7 @@ impl Scripts {
             kill,
             resp3,
             lent,
+            fast,
             hook_gone: Rc::new(Cell::new(true)),
         })
     }
@@ -446,6 +455,7 @@ impl Scripts {
             Ok(v) => convert::to_reply(&v, self.resp3.load(Ordering::Acquire), out),
             Err(e) => self.reply_error(e, name, out),
         }
+        self.fast.trim();
     }
 
     fn call(

@@ -596,3 +596,53 @@ fn a_finalizer_that_raises_leaves_the_vm_working() {
     }
     assert_eq!(eval(&mut s, "return 1", &[], &[], &mut host), ":1\r\n");
 }
+
+#[test]
+fn the_fast_and_the_general_call_agree() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    // String arguments take the fast way; a number argument the general one.
+    for cmd in ["get", "nil", "err", "ro", "hgetall", "echo"] {
+        for f in ["call", "pcall"] {
+            let fast = format!("return redis.{f}('{cmd}', 'x')");
+            let general = format!("return redis.{f}('{cmd}', 1)");
+            let (a, b) = (
+                eval(&mut s, &fast, &[], &[], h),
+                eval(&mut s, &general, &[], &[], h),
+            );
+            let b = b
+                .replace(&concord_sha(&general), &concord_sha(&fast))
+                .replace("$1\r\n1\r\n", "$1\r\nx\r\n");
+            assert_eq!(a, b, "{f} {cmd}");
+        }
+    }
+    assert_eq!(
+        eval(&mut s, "return redis.call('err', 'x')", &[], &[], h),
+        "-ERR bad thing script: 0-sha, on @user_script:1.\r\n"
+            .replace("0-sha", &concord_sha("return redis.call('err', 'x')"))
+    );
+    assert_eq!(
+        eval(
+            &mut s,
+            "local e = redis.pcall('err', 'x') return e.err",
+            &[],
+            &[],
+            h
+        ),
+        "$13\r\nERR bad thing\r\n"
+    );
+    assert_eq!(
+        eval(&mut s, "return type(redis.call('nil', 'x'))", &[], &[], h),
+        "$7\r\nboolean\r\n"
+    );
+    // No arguments, or ones of the wrong type, get Redis's errors either way.
+    assert!(eval(&mut s, "return redis.call()", &[], &[], h).contains("at least one argument"));
+    assert!(
+        eval(&mut s, "return redis.call('get', {})", &[], &[], h)
+            .contains("must be strings or integers")
+    );
+}
+
+fn concord_sha(body: &str) -> String {
+    crate::sha1_hex(body.as_bytes())
+}

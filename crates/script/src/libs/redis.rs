@@ -182,14 +182,23 @@ pub(crate) fn call(
     out.limit = MEMORY_LIMIT;
     host.call(&views, ctx, &mut out);
     if out.over_limit() {
-        return fail(lua, "ERR the reply is too large for a script");
+        return fail(lua, TOO_LARGE);
     }
-    let reply = match parse(&out.buf) {
+    reply_value(lua, &out.buf)
+}
+
+/// The error when a command's reply passes the script's room.
+pub(crate) const TOO_LARGE: &str = "ERR the reply is too large for a script";
+
+/// A command's reply (its RESP bytes) as `redis.call` gives it: `(true, value)`, or
+/// `(false, {err=...})` for an error reply.
+pub(crate) fn reply_value(lua: &Lua, resp: &[u8]) -> mlua::Result<(bool, Value)> {
+    let reply = match parse(resp) {
         Ok((r, _)) => r,
         Err(e) => return fail(lua, &format!("ERR {e}")),
     };
     let is_err = matches!(reply, crate::reply::Reply::Error(_));
-    let value = crate::small_unguarded(lua, out.buf.len(), || to_lua(lua, &reply))?;
+    let value = crate::small_unguarded(lua, resp.len(), || to_lua(lua, &reply))?;
     Ok((!is_err, value))
 }
 
