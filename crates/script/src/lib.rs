@@ -22,8 +22,9 @@ pub use flags::{ScriptFlags, declares_no_writes};
 
 use cache::Cache;
 use concord_resp::Out;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState, ffi};
 use std::cell::Cell;
+use std::os::raw::c_int;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -193,6 +194,21 @@ impl Lent {
         let r = f(unsafe { ptr.as_mut() }, self.ctx.get());
         self.host.set(Some(ptr));
         r
+    }
+}
+
+/// Pushes a new table holding `items` as strings, from 1 (within a protected call: it
+/// allocates).
+unsafe fn push_array(state: *mut ffi::lua_State, items: &[&[u8]]) {
+    // SAFETY: the caller runs this in a protected call with room for three more values.
+    unsafe {
+        ffi::lua_createtable(state, c_int::try_from(items.len()).unwrap_or(0), 0);
+        for (i, x) in items.iter().enumerate() {
+            ffi::lua_pushlstring(state, x.as_ptr().cast(), x.len());
+            // Clamped to Lua's int indexes (a request has far fewer arguments).
+            let at = (i + 1).min(c_int::MAX as usize) as ffi::lua_Integer;
+            ffi::lua_rawseti(state, -2, at);
+        }
     }
 }
 
@@ -466,46 +482,47 @@ impl Scripts {
         ctx: CallCtx,
         host: &mut dyn Host,
     ) -> Result<Value, Value> {
-        let lua = &self.lua;
-        let array = |items: &[&[u8]]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, x) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(x)?)?;
-            }
-            Ok(t)
-        };
-        // EVAL's KEYS and ARGV are globals; a function gets them as its arguments.
-        let setup = || -> mlua::Result<(Value, Value)> {
-            let (keys, args) = (array(inv.keys)?, array(inv.args)?);
-            if mode == Mode::Function {
-                return Ok((Value::Table(keys), Value::Table(args)));
-            }
-            self.globals.raw_set("KEYS", keys)?;
-            self.globals.raw_set("ARGV", args)?;
-            Ok((Value::Nil, Value::Nil))
-        };
-        let bytes = inv.keys.iter().chain(inv.args).map(|a| a.len() + 16).sum();
-        let (keys, args) = match small_unguarded(lua, bytes, setup) {
-            Ok(v) => v,
-            Err(e) => {
-                return Err(Value::String(
-                    lua.create_string(e.to_string()).map_err(|_| Value::Nil)?,
-                ));
-            }
-        };
         if self.hook_gone.get() {
-            install_hook(lua, &self.kill, &self.hook_gone);
+            install_hook(&self.lua, &self.kill, &self.hook_gone);
         }
         let _lent = self.lent.lend(host, ctx);
-        let out = (|| -> mlua::Result<Result<Value, Value>> {
-            let fmode = mode == Mode::Function;
-            let (ok, v): (bool, Value) = self.runner.call((f.clone(), keys, args, fmode))?;
-            Ok(if ok { Ok(v) } else { Err(v) })
-        })();
-        match out {
-            Ok(r) => r,
+        let fmode = mode == Mode::Function;
+        let (keys, args) = (inv.keys, inv.args);
+        // KEYS and ARGV are built and the sandbox's runner called with the C API, inside
+        // mlua's protected call (a value per element through mlua cost more than a short
+        // script). EVAL's KEYS and ARGV are globals; a function gets them as arguments.
+        // SAFETY: the stack holds the runner, `f` and the globals; the closure keeps no
+        // value that needs dropping while Lua may raise.
+        let ran = unsafe {
+            self.lua.exec_raw::<(bool, Value)>(
+                (self.runner.clone(), f.clone(), self.globals.clone()),
+                |state| {
+                    let g = ffi::lua_gettop(state);
+                    push_array(state, keys);
+                    push_array(state, args);
+                    if !fmode {
+                        for (name, at) in [(c"KEYS", -2), (c"ARGV", -1)] {
+                            ffi::lua_pushstring(state, name.as_ptr());
+                            ffi::lua_pushvalue(state, at - 1);
+                            ffi::lua_rawset(state, g);
+                        }
+                        ffi::lua_settop(state, g);
+                        ffi::lua_pushnil(state);
+                        ffi::lua_pushnil(state);
+                    }
+                    // runner, f, (globals), keys, args: the globals make way.
+                    ffi::lua_remove(state, g);
+                    ffi::lua_pushboolean(state, c_int::from(fmode));
+                    ffi::lua_call(state, 4, 2);
+                },
+            )
+        };
+        match ran {
+            Ok((true, v)) => Ok(v),
+            Ok((false, v)) => Err(v),
             Err(e) => Err(Value::String(
-                lua.create_string(format!("Error running script: {e}"))
+                self.lua
+                    .create_string(format!("Error running script: {e}"))
                     .map_err(|_| Value::Nil)?,
             )),
         }
