@@ -17,8 +17,10 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 /// A growable array that never moves its elements to grow.
 #[derive(Clone, Debug)]
 pub(crate) struct Slots<T> {
-    /// Every chunk but the last is full (`CHUNK` long); the last is not empty, unless it
-    /// is the only one (room reserved before anything was pushed).
+    /// Every chunk but the last is full (`CHUNK` long), and none holds room for more than
+    /// `CHUNK`. The last may be empty: it is kept when its last element goes, so that a
+    /// map whose size goes back and forth across a chunk's edge does not allocate and
+    /// free a whole chunk each time.
     chunks: Vec<Vec<T>>,
     len: usize,
 }
@@ -49,7 +51,13 @@ impl<T> Slots<T> {
     /// Appends `v` at index `len()`.
     pub fn push(&mut self, v: T) {
         match self.chunks.last_mut() {
-            Some(last) if last.len() < CHUNK => last.push(v),
+            Some(last) if last.len() < CHUNK => {
+                if last.len() == last.capacity() {
+                    // Doubling as a Vec does, but never past a chunk.
+                    last.reserve_exact(last.capacity().max(4).min(CHUNK - last.len()));
+                }
+                last.push(v);
+            }
             _ => {
                 // A later chunk is allocated whole: its size is known, and growing it as
                 // a Vec would copy it.
@@ -63,30 +71,24 @@ impl<T> Slots<T> {
             }
         }
         self.len += 1;
-        debug_assert!(self.chunks.iter().rev().skip(1).all(|c| c.len() == CHUNK));
+        debug_assert!(self.chunks.len() < 2 || self.chunks[self.chunks.len() - 2].len() == CHUNK);
     }
 
-    /// Removes the last element; an emptied chunk is given back.
+    /// Removes the last element. A chunk is given back once the one before it is empty
+    /// too (one empty chunk is kept for the next push).
     pub fn pop(&mut self) -> Option<T> {
-        if self.len == 0 {
-            return None;
-        }
-        let last = self.chunks.last_mut()?;
-        let v = last.pop();
-        assert!(
-            v.is_some(),
-            "the last chunk is empty only when nothing is held"
-        );
-        if last.is_empty() {
-            self.chunks.pop();
-        }
-        self.len -= 1;
+        let i = self.len.checked_sub(1)?;
+        let v = self.chunks[i >> CHUNK_BITS].pop();
+        assert!(v.is_some(), "element {i} is in its chunk");
+        self.len = i;
+        // Chunks up to the one the next push fills are kept.
+        self.chunks.truncate((i >> CHUNK_BITS) + 1);
         v
     }
 
     /// The last element.
     pub fn last(&self) -> Option<&T> {
-        self.chunks.last().and_then(|c| c.last())
+        self.get(self.len.checked_sub(1)?)
     }
 
     /// Room for `n` more elements without allocating (the first chunk's part of it; later
@@ -100,6 +102,7 @@ impl<T> Slots<T> {
             [only] => only.reserve_exact(n.min(CHUNK - only.len())),
             _ => {}
         }
+        debug_assert!(self.chunks.iter().all(|c| c.capacity() <= CHUNK));
         self.chunks.reserve(n.div_ceil(CHUNK));
     }
 
@@ -182,11 +185,49 @@ mod tests {
         s.iter_mut().for_each(|x| *x += 1);
         assert_eq!(s[5], 100);
         while s.pop().is_some() {}
-        assert_eq!((s.len(), s.chunks.len()), (0, 0));
+        assert_eq!((s.len(), s.chunks.len(), s.last()), (0, 1, None));
         s.reserve(10);
         assert_eq!(s.pop(), None);
         s.push(7);
         assert_eq!((s.len(), s.pop(), s.len()), (1, Some(7), 0));
+    }
+
+    #[test]
+    fn a_size_going_back_and_forth_across_a_chunk_edge_keeps_its_chunks() {
+        let mut s = Slots::default();
+        for i in 0..(2 * CHUNK) {
+            s.push(i);
+        }
+        let second = s.chunks[1].as_ptr();
+        for _ in 0..100 {
+            s.pop();
+            s.push(7);
+            s.push(8);
+            s.pop();
+        }
+        assert_eq!(s.chunks[1].as_ptr(), second, "the chunk was not given back");
+        assert_eq!((s.len(), s.last()), (2 * CHUNK, Some(&7)));
+        // Emptied further, the chunks after the next push's one go.
+        for _ in 0..(CHUNK + 1) {
+            s.pop();
+        }
+        assert_eq!(s.chunks.len(), 1);
+    }
+
+    #[test]
+    fn no_chunk_grows_past_its_size() {
+        let mut s = Slots::default();
+        s.reserve(600);
+        for i in 0..(3 * CHUNK) {
+            s.push(i);
+        }
+        let mut c = s.clone();
+        for i in 0..CHUNK {
+            c.push(i);
+        }
+        for x in [&s, &c] {
+            assert!(x.chunks.iter().all(|c| c.capacity() <= CHUNK));
+        }
     }
 
     #[test]

@@ -46,8 +46,8 @@ enum Shape {
     Other(*const u8, usize),
 }
 
-/// The reply of a call whose command panicked (a bug): an error reply, as Redis gives a
-/// failed command.
+/// The reply of a call whose command panicked (a bug): an error reply; the script's
+/// later calls get `no script is running`.
 const BUG: &[u8] = b"-ERR the command failed (a bug; please report it)\r\n";
 
 impl FastCall {
@@ -72,13 +72,6 @@ impl FastCall {
     /// Runs one command through the lent host; its reply's shape, pointing into
     /// `self.out` (valid until the next call).
     fn dispatch(&self, args: &[&[u8]]) -> Shape {
-        /// Puts the host back however the call ends.
-        struct Return<'a>(&'a Lent, std::ptr::NonNull<dyn crate::Host + 'static>);
-        impl Drop for Return<'_> {
-            fn drop(&mut self) {
-                self.0.host.set(Some(self.1));
-            }
-        }
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut out = self.out.borrow_mut();
             out.buf.clear();
@@ -88,7 +81,6 @@ impl FastCall {
             match self.lent.host.take() {
                 None => out.error("ERR no script is running"),
                 Some(mut ptr) => {
-                    let back = Return(&self.lent, ptr);
                     let ctx = CallCtx {
                         resp3: out.resp3,
                         ..self.lent.ctx.get()
@@ -96,7 +88,10 @@ impl FastCall {
                     // SAFETY: see `Lent::lend`; the pointer is used on this thread only
                     // while the run that lent it lasts.
                     unsafe { ptr.as_mut() }.call(args, &ctx, &mut out);
-                    drop(back);
+                    // Given back only when the command returned: after a panic (a bug)
+                    // the rest of the run reaches no command, so it writes nothing more
+                    // on top of what that command may have left half done.
+                    self.lent.host.set(Some(ptr));
                     if out.over_limit() {
                         out.buf.clear();
                         out.error(crate::libs::redis::TOO_LARGE);
@@ -178,12 +173,13 @@ unsafe extern "C-unwind" fn fast_call(l: *mut ffi::lua_State) -> c_int {
 pub(crate) fn install(
     lua: &Lua,
     redis: &mlua::Table,
-    fc: &FastCall,
+    fc: &Rc<FastCall>,
     convert: Function,
 ) -> mlua::Result<()> {
     for (name, raising) in [("call", true), ("pcall", false)] {
         let general: Function = redis.raw_get(name)?;
-        let ptr = std::ptr::from_ref(fc).cast_mut().cast::<std::ffi::c_void>();
+        // The caller keeps `fc` for as long as the VM lives; only shared access follows.
+        let ptr = Rc::as_ptr(fc).cast_mut().cast::<std::ffi::c_void>();
         // SAFETY: `general` and `convert` are on the stack; with the pointer and the flag
         // they become the closure's four upvalues, in `fast_call`'s order.
         let f: Function = unsafe {

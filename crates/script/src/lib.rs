@@ -124,7 +124,7 @@ pub struct Scripts {
     /// The host lent to the library functions during a run.
     lent: Rc<Lent>,
     /// What the fast `redis.call` and `redis.pcall` reach (their upvalue points here).
-    fast: Box<fast::FastCall>,
+    fast: Rc<fast::FastCall>,
     /// The kill hook was replaced (by a kill, or a library load's own): put it back
     /// before the next run.
     hook_gone: Rc<Cell<bool>>,
@@ -321,7 +321,7 @@ impl Scripts {
             .load(include_str!("sandbox.lua"))
             .set_name("=concord")
             .call((globals.clone(), internal.clone()))?;
-        let fast = Box::new(fast::FastCall::new(Rc::clone(&lent), Arc::clone(&resp3)));
+        let fast = Rc::new(fast::FastCall::new(Rc::clone(&lent), Arc::clone(&resp3)));
         let convert = lua.create_function(|lua, resp: mlua::LuaString| {
             libs::redis::reply_value(lua, &resp.as_bytes())
         })?;

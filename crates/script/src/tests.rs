@@ -15,6 +15,7 @@ impl Host for Fake {
         self.calls.push(args.iter().map(|a| a.to_vec()).collect());
         match args[0] {
             b"get" => out.bulk(b"v"),
+            b"boom" => panic!("a command's bug"),
             b"nil" => out.null(),
             b"err" => out.error("ERR bad thing"),
             b"ro" => out.int(i64::from(ctx.read_only)),
@@ -645,4 +646,28 @@ fn the_fast_and_the_general_call_agree() {
 
 fn concord_sha(body: &str) -> String {
     crate::sha1_hex(body.as_bytes())
+}
+
+#[test]
+fn after_a_command_panics_the_script_reaches_no_command() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let body = "local e = redis.pcall('boom', 'x') local r = redis.pcall('get', 'x') \
+                return {e.err, r.err}";
+    let out = eval(&mut s, body, &[], &[], h);
+    assert!(
+        out.contains("ERR the command failed (a bug; please report it)"),
+        "{out}"
+    );
+    assert!(out.contains("ERR no script is running"), "{out}");
+    assert_eq!(
+        h.calls.len(),
+        1,
+        "only the panicking command reached the host"
+    );
+    // The next run has its host again.
+    assert_eq!(
+        eval(&mut s, "return redis.call('get', 'x')", &[], &[], h),
+        "$1\r\nv\r\n"
+    );
 }
