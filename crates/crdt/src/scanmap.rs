@@ -104,11 +104,17 @@ impl<V> ScanMap<V> {
     }
 
     fn find(&self, key: &[u8]) -> Option<u32> {
+        self.lookup(key).ok()
+    }
+
+    /// The slot of `key`, or, when it is absent, its hash (an insert that follows needs
+    /// it, and hashing twice showed in profiles of writes of new keys).
+    fn lookup(&self, key: &[u8]) -> Result<u32, u32> {
         let hint = self.hint.get();
         if let Some(Some((k, _))) = self.slots.get(hint as usize)
             && &k[..] == key
         {
-            return Some(hint);
+            return Ok(hint);
         }
         let h = self.hash(key);
         let slots = &self.slots;
@@ -124,7 +130,7 @@ impl<V> ScanMap<V> {
         if let Some(i) = found {
             self.hint.set(i);
         }
-        found
+        found.ok_or(h)
     }
 
     /// Starts bringing the slot of `key` into the cache and returns it (when some entry
@@ -208,9 +214,9 @@ impl<V> ScanMap<V> {
 
     /// The value of `key`, inserting `make()` first when absent.
     pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> V) -> &mut V {
-        let i = match self.find(key) {
-            Some(i) => i,
-            None => self.insert_new(SmallBlob::new(key), make()),
+        let i = match self.lookup(key) {
+            Ok(i) => i,
+            Err(h) => self.insert_new(SmallBlob::new(key), h, make()),
         };
         match &mut self.slots[i as usize] {
             Some((_, v)) => v,
@@ -221,19 +227,20 @@ impl<V> ScanMap<V> {
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: Box<[u8]>, value: V) -> Option<V> {
         let key = SmallBlob::from(key);
-        match self.find(&key) {
-            Some(i) => self.slots[i as usize]
+        match self.lookup(&key) {
+            Ok(i) => self.slots[i as usize]
                 .as_mut()
                 .map(|(_, v)| std::mem::replace(v, value)),
-            None => {
-                self.insert_new(key, value);
+            Err(h) => {
+                self.insert_new(key, h, value);
                 None
             }
         }
     }
 
-    fn insert_new(&mut self, key: SmallBlob, value: V) -> u32 {
-        let h = self.hash(&key);
+    /// Inserts `key` (absent, with hash `h`).
+    fn insert_new(&mut self, key: SmallBlob, h: u32, value: V) -> u32 {
+        debug_assert_eq!(h, self.hash(&key));
         let i = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = Some((key, value));
