@@ -185,11 +185,11 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
-    /// Offers a sampled key: kept if the pool has room or it beats the worst entry.
+    /// Offers a sampled key: kept if the pool has room or it beats the worst entry. A key
+    /// sampled twice may be kept twice, as in Redis's pool: looking for it among the
+    /// entries cost more (a comparison with each per sample) than the stale entry left
+    /// when its twin is evicted, which [`Engine::evict_one`] skips.
     pub fn offer(&mut self, score: u64, key: &[u8]) {
-        if self.entries.iter().any(|(_, k)| &k[..] == key) {
-            return;
-        }
         if self.entries.len() == POOL_SIZE {
             if self.entries[0].0 >= score {
                 return;
