@@ -352,15 +352,31 @@ impl<V> ScanMap<V> {
     /// little more often (as Redis's sampling of a sparse table is biased); the walk is
     /// as long as that run, never a walk of the whole map.
     pub fn random(&self, r: u64) -> Option<(&[u8], &V)> {
+        self.random_slot(r).map(|(_, k, v)| (k, v))
+    }
+
+    /// [`ScanMap::random`] with the entry's slot (for [`ScanMap::entry_at`] later).
+    pub fn random_slot(&self, r: u64) -> Option<(u32, &[u8], &V)> {
         if self.is_empty() {
             return None;
         }
         let n = self.slots.len();
         let start = (r % n as u64) as usize;
-        self.slots
+        let (i, (k, v)) = self
+            .slots
             .iter_from(start)
-            .chain(self.slots.iter().take(start))
-            .find_map(|s| s.as_ref().map(|(k, v)| (&k[..], v)))
+            .zip(start..)
+            .chain(self.slots.iter().take(start).zip(0..))
+            .find_map(|(s, i)| s.as_ref().map(|e| (i, e)))?;
+        Some((u32::try_from(i).ok()?, &k[..], v))
+    }
+
+    /// The entry in slot `i`, if one is there (it may have been replaced since `i` was
+    /// learnt: compare the key).
+    pub fn entry_at(&self, i: u32) -> Option<(&[u8], &V)> {
+        self.slots
+            .get(i as usize)
+            .and_then(|s| s.as_ref().map(|(k, v)| (&k[..], v)))
     }
 
     /// Starts bringing in the slot [`ScanMap::random`] would start from for `r`, without
@@ -433,8 +449,12 @@ mod tests {
             let (_, v) = m.random(r >> 11).expect("a survivor");
             assert_eq!(v % 1000, 7);
             seen.insert(*v);
+            // The same draw with its slot names the same entry, found there again.
+            let (i, k, w) = m.random_slot(r >> 11).expect("a survivor");
+            assert_eq!((w, m.entry_at(i)), (v, Some((k, v))));
         }
         assert_eq!(seen.len(), 10);
+        assert_eq!(m.entry_at(u32::MAX), None);
     }
 
     /// A prefetch only hints: lookups are right whatever slot the hint names, and long

@@ -181,23 +181,28 @@ pub(crate) fn idle_secs(a: Access, now_ms: u64) -> u64 {
 /// The best candidates seen so far, lowest score first (Redis's eviction pool).
 #[derive(Default)]
 pub(crate) struct Pool {
-    entries: Vec<(u64, Blob)>,
+    /// Score, key, and the key's slot in the keyspace when sampled there ([`NO_SLOT`]
+    /// otherwise): taking a candidate then needs no hashing when the slot still holds it.
+    entries: Vec<(u64, Blob, u32)>,
 }
+
+/// A candidate's slot is not known (it was sampled among the keys with an expiry).
+const NO_SLOT: u32 = u32::MAX;
 
 impl Pool {
     /// Offers a sampled key: kept if the pool has room or it beats the worst entry. A key
     /// sampled twice may be kept twice, as in Redis's pool: looking for it among the
     /// entries cost more (a comparison with each per sample) than the stale entry left
     /// when its twin is evicted, which [`Engine::evict_one`] skips.
-    pub fn offer(&mut self, score: u64, key: &[u8]) {
+    pub fn offer(&mut self, score: u64, key: &[u8], slot: u32) {
         if self.entries.len() == POOL_SIZE {
             if self.entries[0].0 >= score {
                 return;
             }
             self.entries.remove(0);
         }
-        let at = self.entries.partition_point(|(s, _)| *s < score);
-        self.entries.insert(at, (score, key.into()));
+        let at = self.entries.partition_point(|(s, _, _)| *s < score);
+        self.entries.insert(at, (score, key.into(), slot));
         assert!(self.entries.len() <= POOL_SIZE);
     }
 
@@ -206,9 +211,9 @@ impl Pool {
         self.entries.is_empty()
     }
 
-    /// Takes the best candidate out.
-    pub fn take_best(&mut self) -> Option<Blob> {
-        self.entries.pop().map(|(_, k)| k)
+    /// Takes the best candidate out, with its slot.
+    pub fn take_best(&mut self) -> Option<(Blob, u32)> {
+        self.entries.pop().map(|(_, k, slot)| (k, slot))
     }
 
     /// Forgets every candidate (the policy changed, or the keys went).
@@ -306,12 +311,12 @@ impl Engine {
             let drawn = if volatile {
                 expiring
                     .random(r)
-                    .and_then(|(k, _)| keys.get(k).map(|ks| (k, ks)))
+                    .and_then(|(k, _)| keys.get(k).map(|ks| (NO_SLOT, k, ks)))
             } else {
-                keys.random(r)
+                keys.random_slot(r)
             };
-            if let Some((k, ks)) = drawn.filter(|(_, ks)| fits(ks)) {
-                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
+            if let Some((slot, k, ks)) = drawn.filter(|(_, _, ks)| fits(ks)) {
+                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k, slot);
                 offered += 1;
             }
         }
@@ -326,15 +331,21 @@ impl Engine {
                 keys.iter().find(|(_, ks)| fits(ks))
             };
             if let Some((k, ks)) = first {
-                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k);
+                pool.offer(cfg.score(ks.access, ks.expires_at(), now), k, NO_SLOT);
             }
         }
-        while let Some(k) = self.pool.take_best() {
+        while let Some((k, slot)) = self.pool.take_best() {
+            // Found in the slot it was sampled from (then the delete that follows finds
+            // it there too, without hashing), or looked up.
+            let ks = match self.keys.entry_at(slot) {
+                Some((at, ks)) if at == &k[..] => {
+                    self.keys.set_hint(slot);
+                    Some(ks)
+                }
+                _ => self.keys.get(&k),
+            };
             // It may have gone, or lost its expiry, since it was sampled.
-            let fits = self
-                .keys
-                .get(&k)
-                .is_some_and(|ks| ks.has_value() && (!volatile || ks.expiry.is_some()));
+            let fits = ks.is_some_and(|ks| ks.has_value() && (!volatile || ks.expiry.is_some()));
             if fits {
                 return Some(k);
             }
@@ -384,10 +395,10 @@ mod tests {
     fn the_pool_keeps_the_best_candidates() {
         let mut p = Pool::default();
         for i in 0..100u64 {
-            p.offer(i % 37, format!("k{i}").as_bytes());
+            p.offer(i % 37, format!("k{i}").as_bytes(), NO_SLOT);
         }
         assert_eq!(p.entries.len(), POOL_SIZE);
-        let best = p.take_best().unwrap();
+        let (best, _) = p.take_best().unwrap();
         assert!(best.starts_with(b"k36") || best.starts_with(b"k73"));
     }
 }
