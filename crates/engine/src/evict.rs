@@ -316,6 +316,9 @@ impl Engine {
                 keys.random_slot(r)
             };
             if let Some((slot, k, ks)) = drawn.filter(|(_, _, ks)| fits(ks)) {
+                // The victim is often one of this sample: its value's register, which
+                // the delete reads first, starts on its way now.
+                ks.prefetch_string();
                 pool.offer(cfg.score(ks.access, ks.expires_at(), now), k, slot);
                 offered += 1;
             }
