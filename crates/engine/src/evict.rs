@@ -338,8 +338,9 @@ impl Engine {
             }
         }
         while let Some((k, slot)) = self.pool.take_best() {
-            // Found in the slot it was sampled from (then the delete that follows finds
-            // it there too, without hashing), or looked up.
+            // Found in the slot it was sampled from (then the delete's lookups that
+            // follow find it through the hint, without hashing; removing it from the
+            // table still hashes), or looked up.
             let ks = match self.keys.entry_at(slot) {
                 Some((at, ks)) if at == &k[..] => {
                     self.keys.set_hint(slot);

@@ -340,6 +340,12 @@ pub struct Setting {
     apply: Option<Apply>,
 }
 
+/// The fewest and most times a second background tasks run (Redis's CONFIG_MIN_HZ and
+/// CONFIG_MAX_HZ): `hz` outside is brought to the nearer one.
+const MIN_HZ: u64 = 1;
+/// See [`MIN_HZ`].
+const MAX_HZ: u64 = 500;
+
 /// Checks a number against an inclusive range, with Redis's message.
 fn in_range(v: Option<i128>, lo: i128, hi: i128) -> Result<(), String> {
     match v {
@@ -501,7 +507,22 @@ pub static SETTINGS: &[Setting] = &[
         i64::MAX as i128
     ),
     only!("databases", Start, i64, "1"),
-    setting!("hz", hz, Runtime, range = 1, 500),
+    // Redis takes any hz from 0 up and runs between 1 and 500 times a second: the value
+    // kept (and shown) is the one it runs at.
+    Setting {
+        name: "hz",
+        when: When::Runtime,
+        shown: true,
+        set: |c, v| {
+            let mut x = c.hz;
+            x.set_from(v)?;
+            in_range(x.number(), 0, i128::from(i32::MAX))?;
+            c.hz = x.clamp(MIN_HZ, MAX_HZ);
+            Ok(())
+        },
+        get: |c| c.hz.show(),
+        apply: None,
+    },
     setting!("maxmemory", maxmemory, Runtime),
     setting!(
         "maxmemory-policy",

@@ -313,7 +313,18 @@ fn settings_are_applied_or_refused() {
             Reply::Bulk(b"10".to_vec())
         ])
     );
-    assert_eq!(set(&mut c, "hz", "50"), ok());
+    // Any hz from 0 up is taken and run at between 1 and 500, as Redis does.
+    for (asked, kept) in [("1000", "500"), ("0", "1"), ("50", "50")] {
+        assert_eq!(set(&mut c, "hz", asked), ok());
+        assert_eq!(
+            c.cmd(&["CONFIG", "GET", "hz"]),
+            Reply::Array(vec![
+                Reply::Bulk(b"hz".to_vec()),
+                Reply::Bulk(kept.as_bytes().to_vec())
+            ])
+        );
+    }
+    assert!(refused(set(&mut c, "hz", "-1")));
     let info = format!("{}", c.cmd(&["INFO", "server"]));
     assert!(info.contains("hz:50"), "{info}");
     assert_eq!(set(&mut c, "maxmemory-policy", "noeviction"), ok());
