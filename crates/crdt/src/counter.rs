@@ -401,11 +401,9 @@ fn str_value(base: &[u8], incs: impl Iterator<Item = Amount> + Clone) -> Option<
         let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         // Printed on the stack and copied once at its length: a String's spare room
         // would cost a shrinking reallocation when it becomes the stored value.
-        let mut buf = [0u8; 48];
-        let mut w = &mut buf[..];
-        std::io::Write::write_fmt(&mut w, format_args!("{clamped}")).ok()?;
-        let n = 48 - w.len();
-        return Some(Cow::Owned(buf[..n].to_vec()));
+        let clamped = i64::try_from(clamped).ok()?;
+        let text = itoa::Buffer::new().format(clamped).as_bytes().to_vec();
+        return Some(Cow::Owned(text));
     }
     // The base is read as it is (not printed first: that would round it to 17 decimals
     // before the first step); each later step reads the text the previous one printed.

@@ -9,6 +9,7 @@
 //! A Lua error here unwinds C frames only: while Lua may raise (a push past the memory
 //! limit, a call), no Rust value that needs dropping is alive in this frame.
 
+use crate::reply::{Reply, parse};
 use crate::{CallCtx, Lent, MEMORY_LIMIT};
 use concord_resp::Out;
 use mlua::{Function, Lua, ffi};
@@ -107,18 +108,15 @@ impl FastCall {
 /// How the fast way pushes `resp` (one whole reply).
 fn shape(resp: &[u8]) -> Shape {
     let other = Shape::Other(resp.as_ptr(), resp.len());
-    let Some(end) = resp.iter().position(|&b| b == b'\r').filter(|&e| e > 0) else {
+    // Only integers and bulks are read here: parsing another reply would build what the
+    // converter then builds again.
+    if !matches!(resp.first(), Some(b':' | b'$')) {
         return other;
-    };
-    let head = &resp[1..end];
-    let number = || std::str::from_utf8(head).ok()?.parse::<i64>().ok();
-    match resp.first() {
-        Some(b':') if end + 2 == resp.len() => number().map_or(other, Shape::Int),
-        Some(b'$') if head == b"-1" && end + 2 == resp.len() => Shape::Nil,
-        Some(b'$') => match number().and_then(|n| usize::try_from(n).ok()) {
-            Some(n) if end + 2 + n + 2 == resp.len() => Shape::Bulk(resp[end + 2..].as_ptr(), n),
-            _ => other,
-        },
+    }
+    match parse(resp) {
+        Ok((Reply::Int(n), used)) if used == resp.len() => Shape::Int(n),
+        Ok((Reply::Bulk(None), used)) if used == resp.len() => Shape::Nil,
+        Ok((Reply::Bulk(Some(b)), used)) if used == resp.len() => Shape::Bulk(b.as_ptr(), b.len()),
         _ => other,
     }
 }

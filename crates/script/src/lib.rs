@@ -426,10 +426,8 @@ impl Scripts {
         let found = self.cache.get(sha).and_then(|flags| {
             let f = match self.hot.iter().position(|(s, _)| s == sha) {
                 Some(i) => {
-                    let entry = self.hot.remove(i);
-                    let f = entry.1.clone();
-                    self.hot.insert(0, entry);
-                    f
+                    self.hot[..=i].rotate_right(1);
+                    self.hot[0].1.clone()
                 }
                 None => {
                     let f: Function = self.compiled().ok()?.raw_get(sha).ok()?;
@@ -501,9 +499,9 @@ impl Scripts {
                     push_array(state, keys);
                     push_array(state, args);
                     if !fmode {
-                        for (name, at) in [(c"KEYS", -2), (c"ARGV", -1)] {
+                        for (name, at) in [(c"KEYS", g + 1), (c"ARGV", g + 2)] {
                             ffi::lua_pushstring(state, name.as_ptr());
-                            ffi::lua_pushvalue(state, at - 1);
+                            ffi::lua_pushvalue(state, at);
                             ffi::lua_rawset(state, g);
                         }
                         ffi::lua_settop(state, g);
