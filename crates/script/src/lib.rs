@@ -33,12 +33,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// The Lua VM's memory is bounded: an allocation past it fails the script with an error.
 pub const MEMORY_LIMIT: usize = 1 << 30;
 
-/// The stack the thread running scripts needs: JSON nests 1,000 deep and each level
+/// The stack scripts run on needs: JSON nests 1,000 deep and each level
 /// recurses (only touched pages take memory).
 pub const STACK_SIZE: usize = 256 << 20;
 
 /// Instructions between two looks at the kill flag (Redis's count hook runs as often).
-const HOOK_EVERY: u32 = 100_000;
+pub const HOOK_EVERY: u32 = 100_000;
 
 /// The error a killed script ends with.
 /// The error a killed script ends with.
@@ -54,6 +54,9 @@ pub trait Host {
     /// `redis.acl_check_cmd`: whether the caller's user may run `args`; `None` when no
     /// such command exists.
     fn acl_check(&mut self, args: &[&[u8]]) -> Option<bool>;
+    /// The script has run another [`HOOK_EVERY`] instructions: the host may serve others
+    /// before it goes on (Redis serves them from its script hook too).
+    fn tick(&mut self) {}
 }
 
 /// How a script's commands run.
@@ -130,13 +133,15 @@ pub struct Scripts {
     hook_gone: Rc<Cell<bool>>,
 }
 
-/// The hook that looks at the kill flag every [`HOOK_EVERY`] instructions; once killed it
-/// fires at every line instead, so a pcall cannot swallow the kill for long.
-fn install_hook(lua: &Lua, kill: &Arc<AtomicBool>, gone: &Rc<Cell<bool>>) {
-    let (kill, gone2) = (Arc::clone(kill), Rc::clone(gone));
+/// The hook that lets the host tick and then looks at the kill flag every [`HOOK_EVERY`]
+/// instructions; once killed it fires at every line instead, so a pcall cannot swallow
+/// the kill for long.
+fn install_hook(lua: &Lua, kill: &Arc<AtomicBool>, gone: &Rc<Cell<bool>>, lent: &Rc<Lent>) {
+    let (kill, gone2, lent) = (Arc::clone(kill), Rc::clone(gone), Rc::clone(lent));
     let _ = lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |lua, _| {
+            lent.tick();
             if !kill.load(Ordering::Acquire) {
                 return Ok(VmState::Continue);
             }
@@ -194,6 +199,15 @@ impl Lent {
         let r = f(unsafe { ptr.as_mut() }, self.ctx.get());
         self.host.set(Some(ptr));
         r
+    }
+
+    /// Lets the lent host tick (from the hook; nothing when no run lends one).
+    fn tick(&self) {
+        if let Some(mut ptr) = self.host.take() {
+            // SAFETY: see `lend`; taken out while in use, as in `with`.
+            unsafe { ptr.as_mut() }.tick();
+            self.host.set(Some(ptr));
+        }
     }
 }
 
@@ -481,7 +495,7 @@ impl Scripts {
         host: &mut dyn Host,
     ) -> Result<Value, Value> {
         if self.hook_gone.get() {
-            install_hook(&self.lua, &self.kill, &self.hook_gone);
+            install_hook(&self.lua, &self.kill, &self.hook_gone, &self.lent);
         }
         let _lent = self.lent.lend(host, ctx);
         let fmode = mode == Mode::Function;

@@ -205,7 +205,7 @@ fn errors_name_the_script_and_line_as_redis_does() {
     }
 }
 
-/// Runs `f` with the stack the server gives its script thread (deep JSON recurses).
+/// Runs `f` with the stack the server gives scripts (deep JSON recurses).
 fn with_script_stack(f: impl FnOnce() + Send + 'static) {
     std::thread::Builder::new()
         .stack_size(crate::STACK_SIZE)

@@ -85,7 +85,7 @@ pub(crate) fn help_err(sub: &[u8], cmd: &str) -> String {
     )
 }
 
-/// How many EVALs and FCALLs of one pipeline are sent to the script thread at once.
+/// How many EVALs and FCALLs of one pipeline make one script job.
 const MAX_SCRIPTS_SENT: usize = 64;
 
 /// How many requests of a pipeline have their keys prefetched at once.
@@ -93,7 +93,7 @@ const PREFETCH_BATCH: usize = 64;
 
 impl Session {
     /// Runs requests and waits, with `appendfsync always`, until their writes are durable.
-    /// A script command among them runs on the script thread, then the rest follow.
+    /// A script command among them runs as a script job, then the rest follow.
     pub async fn run_requests(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) {
         let ran = self.run_some(sh, reqs, out).await;
         self.keep_rest(reqs, ran);
@@ -101,7 +101,7 @@ impl Session {
             if crate::cmd::multi::is_exec_request(&args) {
                 crate::cmd::scripting::run_exec(self, sh, &args, out).await;
             } else if crate::cmd::scripting::is_call(&args) {
-                // The EVALs and FCALLs that follow it go to the script thread together,
+                // The EVALs and FCALLs that follow it make one job with it,
                 // their answers awaited in order.
                 let mut group = vec![args];
                 let follow = self
@@ -151,8 +151,8 @@ impl Session {
         }
     }
 
-    /// Keeps the requests from `ran` on, behind a command that blocked or runs on the
-    /// script thread.
+    /// Keeps the requests from `ran` on, behind a command that blocked or runs as a
+    /// script job.
     fn keep_rest(&mut self, reqs: &impl Requests, ran: usize) {
         if self.blocked.is_none() && self.deferred.is_none() && !self.held_rest {
             return;
@@ -164,7 +164,7 @@ impl Session {
         }
     }
 
-    /// Runs requests until one blocks or must run on the script thread; how many it
+    /// Runs requests until one blocks or must run as a script job; how many it
     /// consumed (the rest are the caller's to keep). While CLIENT PAUSE holds the first
     /// request, it waits; when it holds a later one, those before it run and the rest is
     /// kept (`held_rest`), so that their replies go out before the wait.
@@ -281,8 +281,8 @@ impl Session {
         self.authed && self.rules.unrestricted && self.multi.is_none() && !self.subscribed_resp2()
     }
 
-    /// A batch that starts with a script command a plain client may run goes to the
-    /// script thread at once (the rest waits behind it), without taking a turn at the
+    /// A batch that starts with a script command a plain client may run becomes a
+    /// script job at once (the rest waits behind it), without taking a turn at the
     /// engine only to find that out. True when it did.
     fn script_first(&mut self, sh: &Shared, reqs: &impl Requests) -> bool {
         let first = reqs.view(0);
@@ -304,7 +304,7 @@ impl Session {
         };
         // FUNCTION LOAD and the other writes take the full path: the checks of writes.
         let flags = spec(id).flags;
-        if !crate::cmd::scripting::on_script_thread(id)
+        if !crate::cmd::scripting::runs_as_job(id)
             || flags.has(Flags::WRITE)
             || flags.has(Flags::DENYOOM)
         {
@@ -345,7 +345,7 @@ impl Session {
 
     /// Runs a pipeline of requests; returns the append-only file batch holding their
     /// writes (0 when they wrote nothing) and how many requests it consumed. Stops at a
-    /// command that blocks or runs on the script thread, and at a reply past the output
+    /// command that blocks or runs as a script job, and at a reply past the output
     /// limit.
     fn run_batch(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> (u64, usize) {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
@@ -540,11 +540,11 @@ impl Session {
             }
             m.queue.push(owned(args));
             m.flags = m.flags | spec.flags;
-            m.scripts |= crate::cmd::scripting::needs_script_thread(args);
+            m.scripts |= crate::cmd::scripting::needs_job(args);
             out.simple("QUEUED");
             return Some(id);
         }
-        if crate::cmd::scripting::on_script_thread(id)
+        if crate::cmd::scripting::runs_as_job(id)
             || (crate::cmd::multi::is_exec(id) && self.multi.as_ref().is_some_and(|m| m.scripts))
         {
             // Run once this batch is done, without holding the engine meanwhile.
@@ -624,7 +624,7 @@ impl Session {
         if let Some(reader) = self.reader()
             && spec(id).flags.has(Flags::READONLY)
             && !spec(id).flags.has(Flags::PUBSUB)
-            && !crate::cmd::scripting::on_script_thread(id)
+            && !crate::cmd::scripting::runs_as_job(id)
         {
             crate::tracking::remember(sh, e, reader, self.actor, id, args);
         }

@@ -7,6 +7,7 @@ mod cmd;
 mod conn;
 mod dispatch;
 mod effects;
+mod fiber;
 mod info;
 pub mod jemalloc;
 mod latency;
@@ -193,7 +194,7 @@ pub(crate) struct Shared {
     pub hold_until: AtomicU64,
     /// Set by CRDT.MEMBER LEAVE: this instance is being removed and refuses client writes.
     pub leaving: AtomicBool,
-    /// The script thread and the script running on it.
+    /// The script jobs' turns, the Lua VM and the script running.
     pub script: script::Gate,
     /// This value's own `Arc`, for work it starts in the background (a new peer's link).
     pub me: std::sync::Weak<Shared>,
@@ -453,6 +454,11 @@ impl Server {
         {
             t.abort();
         }
+        // A running script that has not written is stopped (nothing of it is lost); one
+        // that wrote ends first. In the turn: a script holds the engine until it ends.
+        let gate = &shared.script;
+        let _ = gate.kill(gate.function.load(Ordering::Acquire));
+        let _turn = gate.task_turn().await;
         shutdown_files(&shared);
     }
 }

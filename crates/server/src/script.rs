@@ -1,13 +1,12 @@
-//! Scripts run on a thread of their own (one Lua VM per instance), so that while a long
-//! script holds the keyspace the network threads stay free: past `busy-reply-threshold`
-//! other clients get BUSY and SCRIPT KILL can stop it, as in Redis.
+//! Scripts (one Lua VM per instance) run on the network thread, in the engine's turn:
+//! turns go first come, first served, to a client's batch of commands, to a client's
+//! script job, or to the instance's own tasks. A job runs on a stack of its own (see
+//! [`crate::fiber`]) and a long script steps aside every so often, so that while it holds
+//! the keyspace other clients are still served: past `busy-reply-threshold` they get
+//! BUSY and SCRIPT KILL can stop it, as in Redis.
 //!
-//! A client's EVAL is sent to the script thread as a job and its answer awaited without
-//! blocking the client's thread. The engine is used in turns, first come first served: a
-//! client's batch of other commands takes one, and the script thread takes one whenever
-//! jobs are queued, running up to [`MAX_TURN`] of them back to back. Each script locks
-//! the engine, runs (its `redis.call`s go through [`ScriptHost`], with Redis's checks for
-//! scripts), closes its ops as one group and runs the after-write path.
+//! Each script locks the engine, runs (its `redis.call`s go through [`ScriptHost`], with
+//! Redis's checks for scripts), closes its ops as one group and runs the after-write path.
 
 use crate::session::Session;
 use crate::{Shared, wall_ms};
@@ -27,7 +26,7 @@ const MAX_REPLY: usize = 512 << 20;
 pub(crate) const BUSY: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
-/// What the script thread is asked to do.
+/// What a client asks of the VM.
 pub(crate) enum Job {
     /// The EVALs, EVALSHAs and FCALLs of one client's pipeline, run back to back and
     /// answered at once (one wake-up of the client's thread, not one per script).
@@ -39,7 +38,7 @@ pub(crate) enum Job {
     },
     /// EXEC of a transaction that holds a script (or SCRIPT / FUNCTION subcommands): the
     /// client's session comes along and goes back with the reply, so the transaction
-    /// runs here, in the script thread's turn, where BUSY and SCRIPT KILL apply to it.
+    /// runs as a job, in a turn of its own, where BUSY and SCRIPT KILL apply to it.
     Exec {
         /// The client's session, lent for the transaction.
         sess: Box<Session>,
@@ -56,7 +55,7 @@ pub(crate) enum Job {
 }
 
 impl Job {
-    /// How many scripts it runs (a turn runs at most [`MAX_TURN`]).
+    /// How many scripts it runs (a turn of the script thread runs at most [`MAX_TURN`]).
     fn scripts(&self) -> usize {
         match self {
             Job::Run { calls, .. } => calls.len().max(1),
@@ -81,7 +80,7 @@ pub(crate) fn apply_busy_threshold(
     Ok(())
 }
 
-/// What a FUNCTION subcommand does on the script thread: it writes the reply and says
+/// What a FUNCTION subcommand does with the VM: it writes the reply and says
 /// whether the libraries changed.
 pub(crate) type FunctionJob = Box<dyn FnOnce(&mut Scripts, &mut dyn Host, &mut Out) -> bool + Send>;
 
@@ -141,49 +140,73 @@ pub(crate) struct Gate {
     pub libraries: AtomicUsize,
     /// See `libraries`.
     pub functions: AtomicUsize,
+    /// The instance the jobs run for (the gate lives inside it).
+    me: Weak<Shared>,
+    /// The version `redis.REDIS_VERSION` gives.
+    version: &'static str,
+    /// The VM and its session, made by the first job that needs them.
+    vm: std::sync::Mutex<Option<VmCell>>,
+    /// Where jobs run here, and how a long script steps aside.
+    pub(crate) fibers: crate::fiber::Fibers,
+    /// Jobs for the script thread.
     jobs: std::sync::Mutex<mpsc::Sender<(Option<CommandId>, Job)>>,
 }
 
 impl Gate {
-    /// Starts the script thread; `me` is the instance it serves.
+    /// The gate of instance `me`, with its script thread (the VM is made when first
+    /// needed).
     pub fn start(me: Weak<Shared>, version: &'static str, busy_ms: u64) -> Gate {
-        let kill = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
-        let flag = Arc::clone(&kill);
-        // The VM is made on its thread and never leaves it.
+        let serving = me.clone();
         std::thread::Builder::new()
             .name("concord-script".into())
             .stack_size(concord_script::STACK_SIZE)
-            .spawn(move || match Scripts::new(version) {
-                Ok(mut scripts) => {
-                    scripts.set_kill_flag(flag);
-                    serve(me, rx, scripts);
-                }
-                Err(e) => tracing::error!("scripts are unavailable: the Lua VM did not start: {e}"),
-            })
+            .spawn(move || serve(serving, rx))
             .expect("the script thread starts");
         Gate {
             running: AtomicBool::new(false),
             since: AtomicU64::new(0),
             fate: AtomicU8::new(Fate::Open as u8),
-            kill,
+            kill: Arc::new(AtomicBool::new(false)),
             busy_ms: AtomicU64::new(busy_ms),
             turn: tokio::sync::Semaphore::new(1),
             function: AtomicBool::new(false),
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
+            me,
+            version,
+            vm: std::sync::Mutex::new(None),
+            fibers: crate::fiber::Fibers::default(),
             jobs: std::sync::Mutex::new(tx),
         }
     }
 
-    /// Sends a job for command `id` (counted in INFO commandstats once it ran; `None`:
-    /// counted by the transaction that runs it); false when the script thread is gone.
-    pub fn send(&self, id: Option<CommandId>, job: Job) -> bool {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send((id, job))
-            .is_ok()
+    /// Runs a job for command `id` (counted in INFO commandstats once it ran; `None`:
+    /// counted by the transaction that runs it) in its turn at the engine, first come
+    /// first served; it answers through the job's reply channel (dropped when the
+    /// instance is gone). A pipeline of scripts goes to the script thread, which runs
+    /// them while this thread serves others; anything else runs here, where it costs no
+    /// hand-off between threads (two wake-ups, more than a short script itself).
+    pub async fn run(&self, id: Option<CommandId>, job: Job) {
+        if job.scripts() > 1 {
+            let _ = self
+                .jobs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send((id, job));
+            return;
+        }
+        let Some(sh) = self.me.upgrade() else {
+            return;
+        };
+        let Ok(_turn) = self.turn.acquire().await else {
+            return;
+        };
+        crate::fiber::run(&sh, move |sh| {
+            let failed = process(sh, job);
+            count(sh, id, failed);
+        })
+        .await;
     }
 
     /// Whether the running script is past the busy threshold.
@@ -227,7 +250,7 @@ impl Gate {
         }
     }
 
-    /// A script starts (on the script thread, in its turn).
+    /// A script starts (in its job's turn).
     pub fn started(&self, sh: &Shared, function: bool) {
         self.since.store(sh.uptime_ms(), Ordering::Release);
         self.fate.store(Fate::Open as u8, Ordering::Release);
@@ -302,11 +325,54 @@ enum Fate {
     Killed,
 }
 
-/// Scripts run back to back in one turn at most; then clients' batches get theirs.
+/// Scripts the script thread runs back to back in one turn at most; then the others get
+/// theirs.
 const MAX_TURN: usize = 64;
 
 /// The most keys of one job warmed in the cache before its scripts run.
 const PREFETCH_KEYS: usize = 64;
+
+/// The Lua VM and the session its scripts' commands run in (Redis's script client).
+struct Vm {
+    scripts: Scripts,
+    session: Session,
+}
+
+/// The VM, movable between threads as a whole.
+struct VmCell(Vm);
+
+// SAFETY: the Lua state is not `Send` because its handles share it through `Rc`s
+// unsynchronised. Every handle to it lives inside this cell (the VM's own values, its
+// hook and functions, and `Scripts`'s fields), so they move together, and the gate's
+// mutex lets one thread at a time use them. Nothing in the VM is tied to a thread.
+unsafe impl Send for VmCell {}
+
+/// Runs `f` with the VM and its session, making them at the first use; `None` when the
+/// VM cannot start (logged) or, a bug, while it is already in use.
+fn with_vm<R>(sh: &Shared, f: impl FnOnce(&mut Scripts, &mut Session) -> R) -> Option<R> {
+    let mut slot = match sh.script.vm.try_lock() {
+        Ok(slot) => slot,
+        // A panic in a script (a bug) left the VM usable: its run had ended.
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    if slot.is_none() {
+        match Scripts::new(sh.script.version) {
+            Ok(mut scripts) => {
+                scripts.set_kill_flag(Arc::clone(&sh.script.kill));
+                load_functions(sh, &mut scripts);
+                let session = script_session(sh);
+                *slot = Some(VmCell(Vm { scripts, session }));
+            }
+            Err(e) => {
+                tracing::error!("scripts are unavailable: the Lua VM did not start: {e}");
+                return None;
+            }
+        }
+    }
+    let vm = &mut slot.as_mut()?.0;
+    Some(f(&mut vm.scripts, &mut vm.session))
+}
 
 /// A waker that unparks the thread that made it (to wait for a future on a plain thread).
 struct Unpark(std::thread::Thread);
@@ -315,28 +381,6 @@ impl std::task::Wake for Unpark {
     fn wake(self: Arc<Self>) {
         self.0.unpark();
     }
-}
-
-/// The script thread's Lua VM and the session its scripts' commands run in (Redis's
-/// script client). It lives in a thread-local so that an EXEC run on this thread reaches
-/// it from the EVAL handler, deep in the transaction.
-struct Vm {
-    scripts: Scripts,
-    session: Session,
-}
-
-thread_local! {
-    static VM: std::cell::RefCell<Option<Vm>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Runs `f` with the VM and its session: `None` off the script thread (or, a bug, while
-/// the VM is already in use).
-fn with_vm<R>(f: impl FnOnce(&mut Scripts, &mut Session) -> R) -> Option<R> {
-    VM.with(|vm| {
-        let mut vm = vm.try_borrow_mut().ok()?;
-        let vm = vm.as_mut()?;
-        Some(f(&mut vm.scripts, &mut vm.session))
-    })
 }
 
 /// Gives the turn back when dropped, whatever happened in it.
@@ -351,8 +395,7 @@ impl Drop for TurnHeld<'_> {
 /// The script thread: takes the engine's turn when jobs are queued, runs up to
 /// [`MAX_TURN`] of them back to back (one hand-off for many clients' scripts), then gives
 /// the turn back; until the instance is gone.
-fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, scripts: Scripts) {
-    let mut fresh = Some(scripts);
+fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>) {
     let mut pending: Option<(Option<CommandId>, Job)> = None;
     let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     loop {
@@ -368,11 +411,6 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, scripts
         let Some(sh) = me.upgrade() else {
             return;
         };
-        if let Some(mut scripts) = fresh.take() {
-            load_functions(&sh, &mut scripts);
-            let session = script_session(&sh);
-            VM.with(|vm| *vm.borrow_mut() = Some(Vm { scripts, session }));
-        }
         // Wait for the turn (a plain thread: poll, park until woken).
         let mut cx = std::task::Context::from_waker(&waker);
         let mut acquire = std::pin::pin!(sh.script.turn.acquire());
@@ -401,8 +439,8 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>, scripts
     }
 }
 
-/// Counts a script command for INFO commandstats (on this thread: the engine may be held
-/// by a script for long, and a network thread must never wait for it).
+/// Counts a script command for INFO commandstats (after its job: the engine may be held
+/// by a script for long, and no one else may wait for it).
 fn count(sh: &Shared, id: Option<CommandId>, failed: bool) {
     if let Some(id) = id {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
@@ -488,7 +526,7 @@ fn process(sh: &Shared, job: Job) -> bool {
 fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
     let mut out = Out::new();
     let function = matches!(call.target, Target::Function(_));
-    let seq = with_vm(|scripts, sess| {
+    let seq = with_vm(sh, |scripts, sess| {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
         let before = e.log().appended();
@@ -520,12 +558,12 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
     (out.buf.freeze(), seq)
 }
 
-/// The error when the VM cannot be reached (off the script thread: a bug).
+/// The error when the VM cannot be reached (it did not start, or a bug).
 const NO_VM: &str = "ERR the Lua VM is not reachable here (a bug; please report it)";
 
-/// SCRIPT EXISTS: whether each SHA1 is cached (on the script thread).
-pub(crate) fn exists(shas: &[&[u8]]) -> Vec<bool> {
-    with_vm(|scripts, _| {
+/// SCRIPT EXISTS: whether each SHA1 is cached (in a job).
+pub(crate) fn exists(sh: &Shared, shas: &[&[u8]]) -> Vec<bool> {
+    with_vm(sh, |scripts, _| {
         shas.iter()
             .map(|s| scripts.exists(&String::from_utf8_lossy(s).to_ascii_lowercase()))
             .collect()
@@ -533,9 +571,9 @@ pub(crate) fn exists(shas: &[&[u8]]) -> Vec<bool> {
     .unwrap_or_else(|| vec![false; shas.len()])
 }
 
-/// SCRIPT LOAD on the script thread: the SHA1 or the error reply.
-pub(crate) fn load(body: &[u8]) -> Result<String, String> {
-    with_vm(|scripts, _| {
+/// SCRIPT LOAD (in a job): the SHA1 or the error reply.
+pub(crate) fn load(sh: &Shared, body: &[u8]) -> Result<String, String> {
+    with_vm(sh, |scripts, _| {
         scripts
             .load(body, false)
             .map(|(sha, _)| sha)
@@ -544,14 +582,14 @@ pub(crate) fn load(body: &[u8]) -> Result<String, String> {
     .unwrap_or_else(|| Err(NO_VM.into()))
 }
 
-/// SCRIPT FLUSH on the script thread.
-pub(crate) fn flush() {
-    with_vm(|scripts, _| scripts.flush());
+/// SCRIPT FLUSH (in a job).
+pub(crate) fn flush(sh: &Shared) {
+    with_vm(sh, |scripts, _| scripts.flush());
 }
 
-/// Runs a FUNCTION subcommand on the script thread, saving the libraries it changed.
+/// Runs a FUNCTION subcommand (in a job), saving the libraries it changed.
 pub(crate) fn functions(sh: &Shared, f: FunctionJob, out: &mut Out) {
-    let done = with_vm(|scripts, _| {
+    let done = with_vm(sh, |scripts, _| {
         if f(scripts, &mut LogHost, out) {
             save_functions(sh, scripts);
         }
@@ -564,10 +602,10 @@ pub(crate) fn functions(sh: &Shared, f: FunctionJob, out: &mut Out) {
     }
 }
 
-/// A script inside EXEC (which runs on this thread): runs it against the engine the
-/// transaction holds. False off the script thread (a bug).
+/// A script inside EXEC (which runs as a job): runs it against the engine the
+/// transaction holds. False when the VM cannot be reached.
 pub(crate) fn run_inline(sh: &Shared, call: &ScriptCall, e: &mut Engine, out: &mut Out) -> bool {
-    with_vm(|scripts, sess| {
+    with_vm(sh, |scripts, sess| {
         let mut reply = Out::new();
         let full = sess.hot.maxmemory > 0 && crate::mem::counted(e) as u64 > sess.hot.maxmemory;
         if let Some(name) = prepare(sh, sess, scripts, call, full, &mut reply) {
@@ -843,5 +881,9 @@ impl Host for ScriptHost<'_> {
             self.sess.rules.unrestricted
                 || crate::access::check(&self.sess.user, self.sess.rules, id, args).is_ok(),
         )
+    }
+
+    fn tick(&mut self) {
+        crate::fiber::step_aside(self.sh);
     }
 }

@@ -21,7 +21,7 @@ pub(crate) struct Multi {
     pub error: bool,
     /// Bytes of the queued requests (bounded by `client-query-buffer-limit`).
     pub bytes: usize,
-    /// A queued request runs on the script thread: so does EXEC.
+    /// A queued request runs as a script job: so does EXEC.
     pub scripts: bool,
 }
 
@@ -99,8 +99,11 @@ pub(crate) struct Session {
     pub replies: Replies,
     /// The command running (or blocked) follows CLIENT REPLY SKIP: its reply is dropped.
     pub skipping: bool,
-    /// A script command, run on the script thread once the batch before it is done.
+    /// A script command, run as a job once the batch before it is done.
     pub deferred: Option<Vec<Bytes>>,
+    /// A script job ran for this read: its replies wait until the other clients ready
+    /// now are served (see `conn`).
+    pub ran_job: bool,
     /// The session scripts' commands run in (MONITOR shows them as `lua`).
     pub script: bool,
     /// The client is in MONITOR mode.
@@ -172,6 +175,7 @@ impl Session {
             replies: Replies::On,
             skipping: false,
             deferred: None,
+            ran_job: false,
             script: false,
             monitoring: false,
             in_exec: false,

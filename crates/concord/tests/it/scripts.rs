@@ -228,7 +228,48 @@ fn a_busy_script_inside_a_transaction_gets_busy_replies_and_is_killed() {
 
 #[test]
 fn a_busy_script_gets_busy_replies_and_is_killed() {
-    let s = concord(&[]);
+    busy_script_gets_busy_replies_and_is_killed(&[]);
+}
+
+/// On a multi-thread runtime a script runs while the worker's other tasks move to
+/// another thread, instead of stepping aside on its own stack.
+#[test]
+fn a_busy_script_gets_busy_replies_and_is_killed_on_several_threads() {
+    busy_script_gets_busy_replies_and_is_killed(&["--threads", "2"]);
+}
+
+/// A stopping instance stops a script that has not written (nothing of it is lost)
+/// instead of waiting for it forever.
+#[test]
+fn a_stopping_instance_stops_a_script_that_has_not_written() {
+    let mut s = concord(&[]);
+    let mut runner = Conn::open(s.port);
+    let mut other = Conn::open(s.port);
+    assert_eq!(
+        other.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        Reply::Status("OK".into())
+    );
+    endless_script_is_busy(&mut runner, &mut other);
+    s.stop();
+}
+
+/// Sends `runner` an endless script and waits until `other` gets BUSY.
+fn endless_script_is_busy(runner: &mut Conn, other: &mut Conn) {
+    runner.send_raw(&Conn::encode(&[
+        b"EVAL".to_vec(),
+        b"while true do end".to_vec(),
+        b"0".to_vec(),
+    ]));
+    // Others wait for the script, then past the threshold get BUSY.
+    wait_for(
+        30,
+        "BUSY",
+        || matches!(other.cmd(&["PING"]), Reply::Error(e) if e.starts_with("BUSY")),
+    );
+}
+
+fn busy_script_gets_busy_replies_and_is_killed(extra: &[&str]) {
+    let s = concord(extra);
     let mut runner = Conn::open(s.port);
     let mut other = Conn::open(s.port);
     // lua-time-limit is busy-reply-threshold's other name.
@@ -243,17 +284,7 @@ fn a_busy_script_gets_busy_replies_and_is_killed() {
             Reply::Bulk(b"300".to_vec())
         ])
     );
-    runner.send_raw(&Conn::encode(&[
-        b"EVAL".to_vec(),
-        b"while true do end".to_vec(),
-        b"0".to_vec(),
-    ]));
-    // Others wait for the script, then past the threshold get BUSY.
-    wait_for(
-        30,
-        "BUSY",
-        || matches!(other.cmd(&["PING"]), Reply::Error(e) if e.starts_with("BUSY")),
-    );
+    endless_script_is_busy(&mut runner, &mut other);
     assert_eq!(other.cmd(&["SCRIPT", "KILL"]), Reply::Status("OK".into()));
     assert!(
         matches!(runner.read(), Reply::Error(e) if e.contains("Script killed by user with SCRIPT KILL"))

@@ -11,7 +11,7 @@ use concord_engine::{CommandId, Engine, resolve};
 use concord_resp::Out;
 use std::sync::{Arc, OnceLock};
 
-/// The commands that run on the script thread when a client sends them.
+/// The commands that run as script jobs when a client sends them.
 fn deferred_ids() -> &'static [CommandId] {
     static IDS: OnceLock<Vec<CommandId>> = OnceLock::new();
     IDS.get_or_init(|| {
@@ -37,8 +37,8 @@ fn deferred_ids() -> &'static [CommandId] {
     })
 }
 
-/// Whether a command named `name` may run on the script thread (a test of the name only,
-/// cheap enough for every batch; [`on_script_thread`] decides).
+/// Whether a command named `name` may run as a script job (a test of the name only,
+/// cheap enough for every batch; [`runs_as_job`] decides).
 pub(crate) fn may_run_there(name: &[u8]) -> bool {
     [
         "eval",
@@ -62,8 +62,8 @@ fn kill(sh: &Shared, function: bool, out: &mut Out) {
     }
 }
 
-/// Whether command `id` from a client runs on the script thread.
-pub(crate) fn on_script_thread(id: CommandId) -> bool {
+/// Whether command `id` from a client runs as a script job.
+pub(crate) fn runs_as_job(id: CommandId) -> bool {
     deferred_ids().contains(&id)
 }
 
@@ -120,8 +120,8 @@ fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> 
 }
 
 /// Whether command `id` is an EVAL whose script declares `no-writes` (CLIENT PAUSE WRITE
-/// lets it run; EVALSHA and FCALL are judged by their flags, which the script thread
-/// holds, so they count as writes).
+/// lets it run; EVALSHA and FCALL are judged by their flags, which only the VM knows, so
+/// they count as writes).
 pub(crate) fn declares_no_writes(id: CommandId, args: &[&[u8]]) -> bool {
     id == crate::cmd::id_of("eval") && args.len() > 1 && concord_script::declares_no_writes(args[1])
 }
@@ -173,7 +173,8 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
     let (mut answers, mut seq) = (Vec::new(), 0);
     if !calls.is_empty() {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        sh.script.send(None, Job::Run { calls, reply: tx });
+        sh.script.run(None, Job::Run { calls, reply: tx }).await;
+        s.ran_job = true;
         if let Ok((replies, n)) = rx.await {
             (answers, seq) = (replies, n);
         }
@@ -201,7 +202,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
     }
 }
 
-/// Runs a deferred script command (its checks passed) on the script thread; its reply
+/// Runs a deferred script command (its checks passed) as a script job; its reply
 /// goes to `out` unless CLIENT REPLY drops it.
 pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
     if is_call(args) {
@@ -218,10 +219,12 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
     } else {
         let (tx, rx) = tokio::sync::oneshot::channel();
         sh.script
-            .send(Some(id), Job::Admin(args.to_vec(), s.resp3, tx));
+            .run(Some(id), Job::Admin(args.to_vec(), s.resp3, tx))
+            .await;
+        s.ran_job = true;
         match rx.await {
             Ok(bytes) => reply.raw(&bytes),
-            Err(_) => reply.error("ERR the script thread is gone"),
+            Err(_) => reply.error("ERR the Lua VM is not available"),
         }
     }
     if !s.muted() {
@@ -229,8 +232,8 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
     }
 }
 
-/// SCRIPT LOAD | EXISTS | FLUSH and FUNCTION's subcommands other than KILL and HELP, on
-/// the script thread (sent as a job, or inside an EXEC that runs there).
+/// SCRIPT LOAD | EXISTS | FLUSH and FUNCTION's subcommands other than KILL and HELP, in
+/// a script job (of their own, or an EXEC's).
 pub(crate) fn admin(sh: &Shared, a: &[&[u8]], resp3: bool, out: &mut Out) {
     out.resp3 = resp3;
     if !a[0].eq_ignore_ascii_case(b"script") {
@@ -240,12 +243,12 @@ pub(crate) fn admin(sh: &Shared, a: &[&[u8]], resp3: bool, out: &mut Out) {
         };
     }
     match a[1].to_ascii_lowercase().as_slice() {
-        b"load" => match crate::script::load(a[2]) {
+        b"load" => match crate::script::load(sh, a[2]) {
             Ok(sha) => out.bulk(sha.as_bytes()),
             Err(e) => out.error(&e),
         },
         b"exists" => {
-            let found = crate::script::exists(&a[2..]);
+            let found = crate::script::exists(sh, &a[2..]);
             out.array(found.len());
             for f in found {
                 out.int(i64::from(f));
@@ -256,7 +259,7 @@ pub(crate) fn admin(sh: &Shared, a: &[&[u8]], resp3: bool, out: &mut Out) {
                 out.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
             }
             _ => {
-                crate::script::flush();
+                crate::script::flush(sh);
                 out.ok();
             }
         },
@@ -480,25 +483,25 @@ fn functions(a: &[&[u8]], resp3: bool) -> Result<FunctionJob, String> {
     })
 }
 
-/// EVAL and friends inside EXEC, which runs on the script thread ([`run_exec`]).
+/// EVAL and friends inside EXEC, which runs as a script job ([`run_exec`]).
 pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
     let Some(mut call) = parse_call(s, a, out) else {
         return;
     };
     call.limit = out.limit.saturating_sub(out.len());
     if !crate::script::run_inline(sh, &call, e, out) {
-        out.error("ERR a script ran off the script thread (a bug; please report it)");
+        out.error("ERR a script ran outside a script job (a bug; please report it)");
     }
 }
 
-/// Whether a queued request makes its EXEC run on the script thread.
-pub(crate) fn needs_script_thread(args: &[&[u8]]) -> bool {
+/// Whether a queued request makes its EXEC run as a script job.
+pub(crate) fn needs_job(args: &[&[u8]]) -> bool {
     args.first().is_some_and(|n| may_run_there(n))
 }
 
 /// EXEC of a transaction holding a script command (its checks passed): the session goes
-/// to the script thread with the job and comes back with the reply, so the transaction
-/// runs in the script thread's turn, never blocking this thread.
+/// with the job and comes back with the reply, so the transaction runs as a script job,
+/// where a long script steps aside for others.
 pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
     let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
     let Ok(id) = resolve(&view) else {
@@ -523,7 +526,7 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
             limit: out.limit.saturating_sub(out.len()),
             reply: tx,
         };
-        sh.script.send(None, job);
+        sh.script.run(None, job).await;
         match rx.await {
             Ok((back, bytes, n)) => {
                 *s = *back;
@@ -536,6 +539,7 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
                 reply.error("ERR the transaction failed (a bug; please report it)");
             }
         }
+        s.ran_job = true;
     }
     if !s.muted() {
         out.raw(&reply.buf);
@@ -567,13 +571,13 @@ pub(crate) fn script(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], 
             ],
         ),
         b"debug" => out.error("ERR Concord has no Lua debugger: SCRIPT DEBUG is not supported"),
-        // Inside EXEC, on the script thread; from a client they come as jobs.
+        // Inside EXEC, in its script job; from a client they come as jobs of their own.
         _ => admin(sh, a, s.resp3, out),
     }
 }
 
-/// FUNCTION KILL | HELP here; the others run on the script thread (as jobs, or inside an
-/// EXEC that runs there).
+/// FUNCTION KILL | HELP here; the others run in a script job (of their own, or an
+/// EXEC's).
 pub(crate) fn function(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     match a[1].to_ascii_lowercase().as_slice() {
         b"kill" => kill(sh, true, out),

@@ -1,0 +1,139 @@
+//! Script jobs run on the network thread, each on a stack of its own (a fiber), so that a
+//! long script can step aside: every [`concord_script::HOOK_EVERY`] Lua instructions its
+//! hook hands the thread back to the runtime, which serves the other clients (BUSY past
+//! `busy-reply-threshold`, SCRIPT KILL) and the instance's tasks before resuming it. Redis
+//! serves clients from inside its script hook in the same way. A short script costs two
+//! stack switches; no thread hand-off.
+//!
+//! Nothing may unwind through the VM's C frames, so a fiber whose task is dropped runs to
+//! its end first. On a multi-thread runtime (`threads` above 1) a job runs in
+//! `block_in_place` instead: the worker's other tasks move to another thread meanwhile,
+//! and a suspended stack never changes threads.
+
+use crate::Shared;
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+/// How the running fiber steps aside.
+type Pause = Yielder<(), ()>;
+
+/// What the fibers of one instance share: the stack (one job runs at a time, so one stack
+/// is kept between jobs) and the running fiber's way back to the runtime.
+#[derive(Default)]
+pub(crate) struct Fibers {
+    stack: std::sync::Mutex<Option<DefaultStack>>,
+    /// Set by a fiber while it runs its job (suspended or not); null otherwise.
+    pause: AtomicPtr<Pause>,
+}
+
+/// Runs `job` to its end, letting the runtime serve others whenever it steps aside (see
+/// [`step_aside`]). The caller holds the engine's turn.
+pub(crate) async fn run(sh: &Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'static) {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() != RuntimeFlavor::CurrentThread {
+        tokio::task::block_in_place(|| job(sh));
+        return;
+    }
+    let Some(mut fiber) = Fiber::start(sh, job) else {
+        return;
+    };
+    while fiber.resume() {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// From a running script's hook: hands the thread back to the runtime until the fiber is
+/// resumed. Outside a fiber (a multi-thread runtime) it does nothing.
+pub(crate) fn step_aside(sh: &Shared) {
+    let pause = sh.script.fibers.pause.load(Ordering::Acquire);
+    // SAFETY: the pointer is set only while a fiber runs its job, by that fiber, and one
+    // job runs at a time (it holds the engine's turn); scripts run only inside jobs, so
+    // this hook runs on that fiber, whose yielder lives as long as its job.
+    if let Some(pause) = unsafe { pause.as_ref() } {
+        pause.suspend(());
+    }
+}
+
+/// A job on its stack.
+struct Fiber<'a> {
+    sh: &'a Shared,
+    co: Option<Coroutine<(), (), (), DefaultStack>>,
+}
+
+// SAFETY: fibers are made only on a current-thread runtime, whose tasks never leave its
+// thread: the task holding one is `Send` for `tokio::spawn`'s sake, never sent.
+unsafe impl Send for Fiber<'_> {}
+
+/// Clears the fiber's way back when its job ends, however it ends.
+struct Unset<'a>(&'a AtomicPtr<Pause>);
+
+impl Drop for Unset<'_> {
+    fn drop(&mut self) {
+        self.0.store(std::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+impl<'a> Fiber<'a> {
+    /// The job on the kept stack (or a new one); `None` when no stack could be made
+    /// (logged; the job is dropped, so its caller is answered with an error).
+    fn start(sh: &'a Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'static) -> Option<Self> {
+        let kept = lock(&sh.script.fibers.stack).take();
+        let stack = match kept {
+            Some(stack) => stack,
+            None => match DefaultStack::new(concord_script::STACK_SIZE) {
+                Ok(stack) => stack,
+                Err(e) => {
+                    tracing::error!("no stack for a script: {e}");
+                    return None;
+                }
+            },
+        };
+        let me = Arc::clone(sh);
+        let co = Coroutine::with_stack(stack, move |pause: &Pause, ()| {
+            let fibers = &me.script.fibers;
+            let _unset = Unset(&fibers.pause);
+            fibers
+                .pause
+                .store(std::ptr::from_ref(pause).cast_mut(), Ordering::Release);
+            job(&me);
+        });
+        Some(Fiber { sh, co: Some(co) })
+    }
+
+    /// Runs the job until it steps aside (true) or ends (false; its stack is kept).
+    fn resume(&mut self) -> bool {
+        let Some(co) = self.co.as_mut().filter(|co| !co.done()) else {
+            return false;
+        };
+        if let CoroutineResult::Yield(()) = co.resume(()) {
+            return true;
+        }
+        if let Some(co) = self.co.take() {
+            *lock(&self.sh.script.fibers.stack) = Some(co.into_stack());
+        }
+        false
+    }
+}
+
+impl Drop for Fiber<'_> {
+    fn drop(&mut self) {
+        if self
+            .co
+            .as_ref()
+            .is_some_and(|co| co.started() && !co.done())
+        {
+            // Its task was dropped mid-script (the instance is stopping): the script is
+            // stopped if SCRIPT KILL could stop it, and otherwise runs to its end.
+            let gate = &self.sh.script;
+            let _ = gate.kill(gate.function.load(Ordering::Acquire));
+            while self.resume() {}
+        }
+    }
+}
+
+/// Locks `m`; a panic elsewhere does not make its contents wrong.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
