@@ -15,6 +15,7 @@ use concord_acl::{LogContext, User};
 use concord_engine::{CommandId, Engine, Flags, Rejection, command_id, resolve_from, spec};
 use concord_resp::Out;
 use concord_script::{CallCtx, Host, Invocation, Scripts};
+use smallvec::SmallVec;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
@@ -735,7 +736,8 @@ fn prepare(
     let (name, flags) = match &call.target {
         Target::Sha(sha) => {
             let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-            (sha.clone(), scripts.flags(&sha))
+            let flags = scripts.flags(&sha);
+            (sha, flags)
         }
         Target::Body(body) => match scripts.load(body, true) {
             Ok((sha, flags)) => (sha, Some(flags)),
@@ -779,8 +781,8 @@ fn run(
     e: &mut Engine,
     out: &mut Out,
 ) {
-    let keys: Vec<&[u8]> = call.keys.iter().map(|k| &k[..]).collect();
-    let args: Vec<&[u8]> = call.args.iter().map(|a| &a[..]).collect();
+    let keys: SmallVec<[&[u8]; 8]> = call.keys.iter().map(|k| &k[..]).collect();
+    let args: SmallVec<[&[u8]; 8]> = call.args.iter().map(|a| &a[..]).collect();
     let inv = Invocation {
         keys: &keys,
         args: &args,

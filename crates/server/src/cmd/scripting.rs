@@ -69,9 +69,15 @@ pub(crate) fn runs_as_job(id: CommandId) -> bool {
 
 /// An EVAL- or FCALL-family request's script and its keys and arguments, or the error
 /// reply.
-fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> {
-    let name = args[0].to_ascii_lowercase();
-    let fcall = name.starts_with(b"fcall");
+fn parse_call(
+    s: &Session,
+    args: &[&[u8]],
+    own: impl Fn(usize) -> Bytes,
+    out: &mut Out,
+) -> Option<ScriptCall> {
+    let name = args[0];
+    let starts = |p: &[u8]| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
+    let fcall = starts(b"fcall");
     let Some(numkeys) = std::str::from_utf8(args[2])
         .ok()
         .and_then(|n| n.parse::<i64>().ok())
@@ -92,10 +98,10 @@ fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> 
         out.error("ERR Number of keys can't be greater than number of args");
         return None;
     };
-    let script = Bytes::copy_from_slice(args[1]);
+    let script = own(1);
     let target = if fcall {
         Target::Function(script)
-    } else if name.starts_with(b"evalsha") {
+    } else if starts(b"evalsha") {
         if args[1].len() != 40 {
             out.error("NOSCRIPT No matching script. Please use EVAL.");
             return None;
@@ -104,12 +110,11 @@ fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<ScriptCall> 
     } else {
         Target::Body(script)
     };
-    let own = |v: &[&[u8]]| v.iter().map(|a| Bytes::copy_from_slice(a)).collect();
     Some(ScriptCall {
         target,
-        keys: own(&rest[..n]),
-        args: own(&rest[n..]),
-        read_only: name.ends_with(b"_ro"),
+        keys: (3..3 + n).map(&own).collect(),
+        args: (3 + n..args.len()).map(&own).collect(),
+        read_only: name.len() > 3 && name[name.len() - 3..].eq_ignore_ascii_case(b"_ro"),
         user: Arc::clone(&s.user),
         resp3: s.resp3,
         limit: usize::MAX,
@@ -149,7 +154,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
     let mut slots: Vec<Result<usize, Out>> = Vec::with_capacity(group.len());
     let mut calls = Vec::new();
     for args in group {
-        let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        let view: smallvec::SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
         let mut reply = Out::new();
         reply.resp3 = s.resp3;
         let id = match resolve(&view) {
@@ -162,7 +167,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
         };
         if sh.script.busy(sh) {
             reply.error(BUSY);
-        } else if let Some(mut call) = parse_call(s, &view, &mut reply) {
+        } else if let Some(mut call) = parse_call(s, &view, |i| args[i].clone(), &mut reply) {
             call.limit = out.limit.saturating_sub(out.len());
             slots.push(Ok(calls.len()));
             calls.push((id, call));
@@ -485,7 +490,7 @@ fn functions(a: &[&[u8]], resp3: bool) -> Result<FunctionJob, String> {
 
 /// EVAL and friends inside EXEC, which runs as a script job ([`run_exec`]).
 pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
-    let Some(mut call) = parse_call(s, a, out) else {
+    let Some(mut call) = parse_call(s, a, |i| Bytes::copy_from_slice(a[i]), out) else {
         return;
     };
     call.limit = out.limit.saturating_sub(out.len());
