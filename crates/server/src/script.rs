@@ -187,27 +187,29 @@ impl Gate {
     /// first served; it answers through the job's reply channel (dropped when the
     /// instance is gone). A pipeline of scripts goes to the script thread, which runs
     /// them while this thread serves others; anything else runs here, where it costs no
-    /// hand-off between threads (two wake-ups, more than a short script itself).
-    pub async fn run(&self, id: Option<CommandId>, job: Job) {
+    /// hand-off between threads (two wake-ups, more than a short script itself). True
+    /// when it ran here.
+    pub async fn run(&self, id: Option<CommandId>, job: Job) -> bool {
         if job.scripts() > 1 {
             let _ = self
                 .jobs
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .send((id, job));
-            return;
+            return false;
         }
         let Some(sh) = self.me.upgrade() else {
-            return;
+            return false;
         };
         let Ok(_turn) = self.turn.acquire().await else {
-            return;
+            return false;
         };
         crate::fiber::run(&sh, move |sh| {
             let failed = process(sh, job);
             count(sh, id, failed);
         })
         .await;
+        true
     }
 
     /// Whether the running script is past the busy threshold.
