@@ -304,13 +304,11 @@ where
                         tracing::info!("client {} closed for overcoming its output buffer limit", sess.id);
                         break Ok(());
                     }
-                    if std::mem::take(&mut sess.ran_job) {
-                        // As Redis writes replies before it sleeps: the clients ready now
-                        // are served first, so a client waiting on several connections
-                        // is woken once for many replies, not once for each (a script
-                        // takes long enough that it would have gone back to sleep).
-                        tokio::task::yield_now().await;
-                    }
+                    // As Redis writes replies before it sleeps: the other clients ready
+                    // now are served first, so that a client process waiting on several
+                    // connections is woken once for many replies, not once for each (a
+                    // wake-up costs the sender more than a short command).
+                    tokio::task::yield_now().await;
                     if let Err(e) = sink.send(&sess, &mut out).await {
                         break Err(e);
                     }

@@ -187,29 +187,27 @@ impl Gate {
     /// first served; it answers through the job's reply channel (dropped when the
     /// instance is gone). A pipeline of scripts goes to the script thread, which runs
     /// them while this thread serves others; anything else runs here, where it costs no
-    /// hand-off between threads (two wake-ups, more than a short script itself). True
-    /// when it ran here.
-    pub async fn run(&self, id: Option<CommandId>, job: Job) -> bool {
+    /// hand-off between threads (two wake-ups, more than a short script itself).
+    pub async fn run(&self, id: Option<CommandId>, job: Job) {
         if job.scripts() > 1 {
             let _ = self
                 .jobs
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .send((id, job));
-            return false;
+            return;
         }
         let Some(sh) = self.me.upgrade() else {
-            return false;
+            return;
         };
         let Ok(_turn) = self.turn.acquire().await else {
-            return false;
+            return;
         };
         crate::fiber::run(&sh, move |sh| {
             let failed = process(sh, job);
             count(sh, id, failed);
         })
         .await;
-        true
     }
 
     /// Whether the running script is past the busy threshold.

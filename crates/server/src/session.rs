@@ -101,9 +101,6 @@ pub(crate) struct Session {
     pub skipping: bool,
     /// A script command, run as a job once the batch before it is done.
     pub deferred: Option<Vec<Bytes>>,
-    /// A script job ran on this thread for this read: its replies wait until the other
-    /// clients ready now are served (see `conn`).
-    pub ran_job: bool,
     /// The session scripts' commands run in (MONITOR shows them as `lua`).
     pub script: bool,
     /// The client is in MONITOR mode.
@@ -175,7 +172,6 @@ impl Session {
             replies: Replies::On,
             skipping: false,
             deferred: None,
-            ran_job: false,
             script: false,
             monitoring: false,
             in_exec: false,

@@ -178,7 +178,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
     let (mut answers, mut seq) = (Vec::new(), 0);
     if !calls.is_empty() {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        s.ran_job = sh.script.run(None, Job::Run { calls, reply: tx }).await;
+        sh.script.run(None, Job::Run { calls, reply: tx }).await;
         if let Ok((replies, n)) = rx.await {
             (answers, seq) = (replies, n);
         }
@@ -222,8 +222,7 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
         reply.error(BUSY);
     } else {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        s.ran_job = sh
-            .script
+        sh.script
             .run(Some(id), Job::Admin(args.to_vec(), s.resp3, tx))
             .await;
         match rx.await {
@@ -530,7 +529,7 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
             limit: out.limit.saturating_sub(out.len()),
             reply: tx,
         };
-        let here = sh.script.run(None, job).await;
+        sh.script.run(None, job).await;
         match rx.await {
             Ok((back, bytes, n)) => {
                 *s = *back;
@@ -543,7 +542,6 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
                 reply.error("ERR the transaction failed (a bug; please report it)");
             }
         }
-        s.ran_job = here;
     }
     if !s.muted() {
         out.raw(&reply.buf);
