@@ -2,13 +2,14 @@
 //! long script can step aside: every [`concord_script::HOOK_EVERY`] Lua instructions its
 //! hook hands the thread back to the runtime, which serves the other clients (BUSY past
 //! `busy-reply-threshold`, SCRIPT KILL) and the instance's tasks before resuming it. Redis
-//! serves clients from inside its script hook in the same way. A short script costs two
-//! stack switches; no thread hand-off.
+//! serves clients from inside its script hook in the same way (and, as in Redis, one long
+//! command called from a script, or long work in a C function such as `string.rep`, holds
+//! the thread until it returns). A short script costs two stack switches; no thread
+//! hand-off.
 //!
 //! Nothing may unwind through the VM's C frames, so a fiber whose task is dropped runs to
-//! its end first. On a multi-thread runtime (`threads` above 1) a job runs in
-//! `block_in_place` instead: the worker's other tasks move to another thread meanwhile,
-//! and a suspended stack never changes threads.
+//! its end first. Fibers are made only on a current-thread runtime (see [`available`]), so
+//! a suspended stack never changes threads.
 
 use crate::Shared;
 use corosensei::stack::DefaultStack;
@@ -28,14 +29,16 @@ pub(crate) struct Fibers {
     pause: AtomicPtr<Pause>,
 }
 
-/// Runs `job` to its end, letting the runtime serve others whenever it steps aside (see
-/// [`step_aside`]). The caller holds the engine's turn.
-pub(crate) async fn run(sh: &Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'static) {
+/// Whether jobs can run here: on a current-thread runtime. A multi-thread runtime's
+/// tasks move between its workers, and their stacks are too small for scripts.
+pub(crate) fn available() -> bool {
     use tokio::runtime::{Handle, RuntimeFlavor};
-    if Handle::current().runtime_flavor() != RuntimeFlavor::CurrentThread {
-        tokio::task::block_in_place(|| job(sh));
-        return;
-    }
+    Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread)
+}
+
+/// Runs `job` to its end, letting the runtime serve others whenever it steps aside (see
+/// [`step_aside`]). The caller holds the engine's turn and checked [`available`].
+pub(crate) async fn run(sh: &Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'static) {
     let Some(mut fiber) = Fiber::start(sh, job) else {
         return;
     };
@@ -45,7 +48,7 @@ pub(crate) async fn run(sh: &Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'st
 }
 
 /// From a running script's hook: hands the thread back to the runtime until the fiber is
-/// resumed. Outside a fiber (a multi-thread runtime) it does nothing.
+/// resumed. Outside a fiber (on the script thread) it does nothing.
 pub(crate) fn step_aside(sh: &Shared) {
     let pause = sh.script.fibers.pause.load(Ordering::Acquire);
     // SAFETY: the pointer is set only while a fiber runs its job, by that fiber, and one

@@ -456,9 +456,8 @@ impl Server {
         }
         // A running script that has not written is stopped (nothing of it is lost); one
         // that wrote ends first. In the turn: a script holds the engine until it ends.
-        let gate = &shared.script;
-        let _ = gate.kill(gate.function.load(Ordering::Acquire));
-        let _turn = gate.task_turn().await;
+        shared.script.stop();
+        let _turn = shared.script.task_turn().await;
         shutdown_files(&shared);
     }
 }

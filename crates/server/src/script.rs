@@ -130,6 +130,9 @@ pub(crate) struct Gate {
     fate: AtomicU8,
     /// Set by SCRIPT KILL.
     pub kill: Arc<AtomicBool>,
+    /// The instance is stopping: no script starts, and one that has not written is
+    /// stopped at its next hook.
+    stopping: AtomicBool,
     /// `busy-reply-threshold` in ms (0: never busy).
     pub busy_ms: AtomicU64,
     /// One permit: the right to use the engine for a script or a client's batch, handed
@@ -169,6 +172,7 @@ impl Gate {
             since: AtomicU64::new(0),
             fate: AtomicU8::new(Fate::Open as u8),
             kill: Arc::new(AtomicBool::new(false)),
+            stopping: AtomicBool::new(false),
             busy_ms: AtomicU64::new(busy_ms),
             turn: tokio::sync::Semaphore::new(1),
             function: AtomicBool::new(false),
@@ -187,9 +191,10 @@ impl Gate {
     /// first served; it answers through the job's reply channel (dropped when the
     /// instance is gone). A pipeline of scripts goes to the script thread, which runs
     /// them while this thread serves others; anything else runs here, where it costs no
-    /// hand-off between threads (two wake-ups, more than a short script itself).
+    /// hand-off between threads (two wake-ups, more than a short script itself), unless
+    /// this is a multi-thread runtime (`threads` above 1).
     pub async fn run(&self, id: Option<CommandId>, job: Job) {
-        if job.scripts() > 1 {
+        if job.scripts() > 1 || !crate::fiber::available() {
             let _ = self
                 .jobs
                 .lock()
@@ -263,6 +268,13 @@ impl Gate {
     /// The script ended.
     pub fn finished(&self) {
         self.running.store(false, Ordering::Release);
+    }
+
+    /// The instance is stopping: the running script is stopped if SCRIPT KILL could stop
+    /// it (it has not written), and so is any that runs later or waits for its turn.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let _ = self.kill(self.function.load(Ordering::Acquire));
     }
 
     /// The turn, for the instance's own tasks (replication, expiry, persistence, client
@@ -716,6 +728,10 @@ fn prepare(
 ) -> Option<String> {
     out.resp3 = call.resp3;
     out.limit = call.limit.min(MAX_REPLY);
+    if sh.script.stopping.load(Ordering::Acquire) {
+        out.error("ERR the server is shutting down");
+        return None;
+    }
     // The user as it is now: its rules may have changed since the call was sent, and a
     // deleted user's script must not run as someone else. Looked up again only when
     // the users changed or another user calls.
@@ -886,6 +902,11 @@ impl Host for ScriptHost<'_> {
     }
 
     fn tick(&mut self) {
+        let gate = &self.sh.script;
+        if gate.stopping.load(Ordering::Acquire) {
+            // Refused when it has written: then it runs to its end.
+            let _ = gate.kill(gate.function.load(Ordering::Acquire));
+        }
         crate::fiber::step_aside(self.sh);
     }
 }

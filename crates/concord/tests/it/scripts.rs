@@ -238,6 +238,19 @@ fn a_busy_script_gets_busy_replies_and_is_killed_on_several_threads() {
     busy_script_gets_busy_replies_and_is_killed(&["--threads", "2"]);
 }
 
+/// Lua's pattern matcher recurses once per pattern item: scripts get a stack deep enough
+/// for that, whether they run on the network thread or on the script thread.
+#[test]
+fn a_deeply_recursing_script_has_the_stack_it_needs() {
+    for extra in [&[][..], &["--threads", "2"][..]] {
+        let s = concord(extra);
+        let mut c = Conn::open(s.port);
+        let body = "return string.find(string.rep('a', 50000), string.rep('a?', 50000))";
+        assert_eq!(eval(&mut c, &[body, "0"]), Reply::Int(1), "{extra:?}");
+        assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    }
+}
+
 /// A stopping instance stops a script that has not written (nothing of it is lost)
 /// instead of waiting for it forever.
 #[test]
@@ -245,11 +258,25 @@ fn a_stopping_instance_stops_a_script_that_has_not_written() {
     let mut s = concord(&[]);
     let mut runner = Conn::open(s.port);
     let mut other = Conn::open(s.port);
+    let mut next = Conn::open(s.port);
     assert_eq!(
-        other.cmd(&["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        other.cmd(&["CONFIG", "SET", "busy-reply-threshold", "1000"]),
         Reply::Status("OK".into())
     );
-    endless_script_is_busy(&mut runner, &mut other);
+    // Another script is sent before the first is busy, so it waits for its turn behind
+    // it: it must not start once the stop began.
+    let endless = Conn::encode(&[
+        b"EVAL".to_vec(),
+        b"while true do end".to_vec(),
+        b"0".to_vec(),
+    ]);
+    runner.send_raw(&endless);
+    next.send_raw(&endless);
+    wait_for(
+        30,
+        "BUSY",
+        || matches!(other.cmd(&["PING"]), Reply::Error(e) if e.starts_with("BUSY")),
+    );
     s.stop();
 }
 
