@@ -326,9 +326,15 @@ impl Conn {
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.try_send_raw(bytes).expect("write");
+    }
+
+    /// Sends `bytes`; an error when the server closed the connection before taking them
+    /// all (as it does past a limit).
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         let s = self.rd.get_mut();
-        s.write_all(bytes).expect("write");
-        s.flush().expect("flush");
+        s.write_all(bytes)?;
+        s.flush()
     }
 
     pub fn cmd(&mut self, args: &[&str]) -> Reply {
