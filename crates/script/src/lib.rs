@@ -41,7 +41,6 @@ pub const STACK_SIZE: usize = 256 << 20;
 pub const HOOK_EVERY: u32 = 100_000;
 
 /// The error a killed script ends with.
-/// The error a killed script ends with.
 pub const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// What a script's `redis.call` reaches.

@@ -12,6 +12,7 @@
 //! a suspended stack never changes threads.
 
 use crate::Shared;
+use crate::lock;
 use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::sync::Arc;
@@ -134,9 +135,4 @@ impl Drop for Fiber<'_> {
             while self.resume() {}
         }
     }
-}
-
-/// Locks `m`; a panic elsewhere does not make its contents wrong.
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

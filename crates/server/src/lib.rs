@@ -625,6 +625,12 @@ fn admit(
     None
 }
 
+/// Locks `m`; a panic while it was held does not make its contents wrong here (each
+/// holder leaves them whole between its steps).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A clean stop: everything applied goes to disk, and the incarnation is marked clean
 /// so the next start may keep it (no op of this run can be missing from the files).
 fn shutdown_files(sh: &Shared) {

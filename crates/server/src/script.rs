@@ -208,11 +208,7 @@ impl Gate {
         let Ok(_turn) = self.turn.acquire().await else {
             return;
         };
-        crate::fiber::run(&sh, move |sh| {
-            let failed = process(sh, job);
-            count(sh, id, failed);
-        })
-        .await;
+        crate::fiber::run(&sh, move |sh| finish(sh, id, job)).await;
     }
 
     /// Whether the running script is past the busy threshold.
@@ -445,11 +441,17 @@ fn serve(me: Weak<Shared>, rx: mpsc::Receiver<(Option<CommandId>, Job)>) {
                 break;
             };
             budget = budget.saturating_sub(job.scripts());
-            let failed = process(&sh, job);
-            count(&sh, id, failed);
+            finish(&sh, id, job);
         }
         pending = next;
     }
+}
+
+/// Runs a job for command `id` and counts it (where it runs: here or on the script
+/// thread).
+fn finish(sh: &Shared, id: Option<CommandId>, job: Job) {
+    let failed = process(sh, job);
+    count(sh, id, failed);
 }
 
 /// Counts a script command for INFO commandstats (after its job: the engine may be held
@@ -902,10 +904,9 @@ impl Host for ScriptHost<'_> {
     }
 
     fn tick(&mut self) {
-        let gate = &self.sh.script;
-        if gate.stopping.load(Ordering::Acquire) {
-            // Refused when it has written: then it runs to its end.
-            let _ = gate.kill(gate.function.load(Ordering::Acquire));
+        // Stopped now if the instance is stopping and it has not written.
+        if self.sh.script.stopping.load(Ordering::Acquire) {
+            self.sh.script.stop();
         }
         crate::fiber::step_aside(self.sh);
     }

@@ -357,7 +357,7 @@ fn in_range(v: Option<i128>, lo: i128, hi: i128) -> Result<(), String> {
 }
 
 macro_rules! setting {
-    ($name:literal, $field:ident, $when:ident $(, range = $lo:expr, $hi:expr)? $(, apply = $apply:expr)?) => {
+    ($name:literal, $field:ident, $when:ident $(, range = $lo:expr, $hi:expr)? $(, clamp = $clo:expr, $chi:expr)? $(, apply = $apply:expr)?) => {
         Setting {
             name: $name,
             when: When::$when,
@@ -366,7 +366,7 @@ macro_rules! setting {
                 let mut x = c.$field.clone();
                 x.set_from(v)?;
                 $(in_range(x.number(), $lo, $hi)?;)?
-                c.$field = x;
+                c.$field = x $(.clamp($clo, $chi))?;
                 Ok(())
             },
             get: |c| c.$field.show(),
@@ -509,20 +509,15 @@ pub static SETTINGS: &[Setting] = &[
     only!("databases", Start, i64, "1"),
     // Redis takes any hz from 0 up and runs between 1 and 500 times a second: the value
     // kept (and shown) is the one it runs at.
-    Setting {
-        name: "hz",
-        when: When::Runtime,
-        shown: true,
-        set: |c, v| {
-            let mut x = c.hz;
-            x.set_from(v)?;
-            in_range(x.number(), 0, i128::from(i32::MAX))?;
-            c.hz = x.clamp(MIN_HZ, MAX_HZ);
-            Ok(())
-        },
-        get: |c| c.hz.show(),
-        apply: None,
-    },
+    setting!(
+        "hz",
+        hz,
+        Runtime,
+        range = 0,
+        i128::from(i32::MAX),
+        clamp = MIN_HZ,
+        MAX_HZ
+    ),
     setting!("maxmemory", maxmemory, Runtime),
     setting!(
         "maxmemory-policy",

@@ -2,6 +2,7 @@
 //! links peers open to this instance. The logic is `concord_replication`'s; this module
 //! only moves frames, takes the locks (engine first, then replication) and reconnects.
 
+use crate::lock;
 use crate::{Shared, wall_ms};
 use bytes::{Buf, BytesMut};
 use concord_crdt::ReplicaId;
@@ -134,10 +135,6 @@ fn take_frames(buf: &mut BytesMut) -> Result<Vec<Msg>, String> {
             Err(e) => return Err(e.to_string()),
         }
     }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The links this instance serves, one per peer: a new link from a peer replaces the

@@ -2,6 +2,7 @@
 //! resume and inspect replication on this instance).
 
 use crate::conn::Security;
+use crate::lock;
 use crate::session::Session;
 use crate::{Shared, wall_ms};
 use concord_crdt::ReplicaId;
@@ -36,10 +37,6 @@ pub(crate) fn link(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], ou
             s.closing = true;
         }
     }
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether the connection may become a peer link: it proved who it is with a client

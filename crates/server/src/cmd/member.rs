@@ -15,6 +15,7 @@
 //! instance with the new `peer` and `removed-peer` settings (the manager does both).
 
 use crate::Shared;
+use crate::lock;
 use crate::session::Session;
 use crate::sync::{PeerAddr, start_link, stop_links};
 use concord_crdt::{ReplicaId, VersionVector};
@@ -25,10 +26,6 @@ use std::sync::atomic::Ordering;
 
 /// The longest a single CRDT.WRITES HOLD lasts (a coordinator renews it while it works).
 const MAX_HOLD_MS: u64 = 60_000;
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn text(b: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(b).map_err(|_| "ERR arguments must be UTF-8 text".to_string())
