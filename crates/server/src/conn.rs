@@ -53,8 +53,18 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
             return Ok(());
         }
         let limit = class_limit(sess);
+        let mut from = 0;
+        if self.watch.within(&limit, out.len()) {
+            match crate::output::write_now(&mut self.wr, &out.buf).await? {
+                crate::output::Sent::All => {
+                    out.buf.clear();
+                    return Ok(());
+                }
+                crate::output::Sent::Part(n) => from = n,
+            }
+        }
         tokio::select! {
-            r = crate::output::flush(&mut self.wr, &out.buf, &limit, &mut self.watch) => r?,
+            r = crate::output::flush(&mut self.wr, &out.buf[from..], &limit, &mut self.watch) => r?,
             _ = sess.mailbox.kill.notified() => {
                 return Err(std::io::Error::other("client killed"));
             }

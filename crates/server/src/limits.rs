@@ -183,6 +183,17 @@ pub struct SoftWatch {
 }
 
 impl SoftWatch {
+    /// Records that `waiting` bytes, within both limits, wait now (nothing waits for long
+    /// then); false when they are not within them, and nothing is recorded.
+    pub fn within(&mut self, limit: &ClassLimit, waiting: usize) -> bool {
+        let within =
+            waiting <= limit.hard_bytes() && (limit.soft == 0 || waiting as u64 <= limit.soft);
+        if within {
+            self.above_since = None;
+        }
+        within
+    }
+
     /// Records that `waiting` bytes wait now; true when the client must be disconnected
     /// (past the hard limit, or above the soft one for too long).
     pub fn over(&mut self, limit: &ClassLimit, waiting: usize, now: Instant) -> bool {

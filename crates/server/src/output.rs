@@ -4,11 +4,44 @@
 
 use crate::limits::{ClassLimit, SoftWatch};
 use std::io;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 /// How often a stalled write re-checks the limits.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// What [`write_now`] wrote.
+pub(crate) enum Sent {
+    /// All of it, flushed.
+    All,
+    /// The connection took this many bytes (perhaps all, unflushed), and no more for now.
+    Part(usize),
+}
+
+/// Writes what the connection takes of `buf` now, without waiting: most replies fit in
+/// the socket's buffer, and then no timer or kill watch is needed (they cost more than a
+/// short command).
+pub(crate) async fn write_now<W: AsyncWrite + Unpin>(wr: &mut W, buf: &[u8]) -> io::Result<Sent> {
+    std::future::poll_fn(|cx| {
+        let mut pos = 0;
+        while pos < buf.len() {
+            match Pin::new(&mut *wr).poll_write(cx, &buf[pos..]) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => pos += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Ready(Ok(Sent::Part(pos))),
+            }
+        }
+        Poll::Ready(match Pin::new(&mut *wr).poll_flush(cx) {
+            Poll::Ready(Ok(())) => Ok(Sent::All),
+            Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending => Ok(Sent::Part(pos)),
+        })
+    })
+    .await
+}
 
 /// Writes all of `buf`; fails with `TimedOut` when the client's waiting output breaks
 /// `limit` (it is then disconnected, as Redis does).
