@@ -108,10 +108,10 @@ pub struct Scripts {
     globals: Table,
     /// The environment scripts see (a read-only view of the globals).
     env: Table,
-    /// Internal functions the sandbox set up (`run`, `raw`).
+    /// Internal functions the sandbox set up (`handler`, `raw`).
     internal: Table,
-    /// The sandbox's `run` (every script and function call goes through it).
-    runner: Function,
+    /// The sandbox's message handler for a failing script or function call.
+    handler: Function,
     /// The scripts run last and their compiled functions, most recent first: looking one
     /// up by its SHA1 in the table of compiled scripts made a Lua string of the SHA1 each
     /// time, under mlua's guard for allocating calls.
@@ -344,7 +344,7 @@ impl Scripts {
             lua,
             globals,
             env,
-            runner: internal.raw_get("run")?,
+            handler: internal.raw_get("handler")?,
             internal,
             hot: Vec::with_capacity(HOT),
             cache: Cache::default(),
@@ -499,16 +499,17 @@ impl Scripts {
         let _lent = self.lent.lend(host, ctx);
         let fmode = mode == Mode::Function;
         let (keys, args) = (inv.keys, inv.args);
-        // KEYS and ARGV are built and the sandbox's runner called with the C API, inside
-        // mlua's protected call (a value per element through mlua cost more than a short
-        // script). EVAL's KEYS and ARGV are globals; a function gets them as arguments.
-        // SAFETY: the stack holds the runner, `f` and the globals; the closure keeps no
+        // KEYS and ARGV are built and the script called with the C API, inside mlua's
+        // protected call (a value per element through mlua, or a Lua runner around
+        // xpcall, cost more than a short script). EVAL's KEYS and ARGV are globals; a
+        // function gets them as arguments. The sandbox's handler names the failing line.
+        // SAFETY: the stack holds the handler, `f` and the globals; the closure keeps no
         // value that needs dropping while Lua may raise.
         let ran = unsafe {
-            self.lua.exec_raw::<(bool, Value)>(
-                (self.runner.clone(), f.clone(), self.globals.clone()),
-                |state| {
+            self.lua
+                .exec_raw::<(bool, Value)>((&self.handler, f, &self.globals), |state| {
                     let g = ffi::lua_gettop(state);
+                    let handler = g - 2;
                     push_array(state, keys);
                     push_array(state, args);
                     if !fmode {
@@ -518,15 +519,15 @@ impl Scripts {
                             ffi::lua_rawset(state, g);
                         }
                         ffi::lua_settop(state, g);
-                        ffi::lua_pushnil(state);
-                        ffi::lua_pushnil(state);
                     }
-                    // runner, f, (globals), keys, args: the globals make way.
+                    // handler, f, (globals), [keys, args]: the globals make way.
                     ffi::lua_remove(state, g);
-                    ffi::lua_pushboolean(state, c_int::from(fmode));
-                    ffi::lua_call(state, 4, 2);
-                },
-            )
+                    let nargs = if fmode { 2 } else { 0 };
+                    let status = ffi::lua_pcall(state, nargs, 1, handler);
+                    // handler, result (or the handler's error table) -> ok, result.
+                    ffi::lua_pushboolean(state, c_int::from(status == 0));
+                    ffi::lua_replace(state, handler);
+                })
         };
         match ran {
             Ok((true, v)) => Ok(v),

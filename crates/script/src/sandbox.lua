@@ -164,11 +164,6 @@ end
 I.deny = deny
 I.pcall = pcall
 
-I.run = function(f, keys, args, fmode)
-  if fmode then
-    return xpcall(function() return f(keys, args) end, handler)
-  end
-  return xpcall(f, handler)
-end
+I.handler = handler
 I.env = P
 return P
