@@ -445,6 +445,26 @@ impl Counted<Box<[u8]>> {
         str_value(base, incs.iter().map(|(_, a)| *a)).unwrap_or(Cow::Borrowed(base))
     }
 
+    /// The value as INCR reads it ([`Counted::read`] as an integer), summed without
+    /// printing the text first when the base and the increments are integers.
+    pub fn int(&self) -> Option<i64> {
+        let base: &[u8] = self.base.get().map(|b| &b[..]).unwrap_or(b"0");
+        let Some(incs) = &self.incs else {
+            return crate::num::parse_i64(base);
+        };
+        if incs.all_int()
+            && let Some(b) = crate::num::parse_i64(base)
+        {
+            let total = incs.iter().fold(i128::from(b), |t, (_, a)| match a {
+                Amount::Int(i) => t + i128::from(*i),
+                Amount::Float(_) => t,
+            });
+            let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+            return i64::try_from(clamped).ok();
+        }
+        crate::num::parse_i64(&self.read())
+    }
+
     /// Whether any surviving increment is a float.
     pub fn has_float_incs(&self) -> bool {
         self.incs.as_ref().is_some_and(|i| !i.all_int())
@@ -469,5 +489,47 @@ impl Counted<f64> {
             Some(i) => score_value(base, i.iter().map(|(_, a)| *a)),
         };
         if s == 0.0 { 0.0 } else { s }
+    }
+}
+
+#[cfg(test)]
+mod int_tests {
+    use super::*;
+    use crate::clock::{Hlc, Origin};
+    use proptest::prelude::*;
+
+    fn stamp(seq: u64) -> Stamp {
+        Stamp::new(Dot::new(Origin::new(1, 1), seq), Hlc(seq))
+    }
+
+    proptest! {
+        /// INCR's integer reading is the printed value, parsed.
+        #[test]
+        fn int_is_the_read_value_parsed(
+            base in prop_oneof![
+                Just(None),
+                any::<i64>().prop_map(|n| Some(n.to_string())),
+                Just(Some("1.5".to_string())),
+                Just(Some("abc".to_string())),
+                Just(Some(" 1".to_string())),
+            ],
+            incs in proptest::collection::vec(
+                prop_oneof![
+                    any::<i64>().prop_map(Amount::Int),
+                    (-1000i64..1000).prop_map(Amount::Int),
+                    (-1000i32..1000).prop_map(|f| Amount::Float(F80::from_f64(f64::from(f) / 4.0))),
+                ],
+                0..4,
+            ),
+        ) {
+            let mut c: Counted<Box<[u8]>> = Counted::default();
+            if let Some(b) = base {
+                c.write(stamp(1), &VersionVector::default(), b.into_bytes().into_boxed_slice());
+            }
+            for (i, a) in incs.into_iter().enumerate() {
+                c.incr(stamp(i as u64 + 2), a);
+            }
+            prop_assert_eq!(c.int(), crate::num::parse_i64(&c.read()));
+        }
     }
 }

@@ -1,13 +1,12 @@
 //! Strings and counters: register writes of whole values, and increments.
 
-use super::{MAX_STRING, blob, get_str, index_range, prepare_create, too_big};
+use super::{MAX_STRING, blob, get_str, index_range, prepare_create, too_big, typed};
 use crate::Engine;
 use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::f80::F80;
-use concord_crdt::num::parse_i64;
-use concord_crdt::{Amount, OpKind, Ttl};
+use concord_crdt::{Amount, Kind, OpKind, Ttl};
 use concord_resp::Out;
 
 /// Turns an expiry argument into absolute milliseconds, with Redis's overflow checks.
@@ -374,9 +373,13 @@ pub fn setrange(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 
 /// The current integer value of a string key for INCR (0 when absent).
 fn current_int(e: &mut Engine, key: &[u8]) -> Result<i64, CmdError> {
-    match get_str(e, key)? {
-        None => Ok(0),
-        Some(v) => parse_i64(&v).ok_or(CmdError::NotInt),
+    let Some(ks) = typed(e, key, Kind::Str)? else {
+        return Ok(0);
+    };
+    match (ks.visible(), ks.string.as_deref()) {
+        (Some(Kind::Hll), _) => Err(CmdError::NotInt),
+        (_, None) => Ok(0),
+        (_, Some(v)) => v.int().ok_or(CmdError::NotInt),
     }
 }
 
