@@ -66,9 +66,21 @@ pub(crate) fn kept_bytes(req: &[Bytes]) -> usize {
     req.iter().map(|a| a.len() + 16).sum()
 }
 
-/// An owned copy of a request, to keep past the read buffer it points into.
+/// An owned copy of a request, to keep past the read buffer it points into: one buffer
+/// that its arguments share, so that copying or cloning them allocates nothing more.
 pub(crate) fn owned(args: &[&[u8]]) -> Vec<Bytes> {
-    args.iter().map(|a| Bytes::copy_from_slice(a)).collect()
+    let mut all = bytes::BytesMut::with_capacity(args.iter().map(|a| a.len()).sum());
+    for a in args {
+        all.extend_from_slice(a);
+    }
+    let all = all.freeze();
+    let mut at = 0;
+    args.iter()
+        .map(|a| {
+            at += a.len();
+            all.slice(at - a.len()..at)
+        })
+        .collect()
 }
 
 /// Bytes as text for messages and names (invalid UTF-8 replaced).
