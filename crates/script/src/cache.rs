@@ -5,7 +5,9 @@
 //! reference slots); this keeps what the server needs to know of each.
 
 use crate::flags::ScriptFlags;
-use std::collections::HashMap;
+// Keys are SHA1 digests (not chosen freely by clients), looked up twice per script run:
+// hashbrown's default hasher, seeded per process, costs less than SipHash there.
+use hashbrown::HashMap;
 
 /// EVAL-cached scripts kept at most (as Redis 7.4 bounds them).
 pub(crate) const MAX_EVAL_SCRIPTS: usize = 500;

@@ -38,14 +38,27 @@ pub(crate) fn available() -> bool {
 }
 
 /// Runs `job` to its end, letting the runtime serve others whenever it steps aside (see
-/// [`step_aside`]). The caller holds the engine's turn and checked [`available`].
-pub(crate) async fn run(sh: &Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'static) {
-    let Some(mut fiber) = Fiber::start(sh, job) else {
-        return;
-    };
-    while fiber.resume() {
-        tokio::task::yield_now().await;
+/// [`step_aside`]); what it returned, or `None` when no stack could be made (logged).
+/// The caller holds the engine's turn and checked [`available`].
+pub(crate) async fn run<R: Send + 'static>(
+    sh: &Arc<Shared>,
+    job: impl FnOnce(&Shared) -> R + Send + 'static,
+) -> Option<R> {
+    let mut fiber = Fiber::start(sh, job)?;
+    loop {
+        match fiber.resume() {
+            Step::Aside => tokio::task::yield_now().await,
+            Step::Done(r) => return r,
+        }
     }
+}
+
+/// What a fiber's turn on the thread ended with.
+enum Step<R> {
+    /// Its job stepped aside.
+    Aside,
+    /// Its job ended, with what it returned (`None` when it had already ended).
+    Done(Option<R>),
 }
 
 /// From a running script's hook: hands the thread back to the runtime until the fiber is
@@ -61,14 +74,14 @@ pub(crate) fn step_aside(sh: &Shared) {
 }
 
 /// A job on its stack.
-struct Fiber<'a> {
+struct Fiber<'a, R> {
     sh: &'a Shared,
-    co: Option<Coroutine<(), (), (), DefaultStack>>,
+    co: Option<Coroutine<(), (), R, DefaultStack>>,
 }
 
 // SAFETY: fibers are made only on a current-thread runtime, whose tasks never leave its
 // thread: the task holding one is `Send` for `tokio::spawn`'s sake, never sent.
-unsafe impl Send for Fiber<'_> {}
+unsafe impl<R> Send for Fiber<'_, R> {}
 
 /// Clears the fiber's way back when its job ends, however it ends.
 struct Unset<'a>(&'a AtomicPtr<Pause>);
@@ -79,10 +92,10 @@ impl Drop for Unset<'_> {
     }
 }
 
-impl<'a> Fiber<'a> {
+impl<'a, R: 'static> Fiber<'a, R> {
     /// The job on the kept stack (or a new one); `None` when no stack could be made
     /// (logged; the job is dropped, so its caller is answered with an error).
-    fn start(sh: &'a Arc<Shared>, job: impl FnOnce(&Shared) + Send + 'static) -> Option<Self> {
+    fn start(sh: &'a Arc<Shared>, job: impl FnOnce(&Shared) -> R + Send + 'static) -> Option<Self> {
         let kept = lock(&sh.script.fibers.stack).take();
         let stack = match kept {
             Some(stack) => stack,
@@ -101,27 +114,28 @@ impl<'a> Fiber<'a> {
             fibers
                 .pause
                 .store(std::ptr::from_ref(pause).cast_mut(), Ordering::Release);
-            job(&me);
+            job(&me)
         });
         Some(Fiber { sh, co: Some(co) })
     }
 
-    /// Runs the job until it steps aside (true) or ends (false; its stack is kept).
-    fn resume(&mut self) -> bool {
+    /// Runs the job until it steps aside or ends (then its stack is kept).
+    fn resume(&mut self) -> Step<R> {
         let Some(co) = self.co.as_mut().filter(|co| !co.done()) else {
-            return false;
+            return Step::Done(None);
         };
-        if let CoroutineResult::Yield(()) = co.resume(()) {
-            return true;
-        }
+        let r = match co.resume(()) {
+            CoroutineResult::Yield(()) => return Step::Aside,
+            CoroutineResult::Return(r) => r,
+        };
         if let Some(co) = self.co.take() {
             *lock(&self.sh.script.fibers.stack) = Some(co.into_stack());
         }
-        false
+        Step::Done(Some(r))
     }
 }
 
-impl Drop for Fiber<'_> {
+impl<R> Drop for Fiber<'_, R> {
     fn drop(&mut self) {
         if self
             .co
@@ -132,7 +146,9 @@ impl Drop for Fiber<'_> {
             // stopped if SCRIPT KILL could stop it, and otherwise runs to its end.
             let gate = &self.sh.script;
             let _ = gate.kill(gate.function.load(Ordering::Acquire));
-            while self.resume() {}
+            while let Some(co) = self.co.as_mut().filter(|co| !co.done()) {
+                let _ = co.resume(());
+            }
         }
     }
 }

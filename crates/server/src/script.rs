@@ -211,6 +211,24 @@ impl Gate {
         crate::fiber::run(&sh, move |sh| finish(sh, id, job)).await;
     }
 
+    /// Runs one script call of a client (command `id`) in its turn at the engine: its
+    /// reply and the append-only batch holding its writes; `None` when the instance is
+    /// gone. Here it runs on a fiber and answers directly (no job, no reply channel: they
+    /// cost more than a short script); on a multi-thread runtime it is a job for the
+    /// script thread.
+    pub async fn call(&self, id: CommandId, call: ScriptCall) -> Option<(Bytes, u64)> {
+        if !crate::fiber::available() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let calls = vec![(id, call)];
+            self.run(None, Job::Run { calls, reply: tx }).await;
+            let (mut replies, seq) = rx.await.ok()?;
+            return Some((replies.pop()?, seq));
+        }
+        let sh = self.me.upgrade()?;
+        let _turn = self.turn.acquire().await.ok()?;
+        crate::fiber::run(&sh, move |sh| run_guarded(sh, id, &call)).await
+    }
+
     /// Whether the running script is past the busy threshold.
     pub fn busy(&self, sh: &Shared) -> bool {
         let limit = self.busy_ms.load(Ordering::Acquire);
@@ -487,13 +505,7 @@ fn process(sh: &Shared, job: Job) -> bool {
             let mut room = calls.first().map_or(0, |(_, c)| c.limit);
             for (id, call) in &mut calls {
                 call.limit = call.limit.min(room);
-                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_call(sh, *id, call)
-                }));
-                let (bytes, n) = ran.unwrap_or_else(|_| {
-                    sh.script.finished();
-                    (Bytes::from_static(SCRIPT_BUG), 0)
-                });
+                let (bytes, n) = run_guarded(sh, *id, call);
                 room = room.saturating_sub(bytes.len());
                 replies.push(bytes);
                 seq = seq.max(n);
@@ -533,6 +545,15 @@ fn process(sh: &Shared, job: Job) -> bool {
     ran.unwrap_or_else(|_| {
         sh.script.finished();
         true
+    })
+}
+
+/// [`run_call`], where a panic (a bug) fails this call only: its caller gets an error.
+fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_call(sh, id, call)));
+    ran.unwrap_or_else(|_| {
+        sh.script.finished();
+        (Bytes::from_static(SCRIPT_BUG), 0)
     })
 }
 
@@ -753,7 +774,11 @@ fn prepare(
     sess.refresh(sh);
     let (name, flags) = match &call.target {
         Target::Sha(sha) => {
-            let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+            // Clients send the SHA1 as SCRIPT LOAD gave it: lowercase hex, as it is kept.
+            let sha = match std::str::from_utf8(sha) {
+                Ok(s) if !s.bytes().any(|b| b.is_ascii_uppercase()) => s.to_string(),
+                _ => String::from_utf8_lossy(sha).to_ascii_lowercase(),
+            };
             let flags = scripts.flags(&sha);
             (sha, flags)
         }

@@ -176,7 +176,13 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
         slots.push(Err(reply));
     }
     let (mut answers, mut seq) = (Vec::new(), 0);
-    if !calls.is_empty() {
+    if calls.len() == 1
+        && let Some((id, call)) = calls.pop()
+    {
+        if let Some((reply, n)) = sh.script.call(id, call).await {
+            (answers, seq) = (vec![reply], n);
+        }
+    } else if !calls.is_empty() {
         let (tx, rx) = tokio::sync::oneshot::channel();
         sh.script.run(None, Job::Run { calls, reply: tx }).await;
         if let Ok((replies, n)) = rx.await {
