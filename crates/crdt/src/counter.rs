@@ -355,17 +355,14 @@ pub trait CountedValue: Sized {
 impl CountedValue for Box<[u8]> {
     fn fold(base: Option<&Self>, incs: &[(Stamp, Amount)]) -> Option<Self> {
         let base: &[u8] = base.map(|b| &b[..]).unwrap_or(b"0");
+        if let Some(total) = int_sum(base, incs.iter().map(|(_, a)| *a)) {
+            // A sum past the 64-bit bounds must not become the base (its reading is
+            // clamped): the exact sum is still needed when later increments bring it back.
+            let total = i64::try_from(total).ok()?;
+            return Some(itoa::Buffer::new().format(total).as_bytes().into());
+        }
         match str_value(base, incs.iter().map(|(_, a)| *a))? {
-            Cow::Owned(v) => {
-                // An integer sum clamped at the 64-bit bounds must not become the base: the
-                // exact sum is still needed when later increments bring it back in range.
-                let int_path = incs.iter().all(|(_, a)| matches!(a, Amount::Int(_)))
-                    && crate::num::parse_i64(base).is_some();
-                if int_path && crate::num::parse_i64(&v).is_none() {
-                    return None;
-                }
-                Some(v.into_boxed_slice())
-            }
+            Cow::Owned(v) => Some(v.into_boxed_slice()),
             Cow::Borrowed(b) => Some(b.into()),
         }
     }
@@ -381,6 +378,19 @@ impl CountedValue for f64 {
     }
 }
 
+/// The exact sum of `base` and `incs` when the base and every increment are integers
+/// (the integer rule of [`str_value`]), else `None`.
+fn int_sum(base: &[u8], mut incs: impl Iterator<Item = Amount> + Clone) -> Option<i128> {
+    if !incs.clone().all(|a| matches!(a, Amount::Int(_))) {
+        return None;
+    }
+    let base = crate::num::parse_i64(base)?;
+    incs.try_fold(i128::from(base), |t, a| match a {
+        Amount::Int(i) => Some(t + i128::from(i)),
+        Amount::Float(_) => None,
+    })
+}
+
 /// `base` followed by `incs`, as a string: exact integers when the base and every
 /// increment are integers, else Redis's `long double` steps (integer increments included).
 /// `None` when the base does not parse as the increments need. The choice depends only on
@@ -389,15 +399,7 @@ fn str_value(base: &[u8], incs: impl Iterator<Item = Amount> + Clone) -> Option<
     if incs.clone().next().is_none() {
         return Some(Cow::Borrowed(base));
     }
-    if incs.clone().all(|a| matches!(a, Amount::Int(_)))
-        && let Some(b) = crate::num::parse_i64(base)
-    {
-        let mut total = i128::from(b);
-        for a in incs {
-            if let Amount::Int(i) = a {
-                total += i128::from(i);
-            }
-        }
+    if let Some(total) = int_sum(base, incs.clone()) {
         let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         // Printed on the stack and copied once at its length: a String's spare room
         // would cost a shrinking reallocation when it becomes the stored value.
@@ -452,13 +454,7 @@ impl Counted<Box<[u8]>> {
         let Some(incs) = &self.incs else {
             return crate::num::parse_i64(base);
         };
-        if incs.all_int()
-            && let Some(b) = crate::num::parse_i64(base)
-        {
-            let total = incs.iter().fold(i128::from(b), |t, (_, a)| match a {
-                Amount::Int(i) => t + i128::from(*i),
-                Amount::Float(_) => t,
-            });
+        if let Some(total) = int_sum(base, incs.iter().map(|(_, a)| *a)) {
             let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
             return i64::try_from(clamped).ok();
         }
@@ -500,6 +496,27 @@ mod int_tests {
 
     fn stamp(seq: u64) -> Stamp {
         Stamp::new(Dot::new(Origin::new(1, 1), seq), Hlc(seq))
+    }
+
+    /// Folding a stable increment that takes the sum past the 64-bit bound must keep the
+    /// exact sum: a later increment brings it back, and an instance that folded at another
+    /// moment (or not yet) must read the same.
+    #[test]
+    fn a_fold_past_the_bound_keeps_the_exact_sum() {
+        let mut folded: Counted<Box<[u8]>> = Counted::default();
+        let max = i64::MAX.to_string().into_bytes().into_boxed_slice();
+        folded.write(stamp(1), &VersionVector::default(), max);
+        folded.incr(stamp(2), Amount::Int(1));
+        let mut unfolded = folded.clone();
+        let mut stable = VersionVector::default();
+        stable.raise(Origin::new(1, 1), 2);
+        folded.compact_with(&stable, false);
+        for c in [&mut folded, &mut unfolded] {
+            c.incr(stamp(3), Amount::Int(-1));
+        }
+        assert_eq!(unfolded.int(), Some(i64::MAX));
+        assert_eq!(folded.int(), unfolded.int());
+        assert_eq!(folded.read(), unfolded.read());
     }
 
     proptest! {
