@@ -303,7 +303,9 @@ where
                     }
                     query.set(buf.len(), buf.capacity());
                     if let Some(e) = proto_err {
-                        out.error(&format!("ERR {e}"));
+                        let msg = format!("ERR {e}");
+                        shared.errors.error(&msg);
+                        out.error(&msg);
                         sess.closing = true;
                     }
                     if buf.len() > max_query {

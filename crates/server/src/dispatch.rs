@@ -432,6 +432,7 @@ impl Session {
     /// Refuses a request (it counts as rejected, and aborts a transaction being queued).
     fn refuse(
         &mut self,
+        sh: &Shared,
         e: &mut Engine,
         id: CommandId,
         msg: &str,
@@ -441,6 +442,7 @@ impl Session {
             m.error = true;
         }
         e.cmdstats[id].rejected += 1;
+        sh.errors.error(msg);
         out.error(msg);
         Some(id)
     }
@@ -461,7 +463,9 @@ impl Session {
             if let Some(m) = &mut self.multi {
                 m.error = true;
             }
-            out.error(&Rejection::unknown_command(args).to_string());
+            let msg = Rejection::unknown_command(args).to_string();
+            sh.errors.error(&msg);
+            out.error(&msg);
             return None;
         };
         // CLIENT CACHING covers one command, or one transaction, past CLIENT commands.
@@ -471,13 +475,11 @@ impl Session {
         self.prev_top = top;
         let id = match resolve_from(top, args) {
             Ok(id) => id,
-            Err(why) => return self.refuse(e, top, &why.to_string(), out),
+            Err(why) => return self.refuse(sh, e, top, &why.to_string(), out),
         };
         let spec = spec(id);
         if !self.authed && !spec.flags.has(Flags::NO_AUTH) {
-            e.cmdstats[id].rejected += 1;
-            out.error("NOAUTH Authentication required.");
-            return Some(id);
+            return self.refuse(sh, e, id, "NOAUTH Authentication required.", out);
         }
         if !self.rules.unrestricted
             && let Err(d) = crate::access::check(&self.user, self.rules, id, args)
@@ -488,27 +490,31 @@ impl Session {
                 LogContext::Toplevel
             };
             let msg = crate::cmd::acl::denied(sh, self, id, args, &d, context);
-            return self.refuse(e, id, &format!("NOPERM {msg}"), out);
+            return self.refuse(sh, e, id, &format!("NOPERM {msg}"), out);
         }
         if self.multi.is_some()
             && spec.flags.has(Flags::NO_MULTI)
             && !spec.flags.has(Flags::NOT_QUEUED)
         {
-            return self.refuse(e, id, "ERR Command not allowed inside a transaction", out);
+            return self.refuse(
+                sh,
+                e,
+                id,
+                "ERR Command not allowed inside a transaction",
+                out,
+            );
         }
         let flags = self.invocation_flags(id);
         if flags.has(Flags::WRITE) {
             if sh.persist.closed.load(Ordering::Acquire) {
-                e.cmdstats[id].rejected += 1;
-                out.error("ERR the server is shutting down");
-                return Some(id);
+                return self.refuse(sh, e, id, "ERR the server is shutting down", out);
             }
             if let Some(why) = sh.persist.write_error() {
                 let msg = format!("MISCONF Errors writing to the AOF file: {why}");
-                return self.refuse(e, id, &msg, out);
+                return self.refuse(sh, e, id, &msg, out);
             }
             if let Some(why) = crate::cmd::member::write_refusal(sh) {
-                return self.refuse(e, id, why, out);
+                return self.refuse(sh, e, id, why, out);
             }
         }
         // Past maxmemory, keys are evicted before any command, as in Redis; writes that
@@ -522,6 +528,7 @@ impl Session {
             && flags.has(Flags::DENYOOM)
         {
             return self.refuse(
+                sh,
                 e,
                 id,
                 "OOM command not allowed when used memory > 'maxmemory'.",
@@ -529,11 +536,11 @@ impl Session {
             );
         }
         if self.subscribed_resp2() && !spec.flags.has(Flags::SUBSCRIBED_OK) {
-            out.error(&format!(
+            let msg = format!(
                 "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
                 full_name(id)
-            ));
-            return Some(id);
+            );
+            return self.refuse(sh, e, id, &msg, out);
         }
         if let Some(m) = &mut self.multi
             && !spec.flags.has(Flags::NOT_QUEUED)
@@ -544,6 +551,7 @@ impl Session {
                 // bound applies, and the client is closed past it, as Redis closes one.
                 self.closing = true;
                 return self.refuse(
+                    sh,
                     e,
                     id,
                     "ERR the transaction passed client-query-buffer-limit",
@@ -633,6 +641,10 @@ impl Session {
             }
         }
         let failed = out.buf.get(before) == Some(&b'-');
+        // A script's commands are not counted: the script's own reply is.
+        if failed && !self.script {
+            sh.errors.reply(&out.buf[before..]);
+        }
         if let Some(reader) = self.reader()
             && spec(id).flags.has(Flags::READONLY)
             && !spec(id).flags.has(Flags::PUBSUB)

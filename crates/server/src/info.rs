@@ -153,9 +153,13 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .totals();
+            let (channels, patterns) = {
+                let ps = crate::lock(&sh.pubsub);
+                (ps.numchannels(), ps.numpat())
+            };
             let _ = write!(
                 s,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\ntracking_total_keys:{tkeys}\r\ntracking_total_items:{titems}\r\ntracking_total_prefixes:{tprefixes}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntotal_error_replies:{}\r\nlatest_fork_usec:{}\r\ntotal_forks:{}\r\ntracking_total_keys:{tkeys}\r\ntracking_total_items:{titems}\r\ntracking_total_prefixes:{tprefixes}\r\nacl_access_denied_auth:{}\r\nacl_access_denied_cmd:{}\r\nacl_access_denied_key:{}\r\nacl_access_denied_channel:{}\r\n",
                 sh.connections.load(Ordering::Relaxed),
                 sh.commands.load(Ordering::Relaxed),
                 sh.ops_rate.per_sec(),
@@ -164,6 +168,9 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 e.stats.evicted_keys,
                 e.stats.keyspace_hits,
                 e.stats.keyspace_misses,
+                channels,
+                patterns,
+                sh.errors.total(),
                 sh.persist.latest_fork_usec.load(Ordering::Relaxed),
                 sh.persist.forks.load(Ordering::Relaxed),
                 acl.auth,
@@ -190,7 +197,10 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             );
         }
         "modules" => s.push_str("# Modules\r\n"),
-        "errorstats" => s.push_str("# Errorstats\r\n"),
+        "errorstats" => {
+            s.push_str("# Errorstats\r\n");
+            sh.errors.write_info(s);
+        }
         "cluster" => s.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "latencystats" => s.push_str("# Latencystats\r\n"),
         "keyspace" => {

@@ -7,6 +7,7 @@ mod cmd;
 mod conn;
 mod dispatch;
 mod effects;
+mod errorstats;
 mod fiber;
 mod info;
 pub mod jemalloc;
@@ -158,6 +159,8 @@ pub(crate) struct Shared {
     pub(crate) ops_rate: measure::Rate,
     /// Connections refused (maxclients, protected mode).
     pub rejected_conns: AtomicU64,
+    /// Error replies sent, by code (INFO errorstats).
+    pub(crate) errors: errorstats::ErrorStats,
     /// When the instance started.
     pub started: Instant,
     /// A cheap clock (the CPU's counter where it is reliable) to time each command.
@@ -375,6 +378,7 @@ impl Server {
             commands: AtomicU64::new(0),
             ops_rate: measure::Rate::default(),
             rejected_conns: AtomicU64::new(0),
+            errors: errorstats::ErrorStats::default(),
             started: Instant::now(),
             timer: quanta::Clock::new(),
             run_id: (0..20)

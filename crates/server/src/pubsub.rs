@@ -284,4 +284,10 @@ impl PubSub {
     pub fn numpat(&self) -> usize {
         self.patterns.len()
     }
+
+    /// Channels with a subscriber (INFO's `pubsub_channels`; shard channels are counted
+    /// apart, as in Redis).
+    pub fn numchannels(&self) -> usize {
+        self.channels.len()
+    }
 }

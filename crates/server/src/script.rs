@@ -538,6 +538,7 @@ fn process(sh: &Shared, job: Job) -> bool {
             let mut out = Out::new();
             crate::cmd::scripting::admin(sh, &view, resp3, &mut out);
             let failed = out.buf.first() == Some(&b'-');
+            sh.errors.reply(&out.buf);
             let _ = reply.send(out.buf.freeze());
             failed
         }
@@ -588,6 +589,7 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
         let st = &mut e.cmdstats[id];
         st.calls += 1;
         st.failed += u64::from(out.buf.first() == Some(&b'-'));
+        sh.errors.reply(&out.buf);
         seq
     })
     .unwrap_or(0);

@@ -11,6 +11,7 @@ mod commands;
 mod config;
 mod differential;
 mod evict;
+mod info_stats;
 mod introspect;
 mod limits;
 mod manager;

@@ -35,6 +35,7 @@ pub(crate) fn config(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], 
             e.stats = Default::default();
             sh.commands.store(0, Ordering::Relaxed);
             sh.connections.store(0, Ordering::Relaxed);
+            sh.errors.reset();
             sh.access
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

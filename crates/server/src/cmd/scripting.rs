@@ -161,6 +161,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
             Ok(id) => id,
             Err(why) => {
                 reply.error(&why.to_string());
+                sh.errors.reply(&reply.buf);
                 slots.push(Err(reply));
                 continue;
             }
@@ -173,6 +174,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
             calls.push((id, call));
             continue;
         }
+        sh.errors.reply(&reply.buf);
         slots.push(Err(reply));
     }
     let (mut answers, mut seq) = (Vec::new(), 0);
@@ -309,8 +311,10 @@ pub(crate) fn while_busy(s: &mut Session, sh: &Shared, args: &[&[u8]], out: &mut
             concord_acl::LogContext::Toplevel,
         ))
     }) {
+        let msg = format!("NOPERM {denied}");
+        sh.errors.error(&msg);
         if !s.muted() {
-            out.error(&format!("NOPERM {denied}"));
+            out.error(&msg);
         }
         return;
     } else if name == Some("function|stats") {
@@ -321,6 +325,9 @@ pub(crate) fn while_busy(s: &mut Session, sh: &Shared, args: &[&[u8]], out: &mut
     } else {
         sh.script.kill(name == Some("function|kill"))
     };
+    if let Err(e) = reply {
+        sh.errors.error(e);
+    }
     if s.muted() {
         return;
     }

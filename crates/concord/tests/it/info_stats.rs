@@ -1,0 +1,110 @@
+//! INFO's counters of errors and pub/sub against Redis's.
+
+use crate::support::{Conn, Reply, concord, redis};
+
+/// The text of a bulk or verbatim reply.
+fn text(r: Reply) -> String {
+    match r {
+        Reply::Bulk(v) => String::from_utf8_lossy(&v).into_owned(),
+        Reply::Other(b'=', _, s) => s,
+        other => panic!("not text: {other}"),
+    }
+}
+
+/// INFO's errorstats section and `total_error_replies` count error replies by code as
+/// Redis does: refusals, command errors, errors inside a transaction, and a script's
+/// error once, whether the script raised it, made it or returned a `redis.pcall` error.
+#[test]
+fn errorstats_count_error_replies_as_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut seen = Vec::new();
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        c.cmd(&["SET", "str", "x"]);
+        c.cmd(&["NOSUCHCOMMAND", "a"]);
+        c.cmd(&["GET"]);
+        c.cmd(&["LPUSH", "str", "a"]);
+        c.cmd(&["INCR", "str"]);
+        c.cmd(&["EVAL", "return 1", "x"]);
+        c.cmd(&["EVALSHA", "0123456789012345678901234567890123456789", "0"]);
+        c.cmd(&[
+            "EVAL",
+            "return redis.call('LPUSH', KEYS[1], 'a')",
+            "1",
+            "str",
+        ]);
+        c.cmd(&["EVAL", "return redis.error_reply('MYCODE custom')", "0"]);
+        c.cmd(&[
+            "EVAL",
+            "return redis.pcall('LPUSH', KEYS[1], 'a')",
+            "1",
+            "str",
+        ]);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["INCR", "str"]);
+        c.cmd(&["GET", "str"]);
+        c.cmd(&["EXEC"]);
+        c.cmd(&["MULTI"]);
+        c.cmd(&["GET"]);
+        c.cmd(&["EXEC"]);
+        c.cmd(&["SUBSCRIBE", "ch"]);
+        c.cmd(&["GET", "str"]);
+        let mut info = Conn::open(port);
+        let errors = text(info.cmd(&["INFO", "errorstats"]));
+        let stats = text(info.cmd(&["INFO", "stats"]));
+        let total = stats
+            .lines()
+            .find_map(|l| l.strip_prefix("total_error_replies:"))
+            .expect("total_error_replies")
+            .to_string();
+        let lines: Vec<String> = errors
+            .lines()
+            .filter(|l| l.starts_with("errorstat_"))
+            .map(String::from)
+            .collect();
+        seen.push((lines, total));
+    }
+    assert_eq!(seen[0], seen[1], "redis, then concord");
+    assert!(
+        seen[1].0.iter().any(|l| l == "errorstat_WRONGTYPE:count=3"),
+        "{seen:?}"
+    );
+}
+
+/// `pubsub_channels` and `pubsub_patterns` count the channels and patterns that have a
+/// subscriber, as Redis's INFO stats does (a shard channel is not among them).
+#[test]
+fn pubsub_counts_match_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let mut seen = Vec::new();
+    for port in [r.port, s.port] {
+        let mut conns = [Conn::open(port), Conn::open(port)];
+        // Each of these answers once per name: every answer is read, so that each
+        // has been applied before INFO runs.
+        for (c, args) in [
+            (0, &["SUBSCRIBE", "one", "two"][..]),
+            (1, &["SUBSCRIBE", "two", "three"]),
+            (1, &["PSUBSCRIBE", "p*", "q*"]),
+            (0, &["SSUBSCRIBE", "shard"]),
+            (1, &["UNSUBSCRIBE", "three"]),
+        ] {
+            conns[c].cmd(args);
+            for _ in 2..args.len() {
+                conns[c].read();
+            }
+        }
+        let mut info = Conn::open(port);
+        let stats = text(info.cmd(&["INFO", "stats"]));
+        let counts: Vec<String> = stats
+            .lines()
+            .filter(|l| l.starts_with("pubsub_"))
+            .map(String::from)
+            .collect();
+        seen.push(counts);
+    }
+    assert_eq!(seen[0], seen[1], "redis, then concord");
+    assert_eq!(seen[1], ["pubsub_channels:2", "pubsub_patterns:2"]);
+}
