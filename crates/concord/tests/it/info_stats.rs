@@ -1,15 +1,6 @@
 //! INFO's counters of errors and pub/sub against Redis's.
 
-use crate::support::{Conn, Reply, concord, redis};
-
-/// The text of a bulk or verbatim reply.
-fn text(r: Reply) -> String {
-    match r {
-        Reply::Bulk(v) => String::from_utf8_lossy(&v).into_owned(),
-        Reply::Other(b'=', _, s) => s,
-        other => panic!("not text: {other}"),
-    }
-}
+use crate::support::{Conn, concord, redis, text};
 
 /// INFO's errorstats section and `total_error_replies` count error replies by code as
 /// Redis does: refusals, command errors, errors inside a transaction, and a script's

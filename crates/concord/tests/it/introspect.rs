@@ -1,21 +1,12 @@
 //! Introspection: CLIENT REPLY and CLIENT LIST's own line, SLOWLOG, LATENCY.
 
-use crate::support::{Conn, Reply, b, concord, redis};
+use crate::support::{Conn, Reply, b, concord, redis, text};
 
 /// The `field=value` of a CLIENT LIST line.
 fn field<'a>(line: &'a str, name: &str) -> &'a str {
     line.split(' ')
         .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
         .unwrap_or_else(|| panic!("no {name} in {line}"))
-}
-
-/// The text of a bulk or verbatim reply.
-fn text(r: Reply) -> String {
-    match r {
-        Reply::Bulk(v) => String::from_utf8_lossy(&v).into_owned(),
-        Reply::Other(b'=', _, s) => s,
-        other => panic!("not text: {other}"),
-    }
 }
 
 /// A command that takes well over a millisecond on any machine: the union of two sets

@@ -450,6 +450,15 @@ impl Conn {
 }
 
 /// Bytes of a string.
+/// The text of a bulk or verbatim reply.
+pub fn text(r: Reply) -> String {
+    match r {
+        Reply::Bulk(v) => String::from_utf8_lossy(&v).into_owned(),
+        Reply::Other(b'=', _, s) => s,
+        other => panic!("not text: {other}"),
+    }
+}
+
 pub fn b(s: &str) -> Vec<u8> {
     s.as_bytes().to_vec()
 }
