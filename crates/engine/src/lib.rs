@@ -831,9 +831,12 @@ impl Engine {
     fn lookup_with(&mut self, key: &[u8], for_write: bool, touch: bool) -> Option<&KeyState> {
         // OBJECT's quiet look announces no miss, as Redis's LOOKUP_NONOTIFY.
         let notify_miss = touch && !for_write;
+        // A read command's lookups count as keyspace hits and misses (Redis counts those
+        // of lookupKeyRead, not a write's).
+        let counted = self.reading && !for_write;
         let now = self.now();
         let (expired, owner) = match self.keys.get(key) {
-            None => return self.missed(key, notify_miss),
+            None => return self.missed(key, notify_miss, counted),
             Some(ks) => match ks.expires_at() {
                 Some(at) if at <= now => (true, ks.expiry_owner()),
                 _ => (false, None),
@@ -846,11 +849,12 @@ impl Engine {
             {
                 self.expire_key(key);
             }
-            return self.missed(key, notify_miss);
+            return self.missed(key, notify_miss, counted);
         }
         if !self.keys.get(key).is_some_and(|ks| ks.has_value()) {
-            return self.missed(key, notify_miss);
+            return self.missed(key, notify_miss, counted);
         }
+        self.stats.keyspace_hits += u64::from(counted);
         if !touch {
             return self.keys.get(key);
         }
@@ -866,11 +870,12 @@ impl Engine {
     }
 
     /// A lookup found nothing: a read command's miss is a `keymiss` event (`notify`: the
-    /// lookup may announce one).
-    fn missed(&mut self, key: &[u8], notify: bool) -> Option<&KeyState> {
+    /// lookup may announce one) and, when `counted`, a keyspace miss.
+    fn missed(&mut self, key: &[u8], notify: bool, counted: bool) -> Option<&KeyState> {
         if notify && self.reading {
             self.notify(NotifyFlags::KEY_MISS, "keymiss", key);
         }
+        self.stats.keyspace_misses += u64::from(counted);
         None
     }
 

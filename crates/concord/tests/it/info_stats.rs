@@ -99,3 +99,61 @@ fn pubsub_counts_match_redis() {
     assert_eq!(seen[0], seen[1], "redis, then concord");
     assert_eq!(seen[1], ["pubsub_channels:2", "pubsub_patterns:2"]);
 }
+
+/// `keyspace_hits` and `keyspace_misses` count the key lookups of commands that read, as
+/// Redis's do (a write's lookups are not counted).
+#[test]
+fn keyspace_hits_and_misses_match_redis() {
+    let r = redis();
+    let s = concord(&[]);
+    let script: &[&[&str]] = &[
+        &["SET", "s", "1"],
+        &["GET", "s"],
+        &["GET", "nope"],
+        &["MGET", "s", "nope", "s"],
+        &["EXISTS", "s", "nope"],
+        &["TYPE", "s"],
+        &["STRLEN", "nope"],
+        &["INCR", "s"],
+        &["APPEND", "s", "2"],
+        &["HSET", "h", "f", "v"],
+        &["HGET", "h", "f"],
+        &["HGETALL", "nope"],
+        &["RPUSH", "l", "a", "b"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LPOP", "l"],
+        &["SADD", "set", "m"],
+        &["SMEMBERS", "set"],
+        &["SISMEMBER", "nope", "m"],
+        &["ZADD", "z", "1", "m"],
+        &["ZSCORE", "z", "m"],
+        &["ZRANGE", "z", "0", "-1"],
+        &["TTL", "s"],
+        &["PTTL", "nope"],
+        &["DEL", "nope"],
+        &["SETNX", "s", "x"],
+        &["GETSET", "s", "y"],
+        &["EXPIRE", "s", "100"],
+        &["SUNION", "set", "nope"],
+        &["OBJECT", "ENCODING", "s"],
+    ];
+    let mut seen = Vec::new();
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        c.cmd(&["CONFIG", "RESETSTAT"]);
+        let mut counts = Vec::new();
+        for args in script {
+            c.cmd(args);
+            let stats = text(c.cmd(&["INFO", "stats"]));
+            let line: Vec<&str> = stats
+                .lines()
+                .filter(|l| l.starts_with("keyspace_"))
+                .collect();
+            counts.push(format!("{}: {}", args.join(" "), line.join(" ")));
+        }
+        seen.push(counts);
+    }
+    for (redis, concord) in seen[0].iter().zip(&seen[1]) {
+        assert_eq!(redis, concord, "redis, then concord");
+    }
+}

@@ -449,7 +449,8 @@ pub fn object(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let access = e.key_access(a.get(2)).unwrap_or(0);
     match sub.as_str() {
         "ENCODING" => {
-            let ks = e.lookup_quiet(a.get(2)).expect("looked up above");
+            // Found above: looked at again without counting a second lookup.
+            let ks = e.raw_keys().get(a.get(2)).expect("looked up above");
             out.bulk(encoding(ks).as_bytes());
         }
         "FREQ" if !lfu => {

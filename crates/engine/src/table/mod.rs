@@ -85,11 +85,14 @@ pub(crate) fn run_checked(
     let Some(h) = spec.handler else {
         return false;
     };
-    if e.notify_mask & crate::NotifyFlags::KEY_MISS != 0 {
-        // A container's flags are its subcommand's (XGROUP CREATE writes).
-        let flags = resolve(args).map_or(spec.flags, |id| index::spec(id).flags);
-        e.reading = !flags.has(Flags::WRITE) || READS_FIRST.contains(&spec.name);
-    }
+    // Whether its lookups are reads: keyspace hits and misses, `keymiss` events. A
+    // container's flags are its subcommand's (XGROUP CREATE writes).
+    let flags = if spec.subcommands.is_empty() {
+        spec.flags
+    } else {
+        resolve(args).map_or(spec.flags, |id| index::spec(id).flags)
+    };
+    e.reading = !flags.has(Flags::WRITE) || READS_FIRST.contains(&spec.name);
     if let Err(err) = h(e, Args(args), out) {
         out.error(&err.to_string());
     }
