@@ -90,7 +90,20 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             );
         }
         "clients" => {
-            let n = sh.clients.lock().unwrap_or_else(|p| p.into_inner()).len();
+            let (n, max_in) = {
+                let clients = crate::lock(&sh.clients);
+                // The largest query buffer among the clients now (its allocation, as
+                // Redis shows it).
+                let max_in = clients
+                    .values()
+                    .map(|c| {
+                        let (len, free) = c.query.get();
+                        len + free
+                    })
+                    .max()
+                    .unwrap_or(0);
+                (clients.len(), max_in)
+            };
             let max = sh.hot().maxclients;
             let b = sh.blocked.lock().unwrap_or_else(|p| p.into_inner()).len();
             let t = sh
@@ -100,7 +113,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 .client_count();
             let _ = write!(
                 s,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{max}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:{t}\r\nclients_in_timeout_table:0\r\n"
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{max}\r\nclient_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:{t}\r\nclients_in_timeout_table:0\r\n"
             );
         }
         "memory" => {
@@ -314,7 +327,6 @@ fn persistence(sh: &Shared, e: &Engine, s: &mut String) {
     };
     let status = |ok: bool| if ok { "ok" } else { "err" };
     let ops = e.stats.local_ops + e.stats.remote_ops;
-    let last = p.last_bg_secs.load(Ordering::Relaxed);
     let _ = write!(
         s,
         "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_fork_perc:0.00\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_current_bgsave_time_sec:{}\r\nrdb_saves:{}\r\nrdb_last_cow_size:0\r\nrdb_last_load_keys_expired:0\r\nrdb_last_load_keys_loaded:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:0\r\naof_last_write_status:{}\r\naof_last_cow_size:0\r\nmodule_fork_in_progress:0\r\nmodule_fork_last_cow_size:0\r\n",
@@ -322,14 +334,14 @@ fn persistence(sh: &Shared, e: &Engine, s: &mut String) {
         u8::from(running.is_some_and(|(k, _)| k == BgKind::Save)),
         p.lastsave.load(Ordering::Relaxed),
         status(p.last_bgsave_ok.load(Ordering::Relaxed)),
-        last,
+        p.last_save_secs.load(Ordering::Relaxed),
         secs(BgKind::Save),
         p.saves.load(Ordering::Relaxed),
         p.loaded.snapshot_keys,
         u8::from(p.writer.appendonly()),
         u8::from(running.is_some_and(|(k, _)| k == BgKind::Rewrite)),
         u8::from(st.rewrite_wanted.load(Ordering::Relaxed) || p.scheduled.load(Ordering::Relaxed)),
-        last,
+        p.last_rewrite_secs.load(Ordering::Relaxed),
         secs(BgKind::Rewrite),
         status(p.last_rewrite_ok.load(Ordering::Relaxed)),
         p.rewrites.load(Ordering::Relaxed),

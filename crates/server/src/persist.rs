@@ -6,7 +6,7 @@
 use concord_engine::{Engine, Journal};
 use concord_storage::{Dir, Fsync, RealDir, Recovery, Writer, WriterConfig, snapshot_name};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::watch;
@@ -37,7 +37,10 @@ pub(crate) struct Persist {
     pub lastsave: AtomicU64,
     pub last_bgsave_ok: AtomicBool,
     pub last_rewrite_ok: AtomicBool,
-    pub last_bg_secs: AtomicU64,
+    /// How long the last snapshot took, in seconds (-1: none yet, as Redis shows it).
+    pub last_save_secs: AtomicI64,
+    /// How long the last append-only rewrite took, in seconds (-1: none yet).
+    pub last_rewrite_secs: AtomicI64,
     pub saves: AtomicU64,
     pub rewrites: AtomicU64,
     pub forks: AtomicU64,
@@ -194,7 +197,8 @@ impl Persist {
             lastsave: AtomicU64::new(crate::wall_ms() / 1000),
             last_bgsave_ok: AtomicBool::new(true),
             last_rewrite_ok: AtomicBool::new(true),
-            last_bg_secs: AtomicU64::new(0),
+            last_save_secs: AtomicI64::new(-1),
+            last_rewrite_secs: AtomicI64::new(-1),
             saves: AtomicU64::new(0),
             rewrites: AtomicU64::new(0),
             forks: AtomicU64::new(0),
@@ -289,11 +293,16 @@ impl Persist {
     }
 
     fn finished(&self, kind: BgKind, ok: bool, started: Instant, ops: u64) {
-        self.last_bg_secs
-            .store(started.elapsed().as_secs(), Ordering::Relaxed);
+        let secs = i64::try_from(started.elapsed().as_secs()).unwrap_or(i64::MAX);
         match kind {
-            BgKind::Save => self.last_bgsave_ok.store(ok, Ordering::Relaxed),
-            BgKind::Rewrite => self.last_rewrite_ok.store(ok, Ordering::Relaxed),
+            BgKind::Save => {
+                self.last_save_secs.store(secs, Ordering::Relaxed);
+                self.last_bgsave_ok.store(ok, Ordering::Relaxed);
+            }
+            BgKind::Rewrite => {
+                self.last_rewrite_secs.store(secs, Ordering::Relaxed);
+                self.last_rewrite_ok.store(ok, Ordering::Relaxed);
+            }
         }
         if ok {
             self.lastsave

@@ -157,3 +157,27 @@ fn keyspace_hits_and_misses_match_redis() {
         assert_eq!(redis, concord, "redis, then concord");
     }
 }
+
+/// Before any snapshot or rewrite their durations read -1, as in Redis; the input buffer
+/// of a connected client shows in `client_recent_max_input_buffer` (Redis samples it once
+/// a second, so a new one may still show 0).
+#[test]
+fn durations_and_buffers_are_measured() {
+    let r = redis();
+    let s = concord(&[]);
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        let info = text(c.cmd(&["INFO", "all"]));
+        let field = |name: &str| -> i64 {
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} on port {port}"))
+        };
+        assert_eq!(field("rdb_last_bgsave_time_sec"), -1, "port {port}");
+        assert_eq!(field("aof_last_rewrite_time_sec"), -1, "port {port}");
+        if port == s.port {
+            assert!(field("client_recent_max_input_buffer") > 0);
+        }
+    }
+}
