@@ -561,6 +561,7 @@ fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
 /// Runs one script call of a client's pipeline: its reply and the append-only batch
 /// holding its writes. Counted in INFO commandstats under `id`.
 fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
+    let start = sh.timer.raw();
     let mut out = Out::new();
     let function = matches!(call.target, Target::Function(_));
     let seq = with_vm(sh, |scripts, sess| {
@@ -588,6 +589,7 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
         // the engine a script holds).
         let st = &mut e.cmdstats[id];
         st.calls += 1;
+        st.nanos += sh.timer.delta_as_nanos(start, sh.timer.raw());
         st.failed += u64::from(out.buf.first() == Some(&b'-'));
         sh.errors.reply(&out.buf);
         seq

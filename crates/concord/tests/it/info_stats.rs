@@ -181,3 +181,25 @@ fn durations_and_buffers_are_measured() {
         }
     }
 }
+
+/// A script command's time counts in INFO commandstats, as any command's.
+#[test]
+fn script_commands_are_timed() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    for _ in 0..20 {
+        c.cmd(&["EVAL", "for i = 1, 2000 do end return 1", "0"]);
+    }
+    let stats = text(c.cmd(&["INFO", "commandstats"]));
+    let line = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_eval:"))
+        .expect("cmdstat_eval");
+    assert!(line.starts_with("cmdstat_eval:calls=20,"), "{line}");
+    let usec: u64 = line
+        .split(',')
+        .find_map(|f| f.strip_prefix("usec="))
+        .and_then(|v| v.parse().ok())
+        .expect("usec");
+    assert!(usec > 0, "{line}");
+}
