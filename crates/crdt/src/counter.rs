@@ -378,6 +378,12 @@ impl CountedValue for f64 {
     }
 }
 
+/// An exact integer sum as it reads: clamped to the 64-bit range.
+fn clamp(total: i128) -> i64 {
+    let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    i64::try_from(clamped).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// The exact sum of `base` and `incs` when the base and every increment are integers
 /// (the integer rule of [`str_value`]), else `None`.
 fn int_sum(base: &[u8], mut incs: impl Iterator<Item = Amount> + Clone) -> Option<i128> {
@@ -400,11 +406,9 @@ fn str_value(base: &[u8], incs: impl Iterator<Item = Amount> + Clone) -> Option<
         return Some(Cow::Borrowed(base));
     }
     if let Some(total) = int_sum(base, incs.clone()) {
-        let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
         // Printed on the stack and copied once at its length: a String's spare room
         // would cost a shrinking reallocation when it becomes the stored value.
-        let clamped = i64::try_from(clamped).ok()?;
-        let text = itoa::Buffer::new().format(clamped).as_bytes().to_vec();
+        let text = itoa::Buffer::new().format(clamp(total)).as_bytes().to_vec();
         return Some(Cow::Owned(text));
     }
     // The base is read as it is (not printed first: that would round it to 17 decimals
@@ -455,8 +459,7 @@ impl Counted<Box<[u8]>> {
             return crate::num::parse_i64(base);
         };
         if let Some(total) = int_sum(base, incs.iter().map(|(_, a)| *a)) {
-            let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-            return i64::try_from(clamped).ok();
+            return Some(clamp(total));
         }
         crate::num::parse_i64(&self.read())
     }
@@ -468,10 +471,9 @@ impl Counted<Box<[u8]>> {
 
     /// The numeric value as INCR (integers) or INCRBYFLOAT would read it.
     pub fn numeric(&self) -> Option<Numeric> {
-        let v = self.read();
-        crate::num::parse_i64(&v)
+        self.int()
             .map(Numeric::Int)
-            .or_else(|| F80::parse(&v).map(Numeric::Float))
+            .or_else(|| F80::parse(&self.read()).map(Numeric::Float))
     }
 }
 

@@ -377,6 +377,9 @@ where
                     while let Some(m) = next.take() {
                         match m {
                             Msg::Reply(r, seq) => {
+                                // The reply that ends a wait (an error from CLIENT
+                                // UNBLOCK or the retried command) counts here.
+                                shared.errors.reply(&r);
                                 reply = Some((r, seq));
                                 break;
                             }

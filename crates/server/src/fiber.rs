@@ -81,7 +81,7 @@ struct Fiber<'a, R> {
 
 // SAFETY: fibers are made only on a current-thread runtime, whose tasks never leave its
 // thread: the task holding one is `Send` for `tokio::spawn`'s sake, never sent.
-unsafe impl<R> Send for Fiber<'_, R> {}
+unsafe impl<R: Send> Send for Fiber<'_, R> {}
 
 /// Clears the fiber's way back when its job ends, however it ends.
 struct Unset<'a>(&'a AtomicPtr<Pause>);

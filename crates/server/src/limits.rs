@@ -176,6 +176,11 @@ impl fmt::Display for OutputLimits {
     }
 }
 
+/// Whether `waiting` bytes are above the soft limit (0: none).
+fn above_soft(limit: &ClassLimit, waiting: usize) -> bool {
+    limit.soft != 0 && waiting as u64 > limit.soft
+}
+
 /// Tracks how long a client's waiting output has stayed above its soft limit.
 #[derive(Debug, Default)]
 pub struct SoftWatch {
@@ -186,8 +191,7 @@ impl SoftWatch {
     /// Records that `waiting` bytes, within both limits, wait now (nothing waits for long
     /// then); false when they are not within them, and nothing is recorded.
     pub fn within(&mut self, limit: &ClassLimit, waiting: usize) -> bool {
-        let within =
-            waiting <= limit.hard_bytes() && (limit.soft == 0 || waiting as u64 <= limit.soft);
+        let within = waiting <= limit.hard_bytes() && !above_soft(limit, waiting);
         if within {
             self.above_since = None;
         }
@@ -200,7 +204,7 @@ impl SoftWatch {
         if waiting > limit.hard_bytes() {
             return true;
         }
-        if limit.soft == 0 || (waiting as u64) <= limit.soft {
+        if !above_soft(limit, waiting) {
             self.above_since = None;
             return false;
         }

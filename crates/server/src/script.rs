@@ -554,6 +554,7 @@ fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_call(sh, id, call)));
     ran.unwrap_or_else(|_| {
         sh.script.finished();
+        sh.errors.reply(SCRIPT_BUG);
         (Bytes::from_static(SCRIPT_BUG), 0)
     })
 }

@@ -1,10 +1,11 @@
 //! INFO's counters of errors and pub/sub against Redis's.
 
-use crate::support::{Conn, concord, redis, text};
+use crate::support::{Conn, Reply, concord, redis, text, wait_for};
 
 /// INFO's errorstats section and `total_error_replies` count error replies by code as
 /// Redis does: refusals, command errors, errors inside a transaction, and a script's
-/// error once, whether the script raised it, made it or returned a `redis.pcall` error.
+/// error once, whether the script raised it, made it or returned a `redis.pcall` error,
+/// and the error that releases a blocked client.
 #[test]
 fn errorstats_count_error_replies_as_redis() {
     let r = redis();
@@ -40,6 +41,17 @@ fn errorstats_count_error_replies_as_redis() {
         c.cmd(&["MULTI"]);
         c.cmd(&["GET"]);
         c.cmd(&["EXEC"]);
+        // A blocked client released with an error (Redis's own errorstats test).
+        let mut blocked = Conn::open(port);
+        let id = match blocked.cmd(&["CLIENT", "ID"]) {
+            Reply::Int(id) => id.to_string(),
+            other => panic!("CLIENT ID: {other}"),
+        };
+        blocked.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$4\r\nnone\r\n$1\r\n0\r\n");
+        wait_for(10, "BLPOP to block", || {
+            c.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]) == Reply::Int(1)
+        });
+        blocked.read();
         c.cmd(&["SUBSCRIBE", "ch"]);
         c.cmd(&["GET", "str"]);
         let mut info = Conn::open(port);

@@ -61,7 +61,9 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
             // Checked when queued; should it fail now, the reply still has one element
             // per queued command.
             Err(why) => {
-                out.error(&why.to_string());
+                let msg = why.to_string();
+                sh.errors.error(&msg);
+                out.error(&msg);
                 continue;
             }
         };
@@ -70,9 +72,11 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
             && let Err(d) = crate::access::check(&s.user, s.rules, id, &view)
         {
             let why = crate::cmd::acl::denied(sh, s, id, &view, &d, LogContext::Multi);
-            out.error(&format!(
+            let msg = format!(
                 "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
-            ));
+            );
+            sh.errors.error(&msg);
+            out.error(&msg);
             continue;
         }
         s.run(sh, e, id, &view, out);

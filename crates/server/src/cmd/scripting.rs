@@ -205,7 +205,11 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
             Err(reply) => out.raw(&reply.buf),
             Ok(at) => match answers.get(at) {
                 Some(bytes) => out.raw(bytes),
-                None => out.error("ERR the script failed (a bug; please report it)"),
+                None => {
+                    let msg = "ERR the script failed (a bug; please report it)";
+                    sh.errors.error(msg);
+                    out.error(msg);
+                }
             },
         }
     }
@@ -227,6 +231,7 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
     let mut reply = Out::new();
     reply.resp3 = s.resp3;
     if sh.script.busy(sh) {
+        sh.errors.error(BUSY);
         reply.error(BUSY);
     } else {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -531,6 +536,7 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
         if let Some(m) = &mut s.multi {
             m.error = true;
         }
+        sh.errors.error(BUSY);
         reply.error(BUSY);
     } else {
         let stand_in = Session::new(sh, s.id, s.mailbox.clone(), std::time::Instant::now());
@@ -552,7 +558,9 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
             Err(_) => {
                 // The session is lost with the job: the stand-in must not serve on.
                 s.closing = true;
-                reply.error("ERR the transaction failed (a bug; please report it)");
+                let msg = "ERR the transaction failed (a bug; please report it)";
+                sh.errors.error(msg);
+                reply.error(msg);
             }
         }
     }
