@@ -43,6 +43,8 @@ const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
 struct Sink<W> {
     wr: W,
     watch: SoftWatch,
+    /// The bytes a stalled write still holds, for CLIENT LIST and INFO.
+    unsent: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl<W: AsyncWrite + Unpin> Sink<W> {
@@ -63,12 +65,13 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
                 crate::output::Sent::Part(n) => from = n,
             }
         }
-        tokio::select! {
-            r = crate::output::flush(&mut self.wr, &out.buf[from..], &limit, &mut self.watch) => r?,
-            _ = sess.mailbox.kill.notified() => {
-                return Err(std::io::Error::other("client killed"));
-            }
-        }
+        self.unsent.store(out.len() - from, Ordering::Relaxed);
+        let sent = tokio::select! {
+            r = crate::output::flush(&mut self.wr, &out.buf[from..], &limit, &mut self.watch) => r,
+            _ = sess.mailbox.kill.notified() => Err(std::io::Error::other("client killed")),
+        };
+        self.unsent.store(0, Ordering::Relaxed);
+        sent?;
         out.buf.clear();
         Ok(())
     }
@@ -197,6 +200,7 @@ where
     let mailbox = crate::pubsub::Mailbox::new(tx);
     let now = Instant::now();
     let query = Arc::new(crate::QueryBuf::default());
+    let unsent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     shared
         .clients
         .lock()
@@ -223,6 +227,7 @@ where
                 mailbox: mailbox.clone(),
                 tracking: None,
                 query: Arc::clone(&query),
+                unsent: Arc::clone(&unsent),
             },
         );
     let mut sess = Session::new(&shared, id, mailbox, now);
@@ -231,6 +236,7 @@ where
     let mut sink = Sink {
         wr,
         watch: SoftWatch::default(),
+        unsent,
     };
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new(Limits {

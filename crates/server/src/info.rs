@@ -90,10 +90,10 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             );
         }
         "clients" => {
-            let (n, max_in) = {
+            let (n, max_in, max_out) = {
                 let clients = crate::lock(&sh.clients);
                 // The largest query buffer among the clients now (its allocation, as
-                // Redis shows it).
+                // Redis shows it), and the largest output waiting.
                 let max_in = clients
                     .values()
                     .map(|c| {
@@ -102,7 +102,8 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                     })
                     .max()
                     .unwrap_or(0);
-                (clients.len(), max_in)
+                let max_out = clients.values().map(|c| c.output_bytes()).max();
+                (clients.len(), max_in, max_out.unwrap_or(0))
             };
             let max = sh.hot().maxclients;
             let b = sh.blocked.lock().unwrap_or_else(|p| p.into_inner()).len();
@@ -113,7 +114,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 .client_count();
             let _ = write!(
                 s,
-                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{max}\r\nclient_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{b}\r\ntracking_clients:{t}\r\nclients_in_timeout_table:0\r\n"
+                "# Clients\r\nconnected_clients:{n}\r\ncluster_connections:0\r\nmaxclients:{max}\r\nclient_recent_max_input_buffer:{max_in}\r\nclient_recent_max_output_buffer:{max_out}\r\nblocked_clients:{b}\r\ntracking_clients:{t}\r\nclients_in_timeout_table:0\r\n"
             );
         }
         "memory" => {

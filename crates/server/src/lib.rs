@@ -91,9 +91,17 @@ pub(crate) struct ClientInfo {
     pub tracking: Option<tracking::Track>,
     /// Its query buffer, as its connection last saw it.
     pub query: Arc<QueryBuf>,
+    /// Reply bytes its socket has not taken yet (a slow reader's).
+    pub unsent: Arc<AtomicUsize>,
 }
 
 impl ClientInfo {
+    /// Its output waiting to be sent: replies the socket has not taken and pub/sub
+    /// messages queued for it (CLIENT LIST's `omem`).
+    pub fn output_bytes(&self) -> usize {
+        self.unsent.load(Ordering::Relaxed) + self.mailbox.waiting.load(Ordering::Relaxed)
+    }
+
     /// The subscriptions of one namespace.
     pub fn subscriptions_mut(
         &mut self,

@@ -215,3 +215,47 @@ fn script_commands_are_timed() {
         .expect("usec");
     assert!(usec > 0, "{line}");
 }
+
+/// Output a slow reader has not taken shows in CLIENT LIST's `omem` and INFO's
+/// `client_recent_max_output_buffer`, and is gone once it reads.
+#[test]
+fn output_waiting_for_a_slow_reader_is_shown() {
+    let s = concord(&[]);
+    let mut sub = Conn::open(s.port);
+    sub.cmd(&["SUBSCRIBE", "ch"]);
+    let mut c = Conn::open(s.port);
+    let payload = "x".repeat(64 * 1024);
+    let omem = |c: &mut Conn| -> Vec<u64> {
+        let list = text(c.cmd(&["CLIENT", "LIST"]));
+        list.lines()
+            .filter(|l| l.contains(" sub=1 "))
+            .filter_map(|l| {
+                l.split(' ')
+                    .find_map(|kv| kv.strip_prefix("omem="))
+                    .and_then(|v| v.parse().ok())
+            })
+            .collect()
+    };
+    // The socket buffers fill first; the rest waits in the server (160 × 64 KiB = 10 MiB,
+    // under the pub/sub class's 32 MiB limit).
+    let mut sent = 0;
+    wait_for(20, "output to wait for the subscriber", || {
+        if sent < 160 {
+            c.cmd(&["PUBLISH", "ch", &payload]);
+            sent += 1;
+        }
+        omem(&mut c).first().is_some_and(|&m| m > 0)
+    });
+    let info = text(c.cmd(&["INFO", "clients"]));
+    let max_out: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("client_recent_max_output_buffer:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("client_recent_max_output_buffer");
+    assert!(max_out > 0, "{info}");
+    // The subscriber reads what was published: nothing waits any more.
+    for _ in 0..sent {
+        sub.read();
+    }
+    wait_for(10, "the output to drain", || omem(&mut c) == [0]);
+}

@@ -52,8 +52,10 @@ pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> 
     }
     let redir = c.tracking.map_or(-1, |t| t.redirect as i64);
     let (qbuf, qbuf_free) = c.query.get();
+    let argv = running.map_or(0, |r| r.argv_bytes);
+    let omem = c.output_bytes();
     format!(
-        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={redir} resp={} lib-name={} lib-ver={}",
+        "id={id} addr={} laddr={} fd=8 name={} age={} idle={} flags={flags} db=0 sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={omem} tot-mem={} events=r cmd={} user={} redir={redir} resp={} lib-name={} lib-ver={}",
         c.addr,
         c.laddr,
         lossy(&c.name),
@@ -65,7 +67,8 @@ pub(crate) fn client_line(id: u64, c: &ClientInfo, running: Option<Running>) -> 
         c.multi,
         qbuf,
         qbuf_free,
-        running.map_or(0, |r| r.argv_bytes),
+        argv,
+        qbuf + qbuf_free + argv + omem,
         running
             .map(|r| r.id)
             .or(c.last_cmd)
