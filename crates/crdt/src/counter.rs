@@ -380,8 +380,8 @@ impl CountedValue for f64 {
 
 /// An exact integer sum as it reads: clamped to the 64-bit range.
 fn clamp(total: i128) -> i64 {
-    let clamped = total.clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-    i64::try_from(clamped).unwrap_or(if total < 0 { i64::MIN } else { i64::MAX })
+    // In range once clamped: the cast is exact.
+    total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// The exact sum of `base` and `incs` when the base and every increment are integers

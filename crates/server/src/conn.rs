@@ -309,9 +309,7 @@ where
                     }
                     query.set(buf.len(), buf.capacity());
                     if let Some(e) = proto_err {
-                        let msg = format!("ERR {e}");
-                        shared.errors.error(&msg);
-                        out.error(&msg);
+                        shared.errors.send(&mut out, &format!("ERR {e}"));
                         sess.closing = true;
                     }
                     if buf.len() > max_query {

@@ -442,8 +442,7 @@ impl Session {
             m.error = true;
         }
         e.cmdstats[id].rejected += 1;
-        sh.errors.error(msg);
-        out.error(msg);
+        sh.errors.send(out, msg);
         Some(id)
     }
 
@@ -463,9 +462,8 @@ impl Session {
             if let Some(m) = &mut self.multi {
                 m.error = true;
             }
-            let msg = Rejection::unknown_command(args).to_string();
-            sh.errors.error(&msg);
-            out.error(&msg);
+            sh.errors
+                .send(out, &Rejection::unknown_command(args).to_string());
             return None;
         };
         // CLIENT CACHING covers one command, or one transaction, past CLIENT commands.

@@ -4,6 +4,7 @@
 //! error that `redis.call` raised; one that `redis.pcall` caught is not counted here).
 
 use crate::lock;
+use concord_resp::Out;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -43,6 +44,12 @@ impl ErrorStats {
     /// Counts an error reply whose text (after the `-`) is `text`.
     pub fn error(&self, text: &str) {
         self.count(code_of(text.as_bytes()));
+    }
+
+    /// Writes the error reply `text` into `out` and counts it.
+    pub fn send(&self, out: &mut Out, text: &str) {
+        self.error(text);
+        out.error(text);
     }
 
     /// Counts an error reply with this code.

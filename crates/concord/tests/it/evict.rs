@@ -2,20 +2,11 @@
 //! written, the LRU, LFU and TTL policies pick the keys they should, `noeviction`
 //! refuses writes, and an eviction reaches peers as a delete.
 
-use crate::support::{Conn, Reply, concord, wait_for};
+use crate::support::{Conn, Reply, concord, info_field, wait_for};
 
 /// An INFO field as a number.
 fn info_num(c: &mut Conn, section: &str, field: &str) -> u64 {
-    let Reply::Bulk(info) = c.cmd(&["INFO", section]) else {
-        panic!("INFO answers a bulk string")
-    };
-    let info = String::from_utf8(info).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field}"))
-        .trim()
-        .parse()
-        .unwrap()
+    info_field(c, section, field).parse().unwrap()
 }
 
 fn ok(r: Reply) {

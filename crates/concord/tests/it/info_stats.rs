@@ -1,6 +1,6 @@
 //! INFO's counters of errors and pub/sub against Redis's.
 
-use crate::support::{Conn, Reply, concord, redis, text, wait_for};
+use crate::support::{Conn, Reply, concord, info_field, redis, text, wait_for};
 
 /// INFO's errorstats section and `total_error_replies` count error replies by code as
 /// Redis does: refusals, command errors, errors inside a transaction, and a script's
@@ -56,12 +56,7 @@ fn errorstats_count_error_replies_as_redis() {
         c.cmd(&["GET", "str"]);
         let mut info = Conn::open(port);
         let errors = text(info.cmd(&["INFO", "errorstats"]));
-        let stats = text(info.cmd(&["INFO", "stats"]));
-        let total = stats
-            .lines()
-            .find_map(|l| l.strip_prefix("total_error_replies:"))
-            .expect("total_error_replies")
-            .to_string();
+        let total = info_field(&mut info, "stats", "total_error_replies");
         let lines: Vec<String> = errors
             .lines()
             .filter(|l| l.starts_with("errorstat_"))
@@ -179,12 +174,10 @@ fn durations_and_buffers_are_measured() {
     let s = concord(&[]);
     for port in [r.port, s.port] {
         let mut c = Conn::open(port);
-        let info = text(c.cmd(&["INFO", "all"]));
-        let field = |name: &str| -> i64 {
-            info.lines()
-                .find_map(|l| l.strip_prefix(&format!("{name}:")))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {name} on port {port}"))
+        let mut field = |name: &str| -> i64 {
+            info_field(&mut c, "all", name)
+                .parse()
+                .unwrap_or_else(|_| panic!("{name} on port {port}"))
         };
         assert_eq!(field("rdb_last_bgsave_time_sec"), -1, "port {port}");
         assert_eq!(field("aof_last_rewrite_time_sec"), -1, "port {port}");
@@ -246,13 +239,10 @@ fn output_waiting_for_a_slow_reader_is_shown() {
         }
         omem(&mut c).first().is_some_and(|&m| m > 0)
     });
-    let info = text(c.cmd(&["INFO", "clients"]));
-    let max_out: u64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("client_recent_max_output_buffer:"))
-        .and_then(|v| v.trim().parse().ok())
+    let max_out: u64 = info_field(&mut c, "clients", "client_recent_max_output_buffer")
+        .parse()
         .expect("client_recent_max_output_buffer");
-    assert!(max_out > 0, "{info}");
+    assert!(max_out > 0);
     // The subscriber reads what was published: nothing waits any more.
     for _ in 0..sent {
         sub.read();

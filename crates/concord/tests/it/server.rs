@@ -1,6 +1,6 @@
 //! Connection behaviour: pipelining, transactions, pub/sub, auth, protocol errors.
 
-use crate::support::{Conn, Reply, b, concord};
+use crate::support::{Conn, Reply, b, concord, info_field};
 
 #[test]
 fn pipelined_requests_are_all_answered() {
@@ -611,19 +611,6 @@ fn setbit_counts_a_change_only_when_something_changed_as_redis_does() {
         deltas.push(seen);
     }
     assert_eq!(deltas[0], deltas[1], "Redis, then Concord");
-}
-
-/// The value of `field` in an INFO reply.
-fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
-    let Reply::Bulk(info) = c.cmd(&["INFO", section]) else {
-        panic!("INFO answers a bulk string")
-    };
-    let info = String::from_utf8(info).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-        .trim()
-        .to_string()
 }
 
 #[test]

@@ -450,6 +450,19 @@ impl Conn {
 }
 
 /// Bytes of a string.
+/// The value of `field` in an INFO reply.
+pub fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
+    let Reply::Bulk(info) = c.cmd(&["INFO", section]) else {
+        panic!("INFO answers a bulk string")
+    };
+    let info = String::from_utf8(info).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {info}"))
+        .trim()
+        .to_string()
+}
+
 /// The text of a bulk or verbatim reply.
 pub fn text(r: Reply) -> String {
     match r {

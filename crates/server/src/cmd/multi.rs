@@ -61,9 +61,7 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
             // Checked when queued; should it fail now, the reply still has one element
             // per queued command.
             Err(why) => {
-                let msg = why.to_string();
-                sh.errors.error(&msg);
-                out.error(&msg);
+                sh.errors.send(out, &why.to_string());
                 continue;
             }
         };
@@ -75,8 +73,7 @@ pub(crate) fn exec(s: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
             let msg = format!(
                 "NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"
             );
-            sh.errors.error(&msg);
-            out.error(&msg);
+            sh.errors.send(out, &msg);
             continue;
         }
         s.run(sh, e, id, &view, out);

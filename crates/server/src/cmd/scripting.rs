@@ -160,8 +160,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
         let id = match resolve(&view) {
             Ok(id) => id,
             Err(why) => {
-                reply.error(&why.to_string());
-                sh.errors.reply(&reply.buf);
+                sh.errors.send(&mut reply, &why.to_string());
                 slots.push(Err(reply));
                 continue;
             }
@@ -205,11 +204,9 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
             Err(reply) => out.raw(&reply.buf),
             Ok(at) => match answers.get(at) {
                 Some(bytes) => out.raw(bytes),
-                None => {
-                    let msg = "ERR the script failed (a bug; please report it)";
-                    sh.errors.error(msg);
-                    out.error(msg);
-                }
+                None => sh
+                    .errors
+                    .send(out, "ERR the script failed (a bug; please report it)"),
             },
         }
     }
@@ -231,8 +228,7 @@ pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], o
     let mut reply = Out::new();
     reply.resp3 = s.resp3;
     if sh.script.busy(sh) {
-        sh.errors.error(BUSY);
-        reply.error(BUSY);
+        sh.errors.send(&mut reply, BUSY);
     } else {
         let (tx, rx) = tokio::sync::oneshot::channel();
         sh.script
@@ -536,8 +532,7 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
         if let Some(m) = &mut s.multi {
             m.error = true;
         }
-        sh.errors.error(BUSY);
-        reply.error(BUSY);
+        sh.errors.send(&mut reply, BUSY);
     } else {
         let stand_in = Session::new(sh, s.id, s.mailbox.clone(), std::time::Instant::now());
         let sess = Box::new(std::mem::replace(s, stand_in));
@@ -558,9 +553,10 @@ pub(crate) async fn run_exec(s: &mut Session, sh: &Shared, args: &[Bytes], out: 
             Err(_) => {
                 // The session is lost with the job: the stand-in must not serve on.
                 s.closing = true;
-                let msg = "ERR the transaction failed (a bug; please report it)";
-                sh.errors.error(msg);
-                reply.error(msg);
+                sh.errors.send(
+                    &mut reply,
+                    "ERR the transaction failed (a bug; please report it)",
+                );
             }
         }
     }
