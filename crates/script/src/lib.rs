@@ -9,6 +9,7 @@
 mod cache;
 mod convert;
 mod dump;
+mod entry;
 mod fast;
 mod flags;
 mod functions;
@@ -22,9 +23,8 @@ pub use flags::{ScriptFlags, declares_no_writes};
 
 use cache::Cache;
 use concord_resp::Out;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState, ffi};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
 use std::cell::Cell;
-use std::os::raw::c_int;
 use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -112,6 +112,8 @@ pub struct Scripts {
     internal: Table,
     /// The sandbox's message handler for a failing script or function call.
     handler: Function,
+    /// The C function that builds KEYS and ARGV and calls a script (see [`entry`]).
+    entry: Function,
     /// The scripts run last and their compiled functions, most recent first: looking one
     /// up by its SHA1 in the table of compiled scripts made a Lua string of the SHA1 each
     /// time, under mlua's guard for allocating calls.
@@ -206,21 +208,6 @@ impl Lent {
             // SAFETY: see `lend`; taken out while in use, as in `with`.
             unsafe { ptr.as_mut() }.tick();
             self.host.set(Some(ptr));
-        }
-    }
-}
-
-/// Pushes a new table holding `items` as strings, from 1 (within a protected call: it
-/// allocates).
-unsafe fn push_array(state: *mut ffi::lua_State, items: &[&[u8]]) {
-    // SAFETY: the caller runs this in a protected call with room for three more values.
-    unsafe {
-        ffi::lua_createtable(state, c_int::try_from(items.len()).unwrap_or(0), 0);
-        for (i, x) in items.iter().enumerate() {
-            ffi::lua_pushlstring(state, x.as_ptr().cast(), x.len());
-            // Clamped to Lua's int indexes (a request has far fewer arguments).
-            let at = (i + 1).min(c_int::MAX as usize) as ffi::lua_Integer;
-            ffi::lua_rawseti(state, -2, at);
         }
     }
 }
@@ -340,11 +327,13 @@ impl Scripts {
         })?;
         fast::install(&lua, &redis, &fast, convert)?;
         let kill = Arc::new(AtomicBool::new(false));
+        let entry = entry::make(&lua)?;
         Ok(Scripts {
             lua,
             globals,
             env,
             handler: internal.raw_get("handler")?,
+            entry,
             internal,
             hot: Vec::with_capacity(HOT),
             cache: Cache::default(),
@@ -498,40 +487,18 @@ impl Scripts {
         }
         let _lent = self.lent.lend(host, ctx);
         let fmode = mode == Mode::Function;
-        let (keys, args) = (inv.keys, inv.args);
-        // KEYS and ARGV are built and the script called with the C API, inside mlua's
-        // protected call (a value per element through mlua, or a Lua runner around
-        // xpcall, cost more than a short script). EVAL's KEYS and ARGV are globals; a
-        // function gets them as arguments. The sandbox's handler names the failing line.
-        // SAFETY: the stack holds the handler, `f` and the globals; the closure keeps no
-        // value that needs dropping while Lua may raise.
-        let ran = unsafe {
-            self.lua
-                .exec_raw::<(bool, Value)>((&self.handler, f, &self.globals), |state| {
-                    let g = ffi::lua_gettop(state);
-                    let handler = g - 2;
-                    push_array(state, keys);
-                    push_array(state, args);
-                    if !fmode {
-                        for (name, at) in [(c"KEYS", g + 1), (c"ARGV", g + 2)] {
-                            ffi::lua_pushstring(state, name.as_ptr());
-                            ffi::lua_pushvalue(state, at);
-                            ffi::lua_rawset(state, g);
-                        }
-                        ffi::lua_settop(state, g);
-                    }
-                    // handler, f, (globals), [keys, args]: the globals make way.
-                    ffi::lua_remove(state, g);
-                    let nargs = if fmode { 2 } else { 0 };
-                    let status = ffi::lua_pcall(state, nargs, 1, handler);
-                    // handler, result (or the handler's error table) -> ok, result.
-                    ffi::lua_pushboolean(state, c_int::from(status == 0));
-                    ffi::lua_replace(state, handler);
-                })
-        };
+        let ran = entry::run(
+            &self.lua,
+            &self.entry,
+            &self.handler,
+            &self.globals,
+            f,
+            inv.keys,
+            inv.args,
+            fmode,
+        );
         match ran {
-            Ok((true, v)) => Ok(v),
-            Ok((false, v)) => Err(v),
+            Ok(done) => done,
             Err(e) => Err(Value::String(
                 self.lua
                     .create_string(format!("Error running script: {e}"))
