@@ -23,6 +23,10 @@ pub(crate) trait Requests {
     fn count(&self) -> usize;
     /// The arguments of request `i`.
     fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]>;
+    /// Request `i`, to keep past these requests.
+    fn owned(&self, i: usize) -> Vec<Bytes> {
+        owned(&self.view(i))
+    }
 }
 
 impl Requests for Vec<Vec<Bytes>> {
@@ -33,6 +37,10 @@ impl Requests for Vec<Vec<Bytes>> {
     fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
         self[i].iter().map(|a| &a[..]).collect()
     }
+
+    fn owned(&self, i: usize) -> Vec<Bytes> {
+        self[i].clone()
+    }
 }
 
 impl Requests for VecDeque<Vec<Bytes>> {
@@ -42,6 +50,10 @@ impl Requests for VecDeque<Vec<Bytes>> {
 
     fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
         self[i].iter().map(|a| &a[..]).collect()
+    }
+
+    fn owned(&self, i: usize) -> Vec<Bytes> {
+        self[i].clone()
     }
 }
 
@@ -95,6 +107,16 @@ pub(crate) fn help_err(sub: &[u8], cmd: &str) -> String {
         lossy(sub),
         cmd
     )
+}
+
+/// How a batch starts (see [`Session::script_first`]).
+enum First<'r> {
+    /// With a command the batch runs.
+    Batch,
+    /// With a script command, kept to run as a job before the rest.
+    Deferred,
+    /// With a script command (`id`) and nothing else: it runs straight from the request.
+    Alone(CommandId, SmallVec<[&'r [u8]; 8]>),
 }
 
 /// How many EVALs and FCALLs of one pipeline make one script job.
@@ -240,8 +262,13 @@ impl Session {
         if crate::cmd::member::writes_held(sh) && self.may_write(reqs) {
             crate::cmd::member::wait_writes_open(sh).await;
         }
-        if self.script_first(sh, reqs) {
-            return 1;
+        match self.script_first(sh, reqs) {
+            First::Batch => {}
+            First::Deferred => return 1,
+            First::Alone(id, req) => {
+                crate::cmd::scripting::run_lone(self, sh, Some(id), &req, out).await;
+                return 1;
+            }
         }
         // The batch takes its turn at the engine, after any script before it; past the
         // busy threshold of a running script it is answered BUSY (SCRIPT KILL aside).
@@ -295,15 +322,15 @@ impl Session {
 
     /// A batch that starts with a script command a plain client may run becomes a
     /// script job at once (the rest waits behind it), without taking a turn at the
-    /// engine only to find that out. True when it did.
-    fn script_first(&mut self, sh: &Shared, reqs: &impl Requests) -> bool {
+    /// engine only to find that out.
+    fn script_first<'r>(&mut self, sh: &Shared, reqs: &'r impl Requests) -> First<'r> {
         let first = reqs.view(0);
         // Every batch comes here: a name test first, the lookups only for scripts.
         if !first
             .first()
             .is_some_and(|n| crate::cmd::scripting::may_run_there(n))
         {
-            return false;
+            return First::Batch;
         }
         self.refresh(sh);
         let plain = self.plain() && self.deferred.is_none();
@@ -312,7 +339,7 @@ impl Session {
             .flatten()
             .and_then(|top| resolve_from(top, &first).ok())
         else {
-            return false;
+            return First::Batch;
         };
         // FUNCTION LOAD and the other writes take the full path: the checks of writes.
         let flags = spec(id).flags;
@@ -320,15 +347,18 @@ impl Session {
             || flags.has(Flags::WRITE)
             || flags.has(Flags::DENYOOM)
         {
-            return false;
+            return First::Batch;
         }
         self.skipping = self.replies == Replies::SkipNext;
         if self.skipping {
             self.replies = Replies::On;
         }
-        self.deferred = Some(owned(&first));
         sh.commands.fetch_add(1, Ordering::Relaxed);
-        true
+        if reqs.count() == 1 && crate::cmd::scripting::is_call(&first) {
+            return First::Alone(id, first);
+        }
+        self.deferred = Some(owned(&first));
+        First::Deferred
     }
 
     /// Whether any of the requests may write (EXEC writes what its transaction queued; a

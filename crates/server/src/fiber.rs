@@ -39,10 +39,11 @@ pub(crate) fn available() -> bool {
 
 /// Runs `job` to its end, letting the runtime serve others whenever it steps aside (see
 /// [`step_aside`]); what it returned, or `None` when no stack could be made (logged).
-/// The caller holds the engine's turn and checked [`available`].
-pub(crate) async fn run<R: Send + 'static>(
+/// The caller holds the engine's turn and checked [`available`]. The job may borrow
+/// what the caller holds: it ends before this returns, or before this future is dropped.
+pub(crate) async fn run<'j, R: Send + 'j>(
     sh: &Arc<Shared>,
-    job: impl FnOnce(&Shared) -> R + Send + 'static,
+    job: impl FnOnce(&Shared) -> R + Send + 'j,
 ) -> Option<R> {
     let mut fiber = Fiber::start(sh, job)?;
     loop {
@@ -92,10 +93,13 @@ impl Drop for Unset<'_> {
     }
 }
 
-impl<'a, R: 'static> Fiber<'a, R> {
+impl<'a, R> Fiber<'a, R> {
     /// The job on the kept stack (or a new one); `None` when no stack could be made
     /// (logged; the job is dropped, so its caller is answered with an error).
-    fn start(sh: &'a Arc<Shared>, job: impl FnOnce(&Shared) -> R + Send + 'static) -> Option<Self> {
+    fn start<'j>(sh: &'a Arc<Shared>, job: impl FnOnce(&Shared) -> R + Send + 'j) -> Option<Self>
+    where
+        'j: 'a,
+    {
         let kept = lock(&sh.script.fibers.stack).take();
         let stack = match kept {
             Some(stack) => stack,
@@ -108,14 +112,18 @@ impl<'a, R: 'static> Fiber<'a, R> {
             },
         };
         let me = Arc::clone(sh);
-        let co = Coroutine::with_stack(stack, move |pause: &Pause, ()| {
+        let body = move |pause: &Pause, ()| {
             let fibers = &me.script.fibers;
             let _unset = Unset(&fibers.pause);
             fibers
                 .pause
                 .store(std::ptr::from_ref(pause).cast_mut(), Ordering::Release);
             job(&me)
-        });
+        };
+        // SAFETY: what the job borrows lives for 'j, which outlasts this fiber ('a), and
+        // the fiber's drop runs the job to its end: the job never runs after a borrow
+        // ends. (A leaked fiber is never resumed again.)
+        let co = unsafe { Coroutine::with_stack_unchecked(stack, body) };
         Some(Fiber { sh, co: Some(co) })
     }
 

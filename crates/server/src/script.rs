@@ -16,6 +16,7 @@ use concord_engine::{CommandId, Engine, Flags, Rejection, command_id, resolve_fr
 use concord_resp::Out;
 use concord_script::{CallCtx, Host, Invocation, Scripts};
 use smallvec::SmallVec;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
 use std::time::Duration;
@@ -33,7 +34,7 @@ pub(crate) enum Job {
     /// answered at once (one wake-up of the client's thread, not one per script).
     Run {
         /// Each script with its command (counted in INFO commandstats once it ran).
-        calls: Vec<(CommandId, ScriptCall)>,
+        calls: Vec<(CommandId, SentCall)>,
         /// Each script's reply, in order, and the last append-only batch holding writes.
         reply: tokio::sync::oneshot::Sender<(Vec<Bytes>, u64)>,
     },
@@ -86,37 +87,85 @@ pub(crate) fn apply_busy_threshold(
 pub(crate) type FunctionJob = Box<dyn FnOnce(&mut Scripts, &mut dyn Host, &mut Out) -> bool + Send>;
 
 /// What a script call runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
     /// EVAL's body.
-    Body(Bytes),
+    Body,
     /// EVALSHA's SHA1.
-    Sha(Bytes),
+    Sha,
     /// FCALL's function name.
-    Function(Bytes),
+    Function,
 }
 
-/// A script to run and whom for.
-pub(crate) struct ScriptCall {
-    /// What runs.
+/// A script call but for its arguments: what runs, how, and on whose behalf.
+#[derive(Clone)]
+pub(crate) struct CallHead {
+    /// What the request's second argument names.
     pub target: Target,
-    /// KEYS.
-    pub keys: Vec<Bytes>,
-    /// ARGV.
-    pub args: Vec<Bytes>,
+    /// How many of the arguments after the count are KEYS.
+    pub numkeys: usize,
     /// EVAL_RO / EVALSHA_RO.
     pub read_only: bool,
     /// The caller's user (its ACL rules apply to the script's commands).
     pub user: Arc<User>,
     /// The caller speaks RESP3.
     pub resp3: bool,
-    /// The caller's output limit.
-    pub limit: usize,
     /// The caller's client id: the script's changes are its own (NOLOOP).
     pub caller: u64,
     /// The caller's CLIENT TRACKING: the script's reads are remembered for it.
     pub track: Option<crate::tracking::Track>,
     /// The caller gave CLIENT CACHING for this call.
     pub caching: bool,
+}
+
+/// A script call, its arguments read where the request lies (no copy for a script
+/// that runs at once).
+pub(crate) struct ScriptCall<'a> {
+    /// What runs and for whom.
+    pub head: &'a CallHead,
+    /// The whole request: the command, the script, the key count, KEYS, ARGV.
+    pub req: &'a [&'a [u8]],
+    /// The caller's output room.
+    pub limit: usize,
+}
+
+impl ScriptCall<'_> {
+    /// The body, SHA1 or function name.
+    pub fn script(&self) -> &[u8] {
+        self.req[1]
+    }
+
+    /// KEYS.
+    pub fn keys(&self) -> &[&[u8]] {
+        &self.req[3..3 + self.head.numkeys]
+    }
+
+    /// ARGV.
+    pub fn args(&self) -> &[&[u8]] {
+        &self.req[3 + self.head.numkeys..]
+    }
+}
+
+/// A script call sent to the script thread: it owns its request.
+pub(crate) struct SentCall {
+    /// What runs and for whom.
+    pub head: CallHead,
+    /// The request (see [`ScriptCall::req`]).
+    pub req: Vec<Bytes>,
+    /// The caller's output room.
+    pub limit: usize,
+}
+
+impl SentCall {
+    /// Runs `f` with the call as a [`ScriptCall`].
+    fn with<R>(&self, limit: usize, f: impl FnOnce(&ScriptCall<'_>) -> R) -> R {
+        let req: SmallVec<[&[u8]; 8]> = self.req.iter().map(|a| &a[..]).collect();
+        f(&ScriptCall {
+            head: &self.head,
+            req: &req,
+            limit,
+        })
+    }
 }
 
 /// The running script, as the network threads see it.
@@ -216,17 +265,27 @@ impl Gate {
     /// gone. Here it runs on a fiber and answers directly (no job, no reply channel: they
     /// cost more than a short script); on a multi-thread runtime it is a job for the
     /// script thread.
-    pub async fn call(&self, id: CommandId, call: ScriptCall) -> Option<(Bytes, u64)> {
+    pub async fn call(&self, id: CommandId, call: ScriptCall<'_>) -> Option<(Bytes, u64)> {
         if !crate::fiber::available() {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            let calls = vec![(id, call)];
-            self.run(None, Job::Run { calls, reply: tx }).await;
-            let (mut replies, seq) = rx.await.ok()?;
+            let sent = SentCall {
+                head: call.head.clone(),
+                req: crate::dispatch::owned(call.req),
+                limit: call.limit,
+            };
+            let (mut replies, seq) = self.run_calls(vec![(id, sent)]).await?;
             return Some((replies.pop()?, seq));
         }
         let sh = self.me.upgrade()?;
         let _turn = self.turn.acquire().await.ok()?;
         crate::fiber::run(&sh, move |sh| run_guarded(sh, id, &call)).await
+    }
+
+    /// Runs the script calls of one client's pipeline as one job: their replies, and
+    /// the append-only batch holding their writes; `None` when the instance is gone.
+    pub async fn run_calls(&self, calls: Vec<(CommandId, SentCall)>) -> Option<(Vec<Bytes>, u64)> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.run(None, Job::Run { calls, reply: tx }).await;
+        rx.await.ok()
     }
 
     /// Whether the running script is past the busy threshold.
@@ -487,7 +546,7 @@ fn count(sh: &Shared, id: Option<CommandId>, failed: bool) {
 /// job only: its caller gets an error.
 fn process(sh: &Shared, job: Job) -> bool {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match job {
-        Job::Run { mut calls, reply } => {
+        Job::Run { calls, reply } => {
             let mut replies = Vec::with_capacity(calls.len());
             let mut seq = 0;
             // The keys of every script in the job are asked for at once, so that their
@@ -495,7 +554,8 @@ fn process(sh: &Shared, job: Job) -> bool {
             if calls.len() > 1 {
                 let keys: Vec<&[u8]> = calls
                     .iter()
-                    .flat_map(|(_, c)| c.keys.iter().map(|k| &k[..]))
+                    .flat_map(|(_, c)| c.req.iter().skip(3).take(c.head.numkeys))
+                    .map(|k| &k[..])
                     .take(PREFETCH_KEYS)
                     .collect();
                 let e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
@@ -503,9 +563,9 @@ fn process(sh: &Shared, job: Job) -> bool {
             }
             // The client's output room is shared by the pipeline's replies.
             let mut room = calls.first().map_or(0, |(_, c)| c.limit);
-            for (id, call) in &mut calls {
-                call.limit = call.limit.min(room);
-                let (bytes, n) = run_guarded(sh, *id, call);
+            for (id, call) in &calls {
+                let limit = call.limit.min(room);
+                let (bytes, n) = call.with(limit, |call| run_guarded(sh, *id, call));
                 room = room.saturating_sub(bytes.len());
                 replies.push(bytes);
                 seq = seq.max(n);
@@ -550,7 +610,7 @@ fn process(sh: &Shared, job: Job) -> bool {
 }
 
 /// [`run_call`], where a panic (a bug) fails this call only: its caller gets an error.
-fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
+fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall<'_>) -> (Bytes, u64) {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_call(sh, id, call)));
     ran.unwrap_or_else(|_| {
         sh.script.finished();
@@ -561,10 +621,10 @@ fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
 
 /// Runs one script call of a client's pipeline: its reply and the append-only batch
 /// holding its writes. Counted in INFO commandstats under `id`.
-fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
+fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall<'_>) -> (Bytes, u64) {
     let start = sh.timer.raw();
     let mut out = Out::new();
-    let function = matches!(call.target, Target::Function(_));
+    let function = call.head.target == Target::Function;
     let seq = with_vm(sh, |scripts, sess| {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
         e.set_time(wall_ms());
@@ -585,7 +645,7 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall) -> (Bytes, u64) {
             e.commit();
             sh.script.finished();
         }
-        let seq = crate::effects::after_client_write(sh, &mut e, before, call.caller);
+        let seq = crate::effects::after_client_write(sh, &mut e, before, call.head.caller);
         // Counted here, under the lock already held (a network thread never waits for
         // the engine a script holds).
         let st = &mut e.cmdstats[id];
@@ -645,13 +705,17 @@ pub(crate) fn functions(sh: &Shared, f: FunctionJob, out: &mut Out) {
 
 /// A script inside EXEC (which runs as a job): runs it against the engine the
 /// transaction holds. False when the VM cannot be reached.
-pub(crate) fn run_inline(sh: &Shared, call: &ScriptCall, e: &mut Engine, out: &mut Out) -> bool {
+pub(crate) fn run_inline(
+    sh: &Shared,
+    call: &ScriptCall<'_>,
+    e: &mut Engine,
+    out: &mut Out,
+) -> bool {
     with_vm(sh, |scripts, sess| {
         let mut reply = Out::new();
         let full = sess.hot.maxmemory > 0 && crate::mem::counted(e) as u64 > sess.hot.maxmemory;
         if let Some(name) = prepare(sh, sess, scripts, call, full, &mut reply) {
-            sh.script
-                .started(sh, matches!(call.target, Target::Function(_)));
+            sh.script.started(sh, call.head.target == Target::Function);
             run(sh, sess, scripts, &name, call, e, &mut reply);
             sh.script.finished();
         }
@@ -746,15 +810,16 @@ fn script_session(sh: &Shared) -> Session {
 
 /// Sets the script session up for `call` and finds its script (compiling an EVAL body);
 /// its SHA1, or `None` with the error written.
-fn prepare(
+fn prepare<'c>(
     sh: &Shared,
     sess: &mut Session,
     scripts: &mut Scripts,
-    call: &ScriptCall,
+    call: &'c ScriptCall<'_>,
     full: bool,
     out: &mut Out,
-) -> Option<String> {
-    out.resp3 = call.resp3;
+) -> Option<Cow<'c, str>> {
+    let head = call.head;
+    out.resp3 = head.resp3;
     out.limit = call.limit.min(MAX_REPLY);
     if sh.script.stopping.load(Ordering::Acquire) {
         out.error("ERR the server is shutting down");
@@ -764,38 +829,39 @@ fn prepare(
     // deleted user's script must not run as someone else. Looked up again only when
     // the users changed or another user calls.
     let epoch = sh.acl_epoch.load(Ordering::Acquire);
-    if sess.acl_epoch != epoch || sess.user.name() != call.user.name() {
-        let Some(user) = sh.user(call.user.name()) else {
+    if sess.acl_epoch != epoch || sess.user.name() != head.user.name() {
+        let Some(user) = sh.user(head.user.name()) else {
             out.error("NOPERM the user this script runs as was deleted");
             return None;
         };
         sess.set_user(sh, user);
         sess.acl_epoch = epoch;
     }
-    sess.resp3 = call.resp3;
-    sess.track = call.track;
-    sess.caching = call.caching;
-    sess.actor = call.caller;
+    sess.resp3 = head.resp3;
+    sess.track = head.track;
+    sess.caching = head.caching;
+    sess.actor = head.caller;
     sess.refresh(sh);
-    let (name, flags) = match &call.target {
-        Target::Sha(sha) => {
+    let script = call.script();
+    let (name, flags) = match head.target {
+        Target::Sha => {
             // Clients send the SHA1 as SCRIPT LOAD gave it: lowercase hex, as it is kept.
-            let sha = match std::str::from_utf8(sha) {
-                Ok(s) if !s.bytes().any(|b| b.is_ascii_uppercase()) => s.to_string(),
-                _ => String::from_utf8_lossy(sha).to_ascii_lowercase(),
+            let sha = match std::str::from_utf8(script) {
+                Ok(s) if !s.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(s),
+                _ => Cow::Owned(String::from_utf8_lossy(script).to_ascii_lowercase()),
             };
             let flags = scripts.flags(&sha);
             (sha, flags)
         }
-        Target::Body(body) => match scripts.load(body, true) {
-            Ok((sha, flags)) => (sha, Some(flags)),
+        Target::Body => match scripts.load(script, true) {
+            Ok((sha, flags)) => (Cow::Owned(sha), Some(flags)),
             Err(e) => {
                 out.error(&format!("ERR {e}"));
                 return None;
             }
         },
-        Target::Function(f) => {
-            let f = String::from_utf8_lossy(f).into_owned();
+        Target::Function => {
+            let f = String::from_utf8_lossy(script);
             let Some(flags) = scripts.function_flags(&f) else {
                 out.error("ERR Function not found");
                 return None;
@@ -808,7 +874,7 @@ fn prepare(
         return None;
     };
     use concord_script::ScriptFlags as F;
-    if call.read_only && flags.has(F::DECLARED) && !flags.has(F::NO_WRITES) {
+    if head.read_only && flags.has(F::DECLARED) && !flags.has(F::NO_WRITES) {
         out.error("ERR Can not execute a script with write flag using *_ro command.");
         return None;
     }
@@ -825,20 +891,18 @@ fn run(
     sess: &mut Session,
     scripts: &mut Scripts,
     name: &str,
-    call: &ScriptCall,
+    call: &ScriptCall<'_>,
     e: &mut Engine,
     out: &mut Out,
 ) {
-    let keys: SmallVec<[&[u8]; 8]> = call.keys.iter().map(|k| &k[..]).collect();
-    let args: SmallVec<[&[u8]; 8]> = call.args.iter().map(|a| &a[..]).collect();
     let inv = Invocation {
-        keys: &keys,
-        args: &args,
-        read_only: call.read_only,
+        keys: call.keys(),
+        args: call.args(),
+        read_only: call.head.read_only,
     };
     let mut host = ScriptHost { sh, sess, e };
-    match call.target {
-        Target::Function(_) => scripts.fcall(name, &inv, &mut host, out),
+    match call.head.target {
+        Target::Function => scripts.fcall(name, &inv, &mut host, out),
         _ => scripts.run(name, &inv, &mut host, out),
     }
     if out.over_limit() {

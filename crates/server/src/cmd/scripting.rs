@@ -3,8 +3,8 @@
 //! ([`run_exec`]). See `crate::script` for why scripts have a thread of their own.
 
 use crate::Shared;
-use crate::dispatch::lossy;
-use crate::script::{BUSY, FunctionJob, Job, ScriptCall, Target};
+use crate::dispatch::{Requests, lossy};
+use crate::script::{BUSY, CallHead, FunctionJob, Job, ScriptCall, SentCall, Target};
 use crate::session::Session;
 use bytes::Bytes;
 use concord_engine::{CommandId, Engine, resolve};
@@ -67,14 +67,9 @@ pub(crate) fn runs_as_job(id: CommandId) -> bool {
     deferred_ids().contains(&id)
 }
 
-/// An EVAL- or FCALL-family request's script and its keys and arguments, or the error
-/// reply.
-fn parse_call(
-    s: &Session,
-    args: &[&[u8]],
-    own: impl Fn(usize) -> Bytes,
-    out: &mut Out,
-) -> Option<ScriptCall> {
+/// An EVAL- or FCALL-family request's call (what runs, how many keys, for whom), or
+/// the error reply.
+fn parse_call(s: &Session, args: &[&[u8]], out: &mut Out) -> Option<CallHead> {
     let name = args[0];
     let starts = |p: &[u8]| name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
     let fcall = starts(b"fcall");
@@ -98,26 +93,23 @@ fn parse_call(
         out.error("ERR Number of keys can't be greater than number of args");
         return None;
     };
-    let script = own(1);
     let target = if fcall {
-        Target::Function(script)
+        Target::Function
     } else if starts(b"evalsha") {
         if args[1].len() != 40 {
             out.error("NOSCRIPT No matching script. Please use EVAL.");
             return None;
         }
-        Target::Sha(script)
+        Target::Sha
     } else {
-        Target::Body(script)
+        Target::Body
     };
-    Some(ScriptCall {
+    Some(CallHead {
         target,
-        keys: (3..3 + n).map(&own).collect(),
-        args: (3 + n..args.len()).map(&own).collect(),
+        numkeys: n,
         read_only: name.len() > 3 && name[name.len() - 3..].eq_ignore_ascii_case(b"_ro"),
         user: Arc::clone(&s.user),
         resp3: s.resp3,
-        limit: usize::MAX,
         caller: s.actor,
         track: s.track,
         caching: s.caching,
@@ -132,7 +124,7 @@ pub(crate) fn declares_no_writes(id: CommandId, args: &[&[u8]]) -> bool {
 }
 
 /// Whether a request is an EVAL or FCALL (any form).
-pub(crate) fn is_call(args: &[Bytes]) -> bool {
+pub(crate) fn is_call<A: AsRef<[u8]>>(args: &[A]) -> bool {
     args.len() >= 3
         && [
             "eval",
@@ -143,72 +135,113 @@ pub(crate) fn is_call(args: &[Bytes]) -> bool {
             "fcall_ro",
         ]
         .iter()
-        .any(|n| args[0].eq_ignore_ascii_case(n.as_bytes()))
+        .any(|n| args[0].as_ref().eq_ignore_ascii_case(n.as_bytes()))
+}
+
+/// The checks of one EVAL or FCALL before it runs (command `id` when the caller knows
+/// it): its call, or the error reply.
+fn check(
+    s: &Session,
+    sh: &Shared,
+    id: Option<CommandId>,
+    req: &[&[u8]],
+) -> Result<(CommandId, CallHead), Out> {
+    let mut reply = Out::new();
+    reply.resp3 = s.resp3;
+    let id = match id.map_or_else(|| resolve(req), Ok) {
+        Ok(id) => id,
+        Err(why) => {
+            sh.errors.send(&mut reply, &why.to_string());
+            return Err(reply);
+        }
+    };
+    if sh.script.busy(sh) {
+        reply.error(BUSY);
+    } else if let Some(head) = parse_call(s, req, &mut reply) {
+        return Ok((id, head));
+    }
+    sh.errors.reply(&reply.buf);
+    Err(reply)
+}
+
+/// Writes one call's reply (its answer, or the error found before it ran) unless CLIENT
+/// REPLY drops it (`first`: SKIP drops the first reply only).
+fn answer(s: &Session, sh: &Shared, first: bool, reply: Result<Option<&[u8]>, Out>, out: &mut Out) {
+    let muted = if first {
+        s.muted()
+    } else {
+        s.replies == crate::session::Replies::Off
+    };
+    if muted {
+        return;
+    }
+    match reply {
+        Err(reply) => out.raw(&reply.buf),
+        Ok(Some(bytes)) => out.raw(bytes),
+        Ok(None) => sh
+            .errors
+            .send(out, "ERR the script failed (a bug; please report it)"),
+    }
+}
+
+/// Runs one EVAL or FCALL (command `id` when the caller resolved it) straight from the
+/// request, its reply to `out`.
+pub(crate) async fn run_lone(
+    s: &mut Session,
+    sh: &Shared,
+    id: Option<CommandId>,
+    req: &[&[u8]],
+    out: &mut Out,
+) {
+    let mut seq = 0;
+    match check(s, sh, id, req) {
+        Ok((id, head)) => {
+            let call = ScriptCall {
+                head: &head,
+                req,
+                limit: out.limit.saturating_sub(out.len()),
+            };
+            let ran = sh.script.call(id, call).await;
+            seq = ran.as_ref().map_or(0, |(_, n)| *n);
+            answer(s, sh, true, Ok(ran.as_ref().map(|(r, _)| &r[..])), out);
+        }
+        Err(reply) => answer(s, sh, true, Err(reply), out),
+    }
+    if seq > 0 && sh.persist.acks_wait() {
+        sh.persist.wait_durable(seq).await;
+    }
 }
 
 /// Runs EVALs and FCALLs of one pipeline (their checks passed): all sent to the script
 /// thread at once, their answers awaited in order and written unless CLIENT REPLY drops
 /// them.
-pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>], out: &mut Out) {
+pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &impl Requests, out: &mut Out) {
+    if group.count() == 1 {
+        return run_lone(s, sh, None, &group.view(0), out).await;
+    }
     // Each request's own reply (an error found here), or its place among the calls sent.
-    let mut slots: Vec<Result<usize, Out>> = Vec::with_capacity(group.len());
+    let mut slots: Vec<Result<usize, Out>> = Vec::with_capacity(group.count());
+    let limit = out.limit.saturating_sub(out.len());
     let mut calls = Vec::new();
-    for args in group {
-        let view: smallvec::SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
-        let mut reply = Out::new();
-        reply.resp3 = s.resp3;
-        let id = match resolve(&view) {
-            Ok(id) => id,
-            Err(why) => {
-                sh.errors.send(&mut reply, &why.to_string());
-                slots.push(Err(reply));
-                continue;
+    for i in 0..group.count() {
+        match check(s, sh, None, &group.view(i)) {
+            Ok((id, head)) => {
+                slots.push(Ok(calls.len()));
+                let req = group.owned(i);
+                calls.push((id, SentCall { head, req, limit }));
             }
-        };
-        if sh.script.busy(sh) {
-            reply.error(BUSY);
-        } else if let Some(mut call) = parse_call(s, &view, |i| args[i].clone(), &mut reply) {
-            call.limit = out.limit.saturating_sub(out.len());
-            slots.push(Ok(calls.len()));
-            calls.push((id, call));
-            continue;
+            Err(reply) => slots.push(Err(reply)),
         }
-        sh.errors.reply(&reply.buf);
-        slots.push(Err(reply));
     }
     let (mut answers, mut seq) = (Vec::new(), 0);
-    if calls.len() == 1
-        && let Some((id, call)) = calls.pop()
+    if !calls.is_empty()
+        && let Some(done) = sh.script.run_calls(calls).await
     {
-        if let Some((reply, n)) = sh.script.call(id, call).await {
-            (answers, seq) = (vec![reply], n);
-        }
-    } else if !calls.is_empty() {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        sh.script.run(None, Job::Run { calls, reply: tx }).await;
-        if let Ok((replies, n)) = rx.await {
-            (answers, seq) = (replies, n);
-        }
+        (answers, seq) = done;
     }
     for (i, slot) in slots.into_iter().enumerate() {
-        // CLIENT REPLY SKIP drops the first one's reply only.
-        let muted = if i == 0 {
-            s.muted()
-        } else {
-            s.replies == crate::session::Replies::Off
-        };
-        if muted {
-            continue;
-        }
-        match slot {
-            Err(reply) => out.raw(&reply.buf),
-            Ok(at) => match answers.get(at) {
-                Some(bytes) => out.raw(bytes),
-                None => sh
-                    .errors
-                    .send(out, "ERR the script failed (a bug; please report it)"),
-            },
-        }
+        let reply = slot.map(|at| answers.get(at).map(|b| &b[..]));
+        answer(s, sh, i == 0, reply, out);
     }
     if seq > 0 && sh.persist.acks_wait() {
         sh.persist.wait_durable(seq).await;
@@ -219,7 +252,7 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &[Vec<Bytes>]
 /// goes to `out` unless CLIENT REPLY drops it.
 pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
     if is_call(args) {
-        return run_calls(s, sh, &[args.to_vec()], out).await;
+        return run_calls(s, sh, &vec![args.to_vec()], out).await;
     }
     let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
     let Ok(id) = resolve(&view) else {
@@ -502,10 +535,14 @@ fn functions(a: &[&[u8]], resp3: bool) -> Result<FunctionJob, String> {
 
 /// EVAL and friends inside EXEC, which runs as a script job ([`run_exec`]).
 pub(crate) fn eval(s: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], out: &mut Out) {
-    let Some(mut call) = parse_call(s, a, |i| Bytes::copy_from_slice(a[i]), out) else {
+    let Some(head) = parse_call(s, a, out) else {
         return;
     };
-    call.limit = out.limit.saturating_sub(out.len());
+    let call = ScriptCall {
+        head: &head,
+        req: a,
+        limit: out.limit.saturating_sub(out.len()),
+    };
     if !crate::script::run_inline(sh, &call, e, out) {
         out.error("ERR a script ran outside a script job (a bug; please report it)");
     }
