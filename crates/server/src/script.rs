@@ -260,24 +260,25 @@ impl Gate {
         crate::fiber::run(&sh, move |sh| finish(sh, id, job)).await;
     }
 
-    /// Runs one script call of a client (command `id`) in its turn at the engine: its
-    /// reply and the append-only batch holding its writes; `None` when the instance is
-    /// gone. Here it runs on a fiber and answers directly (no job, no reply channel: they
+    /// Runs one script call of a client (command `id`) in its turn at the engine, its
+    /// reply written to `out`: the append-only batch holding its writes; `None` when the
+    /// instance is gone. Here it runs on a fiber and answers directly (no job, no reply channel: they
     /// cost more than a short script); on a multi-thread runtime it is a job for the
     /// script thread.
-    pub async fn call(&self, id: CommandId, call: ScriptCall<'_>) -> Option<(Bytes, u64)> {
+    pub async fn call(&self, id: CommandId, call: ScriptCall<'_>, out: &mut Out) -> Option<u64> {
         if !crate::fiber::available() {
             let sent = SentCall {
                 head: call.head.clone(),
                 req: crate::dispatch::owned(call.req),
                 limit: call.limit,
             };
-            let (mut replies, seq) = self.run_calls(vec![(id, sent)]).await?;
-            return Some((replies.pop()?, seq));
+            let (replies, seq) = self.run_calls(vec![(id, sent)]).await?;
+            out.raw(replies.first()?);
+            return Some(seq);
         }
         let sh = self.me.upgrade()?;
         let _turn = self.turn.acquire().await.ok()?;
-        crate::fiber::run(&sh, move |sh| run_guarded(sh, id, &call)).await
+        crate::fiber::run(&sh, move |sh| run_guarded(sh, id, &call, out)).await
     }
 
     /// Runs the script calls of one client's pipeline as one job: their replies, and
@@ -565,9 +566,10 @@ fn process(sh: &Shared, job: Job) -> bool {
             let mut room = calls.first().map_or(0, |(_, c)| c.limit);
             for (id, call) in &calls {
                 let limit = call.limit.min(room);
-                let (bytes, n) = call.with(limit, |call| run_guarded(sh, *id, call));
-                room = room.saturating_sub(bytes.len());
-                replies.push(bytes);
+                let mut out = Out::new();
+                let n = call.with(limit, |call| run_guarded(sh, *id, call, &mut out));
+                room = room.saturating_sub(out.len());
+                replies.push(out.buf.freeze());
                 seq = seq.max(n);
             }
             let _ = reply.send((replies, seq));
@@ -610,20 +612,29 @@ fn process(sh: &Shared, job: Job) -> bool {
 }
 
 /// [`run_call`], where a panic (a bug) fails this call only: its caller gets an error.
-fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall<'_>) -> (Bytes, u64) {
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_call(sh, id, call)));
-    ran.unwrap_or_else(|_| {
+/// The reply goes after what `out` holds; `out`'s settings are kept.
+fn run_guarded(sh: &Shared, id: CommandId, call: &ScriptCall<'_>, out: &mut Out) -> u64 {
+    let (start, resp3, limit) = (out.len(), out.resp3, out.limit);
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_call(sh, id, call, &mut *out)
+    }));
+    let seq = ran.unwrap_or_else(|_| {
         sh.script.finished();
         sh.errors.reply(SCRIPT_BUG);
-        (Bytes::from_static(SCRIPT_BUG), 0)
-    })
+        out.buf.truncate(start);
+        out.raw(SCRIPT_BUG);
+        0
+    });
+    (out.resp3, out.limit) = (resp3, limit);
+    seq
 }
 
-/// Runs one script call of a client's pipeline: its reply and the append-only batch
-/// holding its writes. Counted in INFO commandstats under `id`.
-fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall<'_>) -> (Bytes, u64) {
+/// Runs one script call of a client's pipeline, its reply written after what `out`
+/// holds: the append-only batch holding its writes. Counted in INFO commandstats under
+/// `id`.
+fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall<'_>, out: &mut Out) -> u64 {
     let start = sh.timer.raw();
-    let mut out = Out::new();
+    let at = out.len();
     let function = call.head.target == Target::Function;
     let seq = with_vm(sh, |scripts, sess| {
         let mut e = sh.engine.lock().unwrap_or_else(|p| p.into_inner());
@@ -637,9 +648,9 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall<'_>) -> (Bytes, u64) {
             && !sh.leaving.load(Ordering::Acquire)
             && crate::mem::make_room(&mut e, sess.hot.maxmemory, sess.hot.evict_budget)
                 == crate::mem::Room::Full;
-        if let Some(sha) = prepare(sh, sess, scripts, call, full, &mut out) {
+        if let Some(sha) = prepare(sh, sess, scripts, call, full, out) {
             sh.script.started(sh, function);
-            run(sh, sess, scripts, &sha, call, &mut e, &mut out);
+            run(sh, sess, scripts, &sha, call, &mut e, out);
             // The script's ops are one group: peers and the file get them together or
             // not at all.
             e.commit();
@@ -648,15 +659,18 @@ fn run_call(sh: &Shared, id: CommandId, call: &ScriptCall<'_>) -> (Bytes, u64) {
         let seq = crate::effects::after_client_write(sh, &mut e, before, call.head.caller);
         // Counted here, under the lock already held (a network thread never waits for
         // the engine a script holds).
+        let reply = &out.buf[at..];
         let st = &mut e.cmdstats[id];
         st.calls += 1;
         st.nanos += sh.timer.delta_as_nanos(start, sh.timer.raw());
-        st.failed += u64::from(out.buf.first() == Some(&b'-'));
-        sh.errors.reply(&out.buf);
+        st.failed += u64::from(reply.first() == Some(&b'-'));
+        sh.errors.reply(reply);
         seq
+    });
+    seq.unwrap_or_else(|| {
+        sh.errors.send(out, NO_VM);
+        0
     })
-    .unwrap_or(0);
-    (out.buf.freeze(), seq)
 }
 
 /// The error when the VM cannot be reached (it did not start, or a bug).
@@ -820,7 +834,7 @@ fn prepare<'c>(
 ) -> Option<Cow<'c, str>> {
     let head = call.head;
     out.resp3 = head.resp3;
-    out.limit = call.limit.min(MAX_REPLY);
+    out.limit = out.len().saturating_add(call.limit.min(MAX_REPLY));
     if sh.script.stopping.load(Ordering::Acquire) {
         out.error("ERR the server is shutting down");
         return None;
@@ -895,6 +909,7 @@ fn run(
     e: &mut Engine,
     out: &mut Out,
 ) {
+    let at = out.len();
     let inv = Invocation {
         keys: call.keys(),
         args: call.args(),
@@ -907,7 +922,7 @@ fn run(
     }
     if out.over_limit() {
         // Cut short: an error instead of a reply that would break the protocol.
-        out.buf.clear();
+        out.buf.truncate(at);
         out.error("ERR the script's reply is larger than the client's output limit allows");
     }
 }

@@ -536,3 +536,93 @@ fn a_pipeline_interleaving_scripts_and_commands_answers_in_order() {
         assert_eq!(c.read(), Reply::Int(i + 1));
     }
 }
+
+/// A script sent on its own runs straight from the request: CLIENT REPLY OFF and SKIP
+/// still drop its reply (and only its), as Redis does, and the script still runs.
+#[test]
+fn client_reply_drops_a_lone_script_s_reply_as_redis_does() {
+    let (r, s) = (redis(), concord(&[]));
+    for port in [r.port, s.port] {
+        let mut c = Conn::open(port);
+        let mut watch = Conn::open(port);
+        let incr = |c: &mut Conn| {
+            // Sent once the previous request ran, so that the script is a batch alone.
+            c.send_raw(&Conn::encode(&[
+                b"EVAL".to_vec(),
+                b"return redis.call('incr', KEYS[1])".to_vec(),
+                b"1".to_vec(),
+                b"r:n".to_vec(),
+            ]));
+        };
+        let ran = |watch: &mut Conn, n: i64| {
+            wait_for(10, "the script ran", || {
+                watch.cmd(&["GET", "r:n"]) == Reply::Bulk(n.to_string().into_bytes())
+            });
+        };
+        c.send_raw(&Conn::encode(&[
+            b"CLIENT".to_vec(),
+            b"REPLY".to_vec(),
+            b"OFF".to_vec(),
+        ]));
+        wait_for(10, "CLIENT REPLY OFF ran", || {
+            format!("{}", watch.cmd(&["CLIENT", "LIST"])).contains("cmd=client|reply")
+        });
+        incr(&mut c);
+        ran(&mut watch, 1);
+        c.send_raw(&Conn::encode(&[
+            b"CLIENT".to_vec(),
+            b"REPLY".to_vec(),
+            b"SKIP".to_vec(),
+        ]));
+        incr(&mut c);
+        ran(&mut watch, 2);
+        assert_eq!(
+            c.cmd(&["CLIENT", "REPLY", "ON"]),
+            Reply::Status("OK".into())
+        );
+        c.send_raw(&Conn::encode(&[
+            b"CLIENT".to_vec(),
+            b"REPLY".to_vec(),
+            b"SKIP".to_vec(),
+        ]));
+        incr(&mut c);
+        ran(&mut watch, 3);
+        incr(&mut c);
+        assert_eq!(c.read(), Reply::Int(4), "only the skipped reply is dropped");
+    }
+}
+
+/// A script's reply past the client's output limit is replaced by an error; the
+/// connection and the replies before it stay whole.
+#[test]
+fn a_script_reply_past_the_output_limit_is_an_error() {
+    let s = concord(&[]);
+    let mut c = Conn::open(s.port);
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal 1mb 0 0"
+        ]),
+        Reply::Status("OK".into())
+    );
+    let big = Conn::encode(&[
+        b"EVAL".to_vec(),
+        b"return string.rep('x', 2000000)".to_vec(),
+        b"0".to_vec(),
+    ]);
+    // Alone, and behind another reply in one pipeline.
+    let mut both = Conn::encode(&[b"PING".to_vec()]);
+    both.extend_from_slice(&big);
+    for (wire, before) in [(&big, false), (&both, true)] {
+        c.send_raw(wire);
+        if before {
+            assert_eq!(c.read(), Reply::Status("PONG".into()));
+        }
+        assert!(
+            matches!(c.read(), Reply::Error(e) if e.contains("larger than the client's output limit")),
+        );
+        assert_eq!(c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    }
+}

@@ -201,9 +201,14 @@ pub(crate) async fn run_lone(
                 req,
                 limit: out.limit.saturating_sub(out.len()),
             };
-            let ran = sh.script.call(id, call).await;
-            seq = ran.as_ref().map_or(0, |(_, n)| *n);
-            answer(s, sh, true, Ok(ran.as_ref().map(|(r, _)| &r[..])), out);
+            // The reply goes straight to the client, unless CLIENT REPLY drops it.
+            let mut dropped = Out::new();
+            let muted = s.muted();
+            let to = if muted { &mut dropped } else { &mut *out };
+            match sh.script.call(id, call, to).await {
+                Some(n) => seq = n,
+                None => answer(s, sh, true, Ok(None), out),
+            }
         }
         Err(reply) => answer(s, sh, true, Err(reply), out),
     }
