@@ -13,8 +13,14 @@ local protected = setmetatable({}, { __mode = "k" })
 
 local function deny() error(READONLY, 2) end
 
+-- What getmetatable answers for a protected table: one table that is itself read only
+-- (a writable stand-in would be state shared by every script, as Redis has none).
+local LOCKED = {}
+setmetatable(LOCKED, { __newindex = deny, __metatable = LOCKED })
+protected[LOCKED] = true
+
 local function readonly(t)
-  local p = setmetatable({}, { __index = t, __newindex = deny, __metatable = {} })
+  local p = setmetatable({}, { __index = t, __newindex = deny, __metatable = LOCKED })
   protected[p] = true
   return p
 end
@@ -63,7 +69,7 @@ setmetatable(G, {
     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
   end,
   __newindex = deny,
-  __metatable = {},
+  __metatable = LOCKED,
 })
 
 G.debug, G.print, G.dofile, G.loadfile = nil, nil, nil, nil
@@ -71,7 +77,8 @@ for _, name in ipairs({ "string", "math", "table", "redis", "bit", "cjson", "str
   local lib = rawget(G, name)
   if lib ~= nil then rawset(G, name, readonly(lib)) end
 end
-getmetatable("").__metatable = {}
+-- Strings' metatable shows as Redis's does ({__index = string}), read only.
+getmetatable("").__metatable = readonly({ __index = rawget(G, "string") })
 
 -- A finalizer (`__gc`) runs wherever a collection step starts, often outside any protected
 -- call, where an error it raised would end the process. The only userdata scripts make

@@ -37,6 +37,12 @@ const SAME: &[&[&str]] = &[
     &["return redis.call({})", "0"],
     &["return a", "0"],
     &["a = 1", "0"],
+    // Nothing a script can reach keeps state for the next one.
+    &["getmetatable('').x = 1", "0"],
+    &["rawset(getmetatable(''), 'x', 1)", "0"],
+    &["getmetatable(_G).x = 1", "0"],
+    &["return getmetatable('').__index == string", "0"],
+    &["return ('%d'):format(7)", "0"],
     &["error('boom')", "0"],
     &["\n\nreturn redis.call('nosuch')", "0"],
     &["return (", "0"],
