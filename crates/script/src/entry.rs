@@ -1,7 +1,14 @@
 //! Calling a script or library function through Lua's C API: one protected call of a
-//! kept C function that builds KEYS and ARGV and calls the script. mlua's own protected
+//! kept C function that fills KEYS and ARGV and calls the script. mlua's own protected
 //! call around that (a new C closure per call, its arguments and results moved through
 //! its handles) cost more than a short script itself.
+//!
+//! An EVAL script's KEYS and ARGV tables are kept from one run to the next, refilled:
+//! four allocations, their frees and the collector's work on them cost more than the
+//! script. Nothing a script can reach outlives its run (globals and libraries are read
+//! only), so only the tables' contents could carry over; after each run a table is
+//! checked to hold exactly what was put in (keys 1..n, no metatable), and one that was
+//! changed is replaced. A library function gets new tables: a library may keep them.
 
 use mlua::{Function, Lua, Table, Value, ffi};
 use std::os::raw::{c_int, c_void};
@@ -10,37 +17,52 @@ use std::os::raw::{c_int, c_void};
 struct Call<'a> {
     keys: &'a [&'a [u8]],
     args: &'a [&'a [u8]],
-    /// A library function gets KEYS and ARGV as arguments; an EVAL script as globals.
+    /// A library function gets KEYS and ARGV as arguments (new tables); an EVAL script
+    /// as globals (the kept tables, which held `filled` elements each).
     as_arguments: bool,
+    filled: [usize; 2],
 }
 
-/// The C function [`run`] calls protected: `(f, globals, call)` → f's one result.
+/// Stack slots of the entry function's arguments.
+const F: c_int = 1;
+const GLOBALS: c_int = 2;
+const CALL: c_int = 3;
+const KEYS: c_int = 4;
+const ARGV: c_int = 5;
+
+/// The C function [`Entry::run`] calls protected: `(f, globals, call, keys, argv)` → f's
+/// one result.
 ///
 /// Lua errors leave it by longjmp, so it holds nothing that needs dropping.
 unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
-    // SAFETY: `run` pushed f, the globals table and a pointer to a live `Call`, and made
-    // room on the stack; every allocation here may raise, which the protected call
-    // catches.
+    // SAFETY: `Entry::run` pushed the five arguments, `CALL` pointing to a live `Call`,
+    // and made room on the stack; every allocation here may raise, which the protected
+    // call catches.
     unsafe {
-        let call = &*(ffi::lua_touserdata(state, 3) as *const Call<'_>);
-        ffi::lua_settop(state, 2);
-        push_array(state, call.keys);
-        push_array(state, call.args);
-        // f, globals, keys, args
+        let call = &*(ffi::lua_touserdata(state, CALL) as *const Call<'_>);
         if call.as_arguments {
-            ffi::lua_remove(state, 2);
+            ffi::lua_settop(state, F);
+            push_array(state, call.keys);
+            push_array(state, call.args);
             ffi::lua_call(state, 2, 1);
         } else {
-            for (name, at) in [(c"KEYS", 3), (c"ARGV", 4)] {
+            refill(state, KEYS, call.keys, call.filled[0]);
+            refill(state, ARGV, call.args, call.filled[1]);
+            for (name, at) in [(c"KEYS", KEYS), (c"ARGV", ARGV)] {
                 ffi::lua_pushstring(state, name.as_ptr());
                 ffi::lua_pushvalue(state, at);
-                ffi::lua_rawset(state, 2);
+                ffi::lua_rawset(state, GLOBALS);
             }
-            ffi::lua_settop(state, 1);
+            ffi::lua_settop(state, F);
             ffi::lua_call(state, 0, 1);
         }
         1
     }
+}
+
+/// Lua's int index of element `i` (from 0), clamped (a request has far fewer arguments).
+fn index(i: usize) -> ffi::lua_Integer {
+    (i + 1).min(c_int::MAX as usize) as ffi::lua_Integer
 }
 
 /// Pushes a new table holding `items` as strings, from 1 (within a protected call: it
@@ -51,62 +73,143 @@ unsafe fn push_array(state: *mut ffi::lua_State, items: &[&[u8]]) {
         ffi::lua_createtable(state, c_int::try_from(items.len()).unwrap_or(0), 0);
         for (i, x) in items.iter().enumerate() {
             ffi::lua_pushlstring(state, x.as_ptr().cast(), x.len());
-            // Clamped to Lua's int indexes (a request has far fewer arguments).
-            let at = (i + 1).min(c_int::MAX as usize) as ffi::lua_Integer;
-            ffi::lua_rawseti(state, -2, at);
+            ffi::lua_rawseti(state, -2, index(i));
         }
     }
 }
 
-/// The kept entry function [`run`] needs.
-pub(crate) fn make(lua: &Lua) -> mlua::Result<Function> {
-    // SAFETY: `entry` follows the protocol of a Lua C function.
-    unsafe { lua.create_c_function(entry) }
+/// Puts `items` into the kept table at `at`, which holds keys 1..=`filled` only.
+unsafe fn refill(state: *mut ffi::lua_State, at: c_int, items: &[&[u8]], filled: usize) {
+    // SAFETY: as `push_array`.
+    unsafe {
+        for (i, x) in items.iter().enumerate() {
+            ffi::lua_pushlstring(state, x.as_ptr().cast(), x.len());
+            ffi::lua_rawseti(state, at, index(i));
+        }
+        for i in items.len()..filled {
+            ffi::lua_pushnil(state);
+            ffi::lua_rawseti(state, at, index(i));
+        }
+    }
 }
 
-/// Runs `f` with KEYS and ARGV (as globals, or as arguments when `as_arguments`), under
-/// `handler`: `Ok` with its result, `Err` with the handler's error value; the outer
-/// error when the Lua stack has no room.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn run(
-    lua: &Lua,
-    entry_fn: &Function,
-    handler: &Function,
-    globals: &Table,
-    f: &Function,
-    keys: &[&[u8]],
-    args: &[&[u8]],
-    as_arguments: bool,
-) -> mlua::Result<Result<Value, Value>> {
-    let call = Call {
-        keys,
-        args,
-        as_arguments,
-    };
-    lua.exec_raw_lua(|raw| {
-        let state = raw.state();
-        // SAFETY: the stack is put back to `top` before returning; pushing the handles
-        // and the light userdata allocates nothing, so nothing raises outside the
-        // protected call; `call` outlives it.
-        unsafe {
-            let top = ffi::lua_gettop(state);
-            // handler, entry, f, globals, call; then the tables, the names and the
-            // script's own first frame.
-            if ffi::lua_checkstack(state, 12) == 0 {
-                return Err(mlua::Error::StackError);
-            }
-            let pushed = raw.push(handler).and_then(|()| raw.push(entry_fn));
-            let pushed = pushed.and_then(|()| raw.push(f));
-            if let Err(e) = pushed.and_then(|()| raw.push(globals)) {
-                ffi::lua_settop(state, top);
-                return Err(e);
-            }
-            ffi::lua_pushlightuserdata(state, (&raw const call).cast_mut().cast::<c_void>());
-            let status = ffi::lua_pcall(state, 3, 1, top + 1);
-            let v = raw.pop::<Value>();
-            ffi::lua_settop(state, top);
-            let v = v?;
-            Ok(if status == 0 { Ok(v) } else { Err(v) })
+/// Whether the table at `at` holds keys 1..=`n` and nothing else, and has no metatable
+/// (what [`refill`] needs of it).
+unsafe fn holds_only(state: *mut ffi::lua_State, at: c_int, n: usize) -> bool {
+    // SAFETY: `at` is a table; `lua_next` gets back only keys it gave, so it cannot
+    // raise; the stack has room for two more values.
+    unsafe {
+        if ffi::lua_getmetatable(state, at) != 0 {
+            ffi::lua_pop(state, 1);
+            return false;
         }
-    })
+        let mut count = 0;
+        ffi::lua_pushnil(state);
+        while ffi::lua_next(state, at) != 0 {
+            ffi::lua_pop(state, 1);
+            let k = ffi::lua_tonumber(state, -1);
+            let integral = ffi::lua_type(state, -1) == ffi::LUA_TNUMBER && k.fract() == 0.0;
+            if !integral || k < 1.0 || k > n as f64 {
+                ffi::lua_pop(state, 1);
+                return false;
+            }
+            count += 1;
+        }
+        count == n
+    }
+}
+
+/// The kept entry function and KEYS and ARGV tables of one VM.
+pub(crate) struct Entry {
+    entry: Function,
+    tables: [Table; 2],
+    /// How many elements each kept table holds.
+    filled: [usize; 2],
+    /// The tables hold what `filled` says (false after a script changed them).
+    clean: bool,
+}
+
+impl Entry {
+    /// The entry function and two empty tables.
+    pub(crate) fn new(lua: &Lua) -> mlua::Result<Entry> {
+        Ok(Entry {
+            // SAFETY: `entry` follows the protocol of a Lua C function.
+            entry: unsafe { lua.create_c_function(entry) }?,
+            tables: [lua.create_table()?, lua.create_table()?],
+            filled: [0, 0],
+            clean: true,
+        })
+    }
+
+    /// Runs `f` with KEYS and ARGV (as globals, or as arguments when `as_arguments`),
+    /// under `handler`: `Ok` with its result, `Err` with the handler's error value; the
+    /// outer error when the Lua stack has no room.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn run(
+        &mut self,
+        lua: &Lua,
+        handler: &Function,
+        globals: &Table,
+        f: &Function,
+        keys: &[&[u8]],
+        args: &[&[u8]],
+        as_arguments: bool,
+    ) -> mlua::Result<Result<Value, Value>> {
+        if !self.clean {
+            // Changed by the last script: new ones.
+            self.tables = [lua.create_table()?, lua.create_table()?];
+            self.filled = [0, 0];
+            self.clean = true;
+        }
+        let call = Call {
+            keys,
+            args,
+            as_arguments,
+            filled: self.filled,
+        };
+        let ran = lua.exec_raw_lua(|raw| {
+            let state = raw.state();
+            // SAFETY: the stack is put back to `top` before returning; pushing the handles
+            // and the light userdata allocates nothing, so nothing raises outside the
+            // protected call; `call` outlives it.
+            unsafe {
+                let top = ffi::lua_gettop(state);
+                // handler, entry and its five arguments; then the names and the
+                // script's own first frame.
+                if ffi::lua_checkstack(state, 12) == 0 {
+                    return Err(mlua::Error::StackError);
+                }
+                let pushed = raw.push(handler).and_then(|()| raw.push(&self.entry));
+                let pushed = pushed.and_then(|()| raw.push(f));
+                if let Err(e) = pushed.and_then(|()| raw.push(globals)) {
+                    ffi::lua_settop(state, top);
+                    return Err(e);
+                }
+                ffi::lua_pushlightuserdata(state, (&raw const call).cast_mut().cast::<c_void>());
+                for t in &self.tables {
+                    if let Err(e) = raw.push(t) {
+                        ffi::lua_settop(state, top);
+                        return Err(e);
+                    }
+                }
+                let status = ffi::lua_pcall(state, 5, 1, top + 1);
+                let v = raw.pop::<Value>();
+                let mut kept = true;
+                if !as_arguments {
+                    for (t, n) in self.tables.iter().zip([keys.len(), args.len()]) {
+                        ffi::lua_settop(state, top);
+                        kept &= raw.push(t).is_ok() && holds_only(state, top + 1, n);
+                    }
+                }
+                ffi::lua_settop(state, top);
+                Ok((status, v?, kept))
+            }
+        })?;
+        let (status, v, kept) = ran;
+        if !as_arguments {
+            self.filled = [keys.len(), args.len()];
+        }
+        self.clean = kept;
+        Ok(if status == 0 { Ok(v) } else { Err(v) })
+    }
 }

@@ -112,8 +112,8 @@ pub struct Scripts {
     internal: Table,
     /// The sandbox's message handler for a failing script or function call.
     handler: Function,
-    /// The C function that builds KEYS and ARGV and calls a script (see [`entry`]).
-    entry: Function,
+    /// How a script is called, with the kept KEYS and ARGV (see [`entry`]).
+    entry: entry::Entry,
     /// The scripts run last and their compiled functions, most recent first: looking one
     /// up by its SHA1 in the table of compiled scripts made a Lua string of the SHA1 each
     /// time, under mlua's guard for allocating calls.
@@ -327,7 +327,7 @@ impl Scripts {
         })?;
         fast::install(&lua, &redis, &fast, convert)?;
         let kill = Arc::new(AtomicBool::new(false));
-        let entry = entry::make(&lua)?;
+        let entry = entry::Entry::new(&lua)?;
         Ok(Scripts {
             lua,
             globals,
@@ -487,9 +487,8 @@ impl Scripts {
         }
         let _lent = self.lent.lend(host, ctx);
         let fmode = mode == Mode::Function;
-        let ran = entry::run(
+        let ran = self.entry.run(
             &self.lua,
-            &self.entry,
             &self.handler,
             &self.globals,
             f,

@@ -671,3 +671,47 @@ fn after_a_command_panics_the_script_reaches_no_command() {
         "$1\r\nv\r\n"
     );
 }
+
+/// KEYS and ARGV are kept between runs (see `entry`): whatever a script did to them, the
+/// next run sees exactly its own, as with new tables.
+#[test]
+fn each_run_sees_only_its_own_keys_and_args() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let look = "return {#KEYS, #ARGV, tostring(KEYS[1]), tostring(KEYS[3]), tostring(KEYS.x), \
+                tostring(ARGV[2]), tostring(getmetatable(KEYS)), tostring(rawget(ARGV, 'n'))}";
+    let fresh = |k: &str, a: &str| {
+        format!(
+            "*8\r\n:{}\r\n:{}\r\n${}\r\n{k}\r\n$3\r\nnil\r\n$3\r\nnil\r\n${}\r\n{a}\r\n$3\r\nnil\r\n$3\r\nnil\r\n",
+            1,
+            2,
+            k.len(),
+            a.len()
+        )
+    };
+    let changes = [
+        "KEYS[3] = 'k3' KEYS.x = 1 table.insert(ARGV, 'z') return 1",
+        "setmetatable(KEYS, {__index = function() return 'm' end}) return 1",
+        "KEYS[1] = nil ARGV[1] = nil ARGV.n = 5 error('after changes')",
+        "for i = 1, 100 do KEYS[i] = i end KEYS[1.5] = 1 return 1",
+        "KEYS[2] = nil KEYS.y = 1 return 1",
+        "return 1",
+    ];
+    for (i, change) in changes.iter().enumerate() {
+        // Three keys and arguments first, then fewer: what is left over is cleared too.
+        eval(&mut s, change, &[b"a", b"b", b"c"], &[b"1", b"2", b"3"], h);
+        let k = format!("k{i}");
+        let a = format!("a{i}");
+        assert_eq!(
+            eval(&mut s, look, &[k.as_bytes()], &[b"x", a.as_bytes()], h),
+            fresh(&k, &a),
+            "after {change:?}"
+        );
+    }
+    // A returned KEYS table is the run's own.
+    assert_eq!(
+        eval(&mut s, "return KEYS", &[b"p", b"q"], &[], h),
+        "*2\r\n$1\r\np\r\n$1\r\nq\r\n"
+    );
+    assert_eq!(eval(&mut s, "return KEYS", &[], &[], h), "*0\r\n");
+}
