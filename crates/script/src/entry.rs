@@ -21,6 +21,8 @@ struct Call<'a> {
     /// as globals (the kept tables, which held `filled` elements each).
     as_arguments: bool,
     filled: [usize; 2],
+    /// The globals KEYS and ARGV must be (re)set to the kept tables.
+    set_globals: bool,
 }
 
 /// Stack slots of the entry function's arguments.
@@ -48,10 +50,13 @@ unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
         } else {
             refill(state, KEYS, call.keys, call.filled[0]);
             refill(state, ARGV, call.args, call.filled[1]);
-            for (name, at) in [(c"KEYS", KEYS), (c"ARGV", ARGV)] {
-                ffi::lua_pushstring(state, name.as_ptr());
-                ffi::lua_pushvalue(state, at);
-                ffi::lua_rawset(state, GLOBALS);
+            // Scripts cannot change globals: once set, they stay the kept tables.
+            if call.set_globals {
+                for (name, at) in [(c"KEYS", KEYS), (c"ARGV", ARGV)] {
+                    ffi::lua_pushstring(state, name.as_ptr());
+                    ffi::lua_pushvalue(state, at);
+                    ffi::lua_rawset(state, GLOBALS);
+                }
             }
             ffi::lua_settop(state, F);
             ffi::lua_call(state, 0, 1);
@@ -127,6 +132,8 @@ pub(crate) struct Entry {
     filled: [usize; 2],
     /// The tables hold what `filled` says (false after a script changed them).
     clean: bool,
+    /// The globals KEYS and ARGV are the kept tables.
+    globals_set: bool,
 }
 
 impl Entry {
@@ -138,6 +145,7 @@ impl Entry {
             tables: [lua.create_table()?, lua.create_table()?],
             filled: [0, 0],
             clean: true,
+            globals_set: false,
         })
     }
 
@@ -160,12 +168,14 @@ impl Entry {
             self.tables = [lua.create_table()?, lua.create_table()?];
             self.filled = [0, 0];
             self.clean = true;
+            self.globals_set = false;
         }
         let call = Call {
             keys,
             args,
             as_arguments,
             filled: self.filled,
+            set_globals: !self.globals_set,
         };
         let ran = lua.exec_raw_lua(|raw| {
             let state = raw.state();
@@ -208,6 +218,8 @@ impl Entry {
         let (status, v, kept) = ran;
         if !as_arguments {
             self.filled = [keys.len(), args.len()];
+            // A run that returned got past setting them (one that failed may not have).
+            self.globals_set |= status == 0;
         }
         self.clean = kept;
         Ok(if status == 0 { Ok(v) } else { Err(v) })
