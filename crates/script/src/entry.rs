@@ -10,7 +10,7 @@
 //! checked to hold exactly what was put in (keys 1..n, no metatable), and one that was
 //! changed is replaced. A library function gets new tables: a library may keep them.
 
-use mlua::{Function, Lua, Table, Value, ffi};
+use mlua::{Function, Lua, RegistryKey, Table, Value, ffi};
 use std::os::raw::{c_int, c_void};
 
 /// What the entry function gets through its light userdata argument.
@@ -124,10 +124,12 @@ unsafe fn holds_only(state: *mut ffi::lua_State, at: c_int, n: usize) -> bool {
     }
 }
 
-/// The kept entry function and KEYS and ARGV tables of one VM.
+/// The kept entry function, message handler, globals and KEYS and ARGV tables of one
+/// VM, in Lua's registry (pushed by their index: cheaper than through mlua's handles).
 pub(crate) struct Entry {
-    entry: Function,
-    tables: [Table; 2],
+    /// The message handler, the entry function and the globals.
+    fixed: [RegistryKey; 3],
+    tables: [RegistryKey; 2],
     /// How many elements each kept table holds.
     filled: [usize; 2],
     /// The tables hold what `filled` says (false after a script changed them).
@@ -136,13 +138,31 @@ pub(crate) struct Entry {
     globals_set: bool,
 }
 
+/// Pushes registry value `key`.
+///
+/// # Safety
+/// The stack has room for one more value.
+unsafe fn push_kept(state: *mut ffi::lua_State, key: &RegistryKey) {
+    // SAFETY: as the caller promises; reading the registry allocates nothing.
+    unsafe { ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, key.id().into()) };
+}
+
 impl Entry {
-    /// The entry function and two empty tables.
-    pub(crate) fn new(lua: &Lua) -> mlua::Result<Entry> {
+    /// The entry function, `handler` for failing scripts, the `globals` EVAL's KEYS
+    /// and ARGV are set on, and two empty tables.
+    pub(crate) fn new(lua: &Lua, handler: &Function, globals: &Table) -> mlua::Result<Entry> {
+        // SAFETY: `entry` follows the protocol of a Lua C function.
+        let entry = unsafe { lua.create_c_function(entry) }?;
         Ok(Entry {
-            // SAFETY: `entry` follows the protocol of a Lua C function.
-            entry: unsafe { lua.create_c_function(entry) }?,
-            tables: [lua.create_table()?, lua.create_table()?],
+            fixed: [
+                lua.create_registry_value(handler)?,
+                lua.create_registry_value(entry)?,
+                lua.create_registry_value(globals)?,
+            ],
+            tables: [
+                lua.create_registry_value(lua.create_table()?)?,
+                lua.create_registry_value(lua.create_table()?)?,
+            ],
             filled: [0, 0],
             clean: true,
             globals_set: false,
@@ -150,14 +170,11 @@ impl Entry {
     }
 
     /// Runs `f` with KEYS and ARGV (as globals, or as arguments when `as_arguments`),
-    /// under `handler`: `Ok` with its result, `Err` with the handler's error value; the
-    /// outer error when the Lua stack has no room.
-    #[allow(clippy::too_many_arguments)]
+    /// under the handler: `Ok` with its result, `Err` with the handler's error value;
+    /// the outer error when the Lua stack has no room.
     pub(crate) fn run(
         &mut self,
         lua: &Lua,
-        handler: &Function,
-        globals: &Table,
         f: &Function,
         keys: &[&[u8]],
         args: &[&[u8]],
@@ -165,7 +182,9 @@ impl Entry {
     ) -> mlua::Result<Result<Value, Value>> {
         if !self.clean {
             // Changed by the last script: new ones.
-            self.tables = [lua.create_table()?, lua.create_table()?];
+            for t in &mut self.tables {
+                lua.replace_registry_value(t, lua.create_table()?)?;
+            }
             self.filled = [0, 0];
             self.clean = true;
             self.globals_set = false;
@@ -179,9 +198,9 @@ impl Entry {
         };
         let ran = lua.exec_raw_lua(|raw| {
             let state = raw.state();
-            // SAFETY: the stack is put back to `top` before returning; pushing the handles
-            // and the light userdata allocates nothing, so nothing raises outside the
-            // protected call; `call` outlives it.
+            // SAFETY: the stack is put back to `top` before returning; pushing the kept
+            // values and the light userdata allocates nothing, so nothing raises outside
+            // the protected call; `call` outlives it.
             unsafe {
                 let top = ffi::lua_gettop(state);
                 // handler, entry and its five arguments; then the names and the
@@ -189,18 +208,17 @@ impl Entry {
                 if ffi::lua_checkstack(state, 12) == 0 {
                     return Err(mlua::Error::StackError);
                 }
-                let pushed = raw.push(handler).and_then(|()| raw.push(&self.entry));
-                let pushed = pushed.and_then(|()| raw.push(f));
-                if let Err(e) = pushed.and_then(|()| raw.push(globals)) {
+                let [handler, entry_fn, globals] = &self.fixed;
+                push_kept(state, handler);
+                push_kept(state, entry_fn);
+                if let Err(e) = raw.push(f) {
                     ffi::lua_settop(state, top);
                     return Err(e);
                 }
+                push_kept(state, globals);
                 ffi::lua_pushlightuserdata(state, (&raw const call).cast_mut().cast::<c_void>());
                 for t in &self.tables {
-                    if let Err(e) = raw.push(t) {
-                        ffi::lua_settop(state, top);
-                        return Err(e);
-                    }
+                    push_kept(state, t);
                 }
                 let status = ffi::lua_pcall(state, 5, 1, top + 1);
                 let v = raw.pop::<Value>();
@@ -208,7 +226,8 @@ impl Entry {
                 if !as_arguments {
                     for (t, n) in self.tables.iter().zip([keys.len(), args.len()]) {
                         ffi::lua_settop(state, top);
-                        kept &= raw.push(t).is_ok() && holds_only(state, top + 1, n);
+                        push_kept(state, t);
+                        kept &= holds_only(state, top + 1, n);
                     }
                 }
                 ffi::lua_settop(state, top);

@@ -110,8 +110,6 @@ pub struct Scripts {
     env: Table,
     /// Internal functions the sandbox set up (`handler`, `raw`).
     internal: Table,
-    /// The sandbox's message handler for a failing script or function call.
-    handler: Function,
     /// How a script is called, with the kept KEYS and ARGV (see [`entry`]).
     entry: entry::Entry,
     /// The scripts run last and their compiled functions, most recent first: looking one
@@ -327,12 +325,12 @@ impl Scripts {
         })?;
         fast::install(&lua, &redis, &fast, convert)?;
         let kill = Arc::new(AtomicBool::new(false));
-        let entry = entry::Entry::new(&lua)?;
+        let handler: Function = internal.raw_get("handler")?;
+        let entry = entry::Entry::new(&lua, &handler, &globals)?;
         Ok(Scripts {
             lua,
             globals,
             env,
-            handler: internal.raw_get("handler")?,
             entry,
             internal,
             hot: Vec::with_capacity(HOT),
@@ -487,15 +485,7 @@ impl Scripts {
         }
         let _lent = self.lent.lend(host, ctx);
         let fmode = mode == Mode::Function;
-        let ran = self.entry.run(
-            &self.lua,
-            &self.handler,
-            &self.globals,
-            f,
-            inv.keys,
-            inv.args,
-            fmode,
-        );
+        let ran = self.entry.run(&self.lua, f, inv.keys, inv.args, fmode);
         match ran {
             Ok(done) => done,
             Err(e) => Err(Value::String(

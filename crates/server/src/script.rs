@@ -859,13 +859,16 @@ fn prepare<'c>(
     let script = call.script();
     let (name, flags) = match head.target {
         Target::Sha => {
-            // Clients send the SHA1 as SCRIPT LOAD gave it: lowercase hex, as it is kept.
-            let sha = match std::str::from_utf8(script) {
-                Ok(s) if !s.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(s),
-                _ => Cow::Owned(String::from_utf8_lossy(script).to_ascii_lowercase()),
-            };
-            let flags = scripts.flags(&sha);
-            (sha, flags)
+            // Clients send the SHA1 as SCRIPT LOAD gave it, lowercase as it is kept: looked
+            // up as it came first.
+            let found = std::str::from_utf8(script)
+                .ok()
+                .and_then(|s| Some((Cow::Borrowed(s), Some(scripts.flags(s)?))));
+            found.unwrap_or_else(|| {
+                let sha = String::from_utf8_lossy(script).to_ascii_lowercase();
+                let flags = scripts.flags(&sha);
+                (Cow::Owned(sha), flags)
+            })
         }
         Target::Body => match scripts.load(script, true) {
             Ok((sha, flags)) => (Cow::Owned(sha), Some(flags)),
