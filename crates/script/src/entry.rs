@@ -5,10 +5,12 @@
 //!
 //! An EVAL script's KEYS and ARGV tables are kept from one run to the next, refilled:
 //! four allocations, their frees and the collector's work on them cost more than the
-//! script. Nothing a script can reach outlives its run (globals and libraries are read
-//! only), so only the tables' contents could carry over; after each run a table is
-//! checked to hold exactly what was put in (keys 1..n, no metatable), and one that was
-//! changed is replaced. A library function gets new tables: a library may keep them.
+//! script. What a script or a library function could do to them shows in the tables
+//! themselves (globals and libraries are read only, so nothing else of a run is left
+//! for the next): after every run, EVAL or FCALL, each table is checked to hold exactly
+//! what was put in (keys 1..n, no metatable), and one that was changed, or grew past
+//! [`KEPT_MAX`] elements, is replaced before the next run. A library function gets new
+//! tables as its arguments: a library may keep them.
 
 use mlua::{Function, Lua, RegistryKey, Table, Value, ffi};
 use std::os::raw::{c_int, c_void};
@@ -23,6 +25,21 @@ struct Call<'a> {
     filled: [usize; 2],
     /// The globals KEYS and ARGV must be (re)set to the kept tables.
     set_globals: bool,
+}
+
+/// The most elements a kept table is kept with: a larger one is replaced (clearing
+/// entries never shrinks a Lua table, and the check after each run walks all of it).
+const KEPT_MAX: usize = 64;
+
+/// Puts a Lua stack back to its height when dropped, however the code using it ends.
+struct Restore(*mut ffi::lua_State, c_int);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        // SAFETY: the state is alive for the guard's scope; setting a lower top never
+        // raises.
+        unsafe { ffi::lua_settop(self.0, self.1) };
+    }
 }
 
 /// Stack slots of the entry function's arguments.
@@ -196,11 +213,22 @@ impl Entry {
             filled: self.filled,
             set_globals: !self.globals_set,
         };
+        // What the kept tables must hold after the run: this run's KEYS and ARGV, or
+        // (FCALL) the last EVAL's.
+        let expect = if as_arguments {
+            self.filled
+        } else {
+            [keys.len(), args.len()]
+        };
+        // Until the run's end is seen, the tables count as changed (an early exit
+        // replaces them).
+        self.clean = false;
         let ran = lua.exec_raw_lua(|raw| {
             let state = raw.state();
-            // SAFETY: the stack is put back to `top` before returning; pushing the kept
-            // values and the light userdata allocates nothing, so nothing raises outside
-            // the protected call; `call` outlives it.
+            // SAFETY: the stack is put back to `top` however this ends; pushing the kept
+            // values and the light userdata allocates nothing (the stack grows, once, in
+            // `lua_checkstack`), so nothing raises outside the protected call; `call`
+            // outlives it.
             unsafe {
                 let top = ffi::lua_gettop(state);
                 // handler, entry and its five arguments; then the names and the
@@ -208,13 +236,11 @@ impl Entry {
                 if ffi::lua_checkstack(state, 12) == 0 {
                     return Err(mlua::Error::StackError);
                 }
+                let _restore = Restore(state, top);
                 let [handler, entry_fn, globals] = &self.fixed;
                 push_kept(state, handler);
                 push_kept(state, entry_fn);
-                if let Err(e) = raw.push(f) {
-                    ffi::lua_settop(state, top);
-                    return Err(e);
-                }
+                raw.push(f)?;
                 push_kept(state, globals);
                 ffi::lua_pushlightuserdata(state, (&raw const call).cast_mut().cast::<c_void>());
                 for t in &self.tables {
@@ -222,25 +248,25 @@ impl Entry {
                 }
                 let status = ffi::lua_pcall(state, 5, 1, top + 1);
                 let v = raw.pop::<Value>();
-                let mut kept = true;
-                if !as_arguments {
-                    for (t, n) in self.tables.iter().zip([keys.len(), args.len()]) {
+                let mut kept = expect.iter().all(|&n| n <= KEPT_MAX);
+                for (t, n) in self.tables.iter().zip(expect) {
+                    if kept {
                         ffi::lua_settop(state, top);
                         push_kept(state, t);
-                        kept &= holds_only(state, top + 1, n);
+                        kept = holds_only(state, top + 1, n);
                     }
                 }
-                ffi::lua_settop(state, top);
-                Ok((status, v?, kept))
+                Ok((status, v, kept))
             }
         })?;
         let (status, v, kept) = ran;
         if !as_arguments {
-            self.filled = [keys.len(), args.len()];
+            self.filled = expect;
             // A run that returned got past setting them (one that failed may not have).
             self.globals_set |= status == 0;
         }
         self.clean = kept;
+        let v = v?;
         Ok(if status == 0 { Ok(v) } else { Err(v) })
     }
 }

@@ -73,6 +73,15 @@ setmetatable(G, {
 })
 
 G.debug, G.print, G.dofile, G.loadfile = nil, nil, nil, nil
+-- table.insert writes past metatables (lua_rawseti): it must refuse protected tables
+-- as rawset does. (table.remove and table.sort write only what a table holds, and a
+-- protected table holds nothing itself.)
+local tbl = rawget(G, "table")
+local insert = rawget(tbl, "insert")
+rawset(tbl, "insert", function(t, ...)
+  if protected[t] then error(READONLY, 0) end
+  return insert(t, ...)
+end)
 for _, name in ipairs({ "string", "math", "table", "redis", "bit", "cjson", "struct", "cmsgpack", "coroutine" }) do
   local lib = rawget(G, name)
   if lib ~= nil then rawset(G, name, readonly(lib)) end

@@ -715,3 +715,34 @@ fn each_run_sees_only_its_own_keys_and_args() {
     );
     assert_eq!(eval(&mut s, "return KEYS", &[], &[], h), "*0\r\n");
 }
+
+/// A library function sees the globals, KEYS and ARGV among them: what it does to the
+/// kept tables is found after its run, and the next EVAL gets clean ones. A huge run's
+/// tables are not kept.
+#[test]
+fn library_functions_and_huge_runs_leave_no_trace_in_keys_and_args() {
+    let mut s = vm();
+    let h = &mut Fake::default();
+    let lib = "#!lua name=tamper\nredis.register_function('tamper', function() \
+               KEYS[50] = 'x' setmetatable(ARGV, {__index = function() return 'made up' end}) \
+               return 1 end)";
+    s.function_load(lib.as_bytes(), false, h).expect("loads");
+    let look = "return {#KEYS, tostring(KEYS[50]), tostring(ARGV[7])}";
+    let fresh = "*3\r\n:1\r\n$3\r\nnil\r\n$3\r\nnil\r\n";
+    assert_eq!(eval(&mut s, look, &[b"a"], &[], h), fresh);
+    let mut out = Out::new();
+    let inv = Invocation {
+        keys: &[],
+        args: &[],
+        read_only: false,
+    };
+    s.fcall("tamper", &inv, h, &mut out);
+    let tampered = String::from_utf8(out.buf.to_vec()).unwrap();
+    assert_eq!(tampered, ":1\r\n");
+    assert_eq!(eval(&mut s, look, &[b"a"], &[], h), fresh);
+    // Ten thousand arguments once, then a short run: correct, and the tables went.
+    let many: Vec<Vec<u8>> = (0..10_000).map(|i| i.to_string().into_bytes()).collect();
+    let many: Vec<&[u8]> = many.iter().map(|a| &a[..]).collect();
+    assert_eq!(eval(&mut s, "return #ARGV", &[], &many, h), ":10000\r\n");
+    assert_eq!(eval(&mut s, look, &[b"a"], &[], h), fresh);
+}

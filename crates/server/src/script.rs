@@ -261,10 +261,10 @@ impl Gate {
     }
 
     /// Runs one script call of a client (command `id`) in its turn at the engine, its
-    /// reply written to `out`: the append-only batch holding its writes; `None` when the
-    /// instance is gone. Here it runs on a fiber and answers directly (no job, no reply channel: they
-    /// cost more than a short script); on a multi-thread runtime it is a job for the
-    /// script thread.
+    /// reply written to `out`: the append-only batch holding its writes; `None` when
+    /// the instance is gone. Here it runs on a fiber and answers directly (no job, no
+    /// reply channel: they cost more than a short script); on a multi-thread runtime it
+    /// is a job for the script thread.
     pub async fn call(&self, id: CommandId, call: ScriptCall<'_>, out: &mut Out) -> Option<u64> {
         if !crate::fiber::available() {
             let sent = SentCall {

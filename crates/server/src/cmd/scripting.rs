@@ -217,9 +217,9 @@ pub(crate) async fn run_lone(
     }
 }
 
-/// Runs EVALs and FCALLs of one pipeline (their checks passed): all sent to the script
-/// thread at once, their answers awaited in order and written unless CLIENT REPLY drops
-/// them.
+/// Runs EVALs and FCALLs of one pipeline: each checked, then those that pass sent to
+/// the script thread at once (a lone one runs here, see [`run_lone`]), their answers
+/// awaited in order and written unless CLIENT REPLY drops them.
 pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &impl Requests, out: &mut Out) {
     if group.count() == 1 {
         return run_lone(s, sh, None, &group.view(0), out).await;
