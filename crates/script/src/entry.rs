@@ -5,12 +5,13 @@
 //!
 //! An EVAL script's KEYS and ARGV tables are kept from one run to the next, refilled:
 //! four allocations, their frees and the collector's work on them cost more than the
-//! script. What a script or a library function could do to them shows in the tables
-//! themselves (globals and libraries are read only, so nothing else of a run is left
-//! for the next): after every run, EVAL or FCALL, each table is checked to hold exactly
-//! what was put in (keys 1..n, no metatable), and one that was changed, or grew past
-//! [`KEPT_MAX`] elements, is replaced before the next run. A library function gets new
-//! tables as its arguments: a library may keep them.
+//! script. What a script could do to them shows in the tables themselves (globals and
+//! libraries are read only, so nothing else of a run is left for the next): after every
+//! run each table is checked to hold exactly what was put in (keys 1..n, no metatable),
+//! and one that was changed, or grew past [`KEPT_MAX`] elements, is replaced before the
+//! next run. A library function gets new tables as its arguments (a library may keep
+//! them), and the globals KEYS and ARGV are cleared before it runs, as Redis's functions
+//! have none; the check runs after it too.
 
 use mlua::{Function, Lua, RegistryKey, Table, Value, ffi};
 use std::os::raw::{c_int, c_void};
@@ -25,6 +26,9 @@ struct Call<'a> {
     filled: [usize; 2],
     /// The globals KEYS and ARGV must be (re)set to the kept tables.
     set_globals: bool,
+    /// The globals KEYS and ARGV must be cleared first: a library function has none (as
+    /// in Redis), and must not see the last EVAL's.
+    clear_globals: bool,
 }
 
 /// The most elements a kept table is kept with: a larger one is replaced (clearing
@@ -60,6 +64,13 @@ unsafe extern "C-unwind" fn entry(state: *mut ffi::lua_State) -> c_int {
     unsafe {
         let call = &*(ffi::lua_touserdata(state, CALL) as *const Call<'_>);
         if call.as_arguments {
+            if call.clear_globals {
+                for name in [c"KEYS", c"ARGV"] {
+                    ffi::lua_pushstring(state, name.as_ptr());
+                    ffi::lua_pushnil(state);
+                    ffi::lua_rawset(state, GLOBALS);
+                }
+            }
             ffi::lua_settop(state, F);
             push_array(state, call.keys);
             push_array(state, call.args);
@@ -212,6 +223,7 @@ impl Entry {
             as_arguments,
             filled: self.filled,
             set_globals: !self.globals_set,
+            clear_globals: as_arguments && self.globals_set,
         };
         // What the kept tables must hold after the run: this run's KEYS and ARGV, or
         // (FCALL) the last EVAL's.
@@ -260,7 +272,10 @@ impl Entry {
             }
         })?;
         let (status, v, kept) = ran;
-        if !as_arguments {
+        if as_arguments {
+            // Cleared (or the run failed before it ran anything): set again by the next EVAL.
+            self.globals_set = false;
+        } else {
             self.filled = expect;
             // A run that returned got past setting them (one that failed may not have).
             self.globals_set |= status == 0;

@@ -365,6 +365,18 @@ const FUNCTION_STEPS: &[&[&str]] = &[
     ],
     &["FCALL", "myfunc", "1", "f:k"],
     &["FCALL", "MYFUNC", "1", "f:k"],
+    // A function has no KEYS or ARGV globals, whatever an EVAL set before it.
+    &["EVAL", "return 1", "1", "secret:key"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=peek\nredis.register_function('peek', function() return tostring(KEYS and KEYS[1]) end)",
+    ],
+    &["FCALL", "peek", "0"],
+    &["EVAL", "return KEYS[1]", "1", "after"],
+    &["FCALL", "peek", "0"],
+    // (Redis lists libraries in its hash order: one library at a time from here.)
+    &["FUNCTION", "DELETE", "peek"],
     &["FCALL_RO", "ro", "0", "hello"],
     &["FCALL_RO", "myfunc", "1", "f:k"],
     &["FCALL", "nosuch", "0"],
