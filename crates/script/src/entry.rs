@@ -104,16 +104,14 @@ unsafe fn push_array(state: *mut ffi::lua_State, items: &[&[u8]]) {
     // SAFETY: the caller runs this in a protected call with room for two more values.
     unsafe {
         ffi::lua_createtable(state, c_int::try_from(items.len()).unwrap_or(0), 0);
-        for (i, x) in items.iter().enumerate() {
-            ffi::lua_pushlstring(state, x.as_ptr().cast(), x.len());
-            ffi::lua_rawseti(state, -2, index(i));
-        }
+        refill(state, ffi::lua_gettop(state), items, 0);
     }
 }
 
-/// Puts `items` into the kept table at `at`, which holds keys 1..=`filled` only.
+/// Puts `items` into the table at stack slot `at` (absolute), which holds keys
+/// 1..=`filled` only: those past the items are cleared.
 unsafe fn refill(state: *mut ffi::lua_State, at: c_int, items: &[&[u8]], filled: usize) {
-    // SAFETY: as `push_array`.
+    // SAFETY: the caller runs this in a protected call with room for one more value.
     unsafe {
         for (i, x) in items.iter().enumerate() {
             ffi::lua_pushlstring(state, x.as_ptr().cast(), x.len());

@@ -256,10 +256,10 @@ pub(crate) async fn run_calls(s: &mut Session, sh: &Shared, group: &impl Request
 /// Runs a deferred script command (its checks passed) as a script job; its reply
 /// goes to `out` unless CLIENT REPLY drops it.
 pub(crate) async fn run_deferred(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
-    if is_call(args) {
-        return run_calls(s, sh, &vec![args.to_vec()], out).await;
-    }
     let view: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    if is_call(args) {
+        return run_lone(s, sh, None, &view, out).await;
+    }
     let Ok(id) = resolve(&view) else {
         return;
     };
