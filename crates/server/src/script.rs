@@ -8,14 +8,18 @@
 //! Each script locks the engine, runs (its `redis.call`s go through [`ScriptHost`], with
 //! Redis's checks for scripts), closes its ops as one group and runs the after-write path.
 
+mod call;
+mod host;
+
+pub(crate) use call::{CallHead, ScriptCall, SentCall, Target};
+use host::{LogHost, ScriptHost};
+
 use crate::session::Session;
 use crate::{Shared, wall_ms};
 use bytes::Bytes;
-use concord_acl::{LogContext, User};
-use concord_engine::{CommandId, Engine, Flags, Rejection, command_id, resolve_from, spec};
+use concord_engine::{CommandId, Engine};
 use concord_resp::Out;
-use concord_script::{CallCtx, Host, Invocation, Scripts};
-use smallvec::SmallVec;
+use concord_script::{Host, Invocation, Scripts};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak, mpsc};
@@ -85,88 +89,6 @@ pub(crate) fn apply_busy_threshold(
 /// What a FUNCTION subcommand does with the VM: it writes the reply and says
 /// whether the libraries changed.
 pub(crate) type FunctionJob = Box<dyn FnOnce(&mut Scripts, &mut dyn Host, &mut Out) -> bool + Send>;
-
-/// What a script call runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// EVAL's body.
-    Body,
-    /// EVALSHA's SHA1.
-    Sha,
-    /// FCALL's function name.
-    Function,
-}
-
-/// A script call but for its arguments: what runs, how, and on whose behalf.
-#[derive(Clone)]
-pub(crate) struct CallHead {
-    /// What the request's second argument names.
-    pub target: Target,
-    /// How many of the arguments after the count are KEYS.
-    pub numkeys: usize,
-    /// EVAL_RO / EVALSHA_RO.
-    pub read_only: bool,
-    /// The caller's user (its ACL rules apply to the script's commands).
-    pub user: Arc<User>,
-    /// The caller speaks RESP3.
-    pub resp3: bool,
-    /// The caller's client id: the script's changes are its own (NOLOOP).
-    pub caller: u64,
-    /// The caller's CLIENT TRACKING: the script's reads are remembered for it.
-    pub track: Option<crate::tracking::Track>,
-    /// The caller gave CLIENT CACHING for this call.
-    pub caching: bool,
-}
-
-/// A script call, its arguments read where the request lies (no copy for a script
-/// that runs at once).
-pub(crate) struct ScriptCall<'a> {
-    /// What runs and for whom.
-    pub head: &'a CallHead,
-    /// The whole request: the command, the script, the key count, KEYS, ARGV.
-    pub req: &'a [&'a [u8]],
-    /// The caller's output room.
-    pub limit: usize,
-}
-
-impl ScriptCall<'_> {
-    /// The body, SHA1 or function name.
-    pub fn script(&self) -> &[u8] {
-        self.req[1]
-    }
-
-    /// KEYS.
-    pub fn keys(&self) -> &[&[u8]] {
-        &self.req[3..3 + self.head.numkeys]
-    }
-
-    /// ARGV.
-    pub fn args(&self) -> &[&[u8]] {
-        &self.req[3 + self.head.numkeys..]
-    }
-}
-
-/// A script call sent to the script thread: it owns its request.
-pub(crate) struct SentCall {
-    /// What runs and for whom.
-    pub head: CallHead,
-    /// The request (see [`ScriptCall::req`]).
-    pub req: Vec<Bytes>,
-    /// The caller's output room.
-    pub limit: usize,
-}
-
-impl SentCall {
-    /// Runs `f` with the call as a [`ScriptCall`].
-    fn with<R>(&self, limit: usize, f: impl FnOnce(&ScriptCall<'_>) -> R) -> R {
-        let req: SmallVec<[&[u8]; 8]> = self.req.iter().map(|a| &a[..]).collect();
-        f(&ScriptCall {
-            head: &self.head,
-            req: &req,
-            limit,
-        })
-    }
-}
 
 /// The running script, as the network threads see it.
 pub(crate) struct Gate {
@@ -738,32 +660,6 @@ pub(crate) fn run_inline(
     .is_some()
 }
 
-/// The host of a library being loaded: it may only log.
-struct LogHost;
-
-impl Host for LogHost {
-    fn call(&mut self, _: &[&[u8]], _: &CallCtx, out: &mut Out) {
-        out.error("ERR no commands while a library loads");
-    }
-
-    fn log(&mut self, level: u8, msg: &str) {
-        log_line(level, msg);
-    }
-
-    fn acl_check(&mut self, _: &[&[u8]]) -> Option<bool> {
-        None
-    }
-}
-
-/// `redis.log` goes to the instance's log.
-fn log_line(level: u8, msg: &str) {
-    match level {
-        0 | 1 => tracing::debug!(target: "concord::script", "{msg}"),
-        2 => tracing::info!(target: "concord::script", "{msg}"),
-        _ => tracing::warn!(target: "concord::script", "{msg}"),
-    }
-}
-
 /// Where an instance keeps its function libraries (FUNCTION DUMP's format): they are the
 /// instance's own, not replicated, and outlive restarts.
 const FUNCTIONS_FILE: &str = "functions.dump";
@@ -927,99 +823,5 @@ fn run(
         // Cut short: an error instead of a reply that would break the protocol.
         out.buf.truncate(at);
         out.error("ERR the script's reply is larger than the client's output limit allows");
-    }
-}
-
-/// What a script's `redis.call` reaches: the command table and the engine, with the
-/// checks Redis makes of commands called from scripts.
-struct ScriptHost<'a> {
-    sh: &'a Shared,
-    sess: &'a mut Session,
-    e: &'a mut Engine,
-}
-
-impl ScriptHost<'_> {
-    /// The refusal of a command called from a script, if any.
-    fn refusal(&mut self, args: &[&[u8]], ctx: &CallCtx) -> Result<CommandId, String> {
-        let Some(top) = command_id(args[0]) else {
-            return Err("ERR Unknown Redis command called from script".into());
-        };
-        let id = match resolve_from(top, args) {
-            Ok(id) => id,
-            Err(Rejection::Arity(_)) => {
-                return Err("ERR Wrong number of args calling Redis command from script".into());
-            }
-            Err(why) => return Err(why.to_string()),
-        };
-        let flags = spec(id).flags;
-        if flags.has(Flags::NOSCRIPT) {
-            return Err("ERR This Redis command is not allowed from script".into());
-        }
-        if !self.sess.rules.unrestricted
-            && let Err(d) = crate::access::check(&self.sess.user, self.sess.rules, id, args)
-        {
-            let msg = crate::cmd::acl::denied(self.sh, self.sess, id, args, &d, LogContext::Lua);
-            return Err(format!("ERR ACL failure in script: {msg}"));
-        }
-        if (flags.has(Flags::WRITE) || flags.has(Flags::MAY_REPLICATE)) && ctx.read_only {
-            return Err("ERR Write commands are not allowed from read-only scripts.".into());
-        }
-        if flags.has(Flags::WRITE) {
-            if self.sh.persist.closed.load(Ordering::Acquire) {
-                return Err("ERR the server is shutting down".into());
-            }
-            if let Some(why) = self.sh.persist.write_error() {
-                return Err(format!("MISCONF Errors writing to the AOF file: {why}"));
-            }
-            if let Some(why) = crate::cmd::member::write_refusal(self.sh) {
-                return Err(why.to_string());
-            }
-        }
-        if flags.has(Flags::DENYOOM)
-            && !ctx.allow_oom
-            && self.sess.hot.maxmemory > 0
-            && crate::mem::counted(self.e) as u64 > self.sess.hot.maxmemory
-        {
-            return Err("OOM command not allowed when used memory > 'maxmemory'.".into());
-        }
-        // Last: once this passes, SCRIPT KILL answers UNKILLABLE.
-        if flags.has(Flags::WRITE) && !self.sh.script.may_write() {
-            return Err(concord_script::KILLED.into());
-        }
-        Ok(id)
-    }
-}
-
-impl Host for ScriptHost<'_> {
-    fn call(&mut self, args: &[&[u8]], ctx: &CallCtx, out: &mut Out) {
-        let id = match self.refusal(args, ctx) {
-            Ok(id) => id,
-            Err(why) => return out.error(&why),
-        };
-        self.sess.resp3 = ctx.resp3;
-        self.sess.run(self.sh, self.e, id, args, out);
-        // A blocking command does not block in a script: its empty reply stands.
-        let _ = self.e.take_block();
-    }
-
-    fn log(&mut self, level: u8, msg: &str) {
-        log_line(level, msg);
-    }
-
-    fn acl_check(&mut self, args: &[&[u8]]) -> Option<bool> {
-        let top = command_id(args[0])?;
-        let id = resolve_from(top, args).ok()?;
-        Some(
-            self.sess.rules.unrestricted
-                || crate::access::check(&self.sess.user, self.sess.rules, id, args).is_ok(),
-        )
-    }
-
-    fn tick(&mut self) {
-        // Stopped now if the instance is stopping and it has not written.
-        if self.sh.script.stopping.load(Ordering::Acquire) {
-            self.sh.script.stop();
-        }
-        crate::fiber::step_aside(self.sh);
     }
 }
