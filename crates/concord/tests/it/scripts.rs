@@ -581,37 +581,33 @@ fn client_reply_drops_a_lone_script_s_reply_as_redis_does() {
                 b"r:n".to_vec(),
             ]));
         };
+        // CLIENT REPLY OFF and SKIP answer nothing: sent without waiting.
+        let mode = |c: &mut Conn, m: &str| {
+            c.send_raw(&Conn::encode(&[
+                b"CLIENT".to_vec(),
+                b"REPLY".to_vec(),
+                m.as_bytes().to_vec(),
+            ]));
+        };
         let ran = |watch: &mut Conn, n: i64| {
             wait_for(10, "the script ran", || {
                 watch.cmd(&["GET", "r:n"]) == Reply::Bulk(n.to_string().into_bytes())
             });
         };
-        c.send_raw(&Conn::encode(&[
-            b"CLIENT".to_vec(),
-            b"REPLY".to_vec(),
-            b"OFF".to_vec(),
-        ]));
+        mode(&mut c, "OFF");
         wait_for(10, "CLIENT REPLY OFF ran", || {
             format!("{}", watch.cmd(&["CLIENT", "LIST"])).contains("cmd=client|reply")
         });
         incr(&mut c);
         ran(&mut watch, 1);
-        c.send_raw(&Conn::encode(&[
-            b"CLIENT".to_vec(),
-            b"REPLY".to_vec(),
-            b"SKIP".to_vec(),
-        ]));
+        mode(&mut c, "SKIP");
         incr(&mut c);
         ran(&mut watch, 2);
         assert_eq!(
             c.cmd(&["CLIENT", "REPLY", "ON"]),
             Reply::Status("OK".into())
         );
-        c.send_raw(&Conn::encode(&[
-            b"CLIENT".to_vec(),
-            b"REPLY".to_vec(),
-            b"SKIP".to_vec(),
-        ]));
+        mode(&mut c, "SKIP");
         incr(&mut c);
         ran(&mut watch, 3);
         incr(&mut c);
