@@ -68,7 +68,7 @@ impl<W: AsyncWrite + Unpin> Sink<W> {
         self.unsent.store(out.len() - from, Ordering::Relaxed);
         let sent = tokio::select! {
             r = crate::output::flush(&mut self.wr, &out.buf[from..], &limit, &mut self.watch) => r,
-            _ = sess.mailbox.kill.notified() => Err(std::io::Error::other("client killed")),
+            _ = sess.mailbox.kill.wait() => Err(std::io::Error::other("client killed")),
         };
         self.unsent.store(0, Ordering::Relaxed);
         sent?;
@@ -420,7 +420,7 @@ where
                         break Ok(());
                     }
                 }
-                _ = sess.mailbox.kill.notified() => break Ok(()),
+                _ = sess.mailbox.kill.wait() => break Ok(()),
                 _ = idle_until(&sess, last) => {
                     tracing::debug!("client {} closed after {} s idle", sess.id, sess.hot.timeout);
                     break Ok(());

@@ -214,7 +214,7 @@ impl Session {
                 Some(0) => {
                     tokio::select! {
                         _ = sh.pause.changed() => {}
-                        _ = self.mailbox.kill.notified() => {
+                        _ = self.mailbox.kill.wait() => {
                             // Killed while waiting: nothing more runs.
                             self.closing = true;
                             return count;

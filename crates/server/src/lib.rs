@@ -11,6 +11,7 @@ mod errorstats;
 mod fiber;
 mod info;
 pub mod jemalloc;
+mod kill;
 mod latency;
 pub mod limits;
 mod measure;
@@ -82,7 +83,7 @@ pub(crate) struct ClientInfo {
     /// CLIENT SETINFO LIB-VER.
     pub lib_ver: Vec<u8>,
     /// Closes the connection.
-    pub kill: Arc<tokio::sync::Notify>,
+    pub kill: Arc<crate::kill::Kill>,
     /// The connection's queue (CONFIG SET tells idle connections to look again).
     pub mailbox_tx: pubsub::Tx,
     /// Its mailbox, held to the pub/sub limits (tracking redirects to it).

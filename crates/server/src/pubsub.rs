@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 
 /// What a connection task receives besides its socket.
 #[derive(Debug)]
@@ -89,7 +89,7 @@ pub struct Mailbox {
     /// How long the waiting bytes have stayed above the soft limit.
     watch: Arc<Mutex<SoftWatch>>,
     /// Closes the connection (CLIENT KILL, output limits), even one stuck writing.
-    pub kill: Arc<Notify>,
+    pub kill: Arc<crate::kill::Kill>,
 }
 
 impl Mailbox {
@@ -99,7 +99,7 @@ impl Mailbox {
             tx,
             waiting: Arc::new(AtomicUsize::new(0)),
             watch: Arc::new(Mutex::new(SoftWatch::default())),
-            kill: Arc::new(Notify::new()),
+            kill: Arc::default(),
         }
     }
 
@@ -117,7 +117,7 @@ impl Mailbox {
             return true;
         }
         self.waiting.fetch_sub(cost, Ordering::AcqRel);
-        self.kill.notify_one();
+        self.kill.fire();
         false
     }
 

@@ -285,7 +285,7 @@ pub(crate) fn kill_where(sh: &Shared, mut which: impl FnMut(u64, &ClientInfo) ->
         if !which(*id, c) {
             return true;
         }
-        c.kill.notify_one();
+        c.kill.fire();
         n += 1;
         false
     });
