@@ -69,6 +69,15 @@ impl<T: Clone> MvReg<T> {
         }
     }
 
+    /// The only surviving write, mutable; `None` when there are none or several (a fold
+    /// replaces a lone write in place).
+    pub fn only_mut(&mut self) -> Option<&mut (Stamp, T)> {
+        match &mut self.writes[..] {
+            [w] => Some(w),
+            _ => None,
+        }
+    }
+
     /// All surviving writes, concurrent with each other.
     pub fn writes(&self) -> impl Iterator<Item = &(Stamp, T)> {
         self.writes.iter()
