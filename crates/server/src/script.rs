@@ -176,7 +176,7 @@ impl Gate {
         let Some(sh) = self.me.upgrade() else {
             return;
         };
-        let Ok(_turn) = self.turn.acquire().await else {
+        let Some(_turn) = self.take_turn().await else {
             return;
         };
         crate::fiber::run(&sh, move |sh| finish(sh, id, job)).await;
@@ -199,7 +199,7 @@ impl Gate {
             return Some(seq);
         }
         let sh = self.me.upgrade()?;
-        let _turn = self.turn.acquire().await.ok()?;
+        let _turn = self.take_turn().await?;
         crate::fiber::run(&sh, move |sh| run_guarded(sh, id, &call, out)).await
     }
 
@@ -277,7 +277,17 @@ impl Gate {
     /// clean-up): with it they lock the engine without blocking their thread behind a
     /// script. Held only while the engine is locked, never across an await.
     pub async fn task_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        self.turn.acquire().await.ok()
+        self.take_turn().await
+    }
+
+    /// The turn, taken at once when it is free (no one waits then: a released turn goes
+    /// to the first waiter), else waited for in order. Trying first skips building and
+    /// dropping a queued wait, which showed in the cost of every short script.
+    async fn take_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        match self.turn.try_acquire() {
+            Ok(p) => Some(p),
+            Err(_) => self.turn.acquire().await.ok(),
+        }
     }
 
     /// SCRIPT KILL (`function` false) or FUNCTION KILL (true).
