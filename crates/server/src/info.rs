@@ -275,6 +275,8 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             );
             let now = crate::wall_ms();
             let addrs = sh.peer_addrs.lock().unwrap_or_else(|p| p.into_inner());
+            let due = sh.next_attempt.lock().unwrap_or_else(|p| p.into_inner());
+            let uptime = sh.uptime_ms();
             for (id, p) in peers {
                 let addr = addrs.get(id).map_or("", |a| a.addr.as_str());
                 let (lag_ops, lag_ms) = r.lag(e, *id, now);
@@ -285,9 +287,13 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                         .unwrap_or_else(|p| p.into_inner())
                         .serves(*id),
                 );
+                // -1: no attempt is waiting (the link is up, being made, or paused).
+                let next = due.get(id).map_or(-1, |at| {
+                    i64::try_from(at.saturating_sub(uptime)).unwrap_or(i64::MAX)
+                });
                 let _ = write!(
                     s,
-                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},served={served},link_errors={},last_error={}\r\n",
+                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},served={served},link_errors={},next_attempt_in_ms={next},last_error={}\r\n",
                     p.state.name(),
                     p.bytes_in,
                     p.bytes_out,

@@ -191,6 +191,11 @@ pub(crate) struct Shared {
     pub publishes: broadcast::Sender<(Blob, Blob)>,
     /// CRDT.SYNC PAUSE in effect.
     pub paused: AtomicBool,
+    /// Cuts short the outbound links' waits between attempts: a link that can work again
+    /// (RESUME, a peer's own link arriving) is tried at once.
+    pub link_wake: Notify,
+    /// When each peer's next link attempt is due (uptime ms), while its link waits.
+    pub next_attempt: Mutex<BTreeMap<ReplicaId, u64>>,
     /// Bumped by PAUSE: every link started before it closes.
     pub pause_epoch: AtomicU64,
     /// Whether this instance caught up with its peers after starting (writes wait).
@@ -401,6 +406,8 @@ impl Server {
             blocked: Mutex::new(blocking::Blocked::default()),
             publishes: broadcast::channel(4096).0,
             paused: AtomicBool::new(false),
+            link_wake: Notify::new(),
+            next_attempt: Mutex::new(BTreeMap::new()),
             pause_epoch: AtomicU64::new(0),
             caught_up: AtomicBool::new(cfg_has_no_peers),
             peer_addrs: Mutex::new(peer_addrs),

@@ -243,6 +243,8 @@ pub(crate) async fn serve_link<R, W>(
     let mut watch = crate::limits::SoftWatch::default();
     let guard = ServedGuard::enter(&sh, peer);
     tracing::info!("peer {peer} linked (serving)");
+    // The peer reaches this instance again: the link the other way likely works too.
+    sh.link_wake.notify_waiters();
     let why = 'outer: loop {
         if sh.pause_epoch.load(Ordering::Acquire) != epoch {
             break "replication paused".to_string();
@@ -346,14 +348,52 @@ pub(crate) async fn serve_link<R, W>(
     tracing::info!("peer {peer} unlinked (serving): {why}");
 }
 
+/// The wait after the first failed attempt; it doubles with each failure after it.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+/// The longest wait before the random part is added.
+const RETRY_BASE_MAX: Duration = Duration::from_millis(800);
+
+/// The wait before the next attempt: `backoff` plus up to a quarter of it at random, so
+/// that instances cut off together do not retry in step. At most one second.
+fn retry_wait(backoff: Duration) -> Duration {
+    let quarter = u64::try_from(backoff.as_millis() / 4).unwrap_or(0);
+    backoff + Duration::from_millis(rand::random_range(0..=quarter))
+}
+
+/// A peer's next attempt noted for INFO while the wait lasts (also when the link's task
+/// is stopped during it: the peer was removed).
+struct Due<'a>(&'a Shared, ReplicaId);
+
+impl<'a> Due<'a> {
+    fn note(sh: &'a Shared, peer: ReplicaId, at_ms: u64) -> Due<'a> {
+        lock(&sh.next_attempt).insert(peer, at_ms);
+        Due(sh, peer)
+    }
+}
+
+impl Drop for Due<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.next_attempt).remove(&self.1);
+    }
+}
+
 /// Keeps the outbound link to one peer up: connect, handshake, pull, apply what arrives;
-/// on failure, back off (100 ms doubling to 5 s) and try again. Runs until shutdown.
+/// on failure, wait ([`retry_wait`]: 50 ms doubling to about 1 s) and try again, or at
+/// once when something says the link can work again ([`Shared::link_wake`]). Runs until
+/// shutdown.
 pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = RETRY_FIRST;
     let mut last_error = String::new();
     loop {
+        // Armed before the attempt, so a wake while it runs cuts the wait after it short.
+        let woken = sh.link_wake.notified();
+        let mut woken = std::pin::pin!(woken);
+        woken.as_mut().enable();
         if sh.paused.load(Ordering::Acquire) {
-            tokio::time::sleep(PERIOD).await;
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep(PERIOD) => {}
+            }
             continue;
         }
         let result = link_once(&sh, &peer).await;
@@ -364,9 +404,12 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
                 r.link_failed(peer.id, e);
             }
         }
+        if result.is_ok() {
+            // A link that worked and ended starts the waits over.
+            backoff = RETRY_FIRST;
+        }
         match result {
             Ok(()) => {
-                backoff = Duration::from_millis(100);
                 last_error.clear();
             }
             Err(e) => {
@@ -377,8 +420,16 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
                 }
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        let wait = retry_wait(backoff);
+        let due = sh
+            .uptime_ms()
+            .saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
+        let _due = Due::note(&sh, peer.id, due);
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+        backoff = (backoff * 2).min(RETRY_BASE_MAX);
     }
 }
 

@@ -782,3 +782,78 @@ fn a_publish_reaches_subscribers_on_other_instances() {
         );
     }
 }
+
+/// The link fields of instance `i`'s only peer line in INFO crdt.
+fn peer_field(c: &Cluster, i: usize, name: &str) -> i64 {
+    let info = c.info(i);
+    let line = info
+        .lines()
+        .find(|l| l.starts_with("crdt_peer") && l.contains(":addr="))
+        .unwrap_or_else(|| panic!("no peer line in {info}"));
+    line.split(',')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+}
+
+/// Links come back within about a second of a cut healing, however long the cut lasted
+/// (the waits between attempts are capped, and INFO shows when the next is due), and at
+/// once after RESUME. The bounds asserted are loose for busy machines; the times are
+/// printed and recorded in docs/BENCHMARKS.md.
+#[test]
+fn links_come_back_soon_after_a_heal_and_at_once_after_resume() {
+    let c = Cluster::start(2, &[]);
+    c.wait_linked();
+    c.cut(0, 1);
+    // Long enough for the waits to reach their cap (50 ms doubling: six failures).
+    wait_for(20, "failed attempts", || {
+        peer_field(&c, 0, "link_errors") >= 8
+    });
+    let mut waits = Vec::new();
+    wait_for(10, "a wait shown in INFO", || {
+        let next = peer_field(&c, 0, "next_attempt_in_ms");
+        assert!(next <= 1000, "the next attempt is {next} ms away");
+        if next >= 0 {
+            waits.push(next);
+        }
+        waits.len() >= 3
+    });
+    assert_eq!(
+        c.conn(0).cmd(&["SET", "k", "a"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(
+        c.conn(1).cmd(&["SET", "k", "b"]),
+        Reply::Status("OK".into())
+    );
+    let healed = std::time::Instant::now();
+    c.heal(0, 1);
+    c.converged(20);
+    let after_heal = healed.elapsed();
+    assert_eq!(peer_field(&c, 0, "next_attempt_in_ms"), -1);
+
+    c.pause_all();
+    assert_eq!(
+        c.conn(0).cmd(&["SET", "k", "c"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(
+        c.conn(1).cmd(&["SET", "k", "d"]),
+        Reply::Status("OK".into())
+    );
+    let resumed = std::time::Instant::now();
+    c.resume_all();
+    c.converged(20);
+    let after_resume = resumed.elapsed();
+    eprintln!(
+        "waits seen {waits:?} ms; converged {after_heal:?} after the heal, {after_resume:?} after RESUME"
+    );
+    assert!(
+        after_heal < Duration::from_secs(3),
+        "{after_heal:?} after the heal"
+    );
+    assert!(
+        after_resume < Duration::from_secs(2),
+        "{after_resume:?} after RESUME"
+    );
+}

@@ -89,6 +89,9 @@ pub(crate) fn sync(_: &mut Session, sh: &Shared, e: &mut Engine, a: &[&[u8]], ou
         b"resume" => {
             sh.paused.store(false, Ordering::Release);
             r.set_paused(false);
+            drop(r);
+            // The outbound links relink now, not at their next poll.
+            sh.link_wake.notify_waiters();
             out.ok();
         }
         b"status" => {
