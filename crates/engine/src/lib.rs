@@ -628,6 +628,10 @@ impl Engine {
         let ks = self.keys.get_or_insert_with(key, KeyState::default);
         let had = ks.has_value();
         let was_expiring = ks.expiry.is_some() && had;
+        // "No expiry" on a key that has none (PERSIST with peers, or such a change from a
+        // peer) changes nothing a client sees: no WATCH fails, no tracked key is
+        // invalidated, as Redis's PERSIST of a key without expiry.
+        let unseen = matches!(kind.get(), OpKind::Expire(None)) && ks.expires_at().is_none();
         // Only looked at when `new` events are recorded (one branch otherwise).
         let watch_new = self.notify_mask & NotifyFlags::NEW != 0;
         match &mut kind {
@@ -643,6 +647,7 @@ impl Engine {
             mark(&mut self.unstable, key, std::iter::once(dot));
         }
         let has = ks.has_value();
+        let unseen = unseen && had == has && ks.expires_at().is_none();
         if has {
             // A write is a use, local or from a peer.
             ks.access = self.evict.touched(ks.access, !had, self.wall, r);
@@ -662,8 +667,10 @@ impl Engine {
                 self.expiring.remove_value(key);
             }
         }
-        self.touch(key);
-        self.track_change(key);
+        if !unseen {
+            self.touch(key);
+            self.track_change(key);
+        }
         if !self.wanted.is_empty() && self.wanted.contains_key(key) {
             self.ready.push(key.into());
         }

@@ -857,3 +857,37 @@ fn links_come_back_soon_after_a_heal_and_at_once_after_resume() {
         "{after_resume:?} after RESUME"
     );
 }
+
+/// PERSIST of a key without expiry, concurrent with EXPIREs on other instances, wins: it
+/// is a change even where it replies 0 (docs/SEMANTICS.md, Expiry). Where it changes
+/// nothing, it fails no WATCH, as in Redis.
+#[test]
+fn persist_of_a_key_without_expiry_beats_concurrent_expires() {
+    let c = Cluster::start(3, &[]);
+    assert_eq!(
+        c.conn(0).cmd(&["SET", "k", "v"]),
+        Reply::Status("OK".into())
+    );
+    c.converged(20);
+    c.pause_all();
+    assert_eq!(c.conn(0).cmd(&["EXPIRE", "k", "10"]), Reply::Int(1));
+    assert_eq!(c.conn(1).cmd(&["EXPIRE", "k", "50"]), Reply::Int(1));
+    let (mut watcher, mut other) = (c.conn(2), c.conn(2));
+    assert_eq!(watcher.cmd(&["WATCH", "k"]), Reply::Status("OK".into()));
+    assert_eq!(other.cmd(&["PERSIST", "k"]), Reply::Int(0));
+    assert_eq!(other.cmd(&["PERSIST", "absent"]), Reply::Int(0));
+    assert_eq!(watcher.cmd(&["MULTI"]), Reply::Status("OK".into()));
+    assert_eq!(watcher.cmd(&["GET", "k"]), Reply::Status("QUEUED".into()));
+    assert_eq!(watcher.cmd(&["EXEC"]), Reply::Array(vec![bulk("v")]));
+    c.resume_all();
+    c.converged(20);
+    for i in 0..3 {
+        assert_eq!(
+            c.conn(i).cmd(&["TTL", "k"]),
+            Reply::Int(-1),
+            "instance {}",
+            i + 1
+        );
+        assert_eq!(c.conn(i).cmd(&["EXISTS", "absent"]), Reply::Int(0));
+    }
+}

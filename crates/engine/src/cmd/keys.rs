@@ -406,11 +406,17 @@ pub fn expiretime(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
 /// PERSIST key
 pub fn persist(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let key = a.get(1);
-    let has = e
-        .lookup(key, true)
-        .is_some_and(|ks| ks.expires_at().is_some());
-    if has {
+    let Some(has) = e.lookup(key, true).map(|ks| ks.expires_at().is_some()) else {
+        out.int(0);
+        return Ok(());
+    };
+    // With peers, PERSIST of a key without expiry is still a change, so that it beats
+    // the EXPIREs other members made concurrently (docs/SEMANTICS.md, Expiry). It still
+    // replies 0, announces nothing and fails no WATCH, as in Redis.
+    if has || e.has_peers() {
         e.emit(key, OpKind::Expire(None));
+    }
+    if has {
         e.notify(N::GENERIC, "persist", key);
     }
     out.int(i64::from(has));
