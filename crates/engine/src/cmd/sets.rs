@@ -12,8 +12,21 @@ use concord_glob::glob_match;
 use concord_resp::Out;
 use std::collections::HashSet;
 
+/// Up to this many members are deduplicated by comparing them pairwise: most commands
+/// name one or a few, and a table built and freed for them cost more than the command.
+const PAIRWISE_MAX: usize = 8;
+
+/// The distinct members, each at its first place.
 fn dedup(items: &[&[u8]]) -> Vec<Blob> {
-    let mut seen = HashSet::new();
+    if items.len() <= PAIRWISE_MAX {
+        return items
+            .iter()
+            .enumerate()
+            .filter(|&(i, m)| !items[..i].contains(m))
+            .map(|(_, m)| blob(m))
+            .collect();
+    }
+    let mut seen = HashSet::with_capacity(items.len());
     items
         .iter()
         .filter(|m| seen.insert(&m[..]))
@@ -330,4 +343,22 @@ pub fn sscan(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.bulk(&m);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod dedup_tests {
+    use super::*;
+
+    #[test]
+    fn dedup_keeps_first_places_pairwise_and_through_a_table() {
+        let few: Vec<&[u8]> = vec![b"a", b"b", b"a", b"c", b"b"];
+        let got: Vec<Vec<u8>> = dedup(&few).iter().map(|m| m.to_vec()).collect();
+        assert_eq!(got, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+        let names: Vec<String> = (0..20).map(|i| format!("m{}", i % 7)).collect();
+        let many: Vec<&[u8]> = names.iter().map(|s| s.as_bytes()).collect();
+        assert!(many.len() > PAIRWISE_MAX);
+        let got: Vec<Vec<u8>> = dedup(&many).iter().map(|m| m.to_vec()).collect();
+        let want: Vec<Vec<u8>> = (0..7).map(|i| format!("m{i}").into_bytes()).collect();
+        assert_eq!(got, want);
+    }
 }
