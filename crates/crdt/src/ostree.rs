@@ -39,7 +39,9 @@ impl Default for OsTree {
             nodes: Vec::new(),
             free: Vec::new(),
             root: NIL,
-            seed: 0x2545_F491_4F6C_DD1D,
+            // Priorities nobody can predict: a client choosing the order of its members
+            // cannot make the tree deep (split and merge recurse along its depth).
+            seed: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8) | 1,
         }
     }
 }
@@ -143,34 +145,109 @@ impl OsTree {
             }
             None => {
                 self.nodes.push(node);
-                (self.nodes.len() - 1) as u32
+                u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 entries")
             }
         };
-        let (a, b) = self.split(self.root, &|k| {
-            cmp_entry(k, (score, member)) == Ordering::Less
-        });
-        let m = self.merge(a, id);
-        self.root = self.merge(m, b);
+        self.attach(id);
     }
 
     /// Removes an entry; returns whether it was there.
     pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
-        let (a, b) = self.split(self.root, &|k| {
-            cmp_entry(k, (score, member)) == Ordering::Less
-        });
-        let (mid, c) = self.split(b, &|k| cmp_entry(k, (score, member)) != Ordering::Greater);
-        let found = mid != NIL;
-        if found {
-            debug_assert_eq!(self.size(mid), 1);
-            self.nodes[mid as usize].member = Box::default();
-            self.free.push(mid);
-        }
-        self.root = self.merge(a, c);
+        let Some(id) = self.detach(score, member) else {
+            return false;
+        };
+        self.nodes[id as usize].member = Box::default();
+        self.free.push(id);
         if self.root == NIL {
             self.nodes.clear();
             self.free.clear();
         }
-        found
+        true
+    }
+
+    /// Moves an entry from score `was` to score `now`, keeping its node (and its member's
+    /// bytes); returns whether it was there.
+    pub fn rescore(&mut self, was: f64, now: f64, member: &[u8]) -> bool {
+        let Some(id) = self.detach(was, member) else {
+            return false;
+        };
+        self.nodes[id as usize].score = now;
+        self.attach(id);
+        true
+    }
+
+    /// Sets the child of `parent` on the side `left` (the root when `parent` is NIL).
+    fn link(&mut self, parent: u32, left: bool, child: u32) {
+        if parent == NIL {
+            self.root = child;
+        } else if left {
+            self.nodes[parent as usize].left = child;
+        } else {
+            self.nodes[parent as usize].right = child;
+        }
+    }
+
+    /// Puts the lone node `id` in its place: down the path of its key while the nodes
+    /// there have higher priority (each gains one entry below it), then in the place of
+    /// the subtree it reaches, split around it. One descent; the split is of a subtree that
+    /// is small on average.
+    fn attach(&mut self, id: u32) {
+        let prio = self.nodes[id as usize].prio;
+        let (mut parent, mut left) = (NIL, false);
+        let mut t = self.root;
+        while t != NIL && self.nodes[t as usize].prio >= prio {
+            self.nodes[t as usize].size += 1;
+            parent = t;
+            left = cmp_entry(self.key(id), self.key(t)) == Ordering::Less;
+            let n = &self.nodes[t as usize];
+            t = if left { n.left } else { n.right };
+        }
+        // The node is not in the subtree split: its member is lent to the split's test.
+        let score = self.nodes[id as usize].score;
+        let member = std::mem::take(&mut self.nodes[id as usize].member);
+        let (a, b) = self.split(t, &|k| cmp_entry(k, (score, &member)) == Ordering::Less);
+        let n = &mut self.nodes[id as usize];
+        n.member = member;
+        n.left = a;
+        n.right = b;
+        self.fix(id);
+        self.link(parent, left, id);
+    }
+
+    /// Takes the node of an entry out of the tree (its children merged in its place) and
+    /// returns it, or `None` when the entry is absent.
+    fn detach(&mut self, score: f64, member: &[u8]) -> Option<u32> {
+        let key = (score, member);
+        // Found first, so that the sizes are only lowered on the way to an entry that is
+        // there; the path is kept for that.
+        let mut path: smallvec::SmallVec<[(u32, bool); 48]> = smallvec::SmallVec::new();
+        let mut t = self.root;
+        loop {
+            if t == NIL {
+                return None;
+            }
+            match cmp_entry(key, self.key(t)) {
+                Ordering::Equal => break,
+                o => {
+                    let left = o == Ordering::Less;
+                    path.push((t, left));
+                    let n = &self.nodes[t as usize];
+                    t = if left { n.left } else { n.right };
+                }
+            }
+        }
+        for &(p, _) in &path {
+            self.nodes[p as usize].size -= 1;
+        }
+        let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
+        let merged = self.merge(l, r);
+        let (parent, left) = path.last().copied().unwrap_or((NIL, false));
+        self.link(parent, left, merged);
+        let n = &mut self.nodes[t as usize];
+        n.left = NIL;
+        n.right = NIL;
+        n.size = 1;
+        Some(t)
     }
 
     /// How many entries satisfy `below` (a predicate true for a prefix of the order).
@@ -287,13 +364,24 @@ mod tests {
                 let member = vec![b'a' + m];
                 // One score per member, as in a sorted set.
                 let existing = model.iter().find(|k| k.1 == member).cloned();
-                if let Some(k) = existing {
-                    prop_assert!(t.remove(k.0 as f64, &k.1));
-                    model.remove(&k);
-                }
-                if add {
-                    t.insert(s as f64, &member);
-                    model.insert(K(s, member));
+                match (existing, add) {
+                    // A new score for a member moves its node.
+                    (Some(k), true) => {
+                        prop_assert!(t.rescore(k.0 as f64, s as f64, &member));
+                        model.remove(&k);
+                        model.insert(K(s, member));
+                    }
+                    (Some(k), false) => {
+                        prop_assert!(t.remove(k.0 as f64, &k.1));
+                        prop_assert!(!t.remove(k.0 as f64, &k.1));
+                        model.remove(&k);
+                    }
+                    (None, true) => {
+                        prop_assert!(!t.rescore(s as f64, 0.0, &member));
+                        t.insert(s as f64, &member);
+                        model.insert(K(s, member));
+                    }
+                    (None, false) => prop_assert!(!t.remove(s as f64, &member)),
                 }
                 prop_assert_eq!(t.len(), model.len());
             }

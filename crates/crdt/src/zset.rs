@@ -50,13 +50,16 @@ impl ZSet {
             }
             None => None,
         };
-        if was.map(f64::to_bits) != now.map(f64::to_bits) {
-            if let Some(w) = was {
+        match (was, now) {
+            (Some(w), Some(n)) if w.to_bits() != n.to_bits() => {
+                let moved = self.index.rescore(w, n, member);
+                assert!(moved, "an indexed member is in the index");
+            }
+            (Some(w), None) => {
                 self.index.remove(w, member);
             }
-            if let Some(n) = now {
-                self.index.insert(n, member);
-            }
+            (None, Some(n)) => self.index.insert(n, member),
+            _ => {}
         }
     }
 
