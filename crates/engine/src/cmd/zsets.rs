@@ -43,21 +43,73 @@ pub(super) fn reply_items(out: &mut Out, items: &[(Blob, f64)], withscores: bool
     }
 }
 
+/// What one ZADD knows of a member it names: its score as the command leaves it so
+/// far, and the place of its write in the op.
+#[derive(Clone, Copy)]
+struct Mention {
+    score: Option<f64>,
+    write: Option<usize>,
+}
+
+/// The members one ZADD names: a few found by comparing them (most name one), many
+/// through a table, so that naming many costs linear time.
+enum Named<'a> {
+    Few(Vec<(&'a [u8], Mention)>),
+    Many(HashMap<&'a [u8], Mention>),
+}
+
+impl<'a> Named<'a> {
+    /// Up to this many members are kept in a list.
+    const FEW: usize = 8;
+
+    fn with_capacity(n: usize) -> Self {
+        if n <= Self::FEW {
+            Named::Few(Vec::with_capacity(n))
+        } else {
+            Named::Many(HashMap::with_capacity(n))
+        }
+    }
+
+    /// The member's entry; the first time, its stored score comes from `stored`.
+    fn entry(&mut self, m: &'a [u8], stored: impl FnOnce() -> Option<f64>) -> &mut Mention {
+        match self {
+            Named::Few(list) => {
+                let at = match list.iter().position(|(x, _)| *x == m) {
+                    Some(at) => at,
+                    None => {
+                        let score = stored();
+                        list.push((m, Mention { score, write: None }));
+                        list.len() - 1
+                    }
+                };
+                &mut list[at].1
+            }
+            Named::Many(map) => map.entry(m).or_insert_with(|| Mention {
+                score: stored(),
+                write: None,
+            }),
+        }
+    }
+}
+
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
 pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
     let mut i = 2;
     while i < a.len() {
-        match a.upper(i).as_str() {
-            "NX" => nx = true,
-            "XX" => xx = true,
-            "GT" => gt = true,
-            "LT" => lt = true,
-            "CH" => ch = true,
-            "INCR" => incr = true,
+        // Compared in place: most ZADDs have no option, and the first score would
+        // otherwise be copied and uppercased only to be found not to be one.
+        let flag = match a.get(i) {
+            w if w.eq_ignore_ascii_case(b"NX") => &mut nx,
+            w if w.eq_ignore_ascii_case(b"XX") => &mut xx,
+            w if w.eq_ignore_ascii_case(b"GT") => &mut gt,
+            w if w.eq_ignore_ascii_case(b"LT") => &mut lt,
+            w if w.eq_ignore_ascii_case(b"CH") => &mut ch,
+            w if w.eq_ignore_ascii_case(b"INCR") => &mut incr,
             _ => break,
-        }
+        };
+        *flag = true;
         i += 1;
     }
     let elements = a.len() - i;
@@ -93,19 +145,13 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    let mut current: HashMap<&[u8], f64> = HashMap::new();
-    if let Some(z) = z {
-        for (_, m) in &pairs {
-            if let Some(s) = z.score(m) {
-                current.insert(m, s);
-            }
-        }
-    }
+    let mut named = Named::with_capacity(pairs.len());
     let (mut added, mut updated) = (0, 0);
     let mut writes: Vec<(Blob, f64)> = Vec::new();
     let mut incr_result: Option<f64> = None;
     for (score, m) in pairs {
-        match current.get(m).copied() {
+        let entry = named.entry(m, || z.and_then(|z| z.score(m)));
+        let value = match entry.score {
             Some(cur) => {
                 if nx {
                     continue;
@@ -120,10 +166,9 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                 if new != cur {
                     updated += 1;
                 }
-                current.insert(m, new);
+                entry.score = Some(new);
                 incr_result = Some(new);
-                writes.retain(|(x, _)| &x[..] != m);
-                writes.push((blob(m), if incr { score } else { new }));
+                if incr { score } else { new }
             }
             None => {
                 if xx {
@@ -133,10 +178,17 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
                     return Err(CmdError::msg("ERR resulting score is not a number (NaN)"));
                 }
                 added += 1;
-                current.insert(m, score);
+                entry.score = Some(score);
                 incr_result = Some(score);
-                writes.retain(|(x, _)| &x[..] != m);
-                writes.push((blob(m), score));
+                score
+            }
+        };
+        // A member named again replaces its write (the op holds each member once).
+        match entry.write {
+            Some(at) => writes[at].1 = value,
+            None => {
+                entry.write = Some(writes.len());
+                writes.push((blob(m), value));
             }
         }
     }

@@ -341,7 +341,13 @@ pub(super) fn gen_zset(r: &mut Rng) -> Vec<Vec<u8>> {
             for _ in 0..r.below(3) {
                 c.push(b(r.pick(&["NX", "XX", "GT", "LT", "CH", "INCR"])));
             }
-            for _ in 0..1 + r.below(3) {
+            // Sometimes more pairs than a ZADD compares pairwise (members repeat).
+            let pairs = if r.chance(25) {
+                9 + r.below(6)
+            } else {
+                1 + r.below(3)
+            };
+            for _ in 0..pairs {
                 c.push(score(r));
                 c.push(member(r));
             }
