@@ -1,6 +1,7 @@
 //! Hashes: an add-wins map of fields whose values follow the string rules.
 
 use super::keys::{ScanOpts, parse_cursor, scan_opts};
+use super::named::Named;
 use super::{blob, get_hash, prepare_create};
 use crate::Engine;
 use crate::NotifyFlags as N;
@@ -19,17 +20,21 @@ pub fn hset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let key = a.get(1);
     let h = get_hash(e, key)?;
-    let mut pairs: Vec<(Blob, Blob)> = Vec::with_capacity((a.len() - 2) / 2);
+    let n = (a.len() - 2) / 2;
+    let mut pairs: Vec<(Blob, Blob)> = Vec::with_capacity(n);
+    // Each field's place in `pairs`, so that a field named again costs no scan.
+    let mut named = Named::with_capacity(n);
     let mut added = 0;
     for p in a.from(2).chunks(2) {
-        let new = h.is_none_or(|h| h.get(p[0]).is_none())
-            && !pairs.iter().any(|(f, _)| f[..] == p[0][..]);
-        if new {
-            added += 1;
-        }
+        let at = *named.entry(p[0], || {
+            if h.is_none_or(|h| h.get(p[0]).is_none()) {
+                added += 1;
+            }
+            pairs.push((blob(p[0]), Blob::default()));
+            pairs.len() - 1
+        });
         // The last write of a field in one command wins, as in Redis.
-        pairs.retain(|(f, _)| f[..] != p[0][..]);
-        pairs.push((blob(p[0]), blob(p[1])));
+        pairs[at].1 = blob(p[1]);
     }
     prepare_create(e, key);
     e.emit(key, OpKind::HSet(pairs));
@@ -110,8 +115,11 @@ pub fn hdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         return Ok(());
     };
     let mut fields: Vec<Blob> = Vec::new();
+    let mut named = Named::with_capacity(a.len() - 2);
     for f in a.from(2) {
-        if h.get(f).is_some() && !fields.iter().any(|x| x[..] == f[..]) {
+        let mut first = false;
+        named.entry(f, || first = true);
+        if first && h.get(f).is_some() {
             fields.push(blob(f));
         }
     }

@@ -72,15 +72,26 @@ pub fn pfadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             let current = stored(e, key)?;
             let created = current.as_ref().is_none_or(|(_, hll)| !hll);
             let (mut regs, _) = current.unwrap_or_default();
-            // A string holding an HLL becomes one: all its registers go with the first add.
-            let mut raised = if created { regs.nonzero() } else { Vec::new() };
+            // The registers raised, each once with its final value (a list of them
+            // rescanned per element was quadratic for a PFADD of many elements).
+            let mut touched: Vec<u16> = Vec::new();
             for el in a.from(2) {
                 let (i, v) = pattern(el);
                 if regs.raise(i, v) {
-                    raised.retain(|r: &(u16, u8)| r.0 != i);
-                    raised.push((i, v));
+                    touched.push(i);
                 }
             }
+            // A string holding an HLL becomes one: all its registers go with the first add.
+            let raised = if created {
+                regs.nonzero()
+            } else {
+                touched.sort_unstable();
+                touched.dedup();
+                touched
+                    .into_iter()
+                    .map(|i| (i, regs.get(usize::from(i))))
+                    .collect()
+            };
             (created, raised)
         }
     };

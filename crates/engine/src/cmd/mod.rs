@@ -10,6 +10,7 @@ pub mod introspect;
 pub mod keys;
 pub mod lists;
 pub mod memory;
+mod named;
 pub mod server;
 pub mod sets;
 pub mod sort;

@@ -2,6 +2,7 @@
 
 use super::hashes::{Picks, rand_count};
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
+use super::named::Named;
 use super::{blob, intercard_args, prepare_create, typed};
 use crate::Engine;
 use crate::NotifyFlags as N;
@@ -49,47 +50,6 @@ pub(super) fn reply_items(out: &mut Out, items: &[(Blob, f64)], withscores: bool
 struct Mention {
     score: Option<f64>,
     write: Option<usize>,
-}
-
-/// The members one ZADD names: a few found by comparing them (most name one), many
-/// through a table, so that naming many costs linear time.
-enum Named<'a> {
-    Few(Vec<(&'a [u8], Mention)>),
-    Many(HashMap<&'a [u8], Mention>),
-}
-
-impl<'a> Named<'a> {
-    /// Up to this many members are kept in a list.
-    const FEW: usize = 8;
-
-    fn with_capacity(n: usize) -> Self {
-        if n <= Self::FEW {
-            Named::Few(Vec::with_capacity(n))
-        } else {
-            Named::Many(HashMap::with_capacity(n))
-        }
-    }
-
-    /// The member's entry; the first time, its stored score comes from `stored`.
-    fn entry(&mut self, m: &'a [u8], stored: impl FnOnce() -> Option<f64>) -> &mut Mention {
-        match self {
-            Named::Few(list) => {
-                let at = match list.iter().position(|(x, _)| *x == m) {
-                    Some(at) => at,
-                    None => {
-                        let score = stored();
-                        list.push((m, Mention { score, write: None }));
-                        list.len() - 1
-                    }
-                };
-                &mut list[at].1
-            }
-            Named::Many(map) => map.entry(m).or_insert_with(|| Mention {
-                score: stored(),
-                write: None,
-            }),
-        }
-    }
 }
 
 /// ZADD key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]
@@ -145,12 +105,15 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
         return Ok(());
     }
-    let mut named = Named::with_capacity(pairs.len());
+    let mut named = Named::<Mention>::with_capacity(pairs.len());
     let (mut added, mut updated) = (0, 0);
     let mut writes: Vec<(Blob, f64)> = Vec::new();
     let mut incr_result: Option<f64> = None;
     for (score, m) in pairs {
-        let entry = named.entry(m, || z.and_then(|z| z.score(m)));
+        let entry = named.entry(m, || Mention {
+            score: z.and_then(|z| z.score(m)),
+            write: None,
+        });
         let value = match entry.score {
             Some(cur) => {
                 if nx {
@@ -243,8 +206,11 @@ pub fn zrem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         return Ok(());
     };
     let mut gone: Vec<Blob> = Vec::new();
+    let mut named = Named::with_capacity(a.len() - 2);
     for m in a.from(2) {
-        if z.score(m).is_some() && !gone.iter().any(|g| g[..] == m[..]) {
+        let mut first = false;
+        named.entry(m, || first = true);
+        if first && z.score(m).is_some() {
             gone.push(blob(m));
         }
     }

@@ -156,6 +156,68 @@ fn edge_cases_match_redis() {
     }
 }
 
+/// Commands naming tens of thousands of members, each several times: the counts and
+/// the last value written win as in Redis (and each command takes time linear in its
+/// arguments: these ran quadratic once).
+#[test]
+fn long_commands_naming_members_again_match_redis() {
+    let redis = redis();
+    let concord = concord(&[]);
+    let mut rc = Conn::open(redis.port);
+    let mut cc = Conn::open(concord.port);
+    const NAMED: usize = 60_000;
+    const DISTINCT: usize = 20_000;
+    let name = |i: usize| format!("m{}", i % DISTINCT).into_bytes();
+    let with_pairs = |head: &[&str], value: &dyn Fn(usize) -> Vec<u8>| {
+        let mut c: Vec<Vec<u8>> = head.iter().map(|w| b(w)).collect();
+        for i in 0..NAMED {
+            c.push(value(i));
+            c.push(name(i));
+        }
+        c
+    };
+    let with_names = |head: &[&str]| {
+        let mut c: Vec<Vec<u8>> = head.iter().map(|w| b(w)).collect();
+        c.extend((0..NAMED).map(name));
+        c
+    };
+    let mut hset: Vec<Vec<u8>> = vec![b("HSET"), b("h")];
+    for i in 0..NAMED {
+        hset.push(name(i));
+        hset.push(format!("v{i}").into_bytes());
+    }
+    let cases: Vec<Vec<Vec<u8>>> = vec![
+        cmd(&["HSET", "h", "m1", "before"]),
+        hset,
+        cmd(&["HLEN", "h"]),
+        cmd(&["HGET", "h", "m1"]),
+        cmd(&["HGET", "h", "m19999"]),
+        with_names(&["HDEL", "h"]),
+        cmd(&["HLEN", "h"]),
+        cmd(&["ZADD", "z", "5", "m7"]),
+        with_pairs(&["ZADD", "z", "CH"], &|i| i.to_string().into_bytes()),
+        cmd(&["ZCARD", "z"]),
+        cmd(&["ZSCORE", "z", "m7"]),
+        cmd(&["ZRANGE", "z", "0", "2", "WITHSCORES"]),
+        with_pairs(&["ZADD", "z", "GT", "CH"], &|i| {
+            (NAMED - i).to_string().into_bytes()
+        }),
+        cmd(&["ZSCORE", "z", "m3"]),
+        with_names(&["ZREM", "z"]),
+        cmd(&["ZCARD", "z"]),
+        with_names(&["SADD", "s"]),
+        with_names(&["SREM", "s"]),
+        with_names(&["PFADD", "p"]),
+        cmd(&["PFCOUNT", "p"]),
+        with_names(&["PFADD", "p"]),
+    ];
+    for c in cases {
+        let want = rc.call(&c);
+        let got = cc.call(&c);
+        assert_eq!(got, want, "command {}", show(&c[..c.len().min(4)]));
+    }
+}
+
 /// CLIENT REPLY OFF, SKIP and ON: the commands run, their replies are dropped, as in
 /// Redis (compared over one pipeline, ended by an ECHO both answer).
 #[test]
