@@ -842,24 +842,26 @@ impl Engine {
         // of lookupKeyRead, not a write's).
         let counted = self.reading && !for_write;
         let now = self.now();
-        let (expired, owner) = match self.keys.get(key) {
+        // One look at the key: expired (and who deletes it), present, or absent.
+        let found = match self.keys.get(key) {
             None => return self.missed(key, notify_miss, counted),
             Some(ks) => match ks.expires_at() {
-                Some(at) if at <= now => (true, ks.expiry_owner()),
-                _ => (false, None),
+                Some(at) if at <= now => Err(ks.expiry_owner()),
+                _ => Ok(ks.has_value()),
             },
         };
-        if expired {
-            if !self.frozen
-                && !self.expiry_held
-                && (for_write || self.peers == 0 || owner == Some(self.origin.id))
-            {
-                self.expire_key(key);
+        match found {
+            Err(owner) => {
+                if !self.frozen
+                    && !self.expiry_held
+                    && (for_write || self.peers == 0 || owner == Some(self.origin.id))
+                {
+                    self.expire_key(key);
+                }
+                return self.missed(key, notify_miss, counted);
             }
-            return self.missed(key, notify_miss, counted);
-        }
-        if !self.keys.get(key).is_some_and(|ks| ks.has_value()) {
-            return self.missed(key, notify_miss, counted);
+            Ok(false) => return self.missed(key, notify_miss, counted),
+            Ok(true) => {}
         }
         self.stats.keyspace_hits += u64::from(counted);
         if !touch {

@@ -20,6 +20,7 @@ pub fn hset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let key = a.get(1);
     let h = get_hash(e, key)?;
+    let exists = h.is_some();
     let n = (a.len() - 2) / 2;
     let mut pairs: Vec<(Blob, Blob)> = Vec::with_capacity(n);
     // Each field's place in `pairs`, so that a field named again costs no scan.
@@ -36,7 +37,9 @@ pub fn hset(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         // The last write of a field in one command wins, as in Redis.
         pairs[at].1 = blob(p[1]);
     }
-    prepare_create(e, key);
+    if !exists {
+        prepare_create(e, key);
+    }
     e.emit(key, OpKind::HSet(pairs));
     e.notify(N::HASH, "hset", key);
     if a.is(0, "hmset") {

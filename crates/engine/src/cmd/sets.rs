@@ -38,11 +38,15 @@ fn dedup(items: &[&[u8]]) -> Vec<Blob> {
 pub fn sadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let key = a.get(1);
     let members = dedup(a.from(2));
-    let added = match get_set(e, key)? {
-        None => members.len(),
-        Some(s) => members.iter().filter(|m| !s.contains(m)).count(),
+    let (added, exists) = match get_set(e, key)? {
+        None => (members.len(), false),
+        Some(s) => (members.iter().filter(|m| !s.contains(m)).count(), true),
     };
-    prepare_create(e, key);
+    // A set just found needs no second look (nor a second use of the key, which would
+    // count twice toward its LFU frequency).
+    if !exists {
+        prepare_create(e, key);
+    }
     e.emit(key, OpKind::SAdd(members));
     if added > 0 {
         e.notify(N::SET, "sadd", key);

@@ -97,6 +97,7 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     }
     let key = a.get(1);
     let z = get_zset(e, key)?;
+    let exists = z.is_some();
     if z.is_none() && xx {
         if incr {
             out.null();
@@ -156,7 +157,9 @@ pub fn zadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         }
     }
     if !writes.is_empty() {
-        prepare_create(e, key);
+        if !exists {
+            prepare_create(e, key);
+        }
         if incr {
             let (m, delta) = writes.pop().expect("one pair");
             e.emit(key, OpKind::ZIncr(m, delta));
