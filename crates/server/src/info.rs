@@ -288,7 +288,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                         .serves(*id),
                 );
                 // -1: no attempt is waiting (the link is up, being made, or paused).
-                let next = due.get(id).map_or(-1, |at| {
+                let next = due.get(id).map_or(-1, |(at, _)| {
                     i64::try_from(at.saturating_sub(uptime)).unwrap_or(i64::MAX)
                 });
                 let _ = write!(

@@ -191,11 +191,13 @@ pub(crate) struct Shared {
     pub publishes: broadcast::Sender<(Blob, Blob)>,
     /// CRDT.SYNC PAUSE in effect.
     pub paused: AtomicBool,
-    /// Cuts short the outbound links' waits between attempts: a link that can work again
-    /// (RESUME, a peer's own link arriving) is tried at once.
+    /// Cuts short the outbound links' waits between attempts after CRDT.SYNC RESUME.
     pub link_wake: Notify,
+    /// Cuts short the waits of links whose peer could not be reached, when a peer's own
+    /// link arrives (the way back likely works too).
+    pub peer_arrived: Notify,
     /// When each peer's next link attempt is due (uptime ms), while its link waits.
-    pub next_attempt: Mutex<BTreeMap<ReplicaId, u64>>,
+    pub next_attempt: Mutex<BTreeMap<ReplicaId, (u64, u64)>>,
     /// Bumped by PAUSE: every link started before it closes.
     pub pause_epoch: AtomicU64,
     /// Whether this instance caught up with its peers after starting (writes wait).
@@ -407,6 +409,7 @@ impl Server {
             publishes: broadcast::channel(4096).0,
             paused: AtomicBool::new(false),
             link_wake: Notify::new(),
+            peer_arrived: Notify::new(),
             next_attempt: Mutex::new(BTreeMap::new()),
             pause_epoch: AtomicU64::new(0),
             caught_up: AtomicBool::new(cfg_has_no_peers),

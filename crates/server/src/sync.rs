@@ -9,7 +9,7 @@ use concord_crdt::ReplicaId;
 use concord_replication::{Msg, PROTO_VERSION, Serve};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -244,7 +244,7 @@ pub(crate) async fn serve_link<R, W>(
     let guard = ServedGuard::enter(&sh, peer);
     tracing::info!("peer {peer} linked (serving)");
     // The peer reaches this instance again: the link the other way likely works too.
-    sh.link_wake.notify_waiters();
+    sh.peer_arrived.notify_waiters();
     let why = 'outer: loop {
         if sh.pause_epoch.load(Ordering::Acquire) != epoch {
             break "replication paused".to_string();
@@ -352,6 +352,8 @@ pub(crate) async fn serve_link<R, W>(
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 /// The longest wait before the random part is added.
 const RETRY_BASE_MAX: Duration = Duration::from_millis(800);
+/// How long a link must have worked for its end to start the waits over.
+const LINK_LASTED: Duration = Duration::from_secs(1);
 
 /// The wait before the next attempt: `backoff` plus up to a quarter of it at random, so
 /// that instances cut off together do not retry in step. At most one second.
@@ -362,18 +364,25 @@ fn retry_wait(backoff: Duration) -> Duration {
 
 /// A peer's next attempt noted for INFO while the wait lasts (also when the link's task
 /// is stopped during it: the peer was removed).
-struct Due<'a>(&'a Shared, ReplicaId);
+/// The entry carries a ticket: a link task that replaced this one (its peer's address
+/// changed) may have noted its own attempt already, and that one stays.
+struct Due<'a>(&'a Shared, ReplicaId, u64);
 
 impl<'a> Due<'a> {
     fn note(sh: &'a Shared, peer: ReplicaId, at_ms: u64) -> Due<'a> {
-        lock(&sh.next_attempt).insert(peer, at_ms);
-        Due(sh, peer)
+        static TICKETS: AtomicU64 = AtomicU64::new(0);
+        let ticket = TICKETS.fetch_add(1, Ordering::Relaxed);
+        lock(&sh.next_attempt).insert(peer, (at_ms, ticket));
+        Due(sh, peer, ticket)
     }
 }
 
 impl Drop for Due<'_> {
     fn drop(&mut self) {
-        lock(&self.0.next_attempt).remove(&self.1);
+        let mut due = lock(&self.0.next_attempt);
+        if due.get(&self.1).is_some_and(|&(_, t)| t == self.2) {
+            due.remove(&self.1);
+        }
     }
 }
 
@@ -389,6 +398,9 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
         let woken = sh.link_wake.notified();
         let mut woken = std::pin::pin!(woken);
         woken.as_mut().enable();
+        let arrived = sh.peer_arrived.notified();
+        let mut arrived = std::pin::pin!(arrived);
+        arrived.as_mut().enable();
         if sh.paused.load(Ordering::Acquire) {
             tokio::select! {
                 _ = woken => {}
@@ -396,7 +408,8 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
             }
             continue;
         }
-        let result = link_once(&sh, &peer).await;
+        let (mut linked, began) = (false, tokio::time::Instant::now());
+        let result = link_once(&sh, &peer, &mut linked).await;
         {
             let mut r = lock(&sh.repl);
             r.link_down(peer.id);
@@ -404,13 +417,18 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
                 r.link_failed(peer.id, e);
             }
         }
-        if result.is_ok() {
-            // A link that worked and ended starts the waits over.
+        if linked && began.elapsed() >= LINK_LASTED {
+            // A link that worked for a while and ended starts the waits over; one that
+            // fails soon after each handshake keeps backing off.
             backoff = RETRY_FIRST;
         }
         match result {
             Ok(()) => {
+                // Ended by CRDT.SYNC PAUSE, not a failure: no wait; the loop waits for
+                // RESUME (or links at once if it came already).
                 last_error.clear();
+                backoff = RETRY_FIRST;
+                continue;
             }
             Err(e) => {
                 // Log a failure once, not on every retry.
@@ -425,9 +443,20 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
             .uptime_ms()
             .saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
         let _due = Due::note(&sh, peer.id, due);
-        tokio::select! {
-            _ = woken => {}
-            _ = tokio::time::sleep(wait) => {}
+        if linked {
+            // The peer was reached: its own link arriving (likely made in answer to this
+            // one) must not skip the wait, or two instances whose links fail after the
+            // handshake would relink each other without pause. RESUME still does.
+            tokio::select! {
+                _ = woken => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        } else {
+            tokio::select! {
+                _ = woken => {}
+                _ = arrived => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
         }
         backoff = (backoff * 2).min(RETRY_BASE_MAX);
     }
@@ -462,7 +491,7 @@ fn command(args: &[&[u8]]) -> Vec<u8> {
 }
 
 /// One connection's life: returns Ok when it ended for a normal reason (pause, shutdown).
-async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
+async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr, linked: &mut bool) -> Result<(), String> {
     let sock = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(&peer.addr))
         .await
         .map_err(|_| "connect timed out".to_string())?
@@ -470,7 +499,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
     sock.set_nodelay(true).map_err(|e| e.to_string())?;
     let Some(tls) = sh.tls.connector() else {
         let (rd, wr) = sock.into_split();
-        return run_link(sh, peer, rd, wr).await;
+        return run_link(sh, peer, rd, wr, linked).await;
     };
     let name = peer.sni.clone().unwrap_or_else(|| peer.host().to_string());
     let server_name = rustls_pki_types::ServerName::try_from(name.clone())
@@ -480,7 +509,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr) -> Result<(), String> {
         .map_err(|_| "TLS handshake timed out".to_string())?
         .map_err(|e| format!("TLS handshake failed: {e}"))?;
     let (rd, wr) = tokio::io::split(stream);
-    run_link(sh, peer, rd, wr).await
+    run_link(sh, peer, rd, wr, linked).await
 }
 
 /// Handshake, pull and apply over an open connection to a peer.
@@ -489,6 +518,7 @@ async fn run_link<R, W>(
     peer: &PeerAddr,
     mut rd: R,
     mut wr: W,
+    linked: &mut bool,
 ) -> Result<(), String>
 where
     R: AsyncRead + Unpin,
@@ -542,6 +572,7 @@ where
     tokio::time::timeout(Duration::from_secs(5), handshake)
         .await
         .map_err(|_| "handshake timed out".to_string())??;
+    *linked = true;
     let compress = sh.cfg.repl_compression;
     let mut frame = Vec::new();
     let (mut pulled_epoch, pull) = {

@@ -868,8 +868,15 @@ fn persist_of_a_key_without_expiry_beats_concurrent_expires() {
         c.conn(0).cmd(&["SET", "k", "v"]),
         Reply::Status("OK".into())
     );
+    assert_eq!(
+        c.conn(0).cmd(&["SET", "g", "w"]),
+        Reply::Status("OK".into())
+    );
     c.converged(20);
     c.pause_all();
+    // GETEX PERSIST follows the same rule.
+    assert_eq!(c.conn(0).cmd(&["EXPIRE", "g", "30"]), Reply::Int(1));
+    assert_eq!(c.conn(2).cmd(&["GETEX", "g", "PERSIST"]), bulk("w"));
     assert_eq!(c.conn(0).cmd(&["EXPIRE", "k", "10"]), Reply::Int(1));
     assert_eq!(c.conn(1).cmd(&["EXPIRE", "k", "50"]), Reply::Int(1));
     let (mut watcher, mut other) = (c.conn(2), c.conn(2));
@@ -888,6 +895,7 @@ fn persist_of_a_key_without_expiry_beats_concurrent_expires() {
             "instance {}",
             i + 1
         );
+        assert_eq!(c.conn(i).cmd(&["TTL", "g"]), Reply::Int(-1));
         assert_eq!(c.conn(i).cmd(&["EXISTS", "absent"]), Reply::Int(0));
     }
 }

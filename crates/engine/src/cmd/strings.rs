@@ -248,12 +248,18 @@ pub fn getex(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             e.emit(key, OpKind::Expire(Some(at as u64)));
             e.notify(N::GENERIC, "expire", key);
         }
-        None if o.persist
-            && e.lookup(key, false)
-                .is_some_and(|ks| ks.expires_at().is_some()) =>
-        {
-            e.emit(key, OpKind::Expire(None));
-            e.notify(N::GENERIC, "persist", key);
+        None if o.persist => {
+            // As PERSIST: with peers a change even on a key without expiry, so that it
+            // beats concurrent EXPIREs; announced only when it removed an expiry.
+            let had = e
+                .lookup(key, false)
+                .is_some_and(|ks| ks.expires_at().is_some());
+            if had || e.has_peers() {
+                e.emit(key, OpKind::Expire(None));
+            }
+            if had {
+                e.notify(N::GENERIC, "persist", key);
+            }
         }
         None => {}
     }
