@@ -120,9 +120,7 @@ pub fn hdel(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let mut fields: Vec<Blob> = Vec::new();
     let mut named = Named::with_capacity(a.len() - 2);
     for f in a.from(2) {
-        let mut first = false;
-        named.entry(f, || first = true);
-        if first && h.get(f).is_some() {
+        if named.first(f) && h.get(f).is_some() {
             fields.push(blob(f));
         }
     }

@@ -44,6 +44,15 @@ impl<'a, T> Named<'a, T> {
     }
 }
 
+impl<'a> Named<'a, ()> {
+    /// Whether `name` is named here for the first time.
+    pub(crate) fn first(&mut self, name: &'a [u8]) -> bool {
+        let mut new = false;
+        self.entry(name, || new = true);
+        new
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

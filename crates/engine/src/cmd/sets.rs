@@ -2,6 +2,7 @@
 
 use super::hashes::{Picks, rand_count};
 use super::keys::{ScanOpts, parse_cursor, restore, scan_opts};
+use super::named::Named;
 use super::{blob, get_set, intercard_args, prepare_create};
 use crate::Engine;
 use crate::NotifyFlags as N;
@@ -12,24 +13,13 @@ use concord_glob::glob_match;
 use concord_resp::Out;
 use std::collections::HashSet;
 
-/// Up to this many members are deduplicated by comparing them pairwise: most commands
-/// name one or a few, and a table built and freed for them cost more than the command.
-const PAIRWISE_MAX: usize = 8;
-
-/// The distinct members, each at its first place.
+/// The distinct members, each at its first place (a few compared pairwise, many through
+/// a table: see [`Named`]).
 fn dedup(items: &[&[u8]]) -> Vec<Blob> {
-    if items.len() <= PAIRWISE_MAX {
-        return items
-            .iter()
-            .enumerate()
-            .filter(|&(i, m)| !items[..i].contains(m))
-            .map(|(_, m)| blob(m))
-            .collect();
-    }
-    let mut seen = HashSet::with_capacity(items.len());
+    let mut named = Named::with_capacity(items.len());
     items
         .iter()
-        .filter(|m| seen.insert(&m[..]))
+        .filter(|m| named.first(m))
         .map(|m| blob(m))
         .collect()
 }
@@ -360,7 +350,7 @@ mod dedup_tests {
         assert_eq!(got, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
         let names: Vec<String> = (0..20).map(|i| format!("m{}", i % 7)).collect();
         let many: Vec<&[u8]> = names.iter().map(|s| s.as_bytes()).collect();
-        assert!(many.len() > PAIRWISE_MAX);
+        assert!(many.len() > Named::<()>::FEW);
         let got: Vec<Vec<u8>> = dedup(&many).iter().map(|m| m.to_vec()).collect();
         let want: Vec<Vec<u8>> = (0..7).map(|i| format!("m{i}").into_bytes()).collect();
         assert_eq!(got, want);

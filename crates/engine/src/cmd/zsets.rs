@@ -211,9 +211,7 @@ pub fn zrem(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     let mut gone: Vec<Blob> = Vec::new();
     let mut named = Named::with_capacity(a.len() - 2);
     for m in a.from(2) {
-        let mut first = false;
-        named.entry(m, || first = true);
-        if first && z.score(m).is_some() {
+        if named.first(m) && z.score(m).is_some() {
             gone.push(blob(m));
         }
     }
