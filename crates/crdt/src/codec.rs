@@ -771,8 +771,13 @@ fn put_dots(out: &mut Vec<u8>, dots: &Dots) {
     }
 }
 
-/// Appends one key and its whole CRDT state (a full-sync snapshot entry).
-pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
+/// Appends one key and its whole CRDT state (a full-sync snapshot entry) in state format
+/// `format` (1 or 2: format 1 leaves out what format 2 added).
+pub fn encode_state(key: &[u8], ks: &KeyState, format: u16, out: &mut Vec<u8>) {
+    assert!(
+        (1..=STATE_FORMAT_VERSION).contains(&format),
+        "state format {format}"
+    );
     put_bytes(out, key);
     let flags = u8::from(ks.string.is_some())
         | u8::from(ks.hash.is_some()) << 1
@@ -848,7 +853,9 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
         for d in &h.kept {
             put_stamp(out, &Stamp::new(*d, Hlc(0)));
         }
-        put_vv(out, &h.adds);
+        if format >= 2 {
+            put_vv(out, &h.adds);
+        }
     }
     if let Some(st) = &ks.stream {
         put_varint(out, st.len() as u64);
@@ -905,16 +912,25 @@ pub fn encode_state(key: &[u8], ks: &KeyState, out: &mut Vec<u8>) {
     }
 }
 
-/// Encodes a chunk of key states with the state format version in front.
+/// Encodes a chunk of key states in the newest state format, with the version in front.
 pub fn encode_states<'a>(entries: impl IntoIterator<Item = (&'a [u8], &'a KeyState)>) -> Vec<u8> {
+    encode_states_as(STATE_FORMAT_VERSION, entries)
+}
+
+/// Encodes a chunk of key states in state format `format` (for a peer that reads no newer
+/// one), with the version in front.
+pub fn encode_states_as<'a>(
+    format: u16,
+    entries: impl IntoIterator<Item = (&'a [u8], &'a KeyState)>,
+) -> Vec<u8> {
     let mut body = Vec::new();
     let mut n = 0u64;
     for (k, ks) in entries {
-        encode_state(k, ks, &mut body);
+        encode_state(k, ks, format, &mut body);
         n += 1;
     }
     let mut out = Vec::with_capacity(body.len() + 12);
-    out.extend_from_slice(&STATE_FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&format.to_le_bytes());
     put_varint(&mut out, n);
     out.extend_from_slice(&body);
     out
@@ -1150,11 +1166,17 @@ impl Reader<'_> {
 
 /// Decodes a chunk written by [`encode_states`]; the whole input must be used.
 pub fn decode_states(buf: &[u8]) -> Result<Vec<(Blob, KeyState)>, CodecError> {
+    decode_states_upto(buf, STATE_FORMAT_VERSION)
+}
+
+/// Decodes a chunk of state format `newest` or older (a link refuses formats newer than
+/// the one it negotiated); the whole input must be used.
+pub fn decode_states_upto(buf: &[u8], newest: u16) -> Result<Vec<(Blob, KeyState)>, CodecError> {
     if buf.len() < 2 {
         return Err(CodecError::Truncated);
     }
     let version = u16::from_le_bytes([buf[0], buf[1]]);
-    if !(1..=STATE_FORMAT_VERSION).contains(&version) {
+    if !(1..=newest.min(STATE_FORMAT_VERSION)).contains(&version) {
         return Err(CodecError::Version(version));
     }
     let mut r = Reader {

@@ -9,12 +9,14 @@ use std::sync::Arc;
 /// Snapshots taken and merged.
 impl Engine {
     /// A consistent snapshot of the whole state: the vector it is exactly the state at, the
-    /// clock's high-water mark, and the key states encoded in chunks of `keys_per_chunk`.
-    pub fn snapshot(&self, keys_per_chunk: usize) -> Snapshot {
+    /// clock's high-water mark, and the key states encoded in state format `format` in
+    /// chunks of `keys_per_chunk`.
+    pub fn snapshot(&self, keys_per_chunk: usize, format: u16) -> Snapshot {
         let mut chunks = Vec::new();
         let mut it = self.keys.iter().peekable();
         while it.peek().is_some() {
-            chunks.push(concord_crdt::codec::encode_states(
+            chunks.push(concord_crdt::codec::encode_states_as(
+                format,
                 it.by_ref().take(keys_per_chunk.max(1)),
             ));
         }

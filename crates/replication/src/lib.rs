@@ -14,7 +14,7 @@ pub mod proto;
 
 pub use inbox::Inbox;
 pub use members::{MemberError, only};
-pub use proto::{Msg, PROTO_VERSION, ProtoError};
+pub use proto::{Msg, PROTO_MIN, PROTO_VERSION, ProtoError, negotiate, state_format};
 
 use concord_crdt::{Blob, ClockError, Hlc, KeyState, Origin, ReplicaId, VersionVector};
 use concord_engine::Engine;
@@ -47,6 +47,8 @@ pub struct Config {
     pub heartbeat_ms: u64,
     /// Whether stable metadata is collected (off only to diagnose).
     pub compact: bool,
+    /// The newest peer protocol version links may use (older during a rolling upgrade).
+    pub protocol: u16,
 }
 
 impl Config {
@@ -61,6 +63,7 @@ impl Config {
             relay_hold_ms: 10_000,
             inbox_ops: 1_000_000,
             snapshot_keys_per_chunk: 1_024,
+            protocol: PROTO_VERSION,
             heartbeat_ms: 100,
             compact: true,
         }
@@ -145,6 +148,8 @@ pub struct Peer {
     pub asked: Vec<ReplicaId>,
     /// When the link's first pull went out (ms).
     pub pulled_at: u64,
+    /// The outbound link's protocol version (0 while it is down).
+    pub protocol: u16,
 }
 
 impl Peer {
@@ -166,6 +171,7 @@ impl Peer {
             synced: false,
             asked: Vec::new(),
             pulled_at: 0,
+            protocol: 0,
         }
     }
 }
@@ -183,6 +189,8 @@ struct Staging {
 pub struct Serve {
     /// The peer being served.
     pub peer: ReplicaId,
+    /// The link's protocol version, from the handshake.
+    pub version: u16,
     origins: BTreeSet<ReplicaId>,
     /// What the peer has applied plus what it was sent since.
     sent: VersionVector,
@@ -197,10 +205,12 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// A link from `peer` that has not pulled yet.
-    pub fn new(peer: ReplicaId) -> Self {
+    /// A link from `peer` at protocol `version` that has not pulled yet.
+    pub fn new(peer: ReplicaId, version: u16) -> Self {
+        assert!((PROTO_MIN..=PROTO_VERSION).contains(&version));
         Serve {
             peer,
+            version,
             origins: BTreeSet::new(),
             sent: VersionVector::new(),
             cursor: 0,
@@ -310,26 +320,29 @@ impl Replication {
                 .is_some_and(|p| p.state == LinkState::Up)
     }
 
-    /// Checks a peer's `CRDT.LINK` handshake against this instance: same protocol, same
-    /// database, a member other than this instance, addressed to this instance.
+    /// Checks a peer's `CRDT.LINK` handshake against this instance: a protocol both speak,
+    /// same database, a member other than this instance, addressed to this instance.
+    /// Returns the peer and the link's protocol version.
     pub fn check_hello(
         &self,
         proto: &[u8],
         db: &[u8],
         from: &[u8],
         to: &[u8],
-    ) -> Result<ReplicaId, String> {
+    ) -> Result<(ReplicaId, u16), String> {
         let num = |b: &[u8]| {
             std::str::from_utf8(b)
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok())
         };
-        if num(proto) != Some(u64::from(PROTO_VERSION)) {
-            return Err(format!(
-                "protocol version {} not supported (this instance speaks {PROTO_VERSION})",
-                String::from_utf8_lossy(proto)
-            ));
-        }
+        let asked = num(proto).ok_or_else(|| {
+            format!(
+                "protocol version '{}' not supported (this instance speaks {PROTO_MIN} to {})",
+                String::from_utf8_lossy(proto),
+                self.cfg.protocol
+            )
+        })?;
+        let version = negotiate(u16::try_from(asked).unwrap_or(u16::MAX), self.cfg.protocol)?;
         if db != self.cfg.db.as_bytes() {
             return Err(format!(
                 "peer belongs to database '{}', this instance to '{}'",
@@ -353,7 +366,7 @@ impl Replication {
                 self.cfg.me
             ));
         }
-        Ok(from)
+        Ok((from, version))
     }
 
     // ---- the pulling (downstream) side ----
@@ -372,10 +385,12 @@ impl Replication {
     }
 
     /// The first message on a new outbound link to `peer`.
-    pub fn pull(&mut self, e: &Engine, peer: ReplicaId) -> Msg {
+    pub fn pull(&mut self, e: &Engine, peer: ReplicaId, protocol: u16) -> Msg {
+        assert!((PROTO_MIN..=PROTO_VERSION).contains(&protocol));
         if let Some(p) = self.peers.get_mut(&peer) {
             p.state = LinkState::Connecting;
             p.pulled_at = e.now();
+            p.protocol = protocol;
         }
         self.staging.remove(&peer);
         self.repull(e, peer)
@@ -428,6 +443,7 @@ impl Replication {
         self.staging.remove(&peer);
         if let Some(p) = self.peers.get_mut(&peer) {
             p.settled = true;
+            p.protocol = 0;
             if p.state != LinkState::Down && p.state != LinkState::Paused {
                 p.link_errors += 1;
                 // Its origin now has to come through the others.
@@ -695,7 +711,10 @@ impl Replication {
                     link.counted = true;
                 }
             } else {
-                let snap = e.snapshot(self.cfg.snapshot_keys_per_chunk);
+                let snap = e.snapshot(
+                    self.cfg.snapshot_keys_per_chunk,
+                    proto::state_format(link.version),
+                );
                 if let Some(p) = peer {
                     p.full_syncs_served += 1;
                 }
@@ -879,9 +898,27 @@ mod hello_tests {
             let from = peer.to_string();
             assert_eq!(
                 r.check_hello(proto.as_bytes(), b"db", from.as_bytes(), b"1"),
-                Ok(peer)
+                Ok((peer, PROTO_VERSION))
+            );
+            // An instance of the release before links at the version it speaks.
+            assert_eq!(
+                r.check_hello(b"1", b"db", from.as_bytes(), b"1"),
+                Ok((peer, 1))
             );
         }
+    }
+
+    /// An instance held back to an older protocol (during a rolling upgrade) answers a
+    /// newer dialer with that older version.
+    #[test]
+    fn a_held_back_instance_links_at_its_version() {
+        let mut r = instance();
+        r.cfg.protocol = PROTO_MIN;
+        let proto = PROTO_VERSION.to_string();
+        assert_eq!(
+            r.check_hello(proto.as_bytes(), b"db", b"2", b"1"),
+            Ok((2, PROTO_MIN))
+        );
     }
 
     proptest! {
@@ -892,11 +929,13 @@ mod hello_tests {
             proto in field("1"), db in field("db"), from in field("2"), to in field("1"),
         ) {
             let r = instance();
-            if let Ok(peer) = r.check_hello(&proto, &db, &from, &to) {
+            if let Ok((peer, version)) = r.check_hello(&proto, &db, &from, &to) {
                 prop_assert!(peer == 2 || peer == 3);
+                prop_assert!((PROTO_MIN..=PROTO_VERSION).contains(&version));
                 prop_assert_eq!(&db[..], b"db");
                 prop_assert_eq!(std::str::from_utf8(&to).ok().and_then(|t| t.parse::<u64>().ok()), Some(1));
-                prop_assert_eq!(std::str::from_utf8(&proto).ok().and_then(|p| p.parse::<u64>().ok()), Some(u64::from(PROTO_VERSION)));
+                let asked = std::str::from_utf8(&proto).ok().and_then(|p| p.parse::<u64>().ok());
+                prop_assert!(asked.is_some_and(|a| a >= u64::from(version)));
             }
         }
     }

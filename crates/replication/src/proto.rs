@@ -1,16 +1,56 @@
 //! The peer protocol: messages exchanged on a link after the `CRDT.LINK` handshake, and
-//! their framing. Every frame carries the protocol version; decoding never trusts a length
-//! it has not checked.
+//! their framing. Every frame carries the link's protocol version; decoding never trusts a
+//! length it has not checked.
 //!
 //! Frame: `u32 LE length` of what follows, `u8 flags` (bit 0: lz4-compressed body), body.
-//! Body: `u16 LE PROTO_VERSION`, `u8 tag`, fields.
+//! Body: `u16 LE` protocol version, `u8 tag`, fields.
+//!
+//! The handshake settles one version per link ([`negotiate`]): the dialer asks for the
+//! newest it speaks, the other end answers with the newest both speak. The version fixes
+//! the formats the link carries ([`state_format`]), so instances of two releases replicate
+//! to each other during a rolling upgrade.
 
-use concord_crdt::codec::{self, CodecError, Reader, put_bytes, put_varint, put_vv};
+use concord_crdt::codec::{
+    self, CodecError, Reader, STATE_FORMAT_VERSION, put_bytes, put_varint, put_vv,
+};
 use concord_crdt::{Blob, Hlc, KeyState, Op, ReplicaId, VersionVector};
 use std::sync::Arc;
 
-/// Version of the peer protocol; both ends of a link must speak the same one.
-pub const PROTO_VERSION: u16 = 1;
+/// Newest version of the peer protocol this build speaks.
+pub const PROTO_VERSION: u16 = 2;
+
+/// Oldest version of the peer protocol this build still speaks.
+pub const PROTO_MIN: u16 = 1;
+
+/// The key-state format (full-sync chunks) a link at protocol `version` carries: version
+/// 1 carries state format 1 (no record of an HLL's adds), version 2 state format 2. Ops
+/// are op format 1 on both.
+pub fn state_format(version: u16) -> u16 {
+    assert!(
+        (PROTO_MIN..=PROTO_VERSION).contains(&version),
+        "protocol {version}"
+    );
+    match version {
+        1 => 1,
+        _ => STATE_FORMAT_VERSION,
+    }
+}
+
+/// The version a link runs at when its dialer asks for `asked` (the newest it speaks) and
+/// this end speaks up to `newest`: the newest both speak.
+pub fn negotiate(asked: u16, newest: u16) -> Result<u16, String> {
+    assert!(
+        (PROTO_MIN..=PROTO_VERSION).contains(&newest),
+        "protocol {newest}"
+    );
+    if asked < PROTO_MIN {
+        // The text ends with the newest version spoken: a dialer retries with it.
+        return Err(format!(
+            "protocol version {asked} not supported (this instance speaks {PROTO_MIN} to {newest})"
+        ));
+    }
+    Ok(asked.min(newest))
+}
 
 /// Largest frame accepted (a snapshot chunk holding one huge key fits).
 pub const MAX_FRAME: usize = 1 << 30;
@@ -74,9 +114,9 @@ pub enum ProtoError {
     /// A frame longer than [`MAX_FRAME`].
     #[error("frame of {0} bytes exceeds the limit")]
     TooLarge(usize),
-    /// The peer speaks another protocol version.
-    #[error("peer protocol version {0}, this build speaks {PROTO_VERSION}")]
-    Version(u16),
+    /// A frame of another protocol version than the link's.
+    #[error("frame of protocol version {0} on a link of version {1}")]
+    Version(u16, u16),
     /// The body did not decode.
     #[error("malformed frame: {0}")]
     Codec(#[from] CodecError),
@@ -100,10 +140,12 @@ impl Msg {
         }
     }
 
-    /// Appends this message as one frame to `out`; compresses large bodies if asked.
-    pub fn encode(&self, compress: bool, out: &mut Vec<u8>) {
+    /// Appends this message as one frame of a link at protocol `version` to `out`;
+    /// compresses large bodies if asked.
+    pub fn encode(&self, version: u16, compress: bool, out: &mut Vec<u8>) {
+        let format = state_format(version);
         let mut body = Vec::with_capacity(64);
-        body.extend_from_slice(&PROTO_VERSION.to_le_bytes());
+        body.extend_from_slice(&version.to_le_bytes());
         body.push(self.tag());
         match self {
             Msg::Pull { vv, origins } => {
@@ -126,8 +168,16 @@ impl Msg {
                 put_varint(&mut body, hlc.0);
                 put_varint(&mut body, *keys);
             }
-            Msg::SnapChunkRaw(bytes) => body.extend_from_slice(bytes),
-            Msg::SnapChunk(states) => body.extend_from_slice(&codec::encode_states(
+            Msg::SnapChunkRaw(bytes) => {
+                // Encoded for this link by the snapshot: never newer than it reads.
+                assert!(
+                    bytes.len() >= 2 && u16::from_le_bytes([bytes[0], bytes[1]]) <= format,
+                    "a snapshot chunk newer than the link's state format"
+                );
+                body.extend_from_slice(bytes)
+            }
+            Msg::SnapChunk(states) => body.extend_from_slice(&codec::encode_states_as(
+                format,
                 states.iter().map(|(k, v)| (&k[..], v)),
             )),
             Msg::Heartbeat { vv, wall_ms } => {
@@ -149,9 +199,10 @@ impl Msg {
         out.extend_from_slice(&body);
     }
 
-    /// Takes one complete frame off the front of `buf`: `Ok(None)` when more bytes are
-    /// needed; the number of bytes the frame took is returned with the message.
-    pub fn decode(buf: &[u8]) -> Result<Option<(Msg, usize)>, ProtoError> {
+    /// Takes one complete frame of a link at protocol `version` off the front of `buf`:
+    /// `Ok(None)` when more bytes are needed; the number of bytes the frame took is
+    /// returned with the message.
+    pub fn decode(buf: &[u8], version: u16) -> Result<Option<(Msg, usize)>, ProtoError> {
         if buf.len() < 4 {
             return Ok(None);
         }
@@ -185,16 +236,16 @@ impl Msg {
             }
             f => return Err(CodecError::Tag(f).into()),
         };
-        Ok(Some((Self::decode_body(body)?, 4 + len)))
+        Ok(Some((Self::decode_body(body, version)?, 4 + len)))
     }
 
-    fn decode_body(body: &[u8]) -> Result<Msg, ProtoError> {
+    fn decode_body(body: &[u8], link: u16) -> Result<Msg, ProtoError> {
         if body.len() < 3 {
             return Err(CodecError::Truncated.into());
         }
         let version = u16::from_le_bytes([body[0], body[1]]);
-        if version != PROTO_VERSION {
-            return Err(ProtoError::Version(version));
+        if version != link {
+            return Err(ProtoError::Version(version, link));
         }
         let tag = body[2];
         let mut r = Reader::new(&body[3..]);
@@ -234,7 +285,7 @@ impl Msg {
                 keys: r.varint()?,
             },
             6 => {
-                let states = codec::decode_states(r.rest())?;
+                let states = codec::decode_states_upto(r.rest(), state_format(link))?;
                 return Ok(Msg::SnapChunk(states));
             }
             7 => Msg::SnapEnd,
@@ -294,28 +345,79 @@ mod tests {
     }
 
     #[test]
-    fn every_message_roundtrips_with_and_without_compression() {
-        for compress in [false, true] {
-            for m in sample() {
-                let mut buf = Vec::new();
-                m.encode(compress, &mut buf);
-                // Every strict prefix asks for more bytes.
-                for cut in 0..buf.len() {
-                    assert!(Msg::decode(&buf[..cut]).expect("prefix").is_none());
+    fn every_message_roundtrips_at_every_version_with_and_without_compression() {
+        for version in PROTO_MIN..=PROTO_VERSION {
+            for compress in [false, true] {
+                for m in sample() {
+                    let mut buf = Vec::new();
+                    m.encode(version, compress, &mut buf);
+                    // Every strict prefix asks for more bytes.
+                    for cut in 0..buf.len() {
+                        assert!(Msg::decode(&buf[..cut], version).expect("prefix").is_none());
+                    }
+                    let (back, used) = Msg::decode(&buf, version)
+                        .expect("decodes")
+                        .expect("complete");
+                    assert_eq!(used, buf.len());
+                    assert_eq!(format!("{back:?}"), format!("{m:?}"));
                 }
-                let (back, used) = Msg::decode(&buf).expect("decodes").expect("complete");
-                assert_eq!(used, buf.len());
-                assert_eq!(format!("{back:?}"), format!("{m:?}"));
             }
         }
     }
 
     #[test]
-    fn other_protocol_versions_are_refused() {
+    fn frames_of_another_version_than_the_links_are_refused() {
         let mut buf = Vec::new();
-        Msg::Partial.encode(false, &mut buf);
+        Msg::Partial.encode(PROTO_VERSION, false, &mut buf);
+        assert!(matches!(
+            Msg::decode(&buf, 1),
+            Err(ProtoError::Version(PROTO_VERSION, 1))
+        ));
         buf[5] = 9;
-        assert!(matches!(Msg::decode(&buf), Err(ProtoError::Version(9))));
+        assert!(matches!(
+            Msg::decode(&buf, PROTO_VERSION),
+            Err(ProtoError::Version(9, PROTO_VERSION))
+        ));
+    }
+
+    /// A link of version 1 carries key states of format 1 only: a chunk of a newer format
+    /// (a peer that ignored the handshake) is refused, not misread.
+    #[test]
+    fn a_version_1_link_refuses_newer_state_chunks() {
+        let chunk = codec::encode_states([(&b"k"[..], &KeyState::default())]);
+        let mut buf = Vec::new();
+        // Framed by hand: encode() itself refuses to send it.
+        let mut body = 1u16.to_le_bytes().to_vec();
+        body.push(6);
+        body.extend_from_slice(&chunk);
+        buf.extend_from_slice(&((body.len() + 1) as u32).to_le_bytes());
+        buf.push(0);
+        buf.extend_from_slice(&body);
+        assert!(matches!(
+            Msg::decode(&buf, 1),
+            Err(ProtoError::Codec(CodecError::Version(2)))
+        ));
+        let mut ok = Vec::new();
+        Msg::SnapChunkRaw(codec::encode_states_as(
+            1,
+            [(&b"k"[..], &KeyState::default())],
+        ))
+        .encode(1, false, &mut ok);
+        assert!(matches!(
+            Msg::decode(&ok, 1),
+            Ok(Some((Msg::SnapChunk(_), _)))
+        ));
+    }
+
+    #[test]
+    fn the_newest_version_both_ends_speak_is_chosen() {
+        assert_eq!(negotiate(PROTO_VERSION, PROTO_VERSION), Ok(PROTO_VERSION));
+        assert_eq!(negotiate(1, PROTO_VERSION), Ok(1));
+        assert_eq!(negotiate(PROTO_VERSION, 1), Ok(1));
+        // A dialer newer than this build gets the newest this build speaks.
+        assert_eq!(negotiate(u16::MAX, PROTO_VERSION), Ok(PROTO_VERSION));
+        let refused = negotiate(0, PROTO_VERSION).expect_err("below the oldest");
+        assert!(refused.ends_with(&format!("speaks {PROTO_MIN} to {PROTO_VERSION})")));
     }
 
     proptest! {
@@ -327,8 +429,10 @@ mod tests {
             buf.extend_from_slice(&PROTO_VERSION.to_le_bytes());
             buf.push(tag);
             buf.extend_from_slice(&bytes);
-            let _ = Msg::decode(&buf);
-            let _ = Msg::decode(&bytes);
+            for version in PROTO_MIN..=PROTO_VERSION {
+                let _ = Msg::decode(&buf, version);
+                let _ = Msg::decode(&bytes, version);
+            }
         }
     }
 }

@@ -11,7 +11,7 @@
 
 use concord_crdt::{Dot, Hlc, OpKind, Origin, VersionVector};
 use concord_engine::{Effects, Engine, EngineConfig};
-use concord_replication::{Config, Msg, Replication, Serve};
+use concord_replication::{Config, Msg, PROTO_MIN, PROTO_VERSION, Replication, Serve};
 use concord_resp::Out;
 use concord_storage::{
     Fsync, MemDir, Recovery, Writer, WriterConfig, read_manifest, recover, snapshot, snapshot_name,
@@ -110,6 +110,8 @@ struct Link {
     to_down: Vec<(u64, u64, Vec<u8>)>,
     last_down: u64,
     seq: u64,
+    /// The protocol version of the current connection: links of mixed releases.
+    version: u16,
 }
 
 struct Sim {
@@ -288,7 +290,8 @@ impl Sim {
 
     fn send_up(&mut self, d: usize, u: usize, m: &Msg) {
         let mut buf = Vec::new();
-        m.encode(self.rng.chance(50), &mut buf);
+        let version = self.links[&(d, u)].version;
+        m.encode(version, self.rng.chance(50), &mut buf);
         let delay = 1 + self.rng.below(20);
         let l = self.links.get_mut(&(d, u)).expect("link");
         let at = l.to_up.back().map_or(0, |x| x.0).max(self.now + delay);
@@ -297,7 +300,8 @@ impl Sim {
 
     fn send_down(&mut self, d: usize, u: usize, m: &Msg) {
         let mut buf = Vec::new();
-        m.encode(self.rng.chance(50), &mut buf);
+        let version = self.links[&(d, u)].version;
+        m.encode(version, self.rng.chance(50), &mut buf);
         let delay = 1 + self.rng.below(20);
         let reorder = matches!(m, Msg::Ops(_)) && self.rng.chance(10);
         let dup = matches!(m, Msg::Ops(_)) && self.rng.chance(5);
@@ -583,14 +587,17 @@ impl Sim {
                 if self.now < self.links[&(d, u)].retry_at {
                     continue;
                 }
+                let version =
+                    PROTO_MIN + self.rng.below(u64::from(PROTO_VERSION - PROTO_MIN) + 1) as u16;
                 let l = self.links.get_mut(&(d, u)).expect("link");
                 l.connected = true;
                 l.last_down = 0;
+                l.version = version;
                 let up_id = self.nodes[u].id;
                 let down_id = self.nodes[d].id;
-                self.nodes[u].serves.insert(d, Serve::new(down_id));
+                self.nodes[u].serves.insert(d, Serve::new(down_id, version));
                 let node = &mut self.nodes[d];
-                let m = node.r.pull(&node.e, up_id);
+                let m = node.r.pull(&node.e, up_id, version);
                 let epoch = node.r.epoch();
                 self.links.get_mut(&(d, u)).expect("link").pulled_epoch = epoch;
                 self.send_up(d, u, &m);
@@ -655,7 +662,9 @@ impl Sim {
                 _ => break,
             }
             let (_, buf) = l.to_up.pop_front().expect("front");
-            let (msg, used) = Msg::decode(&buf).expect("decodes").expect("whole frame");
+            let (msg, used) = Msg::decode(&buf, l.version)
+                .expect("decodes")
+                .expect("whole frame");
             assert_eq!(used, buf.len());
             let node = &mut self.nodes[u];
             let Some(mut serve) = node.serves.remove(&d) else {
@@ -676,8 +685,11 @@ impl Sim {
             .take_while(|(at, _, _)| *at <= self.now)
             .count();
         let frames: Vec<Vec<u8>> = l.to_down.drain(..due).map(|(_, _, b)| b).collect();
+        let version = l.version;
         for buf in frames {
-            let (msg, _) = Msg::decode(&buf).expect("decodes").expect("whole frame");
+            let (msg, _) = Msg::decode(&buf, version)
+                .expect("decodes")
+                .expect("whole frame");
             let wall = self.wall(d);
             let up_id = self.nodes[u].id;
             let node = &mut self.nodes[d];

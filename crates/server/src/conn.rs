@@ -442,9 +442,9 @@ where
         let _turn = shared.script.task_turn().await;
         sess.cleanup(&shared);
     }
-    if let (Some(peer), Ok(())) = (sess.link, &result) {
+    if let (Some((peer, version)), Ok(())) = (sess.link, &result) {
         let user = sess.user.name().to_vec();
-        crate::sync::serve_link(shared, rd, sink.wr, buf, peer, user).await;
+        crate::sync::serve_link(shared, rd, sink.wr, buf, peer, version, user).await;
     }
     result
 }

@@ -293,8 +293,9 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 });
                 let _ = write!(
                     s,
-                    "crdt_peer{id}:addr={addr},state={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},served={served},link_errors={},next_attempt_in_ms={next},last_error={}\r\n",
+                    "crdt_peer{id}:addr={addr},state={},protocol={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},served={served},link_errors={},next_attempt_in_ms={next},last_error={}\r\n",
                     p.state.name(),
+                    p.protocol,
                     p.bytes_in,
                     p.bytes_out,
                     p.full_syncs,

@@ -360,6 +360,7 @@ impl Server {
         }
         let mut repl_cfg = concord_replication::Config::new(cfg.replica_id, members, &cfg.db_name);
         repl_cfg.removed = cfg.removed.iter().map(|r| (r.id, r.cut.clone())).collect();
+        repl_cfg.protocol = cfg.peer_protocol;
         let repl = Replication::new(repl_cfg);
         let peer_addrs = cfg.peers.iter().map(|p| (p.id, p.clone())).collect();
         let peer_count = AtomicUsize::new(cfg.peers.len());

@@ -62,8 +62,9 @@ pub(crate) struct Session {
     pub mailbox: Mailbox,
     /// The connection closes once the current replies are written.
     pub closing: bool,
-    /// Set by a successful CRDT.LINK: the connection becomes a replication link.
-    pub link: Option<concord_crdt::ReplicaId>,
+    /// Set by a successful CRDT.LINK: the connection becomes a replication link to this
+    /// peer at this protocol version.
+    pub link: Option<(concord_crdt::ReplicaId, u16)>,
     /// Blocked on keys: the reply to send on timeout and when the timeout falls (`None`:
     /// never).
     pub blocked: Option<(Bytes, Option<tokio::time::Instant>)>,

@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub backlog_bytes: Bytes,
     /// Whether replication batches are lz4-compressed.
     pub repl_compression: bool,
+    /// The newest peer protocol version links use: held at the older release's during a
+    /// rolling upgrade.
+    pub peer_protocol: u16,
     /// Rewrite the append-only file when it grew by this percentage since the last one
     /// (0: never automatically).
     pub auto_aof_rewrite_percentage: u64,
@@ -196,6 +199,7 @@ impl Default for ServerConfig {
             peer_password: None,
             backlog_bytes: Bytes(128 * 1024 * 1024),
             repl_compression: true,
+            peer_protocol: concord_replication::PROTO_VERSION,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: Bytes(64 * 1024 * 1024),
             stream_id_mode: StreamIdMode::default(),
@@ -457,6 +461,13 @@ pub static SETTINGS: &[Setting] = &[
         i64::MAX as i128
     ),
     setting!("repl-compression", repl_compression, Start),
+    setting!(
+        "peer-protocol",
+        peer_protocol,
+        Start,
+        range = concord_replication::PROTO_MIN as i128,
+        concord_replication::PROTO_VERSION as i128
+    ),
     setting!(
         "auto-aof-rewrite-percentage",
         auto_aof_rewrite_percentage,

@@ -6,7 +6,7 @@ use crate::lock;
 use crate::{Shared, wall_ms};
 use bytes::{Buf, BytesMut};
 use concord_crdt::ReplicaId;
-use concord_replication::{Msg, PROTO_VERSION, Serve};
+use concord_replication::{Msg, PROTO_MIN, Serve};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,11 +122,11 @@ impl std::str::FromStr for RemovedMember {
     }
 }
 
-/// Decodes every complete frame at the front of `buf`.
-fn take_frames(buf: &mut BytesMut) -> Result<Vec<Msg>, String> {
+/// Decodes every complete frame of a link at protocol `version` at the front of `buf`.
+fn take_frames(buf: &mut BytesMut, version: u16) -> Result<Vec<Msg>, String> {
     let mut out = Vec::new();
     loop {
-        match Msg::decode(buf) {
+        match Msg::decode(buf, version) {
             Ok(Some((m, used))) => {
                 buf.advance(used);
                 out.push(m);
@@ -229,20 +229,21 @@ pub(crate) async fn serve_link<R, W>(
     mut wr: W,
     mut buf: BytesMut,
     peer: ReplicaId,
+    version: u16,
     user: Vec<u8>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let compress = sh.cfg.repl_compression;
-    let mut link = Serve::new(peer);
+    let mut link = Serve::new(peer, version);
     let mut publishes = sh.publishes.subscribe();
     let mut frame = Vec::new();
     let epoch = sh.pause_epoch.load(Ordering::Acquire);
     let mut acl_epoch = sh.acl_epoch.load(Ordering::Acquire);
     let mut watch = crate::limits::SoftWatch::default();
     let guard = ServedGuard::enter(&sh, peer);
-    tracing::info!("peer {peer} linked (serving)");
+    tracing::info!("peer {peer} linked (serving, protocol {version})");
     // The peer reaches this instance again: the link the other way likely works too.
     sh.peer_arrived.notify_waiters();
     let why = 'outer: loop {
@@ -269,7 +270,7 @@ pub(crate) async fn serve_link<R, W>(
         tokio::pin!(notified);
         notified.as_mut().enable();
         // Requests that already arrived.
-        match take_frames(&mut buf) {
+        match take_frames(&mut buf, version) {
             Ok(reqs) => {
                 if !reqs.is_empty() {
                     let mut r = lock(&sh.repl);
@@ -304,7 +305,7 @@ pub(crate) async fn serve_link<R, W>(
         if !msgs.is_empty() {
             frame.clear();
             for m in &msgs {
-                m.encode(compress, &mut frame);
+                m.encode(version, compress, &mut frame);
             }
             let limit = sh.hot().output_limits.replica.stalled();
             if crate::output::flush(&mut wr, &frame, &limit, &mut watch)
@@ -328,7 +329,7 @@ pub(crate) async fn serve_link<R, W>(
             p = publishes.recv() => match p {
                 Ok((channel, message)) => {
                     frame.clear();
-                    Msg::Publish { channel, message }.encode(compress, &mut frame);
+                    Msg::Publish { channel, message }.encode(version, compress, &mut frame);
                     let limit = sh.hot().output_limits.replica.stalled();
                     if crate::output::flush(&mut wr, &frame, &limit, &mut watch)
                         .await
@@ -393,6 +394,7 @@ impl Drop for Due<'_> {
 pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
     let mut backoff = RETRY_FIRST;
     let mut last_error = String::new();
+    let mut ask = sh.cfg.peer_protocol;
     loop {
         // Armed before the attempt, so a wake while it runs cuts the wait after it short.
         let woken = sh.link_wake.notified();
@@ -408,8 +410,14 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
             }
             continue;
         }
-        let (mut linked, began) = (false, tokio::time::Instant::now());
-        let result = link_once(&sh, &peer, &mut linked).await;
+        let began = tokio::time::Instant::now();
+        let mut attempt = Attempt {
+            linked: false,
+            ask,
+            older: None,
+        };
+        let result = link_once(&sh, &peer, &mut attempt).await;
+        let linked = attempt.linked;
         {
             let mut r = lock(&sh.repl);
             r.link_down(peer.id);
@@ -417,6 +425,14 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
                 r.link_failed(peer.id, e);
             }
         }
+        if let Some(older) = attempt.older {
+            // The peer runs an older release (a rolling upgrade): ask for the version it
+            // speaks, at once. Versions only go down, so this ends.
+            assert!(older >= PROTO_MIN && older < ask);
+            ask = older;
+            continue;
+        }
+        ask = sh.cfg.peer_protocol;
         if linked && began.elapsed() >= LINK_LASTED {
             // A link that worked for a while and ended starts the waits over; one that
             // fails soon after each handshake keeps backing off.
@@ -490,8 +506,19 @@ fn command(args: &[&[u8]]) -> Vec<u8> {
     out
 }
 
+/// One outbound connection attempt: what it asks for and what came of it.
+struct Attempt {
+    /// The handshake passed.
+    linked: bool,
+    /// The protocol version asked for: the newest this instance speaks, or an older one
+    /// the peer said it speaks.
+    ask: u16,
+    /// The peer refused `ask` and speaks this older version.
+    older: Option<u16>,
+}
+
 /// One connection's life: returns Ok when it ended for a normal reason (pause, shutdown).
-async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr, linked: &mut bool) -> Result<(), String> {
+async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr, attempt: &mut Attempt) -> Result<(), String> {
     let sock = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(&peer.addr))
         .await
         .map_err(|_| "connect timed out".to_string())?
@@ -499,7 +526,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr, linked: &mut bool) -> Resu
     sock.set_nodelay(true).map_err(|e| e.to_string())?;
     let Some(tls) = sh.tls.connector() else {
         let (rd, wr) = sock.into_split();
-        return run_link(sh, peer, rd, wr, linked).await;
+        return run_link(sh, peer, rd, wr, attempt).await;
     };
     let name = peer.sni.clone().unwrap_or_else(|| peer.host().to_string());
     let server_name = rustls_pki_types::ServerName::try_from(name.clone())
@@ -509,7 +536,7 @@ async fn link_once(sh: &Arc<Shared>, peer: &PeerAddr, linked: &mut bool) -> Resu
         .map_err(|_| "TLS handshake timed out".to_string())?
         .map_err(|e| format!("TLS handshake failed: {e}"))?;
     let (rd, wr) = tokio::io::split(stream);
-    run_link(sh, peer, rd, wr, linked).await
+    run_link(sh, peer, rd, wr, attempt).await
 }
 
 /// Handshake, pull and apply over an open connection to a peer.
@@ -518,7 +545,7 @@ async fn run_link<R, W>(
     peer: &PeerAddr,
     mut rd: R,
     mut wr: W,
-    linked: &mut bool,
+    attempt: &mut Attempt,
 ) -> Result<(), String>
 where
     R: AsyncRead + Unpin,
@@ -527,7 +554,7 @@ where
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let me = sh.cfg.replica_id.to_string();
     let to = peer.id.to_string();
-    let proto = PROTO_VERSION.to_string();
+    let proto = attempt.ask.to_string();
     let mut hello = Vec::new();
     // The peer password, or else this instance's own password (which may have changed).
     let password = sh.cfg.peer_password.clone().or_else(|| {
@@ -564,27 +591,28 @@ where
             }
         }
         let l = read_line(&mut rd, &mut buf).await?;
-        if !l.starts_with('+') {
-            return Err(format!("link refused: {}", l.trim_start_matches('-')));
-        }
-        Ok::<(), String>(())
+        agreed(&l, attempt)
     };
-    tokio::time::timeout(Duration::from_secs(5), handshake)
+    let version = tokio::time::timeout(Duration::from_secs(5), handshake)
         .await
         .map_err(|_| "handshake timed out".to_string())??;
-    *linked = true;
+    attempt.linked = true;
     let compress = sh.cfg.repl_compression;
     let mut frame = Vec::new();
     let (mut pulled_epoch, pull) = {
         let _turn = sh.script.task_turn().await;
         let e = lock(&sh.engine);
         let mut r = lock(&sh.repl);
-        (r.epoch(), r.pull(&e, peer.id))
+        (r.epoch(), r.pull(&e, peer.id, version))
     };
-    pull.encode(compress, &mut frame);
+    pull.encode(version, compress, &mut frame);
     wr.write_all(&frame).await.map_err(|e| e.to_string())?;
     wr.flush().await.map_err(|e| e.to_string())?;
-    tracing::info!("linked to peer {} at {}", peer.id, peer.addr);
+    tracing::info!(
+        "linked to peer {} at {} (protocol {version})",
+        peer.id,
+        peer.addr
+    );
     let pause_epoch = sh.pause_epoch.load(Ordering::Acquire);
     let mut tick = tokio::time::interval(PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -597,7 +625,7 @@ where
                     Err(e) => return Err(e.to_string()),
                 };
                 // Decoding (snapshot chunks included) happens outside the locks.
-                let msgs = take_frames(&mut buf).map_err(|e| format!("dropping link: {e}"))?;
+                let msgs = take_frames(&mut buf, version).map_err(|e| format!("dropping link: {e}"))?;
                 if msgs.is_empty() {
                     lock(&sh.repl).count_bytes(peer.id, n as u64, 0);
                     continue;
@@ -644,9 +672,9 @@ where
                     let mut r = lock(&sh.repl);
                     if r.needs_pull(peer.id, pulled_epoch) {
                         pulled_epoch = r.epoch();
-                        r.repull(&e, peer.id).encode(compress, &mut frame);
+                        r.repull(&e, peer.id).encode(version, compress, &mut frame);
                     }
-                    r.report(&e).encode(compress, &mut frame);
+                    r.report(&e).encode(version, compress, &mut frame);
                 }
                 wr.write_all(&frame).await.map_err(|e| e.to_string())?;
                 // TLS keeps records until flushed.
@@ -654,6 +682,37 @@ where
                 lock(&sh.repl).count_bytes(peer.id, 0, frame.len() as u64);
             }
         }
+    }
+}
+
+/// The link's protocol version from the peer's answer to CRDT.LINK: `+OK` is the version
+/// asked for, `+OK <v>` an older one the peer chose. A refusal naming an older version the
+/// peer speaks (an instance of an earlier release) sets `attempt.older`.
+fn agreed(reply: &str, attempt: &mut Attempt) -> Result<u16, String> {
+    if let Some(err) = reply.strip_prefix('-') {
+        // "... not supported (this instance speaks 1)" or "(... speaks 1 to 2)".
+        let speaks = err
+            .rsplit_once("speaks ")
+            .and_then(|(_, v)| v.trim_end_matches(')').rsplit(' ').next())
+            .and_then(|v| v.parse::<u16>().ok());
+        if err.contains("protocol version")
+            && let Some(v) = speaks.filter(|v| (PROTO_MIN..attempt.ask).contains(v))
+        {
+            attempt.older = Some(v);
+        }
+        return Err(format!("link refused: {err}"));
+    }
+    match reply.strip_prefix("+OK") {
+        Some("") => Ok(attempt.ask),
+        Some(v) => match v.trim().parse::<u16>() {
+            Ok(v) if (PROTO_MIN..=attempt.ask).contains(&v) => Ok(v),
+            _ => Err(format!(
+                "the peer chose protocol version '{}', asked for {}",
+                v.trim(),
+                attempt.ask
+            )),
+        },
+        None => Err(format!("unexpected answer to CRDT.LINK: {reply}")),
     }
 }
 
@@ -670,5 +729,50 @@ pub(crate) async fn upkeep(sh: Arc<Shared>) {
         let before = e.log().appended();
         lock(&sh.repl).tick(&mut e, now);
         crate::effects::after_write(&sh, &mut e, before);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Attempt, agreed};
+
+    fn asking(ask: u16) -> Attempt {
+        Attempt {
+            linked: false,
+            ask,
+            older: None,
+        }
+    }
+
+    #[test]
+    fn the_answer_to_crdt_link_sets_the_links_version() {
+        let mut a = asking(2);
+        assert_eq!(agreed("+OK", &mut a), Ok(2));
+        assert_eq!(agreed("+OK 1", &mut a), Ok(1));
+        assert!(agreed("+OK 3", &mut a).is_err(), "newer than asked");
+        assert!(agreed("+OK 0", &mut a).is_err(), "older than any spoken");
+        assert!(agreed("+PONG", &mut a).is_err());
+        assert_eq!(a.older, None);
+    }
+
+    /// The release before negotiation refuses any version but its own, naming it: the
+    /// dialer asks again for that one.
+    #[test]
+    fn a_refusal_naming_an_older_version_asks_again_with_it() {
+        let mut a = asking(2);
+        let old = "-ERR link refused: protocol version 2 not supported (this instance speaks 1)";
+        assert!(agreed(old, &mut a).is_err());
+        assert_eq!(a.older, Some(1));
+        let mut a = asking(2);
+        let new =
+            "-ERR link refused: protocol version 0 not supported (this instance speaks 1 to 2)";
+        assert!(agreed(new, &mut a).is_err());
+        assert_eq!(a.older, None, "not older than asked");
+        let mut a = asking(1);
+        assert!(agreed(old, &mut a).is_err());
+        assert_eq!(a.older, None, "versions only go down");
+        let mut a = asking(2);
+        assert!(agreed("-ERR link refused: wrong database (speaks 1)", &mut a).is_err());
+        assert_eq!(a.older, None, "not a version refusal");
     }
 }

@@ -338,7 +338,7 @@ fn a_merged_full_sync_is_replayed_and_a_torn_one_dropped() {
     for i in 100..140 {
         run(&mut other, &command(i));
     }
-    let snap = other.snapshot(8);
+    let snap = other.snapshot(8, concord_crdt::codec::STATE_FORMAT_VERSION);
     let states = snap
         .chunks
         .iter()

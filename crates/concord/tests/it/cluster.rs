@@ -102,7 +102,8 @@ pub struct Cluster {
     pub ports: Vec<u16>,
     procs: Vec<Option<Proc>>,
     proxies: Vec<Vec<Option<Proxy>>>,
-    extra: Vec<String>,
+    /// Each instance's arguments beyond its id, database and peers.
+    extra: Vec<Vec<String>>,
     _dir: TempDir,
 }
 
@@ -121,7 +122,7 @@ impl Cluster {
                 ports,
                 procs: (0..n).map(|_| None).collect(),
                 proxies,
-                extra: extra.iter().map(|s| s.to_string()).collect(),
+                extra: vec![extra.iter().map(|s| s.to_string()).collect(); n],
                 _dir: TempDir::new("cluster"),
             };
             for i in 0..n {
@@ -148,8 +149,13 @@ impl Cluster {
                 a.push(format!("{}=127.0.0.1:{}", j + 1, p.port));
             }
         }
-        a.extend(self.extra.iter().cloned());
+        a.extend(self.extra[i].iter().cloned());
         a
+    }
+
+    /// Instance `i`'s arguments beyond its id, database and peers, from its next start.
+    pub fn set_extra(&mut self, i: usize, extra: &[&str]) {
+        self.extra[i] = extra.iter().map(|s| s.to_string()).collect();
     }
 
     pub fn spawn(&mut self, i: usize) -> bool {
@@ -785,10 +791,17 @@ fn a_publish_reaches_subscribers_on_other_instances() {
 
 /// The link fields of instance `i`'s only peer line in INFO crdt.
 fn peer_field(c: &Cluster, i: usize, name: &str) -> i64 {
+    link_field(c, i, None, name)
+}
+
+/// A field of instance `i`'s line for peer `peer` (a replica id; `None`: the first) in
+/// INFO crdt.
+pub fn link_field(c: &Cluster, i: usize, peer: Option<usize>, name: &str) -> i64 {
     let info = c.info(i);
+    let prefix = peer.map_or("crdt_peer".to_string(), |p| format!("crdt_peer{p}:"));
     let line = info
         .lines()
-        .find(|l| l.starts_with("crdt_peer") && l.contains(":addr="))
+        .find(|l| l.starts_with(&prefix) && l.contains(":addr="))
         .unwrap_or_else(|| panic!("no peer line in {info}"));
     line.split(',')
         .find_map(|kv| kv.strip_prefix(&format!("{name}=")))

@@ -29,3 +29,4 @@ mod server;
 mod sorting;
 mod tls;
 mod tracking;
+mod upgrade;

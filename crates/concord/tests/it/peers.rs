@@ -18,7 +18,8 @@ fn links_to_other_databases_and_unknown_replicas_are_refused() {
     for (args, why) in [
         (["CRDT.LINK", "1", "otherdb", "2", "1"], "database"),
         (["CRDT.LINK", "1", "itest", "9", "1"], "not a peer"),
-        (["CRDT.LINK", "99", "itest", "2", "1"], "protocol version"),
+        (["CRDT.LINK", "0", "itest", "2", "1"], "protocol version"),
+        (["CRDT.LINK", "two", "itest", "2", "1"], "protocol version"),
         (["CRDT.LINK", "1", "itest", "2", "5"], "addressed to"),
     ] {
         let mut p = c.conn(0);
@@ -27,6 +28,12 @@ fn links_to_other_databases_and_unknown_replicas_are_refused() {
             r => panic!("link accepted: {r}"),
         }
     }
+    // A dialer newer than this instance links at the newest version this one speaks.
+    let newest = concord_replication::PROTO_VERSION.to_string();
+    assert_eq!(
+        c.conn(0).cmd(&["CRDT.LINK", "99", "itest", "2", "1"]),
+        Reply::Status(format!("OK {newest}"))
+    );
     // A link cannot hide in a transaction (the connection would become a link mid-EXEC).
     let mut t = c.conn(0);
     assert_eq!(t.cmd(&["MULTI"]), Reply::Status("OK".into()));
@@ -104,7 +111,7 @@ fn fake_upstream(send: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
 #[test]
 fn garbage_and_lies_from_a_peer_drop_the_link_and_change_nothing() {
     use concord_crdt::{Dot, Hlc, Op, OpKind, Origin, Stamp, VersionVector};
-    use concord_replication::Msg;
+    use concord_replication::{Msg, PROTO_VERSION};
     let op = |id: u16, seq: u64| Op {
         stamp: Stamp::new(Dot::new(Origin::new(id, u32::MAX), seq), Hlc::new(1, 0)),
         deps: Arc::new(VersionVector::new()),
@@ -113,8 +120,9 @@ fn garbage_and_lies_from_a_peer_drop_the_link_and_change_nothing() {
     };
     let frames = |m: Msg| {
         let mut b = Vec::new();
-        Msg::Partial.encode(false, &mut b);
-        m.encode(false, &mut b);
+        // The fake answers the handshake with +OK: the version asked, the newest.
+        Msg::Partial.encode(PROTO_VERSION, false, &mut b);
+        m.encode(PROTO_VERSION, false, &mut b);
         b
     };
     let mut truncated = frames(Msg::Ops(vec![Arc::from(vec![op(2, 1)])]));

@@ -409,7 +409,8 @@ fn semantics_a_lost_hll_removal_does_not_resurrect_through_a_state_merge() {
 }
 
 /// An HLL decoded from state format 1 (no record of its adds) merges as before: its
-/// registers are never dropped for having been seen.
+/// registers are never dropped for having been seen. Format 1 is still written for peers
+/// that read no newer one.
 #[test]
 fn hll_states_of_format_1_still_decode() {
     let mut reps: Vec<Replica> = (1..=1).map(Replica::new).collect();
@@ -421,6 +422,15 @@ fn hll_states_of_format_1_still_decode() {
     assert_eq!(&bytes[bytes.len() - 4..], &[1, 1, 1, 2]);
     bytes.truncate(bytes.len() - 4);
     bytes[..2].copy_from_slice(&1u16.to_le_bytes());
+    // Writing format 1 (for a peer that reads no newer) gives exactly those bytes.
+    assert_eq!(crate::codec::encode_states_as(1, [(&b"k"[..], &ks)]), bytes);
+    assert!(crate::codec::decode_states_upto(&bytes, 1).is_ok());
+    let newer = crate::codec::encode_states([(&b"k"[..], &ks)]);
+    assert_eq!(
+        crate::codec::decode_states_upto(&newer, 1).map(|_| ()),
+        Err(crate::codec::CodecError::Version(2)),
+        "a reader of format 1 refuses format 2"
+    );
     let back = crate::codec::decode_states(&bytes).expect("format 1 decodes");
     let h = back[0].1.hll.as_deref().expect("an hll");
     assert_eq!(h.regs, ks.hll.as_deref().unwrap().regs);

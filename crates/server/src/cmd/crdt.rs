@@ -13,23 +13,29 @@ use rustls::server::ParsedCertificate;
 use rustls_pki_types::ServerName;
 use std::sync::atomic::Ordering;
 
-/// CRDT.LINK proto db from to.
+/// CRDT.LINK proto db from to: `proto` is the newest protocol version the dialer speaks.
+/// The reply is `OK` when the link runs at that version, `OK <version>` when it runs at an
+/// older one this instance speaks (during a rolling upgrade).
 pub(crate) fn link(s: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
     if sh.paused.load(Ordering::Acquire) {
         return out.error("ERR replication is paused on this instance");
     }
     let checked = proven(s).and_then(|()| {
-        let peer = lock(&sh.repl).check_hello(a[1], a[2], a[3], a[4])?;
+        let (peer, version) = lock(&sh.repl).check_hello(a[1], a[2], a[3], a[4])?;
         names(s, sh, peer)?;
         match crate::access::link_refusal(&s.user) {
             Some(why) => Err(why),
-            None => Ok(peer),
+            None => Ok((peer, version)),
         }
     });
     match checked {
-        Ok(peer) => {
-            out.ok();
-            s.link = Some(peer);
+        Ok((peer, version)) => {
+            if a[1] == version.to_string().as_bytes() {
+                out.ok();
+            } else {
+                out.simple(&format!("OK {version}"));
+            }
+            s.link = Some((peer, version));
         }
         Err(why) => {
             tracing::warn!("refused a peer link from {}: {why}", s.addr);
