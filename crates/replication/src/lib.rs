@@ -202,6 +202,8 @@ pub struct Serve {
     last_heartbeat: Option<u64>,
     /// Whether a sync was counted on this link already.
     counted: bool,
+    /// The peer's current origin, from its pull: its ops are never sent back to it.
+    me: Option<Origin>,
 }
 
 impl Serve {
@@ -218,6 +220,7 @@ impl Serve {
             pulled: false,
             last_heartbeat: None,
             counted: false,
+            me: None,
         }
     }
 }
@@ -423,6 +426,7 @@ impl Replication {
         Msg::Pull {
             vv: e.vv().clone(),
             origins,
+            me: Some(e.origin()),
         }
     }
 
@@ -648,10 +652,16 @@ impl Replication {
     /// Handles a request that arrived on a link this instance serves.
     pub fn serve_request(&mut self, link: &mut Serve, msg: Msg) -> Result<(), LinkError> {
         match msg {
-            Msg::Pull { vv, origins } => {
+            Msg::Pull { vv, origins, me } => {
                 if let Some(bad) = origins.iter().find(|o| !self.known(**o)) {
                     return Err(LinkError::UnknownReplica(*bad));
                 }
+                if me.is_some_and(|m| m.id != link.peer) {
+                    return Err(LinkError::Protocol(
+                        "a pull names another replica's origin".into(),
+                    ));
+                }
+                link.me = me;
                 link.origins = origins.into_iter().collect();
                 link.sent = vv;
                 link.cursor = 0;
@@ -735,10 +745,9 @@ impl Replication {
         }
         if link.cursor < log.first_position() {
             // Trimmed past the cursor: fine if nothing trimmed was still owed.
-            let owed = log
-                .floor()
-                .iter()
-                .any(|(o, s)| link.origins.contains(&o.id) && link.sent.get(o) < s);
+            let owed = log.floor().iter().any(|(o, s)| {
+                link.origins.contains(&o.id) && Some(o) != link.me && link.sent.get(o) < s
+            });
             if owed {
                 // Start over: the next serve answers with a full sync.
                 link.cursor = 0;
@@ -755,7 +764,12 @@ impl Replication {
             };
             link.cursor += 1;
             let first = g[0].dot();
-            if !link.origins.contains(&first.origin.id) || link.sent.contains(&first) {
+            // The peer issued its current origin's ops itself: sending them back would
+            // only make it decode and drop them.
+            if !link.origins.contains(&first.origin.id)
+                || Some(first.origin) == link.me
+                || link.sent.contains(&first)
+            {
                 continue;
             }
             for op in g.iter() {

@@ -13,18 +13,18 @@
 use concord_crdt::codec::{
     self, CodecError, Reader, STATE_FORMAT_VERSION, put_bytes, put_varint, put_vv,
 };
-use concord_crdt::{Blob, Hlc, KeyState, Op, ReplicaId, VersionVector};
+use concord_crdt::{Blob, Hlc, KeyState, Op, Origin, ReplicaId, VersionVector};
 use std::sync::Arc;
 
 /// Newest version of the peer protocol this build speaks.
-pub const PROTO_VERSION: u16 = 2;
+pub const PROTO_VERSION: u16 = 3;
 
 /// Oldest version of the peer protocol this build still speaks.
 pub const PROTO_MIN: u16 = 1;
 
 /// The key-state format (full-sync chunks) a link at protocol `version` carries: version
-/// 1 carries state format 1 (no record of an HLL's adds), version 2 state format 2. Ops
-/// are op format 1 on both.
+/// 1 carries state format 1 (no record of an HLL's adds), versions 2 and 3 state format 2.
+/// Ops are op format 1 on all. (Version 3 added the puller's origin to [`Msg::Pull`].)
 pub fn state_format(version: u16) -> u16 {
     assert!(
         (PROTO_MIN..=PROTO_VERSION).contains(&version),
@@ -67,6 +67,9 @@ pub enum Msg {
         vv: VersionVector,
         /// Replica ids whose ops it wants from this peer.
         origins: Vec<ReplicaId>,
+        /// The puller's own origin (protocol 3 on): the ops it issues after the pull are
+        /// never sent back to it. `None` on older links, which echo them.
+        me: Option<Origin>,
     },
     /// Downstream → upstream: what the sender has applied (for stability).
     Report {
@@ -148,11 +151,16 @@ impl Msg {
         body.extend_from_slice(&version.to_le_bytes());
         body.push(self.tag());
         match self {
-            Msg::Pull { vv, origins } => {
+            Msg::Pull { vv, origins, me } => {
                 put_vv(&mut body, vv);
                 put_varint(&mut body, origins.len() as u64);
                 for o in origins {
                     put_varint(&mut body, u64::from(*o));
+                }
+                if version >= 3 {
+                    let me = me.expect("a pull names its origin");
+                    put_varint(&mut body, u64::from(me.id));
+                    put_varint(&mut body, u64::from(me.incarnation));
                 }
             }
             Msg::Report { vv } => put_vv(&mut body, vv),
@@ -261,7 +269,16 @@ impl Msg {
                             .map_err(|_| CodecError::Malformed("replica id exceeds 16 bits"))?,
                     );
                 }
-                Msg::Pull { vv, origins }
+                let me = if link >= 3 {
+                    let id = ReplicaId::try_from(r.varint()?)
+                        .map_err(|_| CodecError::Malformed("replica id exceeds 16 bits"))?;
+                    let incarnation = u32::try_from(r.varint()?)
+                        .map_err(|_| CodecError::Malformed("incarnation exceeds 32 bits"))?;
+                    Some(Origin::new(id, incarnation))
+                } else {
+                    None
+                };
+                Msg::Pull { vv, origins, me }
             }
             2 => Msg::Report { vv: r.vv()? },
             3 => Msg::Partial,
@@ -325,6 +342,7 @@ mod tests {
             Msg::Pull {
                 vv: vv.clone(),
                 origins: vec![1, 3],
+                me: Some(Origin::new(1, 5)),
             },
             Msg::Report { vv: vv.clone() },
             Msg::Partial,
@@ -359,7 +377,16 @@ mod tests {
                         .expect("decodes")
                         .expect("complete");
                     assert_eq!(used, buf.len());
-                    assert_eq!(format!("{back:?}"), format!("{m:?}"));
+                    let want = match m {
+                        // Older links do not carry the puller's origin.
+                        Msg::Pull { vv, origins, .. } if version < 3 => Msg::Pull {
+                            vv,
+                            origins,
+                            me: None,
+                        },
+                        m => m,
+                    };
+                    assert_eq!(format!("{back:?}"), format!("{want:?}"));
                 }
             }
         }
