@@ -85,6 +85,9 @@ pub struct Stats {
 /// refused, so one broken machine cannot drag every timestamp into the future.
 pub const MAX_CLOCK_AHEAD_MS: u64 = 60 * 60 * 1000;
 
+/// Keys whose table slots are prefetched together in a bulk pass (stability compaction).
+const PREFETCH_KEYS: usize = 16;
+
 /// A consistent copy of an engine's state, encoded for a peer (full sync).
 #[derive(Debug)]
 pub struct Snapshot {
@@ -765,9 +768,15 @@ impl Engine {
             }
         }
         self.compact_cursor = cursor;
-        for k in ready {
-            self.unstable.remove_value(&k);
-            let Some(ks) = self.keys.get_mut(&k) else {
+        for (i, k) in ready.iter().enumerate() {
+            if i % PREFETCH_KEYS == 0 {
+                // The next keys' slots, so their cache misses overlap.
+                let next = ready[i..].iter().take(PREFETCH_KEYS).map(|k| &k[..]);
+                self.keys.prefetch_many(next.clone());
+                self.unstable.prefetch_many(next);
+            }
+            self.unstable.remove_value(k);
+            let Some(ks) = self.keys.get_mut(k) else {
                 continue;
             };
             let was_expiring = ks.expiry.is_some() && ks.has_value();
@@ -775,10 +784,10 @@ impl Engine {
             let dead = ks.is_dead();
             let expiring = ks.expiry.is_some() && ks.has_value();
             if dead {
-                self.keys.remove_value(&k);
+                self.keys.remove_value(k);
             }
             if expiring != was_expiring && !expiring {
-                self.expiring.remove_value(&k);
+                self.expiring.remove_value(k);
             }
         }
         self.unstable.len()
@@ -877,6 +886,14 @@ impl Engine {
             }
         }
         slots
+    }
+
+    /// Prefetches the table slots of keys a peer's ops are about to change, and their
+    /// entries in the set of keys awaiting stability. Only a hint: nothing changes.
+    pub fn prefetch_remote<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
+        let keys: smallvec::SmallVec<[&[u8]; 32]> = keys.collect();
+        self.keys.prefetch_many(keys.iter().copied());
+        self.unstable.prefetch_many(keys.iter().copied());
     }
 
     /// The next command's key is probably in `slot` (from [`Engine::prefetch`]): its first

@@ -20,6 +20,9 @@ use concord_crdt::{Blob, ClockError, Hlc, KeyState, Origin, ReplicaId, VersionVe
 use concord_engine::Engine;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// Groups of a batch whose keys are prefetched together before they are applied.
+const PREFETCH_GROUPS: usize = 16;
+
 /// How long a new instance waits for one link's sync before pulling on the others too
 /// (a peer that accepted the link and then hung must not hold it back for ever).
 pub const ONE_SYNC_MS: u64 = 30_000;
@@ -499,7 +502,13 @@ impl Replication {
                 }
             }
             Msg::Ops(groups) => {
-                for g in groups {
+                for (i, g) in groups.iter().enumerate() {
+                    if i % PREFETCH_GROUPS == 0 {
+                        // The keys of the next groups, so their cache misses overlap.
+                        let next = groups[i..].iter().take(PREFETCH_GROUPS);
+                        e.prefetch_remote(next.flat_map(|g| g.iter().map(|op| &op.key[..])));
+                    }
+                    let g = g.clone();
                     self.check_group(e, &g)?;
                     let last = g[g.len() - 1].dot();
                     if last.seq > self.limit(last.origin) {
