@@ -190,6 +190,11 @@ impl<V> ScanMap<V> {
         self.table.len()
     }
 
+    /// Slots held, used or free: what the map's memory is sized for (its peak).
+    pub fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()

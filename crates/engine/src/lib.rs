@@ -88,6 +88,9 @@ pub const MAX_CLOCK_AHEAD_MS: u64 = 60 * 60 * 1000;
 /// Keys whose table slots are prefetched together in a bulk pass (stability compaction).
 const PREFETCH_KEYS: usize = 16;
 
+/// Slots the set of keys awaiting stability keeps once empty; beyond this it is freed.
+const UNSTABLE_KEEP_SLOTS: usize = 4096;
+
 /// A consistent copy of an engine's state, encoded for a peer (full sync).
 #[derive(Debug)]
 pub struct Snapshot {
@@ -192,6 +195,8 @@ pub struct Engine {
     vv: VersionVector,
     /// The vector ops are stamped with; shared until a remote op changes it.
     deps: Arc<VersionVector>,
+    /// A remote op was applied since `deps` was copied: the next local op copies it again.
+    deps_stale: bool,
     /// Ops of the command (or transaction) being executed.
     pending: Vec<Op>,
     /// How many ops of the current group were applied without being kept (nobody reads
@@ -260,6 +265,7 @@ impl Engine {
             clock: HlcClock::new(cfg.hlc_floor),
             vv: VersionVector::new(),
             deps: Arc::new(VersionVector::new()),
+            deps_stale: false,
             pending: Vec::new(),
             unkept: 0,
             log: OpLog::new(cfg.backlog_bytes),
@@ -458,6 +464,10 @@ impl Engine {
         let seq = self.vv.get(self.origin) + 1;
         let ts = self.clock.tick(self.wall);
         let stamp = Stamp::new(Dot::new(self.origin, seq), ts);
+        if self.deps_stale {
+            self.deps = Arc::new(self.vv.clone());
+            self.deps_stale = false;
+        }
         let deps = Arc::clone(&self.deps);
         self.stats.local_ops += 1;
         if !self.keeps_ops() {
@@ -541,12 +551,8 @@ impl Engine {
         bound: u64,
         announce: bool,
     ) -> Result<bool, concord_crdt::ClockError> {
-        let mut vv = self.vv.clone();
-        for op in group.iter() {
-            if !op.ready(&vv) {
-                return Ok(false);
-            }
-            vv.add(op.dot());
+        if !self.group_ready(group) {
+            return Ok(false);
         }
         for op in group.iter() {
             self.clock.observe(op.stamp.ts, self.wall, bound)?;
@@ -563,9 +569,39 @@ impl Engine {
                 self.stats.remote_ops += 1;
             }
         }
-        self.deps = Arc::new(self.vv.clone());
+        // Local ops from here on depend on it; the vector is copied when one is issued.
+        self.deps_stale = true;
         self.log.push(Arc::clone(group));
         Ok(true)
+    }
+
+    /// Whether every op of `group` can be applied now, in order.
+    fn group_ready(&self, group: &[Op]) -> bool {
+        let Some(head) = group.first() else {
+            return true;
+        };
+        let o = head.dot().origin;
+        let in_sequence = group
+            .iter()
+            .zip(head.dot().seq..)
+            .all(|(op, seq)| op.dot().origin == o && op.dot().seq == seq);
+        if in_sequence {
+            // One origin's ops in sequence (every group a peer sends): each is ready when
+            // the first is and their dependencies on other origins are met now; no copy
+            // of the vector.
+            return head.ready(&self.vv)
+                && group[1..]
+                    .iter()
+                    .all(|op| op.deps.iter().all(|(d, s)| d == o || self.vv.get(d) >= s));
+        }
+        let mut vv = self.vv.clone();
+        for op in group {
+            if !op.ready(&vv) {
+                return false;
+            }
+            vv.add(op.dot());
+        }
+        true
     }
 
     /// Whether ops live on after they are applied (in the backlog or the append-only file).
@@ -789,6 +825,12 @@ impl Engine {
             if expiring != was_expiring && !expiring {
                 self.expiring.remove_value(k);
             }
+        }
+        if self.unstable.is_empty() && self.unstable.slot_count() > UNSTABLE_KEEP_SLOTS {
+            // Sized by a burst of writes (a load marks every key it writes); now that all
+            // is stable, give the memory back instead of holding it for the next burst.
+            self.unstable = ScanMap::new();
+            self.compact_cursor = 0;
         }
         self.unstable.len()
     }

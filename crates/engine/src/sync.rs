@@ -4,7 +4,6 @@
 use crate::{Engine, Journal, MAX_CLOCK_AHEAD_MS, Snapshot, mark};
 use concord_crdt::{Blob, Dot, Hlc, KeyState, VersionVector};
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// Snapshots taken and merged.
 impl Engine {
@@ -106,7 +105,7 @@ impl Engine {
     pub fn restore_finish(&mut self, theirs: &VersionVector, hlc: Hlc) {
         let _ = self.clock.observe(hlc, self.wall, u64::MAX);
         self.vv.join(theirs);
-        self.deps = Arc::new(self.vv.clone());
+        self.deps_stale = true;
         self.log.raise_floor(theirs);
     }
 
@@ -142,7 +141,7 @@ impl Engine {
             }
         }
         self.vv.join(theirs);
-        self.deps = Arc::new(self.vv.clone());
+        self.deps_stale = true;
         self.log.raise_floor(theirs);
         // A merge touched every key: count them again.
         self.live = self.count_live_keys();
