@@ -26,7 +26,7 @@ pub use effects::Effects;
 pub use error::CmdError;
 pub use evict::{EvictConfig, Policy};
 pub use notify::NotifyFlags;
-pub use oplog::OpLog;
+pub use oplog::{Held, OpLog};
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
     FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, LATENCY_BUCKETS,
@@ -510,13 +510,14 @@ impl Engine {
         // Whether ops are kept is fixed at start (peers, append-only file), so a group is
         // all kept or all unkept.
         debug_assert_eq!(unkept, 0, "ops kept and unkept in one group");
-        // Collecting the drained ops keeps `pending`'s buffer for the next command.
-        let group: Arc<[Op]> = self.pending.drain(..).collect();
-        let n = group.len();
+        let n = self.pending.len();
+        self.log.push(&self.pending);
         if let Some(j) = &mut self.journal {
-            j.push(Journal::Group(Arc::clone(&group)));
+            // Collecting the drained ops keeps `pending`'s buffer for the next command.
+            j.push(Journal::Group(self.pending.drain(..).collect()));
+        } else {
+            self.pending.clear();
         }
-        self.log.push(group);
         n
     }
 
@@ -571,7 +572,7 @@ impl Engine {
         }
         // Local ops from here on depend on it; the vector is copied when one is issued.
         self.deps_stale = true;
-        self.log.push(Arc::clone(group));
+        self.log.push(group);
         Ok(true)
     }
 

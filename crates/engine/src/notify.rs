@@ -308,7 +308,8 @@ pub(crate) mod tests {
         run(&mut a, &["hset", "h", "f", "v"]);
         run(&mut a, &["hdel", "h", "f"]);
         run(&mut a, &["incrbyfloat", "n", "1.5"]);
-        let groups: Vec<_> = a.log().groups().cloned().collect();
+        let groups: Vec<std::sync::Arc<[concord_crdt::Op]>> =
+            a.log().groups().map(|g| g.decode().into()).collect();
         for g in &groups {
             assert_eq!(b.apply_remote(g).ok(), Some(true));
         }

@@ -1,9 +1,53 @@
 //! The in-memory op log: groups of ops in apply order, bounded by a byte budget. Peers are
-//! served from it (the replication backlog).
+//! served from it (the replication backlog). Each group is held encoded, once: every link
+//! sends the same bytes, and the budget counts what is held.
 
-use concord_crdt::{Op, VersionVector};
+use concord_crdt::codec;
+use concord_crdt::{Dot, Op, VersionVector};
+use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::sync::Arc;
+
+/// One group held: its ops' dots and its encoding ([`codec::encode_group`]).
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// The dots of its ops, in order.
+    pub dots: SmallVec<[Dot; 1]>,
+    /// The group encoded, shared by every link that sends it.
+    pub bytes: Arc<[u8]>,
+}
+
+/// What a held group costs beyond its encoding: the entry and the allocation's header.
+const HELD_OVERHEAD: usize = std::mem::size_of::<(Held, usize)>() + 16;
+
+impl Held {
+    fn new(group: &[Op]) -> Self {
+        Held {
+            dots: group.iter().map(Op::dot).collect(),
+            bytes: Arc::from(codec::encode_group(group)),
+        }
+    }
+
+    /// Bytes it costs (the budget's unit).
+    fn size(&self) -> usize {
+        let spilled = if self.dots.spilled() {
+            self.dots.len() * std::mem::size_of::<Dot>()
+        } else {
+            0
+        };
+        self.bytes.len() + HELD_OVERHEAD + spilled
+    }
+
+    /// The dot of its first op.
+    pub fn first(&self) -> Dot {
+        self.dots[0]
+    }
+
+    /// Its ops, decoded again (tests and tools; links send the bytes).
+    pub fn decode(&self) -> Vec<Op> {
+        codec::decode_group(&self.bytes).expect("a group this instance encoded decodes")
+    }
+}
 
 /// Applied op groups, oldest first, trimmed to a byte budget.
 ///
@@ -12,7 +56,7 @@ use std::sync::Arc;
 /// says how far each origin's ops are *not* held (trimmed, or learnt from a snapshot).
 #[derive(Debug)]
 pub struct OpLog {
-    groups: VecDeque<(Arc<[Op]>, usize)>,
+    groups: VecDeque<(Held, usize)>,
     bytes: usize,
     budget: usize,
     /// Groups ever appended, including trimmed ones: the position after the last group.
@@ -53,21 +97,23 @@ impl OpLog {
         self.appended += 1;
     }
 
-    /// Appends a group and trims the oldest groups past the budget.
-    pub fn push(&mut self, group: Arc<[Op]>) {
+    /// Appends a group (encoding it) and trims the oldest groups past the budget.
+    pub fn push(&mut self, group: &[Op]) {
+        assert!(!group.is_empty(), "an empty group");
         if self.budget == 0 {
-            self.skip(&group);
+            self.skip(group);
             return;
         }
-        let size: usize = group.iter().map(Op::size_hint).sum();
-        self.groups.push_back((group, size));
+        let held = Held::new(group);
+        let size = held.size();
+        self.groups.push_back((held, size));
         self.bytes += size;
         self.appended += 1;
         while self.bytes > self.budget && self.groups.len() > 1 {
             if let Some((g, s)) = self.groups.pop_front() {
                 self.bytes -= s;
-                for op in g.iter() {
-                    self.floor.add(op.dot());
+                for d in &g.dots {
+                    self.floor.add(*d);
                 }
             }
         }
@@ -91,8 +137,8 @@ impl OpLog {
         if budget == 0 {
             while let Some((g, s)) = self.groups.pop_front() {
                 self.bytes -= s;
-                for op in g.iter() {
-                    self.floor.add(op.dot());
+                for d in &g.dots {
+                    self.floor.add(*d);
                 }
             }
         }
@@ -104,7 +150,7 @@ impl OpLog {
     }
 
     /// The groups held, oldest first.
-    pub fn groups(&self) -> impl Iterator<Item = &Arc<[Op]>> {
+    pub fn groups(&self) -> impl Iterator<Item = &Held> {
         self.groups.iter().map(|(g, _)| g)
     }
 
@@ -119,7 +165,7 @@ impl OpLog {
     }
 
     /// The group at absolute position `pos`, if still held.
-    pub fn at(&self, pos: u64) -> Option<&Arc<[Op]>> {
+    pub fn at(&self, pos: u64) -> Option<&Held> {
         let first = self.first_position();
         if pos < first {
             return None;
@@ -127,7 +173,7 @@ impl OpLog {
         self.groups.get((pos - first) as usize).map(|(g, _)| g)
     }
 
-    /// Approximate bytes held.
+    /// Bytes held: encodings and their entries.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -153,26 +199,27 @@ mod tests {
     use super::*;
     use concord_crdt::{Dot, Hlc, OpKind, Origin, Stamp};
 
-    fn group(seq: u64) -> Arc<[Op]> {
-        Arc::from(vec![Op {
+    fn group(seq: u64) -> Vec<Op> {
+        vec![Op {
             stamp: Stamp::new(Dot::new(Origin::new(1, 1), seq), Hlc(seq)),
             deps: Arc::new(VersionVector::new()),
             key: b"k".to_vec().into(),
             kind: OpKind::DelKey,
-        }])
+        }]
     }
 
     #[test]
     fn trimming_raises_the_floor_and_keeps_positions() {
         let mut log = OpLog::new(1);
         for s in 1..=5 {
-            log.push(group(s));
+            log.push(&group(s));
         }
         assert_eq!(log.len(), 1);
         assert_eq!(log.first_position(), 4);
         assert_eq!(log.end_position(), 5);
         assert_eq!(log.floor().get(Origin::new(1, 1)), 4);
         assert!(log.at(3).is_none());
-        assert_eq!(log.at(4).map(|g| g[0].dot().seq), Some(5));
+        assert_eq!(log.at(4).map(|g| g.first().seq), Some(5));
+        assert_eq!(log.at(4).map(Held::decode), Some(group(5)));
     }
 }

@@ -118,8 +118,8 @@ mod tests {
         let (mut a, mut b) = crate::cmd::peered_pair();
         b.set_tracking(true);
         run(&mut a, &["hset", "h", "f", "v"]);
-        for g in a.log().groups().cloned().collect::<Vec<_>>() {
-            assert_eq!(b.apply_remote(&g).ok(), Some(true));
+        for g in a.log().groups().map(|g| g.decode()).collect::<Vec<_>>() {
+            assert_eq!(b.apply_remote(&std::sync::Arc::from(g)).ok(), Some(true));
         }
         // A write that creates a key is two ops (its expiry, then its value): the key is
         // recorded for each; the second invalidation finds nothing left to tell.

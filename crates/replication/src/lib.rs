@@ -587,7 +587,7 @@ impl Replication {
                 p.upstream_vv = vv;
             }
             Msg::Publish { channel, message } => out.publish = Some((channel, message)),
-            Msg::Pull { .. } | Msg::Report { .. } | Msg::SnapChunkRaw(_) => {
+            Msg::Pull { .. } | Msg::Report { .. } | Msg::SnapChunkRaw(_) | Msg::OpsRaw(_) => {
                 return Err(LinkError::Protocol("request on a serving stream".into()));
             }
         }
@@ -772,7 +772,7 @@ impl Replication {
                 break;
             };
             link.cursor += 1;
-            let first = g[0].dot();
+            let first = g.first();
             // The peer issued its current origin's ops itself: sending them back would
             // only make it decode and drop them.
             if !link.origins.contains(&first.origin.id)
@@ -781,14 +781,14 @@ impl Replication {
             {
                 continue;
             }
-            for op in g.iter() {
-                link.sent.add(op.dot());
-                bytes += op.size_hint();
+            for d in &g.dots {
+                link.sent.add(*d);
             }
-            groups.push(g.clone());
+            bytes += g.bytes.len();
+            groups.push(std::sync::Arc::clone(&g.bytes));
         }
         if !groups.is_empty() {
-            out.push(Msg::Ops(groups));
+            out.push(Msg::OpsRaw(groups));
         }
         if link
             .last_heartbeat

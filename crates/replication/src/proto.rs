@@ -13,7 +13,7 @@
 use concord_crdt::codec::{
     self, CodecError, Reader, STATE_FORMAT_VERSION, put_bytes, put_varint, put_vv,
 };
-use concord_crdt::{Blob, Hlc, KeyState, Op, Origin, ReplicaId, VersionVector};
+use concord_crdt::{Blob, Hlc, KeyState, OP_FORMAT_VERSION, Op, Origin, ReplicaId, VersionVector};
 use std::sync::Arc;
 
 /// Newest version of the peer protocol this build speaks.
@@ -78,8 +78,11 @@ pub enum Msg {
     },
     /// Upstream → downstream: the pull is served from the backlog (partial sync).
     Partial,
-    /// Upstream → downstream: groups of ops, each applied whole.
+    /// Upstream → downstream, decoding side: groups of ops, each applied whole.
     Ops(Vec<Arc<[Op]>>),
+    /// Upstream → downstream, encoding side: groups already encoded in op format 1 (the
+    /// backlog holds them so), sent as they are.
+    OpsRaw(Vec<Arc<[u8]>>),
     /// Upstream → downstream: a full sync starts; the state is exactly at `vv`.
     SnapBegin {
         /// The snapshot's version vector.
@@ -134,7 +137,7 @@ impl Msg {
             Msg::Pull { .. } => 1,
             Msg::Report { .. } => 2,
             Msg::Partial => 3,
-            Msg::Ops(_) => 4,
+            Msg::Ops(_) | Msg::OpsRaw(_) => 4,
             Msg::SnapBegin { .. } => 5,
             Msg::SnapChunkRaw(_) | Msg::SnapChunk(_) => 6,
             Msg::SnapEnd => 7,
@@ -169,6 +172,17 @@ impl Msg {
                 put_varint(&mut body, groups.len() as u64);
                 for g in groups {
                     put_bytes(&mut body, &codec::encode_group(g));
+                }
+            }
+            Msg::OpsRaw(groups) => {
+                put_varint(&mut body, groups.len() as u64);
+                for g in groups {
+                    // Every protocol version so far carries op format 1.
+                    assert!(
+                        g.len() >= 2 && u16::from_le_bytes([g[0], g[1]]) == OP_FORMAT_VERSION,
+                        "an encoded group of another op format"
+                    );
+                    put_bytes(&mut body, g);
                 }
             }
             Msg::SnapBegin { vv, hlc, keys } => {
@@ -346,7 +360,8 @@ mod tests {
             },
             Msg::Report { vv: vv.clone() },
             Msg::Partial,
-            Msg::Ops(vec![Arc::from(vec![op])]),
+            Msg::Ops(vec![Arc::from(vec![op.clone()])]),
+            Msg::OpsRaw(vec![Arc::from(codec::encode_group(&[op]))]),
             Msg::SnapBegin {
                 vv: vv.clone(),
                 hlc: Hlc(5),
@@ -384,6 +399,12 @@ mod tests {
                             origins,
                             me: None,
                         },
+                        Msg::OpsRaw(groups) => Msg::Ops(
+                            groups
+                                .iter()
+                                .map(|g| Arc::from(codec::decode_group(g).expect("decodes")))
+                                .collect(),
+                        ),
                         m => m,
                     };
                     assert_eq!(format!("{back:?}"), format!("{want:?}"));

@@ -349,7 +349,7 @@ impl Sim {
             "recorded before trimming"
         );
         for pos in start..end {
-            let g = node.e.log().at(pos).expect("held").clone();
+            let g = node.e.log().at(pos).expect("held").decode();
             for op in g.iter() {
                 assert_eq!(
                     op.dot().origin,
