@@ -250,14 +250,24 @@ fn random_handshakes_from_either_side_link_nothing_and_change_nothing() {
         let mut p = Conn::open(inst.port);
         match p.call(&req) {
             Reply::Error(_) => {}
-            Reply::Status(s) if s == "OK" => {
-                // Only the hello of peer 2 to instance 1 of "itest" in protocol 1 links.
+            Reply::Status(s) if s == "OK" || s.starts_with("OK ") => {
+                // Only the hello of peer 2 to instance 1 of "itest" links, at a protocol
+                // version this instance speaks: the one asked (OK) or, for a dialer that
+                // names another, the newest both speak (OK <version>).
+                let asked = number(&req[1]);
                 let valid = req.len() == 5
-                    && number(&req[1]) == Some(1)
+                    && asked.is_some_and(|v| v >= u64::from(concord_replication::PROTO_MIN))
                     && req[2] == b"itest"
                     && number(&req[3]) == Some(2)
                     && number(&req[4]) == Some(1);
                 assert!(valid, "seed {seed}: {req:?} linked");
+                if let Some(v) = s.strip_prefix("OK ") {
+                    let v: u64 = v.parse().expect("a version");
+                    assert!(
+                        v <= u64::from(concord_replication::PROTO_VERSION),
+                        "seed {seed}: {req:?} linked at {v}"
+                    );
+                }
             }
             r => panic!("seed {seed}: {req:?} answered {r}"),
         }
