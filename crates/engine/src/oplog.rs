@@ -17,14 +17,21 @@ pub struct Held {
     pub bytes: Arc<[u8]>,
 }
 
+/// Bytes of encoding buffer the log keeps between groups.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
 /// What a held group costs beyond its encoding: the entry and the allocation's header.
 const HELD_OVERHEAD: usize = std::mem::size_of::<(Held, usize)>() + 16;
 
 impl Held {
-    fn new(group: &[Op]) -> Self {
+    /// Encodes `group` through `scratch` (kept by the log, so the only allocation is the
+    /// shared one).
+    fn new(group: &[Op], scratch: &mut Vec<u8>) -> Self {
+        scratch.clear();
+        codec::encode_group_into(group, scratch);
         Held {
             dots: group.iter().map(Op::dot).collect(),
-            bytes: Arc::from(codec::encode_group(group)),
+            bytes: Arc::from(&scratch[..]),
         }
     }
 
@@ -62,6 +69,8 @@ pub struct OpLog {
     /// Groups ever appended, including trimmed ones: the position after the last group.
     appended: u64,
     floor: VersionVector,
+    /// Where groups are encoded before they get their own allocation.
+    scratch: Vec<u8>,
 }
 
 impl OpLog {
@@ -73,6 +82,7 @@ impl OpLog {
             budget,
             appended: 0,
             floor: VersionVector::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -104,7 +114,11 @@ impl OpLog {
             self.skip(group);
             return;
         }
-        let held = Held::new(group);
+        let held = Held::new(group, &mut self.scratch);
+        if self.scratch.capacity() > SCRATCH_KEEP {
+            // One huge group does not keep its buffer.
+            self.scratch = Vec::new();
+        }
         let size = held.size();
         self.groups.push_back((held, size));
         self.bytes += size;
