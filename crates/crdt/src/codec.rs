@@ -1164,19 +1164,14 @@ impl Reader<'_> {
     }
 }
 
-/// Decodes a chunk written by [`encode_states`]; the whole input must be used.
+/// Decodes a chunk written by [`encode_states`] or [`encode_states_as`], in any format
+/// this build knows; the whole input must be used.
 pub fn decode_states(buf: &[u8]) -> Result<Vec<(Blob, KeyState)>, CodecError> {
-    decode_states_upto(buf, STATE_FORMAT_VERSION)
-}
-
-/// Decodes a chunk of state format `newest` or older (a link refuses formats newer than
-/// the one it negotiated); the whole input must be used.
-pub fn decode_states_upto(buf: &[u8], newest: u16) -> Result<Vec<(Blob, KeyState)>, CodecError> {
     if buf.len() < 2 {
         return Err(CodecError::Truncated);
     }
     let version = u16::from_le_bytes([buf[0], buf[1]]);
-    if !(1..=newest.min(STATE_FORMAT_VERSION)).contains(&version) {
+    if !(1..=STATE_FORMAT_VERSION).contains(&version) {
         return Err(CodecError::Version(version));
     }
     let mut r = Reader {

@@ -582,10 +582,10 @@ impl Engine {
             return true;
         };
         let o = head.dot().origin;
-        let in_sequence = group
-            .iter()
-            .zip(head.dot().seq..)
-            .all(|(op, seq)| op.dot().origin == o && op.dot().seq == seq);
+        // Offsets, not a range from the first seq: a peer may send one at u64::MAX.
+        let in_sequence = group.iter().enumerate().all(|(i, op)| {
+            op.dot().origin == o && op.dot().seq.wrapping_sub(head.dot().seq) == i as u64
+        });
         if in_sequence {
             // One origin's ops in sequence (every group a peer sends): each is ready when
             // the first is and their dependencies on other origins are met now; no copy
@@ -788,6 +788,7 @@ impl Engine {
     /// returns how many keys are still waiting for stability.
     pub fn compact_stable(&mut self, stable: &VersionVector, budget: usize) -> usize {
         if self.unstable.is_empty() {
+            self.shrink_unstable();
             return 0;
         }
         let mut ready: Vec<Blob> = Vec::new();
@@ -827,13 +828,18 @@ impl Engine {
                 self.expiring.remove_value(k);
             }
         }
+        self.shrink_unstable();
+        self.unstable.len()
+    }
+
+    /// Frees the set of keys awaiting stability once it is empty and large: sized by a
+    /// burst of writes (a load marks every key it writes), it would otherwise hold that
+    /// memory until the next burst.
+    fn shrink_unstable(&mut self) {
         if self.unstable.is_empty() && self.unstable.slot_count() > UNSTABLE_KEEP_SLOTS {
-            // Sized by a burst of writes (a load marks every key it writes); now that all
-            // is stable, give the memory back instead of holding it for the next burst.
             self.unstable = ScanMap::new();
             self.compact_cursor = 0;
         }
-        self.unstable.len()
     }
 
     /// Keys whose metadata waits for stability.

@@ -22,9 +22,11 @@ pub const PROTO_VERSION: u16 = 3;
 /// Oldest version of the peer protocol this build still speaks.
 pub const PROTO_MIN: u16 = 1;
 
-/// The key-state format (full-sync chunks) a link at protocol `version` carries: version
-/// 1 carries state format 1 (no record of an HLL's adds), versions 2 and 3 state format 2.
-/// Ops are op format 1 on all. (Version 3 added the puller's origin to [`Msg::Pull`].)
+/// The key-state format (full-sync chunks) written on a link at protocol `version`: state
+/// format 1 (no record of an HLL's adds) at version 1, which every build that speaks it
+/// reads, and format 2 from version 2. Chunks are read in any format this build knows
+/// (each names its own: the release before negotiation wrote format 2 at version 1). Ops
+/// are op format 1 on all. (Version 3 added the puller's origin to [`Msg::Pull`].)
 pub fn state_format(version: u16) -> u16 {
     assert!(
         (PROTO_MIN..=PROTO_VERSION).contains(&version),
@@ -44,7 +46,8 @@ pub fn negotiate(asked: u16, newest: u16) -> Result<u16, String> {
         "protocol {newest}"
     );
     if asked < PROTO_MIN {
-        // The text ends with the newest version spoken: a dialer retries with it.
+        // The text ends with the versions spoken, as the release before negotiation's
+        // refusal ended with the one it spoke.
         return Err(format!(
             "protocol version {asked} not supported (this instance speaks {PROTO_MIN} to {newest})"
         ));
@@ -316,7 +319,7 @@ impl Msg {
                 keys: r.varint()?,
             },
             6 => {
-                let states = codec::decode_states_upto(r.rest(), state_format(link))?;
+                let states = codec::decode_states(r.rest())?;
                 return Ok(Msg::SnapChunk(states));
             }
             7 => Msg::SnapEnd,
@@ -428,33 +431,45 @@ mod tests {
         ));
     }
 
-    /// A link of version 1 carries key states of format 1 only: a chunk of a newer format
-    /// (a peer that ignored the handshake) is refused, not misread.
+    /// A link of version 1 writes key states in format 1, which every build that speaks
+    /// it reads, and reads format 2 too: the release before negotiation sent it there.
     #[test]
-    fn a_version_1_link_refuses_newer_state_chunks() {
-        let chunk = codec::encode_states([(&b"k"[..], &KeyState::default())]);
-        let mut buf = Vec::new();
-        // Framed by hand: encode() itself refuses to send it.
-        let mut body = 1u16.to_le_bytes().to_vec();
-        body.push(6);
-        body.extend_from_slice(&chunk);
-        buf.extend_from_slice(&((body.len() + 1) as u32).to_le_bytes());
-        buf.push(0);
-        buf.extend_from_slice(&body);
+    fn a_version_1_link_writes_format_1_and_reads_both() {
+        let states = vec![(Blob::from(&b"k"[..]), KeyState::default())];
+        let mut sent = Vec::new();
+        Msg::SnapChunk(states).encode(1, false, &mut sent);
+        // Length, flags, protocol version, tag, then the chunk's own format.
+        assert_eq!(
+            &sent[5..10],
+            &[1, 0, 6, 1, 0],
+            "format 1 on a version 1 link"
+        );
         assert!(matches!(
-            Msg::decode(&buf, 1),
-            Err(ProtoError::Codec(CodecError::Version(2)))
-        ));
-        let mut ok = Vec::new();
-        Msg::SnapChunkRaw(codec::encode_states_as(
-            1,
-            [(&b"k"[..], &KeyState::default())],
-        ))
-        .encode(1, false, &mut ok);
-        assert!(matches!(
-            Msg::decode(&ok, 1),
+            Msg::decode(&sent, 1),
             Ok(Some((Msg::SnapChunk(_), _)))
         ));
+        let frame = |body: &[u8]| {
+            let mut buf = ((body.len() + 1) as u32).to_le_bytes().to_vec();
+            buf.push(0);
+            buf.extend_from_slice(body);
+            buf
+        };
+        // Framed by hand, as the release before negotiation sent it: encode() refuses to.
+        let mut body = 1u16.to_le_bytes().to_vec();
+        body.push(6);
+        body.extend_from_slice(&codec::encode_states([(&b"k"[..], &KeyState::default())]));
+        assert!(matches!(
+            Msg::decode(&frame(&body), 1),
+            Ok(Some((Msg::SnapChunk(_), _)))
+        ));
+        body[3] = 99;
+        assert!(
+            matches!(
+                Msg::decode(&frame(&body), 1),
+                Err(ProtoError::Codec(CodecError::Version(99)))
+            ),
+            "a format this build does not know is refused"
+        );
     }
 
     #[test]

@@ -418,6 +418,15 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
         };
         let result = link_once(&sh, &peer, &mut attempt).await;
         let linked = attempt.linked;
+        if let Some(older) = attempt.older {
+            // The peer runs an older release (a rolling upgrade): ask for the version it
+            // speaks, at once. Not a failure: the peer was reached and is not marked
+            // unreachable (which would let a restarted instance take writes before it
+            // caught up with it). Versions only go down, so this ends.
+            assert!(older >= PROTO_MIN && older < ask);
+            ask = older;
+            continue;
+        }
         {
             let mut r = lock(&sh.repl);
             r.link_down(peer.id);
@@ -425,13 +434,7 @@ pub(crate) async fn outbound(sh: Arc<Shared>, peer: crate::sync::PeerAddr) {
                 r.link_failed(peer.id, e);
             }
         }
-        if let Some(older) = attempt.older {
-            // The peer runs an older release (a rolling upgrade): ask for the version it
-            // speaks, at once. Versions only go down, so this ends.
-            assert!(older >= PROTO_MIN && older < ask);
-            ask = older;
-            continue;
-        }
+        // A link that ended may come back at a newer version (the peer was upgraded).
         ask = sh.cfg.peer_protocol;
         if linked && began.elapsed() >= LINK_LASTED {
             // A link that worked for a while and ended starts the waits over; one that

@@ -3,8 +3,10 @@
 //! upgraded one instance at a time.
 //!
 //! The older release is played by this build held back with `--peer-protocol 1`: it then
-//! asks for, accepts and writes only what protocol version 1 carries (state format 1),
-//! and refuses frames and snapshot chunks of a newer version, as the older release does.
+//! asks for and accepts only protocol version 1, writes what version 1 writes (state
+//! format 1), and refuses frames of a newer version. (The release before negotiation
+//! refuses a newer version outright instead of answering with its own; the dialer's
+//! handling of that refusal is unit-tested in the server's `sync` module.)
 
 use crate::cluster::{Cluster, bulk, link_field};
 use crate::support::{Conn, Reply, wait_for};
