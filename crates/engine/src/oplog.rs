@@ -4,15 +4,15 @@
 
 use concord_crdt::codec;
 use concord_crdt::{Dot, Op, VersionVector};
-use smallvec::SmallVec;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// One group held: its ops' dots and its encoding ([`codec::encode_group`]).
+/// One group held: one origin's ops in sequence (every group is; see [`OpLog::push`]),
+/// told by its first dot and count, and its encoding ([`codec::encode_group`]).
 #[derive(Clone, Debug)]
 pub struct Held {
-    /// The dots of its ops, in order.
-    pub dots: SmallVec<[Dot; 1]>,
+    first: Dot,
+    count: u32,
     /// The group encoded, shared by every link that sends it.
     pub bytes: Arc<[u8]>,
 }
@@ -21,33 +21,36 @@ pub struct Held {
 const SCRATCH_KEEP: usize = 64 * 1024;
 
 /// What a held group costs beyond its encoding: the entry and the allocation's header.
-const HELD_OVERHEAD: usize = std::mem::size_of::<(Held, usize)>() + 16;
+const HELD_OVERHEAD: usize = std::mem::size_of::<Held>() + 16;
 
 impl Held {
-    /// Encodes `group` through `scratch` (kept by the log, so the only allocation is the
-    /// shared one).
-    fn new(group: &[Op], scratch: &mut Vec<u8>) -> Self {
+    /// Encodes `run` (one origin's ops in sequence, at most `u32::MAX`) through `scratch`
+    /// (kept by the log, so the only allocation is the shared one).
+    fn new(run: &[Op], scratch: &mut Vec<u8>) -> Self {
+        assert!(!run.is_empty() && run.len() <= u32::MAX as usize);
         scratch.clear();
-        codec::encode_group_into(group, scratch);
+        codec::encode_group_into(run, scratch);
         Held {
-            dots: group.iter().map(Op::dot).collect(),
+            first: run[0].dot(),
+            count: run.len() as u32,
             bytes: Arc::from(&scratch[..]),
         }
     }
 
     /// Bytes it costs (the budget's unit).
     fn size(&self) -> usize {
-        let spilled = if self.dots.spilled() {
-            self.dots.len() * std::mem::size_of::<Dot>()
-        } else {
-            0
-        };
-        self.bytes.len() + HELD_OVERHEAD + spilled
+        self.bytes.len() + HELD_OVERHEAD
     }
 
     /// The dot of its first op.
     pub fn first(&self) -> Dot {
-        self.dots[0]
+        self.first
+    }
+
+    /// The dots of its ops, in order.
+    pub fn dots(&self) -> impl Iterator<Item = Dot> + '_ {
+        (0..u64::from(self.count))
+            .map(|i| Dot::new(self.first.origin, self.first.seq.wrapping_add(i)))
     }
 
     /// Its ops, decoded again (tests and tools; links send the bytes).
@@ -63,7 +66,7 @@ impl Held {
 /// says how far each origin's ops are *not* held (trimmed, or learnt from a snapshot).
 #[derive(Debug)]
 pub struct OpLog {
-    groups: VecDeque<(Held, usize)>,
+    groups: VecDeque<Held>,
     bytes: usize,
     budget: usize,
     /// Groups ever appended, including trimmed ones: the position after the last group.
@@ -107,27 +110,42 @@ impl OpLog {
         self.appended += 1;
     }
 
-    /// Appends a group (encoding it) and trims the oldest groups past the budget.
+    /// Appends a group (encoding it) and trims the oldest groups past the budget. Every
+    /// group a peer sends or this instance issues is one origin's ops in sequence; any
+    /// other (a replayed file's) is held as one group per such run.
     pub fn push(&mut self, group: &[Op]) {
         assert!(!group.is_empty(), "an empty group");
         if self.budget == 0 {
             self.skip(group);
             return;
         }
-        let held = Held::new(group, &mut self.scratch);
+        let mut rest = group;
+        while let Some(head) = rest.first() {
+            let h = head.dot();
+            let run = rest
+                .iter()
+                .enumerate()
+                .take_while(|(i, op)| {
+                    *i < u32::MAX as usize
+                        && op.dot().origin == h.origin
+                        && op.dot().seq.wrapping_sub(h.seq) == *i as u64
+                })
+                .count();
+            let held = Held::new(&rest[..run], &mut self.scratch);
+            rest = &rest[run..];
+            self.bytes += held.size();
+            self.groups.push_back(held);
+            self.appended += 1;
+        }
         if self.scratch.capacity() > SCRATCH_KEEP {
             // One huge group does not keep its buffer.
             self.scratch = Vec::new();
         }
-        let size = held.size();
-        self.groups.push_back((held, size));
-        self.bytes += size;
-        self.appended += 1;
         while self.bytes > self.budget && self.groups.len() > 1 {
-            if let Some((g, s)) = self.groups.pop_front() {
-                self.bytes -= s;
-                for d in &g.dots {
-                    self.floor.add(*d);
+            if let Some(g) = self.groups.pop_front() {
+                self.bytes -= g.size();
+                for d in g.dots() {
+                    self.floor.add(d);
                 }
             }
         }
@@ -149,10 +167,10 @@ impl OpLog {
     pub fn set_budget(&mut self, budget: usize) {
         self.budget = budget;
         if budget == 0 {
-            while let Some((g, s)) = self.groups.pop_front() {
-                self.bytes -= s;
-                for d in &g.dots {
-                    self.floor.add(*d);
+            while let Some(g) = self.groups.pop_front() {
+                self.bytes -= g.size();
+                for d in g.dots() {
+                    self.floor.add(d);
                 }
             }
         }
@@ -165,7 +183,7 @@ impl OpLog {
 
     /// The groups held, oldest first.
     pub fn groups(&self) -> impl Iterator<Item = &Held> {
-        self.groups.iter().map(|(g, _)| g)
+        self.groups.iter()
     }
 
     /// The position of the oldest group held.
@@ -184,7 +202,7 @@ impl OpLog {
         if pos < first {
             return None;
         }
-        self.groups.get((pos - first) as usize).map(|(g, _)| g)
+        self.groups.get((pos - first) as usize)
     }
 
     /// Bytes held: encodings and their entries.
@@ -220,6 +238,41 @@ mod tests {
             key: b"k".to_vec().into(),
             kind: OpKind::DelKey,
         }]
+    }
+
+    /// A group of one origin's ops in sequence is held whole; any other (only a replayed
+    /// file could hold one) as one group per run, every dot accounted for.
+    #[test]
+    fn groups_are_held_as_runs_of_one_origin() {
+        let op = |id: u16, seq: u64| Op {
+            stamp: Stamp::new(Dot::new(Origin::new(id, 1), seq), Hlc(seq)),
+            deps: Arc::new(VersionVector::new()),
+            key: b"k".to_vec().into(),
+            kind: OpKind::DelKey,
+        };
+        let mut log = OpLog::new(1 << 20);
+        log.push(&[op(1, 1), op(1, 2), op(1, 3)]);
+        assert_eq!(log.len(), 1);
+        log.push(&[op(1, 4), op(2, 1), op(2, 2), op(1, 6), op(1, u64::MAX)]);
+        assert_eq!(log.len(), 5);
+        let dots: Vec<(u16, u64)> = log
+            .groups()
+            .flat_map(|g| g.dots().map(|d| (d.origin.id, d.seq)))
+            .collect();
+        assert_eq!(
+            dots,
+            [
+                (1, 1),
+                (1, 2),
+                (1, 3),
+                (1, 4),
+                (2, 1),
+                (2, 2),
+                (1, 6),
+                (1, u64::MAX)
+            ]
+        );
+        assert_eq!(log.at(2).map(Held::decode), Some(vec![op(2, 1), op(2, 2)]));
     }
 
     #[test]

@@ -781,8 +781,8 @@ impl Replication {
             {
                 continue;
             }
-            for d in &g.dots {
-                link.sent.add(*d);
+            for d in g.dots() {
+                link.sent.add(d);
             }
             bytes += g.bytes.len();
             groups.push(std::sync::Arc::clone(&g.bytes));
