@@ -34,7 +34,7 @@ pub use digest::Digest;
 pub use hll::Hll;
 pub use key::{Access, KeyState, Kind};
 pub use list::{Elem, List, Pos};
-pub use op::{Content, ListValues, OP_FORMAT_VERSION, Op, OpKind, Ttl};
+pub use op::{Content, ListValues, OP_FORMAT_VERSION, Op, OpKind, Ttl, run_len};
 pub use reg::MvReg;
 pub use scanmap::ScanMap;
 pub use small::SmallBlob;

@@ -205,3 +205,19 @@ impl Op {
         64 + self.key.len() + body
     }
 }
+
+/// How many ops at the front of `ops` are one origin's ops in sequence: every group
+/// an instance issues or a peer may send is that whole.
+pub fn run_len(ops: &[Op]) -> usize {
+    let Some(head) = ops.first() else {
+        return 0;
+    };
+    let h = head.dot();
+    // Offsets, not a range from the first seq: a peer may send one at u64::MAX.
+    ops.iter()
+        .enumerate()
+        .take_while(|(i, op)| {
+            op.dot().origin == h.origin && op.dot().seq.wrapping_sub(h.seq) == *i as u64
+        })
+        .count()
+}

@@ -582,11 +582,7 @@ impl Engine {
             return true;
         };
         let o = head.dot().origin;
-        // Offsets, not a range from the first seq: a peer may send one at u64::MAX.
-        let in_sequence = group.iter().enumerate().all(|(i, op)| {
-            op.dot().origin == o && op.dot().seq.wrapping_sub(head.dot().seq) == i as u64
-        });
-        if in_sequence {
+        if concord_crdt::run_len(group) == group.len() {
             // One origin's ops in sequence (every group a peer sends): each is ready when
             // the first is and their dependencies on other origins are met now; no copy
             // of the vector.

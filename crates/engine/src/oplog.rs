@@ -120,17 +120,8 @@ impl OpLog {
             return;
         }
         let mut rest = group;
-        while let Some(head) = rest.first() {
-            let h = head.dot();
-            let run = rest
-                .iter()
-                .enumerate()
-                .take_while(|(i, op)| {
-                    *i < u32::MAX as usize
-                        && op.dot().origin == h.origin
-                        && op.dot().seq.wrapping_sub(h.seq) == *i as u64
-                })
-                .count();
+        while !rest.is_empty() {
+            let run = concord_crdt::run_len(rest).min(u32::MAX as usize);
             let held = Held::new(&rest[..run], &mut self.scratch);
             rest = &rest[run..];
             self.bytes += held.size();

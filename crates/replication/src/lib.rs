@@ -602,13 +602,12 @@ impl Replication {
         if !self.known(first.origin.id) {
             return Err(LinkError::UnknownReplica(first.origin.id));
         }
-        for (i, op) in g.iter().enumerate() {
-            let d = op.dot();
-            if d.origin != first.origin || d.seq != first.seq + i as u64 {
-                return Err(LinkError::Protocol(
-                    "op group is not one origin's consecutive ops".into(),
-                ));
-            }
+        if concord_crdt::run_len(g) != g.len() {
+            return Err(LinkError::Protocol(
+                "op group is not one origin's consecutive ops".into(),
+            ));
+        }
+        for op in g {
             if op.deps.iter().any(|(o, _)| !self.known(o.id)) {
                 return Err(LinkError::Protocol(
                     "op depends on an unknown replica".into(),
