@@ -185,6 +185,14 @@ impl<V> ScanMap<V> {
             .and_then(|s| s.as_ref().map(|(_, v)| v))
     }
 
+    /// The entry in slot `i`, its value mutable.
+    pub fn entry_at_mut(&mut self, i: u32) -> Option<(&[u8], &mut V)> {
+        if i as usize >= self.slots.len() {
+            return None;
+        }
+        self.slots[i as usize].as_mut().map(|(k, v)| (&k[..], v))
+    }
+
     /// The number of entries.
     pub fn len(&self) -> usize {
         self.table.len()
@@ -210,6 +218,11 @@ impl<V> ScanMap<V> {
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
         let i = self.find(key)?;
         self.slots[i as usize].as_mut().map(|(_, v)| v)
+    }
+
+    /// The slot `key` is in (slots never move while their entry stays).
+    pub fn slot_of(&self, key: &[u8]) -> Option<u32> {
+        self.find(key)
     }
 
     /// Whether `key` is present.

@@ -27,6 +27,7 @@ pub use error::CmdError;
 pub use evict::{EvictConfig, Policy};
 pub use notify::NotifyFlags;
 pub use oplog::{Held, OpLog};
+pub use sync::{Incoming, SnapshotHead, StreamPart};
 pub use table::{
     BeginSearch, COMMANDS, ChannelRef, ChannelRole, Channels, CmdStat, CommandId, CommandSpec,
     FindKeys, Flags, GetKeysFn, Handler, KeyFlags, KeyRef, KeyRefs, KeySpec, LATENCY_BUCKETS,
@@ -252,6 +253,14 @@ pub struct Engine {
     expiry_held: bool,
     /// Changed keys recorded and not yet announced.
     modified: tracking::Modified,
+    /// A peer's snapshot adopted and not yet merged into every key.
+    merging: Option<Box<sync::Merging>>,
+    /// A finished merge's staging, for the caller to free outside its lock.
+    merged: Option<Box<sync::Merging>>,
+    /// A snapshot being streamed to a peer.
+    streaming: Option<Box<sync::Streaming>>,
+    /// Snapshot streams started (their ids).
+    snapshot_streams: u64,
 }
 
 impl Engine {
@@ -294,6 +303,10 @@ impl Engine {
             tracking: false,
             expiry_held: false,
             modified: tracking::Modified::default(),
+            merging: None,
+            merged: None,
+            streaming: None,
+            snapshot_streams: 0,
         }
     }
 
@@ -397,6 +410,9 @@ impl Engine {
     /// removal of it (delete-wins, SEMANTICS.md); a string write of a valid HyperLogLog
     /// representation writes an HyperLogLog instead.
     pub fn emit(&mut self, key: &[u8], kind: OpKind) {
+        if self.merging.is_some() {
+            self.ensure_merged(key);
+        }
         match &kind {
             OpKind::Expire(_) | OpKind::HllDel => return self.issue(key, kind),
             OpKind::FlushAll => {
@@ -609,6 +625,9 @@ impl Engine {
     /// Applies a peer's op and records its event, then `del` if it emptied the key. A
     /// peer's delete of a key that has expired here is announced as `expired`.
     fn apply_announced(&mut self, op: &Op) {
+        if self.merging.is_some() {
+            self.ensure_merged(&op.key);
+        }
         let now = self.now();
         let (had, had_expiry, expired) =
             self.keys.get(&op.key).map_or((false, false, false), |ks| {
@@ -649,6 +668,9 @@ impl Engine {
             deps,
         };
         if *kind.get() == OpKind::FlushAll {
+            // Every key changes: a merge or a stream in progress is carried out first.
+            self.finish_merge();
+            self.stream_rest_at_once();
             self.track_flush();
             self.flush_seen(&ctx);
             self.vv.add(dot);
@@ -661,6 +683,11 @@ impl Engine {
         } else {
             0
         };
+        let syncing = self.merging.is_some() || self.streaming.is_some();
+        if syncing {
+            self.ensure_merged(key);
+            self.stream_save(key);
+        }
         let ks = self.keys.get_or_insert_with(key, KeyState::default);
         let had = ks.has_value();
         let was_expiring = ks.expiry.is_some() && had;
@@ -695,6 +722,8 @@ impl Engine {
         }
         if dead {
             self.keys.remove_value(key);
+        } else if syncing {
+            self.sync_made(key);
         }
         if expiring != was_expiring {
             if expiring {
@@ -783,6 +812,10 @@ impl Engine {
     /// members reported as applied (docs/REPLICATION.md, "Stability"). Looks at most `budget` keys;
     /// returns how many keys are still waiting for stability.
     pub fn compact_stable(&mut self, stable: &VersionVector, budget: usize) -> usize {
+        if self.merging.is_some() || self.streaming.is_some() {
+            // Folding changes a state's form: not while a merge or a stream reads them.
+            return self.unstable.len();
+        }
         if self.unstable.is_empty() {
             self.shrink_unstable();
             return 0;
@@ -836,6 +869,11 @@ impl Engine {
             self.unstable = ScanMap::new();
             self.compact_cursor = 0;
         }
+    }
+
+    /// Whether a pass of stability compaction stopped part way through the keys.
+    pub fn compact_pass_open(&self) -> bool {
+        self.compact_cursor != 0
     }
 
     /// Keys whose metadata waits for stability.
@@ -962,6 +1000,7 @@ impl Engine {
     /// A digest of the visible dataset: every key, its type, its value as reads show it and
     /// its absolute expiry. Equal on converged instances.
     pub fn digest(&mut self) -> u64 {
+        self.finish_merge();
         cmd::server::digest(self)
     }
 }

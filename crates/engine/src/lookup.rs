@@ -18,6 +18,9 @@ impl Engine {
     }
 
     fn lookup_with(&mut self, key: &[u8], for_write: bool, touch: bool) -> Option<&KeyState> {
+        if self.merging.is_some() {
+            self.ensure_merged(key);
+        }
         // OBJECT's quiet look announces no miss, as Redis's LOOKUP_NONOTIFY.
         let notify_miss = touch && !for_write;
         // A read command's lookups count as keyspace hits and misses (Redis counts those

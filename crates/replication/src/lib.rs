@@ -16,8 +16,8 @@ pub use inbox::Inbox;
 pub use members::{MemberError, only};
 pub use proto::{Msg, PROTO_MIN, PROTO_VERSION, ProtoError, negotiate, state_format};
 
-use concord_crdt::{Blob, ClockError, Hlc, KeyState, Origin, ReplicaId, VersionVector};
-use concord_engine::Engine;
+use concord_crdt::{Blob, ClockError, Hlc, Origin, ReplicaId, VersionVector};
+use concord_engine::{Engine, Incoming, StreamPart};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// Groups of a batch whose keys are prefetched together before they are applied.
@@ -179,12 +179,13 @@ impl Peer {
     }
 }
 
-/// A full sync being received: chunks are staged here, merged in one step at the end.
+/// A full sync being received: chunks are staged here; at the end the engine adopts the
+/// merge and carries it out while it keeps serving.
 struct Staging {
     vv: VersionVector,
     hlc: Hlc,
     keys: u64,
-    states: Vec<(Blob, KeyState)>,
+    incoming: Incoming,
 }
 
 /// The serving side of one link: what the downstream asked for and what it was sent.
@@ -201,6 +202,10 @@ pub struct Serve {
     cursor: u64,
     /// Messages of a full sync still to send.
     queue: VecDeque<Msg>,
+    /// The engine's snapshot stream this link sends, while it runs.
+    stream: Option<u64>,
+    /// A stream this link no longer wants, to end at the next serve.
+    dropped: Option<u64>,
     pulled: bool,
     last_heartbeat: Option<u64>,
     /// Whether a sync was counted on this link already.
@@ -210,6 +215,12 @@ pub struct Serve {
 }
 
 impl Serve {
+    /// The engine's snapshot streams this link started and did not end: the caller
+    /// cancels them ([`Engine::stream_cancel`]) when the link goes away.
+    pub fn streams(&self) -> impl Iterator<Item = u64> + use<> {
+        self.stream.into_iter().chain(self.dropped)
+    }
+
     /// A link from `peer` at protocol `version` that has not pulled yet.
     pub fn new(peer: ReplicaId, version: u16) -> Self {
         assert!((PROTO_MIN..=PROTO_VERSION).contains(&version));
@@ -220,6 +231,8 @@ impl Serve {
             sent: VersionVector::new(),
             cursor: 0,
             queue: VecDeque::new(),
+            stream: None,
+            dropped: None,
             pulled: false,
             last_heartbeat: None,
             counted: false,
@@ -532,20 +545,21 @@ impl Replication {
                         vv,
                         hlc,
                         keys,
-                        states: Vec::new(),
+                        incoming: Incoming::with_room(keys),
                     },
                 );
             }
-            Msg::SnapChunk(states) => {
+            Msg::SnapChunk(states, raw) => {
                 let s = self.staging.get_mut(&peer).ok_or_else(|| {
                     LinkError::Protocol("snapshot chunk outside a full sync".into())
                 })?;
-                if (s.states.len() + states.len()) as u64 > s.keys {
+                if s.incoming.received() + states.len() as u64 > s.keys {
                     return Err(LinkError::Protocol(
                         "snapshot holds more keys than announced".into(),
                     ));
                 }
-                s.states.extend(states);
+                // The append-only file records the chunk as it came.
+                s.incoming.add(states, e.journaling().then_some(raw));
             }
             Msg::SnapEnd => {
                 let s = self.staging.remove(&peer).ok_or_else(|| {
@@ -561,7 +575,8 @@ impl Replication {
                         "snapshot claims ops this instance never issued".into(),
                     ));
                 }
-                e.merge_snapshot(&s.vv, s.hlc, s.states)?;
+                // Adopted now, carried out key by key ([`Engine::merge_step`]).
+                e.begin_merge(&s.vv, s.hlc, s.incoming)?;
                 self.cover_held(e);
                 out.applied += self.inbox.drain(e)?;
                 if let Some(p) = self.peers.get_mut(&peer)
@@ -674,6 +689,10 @@ impl Replication {
                 link.sent = vv;
                 link.cursor = 0;
                 link.queue.clear();
+                // A stream under way ends at the next serve; the pull gets a new answer.
+                if let Some(id) = link.stream.take() {
+                    link.dropped = Some(id);
+                }
                 link.pulled = true;
                 link.last_heartbeat = None;
                 Ok(())
@@ -691,9 +710,38 @@ impl Replication {
         }
     }
 
+    /// Starts a full sync on a served link: streamed from the engine when it can, else
+    /// encoded at once (another stream runs).
+    fn full_sync(&mut self, e: &mut Engine, link: &mut Serve, now: u64) -> Vec<Msg> {
+        let format = proto::state_format(link.version);
+        let (vv, hlc, keys) = match e.stream_begin(format) {
+            Some((id, head)) => {
+                link.stream = Some(id);
+                (head.vv, head.hlc, head.keys)
+            }
+            None => {
+                let snap = e.snapshot(self.cfg.snapshot_keys_per_chunk, format);
+                link.queue
+                    .extend(snap.chunks.into_iter().map(Msg::SnapChunkRaw));
+                link.queue.push_back(Msg::SnapEnd);
+                (snap.vv, snap.hlc, snap.keys)
+            }
+        };
+        if let Some(p) = self.peers.get_mut(&link.peer) {
+            p.full_syncs_served += 1;
+        }
+        link.sent = vv.clone();
+        link.cursor = e.log().end_position();
+        link.last_heartbeat = Some(now);
+        vec![Msg::SnapBegin { vv, hlc, keys }]
+    }
+
     /// The next messages for a served link, about `budget` bytes of ops at most. Empty
     /// when there is nothing to send now.
-    pub fn serve(&mut self, e: &Engine, link: &mut Serve, budget: usize, now: u64) -> Vec<Msg> {
+    pub fn serve(&mut self, e: &mut Engine, link: &mut Serve, budget: usize, now: u64) -> Vec<Msg> {
+        if let Some(id) = link.dropped.take() {
+            e.stream_cancel(id);
+        }
         let mut out = Vec::new();
         if !link.pulled || self.paused {
             return out;
@@ -711,46 +759,53 @@ impl Replication {
             }
             return out;
         }
-        let log = e.log();
+        if let Some(id) = link.stream {
+            // A streamed snapshot: encoded as the link drains, `budget` bytes at a time.
+            let mut bytes = 0;
+            loop {
+                match e.stream_next(id, self.cfg.snapshot_keys_per_chunk) {
+                    StreamPart::Chunk(c) => {
+                        bytes += c.len();
+                        out.push(Msg::SnapChunkRaw(c));
+                        if bytes >= budget {
+                            return out;
+                        }
+                    }
+                    StreamPart::Done => {
+                        link.stream = None;
+                        out.push(Msg::SnapEnd);
+                        return out;
+                    }
+                    StreamPart::Gone => {
+                        // Its state is lost: a new full sync replaces what was sent.
+                        link.stream = None;
+                        out.extend(self.full_sync(e, link, now));
+                        return out;
+                    }
+                }
+            }
+        }
         if link.cursor == 0 && link.last_heartbeat.is_none() {
             // The answer to a pull: the backlog covers the peer, or a full sync.
+            let log = e.log();
             let covered = log
                 .floor()
                 .iter()
                 .all(|(o, s)| !link.origins.contains(&o.id) || link.sent.get(o) >= s);
-            let peer = self.peers.get_mut(&link.peer);
-            if covered {
-                link.cursor = log.first_position();
-                out.push(Msg::Partial);
-                if let Some(p) = peer
-                    && !link.counted
-                {
-                    p.partial_syncs_served += 1;
-                    link.counted = true;
-                }
-            } else {
-                let snap = e.snapshot(
-                    self.cfg.snapshot_keys_per_chunk,
-                    proto::state_format(link.version),
-                );
-                if let Some(p) = peer {
-                    p.full_syncs_served += 1;
-                }
-                link.sent = snap.vv.clone();
-                link.cursor = log.end_position();
-                link.last_heartbeat = Some(now);
-                out.push(Msg::SnapBegin {
-                    vv: snap.vv,
-                    hlc: snap.hlc,
-                    keys: snap.keys,
-                });
-                link.queue
-                    .extend(snap.chunks.into_iter().map(Msg::SnapChunkRaw));
-                link.queue.push_back(Msg::SnapEnd);
-                return out;
+            if !covered {
+                return self.full_sync(e, link, now);
+            }
+            link.cursor = log.first_position();
+            out.push(Msg::Partial);
+            if let Some(p) = self.peers.get_mut(&link.peer)
+                && !link.counted
+            {
+                p.partial_syncs_served += 1;
+                link.counted = true;
             }
             link.last_heartbeat = Some(now);
         }
+        let log = e.log();
         if link.cursor < log.first_position() {
             // Trimmed past the cursor: fine if nothing trimmed was still owed.
             let owed = log.floor().iter().any(|(o, s)| {
@@ -805,9 +860,9 @@ impl Replication {
 
     // ---- upkeep ----
 
-    /// Periodic upkeep: relay decisions for stalled ops, and stability compaction. Returns
-    /// keys still waiting for stability.
-    pub fn tick(&mut self, e: &mut Engine, now: u64) -> usize {
+    /// Periodic upkeep: relay decisions for stalled ops (stability compaction is
+    /// [`Replication::compact`], run in slices).
+    pub fn tick(&mut self, e: &Engine, now: u64) {
         let mut changed = self.inbox.expire(now, self.cfg.stall_ms * 30) > 0;
         let mut want = self.inbox.stalled(e, now, self.cfg.stall_ms);
         // Ops some peer holds and this instance lacks, of an origin other than that peer:
@@ -848,9 +903,17 @@ impl Replication {
         if changed || waited || self.relay.len() != before || std::mem::take(&mut self.repull) {
             self.epoch += 1;
         }
+    }
+
+    /// Stability compaction of at most `budget` keys. Returns whether the pass over the
+    /// keys waiting for stability has more to look at (a pass starts again later).
+    pub fn compact(&self, e: &mut Engine, budget: usize) -> bool {
         match self.stable(e).filter(|_| self.cfg.compact) {
-            Some(stable) => e.compact_stable(&stable, 50_000),
-            None => e.unstable_count(),
+            Some(stable) => {
+                e.compact_stable(&stable, budget);
+                e.compact_pass_open()
+            }
+            None => false,
         }
     }
 

@@ -97,8 +97,9 @@ pub enum Msg {
     },
     /// Upstream → downstream, encoding side: encoded key states.
     SnapChunkRaw(Vec<u8>),
-    /// Upstream → downstream, decoding side: the key states of one chunk.
-    SnapChunk(Vec<(Blob, KeyState)>),
+    /// Upstream → downstream, decoding side: the key states of one chunk, and its bytes
+    /// as they came (the append-only file records them as they are).
+    SnapChunk(Vec<(Blob, KeyState)>, Vec<u8>),
     /// Upstream → downstream: the snapshot is complete.
     SnapEnd,
     /// Upstream → downstream: the sender's vector and wall clock (for lag).
@@ -142,7 +143,7 @@ impl Msg {
             Msg::Partial => 3,
             Msg::Ops(_) | Msg::OpsRaw(_) => 4,
             Msg::SnapBegin { .. } => 5,
-            Msg::SnapChunkRaw(_) | Msg::SnapChunk(_) => 6,
+            Msg::SnapChunkRaw(_) | Msg::SnapChunk(..) => 6,
             Msg::SnapEnd => 7,
             Msg::Heartbeat { .. } => 8,
             Msg::Publish { .. } => 9,
@@ -201,7 +202,7 @@ impl Msg {
                 );
                 body.extend_from_slice(bytes)
             }
-            Msg::SnapChunk(states) => body.extend_from_slice(&codec::encode_states_as(
+            Msg::SnapChunk(states, _) => body.extend_from_slice(&codec::encode_states_as(
                 format,
                 states.iter().map(|(k, v)| (&k[..], v)),
             )),
@@ -320,7 +321,7 @@ impl Msg {
             },
             6 => {
                 let states = codec::decode_states(r.rest())?;
-                return Ok(Msg::SnapChunk(states));
+                return Ok(Msg::SnapChunk(states, r.rest().to_vec()));
             }
             7 => Msg::SnapEnd,
             8 => Msg::Heartbeat {
@@ -370,7 +371,10 @@ mod tests {
                 hlc: Hlc(5),
                 keys: 1,
             },
-            Msg::SnapChunk(vec![(b"k".to_vec().into(), KeyState::default())]),
+            Msg::SnapChunk(
+                vec![(b"k".to_vec().into(), KeyState::default())],
+                Vec::new(),
+            ),
             Msg::SnapEnd,
             Msg::Heartbeat { vv, wall_ms: 12 },
             Msg::Publish {
@@ -408,6 +412,14 @@ mod tests {
                                 .map(|g| Arc::from(codec::decode_group(g).expect("decodes")))
                                 .collect(),
                         ),
+                        // A decoded chunk keeps the bytes it came as.
+                        Msg::SnapChunk(states, _) => {
+                            let raw = codec::encode_states_as(
+                                state_format(version),
+                                states.iter().map(|(k, v)| (&k[..], v)),
+                            );
+                            Msg::SnapChunk(states, raw)
+                        }
                         m => m,
                     };
                     assert_eq!(format!("{back:?}"), format!("{want:?}"));
@@ -437,7 +449,7 @@ mod tests {
     fn a_version_1_link_writes_format_1_and_reads_both() {
         let states = vec![(Blob::from(&b"k"[..]), KeyState::default())];
         let mut sent = Vec::new();
-        Msg::SnapChunk(states).encode(1, false, &mut sent);
+        Msg::SnapChunk(states, Vec::new()).encode(1, false, &mut sent);
         // Length, flags, protocol version, tag, then the chunk's own format.
         assert_eq!(
             &sent[5..10],
@@ -446,7 +458,7 @@ mod tests {
         );
         assert!(matches!(
             Msg::decode(&sent, 1),
-            Ok(Some((Msg::SnapChunk(_), _)))
+            Ok(Some((Msg::SnapChunk(..), _)))
         ));
         let frame = |body: &[u8]| {
             let mut buf = ((body.len() + 1) as u32).to_le_bytes().to_vec();
@@ -460,7 +472,7 @@ mod tests {
         body.extend_from_slice(&codec::encode_states([(&b"k"[..], &KeyState::default())]));
         assert!(matches!(
             Msg::decode(&frame(&body), 1),
-            Ok(Some((Msg::SnapChunk(_), _)))
+            Ok(Some((Msg::SnapChunk(..), _)))
         ));
         body[3] = 99;
         assert!(

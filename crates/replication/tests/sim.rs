@@ -285,7 +285,12 @@ impl Sim {
         l.retry_at = self.now + 50 + self.rng.below(200);
         let up_id = self.nodes[u].id;
         self.nodes[d].r.link_down(up_id);
-        self.nodes[u].serves.remove(&d);
+        if let Some(serve) = self.nodes[u].serves.remove(&d) {
+            // As the server does when a served link ends.
+            for id in serve.streams() {
+                self.nodes[u].e.stream_cancel(id);
+            }
+        }
     }
 
     fn send_up(&mut self, d: usize, u: usize, m: &Msg) {
@@ -613,7 +618,7 @@ impl Sim {
                 continue;
             };
             let budget = 200 + self.rng.below(4000) as usize;
-            let msgs = node.r.serve(&node.e, &mut serve, budget, now);
+            let msgs = node.r.serve(&mut node.e, &mut serve, budget, now);
             self.nodes[u].serves.insert(d, serve);
             for m in &msgs {
                 self.send_down(d, u, m);
@@ -643,10 +648,17 @@ impl Sim {
                 let appended = node.e.log().appended();
                 node.e.active_expire(20);
                 node.finish(appended);
+                // A full sync's merge goes on in slices between everything else.
+                let budget = 1 + self.rng.below(8) as usize;
+                let node = &mut self.nodes[i];
+                let appended = node.e.log().appended();
+                node.e.merge_step(budget);
+                node.finish(appended);
                 self.record(i, start);
                 let node = &mut self.nodes[i];
                 let appended = node.e.log().appended();
-                node.r.tick(&mut node.e, wall);
+                node.r.tick(&node.e, wall);
+                node.r.compact(&mut node.e, 50_000);
                 node.finish(appended);
                 node.next_tick = self.now + 100;
             }

@@ -257,7 +257,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             let partial: u64 = peers.values().map(|p| p.partial_syncs).sum();
             let _ = write!(
                 s,
-                "# CRDT\r\ncrdt_replica_id:{}\r\ncrdt_incarnation:{}\r\ncrdt_db:{}\r\ncrdt_vv:{}\r\ncrdt_hlc:{}\r\ncrdt_sync:{}\r\ncrdt_peers:{}\r\ncrdt_backlog_groups:{}\r\ncrdt_backlog_bytes:{}\r\ncrdt_backlog_budget:{}\r\ncrdt_local_ops:{}\r\ncrdt_remote_ops:{}\r\ncrdt_full_syncs:{full}\r\ncrdt_partial_syncs:{partial}\r\ncrdt_waiting_ops:{}\r\ncrdt_unstable_keys:{}\r\n",
+                "# CRDT\r\ncrdt_replica_id:{}\r\ncrdt_incarnation:{}\r\ncrdt_db:{}\r\ncrdt_vv:{}\r\ncrdt_hlc:{}\r\ncrdt_sync:{}\r\ncrdt_peers:{}\r\ncrdt_backlog_groups:{}\r\ncrdt_backlog_bytes:{}\r\ncrdt_backlog_budget:{}\r\ncrdt_local_ops:{}\r\ncrdt_remote_ops:{}\r\ncrdt_full_syncs:{full}\r\ncrdt_partial_syncs:{partial}\r\ncrdt_waiting_ops:{}\r\ncrdt_unstable_keys:{}\r\ncrdt_merge_keys_left:{}\r\ncrdt_snapshot_streaming:{}\r\n",
                 o.id,
                 o.incarnation,
                 sh.cfg.db_name,
@@ -272,6 +272,8 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 e.stats.remote_ops,
                 r.waiting_ops(),
                 e.unstable_count(),
+                e.merge_left(),
+                u8::from(e.streaming()),
             );
             let now = crate::wall_ms();
             let addrs = sh.peer_addrs.lock().unwrap_or_else(|p| p.into_inner());

@@ -196,6 +196,8 @@ pub(crate) struct Shared {
     /// Cuts short the waits of links whose peer could not be reached, when a peer's own
     /// link arrives (the way back likely works too).
     pub peer_arrived: Notify,
+    /// A task carries a full sync's merge out (one at a time).
+    pub merge_driven: AtomicBool,
     /// When each peer's next link attempt is due (uptime ms), while its link waits.
     pub next_attempt: Mutex<BTreeMap<ReplicaId, (u64, u64)>>,
     /// Bumped by PAUSE: every link started before it closes.
@@ -411,6 +413,7 @@ impl Server {
             paused: AtomicBool::new(false),
             link_wake: Notify::new(),
             peer_arrived: Notify::new(),
+            merge_driven: AtomicBool::new(false),
             next_attempt: Mutex::new(BTreeMap::new()),
             pause_epoch: AtomicU64::new(0),
             caught_up: AtomicBool::new(cfg_has_no_peers),

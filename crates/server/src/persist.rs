@@ -267,6 +267,8 @@ impl Persist {
         if self.running().is_some() {
             return Err("ERR Background save already in progress".into());
         }
+        // The snapshot reads every key: a full sync's merge is carried out first.
+        e.finish_merge();
         self.drain(e);
         let generation = self.writer.rotate();
         let tmp = format!("{}.tmp", snapshot_name(generation));
@@ -329,6 +331,8 @@ impl Persist {
             });
         }
         let started = Instant::now();
+        // The child reads every key: a full sync's merge is carried out first.
+        e.finish_merge();
         self.drain(e);
         let generation = self.writer.rotate();
         let tmp = format!("{}.tmp", snapshot_name(generation));

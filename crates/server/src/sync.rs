@@ -289,7 +289,7 @@ pub(crate) async fn serve_link<R, W>(
         }
         let msgs = {
             let _turn = sh.script.task_turn().await;
-            let e = lock(&sh.engine);
+            let mut e = lock(&sh.engine);
             let mut r = lock(&sh.repl);
             // PAUSE bumps the epoch under this lock: once it has replied, nothing more is
             // served.
@@ -300,7 +300,7 @@ pub(crate) async fn serve_link<R, W>(
             if !r.peers().contains_key(&peer) {
                 break "the peer was removed from the database".to_string();
             }
-            r.serve(&e, &mut link, BATCH_BYTES, wall_ms())
+            r.serve(&mut e, &mut link, BATCH_BYTES, wall_ms())
         };
         if !msgs.is_empty() {
             frame.clear();
@@ -318,6 +318,9 @@ pub(crate) async fn serve_link<R, W>(
             if frame.capacity() > 4 << 20 {
                 frame = Vec::new();
             }
+            // A link with more to send at once (a full sync) would keep this thread to
+            // itself: the other tasks on it get their turn.
+            tokio::task::yield_now().await;
             continue;
         }
         tokio::select! {
@@ -346,6 +349,14 @@ pub(crate) async fn serve_link<R, W>(
             _ = tokio::time::sleep(PERIOD) => {}
         }
     };
+    // A snapshot stream this link started must not go on saving keys for nobody.
+    if link.streams().next().is_some() {
+        let _turn = sh.script.task_turn().await;
+        let mut e = lock(&sh.engine);
+        for id in link.streams() {
+            e.stream_cancel(id);
+        }
+    }
     tracing::info!("peer {peer} unlinked (serving): {why}");
 }
 
@@ -656,6 +667,9 @@ where
                     drop(r);
                     // A push from a peer wakes the clients blocked on its key.
                     crate::effects::after_write(sh, &mut e, before);
+                    if e.merging() {
+                        drive_merge(sh);
+                    }
                 }
                 if !publishes.is_empty() {
                     let mut ps = lock(&sh.pubsub);
@@ -663,6 +677,9 @@ where
                         ps.publish(&bytes::Bytes::from(c.to_vec()), &bytes::Bytes::from(m.to_vec()));
                     }
                 }
+                // A link that always has bytes waiting would keep this thread to itself
+                // (a full sync): the other tasks on it get their turn.
+                tokio::task::yield_now().await;
             }
             _ = tick.tick() => {
                 if sh.pause_epoch.load(Ordering::Acquire) != pause_epoch {
@@ -724,14 +741,93 @@ pub(crate) async fn upkeep(sh: Arc<Shared>) {
     let mut tick = tokio::time::interval(PERIOD);
     loop {
         tick.tick().await;
-        // A script may hold the engine: wait for the turn, not on the lock.
-        let _turn = sh.script.task_turn().await;
-        let mut e = lock(&sh.engine);
-        let now = wall_ms();
-        e.set_time(now);
-        let before = e.log().appended();
-        lock(&sh.repl).tick(&mut e, now);
-        crate::effects::after_write(&sh, &mut e, before);
+        {
+            // A script may hold the engine: wait for the turn, not on the lock.
+            let _turn = sh.script.task_turn().await;
+            let mut e = lock(&sh.engine);
+            let now = wall_ms();
+            e.set_time(now);
+            let before = e.log().appended();
+            lock(&sh.repl).tick(&e, now);
+            crate::effects::after_write(&sh, &mut e, before);
+        }
+        // Stability compaction, in slices: after a burst of writes it has many keys to
+        // fold, and one long pass would stall every client.
+        in_slices(&sh, COMPACT_SLICES, |sh, e| {
+            lock(&sh.repl).compact(e, COMPACT_STEP_KEYS)
+        })
+        .await;
+    }
+}
+
+/// Keys a merge step looks at between checks of the time a slice took.
+const MERGE_STEP_KEYS: usize = 256;
+/// Keys a stability compaction step looks at between checks of the time.
+const COMPACT_STEP_KEYS: usize = 1024;
+/// Slices of stability compaction per upkeep period at most (about a quarter of it).
+const COMPACT_SLICES: usize = 8;
+/// How long one slice of background work holds the engine.
+const SLICE: Duration = Duration::from_millis(3);
+/// The pause between slices: clients waiting for the engine get it (a lock released and
+/// taken again at once would keep it from them).
+const SLICE_PAUSE: Duration = Duration::from_millis(1);
+
+/// Runs background work on the engine in slices of about [`SLICE`] with [`SLICE_PAUSE`]
+/// between them, so clients are served meanwhile: `step` does a little of it and says
+/// whether more is left. Stops after `max_slices`; returns whether work is left.
+async fn in_slices(
+    sh: &Arc<Shared>,
+    max_slices: usize,
+    mut step: impl FnMut(&Shared, &mut concord_engine::Engine) -> bool,
+) -> bool {
+    for n in 1..=max_slices {
+        let (more, garbage) = {
+            // A script may hold the engine: wait for the turn, not on the lock.
+            let _turn = sh.script.task_turn().await;
+            let mut e = lock(&sh.engine);
+            let start = std::time::Instant::now();
+            let before = e.log().appended();
+            let mut more = true;
+            while more && start.elapsed() < SLICE {
+                more = step(sh, &mut e);
+            }
+            crate::effects::after_write(sh, &mut e, before);
+            (more, e.take_merged())
+        };
+        // A finished merge's staging is freed here, not under the lock.
+        drop(garbage);
+        if !more {
+            return false;
+        }
+        if n < max_slices {
+            tokio::time::sleep(SLICE_PAUSE).await;
+        }
+    }
+    true
+}
+
+/// Starts the task that carries out a full sync's merge, unless one runs.
+pub(crate) fn drive_merge(sh: &Arc<Shared>) {
+    if !sh.merge_driven.swap(true, Ordering::AcqRel) {
+        tokio::spawn(merge_slices(Arc::clone(sh)));
+    }
+}
+
+/// Carries the merge a full sync adopted out in slices, so the instance keeps serving
+/// while it runs.
+async fn merge_slices(sh: Arc<Shared>) {
+    loop {
+        // Merged keys wake their blocked clients and WATCHers (the slices' after-write).
+        in_slices(&sh, usize::MAX, |_, e| e.merge_step(MERGE_STEP_KEYS)).await;
+        sh.merge_driven.store(false, Ordering::Release);
+        // A merge adopted after the last slice, while this task still held the flag.
+        let again = {
+            let _turn = sh.script.task_turn().await;
+            lock(&sh.engine).merging()
+        };
+        if !again || sh.merge_driven.swap(true, Ordering::AcqRel) {
+            return;
+        }
     }
 }
 

@@ -1,16 +1,55 @@
-//! Full sync: the engine's whole state as a snapshot, and merging a peer's snapshot in
-//! (at once, or in chunks while the instance keeps serving).
+//! Full sync: the engine's whole state as a snapshot (streamed, or at once), and merging a
+//! peer's snapshot in (carried out key by key while the instance keeps serving, or at once).
 
-use crate::{Engine, Journal, MAX_CLOCK_AHEAD_MS, Snapshot, mark};
+mod merge;
+mod stream;
+
+pub use merge::Incoming;
+pub(crate) use merge::Merging;
+pub(crate) use stream::Streaming;
+pub use stream::{SnapshotHead, StreamPart};
+
+use crate::{Engine, Snapshot, mark};
 use concord_crdt::{Blob, Dot, Hlc, KeyState, VersionVector};
-use std::collections::HashSet;
+
+/// One bit per table slot (which slots a merge or a stream has dealt with).
+pub(crate) struct SlotBits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl SlotBits {
+    /// `len` bits, all clear.
+    pub(crate) fn new(len: usize) -> Self {
+        SlotBits {
+            words: vec![0; len.div_ceil(64)],
+            len,
+        }
+    }
+
+    /// How many bits there are.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Bit `i` (below `len`).
+    pub(crate) fn get(&self, i: u32) -> bool {
+        self.words[i as usize / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Sets bit `i` (below `len`).
+    pub(crate) fn set(&mut self, i: u32) {
+        self.words[i as usize / 64] |= 1 << (i % 64);
+    }
+}
 
 /// Snapshots taken and merged.
 impl Engine {
-    /// A consistent snapshot of the whole state: the vector it is exactly the state at, the
-    /// clock's high-water mark, and the key states encoded in state format `format` in
-    /// chunks of `keys_per_chunk`.
-    pub fn snapshot(&self, keys_per_chunk: usize, format: u16) -> Snapshot {
+    /// A consistent snapshot of the whole state, encoded at once: the vector it is exactly
+    /// the state at, the clock's high-water mark, and the key states encoded in state
+    /// format `format` in chunks of `keys_per_chunk`.
+    pub fn snapshot(&mut self, keys_per_chunk: usize, format: u16) -> Snapshot {
+        self.finish_merge();
         let mut chunks = Vec::new();
         let mut it = self.keys.iter().peekable();
         while it.peek().is_some() {
@@ -28,31 +67,15 @@ impl Engine {
     }
 
     /// Merges a peer's snapshot (taken at `theirs`) into this state in one step and adopts
-    /// its vector. Local writes the snapshot has not seen survive; what it removed after
-    /// seeing it goes. Refused (nothing changes) when its clock is too far ahead.
+    /// its vector ([`Engine::begin_merge`], carried out at once).
     pub fn merge_snapshot(
         &mut self,
         theirs: &VersionVector,
         hlc: Hlc,
         states: Vec<(Blob, KeyState)>,
     ) -> Result<(), concord_crdt::ClockError> {
-        self.clock.observe(hlc, self.wall, MAX_CLOCK_AHEAD_MS)?;
-        if self.journal.is_some() {
-            let chunks = states
-                .chunks(1024)
-                .map(|c| concord_crdt::codec::encode_states(c.iter().map(|(k, s)| (&k[..], s))))
-                .collect();
-            let entry = Journal::Merge {
-                vv: theirs.clone(),
-                hlc,
-                keys: states.len() as u64,
-                chunks,
-            };
-            if let Some(j) = &mut self.journal {
-                j.push(entry);
-            }
-        }
-        self.merge_states(theirs, states);
+        self.begin_merge(theirs, hlc, states.into_iter().collect())?;
+        self.finish_merge();
         Ok(())
     }
 
@@ -64,12 +87,17 @@ impl Engine {
         states: Vec<(Blob, KeyState)>,
     ) {
         let _ = self.clock.observe(hlc, self.wall, u64::MAX);
-        self.merge_states(theirs, states);
+        self.start_merge(theirs, hlc, states.into_iter().collect(), false);
+        self.finish_merge();
     }
 
     /// Loads part of a snapshot of this instance into an engine that was empty: the states
     /// go in as they are (merging into nothing is the state itself).
     pub fn restore_chunk(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
+        assert!(
+            self.merging.is_none() && self.streaming.is_none(),
+            "a snapshot loaded while a full sync runs"
+        );
         let dots: Vec<Dot> = if self.peers > 0 {
             theirs
                 .iter()
@@ -109,42 +137,11 @@ impl Engine {
         self.log.raise_floor(theirs);
     }
 
-    fn merge_states(&mut self, theirs: &VersionVector, states: Vec<(Blob, KeyState)>) {
-        // A full sync may change any key: tracking clients drop their whole cache.
-        self.track_flush();
-        let mut staged: HashSet<Blob> = HashSet::with_capacity(states.len());
-        let dots: Vec<Dot> = theirs
-            .iter()
-            .map(|(o, s)| Dot::new(o, s))
-            .filter(|d| d.seq > 0)
-            .collect();
-        for (k, other) in states {
-            let ks = self.keys.get_or_insert_with(&k, KeyState::default);
-            ks.merge(&self.vv, &other, theirs);
-            self.settle_merged(&k, &dots);
-            if self.wanted.contains_key(&k) {
-                self.ready.push(k.clone());
-            }
-            staged.insert(k);
-        }
-        let absent: Vec<Blob> = self
-            .keys
-            .iter()
-            .filter(|(k, _)| !staged.contains(*k))
-            .map(|(k, _)| k.into())
-            .collect();
-        let empty = KeyState::default();
-        for k in absent {
-            if let Some(ks) = self.keys.get_mut(&k) {
-                ks.merge(&self.vv, &empty, theirs);
-                self.settle_merged(&k, &dots);
-            }
-        }
-        self.vv.join(theirs);
-        self.deps_stale = true;
-        self.log.raise_floor(theirs);
-        // A merge touched every key: count them again.
-        self.live = self.count_live_keys();
+    /// After `key` was written while a merge or a stream runs: a key made now is merged
+    /// already, and not part of the stream's snapshot.
+    pub(crate) fn sync_made(&mut self, key: &[u8]) {
+        self.merge_made(key);
+        self.stream_made(key);
     }
 
     /// Bookkeeping after a key's state was merged: drop it when dead, keep the expiry
@@ -169,3 +166,6 @@ impl Engine {
         self.touch(key);
     }
 }
+
+#[cfg(test)]
+mod tests;
