@@ -416,6 +416,8 @@ impl Engine {
         match &kind {
             OpKind::Expire(_) | OpKind::HllDel => return self.issue(key, kind),
             OpKind::FlushAll => {
+                // The removals below must see every key, the snapshot's included.
+                self.finish_merge();
                 self.remove_kept_before_flush();
                 return self.issue(key, kind);
             }

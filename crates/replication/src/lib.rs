@@ -908,6 +908,10 @@ impl Replication {
     /// Stability compaction of at most `budget` keys. Returns whether the pass over the
     /// keys waiting for stability has more to look at (a pass starts again later).
     pub fn compact(&self, e: &mut Engine, budget: usize) -> bool {
+        if e.streaming() || e.merging() {
+            // Compaction waits for a full sync (it would change the states they read).
+            return false;
+        }
         match self.stable(e).filter(|_| self.cfg.compact) {
             Some(stable) => {
                 e.compact_stable(&stable, budget);

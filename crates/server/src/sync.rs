@@ -658,17 +658,25 @@ where
                     let now = wall_ms();
                     e.set_time(now);
                     let before = e.log().appended();
+                    let mut failed = None;
                     for m in msgs {
-                        let got = r
-                            .receive(&mut e, peer.id, m, now)
-                            .map_err(|err| format!("dropping link: {err}"))?;
-                        publishes.extend(got.publish);
+                        match r.receive(&mut e, peer.id, m, now) {
+                            Ok(got) => publishes.extend(got.publish),
+                            Err(err) => {
+                                failed = Some(format!("dropping link: {err}"));
+                                break;
+                            }
+                        }
                     }
                     drop(r);
-                    // A push from a peer wakes the clients blocked on its key.
+                    // What was applied before a bad message stays: a push from a peer wakes
+                    // the clients blocked on its key, and a merge adopted goes on.
                     crate::effects::after_write(sh, &mut e, before);
                     if e.merging() {
                         drive_merge(sh);
+                    }
+                    if let Some(why) = failed {
+                        return Err(why);
                     }
                 }
                 if !publishes.is_empty() {

@@ -157,8 +157,14 @@ impl Engine {
                 });
             }
         }
-        // A full sync may change any key: tracking clients drop their whole cache.
+        // A full sync may change any key: tracking clients drop their whole cache, and
+        // every WATCHed key counts as changed now (not when it is merged, which may be
+        // when the watcher itself first reads it).
         self.track_flush();
+        let watched: Vec<Blob> = self.watched.keys().cloned().collect();
+        for k in watched {
+            self.touch(&k);
+        }
         let dots = theirs
             .iter()
             .map(|(o, s)| Dot::new(o, s))

@@ -145,7 +145,8 @@ impl Engine {
     }
 
     /// Bookkeeping after a key's state was merged: drop it when dead, keep the expiry
-    /// index right, wake WATCHers, and remember its metadata for stability.
+    /// index right, and remember its metadata for stability. (WATCHers were woken when the
+    /// merge began: a key merged later, when first read, changes nothing a client saw.)
     fn settle_merged(&mut self, key: &[u8], dots: &[Dot]) {
         let Some(ks) = self.keys.get(key) else {
             return;
@@ -163,7 +164,6 @@ impl Engine {
         } else {
             self.expiring.remove_value(key);
         }
-        self.touch(key);
     }
 }
 

@@ -25,7 +25,8 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         key.clone().prop_map(|k| vec!["LPOP".into(), k]),
         key.clone()
             .prop_map(|k| vec!["EXPIRE".into(), k, "100".into()]),
-        key.prop_map(|k| vec!["PERSIST".into(), k]),
+        key.clone().prop_map(|k| vec!["PERSIST".into(), k]),
+        (key, val).prop_map(|(k, v)| vec!["PFADD".into(), k, v]),
         Just(vec!["FLUSHALL".into()]),
     ]
 }
