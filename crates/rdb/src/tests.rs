@@ -1,0 +1,208 @@
+//! Files built here from the documented format: read back, damaged, cut short.
+
+use crate::{ErrorKind, Reader, Value, read_all};
+use proptest::prelude::*;
+
+/// Writes RDB files by the documented format (lengths, encodings, opcodes, checksum).
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn new(version: u16) -> Self {
+        Writer(format!("REDIS{version:04}").into_bytes())
+    }
+
+    fn len(&mut self, n: u64) -> &mut Self {
+        if n < 1 << 6 {
+            self.0.push(n as u8);
+        } else if n < 1 << 14 {
+            self.0.extend_from_slice(&[0x40 | (n >> 8) as u8, n as u8]);
+        } else if n <= u64::from(u32::MAX) {
+            self.0.push(0x80);
+            self.0.extend_from_slice(&(n as u32).to_be_bytes());
+        } else {
+            self.0.push(0x81);
+            self.0.extend_from_slice(&n.to_be_bytes());
+        }
+        self
+    }
+
+    fn string(&mut self, s: &[u8]) -> &mut Self {
+        self.len(s.len() as u64);
+        self.0.extend_from_slice(s);
+        self
+    }
+
+    fn op(&mut self, b: u8) -> &mut Self {
+        self.0.push(b);
+        self
+    }
+
+    fn end(&mut self) -> Vec<u8> {
+        self.0.push(0xff);
+        let sum = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&self.0);
+        self.0.extend_from_slice(&sum.to_le_bytes());
+        self.0.clone()
+    }
+}
+
+/// A file with every string encoding, expiries in both units, two databases.
+fn sample() -> Vec<u8> {
+    let mut w = Writer::new(11);
+    w.op(0xfa).string(b"redis-ver").string(b"7.0.15");
+    w.op(0xfe).len(0).op(0xfb).len(6).len(2);
+    w.op(0).string(b"plain").string(b"hello");
+    w.op(0).string(b"long").string(&[b'x'; 300]);
+    w.op(0).string(b"i8").op(0xc0).op(0x85); // -123
+    w.op(0).string(b"i16").op(0xc1);
+    w.0.extend_from_slice(&(-30_000i16).to_le_bytes());
+    w.op(0).string(b"i32").op(0xc2);
+    w.0.extend_from_slice(&(2_000_000_000i32).to_le_bytes());
+    let raw = b"abcabcabcabcabcabcabcabcabcabcabcabcabcabcabc".repeat(10);
+    let packed = lzf::compress(&raw).expect("compresses");
+    w.op(0)
+        .string(b"lzf")
+        .op(0xc3)
+        .len(packed.len() as u64)
+        .len(raw.len() as u64);
+    w.0.extend_from_slice(&packed);
+    w.op(0xfc);
+    w.0.extend_from_slice(&1_900_000_000_123u64.to_le_bytes());
+    w.op(0).string(b"ms").string(b"v");
+    w.op(0xfe).len(3);
+    w.op(0xfd);
+    w.0.extend_from_slice(&1_900_000_000u32.to_le_bytes());
+    w.op(0xf9).op(7).op(0).string(b"secs").string(b"v");
+    w.end()
+}
+
+#[test]
+fn every_string_encoding_reads_back() {
+    let (h, keys) = read_all(&sample()).expect("reads");
+    assert_eq!(h.version, 11);
+    assert_eq!(h.aux, vec![(b"redis-ver".to_vec(), b"7.0.15".to_vec())]);
+    let got: Vec<(u64, &[u8], Option<u64>, &Value)> = keys
+        .iter()
+        .map(|e| (e.db, &e.key[..], e.expire_ms, &e.value))
+        .collect();
+    let s = |v: &[u8]| Value::String(v.to_vec());
+    let lzf = b"abcabcabcabcabcabcabcabcabcabcabcabcabcabcabc".repeat(10);
+    assert_eq!(
+        got,
+        vec![
+            (0, &b"plain"[..], None, &s(b"hello")),
+            (0, b"long", None, &s(&[b'x'; 300])),
+            (0, b"i8", None, &s(b"-123")),
+            (0, b"i16", None, &s(b"-30000")),
+            (0, b"i32", None, &s(b"2000000000")),
+            (0, b"lzf", None, &s(&lzf)),
+            (0, b"ms", Some(1_900_000_000_123), &s(b"v")),
+            (3, b"secs", Some(1_900_000_000_000), &s(b"v")),
+        ]
+    );
+}
+
+#[test]
+fn a_zero_checksum_is_not_checked_and_a_wrong_one_is_an_error() {
+    let mut f = sample();
+    let n = f.len();
+    f[n - 8..].copy_from_slice(&[0; 8]);
+    assert!(read_all(&f).is_ok());
+    f[n - 1] = 1;
+    let e = read_all(&f).expect_err("damaged");
+    assert!(matches!(e.kind, ErrorKind::Checksum { .. }), "{e}");
+    assert_eq!(e.offset, n - 8);
+}
+
+#[test]
+fn a_damaged_byte_is_an_error_never_a_panic_or_a_success() {
+    let f = sample();
+    for i in 9..f.len() - 8 {
+        let mut g = f.clone();
+        g[i] ^= 0x5a;
+        // The checksum catches whatever the structure does not.
+        assert!(read_all(&g).is_err(), "flipping byte {i} went unnoticed");
+    }
+}
+
+#[test]
+fn every_cut_is_an_error() {
+    let f = sample();
+    for cut in 0..f.len() {
+        let e = read_all(&f[..cut]).expect_err("cut short");
+        assert!(e.offset <= cut, "offset {} past the cut {cut}", e.offset);
+    }
+    let mut longer = f.clone();
+    longer.push(0);
+    assert_eq!(
+        read_all(&longer).expect_err("trailing").kind,
+        ErrorKind::Trailing
+    );
+}
+
+#[test]
+fn headers_and_versions() {
+    assert_eq!(read_all(b"").unwrap_err().kind, ErrorKind::NotRdb);
+    assert_eq!(read_all(b"RODIS0011").unwrap_err().kind, ErrorKind::NotRdb);
+    assert_eq!(read_all(b"REDIS00x1").unwrap_err().kind, ErrorKind::NotRdb);
+    for v in [8u16, 12] {
+        let f = Writer::new(v).end();
+        assert_eq!(read_all(&f).unwrap_err().kind, ErrorKind::Version(v));
+    }
+    for v in 9..=11 {
+        assert!(read_all(&Writer::new(v).end()).is_ok());
+    }
+}
+
+#[test]
+fn a_type_not_read_yet_names_its_key() {
+    let mut w = Writer::new(10);
+    w.op(2).string(b"myset").len(1).string(b"m");
+    let e = read_all(&w.end()).unwrap_err();
+    assert_eq!(
+        e.kind,
+        ErrorKind::Unsupported {
+            kind: 2,
+            key: "myset".into()
+        }
+    );
+    assert_eq!(e.offset, 9);
+}
+
+#[test]
+fn lengths_beyond_the_file_or_the_limits_allocate_nothing() {
+    for n in [1u64 << 20, 1 << 40, u64::MAX] {
+        let mut w = Writer::new(11);
+        w.op(0).string(b"k").len(n);
+        let e = read_all(&w.end()).unwrap_err();
+        assert!(
+            matches!(e.kind, ErrorKind::Truncated | ErrorKind::TooLong(_)),
+            "{e}"
+        );
+    }
+    // An LZF string claiming to expand past what LZF can.
+    let mut w = Writer::new(11);
+    w.op(0).string(b"k").op(0xc3).len(2).len(1 << 20);
+    w.0.extend_from_slice(&[0, b'a']);
+    assert_eq!(
+        read_all(&w.end()).unwrap_err().kind,
+        ErrorKind::TooLong(1 << 20)
+    );
+}
+
+#[test]
+fn the_reader_reports_its_progress() {
+    let f = sample();
+    let mut r = Reader::new(&f).expect("header");
+    assert_eq!(r.offset(), 9);
+    while r.next_entry().expect("reads").is_some() {}
+    assert_eq!(r.offset(), f.len());
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..400)) {
+        let mut f = b"REDIS0011".to_vec();
+        f.extend_from_slice(&body);
+        let _ = read_all(&f);
+    }
+}
