@@ -41,6 +41,9 @@ pub enum ErrorKind {
         /// The key, printable.
         key: String,
     },
+    /// A packed collection (listpack, ziplist, intset) or a value that is not well formed.
+    #[error("malformed value: {0}")]
+    Malformed(&'static str),
     /// Compressed data that does not decompress to its stated length.
     #[error("compressed string is damaged")]
     Lzf,

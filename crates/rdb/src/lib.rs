@@ -5,10 +5,12 @@
 //! file gives an error naming its offset: never a panic, never a partial load reported as
 //! whole (the checksum at the end is verified).
 //!
-//! Value types are added type by type; a type this reader does not know yet is refused
-//! with an error naming the key.
+//! Strings, lists, sets, hashes and sorted sets are read in every encoding those versions
+//! write; a type this reader does not read yet (streams, module types) is refused with an
+//! error naming the key.
 
 mod error;
+mod packed;
 mod read;
 
 pub use error::{ErrorKind, RdbError};

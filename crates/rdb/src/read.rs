@@ -1,6 +1,7 @@
 //! The walk over a file: header, opcodes, lengths, strings, and each key's value.
 
 use crate::error::{ErrorKind, RdbError};
+use crate::packed;
 use crate::{MAX_STRING, VERSION_MAX, VERSION_MIN};
 
 /// What precedes the keys, and the auxiliary fields met so far.
@@ -13,7 +14,7 @@ pub struct Header {
 }
 
 /// One key of the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     /// The database number it is in.
     pub db: u64,
@@ -25,12 +26,23 @@ pub struct Entry {
     pub value: Value,
 }
 
-/// A key's value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A key's value. Integers stored packed come out as their decimal text.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A string (integers and compressed strings come out as their text).
     String(Vec<u8>),
+    /// A list, head first.
+    List(Vec<Vec<u8>>),
+    /// A set's members.
+    Set(Vec<Vec<u8>>),
+    /// A hash's fields and values.
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A sorted set's members and scores.
+    ZSet(Vec<(Vec<u8>, f64)>),
 }
+
+/// Fields and values (or members and scores as text), in order.
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Opcodes between keys (Redis's `RDB_OPCODE_*`).
 mod op {
@@ -49,6 +61,26 @@ mod op {
 /// Value types (Redis's `RDB_TYPE_*`) this reader reads.
 mod kind {
     pub const STRING: u8 = 0;
+    pub const LIST: u8 = 1;
+    pub const SET: u8 = 2;
+    pub const ZSET: u8 = 3;
+    pub const HASH: u8 = 4;
+    pub const ZSET_2: u8 = 5;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const SET_INTSET: u8 = 11;
+    pub const ZSET_ZIPLIST: u8 = 12;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const LIST_QUICKLIST: u8 = 14;
+    pub const HASH_LISTPACK: u8 = 16;
+    pub const ZSET_LISTPACK: u8 = 17;
+    pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const SET_LISTPACK: u8 = 20;
+}
+
+/// A quicklist node's container (Redis's `QUICKLIST_NODE_CONTAINER_*`).
+mod node {
+    pub const PLAIN: u64 = 1;
+    pub const PACKED: u64 = 2;
 }
 
 /// The special string encodings (a length byte `11xxxxxx`).
@@ -175,6 +207,67 @@ impl<'a> Reader<'a> {
     fn value(&mut self, t: u8, key: &[u8], start: usize) -> Result<Value, RdbError> {
         match t {
             kind::STRING => Ok(Value::String(self.string()?)),
+            kind::LIST => Ok(Value::List(self.strings()?)),
+            kind::SET => Ok(Value::Set(self.strings()?)),
+            kind::HASH => Ok(Value::Hash(pairs(self.strings_n(2)?))),
+            kind::ZSET | kind::ZSET_2 => {
+                let n = self.count(2)?;
+                let mut out = Vec::new();
+                for _ in 0..n {
+                    let m = self.string()?;
+                    let score = if t == kind::ZSET_2 {
+                        f64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"))
+                    } else {
+                        self.old_double()?
+                    };
+                    out.push((m, score));
+                }
+                Ok(Value::ZSet(out))
+            }
+            kind::LIST_ZIPLIST => Ok(Value::List(self.packed(packed::ziplist)?)),
+            kind::SET_INTSET => Ok(Value::Set(self.packed(packed::intset)?)),
+            kind::SET_LISTPACK => Ok(Value::Set(self.packed(packed::listpack)?)),
+            kind::HASH_ZIPLIST => Ok(Value::Hash(self.packed_pairs(packed::ziplist)?)),
+            kind::HASH_LISTPACK => Ok(Value::Hash(self.packed_pairs(packed::listpack)?)),
+            kind::ZSET_ZIPLIST | kind::ZSET_LISTPACK => {
+                let decode = if t == kind::ZSET_ZIPLIST {
+                    packed::ziplist
+                } else {
+                    packed::listpack
+                };
+                let at = self.at;
+                let mut out = Vec::new();
+                for (m, s) in self.packed_pairs(decode)? {
+                    let score = std::str::from_utf8(&s)
+                        .ok()
+                        .and_then(|s| s.parse::<f64>().ok())
+                        .ok_or_else(|| self.fail_at(at, ErrorKind::Malformed("score")))?;
+                    out.push((m, score));
+                }
+                Ok(Value::ZSet(out))
+            }
+            kind::LIST_QUICKLIST => {
+                let n = self.count(1)?;
+                let mut out = Vec::new();
+                for _ in 0..n {
+                    out.extend(self.packed(packed::ziplist)?);
+                }
+                Ok(Value::List(out))
+            }
+            kind::LIST_QUICKLIST_2 => {
+                let n = self.count(2)?;
+                let mut out = Vec::new();
+                for _ in 0..n {
+                    match self.length()? {
+                        node::PLAIN => out.push(self.string()?),
+                        node::PACKED => out.extend(self.packed(packed::listpack)?),
+                        _ => {
+                            return Err(self.fail(ErrorKind::Malformed("quicklist node container")));
+                        }
+                    }
+                }
+                Ok(Value::List(out))
+            }
             _ => Err(self.fail_at(
                 start,
                 ErrorKind::Unsupported {
@@ -183,6 +276,67 @@ impl<'a> Reader<'a> {
                 },
             )),
         }
+    }
+
+    /// A count of things that take at least `min_bytes` each: never more than the file
+    /// has room for.
+    fn count(&mut self, min_bytes: u64) -> Result<u64, RdbError> {
+        let n = self.length()?;
+        let room = (self.buf.len() - self.at) as u64;
+        if n.saturating_mul(min_bytes) > room {
+            return Err(self.fail(ErrorKind::TooLong(n)));
+        }
+        Ok(n)
+    }
+
+    /// A count, then that many strings.
+    fn strings(&mut self) -> Result<Vec<Vec<u8>>, RdbError> {
+        self.strings_n(1)
+    }
+
+    /// A count of groups of `per` strings, then the strings.
+    fn strings_n(&mut self, per: u64) -> Result<Vec<Vec<u8>>, RdbError> {
+        let n = self.count(per)?;
+        let mut out = Vec::new();
+        for _ in 0..n * per {
+            out.push(self.string()?);
+        }
+        Ok(out)
+    }
+
+    /// A string holding a packed collection, decoded by `decode`.
+    fn packed(&mut self, decode: packed::Decode) -> Result<Vec<Vec<u8>>, RdbError> {
+        let at = self.at;
+        let blob = self.string()?;
+        decode(&blob).map_err(|why| self.fail_at(at, ErrorKind::Malformed(why)))
+    }
+
+    /// A packed collection of alternating fields and values.
+    fn packed_pairs(&mut self, decode: packed::Decode) -> Result<Pairs, RdbError> {
+        let at = self.at;
+        let flat = self.packed(decode)?;
+        if flat.len() % 2 != 0 {
+            return Err(self.fail_at(at, ErrorKind::Malformed("odd number of elements in pairs")));
+        }
+        Ok(pairs(flat))
+    }
+
+    /// A score as the old sorted-set type writes it: a length byte (253 NaN, 254 +inf,
+    /// 255 -inf) and that many bytes of text.
+    fn old_double(&mut self) -> Result<f64, RdbError> {
+        let at = self.at;
+        Ok(match self.byte()? {
+            253 => f64::NAN,
+            254 => f64::INFINITY,
+            255 => f64::NEG_INFINITY,
+            n => {
+                let text = self.take(usize::from(n))?;
+                std::str::from_utf8(text)
+                    .ok()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .ok_or_else(|| self.fail_at(at, ErrorKind::Malformed("score")))?
+            }
+        })
     }
 
     /// After the end marker at `eof`: the checksum (zero when the writer skipped it), and
@@ -312,4 +466,14 @@ impl<'a> Reader<'a> {
     fn fail_at(&self, offset: usize, kind: ErrorKind) -> RdbError {
         RdbError { offset, kind }
     }
+}
+
+/// Alternating elements as pairs (an even count).
+fn pairs(flat: Vec<Vec<u8>>) -> Pairs {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+        out.push((a, b));
+    }
+    out
 }

@@ -156,13 +156,13 @@ fn headers_and_versions() {
 #[test]
 fn a_type_not_read_yet_names_its_key() {
     let mut w = Writer::new(10);
-    w.op(2).string(b"myset").len(1).string(b"m");
+    w.op(21).string(b"mystream").len(0);
     let e = read_all(&w.end()).unwrap_err();
     assert_eq!(
         e.kind,
         ErrorKind::Unsupported {
-            kind: 2,
-            key: "myset".into()
+            kind: 21,
+            key: "mystream".into()
         }
     );
     assert_eq!(e.offset, 9);

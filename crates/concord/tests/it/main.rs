@@ -23,6 +23,7 @@ mod notify;
 mod packaging;
 mod peers;
 mod persist;
+mod rdb;
 mod scripts;
 mod security;
 mod server;

@@ -1,0 +1,149 @@
+//! The RDB reader against files Debian's redis-server (7.0) writes: every collection in
+//! each encoding it picks (listpacks for small ones, hash tables, skip lists, intsets,
+//! quicklists of several nodes, LZF-compressed strings), read back as redis-server shows
+//! them.
+
+use crate::support::{Conn, Reply, redis};
+use concord_rdb::{Value, read_all};
+use std::collections::BTreeMap;
+
+fn bulks(r: Reply) -> Vec<Vec<u8>> {
+    match r {
+        Reply::Array(v) => v
+            .into_iter()
+            .map(|x| match x {
+                Reply::Bulk(b) => b,
+                other => panic!("not a bulk: {other}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other}"),
+    }
+}
+
+#[test]
+fn a_redis_dump_reads_back_as_redis_shows_it() {
+    let r = redis();
+    let mut c = Conn::open(r.port);
+    let big = |n: usize, tag: &str| (0..n).map(|i| format!("{tag}{i}")).collect::<Vec<_>>();
+    let mut run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        c.cmd(&a)
+    };
+    run(vec!["SET".into(), "s".into(), "plain".into()]);
+    run(vec!["SET".into(), "n".into(), "-123456".into()]);
+    run(vec!["SET".into(), "z".into(), "ab".repeat(2000)]);
+    run(vec![
+        "SET".into(),
+        "ttl".into(),
+        "v".into(),
+        "PX".into(),
+        "99999999".into(),
+    ]);
+    for (key, n) in [("small", 5), ("large", 3000)] {
+        let mut l = vec!["RPUSH".to_string(), format!("l:{key}")];
+        l.extend(big(n, "e"));
+        run(l);
+        let mut s = vec!["SADD".to_string(), format!("s:{key}")];
+        s.extend(big(n, "m"));
+        run(s);
+        let mut i = vec!["SADD".to_string(), format!("si:{key}")];
+        i.extend((0..n).map(|x| (x as i64 * 7919 - 1_000_000).to_string()));
+        run(i);
+        let mut h = vec!["HSET".to_string(), format!("h:{key}")];
+        for f in big(n, "f") {
+            h.push(f.clone());
+            h.push(format!("{f}-value"));
+        }
+        run(h);
+        let mut z = vec!["ZADD".to_string(), format!("z:{key}")];
+        for (i, m) in big(n, "m").into_iter().enumerate() {
+            z.push(format!("{}", i as f64 * 1.5 - 7.25));
+            z.push(m);
+        }
+        run(z);
+    }
+    // A big list element (a plain quicklist node) and a long field (a hash table).
+    run(vec![
+        "RPUSH".into(),
+        "l:plain".into(),
+        "x".repeat(70_000),
+        "y".into(),
+    ]);
+    run(vec![
+        "HSET".into(),
+        "h:long".into(),
+        "f".into(),
+        "v".repeat(100),
+    ]);
+    assert_eq!(c.cmd(&["SAVE"]), Reply::Status("OK".into()));
+    let file = std::fs::read(r.dir().expect("a directory").join("dump.rdb")).expect("dump");
+    let (h, keys) = read_all(&file).expect("reads");
+    assert_eq!(h.version, 10);
+    let keys: BTreeMap<Vec<u8>, _> = keys.into_iter().map(|e| (e.key.clone(), e)).collect();
+    let names = bulks(c.cmd(&["KEYS", "*"]));
+    assert_eq!(keys.len(), names.len());
+    for name in names {
+        let key = String::from_utf8(name.clone()).expect("text");
+        let e = &keys[&name];
+        let got = match &e.value {
+            Value::String(v) => vec![v.clone()],
+            Value::List(v) => v.clone(),
+            Value::Set(_) | Value::Hash(_) | Value::ZSet(_) => Vec::new(),
+        };
+        match c.cmd(&["TYPE", &key]) {
+            Reply::Status(t) if t == "string" => {
+                assert_eq!(
+                    got,
+                    bulks(Reply::Array(vec![c.cmd(&["GET", &key])])),
+                    "{key}"
+                );
+            }
+            Reply::Status(t) if t == "list" => {
+                assert_eq!(got, bulks(c.cmd(&["LRANGE", &key, "0", "-1"])), "{key}");
+            }
+            Reply::Status(t) if t == "set" => {
+                let Value::Set(v) = &e.value else {
+                    panic!("{key} not a set")
+                };
+                let mut want = bulks(c.cmd(&["SMEMBERS", &key]));
+                let mut v = v.clone();
+                want.sort();
+                v.sort();
+                assert_eq!(v, want, "{key}");
+            }
+            Reply::Status(t) if t == "hash" => {
+                let Value::Hash(v) = &e.value else {
+                    panic!("{key} not a hash")
+                };
+                let flat = bulks(c.cmd(&["HGETALL", &key]));
+                let want: BTreeMap<_, _> = flat
+                    .chunks(2)
+                    .map(|p| (p[0].clone(), p[1].clone()))
+                    .collect();
+                let got: BTreeMap<_, _> = v.iter().cloned().collect();
+                assert_eq!(got, want, "{key}");
+            }
+            Reply::Status(t) if t == "zset" => {
+                let Value::ZSet(v) = &e.value else {
+                    panic!("{key} not a zset")
+                };
+                let flat = bulks(c.cmd(&["ZRANGE", &key, "0", "-1", "WITHSCORES"]));
+                let want: BTreeMap<Vec<u8>, String> = flat
+                    .chunks(2)
+                    .map(|p| (p[0].clone(), String::from_utf8(p[1].clone()).expect("text")))
+                    .collect();
+                assert_eq!(v.len(), want.len(), "{key}");
+                for (m, s) in v {
+                    let w: f64 = want[m].parse().expect("a score");
+                    assert_eq!(*s, w, "{key}");
+                }
+            }
+            other => panic!("{key}: type {other}"),
+        }
+        let pttl = match c.cmd(&["PEXPIRETIME", &key]) {
+            Reply::Int(t) if t > 0 => Some(t as u64),
+            _ => None,
+        };
+        assert_eq!(e.expire_ms, pttl, "{key}");
+    }
+}
