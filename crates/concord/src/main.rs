@@ -1,10 +1,11 @@
 //! The `concord` binary: runs an instance (`concord server`), a local active-active
 //! database of several instances (`concord demo`), or the manager of a participating
-//! cluster (`concord cluster`).
+//! cluster (`concord cluster`); loads an RDB file into a database (`concord import`).
 
 mod cluster;
 mod crdb;
 mod demo;
+mod import;
 mod log;
 
 use anyhow::{Context, Result, bail};
@@ -42,6 +43,9 @@ enum Cmd {
     /// Follow the tasks that change active-active databases.
     #[command(subcommand)]
     Task(crdb::TaskCmd),
+    /// Load a Redis RDB file (Redis 6.0 to 7.2) into a running database through one of
+    /// its instances.
+    Import(import::ImportArgs),
 }
 
 #[derive(Args)]
@@ -137,6 +141,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Demo(args) => demo::run(args),
         Cmd::CheckAof(args) => check_aof(args),
+        Cmd::Import(args) => import::run(args),
         Cmd::Cluster(cmd) => cluster::run(cmd),
         Cmd::Crdb(cmd) => crdb::run_crdb(cmd),
         Cmd::Task(cmd) => crdb::run_task(cmd),

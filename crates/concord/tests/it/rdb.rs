@@ -147,3 +147,127 @@ fn a_redis_dump_reads_back_as_redis_shows_it() {
         assert_eq!(e.expire_ms, pttl, "{key}");
     }
 }
+
+/// A key as a client sees it: its type, its contents in a canonical order, its expiry.
+fn view(c: &mut Conn, key: &str) -> (String, Vec<Vec<u8>>, Reply) {
+    let t = match c.cmd(&["TYPE", key]) {
+        Reply::Status(t) => t,
+        other => panic!("TYPE {key}: {other}"),
+    };
+    let mut items = match t.as_str() {
+        "string" => bulks(Reply::Array(vec![c.cmd(&["GET", key])])),
+        "list" => bulks(c.cmd(&["LRANGE", key, "0", "-1"])),
+        "set" => bulks(c.cmd(&["SMEMBERS", key])),
+        "hash" => bulks(c.cmd(&["HGETALL", key]))
+            .chunks(2)
+            .map(|p| [p[0].clone(), b"=".to_vec(), p[1].clone()].concat())
+            .collect(),
+        "zset" => bulks(c.cmd(&["ZRANGE", key, "0", "-1", "WITHSCORES"]))
+            .chunks(2)
+            .map(|p| [p[0].clone(), b"=".to_vec(), p[1].clone()].concat())
+            .collect(),
+        other => panic!("{key}: type {other}"),
+    };
+    if t == "set" || t == "hash" {
+        items.sort();
+    }
+    (t, items, c.cmd(&["PEXPIRETIME", key]))
+}
+
+#[test]
+fn concord_import_loads_a_redis_dump_key_for_key() {
+    let r = redis();
+    let mut src = Conn::open(r.port);
+    let many: Vec<String> = (0..2000).map(|i| format!("m{i}")).collect();
+    let mut cmds: Vec<Vec<String>> = vec![
+        vec!["SET".into(), "s".into(), "plain".into()],
+        vec!["SET".into(), "n".into(), "42".into()],
+        vec![
+            "SET".into(),
+            "t".into(),
+            "v".into(),
+            "PX".into(),
+            "99999999".into(),
+        ],
+        vec![
+            "RPUSH".into(),
+            "l".into(),
+            "a".into(),
+            "b".into(),
+            "a".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "h".into(),
+            "f".into(),
+            "v".into(),
+            "g".into(),
+            "w".into(),
+        ],
+        vec![
+            "ZADD".into(),
+            "z".into(),
+            "1.5".into(),
+            "a".into(),
+            "-inf".into(),
+            "b".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "si".into(),
+            "1".into(),
+            "2".into(),
+            "-3".into(),
+        ],
+        vec!["PEXPIRE".into(), "h".into(), "88888888".into()],
+    ];
+    let mut big_set = vec!["SADD".to_string(), "sbig".into()];
+    big_set.extend(many.iter().cloned());
+    let mut big_list = vec!["RPUSH".to_string(), "lbig".into()];
+    big_list.extend(many.iter().cloned());
+    cmds.push(big_set);
+    cmds.push(big_list);
+    for cmd in &cmds {
+        let a: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        assert!(!matches!(src.cmd(&a), Reply::Error(_)), "{cmd:?}");
+    }
+    assert_eq!(src.cmd(&["SAVE"]), Reply::Status("OK".into()));
+    let file = r.dir().expect("a directory").join("dump.rdb");
+    let c = crate::support::concord(&[]);
+    let out = std::process::Command::new(crate::support::concord_bin())
+        .args(["import", "--port", &c.port.to_string()])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("imported 9 keys"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mut dst = Conn::open(c.port);
+    for name in bulks(src.cmd(&["KEYS", "*"])) {
+        let key = String::from_utf8(name).expect("text");
+        assert_eq!(view(&mut dst, &key), view(&mut src, &key), "{key}");
+    }
+    assert_eq!(dst.cmd(&["DBSIZE"]), Reply::Int(9));
+    // A file of another database is refused unless one is chosen.
+    assert_eq!(src.cmd(&["SELECT", "3"]), Reply::Status("OK".into()));
+    src.cmd(&["SET", "elsewhere", "x"]);
+    assert_eq!(src.cmd(&["SAVE"]), Reply::Status("OK".into()));
+    let out = std::process::Command::new(crate::support::concord_bin())
+        .args(["import", "--port", &c.port.to_string()])
+        .arg(&file)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is in database 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
