@@ -262,6 +262,9 @@ impl Sim {
                 d.w.submit(j);
             }
             if snapshot {
+                // As the server does before SAVE and BGSAVE: a snapshot of a merge half
+                // carried out would claim the peer's ops without their effects.
+                n.e.finish_merge();
                 let generation = d.w.rotate();
                 let tmp = format!("{}.tmp", snapshot_name(generation));
                 let size = snapshot::write_engine(&d.dir, &tmp, n.id, &n.e).expect("snapshot");
