@@ -4,7 +4,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use concord_rdb::{Entry, Reader, Value};
+use concord_rdb::{Reader, commands};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -12,8 +12,6 @@ use std::path::PathBuf;
 
 /// Commands sent before their replies are read.
 const PIPELINE: usize = 512;
-/// Elements per command for a large collection.
-const ELEMENTS_PER_COMMAND: usize = 1024;
 
 /// `concord import` arguments.
 #[derive(Args)]
@@ -98,55 +96,6 @@ pub fn run(args: ImportArgs) -> Result<()> {
         }
     );
     Ok(())
-}
-
-/// The writes that make `e` on a database: the key replaced, its value in commands of at
-/// most [`ELEMENTS_PER_COMMAND`] elements, then its expiry.
-fn commands(e: Entry) -> Vec<Vec<Vec<u8>>> {
-    let key = e.key;
-    let word = |s: &str| s.as_bytes().to_vec();
-    let mut out = Vec::new();
-    let mut chunked = |name: &str, items: Vec<Vec<u8>>, per: usize| {
-        out.push(vec![word("DEL"), key.clone()]);
-        for c in items.chunks(ELEMENTS_PER_COMMAND * per) {
-            let mut cmd = vec![word(name), key.clone()];
-            cmd.extend(c.iter().cloned());
-            out.push(cmd);
-        }
-    };
-    match e.value {
-        Value::String(v) => {
-            let mut cmd = vec![word("SET"), key.clone(), v];
-            if let Some(at) = e.expire_ms {
-                cmd.extend([word("PXAT"), at.to_string().into_bytes()]);
-            }
-            return vec![cmd];
-        }
-        Value::List(v) => chunked("RPUSH", v, 1),
-        Value::Set(v) => chunked("SADD", v, 1),
-        Value::Hash(v) => chunked("HSET", v.into_iter().flat_map(|(f, x)| [f, x]).collect(), 2),
-        Value::ZSet(v) => chunked(
-            "ZADD",
-            v.into_iter().flat_map(|(m, s)| [score(s), m]).collect(),
-            2,
-        ),
-    }
-    if let Some(at) = e.expire_ms {
-        out.push(vec![word("PEXPIREAT"), key, at.to_string().into_bytes()]);
-    }
-    out
-}
-
-/// A score as ZADD reads it back exactly (`inf`, `-inf`, or the shortest exact digits).
-fn score(s: f64) -> Vec<u8> {
-    if s.is_infinite() {
-        return if s > 0.0 {
-            b"inf".to_vec()
-        } else {
-            b"-inf".to_vec()
-        };
-    }
-    format!("{s:?}").into_bytes()
 }
 
 /// A connection sending commands and checking their replies in batches.

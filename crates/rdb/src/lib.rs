@@ -9,10 +9,12 @@
 //! write; a type this reader does not read yet (streams, module types) is refused with an
 //! error naming the key.
 
+mod commands;
 mod error;
 mod packed;
 mod read;
 
+pub use commands::{ELEMENTS_PER_COMMAND, commands, score};
 pub use error::{ErrorKind, RdbError};
 pub use read::{Entry, Header, Reader, Value};
 
