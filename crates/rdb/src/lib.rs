@@ -16,7 +16,7 @@ mod read;
 
 pub use commands::{ELEMENTS_PER_COMMAND, commands, score};
 pub use error::{ErrorKind, RdbError};
-pub use read::{Entry, Header, Reader, Value};
+pub use read::{Entry, Header, Reader, Value, verify};
 
 /// The oldest RDB version read (Redis 6.0).
 pub const VERSION_MIN: u16 = 9;

@@ -206,3 +206,28 @@ proptest! {
         let _ = read_all(&f);
     }
 }
+
+#[test]
+fn verify_refuses_every_damage_the_checksum_sees_before_any_key_is_read() {
+    let f = sample();
+    assert_eq!(crate::verify(&f), Ok(()));
+    for i in 9..f.len() {
+        let mut g = f.clone();
+        g[i] ^= 0x5a;
+        assert!(
+            crate::verify(&g).is_err(),
+            "flipping byte {i} went unnoticed"
+        );
+    }
+    for cut in 0..f.len() {
+        assert!(
+            crate::verify(&f[..cut]).is_err(),
+            "cut at {cut} went unnoticed"
+        );
+    }
+    // Without a checksum, only the header and the end marker are checked.
+    let mut g = f.clone();
+    let n = g.len();
+    g[n - 8..].copy_from_slice(&[0; 8]);
+    assert_eq!(crate::verify(&g), Ok(()));
+}

@@ -194,9 +194,14 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             );
         }
         "replication" => {
+            s.push_str("# Replication\r\n");
+            match sh.follow.status() {
+                Some(status) => crate::follow::write_info(&status, s),
+                None => s.push_str("role:master\r\n"),
+            }
             let _ = write!(
                 s,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n",
+                "connected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_repl_offset:0\r\nrepl_backlog_active:0\r\n",
                 sh.run_id
             );
         }

@@ -9,6 +9,7 @@ mod dispatch;
 mod effects;
 mod errorstats;
 mod fiber;
+mod follow;
 mod info;
 pub mod jemalloc;
 mod kill;
@@ -249,6 +250,8 @@ pub(crate) struct Shared {
     pub pause: pause::Pause,
     /// Client-side caching: who tracks which keys; lock after `engine`.
     pub tracking: Mutex<tracking::Tracking>,
+    /// The Redis primary this instance follows (REPLICAOF), if any.
+    pub follow: follow::Follow,
 }
 
 /// Milliseconds since the Unix epoch, from the wall clock.
@@ -384,6 +387,7 @@ impl Server {
                 cfg.tracking_table_max_keys,
                 cfg.output_limits.pubsub,
             )),
+            follow: follow::Follow::default(),
             engine: Mutex::new(engine),
             clients: Mutex::new(HashMap::new()),
             pubsub: Mutex::new(pubsub::PubSub::with_limit(cfg.output_limits.pubsub)),

@@ -122,6 +122,9 @@ pub(crate) struct Session {
     pub held_rest: bool,
     /// CLIENT PAUSE held writes when the current batch started: nothing is evicted.
     pub writes_held: bool,
+    /// The session a followed primary's writes run in (REPLICAOF): its user is built in
+    /// (every command, key and channel) and not among the ACL's users.
+    pub internal: bool,
 }
 
 /// What CLIENT REPLY asked for.
@@ -182,6 +185,7 @@ impl Session {
             actor: id,
             held_rest: false,
             writes_held: false,
+            internal: false,
         }
     }
 
@@ -202,7 +206,7 @@ impl Session {
             self.epoch = now;
         }
         let acl = sh.acl_epoch.load(Ordering::Acquire);
-        if acl != self.acl_epoch {
+        if acl != self.acl_epoch && !self.internal {
             self.acl_epoch = acl;
             match sh.user(self.user.name()) {
                 Some(u) => {

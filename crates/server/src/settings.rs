@@ -124,8 +124,16 @@ pub struct ServerConfig {
     pub tls_session_caching: bool,
     /// How many sessions the cache holds.
     pub tls_session_cache_size: u64,
-    /// Whether links to peers use TLS, with mutual authentication against the CA.
+    /// Whether links to peers use TLS, with mutual authentication against the CA (and the
+    /// link to a Redis primary this instance follows, REPLICAOF).
     pub tls_replication: bool,
+    /// The password given to a Redis primary this instance follows (REPLICAOF).
+    pub masterauth: String,
+    /// The user it authenticates as there (empty: Redis's `default`).
+    pub masteruser: String,
+    /// Seconds without a byte from the followed primary before the link is dropped and
+    /// made again.
+    pub repl_timeout: u64,
     /// The ACL file (`ACL LOAD`/`SAVE`); empty: none.
     pub aclfile: String,
     /// `user` lines of the config file, each a name and its rules.
@@ -233,6 +241,9 @@ impl Default for ServerConfig {
             tls_session_caching: true,
             tls_session_cache_size: 20 * 1024,
             tls_replication: false,
+            masterauth: String::new(),
+            masteruser: String::new(),
+            repl_timeout: 60,
             aclfile: String::new(),
             users: Vec::new(),
             acllog_max_len: concord_acl::DEFAULT_LOG_MAX_LEN,
@@ -784,8 +795,8 @@ pub static SETTINGS: &[Setting] = &[
     only!("lazyfree-lazy-user-del", Runtime, bool, "no"),
     only!("lazyfree-lazy-user-flush", Runtime, bool, "no"),
     only!("list-compress-depth", Runtime, i64, "0"),
-    only!("masterauth", Runtime, String, ""),
-    only!("masteruser", Runtime, String, ""),
+    setting!("masterauth", masterauth, Runtime),
+    setting!("masteruser", masteruser, Runtime),
     only!("min-replicas-max-lag", Runtime, i64, "10"),
     only!("min-replicas-to-write", Runtime, i64, "0"),
     only!("no-appendfsync-on-rewrite", Runtime, bool, "no"),
@@ -832,7 +843,13 @@ pub static SETTINGS: &[Setting] = &[
     only!("repl-diskless-sync-delay", Runtime, i64, "5"),
     only!("repl-diskless-sync-max-replicas", Runtime, i64, "0"),
     only!("repl-ping-replica-period", Runtime, i64, "10"),
-    only!("repl-timeout", Runtime, i64, "60"),
+    setting!(
+        "repl-timeout",
+        repl_timeout,
+        Runtime,
+        range = 1,
+        i32::MAX as i128
+    ),
     only!("replica-announce-ip", Runtime, String, ""),
     only!("replica-announce-port", Runtime, i64, "0"),
     only!("replica-announced", Runtime, bool, "yes"),

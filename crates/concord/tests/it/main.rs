@@ -24,6 +24,7 @@ mod packaging;
 mod peers;
 mod persist;
 mod rdb;
+mod replicaof;
 mod scripts;
 mod security;
 mod server;

@@ -66,6 +66,8 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("slowlog", introspect::slowlog),
     ("monitor", admin::monitor),
     ("role", role::role),
+    ("replicaof", role::replicaof),
+    ("slaveof", role::replicaof),
     ("memory", memory::memory),
     ("debug", debug::debug),
     ("lolwut", debug::lolwut),

@@ -88,6 +88,10 @@ fn acks(sh: &Shared, e: &Engine) -> (u64, Vec<(String, String, u64)>) {
 /// ROLE: `master`, this instance's own ops applied, and each peer as a replica with
 /// the ops of this instance it reported applying.
 pub(crate) fn role(_: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], out: &mut Out) {
+    if let Some(status) = sh.follow.status() {
+        crate::follow::write_role(&status, out);
+        return;
+    }
     let (offset, peers) = acks(sh, e);
     out.array(3);
     out.bulk(b"master");
@@ -98,6 +102,39 @@ pub(crate) fn role(_: &mut Session, sh: &Shared, e: &mut Engine, _: &[&[u8]], ou
         out.bulk(host.as_bytes());
         out.bulk(port.as_bytes());
         out.bulk(applied.to_string().as_bytes());
+    }
+}
+
+/// REPLICAOF host port | NO ONE (and SLAVEOF): follows a Redis primary to take its data
+/// in, or stops. This instance stays writable and keeps its peers meanwhile.
+pub(crate) fn replicaof(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]], out: &mut Out) {
+    if a[1].eq_ignore_ascii_case(b"no") && a[2].eq_ignore_ascii_case(b"one") {
+        sh.follow.stop();
+        out.ok();
+        return;
+    }
+    let Some(port) = std::str::from_utf8(a[2])
+        .ok()
+        .and_then(|p| p.parse::<i64>().ok())
+    else {
+        out.error("ERR value is not an integer or out of range");
+        return;
+    };
+    let Ok(port) = u16::try_from(port) else {
+        out.error("ERR Invalid master port");
+        return;
+    };
+    let Ok(host) = std::str::from_utf8(a[1]) else {
+        out.error("ERR Invalid master host");
+        return;
+    };
+    let Some(me) = sh.me.upgrade() else {
+        out.error("ERR the server is shutting down");
+        return;
+    };
+    match sh.follow.start(&me, host.to_string(), port) {
+        crate::follow::Started::New => out.ok(),
+        crate::follow::Started::Already => out.simple("OK Already connected to specified master"),
     }
 }
 

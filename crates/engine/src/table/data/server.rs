@@ -37,6 +37,8 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         .flags(flags![NOSCRIPT, LOADING, STALE, FAST, SENTINEL])
         .acl(acl![Admin, Dangerous]),
     cmd("latency", -2, "server", "2.8.13").subs(LATENCY),
+    cmd("replicaof", 3, "server", "5.0.0").flags(flags![ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING]),
+    cmd("slaveof", 3, "server", "1.0.0").flags(flags![ADMIN, NOSCRIPT, STALE, NO_ASYNC_LOADING]),
     cmd("function", -2, "scripting", "7.0.0").subs(FUNCTION),
     script_call("eval", "2.6.0", false),
     script_call("evalsha", "2.6.0", false),

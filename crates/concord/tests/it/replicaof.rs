@@ -1,0 +1,414 @@
+//! Replica Of against Debian's redis-server: a dataset of every type and encoding copied
+//! into a 3-instance database and compared on every instance, writes to the source while
+//! it follows, a dropped link that continues, a restarted source that resyncs, a password,
+//! and primaries that send damaged or cut-short snapshots.
+
+use crate::cluster::Cluster;
+use crate::support::{Conn, Proc, Reply, concord, info_field, start, wait_for};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::Command;
+
+/// A redis-server with `extra` settings.
+fn redis_with(extra: &[&str]) -> Proc {
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    start("redis-source", move |port, dir| {
+        redis_command(port, dir, &extra)
+    })
+}
+
+fn redis_command(port: u16, dir: &std::path::Path, extra: &[String]) -> Command {
+    let mut c = Command::new("redis-server");
+    c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no", "--dir"])
+        .arg(dir)
+        .args(extra);
+    c
+}
+
+fn run(c: &mut Conn, args: Vec<String>) -> Reply {
+    let a: Vec<Vec<u8>> = args.into_iter().map(String::into_bytes).collect();
+    c.call(&a)
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+fn bulks(r: Reply) -> Vec<Vec<u8>> {
+    match r {
+        Reply::Array(v) => v
+            .into_iter()
+            .map(|x| match x {
+                Reply::Bulk(b) => b,
+                other => panic!("not a bulk: {other}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other}"),
+    }
+}
+
+/// Every type and the encodings Redis 7.0 picks for it: small and large collections,
+/// integers, compressible and binary strings, a big list element, a HyperLogLog,
+/// expiries, and a key in database 1 (Concord has one database: it is skipped).
+fn fill(c: &mut Conn) {
+    let many = |n: usize, tag: &str| (0..n).map(|i| format!("{tag}{i}")).collect::<Vec<_>>();
+    for cmd in [
+        "SET s:plain hello",
+        "SET s:int 12345",
+        "SET s:neg -7",
+        "SET s:ttl v PX 100000000",
+        "PFADD hll a b c d e f g",
+    ] {
+        assert!(!matches!(run(c, words(cmd)), Reply::Error(_)), "{cmd}");
+    }
+    run(c, vec!["SET".into(), "s:big".into(), "ab".repeat(5000)]);
+    c.call(&[b"SET".to_vec(), b"s:bin".to_vec(), vec![0, 255, 13, 10, 7]]);
+    for (tag, n) in [("small", 5), ("large", 3000)] {
+        let mut l = vec!["RPUSH".to_string(), format!("l:{tag}")];
+        l.extend(many(n, "e"));
+        run(c, l);
+        let mut s = vec!["SADD".to_string(), format!("s:{tag}")];
+        s.extend(many(n, "m"));
+        run(c, s);
+        let mut i = vec!["SADD".to_string(), format!("si:{tag}")];
+        i.extend((0..n).map(|x| (x as i64 * 7919 - 1_000_000).to_string()));
+        run(c, i);
+        let mut h = vec!["HSET".to_string(), format!("h:{tag}")];
+        for f in many(n, "f") {
+            h.push(f.clone());
+            h.push(format!("{f}-value"));
+        }
+        run(c, h);
+        let mut z = vec!["ZADD".to_string(), format!("z:{tag}")];
+        for (i, m) in many(n, "m").into_iter().enumerate() {
+            z.push(format!("{}", i as f64 * 1.5 - 7.25));
+            z.push(m);
+        }
+        run(c, z);
+    }
+    run(c, words("ZADD z:small +inf top -inf bottom"));
+    run(c, words("EXPIRE l:large 100000"));
+    run(
+        c,
+        vec![
+            "RPUSH".into(),
+            "l:plain".into(),
+            "x".repeat(70_000),
+            "y".into(),
+        ],
+    );
+    run(
+        c,
+        vec!["HSET".into(), "h:long".into(), "f".into(), "v".repeat(100)],
+    );
+    run(c, words("SELECT 1"));
+    run(c, words("SET other-db 1"));
+    run(c, words("SELECT 0"));
+}
+
+/// Writes while the copy follows: each kind of change, a transaction and a script.
+fn write_more(c: &mut Conn) {
+    for cmd in [
+        "SET s:plain changed",
+        "INCRBY s:int 5",
+        "RPUSH l:small tail",
+        "LPOP l:large",
+        "SREM s:small m1",
+        "HDEL h:large f7",
+        "ZINCRBY z:small 10 m2",
+        "DEL s:neg",
+        "EXPIRE h:small 100000",
+        "PERSIST s:ttl",
+        "PFADD hll z",
+        "SETEX s:new 1000 fresh",
+        "MULTI",
+        "SET tx:a 1",
+        "LPUSH tx:l x y",
+        "EXEC",
+        "EVAL redis.call('set','lua','x');redis.call('sadd','lua:s','1','2') 0",
+        "SELECT 2",
+        "SET skipped 1",
+        "SELECT 0",
+    ] {
+        assert!(!matches!(run(c, words(cmd)), Reply::Error(_)), "{cmd}");
+    }
+}
+
+/// A key as text that compares equal on Redis and Concord: its type, its value (sets and
+/// hashes sorted), and whether it expires.
+fn canon(c: &mut Conn, key: &[u8]) -> String {
+    let k = key.to_vec();
+    let cmd = |c: &mut Conn, words: &[&str]| {
+        let mut a: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
+        a.insert(1, k.clone());
+        c.call(&a)
+    };
+    let Reply::Status(t) = cmd(c, &["TYPE"]) else {
+        panic!("TYPE")
+    };
+    let value = match t.as_str() {
+        "string" => format!("{}", cmd(c, &["GET"])),
+        "list" => format!("{}", cmd(c, &["LRANGE", "0", "-1"])),
+        "set" => {
+            let mut m = bulks(cmd(c, &["SMEMBERS"]));
+            m.sort();
+            format!("{m:?}")
+        }
+        "hash" => {
+            let flat = bulks(cmd(c, &["HGETALL"]));
+            let m: BTreeMap<_, _> = flat
+                .chunks(2)
+                .map(|p| (p[0].clone(), p[1].clone()))
+                .collect();
+            format!("{m:?}")
+        }
+        "zset" => format!("{}", cmd(c, &["ZRANGE", "0", "-1", "WITHSCORES"])),
+        other => panic!("type {other}"),
+    };
+    let expires = match cmd(c, &["PTTL"]) {
+        Reply::Int(n) => n > 0,
+        r => panic!("PTTL {r}"),
+    };
+    format!("{t} {value} expires={expires}")
+}
+
+/// Waits until `follower` applied everything `source` sent.
+fn caught_up(source: &mut Conn, follower: &mut Conn) {
+    wait_for(30, "the follower to catch up", || {
+        let want = info_field(source, "replication", "master_repl_offset");
+        info_field(follower, "replication", "master_link_status") == "up"
+            && info_field(follower, "replication", "slave_repl_offset") == want
+    });
+}
+
+/// Every key of the source's database 0 is the same on the instance, and nothing else is.
+fn same_data(source: &mut Conn, inst: &mut Conn) {
+    let mut keys = bulks(source.cmd(&["KEYS", "*"]));
+    keys.sort();
+    let mut theirs = bulks(inst.cmd(&["KEYS", "*"]));
+    theirs.sort();
+    assert_eq!(
+        keys.iter()
+            .map(|k| String::from_utf8_lossy(k))
+            .collect::<Vec<_>>(),
+        theirs
+            .iter()
+            .map(|k| String::from_utf8_lossy(k))
+            .collect::<Vec<_>>()
+    );
+    for k in &keys {
+        assert_eq!(
+            canon(source, k),
+            canon(inst, k),
+            "{}",
+            String::from_utf8_lossy(k)
+        );
+    }
+}
+
+#[test]
+fn a_redis_database_is_copied_into_every_instance_and_its_writes_follow() {
+    // A transfer through the primary's disk.
+    let r = redis_with(&["--repl-diskless-sync", "no"]);
+    let mut src = Conn::open(r.port);
+    fill(&mut src);
+    let c = Cluster::start(3, &[]);
+    let mut first = c.conn(0);
+    // Something of the database's own, which the copy replaces everywhere.
+    assert_eq!(
+        first.cmd(&["SET", "before", "1"]),
+        Reply::Status("OK".into())
+    );
+    c.converged(30);
+    let port = r.port.to_string();
+    assert_eq!(
+        first.cmd(&["REPLICAOF", "127.0.0.1", &port]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(
+        first.cmd(&["REPLICAOF", "127.0.0.1", &port]),
+        Reply::Status("OK Already connected to specified master".into())
+    );
+    caught_up(&mut src, &mut first);
+    write_more(&mut src);
+    caught_up(&mut src, &mut first);
+    assert_eq!(info_field(&mut first, "replication", "role"), "slave");
+    assert_eq!(
+        info_field(&mut first, "replication", "master_full_syncs"),
+        "1"
+    );
+    // The keys of databases 1 and 2: one in the snapshot, one in the stream.
+    assert_eq!(
+        info_field(&mut first, "replication", "master_skipped_other_db"),
+        "2"
+    );
+    assert_eq!(
+        info_field(&mut first, "replication", "master_refused_writes"),
+        "0"
+    );
+    assert_eq!(info_field(&mut src, "replication", "connected_slaves"), "1");
+    match first.cmd(&["ROLE"]) {
+        Reply::Array(v) => {
+            assert_eq!(v[0], Reply::Bulk(b"slave".to_vec()));
+            assert_eq!(v[3], Reply::Bulk(b"connected".to_vec()));
+        }
+        r => panic!("ROLE: {r}"),
+    }
+    c.converged(60);
+    for i in 0..3 {
+        same_data(&mut src, &mut c.conn(i));
+    }
+    // The instance stays writable, and its writes reach its peers.
+    assert_eq!(
+        first.cmd(&["SET", "local", "1"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(
+        first.cmd(&["REPLICAOF", "NO", "ONE"]),
+        Reply::Status("OK".into())
+    );
+    assert_eq!(info_field(&mut first, "replication", "role"), "master");
+    src.cmd(&["SET", "after-stop", "1"]);
+    c.converged(30);
+    assert_eq!(c.conn(2).cmd(&["GET", "local"]), Reply::Bulk(b"1".to_vec()));
+    assert_eq!(
+        c.conn(2).cmd(&["EXISTS", "after-stop", "before"]),
+        Reply::Int(0)
+    );
+}
+
+#[test]
+fn a_dropped_link_continues_and_a_restarted_source_is_copied_again() {
+    let extra = ["--requirepass", "s3cret", "--repl-diskless-sync", "yes"];
+    let mut r = redis_with(&[&extra[..], &["--repl-diskless-sync-delay", "0"]].concat());
+    let mut src = Conn::open(r.port);
+    assert_eq!(src.cmd(&["AUTH", "s3cret"]), Reply::Status("OK".into()));
+    src.cmd(&["SET", "a", "1"]);
+    let inst = concord(&[]);
+    let mut me = Conn::open(inst.port);
+    let port = r.port.to_string();
+    // Without the password the primary refuses, and the status says why.
+    me.cmd(&["REPLICAOF", "127.0.0.1", &port]);
+    wait_for(20, "the refusal", || {
+        info_field(&mut me, "replication", "master_last_error").contains("NOAUTH")
+            || info_field(&mut me, "replication", "master_last_error").contains("Authentication")
+    });
+    assert_eq!(
+        me.cmd(&["CONFIG", "SET", "masterauth", "s3cret"]),
+        Reply::Status("OK".into())
+    );
+    caught_up(&mut src, &mut me);
+    assert_eq!(me.cmd(&["GET", "a"]), Reply::Bulk(b"1".to_vec()));
+    // The primary drops the link: the follower continues from its offset.
+    src.cmd(&["CLIENT", "KILL", "TYPE", "replica"]);
+    src.cmd(&["SET", "b", "2"]);
+    caught_up(&mut src, &mut me);
+    assert_eq!(
+        info_field(&mut me, "replication", "master_partial_syncs"),
+        "1"
+    );
+    assert_eq!(info_field(&mut me, "replication", "master_full_syncs"), "1");
+    assert_eq!(me.cmd(&["GET", "b"]), Reply::Bulk(b"2".to_vec()));
+    // The primary restarts empty (no persistence): a new history, copied again.
+    let dir = r.dir().expect("a directory").to_path_buf();
+    let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    r.crash_and_replace(redis_command(r.port, &dir, &args));
+    let mut src = Conn::open(r.port);
+    assert_eq!(src.cmd(&["AUTH", "s3cret"]), Reply::Status("OK".into()));
+    src.cmd(&["SET", "c", "3"]);
+    wait_for(30, "the second full sync", || {
+        info_field(&mut me, "replication", "master_full_syncs") == "2"
+    });
+    caught_up(&mut src, &mut me);
+    assert_eq!(me.cmd(&["EXISTS", "a", "b"]), Reply::Int(0));
+    assert_eq!(me.cmd(&["GET", "c"]), Reply::Bulk(b"3".to_vec()));
+}
+
+/// A primary played by the test: it answers each handshake command with `+OK`, then
+/// sends `payload` after `+FULLRESYNC` and closes; it serves two connections (enough to
+/// see the follower try again).
+fn fake_primary(payload: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let t = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let Ok((s, _)) = l.accept() else { return };
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .expect("timeout");
+            let mut w = s.try_clone().expect("clone");
+            let mut r = BufReader::new(s);
+            loop {
+                // A command: `*N`, then N times `$len` and the argument.
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                let n: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+                let mut name = String::new();
+                for i in 0..2 * n {
+                    let mut arg = String::new();
+                    r.read_line(&mut arg).expect("an argument");
+                    if i == 1 {
+                        name = arg.trim().to_ascii_uppercase();
+                    }
+                }
+                if name == "PSYNC" {
+                    break;
+                }
+                w.write_all(b"+OK\r\n").expect("reply");
+            }
+            let id = "f".repeat(40);
+            let _ = w.write_all(format!("+FULLRESYNC {id} 0\r\n").as_bytes());
+            let _ = w.write_all(&payload);
+        }
+    });
+    (port, t)
+}
+
+#[test]
+fn a_damaged_or_cut_snapshot_changes_nothing_and_is_tried_again() {
+    let inst = concord(&[]);
+    let mut me = Conn::open(inst.port);
+    assert_eq!(me.cmd(&["SET", "mine", "1"]), Reply::Status("OK".into()));
+    // A snapshot announced at 1000 bytes that stops after 10.
+    let (port, t) = fake_primary(b"$1000\r\nREDIS0010\xfa".to_vec());
+    me.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    t.join().expect("the fake primary");
+    let error = info_field(&mut me, "replication", "master_last_error");
+    assert!(error.contains("closed"), "{error}");
+    assert_eq!(info_field(&mut me, "replication", "master_full_syncs"), "0");
+    assert_eq!(
+        info_field(&mut me, "replication", "master_link_status"),
+        "down"
+    );
+    // A whole snapshot whose checksum does not match: refused before any flush.
+    let mut file = b"REDIS0010\xfe\x00\x00\x01k\x01v\xff".to_vec();
+    file.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    let mut sized = format!("${}\r\n", file.len()).into_bytes();
+    sized.extend_from_slice(&file);
+    let (port, t) = fake_primary(sized);
+    me.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    t.join().expect("the fake primary");
+    wait_for(20, "the refusal", || {
+        info_field(&mut me, "replication", "master_last_error").contains("checksum")
+    });
+    assert_eq!(me.cmd(&["GET", "mine"]), Reply::Bulk(b"1".to_vec()));
+    assert_eq!(me.cmd(&["EXISTS", "k"]), Reply::Int(0));
+    assert_eq!(
+        me.cmd(&["REPLICAOF", "NO", "ONE"]),
+        Reply::Status("OK".into())
+    );
+    // Bad arguments.
+    for (args, want) in [
+        (
+            ["REPLICAOF", "h", "port"],
+            "ERR value is not an integer or out of range",
+        ),
+        (["REPLICAOF", "h", "70000"], "ERR Invalid master port"),
+        (["REPLICAOF", "h", "-1"], "ERR Invalid master port"),
+    ] {
+        assert_eq!(me.cmd(&args), Reply::Error(want.into()));
+    }
+}

@@ -1,0 +1,130 @@
+//! Where the primary's writes run: a session of this instance, as Redis's replica runs its
+//! primary's commands in a client of its own. Its user may run every command on every key;
+//! the writes take the one dispatch path every client's do (MULTI/EXEC, scripts, CLIENT
+//! PAUSE, write holds), and so reach the other instances by the normal replication.
+
+use crate::Shared;
+use crate::dispatch::Requests;
+use crate::session::Session;
+use concord_acl::{PubsubDefault, User};
+use concord_resp::Out;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// The name CLIENT and the logs know the primary's session by.
+const USER_NAME: &[u8] = b"(primary)";
+/// How many refused writes are logged in full (the rest are counted).
+const LOGGED_REFUSALS: u64 = 20;
+
+/// The session and what it refused so far.
+pub(super) struct Local {
+    sess: Session,
+    out: Out,
+    /// Error replies so far.
+    pub refused: u64,
+}
+
+impl Local {
+    /// A session allowed everything.
+    pub fn new(sh: &Shared) -> Local {
+        let (tx, _) = tokio::sync::mpsc::channel(1);
+        let id = sh.next_client.fetch_add(1, Ordering::Relaxed);
+        let mut sess = Session::new(
+            sh,
+            id,
+            crate::pubsub::Mailbox::new(tx),
+            std::time::Instant::now(),
+        );
+        let mut user = User::new(USER_NAME, PubsubDefault::AllChannels);
+        user.apply_rules(
+            crate::access::catalog(),
+            PubsubDefault::AllChannels,
+            &[b"on", b"nopass", b"allkeys", b"allchannels", b"allcommands"],
+        )
+        .expect("the rules of the primary's session are valid");
+        sess.internal = true;
+        sess.authed = true;
+        sess.set_user(sh, Arc::new(user));
+        Local {
+            sess,
+            out: Out::new(),
+            refused: 0,
+        }
+    }
+
+    /// Runs `reqs`; their replies are dropped, error replies counted and logged.
+    pub async fn run(&mut self, sh: &Shared, reqs: &impl Requests) {
+        if reqs.count() == 0 {
+            return;
+        }
+        self.sess.run_requests(sh, reqs, &mut self.out).await;
+        for err in errors(&self.out.buf) {
+            self.refused += 1;
+            if self.refused <= LOGGED_REFUSALS {
+                tracing::warn!(
+                    "REPLICAOF: a write from the primary was refused here: {}",
+                    String::from_utf8_lossy(err)
+                );
+            }
+        }
+        self.out.buf.clear();
+    }
+}
+
+/// The error replies among `buf`'s replies (RESP2 or RESP3, as this server writes them),
+/// at any depth (EXEC's replies included).
+fn errors(buf: &[u8]) -> Vec<&[u8]> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while at < buf.len() {
+        let Some(nl) = memchr::memchr(b'\n', &buf[at..]) else {
+            break;
+        };
+        let line = &buf[at..at + nl]
+            .strip_suffix(b"\r")
+            .unwrap_or(&buf[at..at + nl]);
+        let next = at + nl + 1;
+        match line.first() {
+            Some(b'-') => {
+                found.push(&line[1..]);
+                at = next;
+            }
+            // Bulk strings, blob errors and verbatim strings: a length, then the body.
+            Some(b'$' | b'!' | b'=') => {
+                let len = std::str::from_utf8(&line[1..])
+                    .ok()
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .unwrap_or(-1);
+                if len < 0 {
+                    at = next;
+                } else {
+                    let body = &buf[next..(next + len as usize).min(buf.len())];
+                    if line[0] == b'!' {
+                        found.push(body);
+                    }
+                    at = next + len as usize + 2;
+                }
+            }
+            // Everything else is one line: aggregates only announce their count.
+            _ => at = next,
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_found_at_any_depth() {
+        let buf =
+            b"+OK\r\n$5\r\n-ERR \r\n*2\r\n-WRONGTYPE x\r\n:1\r\n!3\r\nERR\r\n$-1\r\n-ERR y\r\n";
+        assert_eq!(
+            errors(buf),
+            vec![&b"WRONGTYPE x"[..], &b"ERR"[..], &b"ERR y"[..]]
+        );
+        assert!(errors(b"").is_empty());
+        assert!(errors(b"$100\r\nshort").is_empty());
+    }
+}

@@ -1,0 +1,339 @@
+//! The following task: connect, PSYNC, take the snapshot in or continue, then apply the
+//! command stream; after a drop, connect again and ask to continue where it stopped.
+
+use super::local::Local;
+use super::primary::{Primary, Psync, handshake, receive_snapshot, touch};
+use super::{Phase, Status};
+use crate::Shared;
+use crate::dispatch::Requests;
+use bytes::{Buf, Bytes};
+use concord_resp::{Batch, Limits, RequestParser};
+use rand::Rng;
+use smallvec::SmallVec;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The snapshot's file while it is received and loaded, in the instance's directory.
+const TRANSFER_FILE: &str = "replicaof-transfer.rdb";
+/// How often this replica reports its offset (Redis's replicas: every second).
+const ACK_EVERY: Duration = Duration::from_secs(1);
+/// Commands of the snapshot run together.
+const LOAD_BATCH: usize = 512;
+/// The first wait before connecting again; it doubles up to [`BACKOFF_MAX`].
+const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// The longest wait between attempts (Redis's replicas try every second).
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Follows the primary `status` names until the task is aborted (REPLICAOF NO ONE or
+/// another primary).
+pub(super) async fn follow(sh: Arc<Shared>, status: Arc<Mutex<Status>>) {
+    let mut local = Local::new(&sh);
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        let result = once(&sh, &status, &mut local).await;
+        let reached = {
+            let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
+            let reached = s.phase == Phase::Connected;
+            s.phase = Phase::Connect;
+            s.down_since.get_or_insert_with(Instant::now);
+            s.refused = local.refused;
+            if let Err(e) = &result {
+                tracing::warn!("REPLICAOF {}:{}: {e}", s.host, s.port);
+                s.last_error.clone_from(e);
+            }
+            reached
+        };
+        if reached {
+            backoff = BACKOFF_MIN;
+        }
+        let jitter = rand::rng().random_range(0.5..1.0);
+        tokio::time::sleep(backoff.mul_f64(jitter)).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// One connection's life; returns only with why it ended.
+async fn once(sh: &Arc<Shared>, status: &Mutex<Status>, local: &mut Local) -> Result<(), String> {
+    let (host, port, resume) = {
+        let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
+        s.phase = Phase::Connecting;
+        let resume = (!s.replid.is_empty() && s.offset >= 0).then(|| (s.replid.clone(), s.offset));
+        (s.host.clone(), s.port, resume)
+    };
+    let (user, password, timeout) = {
+        let c = sh.config.read().unwrap_or_else(|p| p.into_inner());
+        (
+            c.masteruser.clone(),
+            c.masterauth.clone(),
+            Duration::from_secs(c.repl_timeout.max(1)),
+        )
+    };
+    let mut p = Primary::connect(sh, &host, port, timeout).await?;
+    let resume_ref = resume.as_ref().map(|(id, off)| (id.as_str(), *off));
+    match handshake(&mut p, &user, &password, sh.port, resume_ref).await? {
+        Psync::Full { replid, offset } => {
+            touch(status, |s| {
+                s.phase = Phase::Sync;
+                // Until the snapshot is in, there is nothing to continue from.
+                s.replid.clear();
+                s.offset = -1;
+                s.read_offset = -1;
+                s.sync_total = None;
+                s.sync_read = 0;
+                s.sync_keys = 0;
+            });
+            let path = sh.cfg.dir.join(TRANSFER_FILE);
+            let loaded = async {
+                let size = receive_snapshot(&mut p, &path, status).await?;
+                tracing::info!("REPLICAOF {host}:{port}: received a snapshot of {size} bytes");
+                load(sh, &mut p, local, &path, status).await
+            }
+            .await;
+            let _ = std::fs::remove_file(&path);
+            loaded?;
+            touch(status, |s| {
+                s.full_syncs += 1;
+                s.replid = replid;
+                s.offset = offset;
+                s.read_offset = offset;
+            });
+        }
+        Psync::Continue { replid } => {
+            tracing::info!("REPLICAOF {host}:{port}: continuing the stream");
+            touch(status, |s| {
+                if let Some(id) = replid {
+                    s.replid = id;
+                }
+                s.partial_syncs += 1;
+            });
+        }
+    }
+    touch(status, |s| {
+        s.phase = Phase::Connected;
+        s.down_since = None;
+        s.last_error.clear();
+    });
+    stream(sh, &mut p, local, status).await
+}
+
+/// Loads the snapshot in `path`: the database is flushed (everywhere, by the normal
+/// replication), then every key of database 0 is written.
+async fn load(
+    sh: &Shared,
+    p: &mut Primary,
+    local: &mut Local,
+    path: &Path,
+    status: &Mutex<Status>,
+) -> Result<(), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: the file is this task's own, in the instance's directory; nothing else
+    // writes it while it is mapped, and it is removed only after the map is dropped.
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
+    // A damaged snapshot is refused before the flush: the data here stays as it was.
+    concord_rdb::verify(&map).map_err(|e| format!("the primary's snapshot: {e}"))?;
+    let mut reader =
+        concord_rdb::Reader::new(&map).map_err(|e| format!("the primary's snapshot: {e}"))?;
+    local
+        .run(sh, &vec![vec![Bytes::from_static(b"FLUSHALL")]])
+        .await;
+    let mut batch: Vec<Vec<Bytes>> = Vec::with_capacity(LOAD_BATCH);
+    let (mut keys, mut skipped) = (0u64, 0u64);
+    let mut keepalive = Instant::now();
+    while let Some(e) = reader
+        .next_entry()
+        .map_err(|e| format!("the primary's snapshot: {e}"))?
+    {
+        if e.db != 0 {
+            skipped += 1;
+            continue;
+        }
+        for c in concord_rdb::commands(e) {
+            batch.push(c.into_iter().map(Bytes::from).collect());
+        }
+        keys += 1;
+        if batch.len() >= LOAD_BATCH {
+            local.run(sh, &batch).await;
+            batch.clear();
+            touch(status, |s| s.sync_keys = keys);
+            // A Redis replica sends newlines while it loads, so that the primary does
+            // not time it out.
+            if keepalive.elapsed() >= ACK_EVERY {
+                p.write(b"\n").await?;
+                keepalive = Instant::now();
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    local.run(sh, &batch).await;
+    touch(status, |s| {
+        s.sync_keys = keys;
+        s.skipped += skipped;
+        s.refused = local.refused;
+    });
+    if skipped > 0 {
+        tracing::warn!(
+            "REPLICAOF: {skipped} keys of databases other than 0 were skipped (Concord has one database)"
+        );
+    }
+    tracing::info!("REPLICAOF: loaded {keys} keys");
+    Ok(())
+}
+
+/// The requests of a batch that run here, by index.
+struct Picked<'a> {
+    batch: &'a Batch,
+    buf: &'a [u8],
+    at: Vec<usize>,
+}
+
+impl Requests for Picked<'_> {
+    fn count(&self) -> usize {
+        self.at.len()
+    }
+
+    fn view(&self, i: usize) -> SmallVec<[&[u8]; 8]> {
+        self.batch.args(self.at[i], self.buf).collect()
+    }
+}
+
+/// What a batch of the stream holds besides the writes to run.
+#[derive(Default)]
+struct Sorted {
+    at: Vec<usize>,
+    /// The primary asked for this replica's offset (REPLCONF GETACK).
+    getack: bool,
+    /// Writes to another database than 0.
+    skipped: u64,
+}
+
+/// Sorts a batch's requests: the primary's own (SELECT, PING, REPLCONF) are taken here,
+/// writes to database 0 run, writes to others are skipped.
+fn sort(batch: &Batch, buf: &[u8], db: &mut i64) -> Sorted {
+    let mut out = Sorted::default();
+    for i in 0..batch.len() {
+        let mut args = batch.args(i, buf);
+        let name = args.next().unwrap_or_default();
+        let is = |w: &str| name.eq_ignore_ascii_case(w.as_bytes());
+        if is("select") {
+            if let Some(n) = args
+                .next()
+                .and_then(|a| std::str::from_utf8(a).ok())
+                .and_then(|a| a.parse().ok())
+            {
+                *db = n;
+            }
+        } else if is("ping") {
+        } else if is("replconf") {
+            out.getack |= args
+                .next()
+                .is_some_and(|a| a.eq_ignore_ascii_case(b"getack"));
+        } else if *db == 0 {
+            out.at.push(i);
+        } else {
+            out.skipped += 1;
+        }
+    }
+    out
+}
+
+/// Applies the command stream until the link fails.
+async fn stream(
+    sh: &Shared,
+    p: &mut Primary,
+    local: &mut Local,
+    status: &Mutex<Status>,
+) -> Result<(), String> {
+    let mut parser = RequestParser::new(Limits::default());
+    let mut batch = Batch::default();
+    // Redis's stream names its database before the first write that needs one.
+    let mut db = 0i64;
+    let mut offset = status.lock().unwrap_or_else(|p| p.into_inner()).offset;
+    // A diskless primary starts the stream once the replica acknowledges.
+    ack(p, offset).await?;
+    let mut ticks = tokio::time::interval(ACK_EVERY);
+    let mut last_io = Instant::now();
+    loop {
+        parser
+            .parse(&p.buf, &mut batch)
+            .map_err(|e| format!("the primary's stream: {e}"))?;
+        let sorted = sort(&batch, &p.buf, &mut db);
+        local
+            .run(
+                sh,
+                &Picked {
+                    batch: &batch,
+                    buf: &p.buf,
+                    at: sorted.at,
+                },
+            )
+            .await;
+        let used = parser.advance(&mut batch);
+        p.buf.advance(used);
+        offset += used as i64;
+        touch(status, |s| {
+            s.offset = offset;
+            s.read_offset = offset + p.buf.len() as i64;
+            s.skipped += sorted.skipped;
+            s.refused = local.refused;
+            s.last_io = last_io;
+        });
+        if sorted.getack {
+            ack(p, offset).await?;
+        }
+        if batch.need() > p.buf.len() {
+            p.buf.reserve(batch.need() - p.buf.len());
+        }
+        tokio::task::yield_now().await;
+        loop {
+            tokio::select! {
+                r = p.read_some() => {
+                    r?;
+                    last_io = Instant::now();
+                    break;
+                }
+                _ = ticks.tick() => {
+                    if last_io.elapsed() > p.timeout {
+                        return Err(format!(
+                            "no data from the primary for {} s (repl-timeout)",
+                            p.timeout.as_secs()
+                        ));
+                    }
+                    ack(p, offset).await?;
+                }
+            }
+        }
+    }
+}
+
+/// Reports the offset applied (REPLCONF ACK).
+async fn ack(p: &mut Primary, offset: i64) -> Result<(), String> {
+    let off = offset.to_string();
+    p.send(&[b"REPLCONF", b"ACK", off.as_bytes()]).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch_of(wire: &[u8]) -> Batch {
+        let mut b = Batch::default();
+        RequestParser::new(Limits::default())
+            .parse(wire, &mut b)
+            .unwrap();
+        b
+    }
+
+    #[test]
+    fn the_primarys_own_requests_are_taken_out() {
+        let wire = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*1\r\n$4\r\nPING\r\n*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n*2\r\n$6\r\nselect\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n";
+        let b = batch_of(wire);
+        let mut db = 0;
+        let s = sort(&b, wire, &mut db);
+        assert_eq!(s.at, vec![1, 7]);
+        assert!(s.getack);
+        assert_eq!(s.skipped, 1);
+        assert_eq!(db, 0);
+    }
+}
