@@ -249,6 +249,14 @@ fn a_redis_database_is_copied_into_every_instance_and_its_writes_follow() {
         "0"
     );
     assert_eq!(info_field(&mut src, "replication", "connected_slaves"), "1");
+    // The lag in bytes, from the primary's own offset (asked every second).
+    wait_for(20, "the lag to be known and nil", || {
+        let info = match first.cmd(&["INFO", "replication"]) {
+            Reply::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            r => panic!("INFO: {r}"),
+        };
+        info.contains("master_lag_bytes:0\r\n")
+    });
     match first.cmd(&["ROLE"]) {
         Reply::Array(v) => {
             assert_eq!(v[0], Reply::Bulk(b"slave".to_vec()));

@@ -64,6 +64,9 @@ pub(crate) struct Status {
     pub offset: i64,
     /// The primary's offset of the last byte read (applied or not yet).
     pub read_offset: i64,
+    /// The primary's own offset, as it last told (asked every second on a connection of
+    /// its own): how far the stream has got there.
+    pub source_offset: Option<i64>,
     /// Full transfers since REPLICAOF.
     pub full_syncs: u64,
     /// Continuations after a dropped link.
@@ -90,6 +93,7 @@ impl Status {
             replid: String::new(),
             offset: -1,
             read_offset: -1,
+            source_offset: None,
             full_syncs: 0,
             partial_syncs: 0,
             skipped: 0,
@@ -211,6 +215,14 @@ pub(crate) fn write_info(s: &Status, out: &mut String) {
     }
     if let Some(t) = s.down_since {
         let _ = write!(out, "master_link_down_since_seconds:{}\r\n", secs_since(t));
+    }
+    // Concord's own: how far behind the primary the applied stream is, in bytes.
+    if let (Some(src), true) = (s.source_offset, s.offset >= 0) {
+        let _ = write!(
+            out,
+            "master_source_offset:{src}\r\nmaster_lag_bytes:{}\r\n",
+            (src - s.offset).max(0)
+        );
     }
     let _ = write!(
         out,

@@ -153,6 +153,19 @@ impl Primary {
     }
 }
 
+/// AUTH with `masteruser`/`masterauth`, when a password is set.
+async fn auth(p: &mut Primary, user: &str, password: &str) -> Result<(), String> {
+    if password.is_empty() {
+        return Ok(());
+    }
+    let mut args: Vec<&[u8]> = vec![b"AUTH"];
+    if !user.is_empty() {
+        args.push(user.as_bytes());
+    }
+    args.push(password.as_bytes());
+    p.command(&args).await.map(drop)
+}
+
 /// Authenticates, announces this replica and asks for the stream from `resume` (the
 /// replication id and the offset of the last byte applied) or from the start.
 pub(super) async fn handshake(
@@ -162,14 +175,7 @@ pub(super) async fn handshake(
     my_port: u16,
     resume: Option<(&str, i64)>,
 ) -> Result<Psync, String> {
-    if !password.is_empty() {
-        let mut auth: Vec<&[u8]> = vec![b"AUTH"];
-        if !user.is_empty() {
-            auth.push(user.as_bytes());
-        }
-        auth.push(password.as_bytes());
-        p.command(&auth).await?;
-    }
+    auth(p, user, password).await?;
     p.command(&[b"PING"]).await?;
     let port = my_port.to_string();
     p.command(&[b"REPLCONF", b"listening-port", port.as_bytes()])
@@ -190,6 +196,32 @@ pub(super) async fn handshake(
         }
     };
     parse_psync(&reply)
+}
+
+/// The primary's replication offset (`master_repl_offset` of INFO replication), asked
+/// on a connection of its own.
+pub(super) async fn source_offset(
+    p: &mut Primary,
+    user: &str,
+    password: &str,
+) -> Result<i64, String> {
+    auth(p, user, password).await?;
+    p.send(&[b"INFO", b"replication"]).await?;
+    let head = p.line().await?;
+    let len = head
+        .strip_prefix(b"$")
+        .and_then(|n| std::str::from_utf8(n).ok())
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&n| n <= MAX_LINE)
+        .ok_or("INFO's reply is not a bulk string")?;
+    while p.buf.len() < len + 2 {
+        p.fill().await?;
+    }
+    let text = String::from_utf8_lossy(&p.buf[..len]).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("master_repl_offset:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| "INFO replication names no master_repl_offset".to_string())
 }
 
 /// PSYNC's reply: `+FULLRESYNC <id> <offset>` or `+CONTINUE [<id>]`.

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 const TRANSFER_FILE: &str = "replicaof-transfer.rdb";
 /// How often this replica reports its offset (Redis's replicas: every second).
 const ACK_EVERY: Duration = Duration::from_secs(1);
+/// How long the probe of the primary's offset may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Commands of the snapshot run together.
 const LOAD_BATCH: usize = 512;
 /// The first wait before connecting again; it doubles up to [`BACKOFF_MAX`].
@@ -29,6 +31,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// another primary).
 pub(super) async fn follow(sh: Arc<Shared>, status: Arc<Mutex<Status>>) {
     let mut local = Local::new(&sh);
+    // Ends with this task (its handle aborts the probe when dropped).
+    let _probe = Probe(tokio::spawn(probe(Arc::clone(&sh), Arc::clone(&status))));
     let mut backoff = BACKOFF_MIN;
     loop {
         let result = once(&sh, &status, &mut local).await;
@@ -50,6 +54,49 @@ pub(super) async fn follow(sh: Arc<Shared>, status: Arc<Mutex<Status>>) {
         let jitter = rand::rng().random_range(0.5..1.0);
         tokio::time::sleep(backoff.mul_f64(jitter)).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// The probe of the primary's offset, stopped with the following task.
+struct Probe(tokio::task::JoinHandle<()>);
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Asks the primary for its offset every second (INFO replication, on a connection of
+/// its own), while the link is up: the lag in bytes is that less the offset applied.
+async fn probe(sh: Arc<Shared>, status: Arc<Mutex<Status>>) {
+    let mut ticks = tokio::time::interval(ACK_EVERY);
+    loop {
+        ticks.tick().await;
+        let (host, port, up) = {
+            let s = status.lock().unwrap_or_else(|p| p.into_inner());
+            (s.host.clone(), s.port, s.phase == Phase::Connected)
+        };
+        if !up {
+            continue;
+        }
+        let (user, password) = {
+            let c = sh.config.read().unwrap_or_else(|p| p.into_inner());
+            (c.masteruser.clone(), c.masterauth.clone())
+        };
+        let asked = async {
+            let mut p = Primary::connect(&sh, &host, port, PROBE_TIMEOUT).await?;
+            super::primary::source_offset(&mut p, &user, &password).await
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+            Ok(Ok(off)) => {
+                status
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .source_offset = Some(off);
+            }
+            Ok(Err(e)) => tracing::debug!("REPLICAOF {host}:{port}: the offset probe: {e}"),
+            Err(_) => tracing::debug!("REPLICAOF {host}:{port}: the offset probe timed out"),
+        }
     }
 }
 
