@@ -37,7 +37,7 @@ pub struct Target {
     trust_fingerprint: Option<String>,
     /// Print the API's JSON.
     #[arg(long, value_enum, default_value_t)]
-    output: Output,
+    pub output: Output,
 }
 
 /// `concord crdb …`.
@@ -63,6 +63,11 @@ pub enum CrdbCmd {
     PurgeInstance(RemoveArgs),
     /// Clear every instance.
     Flush(GuidArgs),
+    /// Copy a running Redis database in (Replica Of): flushes every instance, then one
+    /// follows the source; `--stop` ends it.
+    Migrate(crate::migrate::MigrateArgs),
+    /// Where the copy from a Redis database stands.
+    MigrateStatus(GuidArgs),
 }
 
 /// `concord crdb update`.
@@ -120,12 +125,12 @@ pub enum TaskCmd {
 pub struct GuidArgs {
     /// The database.
     #[arg(long)]
-    crdb_guid: String,
+    pub crdb_guid: String,
     /// Return once the task is created.
     #[arg(long)]
-    no_wait: bool,
+    pub no_wait: bool,
     #[command(flatten)]
-    target: Target,
+    pub target: Target,
 }
 
 /// A task by id.
@@ -173,7 +178,7 @@ pub struct CreateArgs {
     no_wait: bool,
     /// Print the API's JSON.
     #[arg(long, value_enum, default_value_t)]
-    output: Output,
+    pub output: Output,
 }
 
 /// Parses `key=value,key=value` into a cluster reference and its port override.
@@ -232,11 +237,11 @@ fn pin(url: &str, given: Option<String>) -> Result<String> {
     Ok(fp)
 }
 
-fn connect(cluster: &ClusterRef) -> Result<Remote> {
+pub(crate) fn connect(cluster: &ClusterRef) -> Result<Remote> {
     Remote::new(cluster, None).map_err(anyhow::Error::msg)
 }
 
-fn target_ref(t: &Target) -> Result<ClusterRef> {
+pub(crate) fn target_ref(t: &Target) -> Result<ClusterRef> {
     Ok(ClusterRef {
         name: t.cluster_url.clone(),
         url: t.cluster_url.clone(),
@@ -248,7 +253,7 @@ fn target_ref(t: &Target) -> Result<ClusterRef> {
     })
 }
 
-fn print(output: Output, v: &Value) {
+pub(crate) fn print(output: Output, v: &Value) {
     match output {
         Output::Json => println!("{v}"),
         Output::Text => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
@@ -256,7 +261,7 @@ fn print(output: Output, v: &Value) {
 }
 
 /// Follows task `id` until it ends, printing each change; fails when the task fails.
-fn wait(api: &Remote, task: &Value, output: Output) -> Result<()> {
+pub(crate) fn wait(api: &Remote, task: &Value, output: Output) -> Result<()> {
     let id = task["id"].as_str().context("the answer names no task")?;
     if output == Output::Text {
         println!("Task {id} created");
@@ -411,6 +416,8 @@ pub fn run_crdb(cmd: CrdbCmd) -> Result<()> {
         CrdbCmd::Flush(g) => change(&g, |api, path| {
             api.put(&format!("{path}/flush"), &json!({}))
         }),
+        CrdbCmd::Migrate(a) => crate::migrate::run(a),
+        CrdbCmd::MigrateStatus(g) => crate::migrate::status(g),
         CrdbCmd::Update(u) => {
             let mut cfg = serde_json::Map::new();
             if let Some(m) = &u.memory_size {

@@ -40,6 +40,8 @@ pub struct ImportArgs {
 pub fn run(args: ImportArgs) -> Result<()> {
     let file =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    // A file damaged anywhere (its checksum) is refused before anything is written.
+    concord_rdb::verify(&file).with_context(|| args.file.display().to_string())?;
     let mut reader = Reader::new(&file).with_context(|| args.file.display().to_string())?;
     let sock = TcpStream::connect((args.host.as_str(), args.port))
         .with_context(|| format!("connecting to {}:{}", args.host, args.port))?;

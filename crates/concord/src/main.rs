@@ -7,6 +7,7 @@ mod crdb;
 mod demo;
 mod import;
 mod log;
+mod migrate;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};

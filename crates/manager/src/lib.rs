@@ -15,6 +15,7 @@ pub mod coordinate;
 pub mod dbtls;
 mod instance;
 pub mod membership;
+pub mod migrate;
 pub mod model;
 pub mod remote;
 pub mod resume;

@@ -164,7 +164,7 @@ fn canceled(s: &AppState, task: &mut Task) -> bool {
     true
 }
 
-fn start(s: &AppState, task: &mut Task) {
+pub(crate) fn start(s: &AppState, task: &mut Task) {
     task.status = TaskStatus::Started;
     save(s, task);
 }
@@ -380,17 +380,32 @@ pub async fn remove_instance(
     finish(&s, &mut task);
 }
 
-/// Clears every instance of `crdb`: client writes are held everywhere, one instance
-/// issues a FLUSHALL once it holds every write made before the hold, and writes are let
-/// go once every instance applied it. Any failure lets writes go and fails the task.
+/// Clears every instance of `crdb` (the flush task).
 pub async fn flush(s: Arc<AppState>, _claim: Claim, crdb: Crdb, mut task: Task) {
     start(&s, &mut task);
+    if let Err(e) = flush_everywhere(&s, &crdb, &mut task).await {
+        task.errors.push(e);
+    }
+    if task.status != TaskStatus::Canceled {
+        finish(&s, &mut task);
+    }
+}
+
+/// Clears every instance of `crdb`: client writes are held everywhere, one instance
+/// issues a FLUSHALL once it holds every write made before the hold, and writes are let
+/// go once every instance applied it. Any failure lets writes go; the first is returned
+/// (letting go is noted in the task's errors).
+pub(crate) async fn flush_everywhere(
+    s: &Arc<AppState>,
+    crdb: &Crdb,
+    task: &mut Task,
+) -> Result<(), String> {
     let guid = crdb.guid.clone();
     // The holds lapse by themselves (a coordinator that dies never leaves writes held):
     // while the flush runs they are renewed.
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
     let renew = {
-        let (s, crdb) = (Arc::clone(&s), crdb.clone());
+        let (s, crdb) = (Arc::clone(s), crdb.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -403,11 +418,11 @@ pub async fn flush(s: Arc<AppState>, _claim: Claim, crdb: Crdb, mut task: Task) 
             }
         })
     };
-    let result = flush_held(&s, &crdb, &mut task).await;
+    let result = flush_held(s, crdb, task).await;
     let _ = done_tx.send(());
     let _ = renew.await;
     for inst in &crdb.instances {
-        if let Err(e) = on(&s, inst, &guid, json!({"op": "release"})).await {
+        if let Err(e) = on(s, inst, &guid, json!({"op": "release"})).await {
             task.errors.push(format!(
                 "{}: letting writes go: {e} (they go by themselves within {} s)",
                 inst.cluster.name,
@@ -415,12 +430,7 @@ pub async fn flush(s: Arc<AppState>, _claim: Claim, crdb: Crdb, mut task: Task) 
             ));
         }
     }
-    if let Err(e) = result {
-        task.errors.push(e);
-    }
-    if task.status != TaskStatus::Canceled {
-        finish(&s, &mut task);
-    }
+    result
 }
 
 async fn flush_held(s: &Arc<AppState>, crdb: &Crdb, task: &mut Task) -> Result<(), String> {

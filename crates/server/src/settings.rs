@@ -124,9 +124,11 @@ pub struct ServerConfig {
     pub tls_session_caching: bool,
     /// How many sessions the cache holds.
     pub tls_session_cache_size: u64,
-    /// Whether links to peers use TLS, with mutual authentication against the CA (and the
-    /// link to a Redis primary this instance follows, REPLICAOF).
+    /// Whether links to peers use TLS, with mutual authentication against the CA.
     pub tls_replication: bool,
+    /// Whether the link to a Redis primary this instance follows (REPLICAOF) uses TLS,
+    /// verified against the CA, showing the instance's client certificate.
+    pub replicaof_tls: bool,
     /// The password given to a Redis primary this instance follows (REPLICAOF).
     pub masterauth: String,
     /// The user it authenticates as there (empty: Redis's `default`).
@@ -241,6 +243,7 @@ impl Default for ServerConfig {
             tls_session_caching: true,
             tls_session_cache_size: 20 * 1024,
             tls_replication: false,
+            replicaof_tls: false,
             masterauth: String::new(),
             masteruser: String::new(),
             repl_timeout: 60,
@@ -662,6 +665,12 @@ pub static SETTINGS: &[Setting] = &[
         apply = crate::tls::apply
     ),
     setting!("tls-replication", tls_replication, Start),
+    setting!(
+        "replicaof-tls",
+        replicaof_tls,
+        Runtime,
+        apply = crate::tls::apply
+    ),
     setting!("aclfile", aclfile, Start),
     Setting {
         name: "user",

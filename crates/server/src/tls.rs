@@ -35,7 +35,7 @@ impl Tls {
         } else {
             None
         };
-        let client = if c.tls_replication {
+        let client = if c.tls_replication || c.replicaof_tls {
             Some(Arc::new(client_config(c)?))
         } else {
             None
@@ -52,7 +52,8 @@ impl Tls {
             .map(|c| tokio_rustls::TlsAcceptor::from(Arc::clone(c)))
     }
 
-    /// What dials peers over TLS now (`tls-replication yes`).
+    /// What dials peers (`tls-replication yes`) and a followed primary (`replicaof-tls
+    /// yes`) over TLS now.
     pub fn connector(&self) -> Option<tokio_rustls::TlsConnector> {
         let c = self.client.read().unwrap_or_else(|p| p.into_inner());
         c.as_ref()
@@ -260,7 +261,9 @@ fn server_config(c: &ServerConfig) -> Result<rustls::ServerConfig, String> {
 fn client_config(c: &ServerConfig) -> Result<rustls::ClientConfig, String> {
     let roots = roots(c)?;
     if roots.is_empty() {
-        return Err("tls-replication needs tls-ca-cert-file or tls-ca-cert-dir".into());
+        return Err(
+            "tls-replication and replicaof-tls need tls-ca-cert-file or tls-ca-cert-dir".into(),
+        );
     }
     let (cert, key_file, cert_setting, key_setting) = if !c.tls_client_cert_file.is_empty() {
         (
@@ -278,7 +281,7 @@ fn client_config(c: &ServerConfig) -> Result<rustls::ClientConfig, String> {
         )
     };
     if cert.is_empty() || key_file.is_empty() {
-        return Err("tls-replication needs a certificate to show peers (tls-client-cert-file and tls-client-key-file, or tls-cert-file and tls-key-file)".into());
+        return Err("tls-replication and replicaof-tls need a certificate to show (tls-client-cert-file and tls-client-key-file, or tls-cert-file and tls-key-file)".into());
     }
     rustls::ClientConfig::builder_with_provider(Arc::new(provider(c)?))
         .with_protocol_versions(&versions(&c.tls_protocols)?)

@@ -555,7 +555,7 @@ fn an_active_active_database_is_created_across_three_clusters() {
 }
 
 /// Runs the `concord` CLI with `args`; (success, stdout, stderr).
-fn cli(args: &[String]) -> (bool, String, String) {
+pub(crate) fn cli(args: &[String]) -> (bool, String, String) {
     let out = Command::new(concord_bin())
         .args(args)
         .stdin(std::process::Stdio::null())

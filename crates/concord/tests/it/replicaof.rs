@@ -420,3 +420,187 @@ fn a_damaged_or_cut_snapshot_changes_nothing_and_is_tried_again() {
         assert_eq!(me.cmd(&args), Reply::Error(want.into()));
     }
 }
+
+/// The management plane's form: `concord crdb migrate` flushes every instance, points one
+/// at the source, shows progress and then the lag; the REST API reports the copy;
+/// `--stop` ends it and the data stays.
+#[test]
+fn the_cli_migrates_a_redis_database_into_an_active_active_database() {
+    use crate::manager::{ADMIN, Cluster as Managed, cli};
+    use serde_json::{Value, json};
+    let r = redis_with(&["--requirepass", "pw", "--repl-diskless-sync", "no"]);
+    let mut src = Conn::open(r.port);
+    assert_eq!(src.cmd(&["AUTH", "pw"]), Reply::Status("OK".into()));
+    for i in 0..2000 {
+        run(&mut src, words(&format!("SET key:{i} {i}")));
+    }
+    run(&mut src, words("RPUSH list a b c"));
+    let cs = [
+        Managed::start("east.example.com", 27000),
+        Managed::start("west.example.com", 27100),
+    ];
+    let two: Vec<Value> = cs
+        .iter()
+        .map(|c| json!({"cluster": c.reference(ADMIN.1)}))
+        .collect();
+    let (_, task) = cs[0].api.call(
+        "POST",
+        "/v1/crdbs",
+        ADMIN,
+        Some(json!({"name": "shop", "instances": two})),
+    );
+    let guid = task["crdb_guid"].as_str().expect("guid").to_string();
+    assert_eq!(
+        cs[0].wait_task(task["id"].as_str().unwrap())["status"],
+        "finished"
+    );
+    let port_of = |c: &Managed| -> u16 {
+        let (_, b) = c.api.call("GET", "/v1/bdbs", ADMIN, None);
+        b[0]["port"].as_u64().expect("a port") as u16
+    };
+    let (east, west) = (port_of(&cs[0]), port_of(&cs[1]));
+    wait_for(30, "the first write", || {
+        Conn::open(east).cmd(&["SET", "old", "1"]) == Reply::Status("OK".into())
+    });
+    let r0 = cs[0].reference(ADMIN.1);
+    let target: Vec<String> = [
+        "--crdb-guid",
+        &guid,
+        "--cluster-url",
+        r0["url"].as_str().unwrap(),
+        "--username",
+        ADMIN.0,
+        "--password",
+        ADMIN.1,
+        "--trust-fingerprint",
+        r0["fingerprint"].as_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let source = format!("redis://:pw@127.0.0.1:{}", r.port);
+    let migrate = |extra: &[&str]| {
+        let mut a = vec!["crdb".to_string(), "migrate".into()];
+        a.extend(target.iter().cloned());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        cli(&a)
+    };
+    // Flushing every instance is confirmed first; without a terminal, with --yes.
+    let (ok, _, err) = migrate(&["--source", &source]);
+    assert!(!ok && err.contains("--yes"), "{err}");
+    let (ok, out, err) = migrate(&["--source", &source, "--yes"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(out.contains("-> finished"), "{out}");
+    assert!(
+        out.contains(&format!("Following 127.0.0.1:{}", r.port)),
+        "{out}"
+    );
+    assert!(out.contains("lag"), "{out}");
+    // The copy reaches the other cluster's instance; what was there before is gone.
+    src.cmd(&["SET", "during", "1"]);
+    wait_for(30, "the copy everywhere", || {
+        let mut w = Conn::open(west);
+        w.cmd(&["DBSIZE"]) == Reply::Int(2002)
+            && w.cmd(&["GET", "during"]) == Reply::Bulk(b"1".to_vec())
+    });
+    assert_eq!(Conn::open(west).cmd(&["EXISTS", "old"]), Reply::Int(0));
+    assert_eq!(
+        Conn::open(west).cmd(&["LRANGE", "list", "0", "-1"]),
+        Reply::Array(vec![
+            Reply::Bulk(b"a".to_vec()),
+            Reply::Bulk(b"b".to_vec()),
+            Reply::Bulk(b"c".to_vec())
+        ])
+    );
+    let (s, status) = cs[0]
+        .api
+        .call("GET", &format!("/v1/crdbs/{guid}/migrate"), ADMIN, None);
+    assert_eq!(s, 200);
+    assert_eq!(status["following"], true, "{status}");
+    assert_eq!(status["link_status"], "up", "{status}");
+    assert_eq!(status["full_syncs"], 1, "{status}");
+    let mut st = vec!["crdb".to_string(), "migrate-status".into()];
+    st.extend(target.iter().cloned());
+    st.extend(["--output".to_string(), "json".into()]);
+    let (ok, out, err) = cli(&st);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["source"], format!("127.0.0.1:{}", r.port));
+    // The task's record names the source without its password.
+    let (_, tasks) = cs[0].api.call("GET", "/v1/crdb_tasks", ADMIN, None);
+    let text = tasks.to_string();
+    assert!(
+        text.contains("migrate_crdb") && !text.contains(":pw@"),
+        "{text}"
+    );
+    let (ok, out, err) = migrate(&["--stop"]);
+    assert!(ok, "{out}\n{err}");
+    let (_, status) = cs[0]
+        .api
+        .call("GET", &format!("/v1/crdbs/{guid}/migrate"), ADMIN, None);
+    assert_eq!(status, json!({"following": false}));
+    assert_eq!(Conn::open(west).cmd(&["DBSIZE"]), Reply::Int(2002));
+    // A malformed source is refused before anything changes.
+    let (s, e) = cs[0].api.call(
+        "PUT",
+        &format!("/v1/crdbs/{guid}/migrate"),
+        ADMIN,
+        Some(json!({"source": "redis://nowhere"})),
+    );
+    assert_eq!(s, 400, "{e}");
+}
+
+/// A source that takes only TLS with client certificates, and a password: the instance
+/// follows it with `replicaof-tls`, its CA and its own certificate.
+#[test]
+fn a_source_behind_tls_and_a_password_is_followed() {
+    use crate::tls::{Pki, tls_conn};
+    let pki = Pki::new("replicaof");
+    let (server, client) = (pki.issue("source", false), pki.issue("follower", false));
+    let s = |p: &std::path::Path| p.display().to_string();
+    let (ca, cert, key) = (s(&pki.ca()), s(&server.cert), s(&server.key));
+    let r = start("redis-tls-source", move |port, dir| {
+        let mut c = Command::new("redis-server");
+        c.args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .args(["--tls-cert-file", &cert, "--tls-key-file", &key])
+        .args(["--tls-ca-cert-file", &ca, "--tls-auth-clients", "yes"])
+        .args(["--requirepass", "pw", "--repl-diskless-sync", "no"])
+        .args(["--save", "", "--appendonly", "no", "--dir"])
+        .arg(dir);
+        c
+    });
+    let (mut src, _) = tls_conn(r.port, &pki.ca(), Some(&client)).expect("TLS to the source");
+    assert_eq!(src.cmd(&["AUTH", "pw"]), Reply::Status("OK".into()));
+    src.cmd(&["SET", "secret", "kept"]);
+    let (ca, cert, key) = (s(&pki.ca()), s(&client.cert), s(&client.key));
+    let inst = concord(&[
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+    ]);
+    let mut me = Conn::open(inst.port);
+    for (k, v) in [("replicaof-tls", "yes"), ("masterauth", "pw")] {
+        assert_eq!(me.cmd(&["CONFIG", "SET", k, v]), Reply::Status("OK".into()));
+    }
+    me.cmd(&["REPLICAOF", "127.0.0.1", &r.port.to_string()]);
+    caught_up(&mut src, &mut me);
+    src.cmd(&["SET", "later", "1"]);
+    caught_up(&mut src, &mut me);
+    assert_eq!(
+        me.cmd(&["MGET", "secret", "later"]),
+        Reply::Array(vec![
+            Reply::Bulk(b"kept".to_vec()),
+            Reply::Bulk(b"1".to_vec())
+        ])
+    );
+}

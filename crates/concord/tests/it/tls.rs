@@ -103,7 +103,11 @@ fn tls_server(pki: &Pki, server: &Pair, extra: &[&str]) -> Proc {
 }
 
 /// A rustls client connection, optionally showing `client`'s certificate.
-fn tls_conn(port: u16, ca: &Path, client: Option<&Pair>) -> Result<(Conn, Vec<u8>), String> {
+pub(crate) fn tls_conn(
+    port: u16,
+    ca: &Path,
+    client: Option<&Pair>,
+) -> Result<(Conn, Vec<u8>), String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     let mut roots = rustls::RootCertStore::empty();

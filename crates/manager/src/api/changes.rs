@@ -30,7 +30,7 @@ pub(crate) fn claim(s: &AppState, guid: &str) -> Result<Claim, ApiError> {
 }
 
 /// Records a new task and answers with it.
-fn queued(s: &AppState, task: &Task) -> Result<Json<Value>, ApiError> {
+pub(crate) fn queued(s: &AppState, task: &Task) -> Result<Json<Value>, ApiError> {
     s.store.put_task(task)?;
     Ok(Json(serde_json::to_value(task).expect("tasks serialize")))
 }

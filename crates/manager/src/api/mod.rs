@@ -8,6 +8,7 @@ mod cluster;
 pub(crate) mod crdbs;
 pub mod error;
 mod metrics;
+mod migrate;
 mod openapi;
 pub mod session;
 mod users;
@@ -132,6 +133,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/crdbs/{guid}/updates", post(changes::updates))
         .route("/v1/crdbs/{guid}/flush", put(changes::flush))
         .route("/v1/crdbs/{guid}/purge", put(changes::purge))
+        .route(
+            "/v1/crdbs/{guid}/migrate",
+            put(migrate::start)
+                .get(migrate::status)
+                .delete(migrate::stop),
+        )
         .route("/v1/crdb_tasks/{id}/actions/cancel", post(changes::cancel))
         .route("/v1/crdbs/{guid}/health_report", get(crdbs::health_report))
         .route("/v1/crdbs/{guid}/{step}", axum::routing::post(crdbs::phase))

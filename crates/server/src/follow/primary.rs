@@ -1,4 +1,4 @@
-//! The connection to the Redis primary: connecting (over TLS with `tls-replication`), the
+//! The connection to the Redis primary: connecting (over TLS with `replicaof-tls`), the
 //! replica handshake (AUTH, PING, REPLCONF, PSYNC) and the snapshot's transfer into a file.
 
 use super::Status;
@@ -41,7 +41,7 @@ pub(super) enum Psync {
 }
 
 impl Primary {
-    /// Connects to `host:port`, over TLS when `tls-replication` is on.
+    /// Connects to `host:port`, over TLS when `replicaof-tls` is on.
     pub async fn connect(
         sh: &Shared,
         host: &str,
@@ -53,9 +53,15 @@ impl Primary {
             .map_err(|_| "connect timed out".to_string())?
             .map_err(|e| format!("connect failed: {e}"))?;
         sock.set_nodelay(true).map_err(|e| e.to_string())?;
-        let io: Box<dyn Io> = match sh.tls.connector() {
+        let tls = sh
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .replicaof_tls;
+        let io: Box<dyn Io> = match tls.then(|| sh.tls.connector()) {
             None => Box::new(sock),
-            Some(tls) => {
+            Some(None) => return Err("replicaof-tls is on but TLS is not set up".into()),
+            Some(Some(tls)) => {
                 let name = rustls_pki_types::ServerName::try_from(host.to_string())
                     .map_err(|e| format!("TLS name '{host}': {e}"))?;
                 let stream = tokio::time::timeout(timeout, tls.connect(name, sock))
