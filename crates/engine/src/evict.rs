@@ -243,6 +243,23 @@ impl Engine {
         })
     }
 
+    /// Sets a key's use as RESTORE's IDLETIME (seconds since its last use) or FREQ (its
+    /// frequency counter) says, each only under the policy that reads it (as in Redis).
+    pub(crate) fn set_key_access(&mut self, key: &[u8], idle: Option<u64>, freq: Option<u8>) {
+        let lfu = self.evict.policy.lfu();
+        let access = match (idle, freq) {
+            (Some(idle), _) if !lfu => {
+                let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+                Access(lru_clock(self.wall).wrapping_sub(idle))
+            }
+            (_, Some(f)) if lfu => Access(pack_lfu(minutes(self.wall), u32::from(f))),
+            _ => return,
+        };
+        if let Some(ks) = self.keys.get_mut(key) {
+            ks.access = access;
+        }
+    }
+
     /// The eviction policy in force.
     pub fn eviction_policy(&self) -> Policy {
         self.evict.policy

@@ -10,11 +10,13 @@
 //! error naming the key.
 
 mod commands;
+mod dump;
 mod error;
 mod packed;
 mod read;
 
 pub use commands::{ELEMENTS_PER_COMMAND, commands, score};
+pub use dump::{DUMP_VERSION, DumpError, dump, undump};
 pub use error::{ErrorKind, RdbError};
 pub use read::{Entry, Header, Reader, Value, verify};
 

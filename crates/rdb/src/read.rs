@@ -133,6 +133,24 @@ impl<'a> Reader<'a> {
         Ok(r)
     }
 
+    /// A reader of one value (a DUMP payload's body: a type byte, then the value), with
+    /// no header to check.
+    pub(crate) fn value_only(buf: &'a [u8]) -> Self {
+        Reader {
+            buf,
+            at: 0,
+            header: Header::default(),
+            db: 0,
+            done: false,
+        }
+    }
+
+    /// Reads a type byte and the value of that type.
+    pub(crate) fn value_alone(&mut self) -> Result<Value, RdbError> {
+        let t = self.byte()?;
+        self.value(t, b"", 0)
+    }
+
     /// The header, with the auxiliary fields read so far.
     pub fn header(&self) -> &Header {
         &self.header

@@ -10,6 +10,7 @@ mod cluster;
 mod commands;
 mod config;
 mod differential;
+mod dump;
 mod evict;
 mod info_stats;
 mod introspect;

@@ -36,7 +36,7 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
-fn bulks(r: Reply) -> Vec<Vec<u8>> {
+pub(crate) fn bulks(r: Reply) -> Vec<Vec<u8>> {
     match r {
         Reply::Array(v) => v
             .into_iter()
@@ -52,7 +52,7 @@ fn bulks(r: Reply) -> Vec<Vec<u8>> {
 /// Every type and the encodings Redis 7.0 picks for it: small and large collections,
 /// integers, compressible and binary strings, a big list element, a HyperLogLog,
 /// expiries, and a key in database 1 (Concord has one database: it is skipped).
-fn fill(c: &mut Conn) {
+pub(crate) fn fill(c: &mut Conn) {
     let many = |n: usize, tag: &str| (0..n).map(|i| format!("{tag}{i}")).collect::<Vec<_>>();
     for cmd in [
         "SET s:plain hello",
@@ -138,7 +138,7 @@ fn write_more(c: &mut Conn) {
 
 /// A key as text that compares equal on Redis and Concord: its type, its value (sets and
 /// hashes sorted), and whether it expires.
-fn canon(c: &mut Conn, key: &[u8]) -> String {
+pub(crate) fn canon(c: &mut Conn, key: &[u8]) -> String {
     let k = key.to_vec();
     let cmd = |c: &mut Conn, words: &[&str]| {
         let mut a: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();

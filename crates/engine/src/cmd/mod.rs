@@ -3,6 +3,7 @@
 
 pub mod bits;
 mod cfloat;
+pub mod dump;
 pub mod geo;
 pub mod hashes;
 pub mod hll;

@@ -1,6 +1,6 @@
 //! Generic key commands (Redis's `generic` group).
 
-use crate::cmd::{keys, sort};
+use crate::cmd::{dump, keys, sort};
 use crate::table::getkeys;
 use crate::table::spec::{CommandSpec, KeySpec, acl, cmd, flags, kf};
 
@@ -59,6 +59,21 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
             KeySpec::at(2, kf![OW, INSERT]),
         ])
         .run(keys::rename),
+    cmd("dump", 2, "generic", "2.6.0")
+        .flags(flags![READONLY])
+        .acl(acl![Keyspace])
+        .keys(&[KeySpec::at(1, kf![RO, ACCESS])])
+        .run(dump::dump),
+    cmd("restore", -4, "generic", "2.6.0")
+        .flags(flags![WRITE, DENYOOM])
+        .acl(acl![Keyspace, Dangerous])
+        .keys(&[KeySpec::at(1, kf![OW, UPDATE])])
+        .run(dump::restore),
+    cmd("restore-asking", -4, "server", "3.0.0")
+        .flags(flags![WRITE, DENYOOM, ASKING])
+        .acl(acl![Keyspace, Dangerous])
+        .keys(&[KeySpec::at(1, kf![OW, UPDATE])])
+        .run(dump::restore),
     cmd("copy", -3, "generic", "6.2.0")
         .flags(flags![WRITE, DENYOOM])
         .acl(acl![Keyspace])

@@ -1,0 +1,146 @@
+//! DUMP and RESTORE against Debian's redis-server: every type and encoding dumped by
+//! Redis restores on Concord and the other way round, value for value; RESTORE's options
+//! and errors answer as Redis's do.
+
+use crate::replicaof::{bulks, canon, fill};
+use crate::support::{Conn, Reply, concord, redis};
+
+#[test]
+fn values_dumped_by_either_restore_on_the_other() {
+    let r = redis();
+    let c = concord(&[]);
+    let (mut rc, mut cc) = (Conn::open(r.port), Conn::open(c.port));
+    fill(&mut rc);
+    let mut keys = bulks(rc.cmd(&["KEYS", "*"]));
+    keys.sort();
+    assert!(keys.len() > 15);
+    for k in &keys {
+        let name = String::from_utf8_lossy(k).into_owned();
+        let Reply::Bulk(payload) = rc.call(&[b"DUMP".to_vec(), k.clone()]) else {
+            panic!("DUMP {name} on redis")
+        };
+        // RESTORE keeps the time to live it is given: the source's, in ms.
+        let ttl = match rc.call(&[b"PTTL".to_vec(), k.clone()]) {
+            Reply::Int(n) if n > 0 => n.to_string(),
+            _ => "0".into(),
+        };
+        let restore = |c: &mut Conn, key: &[u8], p: Vec<u8>| {
+            c.call(&[
+                b"RESTORE".to_vec(),
+                key.to_vec(),
+                ttl.clone().into_bytes(),
+                p,
+            ])
+        };
+        assert_eq!(
+            restore(&mut cc, k, payload),
+            Reply::Status("OK".into()),
+            "{name}"
+        );
+        assert_eq!(
+            canon(&mut rc, k),
+            canon(&mut cc, k),
+            "{name}: Redis's DUMP on Concord"
+        );
+        let Reply::Bulk(back) = cc.call(&[b"DUMP".to_vec(), k.clone()]) else {
+            panic!("DUMP {name} on concord")
+        };
+        let copy = [b"copy:".to_vec(), k.clone()].concat();
+        assert_eq!(
+            restore(&mut rc, &copy, back),
+            Reply::Status("OK".into()),
+            "{name}"
+        );
+        let (a, b) = (canon(&mut rc, k), canon(&mut rc, &copy));
+        assert_eq!(a, b, "{name}: Concord's DUMP on Redis");
+    }
+    // A HyperLogLog stays one: PFADD and PFCOUNT on the restored key.
+    assert_eq!(
+        cc.cmd(&["PFADD", "hll", "new"]),
+        rc.cmd(&["PFADD", "hll", "new"])
+    );
+    assert_eq!(cc.cmd(&["PFCOUNT", "hll"]), rc.cmd(&["PFCOUNT", "hll"]));
+    assert_eq!(cc.cmd(&["DUMP", "missing"]), Reply::Nil);
+}
+
+#[test]
+fn restore_options_and_errors_answer_as_redis() {
+    let r = redis();
+    let c = concord(&[]);
+    let (mut rc, mut cc) = (Conn::open(r.port), Conn::open(c.port));
+    rc.cmd(&["RPUSH", "src", "a", "b"]);
+    let Reply::Bulk(p) = rc.cmd(&["DUMP", "src"]) else {
+        panic!("DUMP")
+    };
+    let mut damaged = p.clone();
+    damaged[1] ^= 1;
+    let mut newer = p.clone();
+    let n = newer.len();
+    newer[n - 10] = 99;
+    let case = |args: &[&str], payload: &[u8]| -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
+        v.insert(3, payload.to_vec());
+        v
+    };
+    let cases: Vec<Vec<Vec<u8>>> = vec![
+        case(&["RESTORE", "k", "0"], &p),
+        case(&["RESTORE", "k", "0"], &p),
+        case(&["RESTORE", "k", "0", "REPLACE"], &p),
+        case(&["RESTORE", "t", "-1"], &p),
+        case(&["RESTORE", "t", "x"], &p),
+        case(&["RESTORE", "t", "0"], &damaged),
+        case(&["RESTORE", "t", "0"], &newer),
+        case(&["RESTORE", "t", "0"], b"tiny"),
+        case(&["RESTORE", "t", "0", "IDLETIME", "-1"], &p),
+        case(&["RESTORE", "t", "0", "FREQ", "256"], &p),
+        case(&["RESTORE", "t", "0", "IDLETIME", "5", "FREQ", "5"], &p),
+        case(&["RESTORE", "t", "0", "BOGUS"], &p),
+        case(&["RESTORE", "t", "0", "IDLETIME"], &p),
+        case(&["RESTORE", "t", "0", "IDLETIME", "100"], &p),
+        case(&["RESTORE", "old", "1000", "ABSTTL"], &p),
+        case(&["RESTORE", "k", "1", "ABSTTL", "REPLACE"], &p),
+        case(&["RESTORE", "ttl", "100000"], &p),
+        case(&["RESTORE-ASKING", "asking", "0"], &p),
+    ];
+    for args in cases {
+        let (a, b) = (rc.call(&args), cc.call(&args));
+        let shown: Vec<String> = args
+            .iter()
+            .take(3)
+            .map(|x| String::from_utf8_lossy(x).into_owned())
+            .collect();
+        assert_eq!(a, b, "{shown:?}");
+    }
+    for probe in [
+        ["EXISTS", "k"],
+        ["EXISTS", "old"],
+        ["LRANGE", "asking"],
+        ["OBJECT", "IDLETIME"],
+    ] {
+        let mut args: Vec<&str> = probe.to_vec();
+        match probe[0] {
+            "LRANGE" => args.extend(["0", "-1"]),
+            "OBJECT" => args.push("t"),
+            _ => {}
+        }
+        let (a, b) = (rc.cmd(&args), cc.cmd(&args));
+        match probe[0] {
+            // The idle time given, give or take the second the test took.
+            "OBJECT" => match (a, b) {
+                (Reply::Int(x), Reply::Int(y)) => {
+                    assert!((x - y).abs() <= 1 && x >= 100, "{x} {y}")
+                }
+                (x, y) => panic!("OBJECT IDLETIME: {x} {y}"),
+            },
+            _ => assert_eq!(a, b, "{args:?}"),
+        }
+    }
+    let (Reply::Int(a), Reply::Int(b)) = (rc.cmd(&["PTTL", "ttl"]), cc.cmd(&["PTTL", "ttl"]))
+    else {
+        panic!("PTTL")
+    };
+    assert!(
+        a > 90_000 && b > 90_000 && a <= 100_000 && b <= 100_000,
+        "{a} {b}"
+    );
+}

@@ -1,0 +1,138 @@
+//! DUMP and RESTORE with Redis's serialized format (an RDB value, its version and a
+//! CRC-64), so that tools migrating with them work across Redis and Concord.
+
+use super::keys::{content_of, restore as write_content};
+use crate::Engine;
+use crate::NotifyFlags as N;
+use crate::args::Args;
+use crate::error::{CmdError, CmdResult};
+use concord_crdt::hll::{Registers, decode_canonical};
+use concord_crdt::{Blob, Content, OpKind};
+use concord_rdb::{DumpError, Value, dump as payload, undump};
+use concord_resp::Out;
+
+/// DUMP key
+pub fn dump(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let Some(ks) = e.lookup(a.get(1), false) else {
+        out.null();
+        return Ok(());
+    };
+    let Some(content) = content_of(ks) else {
+        out.null();
+        return Ok(());
+    };
+    let value = value_of(content).ok_or_else(|| {
+        CmdError::msg("ERR DUMP of a stream is not supported: Concord does not write streams in Redis's format yet")
+    })?;
+    out.bulk(&payload(&value));
+    Ok(())
+}
+
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+/// (and RESTORE-ASKING).
+pub fn restore(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
+    let mut i = 4;
+    while i < a.len() {
+        let more = i + 1 < a.len();
+        match a.upper(i).as_str() {
+            "REPLACE" => replace = true,
+            "ABSTTL" => absttl = true,
+            "IDLETIME" if more && freq.is_none() => {
+                let n = a.int(i + 1)?;
+                idle = Some(
+                    u64::try_from(n)
+                        .map_err(|_| CmdError::msg("ERR Invalid IDLETIME value, must be >= 0"))?,
+                );
+                i += 1;
+            }
+            "FREQ" if more && idle.is_none() => {
+                let n = a.int(i + 1)?;
+                freq = Some(u8::try_from(n).map_err(|_| {
+                    CmdError::msg("ERR Invalid FREQ value, must be >= 0 and <= 255")
+                })?);
+                i += 1;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        i += 1;
+    }
+    let key = a.get(1);
+    let existed = e.lookup(key, true).is_some();
+    if existed && !replace {
+        return Err(CmdError::msg("BUSYKEY Target key name already exists."));
+    }
+    let ttl = a.int(2)?;
+    if ttl < 0 {
+        return Err(CmdError::msg("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = undump(a.get(3)).map_err(|err| match err {
+        DumpError::Footer => CmdError::msg("ERR DUMP payload version or checksum are wrong"),
+        DumpError::Format(_) => CmdError::msg("ERR Bad data format"),
+    })?;
+    let at = match ttl {
+        0 => None,
+        t if absttl => Some(t as u64),
+        t => Some(e.now().saturating_add(t as u64)),
+    };
+    if at.is_some_and(|at| at <= e.now()) {
+        // Already expired: the key ends up deleted, as in Redis.
+        if existed {
+            e.emit(key, OpKind::DelKey);
+            e.notify(N::GENERIC, "del", key);
+        }
+        out.ok();
+        return Ok(());
+    }
+    write_content(e, key, content_from(value), at);
+    e.set_key_access(key, idle, freq);
+    e.notify(N::GENERIC, "restore", key);
+    out.ok();
+    Ok(())
+}
+
+/// A key's content as an RDB value: a HyperLogLog is a string in Redis's format; a
+/// stream has no form here yet (`None`).
+fn value_of(c: Content) -> Option<Value> {
+    let bytes = |v: Vec<Blob>| v.into_iter().map(|b| b.to_vec()).collect();
+    Some(match c {
+        Content::Str(s) => Value::String(s.to_vec()),
+        Content::List(v) => Value::List(bytes(v)),
+        Content::Set(v) => Value::Set(bytes(v)),
+        Content::Hash(v) => Value::Hash(
+            v.into_iter()
+                .map(|(f, x)| (f.to_vec(), x.to_vec()))
+                .collect(),
+        ),
+        Content::ZSet(v) => Value::ZSet(v.into_iter().map(|(m, s)| (m.to_vec(), s)).collect()),
+        Content::Hll(regs) => {
+            let mut r = Registers::default();
+            for (i, v) in regs {
+                r.raise(i, v);
+            }
+            Value::String(r.encode())
+        }
+        Content::Stream(..) => return None,
+    })
+}
+
+/// An RDB value as a key's content: a string holding a HyperLogLog in Redis's exact
+/// form becomes one (it merges as a HyperLogLog between instances).
+fn content_from(v: Value) -> Content {
+    let blobs = |v: Vec<Vec<u8>>| v.into_iter().map(Blob::from).collect();
+    match v {
+        Value::String(s) => match decode_canonical(&s) {
+            Some(regs) => Content::Hll(regs.nonzero()),
+            None => Content::Str(Blob::from(s)),
+        },
+        Value::List(v) => Content::List(blobs(v)),
+        Value::Set(v) => Content::Set(blobs(v)),
+        Value::Hash(v) => Content::Hash(
+            v.into_iter()
+                .map(|(f, x)| (Blob::from(f), Blob::from(x)))
+                .collect(),
+        ),
+        Value::ZSet(v) => Content::ZSet(v.into_iter().map(|(m, s)| (Blob::from(m), s)).collect()),
+    }
+}
