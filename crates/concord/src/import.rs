@@ -86,10 +86,25 @@ pub fn run(args: ImportArgs) -> Result<()> {
             bar.set_message(format!("{keys} keys"));
         }
     }
+    // The file's function libraries (Redis 7.0 on), each replacing one of the same name.
+    let functions = reader.header().functions.len();
+    for code in &reader.header().functions {
+        conn.send(&[
+            b"FUNCTION".to_vec(),
+            b"LOAD".to_vec(),
+            b"REPLACE".to_vec(),
+            code.clone(),
+        ])?;
+    }
     conn.flush_replies()?;
     bar.finish_and_clear();
     println!(
-        "imported {keys} keys from {}{}",
+        "imported {keys} keys{} from {}{}",
+        if functions > 0 {
+            format!(" and {functions} function libraries")
+        } else {
+            String::new()
+        },
         args.file.display(),
         if skipped > 0 {
             format!(" ({skipped} keys of other databases skipped)")

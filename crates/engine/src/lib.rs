@@ -227,6 +227,9 @@ pub struct Engine {
     wanted: HashMap<Blob, usize>,
     /// How XADD chooses and accepts ids.
     pub(crate) stream_ids: cmd::streams::StreamIdMode,
+    /// The writes running are an import (a followed Redis primary, `CLIENT IMPORT-SOURCE
+    /// ON`): stream ids are taken as given, as Redis's rules take them.
+    ids_as_given: bool,
     /// Consumers and pending entries of stream groups on this instance, by key and group.
     pub(crate) groups: HashMap<(Blob, Blob), cmd::streams::LocalGroup>,
     /// Wanted keys that ops touched since the last [`Engine::take_ready`].
@@ -290,6 +293,7 @@ impl Engine {
             block: None,
             wanted: HashMap::new(),
             stream_ids: Default::default(),
+            ids_as_given: false,
             groups: HashMap::new(),
             ready: Vec::new(),
             evict: EvictConfig::default(),
@@ -746,6 +750,21 @@ impl Engine {
     /// Sets how XADD chooses and accepts ids (`--stream-id-mode`).
     pub fn set_stream_id_mode(&mut self, mode: cmd::streams::StreamIdMode) {
         self.stream_ids = mode;
+    }
+
+    /// Whether the commands that follow are an import, whose stream ids are kept as the
+    /// source gave them (set per batch by the caller).
+    pub fn set_ids_as_given(&mut self, yes: bool) {
+        self.ids_as_given = yes;
+    }
+
+    /// How XADD chooses and accepts ids for the command running.
+    pub(crate) fn stream_id_mode(&self) -> cmd::streams::StreamIdMode {
+        if self.ids_as_given {
+            cmd::streams::StreamIdMode::Liberal
+        } else {
+            self.stream_ids
+        }
     }
 
     /// Takes what the last command left when it would have blocked.

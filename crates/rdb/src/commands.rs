@@ -1,7 +1,7 @@
 //! The Redis commands that recreate a key read from a file: what `concord import` sends and
 //! what an instance following a Redis primary runs after the transfer.
 
-use crate::{Entry, Value};
+use crate::{Entry, Stream, StreamId, Value};
 
 /// Elements per command for a large collection (a command stays small).
 pub const ELEMENTS_PER_COMMAND: usize = 1024;
@@ -38,11 +38,97 @@ pub fn commands(e: Entry) -> Vec<Vec<Vec<u8>>> {
             v.into_iter().flat_map(|(m, s)| [score(s), m]).collect(),
             2,
         ),
+        Value::Stream(st) => {
+            out.push(vec![word("DEL"), key.clone()]);
+            stream(&key, st, &mut out);
+        }
     }
     if let Some(at) = e.expire_ms {
         out.push(vec![word("PEXPIREAT"), key, at.to_string().into_bytes()]);
     }
     out
+}
+
+/// A stream id as commands write it.
+fn id((ms, seq): StreamId) -> Vec<u8> {
+    format!("{ms}-{seq}").into_bytes()
+}
+
+/// A stream as Redis's own rewrite writes it: XADD per entry (or an empty stream made
+/// with `MAXLEN 0`), XSETID with its counters, then each group (XGROUP CREATE), its
+/// pending entries (XCLAIM ... FORCE, with their delivery time and count) and its
+/// consumers without pending entries (XGROUP CREATECONSUMER).
+fn stream(key: &[u8], st: Stream, out: &mut Vec<Vec<Vec<u8>>>) {
+    let word = |s: &str| s.as_bytes().to_vec();
+    let count = st.entries.len() as u64;
+    if st.entries.is_empty() {
+        out.push(
+            [
+                word("XADD"),
+                key.to_vec(),
+                word("MAXLEN"),
+                word("0"),
+                word("0-1"),
+                word("x"),
+                word("y"),
+            ]
+            .to_vec(),
+        );
+    }
+    for (eid, fields) in st.entries {
+        let mut cmd = vec![word("XADD"), key.to_vec(), id(eid)];
+        cmd.extend(fields.into_iter().flat_map(|(f, v)| [f, v]));
+        out.push(cmd);
+    }
+    out.push(vec![
+        word("XSETID"),
+        key.to_vec(),
+        id(st.last_id),
+        word("ENTRIESADDED"),
+        st.entries_added.unwrap_or(count).to_string().into_bytes(),
+        word("MAXDELETEDID"),
+        id(st.max_deleted),
+    ]);
+    for g in st.groups {
+        let mut create = vec![
+            word("XGROUP"),
+            word("CREATE"),
+            key.to_vec(),
+            g.name.clone(),
+            id(g.last_id),
+        ];
+        if let Some(read) = g.entries_read {
+            create.extend([word("ENTRIESREAD"), read.to_string().into_bytes()]);
+        }
+        out.push(create);
+        for p in &g.pending {
+            out.push(vec![
+                word("XCLAIM"),
+                key.to_vec(),
+                g.name.clone(),
+                p.consumer.clone(),
+                word("0"),
+                id(p.id),
+                word("TIME"),
+                p.delivery_ms.to_string().into_bytes(),
+                word("RETRYCOUNT"),
+                p.deliveries.to_string().into_bytes(),
+                word("JUSTID"),
+                word("FORCE"),
+            ]);
+        }
+        for c in g.consumers {
+            if !g.pending.iter().any(|p| p.consumer == c.name) {
+                out.push(vec![
+                    word("XGROUP"),
+                    word("CREATECONSUMER"),
+                    key.to_vec(),
+                    g.name.clone(),
+                    c.name,
+                ]);
+            }
+        }
+    }
 }
 
 /// A score as ZADD reads it back exactly (`inf`, `-inf`, or the shortest exact digits).

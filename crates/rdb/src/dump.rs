@@ -31,8 +31,8 @@ pub enum DumpError {
     Format(RdbError),
 }
 
-/// The DUMP payload of `value`.
-pub fn dump(value: &Value) -> Vec<u8> {
+/// The DUMP payload of `value`; `None` for a stream (not written in Redis's format yet).
+pub fn dump(value: &Value) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match value {
         Value::String(s) => {
@@ -65,11 +65,12 @@ pub fn dump(value: &Value) -> Vec<u8> {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
+        Value::Stream(_) => return None,
     }
     out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
     let crc = checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Some(out)
 }
 
 /// The value of a DUMP payload (versions up to [`VERSION_MAX`]), its checksum verified.
@@ -146,12 +147,12 @@ mod tests {
     proptest! {
         #[test]
         fn every_value_reads_back(v in value()) {
-            prop_assert_eq!(undump(&dump(&v)), Ok(v));
+            prop_assert_eq!(undump(&dump(&v).expect("not a stream")), Ok(v));
         }
 
         #[test]
         fn any_damage_is_refused_never_a_panic(v in value(), at in any::<usize>(), flip in 1u8..) {
-            let mut p = dump(&v);
+            let mut p = dump(&v).expect("not a stream");
             let i = at % p.len();
             p[i] ^= flip;
             prop_assert!(undump(&p).is_err());
@@ -162,12 +163,19 @@ mod tests {
     }
 
     #[test]
+    fn a_nan_score_is_damage() {
+        // Found by the fuzzer: a sorted set with a NaN score read back unequal to itself.
+        let p = dump(&Value::ZSet(vec![(b"m".to_vec(), f64::NAN)])).expect("a zset");
+        assert!(matches!(undump(&p), Err(DumpError::Format(_))));
+    }
+
+    #[test]
     fn long_lengths_and_the_footer() {
         let big = Value::String(vec![b'x'; 70_000]);
-        assert_eq!(undump(&dump(&big)), Ok(big));
+        assert_eq!(undump(&dump(&big).expect("a string")), Ok(big));
         assert_eq!(undump(b"short"), Err(DumpError::Footer));
         // A newer version is refused, as by Redis.
-        let mut p = dump(&Value::String(b"v".to_vec()));
+        let mut p = dump(&Value::String(b"v".to_vec())).expect("a string");
         let n = p.len();
         p[n - 10] = 12;
         let crc = checksum(&p[..n - 8]);

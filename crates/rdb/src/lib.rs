@@ -5,20 +5,22 @@
 //! file gives an error naming its offset: never a panic, never a partial load reported as
 //! whole (the checksum at the end is verified).
 //!
-//! Strings, lists, sets, hashes and sorted sets are read in every encoding those versions
-//! write; a type this reader does not read yet (streams, module types) is refused with an
-//! error naming the key.
+//! Strings, lists, sets, hashes, sorted sets and streams (with their consumer groups) are
+//! read in every encoding those versions write; module types are refused with an error
+//! naming the key.
 
 mod commands;
 mod dump;
 mod error;
 mod packed;
 mod read;
+mod stream;
 
 pub use commands::{ELEMENTS_PER_COMMAND, commands, score};
 pub use dump::{DUMP_VERSION, DumpError, dump, undump};
 pub use error::{ErrorKind, RdbError};
 pub use read::{Entry, Header, Reader, Value, verify};
+pub use stream::{Consumer, Group, Pending, Stream, StreamEntry, StreamId};
 
 /// The oldest RDB version read (Redis 6.0).
 pub const VERSION_MIN: u16 = 9;

@@ -2,6 +2,7 @@
 
 use crate::error::{ErrorKind, RdbError};
 use crate::packed;
+use crate::stream::{self, Consumer, Group, Pending, Stream, StreamId};
 use crate::{MAX_STRING, VERSION_MAX, VERSION_MIN};
 
 /// What precedes the keys, and the auxiliary fields met so far.
@@ -11,6 +12,9 @@ pub struct Header {
     pub version: u16,
     /// Auxiliary fields (`redis-ver`, `ctime`, `used-mem`, ...), in file order.
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The function libraries' code (Redis 7.0 on), in file order: each loads with
+    /// `FUNCTION LOAD`.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// One key of the file.
@@ -39,6 +43,8 @@ pub enum Value {
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     /// A sorted set's members and scores.
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// A stream, with its consumer groups.
+    Stream(Stream),
 }
 
 /// Fields and values (or members and scores as text), in order.
@@ -74,7 +80,10 @@ mod kind {
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_LISTPACK: u8 = 17;
     pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS: u8 = 15;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
     pub const SET_LISTPACK: u8 = 20;
+    pub const STREAM_LISTPACKS_3: u8 = 21;
 }
 
 /// A quicklist node's container (Redis's `QUICKLIST_NODE_CONTAINER_*`).
@@ -197,11 +206,15 @@ impl<'a> Reader<'a> {
                 op::IDLE => {
                     self.length()?;
                 }
-                op::FUNCTION2 | op::MODULE_AUX => {
+                op::FUNCTION2 => {
+                    let code = self.string()?;
+                    self.header.functions.push(code);
+                }
+                op::MODULE_AUX => {
                     return Err(self.fail_at(
                         start,
                         ErrorKind::Unknown {
-                            what: "section (functions and module data are not read yet)",
+                            what: "section (module data is not read)",
                             byte: t,
                         },
                     ));
@@ -238,6 +251,10 @@ impl<'a> Reader<'a> {
                     } else {
                         self.old_double()?
                     };
+                    // As in Redis: a NaN score is damage (no order holds it).
+                    if score.is_nan() {
+                        return Err(self.fail(ErrorKind::Malformed("NaN score")));
+                    }
                     out.push((m, score));
                 }
                 Ok(Value::ZSet(out))
@@ -259,6 +276,7 @@ impl<'a> Reader<'a> {
                     let score = std::str::from_utf8(&s)
                         .ok()
                         .and_then(|s| s.parse::<f64>().ok())
+                        .filter(|s| !s.is_nan())
                         .ok_or_else(|| self.fail_at(at, ErrorKind::Malformed("score")))?;
                     out.push((m, score));
                 }
@@ -286,6 +304,9 @@ impl<'a> Reader<'a> {
                 }
                 Ok(Value::List(out))
             }
+            kind::STREAM_LISTPACKS | kind::STREAM_LISTPACKS_2 | kind::STREAM_LISTPACKS_3 => {
+                Ok(Value::Stream(self.stream(t)?))
+            }
             _ => Err(self.fail_at(
                 start,
                 ErrorKind::Unsupported {
@@ -294,6 +315,98 @@ impl<'a> Reader<'a> {
                 },
             )),
         }
+    }
+
+    /// A stream of type `t`: its listpacks, ids and counters, then its groups.
+    fn stream(&mut self, t: u8) -> Result<Stream, RdbError> {
+        let mut s = Stream::default();
+        for _ in 0..self.count(2)? {
+            let at = self.at;
+            let key = self.string()?;
+            let master = stream::node_key(&key)
+                .ok_or_else(|| self.fail_at(at, ErrorKind::Malformed("stream node key")))?;
+            let at = self.at;
+            let lp = self.string()?;
+            stream::entries(master, &lp, &mut s.entries)
+                .map_err(|why| self.fail_at(at, ErrorKind::Malformed(why)))?;
+        }
+        self.length()?; // the entry count, known from the entries
+        s.last_id = (self.length()?, self.length()?);
+        if t >= kind::STREAM_LISTPACKS_2 {
+            self.length()?; // the first id, known from the entries
+            self.length()?;
+            s.max_deleted = (self.length()?, self.length()?);
+            s.entries_added = Some(self.length()?);
+        }
+        for _ in 0..self.count(3)? {
+            let mut g = Group {
+                name: self.string()?,
+                last_id: (self.length()?, self.length()?),
+                ..Group::default()
+            };
+            if t >= kind::STREAM_LISTPACKS_2 {
+                // -1 (all ones) when unknown, as for a group created at `$`.
+                g.entries_read = Some(self.length()?).filter(|&n| n != u64::MAX);
+            }
+            let mut owner: Vec<Option<Vec<u8>>> = Vec::new();
+            for _ in 0..self.count(25)? {
+                let id = self.raw_id()?;
+                let delivery_ms = self.le_u64()?;
+                let deliveries = self.length()?;
+                if g.pending.last().is_some_and(|p: &Pending| p.id >= id) {
+                    return Err(self.fail(ErrorKind::Malformed("stream PEL out of order")));
+                }
+                g.pending.push(Pending {
+                    id,
+                    delivery_ms,
+                    deliveries,
+                    consumer: Vec::new(),
+                });
+                owner.push(None);
+            }
+            for _ in 0..self.count(9)? {
+                let name = self.string()?;
+                let seen_ms = self.le_u64()?;
+                if t >= kind::STREAM_LISTPACKS_3 {
+                    self.le_u64()?; // the active time, which no command sets
+                }
+                for _ in 0..self.count(16)? {
+                    let id = self.raw_id()?;
+                    let i = g
+                        .pending
+                        .binary_search_by(|p| p.id.cmp(&id))
+                        .ok()
+                        .filter(|&i| owner[i].is_none())
+                        .ok_or_else(|| {
+                            self.fail(ErrorKind::Malformed(
+                                "a consumer's pending entry is not the group's, or twice",
+                            ))
+                        })?;
+                    owner[i] = Some(name.clone());
+                }
+                g.consumers.push(Consumer { name, seen_ms });
+            }
+            for (p, o) in g.pending.iter_mut().zip(owner) {
+                p.consumer = o.ok_or_else(|| {
+                    self.fail(ErrorKind::Malformed("a pending entry has no consumer"))
+                })?;
+            }
+            s.groups.push(g);
+        }
+        Ok(s)
+    }
+
+    /// A stream id as 16 raw bytes (ms, seq, big endian).
+    fn raw_id(&mut self) -> Result<StreamId, RdbError> {
+        let b = self.take(16)?;
+        Ok(stream::node_key(b).expect("16 bytes"))
+    }
+
+    /// A millisecond time: 8 bytes, little endian.
+    fn le_u64(&mut self) -> Result<u64, RdbError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
     }
 
     /// A count of things that take at least `min_bytes` each: never more than the file

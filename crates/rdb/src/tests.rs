@@ -154,18 +154,157 @@ fn headers_and_versions() {
 }
 
 #[test]
-fn a_type_not_read_yet_names_its_key() {
+fn a_type_not_read_names_its_key() {
     let mut w = Writer::new(10);
-    w.op(21).string(b"mystream").len(0);
+    w.op(7).string(b"mymodule").len(0);
     let e = read_all(&w.end()).unwrap_err();
     assert_eq!(
         e.kind,
         ErrorKind::Unsupported {
-            kind: 21,
-            key: "mystream".into()
+            kind: 7,
+            key: "mymodule".into()
         }
     );
     assert_eq!(e.offset, 9);
+}
+
+/// A listpack of small numbers (7-bit) and short strings (6-bit lengths).
+fn listpack(items: &[Item]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for it in items {
+        let e: Vec<u8> = match it {
+            Item::N(n) => vec![*n],
+            Item::S(s) => [&[0x80 | s.len() as u8][..], s.as_bytes()].concat(),
+        };
+        body.extend_from_slice(&e);
+        body.push(e.len() as u8);
+    }
+    let mut b = ((6 + body.len() + 1) as u32).to_le_bytes().to_vec();
+    b.extend_from_slice(&(items.len() as u16).to_le_bytes());
+    b.extend_from_slice(&body);
+    b.push(0xff);
+    b
+}
+
+enum Item {
+    N(u8),
+    S(&'static str),
+}
+
+/// A stream of type `t` (15, 19 or 21) as the documented format lays it out: one
+/// listpack under master id 10-0 with an entry sharing the master's fields, a deleted
+/// one and one with fields of its own; a group with one pending entry, owned by one of
+/// its two consumers.
+fn stream_file(t: u8, damaged_pel: bool) -> Vec<u8> {
+    use Item::{N, S};
+    let lp = listpack(&[
+        N(2),
+        N(1),
+        N(1),
+        S("f"),
+        N(0), // master entry: 2 valid, 1 deleted, field f
+        N(2),
+        N(0),
+        N(0),
+        S("a"),
+        N(4), // 10-0 {f: a}
+        N(3),
+        N(0),
+        N(1),
+        S("b"),
+        N(4), // 10-1, deleted
+        N(0),
+        N(1),
+        N(0),
+        N(2),
+        S("x"),
+        S("1"),
+        S("y"),
+        S("2"),
+        N(8), // 11-0 {x: 1, y: 2}
+    ]);
+    let raw = |ms: u64, seq: u64| [ms.to_be_bytes(), seq.to_be_bytes()].concat();
+    let mut w = Writer::new(11);
+    w.op(t).string(b"s").len(1).string(&raw(10, 0)).string(&lp);
+    w.len(2).len(11).len(5);
+    if t >= 19 {
+        w.len(10).len(0).len(10).len(1).len(3);
+    }
+    w.len(1).string(b"g").len(10).len(0);
+    if t >= 19 {
+        w.len(1);
+    }
+    w.len(1);
+    w.0.extend_from_slice(&raw(10, 0));
+    w.0.extend_from_slice(&1_700_000_000_000u64.to_le_bytes());
+    w.len(2);
+    w.len(2);
+    for (name, owns) in [(&b"alice"[..], true), (b"bob", false)] {
+        w.string(name);
+        w.0.extend_from_slice(&1_700_000_000_500u64.to_le_bytes());
+        if t >= 21 {
+            w.0.extend_from_slice(&1_700_000_000_600u64.to_le_bytes());
+        }
+        if owns {
+            w.len(1);
+            w.0.extend_from_slice(&raw(10, if damaged_pel { 7 } else { 0 }));
+        } else {
+            w.len(0);
+        }
+    }
+    w.end()
+}
+
+#[test]
+fn streams_of_each_version_read_with_their_groups() {
+    use crate::{Consumer, Group, Pending, Stream};
+    for t in [15u8, 19, 21] {
+        let (_, keys) = read_all(&stream_file(t, false)).expect("reads");
+        let newer = t >= 19;
+        let want = Stream {
+            entries: vec![
+                ((10, 0), vec![(b"f".to_vec(), b"a".to_vec())]),
+                (
+                    (11, 0),
+                    vec![
+                        (b"x".to_vec(), b"1".to_vec()),
+                        (b"y".to_vec(), b"2".to_vec()),
+                    ],
+                ),
+            ],
+            last_id: (11, 5),
+            entries_added: newer.then_some(3),
+            max_deleted: if newer { (10, 1) } else { (0, 0) },
+            groups: vec![Group {
+                name: b"g".to_vec(),
+                last_id: (10, 0),
+                entries_read: newer.then_some(1),
+                pending: vec![Pending {
+                    id: (10, 0),
+                    delivery_ms: 1_700_000_000_000,
+                    deliveries: 2,
+                    consumer: b"alice".to_vec(),
+                }],
+                consumers: vec![
+                    Consumer {
+                        name: b"alice".to_vec(),
+                        seen_ms: 1_700_000_000_500,
+                    },
+                    Consumer {
+                        name: b"bob".to_vec(),
+                        seen_ms: 1_700_000_000_500,
+                    },
+                ],
+            }],
+        };
+        assert_eq!(keys[0].value, Value::Stream(want), "type {t}");
+        let e = read_all(&stream_file(t, true)).expect_err("a consumer's entry not pending");
+        assert!(matches!(e.kind, ErrorKind::Malformed(_)), "{e}");
+        let f = stream_file(t, false);
+        for cut in 0..f.len() {
+            assert!(read_all(&f[..cut]).is_err());
+        }
+    }
 }
 
 #[test]
@@ -230,4 +369,18 @@ fn verify_refuses_every_damage_the_checksum_sees_before_any_key_is_read() {
     let n = g.len();
     g[n - 8..].copy_from_slice(&[0; 8]);
     assert_eq!(crate::verify(&g), Ok(()));
+}
+
+#[test]
+fn function_libraries_are_kept_in_the_header() {
+    let mut w = Writer::new(10);
+    w.op(245).string(b"#!lua name=a\nredis.register_function('f', function() end)");
+    w.op(0).string(b"k").string(b"v");
+    let (h, keys) = read_all(&w.end()).expect("reads");
+    assert_eq!(h.functions.len(), 1);
+    assert!(h.functions[0].starts_with(b"#!lua name=a"));
+    assert_eq!(keys.len(), 1);
+    let mut m = Writer::new(10);
+    m.op(247);
+    assert!(read_all(&m.end()).is_err(), "module data is refused");
 }

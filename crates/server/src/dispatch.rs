@@ -488,6 +488,8 @@ impl Session {
         // Rules and settings may have changed since the last request, even within this
         // pipeline (ACL SETUSER, CONFIG SET): two atomic loads when they did not.
         self.refresh(sh);
+        // A followed primary's writes keep their stream ids.
+        e.set_ids_as_given(self.internal);
         let Some(top) = self.command_id(args[0]) else {
             if let Some(m) = &mut self.multi {
                 m.error = true;

@@ -32,6 +32,15 @@ fn values_dumped_by_either_restore_on_the_other() {
                 p,
             ])
         };
+        if name == "st:groups" {
+            // RESTORE would lose the groups: refused.
+            let r = restore(&mut cc, k, payload);
+            assert!(
+                matches!(&r, Reply::Error(e) if e.contains("consumer groups")),
+                "{r}"
+            );
+            continue;
+        }
         assert_eq!(
             restore(&mut cc, k, payload),
             Reply::Status("OK".into()),
@@ -42,6 +51,12 @@ fn values_dumped_by_either_restore_on_the_other() {
             canon(&mut cc, k),
             "{name}: Redis's DUMP on Concord"
         );
+        if name.starts_with("st:") {
+            // Streams are not dumped in Redis's format yet.
+            let r = cc.call(&[b"DUMP".to_vec(), k.clone()]);
+            assert!(matches!(&r, Reply::Error(e) if e.contains("stream")), "{r}");
+            continue;
+        }
         let Reply::Bulk(back) = cc.call(&[b"DUMP".to_vec(), k.clone()]) else {
             panic!("DUMP {name} on concord")
         };

@@ -89,6 +89,27 @@ pub(crate) fn fill(c: &mut Conn) {
         run(c, z);
     }
     run(c, words("ZADD z:small +inf top -inf bottom"));
+    // Streams: one plain (with a deleted entry), one with groups, consumers and pending
+    // entries, one emptied.
+    for i in 0..300 {
+        run(c, words(&format!("XADD st:plain {}-1 f {i} g x", i + 1)));
+        run(c, words(&format!("XADD st:groups {}-1 n {i}", i + 1)));
+    }
+    run(c, words("XDEL st:plain 5-1"));
+    run(c, words("XGROUP CREATE st:groups g1 0"));
+    run(c, words("XGROUP CREATE st:groups g2 $"));
+    run(
+        c,
+        words("XREADGROUP GROUP g1 alice COUNT 3 STREAMS st:groups >"),
+    );
+    run(
+        c,
+        words("XREADGROUP GROUP g1 bob COUNT 2 STREAMS st:groups >"),
+    );
+    run(c, words("XACK st:groups g1 1-1"));
+    run(c, words("XGROUP CREATECONSUMER st:groups g2 carol"));
+    run(c, words("XADD st:empty 1-1 a b"));
+    run(c, words("XDEL st:empty 1-1"));
     run(c, words("EXPIRE l:large 100000"));
     run(
         c,
@@ -106,6 +127,11 @@ pub(crate) fn fill(c: &mut Conn) {
     run(c, words("SELECT 1"));
     run(c, words("SET other-db 1"));
     run(c, words("SELECT 0"));
+    let lib = "#!lua name=copied\nredis.register_function('twice', function(keys, args) return args[1] * 2 end)";
+    assert_eq!(
+        run(c, vec!["FUNCTION".into(), "LOAD".into(), lib.into()]),
+        Reply::Bulk(b"copied".to_vec())
+    );
 }
 
 /// Writes while the copy follows: each kind of change, a transaction and a script.
@@ -139,6 +165,12 @@ fn write_more(c: &mut Conn) {
 /// A key as text that compares equal on Redis and Concord: its type, its value (sets and
 /// hashes sorted), and whether it expires.
 pub(crate) fn canon(c: &mut Conn, key: &[u8]) -> String {
+    canon_with(c, key, true)
+}
+
+/// [`canon`], with a stream group's consumers and pending entries (`local`) or without
+/// them: Concord keeps those on the instance that delivered the entries.
+fn canon_with(c: &mut Conn, key: &[u8], local: bool) -> String {
     let k = key.to_vec();
     let cmd = |c: &mut Conn, words: &[&str]| {
         let mut a: Vec<Vec<u8>> = words.iter().map(|w| w.as_bytes().to_vec()).collect();
@@ -165,6 +197,62 @@ pub(crate) fn canon(c: &mut Conn, key: &[u8]) -> String {
             format!("{m:?}")
         }
         "zset" => format!("{}", cmd(c, &["ZRANGE", "0", "-1", "WITHSCORES"])),
+        "stream" => {
+            // Entries, the stream's ids and counters, and each group with its pending
+            // entries and consumers (times of delivery and idleness aside).
+            let mut v = format!("{}", cmd(c, &["XRANGE", "-", "+"]));
+            // XINFO names its subcommand before the key.
+            let xinfo = |c: &mut Conn, sub: &str, extra: &[&str]| {
+                let mut a = vec![b"XINFO".to_vec(), sub.as_bytes().to_vec(), k.clone()];
+                a.extend(extra.iter().map(|x| x.as_bytes().to_vec()));
+                c.call(&a)
+            };
+            let info = xinfo(c, "STREAM", &[]);
+            if let Reply::Array(f) = &info {
+                for p in f.chunks(2) {
+                    if matches!(&p[0], Reply::Bulk(n) if [&b"length"[..], b"last-generated-id", b"max-deleted-entry-id", b"entries-added", b"groups"].contains(&&n[..]))
+                    {
+                        v += &format!(" {}={}", p[0], p[1]);
+                    }
+                }
+            }
+            let Reply::Array(groups) = xinfo(c, "GROUPS", &[]) else {
+                panic!("XINFO GROUPS of {}", String::from_utf8_lossy(&k))
+            };
+            for g in groups {
+                let Reply::Array(gf) = g else {
+                    panic!("a group")
+                };
+                let Reply::Bulk(name) = gf[1].clone() else {
+                    panic!("a name")
+                };
+                let name = String::from_utf8(name).expect("text");
+                for p in gf.chunks(2) {
+                    let shared = !matches!(&p[0], Reply::Bulk(n) if [&b"consumers"[..], b"pending"].contains(&&n[..]));
+                    if local || shared {
+                        v += &format!(" {}={}", p[0], p[1]);
+                    }
+                }
+                if !local {
+                    continue;
+                }
+                if let Reply::Array(pend) = cmd(c, &["XPENDING", &name, "-", "+", "100"]) {
+                    for p in pend {
+                        if let Reply::Array(p) = p {
+                            v += &format!(" [{} {} count {}]", p[0], p[1], p[3]);
+                        }
+                    }
+                }
+                if let Reply::Array(cons) = xinfo(c, "CONSUMERS", &[&name]) {
+                    for cn in cons {
+                        if let Reply::Array(cf) = cn {
+                            v += &format!(" consumer {} pending {}", cf[1], cf[3]);
+                        }
+                    }
+                }
+            }
+            v
+        }
         other => panic!("type {other}"),
     };
     let expires = match cmd(c, &["PTTL"]) {
@@ -183,8 +271,9 @@ fn caught_up(source: &mut Conn, follower: &mut Conn) {
     });
 }
 
-/// Every key of the source's database 0 is the same on the instance, and nothing else is.
-fn same_data(source: &mut Conn, inst: &mut Conn) {
+/// Every key of the source's database 0 is the same on the instance, and nothing else is
+/// (stream groups' consumers and pending entries only on the instance that follows).
+fn same_data(source: &mut Conn, inst: &mut Conn, follower: bool) {
     let mut keys = bulks(source.cmd(&["KEYS", "*"]));
     keys.sort();
     let mut theirs = bulks(inst.cmd(&["KEYS", "*"]));
@@ -200,8 +289,8 @@ fn same_data(source: &mut Conn, inst: &mut Conn) {
     );
     for k in &keys {
         assert_eq!(
-            canon(source, k),
-            canon(inst, k),
+            canon_with(source, k, follower),
+            canon_with(inst, k, follower),
             "{}",
             String::from_utf8_lossy(k)
         );
@@ -235,6 +324,8 @@ fn a_redis_database_is_copied_into_every_instance_and_its_writes_follow() {
     write_more(&mut src);
     caught_up(&mut src, &mut first);
     assert_eq!(info_field(&mut first, "replication", "role"), "slave");
+    // The source's function library came with the snapshot.
+    assert_eq!(first.cmd(&["FCALL", "twice", "0", "21"]), Reply::Int(42));
     assert_eq!(
         info_field(&mut first, "replication", "master_full_syncs"),
         "1"
@@ -266,7 +357,7 @@ fn a_redis_database_is_copied_into_every_instance_and_its_writes_follow() {
     }
     c.converged(60);
     for i in 0..3 {
-        same_data(&mut src, &mut c.conn(i));
+        same_data(&mut src, &mut c.conn(i), i == 0);
     }
     // The instance stays writable, and its writes reach its peers.
     assert_eq!(

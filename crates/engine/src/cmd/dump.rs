@@ -7,7 +7,7 @@ use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::hll::{Registers, decode_canonical};
-use concord_crdt::{Blob, Content, OpKind};
+use concord_crdt::{Blob, Content, OpKind, StreamId};
 use concord_rdb::{DumpError, Value, dump as payload, undump};
 use concord_resp::Out;
 
@@ -21,10 +21,12 @@ pub fn dump(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.null();
         return Ok(());
     };
-    let value = value_of(content).ok_or_else(|| {
-        CmdError::msg("ERR DUMP of a stream is not supported: Concord does not write streams in Redis's format yet")
+    let bytes = value_of(content).and_then(|v| payload(&v)).ok_or_else(|| {
+        CmdError::msg(
+            "ERR DUMP of a stream is not supported: Concord does not write streams in Redis's format yet",
+        )
     })?;
-    out.bulk(&payload(&value));
+    out.bulk(&bytes);
     Ok(())
 }
 
@@ -85,7 +87,27 @@ pub fn restore(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.ok();
         return Ok(());
     }
-    write_content(e, key, content_from(value), at);
+    // A stream's counters come after its entries (XSETID's op, as Redis's rewrite does).
+    let counters = match &value {
+        Value::Stream(st) => Some(OpKind::XSetId {
+            id: StreamId {
+                ms: st.last_id.0,
+                seq: st.last_id.1,
+            },
+            added: st.entries_added,
+            max_deleted: Some(StreamId {
+                ms: st.max_deleted.0,
+                seq: st.max_deleted.1,
+            })
+            .filter(|m| *m != StreamId::default()),
+        }),
+        _ => None,
+    };
+    let content = content_from(value)?;
+    write_content(e, key, content, at);
+    if let Some(op) = counters {
+        e.emit(key, op);
+    }
     e.set_key_access(key, idle, freq);
     e.notify(N::GENERIC, "restore", key);
     out.ok();
@@ -118,10 +140,12 @@ fn value_of(c: Content) -> Option<Value> {
 }
 
 /// An RDB value as a key's content: a string holding a HyperLogLog in Redis's exact
-/// form becomes one (it merges as a HyperLogLog between instances).
-fn content_from(v: Value) -> Content {
+/// form becomes one (it merges as a HyperLogLog between instances). A stream comes with
+/// its entries and last id; one with consumer groups is refused (RESTORE would lose
+/// them).
+fn content_from(v: Value) -> Result<Content, CmdError> {
     let blobs = |v: Vec<Vec<u8>>| v.into_iter().map(Blob::from).collect();
-    match v {
+    Ok(match v {
         Value::String(s) => match decode_canonical(&s) {
             Some(regs) => Content::Hll(regs.nonzero()),
             None => Content::Str(Blob::from(s)),
@@ -134,5 +158,24 @@ fn content_from(v: Value) -> Content {
                 .collect(),
         ),
         Value::ZSet(v) => Content::ZSet(v.into_iter().map(|(m, s)| (Blob::from(m), s)).collect()),
-    }
+        Value::Stream(st) if st.groups.is_empty() => {
+            let id = |(ms, seq)| StreamId { ms, seq };
+            let entries = st
+                .entries
+                .into_iter()
+                .map(|(i, f)| {
+                    let flat = f
+                        .into_iter()
+                        .flat_map(|(a, b)| [Blob::from(a), Blob::from(b)]);
+                    (id(i), flat.collect())
+                })
+                .collect();
+            Content::Stream(entries, id(st.last_id))
+        }
+        Value::Stream(_) => {
+            return Err(CmdError::msg(
+                "ERR RESTORE of a stream with consumer groups is not supported yet",
+            ));
+        }
+    })
 }

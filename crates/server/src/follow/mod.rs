@@ -207,10 +207,9 @@ pub(crate) fn write_info(s: &Status, out: &mut String) {
         };
         let _ = write!(
             out,
-            "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{}\r\nmaster_sync_left_bytes:{left}\r\nmaster_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\nmaster_sync_loaded_keys:{}\r\n",
+            "master_sync_total_bytes:{total}\r\nmaster_sync_read_bytes:{}\r\nmaster_sync_left_bytes:{left}\r\nmaster_sync_perc:{perc:.2}\r\nmaster_sync_last_io_seconds_ago:{}\r\n",
             s.sync_read,
             secs_since(s.last_io),
-            s.sync_keys,
         );
     }
     if let Some(t) = s.down_since {
@@ -226,7 +225,8 @@ pub(crate) fn write_info(s: &Status, out: &mut String) {
     }
     let _ = write!(
         out,
-        "slave_priority:100\r\nslave_read_only:0\r\nreplica_announced:1\r\nmaster_full_syncs:{}\r\nmaster_partial_syncs:{}\r\nmaster_skipped_other_db:{}\r\nmaster_refused_writes:{}\r\nmaster_last_error:{}\r\n",
+        "slave_priority:100\r\nslave_read_only:0\r\nreplica_announced:1\r\nmaster_sync_loaded_keys:{}\r\nmaster_full_syncs:{}\r\nmaster_partial_syncs:{}\r\nmaster_skipped_other_db:{}\r\nmaster_refused_writes:{}\r\nmaster_last_error:{}\r\n",
+        s.sync_keys,
         s.full_syncs,
         s.partial_syncs,
         s.skipped,

@@ -213,6 +213,19 @@ async fn load(
             tokio::task::yield_now().await;
         }
     }
+    // The primary's function libraries replace this instance's, as on a Redis replica.
+    batch.push(vec![
+        Bytes::from_static(b"FUNCTION"),
+        Bytes::from_static(b"FLUSH"),
+    ]);
+    for code in &reader.header().functions {
+        batch.push(
+            [&b"FUNCTION"[..], b"LOAD", b"REPLACE", code]
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a))
+                .collect(),
+        );
+    }
     local.run(sh, &batch).await;
     touch(status, |s| {
         s.sync_keys = keys;

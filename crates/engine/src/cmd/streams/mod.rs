@@ -327,7 +327,7 @@ pub fn xadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             .map(|p| &id_arg[p + 1..]);
         if seq != Some(b"*") {
             let id = parse_id(id_arg, 0, false)?;
-            if id == StreamId::default() && e.stream_ids == StreamIdMode::Liberal {
+            if id == StreamId::default() && e.stream_id_mode() == StreamIdMode::Liberal {
                 return Err(CmdError::msg(
                     "ERR The ID specified in XADD must be greater than 0-0",
                 ));
@@ -348,7 +348,7 @@ pub fn xadd(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
             "ERR The stream has exhausted the last possible ID, unable to add more items",
         ));
     }
-    let id = new_id(e.stream_ids, id_arg, top, e.now(), e.origin().id)?;
+    let id = new_id(e.stream_id_mode(), id_arg, top, e.now(), e.origin().id)?;
     if !exists {
         prepare_create(e, key);
     }
