@@ -602,8 +602,13 @@ impl<'a> Reader<'a> {
 /// Redis's CRC-64 of `bytes` (slice-by-16: a snapshot of gigabytes is checked at memory
 /// speed).
 pub(crate) fn checksum(bytes: &[u8]) -> u64 {
-    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS).checksum(bytes)
+    CRC.checksum(bytes)
 }
+
+/// The CRC-64 with its tables built once, at compile time (building them costs more than
+/// checking a small DUMP payload).
+static CRC: crc::Crc<u64, crc::Table<16>> =
+    crc::Crc::<u64, crc::Table<16>>::new(&crc::CRC_64_REDIS);
 
 /// Checks a whole file's header and checksum before anything of it is used: a file
 /// damaged anywhere is refused before a load replaces data with it. (A file written

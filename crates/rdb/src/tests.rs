@@ -374,7 +374,8 @@ fn verify_refuses_every_damage_the_checksum_sees_before_any_key_is_read() {
 #[test]
 fn function_libraries_are_kept_in_the_header() {
     let mut w = Writer::new(10);
-    w.op(245).string(b"#!lua name=a\nredis.register_function('f', function() end)");
+    w.op(245)
+        .string(b"#!lua name=a\nredis.register_function('f', function() end)");
     w.op(0).string(b"k").string(b"v");
     let (h, keys) = read_all(&w.end()).expect("reads");
     assert_eq!(h.functions.len(), 1);
