@@ -38,8 +38,13 @@ pub struct ImportArgs {
 
 /// Runs `concord import`.
 pub fn run(args: ImportArgs) -> Result<()> {
-    let file =
-        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let opened = std::fs::File::open(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?;
+    // SAFETY: the map is read-only and every length is checked against it. A file changed
+    // while it is imported reads as damage; one cut short meanwhile ends the process
+    // (SIGBUS), which docs/MIGRATION.md warns of.
+    let file = unsafe { memmap2::Mmap::map(&opened) }
+        .with_context(|| format!("reading {}", args.file.display()))?;
     // A file damaged anywhere (its checksum) is refused before anything is written.
     concord_rdb::verify(&file).with_context(|| args.file.display().to_string())?;
     let mut reader = Reader::new(&file).with_context(|| args.file.display().to_string())?;

@@ -695,3 +695,50 @@ fn a_source_behind_tls_and_a_password_is_followed() {
         ])
     );
 }
+
+/// The source killed in the middle of its transfer and started again (empty, with other
+/// data): the half-received snapshot changes nothing, and the copy that follows is the
+/// restarted source's.
+#[test]
+fn a_source_killed_mid_transfer_and_restarted_is_copied_whole() {
+    // Saving slowed to a millisecond per key: the transfer takes seconds.
+    let extra = [
+        "--repl-diskless-sync",
+        "yes",
+        "--repl-diskless-sync-delay",
+        "0",
+    ];
+    let mut r = redis_with(&extra);
+    let mut src = Conn::open(r.port);
+    for i in 0..3000 {
+        run(&mut src, words(&format!("SET old:{i} {i}")));
+    }
+    src.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "1000"]);
+    let inst = concord(&[]);
+    let mut me = Conn::open(inst.port);
+    assert_eq!(me.cmd(&["SET", "mine", "1"]), Reply::Status("OK".into()));
+    me.cmd(&["REPLICAOF", "127.0.0.1", &r.port.to_string()]);
+    wait_for(20, "the transfer under way", || {
+        info_field(&mut me, "replication", "master_sync_in_progress") == "1"
+            && info_field(&mut me, "replication", "master_sync_read_bytes")
+                .parse::<u64>()
+                .is_ok_and(|n| n > 0)
+    });
+    r.signal("KILL");
+    // Nothing of the cut transfer was applied: the instance's own key is still there.
+    wait_for(20, "the link to drop", || {
+        info_field(&mut me, "replication", "master_sync_in_progress") == "0"
+            && !info_field(&mut me, "replication", "master_last_error").is_empty()
+    });
+    assert_eq!(me.cmd(&["GET", "mine"]), Reply::Bulk(b"1".to_vec()));
+    assert_eq!(info_field(&mut me, "replication", "master_full_syncs"), "0");
+    let dir = r.dir().expect("a directory").to_path_buf();
+    let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    r.crash_and_replace(redis_command(r.port, &dir, &args));
+    let mut src = Conn::open(r.port);
+    src.cmd(&["SET", "new", "1"]);
+    caught_up(&mut src, &mut me);
+    assert_eq!(info_field(&mut me, "replication", "master_full_syncs"), "1");
+    assert_eq!(me.cmd(&["DBSIZE"]), Reply::Int(1));
+    assert_eq!(me.cmd(&["GET", "new"]), Reply::Bulk(b"1".to_vec()));
+}
