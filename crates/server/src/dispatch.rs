@@ -153,6 +153,8 @@ impl Session {
                     group.push(r);
                 }
                 crate::cmd::scripting::run_calls(self, sh, &group, out).await;
+            } else if crate::cmd::migrate::is_request(&args) {
+                crate::cmd::migrate::run(self, sh, &args, out).await;
             } else {
                 crate::cmd::scripting::run_deferred(self, sh, &args, out).await;
             }
@@ -202,7 +204,12 @@ impl Session {
     /// consumed (the rest are the caller's to keep). While CLIENT PAUSE holds the first
     /// request, it waits; when it holds a later one, those before it run and the rest is
     /// kept (`held_rest`), so that their replies go out before the wait.
-    async fn run_some(&mut self, sh: &Shared, reqs: &impl Requests, out: &mut Out) -> usize {
+    pub(crate) async fn run_some(
+        &mut self,
+        sh: &Shared,
+        reqs: &impl Requests,
+        out: &mut Out,
+    ) -> usize {
         self.held_rest = false;
         if !sh.pause.active() {
             return self.run_unpaused(sh, reqs, out).await;
@@ -595,6 +602,7 @@ impl Session {
             return Some(id);
         }
         if crate::cmd::scripting::runs_as_job(id)
+            || (crate::cmd::migrate::is(id) && !self.script)
             || (crate::cmd::multi::is_exec(id) && self.multi.as_ref().is_some_and(|m| m.scripts))
         {
             // Run once this batch is done, without holding the engine meanwhile.

@@ -11,7 +11,8 @@ pub(crate) const REDACTED: &[u8] = b"(redacted)";
 const SENSITIVE_SETTINGS: &[&str] = &["requirepass", "peer-password", "masterauth"];
 
 /// Which arguments of a request are hidden: AUTH's password (and user), HELLO's AUTH
-/// pair, every argument of ACL SETUSER, and the value of a password setting in CONFIG SET.
+/// pair, MIGRATE's AUTH and AUTH2, every argument of ACL SETUSER, and the value of a
+/// password setting in CONFIG SET.
 pub(crate) fn hidden(id: CommandId, args: &[&[u8]]) -> impl Fn(usize) -> bool {
     let name = full_name(id);
     let mut hide = vec![false; args.len()];
@@ -22,6 +23,22 @@ pub(crate) fn hidden(id: CommandId, args: &[&[u8]]) -> impl Fn(usize) -> bool {
             let mut j = 2;
             while j < args.len() {
                 if args[j].eq_ignore_ascii_case(b"auth") && j + 2 < args.len() {
+                    hide[j + 1] = true;
+                    hide[j + 2] = true;
+                    j += 3;
+                } else {
+                    j += 1;
+                }
+            }
+        }
+        "migrate" => {
+            // AUTH password and AUTH2 username password, before KEYS.
+            let mut j = 6;
+            while j < args.len() && !args[j].eq_ignore_ascii_case(b"keys") {
+                if args[j].eq_ignore_ascii_case(b"auth") && j + 1 < args.len() {
+                    hide[j + 1] = true;
+                    j += 2;
+                } else if args[j].eq_ignore_ascii_case(b"auth2") && j + 2 < args.len() {
                     hide[j + 1] = true;
                     hide[j + 2] = true;
                     j += 3;

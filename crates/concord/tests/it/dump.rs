@@ -159,3 +159,99 @@ fn restore_options_and_errors_answer_as_redis() {
         "{a} {b}"
     );
 }
+
+/// MIGRATE from Concord answers as MIGRATE from Redis does, each towards a Redis target of
+/// its own: moved, copied, replaced, refused by the target, nothing to move, a target
+/// that asks for a password, a target that is not there, bad arguments.
+#[test]
+fn migrate_moves_keys_as_redis_does() {
+    let (ra, rt, ct) = (redis(), crate::support::redis(), crate::support::redis());
+    let c = concord(&[]);
+    let (mut from_r, mut from_c) = (Conn::open(ra.port), Conn::open(c.port));
+    for src in [&mut from_r, &mut from_c] {
+        for cmd in [
+            vec!["SET", "a", "1"],
+            vec!["RPUSH", "l", "x", "y"],
+            vec!["SET", "t", "v", "PX", "100000"],
+            vec!["HSET", "h", "f", "v"],
+            vec!["SET", "busy", "mine"],
+            vec!["SET", "k1", "1"],
+            vec!["SET", "k2", "2"],
+            vec!["SET", "c", "copied"],
+        ] {
+            src.cmd(&cmd);
+        }
+    }
+    let (mut tr, mut tc) = (Conn::open(rt.port), Conn::open(ct.port));
+    for t in [&mut tr, &mut tc] {
+        t.cmd(&["SET", "busy", "theirs"]);
+    }
+    let cases: Vec<Vec<String>> = [
+        "MIGRATE 127.0.0.1 {T} a 0 1000",
+        "MIGRATE 127.0.0.1 {T} t 0 1000",
+        "MIGRATE 127.0.0.1 {T} l 0 1000 REPLACE",
+        "MIGRATE 127.0.0.1 {T} c 0 1000 COPY",
+        "MIGRATE 127.0.0.1 {T} busy 0 1000",
+        "MIGRATE 127.0.0.1 {T} missing 0 1000",
+        "MIGRATE 127.0.0.1 {T} \"\" 0 1000 KEYS k1 missing k2",
+        "MIGRATE 127.0.0.1 {T} h 0 1000 KEYS h",
+        "MIGRATE 127.0.0.1 {T} h 0 x",
+        "MIGRATE 127.0.0.1 {T} h x 1000",
+        "MIGRATE 127.0.0.1 {T} h 0 1000 BOGUS",
+        "MIGRATE 127.0.0.1 {T} h 0 1000 AUTH",
+        "MIGRATE 127.0.0.1 {T} h 0 1000 AUTH wrong",
+        "MIGRATE 127.0.0.1 1 h 0 200",
+    ]
+    .iter()
+    .map(|s| s.split(' ').map(|w| w.replace("\"\"", "")).collect())
+    .collect();
+    for case in &cases {
+        let with = |port: u16| -> Vec<String> {
+            case.iter()
+                .map(|w| w.replace("{T}", &port.to_string()))
+                .collect()
+        };
+        let args_r = with(rt.port);
+        let args_c = with(ct.port);
+        let a: Vec<&str> = args_r.iter().map(String::as_str).collect();
+        let b: Vec<&str> = args_c.iter().map(String::as_str).collect();
+        assert_eq!(from_r.cmd(&a), from_c.cmd(&b), "{case:?}");
+    }
+    // What each source kept and each target got.
+    for key in ["a", "t", "l", "c", "busy", "k1", "k2", "h"] {
+        assert_eq!(
+            canon_or_none(&mut from_r, key),
+            canon_or_none(&mut from_c, key),
+            "source {key}"
+        );
+        assert_eq!(
+            canon_or_none(&mut tr, key),
+            canon_or_none(&mut tc, key),
+            "target {key}"
+        );
+    }
+    // Inside a transaction it is refused here (Redis would block its whole server).
+    from_c.cmd(&["MULTI"]);
+    from_c.cmd(&[
+        "MIGRATE",
+        "127.0.0.1",
+        &ct.port.to_string(),
+        "h",
+        "0",
+        "1000",
+    ]);
+    match from_c.cmd(&["EXEC"]) {
+        Reply::Array(v) => assert!(
+            matches!(&v[0], Reply::Error(e) if e.contains("transaction")),
+            "{v:?}"
+        ),
+        r => panic!("EXEC: {r}"),
+    }
+}
+
+fn canon_or_none(c: &mut Conn, key: &str) -> String {
+    match c.cmd(&["EXISTS", key]) {
+        Reply::Int(1) => canon(c, key.as_bytes()),
+        _ => "none".into(),
+    }
+}

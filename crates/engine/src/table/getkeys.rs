@@ -247,3 +247,35 @@ pub(super) fn sort(args: &[&[u8]]) -> KeyRefs {
 pub(super) fn sort_ro(args: &[&[u8]]) -> KeyRefs {
     one(args, 1, KeyFlags::RO | KeyFlags::ACCESS)
 }
+
+/// MIGRATE: the key argument, or with `KEYS` (and an empty key argument) every argument
+/// after it; `AUTH` and `AUTH2` take their arguments along (Redis's migrateGetKeys).
+pub(super) fn migrate(args: &[&[u8]]) -> KeyRefs {
+    let (mut first, mut num) = (3, 1);
+    let mut i = 6;
+    while i < args.len() {
+        if c_eq(args[i], "auth") {
+            i += 1;
+        } else if c_eq(args[i], "auth2") {
+            if args.len() - i < 3 {
+                break;
+            }
+            i += 2;
+        } else if c_eq(args[i], "keys") {
+            if args.get(3).is_some_and(|k| !k.is_empty()) {
+                break;
+            }
+            first = i + 1;
+            num = args.len() - first;
+            break;
+        }
+        i += 1;
+    }
+    (first..first + num)
+        .filter(|&pos| pos < args.len())
+        .map(|pos| KeyRef {
+            pos,
+            flags: KeyFlags::RW | KeyFlags::ACCESS | KeyFlags::DELETE,
+        })
+        .collect()
+}

@@ -13,6 +13,7 @@ pub(crate) mod debug;
 pub(crate) mod introspect;
 pub(crate) mod member;
 pub(crate) mod memory;
+pub(crate) mod migrate;
 pub(crate) mod multi;
 pub(crate) mod pause;
 pub(crate) mod pubsub;
@@ -67,6 +68,7 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("monitor", admin::monitor),
     ("role", role::role),
     ("replicaof", role::replicaof),
+    ("migrate", migrate::refuse),
     ("slaveof", role::replicaof),
     ("memory", memory::memory),
     ("debug", debug::debug),

@@ -74,6 +74,15 @@ pub(super) const COMMANDS: &[CommandSpec] = &[
         .acl(acl![Keyspace, Dangerous])
         .keys(&[KeySpec::at(1, kf![OW, UPDATE])])
         .run(dump::restore),
+    // Run by the server (it talks to another server), with DUMP's and RESTORE's format.
+    cmd("migrate", -6, "generic", "2.6.0")
+        .flags(flags![WRITE])
+        .acl(acl![Keyspace, Dangerous])
+        .keys(&[
+            KeySpec::at(3, kf![RW, ACCESS, DELETE]),
+            KeySpec::keyword("KEYS", -2, kf![RW, ACCESS, DELETE, INCOMPLETE]).range(-1, 1, 0),
+        ])
+        .getkeys(getkeys::migrate),
     cmd("copy", -3, "generic", "6.2.0")
         .flags(flags![WRITE, DENYOOM])
         .acl(acl![Keyspace])

@@ -1,0 +1,284 @@
+//! MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password |
+//! AUTH2 username password] [KEYS key ...]: moves keys to another server (Redis or
+//! Concord) with DUMP's payload and RESTORE, then deletes them here unless COPY.
+//!
+//! It talks to the other server, so it runs after its batch, without holding the engine
+//! meanwhile: the keys are dumped, and afterwards deleted, through this client's own
+//! requests (the one dispatch path: ACL, write holds, replication of the deletes).
+
+use crate::Shared;
+use crate::session::Session;
+use bytes::Bytes;
+use concord_engine::{CommandId, Engine, command_id};
+use concord_resp::Out;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// The longest reply line read from the target.
+const MAX_LINE: u64 = 64 * 1024;
+
+/// MIGRATE's id, looked up once.
+pub(crate) fn is(id: CommandId) -> bool {
+    static ID: OnceLock<Option<CommandId>> = OnceLock::new();
+    *ID.get_or_init(|| command_id(b"migrate")) == Some(id)
+}
+
+/// Whether a kept request is a MIGRATE.
+pub(crate) fn is_request(args: &[Bytes]) -> bool {
+    args.first()
+        .is_some_and(|n| n.eq_ignore_ascii_case(b"migrate"))
+}
+
+/// MIGRATE where it cannot wait for the other server: in a transaction or a script.
+pub(crate) fn refuse(_: &mut Session, _: &Shared, _: &mut Engine, _: &[&[u8]], out: &mut Out) {
+    out.error("ERR MIGRATE is not supported inside a transaction or a script");
+}
+
+/// What a MIGRATE asks.
+struct Request {
+    host: String,
+    port: u16,
+    keys: Vec<Bytes>,
+    db: i64,
+    timeout: Duration,
+    copy: bool,
+    replace: bool,
+    /// The user (AUTH2) and the password.
+    auth: Option<(Option<Bytes>, Bytes)>,
+}
+
+fn parse(a: &[Bytes]) -> Result<Request, String> {
+    let syntax = || "ERR syntax error".to_string();
+    let not_int = || "ERR value is not an integer or out of range".to_string();
+    let (mut copy, mut replace, mut auth) = (false, false, None);
+    let mut keys = vec![a[3].clone()];
+    let mut j = 6;
+    while j < a.len() {
+        let more = a.len() - 1 - j;
+        let w = |s: &str| a[j].eq_ignore_ascii_case(s.as_bytes());
+        if w("copy") {
+            copy = true;
+        } else if w("replace") {
+            replace = true;
+        } else if w("auth") {
+            if more < 1 {
+                return Err(syntax());
+            }
+            auth = Some((None, a[j + 1].clone()));
+            j += 1;
+        } else if w("auth2") {
+            if more < 2 {
+                return Err(syntax());
+            }
+            auth = Some((Some(a[j + 1].clone()), a[j + 2].clone()));
+            j += 2;
+        } else if w("keys") {
+            if !a[3].is_empty() {
+                return Err(
+                    "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"
+                        .into(),
+                );
+            }
+            keys = a[j + 1..].to_vec();
+            break;
+        } else {
+            return Err(syntax());
+        }
+        j += 1;
+    }
+    let int = |b: &Bytes| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(not_int)
+    };
+    let timeout = int(&a[5])?;
+    let db = int(&a[4])?;
+    let port = std::str::from_utf8(&a[2])
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .ok_or_else(|| "IOERR error or timeout connecting to the client".to_string())?;
+    Ok(Request {
+        host: String::from_utf8_lossy(&a[1]).into_owned(),
+        port,
+        keys,
+        db,
+        timeout: Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 }),
+        copy,
+        replace,
+        auth,
+    })
+}
+
+/// Runs a MIGRATE kept from its batch.
+pub(crate) async fn run(s: &mut Session, sh: &Shared, args: &[Bytes], out: &mut Out) {
+    let mut reply = Out::new();
+    reply.resp3 = s.resp3;
+    match migrate(s, sh, args).await {
+        Ok(status) => reply.simple(status),
+        Err(e) => sh.errors.send(&mut reply, &e),
+    }
+    if !s.muted() {
+        out.raw(&reply.buf);
+    }
+}
+
+/// A key to move: its name, its payload, its time to live in ms (0: none).
+type Dumped = (Bytes, Vec<u8>, i64);
+
+async fn migrate(s: &mut Session, sh: &Shared, args: &[Bytes]) -> Result<&'static str, String> {
+    let req = parse(args)?;
+    let dumped = dump(s, sh, &req.keys).await?;
+    if dumped.is_empty() {
+        return Ok("NOKEY");
+    }
+    let (moved, target_error) = send(&req, &dumped).await?;
+    if !req.copy && !moved.is_empty() {
+        let mut del = vec![Bytes::from_static(b"DEL")];
+        del.extend(moved);
+        let mut scratch = Out::new();
+        s.run_some(sh, &vec![del], &mut scratch).await;
+    }
+    match target_error {
+        Some(e) => Err(format!("ERR Target instance replied with error: {e}")),
+        None => Ok("OK"),
+    }
+}
+
+/// DUMP and PTTL of each key, through this client's requests; the keys that exist.
+async fn dump(s: &mut Session, sh: &Shared, keys: &[Bytes]) -> Result<Vec<Dumped>, String> {
+    let mut reqs: Vec<Vec<Bytes>> = Vec::with_capacity(keys.len() * 2);
+    for k in keys {
+        reqs.push(vec![Bytes::from_static(b"DUMP"), k.clone()]);
+        reqs.push(vec![Bytes::from_static(b"PTTL"), k.clone()]);
+    }
+    let mut scratch = Out::new();
+    s.run_some(sh, &reqs, &mut scratch).await;
+    let mut replies = Replies(&scratch.buf);
+    let mut found = Vec::new();
+    for k in keys {
+        let payload = replies.next()?;
+        let ttl = replies.next()?;
+        if let (Reply::Bulk(p), Reply::Int(ttl)) = (payload, ttl) {
+            found.push((k.clone(), p.to_vec(), ttl.max(0)));
+        }
+    }
+    Ok(found)
+}
+
+/// Sends AUTH, SELECT and one RESTORE per key; the keys the target took, and its first
+/// refusal.
+async fn send(req: &Request, keys: &[Dumped]) -> Result<(Vec<Bytes>, Option<String>), String> {
+    let connect = tokio::time::timeout(
+        req.timeout,
+        TcpStream::connect((req.host.as_str(), req.port)),
+    );
+    let sock = match connect.await {
+        Ok(Ok(s)) => s,
+        // Redis connects without waiting and learns of a refusal when it writes.
+        Ok(Err(_)) => return Err("IOERR error or timeout writing to target instance".into()),
+        Err(_) => return Err("IOERR error or timeout connecting to the client".into()),
+    };
+    let _ = sock.set_nodelay(true);
+    let (rd, mut wr) = sock.into_split();
+    let mut wire = Vec::new();
+    let mut expected = 0;
+    if let Some((user, pw)) = &req.auth {
+        let mut a: Vec<&[u8]> = vec![b"AUTH"];
+        if let Some(u) = user {
+            a.push(u);
+        }
+        a.push(pw);
+        encode(&a, &mut wire);
+        expected += 1;
+    }
+    let db = req.db.to_string();
+    encode(&[b"SELECT", db.as_bytes()], &mut wire);
+    expected += 1;
+    let preamble = expected;
+    for (k, payload, ttl) in keys {
+        let ttl = ttl.to_string();
+        let mut a: Vec<&[u8]> = vec![b"RESTORE", k, ttl.as_bytes(), payload];
+        if req.replace {
+            a.push(b"REPLACE");
+        }
+        encode(&a, &mut wire);
+        expected += 1;
+    }
+    match tokio::time::timeout(req.timeout, wr.write_all(&wire)).await {
+        Ok(Ok(())) => {}
+        _ => return Err("IOERR error or timeout writing to target instance".into()),
+    }
+    let mut rd = BufReader::new(rd);
+    let (mut moved, mut first_error) = (Vec::new(), None);
+    for i in 0..expected {
+        let mut line = Vec::new();
+        let mut limited = (&mut rd).take(MAX_LINE);
+        let read = limited.read_until(b'\n', &mut line);
+        match tokio::time::timeout(req.timeout, read).await {
+            Ok(Ok(n)) if n > 0 && line.ends_with(b"\n") => {}
+            _ => return Err("IOERR error or timeout reading to target instance".into()),
+        }
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        if let Some(e) = text.strip_prefix('-') {
+            first_error.get_or_insert_with(|| e.to_string());
+            if i < preamble {
+                // AUTH or SELECT refused: nothing was moved.
+                return Ok((Vec::new(), first_error));
+            }
+        } else if i >= preamble {
+            moved.push(keys[i - preamble].0.clone());
+        }
+    }
+    Ok((moved, first_error))
+}
+
+fn encode(args: &[&[u8]], into: &mut Vec<u8>) {
+    into.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        into.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        into.extend_from_slice(a);
+        into.extend_from_slice(b"\r\n");
+    }
+}
+
+/// A reply of this server's own, as DUMP and PTTL write them.
+enum Reply<'a> {
+    Bulk(&'a [u8]),
+    Int(i64),
+    Nil,
+}
+
+/// This server's replies, one after another (RESP2 or RESP3).
+struct Replies<'a>(&'a [u8]);
+
+impl<'a> Replies<'a> {
+    fn next(&mut self) -> Result<Reply<'a>, String> {
+        let buf = self.0;
+        let nl = memchr::memchr(b'\n', buf).ok_or("ERR MIGRATE could not read its own DUMP")?;
+        let line = &buf[..nl.saturating_sub(1)];
+        let rest = &buf[nl + 1..];
+        let text = std::str::from_utf8(line.get(1..).unwrap_or_default()).unwrap_or_default();
+        let (reply, rest) = match line.first() {
+            Some(b'$') if text == "-1" => (Reply::Nil, rest),
+            Some(b'$') => {
+                let n: usize = text
+                    .parse()
+                    .map_err(|_| "ERR MIGRATE could not read its own DUMP")?;
+                let body = rest
+                    .get(..n)
+                    .ok_or("ERR MIGRATE could not read its own DUMP")?;
+                (Reply::Bulk(body), rest.get(n + 2..).unwrap_or_default())
+            }
+            Some(b':') => (Reply::Int(text.parse().unwrap_or(-2)), rest),
+            Some(b'_') => (Reply::Nil, rest),
+            // An error (an ACL refusal, a stream's DUMP): MIGRATE answers it.
+            Some(b'-') => return Err(String::from_utf8_lossy(&line[1..]).into_owned()),
+            _ => return Err("ERR MIGRATE could not read its own DUMP".into()),
+        };
+        self.0 = rest;
+        Ok(reply)
+    }
+}
