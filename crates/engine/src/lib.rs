@@ -758,6 +758,11 @@ impl Engine {
         self.ids_as_given = yes;
     }
 
+    /// Whether stream ids are kept as given (see [`Engine::set_ids_as_given`]).
+    pub(crate) fn ids_as_given(&self) -> bool {
+        self.ids_as_given
+    }
+
     /// How XADD chooses and accepts ids for the command running.
     pub(crate) fn stream_id_mode(&self) -> cmd::streams::StreamIdMode {
         if self.ids_as_given {

@@ -32,15 +32,6 @@ fn values_dumped_by_either_restore_on_the_other() {
                 p,
             ])
         };
-        if name == "st:groups" {
-            // RESTORE would lose the groups: refused.
-            let r = restore(&mut cc, k, payload);
-            assert!(
-                matches!(&r, Reply::Error(e) if e.contains("consumer groups")),
-                "{r}"
-            );
-            continue;
-        }
         assert_eq!(
             restore(&mut cc, k, payload),
             Reply::Status("OK".into()),

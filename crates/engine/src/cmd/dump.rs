@@ -7,7 +7,7 @@ use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::hll::{Registers, decode_canonical};
-use concord_crdt::{Blob, Content, OpKind, StreamId};
+use concord_crdt::{Blob, Content, OpKind};
 use concord_rdb::{DumpError, Value, dump as payload, undump};
 use concord_resp::Out;
 
@@ -87,26 +87,13 @@ pub fn restore(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
         out.ok();
         return Ok(());
     }
-    // A stream's counters come after its entries (XSETID's op, as Redis's rewrite does).
-    let counters = match &value {
-        Value::Stream(st) => Some(OpKind::XSetId {
-            id: StreamId {
-                ms: st.last_id.0,
-                seq: st.last_id.1,
-            },
-            added: st.entries_added,
-            max_deleted: Some(StreamId {
-                ms: st.max_deleted.0,
-                seq: st.max_deleted.1,
-            })
-            .filter(|m| *m != StreamId::default()),
-        }),
-        _ => None,
-    };
-    let content = content_from(value)?;
-    write_content(e, key, content, at);
-    if let Some(op) = counters {
-        e.emit(key, op);
+    match value {
+        Value::Stream(st) => restore_stream(e, key, existed, st, at)?,
+        other => {
+            if let Some(content) = content_from(other) {
+                write_content(e, key, content, at);
+            }
+        }
     }
     e.set_key_access(key, idle, freq);
     e.notify(N::GENERIC, "restore", key);
@@ -139,13 +126,12 @@ fn value_of(c: Content) -> Option<Value> {
     })
 }
 
-/// An RDB value as a key's content: a string holding a HyperLogLog in Redis's exact
-/// form becomes one (it merges as a HyperLogLog between instances). A stream comes with
-/// its entries and last id; one with consumer groups is refused (RESTORE would lose
-/// them).
-fn content_from(v: Value) -> Result<Content, CmdError> {
+/// An RDB value as a key's content (`None` for a stream, restored by its commands): a
+/// string holding a HyperLogLog in Redis's exact form becomes one (it merges as a
+/// HyperLogLog between instances).
+fn content_from(v: Value) -> Option<Content> {
     let blobs = |v: Vec<Vec<u8>>| v.into_iter().map(Blob::from).collect();
-    Ok(match v {
+    Some(match v {
         Value::String(s) => match decode_canonical(&s) {
             Some(regs) => Content::Hll(regs.nonzero()),
             None => Content::Str(Blob::from(s)),
@@ -158,24 +144,51 @@ fn content_from(v: Value) -> Result<Content, CmdError> {
                 .collect(),
         ),
         Value::ZSet(v) => Content::ZSet(v.into_iter().map(|(m, s)| (Blob::from(m), s)).collect()),
-        Value::Stream(st) if st.groups.is_empty() => {
-            let id = |(ms, seq)| StreamId { ms, seq };
-            let entries = st
-                .entries
-                .into_iter()
-                .map(|(i, f)| {
-                    let flat = f
-                        .into_iter()
-                        .flat_map(|(a, b)| [Blob::from(a), Blob::from(b)]);
-                    (id(i), flat.collect())
-                })
-                .collect();
-            Content::Stream(entries, id(st.last_id))
-        }
-        Value::Stream(_) => {
-            return Err(CmdError::msg(
-                "ERR RESTORE of a stream with consumer groups is not supported yet",
-            ));
-        }
+        Value::Stream(_) => return None,
     })
+}
+
+/// A stream restored by the commands Redis's own rewrite writes for it (entries with their
+/// ids, XSETID, each group with its pending entries and consumers, the expiry), run here
+/// with the ids kept as given. Its consumers and pending entries are this instance's, as
+/// Concord keeps them.
+fn restore_stream(
+    e: &mut Engine,
+    key: &[u8],
+    existed: bool,
+    st: concord_rdb::Stream,
+    at: Option<u64>,
+) -> CmdResult {
+    if existed {
+        e.emit(key, OpKind::DelKey);
+    }
+    let entry = concord_rdb::Entry {
+        db: 0,
+        key: key.to_vec(),
+        expire_ms: at,
+        value: Value::Stream(st),
+    };
+    let before = e.ids_as_given();
+    e.set_ids_as_given(true);
+    let mut scratch = Out::new();
+    let mut result = Ok(());
+    for cmd in concord_rdb::commands(entry) {
+        let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+        let a = Args(&args);
+        let ran = match a.upper(0).as_str() {
+            "DEL" => Ok(()),
+            "XADD" => super::streams::xadd(e, a, &mut scratch),
+            "XSETID" => super::streams::xsetid(e, a, &mut scratch),
+            "XGROUP" => super::streams::xgroup(e, a, &mut scratch),
+            "XCLAIM" => super::streams::xclaim(e, a, &mut scratch),
+            "PEXPIREAT" => super::keys::expire(e, a, &mut scratch),
+            _ => Err(CmdError::msg("ERR Bad data format")),
+        };
+        if ran.is_err() {
+            result = Err(CmdError::msg("ERR Bad data format"));
+            break;
+        }
+    }
+    e.set_ids_as_given(before);
+    result
 }
