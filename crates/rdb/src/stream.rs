@@ -74,13 +74,16 @@ impl Items {
         self.0.next().ok_or("stream listpack ends early")
     }
 
-    fn int(&mut self) -> Result<u64, packed::Malformed> {
+    fn signed(&mut self) -> Result<i64, packed::Malformed> {
         let s = self.bytes()?;
         std::str::from_utf8(&s)
             .ok()
             .and_then(|s| s.parse::<i64>().ok())
-            .and_then(|n| u64::try_from(n).ok())
             .ok_or("stream listpack holds a non-integer where a number belongs")
+    }
+
+    fn int(&mut self) -> Result<u64, packed::Malformed> {
+        u64::try_from(self.signed()?).map_err(|_| "stream listpack holds a negative count")
     }
 
     /// A count of elements that must still be there.
@@ -109,14 +112,10 @@ pub(crate) fn entries(
     }
     while it.0.len() > 0 {
         let flags = it.int()?;
-        let ms = master
-            .0
-            .checked_add(it.int()?)
-            .ok_or("stream id overflows")?;
-        let seq = master
-            .1
-            .checked_add(it.int()?)
-            .ok_or("stream id overflows")?;
+        // Differences from the master id, as int64: the sequence's is negative for an
+        // entry of a later millisecond whose sequence restarted below the master's.
+        let ms = master.0.wrapping_add(it.signed()? as u64);
+        let seq = master.1.wrapping_add(it.signed()? as u64);
         let mut fields = Vec::new();
         if flags & SAME_FIELDS != 0 {
             for name in &master_fields {

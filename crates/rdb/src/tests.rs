@@ -175,6 +175,10 @@ fn listpack(items: &[Item]) -> Vec<u8> {
         let e: Vec<u8> = match it {
             Item::N(n) => vec![*n],
             Item::S(s) => [&[0x80 | s.len() as u8][..], s.as_bytes()].concat(),
+            Item::I(n) => {
+                let v = (*n as u16) & 0x1fff;
+                vec![0xc0 | (v >> 8) as u8, v as u8]
+            }
         };
         body.extend_from_slice(&e);
         body.push(e.len() as u8);
@@ -189,6 +193,8 @@ fn listpack(items: &[Item]) -> Vec<u8> {
 enum Item {
     N(u8),
     S(&'static str),
+    /// A 13-bit signed integer.
+    I(i16),
 }
 
 /// A stream of type `t` (15, 19 or 21) as the documented format lays it out: one
@@ -384,4 +390,39 @@ fn function_libraries_are_kept_in_the_header() {
     let mut m = Writer::new(10);
     m.op(247);
     assert!(read_all(&m.end()).is_err(), "module data is refused");
+}
+
+#[test]
+fn stream_entries_whose_sequence_restarts_below_the_master_read() {
+    use Item::{I, N, S};
+    // Master 100-3; the next entry is 101-0: a sequence difference of -3.
+    let lp = listpack(&[
+        N(2),
+        N(0),
+        N(1),
+        S("f"),
+        N(0),
+        N(2),
+        N(0),
+        N(0),
+        S("a"),
+        N(4),
+        N(2),
+        N(1),
+        I(-3),
+        S("b"),
+        N(4),
+    ]);
+    let raw = [100u64.to_be_bytes(), 3u64.to_be_bytes()].concat();
+    let mut w = Writer::new(10);
+    w.op(19).string(b"s").len(1).string(&raw).string(&lp);
+    w.len(2).len(101).len(0);
+    w.len(100).len(3).len(0).len(0).len(2);
+    w.len(0);
+    let (_, keys) = read_all(&w.end()).expect("reads");
+    let Value::Stream(st) = &keys[0].value else {
+        panic!("a stream")
+    };
+    let ids: Vec<_> = st.entries.iter().map(|e| e.0).collect();
+    assert_eq!(ids, [(100, 3), (101, 0)]);
 }

@@ -495,8 +495,6 @@ impl Session {
         // Rules and settings may have changed since the last request, even within this
         // pipeline (ACL SETUSER, CONFIG SET): two atomic loads when they did not.
         self.refresh(sh);
-        // A followed primary's writes keep their stream ids.
-        e.set_ids_as_given(self.internal);
         let Some(top) = self.command_id(args[0]) else {
             if let Some(m) = &mut self.multi {
                 m.error = true;
@@ -670,6 +668,9 @@ impl Session {
     ) {
         let top = parent(id).unwrap_or(id);
         let before = out.len();
+        // A followed primary's writes keep their stream ids; every other session's follow
+        // stream-id-mode (set per command: scripts and transactions run here too).
+        e.set_ids_as_given(self.internal);
         if let Some(why) = crate::access::sort_refusal(&self.user, self.rules, id, args) {
             out.error(&why);
         } else if !e.execute_checked(&COMMANDS[top], args, out) {

@@ -426,13 +426,12 @@ fn a_dropped_link_continues_and_a_restarted_source_is_copied_again() {
 }
 
 /// A primary played by the test: it answers each handshake command with `+OK`, then
-/// sends `payload` after `+FULLRESYNC` and closes; it serves two connections (enough to
-/// see the follower try again).
-fn fake_primary(payload: Vec<u8>) -> (u16, std::thread::JoinHandle<()>) {
+/// sends `payload` after `+FULLRESYNC` and closes; it serves `conns` connections.
+fn fake_primary(payload: Vec<u8>, conns: usize) -> (u16, std::thread::JoinHandle<()>) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     let t = std::thread::spawn(move || {
-        for _ in 0..2 {
+        for _ in 0..conns {
             let Ok((s, _)) = l.accept() else { return };
             s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
                 .expect("timeout");
@@ -472,7 +471,8 @@ fn a_damaged_or_cut_snapshot_changes_nothing_and_is_tried_again() {
     let mut me = Conn::open(inst.port);
     assert_eq!(me.cmd(&["SET", "mine", "1"]), Reply::Status("OK".into()));
     // A snapshot announced at 1000 bytes that stops after 10.
-    let (port, t) = fake_primary(b"$1000\r\nREDIS0010\xfa".to_vec());
+    // Two connections: the follower tries again after a cut transfer.
+    let (port, t) = fake_primary(b"$1000\r\nREDIS0010\xfa".to_vec(), 2);
     me.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]);
     t.join().expect("the fake primary");
     let error = info_field(&mut me, "replication", "master_last_error");
@@ -487,11 +487,26 @@ fn a_damaged_or_cut_snapshot_changes_nothing_and_is_tried_again() {
     file.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
     let mut sized = format!("${}\r\n", file.len()).into_bytes();
     sized.extend_from_slice(&file);
-    let (port, t) = fake_primary(sized);
+    // One: a refused snapshot is asked for again only a minute later.
+    let (port, t) = fake_primary(sized, 1);
     me.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]);
     t.join().expect("the fake primary");
     wait_for(20, "the refusal", || {
         info_field(&mut me, "replication", "master_last_error").contains("checksum")
+    });
+    assert_eq!(me.cmd(&["GET", "mine"]), Reply::Bulk(b"1".to_vec()));
+    assert_eq!(me.cmd(&["EXISTS", "k"]), Reply::Int(0));
+    // A whole snapshot (no checksum) holding a module type after a good key: every key is
+    // read before the flush, so it is refused with nothing changed.
+    let mut file = b"REDIS0010\x00\x01k\x01v\x07\x01m\xff".to_vec();
+    file.extend_from_slice(&[0; 8]);
+    let mut sized = format!("${}\r\n", file.len()).into_bytes();
+    sized.extend_from_slice(&file);
+    let (port, t) = fake_primary(sized, 1);
+    me.cmd(&["REPLICAOF", "127.0.0.1", &port.to_string()]);
+    t.join().expect("the fake primary");
+    wait_for(20, "the refusal", || {
+        info_field(&mut me, "replication", "master_last_error").contains("value type 7")
     });
     assert_eq!(me.cmd(&["GET", "mine"]), Reply::Bulk(b"1".to_vec()));
     assert_eq!(me.cmd(&["EXISTS", "k"]), Reply::Int(0));

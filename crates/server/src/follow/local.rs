@@ -25,8 +25,8 @@ pub(super) struct Local {
 }
 
 impl Local {
-    /// A session allowed everything.
-    pub fn new(sh: &Shared) -> Local {
+    /// A session allowed everything (`refused`: the count so far, carried across links).
+    pub fn new(sh: &Shared, refused: u64) -> Local {
         let (tx, _) = tokio::sync::mpsc::channel(1);
         let id = sh.next_client.fetch_add(1, Ordering::Relaxed);
         let mut sess = Session::new(
@@ -48,16 +48,33 @@ impl Local {
         Local {
             sess,
             out: Out::new(),
-            refused: 0,
+            refused,
         }
     }
 
-    /// Runs `reqs`; their replies are dropped, error replies counted and logged.
-    pub async fn run(&mut self, sh: &Shared, reqs: &impl Requests) {
+    /// Runs `reqs` whole (those CLIENT PAUSE holds wait for it to end); their replies are
+    /// dropped, error replies counted and logged. An error when the session closed (the
+    /// link is then made again, with a new session).
+    pub async fn run(&mut self, sh: &Shared, reqs: &impl Requests) -> Result<(), String> {
         if reqs.count() == 0 {
-            return;
+            return Ok(());
         }
         self.sess.run_requests(sh, reqs, &mut self.out).await;
+        // Requests kept behind a held one run once it may run, before anything newer.
+        while !self.sess.queued.is_empty() && !self.sess.closing {
+            let kept = std::mem::take(&mut self.sess.queued);
+            self.sess.queued_bytes = 0;
+            self.sess.run_requests(sh, &kept, &mut self.out).await;
+        }
+        self.count_errors();
+        if self.sess.closing {
+            return Err("the session running the primary's writes closed".into());
+        }
+        Ok(())
+    }
+
+    /// Counts (and logs the first of) the error replies written so far, and drops them.
+    fn count_errors(&mut self) {
         for err in errors(&self.out.buf) {
             self.refused += 1;
             if self.refused <= LOGGED_REFUSALS {

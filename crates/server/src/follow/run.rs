@@ -14,8 +14,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The snapshot's file while it is received and loaded, in the instance's directory.
-const TRANSFER_FILE: &str = "replicaof-transfer.rdb";
+/// The snapshot's file while it is received and loaded, in the instance's directory
+/// (`replicaof-transfer-<pid>-<attempt>.rdb`).
+const TRANSFER_PREFIX: &str = "replicaof-transfer-";
+/// How an error about the snapshot's content starts (it is asked for again later).
+const SNAPSHOT_REFUSED: &str = "the primary's snapshot";
+/// How long after a refused snapshot the next is asked for.
+const SNAPSHOT_RETRY: Duration = Duration::from_secs(60);
 /// How often this replica reports its offset (Redis's replicas: every second).
 const ACK_EVERY: Duration = Duration::from_secs(1);
 /// How long the probe of the primary's offset may take.
@@ -30,18 +35,23 @@ const BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Follows the primary `status` names until the task is aborted (REPLICAOF NO ONE or
 /// another primary).
 pub(super) async fn follow(sh: Arc<Shared>, status: Arc<Mutex<Status>>) {
-    let mut local = Local::new(&sh);
     // Ends with this task (its handle aborts the probe when dropped).
     let _probe = Probe(tokio::spawn(probe(Arc::clone(&sh), Arc::clone(&status))));
+    remove_old_transfers(&sh.cfg.dir);
     let mut backoff = BACKOFF_MIN;
+    let mut refused = 0;
     loop {
+        // A session per link: a transaction the dropped link left open is discarded (the
+        // primary sends it again, from the offset before it).
+        let mut local = Local::new(&sh, refused);
         let result = once(&sh, &status, &mut local).await;
+        refused = local.refused;
         let reached = {
             let mut s = status.lock().unwrap_or_else(|p| p.into_inner());
             let reached = s.phase == Phase::Connected;
             s.phase = Phase::Connect;
             s.down_since.get_or_insert_with(Instant::now);
-            s.refused = local.refused;
+            s.refused = refused;
             if let Err(e) = &result {
                 tracing::warn!("REPLICAOF {}:{}: {e}", s.host, s.port);
                 s.last_error.clone_from(e);
@@ -51,9 +61,46 @@ pub(super) async fn follow(sh: Arc<Shared>, status: Arc<Mutex<Status>>) {
         if reached {
             backoff = BACKOFF_MIN;
         }
-        let jitter = rand::rng().random_range(0.5..1.0);
-        tokio::time::sleep(backoff.mul_f64(jitter)).await;
+        // A snapshot refused here would be refused again: ask for the next one later, not
+        // every second (each costs the primary a fork and a file).
+        let wait = match &result {
+            Err(e) if e.starts_with(SNAPSHOT_REFUSED) => SNAPSHOT_RETRY,
+            _ => backoff.mul_f64(rand::rng().random_range(0.5..1.0)),
+        };
+        tokio::time::sleep(wait).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// A snapshot file of this instance's directory, removed when dropped (also when the
+/// task is aborted mid-transfer).
+struct Transfer(std::path::PathBuf);
+
+impl Drop for Transfer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A new transfer file's name: one per attempt, so that an aborted task's file (still
+/// mapped, maybe) is never truncated under it.
+fn transfer_file(dir: &Path) -> Transfer {
+    static ATTEMPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = ATTEMPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Transfer(dir.join(format!("{TRANSFER_PREFIX}{}-{n}.rdb", std::process::id())))
+}
+
+/// Removes transfer files a killed process left.
+fn remove_old_transfers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mine = format!("{TRANSFER_PREFIX}{}-", std::process::id());
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(TRANSFER_PREFIX) && !name.starts_with(&mine) {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
 
@@ -130,15 +177,11 @@ async fn once(sh: &Arc<Shared>, status: &Mutex<Status>, local: &mut Local) -> Re
                 s.sync_read = 0;
                 s.sync_keys = 0;
             });
-            let path = sh.cfg.dir.join(TRANSFER_FILE);
-            let loaded = async {
-                let size = receive_snapshot(&mut p, &path, status).await?;
-                tracing::info!("REPLICAOF {host}:{port}: received a snapshot of {size} bytes");
-                load(sh, &mut p, local, &path, status).await
-            }
-            .await;
-            let _ = std::fs::remove_file(&path);
-            loaded?;
+            let file = transfer_file(&sh.cfg.dir);
+            let size = receive_snapshot(&mut p, &file.0, status).await?;
+            tracing::info!("REPLICAOF {host}:{port}: received a snapshot of {size} bytes");
+            load(sh, &mut p, local, &file.0, status).await?;
+            drop(file);
             touch(status, |s| {
                 s.full_syncs += 1;
                 s.replid = replid;
@@ -174,40 +217,48 @@ async fn load(
     status: &Mutex<Status>,
 ) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    // SAFETY: the file is this task's own, in the instance's directory; nothing else
-    // writes it while it is mapped, and it is removed only after the map is dropped.
+    // SAFETY: the file is this task's own (its name is this attempt's), in the instance's
+    // directory; nothing else writes it while it is mapped, and it is removed only after
+    // the map is dropped.
     let map =
         unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))?;
-    // A damaged snapshot is refused before the flush: the data here stays as it was.
-    concord_rdb::verify(&map).map_err(|e| format!("the primary's snapshot: {e}"))?;
+    // The whole snapshot is checked before the flush (its checksum, then every key read
+    // without writing anything), off the network threads: a snapshot refused here
+    // leaves the data as it was.
+    let map = tokio::task::spawn_blocking(move || check(&map).map(|()| map))
+        .await
+        .map_err(|e| format!("checking the snapshot: {e}"))??;
     let mut reader =
-        concord_rdb::Reader::new(&map).map_err(|e| format!("the primary's snapshot: {e}"))?;
+        concord_rdb::Reader::new(&map).map_err(|e| format!("{SNAPSHOT_REFUSED}: {e}"))?;
     local
         .run(sh, &vec![vec![Bytes::from_static(b"FLUSHALL")]])
-        .await;
+        .await?;
     let mut batch: Vec<Vec<Bytes>> = Vec::with_capacity(LOAD_BATCH);
     let (mut keys, mut skipped) = (0u64, 0u64);
     let mut keepalive = Instant::now();
+    let mut passed = 0usize;
     while let Some(e) = reader
         .next_entry()
-        .map_err(|e| format!("the primary's snapshot: {e}"))?
+        .map_err(|e| format!("{SNAPSHOT_REFUSED}: {e}"))?
     {
+        passed += 1;
         if e.db != 0 {
             skipped += 1;
-            continue;
+        } else {
+            for c in concord_rdb::commands(e) {
+                batch.push(c.into_iter().map(Bytes::from).collect());
+            }
+            keys += 1;
         }
-        for c in concord_rdb::commands(e) {
-            batch.push(c.into_iter().map(Bytes::from).collect());
-        }
-        keys += 1;
-        if batch.len() >= LOAD_BATCH {
-            local.run(sh, &batch).await;
+        if batch.len() >= LOAD_BATCH || passed.is_multiple_of(LOAD_BATCH) {
+            local.run(sh, &batch).await?;
             batch.clear();
             touch(status, |s| s.sync_keys = keys);
             // A Redis replica sends newlines while it loads, so that the primary does
-            // not time it out.
+            // not time it out. Once the flush is done the load goes on whatever the link
+            // does: a failed write shows again when the stream is read.
             if keepalive.elapsed() >= ACK_EVERY {
-                p.write(b"\n").await?;
+                let _ = p.write(b"\n").await;
                 keepalive = Instant::now();
             }
             tokio::task::yield_now().await;
@@ -226,7 +277,7 @@ async fn load(
                 .collect(),
         );
     }
-    local.run(sh, &batch).await;
+    local.run(sh, &batch).await?;
     touch(status, |s| {
         s.sync_keys = keys;
         s.skipped += skipped;
@@ -238,6 +289,15 @@ async fn load(
         );
     }
     tracing::info!("REPLICAOF: loaded {keys} keys");
+    Ok(())
+}
+
+/// A snapshot checked whole: its checksum, then every key read (nothing written).
+fn check(map: &[u8]) -> Result<(), String> {
+    let refused = |e: concord_rdb::RdbError| format!("{SNAPSHOT_REFUSED}: {e}");
+    concord_rdb::verify(map).map_err(refused)?;
+    let mut r = concord_rdb::Reader::new(map).map_err(refused)?;
+    while r.next_entry().map_err(refused)?.is_some() {}
     Ok(())
 }
 
@@ -266,13 +326,42 @@ struct Sorted {
     getack: bool,
     /// Writes to another database than 0.
     skipped: u64,
+    /// Bytes of the batch up to the end of its last request outside a transaction: what
+    /// may be acknowledged, and continued from after a drop (a transaction cut by a
+    /// drop is sent again whole, as Redis's replicas count it).
+    settled: usize,
+}
+
+/// Where a batch's transactions stand, carried from one batch to the next.
+#[derive(Default)]
+struct Cursor {
+    /// The database the stream names (Redis's stream names one before it needs one).
+    db: i64,
+    /// Inside MULTI ... EXEC.
+    in_multi: bool,
+}
+
+/// A request's size on the wire, as the primary sends it (a multibulk).
+fn wire_len<'a>(args: impl Iterator<Item = &'a [u8]>) -> usize {
+    let (mut n, mut bytes) = (0usize, 0usize);
+    for a in args {
+        n += 1;
+        bytes += 1 + digits(a.len()) + 2 + a.len() + 2;
+    }
+    bytes + 1 + digits(n) + 2
+}
+
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Sorts a batch's requests: the primary's own (SELECT, PING, REPLCONF) are taken here,
 /// writes to database 0 run, writes to others are skipped.
-fn sort(batch: &Batch, buf: &[u8], db: &mut i64) -> Sorted {
+fn sort(batch: &Batch, buf: &[u8], cur: &mut Cursor) -> Sorted {
     let mut out = Sorted::default();
+    let mut at = 0;
     for i in 0..batch.len() {
+        at += wire_len(batch.args(i, buf));
         let mut args = batch.args(i, buf);
         let name = args.next().unwrap_or_default();
         let is = |w: &str| name.eq_ignore_ascii_case(w.as_bytes());
@@ -282,17 +371,25 @@ fn sort(batch: &Batch, buf: &[u8], db: &mut i64) -> Sorted {
                 .and_then(|a| std::str::from_utf8(a).ok())
                 .and_then(|a| a.parse().ok())
             {
-                *db = n;
+                cur.db = n;
             }
         } else if is("ping") {
         } else if is("replconf") {
             out.getack |= args
                 .next()
                 .is_some_and(|a| a.eq_ignore_ascii_case(b"getack"));
-        } else if *db == 0 {
+        } else if cur.db == 0 {
             out.at.push(i);
         } else {
             out.skipped += 1;
+        }
+        if is("multi") {
+            cur.in_multi = true;
+        } else if is("exec") || is("discard") {
+            cur.in_multi = false;
+        }
+        if !cur.in_multi {
+            out.settled = at;
         }
     }
     out
@@ -307,40 +404,44 @@ async fn stream(
 ) -> Result<(), String> {
     let mut parser = RequestParser::new(Limits::default());
     let mut batch = Batch::default();
-    // Redis's stream names its database before the first write that needs one.
-    let mut db = 0i64;
-    let mut offset = status.lock().unwrap_or_else(|p| p.into_inner()).offset;
+    let mut cur = Cursor::default();
+    // `read`: every byte parsed; `settled`: the end of the last request outside a
+    // transaction, which is what is acknowledged.
+    let mut settled = status.lock().unwrap_or_else(|p| p.into_inner()).offset;
+    let mut read = settled;
     // A diskless primary starts the stream once the replica acknowledges.
-    ack(p, offset).await?;
+    ack(p, settled).await?;
     let mut ticks = tokio::time::interval(ACK_EVERY);
     let mut last_io = Instant::now();
     loop {
         parser
             .parse(&p.buf, &mut batch)
             .map_err(|e| format!("the primary's stream: {e}"))?;
-        let sorted = sort(&batch, &p.buf, &mut db);
-        local
-            .run(
-                sh,
-                &Picked {
-                    batch: &batch,
-                    buf: &p.buf,
-                    at: sorted.at,
-                },
-            )
-            .await;
+        let sorted = sort(&batch, &p.buf, &mut cur);
+        let picked = Picked {
+            batch: &batch,
+            buf: &p.buf,
+            at: sorted.at,
+        };
+        let ran = local.run(sh, &picked).await;
         let used = parser.advance(&mut batch);
         p.buf.advance(used);
-        offset += used as i64;
+        if sorted.settled > 0 || !cur.in_multi {
+            // What the parser took is whole requests; an inline one (never sent by Redis)
+            // would make the sizes disagree: then settle at the batch's end.
+            settled = read + if cur.in_multi { sorted.settled } else { used } as i64;
+        }
+        read += used as i64;
         touch(status, |s| {
-            s.offset = offset;
-            s.read_offset = offset + p.buf.len() as i64;
+            s.offset = settled;
+            s.read_offset = read + p.buf.len() as i64;
             s.skipped += sorted.skipped;
             s.refused = local.refused;
             s.last_io = last_io;
         });
+        ran?;
         if sorted.getack {
-            ack(p, offset).await?;
+            ack(p, settled).await?;
         }
         if batch.need() > p.buf.len() {
             p.buf.reserve(batch.need() - p.buf.len());
@@ -360,7 +461,7 @@ async fn stream(
                             p.timeout.as_secs()
                         ));
                     }
-                    ack(p, offset).await?;
+                    ack(p, settled).await?;
                 }
             }
         }
@@ -389,11 +490,28 @@ mod tests {
     fn the_primarys_own_requests_are_taken_out() {
         let wire = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*1\r\n$4\r\nPING\r\n*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n*2\r\n$6\r\nselect\r\n$1\r\n3\r\n*2\r\n$3\r\nDEL\r\n$1\r\na\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*2\r\n$3\r\nDEL\r\n$1\r\nb\r\n";
         let b = batch_of(wire);
-        let mut db = 0;
-        let s = sort(&b, wire, &mut db);
+        let mut cur = Cursor::default();
+        let s = sort(&b, wire, &mut cur);
         assert_eq!(s.at, vec![1, 7]);
         assert!(s.getack);
         assert_eq!(s.skipped, 1);
-        assert_eq!(db, 0);
+        assert_eq!(cur.db, 0);
+        assert_eq!(s.settled, wire.len(), "every request's size adds up");
+    }
+
+    #[test]
+    fn a_transaction_open_at_the_end_of_a_batch_is_not_settled() {
+        let set = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n".to_vec();
+        let multi = b"*1\r\n$5\r\nMULTI\r\n".to_vec();
+        let exec = b"*1\r\n$4\r\nEXEC\r\n".to_vec();
+        let first = [set.clone(), multi, set.clone()].concat();
+        let mut cur = Cursor::default();
+        let s = sort(&batch_of(&first), &first, &mut cur);
+        assert_eq!(s.settled, set.len());
+        assert!(cur.in_multi);
+        let second = [set.clone(), exec].concat();
+        let s = sort(&batch_of(&second), &second, &mut cur);
+        assert_eq!(s.settled, second.len());
+        assert!(!cur.in_multi);
     }
 }
