@@ -1,6 +1,7 @@
 //! `concord crdb migrate`: copies a running Redis database into an active-active
-//! database (Replica Of). Every instance is flushed first, then one instance follows the
-//! source; this shows the transfer's progress, then the lag, and `--stop` ends it.
+//! database (Replica Of). One instance follows the source; its first snapshot replaces
+//! the data of every instance. This shows the transfer's progress, then the lag, and
+//! `--stop` ends it.
 
 use crate::crdb::{GuidArgs, Output, connect, print, target_ref, wait};
 use anyhow::{Result, bail};
@@ -11,9 +12,8 @@ use serde_json::{Value, json};
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-/// How long the link may stay down, with an error, before the command gives up watching
-/// (the instance keeps trying).
-const DOWN_GIVE_UP: Duration = Duration::from_secs(30);
+/// How long the lag is waited for once the copy follows the stream.
+const LAG_WAIT: Duration = Duration::from_secs(10);
 /// How often the status is read.
 const POLL: Duration = Duration::from_millis(250);
 
@@ -29,7 +29,7 @@ pub struct MigrateArgs {
     /// Stop following the source (what was copied stays).
     #[arg(long, conflicts_with = "source")]
     stop: bool,
-    /// Do not ask before flushing every instance.
+    /// Do not ask before the data of every instance is replaced.
     #[arg(long)]
     yes: bool,
     #[command(flatten)]
@@ -60,8 +60,10 @@ pub fn run(a: MigrateArgs) -> Result<()> {
         print(target.output, &task);
         return Ok(());
     }
+    let id = task["id"].as_str().unwrap_or_default().to_string();
+    watch(&api, &path, &id, target.output == Output::Text)?;
     wait(&api, &task, target.output)?;
-    let status = watch(&api, &path, target.output == Output::Text)?;
+    let status = lag(&api, &path, target.output == Output::Text)?;
     print(target.output, &status);
     Ok(())
 }
@@ -79,9 +81,13 @@ pub fn status(g: GuidArgs) -> Result<()> {
 /// Asks before every instance is flushed.
 fn confirm(guid: &str) -> Result<()> {
     if !std::io::stdin().is_terminal() {
-        bail!("migrating flushes every instance of database {guid} first: pass --yes");
+        bail!(
+            "migrating replaces the data of every instance of database {guid} with the source's: pass --yes"
+        );
     }
-    eprint!("Migrating flushes every instance of database {guid} first. Continue? [y/N] ");
+    eprint!(
+        "Migrating replaces the data of every instance of database {guid} with the source's. Continue? [y/N] "
+    );
     std::io::stderr().flush().ok();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -91,69 +97,74 @@ fn confirm(guid: &str) -> Result<()> {
     Ok(())
 }
 
-/// Shows the transfer, then the loading, until the copy follows the stream; its status
-/// then (with the lag once known).
-fn watch(api: &Remote, path: &str, show: bool) -> Result<Value> {
+/// Shows the transfer, then the loading, until the first snapshot is loaded; fails with
+/// the task's errors when it fails.
+fn watch(api: &Remote, path: &str, task: &str, show: bool) -> Result<()> {
     let bar = if show {
         ProgressBar::new(0)
     } else {
         ProgressBar::hidden()
     };
-    let mut down_since: Option<Instant> = None;
     loop {
-        let v = api.get(path).map_err(anyhow::Error::msg)?;
-        if v["following"] != true {
+        let t = api
+            .get(&format!("/v1/crdb_tasks/{task}"))
+            .map_err(anyhow::Error::msg)?;
+        if matches!(t["status"].as_str(), Some("failed" | "canceled")) {
             bar.finish_and_clear();
-            bail!("the instance follows no source (stopped, or REPLICAOF NO ONE)");
+            bail!("task {task} {}: {}", t["status"], t["errors"]);
         }
-        let up = v["link_status"] == "up";
-        let syncing = v["sync_in_progress"] == true;
-        if syncing {
-            down_since = None;
-            let read = v["sync_read_bytes"].as_u64().unwrap_or(0);
-            let keys = v["loaded_keys"].as_u64().unwrap_or(0);
+        let v = api.get(path).map_err(anyhow::Error::msg)?;
+        if v["full_syncs"].as_i64().unwrap_or(0) > 0 {
+            bar.finish_and_clear();
+            return Ok(());
+        }
+        let read = v["sync_read_bytes"].as_u64().unwrap_or(0);
+        let keys = v["loaded_keys"].as_u64().unwrap_or(0);
+        if v["sync_in_progress"] == true && keys == 0 {
             match v["sync_total_bytes"].as_u64() {
-                Some(total) if keys == 0 => {
-                    bar.set_style(style("{bar:40} {bytes}/{total_bytes} received {msg}"));
+                Some(total) => {
+                    bar.set_style(style("{bar:40} {bytes}/{total_bytes} received"));
                     bar.set_length(total);
                     bar.set_position(read);
                 }
-                _ if keys == 0 => {
+                None => {
                     bar.set_style(style("{spinner} {msg}"));
                     bar.set_message(format!("{read} bytes received (diskless transfer)"));
                     bar.tick();
                 }
-                _ => {
-                    bar.set_style(style("{spinner} {msg}"));
-                    bar.set_message(format!("{keys} keys loaded"));
-                    bar.tick();
-                }
             }
-        } else if up {
-            if let Some(lag) = v["lag_bytes"].as_i64() {
-                bar.finish_and_clear();
-                if show {
-                    println!(
-                        "Following {}: {} keys copied, lag {lag} bytes",
-                        v["source"].as_str().unwrap_or_default(),
-                        v["loaded_keys"].as_u64().unwrap_or(0)
-                    );
-                }
-                return Ok(v);
-            }
-        } else {
-            let since = *down_since.get_or_insert_with(Instant::now);
-            let error = v["last_error"].as_str().unwrap_or_default();
+        } else if v["sync_in_progress"] == true {
             bar.set_style(style("{spinner} {msg}"));
-            bar.set_message(format!("connecting to the source… {error}"));
+            bar.set_message(format!("{keys} keys loaded"));
             bar.tick();
-            if !error.is_empty() && since.elapsed() > DOWN_GIVE_UP {
-                bar.finish_and_clear();
-                bail!(
-                    "the link to the source is down: {error} (the instance keeps trying; \
-                     see `concord crdb migrate-status`)"
+        } else {
+            bar.set_style(style("{spinner} {msg}"));
+            bar.set_message("connecting to the source…");
+            bar.tick();
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The status once the lag is known (the source is asked its offset every second; a
+/// source that refuses INFO to the migration's user leaves it unknown).
+fn lag(api: &Remote, path: &str, show: bool) -> Result<Value> {
+    let deadline = Instant::now() + LAG_WAIT;
+    loop {
+        let v = api.get(path).map_err(anyhow::Error::msg)?;
+        let lag = v["lag_bytes"].as_i64();
+        if lag.is_some() || Instant::now() > deadline {
+            if show {
+                let lag = lag.map_or("not known (the source does not answer INFO)".into(), |l| {
+                    format!("{l} bytes")
+                });
+                println!(
+                    "Following {}: {} keys copied, lag {lag}",
+                    v["source"].as_str().unwrap_or_default(),
+                    v["loaded_keys"].as_u64().unwrap_or(0)
                 );
             }
+            return Ok(v);
         }
         std::thread::sleep(POLL);
     }

@@ -395,11 +395,7 @@ pub async fn flush(s: Arc<AppState>, _claim: Claim, crdb: Crdb, mut task: Task) 
 /// issues a FLUSHALL once it holds every write made before the hold, and writes are let
 /// go once every instance applied it. Any failure lets writes go; the first is returned
 /// (letting go is noted in the task's errors).
-pub(crate) async fn flush_everywhere(
-    s: &Arc<AppState>,
-    crdb: &Crdb,
-    task: &mut Task,
-) -> Result<(), String> {
+async fn flush_everywhere(s: &Arc<AppState>, crdb: &Crdb, task: &mut Task) -> Result<(), String> {
     let guid = crdb.guid.clone();
     // The holds lapse by themselves (a coordinator that dies never leaves writes held):
     // while the flush runs they are renewed.

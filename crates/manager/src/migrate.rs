@@ -1,11 +1,13 @@
-//! Replica Of into an active-active database: every instance is flushed (writes held
-//! meanwhile), then this cluster's instance follows the source Redis (REPLICAOF), and
-//! what it takes in reaches the other instances by the normal replication. Stopping it
-//! (REPLICAOF NO ONE) keeps the data.
+//! Replica Of into an active-active database: this cluster's instance follows the source
+//! Redis (REPLICAOF). Its first full transfer, once read whole and found good, flushes the
+//! database (a FLUSHALL every instance applies) and loads the snapshot; what it takes in
+//! reaches the other instances by the normal replication. Nothing is flushed before the
+//! source answered and sent a good snapshot. Stopping it (REPLICAOF NO ONE) keeps the
+//! data.
 
 use crate::api::AppState;
 use crate::coordinate::{finish, save};
-use crate::membership::{flush_everywhere, start};
+use crate::membership::start;
 use crate::model::{Bdb, Crdb, Task, TaskStatus};
 use crate::tasks::Claim;
 use serde_json::{Value, json};
@@ -96,19 +98,29 @@ pub fn local_bdb(s: &AppState, guid: &str) -> Result<Bdb, String> {
         .ok_or_else(|| format!("this cluster has no instance of database {guid}"))
 }
 
-/// The migration task: flush everywhere, then this cluster's instance follows `src`.
+/// How long the task waits for the instance to take the source's first snapshot in.
+const FIRST_SYNC: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The migration task: this cluster's instance follows `src` (a new full transfer even
+/// if it followed it already); the task ends once the first snapshot is loaded, or fails
+/// with the link's error (the instance then stops following, nothing flushed).
 pub async fn run(s: Arc<AppState>, _claim: Claim, crdb: Crdb, src: Source, mut task: Task) {
     start(&s, &mut task);
     let result = async {
-        flush_everywhere(&s, &crdb, &mut task).await?;
-        if task.status == TaskStatus::Canceled {
-            return Ok(());
-        }
         let bdb = local_bdb(&s, &crdb.guid)?;
         follow(&bdb, &src).await?;
         task.progress.push(format!(
-            "instance {} follows {}:{}",
+            "instance {} follows {}:{}; the first transfer flushes every instance",
             bdb.uid, src.host, src.port
+        ));
+        save(&s, &task);
+        let loaded = first_sync(&bdb).await;
+        if loaded.is_err() {
+            let _ = stop(&bdb).await;
+        }
+        let keys = loaded?;
+        task.progress.push(format!(
+            "the source's snapshot is loaded ({keys} keys); following its writes"
         ));
         save(&s, &task);
         Ok::<(), String>(())
@@ -122,8 +134,30 @@ pub async fn run(s: Arc<AppState>, _claim: Claim, crdb: Crdb, src: Source, mut t
     }
 }
 
-/// Points the instance at `src`: its credentials, then REPLICAOF.
+/// Waits until the instance loaded its first snapshot (the keys it loaded), or its link
+/// failed (the error).
+async fn first_sync(bdb: &Bdb) -> Result<i64, String> {
+    let deadline = tokio::time::Instant::now() + FIRST_SYNC;
+    loop {
+        let v = status(bdb).await?;
+        if v["full_syncs"].as_i64().unwrap_or(0) > 0 {
+            return Ok(v["loaded_keys"].as_i64().unwrap_or(0));
+        }
+        let error = v["last_error"].as_str().unwrap_or_default();
+        if !error.is_empty() {
+            return Err(format!("the source: {error}"));
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err("the source's first snapshot did not arrive within 10 minutes".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Points the instance at `src`: its credentials, then REPLICAOF (after REPLICAOF NO
+/// ONE, so that following the same source again starts a new full transfer).
 async fn follow(bdb: &Bdb, src: &Source) -> Result<(), String> {
+    crate::command::call(bdb, &["REPLICAOF", "NO", "ONE"]).await?;
     let tls = if src.tls { "yes" } else { "no" };
     crate::command::call(bdb, &["CONFIG", "SET", "replicaof-tls", tls])
         .await

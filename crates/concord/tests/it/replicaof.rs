@@ -594,6 +594,14 @@ fn the_cli_migrates_a_redis_database_into_an_active_active_database() {
     // Flushing every instance is confirmed first; without a terminal, with --yes.
     let (ok, _, err) = migrate(&["--source", &source]);
     assert!(!ok && err.contains("--yes"), "{err}");
+    // A source that refuses the password: the task fails and nothing was flushed.
+    let wrong = format!("redis://:nope@127.0.0.1:{}", r.port);
+    let (ok, out, err) = migrate(&["--source", &wrong, "--yes"]);
+    assert!(!ok && err.contains("WRONGPASS"), "{out}\n{err}");
+    assert_eq!(
+        Conn::open(east).cmd(&["GET", "old"]),
+        Reply::Bulk(b"1".to_vec())
+    );
     let (ok, out, err) = migrate(&["--source", &source, "--yes"]);
     assert!(ok, "{out}\n{err}");
     assert!(out.contains("-> finished"), "{out}");

@@ -1,6 +1,6 @@
 //! `PUT /v1/crdbs/{guid}/migrate` (start Replica Of from a Redis database, in a task that
-//! flushes every instance first), `GET` (where the copy stands: transfer, keys loaded, lag)
-//! and `DELETE` (stop following; the data stays).
+//! ends once the source's first snapshot replaced the database's data), `GET` (where the
+//! copy stands: transfer, keys loaded, lag) and `DELETE` (stop following; the data stays).
 
 use super::AppState;
 use super::auth::Caller;
@@ -26,8 +26,8 @@ struct Start {
     tls: bool,
 }
 
-/// PUT /v1/crdbs/{guid}/migrate: flushes every instance, then this cluster's instance
-/// follows the source.
+/// PUT /v1/crdbs/{guid}/migrate: this cluster's instance follows the source; its first
+/// snapshot replaces the data of every instance.
 pub async fn start(
     State(s): State<Arc<AppState>>,
     Path(guid): Path<String>,
@@ -41,10 +41,8 @@ pub async fn start(
     local_bdb(&s, &guid).map_err(ApiError::invalid)?;
     let claim = claim(&s, &guid)?;
     let mut task = new_task(&guid, "migrate_crdb");
-    task.progress.push(format!(
-        "flushing every instance, then following {}",
-        redacted(&req.source)
-    ));
+    task.progress
+        .push(format!("following {}", redacted(&req.source)));
     let out = queued(&s, &task)?;
     tokio::spawn(crate::migrate::run(Arc::clone(&s), claim, crdb, src, task));
     Ok(out)
