@@ -221,6 +221,22 @@ fn migrate_moves_keys_as_redis_does() {
             "target {key}"
         );
     }
+    // Towards this instance itself: refused, the key kept (Redis blocks until the timeout).
+    from_c.cmd(&["SET", "self", "1"]);
+    let own = c.port.to_string();
+    let r = from_c.cmd(&["MIGRATE", "127.0.0.1", &own, "self", "0", "100", "REPLACE"]);
+    assert!(
+        matches!(&r, Reply::Error(e) if e.starts_with("IOERR")),
+        "{r}"
+    );
+    assert_eq!(from_c.cmd(&["GET", "self"]), Reply::Bulk(b"1".to_vec()));
+    // CLIENT REPLY SKIP drops MIGRATE's own reply only; the move happens.
+    from_c.cmd(&["SET", "skipped", "1"]);
+    from_c.send_raw(b"CLIENT REPLY SKIP\r\n");
+    let port = ct.port.to_string();
+    from_c.send_raw(format!("MIGRATE 127.0.0.1 {port} skipped 0 1000\r\n").as_bytes());
+    assert_eq!(from_c.cmd(&["PING"]), Reply::Status("PONG".into()));
+    assert_eq!(tc.cmd(&["GET", "skipped"]), Reply::Bulk(b"1".to_vec()));
     // Inside a transaction it is refused here (Redis would block its whole server).
     from_c.cmd(&["MULTI"]);
     from_c.cmd(&[

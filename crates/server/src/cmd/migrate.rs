@@ -18,6 +18,8 @@ use tokio::net::TcpStream;
 
 /// The longest reply line read from the target.
 const MAX_LINE: u64 = 64 * 1024;
+/// What one write to the target may take at most `timeout` for (Redis's 64 KB).
+const WRITE_CHUNK: usize = 64 * 1024;
 
 /// MIGRATE's id, looked up once.
 pub(crate) fn is(id: CommandId) -> bool {
@@ -130,21 +132,53 @@ type Dumped = (Bytes, Vec<u8>, i64);
 
 async fn migrate(s: &mut Session, sh: &Shared, args: &[Bytes]) -> Result<&'static str, String> {
     let req = parse(args)?;
-    let dumped = dump(s, sh, &req.keys).await?;
-    if dumped.is_empty() {
-        return Ok("NOKEY");
+    if is_this_instance(sh, &req) {
+        // Redis blocks on itself until the timeout; RESTORE then DEL here would lose the
+        // keys.
+        return Err("IOERR error or timeout reading to target instance".into());
     }
-    let (moved, target_error) = send(&req, &dumped).await?;
-    if !req.copy && !moved.is_empty() {
-        let mut del = vec![Bytes::from_static(b"DEL")];
-        del.extend(moved);
-        let mut scratch = Out::new();
-        s.run_some(sh, &vec![del], &mut scratch).await;
+    // The inner requests' replies are read here whatever CLIENT REPLY says of the
+    // client's own.
+    let (replies, skipping) = (s.replies, s.skipping);
+    s.replies = crate::session::Replies::On;
+    s.skipping = false;
+    let result = async {
+        let dumped = dump(s, sh, &req.keys).await?;
+        if dumped.is_empty() {
+            return Ok("NOKEY");
+        }
+        let sent = send(&req, &dumped).await;
+        // Keys the target took are deleted here even when the exchange failed later.
+        let moved = match &sent {
+            Ok((moved, _)) | Err((moved, _)) => moved.clone(),
+        };
+        if !req.copy && !moved.is_empty() {
+            let mut del = vec![Bytes::from_static(b"DEL")];
+            del.extend(moved);
+            let mut scratch = Out::new();
+            s.run_some(sh, &vec![del], &mut scratch).await;
+            if let Some(b'-') = scratch.buf.first() {
+                return Err(String::from_utf8_lossy(&scratch.buf[1..])
+                    .trim_end()
+                    .to_string());
+            }
+        }
+        match sent {
+            Ok((_, Some(e))) => Err(format!("ERR Target instance replied with error: {e}")),
+            Ok((_, None)) => Ok("OK"),
+            Err((_, e)) => Err(e),
+        }
     }
-    match target_error {
-        Some(e) => Err(format!("ERR Target instance replied with error: {e}")),
-        None => Ok("OK"),
-    }
+    .await;
+    s.replies = replies;
+    s.skipping = skipping;
+    result
+}
+
+/// Whether the target is this instance (a loopback address and its own port).
+fn is_this_instance(sh: &Shared, req: &Request) -> bool {
+    let local = matches!(req.host.as_str(), "localhost" | "::1") || req.host.starts_with("127.");
+    local && req.port == sh.port
 }
 
 /// DUMP and PTTL of each key, through this client's requests; the keys that exist.
@@ -162,15 +196,20 @@ async fn dump(s: &mut Session, sh: &Shared, keys: &[Bytes]) -> Result<Vec<Dumped
         let payload = replies.next()?;
         let ttl = replies.next()?;
         if let (Reply::Bulk(p), Reply::Int(ttl)) = (payload, ttl) {
-            found.push((k.clone(), p.to_vec(), ttl.max(0)));
+            // -1: no expiry (0 to RESTORE); under a millisecond left: 1, as in Redis.
+            let ttl = if ttl < 0 { 0 } else { ttl.max(1) };
+            found.push((k.clone(), p.to_vec(), ttl));
         }
     }
     Ok(found)
 }
 
-/// Sends AUTH, SELECT and one RESTORE per key; the keys the target took, and its first
-/// refusal.
-async fn send(req: &Request, keys: &[Dumped]) -> Result<(Vec<Bytes>, Option<String>), String> {
+/// The keys the target took, and then its first refusal (or the I/O error that ended the
+/// exchange).
+type Sent = (Vec<Bytes>, Option<String>);
+
+/// Sends AUTH, SELECT and one RESTORE per key.
+async fn send(req: &Request, keys: &[Dumped]) -> Result<Sent, (Vec<Bytes>, String)> {
     let connect = tokio::time::timeout(
         req.timeout,
         TcpStream::connect((req.host.as_str(), req.port)),
@@ -178,8 +217,18 @@ async fn send(req: &Request, keys: &[Dumped]) -> Result<(Vec<Bytes>, Option<Stri
     let sock = match connect.await {
         Ok(Ok(s)) => s,
         // Redis connects without waiting and learns of a refusal when it writes.
-        Ok(Err(_)) => return Err("IOERR error or timeout writing to target instance".into()),
-        Err(_) => return Err("IOERR error or timeout connecting to the client".into()),
+        Ok(Err(_)) => {
+            return Err((
+                Vec::new(),
+                "IOERR error or timeout writing to target instance".into(),
+            ));
+        }
+        Err(_) => {
+            return Err((
+                Vec::new(),
+                "IOERR error or timeout connecting to the client".into(),
+            ));
+        }
     };
     let _ = sock.set_nodelay(true);
     let (rd, mut wr) = sock.into_split();
@@ -207,9 +256,17 @@ async fn send(req: &Request, keys: &[Dumped]) -> Result<(Vec<Bytes>, Option<Stri
         encode(&a, &mut wire);
         expected += 1;
     }
-    match tokio::time::timeout(req.timeout, wr.write_all(&wire)).await {
-        Ok(Ok(())) => {}
-        _ => return Err("IOERR error or timeout writing to target instance".into()),
+    // The timeout bounds each chunk, as Redis's does, not the whole of a large MIGRATE.
+    for chunk in wire.chunks(WRITE_CHUNK) {
+        match tokio::time::timeout(req.timeout, wr.write_all(chunk)).await {
+            Ok(Ok(())) => {}
+            _ => {
+                return Err((
+                    Vec::new(),
+                    "IOERR error or timeout writing to target instance".into(),
+                ));
+            }
+        }
     }
     let mut rd = BufReader::new(rd);
     let (mut moved, mut first_error) = (Vec::new(), None);
@@ -219,7 +276,12 @@ async fn send(req: &Request, keys: &[Dumped]) -> Result<(Vec<Bytes>, Option<Stri
         let read = limited.read_until(b'\n', &mut line);
         match tokio::time::timeout(req.timeout, read).await {
             Ok(Ok(n)) if n > 0 && line.ends_with(b"\n") => {}
-            _ => return Err("IOERR error or timeout reading to target instance".into()),
+            _ => {
+                return Err((
+                    moved,
+                    "IOERR error or timeout reading to target instance".into(),
+                ));
+            }
         }
         let text = String::from_utf8_lossy(&line).trim_end().to_string();
         if let Some(e) = text.strip_prefix('-') {
