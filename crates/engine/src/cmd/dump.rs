@@ -159,6 +159,10 @@ fn restore_stream(
     st: concord_rdb::Stream,
     at: Option<u64>,
 ) -> CmdResult {
+    // What XSETID and XGROUP would refuse is refused before anything changes.
+    if !consistent(&st) {
+        return Err(CmdError::msg("ERR Bad data format"));
+    }
     if existed {
         e.emit(key, OpKind::DelKey);
     }
@@ -191,4 +195,26 @@ fn restore_stream(
     }
     e.set_ids_as_given(before);
     result
+}
+
+/// Whether a stream's parts agree (Redis's loader refuses them otherwise): the last id
+/// at or past every entry and the largest deleted id, as many entries added as there
+/// are, group and consumer names unique.
+fn consistent(st: &concord_rdb::Stream) -> bool {
+    let top = st.entries.last().map_or((0, 0), |e| e.0);
+    let names_unique = |names: &mut Vec<&[u8]>| {
+        names.sort_unstable();
+        names.windows(2).all(|w| w[0] != w[1])
+    };
+    let mut groups: Vec<&[u8]> = st.groups.iter().map(|g| &g.name[..]).collect();
+    st.last_id >= top
+        && st.last_id >= st.max_deleted
+        && st
+            .entries_added
+            .is_none_or(|n| n >= st.entries.len() as u64)
+        && names_unique(&mut groups)
+        && st.groups.iter().all(|g| {
+            let mut c: Vec<&[u8]> = g.consumers.iter().map(|c| &c.name[..]).collect();
+            names_unique(&mut c)
+        })
 }

@@ -116,11 +116,8 @@ pub(crate) fn replicaof(_: &mut Session, sh: &Shared, _: &mut Engine, a: &[&[u8]
     let Some(port) = std::str::from_utf8(a[2])
         .ok()
         .and_then(|p| p.parse::<i64>().ok())
+        .and_then(|p| u16::try_from(p).ok())
     else {
-        out.error("ERR value is not an integer or out of range");
-        return;
-    };
-    let Ok(port) = u16::try_from(port) else {
         out.error("ERR Invalid master port");
         return;
     };

@@ -31,7 +31,7 @@ impl Phase {
     fn word(self) -> &'static str {
         match self {
             Phase::Connect => "connect",
-            Phase::Connecting => "connecting",
+            Phase::Connecting => "handshake",
             Phase::Sync => "sync",
             Phase::Connected => "connected",
         }
@@ -129,7 +129,7 @@ impl Follow {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = st.as_ref() {
             let s = f.status.lock().unwrap_or_else(|p| p.into_inner());
-            if s.host == host && s.port == port {
+            if s.host.eq_ignore_ascii_case(&host) && s.port == port {
                 return Started::Already;
             }
         }
@@ -187,11 +187,7 @@ pub(crate) fn write_info(s: &Status, out: &mut String) {
         s.host,
         s.port,
         if up { "up" } else { "down" },
-        if s.phase == Phase::Connect {
-            -1
-        } else {
-            secs_since(s.last_io) as i64
-        },
+        if up { secs_since(s.last_io) as i64 } else { -1 },
         u8::from(s.phase == Phase::Sync),
         s.read_offset.max(0),
         s.offset.max(0),
@@ -242,5 +238,9 @@ pub(crate) fn write_role(s: &Status, out: &mut concord_resp::Out) {
     out.bulk(s.host.as_bytes());
     out.int(i64::from(s.port));
     out.bulk(s.phase.word().as_bytes());
-    out.int(s.offset.max(-1));
+    out.int(if s.phase == Phase::Connected {
+        s.offset
+    } else {
+        -1
+    });
 }

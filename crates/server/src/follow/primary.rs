@@ -184,10 +184,13 @@ pub(super) async fn handshake(
     auth(p, user, password).await?;
     p.command(&[b"PING"]).await?;
     let port = my_port.to_string();
-    p.command(&[b"REPLCONF", b"listening-port", port.as_bytes()])
-        .await?;
-    p.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
-        .await?;
+    // Errors to REPLCONF are not fatal (Redis's replicas go on without them).
+    let _ = p
+        .command(&[b"REPLCONF", b"listening-port", port.as_bytes()])
+        .await;
+    let _ = p
+        .command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+        .await;
     let (id, offset) = match resume {
         Some((id, off)) => (id.to_string(), (off + 1).to_string()),
         None => ("?".to_string(), "-1".to_string()),
