@@ -18,22 +18,15 @@ pub async fn call(db: &Bdb, args: &[&str]) -> Result<String, String> {
     call_within(db, args, TIMEOUT).await
 }
 
-fn encode(args: &[&str], into: &mut Vec<u8>) {
-    into.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        into.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-    }
-}
-
 /// [`call`], answered within `within` (connection included).
 pub async fn call_within(db: &Bdb, args: &[&str], within: Duration) -> Result<String, String> {
     let port = db.port;
     let mut req = Vec::new();
     let auth = !db.config.password.is_empty();
     if auth {
-        encode(&["AUTH", &db.config.password], &mut req);
+        concord_resp::encode_command(&["AUTH", &db.config.password], &mut req);
     }
-    encode(args, &mut req);
+    concord_resp::encode_command(args, &mut req);
     let ask = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

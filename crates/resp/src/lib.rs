@@ -5,4 +5,4 @@ mod parse;
 mod write;
 
 pub use parse::{Batch, Limits, ParseError, RequestParser, quote_arg, split_args};
-pub use write::{Out, format_double};
+pub use write::{Out, encode_command, format_double};

@@ -271,6 +271,17 @@ fn fmt_i64(buf: &mut [u8; 24], n: i64) -> &[u8] {
     &buf[i..]
 }
 
+/// Appends a command as a client sends one (an array of bulk strings) to `into`.
+pub fn encode_command<A: AsRef<[u8]>>(args: &[A], into: &mut Vec<u8>) {
+    into.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        let a = a.as_ref();
+        into.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        into.extend_from_slice(a);
+        into.extend_from_slice(b"\r\n");
+    }
+}
+
 /// Prints a double as Redis replies one (`%.17g`), with `inf`, `-inf` and `nan`.
 pub fn format_double(v: f64) -> String {
     if v.is_nan() {

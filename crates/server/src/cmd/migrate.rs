@@ -240,11 +240,11 @@ async fn send(req: &Request, keys: &[Dumped]) -> Result<Sent, (Vec<Bytes>, Strin
             a.push(u);
         }
         a.push(pw);
-        encode(&a, &mut wire);
+        concord_resp::encode_command(&a, &mut wire);
         expected += 1;
     }
     let db = req.db.to_string();
-    encode(&[b"SELECT", db.as_bytes()], &mut wire);
+    concord_resp::encode_command(&[&b"SELECT"[..], db.as_bytes()], &mut wire);
     expected += 1;
     let preamble = expected;
     for (k, payload, ttl) in keys {
@@ -253,7 +253,7 @@ async fn send(req: &Request, keys: &[Dumped]) -> Result<Sent, (Vec<Bytes>, Strin
         if req.replace {
             a.push(b"REPLACE");
         }
-        encode(&a, &mut wire);
+        concord_resp::encode_command(&a, &mut wire);
         expected += 1;
     }
     // The timeout bounds each chunk, as Redis's does, not the whole of a large MIGRATE.
@@ -295,15 +295,6 @@ async fn send(req: &Request, keys: &[Dumped]) -> Result<Sent, (Vec<Bytes>, Strin
         }
     }
     Ok((moved, first_error))
-}
-
-fn encode(args: &[&[u8]], into: &mut Vec<u8>) {
-    into.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-    for a in args {
-        into.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        into.extend_from_slice(a);
-        into.extend_from_slice(b"\r\n");
-    }
 }
 
 /// A reply of this server's own, as DUMP and PTTL write them.

@@ -81,12 +81,7 @@ impl Primary {
     /// Sends one command.
     pub async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
         let mut out = Vec::new();
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
+        concord_resp::encode_command(args, &mut out);
         tokio::time::timeout(self.timeout, self.io.write_all(&out))
             .await
             .map_err(|_| "write to the primary timed out".to_string())?
