@@ -33,13 +33,7 @@ pub(crate) fn listpack(b: &[u8]) -> Result<Vec<Vec<u8>>, Malformed> {
         out.push(value);
         at += size;
         // The entry's length again, backwards, in 1 to 5 bytes.
-        let back = match size {
-            0..128 => 1,
-            128..16_384 => 2,
-            16_384..2_097_152 => 3,
-            2_097_152..268_435_456 => 4,
-            _ => 5,
-        };
+        let back = backlen_size(size);
         at = at
             .checked_add(back)
             .filter(|&a| a <= b.len())
@@ -50,6 +44,91 @@ pub(crate) fn listpack(b: &[u8]) -> Result<Vec<Vec<u8>>, Malformed> {
         return Err("bytes after a listpack's end");
     }
     Ok(out)
+}
+
+/// How many bytes an entry of `size` bytes writes its length back in (Redis's
+/// lpEncodeBacklen: 7 bits a byte, with its exact thresholds).
+fn backlen_size(size: usize) -> usize {
+    match size {
+        0..=127 => 1,
+        128..16_383 => 2,
+        16_383..2_097_151 => 3,
+        2_097_151..268_435_455 => 4,
+        _ => 5,
+    }
+}
+
+/// An element to write into a listpack.
+pub(crate) enum Element<'a> {
+    /// An integer, in the smallest integer encoding that holds it.
+    Int(i64),
+    /// A string, as a string whatever it holds.
+    Str(&'a [u8]),
+}
+
+/// A listpack of `elements`, encoded as Redis encodes one.
+pub(crate) fn write_listpack(elements: &[Element]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for el in elements {
+        let start = body.len();
+        match *el {
+            Element::Int(v) => match v {
+                0..=127 => body.push(v as u8),
+                -4096..=4095 => {
+                    let u = (v as u16) & 0x1fff;
+                    body.extend_from_slice(&[0xc0 | (u >> 8) as u8, u as u8]);
+                }
+                -32_768..=32_767 => {
+                    body.push(0xf1);
+                    body.extend_from_slice(&(v as i16).to_le_bytes());
+                }
+                -8_388_608..=8_388_607 => {
+                    body.push(0xf2);
+                    body.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+                }
+                -2_147_483_648..=2_147_483_647 => {
+                    body.push(0xf3);
+                    body.extend_from_slice(&(v as i32).to_le_bytes());
+                }
+                _ => {
+                    body.push(0xf4);
+                    body.extend_from_slice(&v.to_le_bytes());
+                }
+            },
+            Element::Str(s) => {
+                match s.len() {
+                    0..64 => body.push(0x80 | s.len() as u8),
+                    64..4096 => {
+                        body.extend_from_slice(&[0xe0 | (s.len() >> 8) as u8, s.len() as u8])
+                    }
+                    n => {
+                        body.push(0xf0);
+                        body.extend_from_slice(&(n as u32).to_le_bytes());
+                    }
+                }
+                body.extend_from_slice(s);
+            }
+        }
+        let len = body.len() - start;
+        let mut back = [0u8; 5];
+        let n = backlen_size(len);
+        for (i, b) in back[..n].iter_mut().enumerate() {
+            let shift = 7 * (n - 1 - i);
+            *b = ((len >> shift) & 127) as u8 | if i > 0 { 128 } else { 0 };
+        }
+        body.extend_from_slice(&back[..n]);
+    }
+    let total = 6 + body.len() + 1;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(
+        &u16::try_from(elements.len())
+            .unwrap_or(u16::MAX)
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(&body);
+    out.push(END);
+    out
 }
 
 /// One listpack entry (without its back length): its value and its size.
@@ -311,6 +390,37 @@ mod tests {
         for cut in 0..b.len() {
             assert!(listpack(&b[..cut]).is_err());
         }
+    }
+
+    #[test]
+    fn written_listpacks_read_back() {
+        let long = vec![b'z'; 5000];
+        let mid = vec![b'y'; 100];
+        let ints = [
+            0,
+            127,
+            128,
+            -1,
+            -4096,
+            4095,
+            4096,
+            -32768,
+            40_000,
+            -8_388_608,
+            1 << 30,
+            i64::MIN,
+            i64::MAX,
+        ];
+        let mut els: Vec<Element> = ints.iter().map(|&v| Element::Int(v)).collect();
+        els.extend([
+            Element::Str(b"hi"),
+            Element::Str(&mid),
+            Element::Str(&long),
+            Element::Str(b""),
+        ]);
+        let mut want: Vec<Vec<u8>> = ints.iter().map(|v| v.to_string().into_bytes()).collect();
+        want.extend([b"hi".to_vec(), mid.clone(), long.clone(), Vec::new()]);
+        assert_eq!(listpack(&write_listpack(&els)).expect("reads"), want);
     }
 
     #[test]

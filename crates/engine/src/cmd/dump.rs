@@ -7,26 +7,26 @@ use crate::NotifyFlags as N;
 use crate::args::Args;
 use crate::error::{CmdError, CmdResult};
 use concord_crdt::hll::{Registers, decode_canonical};
-use concord_crdt::{Blob, Content, OpKind};
+use concord_crdt::{Blob, Content, Kind, OpKind};
 use concord_rdb::{DumpError, Value, dump as payload, undump};
 use concord_resp::Out;
 
 /// DUMP key
 pub fn dump(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
-    let Some(ks) = e.lookup(a.get(1), false) else {
+    let key = a.get(1);
+    let Some(ks) = e.lookup(key, false) else {
         out.null();
         return Ok(());
     };
-    let Some(content) = content_of(ks) else {
-        out.null();
-        return Ok(());
+    let value = if ks.visible() == Some(Kind::Stream) {
+        super::streams::rdb_stream(e, key)?.map(Value::Stream)
+    } else {
+        content_of(ks).and_then(value_of)
     };
-    let bytes = value_of(content).and_then(|v| payload(&v)).ok_or_else(|| {
-        CmdError::msg(
-            "ERR DUMP of a stream is not supported: Concord does not write streams in Redis's format yet",
-        )
-    })?;
-    out.bulk(&bytes);
+    match value {
+        Some(v) => out.bulk(&payload(&v)),
+        None => out.null(),
+    }
     Ok(())
 }
 
@@ -101,8 +101,8 @@ pub fn restore(e: &mut Engine, a: Args, out: &mut Out) -> CmdResult {
     Ok(())
 }
 
-/// A key's content as an RDB value: a HyperLogLog is a string in Redis's format; a
-/// stream has no form here yet (`None`).
+/// A key's content as an RDB value: a HyperLogLog is a string in Redis's format (a
+/// stream is taken whole from the engine instead: `None` here).
 fn value_of(c: Content) -> Option<Value> {
     let bytes = |v: Vec<Blob>| v.into_iter().map(|b| b.to_vec()).collect();
     Some(match c {

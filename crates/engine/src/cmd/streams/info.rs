@@ -230,3 +230,64 @@ pub(super) fn put_read_lag(out: &mut Out, s: &Stream, g: &concord_crdt::stream::
         None => out.null(),
     }
 }
+
+/// The whole of the stream at `key` as the RDB keeps one (DUMP): its entries, ids and
+/// counters, and each group with this instance's consumers and pending entries.
+pub(crate) fn rdb_stream(
+    e: &mut Engine,
+    key: &[u8],
+) -> Result<Option<concord_rdb::Stream>, CmdError> {
+    let Some(s) = get_stream(e, key)?.cloned() else {
+        return Ok(None);
+    };
+    let id = |i: StreamId| (i.ms, i.seq);
+    let entries = s
+        .iter()
+        .map(|(k, f)| {
+            let pairs = f
+                .chunks(2)
+                .map(|p| {
+                    (
+                        p[0].to_vec(),
+                        p.get(1).map(|v| v.to_vec()).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            (id(k.0), pairs)
+        })
+        .collect();
+    let mut groups = Vec::new();
+    for (name, g) in &s.groups {
+        let lg = local(e, key, name).clone();
+        groups.push(concord_rdb::Group {
+            name: name.to_vec(),
+            last_id: id(g.last_delivered()),
+            entries_read: g.read.and_then(|r| u64::try_from(r).ok()),
+            pending: lg
+                .pel
+                .iter()
+                .map(|(k, p)| concord_rdb::Pending {
+                    id: id(k.0),
+                    delivery_ms: p.time,
+                    deliveries: p.count,
+                    consumer: p.consumer.to_vec(),
+                })
+                .collect(),
+            consumers: lg
+                .consumers
+                .iter()
+                .map(|(n, c)| concord_rdb::Consumer {
+                    name: n.to_vec(),
+                    seen_ms: c.seen,
+                })
+                .collect(),
+        });
+    }
+    Ok(Some(concord_rdb::Stream {
+        entries,
+        last_id: id(s.top()),
+        entries_added: Some(s.entries_added()),
+        max_deleted: id(s.max_deleted),
+        groups,
+    }))
+}
