@@ -1,6 +1,6 @@
 //! A damaged snapshot or DUMP payload: the RDB reader must answer an error (never panic,
 //! never allocate past what the input can hold), and a payload that reads must dump and
-//! read back the same.
+//! read back to the same payload.
 
 #![no_main]
 
@@ -22,8 +22,12 @@ fuzz_target!(|data: &[u8]| {
         p[n - 10..n - 8].copy_from_slice(&9u16.to_le_bytes());
         let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&p[..n - 8]);
         p[n - 8..].copy_from_slice(&crc.to_le_bytes());
+        // What is written reads back to what writes the same bytes (an older stream type
+        // comes back in the newer one, its counters filled in).
         if let Ok(v) = undump(&p) {
-            assert_eq!(undump(&dump(&v)), Ok(v));
+            let once = dump(&v);
+            let again = undump(&once).expect("a payload written here reads back");
+            assert_eq!(dump(&again), once);
         }
     }
 });
