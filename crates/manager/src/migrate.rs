@@ -98,8 +98,9 @@ pub fn local_bdb(s: &AppState, guid: &str) -> Result<Bdb, String> {
         .ok_or_else(|| format!("this cluster has no instance of database {guid}"))
 }
 
-/// How long the task waits for the instance to take the source's first snapshot in.
-const FIRST_SYNC: std::time::Duration = std::time::Duration::from_secs(600);
+/// How long the first snapshot may make no progress (no byte received, no key loaded)
+/// before the task gives up on the source.
+const STALLED: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The migration task: this cluster's instance follows `src` (a new full transfer even
 /// if it followed it already); the task ends once the first snapshot is loaded, or fails
@@ -135,9 +136,11 @@ pub async fn run(s: Arc<AppState>, _claim: Claim, crdb: Crdb, src: Source, mut t
 }
 
 /// Waits until the instance loaded its first snapshot (the keys it loaded), or its link
-/// failed (the error).
+/// failed (the error), or the transfer made no progress for [`STALLED`]: a large
+/// snapshot takes as long as it needs while it moves.
 async fn first_sync(bdb: &Bdb) -> Result<i64, String> {
-    let deadline = tokio::time::Instant::now() + FIRST_SYNC;
+    let mut last = (0, 0);
+    let mut moved = tokio::time::Instant::now();
     loop {
         let v = status(bdb).await?;
         if v["full_syncs"].as_i64().unwrap_or(0) > 0 {
@@ -147,8 +150,18 @@ async fn first_sync(bdb: &Bdb) -> Result<i64, String> {
         if !error.is_empty() {
             return Err(format!("the source: {error}"));
         }
-        if tokio::time::Instant::now() > deadline {
-            return Err("the source's first snapshot did not arrive within 10 minutes".into());
+        let now = (
+            v["sync_read_bytes"].as_i64().unwrap_or(0),
+            v["loaded_keys"].as_i64().unwrap_or(0),
+        );
+        if now != last {
+            last = now;
+            moved = tokio::time::Instant::now();
+        } else if moved.elapsed() > STALLED {
+            return Err(format!(
+                "the source's first snapshot made no progress for {} s",
+                STALLED.as_secs()
+            ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }

@@ -391,6 +391,16 @@ impl<'a> Reader<'a> {
                     self.fail(ErrorKind::Malformed("a pending entry has no consumer"))
                 })?;
             }
+            // As Redis's loader: a group or consumer name twice is damage.
+            let mut names: Vec<&[u8]> = g.consumers.iter().map(|c| &c.name[..]).collect();
+            names.sort_unstable();
+            if names.windows(2).any(|w| w[0] == w[1])
+                || s.groups.iter().any(|other| other.name == g.name)
+            {
+                return Err(self.fail(ErrorKind::Malformed(
+                    "a stream group or consumer name appears twice",
+                )));
+            }
             s.groups.push(g);
         }
         Ok(s)

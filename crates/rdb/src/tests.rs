@@ -426,3 +426,16 @@ fn stream_entries_whose_sequence_restarts_below_the_master_read() {
     let ids: Vec<_> = st.entries.iter().map(|e| e.0).collect();
     assert_eq!(ids, [(100, 3), (101, 0)]);
 }
+
+#[test]
+fn a_group_named_twice_is_damage() {
+    let mut w = Writer::new(10);
+    w.op(19).string(b"s").len(0); // no listpacks
+    w.len(0).len(1).len(0).len(0).len(0).len(0).len(0).len(0); // counters
+    w.len(2);
+    for _ in 0..2 {
+        w.string(b"g").len(0).len(0).len(0).len(0).len(0);
+    }
+    let e = read_all(&w.end()).expect_err("a group twice");
+    assert!(matches!(e.kind, ErrorKind::Malformed(_)), "{e}");
+}
