@@ -4,14 +4,20 @@
 
 use crate::sync::{PeerAddr, RemovedMember};
 use crate::{Shared, limits::OutputLimits};
+use concord_engine::Policy;
 use concord_engine::{Engine, StreamIdMode};
-use concord_engine::{EvictConfig, Policy};
 use concord_storage::Fsync;
 use std::path::PathBuf;
 
+mod apply;
 pub mod file;
 mod names;
 pub mod rewrite;
+pub use apply::LOG_LEVEL_HOOK;
+use apply::{
+    apply_eviction, apply_jemalloc_bg_thread, apply_loglevel, apply_stream_ids, evict_budget,
+};
+pub(crate) use apply::{apply_output_limits, eviction};
 mod value;
 pub use names::{ALIASES, DEPRECATED, NOT_IMPLEMENTED, find, find_named, names};
 pub use value::{
@@ -905,22 +911,6 @@ pub static SETTINGS: &[Setting] = &[
     only!("unixsocketperm", Start, i64, "0"),
 ];
 
-/// Changes the log's level: the binary sets it up and gives this hook.
-pub static LOG_LEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(LogLevel) + Send + Sync>> =
-    std::sync::OnceLock::new();
-
-/// CONFIG SET loglevel: the log filter changes at once.
-fn apply_jemalloc_bg_thread(_: &Shared, _: &mut Engine, c: &ServerConfig) -> Result<(), String> {
-    crate::jemalloc::set_background_thread(c.jemalloc_bg_thread)
-}
-
-fn apply_loglevel(_: &Shared, _: &mut Engine, c: &ServerConfig) -> Result<(), String> {
-    if let Some(hook) = LOG_LEVEL_HOOK.get() {
-        hook(c.loglevel);
-    }
-    Ok(())
-}
-
 /// Why a setting could not be applied.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SettingError {
@@ -973,47 +963,6 @@ impl Setting {
     ) -> Result<(), String> {
         self.apply.map_or(Ok(()), |f| f(sh, e, c))
     }
-}
-
-/// Subscribers' queues are checked against the pub/sub limits when a message is published.
-pub(crate) fn apply_output_limits(
-    sh: &Shared,
-    _: &mut Engine,
-    c: &ServerConfig,
-) -> Result<(), String> {
-    sh.pubsub.lock().unwrap_or_else(|p| p.into_inner()).limit = Some(c.output_limits.pubsub);
-    sh.tracking.lock().unwrap_or_else(|p| p.into_inner()).limit = c.output_limits.pubsub;
-    Ok(())
-}
-
-/// The eviction settings the engine reads.
-pub(crate) fn eviction(c: &ServerConfig) -> EvictConfig {
-    EvictConfig {
-        policy: c.maxmemory_policy,
-        samples: c.maxmemory_samples as usize,
-        lfu_log_factor: u32::try_from(c.lfu_log_factor).unwrap_or(u32::MAX),
-        lfu_decay_time: u32::try_from(c.lfu_decay_time).unwrap_or(u32::MAX),
-    }
-}
-
-fn apply_eviction(_: &Shared, e: &mut Engine, c: &ServerConfig) -> Result<(), String> {
-    e.set_eviction(eviction(c));
-    Ok(())
-}
-
-/// Keys one command may evict: Redis bounds eviction by time, growing 15 % per step of
-/// tenacity from 500 µs at 10; about 32 keys fit in 500 µs here. 100 means as many as
-/// it takes (bounded by the keys there are).
-fn evict_budget(tenacity: u64) -> usize {
-    if tenacity >= 100 {
-        return usize::MAX;
-    }
-    (32.0 * 1.15f64.powi(tenacity as i32 - 10)).ceil().max(1.0) as usize
-}
-
-fn apply_stream_ids(_: &Shared, e: &mut Engine, c: &ServerConfig) -> Result<(), String> {
-    e.set_stream_id_mode(c.stream_id_mode);
-    Ok(())
 }
 
 #[cfg(test)]
