@@ -2,8 +2,8 @@
 //! Redis restores on Concord and the other way round, value for value; RESTORE's options
 //! and errors answer as Redis's do.
 
-use crate::replicaof::{bulks, canon, fill};
-use crate::support::{Conn, Reply, concord, redis};
+use crate::replicaof::{canon, fill};
+use crate::support::{Conn, Reply, bulks, concord, redis};
 
 #[test]
 fn values_dumped_by_either_restore_on_the_other() {

@@ -3,22 +3,9 @@
 //! quicklists of several nodes, LZF-compressed strings), read back as redis-server shows
 //! them.
 
-use crate::support::{Conn, Reply, redis};
+use crate::support::{Conn, Reply, bulks, redis};
 use concord_rdb::{Value, read_all};
 use std::collections::BTreeMap;
-
-fn bulks(r: Reply) -> Vec<Vec<u8>> {
-    match r {
-        Reply::Array(v) => v
-            .into_iter()
-            .map(|x| match x {
-                Reply::Bulk(b) => b,
-                other => panic!("not a bulk: {other}"),
-            })
-            .collect(),
-        other => panic!("not an array: {other}"),
-    }
-}
 
 #[test]
 fn a_redis_dump_reads_back_as_redis_shows_it() {

@@ -463,6 +463,20 @@ pub fn info_field(c: &mut Conn, section: &str, field: &str) -> String {
         .to_string()
 }
 
+/// The bulk strings of an array reply (a test fails on anything else).
+pub fn bulks(r: Reply) -> Vec<Vec<u8>> {
+    match r {
+        Reply::Array(v) => v
+            .into_iter()
+            .map(|x| match x {
+                Reply::Bulk(b) => b,
+                other => panic!("not a bulk: {other}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other}"),
+    }
+}
+
 /// The text of a bulk or verbatim reply.
 pub fn text(r: Reply) -> String {
     match r {
