@@ -1,8 +1,8 @@
 //! Values between the server and Lua, both ways, by Redis's rules: a reply becomes a
 //! Lua value for `redis.call`, and what a script returns becomes the caller's reply.
 
-use crate::reply::Reply;
 use concord_resp::Out;
+use concord_resp::reply::Reply;
 use mlua::{Lua, Table, Value};
 
 /// How deeply a returned table may nest before the reply is refused (a table that holds

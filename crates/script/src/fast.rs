@@ -9,9 +9,9 @@
 //! A Lua error here unwinds C frames only: while Lua may raise (a push past the memory
 //! limit, a call), no Rust value that needs dropping is alive in this frame.
 
-use crate::reply::{Reply, parse};
 use crate::{CallCtx, Lent, MEMORY_LIMIT};
 use concord_resp::Out;
+use concord_resp::reply::{Reply, parse};
 use mlua::{Function, Lua, ffi};
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_int};

@@ -16,7 +16,6 @@ mod functions;
 mod libs;
 mod number;
 mod raise;
-mod reply;
 
 pub use dump::DumpError;
 pub use flags::{ScriptFlags, declares_no_writes};

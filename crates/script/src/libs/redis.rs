@@ -3,9 +3,9 @@
 //! wrappers raise those, as Redis raises its error tables.
 
 use crate::convert::{error_table, to_lua};
-use crate::reply::parse;
 use crate::{CallCtx, Host, MEMORY_LIMIT};
 use concord_resp::Out;
+use concord_resp::reply::parse;
 use mlua::{IntoLuaMulti, Lua, Table, Value, Variadic};
 use std::cell::Cell;
 use std::rc::Rc;
@@ -197,7 +197,7 @@ pub(crate) fn reply_value(lua: &Lua, resp: &[u8]) -> mlua::Result<(bool, Value)>
         Ok((r, _)) => r,
         Err(e) => return fail(lua, &format!("ERR {e}")),
     };
-    let is_err = matches!(reply, crate::reply::Reply::Error(_));
+    let is_err = matches!(reply, concord_resp::reply::Reply::Error(_));
     let value = crate::small_unguarded(lua, resp.len(), || to_lua(lua, &reply))?;
     Ok((!is_err, value))
 }

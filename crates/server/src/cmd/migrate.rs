@@ -11,6 +11,7 @@ use crate::session::Session;
 use bytes::Bytes;
 use concord_engine::{CommandId, Engine, command_id};
 use concord_resp::Out;
+use concord_resp::reply::{self, Reply};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -190,12 +191,21 @@ async fn dump(s: &mut Session, sh: &Shared, keys: &[Bytes]) -> Result<Vec<Dumped
     }
     let mut scratch = Out::new();
     s.run_some(sh, &reqs, &mut scratch).await;
-    let mut replies = Replies(&scratch.buf);
+    let mut buf = &scratch.buf[..];
+    let mut next = || -> Result<Reply<'_>, String> {
+        let (r, used) = reply::parse(buf).map_err(|_| "ERR MIGRATE could not read its own DUMP")?;
+        buf = &buf[used..];
+        match r {
+            // An error (an ACL refusal): MIGRATE answers it.
+            Reply::Error(e) => Err(String::from_utf8_lossy(e).into_owned()),
+            r => Ok(r),
+        }
+    };
     let mut found = Vec::new();
     for k in keys {
-        let payload = replies.next()?;
-        let ttl = replies.next()?;
-        if let (Reply::Bulk(p), Reply::Int(ttl)) = (payload, ttl) {
+        let payload = next()?;
+        let ttl = next()?;
+        if let (Reply::Bulk(Some(p)), Reply::Int(ttl)) = (payload, ttl) {
             // -1: no expiry (0 to RESTORE); under a millisecond left: 1, as in Redis.
             let ttl = if ttl < 0 { 0 } else { ttl.max(1) };
             found.push((k.clone(), p.to_vec(), ttl));
@@ -295,43 +305,4 @@ async fn send(req: &Request, keys: &[Dumped]) -> Result<Sent, (Vec<Bytes>, Strin
         }
     }
     Ok((moved, first_error))
-}
-
-/// A reply of this server's own, as DUMP and PTTL write them.
-enum Reply<'a> {
-    Bulk(&'a [u8]),
-    Int(i64),
-    Nil,
-}
-
-/// This server's replies, one after another (RESP2 or RESP3).
-struct Replies<'a>(&'a [u8]);
-
-impl<'a> Replies<'a> {
-    fn next(&mut self) -> Result<Reply<'a>, String> {
-        let buf = self.0;
-        let nl = memchr::memchr(b'\n', buf).ok_or("ERR MIGRATE could not read its own DUMP")?;
-        let line = &buf[..nl.saturating_sub(1)];
-        let rest = &buf[nl + 1..];
-        let text = std::str::from_utf8(line.get(1..).unwrap_or_default()).unwrap_or_default();
-        let (reply, rest) = match line.first() {
-            Some(b'$') if text == "-1" => (Reply::Nil, rest),
-            Some(b'$') => {
-                let n: usize = text
-                    .parse()
-                    .map_err(|_| "ERR MIGRATE could not read its own DUMP")?;
-                let body = rest
-                    .get(..n)
-                    .ok_or("ERR MIGRATE could not read its own DUMP")?;
-                (Reply::Bulk(body), rest.get(n + 2..).unwrap_or_default())
-            }
-            Some(b':') => (Reply::Int(text.parse().unwrap_or(-2)), rest),
-            Some(b'_') => (Reply::Nil, rest),
-            // An error (an ACL refusal, a stream's DUMP): MIGRATE answers it.
-            Some(b'-') => return Err(String::from_utf8_lossy(&line[1..]).into_owned()),
-            _ => return Err("ERR MIGRATE could not read its own DUMP".into()),
-        };
-        self.0 = rest;
-        Ok(reply)
-    }
 }

@@ -8,6 +8,7 @@ use crate::dispatch::Requests;
 use crate::session::Session;
 use concord_acl::{PubsubDefault, User};
 use concord_resp::Out;
+use concord_resp::reply::{Reply, parse};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -90,41 +91,22 @@ impl Local {
 
 /// The error replies among `buf`'s replies (RESP2 or RESP3, as this server writes them),
 /// at any depth (EXEC's replies included).
-fn errors(buf: &[u8]) -> Vec<&[u8]> {
-    let mut found = Vec::new();
-    let mut at = 0;
-    while at < buf.len() {
-        let Some(nl) = memchr::memchr(b'\n', &buf[at..]) else {
-            break;
-        };
-        let line = &buf[at..at + nl]
-            .strip_suffix(b"\r")
-            .unwrap_or(&buf[at..at + nl]);
-        let next = at + nl + 1;
-        match line.first() {
-            Some(b'-') => {
-                found.push(&line[1..]);
-                at = next;
-            }
-            // Bulk strings, blob errors and verbatim strings: a length, then the body.
-            Some(b'$' | b'!' | b'=') => {
-                let len = std::str::from_utf8(&line[1..])
-                    .ok()
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .unwrap_or(-1);
-                if len < 0 {
-                    at = next;
-                } else {
-                    let body = &buf[next..(next + len as usize).min(buf.len())];
-                    if line[0] == b'!' {
-                        found.push(body);
-                    }
-                    at = next + len as usize + 2;
-                }
-            }
-            // Everything else is one line: aggregates only announce their count.
-            _ => at = next,
+fn errors(mut buf: &[u8]) -> Vec<&[u8]> {
+    fn collect<'a>(r: &Reply<'a>, into: &mut Vec<&'a [u8]>) {
+        match r {
+            Reply::Error(e) => into.push(e),
+            Reply::Array(Some(v)) | Reply::Set(v) => v.iter().for_each(|x| collect(x, into)),
+            Reply::Map(v) => v.iter().for_each(|(k, x)| {
+                collect(k, into);
+                collect(x, into);
+            }),
+            _ => {}
         }
+    }
+    let mut found = Vec::new();
+    while let Ok((r, used)) = parse(buf) {
+        collect(&r, &mut found);
+        buf = &buf[used..];
     }
     found
 }

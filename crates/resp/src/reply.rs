@@ -1,5 +1,6 @@
-//! Replies as a script sees them: the RESP bytes the server wrote for one `redis.call`,
-//! parsed back (RESP2, or RESP3 after `redis.setresp(3)`).
+//! Replies parsed back from their RESP bytes (RESP2 or RESP3): what a script's
+//! `redis.call` sees, what a follower learns of the writes it ran, what MIGRATE reads of
+//! its own DUMPs.
 //!
 //! The bytes come from the server's own writer, but the parser is careful anyway: depth
 //! and lengths are checked, and anything it cannot read is an error, never a panic.
@@ -9,7 +10,7 @@ const MAX_DEPTH: usize = 64;
 
 /// One parsed reply, borrowing its bytes.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Reply<'a> {
+pub enum Reply<'a> {
     /// `+OK`.
     Status(&'a [u8]),
     /// `-ERR ...` (the text after `-`).
@@ -39,10 +40,10 @@ pub(crate) enum Reply<'a> {
 /// The bytes were not one whole reply.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("malformed reply: {0}")]
-pub(crate) struct BadReply(&'static str);
+pub struct BadReply(&'static str);
 
 /// Parses the one reply at the start of `buf`; returns it and the bytes it took.
-pub(crate) fn parse(buf: &[u8]) -> Result<(Reply<'_>, usize), BadReply> {
+pub fn parse(buf: &[u8]) -> Result<(Reply<'_>, usize), BadReply> {
     let mut at = 0;
     let r = value(buf, &mut at, 0)?;
     Ok((r, at))
