@@ -139,6 +139,8 @@ pub struct Peer {
     pub behind_since: Option<u64>,
     /// The peer's last report of what it applied.
     pub report: Option<VersionVector>,
+    /// Since when (ms) the peer is known to lack some of this instance's own ops.
+    pub pending_since: Option<u64>,
     /// Link failures seen: attempts that failed and links that were lost.
     pub link_errors: u64,
     /// Why the last attempt to link failed (empty once a link is up).
@@ -169,6 +171,7 @@ impl Peer {
             upstream_vv: VersionVector::new(),
             behind_since: None,
             report: None,
+            pending_since: None,
             link_errors: 0,
             last_error: String::new(),
             settled: false,
@@ -671,11 +674,36 @@ impl Replication {
         (ops, ms)
     }
 
+    /// Ops of this instance's own origins that `peer` has not reported applying, and for
+    /// how long (ms) it has lacked some: the other direction of [`Replication::lag`], the
+    /// one that grows on the writing side while a link is cut.
+    pub fn pending(&self, e: &Engine, peer: ReplicaId, now: u64) -> (u64, u64) {
+        let Some(p) = self.peers.get(&peer) else {
+            return (0, 0);
+        };
+        let ops = pending_ops(p.report.as_ref(), e.vv(), self.cfg.me);
+        let ms = if ops == 0 {
+            0
+        } else {
+            p.pending_since.map_or(0, |t| now.saturating_sub(t))
+        };
+        (ops, ms)
+    }
+
     // ---- upkeep ----
 
     /// Periodic upkeep: relay decisions for stalled ops (stability compaction is
     /// [`Replication::compact`], run in slices).
     pub fn tick(&mut self, e: &Engine, now: u64) {
+        let me = self.cfg.me;
+        for p in self.peers.values_mut() {
+            let lacking = pending_ops(p.report.as_ref(), e.vv(), me) > 0;
+            match (lacking, p.pending_since) {
+                (true, None) => p.pending_since = Some(now),
+                (false, Some(_)) => p.pending_since = None,
+                _ => {}
+            }
+        }
         let mut changed = self.inbox.expire(now, self.cfg.stall_ms * 30) > 0;
         let mut want = self.inbox.stalled(e, now, self.cfg.stall_ms);
         // Ops some peer holds and this instance lacks, of an origin other than that peer:
@@ -748,6 +776,15 @@ impl Replication {
         }
         Some(stable)
     }
+}
+
+/// Ops of origins of replica `me` in `mine` that `reported` lacks (all of them before
+/// the peer's first report).
+fn pending_ops(reported: Option<&VersionVector>, mine: &VersionVector, me: ReplicaId) -> u64 {
+    mine.iter()
+        .filter(|(o, _)| o.id == me)
+        .map(|(o, s): (Origin, u64)| s.saturating_sub(reported.map_or(0, |r| r.get(o))))
+        .sum()
 }
 
 /// Ops of `peer`'s own origins in `theirs` that `mine` lacks.

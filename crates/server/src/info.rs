@@ -287,6 +287,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
             for (id, p) in peers {
                 let addr = addrs.get(id).map_or("", |a| a.addr.as_str());
                 let (lag_ops, lag_ms) = r.lag(e, *id, now);
+                let (pending_ops, pending_ms) = r.pending(e, *id, now);
                 // Whether the peer holds a link to this instance (the other direction).
                 let served = u8::from(
                     sh.served
@@ -300,7 +301,7 @@ fn section(sh: &Shared, e: &mut Engine, sec: &str, s: &mut String) {
                 });
                 let _ = write!(
                     s,
-                    "crdt_peer{id}:addr={addr},state={},protocol={},lag_ops={lag_ops},lag_ms={lag_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},served={served},link_errors={},next_attempt_in_ms={next},last_error={}\r\n",
+                    "crdt_peer{id}:addr={addr},state={},protocol={},lag_ops={lag_ops},lag_ms={lag_ms},pending_ops={pending_ops},pending_ms={pending_ms},bytes_in={},bytes_out={},full_syncs={},partial_syncs={},full_syncs_served={},partial_syncs_served={},served={served},link_errors={},next_attempt_in_ms={next},last_error={}\r\n",
                     p.state.name(),
                     p.protocol,
                     p.bytes_in,

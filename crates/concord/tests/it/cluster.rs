@@ -771,10 +771,10 @@ fn the_demo_serves_the_getting_started_example() {
     let base = (0..20)
         .map(|_| free_port())
         // The demo's instances listen on base and base + 2, its managers on base + 100
-        // and base + 101.
+        // and base + 101, their consoles on base + 200 and base + 201.
         .find(|p| {
             *p < 60000
-                && [2, 100, 101]
+                && [2, 100, 101, 200, 201]
                     .iter()
                     .all(|d| TcpListener::bind(("127.0.0.1", p + d)).is_ok())
         })
@@ -940,4 +940,29 @@ fn persist_of_a_key_without_expiry_beats_concurrent_expires() {
         assert_eq!(c.conn(i).cmd(&["TTL", "g"]), Reply::Int(-1));
         assert_eq!(c.conn(i).cmd(&["EXISTS", "absent"]), Reply::Int(0));
     }
+}
+
+#[test]
+fn a_cut_link_shows_what_the_peer_lacks_on_the_writing_side_until_it_heals() {
+    let c = Cluster::start(2, &[]);
+    let mut a = c.conn(0);
+    a.cmd(&["SET", "before", "1"]);
+    c.converged(20);
+    wait_for(20, "the peer's report of the first write", || {
+        peer_field(&c, 0, "pending_ops") == 0
+    });
+    c.cut(0, 1);
+    for i in 0..10 {
+        a.cmd(&["SET", &format!("during{i}"), "x"]);
+    }
+    wait_for(20, "ten ops pending for the cut peer, for a while", || {
+        peer_field(&c, 0, "pending_ops") == 10 && peer_field(&c, 0, "pending_ms") >= 200
+    });
+    // The other side knows of nothing it misses: its own lag stays 0.
+    assert_eq!(peer_field(&c, 1, "lag_ops"), 0);
+    c.heal(0, 1);
+    c.converged(30);
+    wait_for(20, "nothing pending once healed", || {
+        peer_field(&c, 0, "pending_ops") == 0 && peer_field(&c, 0, "pending_ms") == 0
+    });
 }

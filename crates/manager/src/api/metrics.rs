@@ -98,6 +98,8 @@ struct PeerLink {
     up: bool,
     lag_ops: Option<u64>,
     lag_ms: Option<u64>,
+    pending_ops: Option<u64>,
+    pending_ms: Option<u64>,
     bytes_in: Option<u64>,
     bytes_out: Option<u64>,
     full_syncs: Option<u64>,
@@ -156,6 +158,8 @@ impl PeerLink {
             up: fields.split(',').any(|f| f.trim() == "state=up"),
             lag_ops: field(fields, "lag_ops"),
             lag_ms: field(fields, "lag_ms"),
+            pending_ops: field(fields, "pending_ops"),
+            pending_ms: field(fields, "pending_ms"),
             bytes_in: field(fields, "bytes_in"),
             bytes_out: field(fields, "bytes_out"),
             full_syncs: field(fields, "full_syncs"),
@@ -193,6 +197,8 @@ struct Families {
     link_up: Family<PeerLabels, Count>,
     lag_ops: Family<PeerLabels, Count>,
     lag: Family<PeerLabels, Gauge<f64, AtomicU64>>,
+    pending_ops: Family<PeerLabels, Count>,
+    pending: Family<PeerLabels, Gauge<f64, AtomicU64>>,
     bytes_in: Family<PeerLabels, Counter>,
     bytes_out: Family<PeerLabels, Counter>,
     full_syncs: Family<PeerLabels, Counter>,
@@ -219,6 +225,8 @@ impl Families {
             link_up: Family::default(),
             lag_ops: Family::default(),
             lag: Family::default(),
+            pending_ops: Family::default(),
+            pending: Family::default(),
             bytes_in: Family::default(),
             bytes_out: Family::default(),
             full_syncs: Family::default(),
@@ -296,6 +304,17 @@ impl Families {
             Unit::Seconds,
             f.lag.clone(),
         );
+        r.register(
+            "peer_pending_ops",
+            "Operations of this instance the peer has not reported applying",
+            f.pending_ops.clone(),
+        );
+        r.register_with_unit(
+            "peer_pending",
+            "How long the peer has lacked some of this instance's operations",
+            Unit::Seconds,
+            f.pending.clone(),
+        );
         r.register_with_unit(
             "peer_received",
             "Bytes received from the peer",
@@ -372,6 +391,10 @@ fn render(dbs: &[(DbLabels, Option<Snapshot>)]) -> Result<String, std::fmt::Erro
             if let Some(ms) = p.lag_ms {
                 f.lag.get_or_create(&pl).set(ms as f64 / 1000.0);
             }
+            set(&f.pending_ops, &pl, p.pending_ops);
+            if let Some(ms) = p.pending_ms {
+                f.pending.get_or_create(&pl).set(ms as f64 / 1000.0);
+            }
             count(&f.bytes_in, &pl, p.bytes_in);
             count(&f.bytes_out, &pl, p.bytes_out);
             count(&f.full_syncs, &pl, p.full_syncs);
@@ -397,7 +420,7 @@ mod tests {
         # Keyspace\r\ndb0:keys=7,expires=1,avg_ttl=0\r\n\r\n\
         # CRDT\r\ncrdt_replica_id:1\r\ncrdt_peers:2\r\ncrdt_backlog_bytes:4096\r\n\
         crdt_local_ops:40\r\ncrdt_remote_ops:12\r\ncrdt_waiting_ops:0\r\ncrdt_unstable_keys:5\r\n\
-        crdt_peer2:addr=127.0.0.1:10001,state=up,lag_ops=3,lag_ms=250,bytes_in=1000,bytes_out=2000,full_syncs=1,partial_syncs=2,full_syncs_served=1,partial_syncs_served=0,served=1,link_errors=4,last_error=\r\n\
+        crdt_peer2:addr=127.0.0.1:10001,state=up,lag_ops=3,lag_ms=250,pending_ops=6,pending_ms=1500,bytes_in=1000,bytes_out=2000,full_syncs=1,partial_syncs=2,full_syncs_served=1,partial_syncs_served=0,served=1,link_errors=4,last_error=\r\n\
         crdt_peer3:addr=127.0.0.1:10002,state=connecting,lag_ops=9,lag_ms=0,bytes_in=0,bytes_out=0,full_syncs=0,partial_syncs=0,full_syncs_served=0,partial_syncs_served=0,served=0,link_errors=1,last_error=connection refused\r\n\
         crdt_removed:\r\ncrdt_writes:open\r\n";
 
@@ -429,6 +452,8 @@ mod tests {
                 up: true,
                 lag_ops: Some(3),
                 lag_ms: Some(250),
+                pending_ops: Some(6),
+                pending_ms: Some(1500),
                 bytes_in: Some(1000),
                 bytes_out: Some(2000),
                 full_syncs: Some(1),
@@ -528,6 +553,8 @@ mod tests {
         assert_eq!(value("concord_peer_link_up", p2), Some(1.0));
         assert_eq!(value("concord_peer_link_up", p3), Some(0.0));
         assert_eq!(value("concord_peer_lag_ops", p2), Some(3.0));
+        assert_eq!(value("concord_peer_pending_ops", p2), Some(6.0));
+        assert_eq!(value("concord_peer_pending_seconds", p2), Some(1.5));
         assert_eq!(value("concord_peer_lag_seconds", p2), Some(0.25));
         assert_eq!(value("concord_peer_received_bytes_total", p2), Some(1000.0));
         assert_eq!(value("concord_peer_sent_bytes_total", p2), Some(2000.0));
