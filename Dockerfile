@@ -40,10 +40,9 @@ COPY --chmod=0755 packaging/docker-entrypoint.sh /usr/local/bin/docker-entrypoin
 USER 10001:10001
 WORKDIR /var/lib/concord
 VOLUME /var/lib/concord
-# 9443: the REST API (HTTPS). 8443: the web console's port (kept for it; nothing serves
-# it yet). 10000-19999: the ports `concord cluster init` gives databases by default
+# 9443: the REST API (HTTPS). 8443: the web console (HTTPS). 10000-19999: the ports `concord cluster init` gives databases by default
 # (--ports); their instances listen on 127.0.0.1 for now, so from outside the container
-# only the REST API is reachable.
+# only the REST API and the console are reachable.
 EXPOSE 9443 8443 10000-19999
 # The manager stops its instances on SIGTERM, each with up to 20 s to finish writing its
 # files: give `docker stop` more than its default 10 s (--stop-timeout 90 above).

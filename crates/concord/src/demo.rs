@@ -21,7 +21,8 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
     instances: u16,
     /// Port of the first instance; the others follow two apart (12000, 12002, ...). The
-    /// clusters' REST APIs listen 100 above (12100, 12101, ...).
+    /// clusters' REST APIs listen 100 above (12100, 12101, ...), their web consoles 200
+    /// above (12200, 12201, ...).
     #[arg(long, default_value_t = 12000)]
     base_port: u16,
 }
@@ -31,6 +32,7 @@ struct DemoCluster {
     dir: PathBuf,
     name: String,
     rest: u16,
+    console: u16,
     db_port: u16,
 }
 
@@ -50,6 +52,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             dir: root.join(format!("cluster{}", i + 1)),
             name: format!("cluster{}.demo.local", i + 1),
             rest: port(100 + i)?,
+            console: port(200 + i)?,
             db_port: port(2 * i)?,
         };
         concord_manager::init(&InitOptions {
@@ -58,8 +61,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
             admin_user: ADMIN.into(),
             admin_password: password.clone(),
             rest_port: c.rest,
-            // The console is not served yet; its port only has to be distinct.
-            console_port: c.rest,
+            console_port: c.console,
             ports: PortRange {
                 first: c.db_port,
                 last: c.db_port,
@@ -119,6 +121,10 @@ pub fn run(args: DemoArgs) -> Result<()> {
                 println!(
                     "Each instance runs under its own cluster manager: REST API on https://127.0.0.1:{} (and up), user {ADMIN}, password {password}.",
                     clusters[0].rest
+                );
+                println!(
+                    "Web console: https://127.0.0.1:{} (and up), same user and password.",
+                    clusters[0].console
                 );
                 println!("Press Ctrl-C to stop.");
                 let _ = tokio::signal::ctrl_c().await;

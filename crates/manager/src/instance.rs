@@ -7,9 +7,12 @@ use std::time::Duration;
 /// How long an instance has to answer: a stuck one must not stall the API.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 
-/// The `INFO crdt` fields of the instance on `port`, as a JSON object of strings.
-pub async fn info_crdt(db: &Bdb) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    let text = info(db, &["crdt"]).await?;
+/// The fields of INFO `sections` of the instance on `port`, as a JSON object of strings.
+pub async fn info_fields(
+    db: &Bdb,
+    sections: &[&str],
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    let text = info(db, sections).await?;
     Ok(text
         .lines()
         .filter_map(|l| l.split_once(':'))

@@ -11,6 +11,7 @@
 pub mod api;
 mod certs;
 mod command;
+pub mod console;
 pub mod coordinate;
 pub mod dbtls;
 mod instance;
@@ -167,6 +168,11 @@ pub async fn start(
         .await
         .map_err(|e| ManagerError::Invalid(format!("REST port {}: {e}", info.rest_port)))?;
     tracing::info!(cluster = %info.name, port = info.rest_port, "REST API listening (HTTPS)");
+    let console_addr = std::net::SocketAddr::from(([0, 0, 0, 0], info.console_port));
+    let console = tokio::net::TcpListener::bind(console_addr)
+        .await
+        .map_err(|e| ManagerError::Invalid(format!("console port {}: {e}", info.console_port)))?;
+    tracing::info!(port = info.console_port, "web console listening (HTTPS)");
     let exe = std::env::current_exe()
         .map_err(|e| ManagerError::Invalid(format!("finding the concord binary: {e}")))?;
     let supervisor = std::sync::Arc::new(supervisor::Supervisor::new(exe, dir, &info.bind));
@@ -191,8 +197,11 @@ pub async fn start(
     // The listener is bound: connections wait in its backlog until `serve` accepts
     // them, so the API is up already.
     ready(&info);
+    let api = api::router(std::sync::Arc::clone(&state));
+    let site = console::router(state);
     tokio::select! {
-        () = api::serve(listener, tls, state) => {}
+        () = api::serve(listener, std::sync::Arc::clone(&tls), api) => {}
+        () = api::serve(console, tls, site) => {}
         () = stop => {}
     }
     tracing::info!("stopping the instances");

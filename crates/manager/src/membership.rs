@@ -347,7 +347,11 @@ pub async fn remove_instance(
         return fail(&s, &mut task, why);
     }
     let cut = show_vv(&cut);
-    task.progress.push(format!("instance {id} cut at {cut}"));
+    task.progress.push(if cut.is_empty() {
+        format!("instance {id} cut before any write of its own")
+    } else {
+        format!("instance {id} cut at {cut}")
+    });
     save(&s, &task);
     let mut next = crdb.clone();
     next.instances = rest.clone();

@@ -244,7 +244,25 @@ impl Remote {
         self.request("PATCH", path, Some(body))
     }
 
+    /// GETs `path`, answering its status with its JSON whatever the status (the caller
+    /// tells a refusal from other failures).
+    pub fn get_status(&self, path: &str) -> Result<(u16, Value), String> {
+        self.send("GET", path, None)
+    }
+
     fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+        let (status, json) = self.send(method, path, body)?;
+        if (200..300).contains(&status) {
+            Ok(json)
+        } else {
+            let why = json["description"].as_str().unwrap_or("no description");
+            // Another cluster's words go into task records: kept short.
+            let why: String = why.chars().take(MAX_REMOTE_ERROR).collect();
+            Err(format!("{}{path}: {status}: {why}", self.base))
+        }
+    }
+
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
         let url = format!("{}{path}", self.base);
         let sent = match (method, body) {
             ("POST", Some(b)) => self
@@ -282,14 +300,7 @@ impl Remote {
             .read_to_string()
             .map_err(|e| format!("{url}: {e}"))?;
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if (200..300).contains(&status) {
-            Ok(json)
-        } else {
-            let why = json["description"].as_str().unwrap_or("no description");
-            // Another cluster's words go into task records: kept short.
-            let why: String = why.chars().take(MAX_REMOTE_ERROR).collect();
-            Err(format!("{url}: {status}: {why}"))
-        }
+        Ok((status, json))
     }
 }
 

@@ -9,6 +9,7 @@ mod acl;
 mod cluster;
 mod commands;
 mod config;
+mod console;
 mod differential;
 mod dump;
 mod evict;

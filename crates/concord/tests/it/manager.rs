@@ -21,6 +21,8 @@ pub(crate) fn init(dir: &Path, name: &str, port: u16, first: u16) -> std::proces
             ADMIN.1,
             "--rest-port",
             &port.to_string(),
+            "--console-port",
+            &crate::support::free_port().to_string(),
         ])
         .args(["--ports", &format!("{first}-{}", first + 99)])
         .output()
@@ -53,7 +55,7 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    fn new(dir: &Path, port: u16) -> Api {
+    pub(crate) fn new(dir: &Path, port: u16) -> Api {
         let pem = std::fs::read(dir.join("tls/api-cert.pem")).expect("the API certificate");
         let cert = ureq::tls::Certificate::from_pem(&pem)
             .expect("PEM")
@@ -265,6 +267,13 @@ impl Cluster {
             name: name.to_string(),
             api,
         }
+    }
+
+    /// A client of the cluster's web console port (the console's files, and the API).
+    pub(crate) fn console(&self) -> Api {
+        let (_, v) = self.api.call("GET", "/v1/cluster", ADMIN, None);
+        let port = v["console_port"].as_u64().expect("console_port");
+        Api::new(&self.dir, u16::try_from(port).expect("a port"))
     }
 
     /// Kills the manager at once (its instances stop with it) and starts it again.

@@ -240,6 +240,7 @@ fn clusters_on_two_hosts_make_one_database_with_a_password() {
                 ADMIN.1,
             ])
             .args(["--rest-port", &rest[i].to_string(), "--bind", hosts[i]])
+            .args(["--console-port", &free_port().to_string()])
             .args(["--ports", &format!("{}-{}", db[i], db[i])])
             .output()
             .expect("init");

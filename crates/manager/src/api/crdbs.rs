@@ -251,9 +251,18 @@ pub async fn bdb(
     Ok(Json(bdb_view(&b).await))
 }
 
-/// A local database with what its instance reports in `INFO crdt`.
+/// A local database with what its instance reports in `INFO memory` and `INFO crdt`.
 async fn bdb_view(b: &crate::model::Bdb) -> Value {
-    let info = crate::instance::info_crdt(b).await;
+    let info = crate::instance::info_fields(b, &["memory", "crdt"]).await;
+    let used_memory = info
+        .as_ref()
+        .ok()
+        .and_then(|i| i.get("used_memory"))
+        .and_then(|v| v.as_str()?.parse::<u64>().ok());
+    let info = info.map(|mut i| {
+        i.retain(|k, _| k.starts_with("crdt_"));
+        i
+    });
     json!({
         "uid": b.uid,
         "name": b.name,
@@ -262,6 +271,8 @@ async fn bdb_view(b: &crate::model::Bdb) -> Value {
         "crdt_replica_id": b.replica_id,
         "crdt_peers": b.peers.iter().map(|(id, host, port)| json!({"id": id, "host": host, "port": port})).collect::<Vec<_>>(),
         "crdt_config_version": b.config_version,
+        "memory_size": b.config.memory_size,
+        "used_memory": used_memory,
         "status": if info.is_ok() { "active" } else { "pending" },
         "crdt_sync": info.unwrap_or_default(),
     })

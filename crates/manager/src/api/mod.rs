@@ -4,6 +4,7 @@
 
 mod auth;
 mod changes;
+mod check;
 mod cluster;
 pub(crate) mod crdbs;
 pub mod error;
@@ -119,6 +120,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/openapi.json", get(openapi::get))
         .route("/v1/cluster", get(cluster::get))
+        .route("/v1/remote_clusters/check", post(check::check))
         .route("/v1/users", get(users::list).post(users::create))
         .route("/v1/users/authorize", post(session::authorize))
         .route(
@@ -152,9 +154,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves the API over TLS on `listener` until the process ends.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state: Arc<AppState>) {
-    let app = router(state);
+/// Serves `app` (the API, or the console with it) over TLS on `listener` until the
+/// process ends.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router) {
     let acceptor = TlsAcceptor::from(tls);
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -165,7 +167,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state:
             Ok(c) => c,
             Err(e) => {
                 // Out of descriptors, say: wait a little instead of spinning.
-                tracing::warn!("REST API accept: {e}");
+                tracing::warn!("HTTPS accept: {e}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
@@ -186,7 +188,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, state:
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             if let Err(e) = served {
-                tracing::debug!("REST API connection: {e}");
+                tracing::debug!("HTTPS connection: {e}");
             }
         });
     }

@@ -109,7 +109,8 @@ struct Login {
     password: String,
 }
 
-/// POST /v1/users/authorize: a session token for a user's name and password.
+/// POST /v1/users/authorize: a session token for a user's name and password, with the
+/// user it stands for (the console shows what the role allows).
 pub async fn authorize(
     State(s): State<Arc<AppState>>,
     body: Bytes,
@@ -121,5 +122,6 @@ pub async fn authorize(
         "access_token": token,
         "token_type": "Bearer",
         "expires_in": SESSION_TTL.as_secs(),
+        "user": super::users::view(&user),
     })))
 }
