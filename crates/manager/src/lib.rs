@@ -104,6 +104,20 @@ pub fn init(opts: &InitOptions) -> Result<ClusterInfo, ManagerError> {
             opts.ports
         )));
     }
+    if opts.console_port == opts.rest_port {
+        return Err(ManagerError::Invalid(format!(
+            "the console and the REST API need ports of their own (both {})",
+            opts.rest_port
+        )));
+    }
+    for (what, port) in [("REST", opts.rest_port), ("console", opts.console_port)] {
+        if (opts.ports.first..=opts.ports.last).contains(&port) {
+            return Err(ManagerError::Invalid(format!(
+                "the {what} port {port} is inside the databases' port range {}",
+                opts.ports
+            )));
+        }
+    }
     // Everything given is checked before anything is written.
     if let Some(ca) = &opts.ca {
         certs::load_roots(ca)?;
@@ -169,10 +183,21 @@ pub async fn start(
         .map_err(|e| ManagerError::Invalid(format!("REST port {}: {e}", info.rest_port)))?;
     tracing::info!(cluster = %info.name, port = info.rest_port, "REST API listening (HTTPS)");
     let console_addr = std::net::SocketAddr::from(([0, 0, 0, 0], info.console_port));
-    let console = tokio::net::TcpListener::bind(console_addr)
-        .await
-        .map_err(|e| ManagerError::Invalid(format!("console port {}: {e}", info.console_port)))?;
-    tracing::info!(port = info.console_port, "web console listening (HTTPS)");
+    // A cluster made before the console existed may share its console port with another
+    // on the same host: the API (what scripts and other clusters need) runs regardless.
+    let console = match tokio::net::TcpListener::bind(console_addr).await {
+        Ok(l) => {
+            tracing::info!(port = info.console_port, "web console listening (HTTPS)");
+            Some(l)
+        }
+        Err(e) => {
+            tracing::error!(
+                port = info.console_port,
+                "the web console is not served: {e} (give the cluster a free console port)"
+            );
+            None
+        }
+    };
     let exe = std::env::current_exe()
         .map_err(|e| ManagerError::Invalid(format!("finding the concord binary: {e}")))?;
     let supervisor = std::sync::Arc::new(supervisor::Supervisor::new(exe, dir, &info.bind));
@@ -198,10 +223,15 @@ pub async fn start(
     // them, so the API is up already.
     ready(&info);
     let api = api::router(std::sync::Arc::clone(&state));
-    let site = console::router(state);
+    let site = async {
+        match console {
+            Some(l) => api::serve(l, tls.clone(), console::router(state)).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         () = api::serve(listener, std::sync::Arc::clone(&tls), api) => {}
-        () = api::serve(console, tls, site) => {}
+        () = site => {}
         () = stop => {}
     }
     tracing::info!("stopping the instances");

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The most characters of another cluster's error description kept.
-const MAX_REMOTE_ERROR: usize = 1024;
+pub(crate) const MAX_REMOTE_ERROR: usize = 1024;
 
 /// How long a call to another cluster may take.
 const TIMEOUT: Duration = Duration::from_secs(30);

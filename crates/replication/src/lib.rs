@@ -10,6 +10,7 @@
 
 mod inbox;
 mod members;
+mod own_writes;
 pub mod proto;
 mod serve;
 
@@ -139,8 +140,6 @@ pub struct Peer {
     pub behind_since: Option<u64>,
     /// The peer's last report of what it applied.
     pub report: Option<VersionVector>,
-    /// Since when (ms) the peer is known to lack some of this instance's own ops.
-    pub pending_since: Option<u64>,
     /// Link failures seen: attempts that failed and links that were lost.
     pub link_errors: u64,
     /// Why the last attempt to link failed (empty once a link is up).
@@ -171,7 +170,6 @@ impl Peer {
             upstream_vv: VersionVector::new(),
             behind_since: None,
             report: None,
-            pending_since: None,
             link_errors: 0,
             last_error: String::new(),
             settled: false,
@@ -269,6 +267,8 @@ pub struct Replication {
     epoch: u64,
     /// Set when the inbox dropped ops: links pull again.
     repull: bool,
+    /// When this instance's own ops were made (for how long a peer has lacked them).
+    own: own_writes::OwnWrites,
 }
 
 impl Replication {
@@ -290,6 +290,7 @@ impl Replication {
             paused: false,
             epoch: 0,
             repull: false,
+            own: own_writes::OwnWrites::default(),
         }
     }
 
@@ -685,7 +686,8 @@ impl Replication {
         let ms = if ops == 0 {
             0
         } else {
-            p.pending_since.map_or(0, |t| now.saturating_sub(t))
+            let applied = own_ops(e.vv(), self.cfg.me).saturating_sub(ops);
+            self.own.lacking_for(applied, now)
         };
         (ops, ms)
     }
@@ -696,14 +698,15 @@ impl Replication {
     /// [`Replication::compact`], run in slices).
     pub fn tick(&mut self, e: &Engine, now: u64) {
         let me = self.cfg.me;
-        for p in self.peers.values_mut() {
-            let lacking = pending_ops(p.report.as_ref(), e.vv(), me) > 0;
-            match (lacking, p.pending_since) {
-                (true, None) => p.pending_since = Some(now),
-                (false, Some(_)) => p.pending_since = None,
-                _ => {}
-            }
-        }
+        let made = own_ops(e.vv(), me);
+        self.own.note(made, now);
+        let least = self
+            .peers
+            .values()
+            .map(|p| made.saturating_sub(pending_ops(p.report.as_ref(), e.vv(), me)))
+            .min()
+            .unwrap_or(made);
+        self.own.forget_up_to(least);
         let mut changed = self.inbox.expire(now, self.cfg.stall_ms * 30) > 0;
         let mut want = self.inbox.stalled(e, now, self.cfg.stall_ms);
         // Ops some peer holds and this instance lacks, of an origin other than that peer:
@@ -776,6 +779,14 @@ impl Replication {
         }
         Some(stable)
     }
+}
+
+/// Ops of replica `me`'s own origins (every incarnation) in `vv`.
+fn own_ops(vv: &VersionVector, me: ReplicaId) -> u64 {
+    vv.iter()
+        .filter(|(o, _)| o.id == me)
+        .map(|(_, s): (Origin, u64)| s)
+        .sum()
 }
 
 /// Ops of origins of replica `me` in `mine` that `reported` lacks (all of them before

@@ -951,6 +951,20 @@ fn a_cut_link_shows_what_the_peer_lacks_on_the_writing_side_until_it_heals() {
     wait_for(20, "the peer's report of the first write", || {
         peer_field(&c, 0, "pending_ops") == 0
     });
+    // Under steady writes the peer always lacks the newest few: what is pending stays
+    // young (it is not "since the last moment the peer had everything").
+    let started = std::time::Instant::now();
+    let mut oldest = 0;
+    let mut n = 0;
+    while started.elapsed() < std::time::Duration::from_millis(2500) {
+        a.cmd(&["SET", &format!("steady{n}"), "x"]);
+        n += 1;
+        if n % 50 == 0 {
+            oldest = oldest.max(peer_field(&c, 0, "pending_ms"));
+        }
+    }
+    assert!(oldest < 2000, "pending for {oldest} ms under steady writes");
+    c.converged(20);
     c.cut(0, 1);
     for i in 0..10 {
         a.cmd(&["SET", &format!("during{i}"), "x"]);

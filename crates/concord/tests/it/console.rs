@@ -141,3 +141,31 @@ fn another_cluster_is_checked_before_it_is_used() {
         assert_eq!(check(ADMIN, bad).0, 400);
     }
 }
+
+#[test]
+fn init_refuses_a_console_port_that_collides() {
+    let dir = crate::support::TempDir::new("console-init");
+    let try_init = |rest: &str, console: &str| {
+        std::process::Command::new(crate::support::concord_bin())
+            .args(["cluster", "init", "--dir"])
+            .arg(dir.0.join("c"))
+            .args(["--name", "c.example.com", "--admin-user", ADMIN.0])
+            .args(["--admin-password", ADMIN.1, "--rest-port", rest])
+            .args(["--console-port", console, "--ports", "30000-30099"])
+            .output()
+            .expect("run concord cluster init")
+    };
+    for (rest, console, why) in [
+        ("30500", "30500", "ports of their own"),
+        ("30500", "30050", "inside the databases' port range"),
+        ("30050", "30500", "inside the databases' port range"),
+    ] {
+        let out = try_init(rest, console);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(why),
+            "{rest} {console}: {err}"
+        );
+    }
+    assert!(try_init("30500", "30501").status.success());
+}

@@ -21,6 +21,13 @@ use std::sync::Arc;
 /// The longest URL accepted.
 const MAX_URL: usize = 512;
 
+/// Checks run at once (each holds a blocking thread for up to a minute against a cluster
+/// that accepts and then stalls); more wait a little, then are refused.
+const CHECKS_AT_ONCE: usize = 4;
+/// How long a check waits for a free slot.
+const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+static CHECK_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHECKS_AT_ONCE);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Check {
@@ -62,9 +69,25 @@ pub async fn check(
     crate::remote::url_host(&req.url).map_err(ApiError::invalid)?;
     let url = req.url.trim_end_matches('/').to_string();
     let ca = s.ca.clone();
+    let busy = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many cluster checks at once; try again",
+        )
+    };
+    // The slot goes with the blocking work: a check the HTTP request stopped waiting for
+    // still holds it until it ends, so at most CHECKS_AT_ONCE threads are ever busy.
+    let permit = tokio::time::timeout(CHECK_WAIT, CHECK_SLOTS.acquire())
+        .await
+        .map_err(|_| busy())?
+        .map_err(|_| busy())?;
     let work = {
         let url = url.clone();
-        tokio::task::spawn_blocking(move || probe(&url, req.credentials, req.fingerprint, ca))
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            probe(&url, req.credentials, req.fingerprint, ca)
+        })
     };
     let found = match tokio::time::timeout(crate::coordinate::CALL_TIMEOUT, work).await {
         Ok(Ok(found)) => found,
@@ -134,7 +157,8 @@ fn probe(
         credentials: creds,
         fingerprint: pinned,
     };
-    let remote = Remote::new(&cluster, ca.as_deref()).map_err(Refusal::Mismatch)?;
+    // The pin was checked above: what fails here is the CA file or the connection.
+    let remote = Remote::new(&cluster, ca.as_deref()).map_err(Refusal::Other)?;
     let (status, info) = remote
         .get_status("/v1/cluster")
         .map_err(Refusal::Unreachable)?;
@@ -144,13 +168,14 @@ fn probe(
         _ => {
             return Err(Refusal::Other(format!(
                 "{url}/v1/cluster answered {status}: {}",
-                info["description"].as_str().unwrap_or("no description")
+                said(&info)
             )));
         }
     }
     let name = info["name"]
         .as_str()
-        .ok_or_else(|| Refusal::Other(format!("{url}/v1/cluster gave no name")))?
+        .filter(|n| !n.is_empty() && n.len() <= 253)
+        .ok_or_else(|| Refusal::Other(format!("{url}/v1/cluster gave no usable name")))?
         .to_string();
     // Only Admins may list users: the cheapest way to learn the role.
     match remote
@@ -164,7 +189,17 @@ fn probe(
         (403, _) => Err(Refusal::NotAdmin(user)),
         (status, v) => Err(Refusal::Other(format!(
             "{url}/v1/users answered {status}: {}",
-            v["description"].as_str().unwrap_or("no description")
+            said(&v)
         ))),
     }
+}
+
+/// Another cluster's error description, kept short.
+fn said(answer: &Value) -> String {
+    answer["description"]
+        .as_str()
+        .unwrap_or("no description")
+        .chars()
+        .take(crate::remote::MAX_REMOTE_ERROR)
+        .collect()
 }

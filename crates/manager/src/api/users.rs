@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// A user as the API shows it (never its password hash).
-/// A user as the API shows it (never its password hash).
 pub(super) fn view(u: &User) -> Value {
     json!({ "uid": u.uid, "name": u.name, "email": u.email, "role": u.role })
 }

@@ -9,8 +9,9 @@ const Concord = {
   cluster: null,
   schema: null,
   pages: {},
-  // Timers of the page on screen, cleared when another page is shown.
-  timers: [],
+  // Bumped at every navigation: a page's pollers and late answers of a page no longer on
+  // screen see it changed and stop.
+  generation: 0,
   // A login under way, shared by every call that found the session ended.
   relogin: null,
 };
@@ -242,29 +243,36 @@ function syncState(status, linkList) {
   return { word: "in sync", cls: "good" };
 }
 
-/** Polls `f` every `ms` while the page is on screen (and once now). */
+/** Polls `f` every `ms` while the page that started it is on screen (and once now);
+ * `f` returning false stops it. */
 function every(ms, f) {
-  let stopped = false;
+  const generation = Concord.generation;
   const tick = async () => {
-    if (stopped) return;
+    if (generation !== Concord.generation) return;
+    let more = true;
     try {
-      await f();
+      more = (await f()) !== false;
     } finally {
-      if (!stopped) Concord.timers.push(setTimeout(tick, ms));
+      if (more && generation === Concord.generation) setTimeout(tick, ms);
     }
   };
-  Concord.timers.push({ stop: () => (stopped = true) });
   tick();
 }
 
-/** Follows a task until it ends, showing it in `box`; resolves to the ended task. */
+/** Follows a task until it ends, showing it in `box`; resolves to the ended task, or
+ * null when the page was left or the task is gone. */
 async function followTask(id, box) {
-  for (;;) {
+  const generation = Concord.generation;
+  let failures = 0;
+  while (generation === Concord.generation) {
     let t;
     try {
       t = await api("GET", "/v1/crdb_tasks/" + encodeURIComponent(id));
+      failures = 0;
     } catch (e) {
       box.replaceChildren(h("p", { class: "error", role: "alert" }, "Could not read task " + id + ": " + e.message));
+      // A task that is gone will not come back; other failures are retried a while.
+      if (e.status === 404 || ++failures > 30) return null;
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
@@ -272,6 +280,7 @@ async function followTask(id, box) {
     if (!["queued", "started"].includes(t.status)) return t;
     await new Promise((r) => setTimeout(r, 400));
   }
+  return null;
 }
 
 /** A task: its operation, status, progress per cluster and errors; `db` names its
@@ -300,11 +309,7 @@ async function schema(name) {
 
 /** Shows the page the address names. */
 async function route() {
-  for (const t of Concord.timers) {
-    if (t && t.stop) t.stop();
-    else clearTimeout(t);
-  }
-  Concord.timers = [];
+  const generation = ++Concord.generation;
   if (!Concord.user) {
     await login("");
   }
@@ -322,13 +327,16 @@ async function route() {
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("current", a.dataset.page === page);
   }
+  if (generation !== Concord.generation) return;
   const show = Concord.pages[page] || Concord.pages.databases;
-  const main = el("main");
-  main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  // Each page draws into a view of its own: a page left before its answers came draws
+  // into a view no longer on screen.
+  const view = h("div", { class: "view" }, h("p", { class: "muted" }, "Loading…"));
+  el("main").replaceChildren(view);
   try {
-    await show(main, decodeURIComponent(arg));
+    await show(view, decodeURIComponent(arg));
   } catch (e) {
-    main.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
+    view.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
   }
 }
 

@@ -74,6 +74,7 @@ Concord.pages.db = async (main, guid) => {
     try {
       const task = await run();
       const ended = await followTask(task.id, taskBox);
+      if (!ended) return null;
       if (ended.status !== "finished") showError(actionError, "The change did not complete; the task says why.");
       crdb = await api("GET", path).catch(() => crdb);
       showSummary();
@@ -92,10 +93,10 @@ Concord.pages.db = async (main, guid) => {
     } catch (e) {
       if (e.status === 404) {
         main.replaceChildren(h("p", {}, "This database no longer exists here. ", h("a", { href: "#/databases" }, "Back to the databases")));
-        return;
+        return false;
       }
       showError(liveError, "Could not read the database's state: " + e.message);
-      return;
+      return true;
     }
     const lag = {};
     const instRows = [];
@@ -111,7 +112,7 @@ Concord.pages.db = async (main, guid) => {
         h("td", {}, h("span", { class: "state " + state.cls }, state.word), inst.error ? h("div", { class: "error" }, inst.error) : null),
         canChange ? h("td", {}, removable ? h("button", {
           type: "button", class: "danger remove", onclick: () => act(
-            () => confirmAction(`Remove ${inst.cluster}?`, `Instance ${inst.id} on ${inst.cluster} leaves the database: its pending writes reach the others first, then it stops taking part. Its data stays on that cluster until purged there.`, "Remove"),
+            () => confirmAction(`Remove ${inst.cluster}?`, `Instance ${inst.id} on ${inst.cluster} leaves the database: its writes reach the others first, then it is deleted from that cluster with its data.`, "Remove"),
             () => api("POST", path + "/updates", { remove_instances: [inst.id] })),
         }, "Remove") : null) : null));
       let worst = 0;
@@ -136,6 +137,7 @@ Concord.pages.db = async (main, guid) => {
     samples.push({ t: now, lag });
     while (samples.length && samples[0].t < now - CHART_MS) samples.shift();
     chartBox.replaceChildren(lagChart(samples, report.instances.map((i) => String(i.id))));
+    return true;
   };
 
   const actions = h("div", { class: "actions" });

@@ -52,7 +52,10 @@ function clusterRow(defaults, onchange, onremove) {
     onremove ? h("button", { type: "button", class: "link", onclick: () => onremove(row) }, "Remove") : null,
     status);
   row.cluster = null;
+  // The fingerprint the user confirmed (none when the cluster's CA vouches for it).
   let fingerprint = null;
+  // Bumped by every check and every edit: an answer to an older one is dropped.
+  let attempt = 0;
   const set = (cluster, ...content) => {
     row.cluster = cluster;
     row.dataset.state = cluster ? "ok" : content.length ? "error" : "unchecked";
@@ -60,6 +63,7 @@ function clusterRow(defaults, onchange, onremove) {
     onchange();
   };
   const run = async () => {
+    const mine = ++attempt;
     if (!url.value || !user.value || !pass.value) {
       set(null, h("span", { class: "error" }, "Give the cluster's URL, a user name and its password."));
       return;
@@ -71,6 +75,7 @@ function clusterRow(defaults, onchange, onremove) {
     if (fingerprint) body.fingerprint = fingerprint;
     try {
       const r = await api("POST", "/v1/remote_clusters/check", body);
+      if (mine !== attempt) return;
       if (!r.trusted) {
         row.dataset.state = "untrusted";
         status.replaceChildren(
@@ -87,20 +92,16 @@ function clusterRow(defaults, onchange, onremove) {
         onchange();
         return;
       }
-      set({
-        name: r.name, url: r.url, fingerprint: r.fingerprint,
-        credentials: { username: user.value, password: pass.value },
-      }, h("span", { class: "state good" }, "✓ " + r.name), h("span", { class: "muted" }, " reachable, Admin credentials accepted"));
+      // Exactly what was checked, not what the fields hold now.
+      const cluster = { name: r.name, url: body.url, credentials: body.credentials };
+      if (body.fingerprint) cluster.fingerprint = body.fingerprint;
+      set(cluster, h("span", { class: "state good" }, "✓ " + r.name), h("span", { class: "muted" }, " reachable, Admin credentials accepted"));
     } catch (e) {
-      const words = {
-        credentials_refused: "That cluster refused the user name or password.",
-        not_admin: e.message,
-        cluster_unreachable: e.message,
-        fingerprint_mismatch: e.message,
-      };
+      if (mine !== attempt) return;
+      const words = { credentials_refused: "That cluster refused the user name or password." };
       set(null, h("span", { class: "error", role: "alert" }, words[e.code] || e.message));
     } finally {
-      checkButton.disabled = false;
+      if (mine === attempt) checkButton.disabled = false;
     }
   };
   checkButton.addEventListener("click", run);
@@ -108,6 +109,8 @@ function clusterRow(defaults, onchange, onremove) {
   for (const input of [url, user, pass]) {
     input.addEventListener("input", () => {
       if (input === url) fingerprint = null;
+      attempt++;
+      checkButton.disabled = false;
       if (row.dataset.state !== "unchecked") set(null);
     });
   }
@@ -131,7 +134,9 @@ Concord.pages.create = async (main) => {
   const portMode = h("select", { id: "db-port-mode" },
     h("option", { value: "random" }, "Any free port (each cluster picks)"),
     h("option", { value: "fixed" }, "This port on every cluster"));
-  const port = h("input", { id: "db-port", type: "number", min: 10000, max: 19999, placeholder: "12000", disabled: true });
+  // This cluster's range of database ports (the others check theirs when asked).
+  const [low, high] = String(Concord.cluster.ports).split("-").map(Number);
+  const port = h("input", { id: "db-port", type: "number", min: low, max: high, placeholder: String(low), disabled: true });
   const portError = h("p", { class: "error field", hidden: true });
   const memory = h("input", { id: "db-memory", type: "number", min: 0, step: "any", placeholder: "0 = no limit" });
   const memoryUnit = h("select", { id: "db-memory-unit" }, h("option", { value: 2 ** 20 }, "MiB"), h("option", { value: 2 ** 30 }, "GiB"));
@@ -156,7 +161,7 @@ Concord.pages.create = async (main) => {
     const fixed = portMode.value === "fixed";
     port.disabled = !fixed;
     const p = Number(port.value);
-    const portBad = fixed && !(Number.isInteger(p) && p >= 10000 && p <= 19999) ? "A port from 10000 to 19999." : "";
+    const portBad = fixed && !(Number.isInteger(p) && p >= low && p <= high) ? `A port from ${low} to ${high}, free on every participating cluster.` : "";
     showError(portError, port.value || !fixed ? portBad : "");
     if (portBad) problems.push("a port");
     aof.disabled = persistence.value !== "aof";
@@ -174,7 +179,8 @@ Concord.pages.create = async (main) => {
     validate();
   };
   for (const input of [name, portMode, port, persistence]) input.addEventListener("input", validate);
-  addRow({ url: `https://${location.hostname}:${here.rest_port}`, username: Concord.user.name });
+  // How the other clusters reach this one: by its name (a host name they resolve).
+  addRow({ url: `https://${here.name}:${here.rest_port}`, username: Concord.user.name });
 
   const form = h("form", { id: "create-form", novalidate: true },
     h("fieldset", {}, h("legend", {}, "Database"),
@@ -214,10 +220,11 @@ Concord.pages.create = async (main) => {
     try {
       const task = await api("POST", "/v1/crdbs", body);
       const ended = await followTask(task.id, progress);
+      if (!ended) return;
       if (ended.status === "finished") {
         progress.append(h("p", {}, "Created. ", h("a", { href: "#/db/" + encodeURIComponent(task.crdb_guid), id: "open-db" }, "Open " + name.value)));
       } else {
-        showError(formError, "The database was not created (nothing was left behind); see the task's errors. Fix what they name and try again.");
+        showError(formError, "The database was not created; the task's errors say why. Fix what they name and try again.");
       }
     } catch (e) {
       showError(formError, e.message);
