@@ -10,6 +10,7 @@ Run by scripts/test; alone: CONCORD_BIN=target/release/concord python3 -m pytest
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -68,7 +69,9 @@ class Cluster:
             self.rest = free_port()
             self.console = free_port()
             # Database ports of their own per cluster, so three share one machine.
-            first = 41000 + 1000 * i + 200 * attempt + (os.getpid() % 20) * 10
+            # Below the ephemeral range the REST and console ports come from.
+            first = 26000 + 1000 * i + 200 * attempt + (os.getpid() % 20) * 10
+            self.first = first
             subprocess.run([BIN, "cluster", "init", "--dir", self.dir, "--name", self.name,
                             "--admin-user", ADMIN[0], "--admin-password", ADMIN[1],
                             "--rest-port", str(self.rest), "--console-port", str(self.console),
@@ -132,9 +135,9 @@ def browser():
         b.close()
 
 
-def open_console(browser, cluster, user):
-    """A new browser session on `cluster`'s console, logged in as `user`. Any error the
-    page's scripts throw fails the test."""
+def open_console(browser, cluster, user, screenshot=None):
+    """A new browser session on `cluster`'s console, logged in as `user` (the login saved
+    as `screenshot` if given). Any error the page's scripts throw fails the test."""
     ctx = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
     page.set_default_timeout(WAIT)
@@ -144,6 +147,8 @@ def open_console(browser, cluster, user):
     page.goto(cluster.page_url)
     login = page.locator("#login")
     expect(login).to_be_visible()
+    if screenshot:
+        shot(page, screenshot)
     page.fill("#login-user", user[0])
     page.fill("#login-password", user[1])
     page.click("#login-submit")
@@ -192,7 +197,7 @@ def test_the_six_steps_and_a_database_watched_from_the_browser(clusters, browser
     c1, c2, c3 = clusters
     # Step 1: on each other cluster, an Admin service account, made in its console.
     for c in (c2, c3):
-        page = open_console(browser, c, ADMIN)
+        page = open_console(browser, c, ADMIN, screenshot="login" if c is c2 else None)
         add_user(page, SERVICE, "admin")
         if c is c2:
             shot(page, "users")
@@ -265,7 +270,25 @@ def test_the_six_steps_and_a_database_watched_from_the_browser(clusters, browser
     page.click("#create")
     expect(page.locator("#create-error")).to_contain_text("exists")
     expect(page.locator("#db-name")).to_have_value("shop")
-    page.click("#open-db")
+
+    # A database one cluster refuses (a port outside its range): the task fails with the
+    # reason, the form keeps what was typed, and nothing is created anywhere.
+    page.fill("#db-name", "cache")
+    page.select_option("#db-port-mode", "fixed")
+    page.fill("#db-port", str(c1.first + 5))
+    page.click("#create")
+    failed = page.locator('#create-task .task[data-status="failed"]')
+    expect(failed).to_be_visible()
+    expect(failed.locator("ul.error")).to_contain_text(c2.name)
+    expect(page.locator("#create-error")).to_contain_text("not created")
+    expect(page.locator("#db-name")).to_have_value("cache")
+    expect(page.locator("#db-port")).to_have_value(str(c1.first + 5))
+    shot(page, "create-failed")
+    page.click('a[data-page="databases"]')
+    expect(page.locator('#databases tr[data-name="shop"]')).to_be_visible()
+    expect(page.locator('#databases tr[data-name="cache"]')).to_have_count(0)
+    shot(page, "databases")
+    page.click('#databases tr[data-name="shop"] a')
 
     # The Database page: three instances, six links, all up.
     expect(page.locator("#db-title")).to_have_text("shop")
@@ -304,6 +327,22 @@ def test_the_six_steps_and_a_database_watched_from_the_browser(clusters, browser
     expect(link_cell(page, "1-3", "pending-ops")).to_have_text("0")
     expect(page.locator('#links tr[data-state="up"]')).to_have_count(6)
     wait_for("instance 3 caught up", lambda: cli(ports[2], "GET", "k49") == "v")
+
+    # An instance that stops answering altogether (its process stopped, as a partition
+    # looks from here): the writing side sees its writes pending, then the catch-up.
+    pid = next(int(l.split(":")[1]) for l in cli(ports[1], "INFO", "server").splitlines()
+               if l.startswith("process_id:"))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for i in range(20):
+            cli(ports[0], "SET", f"s{i}", "v")
+        wait_for("writes pending for the stopped instance",
+                 lambda: number(link_cell(page, "1-2", "pending-ops")) >= 20
+                 and number(link_cell(page, "1-2", "pending-ms")) >= 1000)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    expect(link_cell(page, "1-2", "pending-ops")).to_have_text("0")
+    wait_for("instance 2 caught up", lambda: cli(ports[1], "GET", "s19") == "v")
 
     # Remove cluster 3.
     page.locator('#instances tr[data-instance="3"] button.remove').click()
