@@ -965,6 +965,9 @@ fn a_cut_link_shows_what_the_peer_lacks_on_the_writing_side_until_it_heals() {
     }
     assert!(oldest < 2000, "pending for {oldest} ms under steady writes");
     c.converged(20);
+    wait_for(20, "the peer's report of the steady writes", || {
+        peer_field(&c, 0, "pending_ops") == 0
+    });
     c.cut(0, 1);
     for i in 0..10 {
         a.cmd(&["SET", &format!("during{i}"), "x"]);
