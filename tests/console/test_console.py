@@ -207,6 +207,17 @@ def test_the_six_steps_and_a_database_watched_from_the_browser(clusters, browser
     page = open_console(browser, c1, ADMIN)
     shot(page, "databases-empty")
     add_user(page, VIEWER, "db_viewer")
+    # Users are changed and removed in place too.
+    temp = ("temp@example.com", "temp-password")
+    add_user(page, temp, "db_viewer")
+    row = page.locator(f'tr[data-user="{temp[0]}"]')
+    row.locator('select[aria-label="Role"]').select_option("db_member")
+    row.locator('input[aria-label="New password"]').fill("another-password")
+    row.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("Saved.")
+    row.get_by_role("button", name="Remove").click()
+    page.click("#confirm-ok")
+    expect(row).to_have_count(0)
 
     # Steps 2-4: the database, with every participating cluster checked as entered.
     page.click('a[data-page="create"]')
@@ -355,6 +366,8 @@ def test_the_six_steps_and_a_database_watched_from_the_browser(clusters, browser
     page.click("#show-add")
     check_cluster(page.locator("#add-instance .cluster-row"), c3, SERVICE)
     page.click("#add-instance button[type=submit]")
+    expect(page.locator("#confirm-title")).to_contain_text(c3.name)
+    page.click("#confirm-ok")
     expect(page.locator("#action-task .task")).to_have_attribute("data-status", "finished")
     expect(page.locator("#instances tbody tr")).to_have_count(3)
     expect(page.locator('#links tr[data-state="up"]')).to_have_count(6)

@@ -151,7 +151,10 @@ Concord.pages.db = async (main, guid) => {
     addForm.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       if (!addRowEl.cluster) return;
-      const ended = await act(async () => true, () => api("POST", path + "/updates", { add_instances: [{ cluster: addRowEl.cluster }] }));
+      const cluster = addRowEl.cluster;
+      const ended = await act(
+        () => confirmAction(`Add ${cluster.name} to ${crdb.name}?`, `A new instance starts on ${cluster.name}, takes a full copy of the data from a peer, and then takes writes like the others.`, "Add"),
+        () => api("POST", path + "/updates", { add_instances: [{ cluster }] }));
       if (ended && ended.status === "finished") addBox.hidden = true;
     });
     addBox.append(addForm);
