@@ -412,4 +412,11 @@ def test_the_six_steps_and_a_database_watched_from_the_browser(clusters, browser
     page.click("#confirm-ok")
     expect(page.locator("#databases")).to_be_visible()
     expect(page.locator('#databases tr[data-name="shop"]')).to_have_count(0)
+
+    # Log out ends the session on the cluster, not only in the browser.
+    token = page.evaluate("sessionStorage.getItem('concord.token')")
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    status = "async (t) => (await fetch('/v1/cluster', {headers: {Authorization: 'Bearer ' + t}})).status"
+    wait_for("the old token refused", lambda: page.evaluate(status, token) == 401)
     assert page.errors == []

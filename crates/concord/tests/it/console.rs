@@ -43,6 +43,12 @@ fn the_console_port_serves_the_page_and_the_api() {
     assert_eq!(v["user"]["role"], "admin");
     let bearer = format!("Bearer {}", v["access_token"].as_str().expect("token"));
     assert_eq!(c.api.call_with("GET", "/v1/crdbs", &bearer, None).0, 200);
+    // Basic auth ends no session; the token's own request ends it, on both ports.
+    let (s, v) = console.call("DELETE", "/v1/users/authorize", ADMIN, None);
+    assert_eq!((s, &v["ended"]), (200, &json!(false)), "{v}");
+    let (s, v) = console.call_with("DELETE", "/v1/users/authorize", &bearer, None);
+    assert_eq!((s, &v["ended"]), (200, &json!(true)), "{v}");
+    assert_eq!(c.api.call_with("GET", "/v1/crdbs", &bearer, None).0, 401);
     // A refusal challenges for a bearer token on the console's port, basic auth on the API's.
     let challenge = |base: &str, agent: &ureq::Agent| {
         let r = agent

@@ -146,7 +146,12 @@ fn basic_credentials(parts: &Parts) -> Option<(String, String)> {
 
 /// The bearer token of a request, if it has one.
 fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_token(&parts.headers)
+}
+
+/// The bearer token in `headers`, if there is one.
+pub(super) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && token.len() <= MAX_CREDENTIAL).then(|| token.trim())
 }

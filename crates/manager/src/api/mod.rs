@@ -122,7 +122,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/cluster", get(cluster::get))
         .route("/v1/remote_clusters/check", post(check::check))
         .route("/v1/users", get(users::list).post(users::create))
-        .route("/v1/users/authorize", post(session::authorize))
+        .route(
+            "/v1/users/authorize",
+            post(session::authorize).delete(session::revoke),
+        )
         .route(
             "/v1/users/{uid}",
             get(users::get).put(users::update).delete(users::delete),

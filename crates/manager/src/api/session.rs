@@ -1,13 +1,14 @@
 //! Session tokens, for the web console and scripts that would rather not send a password
 //! with every request: `POST /v1/users/authorize` with a user's name and password answers
 //! a token, then `Authorization: Bearer <token>` stands for that user until the token
-//! expires, the user's password changes or the user is deleted.
+//! expires, is ended (`DELETE /v1/users/authorize`, the console's log out), the user's
+//! password changes or the user is deleted.
 //!
 //! Tokens live in memory only (a restart logs everyone out), as digests: the table never
 //! holds a usable token.
 
 use super::AppState;
-use super::auth::verify;
+use super::auth::{Caller, bearer_token, verify};
 use super::error::{ApiError, json_body};
 use crate::users::User;
 use axum::Json;
@@ -81,6 +82,12 @@ impl Sessions {
         token
     }
 
+    /// Ends the session of `token`; whether there was one.
+    fn close(&self, token: &str) -> bool {
+        let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.remove(&digest(token)).is_some()
+    }
+
     /// The user `token` stands for, if it is live and the user unchanged.
     pub fn user(&self, state: &AppState, token: &str) -> Result<Option<User>, ApiError> {
         let key = digest(token);
@@ -124,4 +131,15 @@ pub async fn authorize(
         "expires_in": SESSION_TTL.as_secs(),
         "user": super::users::view(&user),
     })))
+}
+
+/// DELETE /v1/users/authorize: ends the session of the token the request carries (a
+/// request authenticated otherwise ends nothing).
+pub async fn revoke(
+    State(s): State<Arc<AppState>>,
+    _caller: Caller,
+    headers: axum::http::HeaderMap,
+) -> Json<Value> {
+    let ended = bearer_token(&headers).is_some_and(|t| s.sessions.close(t));
+    Json(json!({ "ended": ended }))
 }

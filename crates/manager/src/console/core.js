@@ -128,8 +128,13 @@ function showUser() {
   }
 }
 
-/** Forgets the session and asks for a login. */
+/** Ends the session (on the cluster too) and asks for a login. */
 function logout() {
+  const token = Concord.token;
+  if (token) {
+    // Not through api(): an already ended session must not bring the login back here.
+    fetch("/v1/users/authorize", { method: "DELETE", headers: { Authorization: "Bearer " + token } }).catch(() => {});
+  }
   Concord.token = null;
   Concord.user = null;
   sessionStorage.removeItem("concord.token");
