@@ -160,11 +160,26 @@ impl Remote {
     /// pinned fingerprint; a cluster with neither is refused with its fingerprint, so a
     /// person can check and pin it.
     pub fn new(cluster: &ClusterRef, ca: Option<&Path>) -> Result<Remote, String> {
+        // The certificate shown is read for a pin, or to report its fingerprint.
+        let shown = if cluster.fingerprint.is_some() || ca.is_none() {
+            Some(certificate_of(&cluster.url)?)
+        } else {
+            None
+        };
+        Remote::trusting(cluster, ca, shown)
+    }
+
+    /// As [`Remote::new`], with the certificate the cluster showed already read (it must
+    /// be, unless `ca` is given and nothing is pinned).
+    pub fn trusting(
+        cluster: &ClusterRef,
+        ca: Option<&Path>,
+        shown: Option<Vec<u8>>,
+    ) -> Result<Remote, String> {
         // A pin is checked on the certificate the cluster shows; with a CA as well, both
         // must hold.
-        let pinned = match &cluster.fingerprint {
-            Some(p) => {
-                let der = certificate_of(&cluster.url)?;
+        let pinned = match (&cluster.fingerprint, shown) {
+            (Some(p), Some(der)) => {
                 let seen = fingerprint(&der);
                 if !p.eq_ignore_ascii_case(&seen) {
                     return Err(format!(
@@ -174,7 +189,17 @@ impl Remote {
                 }
                 Some(der)
             }
-            None => None,
+            (None, shown) if ca.is_none() => {
+                let seen = shown.map_or_else(|| "unknown".into(), |der| fingerprint(&der));
+                return Err(format!(
+                    "cluster {}: its certificate is not trusted (no CA given at init); its SHA-256 fingerprint is {seen}: check it and give it as the cluster's fingerprint",
+                    cluster.name
+                ));
+            }
+            (Some(_), None) => {
+                return Err(format!("cluster {}: no certificate to check", cluster.name));
+            }
+            (None, _) => None,
         };
         let roots: Vec<ureq::tls::Certificate<'static>> = match (ca, pinned) {
             (Some(ca), _) => {
@@ -186,14 +211,10 @@ impl Remote {
                     })
                     .collect()
             }
-            (None, Some(der)) => vec![ureq::tls::Certificate::from_der(&der).to_owned()],
-            (None, None) => {
-                let seen = fingerprint(&certificate_of(&cluster.url)?);
-                return Err(format!(
-                    "cluster {}: its certificate is not trusted (no CA given at init); its SHA-256 fingerprint is {seen}: check it and give it as the cluster's fingerprint",
-                    cluster.name
-                ));
-            }
+            (None, pinned) => pinned
+                .map(|der| ureq::tls::Certificate::from_der(&der).to_owned())
+                .into_iter()
+                .collect(),
         };
         let tls = ureq::tls::TlsConfig::builder()
             .root_certs(ureq::tls::RootCerts::Specific(Arc::new(roots)))

@@ -8,6 +8,7 @@
 
 use super::AppState;
 use super::error::ApiError;
+use super::slots::Slots;
 use crate::users::{MAX_CREDENTIAL, Role, User};
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -21,36 +22,16 @@ use subtle::ConstantTimeEq;
 /// Credentials remembered at most (a full cache is emptied, costing new argon2 checks).
 const CACHE_MAX: usize = 1024;
 /// argon2 checks run at once (each takes ~19 MiB and a core for tens of milliseconds):
-/// more wait, and past a short wait the request is refused, so a flood of wrong
+/// more wait, and past a short wait (5 s) the request is refused, so a flood of wrong
 /// passwords costs bounded memory and CPU.
-pub const HASHES_AT_ONCE: usize = 2;
-/// How long a request waits for a free argon2 slot.
-const HASH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The argon2 slots every password hash and check takes one of.
-pub static HASH_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(HASHES_AT_ONCE);
+static HASHING: Slots = Slots::new(2, std::time::Duration::from_secs(5), "password checks");
 
 /// Runs `f` (an argon2 hash or check) off the event loop in one of the bounded slots; a
 /// 503 when none frees up in time.
 pub async fn hashing<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let busy = || {
-        ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many password checks at once; try again",
-        )
-    };
-    let permit = tokio::time::timeout(HASH_WAIT, HASH_SLOTS.acquire())
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
-    let out = tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("password hashing: {e}")))?;
-    drop(permit);
-    Ok(out)
+    HASHING.run(f).await
 }
 
 /// A hash checked against nobody's password, so an unknown user costs as much as a

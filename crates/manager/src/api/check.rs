@@ -7,6 +7,7 @@
 use super::AppState;
 use super::auth::Caller;
 use super::error::{ApiError, json_body};
+use super::slots::Slots;
 use crate::model::{ClusterRef, Credentials};
 use crate::remote::{Remote, certificate_of, fingerprint};
 use crate::users::Role;
@@ -22,11 +23,8 @@ use std::sync::Arc;
 const MAX_URL: usize = 512;
 
 /// Checks run at once (each holds a blocking thread for up to a minute against a cluster
-/// that accepts and then stalls); more wait a little, then are refused.
-const CHECKS_AT_ONCE: usize = 4;
-/// How long a check waits for a free slot.
-const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-static CHECK_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CHECKS_AT_ONCE);
+/// that accepts and then stalls); more wait up to 5 s, then are refused.
+static CHECKS: Slots = Slots::new(4, std::time::Duration::from_secs(5), "cluster checks");
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,29 +67,12 @@ pub async fn check(
     crate::remote::url_host(&req.url).map_err(ApiError::invalid)?;
     let url = req.url.trim_end_matches('/').to_string();
     let ca = s.ca.clone();
-    let busy = || {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many cluster checks at once; try again",
-        )
-    };
-    // The slot goes with the blocking work: a check the HTTP request stopped waiting for
-    // still holds it until it ends, so at most CHECKS_AT_ONCE threads are ever busy.
-    let permit = tokio::time::timeout(CHECK_WAIT, CHECK_SLOTS.acquire())
-        .await
-        .map_err(|_| busy())?
-        .map_err(|_| busy())?;
     let work = {
         let url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            probe(&url, req.credentials, req.fingerprint, ca)
-        })
+        CHECKS.run(move || probe(&url, req.credentials, req.fingerprint, ca))
     };
     let found = match tokio::time::timeout(crate::coordinate::CALL_TIMEOUT, work).await {
-        Ok(Ok(found)) => found,
-        Ok(Err(e)) => Err(Refusal::Other(e.to_string())),
+        Ok(found) => found?,
         Err(_) => Err(Refusal::Unreachable(format!(
             "{url}: no answer in {} s",
             crate::coordinate::CALL_TIMEOUT.as_secs()
@@ -139,7 +120,8 @@ fn probe(
     pinned: Option<String>,
     ca: Option<std::path::PathBuf>,
 ) -> Result<Found, Refusal> {
-    let seen = fingerprint(&certificate_of(url).map_err(Refusal::Unreachable)?);
+    let shown = certificate_of(url).map_err(Refusal::Unreachable)?;
+    let seen = fingerprint(&shown);
     if let Some(p) = &pinned
         && !p.eq_ignore_ascii_case(&seen)
     {
@@ -157,8 +139,9 @@ fn probe(
         credentials: creds,
         fingerprint: pinned,
     };
-    // The pin was checked above: what fails here is the CA file or the connection.
-    let remote = Remote::new(&cluster, ca.as_deref()).map_err(Refusal::Other)?;
+    // The certificate read above is the one trusted (one handshake, not two); the pin
+    // was checked: what fails here is the CA file.
+    let remote = Remote::trusting(&cluster, ca.as_deref(), Some(shown)).map_err(Refusal::Other)?;
     let (status, info) = remote
         .get_status("/v1/cluster")
         .map_err(Refusal::Unreachable)?;

@@ -12,6 +12,7 @@ mod metrics;
 mod migrate;
 mod openapi;
 pub mod session;
+mod slots;
 mod users;
 
 use crate::Store;
